@@ -1,12 +1,15 @@
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
+  resolve: {
+    // See src/backend/gradients.ts: the build bundles this file; under the test runner the
+    // original ES module resolves fine.
+    alias: [{ find: /^\.\/tfjs-gradients\.js$/, replacement: '@tensorflow/tfjs-core/dist/register_all_gradients' }],
+  },
   test: {
     include: ['spec/**/*.spec.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // tfjs keeps global engine state: one worker per file, files in parallel on the 2 cores.
     pool: 'forks',
-    reporters: ['default'],
   },
 })

@@ -1,0 +1,126 @@
+/**
+ * Choosing and starting a tfjs backend: `cpu | wasm | webgl | webgpu`.
+ *
+ * Backends are loaded on demand (a dynamic import), so Node never loads webgl code and the
+ * browser never loads Node's file-system helpers. A backend that cannot start is an error
+ * value naming the backend and the reason — never a silent fallback to another backend.
+ *
+ * @example
+ * const r = await useBackend('wasm')()
+ * if (E.isLeft(r)) { console.error(r.left.message); process.exit(1) }
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import * as E from 'fp-ts/lib/Either.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import './gradients.js'
+
+/** The backends the library knows how to start. */
+export const BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const
+
+/** One of {@link BACKENDS}. */
+export type BackendName = (typeof BACKENDS)[number]
+
+/** Why a backend could not be started. */
+export interface BackendError {
+  readonly _tag: 'BackendError'
+  readonly backend: string
+  readonly message: string
+}
+
+const backendError = (backend: string, message: string): BackendError => ({ _tag: 'BackendError', backend, message })
+
+/** Options for {@link useBackend}. */
+export interface BackendOptions {
+  /** wasm only: where the `.wasm` files are (a URL prefix in the browser). Found automatically in Node. */
+  readonly wasmPaths?: string
+}
+
+/** True when running under Node.js (rather than a browser or a worker). */
+export const isNode = (): boolean =>
+  typeof process !== 'undefined' && typeof process.versions === 'object' && process.versions.node !== undefined
+
+/** Checks that a string names a backend; the error lists the valid names. */
+export const parseBackendName = (name: string): E.Either<BackendError, BackendName> =>
+  (BACKENDS as readonly string[]).includes(name)
+    ? E.right(name as BackendName)
+    : E.left(backendError(name, `unknown backend '${name}': choose one of ${BACKENDS.join(', ')}`))
+
+let wasmConfigured = false
+
+const register = async (name: BackendName, options: BackendOptions): Promise<void> => {
+  switch (name) {
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu')
+      return
+    case 'wasm': {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm')
+      if (!wasmConfigured) {
+        const paths = options.wasmPaths ?? (isNode() ? (await import('./node-wasm-path.js')).nodeWasmDirectory() : undefined)
+        if (paths !== undefined) wasm.setWasmPaths(paths)
+        wasmConfigured = true
+      }
+      return
+    }
+    case 'webgl':
+      await import('@tensorflow/tfjs-backend-webgl')
+      return
+    case 'webgpu':
+      await import('@tensorflow/tfjs-backend-webgpu')
+      return
+  }
+}
+
+const reasonWhenMissing = (name: BackendName): string =>
+  isNode() && (name === 'webgl' || name === 'webgpu')
+    ? `${name} is only available in a browser (tfjs registers it only where a GPU context exists); use 'wasm' or 'cpu' in Node`
+    : name === 'webgpu'
+      ? 'this browser offers no WebGPU adapter (in Chromium, WebGPU may need --enable-unsafe-webgpu)'
+      : `${name} did not register in this environment`
+
+/**
+ * Starts the named backend and makes it the active one. Resolves to the backend's name, or
+ * to a {@link BackendError} with the reason (unknown name, not available here, failed to
+ * initialise). Safe to call again: switching back to a started backend is cheap.
+ */
+export const useBackend =
+  (name: string, options: BackendOptions = {}): TE.TaskEither<BackendError, BackendName> =>
+  async () => {
+    const parsed = parseBackendName(name)
+    if (E.isLeft(parsed)) return parsed
+    const backend = parsed.right
+    try {
+      await register(backend, options)
+    } catch (e) {
+      return E.left(backendError(backend, `could not load the ${backend} backend: ${(e as Error).message}`))
+    }
+    if (tf.findBackendFactory(backend) === null) return E.left(backendError(backend, reasonWhenMissing(backend)))
+    let ok: boolean
+    try {
+      ok = await tf.setBackend(backend)
+    } catch (e) {
+      return E.left(backendError(backend, `the ${backend} backend failed to start: ${(e as Error).message}`))
+    }
+    if (!ok || tf.getBackend() !== backend) return E.left(backendError(backend, `the ${backend} backend failed to start: ${reasonWhenMissing(backend)}`))
+    await tf.ready()
+    quietNodeBanner()
+    return E.right(backend)
+  }
+
+/** The cpu backend prints an advertisement for tfjs-node on first use; this library says where it runs itself. */
+const quietNodeBanner = (): void => {
+  const b = tf.backend() as unknown as { firstUse?: boolean }
+  if (typeof b.firstUse === 'boolean') b.firstUse = false
+}
+
+/**
+ * Starts a backend or throws an Error with the reason: for scripts, examples and tests where
+ * an exception is the right boundary. Library code and the CLI use {@link useBackend}.
+ */
+export const initBackend = async (name: string = 'wasm', options: BackendOptions = {}): Promise<BackendName> => {
+  const r = await useBackend(name, options)()
+  if (E.isLeft(r)) throw new Error(r.left.message)
+  return r.right
+}
+
+/** The name of the active backend. */
+export const activeBackend = (): string => tf.getBackend()
