@@ -127,3 +127,11 @@ export const dispose = (tree: unknown): void => {
 /** Shapes of the leaves by path: a cheap structural summary for messages and tests. */
 export const shapes = (tree: unknown): Record<string, readonly number[]> =>
   Object.fromEntries([...flatten<tf.Tensor>(tree)].map(([p, t]) => [p, t.shape]))
+
+/** Rebuilds a tree shaped like `like` from leaves in {@link flatten} order (the inverse of {@link leaves}). */
+export const fromLeaves = <T>(like: T, xs: readonly tf.Tensor[]): T => {
+  let i = 0
+  const out = map(like, () => xs[i++]) as unknown as T
+  if (i !== xs.length) throw new TypeError(`tree.fromLeaves: expected ${i} leaves, got ${xs.length}`)
+  return out
+}

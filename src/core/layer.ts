@@ -1,0 +1,144 @@
+/**
+ * Layers as values: a pair of pure functions, and the combinators that compose them.
+ *
+ * A {@link Layer} is `init(key) → params` and `apply(params, input, ctx) → output`. It holds
+ * no state: parameters are a typed tree (src/core/tree.ts) passed in on every call, so the
+ * same layer value serves any number of models, and training is just computing new trees.
+ * The context says whether we are training (dropout on) and carries the key dropout draws
+ * from; {@link fold} gives each sub-layer its own key.
+ *
+ * @example
+ * const mlp = sequential([linear(64, 256), gelu(), linear(256, 64)])
+ * const params = mlp.init(key(0))           // readonly [{weight, bias}, {}, {weight, bias}]
+ * const y = mlp.apply(params, x, EVAL)      // pure: same inputs, same output
+ */
+import { pipe } from 'fp-ts/lib/function.js'
+import { foldIn, split, type Key } from './key.js'
+
+/** What a layer may need besides its parameters and input: the mode and a dropout key. */
+export interface Ctx {
+  /** Training mode: dropout active. */
+  readonly training: boolean
+  /** Key for the randomness of this call (dropout). Required when training with dropout. */
+  readonly key?: Key
+}
+
+/** The evaluation context: no dropout, no key needed. */
+export const EVAL: Ctx = Object.freeze({ training: false })
+
+/** A training context drawing its randomness from `key`. */
+export const train = (key: Key): Ctx => Object.freeze({ training: true, key })
+
+/** The context for sub-call number `i` of a layer: the same mode, a key folded with `i`. */
+export const fold = (ctx: Ctx, i: number): Ctx =>
+  ctx.key === undefined ? ctx : Object.freeze({ training: ctx.training, key: foldIn(ctx.key, i) })
+
+/** A layer: parameters from a key alone, and a pure function of (params, input, ctx). */
+export interface Layer<P, In, Out> {
+  /** A name used in error messages (`decoder.layers.0.attn`). */
+  readonly name: string
+  readonly init: (key: Key) => P
+  readonly apply: (params: P, input: In, ctx: Ctx) => Out
+}
+
+/** The parameter type of a layer. */
+export type ParamsOf<L> = L extends Layer<infer P, any, any> ? P : never // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The empty parameter record of a parameter-free layer (it flattens to no paths). */
+export type NoParams = Readonly<Record<string, never>>
+const NO_PARAMS: NoParams = Object.freeze({})
+
+/** A layer without parameters, from a pure function (activations, reshapes, dropout). */
+export const stateless = <In, Out>(name: string, f: (x: In, ctx: Ctx) => Out): Layer<NoParams, In, Out> => ({
+  name,
+  init: () => NO_PARAMS,
+  apply: (_p, x, ctx) => f(x, ctx),
+})
+
+/** Renames a layer (for messages) without changing what it computes. */
+export const named = <P, In, Out>(name: string, layer: Layer<P, In, Out>): Layer<P, In, Out> => ({ ...layer, name })
+
+/**
+ * Layers applied one after another, like PyTorch's `nn.Sequential`: the parameters are a
+ * readonly array with one entry per layer (`{}` for a parameter-free one), so the tree
+ * flattens to `net.0.weight`, `net.3.bias`… exactly as PyTorch numbers them.
+ */
+export const sequential = <T>(name: string, layers: readonly Layer<any, T, T>[]): Layer<readonly unknown[], T, T> => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
+  name,
+  init: (key) => {
+    const keys = split(key, Math.max(layers.length, 1))
+    return Object.freeze(layers.map((l, i) => l.init(keys[i])))
+  },
+  apply: (params, x, ctx) => layers.reduce((h, l, i) => l.apply(params[i], h, fold(ctx, i)), x),
+})
+
+/** x + f(x): a residual connection around a layer with the same input and output type. */
+export const residual = <P, T>(layer: Layer<P, T, T>, add: (a: T, b: T) => T): Layer<P, T, T> => ({
+  name: `residual(${layer.name})`,
+  init: layer.init,
+  apply: (p, x, ctx) => add(x, layer.apply(p, x, ctx)),
+})
+
+/**
+ * `n` copies of a layer with separate parameters, applied in order: parameters are an array
+ * of n trees (flattening to `layers.0.…`, `layers.1.…`), each initialised from its own key.
+ */
+export const repeat = <P, T>(n: number, layer: Layer<P, T, T>): Layer<readonly P[], T, T> => {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`repeat(${layer.name}): n must be a non-negative integer, got ${n}`)
+  return {
+    name: `repeat(${n}, ${layer.name})`,
+    init: (key) => (n === 0 ? Object.freeze([]) : Object.freeze(split(key, n).map(layer.init))),
+    apply: (ps, x, ctx) => ps.reduce((h, p, i) => layer.apply(p, h, fold(ctx, i)), x),
+  }
+}
+
+/**
+ * `n` copies of a layer with separate parameters (`layers.0.…`, `layers.1.…`), each applied
+ * to its own input. Use it when the caller threads values through the copies itself (a
+ * decoder passing activations and a per-layer cache); use {@link repeat} when each copy's
+ * output is simply the next copy's input.
+ */
+export const replicate = <P, In, Out>(n: number, layer: Layer<P, In, Out>): Layer<readonly P[], readonly In[], readonly Out[]> => {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`replicate(${layer.name}): n must be a non-negative integer, got ${n}`)
+  return {
+    name: `replicate(${n}, ${layer.name})`,
+    init: (key) => (n === 0 ? Object.freeze([]) : Object.freeze(split(key, n).map(layer.init))),
+    apply: (ps, xs, ctx) => {
+      if (xs.length !== ps.length) throw new RangeError(`replicate(${layer.name}): expected ${ps.length} inputs, got ${xs.length}`)
+      return ps.map((p, i) => layer.apply(p, xs[i], fold(ctx, i)))
+    },
+  }
+}
+
+/** The parameter record of a record of layers. */
+export type RecordParams<S> = { readonly [K in keyof S]: ParamsOf<S[K]> }
+
+/**
+ * A layer built from a named record of sub-layers: its parameters are the record of their
+ * parameters (`{ attn: …, ff: …, norm1: … }`, flattening to `attn.W_q.weight`…), each
+ * initialised from its own key (keys assigned in the record's key order), and `body` says
+ * how the sub-layers combine.
+ */
+export const compose = <S extends Readonly<Record<string, Layer<any, any, any>>>, In, Out>( // eslint-disable-line @typescript-eslint/no-explicit-any
+  name: string,
+  subs: S,
+  body: (subs: S) => (params: RecordParams<S>, x: In, ctx: Ctx) => Out,
+): Layer<RecordParams<S>, In, Out> => {
+  const names = Object.keys(subs)
+  const run = body(subs)
+  return {
+    name,
+    init: (key) => {
+      const keys = split(key, Math.max(names.length, 1))
+      return Object.freeze(Object.fromEntries(names.map((k, i) => [k, subs[k].init(keys[i])]))) as RecordParams<S>
+    },
+    apply: run,
+  }
+}
+
+/** Applies a function to a layer's output: `map(layer, f)` computes f(layer(x)). */
+export const mapOutput = <P, In, A, B>(layer: Layer<P, In, A>, f: (a: A) => B): Layer<P, In, B> => ({
+  name: layer.name,
+  init: layer.init,
+  apply: (p, x, ctx) => pipe(layer.apply(p, x, ctx), f),
+})

@@ -1,0 +1,136 @@
+/**
+ * Mini-GPT: the seed notebook's character-level decoder-only transformer, written with the
+ * library's layers.
+ *
+ *   ids → embedding·√d → + sinusoidal positions → dropout
+ *       → N × [x + drop(attn(norm1(x), causal mask)); x + drop(ff(norm2(x)))]
+ *       → LayerNorm → linear head → logits
+ *
+ * The parameter tree flattens to the seed's PyTorch `state_dict` names
+ * (`embedding.weight`, `layers.0.attn.W_q.weight`, `layers.0.ff.net.3.bias`, `norm.weight`,
+ * `head.bias` …); linear weights are kept as [in, out] and transposed at the file boundary.
+ * The forward pass takes an optional key/value cache (one per layer) for incremental
+ * decoding, and can return every layer's attention weights.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { checkShape } from '../../core/errors.js'
+import { compose, fold, replicate, type Ctx, type ParamsOf } from '../../core/layer.js'
+import { causalMask } from '../../mask/index.js'
+import { dropoutOp } from '../../nn/dropout.js'
+import { embedding } from '../../nn/embedding.js'
+import { feedForward } from '../../nn/feedforward.js'
+import { multiHeadAttention, type KVCache } from '../../nn/attention.js'
+import { linear } from '../../nn/linear.js'
+import { layerNorm } from '../../nn/norm.js'
+import { sinusoidalEncoding } from '../../nn/positional.js'
+import { contextLength, type MiniGptConfig } from './config.js'
+
+/** Input of a decoder block: activations, the additive mask, this layer's cache. */
+export interface BlockInput {
+  readonly x: tf.Tensor3D
+  readonly mask: tf.Tensor
+  readonly cache?: KVCache
+  readonly returnWeights?: boolean
+}
+
+/** Output of a decoder block. */
+export interface BlockOutput {
+  readonly x: tf.Tensor3D
+  readonly cache: KVCache
+  readonly weights?: tf.Tensor4D
+}
+
+/** The seed's pre-norm DecoderBlock: attn, ff, norm1, norm2. */
+export const decoderBlock = (c: MiniGptConfig, name = 'block') =>
+  compose(
+    name,
+    {
+      attn: multiHeadAttention(c.embed_dim, c.num_heads, `${name}.attn`),
+      ff: feedForward(c.embed_dim, c.ff_dim, c.dropout, `${name}.ff`),
+      norm1: layerNorm(c.embed_dim, 1e-5, `${name}.norm1`),
+      norm2: layerNorm(c.embed_dim, 1e-5, `${name}.norm2`),
+    },
+    (l) =>
+      (p, input: BlockInput, ctx: Ctx): BlockOutput => {
+        const a = l.attn.apply(p.attn, { x: l.norm1.apply(p.norm1, input.x, ctx) as tf.Tensor3D, mask: input.mask, cache: input.cache, returnWeights: input.returnWeights }, fold(ctx, 0))
+        const h = tf.add(input.x, dropoutOp(a.output, c.dropout, fold(ctx, 1), `${name}.dropout`)) as tf.Tensor3D
+        const f = l.ff.apply(p.ff, l.norm2.apply(p.norm2, h, ctx), fold(ctx, 2))
+        const x = tf.add(h, dropoutOp(f, c.dropout, fold(ctx, 3), `${name}.dropout`)) as tf.Tensor3D
+        return a.weights === undefined ? { x, cache: a.cache } : { x, cache: a.cache, weights: a.weights }
+      },
+  )
+
+/** Input of the Mini-GPT forward pass. */
+export interface MiniGptInput {
+  /** Token ids [batch, length] (int32). */
+  readonly ids: tf.Tensor2D
+  /** Per-layer caches of earlier positions (incremental decoding); the new ids follow them. */
+  readonly cache?: readonly KVCache[]
+  /** An extra additive mask broadcastable to [batch, heads, length, keys] (e.g. a padding mask). */
+  readonly mask?: tf.Tensor
+  /** Also return every layer's attention weights [batch, heads, length, keys]. */
+  readonly returnAttention?: boolean
+}
+
+/** Output of the Mini-GPT forward pass. */
+export interface MiniGptOutput {
+  /** [batch, length, vocab]. */
+  readonly logits: tf.Tensor3D
+  /** Per-layer caches covering every position seen so far. */
+  readonly cache: readonly KVCache[]
+  readonly attention?: readonly tf.Tensor4D[]
+}
+
+/** The Mini-GPT layer for a config: `init(key)` and `apply(params, input, ctx)`. */
+export const miniGpt = (c: MiniGptConfig) => {
+  const positions = contextLength(c)
+  const pe = sinusoidalEncoding(positions, c.embed_dim) // a constant of the layer, like PyTorch's buffer
+  tf.keep(pe)
+  const block = decoderBlock(c)
+  return compose(
+    'minigpt',
+    {
+      embedding: embedding(c.vocab_size, c.embed_dim, { paddingIdx: c.pad_idx, name: 'embedding' }),
+      layers: replicate(c.num_layers, block),
+      norm: layerNorm(c.embed_dim, 1e-5, 'norm'),
+      head: linear(c.embed_dim, c.vocab_size, 'head'),
+    },
+    (l) =>
+      (p, input: MiniGptInput, ctx: Ctx): MiniGptOutput => {
+        const { ids } = input
+        checkShape('minigpt', 'ids', ids.shape, [null, null])
+        const [, t] = ids.shape
+        const past = input.cache?.[0]?.k.shape[2] ?? 0
+        if (input.cache !== undefined && input.cache.length !== c.num_layers) {
+          throw new RangeError(`minigpt: cache must have one entry per layer (${c.num_layers}), got ${input.cache.length}`)
+        }
+        if (past + t > positions) {
+          throw new RangeError(`minigpt: ${past + t} positions exceed the model's context of ${positions} (max_len ${c.max_len} + 2)`)
+        }
+        const emb = tf.mul(l.embedding.apply(p.embedding, ids, ctx), Math.sqrt(c.embed_dim))
+        const pos = tf.slice(pe, [past, 0], [t, c.embed_dim])
+        let x = dropoutOp(tf.add(emb, pos), c.dropout, fold(ctx, 0), 'pos_encoding.dropout') as tf.Tensor3D
+        const causal = causalMask(t, past + t)
+        const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
+        const caches: KVCache[] = []
+        const attention: tf.Tensor4D[] = []
+        p.layers.forEach((lp, i) => {
+          const out = block.apply(lp, { x, mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
+          x = out.x
+          caches.push(out.cache)
+          if (out.weights !== undefined) attention.push(out.weights)
+        })
+        const logits = l.head.apply(p.head, l.norm.apply(p.norm, x, ctx), ctx) as tf.Tensor3D
+        return input.returnAttention === true ? { logits, cache: caches, attention } : { logits, cache: caches }
+      },
+  )
+}
+
+/** Mini-GPT's parameter tree. */
+export type MiniGptParams = ParamsOf<ReturnType<typeof miniGpt>>
+
+/** Logits [batch, length, vocab] for ids [batch, length] in evaluation mode: the plain `(params, tokens) → logits`. */
+export const miniGptLogits = (c: MiniGptConfig) => {
+  const model = miniGpt(c)
+  return (params: MiniGptParams, ids: tf.Tensor2D, ctx: Ctx = { training: false }): tf.Tensor3D => model.apply(params, { ids }, ctx).logits
+}

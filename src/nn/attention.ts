@@ -1,0 +1,105 @@
+/**
+ * Attention: scaled dot-product attention and multi-head attention with an optional mask,
+ * an optional key/value cache for incremental decoding, and the attention weights on request
+ * (for pictures and for property tests).
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { checkShape } from '../core/errors.js'
+import { compose, type Ctx } from '../core/layer.js'
+import { linear } from './linear.js'
+
+/** Keys and values of the positions seen so far, per head: [batch, heads, length, headDim]. */
+export interface KVCache {
+  readonly k: tf.Tensor4D
+  readonly v: tf.Tensor4D
+}
+
+/** The output of attention, and its weights when asked for. */
+export interface AttentionOutput {
+  readonly output: tf.Tensor
+  /** softmax(QKᵀ/√d + mask): [..., queries, keys]; rows sum to 1. */
+  readonly weights?: tf.Tensor
+}
+
+/**
+ * softmax(Q·Kᵀ/√d + mask)·V for q [..., Tq, d], k and v [..., Tk, d]; the mask (additive,
+ * broadcastable to [..., Tq, Tk]) is optional.
+ */
+export const scaledDotProductAttention = (
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  mask?: tf.Tensor,
+  returnWeights = false,
+): AttentionOutput => {
+  const d = q.shape[q.rank - 1]
+  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d))
+  const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)
+  const output = tf.matMul(weights, v)
+  return returnWeights ? { output, weights } : { output }
+}
+
+/** [B, T, H·d] → [B, H, T, d]. */
+export const splitHeads = (x: tf.Tensor, heads: number): tf.Tensor4D => {
+  const [b, t, e] = x.shape
+  return tf.transpose(tf.reshape(x, [b, t, heads, e / heads]), [0, 2, 1, 3]) as tf.Tensor4D
+}
+
+/** [B, H, T, d] → [B, T, H·d]. */
+export const mergeHeads = (x: tf.Tensor4D): tf.Tensor3D => {
+  const [b, h, t, d] = x.shape
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * d]) as tf.Tensor3D
+}
+
+/** Appends new keys/values to a cache along the length axis (or starts one). */
+export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Tensor4D): KVCache =>
+  cache === undefined ? { k, v } : { k: tf.concat([cache.k, k], 2), v: tf.concat([cache.v, v], 2) }
+
+/** Input of {@link multiHeadAttention}: activations [B, T, E], an additive mask, an optional cache. */
+export interface MhaInput {
+  readonly x: tf.Tensor3D
+  readonly mask?: tf.Tensor
+  readonly cache?: KVCache
+  readonly returnWeights?: boolean
+}
+
+/** Output of {@link multiHeadAttention}: [B, T, E], the extended cache, and the weights if asked. */
+export interface MhaOutput {
+  readonly output: tf.Tensor3D
+  readonly cache: KVCache
+  readonly weights?: tf.Tensor4D
+}
+
+/**
+ * Multi-head attention as in the seed notebook: four linear maps W_q, W_k, W_v, W_o of
+ * [E, E], heads of E/H features. With a cache, the new positions' keys and values are
+ * appended to it and the queries attend to all of them (the mask must then be
+ * [T, cached + T], e.g. `causalMask(T, cached + T)`).
+ */
+export const multiHeadAttention = (embedDim: number, numHeads: number, name = 'attn') => {
+  if (!(Number.isInteger(numHeads) && numHeads >= 1 && embedDim % numHeads === 0)) {
+    throw new RangeError(`${name}: num_heads must divide embed_dim=${embedDim}, got ${numHeads}`)
+  }
+  return compose(
+    name,
+    {
+      W_q: linear(embedDim, embedDim, `${name}.W_q`),
+      W_k: linear(embedDim, embedDim, `${name}.W_k`),
+      W_v: linear(embedDim, embedDim, `${name}.W_v`),
+      W_o: linear(embedDim, embedDim, `${name}.W_o`),
+    },
+    (l) =>
+      (p, input: MhaInput, ctx: Ctx): MhaOutput => {
+        checkShape(name, 'input', input.x.shape, [null, null, embedDim])
+        const q = splitHeads(l.W_q.apply(p.W_q, input.x, ctx), numHeads)
+        const cache = extendCache(
+          input.cache,
+          splitHeads(l.W_k.apply(p.W_k, input.x, ctx), numHeads),
+          splitHeads(l.W_v.apply(p.W_v, input.x, ctx), numHeads),
+        )
+        const att = scaledDotProductAttention(q, cache.k, cache.v, input.mask, input.returnWeights === true)
+        const output = l.W_o.apply(p.W_o, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
+        return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
+      },
+  )
+}

@@ -1,0 +1,27 @@
+/**
+ * Dropout with an explicit key: in training mode each element is zeroed with probability
+ * `rate` and the rest scaled by 1/(1 − rate); in evaluation mode it is the identity.
+ *
+ * The mask comes from tfjs's seeded uniform generator, seeded from the context's key, which
+ * gives the same mask on cpu, wasm and in the browser (NOTES-tfjs.md, trap 7) without a
+ * host-side draw per element on the hot path.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { bits } from '../core/key.js'
+import type { Ctx, Layer, NoParams } from '../core/layer.js'
+import { stateless } from '../core/layer.js'
+
+/** Applies dropout to x under ctx. Throws if training with rate > 0 and no key. */
+export const dropoutOp = (x: tf.Tensor, rate: number, ctx: Ctx, where = 'dropout'): tf.Tensor => {
+  if (!ctx.training || rate === 0) return x
+  if (ctx.key === undefined) throw new Error(`${where}: training with dropout needs a key in the context (use train(key))`)
+  const seed = bits(ctx.key, 1)[0]
+  const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), rate)
+  return tf.mul(x, tf.mul(tf.cast(keep, 'float32'), 1 / (1 - rate)))
+}
+
+/** A dropout layer with the given rate in [0, 1). */
+export const dropout = (rate: number, name = 'dropout'): Layer<NoParams, tf.Tensor, tf.Tensor> => {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`${name}: rate must be in [0, 1), got ${rate}`)
+  return stateless(name, (x: tf.Tensor, ctx: Ctx) => dropoutOp(x, rate, ctx, name))
+}

@@ -1,0 +1,69 @@
+/**
+ * Token embeddings: a lookup table [vocab, dim] indexed by integer ids.
+ *
+ * The forward pass is a gather; the gradient is written as a product with the transposed
+ * one-hot matrix, because tfjs's own gather gradient needs `UnsortedSegmentSum`, which the
+ * wasm backend lacks (NOTES-tfjs.md, trap 3). With a padding index (PyTorch's
+ * `padding_idx`), that row starts at zero and never receives gradient.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { normal } from '../core/key.js'
+import type { Layer } from '../core/layer.js'
+import { matmul2d } from './matmul.js'
+
+/** Parameters of {@link embedding}: the table [vocab, dim]. */
+export interface EmbeddingParams {
+  readonly weight: tf.Tensor2D
+}
+
+/**
+ * Looks up rows of `table` for integer `ids` of any shape → [...ids.shape, dim]. Rows equal to
+ * `paddingIdx` get no gradient.
+ */
+export const lookup = (table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number): tf.Tensor => {
+  const [vocab, dim] = table.shape
+  const flat = tf.reshape(ids, [-1]) as tf.Tensor1D
+  const gathered = gatherRows(table, flat, vocab, paddingIdx ?? -1)
+  return tf.reshape(gathered, [...ids.shape, dim])
+}
+
+const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D => {
+  const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([ids])
+    return {
+      value: tf.gather(t, ids),
+      gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) => {
+        // Padding ids map to -1, whose one-hot row is all zeros: no gradient for that row.
+        const idx = paddingIdx >= 0 ? tf.where(tf.equal(savedIds, paddingIdx), tf.fill(savedIds.shape, -1, 'int32'), savedIds) : savedIds
+        const oneHotT = tf.transpose(tf.oneHot(idx as tf.Tensor1D, vocab)) as tf.Tensor2D
+        return matmul2d(oneHotT, dy as tf.Tensor2D)
+      },
+    }
+  }) as unknown as Parameters<typeof tf.customGrad>[0])
+  return f(table) as tf.Tensor2D
+}
+
+/**
+ * An embedding layer of `vocab` rows of `dim` features, initialised N(0, std²) (PyTorch's
+ * nn.Embedding uses std 1; GPT-2 uses 0.02), the padding row set to zero.
+ */
+export const embedding = (
+  vocab: number,
+  dim: number,
+  options: { readonly paddingIdx?: number; readonly std?: number; readonly name?: string } = {},
+): Layer<EmbeddingParams, tf.Tensor, tf.Tensor> => {
+  const name = options.name ?? 'embedding'
+  const { paddingIdx } = options
+  if (paddingIdx !== undefined && !(Number.isInteger(paddingIdx) && paddingIdx >= 0 && paddingIdx < vocab)) {
+    throw new RangeError(`${name}: paddingIdx must be an integer in [0, ${vocab}), got ${paddingIdx}`)
+  }
+  return {
+    name,
+    init: (k) => {
+      const w = normal(k, vocab * dim, options.std ?? 1)
+      if (paddingIdx !== undefined) w.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim)
+      return Object.freeze({ weight: tf.tensor2d(w, [vocab, dim]) })
+    },
+    apply: (p, ids) => lookup(p.weight, ids, paddingIdx),
+  }
+}

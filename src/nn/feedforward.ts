@@ -1,0 +1,26 @@
+/**
+ * The position-wise feed-forward block of the seed notebook: Linear → GELU → Dropout →
+ * Linear → Dropout, as a `sequential` whose parameters flatten to `net.0.*` and `net.3.*`
+ * like PyTorch's nn.Sequential.
+ */
+import type * as tf from '@tensorflow/tfjs-core'
+import { compose, sequential } from '../core/layer.js'
+import { gelu } from './activation.js'
+import { dropout } from './dropout.js'
+import { linear } from './linear.js'
+
+/** The seed's FeedForward(embed_dim, ff_dim, dropout): parameters `{ net: [lin, {}, {}, lin, {}] }`. */
+export const feedForward = (embedDim: number, ffDim: number, rate: number, name = 'ff') =>
+  compose(
+    name,
+    {
+      net: sequential<tf.Tensor>(`${name}.net`, [
+        linear(embedDim, ffDim, `${name}.net.0`),
+        gelu('erf'),
+        dropout(rate),
+        linear(ffDim, embedDim, `${name}.net.3`),
+        dropout(rate),
+      ]),
+    },
+    (l) => (p, x: tf.Tensor, ctx) => l.net.apply(p.net, x, ctx),
+  )

@@ -1,0 +1,57 @@
+/**
+ * The affine layer y = x·W + b, with W stored as [in, out].
+ *
+ * PyTorch's `nn.Linear` keeps its weight as [out, in]; this library keeps [in, out] so the
+ * forward pass needs no transpose, and converts at the file boundary (src/io). The default
+ * initialisation is PyTorch's: weight and bias uniform in ±1/√in.
+ */
+import type * as tf from '@tensorflow/tfjs-core'
+import * as tfc from '@tensorflow/tfjs-core'
+import { uniform, split } from '../core/key.js'
+import type { Layer } from '../core/layer.js'
+import { dense } from './matmul.js'
+
+/** Parameters of {@link linear}: weight [in, out] and bias [out]. */
+export interface LinearParams {
+  readonly weight: tf.Tensor2D
+  readonly bias: tf.Tensor1D
+}
+
+/** Parameters of a bias-free {@link linearNoBias}. */
+export interface LinearNoBiasParams {
+  readonly weight: tf.Tensor2D
+}
+
+const checkDims = (name: string, inDim: number, outDim: number) => {
+  for (const [n, v] of [['in', inDim], ['out', outDim]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name}: ${n} features must be a positive integer, got ${v}`)
+  }
+}
+
+/** A linear layer from `inDim` to `outDim` features (PyTorch's nn.Linear, initialised the same way). */
+export const linear = (inDim: number, outDim: number, name = 'linear'): Layer<LinearParams, tf.Tensor, tf.Tensor> => {
+  checkDims(name, inDim, outDim)
+  const bound = 1 / Math.sqrt(inDim)
+  return {
+    name,
+    init: (k) => {
+      const [kw, kb] = split(k)
+      return Object.freeze({
+        weight: tfc.tensor2d(uniform(kw, inDim * outDim, -bound, bound), [inDim, outDim]),
+        bias: tfc.tensor1d(uniform(kb, outDim, -bound, bound)),
+      })
+    },
+    apply: (p, x) => dense(x, p.weight, p.bias, name),
+  }
+}
+
+/** A linear layer without bias. */
+export const linearNoBias = (inDim: number, outDim: number, name = 'linear'): Layer<LinearNoBiasParams, tf.Tensor, tf.Tensor> => {
+  checkDims(name, inDim, outDim)
+  const bound = 1 / Math.sqrt(inDim)
+  return {
+    name,
+    init: (k) => Object.freeze({ weight: tfc.tensor2d(uniform(k, inDim * outDim, -bound, bound), [inDim, outDim]) }),
+    apply: (p, x) => dense(x, p.weight, undefined, name),
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Matrix products whose gradients stay on wasm's fast path.
+ *
+ * tfjs's wasm backend runs a matmul through XNNPACK only when neither operand is transposed
+ * and there is no batch dimension; its own MatMul gradient uses the transpose flags and so
+ * falls back to a scalar loop about 10× slower (NOTES-tfjs.md, trap 2). The products here
+ * have custom gradients that transpose explicitly instead, and {@link dense} folds leading
+ * dimensions into rows so a [B, T, d] activation is a single 2-D product.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { checkShape } from '../core/errors.js'
+
+/** a [m, k] · b [k, n] with a gradient made of untransposed 2-D products. */
+// tfjs types customGrad's callback loosely (inputs and the save function share one rest
+// parameter), hence the casts through `CustomGradFn`.
+type CustomGradFn = Parameters<typeof tf.customGrad>[0]
+
+export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
+  ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([a, b])
+    return {
+      value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sb] = saved as tf.Tensor2D[]
+        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)]
+      },
+    }
+  }) as unknown as CustomGradFn,
+) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
+
+/** a [m, k] · b [k, n] + bias [n] as one fused kernel forward, with fast-path gradients. */
+const affine2d = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b])
+  return {
+    value: tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as tf.Tensor2D[]
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), tf.sum(dy, 0)]
+    },
+  }
+}) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
+
+/**
+ * x [..., in] · w [in, out] (+ bias [out]) → [..., out]: the leading dimensions are folded
+ * into rows so that the product is one 2-D matmul on every backend.
+ */
+export const dense = <R extends tf.Rank>(x: tf.Tensor<R>, w: tf.Tensor2D, bias?: tf.Tensor1D, where = 'dense'): tf.Tensor<R> => {
+  const [inDim, outDim] = w.shape
+  if (x.shape[x.rank - 1] !== inDim) {
+    checkShape(where, 'input', x.shape, [...x.shape.slice(0, -1).map(() => null), inDim])
+  }
+  const rows = x.size / inDim
+  const x2 = x.rank === 2 ? (x as unknown as tf.Tensor2D) : tf.reshape(x, [rows, inDim]) as tf.Tensor2D
+  const y2 = bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
+  return (x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim] as number[])) as unknown as tf.Tensor<R>
+}

@@ -1,0 +1,25 @@
+/**
+ * Layer normalisation over the last dimension, with a learned scale and shift (PyTorch's
+ * nn.LayerNorm: parameters `weight` and `bias`, biased variance, eps 1e-5 by default).
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import type { Layer } from '../core/layer.js'
+
+/** Parameters of {@link layerNorm}: weight (scale) and bias (shift), both [dim]. */
+export interface LayerNormParams {
+  readonly weight: tf.Tensor1D
+  readonly bias: tf.Tensor1D
+}
+
+/** Normalises x over its last axis, then scales and shifts. */
+export const normalize = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor => {
+  const { mean, variance } = tf.moments(x, -1, true)
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias)
+}
+
+/** A LayerNorm layer over `dim` features. */
+export const layerNorm = (dim: number, eps = 1e-5, name = 'layerNorm'): Layer<LayerNormParams, tf.Tensor, tf.Tensor> => ({
+  name,
+  init: () => Object.freeze({ weight: tf.ones([dim]) as tf.Tensor1D, bias: tf.zeros([dim]) as tf.Tensor1D }),
+  apply: (p, x) => normalize(x, p.weight, p.bias, eps),
+})
