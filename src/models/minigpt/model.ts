@@ -20,25 +20,11 @@ import { dropoutOp } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
 import { feedForward } from '../../nn/feedforward.js'
 import { multiHeadAttention, type KVCache } from '../../nn/attention.js'
+import type { BlockInput, BlockOutput } from '../../nn/block.js'
 import { linear } from '../../nn/linear.js'
 import { layerNorm } from '../../nn/norm.js'
 import { sinusoidalEncoding } from '../../nn/positional.js'
 import { contextLength, type MiniGptConfig } from './config.js'
-
-/** Input of a decoder block: activations, the additive mask, this layer's cache. */
-export interface BlockInput {
-  readonly x: tf.Tensor3D
-  readonly mask: tf.Tensor
-  readonly cache?: KVCache
-  readonly returnWeights?: boolean
-}
-
-/** Output of a decoder block. */
-export interface BlockOutput {
-  readonly x: tf.Tensor3D
-  readonly cache: KVCache
-  readonly weights?: tf.Tensor4D
-}
 
 /** The seed's pre-norm DecoderBlock: attn, ff, norm1, norm2. */
 export const decoderBlock = (c: MiniGptConfig, name = 'block') =>

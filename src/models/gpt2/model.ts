@@ -1,0 +1,144 @@
+/**
+ * GPT-2 in the library's layers — the graph of Hugging Face's GPT2LMHeadModel:
+ *
+ *   ids → wte[ids] + wpe[positions]
+ *       → n_layer × [x + attn(ln_1(x)); x + mlp(ln_2(x))]      attn: fused c_attn, causal
+ *       → ln_f → logits = x · wteᵀ (the head is tied to the token embedding)
+ *
+ * The parameter tree flattens to Hugging Face's names (`wte.weight`, `h.0.attn.c_attn.weight`,
+ * `h.11.mlp.c_proj.bias`, `ln_f.weight` …) with their Conv1D layouts ([in, out]), so loading
+ * a checkpoint is flatten/unflatten plus validation. Dropout (0.1 in GPT-2's config) is
+ * applied in training mode at the same places as Hugging Face (embeddings, attention output,
+ * MLP output; attention-probability dropout is left out).
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { checkShape } from '../../core/errors.js'
+import { compose, fold, replicate, type Ctx, type ParamsOf } from '../../core/layer.js'
+import { causalMask } from '../../mask/index.js'
+import { geluErf, geluTanh } from '../../nn/activation.js'
+import { extendCache, mergeHeads, scaledDotProductAttention, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
+import type { BlockInput, BlockOutput } from '../../nn/block.js'
+import { dropoutOp } from '../../nn/dropout.js'
+import { embedding, lookup } from '../../nn/embedding.js'
+import { linear } from '../../nn/linear.js'
+import { matmul2d } from '../../nn/matmul.js'
+import { layerNorm } from '../../nn/norm.js'
+import { normal } from '../../core/key.js'
+import { innerDim, type Gpt2Config } from './config.js'
+
+/** GPT-2's Conv1D: a linear map with weight [in, out] initialised N(0, 0.02²), zero bias. */
+const conv1d = (inDim: number, outDim: number, name: string, std = 0.02) => {
+  const base = linear(inDim, outDim, name)
+  return {
+    ...base,
+    init: (k: Parameters<typeof base.init>[0]) =>
+      Object.freeze({ weight: tf.tensor2d(normal(k, inDim * outDim, std), [inDim, outDim]), bias: tf.zeros([outDim]) as tf.Tensor1D }),
+  }
+}
+
+const activation = (c: Gpt2Config) => (c.activation_function === 'gelu' ? geluErf : c.activation_function === 'relu' ? tf.relu : geluTanh)
+
+/** GPT-2's attention: one fused c_attn [E, 3E] for q, k, v; heads; the mask; c_proj. */
+export const fusedSelfAttention = (e: number, heads: number, projStd: number) =>
+  compose('attn', { c_attn: conv1d(e, 3 * e, 'attn.c_attn'), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }, (l) => (p, input: MhaInput, ctx: Ctx): MhaOutput => {
+    const [q, k, v] = tf.split(l.c_attn.apply(p.c_attn, input.x, ctx), 3, -1).map((z) => splitHeads(z, heads))
+    const cache = extendCache(input.cache, k, v)
+    const att = scaledDotProductAttention(q, cache.k, cache.v, input.mask, input.returnWeights === true)
+    const output = l.c_proj.apply(p.c_proj, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
+    return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
+  })
+
+/** One transformer block: ln_1, attn (c_attn, c_proj), ln_2, mlp (c_fc, c_proj). Input and output as Mini-GPT's blocks. */
+export const gpt2Block = (c: Gpt2Config, dropout = 0.1) => {
+  const e = c.n_embd
+  const eps = c.layer_norm_epsilon ?? 1e-5
+  // GPT-2 scales the init of residual projections by 1/√(2·n_layer).
+  const projStd = 0.02 / Math.sqrt(2 * c.n_layer)
+  const act = activation(c)
+  return compose(
+    'h',
+    {
+      ln_1: layerNorm(e, eps, 'ln_1'),
+      attn: fusedSelfAttention(e, c.n_head, projStd),
+      ln_2: layerNorm(e, eps, 'ln_2'),
+      mlp: compose('mlp', { c_fc: conv1d(e, innerDim(c), 'mlp.c_fc'), c_proj: conv1d(innerDim(c), e, 'mlp.c_proj', projStd) }, (l) => (p, x: tf.Tensor, ctx) =>
+        l.c_proj.apply(p.c_proj, act(l.c_fc.apply(p.c_fc, x, ctx)), ctx),
+      ),
+    },
+    (l) =>
+      (p, input: BlockInput, ctx: Ctx): BlockOutput => {
+        const a = l.attn.apply(p.attn, { x: l.ln_1.apply(p.ln_1, input.x, ctx) as tf.Tensor3D, mask: input.mask, cache: input.cache, returnWeights: input.returnWeights }, ctx)
+        const x1 = tf.add(input.x, dropoutOp(a.output, dropout, fold(ctx, 0), 'h.attn.resid_dropout')) as tf.Tensor3D
+        const m = l.mlp.apply(p.mlp, l.ln_2.apply(p.ln_2, x1, ctx), ctx)
+        const x = tf.add(x1, dropoutOp(m, dropout, fold(ctx, 1), 'h.mlp.dropout')) as tf.Tensor3D
+        return a.weights === undefined ? { x, cache: a.cache } : { x, cache: a.cache, weights: a.weights }
+      },
+  )
+}
+
+/** Input of the GPT-2 forward pass. */
+export interface Gpt2Input {
+  /** Token ids [batch, length] (int32). */
+  readonly ids: tf.Tensor2D
+  /** Per-layer caches of the positions before `ids`. */
+  readonly cache?: readonly KVCache[]
+  /** An extra additive mask broadcastable to [batch, heads, length, keys]. */
+  readonly mask?: tf.Tensor
+  readonly returnAttention?: boolean
+  /** wteᵀ [n_embd, vocab] computed once by the caller (decoding), instead of a transpose per call. */
+  readonly headT?: tf.Tensor2D
+  /** Return logits for the last position only ([batch, 1, vocab]): what decoding needs. */
+  readonly lastOnly?: boolean
+}
+
+/** Output of the GPT-2 forward pass. */
+export interface Gpt2Output {
+  readonly logits: tf.Tensor3D
+  readonly cache: readonly KVCache[]
+  readonly attention?: readonly tf.Tensor4D[]
+}
+
+/** The GPT-2 layer for a config. `dropout` applies in training mode only. */
+export const gpt2 = (c: Gpt2Config, dropout = 0.1) => {
+  const block = gpt2Block(c, dropout)
+  return compose(
+    'gpt2',
+    {
+      wte: embedding(c.vocab_size, c.n_embd, { std: 0.02, name: 'wte' }),
+      wpe: embedding(c.n_positions, c.n_embd, { std: 0.01, name: 'wpe' }),
+      h: replicate(c.n_layer, block),
+      ln_f: layerNorm(c.n_embd, c.layer_norm_epsilon ?? 1e-5, 'ln_f'),
+    },
+    (l) =>
+      (p, input: Gpt2Input, ctx: Ctx): Gpt2Output => {
+        const { ids } = input
+        checkShape('gpt2', 'ids', ids.shape, [null, null])
+        const [b, t] = ids.shape
+        const past = input.cache?.[0]?.k.shape[2] ?? 0
+        if (past + t > c.n_positions) {
+          throw new RangeError(`gpt2: ${past + t} positions exceed n_positions=${c.n_positions}`)
+        }
+        const positions = tf.range(past, past + t, 1, 'int32')
+        const x0 = tf.add(l.wte.apply(p.wte, ids, ctx), lookup(p.wpe.weight, positions))
+        let x = dropoutOp(x0, dropout, fold(ctx, 0), 'drop') as tf.Tensor3D
+        const causal = causalMask(t, past + t)
+        const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
+        const caches: KVCache[] = []
+        const attention: tf.Tensor4D[] = []
+        p.h.forEach((hp, i) => {
+          const out = block.apply(hp, { x, mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
+          x = out.x
+          caches.push(out.cache)
+          if (out.weights !== undefined) attention.push(out.weights)
+        })
+        const last = input.lastOnly === true ? tf.slice(x, [0, t - 1, 0], [b, 1, c.n_embd]) : x
+        const hidden = tf.reshape(l.ln_f.apply(p.ln_f, last, ctx), [-1, c.n_embd]) as tf.Tensor2D
+        const headT = input.headT ?? (tf.transpose(p.wte.weight) as tf.Tensor2D)
+        const logits = tf.reshape(matmul2d(hidden, headT), [b, input.lastOnly === true ? 1 : t, c.vocab_size]) as tf.Tensor3D
+        return input.returnAttention === true ? { logits, cache: caches, attention } : { logits, cache: caches }
+      },
+  )
+}
+
+/** GPT-2's parameter tree (Hugging Face names without the `transformer.` prefix). */
+export type Gpt2Params = ParamsOf<ReturnType<typeof gpt2>>

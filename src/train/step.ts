@@ -1,0 +1,59 @@
+/**
+ * One training step as a pure function: (params, optimizer state, batch, key) → the new
+ * params, the new state and the loss. The step runs in its own scope; the caller owns the
+ * old and the new values (see src/core/scope.ts) — {@link trainer} does that bookkeeping.
+ */
+import type * as tf from '@tensorflow/tfjs-core'
+import { valueAndGrad } from '../core/grad.js'
+import type { Key } from '../core/key.js'
+import { train, type Ctx } from '../core/layer.js'
+import { replace, scoped } from '../core/scope.js'
+import { applyUpdates, type GradientTransformation } from '../optim/base.js'
+
+/** A loss: a scalar from parameters, a batch and a context (training mode, dropout key). */
+export type LossFn<P, B> = (params: P, batch: B, ctx: Ctx) => tf.Scalar
+
+/** What a training step carries from one step to the next. */
+export interface TrainState<P, S> {
+  readonly params: P
+  readonly opt: S
+}
+
+/** The result of one step: the next state and the batch's loss (a scalar tensor). */
+export interface StepResult<P, S> {
+  readonly state: TrainState<P, S>
+  readonly loss: tf.Scalar
+}
+
+/** The pure step: gradients of the loss, the optimizer's updates, the new parameters. */
+export const trainStep =
+  <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransformation<S>) =>
+  (state: TrainState<P, S>, batch: B, key: Key): StepResult<P, S> =>
+    scoped(() => {
+      const { value, grads } = valueAndGrad((p: P) => loss(p, batch, train(key)))(state.params)
+      const [updates, opt] = optimizer.update(grads, state.opt, state.params)
+      return { state: { params: applyUpdates(state.params, updates), opt }, loss: value }
+    })
+
+/**
+ * Runs steps and owns their memory: each call replaces the held state by the next one and
+ * disposes what the old one no longer shares, so the tensor count stays flat.
+ */
+export const trainer = <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransformation<S>, initial: TrainState<P, S>) => {
+  const step = trainStep(loss, optimizer)
+  let state = initial
+  return {
+    /** The current parameters and optimizer state (owned by the trainer; do not dispose). */
+    get state(): TrainState<P, S> {
+      return state
+    },
+    /** One step on a batch; resolves to the batch's loss as a number. */
+    async step(batch: B, key: Key): Promise<number> {
+      const r = step(state, batch, key)
+      state = replace(state, r.state)
+      const [l] = await r.loss.data()
+      r.loss.dispose()
+      return l
+    },
+  }
+}
