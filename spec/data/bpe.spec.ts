@@ -24,8 +24,8 @@ const left = <A>(e: E.Either<TokenizerError, A>): TokenizerError => {
 
 const gpt2: BpeTokenizer = right(bpeTokenizer({ vocab: gpt2Vocab, merges: gpt2Merges }))
 
-/** Cases computed by OpenAI's encoder.py under Python's `regex`: see spec/data/fixtures/gpt2_reference.py. */
-const reference = (JSON.parse(readFileSync(new URL('./fixtures/gpt2-reference.json', import.meta.url), 'utf8')) as {
+/** Cases computed by OpenAI's encoder.py under Python's `regex`: see spec/fixtures/bpe/gpt2_reference.py. */
+const reference = (JSON.parse(readFileSync(new URL('../fixtures/bpe/gpt2-reference.json', import.meta.url), 'utf8')) as {
   cases: { text: string; ids: number[] }[]
 }).cases
 
