@@ -21,7 +21,7 @@ interface Fixture {
   readonly cases: Record<string, readonly (Plain & { readonly norm: number | null })[]>
 }
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch_reference.json', import.meta.url), 'utf8')) as Fixture
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/optim/torch_reference.json', import.meta.url), 'utf8')) as Fixture
 
 beforeAll(async () => {
   await initBackend('cpu')

@@ -9,7 +9,7 @@ import { initBackend } from '../../src/backend/index.js'
 import { applyUpdates, chain, clipByGlobalNorm, adamw, disposeState, sgd, warmupLinearDecay, type GradientTransformation } from '../../src/optim/index.js'
 import { expectClose, plainFlat, read, tensors, tidy, type Plain } from './helpers.js'
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch_reference.json', import.meta.url), 'utf8')) as {
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/optim/torch_reference.json', import.meta.url), 'utf8')) as {
   readonly w0: Plain['w']
   readonly b0: Plain['b']
   readonly grads: readonly Plain[]

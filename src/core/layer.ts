@@ -27,7 +27,7 @@ export interface Ctx {
 export const EVAL: Ctx = Object.freeze({ training: false })
 
 /** A training context drawing its randomness from `key`. */
-export const train = (key: Key): Ctx => Object.freeze({ training: true, key })
+export const training = (key: Key): Ctx => Object.freeze({ training: true, key })
 
 /** The context for sub-call number `i` of a layer: the same mode, a key folded with `i`. */
 export const fold = (ctx: Ctx, i: number): Ctx =>

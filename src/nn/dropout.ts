@@ -14,7 +14,7 @@ import { stateless } from '../core/layer.js'
 /** Applies dropout to x under ctx. Throws if training with rate > 0 and no key. */
 export const dropoutOp = (x: tf.Tensor, rate: number, ctx: Ctx, where = 'dropout'): tf.Tensor => {
   if (!ctx.training || rate === 0) return x
-  if (ctx.key === undefined) throw new Error(`${where}: training with dropout needs a key in the context (use train(key))`)
+  if (ctx.key === undefined) throw new Error(`${where}: training with dropout needs a key in the context (use training(key))`)
   const seed = bits(ctx.key, 1)[0]
   const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), rate)
   return tf.mul(x, tf.mul(tf.cast(keep, 'float32'), 1 / (1 - rate)))

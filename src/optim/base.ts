@@ -36,6 +36,7 @@
  * params = nextParams; state = nextState
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { scoped } from '../core/scope.js'
 import { map, zipWith } from '../core/tree.js'
 
 /**
@@ -63,11 +64,6 @@ export interface CountState {
 /** The shared {@link EmptyState} value. */
 export const emptyState: EmptyState = Object.freeze({})
 
-/**
- * Runs `f` in `tf.tidy`, so intermediates die at once and only what `f` returns survives
- * (tensors in its result, which may also hold numbers and frozen records, are kept).
- */
-export const scoped = <R>(f: () => R): R => tf.tidy(f as unknown as () => tf.TensorContainer) as unknown as R
 
 /** A fresh tensor object for every leaf, sharing data without copying it (see the ownership rule). */
 export const cloneTree = <T>(tree: T): T => map(tree, (x) => tf.clone(x)) as unknown as T

@@ -9,7 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { leaves, map, zipWith, type Tree } from '../core/tree.js'
-import { cloneTree, emptyState, scoped, type CountState, type EmptyState, type GradientTransformation } from './base.js'
+import { scoped } from '../core/scope.js'
+import { cloneTree, emptyState, type CountState, type EmptyState, type GradientTransformation } from './base.js'
 import type { Schedule } from './schedules.js'
 import { boolean, finite, func, learningRate, nonNegative, orThrow, positive, show, unitInterval } from './validate.js'
 

@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core'
 import { valueAndGrad } from '../core/grad.js'
 import type { Key } from '../core/key.js'
-import { train, type Ctx } from '../core/layer.js'
+import { training, type Ctx } from '../core/layer.js'
 import { replace, scoped } from '../core/scope.js'
 import { applyUpdates, type GradientTransformation } from '../optim/base.js'
 
@@ -30,7 +30,7 @@ export const trainStep =
   <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransformation<S>) =>
   (state: TrainState<P, S>, batch: B, key: Key): StepResult<P, S> =>
     scoped(() => {
-      const { value, grads } = valueAndGrad((p: P) => loss(p, batch, train(key)))(state.params)
+      const { value, grads } = valueAndGrad((p: P) => loss(p, batch, training(key)))(state.params)
       const [updates, opt] = optimizer.update(grads, state.opt, state.params)
       return { state: { params: applyUpdates(state.params, updates), opt }, loss: value }
     })

@@ -1,0 +1,11 @@
+/** Neural-network layers and primitives, each a pure function or a {@link Layer} value. */
+export * from './matmul.js'
+export * from './linear.js'
+export * from './embedding.js'
+export * from './norm.js'
+export * from './activation.js'
+export * from './dropout.js'
+export * from './attention.js'
+export * from './feedforward.js'
+export * from './positional.js'
+export type * from './block.js'
