@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { PositiveInt, PositiveNumber, withCheck } from '../../core/codecs.js'
-import { configError, formatValidationErrors, type ConfigError } from '../../core/errors.js'
+import { configError, validationProblems, type ConfigError } from '../../core/errors.js'
 
 const Activation = t.keyof({ gelu_new: null, gelu: null, gelu_pytorch_tanh: null, relu: null })
 
@@ -38,7 +38,7 @@ export type Gpt2Config = t.TypeOf<typeof Fields>
 export const decodeGpt2Config = (u: unknown): E.Either<ConfigError, Gpt2Config> =>
   pipe(
     Gpt2ConfigCodec.decode(u),
-    E.mapLeft((errs) => configError(...formatValidationErrors(errs))),
+    E.mapLeft((errs) => configError(...validationProblems(errs))),
     E.chain((c) =>
       c.model_type !== undefined && c.model_type !== 'gpt2'
         ? E.left(configError(`model_type: expected "gpt2", got ${JSON.stringify(c.model_type)}`))

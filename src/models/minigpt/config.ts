@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { NonNegativeInt, PositiveInt, Rate, withCheck } from '../../core/codecs.js'
-import { configError, formatValidationErrors, type ConfigError } from '../../core/errors.js'
+import { configError, validationProblems, type ConfigError } from '../../core/errors.js'
 
 const Fields = t.strict({
   vocab_size: PositiveInt,
@@ -47,7 +47,7 @@ export const SEED_CONFIG = (vocabSize: number, padIdx = 0): MiniGptConfig => ({
 export const decodeMiniGptConfig = (u: unknown): E.Either<ConfigError, MiniGptConfig> =>
   pipe(
     MiniGptConfigCodec.decode(u),
-    E.mapLeft((errs) => configError(...formatValidationErrors(errs))),
+    E.mapLeft((errs) => configError(...validationProblems(errs))),
   )
 
 /** The number of positions the model can see: max_len + 2 (the seed's table size). */
