@@ -47,9 +47,12 @@ export const guard = async (io: CliIO, body: () => Promise<number>): Promise<num
 }
 
 /** Parses options strictly (unknown options and missing values are errors naming the option). */
-export const parseOptions = <C extends ParseArgsConfig['options']>(argv: readonly string[], options: C) => {
+export const parseOptions = (
+  argv: readonly string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): Record<string, string | boolean | (string | boolean)[] | undefined> => {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>
   } catch (e) {
     throw new CliError((e as Error).message.replace(/^.*?: /, '').split('\n')[0])
   }
