@@ -29,7 +29,7 @@ const ARTICLE_NAMES: Readonly<Record<string, string>> = {
 export const describeCodec = (codec: t.Decoder<unknown, unknown>): string => {
   if (codec instanceof t.InterfaceType || codec instanceof t.PartialType || codec instanceof t.ExactType) return 'an object'
   if (codec instanceof t.DictionaryType) return 'an object'
-  if (codec instanceof t.ArrayType || codec instanceof t.ReadonlyArrayType) return 'an array'
+  if (codec instanceof t.ArrayType || codec instanceof t.ReadonlyArrayType) return codec.name.startsWith('Array<') || codec.name.startsWith('ReadonlyArray<') ? 'an array' : codec.name
   if (codec instanceof t.TupleType) return `an array of ${(codec.types as readonly unknown[]).length} items`
   if (codec instanceof t.LiteralType) return JSON.stringify(codec.value)
   return ARTICLE_NAMES[codec.name] ?? codec.name

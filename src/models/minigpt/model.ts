@@ -23,7 +23,7 @@ import { multiHeadAttention, type KVCache } from '../../nn/attention.js'
 import type { BlockInput, BlockOutput } from '../../nn/block.js'
 import { linear } from '../../nn/linear.js'
 import { layerNorm } from '../../nn/norm.js'
-import { sinusoidalEncoding } from '../../nn/positional.js'
+import { sinusoidalTable } from '../../nn/positional.js'
 import { contextLength, type MiniGptConfig } from './config.js'
 
 /** The seed's pre-norm DecoderBlock: attn, ff, norm1, norm2. */
@@ -70,8 +70,9 @@ export interface MiniGptOutput {
 /** The Mini-GPT layer for a config: `init(key)` and `apply(params, input, ctx)`. */
 export const miniGpt = (c: MiniGptConfig) => {
   const positions = contextLength(c)
-  const pe = sinusoidalEncoding(positions, c.embed_dim) // a constant of the layer, like PyTorch's buffer
-  tf.keep(pe)
+  // The table is a constant of the layer (PyTorch's buffer): computed once on the host, turned
+  // into a tensor inside each call so that the call's scope owns it.
+  const peTable = sinusoidalTable(positions, c.embed_dim)
   const block = decoderBlock(c)
   return compose(
     'minigpt',
@@ -94,7 +95,7 @@ export const miniGpt = (c: MiniGptConfig) => {
           throw new RangeError(`minigpt: ${past + t} positions exceed the model's context of ${positions} (max_len ${c.max_len} + 2)`)
         }
         const emb = tf.mul(l.embedding.apply(p.embedding, ids, ctx), Math.sqrt(c.embed_dim))
-        const pos = tf.slice(pe, [past, 0], [t, c.embed_dim])
+        const pos = tf.tensor2d(peTable.subarray(past * c.embed_dim, (past + t) * c.embed_dim), [t, c.embed_dim])
         let x = dropoutOp(tf.add(emb, pos), c.dropout, fold(ctx, 0), 'pos_encoding.dropout') as tf.Tensor3D
         const causal = causalMask(t, past + t)
         const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
