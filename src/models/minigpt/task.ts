@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { Key } from '../../core/key.js'
 import type { Ctx } from '../../core/layer.js'
-import { batches, encodeExample, shuffle, type Batch } from '../../data/names.js'
+import { batches, encodeExample, shuffle, type Batch, type Example } from '../../data/names.js'
 import type { CharVocab } from '../../data/vocab.js'
 import { crossEntropy, nllSum, type NllSum } from '../../train/loss.js'
 import type { MiniGptConfig } from './config.js'
@@ -41,6 +41,6 @@ export const namesExamples = (vocab: CharVocab, names: readonly string[], c: Min
 
 /** An epoch's batches: the examples shuffled with the epoch's key, cut into padded batches. */
 export const epochBatches =
-  (examples: ReturnType<typeof namesExamples>, batchSize: number, padIdx: number) =>
+  (examples: readonly Example[], batchSize: number, padIdx: number) =>
   (_epoch: number, key: Key): Batch[] =>
     batches(shuffle(key, examples), batchSize, padIdx)
