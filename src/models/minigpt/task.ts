@@ -44,3 +44,18 @@ export const epochBatches =
   (examples: readonly Example[], batchSize: number, padIdx: number) =>
   (_epoch: number, key: Key): Batch[] =>
     batches(shuffle(key, examples), batchSize, padIdx)
+
+/**
+ * Every layer's attention weights for one token sequence in eval mode, as plain numbers:
+ * [layer][head][query][key] (for pictures and for tests).
+ */
+export const attentionMaps = (c: MiniGptConfig, params: MiniGptParams, ids: readonly number[]): number[][][][] => {
+  const model = miniGpt(c)
+  const att = tf.tidy(() => {
+    const out = model.apply(params, { ids: tf.tensor2d([[...ids]], [1, ids.length], 'int32'), returnAttention: true }, { training: false })
+    return tf.stack((out.attention ?? []).map((a) => tf.squeeze(a, [0])))
+  })
+  const arr = att.arraySync() as number[][][][]
+  att.dispose()
+  return arr
+}

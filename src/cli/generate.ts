@@ -1,0 +1,89 @@
+/**
+ * `minigpt generate`: names from a checkpoint, with every sampling option.
+ *
+ *   minigpt generate --model DIR [-n 10] [--prompt Gwen] [--temperature 0.8] [--seed S] [--json]
+ *                    [--greedy] [--top-k K] [--top-p P] [--min-p P] [--typical-p P]
+ *                    [--repetition-penalty R] [--no-repeat-ngram N] [--num-beams B] [--stop S]
+ *                    [--stream] [--skip-unknown] [--backend wasm|cpu]
+ *
+ * `--json` prints `[{"text": …, "logprob": …}, …]` and nothing else on stdout.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { key } from '../core/key.js'
+import { decodeIds, encodeChars } from '../data/vocab.js'
+import { miniGptDecoder } from '../sample/decoders.js'
+import { stream } from '../sample/engine.js'
+import { generateNames } from '../sample/names.js'
+import { optionsErrorMessage, requestFromOptions } from '../sample/options.js'
+import { loadCheckpoint, optString, requireString, startBackend } from './common.js'
+import { CliError, guard, intOption, numberOption, parseOptions, type Command } from './io.js'
+
+/** The sampling flags shared by `generate` and `gpt2 generate`, as parseArgs options. */
+export const SAMPLING_FLAGS = {
+  temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, 'min-p': { type: 'string' },
+  'typical-p': { type: 'string' }, 'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' },
+  'num-beams': { type: 'string' }, greedy: { type: 'boolean' }, stop: { type: 'string', multiple: true },
+} as const
+
+/** The generation options (docs/sampling.md names) from the sampling flags; invalid values fail naming the flag. */
+export const samplingOptions = (v: Record<string, unknown>): Record<string, unknown> => {
+  const num = (flag: string, option: string, int = false): Record<string, number> => {
+    const raw = optString(v, flag)
+    if (raw === undefined) return {}
+    const n = int ? intOption(flag, raw, 0, 1) : numberOption(flag, raw, NaN)
+    return { [option]: n }
+  }
+  const stop = v.stop as string[] | undefined
+  return {
+    ...num('temperature', 'temperature'),
+    ...num('top-k', 'top_k', true),
+    ...num('top-p', 'top_p'),
+    ...num('min-p', 'min_p'),
+    ...num('typical-p', 'typical_p'),
+    ...num('repetition-penalty', 'repetition_penalty'),
+    ...num('no-repeat-ngram', 'no_repeat_ngram_size', true),
+    ...num('num-beams', 'num_beams', true),
+    ...(v.greedy === true ? { do_sample: false } : {}),
+    ...(stop !== undefined && stop.length > 0 ? { stop } : {}),
+  }
+}
+
+/** The `generate` command. */
+export const generateCommand: Command = (argv, io) =>
+  guard(io, async () => {
+    const v = parseOptions(argv, {
+      model: { type: 'string' }, n: { type: 'string', short: 'n' }, prompt: { type: 'string' }, seed: { type: 'string' },
+      json: { type: 'boolean' }, stream: { type: 'boolean' }, 'skip-unknown': { type: 'boolean' }, backend: { type: 'string' },
+      ...SAMPLING_FLAGS,
+    })
+    const dir = requireString(v, 'model')
+    const count = intOption('n', optString(v, 'n'), 10)
+    const seed = intOption('seed', optString(v, 'seed'), 0, 0)
+    const options = samplingOptions(v)
+    await startBackend(optString(v, 'backend'))
+    const ckpt = await loadCheckpoint(dir)
+    const model = miniGptDecoder(ckpt.config, ckpt.params)
+    const prompt = optString(v, 'prompt') ?? ''
+    const unknown = v['skip-unknown'] === true ? 'skip' : 'error'
+    if (v.stream === true && v.json !== true) {
+      // One name at a time, each character printed as it is drawn.
+      const ids = encodeChars(ckpt.vocab, prompt, unknown)
+      if (E.isLeft(ids)) throw new CliError(`--prompt: ${ids.left.message}`)
+      const stopTexts = options.stop
+      const decode = (t: readonly number[]) => decodeIds(ckpt.vocab, t)
+      const req = requestFromOptions([ckpt.vocab.sos, ...ids.right], { max_new_tokens: model.contextLength - 1 - ids.right.length, eos_token_id: ckpt.vocab.eos, suppress_tokens: [ckpt.vocab.pad, ckpt.vocab.sos], ...options, ...(stopTexts ? { stop: stopTexts } : {}) }, { decode })
+      if (E.isLeft(req)) throw new CliError(optionsErrorMessage(req.left))
+      if ((options.num_beams as number | undefined ?? 1) > 1) throw new CliError('--stream does not combine with --num-beams')
+      for (let i = 0; i < count; i++) {
+        io.stdout(decode(ids.right))
+        for await (const chunk of stream(model, req.right, key(seed), { index: i })) io.stdout(chunk.text ?? '')
+        io.stdout('\n')
+      }
+      return 0
+    }
+    const r = await generateNames(model, ckpt.vocab, { count, prompt, unknown, options }, key(seed))
+    if (E.isLeft(r)) throw new CliError(r.left)
+    if (v.json === true) io.stdout(JSON.stringify(r.right.map((n) => ({ text: n.text, logprob: n.logprob }))) + '\n')
+    else for (const n of r.right) io.stdout(`${n.text}\n`)
+    return 0
+  })
