@@ -1,0 +1,159 @@
+// Mini-GPT benchmark (issues #3 and #4), ours and the seed's own PyTorch code side by side:
+//   speed    wall time per epoch of the seed recipe on all 5,639 names (≥ 3 epochs each),
+//            training and forward tokens/s, then 1,000 names generated at T = 1 (names/s)
+//   quality  (--quality) 50 epochs on fantasy_names.train.txt, validation loss on .val.txt
+//
+//   node bench/minigpt.mjs [--epochs 3] [--quality] [--no-torch] [--json]
+//
+// The data is read from $MINIGPT_DATA or ../shared/data; PyTorch runs with /usr/bin/python3.
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import * as tf from '@tensorflow/tfjs-core'
+import { initBackend, key, split, tree, data, minigpt, train, sample } from '../dist/index.js'
+import { machine, median, table } from './util.mjs'
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : fallback
+}
+const flag = (name) => process.argv.includes(`--${name}`)
+const root = resolve(new URL('..', import.meta.url).pathname)
+const dataDir = process.env.MINIGPT_DATA ?? join(root, '..', 'shared', 'data')
+const file = (n) => join(dataDir, n)
+if (!existsSync(file('fantasy_names.txt'))) {
+  console.error(`bench/minigpt: no data at ${dataDir} (set MINIGPT_DATA)`)
+  process.exit(1)
+}
+const readNames = (n) => data.parseNames(readFileSync(file(n), 'utf8'))
+const all = readNames('fantasy_names.txt')
+const vocab = data.buildVocab(all)
+const config = minigpt.SEED_CONFIG(vocab.tokens.length, vocab.pad)
+const log = (s) => process.stderr.write(s + '\n')
+
+// Ours: the seed recipe through the library's own trainNames.
+const ourRun = async ({ names, val, epochs, seed = 42 }) => {
+  const params = minigpt.miniGpt(config).init(key(seed))
+  const optimizer = train.seedOptimizer()
+  const run = {
+    config, epochs, batchSize: 64, key: key(seed), optimizer,
+    train: minigpt.namesExamples(vocab, names, config),
+    ...(val ? { val: minigpt.namesExamples(vocab, val, config) } : {}),
+  }
+  const events = train.trainNames(run, { params, opt: optimizer.init(params) })
+  const epochsOut = []
+  let final
+  for (;;) {
+    const n = await events.next()
+    if (n.done) { final = n.value; break }
+    if (n.value.type === 'epoch') {
+      const e = n.value
+      epochsOut.push({ epoch: e.epoch + 1, seconds: e.seconds, trainLoss: e.trainLoss, valLoss: e.valLoss })
+      log(`  ours  epoch ${e.epoch + 1}/${epochs}: ${e.seconds.toFixed(2)} s, loss ${e.trainLoss.toFixed(4)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(4)}` : ''}`)
+    }
+  }
+  return { epochs: epochsOut, params: final.params }
+}
+
+const forwardTokensPerSecond = async (params) => {
+  const model = minigpt.miniGpt(config)
+  const ids = tf.tensor2d(Array.from({ length: 64 * 26 }, (_, i) => 3 + (i * 7) % 78), [64, 26], 'int32')
+  const times = []
+  for (let i = 0; i < 12; i++) {
+    const t0 = performance.now()
+    const l = tf.tidy(() => model.apply(params, { ids }, { training: false }).logits)
+    await l.data()
+    l.dispose()
+    if (i >= 2) times.push((performance.now() - t0) / 1000)
+  }
+  ids.dispose()
+  return (64 * 26) / median(times)
+}
+
+const generation = async (params, trainSet) => {
+  const decoder = sample.miniGptDecoder(config, params)
+  const t0 = performance.now()
+  const r = await sample.generateNames(decoder, vocab, { count: 1000, options: { temperature: 1 } }, key(7))
+  const seconds = (performance.now() - t0) / 1000
+  if (r._tag === 'Left') throw new Error(r.left)
+  const names = r.right.map((n) => n.text)
+  const seen = new Set(trainSet)
+  return {
+    namesPerSecond: 1000 / seconds,
+    novel: names.filter((n) => !seen.has(n)).length / names.length,
+    distinct: new Set(names).size / names.length,
+    meanLength: names.reduce((a, n) => a + [...n].length, 0) / names.length,
+  }
+}
+
+const torchAvailable = () => {
+  if (flag('no-torch')) return false
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const torchRun = (args) => {
+  log(`  torch ${args.join(' ')}`)
+  const out = execFileSync('/usr/bin/python3', [join(root, 'bench/pytorch/minigpt_seed.py'), ...args, '--json'], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MINIGPT_DATA: dataDir }, maxBuffer: 1 << 26,
+  })
+  return JSON.parse(out.trim().split('\n').pop())
+}
+
+const fmt = (x, d = 0) => (x === undefined || x === null ? '–' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }))
+
+await initBackend('wasm')
+const results = { machine: machine(), date: new Date().toISOString().slice(0, 10) }
+
+if (!flag('quality')) {
+  const epochs = Number(arg('epochs', '3'))
+  log(`speed: ${epochs} epochs of the seed recipe on all ${all.length} names, ours (wasm) then PyTorch`)
+  const ours = await ourRun({ names: all, epochs })
+  const ourEpoch = median(ours.epochs.map((e) => e.seconds))
+  const batches = Math.ceil(all.length / 64)
+  const seedPositions = batches * 64 * 26 // what the seed computes per epoch (every batch padded to 26)
+  const ourForward = await forwardTokensPerSecond(ours.params)
+  const ourGen = await generation(ours.params, all)
+  tree.dispose(ours.params)
+  results.speed = { epochs, ours: { epochSeconds: ourEpoch, perEpoch: ours.epochs, trainTokensPerSecond: seedPositions / ourEpoch, forwardTokensPerSecond: ourForward, generation: ourGen } }
+  if (torchAvailable()) {
+    const t = torchRun(['--epochs', String(epochs), '--generate', '1000', '--forward-bench'])
+    const torchEpoch = median(t.epoch_seconds)
+    results.speed.torch = { epochSeconds: torchEpoch, perEpoch: t.epoch_seconds, trainTokensPerSecond: seedPositions / torchEpoch, stepOnlyTokensPerSecond: t.train_tokens_per_s, forwardTokensPerSecond: t.forward_tokens_per_s, generation: t.generate, threads: t.threads, torch: t.torch_version }
+  }
+  const s = results.speed
+  const rows = [
+    { figure: `wall time per epoch (median of ${epochs}, all ${all.length} names, 89 batches)`, ours: `${fmt(s.ours.epochSeconds, 2)} s`, pytorch: s.torch ? `${fmt(s.torch.epochSeconds, 2)} s` : '–', ratio: s.torch ? `${fmt(s.torch.epochSeconds / s.ours.epochSeconds, 2)}× faster` : '–' },
+    { figure: 'training tokens/s (89 batches × 64 × 26 positions ÷ epoch wall time, as the seed pads)', ours: fmt(s.ours.trainTokensPerSecond), pytorch: s.torch ? fmt(s.torch.trainTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.trainTokensPerSecond / s.torch.trainTokensPerSecond, 2)}×` : '–' },
+    { figure: 'forward tokens/s (eval, 64 × 26)', ours: fmt(s.ours.forwardTokensPerSecond), pytorch: s.torch ? fmt(s.torch.forwardTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.forwardTokensPerSecond / s.torch.forwardTokensPerSecond, 2)}×` : '–' },
+    { figure: `1,000 names at T = 1 after ${epochs} epochs: names/s`, ours: fmt(s.ours.generation.namesPerSecond), pytorch: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.namesPerSecond / s.torch.generation.names_per_s, 1)}×` : '–' },
+    { figure: 'those names: not in the data / distinct / mean length', ours: `${fmt(100 * s.ours.generation.novel, 1)} % / ${fmt(100 * s.ours.generation.distinct, 1)} % / ${fmt(s.ours.generation.meanLength, 1)}`, pytorch: s.torch ? `${fmt(100 * s.torch.generation.not_in_train, 1)} % / ${fmt(100 * s.torch.generation.distinct, 1)} % / ${fmt(s.torch.generation.mean_length, 1)}` : '–', ratio: '' },
+  ]
+  if (!flag('json')) {
+    console.log(`\n## Mini-GPT: the seed recipe, ours (tfjs wasm) vs the seed's PyTorch code — ${results.date}, ${results.machine}\n`)
+    console.log(table(rows))
+  }
+} else {
+  const epochs = Number(arg('epochs', '50'))
+  log(`quality: ${epochs} epochs on fantasy_names.train.txt, validation on fantasy_names.val.txt`)
+  const ours = await ourRun({ names: readNames('fantasy_names.train.txt'), val: readNames('fantasy_names.val.txt'), epochs })
+  const last = ours.epochs[ours.epochs.length - 1]
+  const best = Math.min(...ours.epochs.map((e) => e.valLoss))
+  const evalTrain = await train.evaluateNames(config, ours.params, minigpt.namesExamples(vocab, readNames('fantasy_names.train.txt'), config))
+  tree.dispose(ours.params)
+  results.quality = { epochs, history: ours.epochs, valLoss: last.valLoss, bestValLoss: best, evalModeTrainLoss: evalTrain.loss, reference: { valLoss: 2.254, bestValLoss: 2.25, evalModeTrainLoss: 1.863 } }
+  if (!flag('json')) {
+    console.log(`\n## Mini-GPT quality: ${epochs} epochs on the fixed split — ${results.date}, ${results.machine}\n`)
+    console.log(table([
+      { figure: `validation loss after ${epochs} epochs (nats per predicted token, 4,121 tokens)`, ours: fmt(last.valLoss, 3), 'PyTorch reference': '2.254' },
+      { figure: 'best validation loss along the way', ours: `${fmt(best, 3)} (epoch ${ours.epochs.find((e) => e.valLoss === best).epoch})`, 'PyTorch reference': '2.250 (epoch 40)' },
+      { figure: 'eval-mode loss on the training split', ours: fmt(evalTrain.loss, 3), 'PyTorch reference': '1.863' },
+      { figure: 'training loss (mean of batch means) after epochs 10/20/30/40/50', ours: [10, 20, 30, 40, 50].map((k) => fmt(ours.epochs[k - 1]?.trainLoss, 3)).join(' / '), 'PyTorch reference': '2.286 / 2.176 / 2.107 / 2.051 / 1.999 (all 5,639 names)' },
+    ]))
+  }
+}
+if (flag('json')) console.log(JSON.stringify(results))
