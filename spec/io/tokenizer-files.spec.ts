@@ -81,14 +81,14 @@ describe('errors name the file and the problem', () => {
   it('a missing folder', async () => {
     const e = ioLeft(await loadTokenizerFolder(join(dir, 'nope'))())
     expect(e.path).toBe(join(dir, 'nope', 'vocab.json'))
-    expect(e.message).toMatch(/^cannot read .*nope\/vocab\.json: ENOENT/)
+    expect(e.message).toMatch(/nope\/vocab\.json: no such file$/)
   })
 
   it('a missing merges.txt', async () => {
     const d = await smallFolder('no-merges', bytesVocab(), undefined)
     const e = ioLeft(await loadTokenizerFolder(d)())
     expect(e.path).toBe(join(d, 'merges.txt'))
-    expect(e.message).toMatch(/merges\.txt: ENOENT/)
+    expect(e.message).toMatch(/merges\.txt: no such file$/)
   })
 
   it('vocab.json that is not JSON', async () => {
@@ -119,20 +119,20 @@ describe('errors name the file and the problem', () => {
     expect(e).toEqual({
       _tag: 'IoError',
       path: join(d, 'merges.txt'),
-      message: `${join(d, 'merges.txt')} line 3: expected two tokens separated by one space, got "ab"`,
+      message: `${join(d, 'merges.txt')}: line 3: expected two tokens separated by one space, got "ab"`,
     })
   })
 
   it('a merge of tokens absent from vocab.json', async () => {
     const d = await smallFolder('absent', bytesVocab(), '#version: 0.2\na b\n')
     expect(ioLeft(await loadTokenizerFolder(d)()).message)
-      .toBe(`${join(d, 'merges.txt')} line 2: merge "a b" uses token "ab", which is not in the vocabulary`)
+      .toBe(`${join(d, 'merges.txt')}: line 2: merge "a b" uses token "ab", which is not in the vocabulary`)
   })
 
   it('a folder that cannot be created', async () => {
     const file = join(dir, 'a-file')
     await writeFile(file, 'x')
     const e = ioLeft(await saveTokenizerFolder(join(file, 'sub'), gpt2)())
-    expect(e.message).toMatch(/^cannot create folder .*a-file\/sub: /)
+    expect(e.message).toMatch(/a-file(\/sub)?: (exists and is not a directory|a part of the path is not a directory)/)
   })
 })

@@ -11,7 +11,6 @@
  * const tok = await loadDefaultGpt2Tokenizer()()          // Either<IoError, BpeTokenizer>
  * await saveTokenizerFolder('out/my-model', tokenizer)()   // vocab.json + merges.txt
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
@@ -19,25 +18,11 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import * as t from 'io-ts'
 import { PathReporter } from 'io-ts/lib/PathReporter.js'
+import { ensureDir, ioError, readText, writeFileAtomic, type IoError } from './files.js'
 import { bpeTokenizer, type BpeTokenizer, type TokenizerError } from '../data/bpe.js'
 
 /** A file could not be read, parsed or written: the path and what went wrong. */
-export interface IoError {
-  readonly _tag: 'IoError'
-  readonly path: string
-  readonly message: string
-}
-
-const ioError = (path: string, message: string): IoError => ({ _tag: 'IoError', path, message })
-
 const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e))
-
-// Local file helpers; to be replaced by the shared src/io/files.ts when the branches merge.
-const readText = (path: string): TE.TaskEither<IoError, string> =>
-  TE.tryCatch(() => readFile(path, 'utf8'), (e) => ioError(path, `cannot read ${path}: ${reason(e)}`))
-
-const writeText = (path: string, text: string): TE.TaskEither<IoError, void> =>
-  TE.tryCatch(() => writeFile(path, text, 'utf8'), (e) => ioError(path, `cannot write ${path}: ${reason(e)}`))
 
 /** The shape of vocab.json: an object mapping each token string to its id. */
 export const VocabJson = t.record(t.string, t.number, 'VocabJson')
@@ -45,7 +30,7 @@ export const VocabJson = t.record(t.string, t.number, 'VocabJson')
 /** Parses the text of a vocab.json; errors name the file. Ids are checked further by bpeTokenizer. */
 export const parseVocabJson = (path: string, text: string): E.Either<IoError, Record<string, number>> =>
   pipe(
-    E.tryCatch(() => JSON.parse(text) as unknown, (e) => ioError(path, `${path}: invalid JSON: ${reason(e)}`)),
+    E.tryCatch(() => JSON.parse(text) as unknown, (e) => ioError(path, `invalid JSON: ${reason(e)}`)),
     E.chain((json) =>
       pipe(
         typeof json === 'object' && json !== null && !Array.isArray(json)
@@ -53,7 +38,7 @@ export const parseVocabJson = (path: string, text: string): E.Either<IoError, Re
           : E.left([]),
         E.mapLeft((errors) => {
           const details = errors.length === 0 ? '' : `: ${PathReporter.report(E.left(errors)).slice(0, 3).join('; ')}`
-          return ioError(path, `${path}: expected an object mapping each token to an integer id${details}`)
+          return ioError(path, `expected an object mapping each token to an integer id${details}`)
         }),
       )),
   )
@@ -70,9 +55,9 @@ export const mergesLines = (text: string): string[] => {
 }
 
 const tokenizerErrorToIo = (vocabPath: string, mergesPath: string) => (e: TokenizerError): IoError => {
-  if (e.source === 'vocab') return ioError(vocabPath, `${vocabPath}: ${e.message}`)
-  if (e.source === 'merges') return ioError(mergesPath, `${mergesPath} ${e.message}`)
-  return ioError(vocabPath, `${vocabPath}: ${e.message}`)
+  if (e.source === 'vocab') return ioError(vocabPath, `${e.message}`)
+  if (e.source === 'merges') return ioError(mergesPath, `${e.message}`)
+  return ioError(vocabPath, `${e.message}`)
 }
 
 /** Loads a tokenizer from a vocabulary file and a merges file (any names). */
@@ -126,7 +111,9 @@ export const mergesText = (tokenizer: BpeTokenizer): string =>
  */
 export const saveTokenizerFolder = (dir: string, tokenizer: BpeTokenizer): TE.TaskEither<IoError, void> =>
   pipe(
-    TE.tryCatch(() => mkdir(dir, { recursive: true }), (e) => ioError(dir, `cannot create folder ${dir}: ${reason(e)}`)),
-    TE.chain(() => writeText(join(dir, 'vocab.json'), vocabJsonText(tokenizer))),
-    TE.chain(() => writeText(join(dir, 'merges.txt'), mergesText(tokenizer))),
+    ensureDir(dir),
+    TE.chain(() => writeFileAtomic(join(dir, 'vocab.json'), vocabJsonText(tokenizer))),
+    TE.chain(() => writeFileAtomic(join(dir, 'merges.txt'), mergesText(tokenizer))),
   )
+
+export type { IoError }
