@@ -41,6 +41,7 @@ export {
   type ProcessorStep,
   type RequestExtras,
 } from './options.js'
+export { processorStages, type ProcessorStage } from './explain.js'
 export { greedy, greedySampler, sample, type Sampler } from './samplers.js'
 export { abortError, type DecoderModel, type ModelOutput } from './model.js'
 export {
