@@ -3,12 +3,16 @@
  */
 import * as t from 'io-ts'
 
+// JSON.stringify turns NaN and ±Infinity into "null", which would report `got null` for a
+// NaN field; numbers are shown as JavaScript prints them.
+const showValue = (u: unknown): string => (typeof u === 'number' ? String(u) : JSON.stringify(u) ?? String(u))
+
 const refine = <A>(base: t.Type<A, A, unknown>, ok: (a: A) => boolean, name: string, message: string) =>
   new t.Type<A, A, unknown>(
     name,
     (u): u is A => base.is(u) && ok(u),
     (u, c) => {
-      if (!base.is(u) || !ok(u)) return t.failure(u, c, `${message}, got ${JSON.stringify(u) ?? String(u)}`)
+      if (!base.is(u) || !ok(u)) return t.failure(u, c, `${message}, got ${showValue(u)}`)
       return t.success(u)
     },
     t.identity,

@@ -35,8 +35,11 @@ const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, padding
       gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) => {
         // Padding ids map to -1, whose one-hot row is all zeros: no gradient for that row.
         const idx = paddingIdx >= 0 ? tf.where(tf.equal(savedIds, paddingIdx), tf.fill(savedIds.shape, -1, 'int32'), savedIds) : savedIds
-        const oneHotT = tf.transpose(tf.oneHot(idx as tf.Tensor1D, vocab)) as tf.Tensor2D
-        return matmul2d(oneHotT, dy as tf.Tensor2D)
+        // tf.oneHot rejects a depth below 2: a one-row table takes two columns and keeps row 0.
+        const depth = Math.max(vocab, 2)
+        const oneHotT = tf.transpose(tf.oneHot(idx as tf.Tensor1D, depth)) as tf.Tensor2D
+        const g = matmul2d(oneHotT, dy as tf.Tensor2D)
+        return depth === vocab ? g : tf.slice(g, [0, 0], [vocab, -1])
       },
     }
   }) as unknown as Parameters<typeof tf.customGrad>[0])

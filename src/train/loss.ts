@@ -25,7 +25,9 @@ export const nllSum = (logits: tf.Tensor, targets: tf.Tensor, ignoreIndex = -100
   const keep = tf.notEqual(flatTargets, ignoreIndex)
   // An ignored target maps to -1, whose one-hot row is zero, so it contributes nothing.
   const safe = tf.where(keep, flatTargets, tf.fill(flatTargets.shape, -1, 'int32')) as tf.Tensor1D
-  const picked = tf.sum(tf.mul(logp, tf.oneHot(safe, v)), -1)
+  // tf.oneHot rejects a depth below 2: with a single class, take two columns and keep the first.
+  const oneHot = v >= 2 ? tf.oneHot(safe, v) : tf.slice(tf.oneHot(safe, 2), [0, 0], [-1, v])
+  const picked = tf.sum(tf.mul(logp, oneHot), -1)
   return { sum: tf.neg(tf.sum(picked)) as tf.Scalar, count: tf.sum(tf.cast(keep, 'float32')) as tf.Scalar }
 }
 
