@@ -5,12 +5,13 @@
 import { permutation, type Key } from '../core/key.js'
 import { chars, type CharVocab } from './vocab.js'
 
-/** The lines of a names file as the seed reads it: stripped, blank lines and `#` lines skipped. */
+/** The lines of a names file as the seed reads it: stripped, blank lines and lines starting with `#` skipped. */
 export const parseNames = (text: string): string[] =>
   text
     .split(/\r?\n/)
+    // As the seed: `line.strip()` must be non-empty and the raw line must not start with '#'.
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'))
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'))
 
 /** One training example: the input ids and the targets shifted by one (same length). */
 export interface Example {
