@@ -4,7 +4,7 @@ import { fc, test } from '@fast-check/vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { foldIn, key, split, type Key } from '../../src/core/key.js'
 import {
-  compose, EVAL, fold, mapOutput, named, repeat, replicate, residual, sequential, stateless, train, type Ctx, type Layer,
+  compose, EVAL, fold, mapOutput, named, repeat, replicate, residual, sequential, stateless, training, type Ctx, type Layer,
 } from '../../src/core/layer.js'
 import { dispose, flatten, shapes } from '../../src/core/tree.js'
 import { gelu } from '../../src/nn/activation.js'
@@ -36,16 +36,16 @@ const addKeyed: Layer<{ readonly c: tf.Scalar }, tf.Tensor, tf.Tensor> = {
 }
 
 describe('contexts', () => {
-  it('EVAL has no key and is not training; train(key) is', () => {
+  it('EVAL has no key and is not training; training(key) is', () => {
     expect(EVAL).toEqual({ training: false })
-    expect(train(key(3))).toEqual({ training: true, key: key(3) })
-    expect(Object.isFrozen(EVAL) && Object.isFrozen(train(key(3)))).toBe(true)
+    expect(training(key(3))).toEqual({ training: true, key: key(3) })
+    expect(Object.isFrozen(EVAL) && Object.isFrozen(training(key(3)))).toBe(true)
   })
 
   test.prop([fc.integer({ min: 0, max: 2 ** 40 }), fc.uniqueArray(fc.integer({ min: 0, max: 1000 }), { minLength: 2, maxLength: 8 })], { numRuns: 30 })(
     'fold gives distinct keys for distinct indices, each foldIn(key, i)',
     (seed, indices) => {
-      const ctx = train(key(seed))
+      const ctx = training(key(seed))
       const keys = indices.map((i) => fold(ctx, i).key!)
       expect(new Set(keys.map((k) => k.join())).size).toBe(indices.length)
       indices.forEach((i, j) => expect(keys[j]).toEqual(foldIn(key(seed), i)))
@@ -72,7 +72,7 @@ describe('sequential', () => {
     const seen: (Key | undefined)[] = []
     const net = sequential<tf.Tensor>('net', [spy(seen), stateless('double', (x: tf.Tensor) => tf.mul(x, 2)), stateless('inc', (x: tf.Tensor) => tf.add(x, 1)), spy(seen)])
     const p = net.init(key(1))
-    expect(values(net.apply(p, tf.tensor1d([1, 2]), train(key(9))))).toEqual([3, 5]) // (x·2)+1, not (x+1)·2
+    expect(values(net.apply(p, tf.tensor1d([1, 2]), training(key(9))))).toEqual([3, 5]) // (x·2)+1, not (x+1)·2
     expect(seen).toEqual([foldIn(key(9), 0), foldIn(key(9), 3)])
   })
 
@@ -97,7 +97,7 @@ describe('repeat and replicate', () => {
     p.forEach((pi, i) => expect(hostTree(pi)).toEqual(hostTree(block.init(ks[i]))))
     const cs = p.map((pi) => values(pi.add.c)[0])
     expect(new Set(cs).size).toBe(3)
-    const y = values(r.apply(p, tf.scalar(1), train(key(4))))[0]
+    const y = values(r.apply(p, tf.scalar(1), training(key(4))))[0]
     expect(y).toBeCloseTo(1 + cs[0] + cs[1] + cs[2], 5)
     expect(seen).toEqual([0, 1, 2].map((i) => foldIn(key(4), i)))
   })
@@ -117,7 +117,7 @@ describe('repeat and replicate', () => {
     const p = r.init(key(12))
     const ks = split(key(12), 2)
     p.forEach((pi, i) => expect(hostTree(pi)).toEqual(hostTree(block.init(ks[i]))))
-    const out = r.apply(p, [tf.scalar(10), tf.scalar(20)], train(key(8)))
+    const out = r.apply(p, [tf.scalar(10), tf.scalar(20)], training(key(8)))
     expect(values(out[0])[0]).toBeCloseTo(10 + values(p[0].add.c)[0], 5)
     expect(values(out[1])[0]).toBeCloseTo(20 + values(p[1].add.c)[0], 5)
     expect(seen).toEqual([foldIn(key(8), 0), foldIn(key(8), 1)])
@@ -186,13 +186,13 @@ describe('dropout keys through the combinators', () => {
     const once = dropout(0.5)
     const p = twice.init(key(0))
     // Sequential slot 0 sees fold(ctx, 0), slot 2 sees fold(ctx, 2): compute each mask alone.
-    const m0 = values(once.apply({}, x, fold(train(key(6)), 0)))
-    const m2 = values(once.apply({}, x, fold(train(key(6)), 2)))
+    const m0 = values(once.apply({}, x, fold(training(key(6)), 0)))
+    const m2 = values(once.apply({}, x, fold(training(key(6)), 2)))
     expect(m0).not.toEqual(m2)
-    const y = values(twice.apply(p, x, train(key(6))))
+    const y = values(twice.apply(p, x, training(key(6))))
     expect(y).toEqual(m0.map((a, i) => a * m2[i]))
-    expect(values(twice.apply(p, x, train(key(6))))).toEqual(y)
-    expect(values(twice.apply(p, x, train(key(7))))).not.toEqual(y)
+    expect(values(twice.apply(p, x, training(key(6))))).toEqual(y)
+    expect(values(twice.apply(p, x, training(key(7))))).not.toEqual(y)
     expect(values(twice.apply(p, x, EVAL))).toEqual(values(x))
   })
 })

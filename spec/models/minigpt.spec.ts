@@ -11,7 +11,7 @@ import { fc, test } from '@fast-check/vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { ShapeError } from '../../src/core/errors.js'
 import { key, uniform } from '../../src/core/key.js'
-import { EVAL, train } from '../../src/core/layer.js'
+import { EVAL, training } from '../../src/core/layer.js'
 import { scoped } from '../../src/core/scope.js'
 import { count, dispose, flatten, shapes } from '../../src/core/tree.js'
 import { contextLength, decodeMiniGptConfig, SEED_CONFIG, type MiniGptConfig } from '../../src/models/minigpt/config.js'
@@ -330,15 +330,15 @@ describe('dropout', () => {
   })
 
   it('training mode: the same key gives identical logits, different keys differ, both differ from eval', () => {
-    const a = run(train(key(1)))
-    expect(run(train(key(1)))).toEqual(a)
-    const b = run(train(key(2)))
+    const a = run(training(key(1)))
+    expect(run(training(key(1)))).toEqual(a)
+    const b = run(training(key(2)))
     expect(maxDiff(a, b)).toBeGreaterThan(1e-3)
     expect(maxDiff(a, run(EVAL))).toBeGreaterThan(1e-3)
   })
 
   it('training without a key is an error naming where the dropout is', () => {
-    expect(() => run({ training: true })).toThrow('pos_encoding.dropout: training with dropout needs a key in the context (use train(key))')
+    expect(() => run({ training: true })).toThrow('pos_encoding.dropout: training with dropout needs a key in the context (use training(key))')
   })
 })
 

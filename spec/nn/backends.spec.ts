@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { valueAndGrad } from '../../src/core/grad.js'
 import { key, split, uniform } from '../../src/core/key.js'
-import { EVAL, train } from '../../src/core/layer.js'
+import { EVAL, training } from '../../src/core/layer.js'
 import { scoped } from '../../src/core/scope.js'
 import { dispose, flatten, map } from '../../src/core/tree.js'
 import { SEED_CONFIG } from '../../src/models/minigpt/config.js'
@@ -68,7 +68,7 @@ const runOn = async (backend: string, hostParams?: ReadonlyMap<string, Float32Ar
     const { value, grads } = valueAndGrad((p: MiniGptParams) => crossEntropy(model.apply(p, { ids }, EVAL).logits, targets, PAD))(params)
     return { loss: value.dataSync()[0], grads: hostTree(grads) }
   })
-  const trainLoss = scoped(() => crossEntropy(model.apply(params, { ids }, train(key(7))).logits, targets, PAD).dataSync()[0])
+  const trainLoss = scoped(() => crossEntropy(model.apply(params, { ids }, training(key(7))).logits, targets, PAD).dataSync()[0])
 
   tf.dispose([ids, targets])
   if (params !== initial) dispose(params)
