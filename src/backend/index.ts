@@ -80,7 +80,8 @@ const reasonWhenMissing = (name: BackendName): string =>
 /**
  * Starts the named backend and makes it the active one. Resolves to the backend's name, or
  * to a {@link BackendError} with the reason (unknown name, not available here, failed to
- * initialise). Safe to call again: switching back to a started backend is cheap.
+ * initialise). Safe to call again: switching back to a started backend is cheap. A backend that
+ * fails to start leaves the one that was active before active.
  */
 export const useBackend =
   (name: string, options: BackendOptions = {}): TE.TaskEither<BackendError, BackendName> =>
@@ -94,17 +95,37 @@ export const useBackend =
       return E.left(backendError(backend, `could not load the ${backend} backend: ${(e as Error).message}`))
     }
     if (tf.findBackendFactory(backend) === null) return E.left(backendError(backend, reasonWhenMissing(backend)))
+    const previous = tf.getBackend() as string | null | undefined
     let ok: boolean
     try {
       ok = await tf.setBackend(backend)
     } catch (e) {
+      await restoreBackend(previous, backend)
       return E.left(backendError(backend, `the ${backend} backend failed to start: ${(e as Error).message}`))
     }
-    if (!ok || tf.getBackend() !== backend) return E.left(backendError(backend, `the ${backend} backend failed to start: ${reasonWhenMissing(backend)}`))
+    if (!ok || tf.getBackend() !== backend) {
+      await restoreBackend(previous, backend)
+      return E.left(backendError(backend, `the ${backend} backend failed to start: ${reasonWhenMissing(backend)}`))
+    }
     await tf.ready()
     quietNodeBanner()
     return E.right(backend)
   }
+
+/**
+ * After a failed start, makes the backend that was active before active again. tfjs's
+ * `setBackend` records the new name before the backend has started, and a failed start (webgpu
+ * without an adapter) leaves the engine with no backend: the next op then throws "The highest
+ * priority backend 'webgpu' has not yet been initialized". A failed switch must change nothing.
+ */
+const restoreBackend = async (previous: string | null | undefined, failed: string): Promise<void> => {
+  if (previous === null || previous === undefined || previous === failed || tf.getBackend() === previous) return
+  try {
+    await tf.setBackend(previous)
+  } catch {
+    // The previous backend started before, so this does not fail; if it does, the error above is what matters.
+  }
+}
 
 /** The cpu backend prints an advertisement for tfjs-node on first use; this library says where it runs itself. */
 const quietNodeBanner = (): void => {
