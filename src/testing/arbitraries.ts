@@ -286,11 +286,15 @@ export interface LogitsRowLimits extends FloatBounds {
 
 /**
  * Rows of next-token logits as `Float32Array`: finite float32 values in [min, max] (default
- * ±20), length in [minLength, maxLength] (default 2–16), with some -Infinity entries unless
+ * ±20; mostly multiples of 1/4, which shrink to readable counterexamples), length in [minLength, maxLength] (default 2–16), with some -Infinity entries unless
  * `filtered: false`; at least one entry is finite.
  */
 export const logitsRow = (limits: LogitsRowLimits = {}): fc.Arbitrary<Float32Array> => {
-  const entry = float32({ min: limits.min ?? -20, max: limits.max ?? 20 })
+  const min = limits.min ?? -20
+  const max = limits.max ?? 20
+  // Mostly quarter steps, which shrink to readable rows ([0, -0.25]); any float32 now and then.
+  const grid = fc.integer({ min: Math.ceil(min * 4), max: Math.floor(max * 4) }).map((q) => q / 4)
+  const entry = fc.oneof({ withCrossShrink: true }, { weight: 3, arbitrary: grid }, { weight: 1, arbitrary: float32({ min, max }) })
   const withFiltered = limits.filtered === false ? entry : fc.oneof({ weight: 6, arbitrary: entry }, { weight: 1, arbitrary: fc.constant(-Infinity) })
   return arrayOf(withFiltered, limits.minLength ?? 2, limits.maxLength ?? 16)
     .filter((xs) => xs.some((x) => x !== -Infinity))

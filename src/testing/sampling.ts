@@ -51,7 +51,7 @@ export interface SamplingOptions extends RunOptions {
 // ---------------------------------------------------------------------------------------------
 // reference filters (float64, slightly permissive so that float32 rounding is never a leak)
 
-const SLACK = 1e-6
+const SLACK = 1e-5
 
 const finiteIndices = (row: Float32Array): number[] => Array.from(row.keys()).filter((i) => row[i] !== -Infinity && !Number.isNaN(row[i]))
 
