@@ -32,7 +32,7 @@ import {
   type Logits,
 } from './model.js'
 import { assertReport, assertReports, runProperty, skipped, Violation, type PropertyReport, type RunOptions } from './run.js'
-import { batchInWords, compareRows, differenceInWords, numberInWords, rowInWords, tokensInWords } from './words.js'
+import { batchInWords, compareRows, differenceInWords, numberInWords, rowInWords, tokensInWords, type Sides } from './words.js'
 
 /** Options of the causal-LM properties. */
 export interface CausalLmOptions extends RunOptions {
@@ -152,11 +152,12 @@ const firstDifference = (
   expected: readonly Float32Array[],
   positions: Iterable<number>,
   tolerance: number,
+  sides: Sides,
   say: (position: number, difference: string) => string,
 ): void => {
   for (const q of positions) {
     const d = compareRows(actual[q], expected[q], tolerance)
-    if (!d.within) throw new Violation(say(q, differenceInWords(d, tolerance)))
+    if (!d.within) throw new Violation(say(q, differenceInWords(d, tolerance, sides)))
   }
 }
 
@@ -179,7 +180,7 @@ export const causalInvariance: LmProperty = define({
   holds: async (model, { tokens, position, changed }, l) => {
     const before = await callLogits(model, [tokens])
     const after = await callLogits(model, [changed])
-    firstDifference(after[0], before[0], range(0, position + 1), tol(l), (q, by) =>
+    firstDifference(after[0], before[0], range(0, position + 1), tol(l), ['before', 'after'], (q, by) =>
       `causal invariance violated: changing the tokens after position ${position} of ${tokensInWords(tokens)} (to ${tokensInWords(changed)}) changed the logits at position ${q} by ${by}`,
     )
   },
@@ -200,7 +201,7 @@ export const prefixConsistency: LmProperty = define({
   holds: async (model, { tokens, prefix }, l) => {
     const whole = await callLogits(model, [tokens])
     const part = await callLogits(model, [prefix])
-    firstDifference(part[0], whole[0], range(0, prefix.length), tol(l), (q, by) =>
+    firstDifference(part[0], whole[0], range(0, prefix.length), tol(l), ['in the whole sequence', 'in the prefix'], (q, by) =>
       `prefix consistency violated: the logits of the prefix ${tokensInWords(prefix)} at position ${q} differ by ${by} from those of the whole sequence ${tokensInWords(tokens)}`,
     )
   },
@@ -232,7 +233,7 @@ export const kvCacheEquivalence: LmProperty = define({
     const compare = (got: readonly Float32Array[], position: number) => {
       got.forEach((r, row) => {
         const d = compareRows(r, full[row][position], tol(l))
-        if (!d.within) throw new Violation(say(position, row, differenceInWords(d, tol(l))))
+        if (!d.within) throw new Violation(say(position, row, differenceInWords(d, tol(l), ['computed whole', 'decoded incrementally'])))
       })
     }
     const prompts = rows.map((r) => r.slice(0, prompt))
@@ -265,7 +266,7 @@ export const batchInvariance: LmProperty = define({
     const together = await callLogits(model, rows)
     for (let i = 0; i < rows.length; i++) {
       const alone = await callLogits(model, [rows[i]])
-      firstDifference(together[i], alone[0], range(0, rows[i].length), tol(l), (q, by) =>
+      firstDifference(together[i], alone[0], range(0, rows[i].length), tol(l), ['alone', 'in the batch'], (q, by) =>
         `batch invariance violated: the logits of ${tokensInWords(rows[i])} at position ${q} changed by ${by} when it was row ${i} of the batch ${batchInWords(rows)} instead of alone`,
       )
     }
@@ -316,7 +317,7 @@ export const paddingInvariance: LmProperty = define<PaddingCase>({
       const changed = await callLogits(model, other, mask)
       for (let row = 0; row < b; row++) {
         const real = range(0, mask[row].length).filter((i) => mask[row][i] === 1)
-        firstDifference(changed[row], base[row], real, tol(l), (q, by) =>
+        firstDifference(changed[row], base[row], real, tol(l), ['before', 'after'], (q, by) =>
           `padding invariance violated: with attention mask ${tokensInWords(mask[row])}, changing the padding tokens of ${tokensInWords(tokens[row])} (to ${tokensInWords(other[row])}) changed the logits at real position ${q} by ${by}${rowInWords(row, b)}`,
         )
       }
@@ -326,7 +327,7 @@ export const paddingInvariance: LmProperty = define<PaddingCase>({
       const real = m.filter((x) => x === 1).length
       if (!isRightPadded(m) || real === m.length) continue
       const alone = await callLogits(model, [tokens[row].slice(0, real)])
-      firstDifference(base[row], alone[0], range(0, real), tol(l), (q, by) =>
+      firstDifference(base[row], alone[0], range(0, real), tol(l), ['unpadded', 'padded'], (q, by) =>
         `padding invariance violated: the logits of ${tokensInWords(tokens[row].slice(0, real))} at position ${q} differ by ${by} between running it unpadded and right-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(m)})${rowInWords(row, b)}`,
       )
     }
@@ -409,7 +410,7 @@ export const backendAgreement: LmProperty = define({
     }
     for (let i = 1; i < names.length; i++) {
       for (let row = 0; row < rows.length; row++) {
-        firstDifference(results[i][row], results[0][row], range(0, rows[row].length), tolerance, (q, by) =>
+        firstDifference(results[i][row], results[0][row], range(0, rows[row].length), tolerance, [`on ${names[0]}`, `on ${names[i]}`], (q, by) =>
           `backend agreement violated: the logits of ${tokensInWords(rows[row])} at position ${q} differ by ${by} between ${names[0]} and ${names[i]}${rowInWords(row, rows.length)}`,
         )
       }

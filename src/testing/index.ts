@@ -9,8 +9,9 @@
  * and that attention weights are causal distributions. Samplers and logits processors get
  * their own invariants. A failure reads as the shrunk counterexample in words:
  *
- *   causal invariance violated: changing the tokens after position 0 of [3, 1] (to [3, 2])
- *   changed the logits at position 0 by 0.41 (worst at token 7's logit: …; tolerance 1e-5)
+ *   causal invariance violated: changing the tokens after position 0 of [0, 0] (to [0, 1])
+ *   changed the logits at position 0 by 0.68 (token 2's logit: -0.7272 before, -0.04938 after;
+ *   tolerance 1e-5)
  *
  * Works with any test runner (suites take `describe` and `it`) and without one (`check…`
  * functions return reports; `assert…` functions throw). See docs/testing.md.

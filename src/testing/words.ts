@@ -61,13 +61,16 @@ export const compareRows = (actual: ArrayLike<number>, expected: ArrayLike<numbe
   return { ...worst, by: worst.by < 0 ? 0 : worst.by, within }
 }
 
-/** `token 7's logit: 1.234 → 0.824`, for the worst entry of a comparison. */
-export const entryInWords = (d: RowDifference, what = 'logit'): string =>
-  `token ${d.at}'s ${what} ${numberInWords(d.expected, 4)} → ${numberInWords(d.actual, 4)}`
+/** Names for the two sides of a comparison, expected first: `['before', 'after']`, `['on cpu', 'on wasm']`. */
+export type Sides = readonly [expected: string, actual: string]
 
-/** `0.41 (worst at token 7's logit: 1.234 → 0.824; tolerance 1e-5)`. */
-export const differenceInWords = (d: RowDifference, tolerance: number): string =>
-  `${numberInWords(d.by)} (${entryInWords(d)}; tolerance ${numberInWords(tolerance)})`
+/** `token 7's logit: 1.234 before, 0.824 after`, for the worst entry of a comparison. */
+export const entryInWords = (d: RowDifference, sides: Sides = ['expected', 'got']): string =>
+  `token ${d.at}'s logit: ${numberInWords(d.expected, 4)} ${sides[0]}, ${numberInWords(d.actual, 4)} ${sides[1]}`
+
+/** `0.41 (token 7's logit: 1.234 before, 0.824 after; tolerance 1e-5)`. */
+export const differenceInWords = (d: RowDifference, tolerance: number, sides?: Sides): string =>
+  `${numberInWords(d.by)} (${entryInWords(d, sides)}; tolerance ${numberInWords(tolerance)})`
 
 /** `row 1 of 3`, or nothing for a batch of one. */
 export const rowInWords = (row: number, batch: number): string => (batch > 1 ? ` (row ${row} of ${batch})` : '')
