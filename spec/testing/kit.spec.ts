@@ -57,6 +57,15 @@ describe('a hand-written model in plain arrays', () => {
     expect(again.counterexample).toEqual(first.counterexample)
   })
 
+  it('stops at a time limit and says so', async () => {
+    const toy = toyLm(5)
+    const slow: typeof toy = { ...toy, logits: async (p, tokens, o) => { await new Promise((r) => setTimeout(r, 20)); return toy.logits(p, tokens, o) } }
+    const r = await causalInvariance.check(slow, { numRuns: 1000, timeLimitMs: 150 })
+    expect(r.status).toBe('passed')
+    expect(r.runs).toBeLessThan(1000)
+    expect(r.message).toMatch(/^causal invariance: held on \d+ cases for toy model \(stopped by the time limit\)$/)
+  })
+
   it('padding by id: a model that pools over the whole row, padding included, fails', async () => {
     const base = toyLm(6)
     const poolsPadding: CausalLm = {

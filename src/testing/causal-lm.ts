@@ -360,9 +360,23 @@ export const determinism: LmProperty = define({
 
 const backendsOf = (options: CausalLmOptions): readonly string[] => options.backends ?? ['cpu', 'wasm']
 
+/** The active backend's name, or undefined when none has been started (nothing to restore then). */
+const currentBackend = (): string | undefined => {
+  try {
+    return tf.getBackend()
+  } catch {
+    return undefined
+  }
+}
+
+/** Makes `name` the active backend again (when there was one). */
+const restore = async (name: string | undefined): Promise<void> => {
+  if (name !== undefined && tf.getBackend() !== name) await initBackend(name)
+}
+
 /** Starts each backend once (to know whether it can run here), leaving the active one active. */
 const startable = async (names: readonly string[]): Promise<string | undefined> => {
-  const original = tf.getBackend()
+  const original = currentBackend()
   try {
     for (const name of names) {
       try {
@@ -373,7 +387,7 @@ const startable = async (names: readonly string[]): Promise<string | undefined> 
     }
     return undefined
   } finally {
-    await initBackend(original)
+    await restore(original)
   }
 }
 
@@ -388,17 +402,17 @@ export const backendAgreement: LmProperty = define({
   around: async (options, run) => {
     const reason = await startable(backendsOf(options))
     if (reason !== undefined) return reason
-    const original = tf.getBackend()
+    const original = currentBackend()
     try {
       return await run()
     } finally {
-      await initBackend(original)
+      await restore(original)
     }
   },
   holds: async (model, rows, _l, options) => {
     const names = backendsOf(options)
     const tolerance = options.backendTolerance ?? 1e-4
-    const original = tf.getBackend()
+    const original = currentBackend()
     const results: Logits[] = []
     try {
       for (const name of names) {
@@ -406,7 +420,7 @@ export const backendAgreement: LmProperty = define({
         results.push(await callLogits(model, rows))
       }
     } finally {
-      await initBackend(original)
+      await restore(original)
     }
     for (let i = 1; i < names.length; i++) {
       for (let row = 0; row < rows.length; row++) {
