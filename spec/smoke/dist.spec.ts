@@ -38,3 +38,43 @@ describe('the built package', () => {
     expect(r.count).toBeGreaterThan(1000)
   })
 })
+
+describe('the package surface', () => {
+  const pkg = JSON.parse(execFileSync('cat', [`${root}/package.json`], { encoding: 'utf8' })) as {
+    bin: Record<string, string>
+    exports: Record<string, { import: string; types: string } | string>
+    scripts: Record<string, string>
+    dependencies: Record<string, string>
+  }
+  const built = existsSync(`${root}/dist/index.js`)
+
+  it.skipIf(!built)('every export and the bin exist in dist/, with types', () => {
+    for (const [name, e] of Object.entries(pkg.exports)) {
+      if (typeof e === 'string') continue
+      expect(existsSync(`${root}/${e.import}`), name).toBe(true)
+      expect(existsSync(`${root}/${e.types}`), name).toBe(true)
+    }
+    for (const file of Object.values(pkg.bin)) expect(existsSync(`${root}/${file}`), file).toBe(true)
+  })
+
+  it.skipIf(!built)('the subpaths import under plain Node, and minigpt-fp/sample loads no tfjs', () => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
+      const s = await import('minigpt-fp/sample')
+      const before = Object.keys((await import('node:module')).createRequire(import.meta.url).cache).filter((k) => k.includes('@tensorflow')).length
+      const t = await import('minigpt-fp/testing')
+      console.log(JSON.stringify({ sample: typeof s.generate, topP: typeof s.topP, testing: typeof t.checkCausalLm, tfjsBeforeTesting: before }))
+    `], { cwd: root, encoding: 'utf8' })
+    expect(JSON.parse(out.trim())).toEqual({ sample: 'function', topP: 'function', testing: 'function', tfjsBeforeTesting: 0 })
+  })
+
+  it.skipIf(!built)('the minigpt binary answers --help', () => {
+    const out = execFileSync(process.execPath, [`${root}/${pkg.bin.minigpt}`, '--help'], { encoding: 'utf8' })
+    expect(out).toMatch(/^minigpt — Mini-GPT and GPT-2/)
+    expect(out).toMatch(/minigpt demo/)
+  })
+
+  it('the scripts run files that exist, and fast-check is a runtime dependency (minigpt-fp/testing needs it)', () => {
+    expect(pkg.scripts.demo).toMatch(/node dist\/cli\/bin\.js demo/)
+    expect(pkg.dependencies['fast-check']).toBeDefined()
+  })
+})
