@@ -7,16 +7,17 @@
  *
  * The parameter tree flattens to Hugging Face's names (`wte.weight`, `h.0.attn.c_attn.weight`,
  * `h.11.mlp.c_proj.bias`, `ln_f.weight` …) with their Conv1D layouts ([in, out]), so loading
- * a checkpoint is flatten/unflatten plus validation. Dropout (0.1 in GPT-2's config) is
- * applied in training mode at the same places as Hugging Face (embeddings, attention output,
- * MLP output; attention-probability dropout is left out).
+ * a checkpoint is flatten/unflatten plus validation. Dropout is applied in training mode at
+ * Hugging Face's four places, with the config's rates (0.1 for GPT-2): the embeddings
+ * (embd_pdrop), the attention probabilities (attn_pdrop), the attention and MLP outputs
+ * (resid_pdrop).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../../core/errors.js'
 import { compose, fold, replicate, type Ctx, type ParamsOf } from '../../core/layer.js'
 import { causalMask } from '../../mask/index.js'
 import { geluErf, geluTanh } from '../../nn/activation.js'
-import { extendCache, mergeHeads, scaledDotProductAttention, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
+import { extendCache, mergeHeads, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
 import type { BlockInput, BlockOutput } from '../../nn/block.js'
 import { dropoutOp } from '../../nn/dropout.js'
 import { embedding, lookup } from '../../nn/embedding.js'
@@ -26,8 +27,8 @@ import { layerNorm } from '../../nn/norm.js'
 import { normal } from '../../core/key.js'
 import { innerDim, type Gpt2Config } from './config.js'
 
-/** GPT-2's Conv1D: a linear map with weight [in, out] initialised N(0, 0.02²), zero bias. */
-const conv1d = (inDim: number, outDim: number, name: string, std = 0.02) => {
+/** GPT-2's Conv1D: a linear map with weight [in, out] initialised N(0, std²) (std = initializer_range, 0.02), zero bias. */
+const conv1d = (inDim: number, outDim: number, name: string, std: number) => {
   const base = linear(inDim, outDim, name)
   return {
     ...base,
@@ -38,39 +39,55 @@ const conv1d = (inDim: number, outDim: number, name: string, std = 0.02) => {
 
 const activation = (c: Gpt2Config) => (c.activation_function === 'gelu' ? geluErf : c.activation_function === 'relu' ? tf.relu : geluTanh)
 
-/** GPT-2's attention: one fused c_attn [E, 3E] for q, k, v; heads; the mask; c_proj. */
-export const fusedSelfAttention = (e: number, heads: number, projStd: number) =>
-  compose('attn', { c_attn: conv1d(e, 3 * e, 'attn.c_attn'), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }, (l) => (p, input: MhaInput, ctx: Ctx): MhaOutput => {
+/** GPT-2's attention: one fused c_attn [E, 3E] for q, k, v; heads; the mask; dropout on the probabilities; c_proj. */
+export const fusedSelfAttention = (e: number, heads: number, std: number, projStd: number, attnDropout = 0) =>
+  compose('attn', { c_attn: conv1d(e, 3 * e, 'attn.c_attn', std), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }, (l) => (p, input: MhaInput, ctx: Ctx): MhaOutput => {
     const [q, k, v] = tf.split(l.c_attn.apply(p.c_attn, input.x, ctx), 3, -1).map((z) => splitHeads(z, heads))
     const cache = extendCache(input.cache, k, v)
-    const att = scaledDotProductAttention(q, cache.k, cache.v, input.mask, input.returnWeights === true)
-    const output = l.c_proj.apply(p.c_proj, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
-    return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
+    const scores = tf.mul(tf.matMul(q, cache.k, false, true), 1 / Math.sqrt(e / heads))
+    const weights = tf.softmax(input.mask === undefined ? scores : tf.add(scores, input.mask), -1) as tf.Tensor4D
+    const att = tf.matMul(dropoutOp(weights, attnDropout, fold(ctx, 2), 'h.attn.attn_dropout'), cache.v) as tf.Tensor4D
+    const output = l.c_proj.apply(p.c_proj, mergeHeads(att), ctx) as tf.Tensor3D
+    return input.returnWeights === true ? { output, cache, weights } : { output, cache }
   })
 
+/** Dropout rates of the three kinds Hugging Face's GPT-2 has. */
+export interface Gpt2Dropout {
+  readonly embd: number
+  readonly attn: number
+  readonly resid: number
+}
+
+/** The config's dropout rates (GPT2Config's defaults, 0.1, where absent), or one rate for all three. */
+export const gpt2Dropout = (c: Gpt2Config, rate?: number): Gpt2Dropout =>
+  rate !== undefined
+    ? { embd: rate, attn: rate, resid: rate }
+    : { embd: c.embd_pdrop ?? 0.1, attn: c.attn_pdrop ?? 0.1, resid: c.resid_pdrop ?? 0.1 }
+
 /** One transformer block: ln_1, attn (c_attn, c_proj), ln_2, mlp (c_fc, c_proj). Input and output as Mini-GPT's blocks. */
-export const gpt2Block = (c: Gpt2Config, dropout = 0.1) => {
+export const gpt2Block = (c: Gpt2Config, dropout: Gpt2Dropout = gpt2Dropout(c)) => {
   const e = c.n_embd
   const eps = c.layer_norm_epsilon ?? 1e-5
+  const std = c.initializer_range ?? 0.02
   // GPT-2 scales the init of residual projections by 1/√(2·n_layer).
-  const projStd = 0.02 / Math.sqrt(2 * c.n_layer)
+  const projStd = std / Math.sqrt(2 * c.n_layer)
   const act = activation(c)
   return compose(
     'h',
     {
       ln_1: layerNorm(e, eps, 'ln_1'),
-      attn: fusedSelfAttention(e, c.n_head, projStd),
+      attn: fusedSelfAttention(e, c.n_head, std, projStd, dropout.attn),
       ln_2: layerNorm(e, eps, 'ln_2'),
-      mlp: compose('mlp', { c_fc: conv1d(e, innerDim(c), 'mlp.c_fc'), c_proj: conv1d(innerDim(c), e, 'mlp.c_proj', projStd) }, (l) => (p, x: tf.Tensor, ctx) =>
+      mlp: compose('mlp', { c_fc: conv1d(e, innerDim(c), 'mlp.c_fc', std), c_proj: conv1d(innerDim(c), e, 'mlp.c_proj', projStd) }, (l) => (p, x: tf.Tensor, ctx) =>
         l.c_proj.apply(p.c_proj, act(l.c_fc.apply(p.c_fc, x, ctx)), ctx),
       ),
     },
     (l) =>
       (p, input: BlockInput, ctx: Ctx): BlockOutput => {
         const a = l.attn.apply(p.attn, { x: l.ln_1.apply(p.ln_1, input.x, ctx) as tf.Tensor3D, mask: input.mask, cache: input.cache, returnWeights: input.returnWeights }, ctx)
-        const x1 = tf.add(input.x, dropoutOp(a.output, dropout, fold(ctx, 0), 'h.attn.resid_dropout')) as tf.Tensor3D
+        const x1 = tf.add(input.x, dropoutOp(a.output, dropout.resid, fold(ctx, 0), 'h.attn.resid_dropout')) as tf.Tensor3D
         const m = l.mlp.apply(p.mlp, l.ln_2.apply(p.ln_2, x1, ctx), ctx)
-        const x = tf.add(x1, dropoutOp(m, dropout, fold(ctx, 1), 'h.mlp.dropout')) as tf.Tensor3D
+        const x = tf.add(x1, dropoutOp(m, dropout.resid, fold(ctx, 1), 'h.mlp.dropout')) as tf.Tensor3D
         return a.weights === undefined ? { x, cache: a.cache } : { x, cache: a.cache, weights: a.weights }
       },
   )
@@ -98,14 +115,19 @@ export interface Gpt2Output {
   readonly attention?: readonly tf.Tensor4D[]
 }
 
-/** The GPT-2 layer for a config. `dropout` applies in training mode only. */
-export const gpt2 = (c: Gpt2Config, dropout = 0.1) => {
-  const block = gpt2Block(c, dropout)
+/**
+ * The GPT-2 layer for a config. Dropout (training mode only) uses the config's rates, or
+ * `dropout` for all three kinds when given.
+ */
+export const gpt2 = (c: Gpt2Config, dropout?: number) => {
+  const rates = gpt2Dropout(c, dropout)
+  const block = gpt2Block(c, rates)
+  const std = c.initializer_range ?? 0.02
   return compose(
     'gpt2',
     {
-      wte: embedding(c.vocab_size, c.n_embd, { std: 0.02, name: 'wte' }),
-      wpe: embedding(c.n_positions, c.n_embd, { std: 0.01, name: 'wpe' }),
+      wte: embedding(c.vocab_size, c.n_embd, { std, name: 'wte' }),
+      wpe: embedding(c.n_positions, c.n_embd, { std, name: 'wpe' }),
       h: replicate(c.n_layer, block),
       ln_f: layerNorm(c.n_embd, c.layer_norm_epsilon ?? 1e-5, 'ln_f'),
     },
@@ -120,7 +142,7 @@ export const gpt2 = (c: Gpt2Config, dropout = 0.1) => {
         }
         const positions = tf.range(past, past + t, 1, 'int32')
         const x0 = tf.add(l.wte.apply(p.wte, ids, ctx), lookup(p.wpe.weight, positions))
-        let x = dropoutOp(x0, dropout, fold(ctx, 0), 'drop') as tf.Tensor3D
+        let x = dropoutOp(x0, rates.embd, fold(ctx, 0), 'drop') as tf.Tensor3D
         const causal = causalMask(t, past + t)
         const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
         const caches: KVCache[] = []
@@ -142,3 +164,4 @@ export const gpt2 = (c: Gpt2Config, dropout = 0.1) => {
 
 /** GPT-2's parameter tree (Hugging Face names without the `transformer.` prefix). */
 export type Gpt2Params = ParamsOf<ReturnType<typeof gpt2>>
+
