@@ -17,3 +17,8 @@ export * as train from './train/index.js'
 export * as data from './data/index.js'
 export * as minigpt from './models/minigpt/index.js'
 export * as gpt2 from './models/gpt2/index.js'
+export { gpt2Decoder, type Gpt2Decoder } from './sample/gpt2-decoder.js'
+export {
+  loadGpt2Folder, saveGpt2Folder, readGpt2Config, gpt2ParamsFromSafetensors, gpt2Safetensors, hfConfigJson,
+  type Gpt2Folder, type LoadError, type LoadErrorKind,
+} from './io/hf-gpt2.js'
