@@ -15,10 +15,10 @@ import { EVAL } from '../../src/core/layer.js'
 import * as tree from '../../src/core/tree.js'
 import { loadGpt2Folder, type Gpt2Folder } from '../../src/io/hf-gpt2.js'
 import {
-  finetuneOptimizer, gpt2LmLoss, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps, lmTargets,
+  finetuneOptimizer, finetuneStep, gpt2LmLoss, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps, lmTargets, type LmBatch,
 } from '../../src/models/gpt2/task.js'
 import { applyUpdates } from '../../src/optim/index.js'
-import { fit, type TrainEvent } from '../../src/train/loop.js'
+import { fit, fitWith, type TrainEvent } from '../../src/train/loop.js'
 
 const dir = join('spec', 'fixtures', 'gpt2-tiny')
 let model: Gpt2Folder
@@ -112,29 +112,43 @@ describe('the Trainer optimizer', () => {
 })
 
 describe('fit', () => {
+  const run = async <S>(events: AsyncGenerator<TrainEvent<unknown, S>, { params: unknown }>) => {
+    const losses: number[] = []
+    let r = await events.next()
+    for (; r.done !== true; r = await events.next()) if (r.value.type === 'epoch') losses.push(r.value.trainLoss)
+    return { losses, final: r.value }
+  }
+
   it('fine-tunes the tiny model on wasm: the loss falls, the tensor count stays flat', async () => {
     const ids = model.tokenizer.encode('The wizard named Gandalf walked into the realm of dragons.\n'.repeat(10))
     const blocks = lmBlocks(ids, 16)
     const params = tree.map(model.params, (t) => tf.clone(t)) as typeof model.params
     const opt = finetuneOptimizer({ lr: 1e-2, warmup: 2, totalSteps: lmSteps(blocks.length, 4, 4) })
     const before = tf.memory().numTensors
-    const events: TrainEvent<unknown, unknown>[] = []
-    const run = fit(gpt2LmLoss(model.config), opt, { params, opt: opt.init(params) }, {
-      epochs: 4,
-      batchesFor: lmEpochBatches(blocks, 4),
-      tokensOf: (b) => b.size * b.length,
-      key: key(7),
-    })
-    let r = await run.next()
-    while (r.done !== true) {
-      events.push(r.value)
-      r = await run.next()
-    }
-    const epochs = events.filter((e) => e.type === 'epoch').map((e) => (e as { trainLoss: number }).trainLoss)
-    expect(epochs).toHaveLength(4)
-    expect(epochs[3]).toBeLessThan(epochs[0] - 0.5)
-    const final = r.value
+    const options = { epochs: 4, batchesFor: lmEpochBatches(blocks, 4), tokensOf: (b: LmBatch) => b.size * b.length, key: key(7) }
+    const { losses, final } = await run(fit(gpt2LmLoss(model.config), opt, { params, opt: opt.init(params) }, options))
+    expect(losses).toHaveLength(4)
+    expect(losses[3]).toBeLessThan(losses[0] - 0.5)
     expect(tf.memory().numTensors - before).toBe(tree.leaves(final.params).length * 2) // the params replaced, plus Adam's two moments
     tree.dispose(final.params)
+  })
+
+  it('finetuneStep (leafwise, donating, rematerialised) trains exactly as the plain chain does', async () => {
+    const blocks = lmBlocks(model.tokenizer.encode('Gandalf\nGaladriel\nFaramir\nThranduil\n'.repeat(4)), 8)
+    const o = { lr: 1e-2, warmup: 1, totalSteps: lmSteps(blocks.length, 3, 2) }
+    const options = { epochs: 2, batchesFor: lmEpochBatches(blocks, 3), tokensOf: (b: LmBatch) => b.size * b.length, key: key(9) }
+    const copy = () => tree.map(model.params, (t) => tf.clone(t)) as typeof model.params
+    const plainOpt = finetuneOptimizer(o)
+    const p1 = copy()
+    const plain = await run(fit(gpt2LmLoss(model.config), plainOpt, { params: p1, opt: plainOpt.init(p1) }, options))
+    const step = finetuneStep(model.config, o)
+    const p2 = copy()
+    const lean = await run(fitWith(step.step, { params: p2, opt: step.init(p2) }, options))
+    expect(lean.losses).toEqual(plain.losses)
+    for (const [path, v] of tree.flatten(plain.final.params)) {
+      expect(Array.from(tree.flatten(lean.final.params).get(path)!.dataSync()), path).toEqual(Array.from(v.dataSync()))
+    }
+    tree.dispose(plain.final.params)
+    tree.dispose(lean.final.params)
   })
 })

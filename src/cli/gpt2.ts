@@ -20,12 +20,12 @@ import * as tree from '../core/tree.js'
 import { readText } from '../io/files.js'
 import { loadGpt2Folder, saveGpt2Folder, type Gpt2Folder } from '../io/hf-gpt2.js'
 import { disposeState } from '../optim/base.js'
-import { finetuneOptimizer, gpt2LmLoss, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps } from '../models/gpt2/task.js'
+import { finetuneStep, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps } from '../models/gpt2/task.js'
 import { beamSearch } from '../sample/beam.js'
 import { generate, stream } from '../sample/engine.js'
 import { gpt2Decoder } from '../sample/gpt2-decoder.js'
 import { beamRequestFromOptions, optionsErrorMessage, requestFromOptions, type OptionsError } from '../sample/options.js'
-import { fit } from '../train/loop.js'
+import { fitWith } from '../train/loop.js'
 import { CliError, guard, intOption, numberOption, orFail, parseOptions, type CliIO, type Command } from './io.js'
 import { progressBar } from './progress.js'
 
@@ -216,12 +216,12 @@ const finetuneCommand = async (argv: readonly string[], io: CliIO): Promise<numb
     const blocks = lmBlocks(ids, blockSize)
     if (blocks.length === 0) throw new CliError(`${dataPath}: ${ids.length} tokens, fewer than --block-size ${blockSize}: no training block`)
     const totalSteps = lmSteps(blocks.length, batchSize, epochs)
-    const opt = finetuneOptimizer({ lr, warmup, totalSteps })
-    // The seed sets pad_token = eos_token, so the collator ignores eos labels: kept as is.
-    const loss = gpt2LmLoss(m.config, { padTokenId: m.tokenizer.eosTokenId })
+    // The Trainer's step (clip 1, AdamW, warmup then linear decay), computed so that 124M fits
+    // the wasm heap. The seed sets pad_token = eos_token, so the collator ignores eos labels: kept as is.
+    const step = finetuneStep(m.config, { lr, warmup, totalSteps, padTokenId: m.tokenizer.eosTokenId })
     const bar = progressBar(io.stderr, totalSteps, 'fine-tune')
     const epochLosses: number[] = []
-    const run = fit(loss, opt, { params, opt: opt.init(params) }, {
+    const run = fitWith(step.step, { params, opt: step.init(params) }, {
       epochs,
       batchesFor: lmEpochBatches(blocks, batchSize),
       tokensOf: (b) => b.size * b.length,

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../../core/errors.js'
-import { compose, fold, replicate, type Ctx, type ParamsOf } from '../../core/layer.js'
+import { compose, fold, replicate, type Ctx, type Layer, type ParamsOf } from '../../core/layer.js'
 import { causalMask } from '../../mask/index.js'
 import { geluErf, geluTanh } from '../../nn/activation.js'
 import { extendCache, mergeHeads, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
@@ -25,6 +25,7 @@ import { linear } from '../../nn/linear.js'
 import { matmul2d } from '../../nn/matmul.js'
 import { layerNorm } from '../../nn/norm.js'
 import { normal } from '../../core/key.js'
+import { remat } from '../../core/remat.js'
 import { count, shapeOnly } from '../../core/tree.js'
 import { innerDim, type Gpt2Config } from './config.js'
 
@@ -107,6 +108,12 @@ export interface Gpt2Input {
   readonly headT?: tf.Tensor2D
   /** Return logits for the last position only ([batch, 1, vocab]): what decoding needs. */
   readonly lastOnly?: boolean
+  /**
+   * Rematerialise the blocks (src/core/remat.ts): a training pass keeps only each block's
+   * input and recomputes the block in the backward pass — less memory, about a third more
+   * compute. No cache is returned (`cache` is empty); `cache` and `returnAttention` must be unset.
+   */
+  readonly remat?: boolean
 }
 
 /** Output of the GPT-2 forward pass. */
@@ -116,11 +123,20 @@ export interface Gpt2Output {
   readonly attention?: readonly tf.Tensor4D[]
 }
 
+/** Output of {@link gpt2Trunk}: the final hidden states (after ln_f), before the head. */
+export interface Gpt2TrunkOutput {
+  /** [batch, length, n_embd], or [batch, 1, n_embd] with `lastOnly`. */
+  readonly hidden: tf.Tensor3D
+  readonly cache: readonly KVCache[]
+  readonly attention?: readonly tf.Tensor4D[]
+}
+
 /**
- * The GPT-2 layer for a config. Dropout (training mode only) uses the config's rates, or
- * `dropout` for all three kinds when given.
+ * GPT-2 without its head: embeddings, blocks, ln_f. Same parameters as {@link gpt2} (the
+ * head has none of its own). A loss that fuses the tied head with the cross-entropy starts
+ * here (src/train/tied-head.ts), so training never materialises wteᵀ.
  */
-export const gpt2 = (c: Gpt2Config, dropout?: number) => {
+export const gpt2Trunk = (c: Gpt2Config, dropout?: number) => {
   const rates = gpt2Dropout(c, dropout)
   const block = gpt2Block(c, rates)
   const std = c.initializer_range ?? 0.02
@@ -133,9 +149,12 @@ export const gpt2 = (c: Gpt2Config, dropout?: number) => {
       ln_f: layerNorm(c.n_embd, c.layer_norm_epsilon ?? 1e-5, 'ln_f'),
     },
     (l) =>
-      (p, input: Gpt2Input, ctx: Ctx): Gpt2Output => {
+      (p, input: Omit<Gpt2Input, 'headT'>, ctx: Ctx): Gpt2TrunkOutput => {
         const { ids } = input
         checkShape('gpt2', 'ids', ids.shape, [null, null])
+        if (input.remat === true && (input.cache !== undefined || input.returnAttention === true)) {
+          throw new Error('gpt2: remat recomputes the blocks in the backward pass; it cannot return a cache or attention weights, nor start from a cache')
+        }
         const [b, t] = ids.shape
         const past = input.cache?.[0]?.k.shape[2] ?? 0
         if (past + t > c.n_positions) {
@@ -149,22 +168,46 @@ export const gpt2 = (c: Gpt2Config, dropout?: number) => {
         const caches: KVCache[] = []
         const attention: tf.Tensor4D[] = []
         p.h.forEach((hp, i) => {
+          if (input.remat === true) {
+            // Training: keep only each block's input; its backward pass recomputes the rest.
+            const run = (xi: tf.Tensor, ph: typeof hp, aux: { readonly mask: tf.Tensor }) => block.apply(ph, { x: xi as tf.Tensor3D, mask: aux.mask }, fold(ctx, i + 1)).x
+            x = remat(run)(x, hp, { mask }) as tf.Tensor3D
+            return
+          }
           const out = block.apply(hp, { x, mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
           x = out.x
           caches.push(out.cache)
           if (out.weights !== undefined) attention.push(out.weights)
         })
-        const last = input.lastOnly === true ? tf.slice(x, [0, t - 1, 0], [b, 1, c.n_embd]) : x
-        const hidden = tf.reshape(l.ln_f.apply(p.ln_f, last, ctx), [-1, c.n_embd]) as tf.Tensor2D
-        const headT = input.headT ?? (tf.transpose(p.wte.weight) as tf.Tensor2D)
-        const logits = tf.reshape(matmul2d(hidden, headT), [b, input.lastOnly === true ? 1 : t, c.vocab_size]) as tf.Tensor3D
-        return input.returnAttention === true ? { logits, cache: caches, attention } : { logits, cache: caches }
+        const last = input.lastOnly === true ? (tf.slice(x, [0, t - 1, 0], [b, 1, c.n_embd]) as tf.Tensor3D) : x
+        const hidden = l.ln_f.apply(p.ln_f, last, ctx) as tf.Tensor3D
+        return input.returnAttention === true ? { hidden, cache: caches, attention } : { hidden, cache: caches }
       },
   )
 }
 
+/**
+ * The GPT-2 layer for a config: {@link gpt2Trunk} and the head tied to the token embedding,
+ * logits = hidden · wteᵀ. Dropout (training mode only) uses the config's rates, or `dropout`
+ * for all three kinds when given.
+ */
+export const gpt2 = (c: Gpt2Config, dropout?: number) => {
+  const trunk = gpt2Trunk(c, dropout)
+  return {
+    name: 'gpt2',
+    init: trunk.init,
+    apply: (p: Gpt2Params, input: Gpt2Input, ctx: Ctx): Gpt2Output => {
+      const out = trunk.apply(p, input, ctx)
+      const [b, t] = out.hidden.shape
+      const headT = input.headT ?? (tf.transpose(p.wte.weight) as tf.Tensor2D)
+      const logits = tf.reshape(matmul2d(tf.reshape(out.hidden, [-1, c.n_embd]) as tf.Tensor2D, headT), [b, t, c.vocab_size]) as tf.Tensor3D
+      return out.attention === undefined ? { logits, cache: out.cache } : { logits, cache: out.cache, attention: out.attention }
+    },
+  } satisfies Layer<Gpt2Params, Gpt2Input, Gpt2Output>
+}
+
 /** GPT-2's parameter tree (Hugging Face names without the `transformer.` prefix). */
-export type Gpt2Params = ParamsOf<ReturnType<typeof gpt2>>
+export type Gpt2Params = ParamsOf<ReturnType<typeof gpt2Trunk>>
 
 /**
  * The parameter tree of a config with shape-only leaves ({@link shapeOnly}): the structure

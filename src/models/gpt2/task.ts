@@ -14,7 +14,10 @@
  *                                          linear warmup then linear decay to 0, gradients
  *                                          clipped to norm 1) and {@link lmEpochBatches}
  *                                          (a keyed shuffle each epoch, the last batch smaller),
- *                                          driven by `fit` (src/train/loop.ts)
+ *                                          driven by `fit` (src/train/loop.ts); or
+ *                                          {@link finetuneStep}, the same step computed one
+ *                                          parameter at a time, with `fitWith`, which 124M
+ *                                          needs to fit in the wasm heap
  *
  * Dropout is on while training, at the config's rates (0.1), as in the Trainer.
  */
@@ -22,9 +25,11 @@ import * as tf from '@tensorflow/tfjs-core'
 import { permutation, type Key } from '../../core/key.js'
 import { EVAL, type Ctx } from '../../core/layer.js'
 import { adamw, chain, clipByGlobalNorm, scale, warmupLinearDecay } from '../../optim/index.js'
-import { crossEntropy, nllSum, type NllSum } from '../../train/loss.js'
+import { leafwiseStep } from '../../train/leafwise.js'
+import type { NllSum } from '../../train/loss.js'
+import { tiedHeadNll } from '../../train/tied-head.js'
 import type { Gpt2Config } from './config.js'
-import { gpt2, type Gpt2Params } from './model.js'
+import { gpt2Trunk, type Gpt2Params } from './model.js'
 
 /**
  * A token stream cut into consecutive blocks of `blockSize` tokens; the tokens after the last
@@ -95,33 +100,40 @@ export interface LmLossOptions {
   readonly padTokenId?: number
   /** One dropout rate for all kinds, instead of the config's. */
   readonly dropout?: number
+  /** Rematerialise the blocks (`Gpt2Input.remat`): less memory, a third more compute. Default false. */
+  readonly remat?: boolean
 }
 
 const batchTensors = (batch: LmBatch, padTokenId?: number) => ({
   ids: tf.tensor2d(batch.ids, [batch.size, batch.length], 'int32'),
-  targets: tf.tensor2d(lmTargets(batch, padTokenId), [batch.size, batch.length], 'int32'),
+  targets: tf.tensor1d(lmTargets(batch, padTokenId), 'int32'),
 })
+
+/** The summed NLL of a batch under a model's trunk and its tied head (the head fused with the loss: `tiedHeadNll`). */
+const batchNll = (trunk: ReturnType<typeof gpt2Trunk>, c: Gpt2Config, params: Gpt2Params, batch: LmBatch, ctx: Ctx, padTokenId?: number, rematerialise = false): NllSum => {
+  const { ids, targets } = batchTensors(batch, padTokenId)
+  const hidden = tf.reshape(trunk.apply(params, { ids, remat: rematerialise }, ctx).hidden, [-1, c.n_embd]) as tf.Tensor2D
+  return tiedHeadNll(hidden, params.wte.weight, targets)
+}
 
 /**
  * GPT2LMHeadModel's loss with labels = input ids: the mean next-token cross-entropy over the
  * batch's predicted positions (block_size − 1 per block, fewer if pad targets are ignored).
- * A {@link LossFn} for `trainStep` / `fit`.
+ * A {@link LossFn} for `trainStep` / `fit`. The tied head is fused with the cross-entropy
+ * (`tiedHeadNll`), which keeps a 124M training step within wasm's memory.
  */
 export const gpt2LmLoss = (c: Gpt2Config, options: LmLossOptions = {}) => {
-  const model = gpt2(c, options.dropout)
+  const trunk = gpt2Trunk(c, options.dropout)
   return (params: Gpt2Params, batch: LmBatch, ctx: Ctx): tf.Scalar => {
-    const { ids, targets } = batchTensors(batch, options.padTokenId)
-    return crossEntropy(model.apply(params, { ids }, ctx).logits, targets)
+    const { sum, count } = batchNll(trunk, c, params, batch, ctx, options.padTokenId, options.remat === true)
+    return tf.div(sum, tf.maximum(count, 1)) as tf.Scalar
   }
 }
 
 /** The summed NLL of a batch in evaluation mode and its number of predicted tokens (for scores and validation). */
 export const gpt2Nll = (c: Gpt2Config, params: Gpt2Params, padTokenId?: number) => {
-  const model = gpt2(c)
-  return (batch: LmBatch): NllSum => {
-    const { ids, targets } = batchTensors(batch, padTokenId)
-    return nllSum(model.apply(params, { ids }, EVAL).logits, targets)
-  }
+  const trunk = gpt2Trunk(c)
+  return (batch: LmBatch): NllSum => batchNll(trunk, c, params, batch, EVAL, padTokenId)
 }
 
 /** Hyper-parameters of {@link finetuneOptimizer}; the defaults are the HF Trainer's. */
@@ -138,14 +150,25 @@ export interface FinetuneOptions {
   readonly weightDecay?: number
 }
 
+const trainerAdamw = (o: FinetuneOptions) =>
+  adamw({ lr: warmupLinearDecay(o.warmup ?? 0, Math.max(o.totalSteps, o.warmup ?? 0), o.lr ?? 5e-5), weightDecay: o.weightDecay ?? 0, eps: 1e-8 })
+
 /**
  * The HF Trainer's optimizer: gradients clipped to global norm 1, then AdamW (β 0.9/0.999,
  * ε 1e-8, weight decay 0) with `get_linear_schedule_with_warmup` — 0 → lr over `warmup`
  * steps, then linearly to 0 at `totalSteps`.
  */
 export const finetuneOptimizer = (o: FinetuneOptions) => {
-  const lr = warmupLinearDecay(o.warmup ?? 0, Math.max(o.totalSteps, o.warmup ?? 0), o.lr ?? 5e-5)
-  const opt = adamw({ lr, weightDecay: o.weightDecay ?? 0, eps: 1e-8 })
   const clip = o.maxGradNorm ?? 1
-  return chain(clip > 0 ? clipByGlobalNorm(clip) : scale(1), opt)
+  return chain(clip > 0 ? clipByGlobalNorm(clip) : scale(1), trainerAdamw(o))
 }
+
+/**
+ * The fine-tuning step with {@link finetuneOptimizer}'s arithmetic, made to fit GPT-2 124M
+ * with AdamW in the wasm heap: the optimizer runs one parameter at a time (`leafwiseStep`,
+ * donating the old state: a step consumes the state it is given, as `stepTrainer` expects)
+ * and the blocks are rematerialised (`remat`, on unless `remat: false`). `{ init, step }`
+ * for `fitWith` / `stepTrainer`. The loss is {@link gpt2LmLoss}.
+ */
+export const finetuneStep = (c: Gpt2Config, o: FinetuneOptions & LmLossOptions) =>
+  leafwiseStep(gpt2LmLoss(c, { ...o, remat: o.remat ?? true }), trainerAdamw(o), { maxGradNorm: o.maxGradNorm ?? 1, donate: true })
