@@ -57,6 +57,7 @@ const register = async (name: BackendName, options: BackendOptions): Promise<voi
       if (!wasmConfigured) {
         const paths = options.wasmPaths ?? (isNode() ? (await import('./node-wasm-path.js')).nodeWasmDirectory() : undefined)
         if (paths !== undefined) wasm.setWasmPaths(paths)
+        shareIdentityOnWasm()
         wasmConfigured = true
       }
       return
@@ -68,6 +69,27 @@ const register = async (name: BackendName, options: BackendOptions): Promise<voi
       await import('@tensorflow/tfjs-backend-webgpu')
       return
   }
+}
+
+/**
+ * tfjs-core saves the tensors a gradient needs with `keep(clone(x))` (every taped op, and
+ * `save` in customGrad), and `clone` runs the Identity kernel — which on wasm copies the data
+ * (the cpu backend shares it). A training step thus copied every saved weight and activation:
+ * for GPT-2 124M, hundreds of megabytes a step of a heap that stops at 4 GiB. The wasm
+ * backend reference-counts data (its Reshape shares it), so Identity shares it too here:
+ * tensors are immutable, so a clone that shares data is indistinguishable from a copy.
+ */
+const shareIdentityOnWasm = (): void => {
+  tf.unregisterKernel('Identity', 'wasm')
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo
+      ;(backend as unknown as { incRef: (dataId: tf.DataId) => void }).incRef(x.dataId)
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
+    },
+  })
 }
 
 const reasonWhenMissing = (name: BackendName): string =>

@@ -135,3 +135,13 @@ export const fromLeaves = <T>(like: T, xs: readonly tf.Tensor[]): T => {
   if (i !== xs.length) throw new TypeError(`tree.fromLeaves: expected ${i} leaves, got ${xs.length}`)
   return out
 }
+
+/**
+ * A shape-only stand-in for a float32 tensor (what `jax.ShapeDtypeStruct` is to JAX): a
+ * `tf.Tensor` object with a shape and no data, never registered with the engine. Trees of
+ * them describe a model's parameters without allocating them — to count parameters, or to
+ * check a checkpoint's shapes with {@link unflattenLike} before any tensor is made. Reading
+ * one is an error; disposing one does nothing.
+ */
+export const shapeOnly = (shape: readonly number[]): tf.Tensor =>
+  new tf.Tensor(shape.slice(), 'float32', Object.freeze({ shapeOnly: true }), -1)

@@ -20,10 +20,13 @@ export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.cust
     save([a, b])
     return {
       value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sa, sb] = saved as tf.Tensor2D[]
-        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)]
-      },
+      // In its own scope: the transposed copies (and the packed copies wasm's XNNPACK makes of
+      // each right-hand operand) are freed at once, not held until the whole backward pass ends.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sa, sb] = saved as tf.Tensor2D[]
+          return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)]
+        }),
     }
   }) as unknown as CustomGradFn,
 ) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
@@ -33,10 +36,11 @@ const affine2d = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor, sa
   save([a, b])
   return {
     value: tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sa, sb] = saved as tf.Tensor2D[]
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), tf.sum(dy, 0)]
-    },
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [sa, sb] = saved as tf.Tensor2D[]
+        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), tf.sum(dy, 0)]
+      }),
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
 

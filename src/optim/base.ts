@@ -36,7 +36,7 @@
  * params = nextParams; state = nextState
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { scoped } from '../core/scope.js'
+import { scoped, tensorsIn } from '../core/scope.js'
 import { map, zipWith } from '../core/tree.js'
 
 /**
@@ -93,6 +93,9 @@ export const chain = <Ss extends readonly unknown[]>(
         const next: unknown[] = []
         ts.forEach((t, i) => {
           const [ui, si] = t.update(u, state[i], params)
+          // The previous transformation's output is consumed: free it now, not at the end of
+          // the chain (fresh outputs never alias their inputs, so nothing else holds it).
+          if (u !== updates) tf.dispose(tensorsIn(u))
           u = ui
           next.push(si)
         })

@@ -11,7 +11,7 @@
  */
 import { foldIn, type Key } from '../core/key.js'
 import type { GradientTransformation } from '../optim/base.js'
-import { trainer, type LossFn, type TrainState } from './step.js'
+import { stepTrainer, trainStep, type LossFn, type StepFn, type TrainState } from './step.js'
 
 /** How to train. */
 export interface FitOptions<B> {
@@ -64,13 +64,25 @@ export type TrainEvent<P, S> = StepEvent | EpochEvent<P, S>
  * Trains `initial` (which the loop takes ownership of) and yields events; returns the final
  * state, which the caller then owns.
  */
-export async function* fit<P, B, S>(
+export function fit<P, B, S>(
   loss: LossFn<P, B>,
   optimizer: GradientTransformation<S>,
   initial: TrainState<P, S>,
   options: FitOptions<B>,
 ): AsyncGenerator<TrainEvent<P, S>, TrainState<P, S>> {
-  const t = trainer(loss, optimizer, initial)
+  return fitWith(trainStep(loss, optimizer), initial, options)
+}
+
+/**
+ * {@link fit} with any step function (e.g. `leafwiseStep`, for models near the memory limit):
+ * the same events, keys and ownership.
+ */
+export async function* fitWith<P, B, S>(
+  step: StepFn<P, B, S>,
+  initial: TrainState<P, S>,
+  options: FitOptions<B>,
+): AsyncGenerator<TrainEvent<P, S>, TrainState<P, S>> {
+  const t = stepTrainer(step, initial)
   for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
     const epochKey = foldIn(options.key, epoch)
     const batches = options.batchesFor(epoch, foldIn(epochKey, -1))

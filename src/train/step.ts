@@ -35,12 +35,14 @@ export const trainStep =
       return { state: { params: applyUpdates(state.params, updates), opt }, loss: value }
     })
 
+/** A training step: the next state and the loss from a state, a batch and a key (see {@link trainStep}, {@link leafwiseStep}). */
+export type StepFn<P, B, S> = (state: TrainState<P, S>, batch: B, key: Key) => StepResult<P, S>
+
 /**
- * Runs steps and owns their memory: each call replaces the held state by the next one and
- * disposes what the old one no longer shares, so the tensor count stays flat.
+ * Runs a step function and owns its memory: each call replaces the held state by the next
+ * one and disposes what the old one no longer shares, so the tensor count stays flat.
  */
-export const trainer = <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransformation<S>, initial: TrainState<P, S>) => {
-  const step = trainStep(loss, optimizer)
+export const stepTrainer = <P, B, S>(step: StepFn<P, B, S>, initial: TrainState<P, S>) => {
   let state = initial
   return {
     /** The current parameters and optimizer state (owned by the trainer; do not dispose). */
@@ -57,3 +59,7 @@ export const trainer = <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransfor
     },
   }
 }
+
+/** {@link stepTrainer} of {@link trainStep}: runs `optimizer` on `loss` and owns the memory. */
+export const trainer = <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransformation<S>, initial: TrainState<P, S>) =>
+  stepTrainer(trainStep(loss, optimizer), initial)

@@ -5,7 +5,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
-import { PositiveInt, PositiveNumber, withCheck } from '../../core/codecs.js'
+import { PositiveInt, PositiveNumber, Rate, withCheck } from '../../core/codecs.js'
 import { configError, validationProblems, type ConfigError } from '../../core/errors.js'
 
 const Activation = t.keyof({ gelu_new: null, gelu: null, gelu_pytorch_tanh: null, relu: null })
@@ -25,6 +25,17 @@ const Fields = t.intersection([
     bos_token_id: t.number,
     eos_token_id: t.number,
     model_type: t.string,
+    // Dropout rates (used when fine-tuning) and the init scale: kept so a folder saved after
+    // fine-tuning says what the one loaded said.
+    resid_pdrop: Rate,
+    embd_pdrop: Rate,
+    attn_pdrop: Rate,
+    initializer_range: PositiveNumber,
+    architectures: t.array(t.string),
+    // Variants of the graph this library does not implement: accepted only at their GPT-2 values.
+    scale_attn_weights: t.boolean,
+    scale_attn_by_inverse_layer_idx: t.boolean,
+    tie_word_embeddings: t.boolean,
   }),
 ])
 
@@ -39,11 +50,15 @@ export const decodeGpt2Config = (u: unknown): E.Either<ConfigError, Gpt2Config> 
   pipe(
     Gpt2ConfigCodec.decode(u),
     E.mapLeft((errs) => configError(...validationProblems(errs))),
-    E.chain((c) =>
-      c.model_type !== undefined && c.model_type !== 'gpt2'
-        ? E.left(configError(`model_type: expected "gpt2", got ${JSON.stringify(c.model_type)}`))
-        : E.right(c),
-    ),
+    E.chain((c) => {
+      const problems = [
+        c.model_type !== undefined && c.model_type !== 'gpt2' ? `model_type: expected "gpt2", got ${JSON.stringify(c.model_type)}` : undefined,
+        c.scale_attn_weights === false ? 'scale_attn_weights: false is not supported (GPT-2 scales attention by 1/√head_dim)' : undefined,
+        c.scale_attn_by_inverse_layer_idx === true ? 'scale_attn_by_inverse_layer_idx: true is not supported' : undefined,
+        c.tie_word_embeddings === false ? 'tie_word_embeddings: false is not supported (the GPT-2 head is tied to wte)' : undefined,
+      ].filter((p): p is string => p !== undefined)
+      return problems.length > 0 ? E.left(configError(...problems)) : E.right(c)
+    }),
   )
 
 const preset = (n_embd: number, n_layer: number, n_head: number): Gpt2Config => ({
@@ -58,6 +73,10 @@ const preset = (n_embd: number, n_layer: number, n_head: number): Gpt2Config => 
   bos_token_id: 50256,
   eos_token_id: 50256,
   model_type: 'gpt2',
+  resid_pdrop: 0.1,
+  embd_pdrop: 0.1,
+  attn_pdrop: 0.1,
+  initializer_range: 0.02,
 })
 
 /** The shapes of the released GPT-2 checkpoints (for random-weight speed tests and training from scratch). */

@@ -7,16 +7,17 @@
  *
  * The parameter tree flattens to Hugging Face's names (`wte.weight`, `h.0.attn.c_attn.weight`,
  * `h.11.mlp.c_proj.bias`, `ln_f.weight` …) with their Conv1D layouts ([in, out]), so loading
- * a checkpoint is flatten/unflatten plus validation. Dropout (0.1 in GPT-2's config) is
- * applied in training mode at the same places as Hugging Face (embeddings, attention output,
- * MLP output; attention-probability dropout is left out).
+ * a checkpoint is flatten/unflatten plus validation. Dropout is applied in training mode at
+ * Hugging Face's four places, with the config's rates (0.1 for GPT-2): the embeddings
+ * (embd_pdrop), the attention probabilities (attn_pdrop), the attention and MLP outputs
+ * (resid_pdrop).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../../core/errors.js'
-import { compose, fold, replicate, type Ctx, type ParamsOf } from '../../core/layer.js'
+import { compose, fold, replicate, type Ctx, type Layer, type ParamsOf } from '../../core/layer.js'
 import { causalMask } from '../../mask/index.js'
 import { geluErf, geluTanh } from '../../nn/activation.js'
-import { extendCache, mergeHeads, scaledDotProductAttention, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
+import { extendCache, mergeHeads, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
 import type { BlockInput, BlockOutput } from '../../nn/block.js'
 import { dropoutOp } from '../../nn/dropout.js'
 import { embedding, lookup } from '../../nn/embedding.js'
@@ -24,10 +25,12 @@ import { linear } from '../../nn/linear.js'
 import { matmul2d } from '../../nn/matmul.js'
 import { layerNorm } from '../../nn/norm.js'
 import { normal } from '../../core/key.js'
+import { remat } from '../../core/remat.js'
+import { count, shapeOnly } from '../../core/tree.js'
 import { innerDim, type Gpt2Config } from './config.js'
 
-/** GPT-2's Conv1D: a linear map with weight [in, out] initialised N(0, 0.02²), zero bias. */
-const conv1d = (inDim: number, outDim: number, name: string, std = 0.02) => {
+/** GPT-2's Conv1D: a linear map with weight [in, out] initialised N(0, std²) (std = initializer_range, 0.02), zero bias. */
+const conv1d = (inDim: number, outDim: number, name: string, std: number) => {
   const base = linear(inDim, outDim, name)
   return {
     ...base,
@@ -38,39 +41,55 @@ const conv1d = (inDim: number, outDim: number, name: string, std = 0.02) => {
 
 const activation = (c: Gpt2Config) => (c.activation_function === 'gelu' ? geluErf : c.activation_function === 'relu' ? tf.relu : geluTanh)
 
-/** GPT-2's attention: one fused c_attn [E, 3E] for q, k, v; heads; the mask; c_proj. */
-export const fusedSelfAttention = (e: number, heads: number, projStd: number) =>
-  compose('attn', { c_attn: conv1d(e, 3 * e, 'attn.c_attn'), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }, (l) => (p, input: MhaInput, ctx: Ctx): MhaOutput => {
+/** GPT-2's attention: one fused c_attn [E, 3E] for q, k, v; heads; the mask; dropout on the probabilities; c_proj. */
+export const fusedSelfAttention = (e: number, heads: number, std: number, projStd: number, attnDropout = 0) =>
+  compose('attn', { c_attn: conv1d(e, 3 * e, 'attn.c_attn', std), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }, (l) => (p, input: MhaInput, ctx: Ctx): MhaOutput => {
     const [q, k, v] = tf.split(l.c_attn.apply(p.c_attn, input.x, ctx), 3, -1).map((z) => splitHeads(z, heads))
     const cache = extendCache(input.cache, k, v)
-    const att = scaledDotProductAttention(q, cache.k, cache.v, input.mask, input.returnWeights === true)
-    const output = l.c_proj.apply(p.c_proj, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
-    return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
+    const scores = tf.mul(tf.matMul(q, cache.k, false, true), 1 / Math.sqrt(e / heads))
+    const weights = tf.softmax(input.mask === undefined ? scores : tf.add(scores, input.mask), -1) as tf.Tensor4D
+    const att = tf.matMul(dropoutOp(weights, attnDropout, fold(ctx, 2), 'h.attn.attn_dropout'), cache.v) as tf.Tensor4D
+    const output = l.c_proj.apply(p.c_proj, mergeHeads(att), ctx) as tf.Tensor3D
+    return input.returnWeights === true ? { output, cache, weights } : { output, cache }
   })
 
+/** Dropout rates of the three kinds Hugging Face's GPT-2 has. */
+export interface Gpt2Dropout {
+  readonly embd: number
+  readonly attn: number
+  readonly resid: number
+}
+
+/** The config's dropout rates (GPT2Config's defaults, 0.1, where absent), or one rate for all three. */
+export const gpt2Dropout = (c: Gpt2Config, rate?: number): Gpt2Dropout =>
+  rate !== undefined
+    ? { embd: rate, attn: rate, resid: rate }
+    : { embd: c.embd_pdrop ?? 0.1, attn: c.attn_pdrop ?? 0.1, resid: c.resid_pdrop ?? 0.1 }
+
 /** One transformer block: ln_1, attn (c_attn, c_proj), ln_2, mlp (c_fc, c_proj). Input and output as Mini-GPT's blocks. */
-export const gpt2Block = (c: Gpt2Config, dropout = 0.1) => {
+export const gpt2Block = (c: Gpt2Config, dropout: Gpt2Dropout = gpt2Dropout(c)) => {
   const e = c.n_embd
   const eps = c.layer_norm_epsilon ?? 1e-5
+  const std = c.initializer_range ?? 0.02
   // GPT-2 scales the init of residual projections by 1/√(2·n_layer).
-  const projStd = 0.02 / Math.sqrt(2 * c.n_layer)
+  const projStd = std / Math.sqrt(2 * c.n_layer)
   const act = activation(c)
   return compose(
     'h',
     {
       ln_1: layerNorm(e, eps, 'ln_1'),
-      attn: fusedSelfAttention(e, c.n_head, projStd),
+      attn: fusedSelfAttention(e, c.n_head, std, projStd, dropout.attn),
       ln_2: layerNorm(e, eps, 'ln_2'),
-      mlp: compose('mlp', { c_fc: conv1d(e, innerDim(c), 'mlp.c_fc'), c_proj: conv1d(innerDim(c), e, 'mlp.c_proj', projStd) }, (l) => (p, x: tf.Tensor, ctx) =>
+      mlp: compose('mlp', { c_fc: conv1d(e, innerDim(c), 'mlp.c_fc', std), c_proj: conv1d(innerDim(c), e, 'mlp.c_proj', projStd) }, (l) => (p, x: tf.Tensor, ctx) =>
         l.c_proj.apply(p.c_proj, act(l.c_fc.apply(p.c_fc, x, ctx)), ctx),
       ),
     },
     (l) =>
       (p, input: BlockInput, ctx: Ctx): BlockOutput => {
         const a = l.attn.apply(p.attn, { x: l.ln_1.apply(p.ln_1, input.x, ctx) as tf.Tensor3D, mask: input.mask, cache: input.cache, returnWeights: input.returnWeights }, ctx)
-        const x1 = tf.add(input.x, dropoutOp(a.output, dropout, fold(ctx, 0), 'h.attn.resid_dropout')) as tf.Tensor3D
+        const x1 = tf.add(input.x, dropoutOp(a.output, dropout.resid, fold(ctx, 0), 'h.attn.resid_dropout')) as tf.Tensor3D
         const m = l.mlp.apply(p.mlp, l.ln_2.apply(p.ln_2, x1, ctx), ctx)
-        const x = tf.add(x1, dropoutOp(m, dropout, fold(ctx, 1), 'h.mlp.dropout')) as tf.Tensor3D
+        const x = tf.add(x1, dropoutOp(m, dropout.resid, fold(ctx, 1), 'h.mlp.dropout')) as tf.Tensor3D
         return a.weights === undefined ? { x, cache: a.cache } : { x, cache: a.cache, weights: a.weights }
       },
   )
@@ -89,6 +108,12 @@ export interface Gpt2Input {
   readonly headT?: tf.Tensor2D
   /** Return logits for the last position only ([batch, 1, vocab]): what decoding needs. */
   readonly lastOnly?: boolean
+  /**
+   * Rematerialise the blocks (src/core/remat.ts): a training pass keeps only each block's
+   * input and recomputes the block in the backward pass — less memory, about a third more
+   * compute. No cache is returned (`cache` is empty); `cache` and `returnAttention` must be unset.
+   */
+  readonly remat?: boolean
 }
 
 /** Output of the GPT-2 forward pass. */
@@ -98,21 +123,38 @@ export interface Gpt2Output {
   readonly attention?: readonly tf.Tensor4D[]
 }
 
-/** The GPT-2 layer for a config. `dropout` applies in training mode only. */
-export const gpt2 = (c: Gpt2Config, dropout = 0.1) => {
-  const block = gpt2Block(c, dropout)
+/** Output of {@link gpt2Trunk}: the final hidden states (after ln_f), before the head. */
+export interface Gpt2TrunkOutput {
+  /** [batch, length, n_embd], or [batch, 1, n_embd] with `lastOnly`. */
+  readonly hidden: tf.Tensor3D
+  readonly cache: readonly KVCache[]
+  readonly attention?: readonly tf.Tensor4D[]
+}
+
+/**
+ * GPT-2 without its head: embeddings, blocks, ln_f. Same parameters as {@link gpt2} (the
+ * head has none of its own). A loss that fuses the tied head with the cross-entropy starts
+ * here (src/train/tied-head.ts), so training never materialises wteᵀ.
+ */
+export const gpt2Trunk = (c: Gpt2Config, dropout?: number) => {
+  const rates = gpt2Dropout(c, dropout)
+  const block = gpt2Block(c, rates)
+  const std = c.initializer_range ?? 0.02
   return compose(
     'gpt2',
     {
-      wte: embedding(c.vocab_size, c.n_embd, { std: 0.02, name: 'wte' }),
-      wpe: embedding(c.n_positions, c.n_embd, { std: 0.01, name: 'wpe' }),
+      wte: embedding(c.vocab_size, c.n_embd, { std, name: 'wte' }),
+      wpe: embedding(c.n_positions, c.n_embd, { std, name: 'wpe' }),
       h: replicate(c.n_layer, block),
       ln_f: layerNorm(c.n_embd, c.layer_norm_epsilon ?? 1e-5, 'ln_f'),
     },
     (l) =>
-      (p, input: Gpt2Input, ctx: Ctx): Gpt2Output => {
+      (p, input: Omit<Gpt2Input, 'headT'>, ctx: Ctx): Gpt2TrunkOutput => {
         const { ids } = input
         checkShape('gpt2', 'ids', ids.shape, [null, null])
+        if (input.remat === true && (input.cache !== undefined || input.returnAttention === true)) {
+          throw new Error('gpt2: remat recomputes the blocks in the backward pass; it cannot return a cache or attention weights, nor start from a cache')
+        }
         const [b, t] = ids.shape
         const past = input.cache?.[0]?.k.shape[2] ?? 0
         if (past + t > c.n_positions) {
@@ -120,25 +162,78 @@ export const gpt2 = (c: Gpt2Config, dropout = 0.1) => {
         }
         const positions = tf.range(past, past + t, 1, 'int32')
         const x0 = tf.add(l.wte.apply(p.wte, ids, ctx), lookup(p.wpe.weight, positions))
-        let x = dropoutOp(x0, dropout, fold(ctx, 0), 'drop') as tf.Tensor3D
+        let x = dropoutOp(x0, rates.embd, fold(ctx, 0), 'drop') as tf.Tensor3D
         const causal = causalMask(t, past + t)
         const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
         const caches: KVCache[] = []
         const attention: tf.Tensor4D[] = []
         p.h.forEach((hp, i) => {
+          if (input.remat === true) {
+            // Training: keep only each block's input; its backward pass recomputes the rest.
+            const run = (xi: tf.Tensor, ph: typeof hp, aux: { readonly mask: tf.Tensor }) => block.apply(ph, { x: xi as tf.Tensor3D, mask: aux.mask }, fold(ctx, i + 1)).x
+            x = remat(run)(x, hp, { mask }) as tf.Tensor3D
+            return
+          }
           const out = block.apply(hp, { x, mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
           x = out.x
           caches.push(out.cache)
           if (out.weights !== undefined) attention.push(out.weights)
         })
-        const last = input.lastOnly === true ? tf.slice(x, [0, t - 1, 0], [b, 1, c.n_embd]) : x
-        const hidden = tf.reshape(l.ln_f.apply(p.ln_f, last, ctx), [-1, c.n_embd]) as tf.Tensor2D
-        const headT = input.headT ?? (tf.transpose(p.wte.weight) as tf.Tensor2D)
-        const logits = tf.reshape(matmul2d(hidden, headT), [b, input.lastOnly === true ? 1 : t, c.vocab_size]) as tf.Tensor3D
-        return input.returnAttention === true ? { logits, cache: caches, attention } : { logits, cache: caches }
+        const last = input.lastOnly === true ? (tf.slice(x, [0, t - 1, 0], [b, 1, c.n_embd]) as tf.Tensor3D) : x
+        const hidden = l.ln_f.apply(p.ln_f, last, ctx) as tf.Tensor3D
+        return input.returnAttention === true ? { hidden, cache: caches, attention } : { hidden, cache: caches }
       },
   )
 }
 
+/**
+ * The GPT-2 layer for a config: {@link gpt2Trunk} and the head tied to the token embedding,
+ * logits = hidden · wteᵀ. Dropout (training mode only) uses the config's rates, or `dropout`
+ * for all three kinds when given.
+ */
+export const gpt2 = (c: Gpt2Config, dropout?: number) => {
+  const trunk = gpt2Trunk(c, dropout)
+  return {
+    name: 'gpt2',
+    init: trunk.init,
+    apply: (p: Gpt2Params, input: Gpt2Input, ctx: Ctx): Gpt2Output => {
+      const out = trunk.apply(p, input, ctx)
+      const [b, t] = out.hidden.shape
+      const headT = input.headT ?? (tf.transpose(p.wte.weight) as tf.Tensor2D)
+      const logits = tf.reshape(matmul2d(tf.reshape(out.hidden, [-1, c.n_embd]) as tf.Tensor2D, headT), [b, t, c.vocab_size]) as tf.Tensor3D
+      return out.attention === undefined ? { logits, cache: out.cache } : { logits, cache: out.cache, attention: out.attention }
+    },
+  } satisfies Layer<Gpt2Params, Gpt2Input, Gpt2Output>
+}
+
 /** GPT-2's parameter tree (Hugging Face names without the `transformer.` prefix). */
-export type Gpt2Params = ParamsOf<ReturnType<typeof gpt2>>
+export type Gpt2Params = ParamsOf<ReturnType<typeof gpt2Trunk>>
+
+/**
+ * The parameter tree of a config with shape-only leaves ({@link shapeOnly}): the structure
+ * and shapes `gpt2(c).init` makes, without allocating or drawing anything. Loaders validate a
+ * checkpoint against it (`tree.unflattenLike`), and `tree.count(gpt2Shapes(c))` counts the
+ * parameters of a 1.5B preset in microseconds.
+ */
+export const gpt2Shapes = (c: Gpt2Config): Gpt2Params => {
+  const e = c.n_embd
+  const inner = innerDim(c)
+  const s = (...shape: number[]) => shapeOnly(shape)
+  const affine = (i: number, o: number) => ({ weight: s(i, o), bias: s(o) })
+  const norm = () => ({ weight: s(e), bias: s(e) })
+  const block = () => ({
+    ln_1: norm(),
+    attn: { c_attn: affine(e, 3 * e), c_proj: affine(e, e) },
+    ln_2: norm(),
+    mlp: { c_fc: affine(e, inner), c_proj: affine(inner, e) },
+  })
+  return {
+    wte: { weight: s(c.vocab_size, e) },
+    wpe: { weight: s(c.n_positions, e) },
+    h: Array.from({ length: c.n_layer }, block),
+    ln_f: norm(),
+  } as unknown as Gpt2Params
+}
+
+/** The number of parameters of a config (the tied head counted once, as Hugging Face does). */
+export const gpt2ParamCount = (c: Gpt2Config): number => count(gpt2Shapes(c))

@@ -1,0 +1,288 @@
+// GPT-2 benchmark: random weights in GPT-2 124M shapes on tfjs wasm, beside the PyTorch
+// reference (bench/pytorch/gpt2_bench.py) run in the same session, as a Markdown table.
+//
+//   npm run build && node bench/gpt2.mjs                      # everything (minutes: do it on a quiet machine)
+//   node bench/gpt2.mjs --config tiny --contexts 8,40 --bandwidth-mb 64   # a seconds-long smoke test
+//   node bench/gpt2.mjs --only decode|finetune|torch|bandwidth [--json]
+//
+// What is measured (the same protocol as gpt2_bench.py):
+//   decode     for each context C: a random prompt of C tokens prefilled in one call (timed on
+//              its own), one untimed step, then --decode-steps greedy steps through gpt2Decoder
+//              (KV cache, wteᵀ once, last-position logits, argmax on the host); tokens/s = steps
+//              / their time. Peak RSS (process.resourceUsage().maxRSS) right after.
+//   finetune   one step = forward, causal-LM loss, backward, clip 1.0, AdamW (lr 5e-5, wd 0),
+//              dropout on, loss read back; random ids [--ft-batch, --ft-block]; --ft-warmup
+//              untimed steps, then --ft-steps timed ones.
+//   bandwidth  the machine's memory bandwidth, two ways: copying a --bandwidth-mb MiB
+//              Float32Array into another with TypedArray.set (a memcpy: bytes read + bytes
+//              written per second), and a wasm matrix-vector product [1, n_embd] · [n_embd, vocab]
+//              (XNNPACK; the weight bytes it reads per second) — the pattern of a decode step.
+//              The bound on decoding is bandwidth ÷ the bytes a decode step must read: every
+//              weight once (wteᵀ for the head; one row each of wte and wpe) plus the KV cache.
+//   torch      /usr/bin/python3 bench/pytorch/gpt2_bench.py with the same options, when that
+//              interpreter has torch.
+// decode, finetune and bandwidth each run in their own Node process (so the decode process's
+// peak RSS is generation's alone), one after another.
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as tf from '@tensorflow/tfjs-core'
+import { initBackend, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
+import { median, table, machine } from './util.mjs'
+
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const argv = process.argv.slice(2)
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
+}
+const flag = (name) => argv.includes(`--${name}`)
+
+const CONFIGS = {
+  gpt2: gpt2.GPT2_PRESETS.gpt2,
+  // bench/pytorch/gpt2_bench.py's "tiny"
+  tiny: { vocab_size: 337, n_positions: 64, n_embd: 32, n_layer: 2, n_head: 4, n_inner: null, activation_function: 'gelu_new', bos_token_id: 336, eos_token_id: 336 },
+}
+const configName = opt('config', 'gpt2')
+const config = CONFIGS[configName]
+if (config === undefined) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}, got ${configName}`)
+const contexts = opt('contexts', '64,512').split(',').filter(Boolean).map(Number)
+const decodeSteps = Number(opt('decode-steps', '16'))
+const ftBatch = Number(opt('ft-batch', '8'))
+const ftBlock = Number(opt('ft-block', '32'))
+const ftWarmup = Number(opt('ft-warmup', '1'))
+const ftSteps = Number(opt('ft-steps', '2'))
+const bandwidthMb = Number(opt('bandwidth-mb', '1024'))
+const seed = Number(opt('seed', '0'))
+const only = opt('only', undefined)
+const json = flag('json')
+for (const c of contexts) {
+  if (c + decodeSteps + 1 > config.n_positions) throw new Error(`context ${c} + ${decodeSteps + 1} steps > n_positions ${config.n_positions}`)
+}
+
+const log = (...a) => console.error(...a)
+const rssMb = () => process.resourceUsage().maxRSS / 1024 // KiB on Linux
+/** The wasm heap's size: it grows to the peak and never shrinks (at most 4 GiB). */
+const wasmHeapMb = () => tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 20
+
+/**
+ * Random weights in the config's shapes, drawn on the device (seeded tfjs normal: seconds for
+ * 124M parameters, where the library's host-side keyed init takes much longer). Timings do
+ * not depend on the values; LayerNorm gains are 1 so activations stay tame.
+ */
+const randomParams = (c) => {
+  let i = 0
+  return tree.map(gpt2.gpt2Shapes(c), (s, path) =>
+    // (tfjs treats seed 0 as no seed: start at 1)
+    /ln_.*weight$/.test(path) ? tf.ones(s.shape) : tf.randomNormal(s.shape, 0, 0.02, 'float32', seed * 1000 + ++i))
+}
+
+/** n token ids uniform in [0, vocab), from a key. */
+const randomIds = (k, n, vocab) => Array.from(uniform(k, n, 0, vocab), (x) => Math.min(vocab - 1, Math.floor(x)))
+
+// ---------------------------------------------------------------------------------------------
+// Parts
+
+const argmax = (row) => {
+  let best = 0
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
+  return best
+}
+
+async function benchDecode() {
+  await initBackend('wasm')
+  const t0 = performance.now()
+  const params = randomParams(config)
+  await Promise.all(tree.leaves(params).map((t) => t.data()))
+  const initSeconds = (performance.now() - t0) / 1000
+  const decoder = sample.gpt2Decoder(config, params)
+  log(`${configName}: ${tree.count(params).toLocaleString('en-US')} params on wasm, init ${initSeconds.toFixed(1)} s, RSS ${rssMb().toFixed(0)} MB`)
+  const results = []
+  for (const [ci, c] of contexts.entries()) {
+    const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
+    let t = performance.now()
+    let out = await decoder.prefill([prompt])
+    const prefill = (performance.now() - t) / 1000
+    let next = await decoder.step(out.cache, [argmax(out.logits[0])]) // warm-up step, untimed
+    decoder.release(out.cache)
+    out = next
+    const times = []
+    for (let s = 0; s < decodeSteps; s++) {
+      const token = argmax(out.logits[0])
+      t = performance.now()
+      next = await decoder.step(out.cache, [token])
+      times.push((performance.now() - t) / 1000)
+      decoder.release(out.cache)
+      out = next
+    }
+    const finalLength = out.cache[0].k.shape[2]
+    decoder.release(out.cache)
+    const total = times.reduce((a, b) => a + b, 0)
+    const r = {
+      context: c, prefill_seconds: prefill, prefill_tokens_per_s: c / prefill, decode_steps: decodeSteps, decode_seconds: total,
+      decode_tokens_per_s: decodeSteps / total, decode_step_ms_median: 1000 * median(times), final_length: finalLength,
+    }
+    log(`decode @ ${c}: prefill ${prefill.toFixed(2)} s, ${r.decode_tokens_per_s.toFixed(2)} tok/s (${r.decode_step_ms_median.toFixed(0)} ms/step median)`)
+    results.push(r)
+  }
+  decoder.dispose()
+  return { params: tree.count(params), init_seconds: initSeconds, decode: results, peak_rss_mb_after_decode: rssMb(), wasm_heap_mb: wasmHeapMb() }
+}
+
+async function benchFinetune() {
+  await initBackend('wasm')
+  const params = randomParams(config)
+  // The Trainer's step (clip 1, AdamW lr 5e-5 wd 0), one parameter at a time: what fits the wasm heap.
+  const ft = gpt2.finetuneStep(config, { lr: 5e-5, totalSteps: 1_000_000 })
+  const t = train.stepTrainer(ft.step, { params, opt: ft.init(params) })
+  const times = []
+  const losses = []
+  for (let i = 0; i < ftWarmup + ftSteps; i++) {
+    const ids = Array.from({ length: ftBatch }, (_, b) => randomIds(foldIn(key(seed + 1), i * ftBatch + b), ftBlock, config.vocab_size))
+    const batch = gpt2.lmBatch(ids)
+    const t0 = performance.now()
+    const l = await t.step(batch, foldIn(key(seed + 2), i))
+    const dt = (performance.now() - t0) / 1000
+    log(`  fine-tune step ${i + 1}/${ftWarmup + ftSteps}${i < ftWarmup ? ' (warm-up)' : ''}: ${dt.toFixed(2)} s, loss ${l.toFixed(4)}, wasm heap ${wasmHeapMb().toFixed(0)} MiB`)
+    if (i >= ftWarmup) {
+      times.push(dt)
+      losses.push(l)
+    }
+  }
+  const mean = times.reduce((a, b) => a + b, 0) / times.length
+  return {
+    finetune: {
+      batch: ftBatch, block: ftBlock, warmup_steps: ftWarmup, steps: ftSteps, clip: 1, optimizer: 'AdamW(lr=5e-5, weight_decay=0)',
+      step_seconds: times, step_seconds_mean: mean, tokens_per_s: (ftBatch * ftBlock) / mean, losses,
+    },
+    peak_rss_mb_after_finetune: rssMb(),
+  }
+}
+
+async function benchBandwidth() {
+  // memcpy of a large Float32Array: read + write bytes per second (best of 5).
+  const n = Math.floor((bandwidthMb * 2 ** 20) / 4)
+  const a = new Float32Array(n).fill(1)
+  const b = new Float32Array(n)
+  b.set(a) // touch the pages
+  let best = Infinity
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now()
+    b.set(a)
+    best = Math.min(best, (performance.now() - t0) / 1000)
+  }
+  const copyGBs = (2 * n * 4) / best / 1e9
+  // A JS loop reading it (a lower figure where the loop is compute-bound).
+  let bestSum = Infinity
+  let s = 0
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now()
+    for (let j = 0; j < n; j++) s += a[j]
+    bestSum = Math.min(bestSum, (performance.now() - t0) / 1000)
+  }
+  const sumGBs = (n * 4) / bestSum / 1e9
+  // The decode step's own pattern on wasm: a [1, E] · [E, V] product reads the whole matrix.
+  await initBackend('wasm')
+  const w = tf.randomNormal([config.n_embd, config.vocab_size], 0, 0.02, 'float32', 1)
+  const x = tf.randomNormal([1, config.n_embd], 0, 1, 'float32', 2)
+  const times = []
+  for (let i = 0; i < 12; i++) {
+    const t0 = performance.now()
+    const y = tf.matMul(x, w)
+    await y.data()
+    times.push((performance.now() - t0) / 1000)
+    y.dispose()
+  }
+  const matvecGBs = (w.size * 4) / median(times.slice(2)) / 1e9
+  tf.dispose([w, x])
+  log(`bandwidth: memcpy ${copyGBs.toFixed(1)} GB/s (read+write), JS sum loop ${sumGBs.toFixed(1)} GB/s (read), wasm matvec ${matvecGBs.toFixed(1)} GB/s (weights read)`)
+  return { bandwidth: { array_mb: bandwidthMb, memcpy_gb_s: copyGBs, js_sum_gb_s: sumGBs, js_sum_checksum: s, wasm_matvec_gb_s: matvecGBs, matvec_shape: [config.n_embd, config.vocab_size] } }
+}
+
+function benchTorch() {
+  const python = '/usr/bin/python3'
+  try {
+    execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' })
+  } catch {
+    log(`torch: ${python} cannot import torch; skipped (apt-get install python3-torch)`)
+    return null
+  }
+  const args = [
+    join(HERE, 'pytorch', 'gpt2_bench.py'), '--config', configName, '--contexts', contexts.join(','), '--decode-steps', String(decodeSteps),
+    '--ft-batch', String(ftBatch), '--ft-block', String(ftBlock), '--ft-warmup', String(ftWarmup), '--ft-steps', String(ftSteps), '--seed', String(seed), '--json',
+  ]
+  const out = execFileSync(python, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
+  return JSON.parse(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole run: each part in its own process, then the table.
+
+/** Runs `--only part` of this script in a fresh Node process and returns its JSON. */
+const child = (part) => {
+  const passed = argv.filter((a, i) => a !== '--json' && a !== '--only' && argv[i - 1] !== '--only')
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...passed, '--only', part, '--json'], {
+    cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
+  })
+  return JSON.parse(out)
+}
+
+/** Bytes a decode step reads at context `c`: every weight once (the head as wteᵀ, one row of wte and wpe) plus the KV cache. */
+const bytesPerToken = (c, context) => {
+  const all = tree.count(gpt2.gpt2Shapes(c))
+  const weights = all - c.n_positions * c.n_embd + c.n_embd // wpe: one row
+  return 4 * (weights + c.n_embd + 2 * c.n_layer * context * c.n_embd) // wte: the head reads it all (as wteᵀ), plus one row for the lookup
+}
+
+const fmt = (x, d = 2) => (x === undefined || x === null || Number.isNaN(x) ? '—' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }))
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—')
+
+const report = (r) => {
+  const rows = []
+  const ours = r.decode?.decode ?? []
+  const theirs = r.torch?.decode ?? []
+  const bw = r.bandwidth?.bandwidth
+  for (const d of ours) {
+    const t = theirs.find((x) => x.context === d.context)
+    rows.push({ measure: `decode tokens/s @ ${d.context}`, 'minigpt-fp (tfjs wasm)': fmt(d.decode_tokens_per_s), 'PyTorch': fmt(t?.decode_tokens_per_s), 'speed ÷ PyTorch': ratio(d.decode_tokens_per_s, t?.decode_tokens_per_s) })
+    rows.push({ measure: `prefill tokens/s @ ${d.context}`, 'minigpt-fp (tfjs wasm)': fmt(d.prefill_tokens_per_s, 1), 'PyTorch': fmt(t?.prefill_tokens_per_s, 1), 'speed ÷ PyTorch': ratio(d.prefill_tokens_per_s, t?.prefill_tokens_per_s) })
+    if (bw !== undefined) {
+      const bytes = bytesPerToken(config, d.context + decodeSteps / 2)
+      for (const [what, gbs] of [['memcpy', bw.memcpy_gb_s], ['wasm matvec', bw.wasm_matvec_gb_s]]) {
+        const bound = (gbs * 1e9) / bytes
+        rows.push({ measure: `bandwidth bound tokens/s @ ${d.context} (${what} ${gbs.toFixed(1)} GB/s ÷ ${(bytes / 1e6).toFixed(bytes < 1e7 ? 3 : 0)} MB/token)`, 'minigpt-fp (tfjs wasm)': fmt(bound), 'PyTorch': '—', 'speed ÷ PyTorch': `decode at ${((100 * d.decode_tokens_per_s) / bound).toFixed(0)}% of it` })
+      }
+    }
+  }
+  const f = r.finetune?.finetune
+  const tf_ = r.torch?.finetune
+  if (f !== undefined) {
+    rows.push({ measure: `fine-tune step seconds (${f.batch}×${f.block}, AdamW)`, 'minigpt-fp (tfjs wasm)': fmt(f.step_seconds_mean), 'PyTorch': fmt(tf_?.step_seconds_mean), 'speed ÷ PyTorch': ratio(tf_?.step_seconds_mean, f.step_seconds_mean) })
+  }
+  if (r.decode !== undefined) {
+    rows.push({ measure: 'peak RSS after decoding, MB', 'minigpt-fp (tfjs wasm)': fmt(r.decode.peak_rss_mb_after_decode, 0), 'PyTorch': fmt(r.torch?.peak_rss_mb_after_decode, 0), 'speed ÷ PyTorch': `memory ${ratio(r.decode.peak_rss_mb_after_decode, r.torch?.peak_rss_mb_after_decode)}` })
+  }
+  if (f !== undefined) {
+    rows.push({ measure: 'peak RSS after fine-tuning, MB', 'minigpt-fp (tfjs wasm)': fmt(r.finetune.peak_rss_mb_after_finetune, 0), 'PyTorch': fmt(r.torch?.peak_rss_mb_after_finetune, 0), 'speed ÷ PyTorch': `memory ${ratio(r.finetune.peak_rss_mb_after_finetune, r.torch?.peak_rss_mb_after_finetune)}` })
+  }
+  const torchNote = r.torch ? `PyTorch ${r.torch.torch_version}, ${r.torch.threads} thread(s)` : 'PyTorch not run'
+  return `\n## GPT-2 (${configName}: ${tree.count(gpt2.gpt2Shapes(config)).toLocaleString('en-US')} parameters, random weights, float32) — ${machine()}; ${torchNote}\n\n${rows.length > 0 ? table(rows) : '(nothing measured)'}\n`
+}
+
+const PARTS = { decode: benchDecode, finetune: benchFinetune, bandwidth: benchBandwidth, torch: benchTorch }
+
+if (only !== undefined) {
+  if (PARTS[only] === undefined) throw new Error(`--only must be one of ${Object.keys(PARTS).join(', ')}, got ${only}`)
+  const r = await PARTS[only]()
+  console.log(json ? JSON.stringify(r) : report({ [only]: r }))
+} else {
+  const r = {}
+  for (const part of ['bandwidth', 'decode', 'finetune']) r[part] = child(part)
+  r.torch = benchTorch()
+  console.log(json ? JSON.stringify({ machine: machine(), config: configName, ...r }) : report(r))
+}

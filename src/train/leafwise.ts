@@ -1,0 +1,98 @@
+/**
+ * A training step that runs the optimizer one parameter at a time, for models near the
+ * memory limit — GPT-2 124M with AdamW on wasm, whose heap stops at 4 GiB.
+ *
+ * {@link trainStep} applies the optimizer to whole trees: every transformation of a chain
+ * returns a full tree of updates, their intermediates live until the chain's scope ends,
+ * and the new parameters are added after all of it. Measured on GPT-2 shapes, the wasm heap
+ * then peaks near 18 model-sized buffers; at 124M parameters (498 MB a copy) that is far
+ * past 4 GiB. Here the gradients' global norm is computed once, then for each leaf in its
+ * own scope: the gradient clipped, the inner transformation's update, the new parameter; the
+ * leaf's gradient is freed as soon as it is used, and with `donate` so are the leaf's old
+ * parameter and optimizer state. The peak is then the state once, the gradients, and one
+ * leaf's temporaries.
+ *
+ * The arithmetic is that of `trainStep(loss, chain(clipByGlobalNorm(maxGradNorm), inner))`
+ * op for op (the specs check they agree exactly). The optimizer state is one inner state per
+ * leaf, in `tree.leaves` order. The inner transformation sees each parameter as a tree of
+ * one leaf (path ''): a decay mask that looks at paths sees '' (`decayMatrices`, which looks
+ * at the rank, works).
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { valueAndGrad } from '../core/grad.js'
+import type { Key } from '../core/key.js'
+import { training } from '../core/layer.js'
+import { scoped, tensorsIn } from '../core/scope.js'
+import { fromLeaves, leaves } from '../core/tree.js'
+import type { GradientTransformation } from '../optim/base.js'
+import { globalNorm } from '../optim/transforms.js'
+import type { LossFn, StepFn, StepResult, TrainState } from './step.js'
+
+/** Options of {@link leafwiseStep}. */
+export interface LeafwiseOptions {
+  /** Clip the gradients to this global norm first (PyTorch's clip_grad_norm_ rule); 0 or absent: no clipping. */
+  readonly maxGradNorm?: number
+  /**
+   * Donate the input state (JAX's `donate_argnums`): the step disposes each old parameter and
+   * its optimizer state as soon as their successors exist, so the old and the new state never
+   * coexist in full. The caller must not use the state it passed in afterwards — even when
+   * the step throws (the trainer replaces it with the result, as usual). Default false.
+   */
+  readonly donate?: boolean
+}
+
+/** A leafwise step and the initial optimizer state for it. */
+export interface Leafwise<P, B, S> {
+  /** One inner state per parameter leaf. */
+  readonly init: (params: P) => readonly S[]
+  readonly step: StepFn<P, B, readonly S[]>
+}
+
+/**
+ * The step `trainStep(loss, chain(clipByGlobalNorm(maxGradNorm), inner))` computes, one
+ * parameter at a time (see the module comment), with its `init`. Use with `stepTrainer` or
+ * `fitWith`.
+ */
+export const leafwiseStep = <P, B, S>(loss: LossFn<P, B>, inner: GradientTransformation<S>, options: LeafwiseOptions = {}): Leafwise<P, B, S> => {
+  const maxNorm = options.maxGradNorm ?? 0
+  const donate = options.donate === true
+  if (!(Number.isFinite(maxNorm) && maxNorm >= 0)) throw new RangeError(`leafwiseStep: maxGradNorm must be a finite number >= 0, got ${maxNorm}`)
+  return {
+    init: (params) => Object.freeze(leaves(params).map((p) => inner.init(p))),
+    step: (state: TrainState<P, readonly S[]>, batch: B, key: Key): StepResult<P, readonly S[]> =>
+      scoped(() => {
+        const { value, grads } = valueAndGrad((p: P) => loss(p, batch, training(key)))(state.params)
+        const gs = leaves(grads)
+        const ps = leaves(state.params)
+        if (state.opt.length !== ps.length) {
+          throw new Error(`leafwiseStep: the optimizer state has ${state.opt.length} entries for ${ps.length} parameters (make it with this step's init)`)
+        }
+        // clipByGlobalNorm's factor, min(1, maxNorm / (norm + 1e-6)), the same ops.
+        const factor = maxNorm > 0
+          ? tf.tidy(() => tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(globalNorm(gs), tf.scalar(1e-6))), tf.scalar(1)))
+          : undefined
+        const params: tf.Tensor[] = new Array<tf.Tensor>(ps.length)
+        const opt: S[] = new Array<S>(ps.length)
+        // Last leaf first: the first leaves of a model are its embeddings, the largest; by the
+        // time they are updated most gradients (and, donating, most of the old state) are freed.
+        for (let i = ps.length - 1; i >= 0; i--) {
+          const p = ps[i]
+          const [next, s] = scoped(() => {
+            const g = factor === undefined ? gs[i] : tf.mul(gs[i], factor)
+            if (g !== gs[i]) gs[i].dispose() // this step owns the gradients: free each once used
+            const [u, s] = inner.update(g, state.opt[i], p)
+            g.dispose()
+            return [tf.add(p, u as tf.Tensor), s] as const
+          })
+          if (donate) {
+            p.dispose()
+            tf.dispose(tensorsIn(state.opt[i]).filter((t) => !tensorsIn(s).includes(t)))
+          }
+          params[i] = next
+          opt[i] = s
+        }
+        factor?.dispose()
+        return { state: { params: fromLeaves(state.params, params), opt: Object.freeze(opt) }, loss: value }
+      }),
+  }
+}
