@@ -34,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => trainCommand,
   generate: async () => generateCommand,
   eval: async () => evalCommand,
+  gpt2: async () => (await import('./gpt2.js')).gpt2Command,
 }
 
 /** Runs the CLI on arguments (without node and the script) and returns the exit code. */
