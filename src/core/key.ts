@@ -148,25 +148,32 @@ export const truncatedNormal = (k: Key, n: number, std = 1, lower = -2, upper = 
 
 /**
  * One draw from the categorical distribution given by unnormalised log-probabilities
- * (`-Infinity` marks an impossible outcome). Uses the Gumbel-max trick in float64 on the host,
- * so the draw is identical on every backend. Throws if every logit is -Infinity or any is NaN.
+ * (`-Infinity` marks an impossible outcome), by inverting the cumulative distribution with a
+ * single uniform draw, in float64 on the host — so the draw is identical on every backend and
+ * costs one block of the generator whatever the vocabulary size. Throws if every logit is
+ * -Infinity or any is NaN.
  */
 export const categorical = (k: Key, logits: ArrayLike<number>): number => {
-  const u = openUniform64(k, logits.length)
-  let best = -1
-  let bestScore = -Infinity
+  let max = -Infinity
   for (let i = 0; i < logits.length; i++) {
     const l = logits[i]
     if (Number.isNaN(l)) throw new RangeError(`categorical: logit ${i} is NaN`)
-    if (l === -Infinity) continue
-    const score = l - Math.log(-Math.log(u[i]))
-    if (score > bestScore || best < 0) {
-      bestScore = score
-      best = i
-    }
+    if (l > max) max = l
   }
-  if (best < 0) throw new RangeError('categorical: every logit is -Infinity, nothing can be drawn')
-  return best
+  if (max === -Infinity) throw new RangeError('categorical: every logit is -Infinity, nothing can be drawn')
+  let total = 0
+  for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i] - max)
+  const target = openUniform64(k, 1)[0] * total
+  let cumulative = 0
+  let last = -1
+  for (let i = 0; i < logits.length; i++) {
+    const p = Math.exp(logits[i] - max)
+    if (p === 0) continue
+    cumulative += p
+    last = i
+    if (cumulative > target) return i
+  }
+  return last // rounding left the target at the very top: the last possible outcome
 }
 
 /** A uniformly random permutation of 0..n-1 (Fisher–Yates driven by the key). */

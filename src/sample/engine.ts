@@ -249,32 +249,43 @@ async function* decodeGroup<C>(
   }
   let owned: C | undefined
   try {
-    let active = rows.map((_, i) => i)
+    // `batch[j]` is the row at batch position j. A finished row stays in the batch (its
+    // outputs ignored) until at most half the positions are live: compacting the cache with
+    // `select` copies every layer's keys and values, so it is done rarely, not at every step.
+    let batch = rows.map((_, i) => i)
+    let live = batch.map(() => true)
     let out: ModelOutput<C> = await callModel(model, () => model.prefill(rows.map((r) => r.request.prompt)), undefined, signal)
     owned = out.cache
-    checkOutput(model, out, active.length, 'prefill')
+    checkOutput(model, out, batch.length, 'prefill')
     for (;;) {
-      const still: number[] = []
-      for (let j = 0; j < active.length; j++) {
-        const row = rows[active[j]]
+      let liveCount = 0
+      for (let j = 0; j < batch.length; j++) {
+        if (!live[j]) continue
+        const row = rows[batch[j]]
         const { token, logprob } = chooseToken(row, out.logits[j], model.vocabSize)
         const { chunk, result } = advance(row, token, logprob, model.contextLength, deltas)
-        if (result === undefined) still.push(j)
-        yield { row: active[j], chunk, ...(result !== undefined ? { result } : {}) }
+        if (result === undefined) liveCount++
+        else live[j] = false
+        yield { row: batch[j], chunk, ...(result !== undefined ? { result } : {}) }
       }
-      if (still.length === 0) return
-      if (still.length < active.length) {
+      if (liveCount === 0) return
+      if (liveCount * 2 <= batch.length) {
+        const still = batch.flatMap((_, j) => (live[j] ? [j] : []))
         const kept: C = model.select(owned as C, still)
         if (kept !== owned) model.release(owned as C)
         owned = kept
-        active = still.map((j) => active[j])
+        batch = still.map((j) => batch[j])
+        live = batch.map(() => true)
       }
       const input = owned as C
-      const tokens = active.map((i) => rows[i].generated[rows[i].generated.length - 1])
+      // A finished row is fed its last token again; its position never passes the context
+      // length, since every row of a group is at the same position and a row at the limit
+      // finishes the whole group.
+      const tokens = batch.map((i) => rows[i].generated[rows[i].generated.length - 1])
       owned = undefined // the call below owns it now
       out = await callModel(model, () => model.step(input, tokens), input, signal)
       owned = out.cache
-      checkOutput(model, out, active.length, 'step')
+      checkOutput(model, out, batch.length, 'step')
     }
   } finally {
     if (owned !== undefined) model.release(owned)
