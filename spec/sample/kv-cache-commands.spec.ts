@@ -10,6 +10,7 @@ import { beforeAll, describe, expect } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { key } from '../../src/core/key.js'
 import { EVAL } from '../../src/core/layer.js'
+import { scoped } from '../../src/core/scope.js'
 import * as T from '../../src/core/tree.js'
 import { contextLength, type MiniGptConfig } from '../../src/models/minigpt/config.js'
 import { miniGpt, type MiniGptParams } from '../../src/models/minigpt/model.js'
@@ -35,7 +36,7 @@ const release = (c?: readonly KVCache[]) => c?.forEach((l) => tf.dispose([l.k, l
 
 /** Feeds tokens through the cached path, keeping the logits of the last one. */
 const feed = (r: Real, ids: readonly number[]) => {
-  const out = tf.tidy(() => {
+  const out = scoped(() => {
     const o = model.apply(r.params, { ids: tf.tensor2d([[...ids]], [1, ids.length], 'int32'), ...(r.cache ? { cache: r.cache } : {}) }, EVAL)
     return { logits: tf.slice(o.logits, [0, ids.length - 1, 0], [1, 1, config.vocab_size]), cache: o.cache }
   })

@@ -30,6 +30,9 @@ export interface DecoderShape {
   readonly contextLength: number
 }
 
+/** Prompts longer than this are prefilled in chunks of this many tokens. */
+export const PREFILL_CHUNK = 64
+
 const lastRows = async (logits: tf.Tensor3D): Promise<Float32Array[]> => {
   const [b, t, v] = logits.shape
   const data = (await logits.data()) as Float32Array
@@ -41,19 +44,36 @@ const lastRows = async (logits: tf.Tensor3D): Promise<Float32Array[]> => {
  * returned caches are owned by the engine, which releases each exactly once.
  */
 export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape: DecoderShape): DecoderModel<LayerCaches> => {
+  const call = (ids: readonly (readonly number[])[], cache: LayerCaches | undefined) =>
+    scoped(() => forward(params, tf.tensor2d(ids.map((r) => [...r]), [ids.length, ids[0]?.length ?? 0], 'int32'), cache))
   const run = async (ids: readonly (readonly number[])[], cache: LayerCaches | undefined): Promise<ModelOutput<LayerCaches>> => {
-    const out = scoped(() => {
-      const t = tf.tensor2d(ids.map((r) => [...r]), [ids.length, ids[0]?.length ?? 0], 'int32')
-      return forward(params, t, cache)
-    })
+    const out = call(ids, cache)
     const logits = await lastRows(out.logits)
     out.logits.dispose()
     return { logits, cache: out.cache }
   }
+  // A long prompt is fed in chunks through the cached path: the same logits, but the
+  // intermediates of one pass (attention weights grow with the square of the length) are freed
+  // after each chunk instead of piling up for the whole prompt — on wasm, whose heap never
+  // shrinks, that peak would stay in the process's memory for good.
+  const prefill = async (prompts: readonly (readonly number[])[]): Promise<ModelOutput<LayerCaches>> => {
+    const length = prompts[0]?.length ?? 0
+    let cache: LayerCaches | undefined
+    for (let start = 0; start + PREFILL_CHUNK < length; start += PREFILL_CHUNK) {
+      const out = call(prompts.map((p) => p.slice(start, start + PREFILL_CHUNK)), cache)
+      out.logits.dispose()
+      if (cache !== undefined) tf.dispose(tensorsIn(cache))
+      cache = out.cache
+    }
+    const done = cache === undefined ? 0 : (cache[0]?.k.shape[2] ?? 0)
+    const last = await run(prompts.map((p) => p.slice(done)), cache)
+    if (cache !== undefined) tf.dispose(tensorsIn(cache))
+    return last
+  }
   return {
     vocabSize: shape.vocabSize,
     contextLength: shape.contextLength,
-    prefill: (prompts) => run(prompts, undefined),
+    prefill,
     step: (cache, tokens) => run(tokens.map((t) => [t]), cache),
     select: (cache, rows) =>
       scoped(() => {

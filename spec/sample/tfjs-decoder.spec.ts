@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { initBackend } from '../../src/backend/index.js'
+import { key } from '../../src/core/key.js'
+import { EVAL } from '../../src/core/layer.js'
+import * as T from '../../src/core/tree.js'
+import { gpt2, type Gpt2Params } from '../../src/models/gpt2/model.js'
+import type { Gpt2Config } from '../../src/models/gpt2/config.js'
+import { gpt2Decoder } from '../../src/sample/gpt2-decoder.js'
+import { PREFILL_CHUNK } from '../../src/sample/tfjs-decoder.js'
+
+const config: Gpt2Config = { vocab_size: 50, n_positions: 200, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
+
+describe('tfjsDecoder prefill in chunks', () => {
+  let params: Gpt2Params
+  beforeAll(async () => {
+    await initBackend('cpu')
+    params = gpt2(config).init(key(4))
+  })
+
+  it.each([PREFILL_CHUNK - 1, PREFILL_CHUNK, PREFILL_CHUNK + 1, 2 * PREFILL_CHUNK + 7])('a prompt of %i tokens gives the full forward pass\'s logits and a cache of every position', async (n) => {
+    const prompts = [0, 1].map((r) => Array.from({ length: n }, (_, i) => (i * 7 + r * 3) % config.vocab_size))
+    const before = tf.memory().numTensors
+    const decoder = gpt2Decoder(config, params)
+    const out = await decoder.prefill(prompts)
+    const full = tf.tidy(() => {
+      const l = gpt2(config).apply(params, { ids: tf.tensor2d(prompts, [2, n], 'int32') }, EVAL).logits
+      return tf.slice(l, [0, n - 1, 0], [2, 1, config.vocab_size])
+    })
+    const expected = full.dataSync()
+    full.dispose()
+    let diff = 0
+    out.logits.forEach((row, r) => row.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - expected[r * config.vocab_size + i])))))
+    expect(diff).toBeLessThan(1e-4)
+    expect(out.cache.map((c) => c.k.shape)).toEqual([[2, 2, n, 8], [2, 2, n, 8]])
+    decoder.release(out.cache)
+    decoder.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('leaves the caller\'s parameters alone', () => {
+    expect(T.count(params)).toBeGreaterThan(0)
+    expect(T.leaves(params).every((t) => !t.isDisposed)).toBe(true)
+  })
+})
