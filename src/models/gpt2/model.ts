@@ -18,7 +18,7 @@ import { compose, fold, replicate, type Ctx, type Layer, type ParamsOf } from '.
 import { causalMask } from '../../mask/index.js'
 import { geluErf, geluTanh } from '../../nn/activation.js'
 import { extendCache, mergeHeads, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
-import type { BlockInput, BlockOutput } from '../../nn/block.js'
+import { runBlocks, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { dropoutOp } from '../../nn/dropout.js'
 import { embedding, lookup } from '../../nn/embedding.js'
 import { linear } from '../../nn/linear.js'
@@ -162,26 +162,24 @@ export const gpt2Trunk = (c: Gpt2Config, dropout?: number) => {
         }
         const positions = tf.range(past, past + t, 1, 'int32')
         const x0 = tf.add(l.wte.apply(p.wte, ids, ctx), lookup(p.wpe.weight, positions))
-        let x = dropoutOp(x0, rates.embd, fold(ctx, 0), 'drop') as tf.Tensor3D
+        const x = dropoutOp(x0, rates.embd, fold(ctx, 0), 'drop') as tf.Tensor3D
         const causal = causalMask(t, past + t)
         const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
-        const caches: KVCache[] = []
-        const attention: tf.Tensor4D[] = []
-        p.h.forEach((hp, i) => {
-          if (input.remat === true) {
-            // Training: keep only each block's input; its backward pass recomputes the rest.
+        let stack: { readonly x: tf.Tensor3D; readonly cache: readonly KVCache[]; readonly attention: readonly tf.Tensor4D[] }
+        if (input.remat === true) {
+          // Training: keep only each block's input; its backward pass recomputes the rest.
+          let h = x
+          p.h.forEach((hp, i) => {
             const run = (xi: tf.Tensor, ph: typeof hp, aux: { readonly mask: tf.Tensor }) => block.apply(ph, { x: xi as tf.Tensor3D, mask: aux.mask }, fold(ctx, i + 1)).x
-            x = remat(run)(x, hp, { mask }) as tf.Tensor3D
-            return
-          }
-          const out = block.apply(hp, { x, mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
-          x = out.x
-          caches.push(out.cache)
-          if (out.weights !== undefined) attention.push(out.weights)
-        })
-        const last = input.lastOnly === true ? (tf.slice(x, [0, t - 1, 0], [b, 1, c.n_embd]) as tf.Tensor3D) : x
+            h = remat(run)(h, hp, { mask }) as tf.Tensor3D
+          })
+          stack = { x: h, cache: [], attention: [] }
+        } else {
+          stack = runBlocks(block, p.h, { x, mask, cache: input.cache, returnAttention: input.returnAttention }, ctx)
+        }
+        const last = input.lastOnly === true ? (tf.slice(stack.x, [0, t - 1, 0], [b, 1, c.n_embd]) as tf.Tensor3D) : stack.x
         const hidden = l.ln_f.apply(p.ln_f, last, ctx) as tf.Tensor3D
-        return input.returnAttention === true ? { hidden, cache: caches, attention } : { hidden, cache: caches }
+        return input.returnAttention === true ? { hidden, cache: stack.cache, attention: stack.attention } : { hidden, cache: stack.cache }
       },
   )
 }

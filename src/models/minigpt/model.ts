@@ -20,7 +20,7 @@ import { dropoutOp } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
 import { feedForward } from '../../nn/feedforward.js'
 import { multiHeadAttention, type KVCache } from '../../nn/attention.js'
-import type { BlockInput, BlockOutput } from '../../nn/block.js'
+import { runBlocks, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { linear } from '../../nn/linear.js'
 import { layerNorm } from '../../nn/norm.js'
 import { sinusoidalTable } from '../../nn/positional.js'
@@ -96,19 +96,12 @@ export const miniGpt = (c: MiniGptConfig) => {
         }
         const emb = tf.mul(l.embedding.apply(p.embedding, ids, ctx), Math.sqrt(c.embed_dim))
         const pos = tf.tensor2d(peTable.subarray(past * c.embed_dim, (past + t) * c.embed_dim), [t, c.embed_dim])
-        let x = dropoutOp(tf.add(emb, pos), c.dropout, fold(ctx, 0), 'pos_encoding.dropout') as tf.Tensor3D
+        const x = dropoutOp(tf.add(emb, pos), c.dropout, fold(ctx, 0), 'pos_encoding.dropout') as tf.Tensor3D
         const causal = causalMask(t, past + t)
         const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
-        const caches: KVCache[] = []
-        const attention: tf.Tensor4D[] = []
-        p.layers.forEach((lp, i) => {
-          const out = block.apply(lp, { x, mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
-          x = out.x
-          caches.push(out.cache)
-          if (out.weights !== undefined) attention.push(out.weights)
-        })
-        const logits = l.head.apply(p.head, l.norm.apply(p.norm, x, ctx), ctx) as tf.Tensor3D
-        return input.returnAttention === true ? { logits, cache: caches, attention } : { logits, cache: caches }
+        const stack = runBlocks(block, p.layers, { x, mask, cache: input.cache, returnAttention: input.returnAttention }, ctx)
+        const logits = l.head.apply(p.head, l.norm.apply(p.norm, stack.x, ctx), ctx) as tf.Tensor3D
+        return input.returnAttention === true ? { logits, cache: stack.cache, attention: stack.attention } : { logits, cache: stack.cache }
       },
   )
 }
