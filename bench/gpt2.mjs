@@ -95,7 +95,6 @@ async function benchDecode() {
   await initBackend('wasm')
   const t0 = performance.now()
   const params = randomParams(config)
-  await Promise.all(tree.leaves(params).map((t) => t.data()))
   const initSeconds = (performance.now() - t0) / 1000
   const decoder = sample.gpt2Decoder(config, params)
   log(`${configName}: ${tree.count(params).toLocaleString('en-US')} params on wasm, init ${initSeconds.toFixed(1)} s, RSS ${rssMb().toFixed(0)} MB`)
