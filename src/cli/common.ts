@@ -32,10 +32,10 @@ export const loadCheckpoint = async (dir: string): Promise<MiniGptCheckpoint> =>
   return r.right
 }
 
-/** Reads a string option, failing when a required one is missing. */
-export const requireString = (values: Record<string, unknown>, name: string): string => {
+/** Reads a string option, failing when a required one is missing (the message prefixed by `where`, e.g. 'gpt2'). */
+export const requireString = (values: Record<string, unknown>, name: string, where?: string): string => {
   const v = values[name]
-  if (typeof v !== 'string' || v === '') throw new CliError(`--${name} is required`)
+  if (typeof v !== 'string' || v === '') throw new CliError(`${where === undefined ? '' : `${where}: `}--${name} is required`)
   return v
 }
 

@@ -9,6 +9,7 @@
  * `--json` prints `[{"text": …, "logprob": …}, …]` and nothing else on stdout.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import type { ParseArgsConfig } from 'node:util'
 import { key } from '../core/key.js'
 import { decodeIds, encodeChars } from '../data/vocab.js'
 import { miniGptDecoder } from '../sample/decoders.js'
@@ -18,35 +19,43 @@ import { optionsErrorMessage, requestFromOptions } from '../sample/options.js'
 import { loadCheckpoint, optString, requireString, startBackend } from './common.js'
 import { CliError, guard, intOption, numberOption, parseOptions, type Command } from './io.js'
 
-/** The sampling flags shared by `generate` and `gpt2 generate`, as parseArgs options. */
-export const SAMPLING_FLAGS = {
-  temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, 'min-p': { type: 'string' },
-  'typical-p': { type: 'string' }, 'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' },
-  'num-beams': { type: 'string' }, greedy: { type: 'boolean' }, stop: { type: 'string', multiple: true },
-} as const
+/** The numeric sampling flags shared by `generate` and `gpt2 generate`: flag, option field, integer? */
+export const SAMPLING_FIELDS = [
+  ['temperature', 'temperature', false],
+  ['top-k', 'top_k', true],
+  ['top-p', 'top_p', false],
+  ['min-p', 'min_p', false],
+  ['typical-p', 'typical_p', false],
+  ['repetition-penalty', 'repetition_penalty', false],
+  ['no-repeat-ngram', 'no_repeat_ngram_size', true],
+  ['num-beams', 'num_beams', true],
+] as const
+
+/** Every sampling flag as parseArgs options (the numeric ones, --greedy and --stop). */
+export const SAMPLING_FLAGS: NonNullable<ParseArgsConfig['options']> = {
+  ...Object.fromEntries(SAMPLING_FIELDS.map(([flag]) => [flag, { type: 'string' as const }])),
+  greedy: { type: 'boolean' },
+  stop: { type: 'string', multiple: true },
+}
 
 /** The generation options (docs/sampling.md names) from the sampling flags; invalid values fail naming the flag. */
 export const samplingOptions = (v: Record<string, unknown>): Record<string, unknown> => {
-  const num = (flag: string, option: string, int = false): Record<string, number> => {
+  const options: Record<string, unknown> = {}
+  for (const [flag, field, int] of SAMPLING_FIELDS) {
     const raw = optString(v, flag)
-    if (raw === undefined) return {}
-    const n = int ? intOption(flag, raw, 0, 1) : numberOption(flag, raw, NaN)
-    return { [option]: n }
+    if (raw !== undefined) options[field] = int ? intOption(flag, raw, 0, 1) : numberOption(flag, raw, NaN)
   }
   const stop = v.stop as string[] | undefined
   return {
-    ...num('temperature', 'temperature'),
-    ...num('top-k', 'top_k', true),
-    ...num('top-p', 'top_p'),
-    ...num('min-p', 'min_p'),
-    ...num('typical-p', 'typical_p'),
-    ...num('repetition-penalty', 'repetition_penalty'),
-    ...num('no-repeat-ngram', 'no_repeat_ngram_size', true),
-    ...num('num-beams', 'num_beams', true),
+    ...options,
     ...(v.greedy === true ? { do_sample: false } : {}),
     ...(stop !== undefined && stop.length > 0 ? { stop } : {}),
   }
 }
+
+/** An option problem reworded with the CLI's flag names (`--top-p must be in (0, 1], got 1.5`). */
+export const withFlagNames = (message: string): string =>
+  SAMPLING_FIELDS.reduce((m, [flag, field]) => m.replaceAll(field, `--${flag}`), message.replaceAll('max_new_tokens', '--max-new-tokens'))
 
 /** The `generate` command. */
 export const generateCommand: Command = (argv, io) =>

@@ -26,6 +26,8 @@ import { generate, stream } from '../sample/engine.js'
 import { gpt2Decoder } from '../sample/gpt2-decoder.js'
 import { beamRequestFromOptions, optionsErrorMessage, requestFromOptions, type OptionsError } from '../sample/options.js'
 import { fitWith } from '../train/loop.js'
+import { optString, requireString } from './common.js'
+import { SAMPLING_FLAGS, samplingOptions, withFlagNames } from './generate.js'
 import { CliError, guard, intOption, numberOption, orFail, parseOptions, type CliIO, type Command } from './io.js'
 import { progressBar } from './progress.js'
 
@@ -57,13 +59,8 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const
 
-const str = (o: Record<string, unknown>, name: string): string | undefined => o[name] as string | undefined
-
-const required = (o: Record<string, unknown>, name: string): string => {
-  const v = str(o, name)
-  if (v === undefined || v === '') throw new CliError(`gpt2: --${name} is required`)
-  return v
-}
+const str = optString
+const required = (o: Record<string, unknown>, name: string): string => requireString(o, name, 'gpt2')
 
 /** Starts the backend and loads the model folder; failures are one-line CliErrors. */
 const setup = async (o: Record<string, unknown>): Promise<Gpt2Folder> => {
@@ -85,21 +82,8 @@ const promptIds = (m: Gpt2Folder, text: string): number[] => {
   return [bos]
 }
 
-// Generation options: CLI flag → GenerationOptions field.
-const SAMPLING = [
-  ['temperature', 'temperature', 'number'],
-  ['top-k', 'top_k', 'int'],
-  ['top-p', 'top_p', 'number'],
-  ['min-p', 'min_p', 'number'],
-  ['typical-p', 'typical_p', 'number'],
-  ['repetition-penalty', 'repetition_penalty', 'number'],
-  ['no-repeat-ngram', 'no_repeat_ngram_size', 'int'],
-  ['num-beams', 'num_beams', 'int'],
-] as const
-
 /** An options error with the CLI's flag names (`--top-p must be in (0, 1], got 1.5`). */
-const optionsMessage = (e: OptionsError): string =>
-  SAMPLING.reduce((m, [flag, field]) => m.replaceAll(field, `--${flag}`), optionsErrorMessage(e).replaceAll('max_new_tokens', '--max-new-tokens'))
+const optionsMessage = (e: OptionsError): string => withFlagNames(optionsErrorMessage(e))
 
 const generateCommand = async (argv: readonly string[], io: CliIO): Promise<number> => {
   const o = parseOptions(argv, {
@@ -109,15 +93,11 @@ const generateCommand = async (argv: readonly string[], io: CliIO): Promise<numb
     greedy: { type: 'boolean' },
     seed: { type: 'string' },
     stream: { type: 'boolean' },
-    ...Object.fromEntries(SAMPLING.map(([flag]) => [flag, { type: 'string' }])),
+    ...SAMPLING_FLAGS,
   })
   if (o.help === true) return usage(io)
   if (o.stream === true && o.json === true) throw new CliError('--stream prints the text as it comes; it cannot be combined with --json')
-  const options: Record<string, unknown> = { max_new_tokens: intOption('max-new-tokens', str(o, 'max-new-tokens'), 20) }
-  for (const [flag, field, kind] of SAMPLING) {
-    const raw = str(o, flag)
-    if (raw !== undefined) options[field] = kind === 'int' ? intOption(flag, raw, 0, 0) : numberOption(flag, raw, 0)
-  }
+  const options: Record<string, unknown> = { max_new_tokens: intOption('max-new-tokens', str(o, 'max-new-tokens'), 20), ...samplingOptions(o) }
   const seed = intOption('seed', str(o, 'seed'), 0, 0)
   const beams = (options.num_beams as number | undefined) ?? 1
   if (beams > 1 && o.stream === true) throw new CliError('--stream cannot be combined with --num-beams > 1')

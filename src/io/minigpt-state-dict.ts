@@ -15,7 +15,6 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { key } from '../core/key.js'
 import { configErrorMessage, formatValidationErrors } from '../core/errors.js'
-import { scoped } from '../core/scope.js'
 import * as T from '../core/tree.js'
 import { vocabFromTokens, type CharVocab } from '../data/vocab.js'
 import { contextLength, decodeMiniGptConfig, type MiniGptConfig } from '../models/minigpt/config.js'
@@ -96,10 +95,8 @@ export const paramsFromStateDict = (config: MiniGptConfig, flat: ReadonlyMap<str
   return E.right(tree)
 }
 
-/** Zero tensors with the shapes of a config's parameters (a template for unflattenLike). */
-const shapeTemplate = (config: MiniGptConfig): MiniGptParams => {
-  return scoped(() => T.map(miniGpt(config).init(key(0)), (x) => tf.zeros(x.shape))) as unknown as MiniGptParams
-}
+/** A config's parameter tree, whose shapes are the template for unflattenLike (its values are never read). */
+const shapeTemplate = (config: MiniGptConfig): MiniGptParams => miniGpt(config).init(key(0))
 
 /** The three files of a checkpoint folder as they arrived (bytes, or text already decoded). */
 export interface CheckpointBytes {

@@ -23,7 +23,9 @@ export interface AttentionOutput {
 
 /**
  * softmax(Q·Kᵀ/√d + mask)·V for q [..., Tq, d], k and v [..., Tk, d]; the mask (additive,
- * broadcastable to [..., Tq, Tk]) is optional.
+ * broadcastable to [..., Tq, Tk]) is optional, and so is `dropWeights`, applied to the weights
+ * before they multiply V (GPT-2's attention-probability dropout). The returned weights are the
+ * softmax's, before that dropout.
  */
 export const scaledDotProductAttention = (
   q: tf.Tensor,
@@ -31,11 +33,12 @@ export const scaledDotProductAttention = (
   v: tf.Tensor,
   mask?: tf.Tensor,
   returnWeights = false,
+  dropWeights?: (weights: tf.Tensor) => tf.Tensor,
 ): AttentionOutput => {
   const d = q.shape[q.rank - 1]
   const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d))
   const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)
-  const output = tf.matMul(weights, v)
+  const output = tf.matMul(dropWeights === undefined ? weights : dropWeights(weights), v)
   return returnWeights ? { output, weights } : { output }
 }
 

@@ -17,7 +17,7 @@ import { checkShape } from '../../core/errors.js'
 import { compose, fold, replicate, type Ctx, type Layer, type ParamsOf } from '../../core/layer.js'
 import { causalMask } from '../../mask/index.js'
 import { geluErf, geluTanh } from '../../nn/activation.js'
-import { extendCache, mergeHeads, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
+import { extendCache, mergeHeads, scaledDotProductAttention, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
 import { runBlocks, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { dropoutOp } from '../../nn/dropout.js'
 import { embedding, lookup } from '../../nn/embedding.js'
@@ -46,11 +46,9 @@ export const fusedSelfAttention = (e: number, heads: number, std: number, projSt
   compose('attn', { c_attn: conv1d(e, 3 * e, 'attn.c_attn', std), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }, (l) => (p, input: MhaInput, ctx: Ctx): MhaOutput => {
     const [q, k, v] = tf.split(l.c_attn.apply(p.c_attn, input.x, ctx), 3, -1).map((z) => splitHeads(z, heads))
     const cache = extendCache(input.cache, k, v)
-    const scores = tf.mul(tf.matMul(q, cache.k, false, true), 1 / Math.sqrt(e / heads))
-    const weights = tf.softmax(input.mask === undefined ? scores : tf.add(scores, input.mask), -1) as tf.Tensor4D
-    const att = tf.matMul(dropoutOp(weights, attnDropout, fold(ctx, 2), 'h.attn.attn_dropout'), cache.v) as tf.Tensor4D
-    const output = l.c_proj.apply(p.c_proj, mergeHeads(att), ctx) as tf.Tensor3D
-    return input.returnWeights === true ? { output, cache, weights } : { output, cache }
+    const att = scaledDotProductAttention(q, cache.k, cache.v, input.mask, input.returnWeights === true, (w) => dropoutOp(w, attnDropout, fold(ctx, 2), 'h.attn.attn_dropout'))
+    const output = l.c_proj.apply(p.c_proj, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
+    return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
   })
 
 /** Dropout rates of the three kinds Hugging Face's GPT-2 has. */
