@@ -215,8 +215,10 @@ const advance = (
 }
 
 /**
- * The one decoding loop: a group of requests with equal prompt lengths, batched. Yields an event
- * per chosen token (with the result when that token finished its row). Holds exactly one cache
+ * The one decoding loop: a group of requests with equal prompt lengths, batched. Yields the
+ * events of one step at a time, an event per chosen token (with the result when that token
+ * finished its row): one yield per step rather than per row, since each yield of an async
+ * generator costs a promise round trip. Holds exactly one cache
  * at a time and releases it on every exit: completion, error, abort, or the consumer stopping.
  */
 async function* decodeGroup<C>(
@@ -225,7 +227,7 @@ async function* decodeGroup<C>(
   key: Key,
   signal: AbortSignal | undefined,
   deltas: boolean,
-): AsyncGenerator<RowEvent, void, undefined> {
+): AsyncGenerator<readonly RowEvent[], void, undefined> {
   const rows: Row[] = entries.map(({ request, index }) => ({
     request,
     index,
@@ -241,10 +243,10 @@ async function* decodeGroup<C>(
   const promptLength = rows[0].request.prompt.length
   if (promptLength >= model.contextLength) {
     // No room for even one token: finish without touching the model.
-    for (let i = 0; i < rows.length; i++) {
-      const text = rows[i].request.decode?.([])
-      yield { row: i, result: { tokens: [], tokenLogprobs: [], logprob: 0, finishReason: 'context', ...(text !== undefined ? { text } : {}) } }
-    }
+    yield rows.map((r, i) => {
+      const text = r.request.decode?.([])
+      return { row: i, result: { tokens: [], tokenLogprobs: [], logprob: 0, finishReason: 'context' as const, ...(text !== undefined ? { text } : {}) } }
+    })
     return
   }
   let owned: C | undefined
@@ -259,6 +261,7 @@ async function* decodeGroup<C>(
     checkOutput(model, out, batch.length, 'prefill')
     for (;;) {
       let liveCount = 0
+      const events: RowEvent[] = []
       for (let j = 0; j < batch.length; j++) {
         if (!live[j]) continue
         const row = rows[batch[j]]
@@ -266,8 +269,9 @@ async function* decodeGroup<C>(
         const { chunk, result } = advance(row, token, logprob, model.contextLength, deltas)
         if (result === undefined) liveCount++
         else live[j] = false
-        yield { row: batch[j], chunk, ...(result !== undefined ? { result } : {}) }
+        events.push({ row: batch[j], chunk, ...(result !== undefined ? { result } : {}) })
       }
+      yield events
       if (liveCount === 0) return
       if (liveCount * 2 <= batch.length) {
         const still = batch.flatMap((_, j) => (live[j] ? [j] : []))
@@ -310,8 +314,8 @@ export const generateBatch = async <C>(
   const results: GenerationResult[] = new Array(requests.length)
   for (const members of groups.values()) {
     const entries = members.map((i) => ({ request: requests[i], index: i }))
-    for await (const ev of decodeGroup(model, entries, key, options.signal, false)) {
-      if (ev.result !== undefined) results[members[ev.row]] = ev.result
+    for await (const events of decodeGroup(model, entries, key, options.signal, false)) {
+      for (const ev of events) if (ev.result !== undefined) results[members[ev.row]] = ev.result
     }
   }
   return results
@@ -330,7 +334,9 @@ export const generate = async <C>(
   const index = options.index ?? 0
   checkRequest(model, request, 'generate')
   let result: GenerationResult | undefined
-  for await (const ev of decodeGroup(model, [{ request, index }], key, options.signal, false)) result = ev.result ?? result
+  for await (const events of decodeGroup(model, [{ request, index }], key, options.signal, false)) {
+    for (const ev of events) result = ev.result ?? result
+  }
   return result as GenerationResult
 }
 
@@ -352,9 +358,11 @@ export const stream = <C>(
   const index = options.index ?? 0
   return (async function* () {
     let result: GenerationResult | undefined
-    for await (const ev of decodeGroup(model, [{ request, index }], key, options.signal, true)) {
-      if (ev.chunk !== undefined) yield ev.chunk
-      result = ev.result ?? result
+    for await (const events of decodeGroup(model, [{ request, index }], key, options.signal, true)) {
+      for (const ev of events) {
+        if (ev.chunk !== undefined) yield ev.chunk
+        result = ev.result ?? result
+      }
     }
     if (result === undefined) throw new Error('stream: decoding ended without a result')
     return result

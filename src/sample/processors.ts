@@ -28,11 +28,18 @@ export interface ProcessorContext {
 export type LogitsProcessor = (ctx: ProcessorContext) => (logits: Float32Array) => Float32Array
 
 /** Builds the context for a sequence whose prompt is `prompt` and generated tokens `generated`. */
-export const processorContext = (prompt: readonly number[], generated: readonly number[]): ProcessorContext => ({
-  tokens: prompt.concat(generated),
-  promptLength: prompt.length,
-  step: generated.length,
-})
+export const processorContext = (prompt: readonly number[], generated: readonly number[]): ProcessorContext => {
+  // `tokens` is built on first use: most chains (temperature, top-k, top-p …) never read it,
+  // and the engine makes a context for every row at every step.
+  let tokens: readonly number[] | undefined
+  return {
+    get tokens() {
+      return (tokens ??= prompt.concat(generated))
+    },
+    promptLength: prompt.length,
+    step: generated.length,
+  }
+}
 
 /**
  * Composes processors left to right (the first runs first) into one processor; built on
