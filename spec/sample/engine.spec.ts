@@ -54,11 +54,34 @@ describe('stopping', () => {
   })
   it('drops finished rows with select once at most half the batch is live', async () => {
     const m = counter()
-    const rs = await generateBatch(m, [1, 3, 2].map((n) => greedyReq([0], { maxNewTokens: n })), key(0))
-    expect(rs.map((r) => r.tokens)).toEqual([[1], [1, 2, 3], [1, 2]])
+    const rs = await generateBatch(m, [1, 3, 2].map((n, i) => greedyReq([i], { maxNewTokens: n })), key(0))
+    expect(rs.map((r) => r.tokens)).toEqual([[1], [2, 3, 4], [3, 4]])
     // After the first token 2 of 3 rows are live: the finished one rides along. After the
     // second, 1 of 3: the cache is compacted to that row.
     expect(m.calls()).toEqual(['prefill:3', 'step:3', 'select:1', 'step:1'])
+    expect(releasedExactlyOnce(m)).toBe(true)
+  })
+})
+
+describe('rows with identical histories', () => {
+  it('are computed once: identical prompts share a prefill row and greedy rows stay together', async () => {
+    const m = counter()
+    const rs = await generateBatch(m, [3, 1, 2].map((n) => greedyReq([0], { maxNewTokens: n })), key(0))
+    expect(rs.map((r) => r.tokens)).toEqual([[1, 2, 3], [1], [1, 2]])
+    expect(m.calls()).toEqual(['prefill:1', 'step:1', 'step:1'])
+    expect(releasedExactlyOnce(m)).toBe(true)
+  })
+  it('split into their own rows when their draws diverge, and the model sees one row per distinct history', async () => {
+    // Two equally likely tokens: eight samples from one prompt branch at every step.
+    const m = toyModel(4, 16, () => Float32Array.of(0, 0, -Infinity, -Infinity))
+    const reqs = Array.from({ length: 8 }, (): GenerationRequest => ({ prompt: [2, 3], maxNewTokens: 3 }))
+    const rs = await generateBatch(m, reqs, key(5))
+    const batchOf = (what: string) => m.calls().filter((c) => c.startsWith(what)).map((c) => Number(c.split(':')[1]))
+    const distinct = (n: number) => new Set(rs.map((r) => r.tokens.slice(0, n).join())).size
+    expect(batchOf('prefill')).toEqual([1])
+    expect(batchOf('step')).toEqual([distinct(1), distinct(2)])
+    expect(batchOf('select')).toEqual([distinct(1), distinct(2)])
+    expect(distinct(3)).toBeGreaterThan(distinct(1))
     expect(releasedExactlyOnce(m)).toBe(true)
   })
 })

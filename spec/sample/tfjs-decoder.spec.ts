@@ -7,7 +7,7 @@ import * as T from '../../src/core/tree.js'
 import { gpt2, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import type { Gpt2Config } from '../../src/models/gpt2/config.js'
 import { gpt2Decoder } from '../../src/sample/gpt2-decoder.js'
-import { PREFILL_CHUNK, selectRows, tfjsDecoder } from '../../src/sample/tfjs-decoder.js'
+import { PREFILL_CHUNK, selectRows } from '../../src/sample/tfjs-decoder.js'
 
 const config: Gpt2Config = { vocab_size: 50, n_positions: 200, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
 
@@ -60,40 +60,5 @@ describe('selectRows', () => {
     expect(picked.dtype).toBe('int32')
     expect(picked.arraySync()).toEqual([[3, 4], [1, 2], [3, 4]])
     tf.dispose([t, ints, picked])
-  })
-})
-
-describe('tfjsDecoder prefill of identical prompts', () => {
-  it('computes the prompt once and gives every row the logits and cache of the one-row prefill', async () => {
-    await initBackend('cpu')
-    const params = gpt2(config).init(key(9))
-    const decoder = gpt2Decoder(config, params)
-    const prompt = [3, 1, 4, 1, 5]
-    const calls: number[] = []
-    const counting = tfjsDecoder(
-      (p: Gpt2Params, ids, cache) => {
-        calls.push(ids.shape[0])
-        return gpt2(config).apply(p, { ids, cache, lastOnly: true }, EVAL)
-      },
-      params,
-      { vocabSize: config.vocab_size, contextLength: config.n_positions },
-    )
-    const many = await counting.prefill([prompt, prompt, prompt])
-    expect(calls).toEqual([1])
-    const one = await decoder.prefill([prompt])
-    many.logits.forEach((row) => expect(Array.from(row)).toEqual(Array.from(one.logits[0])))
-    many.cache.forEach((c, layer) => {
-      expect(c.k.shape).toEqual([3, 2, 5, 8])
-      const k1 = one.cache[layer].k.dataSync()
-      const km = c.k.dataSync()
-      for (let r = 0; r < 3; r++) expect(Array.from(km.subarray(r * k1.length, (r + 1) * k1.length))).toEqual(Array.from(k1))
-    })
-    // The next step from the shared cache equals the step of distinct-but-equal rows.
-    const next = await counting.step(many.cache, [7, 8, 9])
-    const single = await decoder.step(one.cache, [8])
-    expect(Array.from(next.logits[1])).toEqual(Array.from(single.logits[0]))
-    for (const c of [many.cache, next.cache, one.cache, single.cache]) decoder.release(c)
-    decoder.dispose()
-    T.dispose(params)
   })
 })

@@ -146,35 +146,55 @@ export const truncatedNormal = (k: Key, n: number, std = 1, lower = -2, upper = 
   return out
 }
 
+/** A categorical distribution ready to draw from: a draw with a key gives the token and its log-probability. */
+export type CategoricalDraw = (k: Key) => { readonly token: number; readonly logprob: number }
+
 /**
- * One draw from the categorical distribution given by unnormalised log-probabilities
- * (`-Infinity` marks an impossible outcome), by inverting the cumulative distribution with a
- * single uniform draw, in float64 on the host — so the draw is identical on every backend and
- * costs one block of the generator whatever the vocabulary size. Throws if every logit is
- * -Infinity or any is NaN.
+ * The categorical distribution given by unnormalised log-probabilities (`-Infinity` marks an
+ * impossible outcome), prepared once for any number of draws: its cumulative sums are computed
+ * here (in float64), each draw inverts them with a single uniform from its key (a binary
+ * search) — so a draw is identical on every backend, costs one block of the generator whatever
+ * the vocabulary size, and rows that share logits share the preparation. The drawn token's
+ * log-probability is `logits[token] - max - log(Σ exp(logits - max))`, from the same sums.
+ * Throws if every logit is -Infinity or any is NaN.
  */
-export const categorical = (k: Key, logits: ArrayLike<number>): number => {
+export const prepareCategorical = (logits: ArrayLike<number>): CategoricalDraw => {
+  const n = logits.length
   let max = -Infinity
-  for (let i = 0; i < logits.length; i++) {
+  for (let i = 0; i < n; i++) {
     const l = logits[i]
     if (Number.isNaN(l)) throw new RangeError(`categorical: logit ${i} is NaN`)
     if (l > max) max = l
   }
   if (max === -Infinity) throw new RangeError('categorical: every logit is -Infinity, nothing can be drawn')
+  const cumulative = new Float64Array(n)
   let total = 0
-  for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i] - max)
-  const target = openUniform64(k, 1)[0] * total
-  let cumulative = 0
-  let last = -1
-  for (let i = 0; i < logits.length; i++) {
+  let last = -1 // the last possible outcome
+  for (let i = 0; i < n; i++) {
     const p = Math.exp(logits[i] - max)
-    if (p === 0) continue
-    cumulative += p
-    last = i
-    if (cumulative > target) return i
+    total += p
+    cumulative[i] = total
+    if (p > 0) last = i
   }
-  return last // rounding left the target at the very top: the last possible outcome
+  const logTotal = Math.log(total)
+  return (k) => {
+    const target = openUniform64(k, 1)[0] * total
+    // The first outcome whose cumulative sum passes the target (it has a non-zero weight:
+    // a zero-weight entry repeats the sum before it); rounding may leave the target at the
+    // very top, and then the last possible outcome is drawn.
+    let lo = 0
+    let hi = last
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (cumulative[mid] > target) hi = mid
+      else lo = mid + 1
+    }
+    return { token: lo, logprob: logits[lo] - max - logTotal }
+  }
 }
+
+/** One draw from the categorical distribution given by unnormalised log-probabilities ({@link prepareCategorical}). */
+export const categorical = (k: Key, logits: ArrayLike<number>): number => prepareCategorical(logits)(k).token
 
 /** A uniformly random permutation of 0..n-1 (Fisher–Yates driven by the key). */
 export const permutation = (k: Key, n: number): Int32Array => {

@@ -42,15 +42,17 @@ export const scaledDotProductAttention = (
   return returnWeights ? { output, weights } : { output }
 }
 
-/** [B, T, H·d] → [B, H, T, d]. */
+/** [B, T, H·d] → [B, H, T, d]. With one position (a decoding step) it is a reshape: the layouts coincide. */
 export const splitHeads = (x: tf.Tensor, heads: number): tf.Tensor4D => {
   const [b, t, e] = x.shape
+  if (t === 1) return tf.reshape(x, [b, heads, 1, e / heads])
   return tf.transpose(tf.reshape(x, [b, t, heads, e / heads]), [0, 2, 1, 3]) as tf.Tensor4D
 }
 
-/** [B, H, T, d] → [B, T, H·d]. */
+/** [B, H, T, d] → [B, T, H·d]. With one position it is a reshape. */
 export const mergeHeads = (x: tf.Tensor4D): tf.Tensor3D => {
   const [b, h, t, d] = x.shape
+  if (t === 1) return tf.reshape(x, [b, 1, h * d])
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * d]) as tf.Tensor3D
 }
 

@@ -16,7 +16,7 @@ export const miniGptDecoder = (config: MiniGptConfig, params: MiniGptParams): De
     (p: MiniGptParams, ids, cache) => {
       const out = model.apply(p, { ids, cache }, EVAL)
       const [b, t, v] = out.logits.shape
-      return { logits: tf.slice(out.logits, [0, t - 1, 0], [b, 1, v]), cache: out.cache }
+      return { logits: t === 1 ? out.logits : tf.slice(out.logits, [0, t - 1, 0], [b, 1, v]), cache: out.cache }
     },
     params,
     { vocabSize: config.vocab_size, contextLength: contextLength(config) },

@@ -9,12 +9,15 @@
  * equals non-streaming (they share one loop).
  *
  * Batching: requests are grouped by prompt length (one `prefill` per group, groups one after
- * another); finished rows leave the batch through `model.select`.
+ * another). Within a group, rows whose tokens so far are identical share one batch position,
+ * so each distinct history is computed once (identical prompts are prefilled once; samples
+ * share their first steps until their draws diverge); `model.select` splits shared positions
+ * and drops finished rows.
  */
 import { foldIn, type Key } from '../core/key.js'
 import { callModel, checkOutput, checkPrompt, eosSet, type DecoderModel, type ModelOutput } from './model.js'
 import { identityProcessor, processorContext, type LogitsProcessor } from './processors.js'
-import { sample, type Sampler } from './samplers.js'
+import { sample, type PreparedSampler, type Sampler } from './samplers.js'
 import { logProbAt } from './softmax.js'
 
 /** Why a sequence stopped: its EOS token, `maxNewTokens`, a stop string, or the model's context length. */
@@ -144,24 +147,49 @@ const settled = (text: string, stops: readonly string[]): string => {
   return text.slice(0, end - hold)
 }
 
-const chooseToken = (row: Row, logits: Float32Array, vocab: number): { token: number; logprob: number } => {
-  const step = row.generated.length
-  const where = `generate: sequence ${row.index}, step ${step}`
+/** A slot's logits as processed for a row, and the sampler's preparation of them: shared by rows with equal histories. */
+interface Prepared {
+  readonly processor: LogitsProcessor
+  readonly sampler: Sampler
+  readonly processed: Float32Array
+  readonly draw?: (key: Key) => { readonly token: number; readonly logprob: number }
+}
+
+const where = (row: Row): string => `generate: sequence ${row.index}, step ${row.generated.length}`
+
+const wrapped = <A>(row: Row, f: () => A): A => {
+  try {
+    return f()
+  } catch (e) {
+    throw new Error(`${where(row)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+  }
+}
+
+/** Runs a row's processor on its logits, and prepares its sampler when it can be prepared. */
+const prepare = (row: Row, logits: Float32Array, vocab: number): Prepared => {
   const processed = row.processor(processorContext(row.request.prompt, row.generated))(logits)
   if (processed.length !== vocab) {
-    throw new Error(`${where}: the processor returned ${processed.length} logits, expected ${vocab}`)
+    throw new Error(`${where(row)}: the processor returned ${processed.length} logits, expected ${vocab}`)
   }
+  const sampler = row.sampler as Sampler & Partial<PreparedSampler>
+  const draw = sampler.prepare === undefined ? undefined : wrapped(row, () => (sampler.prepare as PreparedSampler['prepare'])(processed))
+  return { processor: row.processor, sampler: row.sampler, processed, ...(draw !== undefined ? { draw } : {}) }
+}
+
+const chooseToken = (row: Row, prepared: Prepared, vocab: number): { token: number; logprob: number } => {
+  const k = foldIn(row.seqKey, row.generated.length)
+  const { draw, processed } = prepared
   let token: number
-  try {
-    token = row.sampler(foldIn(row.seqKey, step))(processed)
-  } catch (e) {
-    throw new Error(`${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+  let logprob: number
+  if (draw !== undefined) ({ token, logprob } = draw(k))
+  else {
+    token = wrapped(row, () => row.sampler(k)(processed))
+    if (!Number.isInteger(token) || token < 0 || token >= vocab) {
+      throw new Error(`${where(row)}: the sampler chose ${token}, outside the vocabulary [0, ${vocab})`)
+    }
+    logprob = logProbAt(processed, token)
   }
-  if (!Number.isInteger(token) || token < 0 || token >= vocab) {
-    throw new Error(`${where}: the sampler chose ${token}, outside the vocabulary [0, ${vocab})`)
-  }
-  const logprob = logProbAt(processed, token)
-  if (logprob === -Infinity) throw new Error(`${where}: the sampler chose token ${token}, which the processors filtered out`)
+  if (logprob === -Infinity) throw new Error(`${where(row)}: the sampler chose token ${token}, which the processors filtered out`)
   return { token, logprob }
 }
 
@@ -251,45 +279,90 @@ async function* decodeGroup<C>(
   }
   let owned: C | undefined
   try {
-    // `batch[j]` is the row at batch position j. A finished row stays in the batch (its
-    // outputs ignored) until at most half the positions are live: compacting the cache with
-    // `select` copies every layer's keys and values, so it is done rarely, not at every step.
-    let batch = rows.map((_, i) => i)
-    let live = batch.map(() => true)
-    let out: ModelOutput<C> = await callModel(model, () => model.prefill(rows.map((r) => r.request.prompt)), undefined, signal)
+    // Rows whose tokens so far are identical (the same prompt, the same draws) share one batch
+    // position, "slot": the model computes each distinct history once. Many samples from one
+    // prompt share their first steps: 1,000 names from SOS start as 1 slot, then ~40, ~265 …
+    // and only diverge into one slot per row after a few characters.
+    const prompts: (readonly number[])[] = []
+    const promptSlot = new Map<string, number>()
+    let slotOf = rows.map((r) => {
+      const id = r.request.prompt.join(',')
+      let slot = promptSlot.get(id)
+      if (slot === undefined) {
+        slot = prompts.push(r.request.prompt) - 1
+        promptSlot.set(id, slot)
+      }
+      return slot
+    })
+    // The token each slot was last fed (a slot that no live row uses any more is fed it again).
+    let fed = prompts.map((p) => p[p.length - 1])
+    let live = rows.map(() => true)
+    let out: ModelOutput<C> = await callModel(model, () => model.prefill(prompts), undefined, signal)
     owned = out.cache
-    checkOutput(model, out, batch.length, 'prefill')
+    checkOutput(model, out, prompts.length, 'prefill')
     for (;;) {
-      let liveCount = 0
       const events: RowEvent[] = []
-      for (let j = 0; j < batch.length; j++) {
-        if (!live[j]) continue
-        const row = rows[batch[j]]
-        const { token, logprob } = chooseToken(row, out.logits[j], model.vocabSize)
+      // Rows of one slot have the same tokens so far: with the same processor and sampler,
+      // their processed logits and the sampler's preparation are computed once.
+      const shared = new Map<number, Prepared>()
+      for (let i = 0; i < rows.length; i++) {
+        if (!live[i]) continue
+        const row = rows[i]
+        let prepared = shared.get(slotOf[i])
+        if (prepared === undefined || prepared.processor !== row.processor || prepared.sampler !== row.sampler) {
+          prepared = prepare(row, out.logits[slotOf[i]], model.vocabSize)
+          if (!shared.has(slotOf[i])) shared.set(slotOf[i], prepared)
+        }
+        const { token, logprob } = chooseToken(row, prepared, model.vocabSize)
         const { chunk, result } = advance(row, token, logprob, model.contextLength, deltas)
-        if (result === undefined) liveCount++
-        else live[j] = false
-        events.push({ row: batch[j], chunk, ...(result !== undefined ? { result } : {}) })
+        if (result !== undefined) live[i] = false
+        events.push({ row: i, chunk, ...(result !== undefined ? { result } : {}) })
       }
       yield events
-      if (liveCount === 0) return
-      if (liveCount * 2 <= batch.length) {
-        const still = batch.flatMap((_, j) => (live[j] ? [j] : []))
-        const kept: C = model.select(owned as C, still)
+      // The next batch: one slot per distinct (slot, token) among the live rows, in row order.
+      const parents: number[] = []
+      const tokens: number[] = []
+      const next = new Map<number, number>()
+      const nextSlotOf = slotOf.slice()
+      for (let i = 0; i < rows.length; i++) {
+        if (!live[i]) continue
+        const token = rows[i].generated[rows[i].generated.length - 1]
+        const id = slotOf[i] * model.vocabSize + token
+        let slot = next.get(id)
+        if (slot === undefined) {
+          slot = parents.push(slotOf[i]) - 1
+          tokens.push(token)
+          next.set(id, slot)
+        }
+        nextSlotOf[i] = slot
+      }
+      if (parents.length === 0) return
+      const width = fed.length
+      const unchanged = parents.length === width && parents.every((p, j) => p === j)
+      const subset = parents.every((p, j) => j === 0 || p > parents[j - 1])
+      if (unchanged || (subset && parents.length * 2 > width)) {
+        // No slot split: keep the cache as it is. Slots no live row uses ride along (their
+        // outputs ignored) until at most half are used: `select` copies every layer's keys and
+        // values, so it is not worth doing for a few finished rows. Such a slot is fed its last
+        // token again; its position never passes the context length, since every slot of a
+        // group is at the same position and a row at the limit finishes the whole group.
+        const feed = fed.slice()
+        parents.forEach((p, j) => (feed[p] = tokens[j]))
+        slotOf = slotOf.map((s, i) => (live[i] ? parents[nextSlotOf[i]] : s))
+        fed = feed
+      } else {
+        const kept: C = model.select(owned as C, parents)
         if (kept !== owned) model.release(owned as C)
         owned = kept
-        batch = still.map((j) => batch[j])
-        live = batch.map(() => true)
+        slotOf = nextSlotOf
+        fed = tokens
       }
       const input = owned as C
-      // A finished row is fed its last token again; its position never passes the context
-      // length, since every row of a group is at the same position and a row at the limit
-      // finishes the whole group.
-      const tokens = batch.map((i) => rows[i].generated[rows[i].generated.length - 1])
+      const feed = fed
       owned = undefined // the call below owns it now
-      out = await callModel(model, () => model.step(input, tokens), input, signal)
+      out = await callModel(model, () => model.step(input, feed), input, signal)
       owned = out.cache
-      checkOutput(model, out, batch.length, 'step')
+      checkOutput(model, out, feed.length, 'step')
     }
   } finally {
     if (owned !== undefined) model.release(owned)

@@ -42,7 +42,7 @@ export {
   type RequestExtras,
 } from './options.js'
 export { processorStages, type ProcessorStage } from './explain.js'
-export { greedy, greedySampler, sample, type Sampler } from './samplers.js'
+export { greedy, greedySampler, sample, type PreparedSampler, type Sampler } from './samplers.js'
 export { abortError, type DecoderModel, type ModelOutput } from './model.js'
 export {
   generate,

@@ -73,7 +73,7 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
   // intermediates of one pass (attention weights grow with the square of the length) are freed
   // after each chunk instead of piling up for the whole prompt — on wasm, whose heap never
   // shrinks, that peak would stay in the process's memory for good.
-  const prefillDistinct = async (prompts: readonly (readonly number[])[]): Promise<ModelOutput<LayerCaches>> => {
+  const prefill = async (prompts: readonly (readonly number[])[]): Promise<ModelOutput<LayerCaches>> => {
     const length = prompts[0]?.length ?? 0
     let cache: LayerCaches | undefined
     for (let start = 0; start + PREFILL_CHUNK < length; start += PREFILL_CHUNK) {
@@ -86,18 +86,6 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     const last = await run(prompts.map((p) => p.slice(done)), cache)
     if (cache !== undefined) tf.dispose(tensorsIn(cache))
     return last
-  }
-  // Identical prompts (n names from the same prompt, n samples of one question) are computed
-  // once: one row is prefilled and its cache copied n times; each row gets that row's logits.
-  const prefill = async (prompts: readonly (readonly number[])[]): Promise<ModelOutput<LayerCaches>> => {
-    const first = prompts[0] ?? []
-    const same = prompts.length > 1 && prompts.every((p) => p.length === first.length && p.every((t, i) => t === first[i]))
-    if (!same) return prefillDistinct(prompts)
-    const one = await prefillDistinct([first])
-    const rows = prompts.map(() => 0)
-    const cache = one.cache.map((c) => ({ k: selectRows(c.k, rows), v: selectRows(c.v, rows) }))
-    tf.dispose(tensorsIn(one.cache))
-    return { logits: rows.map(() => one.logits[0]), cache }
   }
   return {
     vocabSize: shape.vocabSize,
