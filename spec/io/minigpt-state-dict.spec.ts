@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import * as T from '../../src/core/tree.js'
 import { loadMiniGpt } from '../../src/io/minigpt-checkpoint.js'
-import { miniGptFromBytes, stateDict, type CheckpointBytes, type MiniGptCheckpoint } from '../../src/io/minigpt-state-dict.js'
+import { miniGptFromBytes, miniGptToBytes, stateDict, type CheckpointBytes, type MiniGptCheckpoint } from '../../src/io/minigpt-state-dict.js'
 import { serializeSafetensors } from '../../src/io/safetensors.js'
 
 const fixture = fileURLToPath(new URL('../fixtures/minigpt-tiny', import.meta.url))
@@ -50,6 +50,16 @@ describe('miniGptFromBytes: a checkpoint folder from bytes (browser-safe)', () =
     expect(values(c)).toEqual(values(onDisk))
     T.dispose(c.params)
     expect(ok(miniGptFromBytes({ ...f, config: new TextDecoder().decode(f.config as Uint8Array) })).config).toEqual(onDisk.config)
+  })
+
+  it('miniGptToBytes gives the three files back: they load to the same checkpoint', () => {
+    const bytes = miniGptToBytes(onDisk, { origin: 'spec' })
+    const c = ok(miniGptFromBytes(bytes))
+    expect(c.config).toEqual(onDisk.config)
+    expect(c.vocab.tokens).toEqual(onDisk.vocab.tokens)
+    expect(values(c)).toEqual(values(onDisk))
+    expect(JSON.parse(bytes.config as string)).toEqual(onDisk.config)
+    T.dispose(c.params)
   })
 
   it('names the file and the problem, as loadMiniGpt does, and leaves no tensors behind', () => {

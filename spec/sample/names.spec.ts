@@ -36,6 +36,15 @@ describe('generateNames (the seed generate(), batched and keyed)', () => {
     expect(E.isRight(a) && E.isRight(c) && a.right.map((n) => n.text).join() !== c.right.map((n) => n.text).join()).toBe(true)
   })
 
+  it('a request split by firstIndex gives the names of the whole request', async () => {
+    const whole = await run({ count: 24, options: { temperature: 1.2 } }, 3)
+    const head = await run({ count: 10, options: { temperature: 1.2 } }, 3)
+    const tail = await run({ count: 14, options: { temperature: 1.2 }, firstIndex: 10 }, 3)
+    expect(E.isRight(whole) && E.isRight(head) && E.isRight(tail)).toBe(true)
+    if (E.isRight(whole) && E.isRight(head) && E.isRight(tail)) expect([...head.right, ...tail.right]).toEqual(whole.right)
+    expect(await run({ count: 2, firstIndex: -1 })).toEqual(E.left('firstIndex must be an integer ≥ 0, got -1'))
+  })
+
   it('names start with the prompt, never hold special tokens and respect the context', async () => {
     const r = await run({ count: 30, prompt: 'Ma', options: { temperature: 1.5 } })
     if (E.isLeft(r)) throw new Error(r.left)

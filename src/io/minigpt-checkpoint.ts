@@ -17,24 +17,25 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { join } from 'node:path'
 import { ensureDir, ioError, readJson, readSafetensorsFile, writeFileAtomic, type IoError } from './files.js'
-import { CHECKPOINT_FILES, checkpointConfig, checkpointParams, checkpointVocab, stateDict, CheckpointVocabJson, type MiniGptCheckpoint } from './minigpt-state-dict.js'
-import { serializeSafetensors } from './safetensors.js'
+import { CHECKPOINT_FILES, checkpointConfig, checkpointParams, checkpointVocab, miniGptToBytes, CheckpointVocabJson, type MiniGptCheckpoint } from './minigpt-state-dict.js'
 
 // The pure half (state_dict layout, checks, loading from bytes) lives in a browser-safe module;
 // it is re-exported here so that this stays the one import for checkpoint folders in Node.
 export {
   CHECKPOINT_FILES, PE_BUFFER, checkpointConfig, checkpointParams, checkpointVocab, isLinearWeight, miniGptFromBytes,
-  paramsFromStateDict, stateDict, CheckpointVocabJson, type CheckpointBytes, type MiniGptCheckpoint,
+  miniGptToBytes, paramsFromStateDict, stateDict, CheckpointVocabJson, type CheckpointBytes, type MiniGptCheckpoint,
 } from './minigpt-state-dict.js'
 
 /** Writes a checkpoint folder (each file atomically); creates the folder if needed. */
-export const saveMiniGpt = (dir: string, ckpt: MiniGptCheckpoint, metadata: Readonly<Record<string, string>> = {}): TE.TaskEither<IoError, void> =>
-  pipe(
+export const saveMiniGpt = (dir: string, ckpt: MiniGptCheckpoint, metadata: Readonly<Record<string, string>> = {}): TE.TaskEither<IoError, void> => {
+  const files = miniGptToBytes(ckpt, metadata)
+  return pipe(
     ensureDir(dir),
-    TE.chain(() => writeFileAtomic(join(dir, CHECKPOINT_FILES.model), serializeSafetensors(stateDict(ckpt.config, ckpt.params), { format: 'pt', ...metadata }))),
-    TE.chain(() => writeFileAtomic(join(dir, CHECKPOINT_FILES.config), JSON.stringify(ckpt.config, null, 2) + '\n')),
-    TE.chain(() => writeFileAtomic(join(dir, CHECKPOINT_FILES.vocab), JSON.stringify(ckpt.vocab.tokens) + '\n')),
+    TE.chain(() => writeFileAtomic(join(dir, CHECKPOINT_FILES.model), files.model)),
+    TE.chain(() => writeFileAtomic(join(dir, CHECKPOINT_FILES.config), files.config)),
+    TE.chain(() => writeFileAtomic(join(dir, CHECKPOINT_FILES.vocab), files.vocab)),
   )
+}
 
 /**
  * Reads a checkpoint folder and checks that its parts agree: config.json decodes, vocab.json is

@@ -21,7 +21,7 @@ import { contextLength, decodeMiniGptConfig, type MiniGptConfig } from '../model
 import { miniGpt, type MiniGptParams } from '../models/minigpt/model.js'
 import { sinusoidalTable } from '../nn/positional.js'
 import type { IoError } from './files.js'
-import { parseSafetensors, type Safetensors, type TensorInput } from './safetensors.js'
+import { parseSafetensors, serializeSafetensors, type Safetensors, type TensorInput } from './safetensors.js'
 import { floatTensors } from './tensors.js'
 
 /** A Mini-GPT ready to use: its config, vocabulary and parameters. */
@@ -104,6 +104,16 @@ export interface CheckpointBytes {
   readonly vocab: Uint8Array | string
   readonly model: Uint8Array
 }
+
+/**
+ * A checkpoint's three files as bytes (what {@link saveMiniGpt} writes): model.safetensors with
+ * `metadata` in its header, config.json, vocab.json. For sending a model to a worker or a page.
+ */
+export const miniGptToBytes = (ckpt: MiniGptCheckpoint, metadata: Readonly<Record<string, string>> = {}): CheckpointBytes => ({
+  model: serializeSafetensors(stateDict(ckpt.config, ckpt.params), { format: 'pt', ...metadata }),
+  config: JSON.stringify(ckpt.config, null, 2) + '\n',
+  vocab: JSON.stringify(ckpt.vocab.tokens) + '\n',
+})
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 

@@ -86,6 +86,12 @@ export interface GenerateOptions {
 export interface GenerateBatchOptions {
   /** Aborts generation: the promise rejects with an AbortError and caches are released. */
   readonly signal?: AbortSignal
+  /**
+   * The key index of the first request (default 0): request `i` draws with
+   * `stepKey(key, firstIndex + i, t)`. Splitting a request list into ranges, each generated
+   * with its start as `firstIndex` (on other threads, say), gives the results of the whole list.
+   */
+  readonly firstIndex?: number
 }
 
 /** The key with which sequence `index` draws its token at `step`: `foldIn(foldIn(key, index), step)`. */
@@ -372,7 +378,7 @@ async function* decodeGroup<C>(
 /**
  * Generates many sequences at once, each stopping on its own. Requests are grouped by prompt
  * length (each group one batch); results come back in request order. Sequence `i` uses the
- * keys `stepKey(key, i, t)`. Throws a RangeError for an invalid request; rejects with an
+ * keys `stepKey(key, firstIndex + i, t)`. Throws a RangeError for an invalid request; rejects with an
  * AbortError when `signal` aborts (all caches are released either way).
  */
 export const generateBatch = async <C>(
@@ -382,11 +388,13 @@ export const generateBatch = async <C>(
   options: GenerateBatchOptions = {},
 ): Promise<readonly GenerationResult[]> => {
   requests.forEach((r, i) => checkRequest(model, r, `generateBatch: request ${i}`))
+  const first = options.firstIndex ?? 0
+  if (!Number.isInteger(first) || first < 0) throw new RangeError(`generateBatch: firstIndex must be an integer >= 0, got ${first}`)
   const groups = new Map<number, number[]>()
   requests.forEach((r, i) => groups.set(r.prompt.length, [...(groups.get(r.prompt.length) ?? []), i]))
   const results: GenerationResult[] = new Array(requests.length)
   for (const members of groups.values()) {
-    const entries = members.map((i) => ({ request: requests[i], index: i }))
+    const entries = members.map((i) => ({ request: requests[i], index: first + i }))
     for await (const events of decodeGroup(model, entries, key, options.signal, false)) {
       for (const ev of events) if (ev.result !== undefined) results[members[ev.row]] = ev.result
     }

@@ -25,6 +25,12 @@ export interface NamesRequest {
    * token budget defaults to what the model's context allows; PAD and SOS are never sampled.
    */
   readonly options?: Readonly<Record<string, unknown>>
+  /**
+   * The key index of the first name (default 0; sampling only): name `j` is drawn with the
+   * keys of index `firstIndex + j`, so `count: 600` equals `count: 300` followed by
+   * `count: 300, firstIndex: 300` — for splitting one request across processes or machines.
+   */
+  readonly firstIndex?: number
 }
 
 /** A generated name. */
@@ -68,6 +74,8 @@ export const generateNames = async <C>(
   }
   const req = requestFromOptions(ids, options)
   if (E.isLeft(req)) return E.left(optionsErrorMessage(req.left))
-  const results = await generateBatch(model, Array.from({ length: request.count }, () => req.right), key)
+  const firstIndex = request.firstIndex ?? 0
+  if (!Number.isInteger(firstIndex) || firstIndex < 0) return E.left(`firstIndex must be an integer ≥ 0, got ${firstIndex}`)
+  const results = await generateBatch(model, Array.from({ length: request.count }, () => req.right), key, { firstIndex })
   return E.right(results.map((r) => ({ text: promptText + decodeIds(vocab, r.tokens), logprob: r.logprob, finishReason: r.finishReason })))
 }
