@@ -8,6 +8,7 @@ import { gpt2, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import type { Gpt2Config } from '../../src/models/gpt2/config.js'
 import { gpt2Decoder } from '../../src/sample/gpt2-decoder.js'
 import { PREFILL_CHUNK, selectRows } from '../../src/sample/tfjs-decoder.js'
+import { cacheLength, RECENT_BLOCK } from '../../src/nn/attention.js'
 
 const config: Gpt2Config = { vocab_size: 50, n_positions: 200, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
 
@@ -32,7 +33,8 @@ describe('tfjsDecoder prefill in chunks', () => {
     let diff = 0
     out.logits.forEach((row, r) => row.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - expected[r * config.vocab_size + i])))))
     expect(diff).toBeLessThan(1e-4)
-    expect(out.cache.map((c) => c.k.shape)).toEqual([[2, 2, n, 8], [2, 2, n, 8]])
+    expect(out.cache.map((c) => cacheLength(c))).toEqual([n, n])
+    expect(out.cache.map((c) => [c.k.shape[0], c.k.shape[1], c.k.shape[3]])).toEqual([[2, 2, 8], [2, 2, 8]])
     decoder.release(out.cache)
     decoder.dispose()
     expect(tf.memory().numTensors).toBe(before)
@@ -60,5 +62,42 @@ describe('selectRows', () => {
     expect(picked.dtype).toBe('int32')
     expect(picked.arraySync()).toEqual([[3, 4], [1, 2], [3, 4]])
     tf.dispose([t, ints, picked])
+  })
+})
+
+describe('a long cache keeps its newest positions apart (RECENT_BLOCK)', () => {
+  it('decoding step by step past two merges gives the full forward pass\'s logits, and select keeps both parts', async () => {
+    await initBackend('cpu')
+    const params = gpt2(config).init(key(11))
+    const decoder = gpt2Decoder(config, params)
+    const ids = Array.from({ length: 2 * RECENT_BLOCK + 20 }, (_, i) => (i * 5 + 1) % config.vocab_size)
+    const full = tf.tidy(() => gpt2(config).apply(params, { ids: tf.tensor2d([ids], [1, ids.length], 'int32') }, EVAL).logits)
+    const expected = full.arraySync()[0]
+    full.dispose()
+    const before = tf.memory().numTensors
+    let out = await decoder.prefill([ids.slice(0, 10)])
+    const seen = new Set<string>()
+    for (let n = 10; n < ids.length; n++) {
+      const c = out.cache[0]
+      seen.add(c.recent === undefined ? 'one' : 'two')
+      expect(cacheLength(c)).toBe(n)
+      if (c.recent !== undefined) expect(c.recent.k.shape[2]).toBeLessThan(RECENT_BLOCK)
+      const diff = Math.max(...Array.from(out.logits[0], (v, i) => Math.abs(v - expected[n - 1][i])))
+      expect(diff).toBeLessThan(1e-4)
+      if (n === RECENT_BLOCK + 30) {
+        // Beams: select duplicates both parts of every layer's cache.
+        const picked = decoder.select(out.cache, [0, 0])
+        expect(picked.every((p) => p.recent !== undefined && p.recent.k.shape[0] === 2 && p.k.shape[0] === 2)).toBe(true)
+        decoder.release(picked)
+      }
+      const next = await decoder.step(out.cache, [ids[n]])
+      decoder.release(out.cache)
+      out = next
+    }
+    expect(seen).toEqual(new Set(['one', 'two']))
+    decoder.release(out.cache)
+    expect(tf.memory().numTensors).toBe(before)
+    decoder.dispose()
+    T.dispose(params)
   })
 })

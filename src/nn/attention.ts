@@ -8,11 +8,27 @@ import { checkShape } from '../core/errors.js'
 import { compose, type Ctx } from '../core/layer.js'
 import { linear } from './linear.js'
 
-/** Keys and values of the positions seen so far, per head: [batch, heads, length, headDim]. */
+/**
+ * Keys and values of the positions seen so far, per head: [batch, heads, length, headDim].
+ *
+ * A long cache keeps its newest positions apart, in `recent` (at most {@link RECENT_BLOCK}
+ * of them): tensors are immutable, so appending one position to a single tensor copies the
+ * whole cache at every token — for GPT-2 124M at 512 positions, 38 MB per token, a tenth of a
+ * decoding step. Appending to `recent` copies only it; it is merged into `k`/`v` once full.
+ * {@link cacheLength} counts both parts; {@link attendCached} attends to both.
+ */
 export interface KVCache {
   readonly k: tf.Tensor4D
   readonly v: tf.Tensor4D
+  /** The newest positions (after those of `k`/`v`), kept apart while the cache grows. */
+  readonly recent?: { readonly k: tf.Tensor4D; readonly v: tf.Tensor4D }
 }
+
+/** A cache at least this long keeps its newest positions apart; `recent` holds fewer than this many. */
+export const RECENT_BLOCK = 64
+
+/** The number of positions a cache holds. */
+export const cacheLength = (c: KVCache | undefined): number => (c === undefined ? 0 : c.k.shape[2] + (c.recent?.k.shape[2] ?? 0))
 
 /** The output of attention, and its weights when asked for. */
 export interface AttentionOutput {
@@ -56,9 +72,42 @@ export const mergeHeads = (x: tf.Tensor4D): tf.Tensor3D => {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * d]) as tf.Tensor3D
 }
 
-/** Appends new keys/values to a cache along the length axis (or starts one). */
-export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Tensor4D): KVCache =>
-  cache === undefined ? { k, v } : { k: tf.concat([cache.k, k], 2), v: tf.concat([cache.v, v], 2) }
+/**
+ * Appends new keys/values to a cache along the length axis (or starts one). A cache shorter
+ * than {@link RECENT_BLOCK} stays one tensor; a longer one appends to its `recent` part, which
+ * is merged into the rest when it reaches {@link RECENT_BLOCK} positions.
+ */
+export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Tensor4D): KVCache => {
+  if (cache === undefined) return { k, v }
+  if (cache.recent === undefined && cache.k.shape[2] < RECENT_BLOCK) return { k: tf.concat([cache.k, k], 2), v: tf.concat([cache.v, v], 2) }
+  const recent = cache.recent === undefined ? { k, v } : { k: tf.concat([cache.recent.k, k], 2), v: tf.concat([cache.recent.v, v], 2) }
+  // The older part is shared with the input cache: a clone is a new handle on the same data
+  // (no copy), so that disposing the input cache leaves it alive.
+  if (recent.k.shape[2] < RECENT_BLOCK) return { k: tf.clone(cache.k), v: tf.clone(cache.v), recent }
+  return { k: tf.concat([cache.k, recent.k], 2), v: tf.concat([cache.v, recent.v], 2) }
+}
+
+/**
+ * {@link scaledDotProductAttention} of queries over a whole cache (both of its parts): the
+ * scores of the two parts are joined before the softmax, and the weights split again to
+ * multiply each part's values — the same attention as over one concatenated tensor.
+ */
+export const attendCached = (
+  q: tf.Tensor,
+  cache: KVCache,
+  mask?: tf.Tensor,
+  returnWeights = false,
+  dropWeights?: (weights: tf.Tensor) => tf.Tensor,
+): AttentionOutput => {
+  const { recent } = cache
+  if (recent === undefined) return scaledDotProductAttention(q, cache.k, cache.v, mask, returnWeights, dropWeights)
+  const d = q.shape[q.rank - 1]
+  const scores = tf.mul(tf.concat([tf.matMul(q, cache.k, false, true), tf.matMul(q, recent.k, false, true)], -1), 1 / Math.sqrt(d))
+  const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)
+  const [wOld, wNew] = tf.split(dropWeights === undefined ? weights : dropWeights(weights), [cache.k.shape[2], recent.k.shape[2]], -1)
+  const output = tf.add(tf.matMul(wOld, cache.v), tf.matMul(wNew, recent.v))
+  return returnWeights ? { output, weights } : { output }
+}
 
 /** Input of {@link multiHeadAttention}: activations [B, T, E], an additive mask, an optional cache. */
 export interface MhaInput {
@@ -102,7 +151,7 @@ export const multiHeadAttention = (embedDim: number, numHeads: number, name = 'a
           splitHeads(l.W_k.apply(p.W_k, input.x, ctx), numHeads),
           splitHeads(l.W_v.apply(p.W_v, input.x, ctx), numHeads),
         )
-        const att = scaledDotProductAttention(q, cache.k, cache.v, input.mask, input.returnWeights === true)
+        const att = attendCached(q, cache, input.mask, input.returnWeights === true)
         const output = l.W_o.apply(p.W_o, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
         return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
       },

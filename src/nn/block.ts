@@ -6,10 +6,10 @@ import type * as tf from '@tensorflow/tfjs-core'
 import { fold, type Ctx, type Layer } from '../core/layer.js'
 import type { KVCache } from './attention.js'
 
-/** Input of a decoder block: activations [B, T, E], the additive mask, this layer's cache. */
+/** Input of a decoder block: activations [B, T, E], the additive mask (none: every key is visible), this layer's cache. */
 export interface BlockInput {
   readonly x: tf.Tensor3D
-  readonly mask: tf.Tensor
+  readonly mask?: tf.Tensor
   readonly cache?: KVCache
   readonly returnWeights?: boolean
 }
@@ -36,7 +36,7 @@ export interface BlocksOutput {
 export const runBlocks = <P>(
   block: Layer<P, BlockInput, BlockOutput>,
   params: readonly P[],
-  input: { readonly x: tf.Tensor3D; readonly mask: tf.Tensor; readonly cache?: readonly KVCache[]; readonly returnAttention?: boolean },
+  input: { readonly x: tf.Tensor3D; readonly mask?: tf.Tensor; readonly cache?: readonly KVCache[]; readonly returnAttention?: boolean },
   ctx: Ctx,
 ): BlocksOutput => {
   let x = input.x

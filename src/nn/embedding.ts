@@ -7,6 +7,7 @@
  * `padding_idx`), that row starts at zero and never receives gradient.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { customGradWhenRecording } from '../core/grad.js'
 import { normal } from '../core/key.js'
 import type { Layer } from '../core/layer.js'
 import { matmul2d } from './matmul.js'
@@ -27,7 +28,10 @@ export const lookup = (table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number):
   return tf.reshape(gathered, [...ids.shape, dim])
 }
 
-const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D => {
+const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D =>
+  customGradWhenRecording(gatherRowsWithGrad, (t: tf.Tensor2D, i: tf.Tensor1D) => tf.gather(t, i) as tf.Tensor2D)(table, ids, vocab, paddingIdx)
+
+const gatherRowsWithGrad = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D => {
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([ids])
     return {

@@ -9,13 +9,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../core/errors.js'
+import { customGradWhenRecording } from '../core/grad.js'
 
-/** a [m, k] · b [k, n] with a gradient made of untransposed 2-D products. */
 // tfjs types customGrad's callback loosely (inputs and the save function share one rest
 // parameter), hence the casts through `CustomGradFn`.
 type CustomGradFn = Parameters<typeof tf.customGrad>[0]
 
-export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
+const matmul2dWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
   ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([a, b])
     return {
@@ -31,8 +31,11 @@ export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.cust
   }) as unknown as CustomGradFn,
 ) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
 
+/** a [m, k] · b [k, n] with a gradient made of untransposed 2-D products (a plain product when no gradient is recorded). */
+export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customGradWhenRecording(matmul2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b))
+
 /** a [m, k] · b [k, n] + bias [n] as one fused kernel forward, with fast-path gradients. */
-const affine2d = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b])
   return {
     value: tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }),
@@ -43,6 +46,8 @@ const affine2d = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor, sa
       }),
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
+
+const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.fused.matMul({ a, b, bias }))
 
 /**
  * x [..., in] · w [in, out] (+ bias [out]) → [..., out]: the leading dimensions are folded

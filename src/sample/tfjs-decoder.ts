@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { scoped, tensorsIn } from '../core/scope.js'
-import type { KVCache } from '../nn/attention.js'
+import { cacheLength, type KVCache } from '../nn/attention.js'
 import type { DecoderModel, ModelOutput } from './model.js'
 
 /** Per-layer key/value caches: the state of incremental decoding. */
@@ -82,7 +82,7 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
       if (cache !== undefined) tf.dispose(tensorsIn(cache))
       cache = out.cache
     }
-    const done = cache === undefined ? 0 : (cache[0]?.k.shape[2] ?? 0)
+    const done = cacheLength(cache?.[0])
     const last = await run(prompts.map((p) => p.slice(done)), cache)
     if (cache !== undefined) tf.dispose(tensorsIn(cache))
     return last
@@ -92,7 +92,12 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     contextLength: shape.contextLength,
     prefill,
     step: (cache, tokens) => run(tokens.map((t) => [t]), cache),
-    select: (cache, rows) => cache.map((c) => ({ k: selectRows(c.k, rows), v: selectRows(c.v, rows) })),
+    select: (cache, rows) =>
+      cache.map((c) => ({
+        k: selectRows(c.k, rows),
+        v: selectRows(c.v, rows),
+        ...(c.recent !== undefined ? { recent: { k: selectRows(c.recent.k, rows), v: selectRows(c.recent.v, rows) } } : {}),
+      })),
     release: (cache) => tf.dispose(tensorsIn(cache)),
   }
 }

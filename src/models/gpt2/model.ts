@@ -17,7 +17,7 @@ import { checkShape } from '../../core/errors.js'
 import { compose, fold, replicate, type Ctx, type Layer, type ParamsOf } from '../../core/layer.js'
 import { causalMask } from '../../mask/index.js'
 import { geluErf, geluTanh } from '../../nn/activation.js'
-import { extendCache, mergeHeads, scaledDotProductAttention, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
+import { attendCached, cacheLength, extendCache, mergeHeads, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
 import { runBlocks, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { dropoutOp } from '../../nn/dropout.js'
 import { embedding, lookup } from '../../nn/embedding.js'
@@ -46,7 +46,7 @@ export const fusedSelfAttention = (e: number, heads: number, std: number, projSt
   compose('attn', { c_attn: conv1d(e, 3 * e, 'attn.c_attn', std), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }, (l) => (p, input: MhaInput, ctx: Ctx): MhaOutput => {
     const [q, k, v] = tf.split(l.c_attn.apply(p.c_attn, input.x, ctx), 3, -1).map((z) => splitHeads(z, heads))
     const cache = extendCache(input.cache, k, v)
-    const att = scaledDotProductAttention(q, cache.k, cache.v, input.mask, input.returnWeights === true, (w) => dropoutOp(w, attnDropout, fold(ctx, 2), 'h.attn.attn_dropout'))
+    const att = attendCached(q, cache, input.mask, input.returnWeights === true, (w) => dropoutOp(w, attnDropout, fold(ctx, 2), 'h.attn.attn_dropout'))
     const output = l.c_proj.apply(p.c_proj, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
     return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
   })
@@ -154,22 +154,23 @@ export const gpt2Trunk = (c: Gpt2Config, dropout?: number) => {
           throw new Error('gpt2: remat recomputes the blocks in the backward pass; it cannot return a cache or attention weights, nor start from a cache')
         }
         const [b, t] = ids.shape
-        const past = input.cache?.[0]?.k.shape[2] ?? 0
+        const past = cacheLength(input.cache?.[0])
         if (past + t > c.n_positions) {
           throw new RangeError(`gpt2: ${past + t} positions exceed n_positions=${c.n_positions}`)
         }
         const positions = tf.range(past, past + t, 1, 'int32')
         const x0 = tf.add(l.wte.apply(p.wte, ids, ctx), lookup(p.wpe.weight, positions))
         const x = dropoutOp(x0, rates.embd, fold(ctx, 0), 'drop') as tf.Tensor3D
-        const causal = causalMask(t, past + t)
-        const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
+        // One new position sees every cached one: its causal row is all zeros, so no mask.
+        const causal = t === 1 ? undefined : causalMask(t, past + t)
+        const mask = input.mask === undefined ? causal : causal === undefined ? input.mask : tf.add(causal, input.mask)
         let stack: { readonly x: tf.Tensor3D; readonly cache: readonly KVCache[]; readonly attention: readonly tf.Tensor4D[] }
         if (input.remat === true) {
           // Training: keep only each block's input; its backward pass recomputes the rest.
           let h = x
           p.h.forEach((hp, i) => {
-            const run = (xi: tf.Tensor, ph: typeof hp, aux: { readonly mask: tf.Tensor }) => block.apply(ph, { x: xi as tf.Tensor3D, mask: aux.mask }, fold(ctx, i + 1)).x
-            h = remat(run)(h, hp, { mask }) as tf.Tensor3D
+            const run = (xi: tf.Tensor, ph: typeof hp, aux: { readonly mask: tf.Tensor } | undefined) => block.apply(ph, { x: xi as tf.Tensor3D, mask: aux?.mask }, fold(ctx, i + 1)).x
+            h = remat(run)(h, hp, mask === undefined ? undefined : { mask }) as tf.Tensor3D
           })
           stack = { x: h, cache: [], attention: [] }
         } else {

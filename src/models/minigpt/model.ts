@@ -19,7 +19,7 @@ import { causalMask } from '../../mask/index.js'
 import { dropoutOp } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
 import { feedForward } from '../../nn/feedforward.js'
-import { multiHeadAttention, type KVCache } from '../../nn/attention.js'
+import { cacheLength, multiHeadAttention, type KVCache } from '../../nn/attention.js'
 import { runBlocks, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { linear } from '../../nn/linear.js'
 import { layerNorm } from '../../nn/norm.js'
@@ -87,7 +87,7 @@ export const miniGpt = (c: MiniGptConfig) => {
         const { ids } = input
         checkShape('minigpt', 'ids', ids.shape, [null, null])
         const [, t] = ids.shape
-        const past = input.cache?.[0]?.k.shape[2] ?? 0
+        const past = cacheLength(input.cache?.[0])
         if (input.cache !== undefined && input.cache.length !== c.num_layers) {
           throw new RangeError(`minigpt: cache must have one entry per layer (${c.num_layers}), got ${input.cache.length}`)
         }
@@ -97,8 +97,9 @@ export const miniGpt = (c: MiniGptConfig) => {
         const emb = tf.mul(l.embedding.apply(p.embedding, ids, ctx), Math.sqrt(c.embed_dim))
         const pos = tf.tensor2d(peTable.subarray(past * c.embed_dim, (past + t) * c.embed_dim), [t, c.embed_dim])
         const x = dropoutOp(tf.add(emb, pos), c.dropout, fold(ctx, 0), 'pos_encoding.dropout') as tf.Tensor3D
-        const causal = causalMask(t, past + t)
-        const mask = input.mask === undefined ? causal : tf.add(causal, input.mask)
+        // One new position sees every cached one: its causal row is all zeros, so no mask.
+        const causal = t === 1 ? undefined : causalMask(t, past + t)
+        const mask = input.mask === undefined ? causal : causal === undefined ? input.mask : tf.add(causal, input.mask)
         const stack = runBlocks(block, p.layers, { x, mask, cache: input.cache, returnAttention: input.returnAttention }, ctx)
         const logits = l.head.apply(p.head, l.norm.apply(p.norm, stack.x, ctx), ctx) as tf.Tensor3D
         return input.returnAttention === true ? { logits, cache: stack.cache, attention: stack.attention } : { logits, cache: stack.cache }
