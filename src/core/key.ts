@@ -178,7 +178,7 @@ export const prepareCategorical = (logits: ArrayLike<number>): CategoricalDraw =
   }
   const logTotal = Math.log(total)
   return (k) => {
-    const target = openUniform64(k, 1)[0] * total
+    const target = ((threefry2x32(k[0], k[1], 0, 0)[0] + 0.5) / TWO32) * total // = openUniform64(k, 1)[0] * total
     // The first outcome whose cumulative sum passes the target (it has a non-zero weight:
     // a zero-weight entry repeats the sum before it); rounding may leave the target at the
     // very top, and then the last possible outcome is drawn.

@@ -158,7 +158,7 @@ interface Prepared {
   readonly processor: LogitsProcessor
   readonly sampler: Sampler
   readonly processed: Float32Array
-  readonly draw?: (key: Key) => { readonly token: number; readonly logprob: number }
+  readonly draw: ((key: Key) => { readonly token: number; readonly logprob: number }) | undefined
 }
 
 const where = (row: Row): string => `generate: sequence ${row.index}, step ${row.generated.length}`
@@ -179,7 +179,7 @@ const prepare = (row: Row, logits: Float32Array, vocab: number): Prepared => {
   }
   const sampler = row.sampler as Sampler & Partial<PreparedSampler>
   const draw = sampler.prepare === undefined ? undefined : wrapped(row, () => (sampler.prepare as PreparedSampler['prepare'])(processed))
-  return { processor: row.processor, sampler: row.sampler, processed, ...(draw !== undefined ? { draw } : {}) }
+  return { processor: row.processor, sampler: row.sampler, processed, draw }
 }
 
 const chooseToken = (row: Row, prepared: Prepared, vocab: number): { token: number; logprob: number } => {
@@ -199,14 +199,17 @@ const chooseToken = (row: Row, prepared: Prepared, vocab: number): { token: numb
   return { token, logprob }
 }
 
-/** Appends a token to a row and decides whether the row is done; returns the chunk and maybe the result. */
+/**
+ * Appends a token to a row and decides whether the row is done; returns the result when it is,
+ * and the stream chunk when streaming (`deltas`).
+ */
 const advance = (
   row: Row,
   token: number,
   logprob: number,
   contextLength: number,
   deltas: boolean,
-): { readonly chunk: StreamChunk; readonly result?: GenerationResult } => {
+): { readonly chunk?: StreamChunk; readonly result?: GenerationResult } => {
   row.generated.push(token)
   row.logprobs.push(logprob)
   const { request: r, generated } = row
@@ -230,14 +233,16 @@ const advance = (
     delta = now.startsWith(row.emitted) ? now.slice(row.emitted.length) : ''
     if (now.startsWith(row.emitted)) row.emitted = now
   }
-  const chunk: StreamChunk = {
-    token,
-    index: generated.length - 1,
-    logprob,
-    ...(delta !== undefined ? { text: delta } : {}),
-    ...(reason !== undefined ? { finishReason: reason } : {}),
-  }
-  if (reason === undefined) return { chunk }
+  const chunk: StreamChunk | undefined = deltas
+    ? {
+        token,
+        index: generated.length - 1,
+        logprob,
+        ...(delta !== undefined ? { text: delta } : {}),
+        ...(reason !== undefined ? { finishReason: reason } : {}),
+      }
+    : undefined
+  if (reason === undefined) return chunk === undefined ? {} : { chunk }
   const result: GenerationResult = {
     tokens: generated.slice(),
     tokenLogprobs: row.logprobs.slice(),
@@ -245,14 +250,14 @@ const advance = (
     finishReason: reason,
     ...(text !== undefined ? { text } : {}),
   }
-  return { chunk, result }
+  return chunk === undefined ? { result } : { chunk, result }
 }
 
 /**
  * The one decoding loop: a group of requests with equal prompt lengths, batched. Yields the
- * events of one step at a time, an event per chosen token (with the result when that token
- * finished its row): one yield per step rather than per row, since each yield of an async
- * generator costs a promise round trip. Holds exactly one cache
+ * events of one step at a time: when streaming (`deltas`), an event per chosen token, otherwise
+ * one per finished row, with its result; one yield per step rather than per row, since each
+ * yield of an async generator costs a promise round trip. Holds exactly one cache
  * at a time and releases it on every exit: completion, error, abort, or the consumer stopping.
  */
 async function* decodeGroup<C>(
@@ -322,7 +327,7 @@ async function* decodeGroup<C>(
         const { token, logprob } = chooseToken(row, prepared, model.vocabSize)
         const { chunk, result } = advance(row, token, logprob, model.contextLength, deltas)
         if (result !== undefined) live[i] = false
-        events.push({ row: i, chunk, ...(result !== undefined ? { result } : {}) })
+        if (chunk !== undefined || result !== undefined) events.push({ row: i, ...(chunk !== undefined ? { chunk } : {}), ...(result !== undefined ? { result } : {}) })
       }
       yield events
       // The next batch: one slot per distinct (slot, token) among the live rows, in row order.

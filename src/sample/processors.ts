@@ -28,16 +28,23 @@ export interface ProcessorContext {
 export type LogitsProcessor = (ctx: ProcessorContext) => (logits: Float32Array) => Float32Array
 
 /** Builds the context for a sequence whose prompt is `prompt` and generated tokens `generated`. */
-export const processorContext = (prompt: readonly number[], generated: readonly number[]): ProcessorContext => {
-  // `tokens` is built on first use: most chains (temperature, top-k, top-p …) never read it,
-  // and the engine makes a context for every row at every step.
-  let tokens: readonly number[] | undefined
-  return {
-    get tokens() {
-      return (tokens ??= prompt.concat(generated))
-    },
-    promptLength: prompt.length,
-    step: generated.length,
+export const processorContext = (prompt: readonly number[], generated: readonly number[]): ProcessorContext => new LazyContext(prompt, generated)
+
+// `tokens` is built on first use: most chains (temperature, top-k, top-p …) never read it, and
+// the engine makes a context for every row at every step.
+class LazyContext implements ProcessorContext {
+  private all: readonly number[] | undefined
+  readonly promptLength: number
+  readonly step: number
+  constructor(
+    private readonly prompt: readonly number[],
+    private readonly generated: readonly number[],
+  ) {
+    this.promptLength = prompt.length
+    this.step = generated.length
+  }
+  get tokens(): readonly number[] {
+    return (this.all ??= this.prompt.concat(this.generated))
   }
 }
 
