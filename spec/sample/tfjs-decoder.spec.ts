@@ -7,7 +7,7 @@ import * as T from '../../src/core/tree.js'
 import { gpt2, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import type { Gpt2Config } from '../../src/models/gpt2/config.js'
 import { gpt2Decoder } from '../../src/sample/gpt2-decoder.js'
-import { PREFILL_CHUNK, selectRows } from '../../src/sample/tfjs-decoder.js'
+import { PREFILL_CHUNK } from '../../src/sample/tfjs-decoder.js'
 import { cacheLength, RECENT_BLOCK } from '../../src/nn/attention.js'
 
 const config: Gpt2Config = { vocab_size: 50, n_positions: 200, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
@@ -43,25 +43,6 @@ describe('tfjsDecoder prefill in chunks', () => {
   it('leaves the caller\'s parameters alone', () => {
     expect(T.count(params)).toBeGreaterThan(0)
     expect(T.leaves(params).every((t) => !t.isDisposed)).toBe(true)
-  })
-})
-
-describe('selectRows', () => {
-  it.each(['cpu', 'wasm'])('on %s copies the chosen rows (in order, repeats allowed) as tf.gather does', async (backend) => {
-    await initBackend(backend)
-    const t = tf.tensor4d(Float32Array.from({ length: 5 * 2 * 3 * 4 }, (_, i) => i * 0.5 - 7), [5, 2, 3, 4])
-    for (const rows of [[4, 0, 2], [1, 1, 1, 1], [3], [0, 1, 2, 3, 4]]) {
-      const got = selectRows(t, rows)
-      const want = tf.gather(t, rows, 0)
-      expect(got.shape).toEqual(want.shape)
-      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
-      tf.dispose([got, want])
-    }
-    const ints = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32')
-    const picked = selectRows(ints, [1, 0, 1])
-    expect(picked.dtype).toBe('int32')
-    expect(picked.arraySync()).toEqual([[3, 4], [1, 2], [3, 4]])
-    tf.dispose([t, ints, picked])
   })
 })
 

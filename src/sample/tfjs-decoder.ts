@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { scoped, tensorsIn } from '../core/scope.js'
 import { cacheLength, type KVCache } from '../nn/attention.js'
+import { selectRows } from '../core/rows.js'
 import type { DecoderModel, ModelOutput } from './model.js'
 
 /** Per-layer key/value caches: the state of incremental decoding. */
@@ -32,23 +33,6 @@ export interface DecoderShape {
 
 /** Prompts longer than this are prefilled in chunks of this many tokens. */
 export const PREFILL_CHUNK = 64
-
-/**
- * Rows of a tensor along its first axis (in this order, repeats allowed). On the backends whose
- * memory is the host's (wasm, cpu) the rows are copied as contiguous blocks: tfjs-wasm's Gather
- * computes every element's index (~4 ns per element, 8.5 ms for half of a 1,000-row Mini-GPT
- * cache layer), a block copy is ~6× faster even with the download and upload. Elsewhere (webgl,
- * webgpu) it is `tf.gather`, which stays on the device.
- */
-export const selectRows = <T extends tf.Tensor>(t: T, rows: readonly number[]): T => {
-  const backend = tf.getBackend()
-  if (backend !== 'wasm' && backend !== 'cpu') return tf.tidy(() => tf.gather(t, tf.tensor1d([...rows], 'int32'), 0)) as T
-  const width = t.shape[0] === 0 ? 0 : t.size / t.shape[0]
-  const from = t.dataSync() as Float32Array | Int32Array
-  const to = new (from.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(rows.length * width)
-  rows.forEach((r, j) => to.set(from.subarray(r * width, (r + 1) * width), j * width))
-  return tf.tensor(to, [rows.length, ...t.shape.slice(1)], t.dtype) as T
-}
 
 const lastRows = async (logits: tf.Tensor3D): Promise<Float32Array[]> => {
   const [b, t, v] = logits.shape

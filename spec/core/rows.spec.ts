@@ -1,0 +1,24 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { describe, expect, it } from 'vitest'
+import { initBackend } from '../../src/backend/index.js'
+import { selectRows } from '../../src/core/rows.js'
+
+describe('selectRows', () => {
+  it.each(['cpu', 'wasm'])('on %s copies the chosen rows (in order, repeats allowed) as tf.gather does', async (backend) => {
+    await initBackend(backend)
+    const t = tf.tensor4d(Float32Array.from({ length: 5 * 2 * 3 * 4 }, (_, i) => i * 0.5 - 7), [5, 2, 3, 4])
+    for (const rows of [[4, 0, 2], [1, 1, 1, 1], [3], [0, 1, 2, 3, 4]]) {
+      const got = selectRows(t, rows)
+      const want = tf.gather(t, rows, 0)
+      expect(got.shape).toEqual(want.shape)
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
+      tf.dispose([got, want])
+    }
+    const ints = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32')
+    const picked = selectRows(ints, [1, 0, 1])
+    expect(picked.dtype).toBe('int32')
+    expect(picked.arraySync()).toEqual([[3, 4], [1, 2], [3, 4]])
+    expect(() => selectRows(ints, [2])).toThrow('selectRows: row 2 is outside [0, 2)')
+    tf.dispose([t, ints, picked])
+  })
+})
