@@ -1,15 +1,16 @@
 /**
- * Picking rows of a tensor (along its first axis): the one helper behind cache compaction,
+ * Host-side access to tensors on the backends whose memory is the host's: reading values in
+ * place, and picking rows (along the first axis) — the one helper behind cache compaction,
  * beam reordering and small-table lookups.
  */
 import * as tf from '@tensorflow/tfjs-core'
 
 /**
- * The values of a tensor on a backend whose memory is the host's, without a copy where the
- * backend allows it: wasm's `typedArrayFromHeap` is a view of its heap (valid until the next
- * allocation there, so it is read at once); `dataSync` (a copy on wasm) elsewhere.
+ * The values of a tensor on a backend whose memory is the host's (wasm, cpu), without a copy
+ * where the backend allows it: wasm's `typedArrayFromHeap` is a view of its heap, valid until
+ * the next allocation there — read it at once, never keep it; `dataSync` elsewhere.
  */
-const hostView = (t: tf.Tensor): Float32Array | Int32Array => {
+export const hostValues = (t: tf.Tensor): Float32Array | Int32Array => {
   const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array | Int32Array }
   return typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) : (t.dataSync() as Float32Array | Int32Array)
 }
@@ -25,7 +26,7 @@ export const selectRows = <T extends tf.Tensor>(t: T, rows: ArrayLike<number>): 
   const backend = tf.getBackend()
   if (backend !== 'wasm' && backend !== 'cpu') return tf.tidy(() => tf.gather(t, tf.tensor1d(Array.from(rows), 'int32'), 0)) as T
   const width = t.shape[0] === 0 ? 0 : t.size / t.shape[0]
-  const from = hostView(t)
+  const from = hostValues(t)
   for (let j = 0; j < rows.length; j++) {
     if (!(Number.isInteger(rows[j]) && rows[j] >= 0 && rows[j] < t.shape[0])) throw new RangeError(`selectRows: row ${rows[j]} is outside [0, ${t.shape[0]})`)
   }
