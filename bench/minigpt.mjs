@@ -70,16 +70,31 @@ const forwardTokensPerSecond = async (params) => {
   return (64 * 26) / median(times)
 }
 
+// 1,000 names at T = 1, as a serving process would: the first call (cold: JIT, XNNPACK's
+// operators for new shapes) timed on its own, then WARM_UP more calls, then the median of
+// TIMED calls with other keys. PyTorch's figure is its loop over 1,000 names (7 s: warm).
+const WARM_UP = 10
+const TIMED = 15
 const generation = async (params, trainSet) => {
   const decoder = sample.miniGptDecoder(config, params)
-  const t0 = performance.now()
-  const r = await sample.generateNames(decoder, vocab, { count: 1000, options: { temperature: 1 } }, key(7))
-  const seconds = (performance.now() - t0) / 1000
-  if (r._tag === 'Left') throw new Error(r.left)
-  const names = r.right.map((n) => n.text)
+  const call = async (seed) => {
+    const t0 = performance.now()
+    const r = await sample.generateNames(decoder, vocab, { count: 1000, options: { temperature: 1 } }, key(seed))
+    if (r._tag === 'Left') throw new Error(r.left)
+    return { seconds: (performance.now() - t0) / 1000, names: r.right.map((n) => n.text) }
+  }
+  const first = await call(7)
+  for (let i = 0; i < WARM_UP; i++) await call(100 + i)
+  const timed = []
+  for (let i = 0; i < TIMED; i++) timed.push((await call(200 + i)).seconds)
+  const seconds = median(timed)
+  const names = first.names
   const seen = new Set(trainSet)
+  log(`  ours  1,000 names: first call ${first.seconds.toFixed(3)} s, then median ${seconds.toFixed(3)} s of ${TIMED} (after ${WARM_UP} more)`)
   return {
     namesPerSecond: 1000 / seconds,
+    firstCallNamesPerSecond: 1000 / first.seconds,
+    timedSeconds: timed,
     novel: names.filter((n) => !seen.has(n)).length / names.length,
     distinct: new Set(names).size / names.length,
     meanLength: names.reduce((a, n) => a + [...n].length, 0) / names.length,
@@ -130,7 +145,7 @@ if (!flag('quality')) {
     { figure: `wall time per epoch (median of ${epochs}, all ${all.length} names, 89 batches)`, ours: `${fmt(s.ours.epochSeconds, 2)} s`, pytorch: s.torch ? `${fmt(s.torch.epochSeconds, 2)} s` : '–', ratio: s.torch ? `${fmt(s.torch.epochSeconds / s.ours.epochSeconds, 2)}× faster` : '–' },
     { figure: 'training tokens/s (89 batches × 64 × 26 positions ÷ epoch wall time, as the seed pads)', ours: fmt(s.ours.trainTokensPerSecond), pytorch: s.torch ? fmt(s.torch.trainTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.trainTokensPerSecond / s.torch.trainTokensPerSecond, 2)}×` : '–' },
     { figure: 'forward tokens/s (eval, 64 × 26)', ours: fmt(s.ours.forwardTokensPerSecond), pytorch: s.torch ? fmt(s.torch.forwardTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.forwardTokensPerSecond / s.torch.forwardTokensPerSecond, 2)}×` : '–' },
-    { figure: `1,000 names at T = 1 after ${epochs} epochs: names/s`, ours: fmt(s.ours.generation.namesPerSecond), pytorch: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.namesPerSecond / s.torch.generation.names_per_s, 1)}×` : '–' },
+    { figure: `1,000 names at T = 1 after ${epochs} epochs: names/s (ours: median of ${TIMED} warm calls; first call ${fmt(s.ours.generation.firstCallNamesPerSecond)})`, ours: fmt(s.ours.generation.namesPerSecond), pytorch: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.namesPerSecond / s.torch.generation.names_per_s, 1)}×` : '–' },
     { figure: 'those names: not in the data / distinct / mean length', ours: `${fmt(100 * s.ours.generation.novel, 1)} % / ${fmt(100 * s.ours.generation.distinct, 1)} % / ${fmt(s.ours.generation.meanLength, 1)}`, pytorch: s.torch ? `${fmt(100 * s.torch.generation.not_in_train, 1)} % / ${fmt(100 * s.torch.generation.distinct, 1)} % / ${fmt(s.torch.generation.mean_length, 1)}` : '–', ratio: '' },
   ]
   if (!flag('json')) {
