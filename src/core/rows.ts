@@ -31,7 +31,14 @@ export const selectRows = <T extends tf.Tensor>(t: T, rows: ArrayLike<number>): 
     if (!(Number.isInteger(rows[j]) && rows[j] >= 0 && rows[j] < t.shape[0])) throw new RangeError(`selectRows: row ${rows[j]} is outside [0, ${t.shape[0]})`)
   }
   const to = new (from.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(rows.length * width)
-  for (let j = 0; j < rows.length; j++) to.set(from.subarray(rows[j] * width, (rows[j] + 1) * width), j * width)
+  if (width >= 256) {
+    for (let j = 0; j < rows.length; j++) to.set(from.subarray(rows[j] * width, (rows[j] + 1) * width), j * width)
+  } else {
+    // Short rows (an embedding's 64 values): a plain loop beats making a subarray per row.
+    for (let j = 0, o = 0; j < rows.length; j++) {
+      for (let i = rows[j] * width, end = i + width; i < end; i++) to[o++] = from[i]
+    }
+  }
   return tf.tensor(to, [rows.length, ...t.shape.slice(1)], t.dtype) as T
 }
 
