@@ -28,7 +28,7 @@ export interface NamesRequest {
   /**
    * The key index of the first name (default 0; sampling only): name `j` is drawn with the
    * keys of index `firstIndex + j`, so `count: 600` equals `count: 300` followed by
-   * `count: 300, firstIndex: 300` — for splitting one request across processes or machines.
+   * `count: 300, firstIndex: 300` — how `startNamesWorkers` (io) shares a request among processes.
    */
   readonly firstIndex?: number
 }
