@@ -8,7 +8,7 @@
  * Starting a worker costs ~0.5 s (Node, tfjs, the model), so a pool pays off for many names or
  * many requests. The split changes nothing in the result: name `j` of a request is drawn
  * with the keys of index `j` wherever it is computed (`NamesRequest.firstIndex`), so the pool
- * returns exactly what `generateNames` returns in one thread with the same key. Beam search is
+ * returns exactly what `generateNames` returns in one process with the same key. Beam search is
  * one search: it runs on one worker.
  *
  * @example
@@ -35,7 +35,7 @@ export interface NamesWorkersOptions {
   readonly backend?: string
 }
 
-/** A running pool; `close` ends its threads. */
+/** A running pool. Its worker processes keep the parent alive until `close` ends them. */
 export interface NamesWorkers {
   /** The number of worker processes. */
   readonly size: number
@@ -105,7 +105,7 @@ const spawn = (input: NamesWorkerInput): Promise<E.Either<string, Handle>> =>
   })
 
 /**
- * Starts `workers` threads, each loading the checkpoint (sent as bytes) on `backend`. Fails
+ * Starts `workers` worker processes, each loading the checkpoint (sent as bytes) on `backend`. Fails
  * (as a value) with the first worker's error, e.g. an unknown backend, after stopping the others.
  */
 export const startNamesWorkers = (ckpt: MiniGptCheckpoint, options: NamesWorkersOptions = {}): TE.TaskEither<string, NamesWorkers> => async () => {
