@@ -60,6 +60,16 @@ describe('minigpt CLI (train, generate, eval)', () => {
     expect(streamed.stdout.trim()).toBe((JSON.parse(greedy.stdout) as { text: string }[])[0].text)
   })
 
+  it('generate refuses a bad --workers, and --workers with --stream', async () => {
+    const out = join(work, 'run')
+    const zero = await runCli(['generate', '--model', out, '--workers', '0'])
+    expect(zero.code).not.toBe(0)
+    expect(zero.stderr).toMatch(/--workers.*integer ≥ 1/)
+    const both = await runCli(['generate', '--model', out, '--workers', '2', '--stream'])
+    expect(both.code).not.toBe(0)
+    expect(both.stderr).toMatch(/--stream does not combine with --workers/)
+  })
+
   it('eval --json prints {loss, tokens}', async () => {
     const r = await runCli(['eval', '--model', join(work, 'run'), '--data', val, '--json'])
     expect(r.code, r.stderr).toBe(0)

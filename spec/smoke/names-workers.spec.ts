@@ -30,6 +30,16 @@ const failed = await io.startNamesWorkers(ck.right, { workers: 2, backend: 'tpu'
 console.log(JSON.stringify({ size: pool.right.size, same: JSON.stringify(a) === JSON.stringify(b), n: a.right.length, beamSame: JSON.stringify(c) === JSON.stringify(d), bad, failed }))
 `
 
+describe('minigpt generate --workers (the built binary)', () => {
+  it.skipIf(!existsSync(`${root}/dist/cli/bin.js`))('prints the names one process prints', () => {
+    const run = (extra: string[]) =>
+      JSON.parse(execFileSync(process.execPath, [`${root}/dist/cli/bin.js`, 'generate', '--model', fixture, '-n', '9', '--seed', '4', '--temperature', '1.2', '--json', ...extra], { cwd: root, encoding: 'utf8', timeout: 120_000 })) as { text: string }[]
+    const alone = run([])
+    expect(alone).toHaveLength(9)
+    expect(run(['--workers', '2'])).toEqual(alone)
+  })
+})
+
 describe('startNamesWorkers (from dist/)', () => {
   it.skipIf(!existsSync(`${root}/dist/io/names-worker.js`))('shares a request among worker processes with the one-process result', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 120_000 })
