@@ -106,10 +106,13 @@ export const uniform = (k: Key, n: number, minval = 0, maxval = 1): Float32Array
 }
 
 /** Uniform draws in the open interval (0, 1) as float64, for transforms that take a log. */
+/** A 32-bit word as a uniform in the open interval (0, 1). */
+const openUnit = (w: number): number => (w + 0.5) / TWO32
+
 const openUniform64 = (k: Key, n: number): Float64Array => {
   const w = bits(k, n)
   const out = new Float64Array(n)
-  for (let i = 0; i < n; i++) out[i] = (w[i] + 0.5) / TWO32
+  for (let i = 0; i < n; i++) out[i] = openUnit(w[i])
   return out
 }
 
@@ -178,7 +181,7 @@ export const prepareCategorical = (logits: ArrayLike<number>): CategoricalDraw =
   }
   const logTotal = Math.log(total)
   return (k) => {
-    const target = ((threefry2x32(k[0], k[1], 0, 0)[0] + 0.5) / TWO32) * total // = openUniform64(k, 1)[0] * total
+    const target = openUnit(threefry2x32(k[0], k[1], 0, 0)[0]) * total // = openUniform64(k, 1)[0] * total, without its arrays
     // The first outcome whose cumulative sum passes the target (it has a non-zero weight:
     // a zero-weight entry repeats the sum before it); rounding may leave the target at the
     // very top, and then the last possible outcome is drawn.

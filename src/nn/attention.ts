@@ -50,11 +50,28 @@ export const scaledDotProductAttention = (
   mask?: tf.Tensor,
   returnWeights = false,
   dropWeights?: (weights: tf.Tensor) => tf.Tensor,
+): AttentionOutput => attendParts(q, [{ k, v }], mask, returnWeights, dropWeights)
+
+/**
+ * Attention over keys/values given in consecutive parts (a cache's older and newest positions):
+ * the parts' scores are joined before the softmax and its weights split again to multiply each
+ * part's values — the same attention as over the concatenated keys and values, without making
+ * them. One part is plain scaled dot-product attention.
+ */
+const attendParts = (
+  q: tf.Tensor,
+  parts: readonly { readonly k: tf.Tensor; readonly v: tf.Tensor }[],
+  mask: tf.Tensor | undefined,
+  returnWeights: boolean,
+  dropWeights: ((weights: tf.Tensor) => tf.Tensor) | undefined,
 ): AttentionOutput => {
   const d = q.shape[q.rank - 1]
-  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d))
+  const products = parts.map(({ k }) => tf.matMul(q, k, false, true))
+  const scores = tf.mul(products.length === 1 ? products[0] : tf.concat(products, -1), 1 / Math.sqrt(d))
   const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)
-  const output = tf.matMul(dropWeights === undefined ? weights : dropWeights(weights), v)
+  const used = dropWeights === undefined ? weights : dropWeights(weights)
+  const perPart = parts.length === 1 ? [used] : tf.split(used, parts.map(({ k }) => k.shape[k.rank - 2]), -1)
+  const output = perPart.map((w, i) => tf.matMul(w, parts[i].v)).reduce((sum, o) => tf.add(sum, o))
   return returnWeights ? { output, weights } : { output }
 }
 
@@ -87,27 +104,14 @@ export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Te
   return { k: tf.concat([cache.k, recent.k], 2), v: tf.concat([cache.v, recent.v], 2) }
 }
 
-/**
- * {@link scaledDotProductAttention} of queries over a whole cache (both of its parts): the
- * scores of the two parts are joined before the softmax, and the weights split again to
- * multiply each part's values — the same attention as over one concatenated tensor.
- */
+/** {@link scaledDotProductAttention} of queries over a whole cache, both of its parts. */
 export const attendCached = (
   q: tf.Tensor,
   cache: KVCache,
   mask?: tf.Tensor,
   returnWeights = false,
   dropWeights?: (weights: tf.Tensor) => tf.Tensor,
-): AttentionOutput => {
-  const { recent } = cache
-  if (recent === undefined) return scaledDotProductAttention(q, cache.k, cache.v, mask, returnWeights, dropWeights)
-  const d = q.shape[q.rank - 1]
-  const scores = tf.mul(tf.concat([tf.matMul(q, cache.k, false, true), tf.matMul(q, recent.k, false, true)], -1), 1 / Math.sqrt(d))
-  const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)
-  const [wOld, wNew] = tf.split(dropWeights === undefined ? weights : dropWeights(weights), [cache.k.shape[2], recent.k.shape[2]], -1)
-  const output = tf.add(tf.matMul(wOld, cache.v), tf.matMul(wNew, recent.v))
-  return returnWeights ? { output, weights } : { output }
-}
+): AttentionOutput => attendParts(q, cache.recent === undefined ? [cache] : [cache, cache.recent], mask, returnWeights, dropWeights)
 
 /** Input of {@link multiHeadAttention}: activations [B, T, E], an additive mask, an optional cache. */
 export interface MhaInput {

@@ -307,7 +307,7 @@ async function* decodeGroup<C>(
     })
     // The token each slot was last fed (a slot that no live row uses any more is fed it again).
     let fed = prompts.map((p) => p[p.length - 1])
-    let live = rows.map(() => true)
+    const live = rows.map(() => true)
     let out: ModelOutput<C> = await callModel(model, () => model.prefill(prompts), undefined, signal)
     owned = out.cache
     checkOutput(model, out, prompts.length, 'prefill')
@@ -348,11 +348,10 @@ async function* decodeGroup<C>(
         nextSlotOf[i] = slot
       }
       if (parents.length === 0) return
-      const width = fed.length
-      const unchanged = parents.length === width && parents.every((p, j) => p === j)
-      const subset = parents.every((p, j) => j === 0 || p > parents[j - 1])
-      if (unchanged || (subset && parents.length * 2 > width)) {
-        // No slot split: keep the cache as it is. Slots no live row uses ride along (their
+      // No slot split when every slot continues at most once, in order.
+      const noSplit = parents.every((p, j) => j === 0 || p > parents[j - 1])
+      if (noSplit && parents.length * 2 > fed.length) {
+        // Keep the cache as it is. Slots no live row uses ride along (their
         // outputs ignored) until at most half are used: `select` copies every layer's keys and
         // values, so it is not worth doing for a few finished rows. Such a slot is fed its last
         // token again; its position never passes the context length, since every slot of a

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { scoped, tensorsIn } from '../core/scope.js'
+import * as T from '../core/tree.js'
 import { cacheLength, type KVCache } from '../nn/attention.js'
 import { selectRows } from '../core/rows.js'
 import type { DecoderModel, ModelOutput } from './model.js'
@@ -76,12 +77,7 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     contextLength: shape.contextLength,
     prefill,
     step: (cache, tokens) => run(tokens.map((t) => [t]), cache),
-    select: (cache, rows) =>
-      cache.map((c) => ({
-        k: selectRows(c.k, rows),
-        v: selectRows(c.v, rows),
-        ...(c.recent !== undefined ? { recent: { k: selectRows(c.recent.k, rows), v: selectRows(c.recent.v, rows) } } : {}),
-      })),
+    select: (cache, rows) => T.map(cache, (t) => selectRows(t, rows)) as LayerCaches,
     release: (cache) => tf.dispose(tensorsIn(cache)),
   }
 }
