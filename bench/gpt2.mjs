@@ -19,6 +19,8 @@
 //              (XNNPACK; the weight bytes it reads per second) — the pattern of a decode step.
 //              The bound on decoding is bandwidth ÷ the bytes a decode step must read: every
 //              weight once (wteᵀ for the head; one row each of wte and wpe) plus the KV cache.
+//              The decoder owns the parameters, as `minigpt gpt2 generate`'s does (wte freed, wteᵀ
+//              kept); --keep-wte keeps them the caller's (both copies), for comparison.
 //   torch      /usr/bin/python3 bench/pytorch/gpt2_bench.py with the same options, when that
 //              interpreter has torch.
 // decode, finetune and bandwidth each run in their own Node process (so the decode process's
@@ -96,7 +98,8 @@ async function benchDecode() {
   const t0 = performance.now()
   const params = randomParams(config)
   const initSeconds = (performance.now() - t0) / 1000
-  const decoder = sample.gpt2Decoder(config, params)
+  // As `minigpt gpt2 generate` does: the decoder owns the parameters (wte freed, wteᵀ kept).
+  const decoder = sample.gpt2Decoder(config, params, { ownsParams: !flag('keep-wte') })
   log(`${configName}: ${tree.count(params).toLocaleString('en-US')} params on wasm, init ${initSeconds.toFixed(1)} s, RSS ${rssMb().toFixed(0)} MB`)
   const results = []
   for (const [ci, c] of contexts.entries()) {
@@ -126,8 +129,9 @@ async function benchDecode() {
     log(`decode @ ${c}: prefill ${prefill.toFixed(2)} s, ${r.decode_tokens_per_s.toFixed(2)} tok/s (${r.decode_step_ms_median.toFixed(0)} ms/step median)`)
     results.push(r)
   }
+  const count = tree.count(params)
   decoder.dispose()
-  return { params: tree.count(params), init_seconds: initSeconds, decode: results, peak_rss_mb_after_decode: rssMb(), wasm_heap_mb: wasmHeapMb() }
+  return { params: count, init_seconds: initSeconds, decode: results, peak_rss_mb_after_decode: rssMb(), wasm_heap_mb: wasmHeapMb() }
 }
 
 async function benchFinetune() {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
-import { selectRows } from '../../src/core/rows.js'
+import { selectColumns, selectRows } from '../../src/core/rows.js'
 
 describe('selectRows', () => {
   it.each(['cpu', 'wasm'])('on %s copies the chosen rows (in order, repeats allowed) as tf.gather does', async (backend) => {
@@ -19,6 +19,27 @@ describe('selectRows', () => {
     expect(picked.dtype).toBe('int32')
     expect(picked.arraySync()).toEqual([[3, 4], [1, 2], [3, 4]])
     expect(() => selectRows(ints, [2])).toThrow('selectRows: row 2 is outside [0, 2)')
+    tf.dispose([t, ints, picked])
+  })
+})
+
+describe('selectColumns', () => {
+  it.each(['cpu', 'wasm'])('on %s gives the chosen columns as rows (in order, repeats allowed): rows of the transpose', async (backend) => {
+    await initBackend(backend)
+    const t = tf.tensor2d(Float32Array.from({ length: 3 * 7 }, (_, i) => i * 0.25 - 2), [3, 7])
+    for (const cols of [[6, 0, 2], [1, 1, 1], [3], [0, 1, 2, 3, 4, 5, 6]]) {
+      const got = selectColumns(t, cols)
+      const want = tf.tidy(() => tf.gather(tf.transpose(t), cols, 0))
+      expect(got.shape).toEqual([cols.length, 3])
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
+      tf.dispose([got, want])
+    }
+    const ints = tf.tensor2d([[1, 2, 3], [4, 5, 6]], [2, 3], 'int32')
+    const picked = selectColumns(ints, [2, 0])
+    expect(picked.dtype).toBe('int32')
+    expect(picked.arraySync()).toEqual([[3, 6], [1, 4]])
+    expect(() => selectColumns(ints, [3])).toThrow('selectColumns: column 3 is outside [0, 3)')
+    expect(() => selectColumns(ints, [-1])).toThrow('selectColumns: column -1 is outside [0, 3)')
     tf.dispose([t, ints, picked])
   })
 })

@@ -153,8 +153,8 @@ describe('decoding', () => {
     const ids = [336, 40, 77, 258, 326]
     const full = logitsOf(config, params, ids)
     const last = tf.tidy(() => {
-      const headT = tf.transpose(params.wte.weight) as tf.Tensor2D
-      const out = gpt2(config).apply(params, { ids: tf.tensor2d([ids], [1, 5], 'int32'), headT, lastOnly: true }, EVAL)
+      const wteT = tf.transpose(params.wte.weight) as tf.Tensor2D
+      const out = gpt2(config).apply(params, { ids: tf.tensor2d([ids], [1, 5], 'int32'), wteT, lastOnly: true }, EVAL)
       return out.logits.arraySync()[0]
     })
     expect(last.length).toBe(1)

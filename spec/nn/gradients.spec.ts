@@ -10,7 +10,7 @@ import { fc, test } from '@fast-check/vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { geluErf, geluTanh, logSoftmax, softmax } from '../../src/nn/activation.js'
 import { scaledDotProductAttention } from '../../src/nn/attention.js'
-import { lookup } from '../../src/nn/embedding.js'
+import { lookup, lookupTransposed } from '../../src/nn/embedding.js'
 import { dense, matmul2d } from '../../src/nn/matmul.js'
 import { normalize } from '../../src/nn/norm.js'
 import { causalMask } from '../../src/mask/index.js'
@@ -225,6 +225,18 @@ describe('custom gradients equal tfjs’s own', () => {
       const mine = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(lookup(w as tf.Tensor2D, ids), dy)))(table)
       const theirs = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.gather(w, ids), dy)))(table)
       expect(maxAbsDiff(lookup(table as tf.Tensor2D, ids), tf.gather(table, ids))).toBe(0)
+      expect(maxAbsDiff(mine, theirs)).toBeLessThan(1e-5)
+    })
+  })
+  test.prop([dim(9), dim(5), dim(4), dim(4), seed], RUNS)('lookupTransposed (a table given as its transpose) vs lookup, values and gradient', (vocab, d, b, t, s) => {
+    tf.tidy(() => {
+      const table = randn(s, [vocab, d])
+      const tableT = tf.transpose(table)
+      const ids = randomIds(s + 1, [b, t], vocab)
+      const dy = randn(s + 2, [b, t, d])
+      expect(maxAbsDiff(lookupTransposed(tableT as tf.Tensor2D, ids), lookup(table as tf.Tensor2D, ids))).toBe(0)
+      const mine = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(lookupTransposed(w as tf.Tensor2D, ids), dy)))(tableT)
+      const theirs = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.gather(w, ids, 1), tf.transpose(dy, [2, 0, 1]))))(tableT)
       expect(maxAbsDiff(mine, theirs)).toBeLessThan(1e-5)
     })
   })

@@ -46,9 +46,46 @@ describe('tfjsDecoder prefill in chunks', () => {
   })
 })
 
+describe('gpt2Decoder with ownsParams', () => {
+  it('frees wte at once, decodes the same greedy tokens from wteᵀ alone, and frees every parameter in dispose()', async () => {
+    await initBackend('wasm')
+    const prompt = [3, 17, 42, 8, 25]
+    const greedy = async (decoder: ReturnType<typeof gpt2Decoder>) => {
+      let out = await decoder.prefill([prompt])
+      const tokens: number[] = []
+      for (let s = 0; s < 12; s++) {
+        const row = out.logits[0]
+        const next = row.indexOf(Math.max(...row))
+        tokens.push(next)
+        const step = await decoder.step(out.cache, [next])
+        decoder.release(out.cache)
+        out = step
+      }
+      decoder.release(out.cache)
+      return { tokens, logits: Array.from(out.logits[0]) }
+    }
+    const before = tf.memory().numTensors
+    const kept = gpt2(config).init(key(21))
+    const plain = gpt2Decoder(config, kept)
+    const want = await greedy(plain)
+    plain.dispose()
+    T.dispose(kept)
+    const owned = gpt2(config).init(key(21))
+    const decoder = gpt2Decoder(config, owned, { ownsParams: true })
+    expect(owned.wte.weight.isDisposed).toBe(true)
+    const got = await greedy(decoder)
+    expect(got.tokens).toEqual(want.tokens)
+    expect(Math.max(...got.logits.map((v, i) => Math.abs(v - want.logits[i])))).toBeLessThan(1e-5)
+    decoder.dispose()
+    expect(T.leaves(owned).every((t) => t.isDisposed)).toBe(true)
+    expect(tf.memory().numTensors).toBe(before)
+  })
+})
+
 describe('a long cache keeps its newest positions apart (RECENT_BLOCK)', () => {
-  it('decoding step by step past two merges gives the full forward pass\'s logits, and select keeps both parts', async () => {
-    await initBackend('cpu')
+  // On wasm the steps' attention is the SIMD kernel (backend/simd), the full pass tfjs ops.
+  it.each(['cpu', 'wasm'])('on %s, decoding step by step past two merges gives the full forward pass\'s logits, and select keeps both parts', async (backend) => {
+    await initBackend(backend)
     const params = gpt2(config).init(key(11))
     const decoder = gpt2Decoder(config, params)
     const ids = Array.from({ length: 2 * RECENT_BLOCK + 20 }, (_, i) => (i * 5 + 1) % config.vocab_size)

@@ -103,7 +103,8 @@ const generateCommand = async (argv: readonly string[], io: CliIO): Promise<numb
   if (beams > 1 && o.stream === true) throw new CliError('--stream cannot be combined with --num-beams > 1')
   const prompt = str(o, 'prompt') ?? ''
   const m = await setup(o)
-  const decoder = gpt2Decoder(m.config, m.params)
+  // The parameters serve only this decoder: it frees wte and keeps wteᵀ (one embedding copy fewer).
+  const decoder = gpt2Decoder(m.config, m.params, { ownsParams: true })
   try {
     const ids = promptIds(m, prompt)
     const eos = m.config.eos_token_id ?? m.tokenizer.eosTokenId
@@ -136,7 +137,6 @@ const generateCommand = async (argv: readonly string[], io: CliIO): Promise<numb
     return 0
   } finally {
     decoder.dispose()
-    tree.dispose(m.params)
   }
 }
 

@@ -42,3 +42,25 @@ export const selectRows = <T extends tf.Tensor>(t: T, rows: ArrayLike<number>): 
   return tf.tensor(to, [rows.length, ...t.shape.slice(1)], t.dtype) as T
 }
 
+
+/**
+ * Columns of a matrix [rows, cols] as the rows of the result [columns.length, rows] (the rows
+ * of its transpose, in this order, repeats allowed), without transposing the whole matrix: a
+ * decoder that keeps only wteᵀ [n_embd, vocab] reads a token's embedding as one of its
+ * columns. On wasm and cpu it is a strided copy on the host (768 reads per GPT-2 token);
+ * elsewhere `tf.gather` along the second axis and a transpose of the (small) result.
+ */
+export const selectColumns = (t: tf.Tensor2D, columns: ArrayLike<number>): tf.Tensor2D => {
+  const [rows, cols] = t.shape
+  for (let j = 0; j < columns.length; j++) {
+    if (!(Number.isInteger(columns[j]) && columns[j] >= 0 && columns[j] < cols)) throw new RangeError(`selectColumns: column ${columns[j]} is outside [0, ${cols})`)
+  }
+  const backend = tf.getBackend()
+  if (backend !== 'wasm' && backend !== 'cpu') return tf.tidy(() => tf.transpose(tf.gather(t, tf.tensor1d(Array.from(columns), 'int32'), 1))) as tf.Tensor2D
+  const from = hostValues(t)
+  const to = new (from.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(columns.length * rows)
+  for (let j = 0, o = 0; j < columns.length; j++) {
+    for (let i = columns[j]; o < (j + 1) * rows; i += cols) to[o++] = from[i]
+  }
+  return tf.tensor2d(to, [columns.length, rows], t.dtype)
+}

@@ -4,6 +4,7 @@
  * (for pictures and for property tests).
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { attendOneQuery } from '../backend/simd/attend-one-query.js'
 import { checkShape } from '../core/errors.js'
 import { compose, type Ctx } from '../core/layer.js'
 import { linear } from './linear.js'
@@ -66,6 +67,13 @@ const attendParts = (
   dropWeights: ((weights: tf.Tensor) => tf.Tensor) | undefined,
 ): AttentionOutput => {
   const d = q.shape[q.rank - 1]
+  // One query position at inference (a decoding step) on wasm: one SIMD kernel for the scores,
+  // the softmax and the weighted sums of both parts (backend/simd), where tfjs-wasm would run
+  // two scalar batched products per part.
+  if (mask === undefined && !returnWeights && dropWeights === undefined && q.rank === 4 && q.shape[2] === 1 && !tf.engine().isTapeOn()) {
+    const output = attendOneQuery(q as tf.Tensor4D, parts)
+    if (output !== undefined) return { output }
+  }
   const products = parts.map(({ k }) => tf.matMul(q, k, false, true))
   const scores = tf.mul(products.length === 1 ? products[0] : tf.concat(products, -1), 1 / Math.sqrt(d))
   const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)

@@ -7,6 +7,11 @@
  * 124M model at every token), and only the last position's logits are computed (`lastOnly`:
  * the final LayerNorm and the head run on one row per sequence, also in prefill).
  *
+ * Memory: tfjs-wasm's matrix products pack a copy of each weight matrix for XNNPACK on first
+ * use, so decoding holds the weights twice. A decoder that owns its parameters
+ * (`ownsParams`) frees wte once it has wteᵀ and reads token embeddings from wteᵀ's columns:
+ * one copy of the embedding fewer (154 MB for the 124M model; docs/benchmarks.md).
+ *
  * This module imports tfjs; like tfjs-decoder.ts it is exported by the package's main entry,
  * not by the tfjs-free `minigpt-fp/sample` subpath.
  *
@@ -17,15 +22,27 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { EVAL } from '../core/layer.js'
+import { tensorsIn } from '../core/scope.js'
 import type { Gpt2Config } from '../models/gpt2/config.js'
 import { gpt2, type Gpt2Params } from '../models/gpt2/model.js'
 import type { DecoderModel } from './model.js'
 import { tfjsDecoder, type LayerCaches } from './tfjs-decoder.js'
 
-/** A GPT-2 decoder: a {@link DecoderModel} plus `dispose`, which frees the transposed head it holds. */
+/** A GPT-2 decoder: a {@link DecoderModel} plus `dispose`, which frees what the decoder holds. */
 export interface Gpt2Decoder extends DecoderModel<LayerCaches> {
-  /** Frees wteᵀ. The parameters are not the decoder's: their owner disposes them. */
+  /** Frees wteᵀ, and the parameters too when the decoder owns them (`ownsParams`). */
   readonly dispose: () => void
+}
+
+/** Options of {@link gpt2Decoder}. */
+export interface Gpt2DecoderOptions {
+  /**
+   * The decoder takes the parameters over: it disposes wte at once (keeping wteᵀ only) and the
+   * rest in `dispose()`. For parameters that serve only this decoder (`minigpt gpt2
+   * generate`); the caller must not use them afterwards. Default false: the parameters stay
+   * the caller's, untouched.
+   */
+  readonly ownsParams?: boolean
 }
 
 /**
@@ -33,13 +50,18 @@ export interface Gpt2Decoder extends DecoderModel<LayerCaches> {
  * config's n_positions; its vocabulary size is vocab_size. The parameters must stay alive as
  * long as the decoder is used.
  */
-export const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params): Gpt2Decoder => {
+export const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params, options: Gpt2DecoderOptions = {}): Gpt2Decoder => {
   const model = gpt2(config)
-  const headT = tf.tidy(() => tf.transpose(params.wte.weight) as tf.Tensor2D)
+  const wteT = tf.tidy(() => tf.transpose(params.wte.weight) as tf.Tensor2D)
+  if (options.ownsParams === true) params.wte.weight.dispose()
   const decoder = tfjsDecoder(
-    (p: Gpt2Params, ids, cache) => model.apply(p, { ids, cache, headT, lastOnly: true }, EVAL),
+    (p: Gpt2Params, ids, cache) => model.apply(p, { ids, cache, wteT, lastOnly: true }, EVAL),
     params,
     { vocabSize: config.vocab_size, contextLength: config.n_positions },
   )
-  return { ...decoder, dispose: () => headT.dispose() }
+  const dispose = () => {
+    wteT.dispose()
+    if (options.ownsParams === true) tf.dispose(tensorsIn(params).filter((t) => !t.isDisposed))
+  }
+  return { ...decoder, dispose }
 }

@@ -20,7 +20,7 @@ import { geluErf, geluTanh } from '../../nn/activation.js'
 import { attendCached, cacheLength, extendCache, mergeHeads, splitHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
 import { runBlocks, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { dropoutOp } from '../../nn/dropout.js'
-import { embedding, lookup } from '../../nn/embedding.js'
+import { embedding, lookup, lookupTransposed } from '../../nn/embedding.js'
 import { linear } from '../../nn/linear.js'
 import { matmul2d } from '../../nn/matmul.js'
 import { layerNorm } from '../../nn/norm.js'
@@ -46,7 +46,8 @@ export const fusedSelfAttention = (e: number, heads: number, std: number, projSt
   compose('attn', { c_attn: conv1d(e, 3 * e, 'attn.c_attn', std), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }, (l) => (p, input: MhaInput, ctx: Ctx): MhaOutput => {
     const [q, k, v] = tf.split(l.c_attn.apply(p.c_attn, input.x, ctx), 3, -1).map((z) => splitHeads(z, heads))
     const cache = extendCache(input.cache, k, v)
-    const att = attendCached(q, cache, input.mask, input.returnWeights === true, (w) => dropoutOp(w, attnDropout, fold(ctx, 2), 'h.attn.attn_dropout'))
+    const drop = ctx.training && attnDropout > 0 ? (w: tf.Tensor) => dropoutOp(w, attnDropout, fold(ctx, 2), 'h.attn.attn_dropout') : undefined
+    const att = attendCached(q, cache, input.mask, input.returnWeights === true, drop)
     const output = l.c_proj.apply(p.c_proj, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
     return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
   })
@@ -102,8 +103,13 @@ export interface Gpt2Input {
   /** An extra additive mask broadcastable to [batch, heads, length, keys]. */
   readonly mask?: tf.Tensor
   readonly returnAttention?: boolean
-  /** wteᵀ [n_embd, vocab] computed once by the caller (decoding), instead of a transpose per call. */
-  readonly headT?: tf.Tensor2D
+  /**
+   * wteᵀ [n_embd, vocab] computed once by the caller (decoding), instead of a transpose per
+   * call. When given, it is both the head and the source of the token embeddings (its
+   * columns), and `p.wte` is not read: a decoder may keep wteᵀ alone (`gpt2Decoder`'s
+   * `ownsParams`).
+   */
+  readonly wteT?: tf.Tensor2D
   /** Return logits for the last position only ([batch, 1, vocab]): what decoding needs. */
   readonly lastOnly?: boolean
   /**
@@ -147,7 +153,7 @@ export const gpt2Trunk = (c: Gpt2Config, dropout?: number) => {
       ln_f: layerNorm(c.n_embd, c.layer_norm_epsilon ?? 1e-5, 'ln_f'),
     },
     (l) =>
-      (p, input: Omit<Gpt2Input, 'headT'>, ctx: Ctx): Gpt2TrunkOutput => {
+      (p, input: Gpt2Input, ctx: Ctx): Gpt2TrunkOutput => {
         const { ids } = input
         checkShape('gpt2', 'ids', ids.shape, [null, null])
         if (input.remat === true && (input.cache !== undefined || input.returnAttention === true)) {
@@ -159,7 +165,8 @@ export const gpt2Trunk = (c: Gpt2Config, dropout?: number) => {
           throw new RangeError(`gpt2: ${past + t} positions exceed n_positions=${c.n_positions}`)
         }
         const positions = tf.range(past, past + t, 1, 'int32')
-        const x0 = tf.add(l.wte.apply(p.wte, ids, ctx), lookup(p.wpe.weight, positions))
+        const tokens = input.wteT === undefined ? l.wte.apply(p.wte, ids, ctx) : lookupTransposed(input.wteT, ids)
+        const x0 = tf.add(tokens, lookup(p.wpe.weight, positions))
         const x = dropoutOp(x0, rates.embd, fold(ctx, 0), 'drop') as tf.Tensor3D
         // One new position sees every cached one: its causal row is all zeros, so no mask.
         const causal = t === 1 ? undefined : causalMask(t, past + t)
@@ -196,8 +203,8 @@ export const gpt2 = (c: Gpt2Config, dropout?: number) => {
     apply: (p: Gpt2Params, input: Gpt2Input, ctx: Ctx): Gpt2Output => {
       const out = trunk.apply(p, input, ctx)
       const [b, t] = out.hidden.shape
-      const headT = input.headT ?? (tf.transpose(p.wte.weight) as tf.Tensor2D)
-      const logits = tf.reshape(matmul2d(tf.reshape(out.hidden, [-1, c.n_embd]) as tf.Tensor2D, headT), [b, t, c.vocab_size]) as tf.Tensor3D
+      const wteT = input.wteT ?? (tf.transpose(p.wte.weight) as tf.Tensor2D)
+      const logits = tf.reshape(matmul2d(tf.reshape(out.hidden, [-1, c.n_embd]) as tf.Tensor2D, wteT), [b, t, c.vocab_size]) as tf.Tensor3D
       return out.attention === undefined ? { logits, cache: out.cache } : { logits, cache: out.cache, attention: out.attention }
     },
   } satisfies Layer<Gpt2Params, Gpt2Input, Gpt2Output>

@@ -1,0 +1,91 @@
+/**
+ * The WebAssembly SIMD kernels (src/backend/simd): the committed bytes are the assembly of the
+ * committed text, and each kernel equals the tfjs ops it stands for.
+ */
+import { readFileSync } from 'node:fs'
+import * as tf from '@tensorflow/tfjs-core'
+import { fc, test } from '@fast-check/vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { initBackend } from '../../src/backend/index.js'
+import { attendOneQuery } from '../../src/backend/simd/attend-one-query.js'
+import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
+import { key, normal } from '../../src/core/key.js'
+import { scaledDotProductAttention } from '../../src/nn/attention.js'
+// @ts-expect-error: a build script without type declarations
+import { assemble, source, WAT, OUT } from '../../scripts/kernels.mjs'
+
+const randn = (seed: number, shape: number[], scale = 1) => tf.tensor(normal(key(seed), shape.reduce((a, b) => a * b, 1), scale), shape)
+
+describe('the kernels module', () => {
+  it('is the assembly of kernels.wat (run `npm run kernels` after editing it)', async () => {
+    const bytes: Buffer = await assemble(readFileSync(WAT, 'utf8'))
+    expect(Buffer.from(KERNELS_WASM_BASE64, 'base64').equals(bytes)).toBe(true)
+    expect(readFileSync(OUT, 'utf8')).toBe(source(bytes))
+  })
+})
+
+describe('attendOneQuery (one query position over one or two cache parts)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  /** The same attention by tfjs ops: a zero mask keeps scaledDotProductAttention off the kernel. */
+  const byOps = (q: tf.Tensor4D, parts: { k: tf.Tensor; v: tf.Tensor }[]) =>
+    tf.tidy(() => {
+      const k = parts.length === 1 ? parts[0].k : tf.concat(parts.map((p) => p.k), 2)
+      const v = parts.length === 1 ? parts[0].v : tf.concat(parts.map((p) => p.v), 2)
+      return scaledDotProductAttention(q, k, v, tf.zeros([1, k.shape[2] as number])).output
+    })
+
+  test.prop(
+    [
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.constantFrom(4, 8, 16, 64),
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 0, max: 9 }),
+      fc.constantFrom(0.1, 1, 4),
+      fc.integer({ min: 0, max: 10_000 }),
+    ],
+    { numRuns: 40 },
+  )('equals softmax(q·Kᵀ/√d)·V by tfjs ops, to float32 rounding', (b, h, d, len1, len2, scale, seed) => {
+    const before = tf.memory().numTensors
+    const q = randn(seed, [b, h, 1, d], scale) as tf.Tensor4D
+    const parts = [{ k: randn(seed + 1, [b, h, len1, d], scale), v: randn(seed + 2, [b, h, len1, d]) }]
+    if (len2 > 0) parts.push({ k: randn(seed + 3, [b, h, len2, d], scale), v: randn(seed + 4, [b, h, len2, d]) })
+    const got = attendOneQuery(q, parts)
+    expect(got).toBeDefined()
+    const want = byOps(q, parts)
+    expect(got!.shape).toEqual([b, h, 1, d])
+    const g = got!.dataSync()
+    const w = want.dataSync()
+    for (let i = 0; i < w.length; i++) expect(Math.abs(g[i] - w[i])).toBeLessThan(2e-6 * (1 + Math.abs(w[i])) * Math.max(1, scale * scale))
+    tf.dispose([q, got!, want, ...parts.flatMap((p) => [p.k, p.v])])
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('gives a far-ahead score all the weight, and equal scores the mean of the values', () => {
+    // Scores 0, 100, -100 (keys e·s, query e): softmax ≈ [e^-100, 1, e^-200] — the output is v[1].
+    const q = tf.tensor4d([1, 0, 0, 0], [1, 1, 1, 4])
+    const k = tf.tensor4d([0, 0, 0, 0, 200, 0, 0, 0, -200, 0, 0, 0], [1, 1, 3, 4])
+    const v = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [1, 1, 3, 4])
+    const far = attendOneQuery(q, [{ k, v }])!
+    expect(Array.from(far.dataSync())).toEqual([5, 6, 7, 8])
+    const flat = attendOneQuery(q, [{ k: tf.zerosLike(k), v }])!
+    Array.from(flat.dataSync()).forEach((x, i) => expect(x).toBeCloseTo([5, 6, 7, 8][i], 5))
+    tf.dispose([q, k, v, far, flat])
+  })
+
+  it('does not apply to a head size that is not a multiple of 4, nor to another backend', async () => {
+    const q = tf.zeros([1, 1, 1, 6]) as tf.Tensor4D
+    const kv = tf.zeros([1, 1, 3, 6])
+    expect(attendOneQuery(q, [{ k: kv, v: kv }])).toBeUndefined()
+    tf.dispose([q, kv])
+    await initBackend('cpu')
+    const q4 = tf.zeros([1, 1, 1, 4]) as tf.Tensor4D
+    const kv4 = tf.zeros([1, 1, 3, 4])
+    expect(attendOneQuery(q4, [{ k: kv4, v: kv4 }])).toBeUndefined()
+    tf.dispose([q4, kv4])
+    await initBackend('wasm')
+  })
+})

@@ -1,0 +1,132 @@
+;; minigpt-fp's WebAssembly SIMD kernels for the tfjs wasm backend.
+;;
+;; The module imports the backend's own memory, so it reads and writes tensors where tfjs-wasm
+;; keeps them (by byte offset), with no copy. src/backend/simd/kernels.ts registers its
+;; functions as tfjs kernels; scripts/kernels.mjs assembles this file into kernels-wasm.ts.
+;; Every pointer is a byte offset of float32 data; every size counts floats.
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; e^x for four lanes, x ≤ 0 (a softmax's x - max). Cephes' expf: x = n·ln2 + r with
+  ;; |r| ≤ ln2/2, e^r by its minimax polynomial, 2^n built in the exponent bits. Within 2 ulp
+  ;; of e^x; below -87.3 (where e^x < 2^-126) it returns e^-87.3 ≈ 1e-38.
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.3))))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504089)))))
+    ;; r = x - n·ln2, ln2 split in two so that n·ln2_hi is exact
+    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
+    (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 2.12194440e-4)))))
+    (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.3981999507e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.3334519073e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.1665795894e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.6666665459e-1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 5.0000001201e-1))))
+    ;; p·r² + r + 1
+    (local.set $p (f32x4.add
+      (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (f32x4.splat (f32.const 1))))
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+
+  ;; dst[t] = scale · (q · k[t]) for t < len; q [d], k [len, d], d a multiple of 4.
+  (func $scores (param $q i32) (param $k i32) (param $len i32) (param $d i32) (param $scale f32) (param $dst i32)
+    (local $t i32) (local $i i32) (local $acc v128) (local $row i32) (local $bytes i32)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $row (local.get $k))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $t) (local.get $len)))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $end (loop $dot
+        (br_if $end (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $acc (f32x4.add (local.get $acc)
+          (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $i))) (v128.load (i32.add (local.get $row) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $dot)))
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 2)))
+        (f32.mul (local.get $scale)
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+            (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))))
+      (local.set $row (i32.add (local.get $row) (local.get $bytes)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $each))))
+
+  ;; acc + Σ_t w[t] · v[t, i..i+4) for t < len; v [len, d].
+  (func $weighted (param $acc v128) (param $w i32) (param $v i32) (param $len i32) (param $d i32) (param $i i32) (result v128)
+    (local $t i32) (local $at i32) (local $bytes i32)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $at (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 2))))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $t) (local.get $len)))
+      (local.set $acc (f32x4.add (local.get $acc)
+        (f32x4.mul (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 2)))) (v128.load (local.get $at)))))
+      (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $each)))
+    (local.get $acc))
+
+  ;; Attention of one query position over keys/values in two consecutive parts, for `blocks`
+  ;; (batch·head) blocks: out[b] = softmax(scale · q[b]·K[b]ᵀ) · V[b], K[b] and V[b] the
+  ;; rows of part 1 [len1, d] then part 2 [len2, d] (len2 may be 0). q, out [blocks, d].
+  ;; `scratch` holds len1 + len2 + 4 floats.
+  (func (export "attend_one_query")
+    (param $q i32) (param $k1 i32) (param $v1 i32) (param $len1 i32)
+    (param $k2 i32) (param $v2 i32) (param $len2 i32)
+    (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32)
+    (local $b i32) (local $total i32) (local $t i32) (local $m f32) (local $z f32) (local $s f32)
+    (local $at i32) (local $i i32) (local $acc v128) (local $qb i32) (local $rowBytes i32)
+    (local.set $total (i32.add (local.get $len1) (local.get $len2)))
+    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (block $blocksDone (loop $eachBlock
+      (br_if $blocksDone (i32.ge_u (local.get $b) (local.get $blocks)))
+      (local.set $qb (i32.add (local.get $q) (i32.mul (local.get $b) (local.get $rowBytes))))
+      (call $scores (local.get $qb) (i32.add (local.get $k1) (i32.mul (i32.mul (local.get $b) (local.get $len1)) (local.get $rowBytes)))
+        (local.get $len1) (local.get $d) (local.get $scale) (local.get $scratch))
+      (call $scores (local.get $qb) (i32.add (local.get $k2) (i32.mul (i32.mul (local.get $b) (local.get $len2)) (local.get $rowBytes)))
+        (local.get $len2) (local.get $d) (local.get $scale) (i32.add (local.get $scratch) (i32.shl (local.get $len1) (i32.const 2))))
+      ;; the maximum score
+      (local.set $m (f32.load (local.get $scratch)))
+      (local.set $t (i32.const 1))
+      (block $maxDone (loop $max
+        (br_if $maxDone (i32.ge_u (local.get $t) (local.get $total)))
+        (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $max)))
+      ;; e^(s - max), four at a time (the lanes past `total` are scratch, never read back)
+      (local.set $at (local.get $scratch))
+      (local.set $t (i32.const 0))
+      (block $expDone (loop $exp
+        (br_if $expDone (i32.ge_u (local.get $t) (local.get $total)))
+        (v128.store (local.get $at) (call $exp4 (f32x4.sub (v128.load (local.get $at)) (f32x4.splat (local.get $m)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (br $exp)))
+      ;; their sum
+      (local.set $z (f32.const 0))
+      (local.set $t (i32.const 0))
+      (block $sumDone (loop $sum
+        (br_if $sumDone (i32.ge_u (local.get $t) (local.get $total)))
+        (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $sum)))
+      (local.set $s (f32.div (f32.const 1) (local.get $z)))
+      ;; out[b, i..i+4) = Σ_t w[t] · v[t, i..i+4) / z
+      (local.set $i (i32.const 0))
+      (block $colsDone (loop $cols
+        (br_if $colsDone (i32.ge_u (local.get $i) (local.get $d)))
+        (local.set $acc (call $weighted (v128.const i32x4 0 0 0 0) (local.get $scratch)
+          (i32.add (local.get $v1) (i32.mul (i32.mul (local.get $b) (local.get $len1)) (local.get $rowBytes)))
+          (local.get $len1) (local.get $d) (local.get $i)))
+        (local.set $acc (call $weighted (local.get $acc) (i32.add (local.get $scratch) (i32.shl (local.get $len1) (i32.const 2)))
+          (i32.add (local.get $v2) (i32.mul (i32.mul (local.get $b) (local.get $len2)) (local.get $rowBytes)))
+          (local.get $len2) (local.get $d) (local.get $i)))
+        (v128.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $b) (local.get $rowBytes))) (i32.shl (local.get $i) (i32.const 2)))
+          (f32x4.mul (local.get $acc) (f32x4.splat (local.get $s))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $cols)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $eachBlock))))
+)
