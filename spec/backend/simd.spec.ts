@@ -8,6 +8,8 @@ import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { attendOneQuery } from '../../src/backend/simd/attend-one-query.js'
+import { concat2 } from '../../src/backend/simd/concat-blocks.js'
+import { geluErfKernel } from '../../src/backend/simd/gelu-erf.js'
 import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
 import { key, normal } from '../../src/core/key.js'
 import { scaledDotProductAttention } from '../../src/nn/attention.js'
@@ -87,5 +89,104 @@ describe('attendOneQuery (one query position over one or two cache parts)', () =
     expect(attendOneQuery(q4, [{ k: kv4, v: kv4 }])).toBeUndefined()
     tf.dispose([q4, kv4])
     await initBackend('wasm')
+  })
+})
+
+/** erf in float64 (Abramowitz & Stegun 7.1.28 is too coarse; this is a series/continued fraction to ~1e-15). */
+const erf64 = (x: number): number => {
+  const z = Math.abs(x)
+  let r: number
+  if (z < 3) {
+    // Maclaurin series: erf z = 2/√π Σ (-1)ⁿ z^(2n+1) / (n! (2n+1))
+    let term = z
+    let sum = z
+    for (let n = 1; n < 200 && Math.abs(term) > 1e-17; n++) {
+      term *= (-z * z) / n
+      sum += term / (2 * n + 1)
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum
+  } else {
+    // erfc z = e^(-z²)/(z√π) · 1/(1 + 1/(2z²)/(1 + 2/(2z²)/(1 + …))) by its continued fraction
+    let f = 0
+    for (let n = 60; n >= 1; n--) f = (n / 2) / (z + f)
+    r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + f)
+  }
+  return x < 0 ? -r : r
+}
+
+describe('geluErfKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  it('is within 2.5e-7·(1 + |x|) of ½x(1 + erf(x/√2)) in float64, over [-12, 12] and at the edges', () => {
+    const xs = Float32Array.from([
+      ...Array.from({ length: 24_001 }, (_, i) => -12 + i * 0.001),
+      0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 40, -40, 1e10, -1e10,
+    ])
+    for (const n of [xs.length, 1, 2, 3, 5]) {
+      // lengths that are not multiples of 4 take the one-at-a-time tail
+      const x = tf.tensor1d(xs.subarray(0, n))
+      const y = geluErfKernel(x)!
+      const got = y.dataSync()
+      for (let i = 0; i < n; i++) {
+        const v = xs[i]
+        const want = 0.5 * v * (1 + erf64(v / Math.SQRT2))
+        expect(Math.abs(got[i] - want), `x = ${v}`).toBeLessThanOrEqual(2.5e-7 * (1 + Math.abs(v)))
+      }
+      tf.dispose([x, y])
+    }
+  })
+
+  it('keeps the shape, passes NaN through, and does not apply to int32 or on cpu', async () => {
+    const x = tf.tensor3d([1, NaN, -1, 2, 0, 3], [1, 2, 3])
+    const y = geluErfKernel(x)!
+    expect(y.shape).toEqual([1, 2, 3])
+    expect(Number.isNaN(y.dataSync()[1])).toBe(true)
+    const ints = tf.tensor1d([1, 2], 'int32')
+    expect(geluErfKernel(ints)).toBeUndefined()
+    tf.dispose([x, y, ints])
+    await initBackend('cpu')
+    const c = tf.tensor1d([1])
+    expect(geluErfKernel(c)).toBeUndefined()
+    c.dispose()
+    await initBackend('wasm')
+  })
+})
+
+describe('concat2 (two tensors along one axis)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop(
+    [
+      fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 4 }),
+      fc.constantFrom('float32' as const, 'int32' as const),
+    ],
+    { numRuns: 60 },
+  )('equals tf.concat for any rank, axis and dtype (and falls back to it for an empty part)', (shape, axisSeed, extra, dtype) => {
+    const axis = axisSeed % shape.length
+    const bShape = shape.map((n, i) => (i === axis ? extra : n))
+    const a = tf.tensor(Array.from({ length: tf.util.sizeFromShape(shape) }, (_, i) => i + 1), shape, dtype)
+    const b = tf.tensor(Array.from({ length: tf.util.sizeFromShape(bShape) }, (_, i) => -(i + 1)), bShape, dtype)
+    const before = tf.memory().numTensors
+    const got = concat2(a, b, axis)
+    const want = tf.concat([a, b], axis)
+    expect(got.shape).toEqual(want.shape)
+    expect(got.dtype).toBe(dtype)
+    expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
+    tf.dispose([got, want])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([a, b])
+  })
+
+  it('refuses parts whose other axes differ, as tf.concat does', () => {
+    const a = tf.zeros([2, 3])
+    const b = tf.zeros([3, 3])
+    expect(() => concat2(a, b, 1)).toThrow()
+    tf.dispose([a, b])
   })
 })

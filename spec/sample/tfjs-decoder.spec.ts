@@ -7,6 +7,8 @@ import * as T from '../../src/core/tree.js'
 import { gpt2, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import type { Gpt2Config } from '../../src/models/gpt2/config.js'
 import { gpt2Decoder } from '../../src/sample/gpt2-decoder.js'
+import { miniGptDecoder } from '../../src/sample/decoders.js'
+import { miniGpt, SEED_CONFIG } from '../../src/models/minigpt/index.js'
 import { PREFILL_CHUNK } from '../../src/sample/tfjs-decoder.js'
 import { cacheLength, RECENT_BLOCK } from '../../src/nn/attention.js'
 
@@ -116,6 +118,34 @@ describe('a long cache keeps its newest positions apart (RECENT_BLOCK)', () => {
     decoder.release(out.cache)
     expect(tf.memory().numTensors).toBe(before)
     decoder.dispose()
+    T.dispose(params)
+  })
+})
+
+describe('Mini-GPT decoding on wasm (SIMD attention, GELU and cache appends)', () => {
+  it('gives the full forward pass\'s logits at every step, for a batch of three', async () => {
+    await initBackend('wasm')
+    const config = SEED_CONFIG(30, 0)
+    const params = miniGpt(config).init(key(8))
+    const decoder = miniGptDecoder(config, params)
+    const rows = [0, 1, 2].map((r) => Array.from({ length: 20 }, (_, i) => 1 + ((i * 7 + r * 11) % 29)))
+    const full = tf.tidy(() => miniGpt(config).apply(params, { ids: tf.tensor2d(rows, [3, 20], 'int32') }, EVAL).logits)
+    const expected = full.arraySync()
+    full.dispose()
+    const before = tf.memory().numTensors
+    let out = await decoder.prefill(rows.map((r) => r.slice(0, 4)))
+    for (let n = 4; n <= 20; n++) {
+      for (let r = 0; r < 3; r++) {
+        const diff = Math.max(...Array.from(out.logits[r], (v, i) => Math.abs(v - expected[r][n - 1][i])))
+        expect(diff).toBeLessThan(1e-4)
+      }
+      if (n === 20) break
+      const next = await decoder.step(out.cache, rows.map((r) => r[n]))
+      decoder.release(out.cache)
+      out = next
+    }
+    decoder.release(out.cache)
+    expect(tf.memory().numTensors).toBe(before)
     T.dispose(params)
   })
 })

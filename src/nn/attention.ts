@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { attendOneQuery } from '../backend/simd/attend-one-query.js'
+import { concat2 } from '../backend/simd/concat-blocks.js'
 import { checkShape } from '../core/errors.js'
 import { compose, type Ctx } from '../core/layer.js'
 import { linear } from './linear.js'
@@ -104,12 +105,12 @@ export const mergeHeads = (x: tf.Tensor4D): tf.Tensor3D => {
  */
 export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Tensor4D): KVCache => {
   if (cache === undefined) return { k, v }
-  if (cache.recent === undefined && cache.k.shape[2] < RECENT_BLOCK) return { k: tf.concat([cache.k, k], 2), v: tf.concat([cache.v, v], 2) }
-  const recent = cache.recent === undefined ? { k, v } : { k: tf.concat([cache.recent.k, k], 2), v: tf.concat([cache.recent.v, v], 2) }
+  if (cache.recent === undefined && cache.k.shape[2] < RECENT_BLOCK) return { k: concat2(cache.k, k, 2), v: concat2(cache.v, v, 2) }
+  const recent = cache.recent === undefined ? { k, v } : { k: concat2(cache.recent.k, k, 2), v: concat2(cache.recent.v, v, 2) }
   // The older part is shared with the input cache: a clone is a new handle on the same data
   // (no copy), so that disposing the input cache leaves it alive.
   if (recent.k.shape[2] < RECENT_BLOCK) return { k: tf.clone(cache.k), v: tf.clone(cache.v), recent }
-  return { k: tf.concat([cache.k, recent.k], 2), v: tf.concat([cache.v, recent.v], 2) }
+  return { k: concat2(cache.k, recent.k, 2), v: concat2(cache.v, recent.v, 2) }
 }
 
 /** {@link scaledDotProductAttention} of queries over a whole cache, both of its parts. */

@@ -1,0 +1,69 @@
+/**
+ * The SIMD kernels' WebAssembly module (kernels.wat, assembled into kernels-wasm.ts),
+ * instantiated on the memory of a tfjs wasm backend: its functions read and write tensors
+ * where tfjs-wasm keeps them, by byte offset, with no copy. One instance per backend object;
+ * `null` where it cannot be made (no WebAssembly SIMD or bulk memory, or a shared memory — the
+ * threaded build of tfjs-wasm — which the module does not import), and callers use tfjs ops.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { KERNELS_WASM_BASE64 } from './kernels-wasm.js'
+
+/** What the kernels need of tfjs-wasm's backend object (internal API of tfjs-backend-wasm 4.x). */
+export interface WasmBackendLike {
+  readonly wasm: { readonly asm?: { readonly memory?: unknown } }
+  readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly memoryOffset: number } | undefined }
+  makeOutput: (shape: number[], dtype: tf.DataType) => tf.TensorInfo
+  disposeData: (dataId: tf.DataId) => boolean
+}
+
+/** The module's exports (pointers are byte offsets, sizes count floats unless named bytes). */
+export interface SimdKernels {
+  readonly attend_one_query: (
+    q: number, k1: number, v1: number, len1: number, k2: number, v2: number, len2: number,
+    blocks: number, d: number, scale: number, scratch: number, out: number,
+  ) => void
+  readonly gelu_erf: (x: number, n: number, out: number) => void
+  readonly concat_blocks: (a: number, bytes1: number, b: number, bytes2: number, blocks: number, out: number) => void
+}
+
+const decodeBase64 = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (c) => c.charCodeAt(0))
+
+const instances = new WeakMap<object, SimdKernels | null>()
+
+/** The kernels on this backend's memory, made on first use; null where they cannot run. */
+export const simdKernels = (backend: WasmBackendLike): SimdKernels | null => {
+  const known = instances.get(backend)
+  if (known !== undefined) return known
+  let kernels: SimdKernels | null = null
+  try {
+    const memory = backend.wasm?.asm?.memory
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory instanceof WebAssembly.Memory && memory.buffer instanceof SharedArrayBuffer
+    if (memory instanceof WebAssembly.Memory && !shared) {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64)), { env: { memory } })
+      kernels = instance.exports as unknown as SimdKernels
+    }
+  } catch {
+    kernels = null
+  }
+  instances.set(backend, kernels)
+  return kernels
+}
+
+/** The kernels when the active backend is wasm and they run there, else null. */
+export const activeSimdKernels = (): SimdKernels | null =>
+  tf.getBackend() === 'wasm' ? simdKernels(tf.backend() as unknown as WasmBackendLike) : null
+
+/** The byte offset of a tensor's data in the backend's memory. */
+export const dataOffset = (backend: WasmBackendLike, t: tf.TensorInfo): number => {
+  const data = backend.dataIdMap.get(t.dataId)
+  if (data === undefined) throw new Error('simd kernels: a tensor\'s data is not on this wasm backend')
+  return data.memoryOffset
+}
+
+/** The kernels of the backend a kernel function was given, or an error (registered kernels run only where these exist). */
+export const kernelsOf = (backend: unknown, name: string): { readonly backend: WasmBackendLike; readonly kernels: SimdKernels } => {
+  const b = backend as WasmBackendLike
+  const kernels = simdKernels(b)
+  if (kernels === null) throw new Error(`${name}: the SIMD kernels cannot run on this wasm backend`)
+  return { backend: b, kernels }
+}
