@@ -10,6 +10,8 @@ import { initBackend } from '../../src/backend/index.js'
 import { attendOneQuery } from '../../src/backend/simd/attend-one-query.js'
 import { concat2 } from '../../src/backend/simd/concat-blocks.js'
 import { geluErfKernel } from '../../src/backend/simd/gelu-erf.js'
+import { gatherRowsKernel } from '../../src/backend/simd/gather-rows.js'
+import { layerNormKernel } from '../../src/backend/simd/layer-norm.js'
 import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
 import { key, normal } from '../../src/core/key.js'
 import { scaledDotProductAttention } from '../../src/nn/attention.js'
@@ -188,5 +190,67 @@ describe('concat2 (two tensors along one axis)', () => {
     const b = tf.zeros([3, 3])
     expect(() => concat2(a, b, 1)).toThrow()
     tf.dispose([a, b])
+  })
+})
+
+describe('layerNormKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop(
+    [fc.integer({ min: 1, max: 6 }), fc.constantFrom(4, 8, 64, 768), fc.constantFrom(1e-5, 1e-3), fc.constantFrom(0.01, 1, 100), fc.integer({ min: 0, max: 10_000 })],
+    { numRuns: 30 },
+  )('equals PyTorch\'s LayerNorm computed in float64, to float32 rounding', (rows, d, eps, scale, seed) => {
+    const xs = normal(key(seed), rows * d, scale).map((v, i) => v + (i % 7) * scale) // an offset mean
+    const w = normal(key(seed + 1), d, 1)
+    const b = normal(key(seed + 2), d, 1)
+    const x = tf.tensor2d(xs, [rows, d])
+    const wt = tf.tensor1d(w)
+    const bt = tf.tensor1d(b)
+    const y = layerNormKernel(x, wt, bt, eps)!
+    const got = y.dataSync()
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(xs.subarray(r * d, (r + 1) * d))
+      const mean = row.reduce((a, v) => a + v, 0) / d
+      const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / d
+      for (let i = 0; i < d; i++) {
+        const want = ((row[i] - mean) / Math.sqrt(variance + eps)) * w[i] + b[i]
+        expect(Math.abs(got[r * d + i] - want)).toBeLessThan(2e-5 * (1 + Math.abs(w[i])) + 1e-6 * Math.abs(b[i]))
+      }
+    }
+    tf.dispose([x, wt, bt, y])
+  })
+
+  it('does not apply to a last axis that is not a multiple of 4, nor to a weight of another size', () => {
+    const x = tf.zeros([2, 6])
+    const w = tf.ones([6]) as tf.Tensor1D
+    expect(layerNormKernel(x, w, w, 1e-5)).toBeUndefined()
+    const x8 = tf.zeros([2, 8])
+    expect(layerNormKernel(x8, w, w, 1e-5)).toBeUndefined()
+    tf.dispose([x, w, x8])
+  })
+})
+
+describe('gatherRowsKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  it('copies the chosen rows (in order, repeats allowed) as tf.gather does, float32 and int32', () => {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const x = tf.tensor3d(Array.from({ length: 5 * 3 * 2 }, (_, i) => i - 4), [5, 3, 2], dtype)
+      const before = tf.memory().numTensors
+      for (const rows of [[4, 0, 2], [1, 1, 1, 1], [3]]) {
+        const got = gatherRowsKernel(x, rows)!
+        const want = tf.gather(x, rows, 0)
+        expect(got.dtype).toBe(dtype)
+        expect(got.arraySync()).toEqual(want.arraySync())
+        tf.dispose([got, want])
+      }
+      expect(tf.memory().numTensors).toBe(before)
+      expect(gatherRowsKernel(x, [])).toBeUndefined()
+      x.dispose()
+    }
   })
 })

@@ -3,6 +3,8 @@
  * nn.LayerNorm: parameters `weight` and `bias`, biased variance, eps 1e-5 by default).
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { layerNormKernel } from '../backend/simd/layer-norm.js'
+import { customGradWhenRecording } from '../core/grad.js'
 import type { Layer } from '../core/layer.js'
 
 /** Parameters of {@link layerNorm}: weight (scale) and bias (shift), both [dim]. */
@@ -11,8 +13,14 @@ export interface LayerNormParams {
   readonly bias: tf.Tensor1D
 }
 
-/** Normalises x over its last axis, then scales and shifts. */
-export const normalize = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor => {
+/**
+ * Normalises x over its last axis, then scales and shifts. At inference on wasm it is one SIMD
+ * kernel (backend/simd/layer-norm.ts); with a gradient being recorded, and elsewhere, tfjs ops.
+ */
+export const normalize = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor =>
+  customGradWhenRecording(normalizeOps, (x: tf.Tensor, w: tf.Tensor1D, b: tf.Tensor1D, e: number) => layerNormKernel(x, w, b, e) ?? normalizeOps(x, w, b, e))(x, weight, bias, eps)
+
+const normalizeOps = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor => {
   // Written out rather than with tf.moments, which casts its input (a copy) and subtracts the
   // mean a second time: two passes fewer over the activations, the same arithmetic.
   const centred = tf.sub(x, tf.mean(x, -1, true))

@@ -181,4 +181,66 @@
       (local.set $out (i32.add (local.get $out) (i32.add (local.get $bytes1) (local.get $bytes2))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each))))
+
+  ;; The sum of a vector's four lanes.
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; LayerNorm of `rows` rows of d features (d a multiple of 4), PyTorch's: the mean and the
+  ;; biased variance of each row, out = (x - mean)/√(var + eps)·w + b with w, b [d].
+  (func (export "layer_norm") (param $x i32) (param $rows i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32) (param $out i32)
+    (local $r i32) (local $i i32) (local $bytes i32) (local $acc v128) (local $c v128) (local $mean v128) (local $inv v128)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      ;; the mean
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $sumDone (loop $sum
+        (br_if $sumDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $x) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $sum)))
+      (local.set $mean (f32x4.splat (f32.div (call $hsum (local.get $acc)) (f32.convert_i32_u (local.get $d)))))
+      ;; the biased variance
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $varDone (loop $var
+        (br_if $varDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $c) (local.get $c))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $var)))
+      (local.set $inv (f32x4.splat (f32.div (f32.const 1)
+        (f32.sqrt (f32.add (f32.div (call $hsum (local.get $acc)) (f32.convert_i32_u (local.get $d))) (local.get $eps))))))
+      ;; normalise, scale, shift
+      (local.set $i (i32.const 0))
+      (block $normDone (loop $norm
+        (br_if $normDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (v128.store (i32.add (local.get $out) (local.get $i))
+          (f32x4.add
+            (f32x4.mul
+              (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)) (local.get $inv))
+              (v128.load (i32.add (local.get $w) (local.get $i))))
+            (v128.load (i32.add (local.get $b) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $norm)))
+      (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+      (local.set $out (i32.add (local.get $out) (local.get $bytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
+
+  ;; out[j] = src[rows[j]] for j < n, rows of `rowBytes` bytes; rows int32, already checked.
+  (func (export "gather_rows") (param $src i32) (param $rowBytes i32) (param $rows i32) (param $n i32) (param $out i32)
+    (local $j i32)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      (memory.copy (local.get $out)
+        (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $j) (i32.const 2)))) (local.get $rowBytes)))
+        (local.get $rowBytes))
+      (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $each))))
 )

@@ -24,6 +24,8 @@ export interface SimdKernels {
   ) => void
   readonly gelu_erf: (x: number, n: number, out: number) => void
   readonly concat_blocks: (a: number, bytes1: number, b: number, bytes2: number, blocks: number, out: number) => void
+  readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
+  readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
 }
 
 const decodeBase64 = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (c) => c.charCodeAt(0))

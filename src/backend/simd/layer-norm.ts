@@ -1,0 +1,38 @@
+/**
+ * LayerNorm over the last axis as one tfjs kernel on the wasm backend, in WebAssembly SIMD
+ * (kernels.wat): PyTorch's arithmetic (mean, biased variance, eps inside the square root),
+ * one pass per statistic per row. By tfjs ops it is eight kernels (mean, sub, square, mean,
+ * add, rsqrt, mul, mul, add) whose bookkeeping outweighs their arithmetic on a decoding step's
+ * few rows.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { activeSimdKernels, dataOffset, kernelsOf } from './module.js'
+
+/** The kernel's name in tfjs's registry. */
+export const LAYER_NORM = 'MinigptLayerNorm'
+
+tf.registerKernel({
+  kernelName: LAYER_NORM,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend: b, attrs }) => {
+    const { backend, kernels } = kernelsOf(b, LAYER_NORM)
+    const { x, weight, bias } = inputs as Record<string, tf.TensorInfo>
+    const d = x.shape[x.shape.length - 1]
+    const out = backend.makeOutput([...x.shape], 'float32')
+    kernels.layer_norm(
+      dataOffset(backend, x), tf.util.sizeFromShape(x.shape) / d, d,
+      dataOffset(backend, weight), dataOffset(backend, bias), (attrs as { eps: number }).eps, dataOffset(backend, out),
+    )
+    return out
+  },
+})
+
+/**
+ * LayerNorm of x over its last axis (of d features, a multiple of 4) with weight and bias [d]
+ * by the SIMD kernel, or `undefined` where it does not run. No gradient.
+ */
+export const layerNormKernel = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor | undefined => {
+  const d = x.shape[x.rank - 1]
+  const fits = x.rank >= 1 && x.size > 0 && d % 4 === 0 && x.dtype === 'float32' && weight.dtype === 'float32' && bias.dtype === 'float32' && weight.size === d && bias.size === d
+  return !fits || activeSimdKernels() === null ? undefined : (tf.engine().runKernel(LAYER_NORM, { x, weight, bias }, { eps }) as tf.Tensor)
+}
