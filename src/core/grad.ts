@@ -37,3 +37,21 @@ export const customGradWhenRecording =
   <A extends readonly unknown[], R>(withGrad: (...args: A) => R, plain: (...args: A) => R) =>
   (...args: A): R =>
     tf.engine().isTapeOn() ? withGrad(...args) : plain(...args)
+
+/**
+ * True when no gradient computation is in progress at all: outside `valueAndGrad`/`grad`, and
+ * not inside a custom gradient's or a rematerialised block's forward pass either (where tfjs's
+ * tape is paused, `isTapeOn()` is false, yet the values feed a gradient).
+ */
+export const noGradientInProgress = (): boolean => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth === 0
+
+/**
+ * A function with an inference-only fast path: `fast` (a kernel without a gradient, which may
+ * decline by returning `undefined`) when {@link noGradientInProgress}, `ops` otherwise — so a
+ * training step computes exactly what the ops compute, also in rematerialised blocks (the SIMD
+ * kernels of backend/simd are used this way).
+ */
+export const withInferenceKernel =
+  <A extends readonly unknown[], R>(ops: (...args: A) => R, fast: (...args: A) => R | undefined) =>
+  (...args: A): R =>
+    noGradientInProgress() ? (fast(...args) ?? ops(...args)) : ops(...args)

@@ -3,17 +3,17 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { geluErfKernel } from '../backend/simd/gelu-erf.js'
-import { customGradWhenRecording } from '../core/grad.js'
+import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
 import { stateless, type Layer, type NoParams } from '../core/layer.js'
 
 const geluErfOps = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))
 
 /**
  * GELU, exact form: x·Φ(x) = ½x(1 + erf(x/√2)) — PyTorch's nn.GELU() default. At inference on
- * wasm it is one SIMD kernel (backend/simd/gelu-erf.ts) instead of five ops; with a gradient
- * being recorded, and on other backends, tfjs ops.
+ * wasm it is one SIMD kernel (backend/simd/gelu-erf.ts) instead of five ops; while a gradient is
+ * computed, and on other backends, tfjs ops.
  */
-export const geluErf = customGradWhenRecording(geluErfOps, (x: tf.Tensor): tf.Tensor => geluErfKernel(x) ?? geluErfOps(x))
+export const geluErf = withInferenceKernel(geluErfOps, geluErfKernel)
 
 // gelu_new as x·σ(v), v = x(A + B·x²): ½(1 + tanh(u)) = σ(2u), so A = 2√(2/π), B = 0.044715·A.
 const GELU_A = 2 * Math.sqrt(2 / Math.PI)

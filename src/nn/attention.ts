@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { attendOneQuery } from '../backend/simd/attend-one-query.js'
 import { concat2 } from '../backend/simd/concat-blocks.js'
 import { checkShape } from '../core/errors.js'
+import { noGradientInProgress } from '../core/grad.js'
 import { compose, type Ctx } from '../core/layer.js'
 import { linear } from './linear.js'
 
@@ -71,7 +72,7 @@ const attendParts = (
   // One query position at inference (a decoding step) on wasm: one SIMD kernel for the scores,
   // the softmax and the weighted sums of both parts (backend/simd), where tfjs-wasm would run
   // two scalar batched products per part.
-  if (mask === undefined && !returnWeights && dropWeights === undefined && q.rank === 4 && q.shape[2] === 1 && !tf.engine().isTapeOn()) {
+  if (mask === undefined && !returnWeights && dropWeights === undefined && q.rank === 4 && q.shape[2] === 1 && noGradientInProgress()) {
     const output = attendOneQuery(q as tf.Tensor4D, parts)
     if (output !== undefined) return { output }
   }

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { layerNormKernel } from '../backend/simd/layer-norm.js'
-import { customGradWhenRecording } from '../core/grad.js'
+import { withInferenceKernel } from '../core/grad.js'
 import type { Layer } from '../core/layer.js'
 
 /** Parameters of {@link layerNorm}: weight (scale) and bias (shift), both [dim]. */
@@ -15,10 +15,10 @@ export interface LayerNormParams {
 
 /**
  * Normalises x over its last axis, then scales and shifts. At inference on wasm it is one SIMD
- * kernel (backend/simd/layer-norm.ts); with a gradient being recorded, and elsewhere, tfjs ops.
+ * kernel (backend/simd/layer-norm.ts); while a gradient is computed, and elsewhere, tfjs ops.
  */
 export const normalize = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor =>
-  customGradWhenRecording(normalizeOps, (x: tf.Tensor, w: tf.Tensor1D, b: tf.Tensor1D, e: number) => layerNormKernel(x, w, b, e) ?? normalizeOps(x, w, b, e))(x, weight, bias, eps)
+  withInferenceKernel(normalizeOps, layerNormKernel)(x, weight, bias, eps)
 
 const normalizeOps = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor => {
   // Written out rather than with tf.moments, which casts its input (a copy) and subtracts the

@@ -9,30 +9,25 @@
  * cache (nn/attention.ts's `recent`), with no concatenation.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, kernelsOf } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const ATTEND_ONE_QUERY = 'MinigptAttendOneQuery'
 
-tf.registerKernel({
-  kernelName: ATTEND_ONE_QUERY,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend: b, attrs }) => {
-    const { backend, kernels } = kernelsOf(b, ATTEND_ONE_QUERY)
-    const { q, k1, v1, k2, v2 } = inputs as Record<string, tf.TensorInfo>
-    const [b0, h, , d] = q.shape
-    const len1 = k1.shape[2]
-    const len2 = k2 === undefined ? 0 : k2.shape[2]
-    const out = backend.makeOutput([b0, h, 1, d], 'float32')
-    const scratch = backend.makeOutput([len1 + len2 + 4], 'float32')
-    kernels.attend_one_query(
-      dataOffset(backend, q), dataOffset(backend, k1), dataOffset(backend, v1), len1,
-      k2 === undefined ? 0 : dataOffset(backend, k2), v2 === undefined ? 0 : dataOffset(backend, v2), len2,
-      b0 * h, d, (attrs as { scale: number }).scale, dataOffset(backend, scratch), dataOffset(backend, out),
-    )
-    backend.disposeData(scratch.dataId)
-    return out
-  },
+registerSimdKernel(ATTEND_ONE_QUERY, ({ inputs, backend, kernels, attrs }) => {
+  const { q, k1, v1, k2, v2 } = inputs
+  const [b0, h, , d] = q.shape
+  const len1 = k1.shape[2]
+  const len2 = k2 === undefined ? 0 : k2.shape[2]
+  const out = backend.makeOutput([b0, h, 1, d], 'float32')
+  const scratch = backend.makeOutput([len1 + len2 + 4], 'float32')
+  kernels.attend_one_query(
+    dataOffset(backend, q), dataOffset(backend, k1), dataOffset(backend, v1), len1,
+    k2 === undefined ? 0 : dataOffset(backend, k2), v2 === undefined ? 0 : dataOffset(backend, v2), len2,
+    b0 * h, d, (attrs as { scale: number }).scale, dataOffset(backend, scratch), dataOffset(backend, out),
+  )
+  backend.disposeData(scratch.dataId)
+  return out
 })
 
 /**

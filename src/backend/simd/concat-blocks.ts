@@ -5,36 +5,32 @@
  * 4,000 blocks of a few hundred bytes, where the loop's overhead is most of the cost.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, kernelsOf } from './module.js'
+import { noGradientInProgress } from '../../core/grad.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const CONCAT_BLOCKS = 'MinigptConcatBlocks'
 
-tf.registerKernel({
-  kernelName: CONCAT_BLOCKS,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend: b, attrs }) => {
-    const { backend, kernels } = kernelsOf(b, CONCAT_BLOCKS)
-    const { a, b: c } = inputs as Record<string, tf.TensorInfo>
-    const axis = (attrs as { axis: number }).axis
-    const shape = a.shape.map((n, i) => (i === axis ? n + c.shape[i] : n))
-    const out = backend.makeOutput(shape, a.dtype)
-    const blocks = tf.util.sizeFromShape(a.shape.slice(0, axis))
-    const bytes = (s: readonly number[]) => 4 * tf.util.sizeFromShape(s.slice(axis))
-    kernels.concat_blocks(dataOffset(backend, a), bytes(a.shape), dataOffset(backend, c), bytes(c.shape), blocks, dataOffset(backend, out))
-    return out
-  },
+registerSimdKernel(CONCAT_BLOCKS, ({ inputs, backend, kernels, attrs }) => {
+  const { a, b: c } = inputs
+  const axis = (attrs as { axis: number }).axis
+  const shape = a.shape.map((n, i) => (i === axis ? n + c.shape[i] : n))
+  const out = backend.makeOutput(shape, a.dtype)
+  const blocks = tf.util.sizeFromShape(a.shape.slice(0, axis))
+  const bytes = (s: readonly number[]) => 4 * tf.util.sizeFromShape(s.slice(axis))
+  kernels.concat_blocks(dataOffset(backend, a), bytes(a.shape), dataOffset(backend, c), bytes(c.shape), blocks, dataOffset(backend, out))
+  return out
 })
 
 /**
  * `tf.concat([a, b], axis)` for two tensors of the same rank, dtype (float32 or int32) and
  * shape but along `axis`, by the kernel on wasm; tf.concat elsewhere and while a gradient is
- * being recorded.
+ * computed.
  */
 export const concat2 = <T extends tf.Tensor>(a: T, b: T, axis: number): T => {
   const fits =
     a.rank === b.rank && a.dtype === b.dtype && (a.dtype === 'float32' || a.dtype === 'int32') && axis >= 0 && axis < a.rank &&
     a.shape.every((n, i) => i === axis || n === b.shape[i])
-  if (!fits || a.size === 0 || b.size === 0 || tf.engine().isTapeOn() || activeSimdKernels() === null) return tf.concat([a, b], axis)
+  if (!fits || a.size === 0 || b.size === 0 || !noGradientInProgress() || activeSimdKernels() === null) return tf.concat([a, b], axis)
   return tf.engine().runKernel(CONCAT_BLOCKS, { a, b }, { axis }) as T
 }

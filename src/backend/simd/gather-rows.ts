@@ -5,23 +5,18 @@
  * writes them back in. Cache compaction and beam reordering use it (core/rows.ts).
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, kernelsOf } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const GATHER_ROWS = 'MinigptGatherRows'
 
-tf.registerKernel({
-  kernelName: GATHER_ROWS,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend: b }) => {
-    const { backend, kernels } = kernelsOf(b, GATHER_ROWS)
-    const { x, rows } = inputs as Record<string, tf.TensorInfo>
-    const n = rows.shape[0]
-    const out = backend.makeOutput([n, ...x.shape.slice(1)], x.dtype)
-    const rowBytes = 4 * tf.util.sizeFromShape(x.shape.slice(1))
-    kernels.gather_rows(dataOffset(backend, x), rowBytes, dataOffset(backend, rows), n, dataOffset(backend, out))
-    return out
-  },
+registerSimdKernel(GATHER_ROWS, ({ inputs, backend, kernels }) => {
+  const { x, rows } = inputs
+  const n = rows.shape[0]
+  const out = backend.makeOutput([n, ...x.shape.slice(1)], x.dtype)
+  const rowBytes = 4 * tf.util.sizeFromShape(x.shape.slice(1))
+  kernels.gather_rows(dataOffset(backend, x), rowBytes, dataOffset(backend, rows), n, dataOffset(backend, out))
+  return out
 })
 
 /**

@@ -6,21 +6,16 @@
  * the matrix products (docs/benchmarks.md).
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, kernelsOf } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const GELU_ERF = 'MinigptGeluErf'
 
-tf.registerKernel({
-  kernelName: GELU_ERF,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend: b }) => {
-    const { backend, kernels } = kernelsOf(b, GELU_ERF)
-    const x = inputs.x as tf.TensorInfo
-    const out = backend.makeOutput([...x.shape], 'float32')
-    kernels.gelu_erf(dataOffset(backend, x), tf.util.sizeFromShape(x.shape), dataOffset(backend, out))
-    return out
-  },
+registerSimdKernel(GELU_ERF, ({ inputs, backend, kernels }) => {
+  const { x } = inputs
+  const out = backend.makeOutput([...x.shape], 'float32')
+  kernels.gelu_erf(dataOffset(backend, x), tf.util.sizeFromShape(x.shape), dataOffset(backend, out))
+  return out
 })
 
 /** GELU (erf) of a float32 tensor by the SIMD kernel, or `undefined` where it does not run. No gradient. */

@@ -6,25 +6,20 @@
  * few rows.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, kernelsOf } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const LAYER_NORM = 'MinigptLayerNorm'
 
-tf.registerKernel({
-  kernelName: LAYER_NORM,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend: b, attrs }) => {
-    const { backend, kernels } = kernelsOf(b, LAYER_NORM)
-    const { x, weight, bias } = inputs as Record<string, tf.TensorInfo>
-    const d = x.shape[x.shape.length - 1]
-    const out = backend.makeOutput([...x.shape], 'float32')
-    kernels.layer_norm(
-      dataOffset(backend, x), tf.util.sizeFromShape(x.shape) / d, d,
-      dataOffset(backend, weight), dataOffset(backend, bias), (attrs as { eps: number }).eps, dataOffset(backend, out),
-    )
-    return out
-  },
+registerSimdKernel(LAYER_NORM, ({ inputs, backend, kernels, attrs }) => {
+  const { x, weight, bias } = inputs
+  const d = x.shape[x.shape.length - 1]
+  const out = backend.makeOutput([...x.shape], 'float32')
+  kernels.layer_norm(
+    dataOffset(backend, x), tf.util.sizeFromShape(x.shape) / d, d,
+    dataOffset(backend, weight), dataOffset(backend, bias), (attrs as { eps: number }).eps, dataOffset(backend, out),
+  )
+  return out
 })
 
 /**

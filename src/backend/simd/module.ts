@@ -62,10 +62,27 @@ export const dataOffset = (backend: WasmBackendLike, t: tf.TensorInfo): number =
   return data.memoryOffset
 }
 
-/** The kernels of the backend a kernel function was given, or an error (registered kernels run only where these exist). */
-export const kernelsOf = (backend: unknown, name: string): { readonly backend: WasmBackendLike; readonly kernels: SimdKernels } => {
-  const b = backend as WasmBackendLike
-  const kernels = simdKernels(b)
-  if (kernels === null) throw new Error(`${name}: the SIMD kernels cannot run on this wasm backend`)
-  return { backend: b, kernels }
+/** What a kernel's body gets: its inputs and attributes, the backend and the module's functions. */
+export interface SimdKernelArgs {
+  readonly inputs: Readonly<Record<string, tf.TensorInfo>>
+  readonly attrs: Readonly<Record<string, unknown>>
+  readonly backend: WasmBackendLike
+  readonly kernels: SimdKernels
+}
+
+/**
+ * Registers `run` as the tfjs kernel `name` for the wasm backend. Callers run it through
+ * `tf.engine().runKernel` only after {@link activeSimdKernels} said the module runs there.
+ */
+export const registerSimdKernel = (name: string, run: (args: SimdKernelArgs) => tf.TensorInfo): void => {
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as WasmBackendLike
+      const kernels = simdKernels(b)
+      if (kernels === null) throw new Error(`${name}: the SIMD kernels cannot run on this wasm backend`)
+      return run({ inputs: inputs as Record<string, tf.TensorInfo>, attrs: (attrs ?? {}) as Record<string, unknown>, backend: b, kernels })
+    },
+  })
 }
