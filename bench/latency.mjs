@@ -16,7 +16,7 @@ await initBackend('wasm')
 const config = { vocab_size: 8000, n_positions: 512, n_embd: 384, n_layer: 6, n_head: 6, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
 const model = gpt2.gpt2(config)
 const params = model.init(key(0))
-const headT = tf.keep(tf.transpose(params.wte.weight))
+const wteT = tf.keep(tf.transpose(params.wte.weight))
 const contexts = [8, 16, 32, 64, 128, 256, 384, 511]
 const ids = (n) => tf.tensor2d([Array.from({ length: n }, (_, i) => (i * 37) % config.vocab_size)], [1, n], 'int32')
 const time = async (f, reps) => {
@@ -31,14 +31,14 @@ const time = async (f, reps) => {
 const rows = []
 for (const n of contexts) {
   // Cache of n positions, then one step with the next token.
-  const prefix = tf.tidy(() => model.apply(params, { ids: ids(n), headT, lastOnly: true }, EVAL).cache)
+  const prefix = tf.tidy(() => model.apply(params, { ids: ids(n), wteT, lastOnly: true }, EVAL).cache)
   const cached = await time(async () => {
-    const o = tf.tidy(() => model.apply(params, { ids: tf.tensor2d([[5]], [1, 1], 'int32'), cache: prefix, headT, lastOnly: true }, EVAL))
+    const o = tf.tidy(() => model.apply(params, { ids: tf.tensor2d([[5]], [1, 1], 'int32'), cache: prefix, wteT, lastOnly: true }, EVAL))
     await o.logits.data()
     tf.dispose([o.logits, ...o.cache.flatMap((c) => [c.k, c.v])])
   }, 5)
   const full = await time(async () => {
-    const o = tf.tidy(() => model.apply(params, { ids: ids(n + 1), headT, lastOnly: true }, EVAL).logits)
+    const o = tf.tidy(() => model.apply(params, { ids: ids(n + 1), wteT, lastOnly: true }, EVAL).logits)
     await o.data()
     o.dispose()
   }, n > 256 ? 2 : 4)
