@@ -85,7 +85,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
 
   it('loads a checkpoint, generates, reacts to sliders, survives a missing backend, trains in a worker', async () => {
     await page.goto(url)
-    await page.waitForFunction(() => document.querySelector('#backend-status')?.textContent === 'running on wasm')
+    await page.waitForFunction(() => document.querySelector('#backend-status')?.textContent === "running on wasm (with minigpt-fp's SIMD kernels)")
 
     // The bundled sample, then the same checkpoint picked as files.
     await page.click('#load-sample')
@@ -133,7 +133,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
     await page.waitForFunction(() => !document.querySelector<HTMLElement>('#backend-error')?.hidden)
     await idle()
     expect(await text('backend-error')).toContain('the webgpu backend failed to start')
-    expect(await text('backend-status')).toBe('running on wasm')
+    expect(await text('backend-status')).toBe("running on wasm (with minigpt-fp's SIMD kernels)")
     expect(await page.$eval('#backend', (el) => (el as HTMLSelectElement).value)).toBe('wasm')
     g = await generation()
     await slide('top-k', 'ArrowRight', 1)

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
+import { activeSimdKernels } from './simd/module.js'
 
 /** The backends the library knows how to start. */
 export const BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const
@@ -167,3 +168,10 @@ export const initBackend = async (name: string = 'wasm', options: BackendOptions
 
 /** The name of the active backend. */
 export const activeBackend = (): string => tf.getBackend()
+
+/**
+ * Whether the library's SIMD kernels (backend/simd: attention over a cache, GELU, LayerNorm,
+ * cache appends, row gathers) run on the active backend: wasm, with WebAssembly SIMD and a
+ * memory they can import. Where they do not, the same functions run as tfjs ops.
+ */
+export const simdKernelsActive = (): boolean => activeSimdKernels() !== null

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
-import { activeBackend, useBackend } from '../../../src/backend/index.js'
+import { activeBackend, simdKernelsActive, useBackend } from '../../../src/backend/index.js'
 import { chars } from '../../../src/data/vocab.js'
 import { lineChart } from '../../../src/viz/index.js'
 import {
@@ -73,7 +73,7 @@ const startBackend = async (name: string): Promise<void> => {
     showError('backend-error', r.left.message)
     $<HTMLSelectElement>('backend').value = activeBackend()
   } else showError('backend-error', undefined)
-  $('backend-status').textContent = `running on ${activeBackend()}`
+  $('backend-status').textContent = `running on ${activeBackend()}${simdKernelsActive() ? ' (with minigpt-fp\'s SIMD kernels)' : ''}`
 }
 
 // ---------------------------------------------------------------------------------------------
