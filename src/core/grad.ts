@@ -46,10 +46,10 @@ export const customGradWhenRecording =
 export const noGradientInProgress = (): boolean => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth === 0
 
 /**
- * A function with an inference-only fast path: `fast` (a kernel without a gradient, which may
- * decline by returning `undefined`) when {@link noGradientInProgress}, `ops` otherwise — so a
- * training step computes exactly what the ops compute, also in rematerialised blocks (the SIMD
- * kernels of backend/simd are used this way).
+ * A function with an inference-only fast path: `fast` (a kernel or a host computation without a
+ * gradient, which may decline by returning `undefined`) when {@link noGradientInProgress},
+ * `ops` otherwise — so a training step computes exactly what the ops compute, also in
+ * rematerialised blocks (the SIMD kernels of backend/simd are used this way).
  */
 export const withInferenceKernel =
   <A extends readonly unknown[], R>(ops: (...args: A) => R, fast: (...args: A) => R | undefined) =>

@@ -47,7 +47,6 @@ export const selectRows = <T extends tf.Tensor>(t: T, rows: ArrayLike<number>): 
   return tf.tensor(to, [rows.length, ...t.shape.slice(1)], t.dtype) as T
 }
 
-
 /**
  * Columns of a matrix [rows, cols] as the rows of the result [columns.length, rows] (the rows
  * of its transpose, in this order, repeats allowed), without transposing the whole matrix: a

@@ -7,7 +7,7 @@
  * `padding_idx`), that row starts at zero and never receives gradient.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { customGradWhenRecording } from '../core/grad.js'
+import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
 import { selectColumns, selectRows } from '../core/rows.js'
 import { normal } from '../core/key.js'
 import type { Layer } from '../core/layer.js'
@@ -32,13 +32,13 @@ export const lookup = (table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number):
 /**
  * {@link lookup} in a table given transposed, [dim, vocab]: the rows of `tableT`ᵀ for `ids`, read
  * as columns of `tableT` ({@link selectColumns}) — for a decoder that keeps only the tied head's
- * wteᵀ and not wte itself. Under a gradient recording it transposes the table and uses
+ * wteᵀ and not wte itself. While a gradient is computed it transposes the table and uses
  * {@link lookup}, so that gradients reach `tableT`.
  */
-export const lookupTransposed = (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor =>
-  tf.engine().isTapeOn()
-    ? lookup(tf.transpose(tableT) as tf.Tensor2D, ids)
-    : tf.reshape(selectColumns(tableT, ids.dataSync()), [...ids.shape, tableT.shape[0]])
+export const lookupTransposed = withInferenceKernel(
+  (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor => lookup(tf.transpose(tableT) as tf.Tensor2D, ids),
+  (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor => tf.reshape(selectColumns(tableT, ids.dataSync()), [...ids.shape, tableT.shape[0]]),
+)
 
 const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D =>
   customGradWhenRecording(gatherRowsWithGrad, lookupRows)(table, ids, vocab, paddingIdx)
