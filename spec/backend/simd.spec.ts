@@ -45,7 +45,7 @@ describe('attendOneQuery (one query position over one or two cache parts)', () =
     [
       fc.integer({ min: 1, max: 3 }),
       fc.integer({ min: 1, max: 4 }),
-      fc.constantFrom(4, 8, 16, 64),
+      fc.constantFrom(4, 8, 16, 20, 36, 64), // 16 features at a time, then 4
       fc.integer({ min: 1, max: 40 }),
       fc.integer({ min: 0, max: 9 }),
       fc.constantFrom(0.1, 1, 4),

@@ -30,43 +30,99 @@
     (f32x4.mul (local.get $p)
       (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
 
-  ;; dst[t] = scale · (q · k[t]) for t < len; q [d], k [len, d], d a multiple of 4.
+  ;; The sum of a vector's four lanes.
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; dst[t] = scale · (q · k[t]) for t < len; q [d], k [len, d], d a multiple of 4. Four
+  ;; accumulators over 16 features at a time (one add chain would wait on each add's latency),
+  ;; then 4 at a time for the rest.
   (func $scores (param $q i32) (param $k i32) (param $len i32) (param $d i32) (param $scale f32) (param $dst i32)
-    (local $t i32) (local $i i32) (local $acc v128) (local $row i32) (local $bytes i32)
+    (local $t i32) (local $i i32) (local $row i32) (local $bytes i32) (local $wide i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -64)))
     (local.set $row (local.get $k))
     (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $t) (local.get $len)))
-      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $a0 (v128.const i32x4 0 0 0 0))
+      (local.set $a1 (v128.const i32x4 0 0 0 0))
+      (local.set $a2 (v128.const i32x4 0 0 0 0))
+      (local.set $a3 (v128.const i32x4 0 0 0 0))
       (local.set $i (i32.const 0))
-      (block $end (loop $dot
-        (br_if $end (i32.ge_u (local.get $i) (local.get $bytes)))
-        (local.set $acc (f32x4.add (local.get $acc)
+      (block $end16 (loop $dot16
+        (br_if $end16 (i32.ge_u (local.get $i) (local.get $wide)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul
+          (v128.load (i32.add (local.get $q) (local.get $i))) (v128.load (i32.add (local.get $row) (local.get $i))))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul
+          (v128.load offset=16 (i32.add (local.get $q) (local.get $i))) (v128.load offset=16 (i32.add (local.get $row) (local.get $i))))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul
+          (v128.load offset=32 (i32.add (local.get $q) (local.get $i))) (v128.load offset=32 (i32.add (local.get $row) (local.get $i))))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul
+          (v128.load offset=48 (i32.add (local.get $q) (local.get $i))) (v128.load offset=48 (i32.add (local.get $row) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 64)))
+        (br $dot16)))
+      (block $end4 (loop $dot4
+        (br_if $end4 (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $a0 (f32x4.add (local.get $a0)
           (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $i))) (v128.load (i32.add (local.get $row) (local.get $i))))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $dot)))
+        (br $dot4)))
       (f32.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 2)))
         (f32.mul (local.get $scale)
-          (f32.add
-            (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
-            (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))))
+          (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))))
       (local.set $row (i32.add (local.get $row) (local.get $bytes)))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $each))))
 
-  ;; acc + Σ_t w[t] · v[t, i..i+4) for t < len; v [len, d].
-  (func $weighted (param $acc v128) (param $w i32) (param $v i32) (param $len i32) (param $d i32) (param $i i32) (result v128)
-    (local $t i32) (local $at i32) (local $bytes i32)
+  ;; dst[i] += Σ_t w[t] · v[t, i] for i < d, t < len; v [len, d], d a multiple of 4. Sixteen
+  ;; features at a time (a cache line of each row per pass), then four.
+  (func $accumulate (param $w i32) (param $v i32) (param $len i32) (param $d i32) (param $dst i32)
+    (local $t i32) (local $i i32) (local $at i32) (local $bytes i32) (local $wide i32) (local $wt v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
-    (local.set $at (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 2))))
-    (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $t) (local.get $len)))
-      (local.set $acc (f32x4.add (local.get $acc)
-        (f32x4.mul (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 2)))) (v128.load (local.get $at)))))
-      (local.set $at (i32.add (local.get $at) (local.get $bytes)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $each)))
-    (local.get $acc))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -64)))
+    (block $end16 (loop $cols16
+      (br_if $end16 (i32.ge_u (local.get $i) (local.get $wide)))
+      (local.set $a0 (v128.load (i32.add (local.get $dst) (local.get $i))))
+      (local.set $a1 (v128.load offset=16 (i32.add (local.get $dst) (local.get $i))))
+      (local.set $a2 (v128.load offset=32 (i32.add (local.get $dst) (local.get $i))))
+      (local.set $a3 (v128.load offset=48 (i32.add (local.get $dst) (local.get $i))))
+      (local.set $at (i32.add (local.get $v) (local.get $i)))
+      (local.set $t (i32.const 0))
+      (block $rowsDone (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $t) (local.get $len)))
+        (local.set $wt (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wt) (v128.load (local.get $at)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wt) (v128.load offset=16 (local.get $at)))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $wt) (v128.load offset=32 (local.get $at)))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $wt) (v128.load offset=48 (local.get $at)))))
+        (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows)))
+      (v128.store (i32.add (local.get $dst) (local.get $i)) (local.get $a0))
+      (v128.store offset=16 (i32.add (local.get $dst) (local.get $i)) (local.get $a1))
+      (v128.store offset=32 (i32.add (local.get $dst) (local.get $i)) (local.get $a2))
+      (v128.store offset=48 (i32.add (local.get $dst) (local.get $i)) (local.get $a3))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $cols16)))
+    (block $end4 (loop $cols4
+      (br_if $end4 (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $a0 (v128.load (i32.add (local.get $dst) (local.get $i))))
+      (local.set $at (i32.add (local.get $v) (local.get $i)))
+      (local.set $t (i32.const 0))
+      (block $rowsDone4 (loop $rows4
+        (br_if $rowsDone4 (i32.ge_u (local.get $t) (local.get $len)))
+        (local.set $a0 (f32x4.add (local.get $a0)
+          (f32x4.mul (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 2)))) (v128.load (local.get $at)))))
+        (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows4)))
+      (v128.store (i32.add (local.get $dst) (local.get $i)) (local.get $a0))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $cols4))))
 
   ;; Attention of one query position over keys/values in two consecutive parts, for `blocks`
   ;; (batch·head) blocks: out[b] = softmax(scale · q[b]·K[b]ᵀ) · V[b], K[b] and V[b] the
@@ -77,7 +133,7 @@
     (param $k2 i32) (param $v2 i32) (param $len2 i32)
     (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32)
     (local $b i32) (local $total i32) (local $t i32) (local $m f32) (local $z f32) (local $s f32)
-    (local $at i32) (local $i i32) (local $acc v128) (local $qb i32) (local $rowBytes i32)
+    (local $at i32) (local $i i32) (local $qb i32) (local $rowBytes i32) (local $ob i32)
     (local.set $total (i32.add (local.get $len1) (local.get $len2)))
     (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
     (block $blocksDone (loop $eachBlock
@@ -113,20 +169,27 @@
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $sum)))
       (local.set $s (f32.div (f32.const 1) (local.get $z)))
-      ;; out[b, i..i+4) = Σ_t w[t] · v[t, i..i+4) / z
+      ;; out[b] = Σ_t w[t] · v[t] / z over both parts
+      (local.set $ob (i32.add (local.get $out) (i32.mul (local.get $b) (local.get $rowBytes))))
       (local.set $i (i32.const 0))
-      (block $colsDone (loop $cols
-        (br_if $colsDone (i32.ge_u (local.get $i) (local.get $d)))
-        (local.set $acc (call $weighted (v128.const i32x4 0 0 0 0) (local.get $scratch)
-          (i32.add (local.get $v1) (i32.mul (i32.mul (local.get $b) (local.get $len1)) (local.get $rowBytes)))
-          (local.get $len1) (local.get $d) (local.get $i)))
-        (local.set $acc (call $weighted (local.get $acc) (i32.add (local.get $scratch) (i32.shl (local.get $len1) (i32.const 2)))
-          (i32.add (local.get $v2) (i32.mul (i32.mul (local.get $b) (local.get $len2)) (local.get $rowBytes)))
-          (local.get $len2) (local.get $d) (local.get $i)))
-        (v128.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $b) (local.get $rowBytes))) (i32.shl (local.get $i) (i32.const 2)))
-          (f32x4.mul (local.get $acc) (f32x4.splat (local.get $s))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $cols)))
+      (block $zeroDone (loop $zero
+        (br_if $zeroDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (v128.store (i32.add (local.get $ob) (local.get $i)) (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $zero)))
+      (call $accumulate (local.get $scratch)
+        (i32.add (local.get $v1) (i32.mul (i32.mul (local.get $b) (local.get $len1)) (local.get $rowBytes)))
+        (local.get $len1) (local.get $d) (local.get $ob))
+      (call $accumulate (i32.add (local.get $scratch) (i32.shl (local.get $len1) (i32.const 2)))
+        (i32.add (local.get $v2) (i32.mul (i32.mul (local.get $b) (local.get $len2)) (local.get $rowBytes)))
+        (local.get $len2) (local.get $d) (local.get $ob))
+      (local.set $i (i32.const 0))
+      (block $scaleDone (loop $scale
+        (br_if $scaleDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (v128.store (i32.add (local.get $ob) (local.get $i))
+          (f32x4.mul (v128.load (i32.add (local.get $ob) (local.get $i))) (f32x4.splat (local.get $s))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $scale)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $eachBlock))))
 
@@ -181,12 +244,6 @@
       (local.set $out (i32.add (local.get $out) (i32.add (local.get $bytes1) (local.get $bytes2))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each))))
-
-  ;; The sum of a vector's four lanes.
-  (func $hsum (param $v v128) (result f32)
-    (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
   ;; LayerNorm of `rows` rows of d features (d a multiple of 4), PyTorch's: the mean and the
   ;; biased variance of each row, out = (x - mean)/√(var + eps)·w + b with w, b [d].
