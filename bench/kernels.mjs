@@ -1,0 +1,113 @@
+// The SIMD kernels of src/backend/simd against the tfjs-wasm ops they replace, each in
+// isolation at the shapes of a decoding step, interleaved (kernel, ops, kernel, ops …) so that
+// both see the same machine: the median time of a call, and the largest difference of their
+// results.
+//
+//   npm run build && node bench/kernels.mjs [--reps 60] [--json]
+//
+// Shapes: GPT-2 124M decoding at 64 and 512 positions (1 row, 12 heads of 64, the cache in two
+// parts as nn/attention.ts keeps it past 64 positions); Mini-GPT's 1,000 names at a middle step
+// (~700 rows, 4 heads of 16, 10 positions, 256 hidden features).
+import * as tf from '@tensorflow/tfjs-core'
+import { initBackend, key, normal, simdKernelsActive } from '../dist/index.js'
+import { attendOneQuery } from '../dist/backend/simd/attend-one-query.js'
+import { geluErfKernel } from '../dist/backend/simd/gelu-erf.js'
+import { layerNormKernel } from '../dist/backend/simd/layer-norm.js'
+import { concat2 } from '../dist/backend/simd/concat-blocks.js'
+import { gatherRowsKernel } from '../dist/backend/simd/gather-rows.js'
+import { machine, median, table } from './util.mjs'
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : fallback
+}
+const reps = Number(arg('reps', '60'))
+await initBackend('wasm')
+if (!simdKernelsActive()) throw new Error('bench/kernels: the SIMD kernels do not run on this wasm backend')
+
+let seed = 0
+const randn = (shape, scale = 1) => tf.tensor(normal(key(seed++), shape.reduce((a, b) => a * b, 1), scale), shape)
+
+// The tfjs ops each kernel replaces (as src/nn writes them).
+const ops = {
+  attend: (q, parts) => {
+    const d = q.shape[3]
+    const products = parts.map(({ k }) => tf.matMul(q, k, false, true))
+    const w = tf.softmax(tf.mul(products.length === 1 ? products[0] : tf.concat(products, -1), 1 / Math.sqrt(d)), -1)
+    const per = parts.length === 1 ? [w] : tf.split(w, parts.map(({ k }) => k.shape[2]), -1)
+    return per.map((x, i) => tf.matMul(x, parts[i].v)).reduce((a, b) => tf.add(a, b))
+  },
+  gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)),
+  layerNorm: (x, w, b, eps) => {
+    const centred = tf.sub(x, tf.mean(x, -1, true))
+    return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps))), w), b)
+  },
+}
+
+const cases = []
+const attendCase = (name, rows, heads, lengths, d) => {
+  const q = randn([rows, heads, 1, d])
+  const parts = lengths.map((t) => ({ k: randn([rows, heads, t, d]), v: randn([rows, heads, t, d]) }))
+  cases.push({ kernel: 'attention, one query', shape: name, simd: () => attendOneQuery(q, parts), ops: () => ops.attend(q, parts) })
+}
+attendCase('GPT-2 @ 64: 12 heads × 64 positions × 64', 1, 12, [64], 64)
+attendCase('GPT-2 @ 512: 12 heads × (448 + 63) positions × 64', 1, 12, [448, 63], 64)
+attendCase('Mini-GPT: 700 rows × 4 heads × 10 positions × 16', 700, 4, [10], 16)
+{
+  const x = randn([700, 1, 256], 2)
+  cases.push({ kernel: 'GELU (erf)', shape: 'Mini-GPT: 700 × 256', simd: () => geluErfKernel(x), ops: () => ops.gelu(x) })
+  const big = randn([1, 1, 3072], 2)
+  cases.push({ kernel: 'GELU (erf)', shape: 'one row of 3,072', simd: () => geluErfKernel(big), ops: () => ops.gelu(big) })
+}
+for (const [shape, rows, d] of [['Mini-GPT: 700 × 64', 700, 64], ['GPT-2: 1 × 768', 1, 768]]) {
+  const x = randn([rows, 1, d], 3)
+  const w = randn([d])
+  const b = randn([d])
+  cases.push({ kernel: 'LayerNorm', shape, simd: () => layerNormKernel(x, w, b, 1e-5), ops: () => ops.layerNorm(x, w, b, 1e-5) })
+}
+{
+  const cache = randn([700, 4, 10, 16])
+  const step = randn([700, 4, 1, 16])
+  cases.push({ kernel: 'cache append (concat)', shape: 'Mini-GPT: 700 × 4 × (10 + 1) × 16', simd: () => concat2(cache, step, 2), ops: () => tf.concat([cache, step], 2) })
+  const gpt = randn([1, 12, 40, 64])
+  const one = randn([1, 12, 1, 64])
+  cases.push({ kernel: 'cache append (concat)', shape: 'GPT-2: 12 × (40 + 1) × 64', simd: () => concat2(gpt, one, 2), ops: () => tf.concat([gpt, one], 2) })
+  const rows = Array.from({ length: 350 }, (_, i) => (i * 7) % 700)
+  const ids = tf.tensor1d(rows, 'int32')
+  cases.push({ kernel: 'row gather (compaction)', shape: 'Mini-GPT: 350 of 700 rows of 4 × 10 × 16', simd: () => gatherRowsKernel(cache, rows), ops: () => tf.gather(cache, ids, 0) })
+}
+
+const once = (f) => {
+  const t0 = performance.now()
+  const y = f() // wasm runs kernels synchronously: the result is there when the call returns
+  const ms = performance.now() - t0
+  y.dispose()
+  return ms
+}
+
+const results = []
+for (const c of cases) {
+  const a = c.simd()
+  const b = c.ops()
+  let diff = 0
+  const av = a.dataSync()
+  const bv = b.dataSync()
+  for (let i = 0; i < av.length; i++) diff = Math.max(diff, Math.abs(av[i] - bv[i]))
+  tf.dispose([a, b])
+  const simd = []
+  const viaOps = []
+  for (let r = 0; r < reps; r++) {
+    simd.push(once(c.simd))
+    viaOps.push(once(c.ops))
+  }
+  const s = median(simd)
+  const o = median(viaOps)
+  results.push({ kernel: c.kernel, shape: c.shape, 'SIMD kernel (ms)': s.toFixed(3), 'tfjs ops (ms)': o.toFixed(3), 'speed-up': `${(o / s).toFixed(1)}×`, 'max |difference|': diff.toExponential(1) })
+  process.stderr.write(`${c.kernel}, ${c.shape}: ${s.toFixed(3)} vs ${o.toFixed(3)} ms\n`)
+}
+
+if (process.argv.includes('--json')) console.log(JSON.stringify({ machine: machine(), reps, results }))
+else {
+  console.log(`\n## SIMD kernels vs tfjs-wasm ops (${machine()}; median of ${reps} calls each, interleaved)\n`)
+  console.log(table(results))
+}
