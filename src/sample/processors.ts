@@ -79,7 +79,7 @@ const checkToken = (where: string, token: number, vocab: number): void => {
 
 /** A copy of `logits` with `banned` set to -Infinity (the input is not touched). */
 const ban = (where: string, logits: Float32Array, banned: Iterable<number>): Float32Array => {
-  const out = Float32Array.from(logits)
+  const out = logits.slice()
   for (const t of banned) {
     checkToken(where, t, logits.length)
     out[t] = -Infinity
@@ -143,7 +143,7 @@ export const topK = (k: number): LogitsProcessor => {
   check(Number.isInteger(k) && k >= 1, `top_k must be an integer >= 1, got ${k}`)
   return () => (logits) => {
     const idx = candidates(logits)
-    if (idx.length <= k) return Float32Array.from(logits)
+    if (idx.length <= k) return logits.slice()
     const vals = Float32Array.from(idx, (i) => logits[i]).sort()
     const threshold = vals[vals.length - k] // the k-th largest value
     let above = 0
@@ -263,7 +263,7 @@ export const noRepeatNgram = (n: number): LogitsProcessor => {
   return (ctx) => (logits) => {
     const toks = ctx.tokens
     const L = toks.length
-    if (L + 1 < n) return Float32Array.from(logits)
+    if (L + 1 < n) return logits.slice()
     const banned: number[] = []
     // the last n-1 tokens are the prefix; every earlier occurrence of it bans its follower
     for (let s = 0; s + n <= L; s++) {
@@ -326,7 +326,7 @@ export const logitBias = (bias: ReadonlyMap<number, number> | Readonly<Record<nu
   }
   return () => (logits) => {
     for (const [t] of entries) checkToken('logitBias', t, logits.length)
-    const out = Float32Array.from(logits)
+    const out = logits.slice()
     for (const [t, b] of entries) out[t] = clamp32(out[t] + b)
     return out
   }
