@@ -1,9 +1,11 @@
 ;; minigpt-fp's WebAssembly SIMD kernels for the tfjs wasm backend.
 ;;
 ;; The module imports the backend's own memory, so it reads and writes tensors where tfjs-wasm
-;; keeps them (by byte offset), with no copy. src/backend/simd/kernels.ts registers its
-;; functions as tfjs kernels; scripts/kernels.mjs assembles this file into kernels-wasm.ts.
-;; Every pointer is a byte offset of float32 data; every size counts floats.
+;; keeps them (by byte offset), with no copy. module.ts instantiates it; attend-one-query.ts,
+;; gelu-erf.ts, layer-norm.ts, concat-blocks.ts and gather-rows.ts register its exports as tfjs
+;; kernels; scripts/kernels.mjs assembles this file into kernels-wasm.ts (`npm run kernels`).
+;; Every pointer is a byte offset of float32 (or int32) data; sizes count elements unless
+;; named bytes.
 (module
   (import "env" "memory" (memory 1))
 
