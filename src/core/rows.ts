@@ -16,6 +16,16 @@ export const hostValues = (t: tf.Tensor): Float32Array | Int32Array => {
   return typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) : (t.dataSync() as Float32Array | Int32Array)
 }
 
+/** Whether the active backend keeps tensors in the host's memory (wasm, cpu). */
+const onHostMemory = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu'
+
+/** Throws a RangeError naming the first index that is not an integer in [0, size). */
+const checkIndices = (where: string, what: string, indices: ArrayLike<number>, size: number): void => {
+  for (let j = 0; j < indices.length; j++) {
+    if (!(Number.isInteger(indices[j]) && indices[j] >= 0 && indices[j] < size)) throw new RangeError(`${where}: ${what} ${indices[j]} is outside [0, ${size})`)
+  }
+}
+
 /**
  * Rows of a tensor along its first axis (in this order, repeats allowed). On the backends whose
  * memory is the host's (wasm, cpu) the rows are copied as contiguous blocks: tfjs-wasm's Gather
@@ -26,11 +36,8 @@ export const hostValues = (t: tf.Tensor): Float32Array | Int32Array => {
  * is `tf.gather`, which stays on the device.
  */
 export const selectRows = <T extends tf.Tensor>(t: T, rows: ArrayLike<number>): T => {
-  const backend = tf.getBackend()
-  if (backend !== 'wasm' && backend !== 'cpu') return tf.tidy(() => tf.gather(t, tf.tensor1d(Array.from(rows), 'int32'), 0)) as T
-  for (let j = 0; j < rows.length; j++) {
-    if (!(Number.isInteger(rows[j]) && rows[j] >= 0 && rows[j] < t.shape[0])) throw new RangeError(`selectRows: row ${rows[j]} is outside [0, ${t.shape[0]})`)
-  }
+  if (!onHostMemory()) return tf.tidy(() => tf.gather(t, tf.tensor1d(Array.from(rows), 'int32'), 0)) as T
+  checkIndices('selectRows', 'row', rows, t.shape[0])
   const copied = gatherRowsKernel(t, rows)
   if (copied !== undefined) return copied
   const width = t.shape[0] === 0 ? 0 : t.size / t.shape[0]
@@ -56,11 +63,8 @@ export const selectRows = <T extends tf.Tensor>(t: T, rows: ArrayLike<number>): 
  */
 export const selectColumns = (t: tf.Tensor2D, columns: ArrayLike<number>): tf.Tensor2D => {
   const [rows, cols] = t.shape
-  for (let j = 0; j < columns.length; j++) {
-    if (!(Number.isInteger(columns[j]) && columns[j] >= 0 && columns[j] < cols)) throw new RangeError(`selectColumns: column ${columns[j]} is outside [0, ${cols})`)
-  }
-  const backend = tf.getBackend()
-  if (backend !== 'wasm' && backend !== 'cpu') return tf.tidy(() => tf.transpose(tf.gather(t, tf.tensor1d(Array.from(columns), 'int32'), 1))) as tf.Tensor2D
+  checkIndices('selectColumns', 'column', columns, cols)
+  if (!onHostMemory()) return tf.tidy(() => tf.transpose(tf.gather(t, tf.tensor1d(Array.from(columns), 'int32'), 1))) as tf.Tensor2D
   const from = hostValues(t)
   const to = new (from.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(columns.length * rows)
   for (let j = 0, o = 0; j < columns.length; j++) {

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { attendOneQuery } from '../backend/simd/attend-one-query.js'
 import { concat2 } from '../backend/simd/concat-blocks.js'
 import { checkShape } from '../core/errors.js'
-import { noGradientInProgress } from '../core/grad.js'
+import { withInferenceKernel } from '../core/grad.js'
 import { compose, type Ctx } from '../core/layer.js'
 import { linear } from './linear.js'
 
@@ -61,7 +61,7 @@ export const scaledDotProductAttention = (
  * part's values — the same attention as over the concatenated keys and values, without making
  * them. One part is plain scaled dot-product attention.
  */
-const attendParts = (
+const attendPartsOps = (
   q: tf.Tensor,
   parts: readonly { readonly k: tf.Tensor; readonly v: tf.Tensor }[],
   mask: tf.Tensor | undefined,
@@ -69,13 +69,6 @@ const attendParts = (
   dropWeights: ((weights: tf.Tensor) => tf.Tensor) | undefined,
 ): AttentionOutput => {
   const d = q.shape[q.rank - 1]
-  // One query position at inference (a decoding step) on wasm: one SIMD kernel for the scores,
-  // the softmax and the weighted sums of both parts (backend/simd), where tfjs-wasm would run
-  // two scalar batched products per part.
-  if (mask === undefined && !returnWeights && dropWeights === undefined && q.rank === 4 && q.shape[2] === 1 && noGradientInProgress()) {
-    const output = attendOneQuery(q as tf.Tensor4D, parts)
-    if (output !== undefined) return { output }
-  }
   const products = parts.map(({ k }) => tf.matMul(q, k, false, true))
   const scores = tf.mul(products.length === 1 ? products[0] : tf.concat(products, -1), 1 / Math.sqrt(d))
   const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)
@@ -84,6 +77,18 @@ const attendParts = (
   const output = perPart.map((w, i) => tf.matMul(w, parts[i].v)).reduce((sum, o) => tf.add(sum, o))
   return returnWeights ? { output, weights } : { output }
 }
+
+// One query position at inference (a decoding step) on wasm: one SIMD kernel for the scores,
+// the softmax and the weighted sums of both parts (backend/simd), where tfjs-wasm would run two
+// scalar batched products per part. It declines (undefined) a mask, weights, dropout, or a
+// shape it does not take, and withInferenceKernel keeps it out of gradient computations.
+const attendPartsKernel = (...[q, parts, mask, returnWeights, dropWeights]: Parameters<typeof attendPartsOps>): AttentionOutput | undefined => {
+  if (mask !== undefined || returnWeights || dropWeights !== undefined || q.rank !== 4) return undefined
+  const output = attendOneQuery(q as tf.Tensor4D, parts)
+  return output === undefined ? undefined : { output }
+}
+
+const attendParts = withInferenceKernel(attendPartsOps, attendPartsKernel)
 
 /** [B, T, H·d] → [B, H, T, d]. With one position (a decoding step) it is a reshape: the layouts coincide. */
 export const splitHeads = (x: tf.Tensor, heads: number): tf.Tensor4D => {

@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { EVAL } from '../core/layer.js'
-import { tensorsIn } from '../core/scope.js'
+import * as T from '../core/tree.js'
 import type { Gpt2Config } from '../models/gpt2/config.js'
 import { gpt2, type Gpt2Params } from '../models/gpt2/model.js'
 import type { DecoderModel } from './model.js'
@@ -61,7 +61,7 @@ export const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params, options: Gpt
   )
   const dispose = () => {
     wteT.dispose()
-    if (options.ownsParams === true) tf.dispose(tensorsIn(params).filter((t) => !t.isDisposed))
+    if (options.ownsParams === true) T.dispose(params) // wte is disposed already: disposing again is a no-op
   }
   return { ...decoder, dispose }
 }

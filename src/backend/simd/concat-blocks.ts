@@ -5,7 +5,7 @@
  * 4,000 blocks of a few hundred bytes, where the loop's overhead is most of the cost.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { noGradientInProgress } from '../../core/grad.js'
+import { withInferenceKernel } from '../../core/grad.js'
 import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
@@ -22,15 +22,18 @@ registerSimdKernel(CONCAT_BLOCKS, ({ inputs, backend, kernels, attrs }) => {
   return out
 })
 
-/**
- * `tf.concat([a, b], axis)` for two tensors of the same rank, dtype (float32 or int32) and
- * shape but along `axis`, by the kernel on wasm; tf.concat elsewhere and while a gradient is
- * computed.
- */
-export const concat2 = <T extends tf.Tensor>(a: T, b: T, axis: number): T => {
+const concatKernel = (a: tf.Tensor, b: tf.Tensor, axis: number): tf.Tensor | undefined => {
   const fits =
     a.rank === b.rank && a.dtype === b.dtype && (a.dtype === 'float32' || a.dtype === 'int32') && axis >= 0 && axis < a.rank &&
-    a.shape.every((n, i) => i === axis || n === b.shape[i])
-  if (!fits || a.size === 0 || b.size === 0 || !noGradientInProgress() || activeSimdKernels() === null) return tf.concat([a, b], axis)
-  return tf.engine().runKernel(CONCAT_BLOCKS, { a, b }, { axis }) as T
+    a.shape.every((n, i) => i === axis || n === b.shape[i]) && a.size > 0 && b.size > 0
+  return fits && activeSimdKernels() !== null ? (tf.engine().runKernel(CONCAT_BLOCKS, { a, b }, { axis }) as tf.Tensor) : undefined
 }
+
+const concat = withInferenceKernel((a: tf.Tensor, b: tf.Tensor, axis: number): tf.Tensor => tf.concat([a, b], axis), concatKernel)
+
+/**
+ * `tf.concat([a, b], axis)` for two tensors of the same rank, dtype (float32 or int32) and
+ * shape but along `axis`, by the kernel on wasm; tf.concat elsewhere (and for what the kernel
+ * does not take, which tf.concat then accepts or refuses) and while a gradient is computed.
+ */
+export const concat2 = <T extends tf.Tensor>(a: T, b: T, axis: number): T => concat(a, b, axis) as T
