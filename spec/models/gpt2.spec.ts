@@ -18,7 +18,7 @@ import { GPT2_PRESETS, type Gpt2Config } from '../../src/models/gpt2/config.js'
 import { gpt2, gpt2ParamCount, gpt2Shapes, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import { loadGpt2Folder, saveGpt2Folder, type Gpt2Folder, type LoadError } from '../../src/io/hf-gpt2.js'
 import { parseSafetensors, serializeSafetensors, toFloat32, type TensorInput } from '../../src/io/safetensors.js'
-import { gpt2Decoder } from '../../src/sample/gpt2-decoder.js'
+import { gpt2Decoder } from '../../src/models/gpt2/decoder.js'
 import { generate } from '../../src/sample/engine.js'
 import { greedySampler } from '../../src/sample/samplers.js'
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { initBackend } from '../../src/backend/index.js'
 import { key } from '../../src/core/key.js'
 import { loadMiniGpt, type MiniGptCheckpoint } from '../../src/io/minigpt-checkpoint.js'
-import { miniGptDecoder } from '../../src/sample/decoders.js'
+import { miniGptDecoder } from '../../src/models/minigpt/decoder.js'
 import { generateNames } from '../../src/sample/names.js'
 
 const dir = fileURLToPath(new URL('../fixtures/minigpt-tiny', import.meta.url))

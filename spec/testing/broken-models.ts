@@ -11,7 +11,7 @@ import { foldIn, key } from '../../src/core/key.js'
 import { causalMask } from '../../src/mask/index.js'
 import { contextLength, decoderBlock, miniGpt, type MiniGptConfig, type MiniGptParams } from '../../src/models/minigpt/index.js'
 import { layerNorm, linear, lookup, sinusoidalTable, type KVCache } from '../../src/nn/index.js'
-import { tfjsDecoder } from '../../src/sample/tfjs-decoder.js'
+import { tfjsDecoder } from '../../src/models/tfjs-decoder.js'
 import { keyPaddingMask, miniGptUnderTest, type CausalLm, type TokenBatch } from '../../src/testing/index.js'
 
 /** The bugs the fork can have. */

@@ -9,7 +9,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { encodeChars } from '../data/vocab.js'
 import { namesExamples } from '../models/minigpt/task.js'
-import { evaluateNames } from '../train/names.js'
+import { evaluateNames } from '../models/minigpt/recipe.js'
 import { loadCheckpoint, optString, readNamesFile, requireString, startBackend } from './common.js'
 import { CliError, guard, parseOptions, type Command } from './io.js'
 

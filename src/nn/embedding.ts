@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
-import { selectColumns, selectRows } from '../core/rows.js'
+import { selectColumns, selectRows } from '../backend/rows.js'
 import { normal } from '../core/key.js'
 import type { Layer } from '../core/layer.js'
 import { matmul2d } from './matmul.js'

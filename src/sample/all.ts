@@ -4,7 +4,7 @@
  * `minigpt-fp/sample` (src/sample/index.ts).
  */
 export * from './index.js'
-export * from './tfjs-decoder.js'
-export * from './decoders.js'
+export * from '../models/tfjs-decoder.js'
+export * from '../models/minigpt/decoder.js'
 export * from './names.js'
-export * from './gpt2-decoder.js'
+export * from '../models/gpt2/decoder.js'

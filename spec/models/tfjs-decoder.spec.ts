@@ -6,10 +6,10 @@ import { EVAL } from '../../src/core/layer.js'
 import * as T from '../../src/core/tree.js'
 import { gpt2, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import type { Gpt2Config } from '../../src/models/gpt2/config.js'
-import { gpt2Decoder } from '../../src/sample/gpt2-decoder.js'
-import { miniGptDecoder } from '../../src/sample/decoders.js'
+import { gpt2Decoder } from '../../src/models/gpt2/decoder.js'
+import { miniGptDecoder } from '../../src/models/minigpt/decoder.js'
 import { miniGpt, SEED_CONFIG } from '../../src/models/minigpt/index.js'
-import { PREFILL_CHUNK } from '../../src/sample/tfjs-decoder.js'
+import { PREFILL_CHUNK } from '../../src/models/tfjs-decoder.js'
 import { cacheLength, RECENT_BLOCK } from '../../src/nn/attention.js'
 
 const config: Gpt2Config = { vocab_size: 50, n_positions: 200, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }

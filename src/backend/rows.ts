@@ -4,7 +4,7 @@
  * beam reordering and small-table lookups.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { gatherRowsKernel } from '../backend/simd/gather-rows.js'
+import { gatherRowsKernel } from './simd/gather-rows.js'
 
 /**
  * The values of a tensor on a backend whose memory is the host's (wasm, cpu), without a copy

@@ -4,15 +4,15 @@
  * shuffled each epoch, cross-entropy ignoring PAD — and, when validation names are given, the
  * validation metric after each epoch (nats per predicted token, eval mode).
  */
-import type { Key } from '../core/key.js'
-import { batches, type Batch, type Example } from '../data/names.js'
-import type { MiniGptConfig } from '../models/minigpt/config.js'
-import type { MiniGptParams } from '../models/minigpt/model.js'
-import { epochBatches, namesLoss, namesNll } from '../models/minigpt/task.js'
-import { adamw, chain, clipByGlobalNorm, type GradientTransformation } from '../optim/index.js'
-import { evaluateNll, type EvalResult } from './evaluate.js'
-import { fit, type TrainEvent } from './loop.js'
-import type { TrainState } from './step.js'
+import type { Key } from '../../core/key.js'
+import { batches, type Batch, type Example } from '../../data/names.js'
+import type { MiniGptConfig } from './config.js'
+import type { MiniGptParams } from './model.js'
+import { epochBatches, namesLoss, namesNll } from './task.js'
+import { adamw, chain, clipByGlobalNorm, type GradientTransformation } from '../../optim/index.js'
+import { evaluateNll, type EvalResult } from '../../train/evaluate.js'
+import { fit, type TrainEvent } from '../../train/loop.js'
+import type { TrainState } from '../../train/step.js'
 
 /** The seed's optimizer: clip the global norm to 1, then AdamW(lr, weight decay 0.01, eps 1e-8). */
 export const seedOptimizer = (lr = 1e-3) => chain(clipByGlobalNorm(1), adamw({ lr, weightDecay: 0.01, eps: 1e-8 }))

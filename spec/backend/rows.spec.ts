@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
-import { selectColumns, selectRows } from '../../src/core/rows.js'
+import { selectColumns, selectRows } from '../../src/backend/rows.js'
 
 describe('selectRows', () => {
   it.each(['cpu', 'wasm'])('on %s copies the chosen rows (in order, repeats allowed) as tf.gather does', async (backend) => {

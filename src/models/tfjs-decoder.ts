@@ -10,8 +10,8 @@ import * as tf from '@tensorflow/tfjs-core'
 import { scoped, tensorsIn } from '../core/scope.js'
 import * as T from '../core/tree.js'
 import { cacheLength, type KVCache } from '../nn/attention.js'
-import { selectRows } from '../core/rows.js'
-import type { DecoderModel, ModelOutput } from './model.js'
+import { selectRows } from '../backend/rows.js'
+import type { DecoderModel, ModelOutput } from '../sample/model.js'
 
 /** Per-layer key/value caches: the state of incremental decoding. */
 export type LayerCaches = readonly KVCache[]

@@ -3,11 +3,11 @@
  * decoding with a key/value cache passed from step to step).
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { EVAL } from '../core/layer.js'
-import { contextLength, type MiniGptConfig } from '../models/minigpt/config.js'
-import { miniGpt, type MiniGptParams } from '../models/minigpt/model.js'
-import type { DecoderModel } from './model.js'
-import { tfjsDecoder, type LayerCaches } from './tfjs-decoder.js'
+import { EVAL } from '../../core/layer.js'
+import { contextLength, type MiniGptConfig } from './config.js'
+import { miniGpt, type MiniGptParams } from './model.js'
+import type { DecoderModel } from '../../sample/model.js'
+import { tfjsDecoder, type LayerCaches } from '../tfjs-decoder.js'
 
 /** Mini-GPT as a decoder: eval mode, last-position logits, a cache per layer; context max_len + 2. */
 export const miniGptDecoder = (config: MiniGptConfig, params: MiniGptParams): DecoderModel<LayerCaches> => {

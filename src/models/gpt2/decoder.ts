@@ -21,12 +21,12 @@
  * decoder.dispose()   // frees wteᵀ; the parameters stay the caller's
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { EVAL } from '../core/layer.js'
-import * as T from '../core/tree.js'
-import type { Gpt2Config } from '../models/gpt2/config.js'
-import { gpt2, type Gpt2Params } from '../models/gpt2/model.js'
-import type { DecoderModel } from './model.js'
-import { tfjsDecoder, type LayerCaches } from './tfjs-decoder.js'
+import { EVAL } from '../../core/layer.js'
+import * as T from '../../core/tree.js'
+import type { Gpt2Config } from './config.js'
+import { gpt2, type Gpt2Params } from './model.js'
+import type { DecoderModel } from '../../sample/model.js'
+import { tfjsDecoder, type LayerCaches } from '../tfjs-decoder.js'
 
 /** A GPT-2 decoder: a {@link DecoderModel} plus `dispose`, which frees what the decoder holds. */
 export interface Gpt2Decoder extends DecoderModel<LayerCaches> {
