@@ -2,7 +2,7 @@
  * Rows of a tensor along its first axis as one tfjs kernel on the wasm backend: a
  * `memory.copy` per row (kernels.wat), the data never leaving the backend's memory. tfjs-wasm's
  * Gather computes every element's index; a copy through JavaScript reads the rows out and
- * writes them back in. Cache compaction and beam reordering use it (core/rows.ts).
+ * writes them back in. Cache compaction and beam reordering use it (backend/rows.ts).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'

@@ -2,3 +2,4 @@
 export * from './config.js'
 export * from './model.js'
 export * from './task.js'
+export * from './decoder.js'
