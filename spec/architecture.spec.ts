@@ -1,7 +1,7 @@
 /**
  * The folder order of CONTRIBUTING.md, checked: every relative import in src/ runs from a folder
  * to one above it in {@link ORDER} (or within its own folder), a model's folder never imports
- * another model's, and src/sample (the tfjs-free `minigpt-fp/sample` layer) reaches no tfjs
+ * another model's, tfjs internals are used in one module only, and src/sample (the tfjs-free `minigpt-fp/sample` layer) reaches no tfjs
  * package through any import.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -65,6 +65,14 @@ describe('folder order (CONTRIBUTING.md)', () => {
   it('keeps each model to its own folder', () => {
     const across = edges.filter((e) => modelOf(e.to) !== undefined && modelOf(e.to) !== modelOf(e.from) && folderOf(e.from) === 'models').map((e) => `${e.from} → ${e.to}`)
     expect(across).toEqual([])
+  })
+
+  it('reaches into tfjs internals only in core/tfjs-internals.ts', () => {
+    const internals = [/\.state\.(gradientDepth|activeTape)/, /typedArrayFromHeap/, /new tf\.Tensor\(/, /kernelName: 'Identity'/, /firstUse/, /asm\?*\.memory/, /tf\.backend\(\) as unknown/]
+    const offenders = files
+      .filter((f) => relative(src, f) !== 'core/tfjs-internals.ts')
+      .flatMap((f) => internals.filter((re) => re.test(readFileSync(f, 'utf8'))).map((re) => `${relative(src, f)}: ${re.source}`))
+    expect(offenders).toEqual([])
   })
 
   it('keeps src/sample free of tfjs: no module it reaches imports a @tensorflow package', () => {

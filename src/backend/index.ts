@@ -14,6 +14,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
 import { activeSimdKernels } from './simd/module.js'
+import { shareIdentityData, silenceFirstUseBanner } from '../core/tfjs-internals.js'
 
 /** The backends the library knows how to start. */
 export const BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const
@@ -80,18 +81,7 @@ const register = async (name: BackendName, options: BackendOptions): Promise<voi
  * backend reference-counts data (its Reshape shares it), so Identity shares it too here:
  * tensors are immutable, so a clone that shares data is indistinguishable from a copy.
  */
-const shareIdentityOnWasm = (): void => {
-  tf.unregisterKernel('Identity', 'wasm')
-  tf.registerKernel({
-    kernelName: 'Identity',
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs.x as tf.TensorInfo
-      ;(backend as unknown as { incRef: (dataId: tf.DataId) => void }).incRef(x.dataId)
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
-    },
-  })
-}
+const shareIdentityOnWasm = (): void => shareIdentityData('wasm')
 
 const reasonWhenMissing = (name: BackendName): string =>
   isNode() && (name === 'webgl' || name === 'webgpu')
@@ -151,10 +141,7 @@ const restoreBackend = async (previous: string | null | undefined, failed: strin
 }
 
 /** The cpu backend prints an advertisement for tfjs-node on first use; this library says where it runs itself. */
-const quietNodeBanner = (): void => {
-  const b = tf.backend() as unknown as { firstUse?: boolean }
-  if (typeof b.firstUse === 'boolean') b.firstUse = false
-}
+const quietNodeBanner = silenceFirstUseBanner
 
 /**
  * Starts a backend or throws an Error with the reason: for scripts, examples and tests where

@@ -4,17 +4,15 @@
  * beam reordering and small-table lookups.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { heapView } from '../core/tfjs-internals.js'
 import { gatherRowsKernel } from './simd/gather-rows.js'
 
 /**
  * The values of a tensor on a backend whose memory is the host's (wasm, cpu), without a copy
- * where the backend allows it: wasm's `typedArrayFromHeap` is a view of its heap, valid until
- * the next allocation there — read it at once, never keep it; `dataSync` elsewhere.
+ * where the backend allows it: on wasm a view of its heap ({@link heapView}), valid until the
+ * next allocation there — read it at once, never keep it; `dataSync` elsewhere.
  */
-export const hostValues = (t: tf.Tensor): Float32Array | Int32Array => {
-  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array | Int32Array }
-  return typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) : (t.dataSync() as Float32Array | Int32Array)
-}
+export const hostValues = (t: tf.Tensor): Float32Array | Int32Array => heapView(t) ?? (t.dataSync() as Float32Array | Int32Array)
 
 /** Whether the active backend keeps tensors in the host's memory (wasm, cpu). */
 const onHostMemory = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu'

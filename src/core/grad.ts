@@ -6,6 +6,7 @@
  * step is an ordinary pure function: `(params, batch) → (loss, grads)`.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { gradientDepth } from './tfjs-internals.js'
 import { fromLeaves, leaves } from './tree.js'
 
 /** The value of `f` at `params` and its gradient, a tree shaped like `params`. */
@@ -43,7 +44,7 @@ export const customGradWhenRecording =
  * not inside a custom gradient's or a rematerialised block's forward pass either (where tfjs's
  * tape is paused, `isTapeOn()` is false, yet the values feed a gradient).
  */
-export const noGradientInProgress = (): boolean => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth === 0
+export const noGradientInProgress = (): boolean => gradientDepth() === 0
 
 /**
  * A function with an inference-only fast path: `fast` (a kernel or a host computation without a

@@ -14,29 +14,10 @@
  * a key is: the recomputation draws the same masks).
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { withActiveTapeRestored } from './tfjs-internals.js'
 import { fromLeaves, leaves } from './tree.js'
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0]
-
-/** The engine's tape, which a gradient computed inside a backward pass would otherwise clear. */
-interface EngineTapeState {
-  state: { activeTape: unknown }
-}
-
-/**
- * Runs `f` (a gradient computation) and restores the engine's active tape afterwards. tfjs
- * resets the tape when a gradient computation starts at depth 0 and drops it when one ends;
- * a gradient taken inside an outer backward pass would leave the outer one without its tape.
- */
-const withOwnTape = <T>(f: () => T): T => {
-  const engine = tf.engine() as unknown as EngineTapeState
-  const tape = engine.state.activeTape
-  try {
-    return f()
-  } finally {
-    engine.state.activeTape = tape
-  }
-}
 
 /**
  * `f` with the same value and gradients (for `x` and every leaf of `params`), whose
@@ -59,7 +40,7 @@ export const remat =
       return {
         value: call(inputs),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-          withOwnTape(() => {
+          withActiveTapeRestored(() => {
             const grads = tf.grads((...xs: tf.Tensor[]) => call([...xs, ...saved.slice(1 + np)]))(saved.slice(0, 1 + np), dy)
             return [...grads, ...saved.slice(1 + np).map((a) => tf.zerosLike(a))]
           }),

@@ -9,6 +9,7 @@
  * A tree's flattened dotted paths (`layers.0.attn.W_q.weight`) are its checkpoint keys.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { dataFreeTensor } from './tfjs-internals.js'
 
 /** A tree whose leaves have type L: a leaf, a readonly array of trees or a readonly record of trees. */
 export type Tree<L = tf.Tensor> = L | readonly Tree<L>[] | { readonly [k: string]: Tree<L> }
@@ -143,5 +144,4 @@ export const fromLeaves = <T>(like: T, xs: readonly tf.Tensor[]): T => {
  * check a checkpoint's shapes with {@link unflattenLike} before any tensor is made. Reading
  * one is an error; disposing one does nothing.
  */
-export const shapeOnly = (shape: readonly number[]): tf.Tensor =>
-  new tf.Tensor(shape.slice(), 'float32', Object.freeze({ shapeOnly: true }), -1)
+export const shapeOnly = (shape: readonly number[]): tf.Tensor => dataFreeTensor(shape)

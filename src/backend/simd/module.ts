@@ -6,15 +6,10 @@
  * threaded build of tfjs-wasm — which the module does not import), and callers use tfjs ops.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { activeWasmBackend, asWasmBackend, wasmMemory, type WasmBackendLike } from '../../core/tfjs-internals.js'
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js'
 
-/** What the kernels need of tfjs-wasm's backend object (internal API of tfjs-backend-wasm 4.x). */
-export interface WasmBackendLike {
-  readonly wasm: { readonly asm?: { readonly memory?: unknown } }
-  readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly memoryOffset: number } | undefined }
-  makeOutput: (shape: number[], dtype: tf.DataType) => tf.TensorInfo
-  disposeData: (dataId: tf.DataId) => boolean
-}
+export type { WasmBackendLike }
 
 /** The module's exports (pointers are byte offsets, sizes count floats unless named bytes). */
 export interface SimdKernels {
@@ -38,9 +33,9 @@ export const simdKernels = (backend: WasmBackendLike): SimdKernels | null => {
   if (known !== undefined) return known
   let kernels: SimdKernels | null = null
   try {
-    const memory = backend.wasm?.asm?.memory
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory instanceof WebAssembly.Memory && memory.buffer instanceof SharedArrayBuffer
-    if (memory instanceof WebAssembly.Memory && !shared) {
+    const memory = wasmMemory(backend)
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory?.buffer instanceof SharedArrayBuffer
+    if (memory !== undefined && !shared) {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64)), { env: { memory } })
       kernels = instance.exports as unknown as SimdKernels
     }
@@ -52,8 +47,10 @@ export const simdKernels = (backend: WasmBackendLike): SimdKernels | null => {
 }
 
 /** The kernels when the active backend is wasm and they run there, else null. */
-export const activeSimdKernels = (): SimdKernels | null =>
-  tf.getBackend() === 'wasm' ? simdKernels(tf.backend() as unknown as WasmBackendLike) : null
+export const activeSimdKernels = (): SimdKernels | null => {
+  const backend = activeWasmBackend()
+  return backend === undefined ? null : simdKernels(backend)
+}
 
 /** The byte offset of a tensor's data in the backend's memory. */
 export const dataOffset = (backend: WasmBackendLike, t: tf.TensorInfo): number => {
@@ -79,7 +76,7 @@ export const registerSimdKernel = (name: string, run: (args: SimdKernelArgs) => 
     kernelName: name,
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const b = backend as unknown as WasmBackendLike
+      const b = asWasmBackend(backend)
       const kernels = simdKernels(b)
       if (kernels === null) throw new Error(`${name}: the SIMD kernels cannot run on this wasm backend`)
       return run({ inputs: inputs as Record<string, tf.TensorInfo>, attrs: (attrs ?? {}) as Record<string, unknown>, backend: b, kernels })

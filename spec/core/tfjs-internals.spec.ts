@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { version_wasm } from '@tensorflow/tfjs-backend-wasm'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { initBackend } from '../../src/backend/index.js'
+import {
+  activeWasmBackend,
+  dataFreeTensor,
+  gradientDepth,
+  heapView,
+  silenceFirstUseBanner,
+  TFJS_VERSION,
+  wasmMemory,
+  withActiveTapeRestored,
+} from '../../src/core/tfjs-internals.js'
+
+/** The engine's private state, read here to check the module against the installed tfjs. */
+const state = (): { activeTape: unknown; gradientDepth: number } => (tf.engine() as unknown as { state: { activeTape: unknown; gradientDepth: number } }).state
+
+describe('tfjs internals, pinned to the installed tfjs', () => {
+  it('were written against the installed tfjs-core and tfjs-backend-wasm (upgrading: recheck this module)', () => {
+    expect(tf.version_core).toBe(TFJS_VERSION)
+    expect(version_wasm).toBe(TFJS_VERSION)
+  })
+
+  describe('on cpu', () => {
+    beforeAll(async () => {
+      await initBackend('cpu')
+    })
+
+    it('gradientDepth is 0 outside gradients and positive inside tf.grads, also where isTapeOn() is false (a customGrad forward pass)', () => {
+      expect(gradientDepth()).toBe(0)
+      const seen: { depth: number; tapeOn: boolean }[] = []
+      const look = () => seen.push({ depth: gradientDepth(), tapeOn: tf.engine().isTapeOn() })
+      const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+        look()
+        save([x])
+        return { value: tf.mul(x, 2), gradFunc: (dy: tf.Tensor) => [tf.mul(dy, 2)] }
+      }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
+      const g = tf.grad((x: tf.Tensor) => {
+        look()
+        return tf.sum(op(x))
+      })(tf.tensor1d([1, 2]))
+      expect(Array.from(g.dataSync())).toEqual([2, 2])
+      expect(seen).toEqual([{ depth: 1, tapeOn: true }, { depth: 1, tapeOn: false }])
+      expect(gradientDepth()).toBe(0)
+    })
+
+    it('withActiveTapeRestored keeps the active tape across a gradient computation, which otherwise drops it', () => {
+      const saved = state().activeTape
+      const tape: unknown[] = []
+      try {
+        state().activeTape = tape
+        withActiveTapeRestored(() => tf.grad((y: tf.Tensor) => tf.sum(tf.mul(y, y)))(tf.scalar(3)))
+        expect(state().activeTape).toBe(tape)
+        tf.grad((y: tf.Tensor) => tf.sum(y))(tf.scalar(1))
+        expect(state().activeTape).not.toBe(tape)
+      } finally {
+        state().activeTape = saved
+      }
+    })
+
+    it('dataFreeTensor has a shape, no data and no engine registration', () => {
+      const n = tf.memory().numTensors
+      const t = dataFreeTensor([3, 4])
+      expect(t.shape).toEqual([3, 4])
+      expect(t.size).toBe(12)
+      expect(tf.memory().numTensors).toBe(n)
+      expect(() => t.dataSync()).toThrow()
+    })
+
+    it('heapView is undefined on cpu and the wasm backend object is absent', () => {
+      const t = tf.tensor1d([1, 2, 3])
+      expect(heapView(t)).toBeUndefined()
+      expect(activeWasmBackend()).toBeUndefined()
+      t.dispose()
+    })
+
+    it('silenceFirstUseBanner clears the cpu backend\'s firstUse flag', () => {
+      const b = tf.backend() as unknown as { firstUse?: boolean }
+      b.firstUse = true
+      silenceFirstUseBanner()
+      expect(b.firstUse).toBe(false)
+    })
+  })
+
+  describe('on wasm', () => {
+    beforeAll(async () => {
+      await initBackend('wasm')
+    })
+
+    it('heapView reads a tensor in place in the wasm memory that wasmMemory returns', () => {
+      const backend = activeWasmBackend()
+      expect(backend).toBeDefined()
+      const memory = wasmMemory(backend!)
+      expect(memory).toBeInstanceOf(WebAssembly.Memory)
+      const t = tf.tensor1d([1.5, -2, 7])
+      const view = heapView(t)!
+      expect(Array.from(view)).toEqual([1.5, -2, 7])
+      expect(view.buffer).toBe(memory!.buffer)
+      expect(view.byteOffset).toBe(backend!.dataIdMap.get(t.dataId)!.memoryOffset)
+      expect([typeof backend!.makeOutput, typeof backend!.disposeData, typeof backend!.incRef]).toEqual(['function', 'function', 'function'])
+      t.dispose()
+    })
+
+    it('the Identity kernel shares data (initBackend installs shareIdentityData): a clone outlives its source', () => {
+      const x = tf.tensor1d([4, 5, 6])
+      const y = tf.clone(x)
+      expect(y.dataId).toBe(x.dataId)
+      x.dispose()
+      expect(Array.from(y.dataSync())).toEqual([4, 5, 6])
+      y.dispose()
+    })
+  })
+})

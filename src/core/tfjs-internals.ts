@@ -1,0 +1,106 @@
+/**
+ * Every use of TensorFlow.js internals in the library, in one place: engine state, the wasm
+ * backend's heap, a tensor made by hand, the backend objects' private fields. None of these is
+ * tfjs's public API, so each can change in any tfjs release; spec/core/tfjs-internals.spec.ts
+ * pins the installed version and checks each one against it, so that an upgrade fails there,
+ * with the name of what moved, instead of somewhere deep in a training step.
+ *
+ * Written against @tensorflow/tfjs-core and @tensorflow/tfjs-backend-wasm {@link TFJS_VERSION}.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+
+/** The tfjs version these internals were written and checked against. */
+export const TFJS_VERSION = '4.22.0'
+
+/** The engine's private state that the library reads or restores. */
+interface EngineState {
+  readonly state: { readonly gradientDepth: number; activeTape: unknown }
+}
+
+const engineState = (): EngineState['state'] => (tf.engine() as unknown as EngineState).state
+
+/**
+ * How many gradient computations are in progress (`tf.grads`, `customGrad` forward passes, a
+ * rematerialised block's recomputation): 0 outside all of them. The engine's public
+ * `isTapeOn()` is false inside a custom gradient's forward pass, whose values still feed a gradient.
+ */
+export const gradientDepth = (): number => engineState().gradientDepth
+
+/**
+ * Runs `f` (a gradient computation) and restores the engine's active tape afterwards. tfjs
+ * resets the tape when a gradient computation starts at depth 0 and drops it when one ends, so
+ * a gradient taken inside an outer backward pass would leave the outer one without its tape.
+ */
+export const withActiveTapeRestored = <T>(f: () => T): T => {
+  const state = engineState()
+  const tape = state.activeTape
+  try {
+    return f()
+  } finally {
+    state.activeTape = tape
+  }
+}
+
+/** What the library uses of tfjs-wasm's backend object (tfjs-backend-wasm 4.x, not public). */
+export interface WasmBackendLike {
+  readonly wasm: { readonly asm?: { readonly memory?: unknown } }
+  readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly memoryOffset: number } | undefined }
+  makeOutput: (shape: number[], dtype: tf.DataType) => tf.TensorInfo
+  disposeData: (dataId: tf.DataId) => boolean
+  incRef: (dataId: tf.DataId) => void
+}
+
+/** The active backend as tfjs-wasm's backend object, when the active backend is wasm. */
+export const activeWasmBackend = (): WasmBackendLike | undefined =>
+  tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackendLike) : undefined
+
+/** A tfjs-wasm backend object's kernel-side view of a backend passed to a kernel function. */
+export const asWasmBackend = (backend: unknown): WasmBackendLike => backend as unknown as WasmBackendLike
+
+/** The WebAssembly memory tfjs-wasm keeps its tensors in, where it exposes one. */
+export const wasmMemory = (backend: WasmBackendLike): WebAssembly.Memory | undefined => {
+  const memory = backend.wasm?.asm?.memory
+  return memory instanceof WebAssembly.Memory ? memory : undefined
+}
+
+/**
+ * The values of a tensor as a view of the active backend's memory where it offers one (wasm's
+ * `typedArrayFromHeap`), valid until the next allocation there: read it at once, never keep
+ * it. Undefined on other backends.
+ */
+export const heapView = (t: tf.Tensor): Float32Array | Int32Array | undefined => {
+  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array | Int32Array }
+  return typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) : undefined
+}
+
+/**
+ * A `tf.Tensor` object with a shape and no data, never registered with the engine (what
+ * `jax.ShapeDtypeStruct` is to JAX): reading one is an error, disposing one does nothing.
+ */
+export const dataFreeTensor = (shape: readonly number[]): tf.Tensor =>
+  new tf.Tensor(shape.slice(), 'float32', Object.freeze({ shapeOnly: true }), -1)
+
+/**
+ * Replaces wasm's Identity kernel (what `tf.clone` runs, and so what every gradient's saved
+ * tensor goes through) by one that shares the input's data instead of copying it: the wasm
+ * backend reference-counts data (its Reshape shares it), and tensors are immutable, so a clone
+ * that shares data is indistinguishable from a copy.
+ */
+export const shareIdentityData = (backendName: 'wasm'): void => {
+  tf.unregisterKernel('Identity', backendName)
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName,
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo
+      asWasmBackend(backend).incRef(x.dataId)
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
+    },
+  })
+}
+
+/** Turns off the cpu backend's one-time console advertisement for tfjs-node (its private `firstUse` flag). */
+export const silenceFirstUseBanner = (): void => {
+  const b = tf.backend() as unknown as { firstUse?: boolean }
+  if (typeof b.firstUse === 'boolean') b.firstUse = false
+}
