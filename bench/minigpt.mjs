@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
-import { initBackend, key, split, tree, data, minigpt, train, sample, io } from '../dist/index.js'
+import { initBackend, key, tree, data, minigpt, train, sample, io } from '../dist/index.js'
 import { machine, median, table } from './util.mjs'
 
 const arg = (name, fallback) => {

@@ -17,7 +17,8 @@ const names = async (n, prompt, temperature, seed) => {
 console.log('no prompt, T = 1.0:  ', await names(10, '', 1.0, 1))
 console.log('prompt "Gwen":       ', await names(5, 'Gwen', 1.0, 2))
 console.log('prompt "Mael":       ', await names(5, 'Mael', 1.0, 3))
-console.log('\nthe same key gives the same names:', (await names(3, '', 1, 7)) === (await names(3, '', 1, 7)))
+const [first, again] = [await names(3, '', 1, 7), await names(3, '', 1, 7)]
+console.log('\nthe same key gives the same names:', first === again)
 for (const t of [0.3, 0.7, 1.0, 1.5, 2.0]) console.log(`T = ${t.toFixed(1)}:`.padEnd(10), await names(6, '', t, 10))
 const bad = await sample.generateNames(model, vocab, { count: 1, options: { temperature: 0 } }, key(0))
 console.log('\ntemperature 0 is refused:', bad.left)

@@ -4,9 +4,9 @@ import { fc, test } from '@fast-check/vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { foldIn, key, split, type Key } from '../../src/core/key.js'
 import {
-  compose, EVAL, fold, mapOutput, named, repeat, replicate, residual, sequential, stateless, training, type Ctx, type Layer,
+  bind, compose, EVAL, fold, mapOutput, named, repeat, replicate, residual, sequential, stateless, training, type Ctx, type Layer,
 } from '../../src/core/layer.js'
-import { dispose, flatten, shapes } from '../../src/core/tree.js'
+import { dispose, flatten, shapes, shapesOf } from '../../src/core/tree.js'
 import { gelu } from '../../src/nn/activation.js'
 import { dropout } from '../../src/nn/dropout.js'
 import { feedForward } from '../../src/nn/feedforward.js'
@@ -70,26 +70,26 @@ describe('sequential', () => {
 
   it('applies the layers in order and gives sub-layer i the context folded with i', () => {
     const seen: (Key | undefined)[] = []
-    const net = sequential<tf.Tensor>('net', [spy(seen), stateless('double', (x: tf.Tensor) => tf.mul(x, 2)), stateless('inc', (x: tf.Tensor) => tf.add(x, 1)), spy(seen)])
+    const net = sequential('net', spy(seen), stateless('double', (x: tf.Tensor) => tf.mul(x, 2)), stateless('inc', (x: tf.Tensor) => tf.add(x, 1)), spy(seen))
     const p = net.init(key(1))
     expect(values(net.apply(p, tf.tensor1d([1, 2]), training(key(9))))).toEqual([3, 5]) // (x·2)+1, not (x+1)·2
     expect(seen).toEqual([foldIn(key(9), 0), foldIn(key(9), 3)])
   })
 
   it('initialises slot i from split(key, n)[i]', () => {
-    const net = sequential<tf.Tensor>('net', [addKeyed, gelu(), addKeyed])
-    const p = net.init(key(5)) as readonly { c?: tf.Scalar }[]
+    const net = sequential('net', addKeyed, gelu(), addKeyed)
+    const p = net.init(key(5))
     const ks = split(key(5), 3)
-    expect(values(p[0].c!)).toEqual(values(addKeyed.init(ks[0]).c))
-    expect(values(p[2].c!)).toEqual(values(addKeyed.init(ks[2]).c))
-    expect(values(p[0].c!)).not.toEqual(values(p[2].c!))
+    expect(values(p[0].c)).toEqual(values(addKeyed.init(ks[0]).c))
+    expect(values(p[2].c)).toEqual(values(addKeyed.init(ks[2]).c))
+    expect(values(p[0].c)).not.toEqual(values(p[2].c))
   })
 })
 
 describe('repeat and replicate', () => {
   it('repeat: separate parameters from split keys, applied in order with folded contexts', () => {
     const seen: (Key | undefined)[] = []
-    const block = compose('block', { add: addKeyed, s: spy(seen) }, (l) => (p, x: tf.Tensor, ctx) => l.s.apply(p.s, l.add.apply(p.add, x, ctx), ctx))
+    const block = compose('block', { add: addKeyed, s: spy(seen) }, ({ add, s }, x: tf.Tensor) => s(add(x)))
     const r = repeat(3, block)
     const p = r.init(key(11))
     expect(Object.keys(shapes(p))).toEqual(['0.add.c', '1.add.c', '2.add.c'])
@@ -112,7 +112,7 @@ describe('repeat and replicate', () => {
 
   it('replicate: one input per copy, each with its own parameters and folded context', () => {
     const seen: (Key | undefined)[] = []
-    const block = compose('block', { add: addKeyed, s: spy(seen) }, (l) => (p, x: tf.Tensor, ctx) => l.s.apply(p.s, l.add.apply(p.add, x, ctx), ctx))
+    const block = compose('block', { add: addKeyed, s: spy(seen) }, ({ add, s }, x: tf.Tensor) => s(add(x)))
     const r = replicate(2, block)
     const p = r.init(key(12))
     const ks = split(key(12), 2)
@@ -127,8 +127,8 @@ describe('repeat and replicate', () => {
 
 describe('compose', () => {
   it('initialises sub-layers from split keys in the record’s key order', () => {
-    const c1 = compose('c', { a: addKeyed, b: addKeyed }, () => (_p, x: tf.Tensor) => x)
-    const c2 = compose('c', { b: addKeyed, a: addKeyed }, () => (_p, x: tf.Tensor) => x)
+    const c1 = compose('c', { a: addKeyed, b: addKeyed }, (_l, x: tf.Tensor) => x)
+    const c2 = compose('c', { b: addKeyed, a: addKeyed }, (_l, x: tf.Tensor) => x)
     const [k0, k1] = split(key(21))
     const p1 = c1.init(key(21))
     const p2 = c2.init(key(21))
@@ -142,10 +142,49 @@ describe('compose', () => {
   })
 
   it('runs the body over the sub-layers', () => {
-    const c = compose('sumOfTwo', { a: addKeyed, b: addKeyed }, (l) => (p, x: tf.Tensor, ctx) => tf.add(l.a.apply(p.a, x, ctx), l.b.apply(p.b, x, ctx)))
+    const c = compose('sumOfTwo', { a: addKeyed, b: addKeyed }, ({ a, b }, x: tf.Tensor) => tf.add(a(x), b(x)))
     const p = c.init(key(2))
     const expected = 2 * 5 + values(p.a.c)[0] + values(p.b.c)[0]
     expect(values(c.apply(p, tf.scalar(5), EVAL))[0]).toBeCloseTo(expected, 5)
+  })
+})
+
+describe('bound sub-layers, streams, typed sequential', () => {
+  it('a compose body gets its sub-layers bound to their parameters: calling one is applying it', () => {
+    const lin = linear(3, 2)
+    const c = compose('c', { lin }, ({ lin }, x: tf.Tensor2D) => lin(x))
+    const p = c.init(key(4))
+    const x = tf.tensor2d([[1, 2, 3]])
+    expect(values(c.apply(p, x, EVAL))).toEqual(values(lin.apply(p.lin, x, EVAL)))
+    expect(values(bind(lin, p.lin, EVAL)(x))).toEqual(values(lin.apply(p.lin, x, EVAL)))
+  })
+
+  it('a sub-layer given a stream runs under fold(ctx, stream); the others under the block’s context', () => {
+    const seen: (Key | undefined)[] = []
+    const c = compose('c', { a: spy(seen), b: spy(seen) }, ({ a, b }, x: tf.Tensor) => b(a(x)), { a: 3 })
+    c.apply(c.init(key(0)), tf.scalar(1), training(key(9)))
+    expect(seen).toEqual([foldIn(key(9), 3), key(9)])
+  })
+
+  it('sequential types its parameters slot by slot and keeps the rank of rank-preserving layers', () => {
+    const net = sequential('net', linear(4, 3), gelu(), dropout(0.5), linear(3, 2))
+    const p = net.init(key(2))
+    const y: tf.Tensor3D = net.apply(p, tf.ones([2, 5, 4]), EVAL) // rank kept in the type: no cast
+    expect(y.shape).toEqual([2, 5, 2])
+    expect(p[0].weight.shape).toEqual([4, 3])
+    expect(p[3].bias.shape).toEqual([2])
+    expect(p[1]).toEqual({})
+  })
+
+  it('shapesOf gives init’s tree with shape-only leaves, allocating and drawing nothing', () => {
+    const ff = feedForward(4, 8, 0.1)
+    const before = tf.memory().numTensors
+    const s = shapesOf(ff)
+    expect(tf.memory().numTensors).toBe(before)
+    const p = ff.init(key(0))
+    expect(shapes(s)).toEqual(shapes(p))
+    expect(() => s.net[0].weight.dataSync()).toThrow()
+    dispose(p)
   })
 })
 
@@ -182,7 +221,7 @@ describe('residual, named, mapOutput, stateless', () => {
 describe('dropout keys through the combinators', () => {
   it('two dropout slots of a sequential draw different masks; the same key repeats them', () => {
     const x = tf.ones([1, 200])
-    const twice = sequential<tf.Tensor>('twice', [dropout(0.5), stateless('mark', (h: tf.Tensor) => tf.add(h, 0)), dropout(0.5)])
+    const twice = sequential('twice', dropout(0.5), stateless('mark', (h: tf.Tensor) => tf.add(h, 0)), dropout(0.5))
     const once = dropout(0.5)
     const p = twice.init(key(0))
     // Sequential slot 0 sees fold(ctx, 0), slot 2 sees fold(ctx, 2): compute each mask alone.

@@ -18,7 +18,7 @@ import { GPT2_PRESETS, type Gpt2Config } from '../../src/models/gpt2/config.js'
 import { gpt2, gpt2ParamCount, gpt2Shapes, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import { loadGpt2Folder, saveGpt2Folder, type Gpt2Folder, type LoadError } from '../../src/io/hf-gpt2.js'
 import { parseSafetensors, serializeSafetensors, toFloat32, type TensorInput } from '../../src/io/safetensors.js'
-import { gpt2Decoder } from '../../src/models/gpt2/decoder.js'
+import { gpt2Decoder, gpt2DecodingStep } from '../../src/models/gpt2/decoder.js'
 import { generate } from '../../src/sample/engine.js'
 import { greedySampler } from '../../src/sample/samplers.js'
 
@@ -148,13 +148,13 @@ describe('decoding', () => {
     })
   })
 
-  it('lastOnly with a precomputed head gives the last row of the full logits', () => {
+  it('the decoding step (a precomputed head, the last position only) gives the last row of the full logits', () => {
     const { config, params } = loaded['gpt2-tiny']
     const ids = [336, 40, 77, 258, 326]
     const full = logitsOf(config, params, ids)
     const last = tf.tidy(() => {
       const wteT = tf.transpose(params.wte.weight) as tf.Tensor2D
-      const out = gpt2(config).apply(params, { ids: tf.tensor2d([ids], [1, 5], 'int32'), wteT, lastOnly: true }, EVAL)
+      const out = gpt2DecodingStep(config, wteT)(params, tf.tensor2d([ids], [1, 5], 'int32'))
       return out.logits.arraySync()[0]
     })
     expect(last.length).toBe(1)

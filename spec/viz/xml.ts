@@ -98,7 +98,7 @@ export const parseXml = (src: string): XmlElement => {
         if (q !== '"' && q !== "'") fail(`attribute ${a} value not quoted`)
         const end = src.indexOf(q, i + 1)
         if (end < 0) fail(`attribute ${a} value not terminated`)
-        if (Object.prototype.hasOwnProperty.call(attrs, a)) fail(`duplicate attribute ${a}`)
+        if (Object.hasOwn(attrs, a)) fail(`duplicate attribute ${a}`)
         attrs[a] = decode(src.slice(i + 1, end), `attribute ${a} of <${n}>`)
         i = end + 1
       }

@@ -27,10 +27,9 @@ const checkIndices = (where: string, what: string, indices: ArrayLike<number>, s
 /**
  * Rows of a tensor along its first axis (in this order, repeats allowed). On the backends whose
  * memory is the host's (wasm, cpu) the rows are copied as contiguous blocks: tfjs-wasm's Gather
- * computes every element's index (~4 ns per element, 8.5 ms for half of a 1,000-row Mini-GPT
- * cache layer). On wasm a SIMD-module kernel copies each row inside the backend's memory
+ * computes every element's index, which dominates cache compaction (docs/benchmarks.md). On wasm a SIMD-module kernel copies each row inside the backend's memory
  * (backend/simd/gather-rows.ts); on cpu (or wasm without the kernels) the rows go through the
- * host, still ~6× faster than Gather with the download and upload. Elsewhere (webgl, webgpu) it
+ * host, still faster than Gather with the download and upload. Elsewhere (webgl, webgpu) it
  * is `tf.gather`, which stays on the device.
  */
 export const selectRows = <T extends tf.Tensor>(t: T, rows: ArrayLike<number>): T => {

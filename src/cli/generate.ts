@@ -8,8 +8,8 @@
  *
  * `--json` prints `[{"text": …, "logprob": …}, …]` and nothing else on stdout. `--workers W`
  * (W > 1) shares the names out among W worker processes (`io.startNamesWorkers`): the same
- * names as one process, on W cores; worth it for thousands of names (each worker takes ~0.5 s
- * to start).
+ * names as one process, on W cores; worth it for thousands of names (starting a worker loads
+ * Node, tfjs and the model).
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type { ParseArgsConfig } from 'node:util'

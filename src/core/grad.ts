@@ -30,8 +30,8 @@ export const grad =
 /**
  * An operation with a custom gradient that runs as `plain` when no gradient is being recorded
  * (outside `valueAndGrad`/`grad`, e.g. while decoding): `tf.customGrad` opens a scope and keeps
- * the tensors its gradient would need on every call, ~40 µs of bookkeeping per call that
- * inference never uses — a tenth of a millisecond per matrix product of a decoding step.
+ * the tensors its gradient would need on every call, bookkeeping per call that inference never
+ * uses and that shows in a decoding step's time (docs/benchmarks.md).
  * Outside a recording no gradient can be asked for later, so the two are interchangeable there.
  */
 export const customGradWhenRecording =

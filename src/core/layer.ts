@@ -7,11 +7,15 @@
  * The context says whether we are training (dropout on) and carries the key dropout draws
  * from; {@link fold} gives each sub-layer its own key.
  *
+ * Inside {@link compose}, sub-layers come bound to their parameters and context, so a body
+ * reads like nanoGPT's `forward`: `x = x + attn(ln_1(x))`.
+ *
  * @example
- * const mlp = sequential([linear(64, 256), gelu(), linear(256, 64)])
- * const params = mlp.init(key(0))           // readonly [{weight, bias}, {}, {weight, bias}]
- * const y = mlp.apply(params, x, EVAL)      // pure: same inputs, same output
+ * const mlp = sequential('mlp', linear(64, 256), gelu(), linear(256, 64))
+ * const params = mlp.init(key(0))           // readonly [{ weight, bias }, {}, { weight, bias }]
+ * const y = mlp.apply(params, x, EVAL)      // pure: same inputs, same output, same rank
  */
+import type * as tf from '@tensorflow/tfjs-core'
 import { pipe } from 'fp-ts/lib/function.js'
 import { foldIn, split, type Key } from './key.js'
 
@@ -41,8 +45,48 @@ export interface Layer<P, In, Out> {
   readonly apply: (params: P, input: In, ctx: Ctx) => Out
 }
 
+/**
+ * A layer that maps a tensor to a tensor of the same rank (linear, layerNorm, activations,
+ * dropout): applied to a `Tensor3D` it returns a `Tensor3D`, with no cast at the call site.
+ */
+export interface TensorLayer<P> extends Layer<P, tf.Tensor, tf.Tensor> {
+  readonly apply: <R extends tf.Rank>(params: P, input: tf.Tensor<R>, ctx: Ctx) => tf.Tensor<R>
+}
+
+/** Any layer, whatever its parameters and types (the constraint of the combinators' arguments). */
+export interface AnyLayer {
+  readonly name: string
+  readonly init: (key: Key) => unknown
+  readonly apply: (params: never, input: never, ctx: Ctx) => unknown
+}
+
 /** The parameter type of a layer. */
-export type ParamsOf<L> = L extends Layer<infer P, any, any> ? P : never // eslint-disable-line @typescript-eslint/no-explicit-any
+export type ParamsOf<L> = L extends { readonly init: (key: Key) => infer P } ? P : never
+
+/** The input type of a layer. */
+export type InputOf<L> = L extends { readonly apply: (params: never, input: infer I, ctx: Ctx) => unknown } ? I : never
+
+/** The output type of a layer. */
+export type OutputOf<L> = L extends { readonly apply: (params: never, input: never, ctx: Ctx) => infer O } ? O : never
+
+/** What a rank-preserving layer ({@link TensorLayer}) has, whatever its parameters. */
+interface RankPreserving {
+  readonly apply: <R extends tf.Rank>(params: never, input: tf.Tensor<R>, ctx: Ctx) => tf.Tensor<R>
+}
+
+/** A layer bound to its parameters and context: a function of its input alone (rank-preserving for a {@link TensorLayer}). */
+export type Bound<L> = L extends RankPreserving
+  ? <R extends tf.Rank>(x: tf.Tensor<R>) => tf.Tensor<R>
+  : (x: InputOf<L>) => OutputOf<L>
+
+/** A record of layers bound to their parameters (what a {@link compose} body receives). */
+export type BoundRecord<S> = { readonly [K in keyof S]: Bound<S[K]> }
+
+/** Binds a layer to its parameters and context: `bind(linear, p, ctx)(x)` is `linear.apply(p, x, ctx)`. */
+export const bind = <L extends AnyLayer>(layer: L, params: ParamsOf<L>, ctx: Ctx): Bound<L> => {
+  const apply = layer.apply as (params: ParamsOf<L>, input: unknown, ctx: Ctx) => unknown
+  return ((x: unknown) => apply(params, x, ctx)) as Bound<L>
+}
 
 /** The empty parameter record of a parameter-free layer (it flattens to no paths). */
 export type NoParams = Readonly<Record<string, never>>
@@ -58,19 +102,34 @@ export const stateless = <In, Out>(name: string, f: (x: In, ctx: Ctx) => Out): L
 /** Renames a layer (for messages) without changing what it computes. */
 export const named = <P, In, Out>(name: string, layer: Layer<P, In, Out>): Layer<P, In, Out> => ({ ...layer, name })
 
+/** The parameter tuple of a tuple of layers. */
+export type TupleParams<Ls> = { readonly [K in keyof Ls]: ParamsOf<Ls[K]> }
+
+type Last<Ls extends readonly unknown[]> = Ls extends readonly [...unknown[], infer L] ? L : never
+
+/** What {@link sequential} makes of its layers: rank-preserving when each of them is. */
+export type Sequential<Ls extends readonly AnyLayer[]> = Ls extends readonly RankPreserving[]
+  ? TensorLayer<TupleParams<Ls>>
+  : Layer<TupleParams<Ls>, InputOf<Ls[0]>, OutputOf<Last<Ls>>>
+
 /**
  * Layers applied one after another, like PyTorch's `nn.Sequential`: the parameters are a
- * readonly array with one entry per layer (`{}` for a parameter-free one), so the tree
- * flattens to `net.0.weight`, `net.3.bias`… exactly as PyTorch numbers them.
+ * readonly tuple with one entry per layer (`{}` for a parameter-free one), typed entry by
+ * entry, so the tree flattens to `net.0.weight`, `net.3.bias`… exactly as PyTorch numbers
+ * them. Layer i runs under `fold(ctx, i)`.
  */
-export const sequential = <T>(name: string, layers: readonly Layer<any, T, T>[]): Layer<readonly unknown[], T, T> => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
-  name,
-  init: (key) => {
-    const keys = split(key, Math.max(layers.length, 1))
-    return Object.freeze(layers.map((l, i) => l.init(keys[i])))
-  },
-  apply: (params, x, ctx) => layers.reduce((h, l, i) => l.apply(params[i], h, fold(ctx, i)), x),
-})
+export const sequential = <const Ls extends readonly AnyLayer[]>(name: string, ...layers: Ls): Sequential<Ls> => {
+  const steps = layers as readonly AnyLayer[] as readonly Layer<unknown, unknown, unknown>[]
+  const layer: Layer<readonly unknown[], unknown, unknown> = {
+    name,
+    init: (key) => {
+      const keys = split(key, Math.max(steps.length, 1))
+      return Object.freeze(steps.map((l, i) => l.init(keys[i])))
+    },
+    apply: (params, x, ctx) => steps.reduce((h, l, i) => l.apply(params[i], h, fold(ctx, i)), x),
+  }
+  return layer as unknown as Sequential<Ls>
+}
 
 /** x + f(x): a residual connection around a layer with the same input and output type. */
 export const residual = <P, T>(layer: Layer<P, T, T>, add: (a: T, b: T) => T): Layer<P, T, T> => ({
@@ -116,23 +175,36 @@ export type RecordParams<S> = { readonly [K in keyof S]: ParamsOf<S[K]> }
 /**
  * A layer built from a named record of sub-layers: its parameters are the record of their
  * parameters (`{ attn: …, ff: …, norm1: … }`, flattening to `attn.W_q.weight`…), each
- * initialised from its own key (keys assigned in the record's key order), and `body` says
- * how the sub-layers combine.
+ * initialised from its own key (keys assigned in the record's key order). `body` receives the
+ * sub-layers bound to their parameters and says how they combine:
+ *
+ *   compose('h', { ln_1, attn, ln_2, mlp }, ({ ln_1, attn, ln_2, mlp }, x) => …)
+ *
+ * A bound sub-layer runs under the block's context, or under `fold(ctx, i)` where `streams`
+ * gives it stream i (its own randomness, apart from the block's other draws).
  */
-export const compose = <S extends Readonly<Record<string, Layer<any, any, any>>>, In, Out>( // eslint-disable-line @typescript-eslint/no-explicit-any
+export const compose = <S extends Readonly<Record<string, AnyLayer>>, In, Out>(
   name: string,
   subs: S,
-  body: (subs: S) => (params: RecordParams<S>, x: In, ctx: Ctx) => Out,
+  body: (layers: BoundRecord<S>, input: In, ctx: Ctx) => Out,
+  streams: { readonly [K in keyof S]?: number } = {},
 ): Layer<RecordParams<S>, In, Out> => {
-  const names = Object.keys(subs)
-  const run = body(subs)
+  const names = Object.keys(subs) as (keyof S & string)[]
   return {
     name,
     init: (key) => {
       const keys = split(key, Math.max(names.length, 1))
       return Object.freeze(Object.fromEntries(names.map((k, i) => [k, subs[k].init(keys[i])]))) as RecordParams<S>
     },
-    apply: run,
+    apply: (params, x, ctx) => {
+      const bound = Object.fromEntries(
+        names.map((k) => {
+          const stream = streams[k]
+          return [k, bind(subs[k], params[k], stream === undefined ? ctx : fold(ctx, stream))]
+        }),
+      ) as BoundRecord<S>
+      return body(bound, x, ctx)
+    },
   }
 }
 

@@ -29,10 +29,10 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0]
  * ends, so the recomputation could not use them; `aux` is kept for it (and gets no gradient).
  */
 export const remat =
-  <P, A = undefined>(f: (x: tf.Tensor, params: P, aux: A) => tf.Tensor) =>
-  (x: tf.Tensor, params: P, aux?: A): tf.Tensor => {
+  <P, A = undefined, T extends tf.Tensor = tf.Tensor>(f: (x: T, params: P, aux: A) => T) =>
+  (x: T, params: P, aux?: A): T => {
     const np = leaves(params).length
-    const call = (xs: readonly tf.Tensor[]) => f(xs[0], fromLeaves(params, xs.slice(1, 1 + np)), (aux === undefined ? aux : fromLeaves(aux, xs.slice(1 + np))) as A)
+    const call = (xs: readonly tf.Tensor[]) => f(xs[0] as T, fromLeaves(params, xs.slice(1, 1 + np)), (aux === undefined ? aux : fromLeaves(aux, xs.slice(1 + np))) as A)
     const op = tf.customGrad(((...args: unknown[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc
       const inputs = args.slice(0, -1) as tf.Tensor[]
@@ -45,6 +45,6 @@ export const remat =
             return [...grads, ...saved.slice(1 + np).map((a) => tf.zerosLike(a))]
           }),
       }
-    }) as unknown as CustomGradFn) as unknown as (...xs: tf.Tensor[]) => tf.Tensor
+    }) as unknown as CustomGradFn) as unknown as (...xs: tf.Tensor[]) => T
     return op(x, ...leaves(params), ...(aux === undefined ? [] : leaves(aux)))
   }

@@ -7,7 +7,7 @@
  *   disposes the old one with {@link replace}.
  *
  * tfjs frees GPU/wasm memory only on `dispose()`; with this rule `tf.memory().numTensors`
- * stays flat over any number of steps (spec/core/scope.spec.ts checks it over 200 steps).
+ * stays flat over any number of steps (spec/train/memory.spec.ts checks it over 200 training steps).
  */
 import * as tf from '@tensorflow/tfjs-core'
 

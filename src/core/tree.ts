@@ -9,6 +9,7 @@
  * A tree's flattened dotted paths (`layers.0.attn.W_q.weight`) are its checkpoint keys.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { key, type Key } from './key.js'
 import { dataFreeTensor } from './tfjs-internals.js'
 
 /** A tree whose leaves have type L: a leaf, a readonly array of trees or a readonly record of trees. */
@@ -145,3 +146,34 @@ export const fromLeaves = <T>(like: T, xs: readonly tf.Tensor[]): T => {
  * one is an error; disposing one does nothing.
  */
 export const shapeOnly = (shape: readonly number[]): tf.Tensor => dataFreeTensor(shape)
+
+// Set while shapesOf runs a layer's init: param then makes shape-only leaves and draws nothing.
+let shapeOnlyInit = false
+
+/**
+ * A float32 parameter leaf of `shape` with the values `values()` — or, while {@link shapesOf}
+ * runs, a {@link shapeOnly} stand-in, without calling `values` (no draws, no allocation). The
+ * primitive layers' `init` make their leaves with it, so that every model's shapes come from
+ * its own `init`.
+ */
+export function param(shape: readonly [number], values: () => Float32Array): tf.Tensor1D
+export function param(shape: readonly [number, number], values: () => Float32Array): tf.Tensor2D
+export function param(shape: readonly number[], values: () => Float32Array): tf.Tensor {
+  return shapeOnlyInit ? shapeOnly(shape) : tf.tensor(values(), shape.slice(), 'float32')
+}
+
+/**
+ * The parameter tree `layer.init` makes, with shape-only leaves (what `jax.eval_shape` gives
+ * for an init): its structure, paths and shapes, computed without drawing or allocating.
+ * Loaders validate a checkpoint against it, and `count(shapesOf(layer))` counts a 1.5B
+ * model's parameters in microseconds.
+ */
+export const shapesOf = <P>(layer: { readonly init: (key: Key) => P }): P => {
+  const outer = shapeOnlyInit
+  shapeOnlyInit = true
+  try {
+    return layer.init(key(0))
+  } finally {
+    shapeOnlyInit = outer
+  }
+}

@@ -4,8 +4,8 @@
  *
  * tfjs's wasm backend runs on one thread in Node, so one process uses one core; a pool of `n`
  * workers uses `n`. (Processes rather than worker threads: on this project's 2-core machine two
- * threads of one process ran ~20 % slower each than two processes, see docs/benchmarks.md.)
- * Starting a worker costs ~0.5 s (Node, tfjs, the model), so a pool pays off for many names or
+ * threads of one process ran slower each than two processes, see docs/benchmarks.md.)
+ * Starting a worker loads Node, tfjs and the model, so a pool pays off for many names or
  * many requests. The split changes nothing in the result: name `j` of a request is drawn
  * with the keys of index `j` wherever it is computed (`NamesRequest.firstIndex`), so the pool
  * returns exactly what `generateNames` returns in one process with the same key. Beam search is
@@ -19,7 +19,7 @@
  * }
  */
 import * as E from 'fp-ts/lib/Either.js'
-import * as TE from 'fp-ts/lib/TaskEither.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
 import { availableParallelism } from 'node:os'
 import { fork, type ChildProcess } from 'node:child_process'
 import type { Key } from '../core/key.js'

@@ -66,7 +66,7 @@ export type Dtype = keyof typeof DTYPES
 export const DTYPE_NAMES: readonly Dtype[] = Object.freeze(Object.keys(DTYPES) as Dtype[])
 
 /** True when `s` names a supported dtype. */
-export const isDtype = (s: string): s is Dtype => Object.prototype.hasOwnProperty.call(DTYPES, s)
+export const isDtype = (s: string): s is Dtype => Object.hasOwn(DTYPES, s)
 
 /** Bytes per element of a dtype. */
 export const dtypeSize = (d: Dtype): number => DTYPES[d].size

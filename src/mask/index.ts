@@ -52,3 +52,13 @@ export const paddingMask = (ids: tf.Tensor2D, padIdx: number): tf.Tensor4D => {
 
 /** Combines additive masks (causal with padding, say) by broadcasting addition. */
 export const combine = (...masks: readonly tf.Tensor[]): tf.Tensor => masks.reduce((a, b) => tf.add(a, b))
+
+/**
+ * The additive mask of a decoder's forward pass over `queries` new positions after `past`
+ * cached ones: causal, plus `extra` (a padding mask) when given. One new position sees every
+ * cached one: its causal row is all zeros, so it needs no causal mask at all.
+ */
+export const decoderMask = (queries: number, past: number, extra?: tf.Tensor): tf.Tensor | undefined => {
+  const causal = queries === 1 ? undefined : causalMask(queries, past + queries)
+  return extra === undefined ? causal : causal === undefined ? extra : combine(causal, extra)
+}

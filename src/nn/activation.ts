@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { geluErfKernel } from '../backend/simd/gelu-erf.js'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
-import { stateless, type Layer, type NoParams } from '../core/layer.js'
+import type { NoParams, TensorLayer } from '../core/layer.js'
 
 const geluErfOps = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))
 
@@ -40,7 +40,7 @@ const geluTanhWithGrad: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tens
  * GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³))) — GPT-2's `gelu_new` —
  * computed as x·σ(2√(2/π)(x + 0.044715x³)), the same function: the sigmoid is one vectorised
  * kernel on wasm where tanh is a scalar loop, and the form needs six elementwise operations
- * instead of nine (x·x rather than pow, which is slow on wasm: NOTES-tfjs.md, trap 4). With
+ * instead of nine (x·x rather than pow, which is slow on wasm: docs/concepts.md). With
  * its own gradient: built from elementwise ops, its backward pass kept every one's input and
  * gradient alive until backpropagation ended — for GPT-2 124M about 150 MB per layer at
  * batch 8 × 32, more than the layer's weights. Here backward keeps only x.
@@ -48,8 +48,18 @@ const geluTanhWithGrad: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tens
 export const geluTanh: (x: tf.Tensor) => tf.Tensor = customGradWhenRecording(geluTanhWithGrad, geluTanhPlain)
 
 /** A GELU layer (`'erf'`, the default, or `'tanh'`). */
-export const gelu = (form: 'erf' | 'tanh' = 'erf'): Layer<NoParams, tf.Tensor, tf.Tensor> =>
-  stateless(`gelu(${form})`, form === 'erf' ? geluErf : geluTanh)
+export const gelu = (form: 'erf' | 'tanh' = 'erf'): TensorLayer<NoParams> => {
+  const f = elementwise(form === 'erf' ? geluErf : geluTanh)
+  return { name: `gelu(${form})`, init: () => NO_PARAMS, apply: (_p, x) => f(x) }
+}
+
+/** An elementwise function typed as what it is: a tensor in, a tensor of the same shape (and rank) out. */
+export const elementwise =
+  (f: (x: tf.Tensor) => tf.Tensor) =>
+  <R extends tf.Rank>(x: tf.Tensor<R>): tf.Tensor<R> =>
+    f(x) as tf.Tensor<R>
+
+const NO_PARAMS: NoParams = Object.freeze({})
 
 /** Softmax over the last axis (masked -Infinity entries become exact zeros). */
 export const softmax = (x: tf.Tensor): tf.Tensor => tf.softmax(x, -1)

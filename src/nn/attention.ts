@@ -8,7 +8,7 @@ import { attendOneQuery } from '../backend/simd/attend-one-query.js'
 import { concat2 } from '../backend/simd/concat-blocks.js'
 import { checkShape } from '../core/errors.js'
 import { withInferenceKernel } from '../core/grad.js'
-import { compose, type Ctx } from '../core/layer.js'
+import { compose } from '../core/layer.js'
 import { linear } from './linear.js'
 
 /**
@@ -143,6 +143,33 @@ export interface MhaOutput {
   readonly weights?: tf.Tensor4D
 }
 
+/** Output of {@link attendHeads}: the heads merged again [B, T, E] (before an output projection), the extended cache, the weights if asked. */
+export interface HeadsOutput {
+  readonly output: tf.Tensor3D
+  readonly cache: KVCache
+  readonly weights?: tf.Tensor4D
+}
+
+/**
+ * Multi-head attention of queries q over the cache extended by keys k and values v (each
+ * [B, T, E], split into `heads`): the attention both models' layers share, with the input's
+ * mask, cache and weights request; `dropWeights` is dropout on the probabilities.
+ */
+export const attendHeads = (
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  heads: number,
+  input: MhaInput,
+  dropWeights?: (weights: tf.Tensor) => tf.Tensor,
+): HeadsOutput => {
+  const cache = extendCache(input.cache, splitHeads(k, heads), splitHeads(v, heads))
+  const att = attendCached(splitHeads(q, heads), cache, input.mask, input.returnWeights === true, dropWeights)
+  // Attention keeps the queries' shape [B, H, T, d], and the weights are [B, H, T, keys].
+  const output = mergeHeads(att.output as tf.Tensor4D)
+  return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
+}
+
 /**
  * Multi-head attention as in the seed notebook: four linear maps W_q, W_k, W_v, W_o of
  * [E, E], heads of E/H features. With a cache, the new positions' keys and values are
@@ -161,18 +188,10 @@ export const multiHeadAttention = (embedDim: number, numHeads: number, name = 'a
       W_v: linear(embedDim, embedDim, `${name}.W_v`),
       W_o: linear(embedDim, embedDim, `${name}.W_o`),
     },
-    (l) =>
-      (p, input: MhaInput, ctx: Ctx): MhaOutput => {
-        checkShape(name, 'input', input.x.shape, [null, null, embedDim])
-        const q = splitHeads(l.W_q.apply(p.W_q, input.x, ctx), numHeads)
-        const cache = extendCache(
-          input.cache,
-          splitHeads(l.W_k.apply(p.W_k, input.x, ctx), numHeads),
-          splitHeads(l.W_v.apply(p.W_v, input.x, ctx), numHeads),
-        )
-        const att = attendCached(q, cache, input.mask, input.returnWeights === true)
-        const output = l.W_o.apply(p.W_o, mergeHeads(att.output as tf.Tensor4D), ctx) as tf.Tensor3D
-        return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
-      },
+    ({ W_q, W_k, W_v, W_o }, input: MhaInput): MhaOutput => {
+      checkShape(name, 'input', input.x.shape, [null, null, embedDim])
+      const a = attendHeads(W_q(input.x), W_k(input.x), W_v(input.x), numHeads, input)
+      return { ...a, output: W_o(a.output) }
+    },
   )
 }

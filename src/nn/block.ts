@@ -1,9 +1,12 @@
 /**
- * The interface shared by decoder blocks (Mini-GPT's and GPT-2's): activations in and out,
- * the additive mask, and the block's key/value cache threaded through incremental decoding.
+ * Decoder blocks (Mini-GPT's and GPT-2's) and the combinators over them: {@link stack}, the one
+ * loop that runs n blocks threading activations and per-layer caches, and
+ * {@link rematerialised}, a block that keeps only its input for the backward pass.
  */
-import type * as tf from '@tensorflow/tfjs-core'
-import { fold, type Ctx, type Layer } from '../core/layer.js'
+import * as tf from '@tensorflow/tfjs-core'
+import { split } from '../core/key.js'
+import { fold, type Layer } from '../core/layer.js'
+import { remat } from '../core/remat.js'
 import type { KVCache } from './attention.js'
 
 /** Input of a decoder block: activations [B, T, E], the additive mask (none: every key is visible), this layer's cache. */
@@ -14,39 +17,72 @@ export interface BlockInput {
   readonly returnWeights?: boolean
 }
 
-/** Output of a decoder block: activations, the extended cache, the attention weights if asked. */
+/** Output of a decoder block: activations, the extended cache (none from a {@link rematerialised} block), the attention weights if asked. */
 export interface BlockOutput {
   readonly x: tf.Tensor3D
-  readonly cache: KVCache
+  readonly cache?: KVCache
   readonly weights?: tf.Tensor4D
 }
 
-/** What {@link runBlocks} returns: the last block's activations, every block's cache and weights. */
-export interface BlocksOutput {
+/** Input of a {@link stack}: activations, the mask every block uses, one cache per block. */
+export interface StackInput {
+  readonly x: tf.Tensor3D
+  readonly mask?: tf.Tensor
+  readonly cache?: readonly KVCache[]
+  readonly returnAttention?: boolean
+}
+
+/** What a {@link stack} returns: the last block's activations, every block's cache and weights. */
+export interface StackOutput {
   readonly x: tf.Tensor3D
   readonly cache: readonly KVCache[]
   readonly attention: readonly tf.Tensor4D[]
 }
 
+/** a + b for two tensors of one type (a residual connection), typed as its operands. */
+export const add = <T extends tf.Tensor>(a: T, b: T): T => tf.add(a, b)
+
 /**
- * Runs a stack of decoder blocks in order, threading the activations and giving block i its
- * own cache (`cache[i]`) and the context `fold(ctx, i + 1)` (index 0 is the caller's: the
- * embedding dropout). The loop that Mini-GPT's and GPT-2's decoders share.
+ * `n` copies of a block with separate parameters (`h.0.…`, `h.1.…`), run in order: block i
+ * gets the previous block's activations, its own cache (`cache[i]`) and the context
+ * `fold(ctx, i + 1)` (index 0 is the caller's: the embedding dropout).
  */
-export const runBlocks = <P>(
-  block: Layer<P, BlockInput, BlockOutput>,
-  params: readonly P[],
-  input: { readonly x: tf.Tensor3D; readonly mask?: tf.Tensor; readonly cache?: readonly KVCache[]; readonly returnAttention?: boolean },
-  ctx: Ctx,
-): BlocksOutput => {
-  let x = input.x
-  const cache: KVCache[] = []
-  const attention: tf.Tensor4D[] = []
-  params.forEach((p, i) => {
-    const out = block.apply(p, { x, mask: input.mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
-    x = out.x
-    cache.push(out.cache)
-    if (out.weights !== undefined) attention.push(out.weights)
-  })
-  return { x, cache, attention }
+export const stack = <P>(n: number, block: Layer<P, BlockInput, BlockOutput>): Layer<readonly P[], StackInput, StackOutput> => {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`stack(${block.name}): n must be a non-negative integer, got ${n}`)
+  return {
+    name: `stack(${n}, ${block.name})`,
+    init: (key) => (n === 0 ? Object.freeze([]) : Object.freeze(split(key, n).map(block.init))),
+    apply: (params, input, ctx) => {
+      if (input.cache !== undefined && input.cache.length !== params.length) {
+        throw new RangeError(`${block.name}: cache must have one entry per layer (${params.length}), got ${input.cache.length}`)
+      }
+      let x = input.x
+      const cache: KVCache[] = []
+      const attention: tf.Tensor4D[] = []
+      params.forEach((p, i) => {
+        const out = block.apply(p, { x, mask: input.mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
+        x = out.x
+        if (out.cache !== undefined) cache.push(out.cache)
+        if (out.weights !== undefined) attention.push(out.weights)
+      })
+      return { x, cache, attention }
+    },
+  }
 }
+
+/**
+ * A block that keeps only its input for the backward pass and recomputes itself there
+ * (`remat`, src/core/remat.ts): less memory for training, about a third more compute. It
+ * returns no cache and no attention weights, and takes no cache.
+ */
+export const rematerialised = <P>(block: Layer<P, BlockInput, BlockOutput>): Layer<P, BlockInput, BlockOutput> => ({
+  name: block.name,
+  init: block.init,
+  apply: (p, input, ctx) => {
+    if (input.cache !== undefined || input.returnWeights === true) {
+      throw new Error(`${block.name}: a rematerialised block recomputes itself in the backward pass; it cannot return a cache or attention weights, nor start from a cache`)
+    }
+    const run = (x: tf.Tensor3D, params: P, aux: { readonly mask: tf.Tensor } | undefined) => block.apply(params, { x, mask: aux?.mask }, ctx).x
+    return { x: remat(run)(input.x, p, input.mask === undefined ? undefined : { mask: input.mask }) }
+  },
+})

@@ -3,16 +3,15 @@
  * `rate` and the rest scaled by 1/(1 − rate); in evaluation mode it is the identity.
  *
  * The mask comes from tfjs's seeded uniform generator, seeded from the context's key, which
- * gives the same mask on cpu, wasm and in the browser (NOTES-tfjs.md, trap 7) without a
+ * gives the same mask on cpu, wasm and in the browser (docs/concepts.md) without a
  * host-side draw per element on the hot path.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { bits } from '../core/key.js'
-import type { Ctx, Layer, NoParams } from '../core/layer.js'
-import { stateless } from '../core/layer.js'
+import { fold, type Ctx, type NoParams, type TensorLayer } from '../core/layer.js'
 
 /** Applies dropout to x under ctx. Throws if training with rate > 0 and no key. */
-export const dropoutOp = (x: tf.Tensor, rate: number, ctx: Ctx, where = 'dropout'): tf.Tensor => {
+export const dropoutOp = <T extends tf.Tensor>(x: T, rate: number, ctx: Ctx, where = 'dropout'): T => {
   if (!ctx.training || rate === 0) return x
   if (ctx.key === undefined) throw new Error(`${where}: training with dropout needs a key in the context (use training(key))`)
   const seed = bits(ctx.key, 1)[0]
@@ -20,8 +19,19 @@ export const dropoutOp = (x: tf.Tensor, rate: number, ctx: Ctx, where = 'dropout
   return tf.mul(x, tf.mul(tf.cast(keep, 'float32'), 1 / (1 - rate)))
 }
 
+/**
+ * The dropout of a layer body with several dropout sites: `drop(i, x)` is dropout at `rate`
+ * under `fold(ctx, i)`, each site its own stream `i`.
+ */
+export const dropouts =
+  (rate: number, ctx: Ctx, where = 'dropout') =>
+  <T extends tf.Tensor>(stream: number, x: T): T =>
+    dropoutOp(x, rate, fold(ctx, stream), where)
+
 /** A dropout layer with the given rate in [0, 1). */
-export const dropout = (rate: number, name = 'dropout'): Layer<NoParams, tf.Tensor, tf.Tensor> => {
+export const dropout = (rate: number, name = 'dropout'): TensorLayer<NoParams> => {
   if (!(rate >= 0 && rate < 1)) throw new RangeError(`${name}: rate must be in [0, 1), got ${rate}`)
-  return stateless(name, (x: tf.Tensor, ctx: Ctx) => dropoutOp(x, rate, ctx, name))
+  return { name, init: () => NO_PARAMS, apply: (_p, x, ctx) => dropoutOp(x, rate, ctx, name) }
 }
+
+const NO_PARAMS: NoParams = Object.freeze({})

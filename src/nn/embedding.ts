@@ -3,13 +3,14 @@
  *
  * The forward pass is a gather; the gradient is written as a product with the transposed
  * one-hot matrix, because tfjs's own gather gradient needs `UnsortedSegmentSum`, which the
- * wasm backend lacks (NOTES-tfjs.md, trap 3). With a padding index (PyTorch's
+ * wasm backend lacks (docs/concepts.md). With a padding index (PyTorch's
  * `padding_idx`), that row starts at zero and never receives gradient.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
 import { selectColumns, selectRows } from '../backend/rows.js'
 import { normal } from '../core/key.js'
+import { param } from '../core/tree.js'
 import type { Layer } from '../core/layer.js'
 import { matmul2d } from './matmul.js'
 
@@ -40,14 +41,17 @@ export const lookupTransposed = withInferenceKernel(
   (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor => tf.reshape(selectColumns(tableT, ids.dataSync()), [...ids.shape, tableT.shape[0]]),
 )
 
+/** {@link lookupTransposed} for a batch of token ids [batch, length] → [batch, length, dim]. */
+export const embedTransposed = (tableT: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D => lookupTransposed(tableT, ids) as tf.Tensor3D
+
 const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D =>
   customGradWhenRecording(gatherRowsWithGrad, lookupRows)(table, ids, vocab, paddingIdx)
 
 /**
  * The rows of `table` for `ids`, without a gradient. A small table (at most 8× the rows asked
  * for, Mini-GPT's 81 × 64 at a decoding step, say) is copied out and looked up on the host by
- * {@link selectRows}: tfjs-wasm's Gather costs ~10 ns per element, 2.1 ms for 1,000 rows of 64
- * where the host lookup takes 0.25 ms. A large one (GPT-2's 50,257 × 768) stays with tf.gather.
+ * {@link selectRows}: tfjs-wasm's Gather computes every element's index and is several times
+ * slower there (docs/benchmarks.md). A large one (GPT-2's 50,257 × 768) stays with tf.gather.
  */
 const lookupRows = (table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D =>
   table.size <= 8 * ids.size * table.shape[1] ? selectRows(table, ids.dataSync()) : (tf.gather(table, ids) as tf.Tensor2D)
@@ -79,7 +83,7 @@ export const embedding = (
   vocab: number,
   dim: number,
   options: { readonly paddingIdx?: number; readonly std?: number; readonly name?: string } = {},
-): Layer<EmbeddingParams, tf.Tensor, tf.Tensor> => {
+): Layer<EmbeddingParams, tf.Tensor2D, tf.Tensor3D> => {
   const name = options.name ?? 'embedding'
   const { paddingIdx } = options
   if (paddingIdx !== undefined && !(Number.isInteger(paddingIdx) && paddingIdx >= 0 && paddingIdx < vocab)) {
@@ -87,11 +91,14 @@ export const embedding = (
   }
   return {
     name,
-    init: (k) => {
-      const w = normal(k, vocab * dim, options.std ?? 1)
-      if (paddingIdx !== undefined) w.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim)
-      return Object.freeze({ weight: tf.tensor2d(w, [vocab, dim]) })
-    },
-    apply: (p, ids) => lookup(p.weight, ids, paddingIdx),
+    init: (k) =>
+      Object.freeze({
+        weight: param([vocab, dim], () => {
+          const w = normal(k, vocab * dim, options.std ?? 1)
+          if (paddingIdx !== undefined) w.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim)
+          return w
+        }),
+      }),
+    apply: (p, ids) => lookup(p.weight, ids, paddingIdx) as tf.Tensor3D, // [...ids.shape, dim]
   }
 }

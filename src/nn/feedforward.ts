@@ -9,18 +9,10 @@ import { gelu } from './activation.js'
 import { dropout } from './dropout.js'
 import { linear } from './linear.js'
 
-/** The seed's FeedForward(embed_dim, ff_dim, dropout): parameters `{ net: [lin, {}, {}, lin, {}] }`. */
+/** The seed's FeedForward(embed_dim, ff_dim, dropout): parameters `{ net: [lin, {}, {}, lin, {}] }`, rank-preserving. */
 export const feedForward = (embedDim: number, ffDim: number, rate: number, name = 'ff') =>
   compose(
     name,
-    {
-      net: sequential<tf.Tensor>(`${name}.net`, [
-        linear(embedDim, ffDim, `${name}.net.0`),
-        gelu('erf'),
-        dropout(rate),
-        linear(ffDim, embedDim, `${name}.net.3`),
-        dropout(rate),
-      ]),
-    },
-    (l) => (p, x: tf.Tensor, ctx) => l.net.apply(p.net, x, ctx),
+    { net: sequential(`${name}.net`, linear(embedDim, ffDim, `${name}.net.0`), gelu('erf'), dropout(rate), linear(ffDim, embedDim, `${name}.net.3`), dropout(rate)) },
+    ({ net }, x: tf.Tensor3D) => net(x),
   )

@@ -6,9 +6,9 @@
  * initialisation is PyTorch's: weight and bias uniform in ±1/√in.
  */
 import type * as tf from '@tensorflow/tfjs-core'
-import * as tfc from '@tensorflow/tfjs-core'
 import { uniform, split } from '../core/key.js'
-import type { Layer } from '../core/layer.js'
+import { param } from '../core/tree.js'
+import type { TensorLayer } from '../core/layer.js'
 import { dense } from './matmul.js'
 
 /** Parameters of {@link linear}: weight [in, out] and bias [out]. */
@@ -29,7 +29,7 @@ const checkDims = (name: string, inDim: number, outDim: number) => {
 }
 
 /** A linear layer from `inDim` to `outDim` features (PyTorch's nn.Linear, initialised the same way). */
-export const linear = (inDim: number, outDim: number, name = 'linear'): Layer<LinearParams, tf.Tensor, tf.Tensor> => {
+export const linear = (inDim: number, outDim: number, name = 'linear'): TensorLayer<LinearParams> => {
   checkDims(name, inDim, outDim)
   const bound = 1 / Math.sqrt(inDim)
   return {
@@ -37,8 +37,8 @@ export const linear = (inDim: number, outDim: number, name = 'linear'): Layer<Li
     init: (k) => {
       const [kw, kb] = split(k)
       return Object.freeze({
-        weight: tfc.tensor2d(uniform(kw, inDim * outDim, -bound, bound), [inDim, outDim]),
-        bias: tfc.tensor1d(uniform(kb, outDim, -bound, bound)),
+        weight: param([inDim, outDim], () => uniform(kw, inDim * outDim, -bound, bound)),
+        bias: param([outDim], () => uniform(kb, outDim, -bound, bound)),
       })
     },
     apply: (p, x) => dense(x, p.weight, p.bias, name),
@@ -46,12 +46,12 @@ export const linear = (inDim: number, outDim: number, name = 'linear'): Layer<Li
 }
 
 /** A linear layer without bias. */
-export const linearNoBias = (inDim: number, outDim: number, name = 'linear'): Layer<LinearNoBiasParams, tf.Tensor, tf.Tensor> => {
+export const linearNoBias = (inDim: number, outDim: number, name = 'linear'): TensorLayer<LinearNoBiasParams> => {
   checkDims(name, inDim, outDim)
   const bound = 1 / Math.sqrt(inDim)
   return {
     name,
-    init: (k) => Object.freeze({ weight: tfc.tensor2d(uniform(k, inDim * outDim, -bound, bound), [inDim, outDim]) }),
+    init: (k) => Object.freeze({ weight: param([inDim, outDim], () => uniform(k, inDim * outDim, -bound, bound)) }),
     apply: (p, x) => dense(x, p.weight, undefined, name),
   }
 }

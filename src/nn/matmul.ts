@@ -3,7 +3,7 @@
  *
  * tfjs's wasm backend runs a matmul through XNNPACK only when neither operand is transposed
  * and there is no batch dimension; its own MatMul gradient uses the transpose flags and so
- * falls back to a scalar loop about 10× slower (NOTES-tfjs.md, trap 2). The products here
+ * falls back to a scalar loop about 10× slower (docs/concepts.md). The products here
  * have custom gradients that transpose explicitly instead, and {@link dense} folds leading
  * dimensions into rows so a [B, T, d] activation is a single 2-D product.
  */

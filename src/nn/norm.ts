@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { layerNormKernel } from '../backend/simd/layer-norm.js'
 import { withInferenceKernel } from '../core/grad.js'
-import type { Layer } from '../core/layer.js'
+import type { TensorLayer } from '../core/layer.js'
+import { param } from '../core/tree.js'
 
 /** Parameters of {@link layerNorm}: weight (scale) and bias (shift), both [dim]. */
 export interface LayerNormParams {
@@ -17,8 +18,10 @@ export interface LayerNormParams {
  * Normalises x over its last axis, then scales and shifts. At inference on wasm it is one SIMD
  * kernel (backend/simd/layer-norm.ts); while a gradient is computed, and elsewhere, tfjs ops.
  */
-export const normalize = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor =>
-  withInferenceKernel(normalizeOps, layerNormKernel)(x, weight, bias, eps)
+export const normalize = <R extends tf.Rank>(x: tf.Tensor<R>, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor<R> =>
+  normalizeAny(x, weight, bias, eps) as tf.Tensor<R> // both paths keep x's shape
+
+const normalizeAny = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor => withInferenceKernel(normalizeOps, layerNormKernel)(x, weight, bias, eps)
 
 const normalizeOps = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor => {
   // Written out rather than with tf.moments, which casts its input (a copy) and subtracts the
@@ -29,8 +32,8 @@ const normalizeOps = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps:
 }
 
 /** A LayerNorm layer over `dim` features. */
-export const layerNorm = (dim: number, eps = 1e-5, name = 'layerNorm'): Layer<LayerNormParams, tf.Tensor, tf.Tensor> => ({
+export const layerNorm = (dim: number, eps = 1e-5, name = 'layerNorm'): TensorLayer<LayerNormParams> => ({
   name,
-  init: () => Object.freeze({ weight: tf.ones([dim]) as tf.Tensor1D, bias: tf.zeros([dim]) as tf.Tensor1D }),
+  init: () => Object.freeze({ weight: param([dim], () => new Float32Array(dim).fill(1)), bias: param([dim], () => new Float32Array(dim)) }),
   apply: (p, x) => normalize(x, p.weight, p.bias, eps),
 })

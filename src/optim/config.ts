@@ -83,7 +83,7 @@ const SCHEDULES = {
 const isRecord = (u: unknown): u is Fields => typeof u === 'object' && u !== null && !Array.isArray(u)
 
 const has = <K extends string>(table: Record<K, unknown>, k: unknown): k is K =>
-  typeof k === 'string' && Object.prototype.hasOwnProperty.call(table, k)
+  typeof k === 'string' && Object.hasOwn(table, k)
 
 const unknownFields = (who: string, o: Fields, known: readonly string[]): string[] =>
   Object.keys(o)

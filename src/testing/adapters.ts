@@ -10,6 +10,7 @@ import { contextLength, type MiniGptConfig } from '../models/minigpt/config.js'
 import { miniGpt, type MiniGptParams } from '../models/minigpt/model.js'
 import type { Gpt2Config } from '../models/gpt2/config.js'
 import { gpt2, type Gpt2Params } from '../models/gpt2/model.js'
+import { gpt2DecodingStep } from '../models/gpt2/decoder.js'
 import { miniGptDecoder } from '../models/minigpt/decoder.js'
 import { tfjsDecoder, type LayerCaches } from '../models/tfjs-decoder.js'
 import { keyPaddingMask } from './arbitraries.js'
@@ -33,14 +34,9 @@ export const miniGptUnderTest = (config: MiniGptConfig, params: MiniGptParams, n
   }
 }
 
-/** GPT-2 as a decoder for the generation engine: last-position logits and a cache per layer. */
-const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params) => {
-  const model = gpt2(config)
-  return tfjsDecoder((p: Gpt2Params, x, cache) => model.apply(p, { ids: x, cache, lastOnly: true }, EVAL), params, {
-    vocabSize: config.vocab_size,
-    contextLength: config.n_positions,
-  })
-}
+/** GPT-2 as a decoder for the generation engine: the model's own decoding step, holding no wteᵀ. */
+const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params) =>
+  tfjsDecoder(gpt2DecodingStep(config), params, { vocabSize: config.vocab_size, contextLength: config.n_positions })
 
 /** GPT-2 under test: logits (with a key-padding mask), incremental decoding with a KV cache, and attention weights. */
 export const gpt2UnderTest = (config: Gpt2Config, params: Gpt2Params, name?: string): CausalLm<Gpt2Params, LayerCaches> => {

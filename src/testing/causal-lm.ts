@@ -443,7 +443,7 @@ export const finiteOutputs: LmProperty = define({
     fc.record({
       rows: tokenBatch({ vocabSize: l.vocab, maxLength: l.maxLength, maxBatch: l.maxBatch }),
       masks: model.padding === 'mask' ? fc.option(fc.array(attentionMask(l.maxLength), { minLength: l.maxBatch, maxLength: l.maxBatch }), { nil: undefined }) : fc.constant(undefined),
-    }).map(({ rows, masks }) => ({ rows, mask: masks?.map((m, b) => m.slice(0, rows[0].length)).slice(0, rows.length) })),
+    }).map(({ rows, masks }) => ({ rows, mask: masks?.map((m) => m.slice(0, rows[0].length)).slice(0, rows.length) })),
   holds: async (model, { rows, mask }) => {
     const logits = await callLogits(model, rows, mask)
     rows.forEach((r, row) => {

@@ -1,7 +1,7 @@
 /**
  * Evaluation: the mean negative log-likelihood per predicted token over a data set, in eval
  * mode, summed batch by batch in JavaScript numbers (float64) rather than in one float32
- * reduction on the device, which drifts on large sets (NOTES-tfjs.md, trap 5).
+ * reduction on the device, which drifts on large sets (docs/concepts.md).
  */
 import type * as tf from '@tensorflow/tfjs-core'
 import { scoped } from '../core/scope.js'

@@ -4,8 +4,8 @@
  *
  * Two things make decoding cheap: the tied head's transpose wteᵀ [n_embd, vocab] is computed
  * once when the decoder is made (a transpose per step would copy the 154 MB embedding of the
- * 124M model at every token), and only the last position's logits are computed (`lastOnly`:
- * the final LayerNorm and the head run on one row per sequence, also in prefill).
+ * 124M model at every token), and only the last position's logits are computed (the head
+ * runs on one row per sequence, also in prefill).
  *
  * Memory: tfjs-wasm's matrix products pack a copy of each weight matrix for XNNPACK on first
  * use, so decoding holds the weights twice. A decoder that owns its parameters
@@ -24,9 +24,33 @@ import * as tf from '@tensorflow/tfjs-core'
 import { EVAL } from '../../core/layer.js'
 import * as T from '../../core/tree.js'
 import type { Gpt2Config } from './config.js'
-import { gpt2, type Gpt2Params } from './model.js'
+import { embedTransposed } from '../../nn/embedding.js'
+import { gpt2Trunk, tiedHead, type Gpt2Params } from './model.js'
+import type { KVCache } from '../../nn/attention.js'
 import type { DecoderModel } from '../../sample/model.js'
 import { tfjsDecoder, type LayerCaches } from '../tfjs-decoder.js'
+
+/** What a decoding step returns: the last position's logits [batch, 1, vocab] and the caches. */
+export interface Gpt2StepOutput {
+  readonly logits: tf.Tensor3D
+  readonly cache: readonly KVCache[]
+}
+
+/**
+ * GPT-2's decoding step (evaluation mode): the trunk over the new ids after the cache, then the
+ * tied head on the last position only. With `wteT` (wteᵀ, kept by the caller) the token
+ * embeddings are read from its columns and `p.wte` is not read; without it, wte is transposed
+ * at each step (what a test harness that holds nothing wants).
+ */
+export const gpt2DecodingStep = (config: Gpt2Config, wteT?: tf.Tensor2D) => {
+  const trunk = gpt2Trunk(config)
+  return (p: Gpt2Params, ids: tf.Tensor2D, cache?: readonly KVCache[]): Gpt2StepOutput => {
+    const out = trunk.apply(p, { ids, cache, tokens: wteT === undefined ? undefined : embedTransposed(wteT, ids) }, EVAL)
+    const [b, t, e] = out.hidden.shape
+    const last = tf.slice(out.hidden, [0, t - 1, 0], [b, 1, e])
+    return { logits: tiedHead(last, wteT ?? tf.transpose(p.wte.weight)), cache: out.cache }
+  }
+}
 
 /** A GPT-2 decoder: a {@link DecoderModel} plus `dispose`, which frees what the decoder holds. */
 export interface Gpt2Decoder extends DecoderModel<LayerCaches> {
@@ -51,14 +75,9 @@ export interface Gpt2DecoderOptions {
  * long as the decoder is used.
  */
 export const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params, options: Gpt2DecoderOptions = {}): Gpt2Decoder => {
-  const model = gpt2(config)
-  const wteT = tf.tidy(() => tf.transpose(params.wte.weight) as tf.Tensor2D)
+  const wteT = tf.tidy(() => tf.transpose(params.wte.weight))
   if (options.ownsParams === true) params.wte.weight.dispose()
-  const decoder = tfjsDecoder(
-    (p: Gpt2Params, ids, cache) => model.apply(p, { ids, cache, wteT, lastOnly: true }, EVAL),
-    params,
-    { vocabSize: config.vocab_size, contextLength: config.n_positions },
-  )
+  const decoder = tfjsDecoder(gpt2DecodingStep(config, wteT), params, { vocabSize: config.vocab_size, contextLength: config.n_positions })
   const dispose = () => {
     wteT.dispose()
     if (options.ownsParams === true) T.dispose(params) // wte is disposed already: disposing again is a no-op

@@ -100,7 +100,7 @@ export interface LmLossOptions {
   readonly padTokenId?: number
   /** One dropout rate for all kinds, instead of the config's. */
   readonly dropout?: number
-  /** Rematerialise the blocks (`Gpt2Input.remat`): less memory, a third more compute. Default false. */
+  /** Rematerialise the blocks (`Gpt2TrunkOptions.remat`): less memory, a third more compute. Default false. */
   readonly remat?: boolean
 }
 
@@ -110,9 +110,9 @@ const batchTensors = (batch: LmBatch, padTokenId?: number) => ({
 })
 
 /** The summed NLL of a batch under a model's trunk and its tied head (the head fused with the loss: `tiedHeadNll`). */
-const batchNll = (trunk: ReturnType<typeof gpt2Trunk>, c: Gpt2Config, params: Gpt2Params, batch: LmBatch, ctx: Ctx, padTokenId?: number, rematerialise = false): NllSum => {
+const batchNll = (trunk: ReturnType<typeof gpt2Trunk>, c: Gpt2Config, params: Gpt2Params, batch: LmBatch, ctx: Ctx, padTokenId?: number): NllSum => {
   const { ids, targets } = batchTensors(batch, padTokenId)
-  const hidden = tf.reshape(trunk.apply(params, { ids, remat: rematerialise }, ctx).hidden, [-1, c.n_embd]) as tf.Tensor2D
+  const hidden = tf.reshape(trunk.apply(params, { ids }, ctx).hidden, [-1, c.n_embd]) as tf.Tensor2D
   return tiedHeadNll(hidden, params.wte.weight, targets)
 }
 
@@ -123,9 +123,9 @@ const batchNll = (trunk: ReturnType<typeof gpt2Trunk>, c: Gpt2Config, params: Gp
  * (`tiedHeadNll`), which keeps a 124M training step within wasm's memory.
  */
 export const gpt2LmLoss = (c: Gpt2Config, options: LmLossOptions = {}) => {
-  const trunk = gpt2Trunk(c, options.dropout)
+  const trunk = gpt2Trunk(c, { dropout: options.dropout, remat: options.remat })
   return (params: Gpt2Params, batch: LmBatch, ctx: Ctx): tf.Scalar => {
-    const { sum, count } = batchNll(trunk, c, params, batch, ctx, options.padTokenId, options.remat === true)
+    const { sum, count } = batchNll(trunk, c, params, batch, ctx, options.padTokenId)
     return tf.div(sum, tf.maximum(count, 1)) as tf.Scalar
   }
 }

@@ -14,37 +14,34 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../../core/errors.js'
-import { compose, fold, replicate, type Ctx, type ParamsOf } from '../../core/layer.js'
-import { causalMask } from '../../mask/index.js'
-import { dropoutOp } from '../../nn/dropout.js'
+import { compose, fold, type Ctx, type ParamsOf } from '../../core/layer.js'
+import { decoderMask } from '../../mask/index.js'
+import { cacheLength, multiHeadAttention, type KVCache } from '../../nn/attention.js'
+import { add, stack, type BlockInput, type BlockOutput } from '../../nn/block.js'
+import { dropoutOp, dropouts } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
 import { feedForward } from '../../nn/feedforward.js'
-import { cacheLength, multiHeadAttention, type KVCache } from '../../nn/attention.js'
-import { runBlocks, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { linear } from '../../nn/linear.js'
 import { layerNorm } from '../../nn/norm.js'
 import { sinusoidalTable } from '../../nn/positional.js'
 import { contextLength, type MiniGptConfig } from './config.js'
 
-/** The seed's pre-norm DecoderBlock: attn, ff, norm1, norm2. */
-export const decoderBlock = (c: MiniGptConfig, name = 'block') =>
-  compose(
-    name,
-    {
-      attn: multiHeadAttention(c.embed_dim, c.num_heads, `${name}.attn`),
-      ff: feedForward(c.embed_dim, c.ff_dim, c.dropout, `${name}.ff`),
-      norm1: layerNorm(c.embed_dim, 1e-5, `${name}.norm1`),
-      norm2: layerNorm(c.embed_dim, 1e-5, `${name}.norm2`),
-    },
-    (l) =>
-      (p, input: BlockInput, ctx: Ctx): BlockOutput => {
-        const a = l.attn.apply(p.attn, { x: l.norm1.apply(p.norm1, input.x, ctx) as tf.Tensor3D, mask: input.mask, cache: input.cache, returnWeights: input.returnWeights }, fold(ctx, 0))
-        const h = tf.add(input.x, dropoutOp(a.output, c.dropout, fold(ctx, 1), `${name}.dropout`)) as tf.Tensor3D
-        const f = l.ff.apply(p.ff, l.norm2.apply(p.norm2, h, ctx), fold(ctx, 2))
-        const x = tf.add(h, dropoutOp(f, c.dropout, fold(ctx, 3), `${name}.dropout`)) as tf.Tensor3D
-        return a.weights === undefined ? { x, cache: a.cache } : { x, cache: a.cache, weights: a.weights }
-      },
-  )
+/** The seed's pre-norm DecoderBlock: attn, ff, norm1, norm2; dropout streams 1 and 3 (attn runs under stream 0, ff under 2). */
+export const decoderBlock = (c: MiniGptConfig, name = 'block') => {
+  const subs = {
+    attn: multiHeadAttention(c.embed_dim, c.num_heads, `${name}.attn`),
+    ff: feedForward(c.embed_dim, c.ff_dim, c.dropout, `${name}.ff`),
+    norm1: layerNorm(c.embed_dim, 1e-5, `${name}.norm1`),
+    norm2: layerNorm(c.embed_dim, 1e-5, `${name}.norm2`),
+  }
+  const streams = { attn: 0, ff: 2 }
+  return compose(name, subs, ({ attn, ff, norm1, norm2 }, input: BlockInput, ctx): BlockOutput => {
+    const drop = dropouts(c.dropout, ctx, `${name}.dropout`)
+    const { output, ...rest } = attn({ ...input, x: norm1(input.x) })
+    const x = add(input.x, drop(1, output))
+    return { ...rest, x: add(x, drop(3, ff(norm2(x)))) }
+  }, streams)
+}
 
 /** Input of the Mini-GPT forward pass. */
 export interface MiniGptInput {
@@ -73,38 +70,24 @@ export const miniGpt = (c: MiniGptConfig) => {
   // The table is a constant of the layer (PyTorch's buffer): computed once on the host, turned
   // into a tensor inside each call so that the call's scope owns it.
   const peTable = sinusoidalTable(positions, c.embed_dim)
-  const block = decoderBlock(c)
-  return compose(
-    'minigpt',
-    {
-      embedding: embedding(c.vocab_size, c.embed_dim, { paddingIdx: c.pad_idx, name: 'embedding' }),
-      layers: replicate(c.num_layers, block),
-      norm: layerNorm(c.embed_dim, 1e-5, 'norm'),
-      head: linear(c.embed_dim, c.vocab_size, 'head'),
-    },
-    (l) =>
-      (p, input: MiniGptInput, ctx: Ctx): MiniGptOutput => {
-        const { ids } = input
-        checkShape('minigpt', 'ids', ids.shape, [null, null])
-        const [, t] = ids.shape
-        const past = cacheLength(input.cache?.[0])
-        if (input.cache !== undefined && input.cache.length !== c.num_layers) {
-          throw new RangeError(`minigpt: cache must have one entry per layer (${c.num_layers}), got ${input.cache.length}`)
-        }
-        if (past + t > positions) {
-          throw new RangeError(`minigpt: ${past + t} positions exceed the model's context of ${positions} (max_len ${c.max_len} + 2)`)
-        }
-        const emb = tf.mul(l.embedding.apply(p.embedding, ids, ctx), Math.sqrt(c.embed_dim))
-        const pos = tf.tensor2d(peTable.subarray(past * c.embed_dim, (past + t) * c.embed_dim), [t, c.embed_dim])
-        const x = dropoutOp(tf.add(emb, pos), c.dropout, fold(ctx, 0), 'pos_encoding.dropout') as tf.Tensor3D
-        // One new position sees every cached one: its causal row is all zeros, so no mask.
-        const causal = t === 1 ? undefined : causalMask(t, past + t)
-        const mask = input.mask === undefined ? causal : causal === undefined ? input.mask : tf.add(causal, input.mask)
-        const stack = runBlocks(block, p.layers, { x, mask, cache: input.cache, returnAttention: input.returnAttention }, ctx)
-        const logits = l.head.apply(p.head, l.norm.apply(p.norm, stack.x, ctx), ctx) as tf.Tensor3D
-        return input.returnAttention === true ? { logits, cache: stack.cache, attention: stack.attention } : { logits, cache: stack.cache }
-      },
-  )
+  const subs = {
+    embedding: embedding(c.vocab_size, c.embed_dim, { paddingIdx: c.pad_idx, name: 'embedding' }),
+    layers: stack(c.num_layers, decoderBlock(c)),
+    norm: layerNorm(c.embed_dim, 1e-5, 'norm'),
+    head: linear(c.embed_dim, c.vocab_size, 'head'),
+  }
+  return compose('minigpt', subs, ({ embedding, layers, norm, head }, input: MiniGptInput, ctx: Ctx): MiniGptOutput => {
+    checkShape('minigpt', 'ids', input.ids.shape, [null, null])
+    const t = input.ids.shape[1]
+    const past = cacheLength(input.cache?.[0])
+    if (input.cache !== undefined && input.cache.length !== c.num_layers) throw new RangeError(`minigpt: cache must have one entry per layer (${c.num_layers}), got ${input.cache.length}`)
+    if (past + t > positions) throw new RangeError(`minigpt: ${past + t} positions exceed the model's context of ${positions} (max_len ${c.max_len} + 2)`)
+    const pos = tf.tensor2d(peTable.subarray(past * c.embed_dim, (past + t) * c.embed_dim), [t, c.embed_dim])
+    const x = dropoutOp(tf.add<tf.Tensor3D>(tf.mul(embedding(input.ids), Math.sqrt(c.embed_dim)), pos), c.dropout, fold(ctx, 0), 'pos_encoding.dropout')
+    const out = layers({ x, mask: decoderMask(t, past, input.mask), cache: input.cache, returnAttention: input.returnAttention })
+    const logits = head(norm(out.x))
+    return input.returnAttention === true ? { logits, cache: out.cache, attention: out.attention } : { logits, cache: out.cache }
+  })
 }
 
 /** Mini-GPT's parameter tree. */
