@@ -18,8 +18,8 @@ import { writeAttentionPictures } from './pictures.js'
 import { runTraining } from './train.js'
 
 /** The temperatures and prompts the demo shows, as the seed's sections 6 and 7 do. */
-export const DEMO_TEMPERATURES = [0.3, 0.7, 1.0, 1.5, 2.0] as const
-export const DEMO_PROMPTS = ['Gwen', 'Mael'] as const
+const DEMO_TEMPERATURES = [0.3, 0.7, 1.0, 1.5, 2.0] as const
+const DEMO_PROMPTS = ['Gwen', 'Mael'] as const
 
 /** The `demo` command. */
 export const demoCommand: Command = (argv, io) =>

@@ -25,7 +25,7 @@ import { loadCheckpoint, optString, requireString, startBackend } from './common
 import { CliError, guard, intOption, numberOption, parseOptions, type Command } from './io.js'
 
 /** The numeric sampling flags shared by `generate` and `gpt2 generate`: flag, option field, integer? */
-export const SAMPLING_FIELDS = [
+const SAMPLING_FIELDS = [
   ['temperature', 'temperature', false],
   ['top-k', 'top_k', true],
   ['top-p', 'top_p', false],

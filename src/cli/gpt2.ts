@@ -32,7 +32,7 @@ import { CliError, guard, intOption, numberOption, orFail, parseOptions, type Cl
 import { progressBar } from './progress.js'
 
 /** The usage text of `minigpt gpt2`. */
-export const GPT2_USAGE = `usage: minigpt gpt2 <command> [options]
+const GPT2_USAGE = `usage: minigpt gpt2 <command> [options]
 
 GPT-2 from a Hugging Face model folder (config.json, model.safetensors, vocab.json, merges.txt).
 

@@ -14,7 +14,7 @@ import { generateCommand } from './generate.js'
 import { trainCommand } from './train.js'
 
 /** The usage text. */
-export const USAGE = `minigpt — Mini-GPT and GPT-2 with minigpt-fp
+const USAGE = `minigpt — Mini-GPT and GPT-2 with minigpt-fp
 
 Usage:
   minigpt demo [--out DIR] [--epochs 10] [--seed S] [--backend wasm|cpu]

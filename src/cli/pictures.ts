@@ -31,7 +31,7 @@ const softmaxRows = (rows: number[][]): number[][] =>
   })
 
 /** The seed's exercise 1 picture: softmax of random scores without and with the causal mask. */
-export const maskIllustration = (n = 5, seed = 0): string => {
+const maskIllustration = (n = 5, seed = 0): string => {
   const z = normal(key(seed), n * n)
   const scores = Array.from({ length: n }, (_, i) => Array.from(z.subarray(i * n, (i + 1) * n)))
   const mask = causalMaskValues(n)

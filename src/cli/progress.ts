@@ -14,7 +14,7 @@ export interface BarSink {
 }
 
 /** Formats seconds as `1h02m`, `4m12s` or `9s`. */
-export const formatDuration = (seconds: number): string => {
+const formatDuration = (seconds: number): string => {
   if (!Number.isFinite(seconds) || seconds < 0) return '?'
   const s = Math.round(seconds)
   if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
@@ -23,7 +23,7 @@ export const formatDuration = (seconds: number): string => {
 }
 
 /** The bar's text for a fraction done (no I/O; exported for tests). */
-export const renderBar = (fraction: number, width = 20): string => {
+const renderBar = (fraction: number, width = 20): string => {
   const f = Math.min(1, Math.max(0, fraction))
   const full = Math.round(f * width)
   return '█'.repeat(full) + '░'.repeat(width - full)

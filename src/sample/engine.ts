@@ -19,6 +19,7 @@ import { callModel, checkOutput, checkPrompt, eosSet, type DecoderModel, type Mo
 import { identityProcessor, processorContext, type LogitsProcessor } from './processors.js'
 import { sample, type PreparedSampler, type Sampler } from './samplers.js'
 import { logProbAt } from './softmax.js'
+import { planNextStep, promptSlots, type SlotState } from './slots.js'
 
 /** Why a sequence stopped: its EOS token, `maxNewTokens`, a stop string, or the model's context length. */
 export type FinishReason = 'eos' | 'length' | 'stop' | 'context'
@@ -290,23 +291,9 @@ async function* decodeGroup<C>(
   }
   let owned: C | undefined
   try {
-    // Rows whose tokens so far are identical (the same prompt, the same draws) share one batch
-    // position, "slot": the model computes each distinct history once. Many samples from one
-    // prompt share their first steps: 1,000 names from SOS start as 1 slot, then ~40, ~265 …
-    // and only diverge into one slot per row after a few characters.
-    const prompts: (readonly number[])[] = []
-    const promptSlot = new Map<string, number>()
-    let slotOf = rows.map((r) => {
-      const id = r.request.prompt.join(',')
-      let slot = promptSlot.get(id)
-      if (slot === undefined) {
-        slot = prompts.push(r.request.prompt) - 1
-        promptSlot.set(id, slot)
-      }
-      return slot
-    })
-    // The token each slot was last fed (a slot that no live row uses any more is fed it again).
-    let fed = prompts.map((p) => p[p.length - 1])
+    // Rows with the same tokens so far share one batch position, "slot" (slots.ts).
+    const { prompts, slotOf: promptSlotOf } = promptSlots(rows.map((r) => r.request.prompt))
+    let slots: SlotState = { slotOf: promptSlotOf, fed: prompts.map((p) => p[p.length - 1]) }
     const live = rows.map(() => true)
     let out: ModelOutput<C> = await callModel(model, () => model.prefill(prompts), undefined, signal)
     owned = out.cache
@@ -319,10 +306,11 @@ async function* decodeGroup<C>(
       for (let i = 0; i < rows.length; i++) {
         if (!live[i]) continue
         const row = rows[i]
-        let prepared = shared.get(slotOf[i])
+        const slot = slots.slotOf[i]
+        let prepared = shared.get(slot)
         if (prepared === undefined || prepared.processor !== row.processor || prepared.sampler !== row.sampler) {
-          prepared = prepare(row, out.logits[slotOf[i]], model.vocabSize)
-          if (!shared.has(slotOf[i])) shared.set(slotOf[i], prepared)
+          prepared = prepare(row, out.logits[slot], model.vocabSize)
+          if (!shared.has(slot)) shared.set(slot, prepared)
         }
         const { token, logprob } = chooseToken(row, prepared, model.vocabSize)
         const { chunk, result } = advance(row, token, logprob, model.contextLength, deltas)
@@ -330,45 +318,16 @@ async function* decodeGroup<C>(
         if (chunk !== undefined || result !== undefined) events.push({ row: i, ...(chunk !== undefined ? { chunk } : {}), ...(result !== undefined ? { result } : {}) })
       }
       yield events
-      // The next batch: one slot per distinct (slot, token) among the live rows, in row order.
-      const parents: number[] = []
-      const tokens: number[] = []
-      const next = new Map<number, number>()
-      const nextSlotOf = slotOf.slice()
-      for (let i = 0; i < rows.length; i++) {
-        if (!live[i]) continue
-        const token = rows[i].generated[rows[i].generated.length - 1]
-        const id = slotOf[i] * model.vocabSize + token
-        let slot = next.get(id)
-        if (slot === undefined) {
-          slot = parents.push(slotOf[i]) - 1
-          tokens.push(token)
-          next.set(id, slot)
-        }
-        nextSlotOf[i] = slot
-      }
-      if (parents.length === 0) return
-      // No slot split when every slot continues at most once, in order.
-      const noSplit = parents.every((p, j) => j === 0 || p > parents[j - 1])
-      if (noSplit && parents.length * 2 > fed.length) {
-        // Keep the cache as it is. Slots no live row uses ride along (their
-        // outputs ignored) until at most half are used: `select` copies every layer's keys and
-        // values, so it is not worth doing for a few finished rows. Such a slot is fed its last
-        // token again; its position never passes the context length, since every slot of a
-        // group is at the same position and a row at the limit finishes the whole group.
-        const feed = fed.slice()
-        parents.forEach((p, j) => (feed[p] = tokens[j]))
-        slotOf = slotOf.map((s, i) => (live[i] ? parents[nextSlotOf[i]] : s))
-        fed = feed
-      } else {
-        const kept: C = model.select(owned as C, parents)
+      const plan = planNextStep(slots, live, rows.map((r) => r.generated[r.generated.length - 1]), model.vocabSize)
+      if (plan === undefined) return
+      if (plan.select !== undefined) {
+        const kept: C = model.select(owned as C, plan.select)
         if (kept !== owned) model.release(owned as C)
         owned = kept
-        slotOf = nextSlotOf
-        fed = tokens
       }
+      slots = plan.state
       const input = owned as C
-      const feed = fed
+      const feed = slots.fed
       owned = undefined // the call below owns it now
       out = await callModel(model, () => model.step(input, feed), input, signal)
       owned = out.cache
