@@ -90,7 +90,8 @@ export const bind = <L extends AnyLayer>(layer: L, params: ParamsOf<L>, ctx: Ctx
 
 /** The empty parameter record of a parameter-free layer (it flattens to no paths). */
 export type NoParams = Readonly<Record<string, never>>
-const NO_PARAMS: NoParams = Object.freeze({})
+/** The one empty parameter record. */
+export const NO_PARAMS: NoParams = Object.freeze({})
 
 /** A layer without parameters, from a pure function (activations, reshapes, dropout). */
 export const stateless = <In, Out>(name: string, f: (x: In, ctx: Ctx) => Out): Layer<NoParams, In, Out> => ({

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { geluErfKernel } from '../backend/simd/gelu-erf.js'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
-import type { NoParams, TensorLayer } from '../core/layer.js'
+import { NO_PARAMS, type NoParams, type TensorLayer } from '../core/layer.js'
 
 const geluErfOps = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))
 
@@ -58,8 +58,6 @@ export const elementwise =
   (f: (x: tf.Tensor) => tf.Tensor) =>
   <R extends tf.Rank>(x: tf.Tensor<R>): tf.Tensor<R> =>
     f(x) as tf.Tensor<R>
-
-const NO_PARAMS: NoParams = Object.freeze({})
 
 /** Softmax over the last axis (masked -Infinity entries become exact zeros). */
 export const softmax = (x: tf.Tensor): tf.Tensor => tf.softmax(x, -1)

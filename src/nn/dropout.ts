@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { bits } from '../core/key.js'
-import { fold, type Ctx, type NoParams, type TensorLayer } from '../core/layer.js'
+import { fold, NO_PARAMS, type Ctx, type NoParams, type TensorLayer } from '../core/layer.js'
 
 /** Applies dropout to x under ctx. Throws if training with rate > 0 and no key. */
 export const dropoutOp = <T extends tf.Tensor>(x: T, rate: number, ctx: Ctx, where = 'dropout'): T => {
@@ -33,5 +33,3 @@ export const dropout = (rate: number, name = 'dropout'): TensorLayer<NoParams> =
   if (!(rate >= 0 && rate < 1)) throw new RangeError(`${name}: rate must be in [0, 1), got ${rate}`)
   return { name, init: () => NO_PARAMS, apply: (_p, x, ctx) => dropoutOp(x, rate, ctx, name) }
 }
-
-const NO_PARAMS: NoParams = Object.freeze({})

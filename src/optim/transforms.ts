@@ -217,6 +217,9 @@ export const globalNorm = (tree: unknown): tf.Scalar =>
     return tf.sqrt(sums.length === 1 ? sums[0] : tf.addN(sums)) as tf.Scalar
   })
 
+/** PyTorch's `clip_grad_norm_` factor for a global norm: min(1, maxNorm / (norm + 1e-6)). Shared by {@link clipByGlobalNorm} and the leafwise step. */
+export const clipFactor = (norm: tf.Scalar, maxNorm: number): tf.Scalar => tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6))), tf.scalar(1))
+
 /** @internal {@link clipByGlobalNorm} with the name to use in messages. */
 export const clipByGlobalNormAs = (who: string, maxNorm: number): GradientTransformation<EmptyState> => {
   orThrow(positive(who, 'maxNorm', maxNorm))
@@ -224,8 +227,7 @@ export const clipByGlobalNormAs = (who: string, maxNorm: number): GradientTransf
     init: () => emptyState,
     update: <T>(updates: T, state: EmptyState) =>
       scoped(() => {
-        const norm = globalNorm(updates)
-        const factor = tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6))), tf.scalar(1))
+        const factor = clipFactor(globalNorm(updates), maxNorm)
         return [map(updates, (u) => tf.mul(u, factor)) as unknown as T, state] as const
       }),
   })

@@ -25,7 +25,7 @@ import { training } from '../core/layer.js'
 import { scoped, tensorsIn } from '../core/scope.js'
 import { fromLeaves, leaves } from '../core/tree.js'
 import type { GradientTransformation } from '../optim/base.js'
-import { globalNorm } from '../optim/transforms.js'
+import { clipFactor, globalNorm } from '../optim/transforms.js'
 import type { LossFn, StepFn, StepResult, TrainState } from './step.js'
 
 /** Options of {@link leafwiseStep}. */
@@ -67,10 +67,8 @@ export const leafwiseStep = <P, B, S>(loss: LossFn<P, B>, inner: GradientTransfo
         if (state.opt.length !== ps.length) {
           throw new Error(`leafwiseStep: the optimizer state has ${state.opt.length} entries for ${ps.length} parameters (make it with this step's init)`)
         }
-        // clipByGlobalNorm's factor, min(1, maxNorm / (norm + 1e-6)), the same ops.
-        const factor = maxNorm > 0
-          ? tf.tidy(() => tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(globalNorm(gs), tf.scalar(1e-6))), tf.scalar(1)))
-          : undefined
+        // clipByGlobalNorm's factor, the same function.
+        const factor = maxNorm > 0 ? tf.tidy(() => clipFactor(globalNorm(gs), maxNorm)) : undefined
         const params: tf.Tensor[] = new Array<tf.Tensor>(ps.length)
         const opt: S[] = new Array<S>(ps.length)
         // Last leaf first: the first leaves of a model are its embeddings, the largest; by the
