@@ -26,8 +26,13 @@ export {
   checkCausalLm,
   determinism,
   finiteOutputs,
+  DEFAULT_MAX_BATCH,
   kvCacheEquivalence,
+  leftPaddingInvariance,
   LM_PROPERTIES,
+  LONG_CONTEXT,
+  NOTHING_CHECKED,
+  nothingChecked,
   paddingInvariance,
   prefixConsistency,
   selectProperties,
@@ -36,6 +41,7 @@ export {
   type LmPropertyId,
   type Selection,
 } from './causal-lm.js'
+export { describeProblems, MODEL_FIELDS } from './description.js'
 export {
   fromDecoderModel,
   isDecoderModel,
