@@ -98,4 +98,6 @@ export const describeProblems = (model: unknown): readonly string[] => {
 
 /** io-ts reports a failed union once per member; keep the field and say what the union takes. */
 const simplifyUnion = (p: string): string =>
-  p.replace(/^(incremental)(\.[^:]*)?: .*/, "$1: must be { prefill, step, release? } (pure functions over a state) or the library's DecoderModel")
+  p
+    .replace(/^(incremental)(\.[^:]*)?: .*/, "$1: must be { prefill, step, release? } (pure functions over a state) or the library's DecoderModel")
+    .replace(/^padding(\.[^:]*)?: .*?(got .*)?$/, (_m, _f, got) => `padding: must be 'mask', 'left' or { padId }${got === undefined ? '' : `, ${got}`}`)

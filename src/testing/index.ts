@@ -68,7 +68,14 @@ export {
   allowedByTopK,
   allowedByTopP,
   assertSampling,
+  chainsKeepFiltered,
   checkSampling,
+  DISTRIBUTION_SEED,
+  matchesReference,
+  processorLaws,
+  samplerDistribution,
+  type DistributionOptions,
+  type ProcessorLaw,
   filteredNeverSampled,
   keyDeterminism,
   logitsInWords,
@@ -83,6 +90,8 @@ export {
   type SamplingProperty,
   type SamplingSubjects,
 } from './sampling.js'
+export { mismatch, reference, type Expected, type ReferenceProcessor } from './references.js'
+export { chiSquareSurvival, chiSquareTest, type ChiSquareResult } from './statistics.js'
 export { causalLmSuite, samplingSuite, type CausalLmSuiteOptions, type RunnerIt, type SamplingSuiteOptions, type TestRunner } from './suite.js'
 export { gpt2UnderTest, miniGptUnderTest } from './adapters.js'
 export { batchInWords, compareRows, numberInWords, tokensInWords, type RowDifference } from './words.js'
