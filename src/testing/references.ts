@@ -116,12 +116,49 @@ const logitBias = (bias: Readonly<Record<number, number>>): ReferenceProcessor =
 /** Bans the end-of-sequence token(s) until `n` tokens have been generated. */
 const minNewTokens = (n: number, eos: readonly number[]): ReferenceProcessor => (ctx, row) => ({ logits: ctx.step < n ? keepOnly(row, (i) => !eos.includes(i)) : copy(row) })
 
+/**
+ * Locally typical sampling (Meister et al. 2022): tokens ordered by |−log p − H|, the smallest
+ * such prefix whose mass reaches `mass`; tokens within rounding of the cut are ambiguous.
+ */
+const typicalP = (mass: number): ReferenceProcessor => (_ctx, row) => {
+  const probs = probabilities(row)
+  const finite = Array.from(row.keys()).filter((i) => row[i] !== -Infinity)
+  const entropy = -finite.reduce((s, i) => (probs[i] > 0 ? s + probs[i] * Math.log(probs[i]) : s), 0)
+  const score = (i: number) => Math.abs(-Math.log(probs[i]) - entropy)
+  const keep = new Set<number>()
+  const ambiguous = new Set<number>()
+  for (const i of finite) {
+    const before = finite.reduce((s, j) => (score(j) < score(i) - ROUNDING ? s + probs[j] : s), 0)
+    const tiedOrNear = finite.reduce((s, j) => (j !== i && Math.abs(score(j) - score(i)) <= ROUNDING ? s + probs[j] : s), 0)
+    if (before + tiedOrNear < mass - ROUNDING) keep.add(i)
+    else if (before < mass + ROUNDING) ambiguous.add(i)
+  }
+  if (keep.size === 0 && ambiguous.size === 0) keep.add(finite.reduce((b, i) => (score(i) < score(b) ? i : b), finite[0]))
+  return { logits: keepOnly(row, (i) => keep.has(i) || ambiguous.has(i)), ambiguous }
+}
+
+/** Bans the last token of each sequence whose other tokens end the context. */
+const badWords = (sequences: readonly (readonly number[])[]): ReferenceProcessor => (ctx, row) => {
+  const banned = new Set(
+    sequences
+      .filter((s) => s.length - 1 <= ctx.tokens.length && ctx.tokens.slice(ctx.tokens.length - (s.length - 1)).join(',') === s.slice(0, -1).join(','))
+      .map((s) => s[s.length - 1]),
+  )
+  return { logits: keepOnly(row, (i) => !banned.has(i)) }
+}
+
+/** Bans the end-of-sequence token(s) while the whole sequence is shorter than n. */
+const minLength = (n: number, eos: readonly number[]): ReferenceProcessor => (ctx, row) => ({ logits: ctx.tokens.length < n ? keepOnly(row, (i) => !eos.includes(i)) : copy(row) })
+
 /** Reference implementations of the usual processors, by the library's names. */
 export const reference = {
   temperature,
   topK,
   topP,
   minP,
+  typicalP,
+  badWords,
+  minLength,
   repetitionPenalty,
   frequencyPenalty,
   presencePenalty,
