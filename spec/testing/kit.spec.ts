@@ -66,6 +66,17 @@ describe('a hand-written model in plain arrays', () => {
     expect(r.message).toMatch(/^causal invariance: held on \d+ cases for toy model \(stopped by the time limit\)$/)
   })
 
+  it('shares a time budget among the invariants', async () => {
+    const toy = toyLm(5)
+    const slow: typeof toy = { ...toy, logits: async (p, tokens, o) => { await new Promise((r) => setTimeout(r, 10)); return toy.logits(p, tokens, o) } }
+    const reports = await checkCausalLm(slow, { only: ['causalInvariance', 'determinism'], numRuns: 1000, timeBudgetMs: 400 })
+    expect(reports.map((r) => r.status)).toEqual(['passed', 'passed'])
+    for (const r of reports) {
+      expect(r.runs).toBeLessThan(1000)
+      expect(r.message).toMatch(/\(stopped by the time limit\)/)
+    }
+  })
+
   it('padding by id: a model that pools over the whole row, padding included, fails', async () => {
     const base = toyLm(6)
     const poolsPadding: CausalLm = {

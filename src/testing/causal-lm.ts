@@ -728,10 +728,16 @@ export const LM_PROPERTIES: readonly LmProperty[] = [
   backendAgreement,
 ]
 
-/** Which invariants to check: all by default, or `only` these, minus `skip`. */
+/** Which invariants to check: all by default, or `only` these, minus `skip`; and the time for all of them. */
 export interface Selection {
   readonly only?: readonly LmPropertyId[]
   readonly skip?: readonly LmPropertyId[]
+  /**
+   * A time budget for the whole check, in ms: each invariant gets an equal share of what is
+   * left (as its `timeLimitMs`), so a slow model is checked on fewer cases instead of for
+   * longer; the reports say where the limit stopped a run.
+   */
+  readonly timeBudgetMs?: number
 }
 
 /** The invariants a selection picks, in {@link LM_PROPERTIES} order. */
@@ -759,7 +765,12 @@ export const nothingChecked = (subject: string, reports: readonly PropertyReport
  */
 export const checkCausalLm = async <P, S>(model: CausalLm<P, S>, options: CausalLmOptions & Selection = {}): Promise<readonly PropertyReport[]> => {
   const reports: PropertyReport[] = []
-  for (const p of selectProperties(options)) reports.push(await p.check(model, options))
+  const selected = selectProperties(options)
+  const start = Date.now()
+  for (const [i, p] of selected.entries()) {
+    const share = options.timeBudgetMs === undefined ? undefined : Math.max(1, (options.timeBudgetMs - (Date.now() - start)) / (selected.length - i))
+    reports.push(await p.check(model, share === undefined ? options : { ...options, timeLimitMs: Math.min(share, options.timeLimitMs ?? Infinity) }))
+  }
   if (reports.every((r) => r.status === 'skipped')) reports.push(nothingChecked(reports[0]?.subject ?? 'the model', reports))
   return reports
 }
