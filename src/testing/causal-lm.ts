@@ -6,7 +6,8 @@
  * - prefix consistency: the logits of a prefix are the prefix of the logits;
  * - KV-cache equivalence: incremental decoding gives the logits of the full computation;
  * - batch invariance: a row's logits do not depend on its batch mates;
- * - padding invariance: padding (under the attention mask) does not change real positions;
+ * - padding invariance: padding (under the attention mask, anywhere) does not change real positions;
+ * - left-padding invariance: a left-padded row equals the row alone, whole and through the cache;
  * - determinism: the same input gives bit-identical logits;
  * - backend agreement: cpu and wasm (or any backends) agree to a tolerance;
  * - finite outputs: every logit is finite for in-vocabulary inputs;
@@ -14,6 +15,9 @@
  *
  * Each is a {@link LmProperty} with `check` (a report, never throws on a violation) and
  * `assert` (throws a {@link PropertyViolation} whose message is the counterexample in words).
+ * The model description is validated first (description.ts): a bad one fails every
+ * invariant. Each runs sampled cases, then one at the long end (the longest length, the
+ * largest batch).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as fc from 'fast-check'

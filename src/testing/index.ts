@@ -7,7 +7,8 @@
  * prefixes and KV-cached decoding agree with the full computation, that batch mates and
  * padding change nothing, that outputs are deterministic, finite and the same on cpu and wasm,
  * and that attention weights are causal distributions. Samplers and logits processors get
- * their own invariants. A failure reads as the shrunk counterexample in words:
+ * their own invariants: reference implementations, laws, and a chi-square test of a sampler's
+ * draws against softmax. A misconfigured model description fails, naming the field. A failure reads as the shrunk counterexample in words:
  *
  *   causal invariance violated: changing the tokens after position 0 of [0, 0] (to [0, 1])
  *   changed the logits at position 0 by 0.68 (token 2's logit: -0.7272 before, -0.04938 after;

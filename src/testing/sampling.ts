@@ -8,7 +8,13 @@
  * - key determinism: the same key and logits give the same token, and a processor is a pure
  *   function of its context and row (same output, input untouched);
  * - normalisation: a processed row is still a distribution: same length, no NaN, no
- *   +Infinity, at least one finite logit, so softmax gives probabilities summing to 1.
+ *   +Infinity, at least one finite logit, so softmax gives probabilities summing to 1;
+ * - matching a reference: the processed row equals an independent implementation's
+ *   (references.ts), value by value, keeping exactly the right set;
+ * - laws: a filtered token stays filtered (also through any chain of processors), order is
+ *   preserved by processors that claim it, nothing is raised by those that claim never to;
+ * - following a distribution: a sampler's draws pass a chi-square test against softmax (with
+ *   a stated false-alarm rate, deterministic by its fixed seed), or are always the argmax.
  */
 import * as fc from 'fast-check'
 import { foldIn, key } from '../core/key.js'
@@ -343,7 +349,12 @@ export const DISTRIBUTION_SEED = 20_240_601
  * draws (keys `foldIn(key(seed), i)`) on each row pass Pearson's chi-square test against
  * softmax(row) at `falseAlarm / numRuns`; for `'argmax'`, every draw is a most likely token.
  */
-export const samplerDistribution = {
+export const samplerDistribution: {
+  readonly name: string
+  readonly summary: string
+  readonly check: (s: SamplerUnderTest, options?: DistributionOptions) => Promise<PropertyReport>
+  readonly assert: (s: SamplerUnderTest, options?: DistributionOptions) => Promise<PropertyReport>
+} = {
   name: 'follows its distribution',
   summary: "a sampler's empirical distribution matches softmax(logits) by a chi-square test with a stated false-alarm rate (or, for argmax, every draw is a most likely token)",
   check: (s: SamplerUnderTest, options: DistributionOptions = {}): Promise<PropertyReport> => {
@@ -377,7 +388,8 @@ export const samplerDistribution = {
       }
     }, runs, { ...options, seed: options.seed ?? DISTRIBUTION_SEED })
   },
-} as const
+  assert: async (s, options) => assertReport(await samplerDistribution.check(s, options)),
+}
 
 /** Subjects of {@link checkSampling}: a sampler, and processors to check alone and before it. */
 export interface SamplingSubjects {
