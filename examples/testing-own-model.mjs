@@ -1,6 +1,6 @@
 // Property-testing your own causal language model with minigpt-fp/testing, without a test runner.
 //
-//   npm run build && node examples/testing-own-model.mjs
+//   npm run build && node examples/testing-own-model.mjs [seed]
 //
 // The model here is hand-written in plain JavaScript arrays (no tfjs): the logits at a position
 // are the token's own row of a table plus the mean of a second table's rows over the tokens so
@@ -33,10 +33,12 @@ const forward = (seeFuture) => (p, tokens) =>
 const model = { name: 'my model', vocabSize: V, maxLength: 16, params, logits: forward(false) }
 const broken = { ...model, name: 'my model that sees the future', logits: forward(true) }
 
+const seed = process.argv[2] === undefined ? undefined : Number(process.argv[2]) // fast-check's seed (optional)
+
 await initBackend('cpu')
 for (const m of [model, broken]) {
   console.log(`\n${m.name}`)
-  for (const r of await checkCausalLm(m, { skip: ['backendAgreement'] })) {
+  for (const r of await checkCausalLm(m, { skip: ['backendAgreement'], seed })) {
     const mark = r.status === 'passed' ? '✓' : r.status === 'failed' ? '✗' : '-'
     console.log(`  ${mark} ${r.message.replace(/\n/g, '\n    ')}`)
   }

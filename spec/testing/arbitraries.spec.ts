@@ -3,7 +3,7 @@
  * build from them), tokens in range, masks whose first position is real, bounded float32
  * tensors that build, parameter trees that print as their seed.
  */
-import { describe, expect } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as tf from '@tensorflow/tfjs-core'
@@ -13,7 +13,7 @@ import * as tree from '../../src/core/tree.js'
 import { decodeMiniGptConfig, miniGpt, type MiniGptConfig } from '../../src/models/minigpt/index.js'
 import { decodeGpt2Config } from '../../src/models/gpt2/index.js'
 import {
-  attentionMask, float32, gpt2Config, keyPaddingMask, logitsRow, miniGptConfig, paddedBatch, paramsOf, shape, tensorData, tokenBatch,
+  attentionMask, float32, gpt2Config, keyPaddingMask, PADDING_SCORE, logitsRow, miniGptConfig, paddedBatch, paramsOf, shape, tensorData, tokenBatch,
   tokenSequence, toTensor,
 } from '../../src/testing/index.js'
 
@@ -72,11 +72,27 @@ describe('tokens and masks', () => {
     tokens.forEach((r, b) => r.forEach((t, i) => { if (mask[b][i] === 0) expect(t).toBe(8) }))
   })
 
-  test.prop([paddedBatch({ vocabSize: 5, maxLength: 4 })], { numRuns: 20 })('keyPaddingMask: 0 on real keys, -Infinity on padding, [batch, 1, 1, length]', ({ attentionMask: mask }) => {
+  // Padding keys get -1e9, not -Infinity: a query that sees only padding stays finite (docs/testing.md).
+  test.prop([paddedBatch({ vocabSize: 5, maxLength: 4 })], { numRuns: 20 })('keyPaddingMask: 0 on real keys, -1e9 on padding, [batch, 1, 1, length]', ({ attentionMask: mask }) => {
     const m = keyPaddingMask(mask)
     expect(m.shape).toEqual([mask.length, 1, 1, mask[0].length])
-    expect((m.arraySync() as number[][][][]).map((r) => r[0][0])).toEqual(mask.map((r) => r.map((x) => (x === 1 ? 0 : -Infinity))))
+    expect((m.arraySync() as number[][][][]).map((r) => r[0][0])).toEqual(mask.map((r) => r.map((x) => (x === 1 ? 0 : -1e9))))
+    expect(PADDING_SCORE).toBe(-1e9)
     m.dispose()
+  })
+
+  it('left masks are padding then real tokens; padded starts appear when asked for', () => {
+    const left = fc.sample(attentionMask(5, 'left'), 30)
+    for (const m of left) expect(m.join('')).toMatch(/^0*1+$/)
+    const starts = fc.sample(attentionMask(4, 'any', true), 200)
+    expect(starts.some((m) => m[0] === 0)).toBe(true)
+    for (const m of starts) expect(m).toContain(1)
+  })
+
+  it('sequences reach maxLength when size is max', () => {
+    const lengths = fc.sample(tokenSequence({ vocabSize: 3, maxLength: 40, size: 'max' }), 200).map((r) => r.length)
+    expect(Math.max(...lengths)).toBeGreaterThan(30)
+    expect(Math.max(...fc.sample(tokenSequence({ vocabSize: 3, maxLength: 40 }), 200).map((r) => r.length))).toBeLessThanOrEqual(12)
   })
 })
 

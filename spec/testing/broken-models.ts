@@ -24,6 +24,15 @@ export interface Bugs {
   readonly paddingOnQueries?: boolean
   /** Positions count from the end of the sequence (right-aligned), so a prefix sees different positions. */
   readonly positionsFromEnd?: boolean
+  /** Queries from this position on also see the next position (a mask built in chunks, wrong past the first chunk). */
+  readonly lookaheadFrom?: number
+  /** Padding keys get -Infinity instead of a large finite score (fully padded queries turn to NaN). */
+  readonly infinitePadding?: boolean
+  /**
+   * Not a bug: positions count real tokens only (Hugging Face's position ids from the mask), so
+   * the fork supports left padding; with `false` and `padding: 'left'` declared, it is the bug.
+   */
+  readonly realPositions?: boolean
 }
 
 const ids = (tokens: TokenBatch): tf.Tensor2D => tf.tensor2d(tokens.map((r) => [...r]), [tokens.length, tokens[0].length], 'int32')
@@ -43,15 +52,29 @@ export const forkedForward = (c: MiniGptConfig, bugs: Bugs = {}) => {
     const t = tokens[0].length
     const emb = tf.mul(lookup(p.embedding.weight, x0, c.pad_idx), Math.sqrt(c.embed_dim))
     const rows = Array.from({ length: t }, (_, i) => (bugs.positionsFromEnd === true ? t - 1 - i : i))
-    const pos = tf.tensor2d(rows.flatMap((r) => Array.from(table.subarray(r * c.embed_dim, (r + 1) * c.embed_dim))), [t, c.embed_dim])
+    const at = (r: number) => Array.from(table.subarray(r * c.embed_dim, (r + 1) * c.embed_dim))
+    const realRows = (m: readonly number[]) => m.map((_, i) => Math.max(0, m.slice(0, i + 1).filter((x) => x === 1).length - 1))
+    const pos =
+      bugs.realPositions === true && attentionMask !== undefined
+        ? tf.tensor3d(attentionMask.map((m) => realRows(m).map(at)), [tokens.length, t, c.embed_dim])
+        : tf.tensor2d(rows.flatMap(at), [t, c.embed_dim])
     let x = tf.add(emb, pos) as tf.Tensor3D
-    const causal = (bugs.lookahead ?? 0) > 0 ? shiftedCausal(t, bugs.lookahead ?? 0) : causalMask(t)
+    const from = bugs.lookaheadFrom
+    const causal =
+      (bugs.lookahead ?? 0) > 0
+        ? shiftedCausal(t, bugs.lookahead ?? 0)
+        : from !== undefined
+          ? tf.tensor2d(Array.from({ length: t * t }, (_, n) => (n % t <= Math.floor(n / t) + (Math.floor(n / t) >= from ? 1 : 0) ? 0 : -Infinity)), [t, t])
+          : causalMask(t)
+    const keys = attentionMask === undefined ? undefined : bugs.infinitePadding === true
+      ? tf.reshape(tf.tensor2d(attentionMask.map((r) => r.map((v) => (v === 1 ? 0 : -Infinity))), [tokens.length, t]), [tokens.length, 1, 1, t])
+      : keyPaddingMask(attentionMask)
     const padding =
-      attentionMask === undefined
+      keys === undefined
         ? undefined
         : bugs.paddingOnQueries === true
-          ? tf.reshape(keyPaddingMask(attentionMask), [tokens.length, 1, t, 1])
-          : keyPaddingMask(attentionMask)
+          ? tf.reshape(keys, [tokens.length, 1, t, 1])
+          : keys
     const mask = padding === undefined ? causal : tf.add(causal, padding)
     const weights: tf.Tensor4D[] = []
     p.layers.forEach((lp, i) => {
@@ -65,15 +88,15 @@ export const forkedForward = (c: MiniGptConfig, bugs: Bugs = {}) => {
   }
 }
 
-/** The fork as a model under test (no incremental decoding: the bugs are in the full pass). */
-export const forkedMiniGpt = (c: MiniGptConfig, params: MiniGptParams, bugs: Bugs, name: string): CausalLm<MiniGptParams> => {
+/** The fork as a model under test (no incremental decoding: the bugs are in the full pass); it declares `padding: 'left'` with `realPositions`. */
+export const forkedMiniGpt = (c: MiniGptConfig, params: MiniGptParams, bugs: Bugs, name: string, padding: 'mask' | 'left' = bugs.realPositions === true ? 'left' : 'mask'): CausalLm<MiniGptParams> => {
   const f = forkedForward(c, bugs)
   return {
     name,
     vocabSize: c.vocab_size,
     maxLength: contextLength(c),
     params,
-    padding: 'mask',
+    padding,
     logits: (p, tokens, { attentionMask }) => tf.tidy(() => f(p, tokens, attentionMask).logits),
     attention: (p, tokens) => tf.tidy(() => f(p, tokens, undefined, true).weights),
   }

@@ -16,10 +16,19 @@ describe('examples/testing-own-model.mjs', () => {
     const out = execFileSync(process.execPath, ['examples/testing-own-model.mjs'], { cwd: root, encoding: 'utf8' })
     const cut = out.indexOf('\nmy model that sees the future\n')
     const [good, bad] = [out.slice(0, cut), out.slice(cut)]
-    expect(good).toContain('✓ causal invariance: held on 25 cases for my model')
+    expect(good).toContain('✓ causal invariance: held on 26 cases for my model')
     expect(good).not.toContain('✗')
     expect(bad).toMatch(/✗ causal invariance violated: changing the tokens after position 0 of \[\d, \d\] \(to \[\d, \d\]\) changed the logits at position 0 by/)
     expect(bad).toMatch(/✗ prefix consistency violated: /)
-    expect(bad).toContain('✓ determinism: held on 10 cases')
+    expect(bad).toContain('✓ determinism: held on 11 cases')
+  })
+
+  it.skipIf(!existsSync(`${root}/dist/testing/index.js`))('the model holds and its twin fails with three different seeds', () => {
+    for (const seed of ['1', '2', '3']) {
+      const out = execFileSync(process.execPath, ['examples/testing-own-model.mjs', seed], { cwd: root, encoding: 'utf8' })
+      const cut = out.indexOf('\nmy model that sees the future\n')
+      expect(out.slice(0, cut)).not.toContain('✗')
+      expect(out.slice(cut)).toMatch(/✗ causal invariance violated: /)
+    }
   })
 })

@@ -23,9 +23,9 @@ describe('a hand-written model in plain arrays', () => {
     const reports = await checkCausalLm(toyLm(7), { skip: ['backendAgreement'] })
     expect(reports.map((r) => [r.property, r.status])).toEqual([
       ['causal invariance', 'passed'], ['prefix consistency', 'passed'], ['KV-cache equivalence', 'passed'], ['batch invariance', 'passed'],
-      ['padding invariance', 'passed'], ['determinism', 'passed'], ['finite outputs', 'passed'], ['attention distributions', 'skipped'],
+      ['padding invariance', 'passed'], ['left-padding invariance', 'skipped'], ['determinism', 'passed'], ['finite outputs', 'passed'], ['attention distributions', 'skipped'],
     ])
-    expect(reports[7].message).toBe('attention distributions: skipped for toy model: the model does not expose its attention weights (attention)')
+    expect(reports[8].message).toBe('attention distributions: skipped for toy model: the model does not expose its attention weights (attention)')
   })
 
   it('works asynchronously too, and releases every incremental state exactly once', async () => {
@@ -66,6 +66,17 @@ describe('a hand-written model in plain arrays', () => {
     expect(r.message).toMatch(/^causal invariance: held on \d+ cases for toy model \(stopped by the time limit\)$/)
   })
 
+  it('shares a time budget among the invariants', async () => {
+    const toy = toyLm(5)
+    const slow: typeof toy = { ...toy, logits: async (p, tokens, o) => { await new Promise((r) => setTimeout(r, 10)); return toy.logits(p, tokens, o) } }
+    const reports = await checkCausalLm(slow, { only: ['causalInvariance', 'determinism'], numRuns: 1000, timeBudgetMs: 400 })
+    expect(reports.map((r) => r.status)).toEqual(['passed', 'passed'])
+    for (const r of reports) {
+      expect(r.runs).toBeLessThan(1000)
+      expect(r.message).toMatch(/\(stopped by the time limit\)/)
+    }
+  })
+
   it('padding by id: a model that pools over the whole row, padding included, fails', async () => {
     const base = toyLm(6)
     const poolsPadding: CausalLm = {
@@ -98,10 +109,12 @@ describe('what a model may return', () => {
     await expect(readLogits([[[1]]], 2, 1, 1, 'f')).rejects.toThrow('f returned logits of shape [1, 1, 1], expected [2, 1, 1]')
   })
 
-  it('reports a model without what an invariant needs as skipped, and a bad model description as skipped too', async () => {
+  it('reports a model without what an invariant needs as skipped, and a bad model description as failed, naming the field', async () => {
     const plain: CausalLm = { vocabSize: 4, maxLength: 1, logits: (_p, tokens) => tokens.map((r) => r.map(() => [0, 0, 0, 0])) }
     expect((await causalInvariance.check(plain)).message).toBe('causal invariance: skipped for the model: it needs sequences of 2 tokens; the model (or maxLength) allows 1')
-    expect((await attentionDistributions.check({ ...plain, vocabSize: 0 })).message).toMatch(/vocabSize must be an integer ≥ 1, got 0/)
+    const bad = await attentionDistributions.check({ ...plain, vocabSize: 0 })
+    expect(bad.status).toBe('failed')
+    expect(bad.message).toMatch(/^attention distributions could not be checked: the model description is invalid: vocabSize: must be an integer ≥ 1, got 0/)
   })
 })
 
@@ -121,12 +134,15 @@ describe('causalLmSuite with any runner', () => {
     causalLmSuite({ ...runner, model: toyLm(5, { future: true }), skip: ['backendAgreement'], timeout: 5000 })
     expect(calls.map((c) => `${c.kind} ${c.name}`)).toEqual([
       'describe toy model that sees the future: causal LM invariants',
-      'it causal invariance', 'it prefix consistency', 'it KV-cache equivalence', 'it batch invariance', 'it padding invariance', 'it determinism', 'it finite outputs',
+      'it causal invariance', 'it prefix consistency', 'it KV-cache equivalence', 'it batch invariance', 'it padding invariance',
+      'skip left-padding invariance (skipped: the model does not declare left padding (padding: "left": it honours the mask and counts positions over real tokens))',
+      'it determinism', 'it finite outputs',
       'skip attention distributions (skipped: the model does not expose its attention weights (attention))',
     ])
     expect(calls[1].timeout).toBe(5000)
     await expect(calls[1].body?.()).rejects.toThrow(/^causal invariance violated: changing the tokens after position/)
-    await expect(calls[6].body?.()).resolves.toBeUndefined()
+    expect(calls[7].name).toBe('determinism')
+    await expect(calls[7].body?.()).resolves.toBeUndefined()
   })
 
   it('works with a runner that has no it.skip', () => {
@@ -136,7 +152,7 @@ describe('causalLmSuite with any runner', () => {
   })
 
   it('lists every invariant once, with a summary', () => {
-    expect(new Set(LM_PROPERTIES.map((p) => p.id)).size).toBe(9)
+    expect(new Set(LM_PROPERTIES.map((p) => p.id)).size).toBe(10)
     for (const p of LM_PROPERTIES) expect(p.summary.length).toBeGreaterThan(20)
   })
 })

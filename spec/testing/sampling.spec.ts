@@ -6,9 +6,13 @@
  */
 import { describe, expect, it } from 'vitest'
 import { categorical, key, type Key } from '../../src/core/key.js'
-import { greedySampler, minP, sample, softmax, temperature, topK, topP, type LogitsProcessor, type Sampler } from '../../src/sample/index.js'
 import {
-  allowedByMinP, allowedByTopK, allowedByTopP, checkSampling, filteredNeverSampled, keyDeterminism, processorNormalisation, samplingSuite,
+  badWords, bannedTokens, frequencyPenalty, greedySampler, logitBias, minLength, minNewTokens, minP, noRepeatNgram, presencePenalty, repetitionPenalty, sample, softmax,
+  temperature, topK, topP, typicalP, type LogitsProcessor, type Sampler,
+} from '../../src/sample/index.js'
+import {
+  allowedByMinP, allowedByTopK, allowedByTopP, chainsKeepFiltered, checkSampling, chiSquareSurvival, chiSquareTest, filteredNeverSampled, keyDeterminism, matchesReference,
+  processorLaws, processorNormalisation, reference, samplerDistribution, samplingSuite,
 } from '../../src/testing/index.js'
 
 samplingSuite({
@@ -26,6 +30,89 @@ samplingSuite({
 })
 
 samplingSuite({ describe, it, title: 'the greedy sampler', sampler: { name: 'greedy', sampler: greedySampler } })
+
+// Every library processor against the kit's independent reference, with the laws it claims,
+// chained in any order; the samplers against softmax (chi-square) and argmax.
+samplingSuite({
+  describe,
+  it,
+  title: "the library's processors against the kit's references",
+  sampler: { name: 'sample', sampler: sample, distribution: 'softmax' },
+  processors: [
+    { name: 'temperature 0.7', processor: temperature(0.7), reference: reference.temperature(0.7), laws: ['preservesOrder'] },
+    { name: 'temperature 1.5', processor: temperature(1.5), reference: reference.temperature(1.5), laws: ['preservesOrder'] },
+    { name: 'top-k 3', processor: topK(3), reference: reference.topK(3), laws: ['neverRaises'] },
+    { name: 'top-p 0.9', processor: topP(0.9), reference: reference.topP(0.9), laws: ['neverRaises'] },
+    { name: 'top-p 0.3', processor: topP(0.3), reference: reference.topP(0.3), laws: ['neverRaises'] },
+    { name: 'min-p 0.2', processor: minP(0.2), reference: reference.minP(0.2), laws: ['neverRaises'] },
+    { name: 'typical-p 0.8', processor: typicalP(0.8), reference: reference.typicalP(0.8), laws: ['neverRaises'] },
+    { name: 'repetition penalty 1.3', processor: repetitionPenalty(1.3), reference: reference.repetitionPenalty(1.3), laws: ['neverRaises'] },
+    { name: 'frequency penalty 0.5', processor: frequencyPenalty(0.5), reference: reference.frequencyPenalty(0.5), laws: ['neverRaises'] },
+    { name: 'presence penalty 0.5', processor: presencePenalty(0.5), reference: reference.presencePenalty(0.5), laws: ['neverRaises'] },
+    { name: 'logit bias {1: 2}', processor: logitBias({ 1: 2 }), reference: reference.logitBias({ 1: 2 }) },
+  ],
+})
+
+// Bans may filter every token of a short row (that is their contract), so they are checked
+// against their references and laws, not for normalisation.
+describe("the library's bans against the kit's references", () => {
+  const bans = [
+    { name: 'no-repeat 2-gram', processor: noRepeatNgram(2), reference: reference.noRepeatNgram(2), laws: ['neverRaises'] },
+    { name: 'banned token 1', processor: bannedTokens([1]), reference: reference.bannedTokens([1]), laws: ['neverRaises'] },
+    { name: 'bad words [0, 1], [1]', processor: badWords([[0, 1], [1]]), reference: reference.badWords([[0, 1], [1]]), laws: ['neverRaises'] },
+    { name: 'min length 4 (EOS 0)', processor: minLength(4, 0), reference: reference.minLength(4, [0]), laws: ['neverRaises'] },
+    { name: 'min new tokens 2 (EOS 1)', processor: minNewTokens(2, 1), reference: reference.minNewTokens(2, [1]) },
+  ] as const
+  for (const p of bans) {
+    it(`${p.name}: matches its reference`, async () => expect((await matchesReference.check(p)).status).toBe('passed'))
+    it(`${p.name}: laws`, async () => expect((await processorLaws.check(p)).status).toBe('passed'))
+  }
+})
+
+samplingSuite({ describe, it, title: 'greedy against argmax', sampler: { name: 'greedy', sampler: greedySampler, distribution: 'argmax' } })
+
+describe('the chi-square test', () => {
+  it('has the textbook critical values', () => {
+    expect(chiSquareSurvival(3.841458820694124, 1)).toBeCloseTo(0.05, 10)
+    expect(chiSquareSurvival(11.070497693516351, 5)).toBeCloseTo(0.05, 10)
+    expect(chiSquareSurvival(23.209251158954356, 10)).toBeCloseTo(0.01, 10)
+    expect(chiSquareSurvival(0, 3)).toBe(1)
+  })
+
+  it('pools rare cells and rejects an impossible draw outright', () => {
+    const r = chiSquareTest([50, 50], [0.5, 0.5])
+    expect([r.statistic, r.df, r.pValue]).toEqual([0, 1, 1])
+    expect(chiSquareTest([60, 38, 2], [0.6, 0.38, 0.02]).df).toBe(1) // the 2 expected is pooled into the smallest cell
+    expect(chiSquareTest([99, 1], [1, 0])).toMatchObject({ pValue: 0, worst: { token: 1, observed: 1, expected: 0 } })
+  })
+
+  it('is deterministic: the distribution check gives the same report twice', async () => {
+    const s = { name: 'sample', sampler: sample, distribution: 'softmax' as const }
+    const [a, b] = [await samplerDistribution.check(s), await samplerDistribution.check(s)]
+    expect(a).toEqual(b)
+    expect(a.status).toBe('passed')
+  })
+})
+
+describe('value bugs the references and laws catch', () => {
+  it('a temperature that multiplies fails its reference with the values in words', async () => {
+    const r = await matchesReference.check({ name: 'temperature 0.7', processor: () => (l) => l.map((x) => x * 0.7), reference: reference.temperature(0.7) })
+    expect(r.message).toMatch(/^matches its reference violated: temperature 0\.7 turned \[.*\]( \(context .*\))? into \[.*\]: token \d+'s logit is -?[\d.e-]+, the reference gives -?[\d.e-]+/)
+  })
+
+  it('a penalty that raises a penalised token fails "never raises"', async () => {
+    const wrong: LogitsProcessor = (ctx) => (l) => l.map((x, i) => (ctx.tokens.includes(i) ? x + 1 : x))
+    const r = await processorLaws.check({ name: 'backwards penalty', processor: wrong, laws: ['neverRaises'] })
+    expect(r.message).toMatch(/^processor laws violated: backwards penalty turned .*: token \d+'s logit went up/)
+  })
+
+  it('a chain with a processor that revives -Infinity fails, naming the chain', async () => {
+    const revive: LogitsProcessor = () => (l) => l.map((x) => (x === -Infinity ? -1e30 : x))
+    const r = await chainsKeepFiltered([{ name: 'top-k 2', processor: topK(2) }, { name: 'reviver', processor: revive }])
+    expect(r.status).toBe('failed')
+    expect(r.message).toMatch(/^chains keep filtered tokens filtered violated: the chain .*reviver.* turned .*: token \d+ was filtered \(-Infinity\) and is not any more/)
+  })
+})
 
 /**
  * Top-p forked from src/sample/processors.ts with a bug: when filtering the sorted tail, the loop

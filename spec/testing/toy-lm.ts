@@ -26,7 +26,10 @@ export interface ToyState {
 }
 
 /** The toy model; `future` makes it see the whole sequence; `handed` and `released` record the ids of states handed to the kit and released by it. */
-export const toyLm = (vocab: number, opts: { readonly future?: boolean; readonly async?: boolean; readonly released?: number[]; readonly handed?: number[] } = {}): CausalLm<ToyParams, ToyState> => {
+export const toyLm = (
+  vocab: number,
+  opts: { readonly future?: boolean; readonly async?: boolean; readonly released?: number[]; readonly handed?: number[]; readonly padding?: 'mask' | 'left' } = {},
+): CausalLm<ToyParams, ToyState> => {
   let next = 0
   const row = (p: ToyParams, token: number, sum: readonly number[], count: number): number[] =>
     p.own[token].map((x, v) => x + (0.5 * sum[v]) / Math.max(1, count))
@@ -45,22 +48,23 @@ export const toyLm = (vocab: number, opts: { readonly future?: boolean; readonly
         return row(p, t, sum, count)
       })
     })
-  const feed = (p: ToyParams, sums: readonly number[][], counts: readonly number[], tokens: readonly number[]): ToyState => ({
+  // `real[b]` false: row b's token is padding and stays out of the running sum.
+  const feed = (p: ToyParams, sums: readonly number[][], counts: readonly number[], tokens: readonly number[], real?: readonly boolean[]): ToyState => ({
     id: next++,
-    sums: sums.map((s, b) => s.map((x, v) => x + p.context[tokens[b]][v])),
-    counts: counts.map((c) => c + 1),
+    sums: sums.map((s, b) => (real?.[b] === false ? s : s.map((x, v) => x + p.context[tokens[b]][v]))),
+    counts: counts.map((c, b) => (real?.[b] === false ? c : c + 1)),
   })
   return {
     name: opts.future === true ? 'toy model that sees the future' : 'toy model',
     vocabSize: vocab,
     maxLength: 16,
     params: toyParams(vocab),
-    padding: 'mask',
+    padding: opts.padding ?? 'mask',
     logits: (p, tokens, { attentionMask }) => (opts.async === true ? Promise.resolve(logits(p, tokens, attentionMask)) : logits(p, tokens, attentionMask)),
     incremental: {
-      prefill: (p, prompts) => {
+      prefill: (p, prompts, { attentionMask }) => {
         let state: ToyState = { id: next++, sums: prompts.map(() => new Array<number>(vocab).fill(0)), counts: prompts.map(() => 0) }
-        for (let i = 0; i < prompts[0].length; i++) state = feed(p, state.sums, state.counts, prompts.map((r) => r[i]))
+        for (let i = 0; i < prompts[0].length; i++) state = feed(p, state.sums, state.counts, prompts.map((r) => r[i]), attentionMask?.map((m) => m[i] === 1))
         const last = prompts.map((r) => r[r.length - 1])
         opts.handed?.push(state.id)
         return { logits: last.map((t, b) => row(p, t, state.sums[b], state.counts[b])), state }

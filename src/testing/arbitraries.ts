@@ -85,6 +85,11 @@ export interface TokenLimits {
   readonly minLength?: number
   /** The longest sequence (required: keep it within the model's context). */
   readonly maxLength: number
+  /**
+   * How long the generated sequences get: fast-check's `size` (default `'small'`, which keeps
+   * lengths to about 10 whatever `maxLength` is; `'max'` draws lengths uniformly up to it).
+   */
+  readonly size?: fc.SizeForArbitrary
 }
 
 /**
@@ -92,12 +97,16 @@ export interface TokenLimits {
  * cannot drop the last item once the rest is at `minLength` (`[4, 0]` would never become
  * `[4]`), so these are drawn from length 0 and filtered.
  */
-const arrayOf = <T>(item: fc.Arbitrary<T>, minLength: number, maxLength: number): fc.Arbitrary<T[]> =>
-  minLength === 0 ? fc.array(item, { maxLength }) : fc.array(item, { maxLength }).filter((xs) => xs.length >= minLength)
+const arrayOf = <T>(item: fc.Arbitrary<T>, minLength: number, maxLength: number, size?: fc.SizeForArbitrary): fc.Arbitrary<T[]> => {
+  const all = fc.array(item, size === undefined ? { maxLength } : { maxLength, size })
+  // A minimum that is most of the range would filter out nearly everything: draw it directly then.
+  if (minLength > 0 && minLength > maxLength / 2) return fc.array(item, { minLength, maxLength })
+  return minLength === 0 ? all : all.filter((xs) => xs.length >= minLength)
+}
 
 /** A token sequence over [0, vocabSize) of length in [minLength (default 1), maxLength]. */
 export const tokenSequence = (limits: TokenLimits): fc.Arbitrary<number[]> =>
-  arrayOf(token(limits.vocabSize), limits.minLength ?? 1, limits.maxLength)
+  arrayOf(token(limits.vocabSize), limits.minLength ?? 1, limits.maxLength, limits.size)
 
 /** Batch limits: rows in [minBatch (default 1), maxBatch (default 3)]. */
 export interface BatchLimits extends TokenLimits {
@@ -112,7 +121,7 @@ export interface BatchLimits extends TokenLimits {
  */
 export const tokenBatch = (limits: BatchLimits): fc.Arbitrary<number[][]> => {
   const { minLength = 1, maxLength, minBatch = 1, maxBatch = 3 } = limits
-  const first = arrayOf(token(limits.vocabSize), minLength, maxLength)
+  const first = arrayOf(token(limits.vocabSize), minLength, maxLength, limits.size)
   const rest = fc.array(fc.array(token(limits.vocabSize), { minLength: maxLength, maxLength }), {
     minLength: Math.max(0, minBatch - 1),
     maxLength: Math.max(0, maxBatch - 1),
@@ -120,20 +129,30 @@ export const tokenBatch = (limits: BatchLimits): fc.Arbitrary<number[][]> => {
   return fc.tuple(first, rest).map(([head, others]) => [head, ...others.map((r) => r.slice(0, head.length))])
 }
 
-/** Where padding may go: only after the real tokens (`'right'`), or anywhere but the first position (`'any'`). */
-export type PaddingPlacement = 'right' | 'any'
+/**
+ * Where padding may go: only after the real tokens (`'right'`), only before them (`'left'`,
+ * as batched generation pads prompts), or anywhere (`'any'`; by default the first position
+ * stays real, see {@link attentionMask}).
+ */
+export type PaddingPlacement = 'right' | 'left' | 'any'
 
 /**
- * An attention mask of `length` positions: 1 for a real token, 0 for padding. The first
- * position is always real: a query that may attend to no key at all has no defined softmax,
- * and most models return NaN there. `'right'` masks are real tokens followed by padding.
+ * An attention mask of `length` positions: 1 for a real token, 0 for padding, with at least
+ * one real token. `'right'` masks are real tokens followed by padding, `'left'` masks padding
+ * followed by real tokens. `'any'` masks keep the first position real unless `paddedStart` is
+ * set: a query that may attend to no key at all has no defined softmax, and a model built on
+ * `-Infinity` masks returns NaN there — which is exactly what `paddedStart` is for finding.
  */
-export const attentionMask = (length: number, placement: PaddingPlacement = 'any'): fc.Arbitrary<number[]> => {
+export const attentionMask = (length: number, placement: PaddingPlacement = 'any', paddedStart = false): fc.Arbitrary<number[]> => {
   if (!Number.isInteger(length) || length < 1) throw new RangeError(`attentionMask: length must be an integer ≥ 1, got ${length}`)
   const right = fc.integer({ min: 1, max: length }).map((real) => Array.from({ length }, (_, i) => (i < real ? 1 : 0)))
+  const left = fc.integer({ min: 1, max: length }).map((real) => Array.from({ length }, (_, i) => (i >= length - real ? 1 : 0)))
   if (placement === 'right') return right
-  const any = fc.array(fc.boolean(), { minLength: length - 1, maxLength: length - 1 }).map((bs) => [1, ...bs.map((b) => (b ? 0 : 1))])
-  return fc.oneof(right, any)
+  if (placement === 'left') return left
+  const any = paddedStart
+    ? fc.array(fc.boolean(), { minLength: length, maxLength: length }).filter((bs) => bs.some((b) => !b)).map((bs) => bs.map((b) => (b ? 0 : 1)))
+    : fc.array(fc.boolean(), { minLength: length - 1, maxLength: length - 1 }).map((bs) => [1, ...bs.map((b) => (b ? 0 : 1))])
+  return paddedStart ? fc.oneof(right, left, any) : fc.oneof(right, any)
 }
 
 /** A batch of token rows with an attention mask per row (1 real, 0 padding; see {@link attentionMask}). */
@@ -153,15 +172,25 @@ export const paddedBatch = (limits: BatchLimits & { readonly placement?: Padding
 
 /**
  * The additive key-padding mask [batch, 1, 1, length] of an attention mask (1 real → 0,
- * 0 padding → -Infinity): what the library's models take as `mask`. The caller owns it.
+ * 0 padding → -1e9): what the library's models take as `mask`. The caller owns it.
+ *
+ * Padding gets a large finite value, not -Infinity (as Hugging Face uses the dtype's minimum):
+ * a query whose visible keys are all padding (the first positions of a left-padded row) then
+ * gets a finite, meaningless row instead of NaN; with -Infinity that NaN would reach the real
+ * positions of the next layer through 0 · NaN in the attention-weighted sum. Against the
+ * causal mask's -Infinity, exp(-1e9 - max) is exactly 0 in float32, so real positions are
+ * unaffected.
  */
 export const keyPaddingMask = (mask: readonly (readonly number[])[]): tf.Tensor4D =>
   tf.tidy(() => {
     const b = mask.length
     const t = mask[0]?.length ?? 0
     const allowed = tf.tensor2d(mask.map((r) => r.map((x) => (x === 0 ? 0 : 1))), [b, t], 'bool')
-    return tf.reshape(tf.where(allowed, tf.zeros([b, t]), tf.fill([b, t], -Infinity)), [b, 1, 1, t]) as tf.Tensor4D
+    return tf.reshape(tf.where(allowed, tf.zeros([b, t]), tf.fill([b, t], PADDING_SCORE)), [b, 1, 1, t]) as tf.Tensor4D
   })
+
+/** The additive score of a padding key in {@link keyPaddingMask}: finite, so fully padded queries stay finite. */
+export const PADDING_SCORE = -1e9
 
 // ---------------------------------------------------------------------------------------------
 // keys, seeds, parameters

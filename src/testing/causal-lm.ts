@@ -6,7 +6,8 @@
  * - prefix consistency: the logits of a prefix are the prefix of the logits;
  * - KV-cache equivalence: incremental decoding gives the logits of the full computation;
  * - batch invariance: a row's logits do not depend on its batch mates;
- * - padding invariance: padding (under the attention mask) does not change real positions;
+ * - padding invariance: padding (under the attention mask, anywhere) does not change real positions;
+ * - left-padding invariance: a left-padded row equals the row alone, whole and through the cache;
  * - determinism: the same input gives bit-identical logits;
  * - backend agreement: cpu and wasm (or any backends) agree to a tolerance;
  * - finite outputs: every logit is finite for in-vocabulary inputs;
@@ -14,6 +15,9 @@
  *
  * Each is a {@link LmProperty} with `check` (a report, never throws on a violation) and
  * `assert` (throws a {@link PropertyViolation} whose message is the counterexample in words).
+ * The model description is validated first (description.ts): a bad one fails every
+ * invariant. Each runs sampled cases, then one at the long end (the longest length, the
+ * largest batch).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as fc from 'fast-check'
@@ -30,7 +34,9 @@ import {
   type CausalLm,
   type Incremental,
   type Logits,
+  type TokenBatch,
 } from './model.js'
+import { describeProblems } from './description.js'
 import { assertReport, assertReports, runProperty, skipped, Violation, type PropertyReport, type RunOptions } from './run.js'
 import { batchInWords, compareRows, differenceInWords, numberInWords, rowInWords, tokensInWords, type Sides } from './words.js'
 
@@ -43,13 +49,26 @@ export interface CausalLmOptions extends RunOptions {
   readonly tolerance?: number
   /** The tolerance between backends (default 1e-4: kernels sum in different orders). */
   readonly backendTolerance?: number
-  /** The longest sequence tried (default: the model's maxLength, at most 8). */
+  /**
+   * The longest sequence tried (default: the model's maxLength, at most {@link LONG_CONTEXT};
+   * a report says when the model's context is longer than what was tried). Lengths are
+   * sampled, mostly short (bugs shrink there), and the longest length is always tried once.
+   */
   readonly maxLength?: number
-  /** The largest batch tried (default 3). */
+  /** The largest batch tried (default 8; the largest is always tried once). */
   readonly maxBatch?: number
   /** The backends compared by backend agreement, the first being the reference (default cpu, wasm). */
   readonly backends?: readonly string[]
 }
+
+/**
+ * The longest sequence tried by default (64): longer contexts are tried only when asked for
+ * (`maxLength`), since one case costs as much as a forward pass at that length.
+ */
+export const LONG_CONTEXT = 64
+
+/** The largest batch tried by default. */
+export const DEFAULT_MAX_BATCH = 8
 
 /** The invariants by id. */
 export type LmPropertyId =
@@ -58,6 +77,7 @@ export type LmPropertyId =
   | 'kvCacheEquivalence'
   | 'batchInvariance'
   | 'paddingInvariance'
+  | 'leftPadding'
   | 'determinism'
   | 'backendAgreement'
   | 'finiteOutputs'
@@ -70,7 +90,10 @@ export interface LmProperty {
   readonly name: string
   /** What it says, in a sentence. */
   readonly summary: string
-  /** Why the invariant cannot be checked on this model (a missing capability), or undefined. */
+  /**
+   * Why the invariant cannot be checked on this model (a capability it declares it lacks), or
+   * undefined. An invalid model description is never a reason to skip: it is a failure.
+   */
   readonly skipReason: (model: CausalLm<any, any>, options?: CausalLmOptions) => string | undefined // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Checks the invariant; resolves to a report (failed, passed or skipped) and never throws on a violation. */
   readonly check: <P, S>(model: CausalLm<P, S>, options?: CausalLmOptions) => Promise<PropertyReport>
@@ -81,17 +104,31 @@ export interface LmProperty {
 /** The sizes a property draws its cases from. */
 interface Limits {
   readonly vocab: number
+  /** The shortest sequence drawn (1 when sampling; the longest in the long-end run). */
+  readonly minLength: number
   readonly maxLength: number
+  readonly minBatch: number
   readonly maxBatch: number
   readonly tolerance: number
+  /** fast-check's size for sequences: mostly short, sometimes up to maxLength. */
+  readonly size: fc.SizeForArbitrary
 }
 
 const limitsOf = (model: CausalLm<any, any>, options: CausalLmOptions): Limits => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
   vocab: model.vocabSize,
-  maxLength: Math.max(1, Math.min(options.maxLength ?? 8, model.maxLength)),
-  maxBatch: Math.max(1, options.maxBatch ?? 3),
+  minLength: 1,
+  maxLength: Math.max(1, Math.min(options.maxLength ?? LONG_CONTEXT, model.maxLength)),
+  minBatch: 1,
+  maxBatch: Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH),
   tolerance: options.tolerance ?? 1e-5,
+  size: 'small',
 })
+
+/** The limits of the one run at the long end: the longest sequences in the largest batch. */
+const longEnd = (l: Limits): Limits => ({ ...l, minLength: l.maxLength, minBatch: l.maxBatch, size: 'max' })
+
+/** A call of the model's logits that reports NaN at a real position as NaN, before any comparison. */
+type LogitsCall = <P>(model: CausalLm<P, any>, tokens: TokenBatch, mask?: TokenBatch) => Promise<Logits> // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface Definition<T> {
   readonly id: LmPropertyId
@@ -99,30 +136,56 @@ interface Definition<T> {
   readonly summary: string
   readonly runs: number
   readonly requires: (model: CausalLm<any, any>, limits: Limits, options: CausalLmOptions) => string | undefined // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The cases, within the limits: sequences of minLength to maxLength tokens, minBatch to maxBatch rows where it draws batches. */
   readonly cases: (limits: Limits, model: CausalLm<any, any>) => fc.Arbitrary<T> // eslint-disable-line @typescript-eslint/no-explicit-any
-  readonly holds: <P, S>(model: CausalLm<P, S>, c: T, limits: Limits, options: CausalLmOptions) => Promise<void>
+  readonly holds: <P, S>(model: CausalLm<P, S>, c: T, limits: Limits, options: CausalLmOptions, call: LogitsCall) => Promise<void>
   /** Set-up around the whole run (switching backends); may return a reason to skip. */
   readonly around?: (options: CausalLmOptions, run: () => Promise<PropertyReport>) => Promise<PropertyReport | string>
 }
 
-const checkModel = (model: CausalLm<any, any>): string | undefined => { // eslint-disable-line @typescript-eslint/no-explicit-any
-  if (!Number.isInteger(model.vocabSize) || model.vocabSize < 1) return `vocabSize must be an integer ≥ 1, got ${model.vocabSize}`
-  if (!Number.isInteger(model.maxLength) || model.maxLength < 1) return `maxLength must be an integer ≥ 1, got ${model.maxLength}`
-  if (typeof model.logits !== 'function') return 'logits must be a function (params, tokens, options) → logits'
-  return undefined
+/** The first NaN at a real position of logits returned for `tokens`, as a violation naming the call. */
+const nanFirst = (property: string): LogitsCall => async (model, tokens, mask) => {
+  const logits = await callLogits(model, tokens, mask)
+  logits.forEach((row, b) =>
+    row.forEach((l, q) => {
+      if (mask !== undefined && mask[b][q] === 0) return
+      const v = l.findIndex((x) => Number.isNaN(x))
+      if (v >= 0) {
+        const m = mask === undefined ? '' : ` with attention mask ${tokensInWords(mask[b])}`
+        throw new Violation(
+          `NaN in the logits (found while checking ${property}): the logits of ${tokensInWords(tokens[b])}${m} at position ${q} include NaN (token ${v}'s logit)${rowInWords(b, tokens.length)}; the model is not finite there, which breaks every comparison`,
+        )
+      }
+    }),
+  )
+  return logits
 }
 
+/** A failed report for an invalid model description: the problems, each naming its field. */
+const invalidDescription = (property: string, subject: string, problems: readonly string[]): PropertyReport => ({
+  property,
+  subject,
+  status: 'failed',
+  message: `${property} could not be checked: the model description is invalid: ${problems.join('; ')}`,
+  runs: 0,
+  seed: 0,
+})
+
 const define = <T>(d: Definition<T>): LmProperty => {
-  const skipReason = (model: CausalLm<any, any>, options: CausalLmOptions = {}) => checkModel(model) ?? d.requires(model, limitsOf(model, options), options) // eslint-disable-line @typescript-eslint/no-explicit-any
+  const skipReason = (model: CausalLm<any, any>, options: CausalLmOptions = {}) => // eslint-disable-line @typescript-eslint/no-explicit-any
+    describeProblems(model).length > 0 ? undefined : d.requires(model, limitsOf(model, options), options)
   const check = async <P, S>(model: CausalLm<P, S>, options: CausalLmOptions = {}): Promise<PropertyReport> => {
-    const subject = modelName(model)
+    const subject = typeof (model as { name?: unknown })?.name === 'string' ? modelName(model) : 'the model'
+    const problems = describeProblems(model)
+    if (problems.length > 0) return invalidDescription(d.name, subject, problems)
     const reason = skipReason(model, options)
     if (reason !== undefined) return skipped(d.name, subject, reason)
     const limits = limitsOf(model, options)
-    const run = () => runProperty(d.name, subject, d.cases(limits, model), (c) => d.holds(model, c, limits, options), d.runs, options)
-    if (d.around === undefined) return run()
-    const r = await d.around(options, run)
-    return typeof r === 'string' ? skipped(d.name, subject, r) : r
+    const call = nanFirst(d.name)
+    const holds = (l: Limits) => (c: T) => d.holds(model, c, l, options, call)
+    const run = () => runSampled(d.name, subject, limits, model, options, d, holds)
+    const report = d.around === undefined ? await run() : await d.around(options, run)
+    return typeof report === 'string' ? skipped(d.name, subject, report) : report
   }
   return {
     id: d.id,
@@ -131,6 +194,50 @@ const define = <T>(d: Definition<T>): LmProperty => {
     skipReason,
     check,
     assert: async (model, options) => assertReport(await check(model, options)),
+  }
+}
+
+/**
+ * The two runs of a property: the sampled cases (mostly short, some up to the longest; a
+ * failure shrinks there and replays from `{ seed, path }`), then, if they held, one case at
+ * the long end: the longest sequences in the largest batch, for bugs that show only at length
+ * 9 or batch 4 (a replay with `path` skips it). The report counts both, and says when the
+ * model's context is longer than what was tried.
+ */
+const runSampled = async <T>(
+  name: string,
+  subject: string,
+  limits: Limits,
+  model: CausalLm<any, any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+  options: CausalLmOptions,
+  d: Definition<T>,
+  holds: (l: Limits) => (c: T) => Promise<void>,
+): Promise<PropertyReport> => {
+  const sampledLimits: Limits = { ...limits, size: limits.maxLength > 10 ? 'medium' : 'small' }
+  const sampled = await runProperty(name, subject, d.cases(sampledLimits, model), holds(sampledLimits), d.runs, options)
+  if (sampled.status !== 'passed') return sampled
+  const longest = longEnd(limits)
+  const long = options.path !== undefined || (limits.maxLength <= 2 && limits.maxBatch <= 1)
+    ? undefined
+    : await runProperty(name, subject, d.cases(longest, model), holds(longest), 1, { ...options, seed: options.seed ?? sampled.seed, numRuns: 1, path: undefined, endOnFailure: true })
+  if (long?.status === 'failed') {
+    return {
+      ...long,
+      seed: sampled.seed,
+      path: undefined,
+      message: long.message.replace(/\n {2}found by fast-check .*$/s, `\n  found on the long-end case (${limits.maxLength} tokens, batch of up to ${limits.maxBatch}) after ${sampled.runs} shorter cases held; replay with { seed: ${sampled.seed} }`),
+    }
+  }
+  const runs = sampled.runs + (long?.runs ?? 0)
+  const note = long === undefined ? undefined : `one case at the long end: ${limits.maxLength} tokens in a batch of up to ${limits.maxBatch}`
+  const contextNote = model.maxLength > limits.maxLength
+    ? `; the model's context is ${model.maxLength} tokens, only lengths up to ${limits.maxLength} were tried (pass maxLength to try longer)`
+    : ''
+  return {
+    ...sampled,
+    runs,
+    message: sampled.message.replace(/^(.*?): held on \d+ cases/, `$1: held on ${runs} cases`) + contextNote,
+    ...(note === undefined ? {} : { note }),
   }
 }
 
@@ -145,6 +252,13 @@ const needs = (limits: Limits, length: number, vocab: number): string | undefine
 const offsets = (limits: Limits) => fc.array(fc.integer({ min: 1, max: limits.vocab - 1 }), { minLength: limits.maxLength, maxLength: limits.maxLength })
 
 const tol = (limits: Limits) => limits.tolerance
+
+/** Token sequences within the limits, of at least `min` tokens. */
+const sequences = (l: Limits, min: number) => tokenSequence({ vocabSize: l.vocab, minLength: Math.max(min, l.minLength), maxLength: l.maxLength, size: l.size })
+
+/** Token batches within the limits, of at least `min` tokens and `minBatch` rows. */
+const batches = (l: Limits, min = 1, minBatch = 1) =>
+  tokenBatch({ vocabSize: l.vocab, minLength: Math.max(min, l.minLength), maxLength: l.maxLength, minBatch: Math.max(minBatch, l.minBatch), maxBatch: Math.max(minBatch, l.maxBatch), size: l.size })
 
 /** Throws a {@link Violation} at the first position in `positions` where `actual` and `expected` differ. */
 const firstDifference = (
@@ -173,13 +287,13 @@ export const causalInvariance: LmProperty = define({
   runs: 25,
   requires: (_m, l) => needs(l, 2, 2),
   cases: (l) =>
-    fc.record({ tokens: tokenSequence({ vocabSize: l.vocab, minLength: 2, maxLength: l.maxLength }), cut: fc.nat(), offsets: offsets(l) }).map(({ tokens, cut, offsets }) => {
+    fc.record({ tokens: sequences(l, 2), cut: fc.nat(), offsets: offsets(l) }).map(({ tokens, cut, offsets }) => {
       const position = cut % (tokens.length - 1)
       return { tokens, position, changed: tokens.map((t, i) => (i <= position ? t : (t + offsets[i]) % l.vocab)) }
     }),
-  holds: async (model, { tokens, position, changed }, l) => {
-    const before = await callLogits(model, [tokens])
-    const after = await callLogits(model, [changed])
+  holds: async (model, { tokens, position, changed }, l, _o, call) => {
+    const before = await call(model, [tokens])
+    const after = await call(model, [changed])
     firstDifference(after[0], before[0], range(0, position + 1), tol(l), ['before', 'after'], (q, by) =>
       `causal invariance violated: changing the tokens after position ${position} of ${tokensInWords(tokens)} (to ${tokensInWords(changed)}) changed the logits at position ${q} by ${by}`,
     )
@@ -194,13 +308,13 @@ export const prefixConsistency: LmProperty = define({
   runs: 20,
   requires: (_m, l) => needs(l, 2, 1),
   cases: (l) =>
-    fc.record({ tokens: tokenSequence({ vocabSize: l.vocab, minLength: 2, maxLength: l.maxLength }), cut: fc.nat() }).map(({ tokens, cut }) => ({
+    fc.record({ tokens: sequences(l, 2), cut: fc.nat() }).map(({ tokens, cut }) => ({
       tokens,
       prefix: tokens.slice(0, 1 + (cut % (tokens.length - 1))),
     })),
-  holds: async (model, { tokens, prefix }, l) => {
-    const whole = await callLogits(model, [tokens])
-    const part = await callLogits(model, [prefix])
+  holds: async (model, { tokens, prefix }, l, _o, call) => {
+    const whole = await call(model, [tokens])
+    const part = await call(model, [prefix])
     firstDifference(part[0], whole[0], range(0, prefix.length), tol(l), ['in the whole sequence', 'in the prefix'], (q, by) =>
       `prefix consistency violated: the logits of the prefix ${tokensInWords(prefix)} at position ${q} differ by ${by} from those of the whole sequence ${tokensInWords(tokens)}`,
     )
@@ -210,6 +324,40 @@ export const prefixConsistency: LmProperty = define({
 const incrementalOf = <P, S>(model: CausalLm<P, S>): Incremental<P, S> =>
   (isDecoderModel(model.incremental) ? fromDecoderModel(model.incremental) : model.incremental) as Incremental<P, S>
 
+/**
+ * Feeds `rows` to incremental decoding: prefill the first `prompt` positions (with `mask`'s
+ * columns when given), then one token at a time; `compare(logits, position)` sees every
+ * position's next-token logits. Releases every state exactly once.
+ */
+const decode = async <P, S>(
+  model: CausalLm<P, S>,
+  rows: TokenBatch,
+  prompt: number,
+  mask: TokenBatch | undefined,
+  compare: (got: readonly Float32Array[], position: number) => void,
+): Promise<void> => {
+  const inc = incrementalOf(model)
+  const params = model.params as P
+  const b = rows.length
+  const prompts = rows.map((r) => r.slice(0, prompt))
+  const options = mask === undefined ? {} : { attentionMask: mask.map((r) => r.slice(0, prompt)) }
+  const said = `incremental.prefill(${batchInWords(prompts)}${mask === undefined ? '' : `, attention mask ${batchInWords(options.attentionMask ?? [])}`})`
+  let out = await guard(said, () => inc.prefill(params, prompts, options))
+  let state = out.state
+  try {
+    compare(await readNextLogits(out.logits, b, model.vocabSize, said), prompt - 1)
+    for (let j = prompt; j < rows[0].length; j++) {
+      const fed = rows.map((r) => r[j])
+      out = await guard(`incremental.step(…, ${tokensInWords(fed)}) at position ${j}`, () => inc.step(params, state, fed))
+      if (out.state !== state) inc.release?.(state)
+      state = out.state
+      compare(await readNextLogits(out.logits, b, model.vocabSize, `incremental.step(…, ${tokensInWords(fed)}) at position ${j}`), j)
+    }
+  } finally {
+    inc.release?.(state)
+  }
+}
+
 /** Incremental decoding (prefill, then one token at a time) equals the full computation. */
 export const kvCacheEquivalence: LmProperty = define({
   id: 'kvCacheEquivalence',
@@ -218,39 +366,21 @@ export const kvCacheEquivalence: LmProperty = define({
   runs: 20,
   requires: (m, l) => (m.incremental === undefined ? 'the model offers no incremental decoding (incremental)' : needs(l, 2, 1)),
   cases: (l) =>
-    fc.record({ rows: tokenBatch({ vocabSize: l.vocab, minLength: 2, maxLength: l.maxLength, maxBatch: l.maxBatch }), cut: fc.nat() }).map(({ rows, cut }) => ({
+    fc.record({ rows: batches(l, 2), cut: fc.nat() }).map(({ rows, cut }) => ({
       rows,
       prompt: 1 + (cut % (rows[0].length - 1)),
     })),
-  holds: async (model, { rows, prompt }, l) => {
-    const inc = incrementalOf(model)
-    const params = model.params as never
-    const full = await callLogits(model, rows)
-    const n = rows[0].length
+  holds: async (model, { rows, prompt }, l, _o, call) => {
+    const full = await call(model, rows)
     const b = rows.length
     const say = (position: number, row: number, by: string) =>
       `KV-cache equivalence violated: for ${tokensInWords(rows[row])}, prefilling ${tokensInWords(rows[row].slice(0, prompt))} and then feeding ${rows[row].slice(prompt, position + 1).join(', ') || 'nothing'} one token at a time gave logits at position ${position} that differ from the full computation by ${by}${rowInWords(row, b)}`
-    const compare = (got: readonly Float32Array[], position: number) => {
+    await decode(model, rows, prompt, undefined, (got, position) => {
       got.forEach((r, row) => {
         const d = compareRows(r, full[row][position], tol(l))
         if (!d.within) throw new Violation(say(position, row, differenceInWords(d, tol(l), ['computed whole', 'decoded incrementally'])))
       })
-    }
-    const prompts = rows.map((r) => r.slice(0, prompt))
-    let out = await guard(`incremental.prefill(${batchInWords(prompts)})`, () => inc.prefill(params, prompts))
-    let state = out.state
-    try {
-      compare(await readNextLogits(out.logits, b, model.vocabSize, `incremental.prefill(${batchInWords(prompts)})`), prompt - 1)
-      for (let j = prompt; j < n; j++) {
-        const fed = rows.map((r) => r[j])
-        out = await guard(`incremental.step(…, ${tokensInWords(fed)}) at position ${j}`, () => inc.step(params, state, fed))
-        if (out.state !== state) inc.release?.(state)
-        state = out.state
-        compare(await readNextLogits(out.logits, b, model.vocabSize, `incremental.step(…, ${tokensInWords(fed)}) at position ${j}`), j)
-      }
-    } finally {
-      inc.release?.(state)
-    }
+    })
   },
 })
 
@@ -261,11 +391,11 @@ export const batchInvariance: LmProperty = define({
   summary: "a sequence's logits are the same alone and inside any batch",
   runs: 15,
   requires: (_m, l) => (l.maxBatch < 2 ? 'it needs batches of 2 rows; maxBatch is 1' : undefined),
-  cases: (l) => tokenBatch({ vocabSize: l.vocab, maxLength: l.maxLength, minBatch: 2, maxBatch: Math.max(2, l.maxBatch) }),
-  holds: async (model, rows, l) => {
-    const together = await callLogits(model, rows)
+  cases: (l) => batches(l, 1, 2),
+  holds: async (model, rows, l, _o, call) => {
+    const together = await call(model, rows)
     for (let i = 0; i < rows.length; i++) {
-      const alone = await callLogits(model, [rows[i]])
+      const alone = await call(model, [rows[i]])
       firstDifference(together[i], alone[0], range(0, rows[i].length), tol(l), ['alone', 'in the batch'], (q, by) =>
         `batch invariance violated: the logits of ${tokensInWords(rows[i])} at position ${q} changed by ${by} when it was row ${i} of the batch ${batchInWords(rows)} instead of alone`,
       )
@@ -283,38 +413,56 @@ interface PaddingCase {
 
 const isRightPadded = (mask: readonly number[]): boolean => mask.every((x, i) => i === 0 || x <= mask[i - 1])
 
+const takesMask = (m: CausalLm<any, any>): boolean => m.padding === 'mask' || m.padding === 'left' // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Throws unless every logit at a real position is finite (NaN is caught earlier, as NaN). */
+const finiteAtReal = (logits: Logits, tokens: TokenBatch, mask: TokenBatch, property: string): void => {
+  logits.forEach((row, b) =>
+    row.forEach((l, q) => {
+      if (mask[b][q] === 0) return
+      const v = l.findIndex((x) => !Number.isFinite(x))
+      if (v >= 0) {
+        throw new Violation(`${property} violated: with attention mask ${tokensInWords(mask[b])}, the logits of ${tokensInWords(tokens[b])} at real position ${q} include ${l[v]} (token ${v}'s logit)${rowInWords(b, tokens.length)}`)
+      }
+    }),
+  )
+}
+
 /** Padding under the attention mask changes nothing at real positions. */
 export const paddingInvariance: LmProperty = define<PaddingCase>({
   id: 'paddingInvariance',
   name: 'padding invariance',
-  summary: 'the tokens at padding positions never change the logits at real positions, and a right-padded row has the logits of the row alone',
+  summary: 'the tokens at padding positions (anywhere, the first positions included) never change the logits at real positions, which stay finite, and a right-padded row has the logits of the row alone',
   runs: 20,
   requires: (m, l) =>
     m.padding === undefined
-      ? 'the model does not declare padding support (padding: "mask" or { padId })'
-      : m.padding === 'mask'
+      ? 'the model does not declare padding support (padding: "mask", "left" or { padId })'
+      : takesMask(m)
         ? needs(l, 2, 2)
-        : !(Number.isInteger(m.padding.padId) && m.padding.padId >= 0 && m.padding.padId < l.vocab)
-          ? `padId must be a token id in [0, ${l.vocab}), got ${m.padding.padId}`
-          : needs(l, 2, 1),
+        : needs(l, 2, 1),
   cases: (l, model) => {
-    const padId = model.padding === 'mask' || model.padding === undefined ? undefined : model.padding.padId
-    const placement = model.padding === 'mask' ? 'any' : 'right'
-    const masks = fc.array(attentionMask(l.maxLength, placement), { minLength: l.maxBatch, maxLength: l.maxBatch })
+    const padId = typeof model.padding === 'object' ? model.padding.padId : undefined
+    const placement = takesMask(model) ? 'any' : 'right'
+    const masks = fc.array(attentionMask(l.maxLength, placement, takesMask(model)), { minLength: l.maxBatch, maxLength: l.maxBatch })
     return fc
-      .record({ rows: tokenBatch({ vocabSize: l.vocab, minLength: 2, maxLength: l.maxLength, maxBatch: l.maxBatch }), masks, offsets: l.vocab >= 2 ? offsets(l) : fc.constant([]) })
+      .record({ rows: batches(l, 2), masks, offsets: l.vocab >= 2 ? offsets(l) : fc.constant([]) })
       .map(({ rows, masks, offsets }) => {
-        const mask = rows.map((r, b) => masks[b].slice(0, r.length))
+        // A mask cut to the row's length may have lost its real tokens: keep the last one real then.
+        const mask = rows.map((r, b) => {
+          const m = masks[b].slice(0, r.length)
+          return m.includes(1) ? m : m.map((x, i) => (i === m.length - 1 ? 1 : x))
+        })
         const tokens = rows.map((r, b) => r.map((t, i) => (mask[b][i] === 1 || padId === undefined ? t : padId)))
         const other = tokens.map((r, b) => r.map((t, i) => (mask[b][i] === 1 || padId !== undefined ? t : (t + offsets[i]) % l.vocab)))
         return { tokens, other, mask }
       })
   },
-  holds: async (model, { tokens, other, mask }, l) => {
+  holds: async (model, { tokens, other, mask }, l, _o, call) => {
     const b = tokens.length
-    const base = await callLogits(model, tokens, mask)
-    if (model.padding === 'mask') {
-      const changed = await callLogits(model, other, mask)
+    const base = await call(model, tokens, mask)
+    if (takesMask(model)) {
+      finiteAtReal(base, tokens, mask, 'padding invariance')
+      const changed = await call(model, other, mask)
       for (let row = 0; row < b; row++) {
         const real = range(0, mask[row].length).filter((i) => mask[row][i] === 1)
         firstDifference(changed[row], base[row], real, tol(l), ['before', 'after'], (q, by) =>
@@ -326,11 +474,73 @@ export const paddingInvariance: LmProperty = define<PaddingCase>({
       const m = mask[row]
       const real = m.filter((x) => x === 1).length
       if (!isRightPadded(m) || real === m.length) continue
-      const alone = await callLogits(model, [tokens[row].slice(0, real)])
+      const alone = await call(model, [tokens[row].slice(0, real)])
       firstDifference(base[row], alone[0], range(0, real), tol(l), ['unpadded', 'padded'], (q, by) =>
         `padding invariance violated: the logits of ${tokensInWords(tokens[row].slice(0, real))} at position ${q} differ by ${by} between running it unpadded and right-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(m)})${rowInWords(row, b)}`,
       )
     }
+  },
+})
+
+interface LeftPaddingCase {
+  /** Left-padded rows (arbitrary tokens at padding positions). */
+  readonly tokens: number[][]
+  readonly mask: number[][]
+  /** How many padding positions each row starts with. */
+  readonly pads: number[]
+  /** The prompt length prefilled (covers every row's padding and at least one real token). */
+  readonly prompt: number
+}
+
+/**
+ * Left padding, as batched generation does it (Hugging Face's `padding_side='left'` with
+ * positions counted over the real tokens): a left-padded row has the logits of the row alone
+ * at its real positions, in one pass and through the cache.
+ */
+export const leftPaddingInvariance: LmProperty = define<LeftPaddingCase>({
+  id: 'leftPadding',
+  name: 'left-padding invariance',
+  summary: 'rows of different lengths left-padded into one batch have the logits of each row alone at their real positions (finite there), computed whole and, given incremental decoding, through a cache prefilled with the padded prompts and their mask',
+  runs: 15,
+  requires: (m, l) =>
+    m.padding !== 'left' ? 'the model does not declare left padding (padding: "left": it honours the mask and counts positions over real tokens)' : needs(l, 2, 1),
+  cases: (l) =>
+    fc.record({ rows: batches(l, 2), reals: fc.array(fc.nat(), { minLength: l.maxBatch, maxLength: l.maxBatch }), cut: fc.nat() }).map(({ rows, reals, cut }) => {
+      const t = rows[0].length
+      // The first row is never padded (the batch is as long as its longest row), the others may be.
+      const pads = rows.map((_, b) => (b === 0 ? 0 : t - 1 - (reals[b] % t)))
+      const most = Math.max(...pads)
+      return {
+        tokens: rows.map((r) => [...r]),
+        mask: rows.map((_, b) => Array.from({ length: t }, (_, i) => (i < pads[b] ? 0 : 1))),
+        pads,
+        prompt: most + 1 + (cut % (t - most)),
+      }
+    }),
+  holds: async (model, { tokens, mask, pads, prompt }, l, _o, call) => {
+    const b = tokens.length
+    const full = await call(model, tokens, mask)
+    finiteAtReal(full, tokens, mask, 'left-padding invariance')
+    const alone: Logits[] = []
+    for (let row = 0; row < b; row++) {
+      const real = tokens[row].slice(pads[row])
+      alone.push(await call(model, [real]))
+      firstDifference(full[row].slice(pads[row]), alone[row][0], range(0, real.length), tol(l), ['alone', 'left-padded'], (q, by) =>
+        `left-padding invariance violated: the logits of ${tokensInWords(real)} at position ${q} differ by ${by} between running it alone and left-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(mask[row])}) in the batch ${batchInWords(tokens)}`,
+      )
+    }
+    if (model.incremental === undefined || isDecoderModel(model.incremental)) return
+    await decode(model, tokens, prompt, mask, (got, position) => {
+      got.forEach((r, row) => {
+        const q = position - pads[row]
+        const d = compareRows(r, alone[row][0][q], tol(l))
+        if (!d.within) {
+          throw new Violation(
+            `left-padding invariance violated: prefilling ${tokensInWords(tokens[row].slice(0, prompt))} with attention mask ${tokensInWords(mask[row].slice(0, prompt))} and decoding ${tokensInWords(tokens[row].slice(prompt, position + 1))} one token at a time gave logits at position ${position} that differ by ${differenceInWords(d, tol(l), ['alone', 'through the padded cache'])} from those of ${tokensInWords(tokens[row].slice(pads[row]))} alone at position ${q}${rowInWords(row, b)}`,
+          )
+        }
+      })
+    })
   },
 })
 
@@ -341,10 +551,10 @@ export const determinism: LmProperty = define({
   summary: 'computing the logits of the same tokens twice gives identical values (no hidden randomness or state)',
   runs: 10,
   requires: () => undefined,
-  cases: (l) => tokenBatch({ vocabSize: l.vocab, maxLength: l.maxLength, maxBatch: l.maxBatch }),
-  holds: async (model, rows) => {
-    const first = await callLogits(model, rows)
-    const second = await callLogits(model, rows)
+  cases: (l) => batches(l),
+  holds: async (model, rows, _l, _o, call) => {
+    const first = await call(model, rows)
+    const second = await call(model, rows)
     for (let row = 0; row < rows.length; row++) {
       for (let q = 0; q < rows[row].length; q++) {
         const d = compareRows(second[row][q], first[row][q], 0)
@@ -360,18 +570,20 @@ export const determinism: LmProperty = define({
 
 const backendsOf = (options: CausalLmOptions): readonly string[] => options.backends ?? ['cpu', 'wasm']
 
-/** The active backend's name, or undefined when none has been started (nothing to restore then). */
+/** The active backend's name, or undefined when none has been started yet (tf.getBackend() starts none). */
 const currentBackend = (): string | undefined => {
-  try {
-    return tf.getBackend()
-  } catch {
-    return undefined
-  }
+  const name: unknown = tf.getBackend()
+  return typeof name === 'string' && name !== '' ? name : undefined
 }
 
-/** Makes `name` the active backend again (when there was one). */
-const restore = async (name: string | undefined): Promise<void> => {
-  if (name !== undefined && tf.getBackend() !== name) await initBackend(name)
+/**
+ * Makes the backend found before the check active again. When none had started (a model in
+ * plain arrays, say, checked before any tensor op), the reference backend — the first listed —
+ * is left active rather than the last one compared: tfjs cannot return to "no backend".
+ */
+const restore = async (name: string | undefined, reference: string): Promise<void> => {
+  const target = name ?? reference
+  if (tf.getBackend() !== target) await initBackend(target)
 }
 
 /** Starts each backend once (to know whether it can run here), leaving the active one active. */
@@ -387,7 +599,7 @@ const startable = async (names: readonly string[]): Promise<string | undefined> 
     }
     return undefined
   } finally {
-    await restore(original)
+    await restore(original, names[0])
   }
 }
 
@@ -398,7 +610,7 @@ export const backendAgreement: LmProperty = define({
   summary: 'every backend computes the same logits as the first one, to a tolerance (the suite switches backends itself)',
   runs: 8,
   requires: (_m, _l, o) => (backendsOf(o).length < 2 ? 'it needs two backends to compare' : undefined),
-  cases: (l) => tokenBatch({ vocabSize: l.vocab, maxLength: l.maxLength, maxBatch: l.maxBatch }),
+  cases: (l) => batches(l),
   around: async (options, run) => {
     const reason = await startable(backendsOf(options))
     if (reason !== undefined) return reason
@@ -406,10 +618,10 @@ export const backendAgreement: LmProperty = define({
     try {
       return await run()
     } finally {
-      await restore(original)
+      await restore(original, backendsOf(options)[0])
     }
   },
-  holds: async (model, rows, _l, options) => {
+  holds: async (model, rows, _l, options, call) => {
     const names = backendsOf(options)
     const tolerance = options.backendTolerance ?? 1e-4
     const original = currentBackend()
@@ -417,10 +629,10 @@ export const backendAgreement: LmProperty = define({
     try {
       for (const name of names) {
         await initBackend(name)
-        results.push(await callLogits(model, rows))
+        results.push(await call(model, rows))
       }
     } finally {
-      await restore(original)
+      await restore(original, names[0])
     }
     for (let i = 1; i < names.length; i++) {
       for (let row = 0; row < rows.length; row++) {
@@ -441,9 +653,15 @@ export const finiteOutputs: LmProperty = define({
   requires: () => undefined,
   cases: (l, model) =>
     fc.record({
-      rows: tokenBatch({ vocabSize: l.vocab, maxLength: l.maxLength, maxBatch: l.maxBatch }),
-      masks: model.padding === 'mask' ? fc.option(fc.array(attentionMask(l.maxLength), { minLength: l.maxBatch, maxLength: l.maxBatch }), { nil: undefined }) : fc.constant(undefined),
-    }).map(({ rows, masks }) => ({ rows, mask: masks?.map((m) => m.slice(0, rows[0].length)).slice(0, rows.length) })),
+      rows: batches(l),
+      masks: takesMask(model) ? fc.option(fc.array(attentionMask(l.maxLength, 'any', true), { minLength: l.maxBatch, maxLength: l.maxBatch }), { nil: undefined }) : fc.constant(undefined),
+    }).map(({ rows, masks }) => ({
+      rows,
+      mask: masks?.slice(0, rows.length).map((m) => {
+        const cut = m.slice(0, rows[0].length)
+        return cut.includes(1) ? cut : cut.map((x, i) => (i === cut.length - 1 ? 1 : x))
+      }),
+    })),
   holds: async (model, { rows, mask }) => {
     const logits = await callLogits(model, rows, mask)
     rows.forEach((r, row) => {
@@ -466,7 +684,7 @@ export const attentionDistributions: LmProperty = define({
   summary: "every layer's attention weights are non-negative, sum to 1 over the keys, and are 0 on later positions",
   runs: 20,
   requires: (m) => (m.attention === undefined ? 'the model does not expose its attention weights (attention)' : undefined),
-  cases: (l) => tokenBatch({ vocabSize: l.vocab, maxLength: l.maxLength, maxBatch: l.maxBatch }),
+  cases: (l) => batches(l),
   holds: async (model, rows, l) => {
     const layers = await callAttention(model, rows)
     const n = rows[0].length
@@ -507,29 +725,57 @@ export const LM_PROPERTIES: readonly LmProperty[] = [
   kvCacheEquivalence,
   batchInvariance,
   paddingInvariance,
+  leftPaddingInvariance,
   determinism,
   finiteOutputs,
   attentionDistributions,
   backendAgreement,
 ]
 
-/** Which invariants to check: all by default, or `only` these, minus `skip`. */
+/** Which invariants to check: all by default, or `only` these, minus `skip`; and the time for all of them. */
 export interface Selection {
   readonly only?: readonly LmPropertyId[]
   readonly skip?: readonly LmPropertyId[]
+  /**
+   * A time budget for the whole check, in ms: each invariant gets an equal share of what is
+   * left (as its `timeLimitMs`), so a slow model is checked on fewer cases instead of for
+   * longer; the reports say where the limit stopped a run.
+   */
+  readonly timeBudgetMs?: number
 }
 
 /** The invariants a selection picks, in {@link LM_PROPERTIES} order. */
 export const selectProperties = (s: Selection = {}): readonly LmProperty[] =>
   LM_PROPERTIES.filter((p) => (s.only === undefined || s.only.includes(p.id)) && !(s.skip ?? []).includes(p.id))
 
+/** The property name of the report that fails a check in which every invariant was skipped. */
+export const NOTHING_CHECKED = 'nothing checked'
+
+/** A failed report for a run in which every selected invariant was skipped: a green run that checked nothing. */
+export const nothingChecked = (subject: string, reports: readonly PropertyReport[]): PropertyReport => ({
+  property: NOTHING_CHECKED,
+  subject,
+  status: 'failed',
+  message: `${NOTHING_CHECKED}: every selected invariant was skipped for ${subject}, so nothing was checked (${reports.map((r) => r.message.replace(/^[^:]*: skipped for [^:]*: /, `${r.property}: `)).join('; ') || 'no invariant was selected'})`,
+  runs: 0,
+  seed: 0,
+})
+
 /**
  * Checks every (selected) invariant on the model, one after another; resolves to one report
- * per invariant (skipped where the model lacks what it needs). Never throws on a violation.
+ * per invariant (skipped where the model declares it lacks what one needs). Never throws on a
+ * violation. An invalid model description fails every invariant, naming the field; when every
+ * selected invariant is skipped, a last failed report says that nothing was checked.
  */
 export const checkCausalLm = async <P, S>(model: CausalLm<P, S>, options: CausalLmOptions & Selection = {}): Promise<readonly PropertyReport[]> => {
   const reports: PropertyReport[] = []
-  for (const p of selectProperties(options)) reports.push(await p.check(model, options))
+  const selected = selectProperties(options)
+  const start = Date.now()
+  for (const [i, p] of selected.entries()) {
+    const share = options.timeBudgetMs === undefined ? undefined : Math.max(1, (options.timeBudgetMs - (Date.now() - start)) / (selected.length - i))
+    reports.push(await p.check(model, share === undefined ? options : { ...options, timeLimitMs: Math.min(share, options.timeLimitMs ?? Infinity) }))
+  }
+  if (reports.every((r) => r.status === 'skipped')) reports.push(nothingChecked(reports[0]?.subject ?? 'the model', reports))
   return reports
 }
 

@@ -7,7 +7,8 @@
  * prefixes and KV-cached decoding agree with the full computation, that batch mates and
  * padding change nothing, that outputs are deterministic, finite and the same on cpu and wasm,
  * and that attention weights are causal distributions. Samplers and logits processors get
- * their own invariants. A failure reads as the shrunk counterexample in words:
+ * their own invariants: reference implementations, laws, and a chi-square test of a sampler's
+ * draws against softmax. A misconfigured model description fails, naming the field. A failure reads as the shrunk counterexample in words:
  *
  *   causal invariance violated: changing the tokens after position 0 of [0, 0] (to [0, 1])
  *   changed the logits at position 0 by 0.68 (token 2's logit: -0.7272 before, -0.04938 after;
@@ -26,8 +27,13 @@ export {
   checkCausalLm,
   determinism,
   finiteOutputs,
+  DEFAULT_MAX_BATCH,
   kvCacheEquivalence,
+  leftPaddingInvariance,
   LM_PROPERTIES,
+  LONG_CONTEXT,
+  NOTHING_CHECKED,
+  nothingChecked,
   paddingInvariance,
   prefixConsistency,
   selectProperties,
@@ -36,6 +42,7 @@ export {
   type LmPropertyId,
   type Selection,
 } from './causal-lm.js'
+export { describeProblems, MODEL_FIELDS } from './description.js'
 export {
   fromDecoderModel,
   isDecoderModel,
@@ -62,7 +69,14 @@ export {
   allowedByTopK,
   allowedByTopP,
   assertSampling,
+  chainsKeepFiltered,
   checkSampling,
+  DISTRIBUTION_SEED,
+  matchesReference,
+  processorLaws,
+  samplerDistribution,
+  type DistributionOptions,
+  type ProcessorLaw,
   filteredNeverSampled,
   keyDeterminism,
   logitsInWords,
@@ -77,6 +91,8 @@ export {
   type SamplingProperty,
   type SamplingSubjects,
 } from './sampling.js'
+export { mismatch, reference, type Expected, type ReferenceProcessor } from './references.js'
+export { chiSquareSurvival, chiSquareTest, type ChiSquareResult } from './statistics.js'
 export { causalLmSuite, samplingSuite, type CausalLmSuiteOptions, type RunnerIt, type SamplingSuiteOptions, type TestRunner } from './suite.js'
 export { gpt2UnderTest, miniGptUnderTest } from './adapters.js'
 export { batchInWords, compareRows, numberInWords, tokensInWords, type RowDifference } from './words.js'

@@ -58,20 +58,33 @@ export interface IncrementalOutput<S> {
  * `prefill` takes equal-length prompts and returns the logits after the last prompt token;
  * `step` feeds one token per row. `release` frees a state the kit is done with (it is called
  * once per state, after the state's successor has been computed, and for the last state).
+ *
+ * Padding through the cache: for a model that declares `padding: 'left'`, the kit also
+ * prefills left-padded prompts and passes their `attentionMask` ([batch][prompt position],
+ * 1 real, 0 padding) in `options`; the state must remember which cached positions are padding
+ * (and where each row's positions start), so that every later step sees only real tokens.
+ * Without `padding: 'left'` the options are always empty.
  */
 export interface Incremental<P, S> {
-  prefill(params: P, prompts: TokenBatch): Awaitable<IncrementalOutput<S>>
+  prefill(params: P, prompts: TokenBatch, options: LogitsOptions): Awaitable<IncrementalOutput<S>>
   step(params: P, state: S, tokens: readonly number[]): Awaitable<IncrementalOutput<S>>
   release?(state: S): void
 }
 
 /**
- * How the model takes padding. `'mask'`: it honours `options.attentionMask`, so the tokens at
- * padding positions must not matter (the kit puts arbitrary tokens there). `{ padId }`: it
- * recognises padding by a token id (the kit writes `padId` at padding positions, and passes the
- * mask too); only right padding is checked then.
+ * How the model takes padding.
+ *
+ * - `'mask'`: it honours `options.attentionMask`, so the tokens at padding positions (anywhere,
+ *   the first positions included) must not matter at real positions, which must stay finite
+ *   (the kit puts arbitrary tokens there); positions count every token, padding included, so
+ *   only a right-padded row must equal the row alone.
+ * - `'left'`: `'mask'`, and positions count real tokens only (Hugging Face's position ids from
+ *   the mask), so a left-padded row equals the row alone; with {@link Incremental} decoding,
+ *   `prefill` takes left-padded prompts and their mask.
+ * - `{ padId }`: it recognises padding by a token id (the kit writes `padId` at padding
+ *   positions, and passes the mask too); only right padding is checked then.
  */
-export type PaddingSupport = 'mask' | { readonly padId: number }
+export type PaddingSupport = 'mask' | 'left' | { readonly padId: number }
 
 /**
  * A causal language model under test. Only `vocabSize`, `maxLength` and `logits` are required;
@@ -111,6 +124,7 @@ export const isDecoderModel = (x: unknown): x is DecoderModel<unknown> =>
 
 /** An {@link Incremental} view of a {@link DecoderModel} (whose parameters are inside it). */
 export const fromDecoderModel = <C>(decoder: DecoderModel<C>): Incremental<unknown, C> => ({
+  // A DecoderModel takes no attention mask: padding through its cache is not checked.
   prefill: async (_p, prompts) => {
     const out = await decoder.prefill(prompts)
     return { logits: out.logits, state: out.cache }

@@ -49,6 +49,8 @@ export interface PropertyReport {
   readonly path?: string
   /** fast-check's raw counterexample (failures only). */
   readonly counterexample?: unknown
+  /** What else the run covered, in words (the long-end case of the causal-LM invariants). */
+  readonly note?: string
 }
 
 /** Thrown by the `assert…` functions and the registered tests: carries the reports that failed. */

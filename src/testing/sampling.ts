@@ -8,15 +8,23 @@
  * - key determinism: the same key and logits give the same token, and a processor is a pure
  *   function of its context and row (same output, input untouched);
  * - normalisation: a processed row is still a distribution: same length, no NaN, no
- *   +Infinity, at least one finite logit, so softmax gives probabilities summing to 1.
+ *   +Infinity, at least one finite logit, so softmax gives probabilities summing to 1;
+ * - matching a reference: the processed row equals an independent implementation's
+ *   (references.ts), value by value, keeping exactly the right set;
+ * - laws: a filtered token stays filtered (also through any chain of processors), order is
+ *   preserved by processors that claim it, nothing is raised by those that claim never to;
+ * - following a distribution: a sampler's draws pass a chi-square test against softmax (with
+ *   a stated false-alarm rate, deterministic by its fixed seed), or are always the argmax.
  */
 import * as fc from 'fast-check'
-import { key } from '../core/key.js'
-import { identityProcessor, processorContext, type LogitsProcessor, type ProcessorContext } from '../sample/processors.js'
+import { foldIn, key } from '../core/key.js'
+import { composeProcessors, identityProcessor, processorContext, type LogitsProcessor, type ProcessorContext } from '../sample/processors.js'
 import { greedySampler, type Sampler } from '../sample/samplers.js'
 import { softmax } from '../sample/softmax.js'
 import { logitsRow, seed } from './arbitraries.js'
+import { mismatch, type ReferenceProcessor } from './references.js'
 import { assertReport, assertReports, runProperty, Violation, type PropertyReport, type RunOptions } from './run.js'
+import { chiSquareTest } from './statistics.js'
 import { numberInWords, tokensInWords } from './words.js'
 
 /** The tokens a processor may keep for a row (a reference filter, computed independently). */
@@ -26,7 +34,18 @@ export type AllowedTokens = (logits: Float32Array) => ReadonlySet<number>
 export interface SamplerUnderTest {
   readonly name: string
   readonly sampler: Sampler
+  /**
+   * What its draws must follow: `'softmax'` (a categorical draw from softmax(logits), checked
+   * by a chi-square test) or `'argmax'` (always a most likely token). Absent: neither is checked.
+   */
+  readonly distribution?: 'softmax' | 'argmax'
 }
+
+/**
+ * A law a processor claims: `'preservesOrder'` (a lower logit never ends above a higher one,
+ * ties stay ties: temperature) or `'neverRaises'` (no logit goes up: penalties and filters).
+ */
+export type ProcessorLaw = 'preservesOrder' | 'neverRaises'
 
 /**
  * A processor under test: the library's curried `(ctx) => (logits) => logits` (wrap a plain
@@ -37,6 +56,10 @@ export interface ProcessorUnderTest {
   readonly processor: LogitsProcessor
   /** What the processor may keep of a row; tokens it keeps outside this set are leaks. */
   readonly allowed?: AllowedTokens
+  /** An independent implementation: the processed row must match it, value by value ({@link reference}). */
+  readonly reference?: ReferenceProcessor
+  /** Laws the processor claims, checked on every case. */
+  readonly laws?: readonly ProcessorLaw[]
 }
 
 /** Options of the sampling properties. */
@@ -246,6 +269,128 @@ export const processorNormalisation: SamplingProperty<ProcessorUnderTest> = defi
   },
 )
 
+/** A processed row matches the processor's reference implementation, value by value. */
+export const matchesReference: SamplingProperty<ProcessorUnderTest> = define(
+  'matches its reference',
+  "the processed row equals the reference implementation's: the same tokens kept (ties and rounding at a threshold excepted) with the same logits",
+  (p) => p.name,
+  60,
+  (p, c) => {
+    if (p.reference === undefined) return
+    const out = apply(p, c)
+    const why = mismatch(out, p.reference(c.ctx, Float32Array.from(c.logits)))
+    if (why !== undefined) throw new Violation(`matches its reference violated: ${p.name} turned ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(out)}: ${why}`)
+  },
+)
+
+/** The laws a processor claims (order preserved, nothing raised), and filtered tokens staying filtered. */
+export const processorLaws: SamplingProperty<ProcessorUnderTest> = define(
+  'processor laws',
+  'a filtered (-Infinity) token stays filtered; a processor that claims to preserve order never puts a lower logit above a higher one; one that claims never to raise never raises a logit',
+  (p) => p.name,
+  60,
+  (p, c) => {
+    const out = apply(p, c)
+    const said = `${p.name} turned ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(out)}`
+    const revived = Array.from(c.logits.keys()).find((i) => c.logits[i] === -Infinity && out[i] !== -Infinity)
+    if (revived !== undefined) throw new Violation(`processor laws violated: ${said}: token ${revived} was filtered (-Infinity) and is not any more`)
+    const laws = p.laws ?? []
+    if (laws.includes('neverRaises')) {
+      const up = Array.from(out.keys()).find((i) => out[i] > c.logits[i])
+      if (up !== undefined) throw new Violation(`processor laws violated: ${said}: token ${up}'s logit went up (${numberInWords(c.logits[up], 4)} to ${numberInWords(out[up], 4)}), which a penalty or filter never does`)
+    }
+    if (laws.includes('preservesOrder')) {
+      const kept = Array.from(out.keys()).filter((i) => out[i] !== -Infinity && c.logits[i] !== -Infinity)
+      for (const i of kept) {
+        for (const j of kept) {
+          if (c.logits[i] < c.logits[j] && out[i] > out[j]) {
+            throw new Violation(`processor laws violated: ${said}: token ${i} (${numberInWords(c.logits[i], 4)}) was below token ${j} (${numberInWords(c.logits[j], 4)}) and is now above it`)
+          }
+          if (c.logits[i] === c.logits[j] && out[i] !== out[j]) throw new Violation(`processor laws violated: ${said}: tokens ${i} and ${j} were tied and are not any more`)
+        }
+      }
+    }
+  },
+)
+
+/** Any chain of the given processors keeps what was filtered filtered and stays a distribution. */
+export const chainsKeepFiltered = (processors: readonly ProcessorUnderTest[], options: SamplingOptions = {}): Promise<PropertyReport> => {
+  const names = processors.map((p) => p.name).join(', ')
+  const chain = fc.array(fc.nat({ max: Math.max(0, processors.length - 1) }), { minLength: 1, maxLength: 4 })
+  return runProperty('chains keep filtered tokens filtered', `chains of ${names}`, fc.tuple(cases(options), chain), async ([c, order]) => {
+    if (processors.length === 0) return
+    const picked = order.map((i) => processors[i])
+    const out = composeProcessors(...picked.map((p) => p.processor))(c.ctx)(Float32Array.from(c.logits))
+    const said = `the chain ${picked.map((p) => p.name).join(' then ')} turned ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(out)}`
+    const revived = Array.from(c.logits.keys()).find((i) => c.logits[i] === -Infinity && out[i] !== -Infinity)
+    if (revived !== undefined) throw new Violation(`chains keep filtered tokens filtered violated: ${said}: token ${revived} was filtered (-Infinity) and is not any more`)
+    if (out.some((x) => Number.isNaN(x) || x === Infinity) || !out.some((x) => x !== -Infinity)) throw new Violation(`chains keep filtered tokens filtered violated: ${said}, which is no distribution (NaN, +Infinity, or nothing left)`)
+  }, 60, options)
+}
+
+/** Options of {@link samplerDistribution}. */
+export interface DistributionOptions extends SamplingOptions {
+  /** Draws per logits row (default 4000). */
+  readonly draws?: number
+  /**
+   * The false-alarm rate of the whole check (default 1e-4): each of the `numRuns` rows is
+   * tested at `falseAlarm / numRuns` (Bonferroni), so a correct sampler fails with at most this
+   * probability over the seeds — and, since the default seed is fixed, the check is
+   * deterministic: it passes or fails the same way on every run.
+   */
+  readonly falseAlarm?: number
+}
+
+/** The seed {@link samplerDistribution} uses unless given one: the check is deterministic. */
+export const DISTRIBUTION_SEED = 20_240_601
+
+/**
+ * The sampler's draws follow its claimed distribution: for `'softmax'`, the counts of `draws`
+ * draws (keys `foldIn(key(seed), i)`) on each row pass Pearson's chi-square test against
+ * softmax(row) at `falseAlarm / numRuns`; for `'argmax'`, every draw is a most likely token.
+ */
+export const samplerDistribution: {
+  readonly name: string
+  readonly summary: string
+  readonly check: (s: SamplerUnderTest, options?: DistributionOptions) => Promise<PropertyReport>
+  readonly assert: (s: SamplerUnderTest, options?: DistributionOptions) => Promise<PropertyReport>
+} = {
+  name: 'follows its distribution',
+  summary: "a sampler's empirical distribution matches softmax(logits) by a chi-square test with a stated false-alarm rate (or, for argmax, every draw is a most likely token)",
+  check: (s: SamplerUnderTest, options: DistributionOptions = {}): Promise<PropertyReport> => {
+    const runs = options.numRuns ?? 20
+    const draws = options.draws ?? 4000
+    const alpha = (options.falseAlarm ?? 1e-4) / runs
+    const rows = logitsRow({ minLength: options.minVocab ?? 2, maxLength: options.maxVocab ?? 8, min: -(options.range ?? 4), max: options.range ?? 4 })
+    return runProperty('follows its distribution', s.name, fc.tuple(rows, seed()), async ([row, k]) => {
+      if (s.distribution === undefined) return
+      const probs = softmax(row)
+      const counts = new Array<number>(row.length).fill(0)
+      const base = key(k)
+      const n = s.distribution === 'argmax' ? 50 : draws
+      for (let i = 0; i < n; i++) {
+        const t = s.sampler(foldIn(base, i))(row)
+        if (!(Number.isInteger(t) && t >= 0 && t < row.length)) throw new Violation(`follows its distribution violated: ${s.name} drew ${t}, not a token of ${logitsInWords(row)}`)
+        counts[t]++
+      }
+      if (s.distribution === 'argmax') {
+        const best = Math.max(...row)
+        const bad = counts.findIndex((c, i) => c > 0 && row[i] !== best)
+        if (bad >= 0) throw new Violation(`follows its distribution violated: ${s.name} drew token ${bad} (logit ${numberInWords(row[bad], 4)}) from ${logitsInWords(row)}, whose largest logit is ${numberInWords(best, 4)}`)
+        return
+      }
+      const r = chiSquareTest(counts, probs)
+      if (r.pValue < alpha) {
+        const cell = r.worst.token < 0 ? 'the rare tokens together' : `token ${r.worst.token}`
+        throw new Violation(
+          `follows its distribution violated: ${n} draws of ${s.name} from ${logitsInWords(row)} (key(${k}) folded with 0…${n - 1}) gave counts [${counts.join(', ')}] against softmax's [${Array.from(probs, (p) => numberInWords(p * n, 3)).join(', ')}]: chi-square ${numberInWords(r.statistic, 3)} on ${r.df} degrees of freedom, p = ${numberInWords(r.pValue, 2)} < ${numberInWords(alpha, 2)} (false-alarm rate ${numberInWords(options.falseAlarm ?? 1e-4)} over ${runs} rows); ${cell} drawn ${r.worst.observed} times, expected ${numberInWords(r.worst.expected, 3)}`,
+        )
+      }
+    }, runs, { ...options, seed: options.seed ?? DISTRIBUTION_SEED })
+  },
+  assert: async (s, options) => assertReport(await samplerDistribution.check(s, options)),
+}
+
 /** Subjects of {@link checkSampling}: a sampler, and processors to check alone and before it. */
 export interface SamplingSubjects {
   readonly sampler?: SamplerUnderTest
@@ -259,15 +404,20 @@ export const samplingChecks = (s: SamplingSubjects, options: SamplingOptions = {
   if (sampler !== undefined) {
     out.push({ label: `${sampler.name}: key determinism`, run: () => keyDeterminism.check({ sampler }, options) })
     out.push({ label: `${sampler.name}: never samples a filtered token`, run: () => filteredNeverSampled.check({ sampler }, options) })
+    if (sampler.distribution !== undefined) out.push({ label: `${sampler.name}: follows ${sampler.distribution === 'softmax' ? 'softmax (chi-square test)' : 'argmax'}`, run: () => samplerDistribution.check(sampler, options) })
   }
-  for (const processor of s.processors ?? []) {
+  const processors = s.processors ?? []
+  for (const processor of processors) {
     out.push({ label: `${processor.name}: normalisation`, run: () => processorNormalisation.check(processor, options) })
     out.push({ label: `${processor.name}: determinism (pure, input untouched)`, run: () => keyDeterminism.check({ processor }, options) })
+    out.push({ label: `${processor.name}: laws (filtered stays filtered${processor.laws?.length ? `, ${processor.laws.join(', ')}` : ''})`, run: () => processorLaws.check(processor, options) })
+    if (processor.reference !== undefined) out.push({ label: `${processor.name}: matches its reference`, run: () => matchesReference.check(processor, options) })
     if (sampler !== undefined || processor.allowed !== undefined) {
       const withSampler = sampler ?? { name: 'greedy', sampler: greedySampler }
       out.push({ label: `${processor.name}: never samples a filtered token (with ${withSampler.name})`, run: () => filteredNeverSampled.check({ processor, sampler: withSampler }, options) })
     }
   }
+  if (processors.length > 1) out.push({ label: 'chains of the processors keep filtered tokens filtered', run: () => chainsKeepFiltered(processors, options) })
   return out
 }
 

@@ -12,10 +12,10 @@
  * the model cannot be checked for (no incremental decoding, say) are registered with
  * `it.skip` and the reason, where the runner has `it.skip`.
  */
-import { selectProperties, type CausalLmOptions, type Selection } from './causal-lm.js'
+import { NOTHING_CHECKED, nothingChecked, selectProperties, type CausalLmOptions, type Selection } from './causal-lm.js'
 import type { CausalLm } from './model.js'
 import { modelName } from './model.js'
-import { assertReport } from './run.js'
+import { assertReport, skipped, type PropertyReport } from './run.js'
 import { samplingChecks, type SamplingOptions, type SamplingSubjects } from './sampling.js'
 
 /** `it` as test runners have it: a name, an async body, optionally a timeout (vitest, jest). */
@@ -42,20 +42,32 @@ const DEFAULT_TIMEOUT = 120_000
 
 /**
  * Registers one test per causal-LM invariant for the model (all of them, or `only` / minus
- * `skip`); invariants the model cannot be checked for are registered as skipped, with the reason.
+ * `skip`); invariants the model declares it cannot be checked for are registered as skipped,
+ * with the reason. An invalid model description registers failing tests (each names the
+ * field), never skipped ones; when every selected invariant would be skipped, a failing
+ * `nothing checked` test is registered too, so a suite that checks nothing is never green.
  */
 export const causalLmSuite = <P, S>(options: CausalLmSuiteOptions<P, S>): void => {
   const { describe, it, model } = options
   const timeout = options.timeout ?? DEFAULT_TIMEOUT
-  describe(options.title ?? `${modelName(model)}: causal LM invariants`, () => {
-    for (const p of selectProperties(options)) {
+  const name = typeof (model as { name?: unknown } | undefined)?.name === 'string' ? modelName(model) : 'the model'
+  describe(options.title ?? `${name}: causal LM invariants`, () => {
+    const skippedReports: PropertyReport[] = []
+    const selected = selectProperties(options)
+    for (const p of selected) {
       const reason = p.skipReason(model, options)
       if (reason !== undefined) {
+        skippedReports.push(skipped(p.name, name, reason))
         it.skip?.(`${p.name} (skipped: ${reason})`, () => undefined)
         continue
       }
       it(p.name, async () => {
         await p.assert(model, options)
+      }, timeout)
+    }
+    if (skippedReports.length === selected.length) {
+      it(NOTHING_CHECKED, async () => {
+        assertReport(nothingChecked(name, skippedReports))
       }, timeout)
     }
   })
