@@ -207,14 +207,16 @@ export const scaleByLearningRate = (lr: number | Schedule): GradientTransformati
 
 /**
  * The global L2 norm of a tree, `√(Σ_leaves Σ x²)`, as a scalar tensor: one sum of squares per
- * leaf, one addition of them all, one root. No host sync (read it with `.dataSync()` only
- * where you log it).
+ * leaf, one sum of them all, one root. No host sync (read it with `.dataSync()` only
+ * where you log it). The leaves' sums are stacked and summed rather than joined by `tf.addN`:
+ * tfjs-webgpu's AddN binds every input at once, and past the device's storage-buffer limit (8
+ * per shader on many adapters) the pipeline is invalid and the sum silently wrong.
  */
 export const globalNorm = (tree: unknown): tf.Scalar =>
   scoped(() => {
     const sums = leaves(tree).map((x) => tf.sum(tf.square(x)))
     if (sums.length === 0) return tf.scalar(0)
-    return tf.sqrt(sums.length === 1 ? sums[0] : tf.addN(sums)) as tf.Scalar
+    return tf.sqrt(sums.length === 1 ? sums[0] : tf.sum(tf.stack(sums))) as tf.Scalar
   })
 
 /** @internal {@link clipByGlobalNorm} with the name to use in messages. */
