@@ -118,10 +118,10 @@ tf.registerKernel({
  * caller then uses tfjs ops. No gradient: callers use it only outside gradient recording.
  */
 export const attendOneQueryWebGpu = (q: tf.Tensor4D, parts: readonly { readonly k: tf.Tensor; readonly v: tf.Tensor }[]): tf.Tensor4D | undefined => {
-  if (tf.getBackend() !== 'webgpu' || parts.length < 1 || parts.length > 2 || q.shape[2] !== 1 || q.dtype !== 'float32') return undefined
-  const n = parts.reduce((s, { k }) => s + k.shape[2], 0)
-  if (n === 0 || n > MAX_POSITIONS) return undefined
   const [p1, p2] = parts
+  if (tf.getBackend() !== 'webgpu' || p1 === undefined || parts.length > 2 || q.shape[2] !== 1 || q.dtype !== 'float32') return undefined
+  const n = parts.reduce((s, { k }) => s + (k.shape[2] ?? 0), 0)
+  if (n === 0 || n > MAX_POSITIONS) return undefined
   const inputs: tf.NamedTensorMap = p2 === undefined ? { q, k1: p1.k, v1: p1.v } : { q, k1: p1.k, v1: p1.v, k2: p2.k, v2: p2.v }
   return tf.engine().runKernel(ATTEND_ONE_QUERY, inputs, { scale: 1 / Math.sqrt(q.shape[3]) }) as tf.Tensor4D
 }
