@@ -65,7 +65,10 @@ export interface ConformanceCase {
 
 // Tolerances: float32 kernels that sum in other orders (tiled GPU matmuls, fused wasm kernels)
 // differ from cpu by a few ulps per addition; relative norms bound the whole array, max-abs the
-// worst element. Measured worst cases are in docs/backends.md; these leave about 10× headroom.
+// worst element. The measured worst cases are in docs/gpu.md: primitives stay near 3e-7 relative
+// (30× and more below these bounds); the training steps reach 3e-4 relative on the updated
+// parameters, because AdamW's first step divides each gradient by its own magnitude, which turns
+// rounding in tiny gradients into visible differences (3× below the bound).
 const PRIMITIVE: Tolerance = { rel: 1e-5, abs: 1e-5 }
 const PRIMITIVE_GRAD: Tolerance = { rel: 1e-4, abs: 1e-4 }
 const MODEL: Tolerance = { rel: 1e-4, abs: 1e-4 }
