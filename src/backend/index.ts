@@ -73,12 +73,14 @@ const register = async (name: BackendName, options: BackendOptions): Promise<str
       await import('@tensorflow/tfjs-backend-webgl')
       return
     case 'webgpu': {
-      // In a browser (or in Node where a WebGPU provider was set up before), tfjs's own factory.
-      if (!isNode() || tf.findBackendFactory('webgpu') !== null) {
+      if (!isNode()) {
         await import('@tensorflow/tfjs-backend-webgpu')
         return
       }
-      const r = await (await import('./webgpu-node.js')).registerNodeWebGpu(options.webgpu)
+      const node = await import('./webgpu-node.js')
+      // In Node, a webgpu factory that someone else registered (their own navigator.gpu) is used as it is.
+      if (tf.findBackendFactory('webgpu') !== null && node.nodeWebGpuAdapter() === undefined) return
+      const r = await node.registerNodeWebGpu(options.webgpu)
       return E.isLeft(r) ? r.left : undefined
     }
   }

@@ -207,17 +207,30 @@ export const scaleByLearningRate = (lr: number | Schedule): GradientTransformati
 
 /**
  * The global L2 norm of a tree, `√(Σ_leaves Σ x²)`, as a scalar tensor: one sum of squares per
- * leaf, one sum of them all, one root. No host sync (read it with `.dataSync()` only
- * where you log it). The leaves' sums are stacked and summed rather than joined by `tf.addN`:
- * tfjs-webgpu's AddN binds every input at once, and past the device's storage-buffer limit (8
- * per shader on many adapters) the pipeline is invalid and the sum silently wrong.
+ * leaf, one addition of them all, one root. No host sync (read it with `.dataSync()` only
+ * where you log it).
  */
 export const globalNorm = (tree: unknown): tf.Scalar =>
   scoped(() => {
     const sums = leaves(tree).map((x) => tf.sum(tf.square(x)))
     if (sums.length === 0) return tf.scalar(0)
-    return tf.sqrt(sums.length === 1 ? sums[0] : tf.sum(tf.stack(sums))) as tf.Scalar
+    return tf.sqrt(addAll(sums)) as tf.Scalar
   })
+
+/** The most inputs of one `tf.addN` here: tfjs-webgpu binds each input and the output as storage buffers, 8 per shader on many devices. */
+const ADD_N_INPUTS = 7
+
+/**
+ * The sum of tensors of one shape: one `tf.addN` for up to {@link ADD_N_INPUTS} of them, a tree of
+ * them beyond. tfjs-webgpu's AddN past the device's storage-buffer limit makes an invalid pipeline
+ * and a wrong sum (Dawn prints a validation error, nothing throws).
+ */
+const addAll = (xs: readonly tf.Tensor[]): tf.Tensor => {
+  if (xs.length === 1) return xs[0]
+  if (xs.length <= ADD_N_INPUTS) return tf.addN([...xs])
+  const groups = Array.from({ length: Math.ceil(xs.length / ADD_N_INPUTS) }, (_, i) => addAll(xs.slice(i * ADD_N_INPUTS, (i + 1) * ADD_N_INPUTS)))
+  return addAll(groups)
+}
 
 /** @internal {@link clipByGlobalNorm} with the name to use in messages. */
 export const clipByGlobalNormAs = (who: string, maxNorm: number): GradientTransformation<EmptyState> => {
