@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ['spec/**/*.spec.ts'],
+    // spec/gpu needs a WebGPU adapter: `npm run test:gpu` (vitest.gpu.config.ts).
+    exclude: ['spec/gpu/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, one after another, each in its own process (so one's memory
 // and JIT state do not colour the next). Tables go to stdout in Markdown, for docs/benchmarks.md.
 //   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,kit] [--no-torch]
+//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,gpu] [--no-torch]
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +16,8 @@ const SUITES = {
   quality: ['minigpt.mjs', '--quality', '--epochs', '50'],
   gpt2: ['gpt2.mjs'],
   kit: ['kit.mjs'],
+  // Only when asked for (--only gpu): it needs a WebGPU adapter (docs/gpu.md).
+  gpu: ['gpu.mjs', '--rounds', '2'],
 }
 const i = process.argv.indexOf('--only')
 const only = i >= 0 ? process.argv[i + 1].split(',') : ['core', 'kernels', 'latency', 'minigpt', 'gpt2', 'kit']

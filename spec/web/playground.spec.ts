@@ -164,4 +164,30 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
 
     expect(problems).toEqual([])
   }, 120_000)
+
+  it('starts on webgpu where the browser has an adapter (SwiftShader with --enable-unsafe-webgpu) and says so', async () => {
+    const { chromium } = await import('playwright-core')
+    const gpuBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] })
+    try {
+      const gpuPage = await gpuBrowser.newPage()
+      const errors: string[] = []
+      gpuPage.on('pageerror', (e) => errors.push(`page error: ${e.message}`))
+      gpuPage.on('console', (m) => {
+        if (m.type() === 'error') errors.push(`console.error: ${m.text()}`)
+      })
+      await gpuPage.goto(url)
+      await gpuPage.waitForFunction(() => (document.querySelector('#backend-status')?.textContent ?? '').startsWith('running on webgpu'), null, { timeout: 60_000 })
+      expect(await gpuPage.$eval('#backend-status', (el) => el.textContent)).toBe('running on webgpu (adapter: google swiftshader)')
+      expect(await gpuPage.$eval('#backend', (el) => (el as HTMLSelectElement).value)).toBe('webgpu')
+      expect(await gpuPage.$eval('#backend-error', (el) => (el as HTMLElement).hidden)).toBe(true)
+      // And it generates there: the bundled sample's eight names.
+      await gpuPage.click('#load-sample')
+      await gpuPage.waitForFunction(() => Number(document.querySelector<HTMLElement>('#names')?.dataset.generation) > 0 && document.body.dataset.busy === 'false', null, { timeout: 60_000 })
+      expect(await gpuPage.$$eval('#names li', (lis) => lis.length)).toBe(8)
+      expect(await gpuPage.$eval('#generate-status', (el) => el.textContent)).toMatch(/^8 names in \d+ ms on webgpu/)
+      expect(errors).toEqual([])
+    } finally {
+      await gpuBrowser.close()
+    }
+  }, 120_000)
 })

@@ -15,6 +15,9 @@ import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
 import { activeSimdKernels } from './simd/module.js'
 import { shareIdentityData, silenceFirstUseBanner } from '../core/tfjs-internals.js'
+import type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
+
+export type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
 
 /** The backends the library knows how to start. */
 export const BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const
@@ -35,6 +38,8 @@ const backendError = (backend: string, message: string): BackendError => ({ _tag
 export interface BackendOptions {
   /** wasm only: where the `.wasm` files are (a URL prefix in the browser). Found automatically in Node. */
   readonly wasmPaths?: string
+  /** webgpu in Node only: Dawn's flags and the adapter's feature level (see {@link WebGpuNodeOptions}). */
+  readonly webgpu?: WebGpuNodeOptions
 }
 
 /** True when running under Node.js (rather than a browser or a worker). */
@@ -49,7 +54,8 @@ export const parseBackendName = (name: string): E.Either<BackendError, BackendNa
 
 let wasmConfigured = false
 
-const register = async (name: BackendName, options: BackendOptions): Promise<void> => {
+/** Loads and registers a backend; a string is why it cannot be registered here. */
+const register = async (name: BackendName, options: BackendOptions): Promise<string | undefined> => {
   switch (name) {
     case 'cpu':
       await import('@tensorflow/tfjs-backend-cpu')
@@ -67,9 +73,17 @@ const register = async (name: BackendName, options: BackendOptions): Promise<voi
     case 'webgl':
       await import('@tensorflow/tfjs-backend-webgl')
       return
-    case 'webgpu':
-      await import('@tensorflow/tfjs-backend-webgpu')
-      return
+    case 'webgpu': {
+      if (!isNode()) {
+        await import('@tensorflow/tfjs-backend-webgpu')
+        return
+      }
+      const node = await import('./webgpu-node.js')
+      // In Node, a webgpu factory that someone else registered (their own navigator.gpu) is used as it is.
+      if (tf.findBackendFactory('webgpu') !== null && node.nodeWebGpuAdapter() === undefined) return
+      const r = await node.registerNodeWebGpu(options.webgpu)
+      return E.isLeft(r) ? r.left : undefined
+    }
   }
 }
 
@@ -84,8 +98,8 @@ const register = async (name: BackendName, options: BackendOptions): Promise<voi
 const shareIdentityOnWasm = (): void => shareIdentityData('wasm')
 
 const reasonWhenMissing = (name: BackendName): string =>
-  isNode() && (name === 'webgl' || name === 'webgpu')
-    ? `${name} is only available in a browser (tfjs registers it only where a GPU context exists); use 'wasm' or 'cpu' in Node`
+  isNode() && name === 'webgl'
+    ? `webgl is only available in a browser (tfjs registers it only where a GPU context exists); use 'webgpu' (with the webgpu package), 'wasm' or 'cpu' in Node`
     : name === 'webgpu'
       ? 'this browser offers no WebGPU adapter (in Chromium, WebGPU may need --enable-unsafe-webgpu)'
       : `${name} did not register in this environment`
@@ -103,7 +117,8 @@ export const useBackend =
     if (E.isLeft(parsed)) return parsed
     const backend = parsed.right
     try {
-      await register(backend, options)
+      const why = await register(backend, options)
+      if (why !== undefined) return E.left(backendError(backend, why))
     } catch (e) {
       return E.left(backendError(backend, `could not load the ${backend} backend: ${(e as Error).message}`))
     }
@@ -162,3 +177,17 @@ export const activeBackend = (): string => tf.getBackend()
  * memory they can import. Where they do not, the same functions run as tfjs ops.
  */
 export const simdKernelsActive = (): boolean => activeSimdKernels() !== null
+
+/**
+ * The adapter the webgpu backend runs on (vendor, architecture, device, description, feature
+ * level, whether it is a software implementation), when webgpu is the active backend; undefined
+ * otherwise. In Node it is what Dawn reported; in a browser what tfjs-backend-webgpu kept.
+ */
+export const webgpuAdapter = async (): Promise<WebGpuAdapterInfo | undefined> => {
+  if (tf.getBackend() !== 'webgpu') return undefined
+  if (isNode()) return (await import('./webgpu-node.js')).nodeWebGpuAdapter()
+  const info = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo
+  const vendor = info?.vendor ?? ''
+  const architecture = info?.architecture ?? ''
+  return { vendor, architecture, device: '', description: '', featureLevel: 'core', software: /swiftshader|software|llvmpipe/i.test(vendor + ' ' + architecture) }
+}

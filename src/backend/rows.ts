@@ -14,8 +14,11 @@ import { gatherRowsKernel } from './simd/gather-rows.js'
  */
 export const hostValues = (t: tf.Tensor): Float32Array | Int32Array => heapView(t) ?? (t.dataSync() as Float32Array | Int32Array)
 
-/** Whether the active backend keeps tensors in the host's memory (wasm, cpu). */
-const onHostMemory = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu'
+/**
+ * Whether the active backend keeps tensors in the host's memory (wasm, cpu). Elsewhere (webgl,
+ * webgpu) reading a tensor is a round trip to the device, which decoding must not make per token.
+ */
+export const onHostMemory = (): boolean => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu'
 
 /** Throws a RangeError naming the first index that is not an integer in [0, size). */
 const checkIndices = (where: string, what: string, indices: ArrayLike<number>, size: number): void => {

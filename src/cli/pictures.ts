@@ -60,5 +60,5 @@ export const writeAttentionPictures = async (dir: string, config: MiniGptConfig,
   await write(join(dir, 'causal-mask.svg'), maskIllustration())
   const ids = [vocab.sos, ...chars(name).map((c) => vocab.index.get(c) ?? vocab.pad)].slice(0, config.max_len + 2)
   const labels = ids.map((i) => (i === vocab.sos ? '<SOS>' : vocab.tokens[i]))
-  await write(join(dir, 'attention.svg'), attentionGrid(attentionMaps(config, params, ids), labels, { title: `Attention of each layer and head on "${name}"` }))
+  await write(join(dir, 'attention.svg'), attentionGrid(await attentionMaps(config, params, ids), labels, { title: `Attention of each layer and head on "${name}"` }))
 }

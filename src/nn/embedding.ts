@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
-import { selectColumns, selectRows } from '../backend/rows.js'
+import { onHostMemory, selectColumns, selectRows } from '../backend/rows.js'
 import { normal } from '../core/key.js'
 import { param } from '../core/tree.js'
 import type { Layer } from '../core/layer.js'
@@ -32,13 +32,18 @@ export const lookup = (table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number):
 
 /**
  * {@link lookup} in a table given transposed, [dim, vocab]: the rows of `tableT`ᵀ for `ids`, read
- * as columns of `tableT` ({@link selectColumns}) — for a decoder that keeps only the tied head's
- * wteᵀ and not wte itself. While a gradient is computed it transposes the table and uses
+ * as columns of `tableT` ({@link selectColumns} on wasm and cpu; a gather along the columns on the
+ * device elsewhere, so that the ids are not read back) — for a decoder that keeps only the tied
+ * head's wteᵀ and not wte itself. While a gradient is computed it transposes the table and uses
  * {@link lookup}, so that gradients reach `tableT`.
  */
 export const lookupTransposed = withInferenceKernel(
   (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor => lookup(tf.transpose(tableT) as tf.Tensor2D, ids),
-  (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor => tf.reshape(selectColumns(tableT, ids.dataSync()), [...ids.shape, tableT.shape[0]]),
+  (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor =>
+    tf.reshape(
+      onHostMemory() ? selectColumns(tableT, ids.dataSync()) : tf.transpose(tf.gather(tableT, tf.reshape(ids, [-1]), 1)),
+      [...ids.shape, tableT.shape[0]],
+    ),
 )
 
 /** {@link lookupTransposed} for a batch of token ids [batch, length] → [batch, length, dim]. */
@@ -49,12 +54,13 @@ const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, padding
 
 /**
  * The rows of `table` for `ids`, without a gradient. A small table (at most 8× the rows asked
- * for, Mini-GPT's 81 × 64 at a decoding step, say) is copied out and looked up on the host by
+ * for, Mini-GPT's 81 × 64 at a decoding step, say) is copied out and looked up on the host (wasm and cpu) by
  * {@link selectRows}: tfjs-wasm's Gather computes every element's index and is several times
- * slower there (docs/benchmarks.md). A large one (GPT-2's 50,257 × 768) stays with tf.gather.
+ * slower there (docs/benchmarks.md). A large one (GPT-2's 50,257 × 768), and any
+ * table on a GPU backend (where reading the ids back would be a round trip), stays with tf.gather.
  */
 const lookupRows = (table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D =>
-  table.size <= 8 * ids.size * table.shape[1] ? selectRows(table, ids.dataSync()) : (tf.gather(table, ids) as tf.Tensor2D)
+  onHostMemory() && table.size <= 8 * ids.size * table.shape[1] ? selectRows(table, ids.dataSync()) : (tf.gather(table, ids) as tf.Tensor2D)
 
 const gatherRowsWithGrad = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D => {
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {

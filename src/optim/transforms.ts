@@ -214,11 +214,25 @@ export const globalNorm = (tree: unknown): tf.Scalar =>
   scoped(() => {
     const sums = leaves(tree).map((x) => tf.sum(tf.square(x)))
     if (sums.length === 0) return tf.scalar(0)
-    return tf.sqrt(sums.length === 1 ? sums[0] : tf.addN(sums)) as tf.Scalar
+    return tf.sqrt(addAll(sums)) as tf.Scalar
   })
 
 /** PyTorch's `clip_grad_norm_` factor for a global norm: min(1, maxNorm / (norm + 1e-6)). Shared by {@link clipByGlobalNorm} and the leafwise step. */
 export const clipFactor = (norm: tf.Scalar, maxNorm: number): tf.Scalar => tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6))), tf.scalar(1))
+/** The most inputs of one `tf.addN` here: tfjs-webgpu binds each input and the output as storage buffers, 8 per shader on many devices. */
+const ADD_N_INPUTS = 7
+
+/**
+ * The sum of tensors of one shape: one `tf.addN` for up to {@link ADD_N_INPUTS} of them, a tree of
+ * them beyond. tfjs-webgpu's AddN past the device's storage-buffer limit makes an invalid pipeline
+ * and a wrong sum (Dawn prints a validation error, nothing throws).
+ */
+const addAll = (xs: readonly tf.Tensor[]): tf.Tensor => {
+  if (xs.length === 1) return xs[0]
+  if (xs.length <= ADD_N_INPUTS) return tf.addN([...xs])
+  const groups = Array.from({ length: Math.ceil(xs.length / ADD_N_INPUTS) }, (_, i) => addAll(xs.slice(i * ADD_N_INPUTS, (i + 1) * ADD_N_INPUTS)))
+  return addAll(groups)
+}
 
 /** @internal {@link clipByGlobalNorm} with the name to use in messages. */
 export const clipByGlobalNormAs = (who: string, maxNorm: number): GradientTransformation<EmptyState> => {

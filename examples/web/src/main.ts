@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
-import { activeBackend, simdKernelsActive, useBackend } from '../../../src/backend/index.js'
+import { activeBackend, simdKernelsActive, useBackend, webgpuAdapter } from '../../../src/backend/index.js'
 import { chars } from '../../../src/data/vocab.js'
 import { lineChart } from '../../../src/viz/index.js'
 import {
@@ -67,13 +67,29 @@ const exclusive = (task: () => Promise<void>): Promise<void> => {
 // ---------------------------------------------------------------------------------------------
 // backend
 
-const startBackend = async (name: string): Promise<void> => {
+/** Starts a backend and says which one runs; resolves to the library's error message when it did not start. */
+const startBackend = async (name: string): Promise<string | undefined> => {
   const r = await useBackend(name, { wasmPaths })()
-  if (E.isLeft(r)) {
-    showError('backend-error', r.left.message)
-    $<HTMLSelectElement>('backend').value = activeBackend()
-  } else showError('backend-error', undefined)
-  $('backend-status').textContent = `running on ${activeBackend()}${simdKernelsActive() ? ' (with minigpt-fp\'s SIMD kernels)' : ''}`
+  showError('backend-error', E.isLeft(r) ? r.left.message : undefined)
+  $<HTMLSelectElement>('backend').value = activeBackend()
+  $('backend-status').textContent = `running on ${activeBackend()}${await backendDetail()}`
+  return E.isLeft(r) ? r.left.message : undefined
+}
+
+/** What the label adds to the backend's name: the SIMD kernels on wasm, the adapter on webgpu. */
+const backendDetail = async (): Promise<string> => {
+  if (simdKernelsActive()) return " (with minigpt-fp's SIMD kernels)"
+  const adapter = await webgpuAdapter()
+  return adapter === undefined ? '' : ` (adapter: ${[adapter.vendor, adapter.architecture].filter((x) => x !== '').join(' ') || 'unnamed'})`
+}
+
+/**
+ * Whether this browser offers a WebGPU adapter. Asked before starting webgpu, so that a browser with
+ * `navigator.gpu` but no adapter (Chromium without a GPU) simply stays on wasm.
+ */
+const hasWebGpuAdapter = async (): Promise<boolean> => {
+  const gpu = (navigator as { gpu?: { requestAdapter: () => Promise<unknown> } }).gpu
+  return gpu !== undefined && (await gpu.requestAdapter().catch(() => null)) !== null
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,7 +171,7 @@ const renderDistribution = async (): Promise<void> => {
 const renderPictures = async (): Promise<void> => {
   if (model === undefined || names.length === 0) return
   const name = names[selected] ?? ''
-  $('attention').innerHTML = attentionSvg(model, name)
+  $('attention').innerHTML = await attentionSvg(model, name)
   const pos = input('position')
   pos.min = String(Math.min(chars(settings().prompt).length, chars(name).length))
   pos.max = String(chars(name).length)
@@ -334,7 +350,10 @@ input('position').addEventListener('input', () => void exclusive(renderDistribut
 button('train').addEventListener('click', startTraining)
 button('stop').addEventListener('click', () => worker?.postMessage({ type: 'stop' } satisfies ToWorker))
 
+// wasm (else cpu) first, then webgpu where the browser has an adapter: a webgpu that fails to start
+// leaves wasm running and its error on the page; the label says which backend runs.
 void exclusive(async () => {
   await startBackend('wasm')
   if (activeBackend() !== 'wasm') await startBackend('cpu')
+  if (await hasWebGpuAdapter()) await startBackend('webgpu')
 })

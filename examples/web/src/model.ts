@@ -112,9 +112,9 @@ const idsOf = (m: Loaded, text: string): number[] => {
 }
 
 /** Every layer's and head's attention over the name (SOS first), as a grid of heatmaps on [0, 1]. */
-export const attentionSvg = (m: Loaded, text: string): string => {
+export const attentionSvg = async (m: Loaded, text: string): Promise<string> => {
   const ids = idsOf(m, text)
-  const maps = attentionMaps(m.ckpt.config, m.ckpt.params, ids)
+  const maps = await attentionMaps(m.ckpt.config, m.ckpt.params, ids)
   return attentionGrid(maps, ids.map((i) => label(m.ckpt.vocab, i)), { title: `Attention on "${text}": each layer and head (causal: no query sees a later key)` })
 }
 

@@ -49,13 +49,14 @@ export const epochBatches =
  * Every layer's attention weights for one token sequence in eval mode, as plain numbers:
  * [layer][head][query][key] (for pictures and for tests).
  */
-export const attentionMaps = (c: MiniGptConfig, params: MiniGptParams, ids: readonly number[]): number[][][][] => {
+export const attentionMaps = async (c: MiniGptConfig, params: MiniGptParams, ids: readonly number[]): Promise<number[][][][]> => {
   const model = miniGpt(c)
   const att = tf.tidy(() => {
     const out = model.apply(params, { ids: tf.tensor2d([[...ids]], [1, ids.length], 'int32'), returnAttention: true }, { training: false })
     return tf.stack((out.attention ?? []).map((a) => tf.squeeze(a, [0])))
   })
-  const arr = att.arraySync() as number[][][][]
+  // Read asynchronously: a synchronous read stalls GPU backends (and fails on webgpu in Node, which has no OffscreenCanvas).
+  const arr = (await att.array()) as number[][][][]
   att.dispose()
   return arr
 }

@@ -1,0 +1,4 @@
+/** The conformance suite on wasm (with the library's SIMD kernels) against cpu. */
+import { conformanceSuite } from './suite.js'
+
+conformanceSuite('wasm')
