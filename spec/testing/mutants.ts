@@ -11,7 +11,7 @@ import { foldIn, key } from '../../src/core/key.js'
 import { miniGpt, type MiniGptConfig, type MiniGptParams } from '../../src/models/minigpt/index.js'
 import { gpt2, type Gpt2Config, type Gpt2Params } from '../../src/models/gpt2/index.js'
 import { contextLength } from '../../src/models/minigpt/config.js'
-import { tfjsDecoder } from '../../src/sample/tfjs-decoder.js'
+import { tfjsDecoder } from '../../src/models/tfjs-decoder.js'
 import { greedy, minP, sample, softmax, temperature, topK, topP, type LogitsProcessor, type Sampler } from '../../src/sample/index.js'
 import {
   checkCausalLm, checkSampling, gpt2UnderTest, miniGptUnderTest, reference, type CausalLm, type CausalLmOptions, type PropertyReport, type Selection, type ProcessorUnderTest, type SamplerUnderTest,
@@ -65,8 +65,9 @@ export const mutants = (mini: { c: MiniGptConfig; p: MiniGptParams; c1: MiniGptC
       return {
         ...realGpt2(),
         incremental: tfjsDecoder((q: Gpt2Params, x, cache) => {
-          const fresh = g.apply(q, { ids: x, lastOnly: true }, EVAL) // positions from 0, no past keys
-          return { logits: fresh.logits, cache: cache === undefined ? fresh.cache : cache.map((kv, i) => ({ k: tf.concat([kv.k, fresh.cache[i].k], 2), v: tf.concat([kv.v, fresh.cache[i].v], 2) })) }
+          const fresh = g.apply(q, { ids: x }, EVAL) // positions from 0, no past keys
+          const [b, t, v] = fresh.logits.shape
+          return { logits: tf.slice(fresh.logits, [0, t - 1, 0], [b, 1, v]), cache: cache === undefined ? fresh.cache : cache.map((kv, i) => ({ k: tf.concat([kv.k, fresh.cache[i].k], 2), v: tf.concat([kv.v, fresh.cache[i].v], 2) })) }
         }, g2.p, { vocabSize: g2.c.vocab_size, contextLength: g2.c.n_positions }),
       }
     }),

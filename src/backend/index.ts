@@ -14,7 +14,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
 import { activeSimdKernels } from './simd/module.js'
-import { shareIdentityData, silenceFirstUseBanner } from '../core/tfjs-internals.js'
+import { shareIdentityData, silenceFirstUseBanner, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
 import type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
 
 export type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
@@ -186,7 +186,7 @@ export const simdKernelsActive = (): boolean => activeSimdKernels() !== null
 export const webgpuAdapter = async (): Promise<WebGpuAdapterInfo | undefined> => {
   if (tf.getBackend() !== 'webgpu') return undefined
   if (isNode()) return (await import('./webgpu-node.js')).nodeWebGpuAdapter()
-  const info = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo
+  const info = webgpuBackendAdapterInfo()
   const vendor = info?.vendor ?? ''
   const architecture = info?.architecture ?? ''
   return { vendor, architecture, device: '', description: '', featureLevel: 'core', software: /swiftshader|software|llvmpipe/i.test(vendor + ' ' + architecture) }

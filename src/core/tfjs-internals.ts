@@ -104,3 +104,7 @@ export const silenceFirstUseBanner = (): void => {
   const b = tf.backend() as unknown as { firstUse?: boolean }
   if (typeof b.firstUse === 'boolean') b.firstUse = false
 }
+
+/** What the active tfjs-backend-webgpu kept of its adapter (`adapterInfo`, a field it does not type), when it kept anything. */
+export const webgpuBackendAdapterInfo = (): { readonly vendor?: string; readonly architecture?: string } | undefined =>
+  (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo
