@@ -24,6 +24,9 @@
 //   torch      /usr/bin/python3 bench/pytorch/gpt2_bench.py with the same options, when that
 //              interpreter has torch; its `blas` field is the BLAS the process really loaded
 //              (bench/pytorch/blas_info.py). A run on the reference BLAS is labelled so.
+//              PyTorch keeps its default here: 1 intra-op thread, while OpenBLAS runs its own pool
+//              of one thread per core. Raising torch's threads to 2 made it 7-17x slower on this
+//              machine (OpenMP and OpenBLAS threads contending for 2 cores), so 1 is its best.
 //   onnx       ONNX Runtime (onnxruntime-node, CPU): the same GPT-2 exported from the PyTorch
 //              reference with past key/values (bench/pytorch/gpt2_onnx.py, into a temporary
 //              directory, deleted after), prefill and cached decode by the same protocol, with
@@ -35,12 +38,12 @@
 // process (so the decode process's peak RSS is generation's alone), one after another.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import os, { tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
-import { median, table, machine } from './util.mjs'
+import { median, table, machine, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -80,8 +83,6 @@ for (const c of contexts) {
 }
 
 const log = (...a) => console.error(...a)
-/** PyTorch runs with one thread per core (torch.set_num_threads; OpenBLAS sizes its own pool the same). */
-const cores = os.cpus().length
 const rssMb = () => process.resourceUsage().maxRSS / 1024 // KiB on Linux
 /** The wasm heap's size: it grows to the peak and never shrinks (at most 4 GiB). */
 const wasmHeapMb = () => tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 20
@@ -224,24 +225,8 @@ const matmulShapes = () => [...contexts.map((c) => [c, config.n_embd, 4 * config
 
 async function benchMatmul() {
   await initBackend('wasm')
-  const out = []
-  for (const [m, k, n] of matmulShapes()) {
-    const a = tf.randomNormal([m, k], 0, 1, 'float32', 1)
-    const b = tf.randomNormal([k, n], 0, 1, 'float32', 2)
-    const times = []
-    const start = performance.now()
-    for (let i = 0; times.length < 5 || performance.now() - start < 500; i++) {
-      const t0 = performance.now()
-      const y = tf.matMul(a, b)
-      await y.data()
-      if (i > 0) times.push((performance.now() - t0) / 1000)
-      y.dispose()
-    }
-    tf.dispose([a, b])
-    const gflops = (2 * m * k * n) / median(times) / 1e9
-    log(`matmul ${m}x${k}x${n} on wasm: ${gflops.toFixed(1)} GFLOP/s`)
-    out.push({ shape: [m, k, n], gflop_s: gflops })
-  }
+  const out = await wasmMatmulGflops(tf, matmulShapes())
+  for (const m of out) log(`matmul ${m.shape.join('x')} on wasm: ${m.gflop_s.toFixed(1)} GFLOP/s`)
   return { matmul: out }
 }
 
@@ -295,12 +280,6 @@ const torchAvailable = () => {
   }
 }
 
-/** PyTorch's matmul GFLOP/s at the same shapes (its BLAS's). */
-const torchMatmul = () => {
-  const shapes = matmulShapes().map((s) => s.join('x')).join(',')
-  return JSON.parse(execFileSync('/usr/bin/python3', [join(HERE, 'pytorch', 'matmul_bench.py'), '--shapes', shapes, '--threads', String(cores), '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }))
-}
-
 /** Exports the graph, runs ONNX Runtime with 1 and 2 threads (each in its own process), deletes the file. */
 const onnxRuns = () => {
   const dir = mkdtempSync(join(tmpdir(), 'minigpt-onnx-'))
@@ -318,7 +297,7 @@ function benchTorch() {
   if (!torchAvailable()) return null
   const args = [
     join(HERE, 'pytorch', 'gpt2_bench.py'), '--config', configName, '--contexts', contexts.join(','), '--decode-steps', String(decodeSteps),
-    '--ft-batch', String(ftBatch), '--ft-block', String(ftBlock), '--ft-warmup', String(ftWarmup), '--ft-steps', String(ftSteps), '--seed', String(seed), '--threads', String(cores), '--json',
+    '--ft-batch', String(ftBatch), '--ft-block', String(ftBlock), '--ft-warmup', String(ftWarmup), '--ft-steps', String(ftSteps), '--seed', String(seed), '--json',
   ]
   const out = execFileSync(python, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
   return JSON.parse(out)
@@ -351,7 +330,6 @@ const prefillFlops = (c, C) => 2 * C * 12 * c.n_layer * c.n_embd ** 2 + 4 * c.n_
 /** Matmul flops of a fine-tuning step (forward + backward ≈ 3 × forward, the head at every position). */
 const finetuneFlops = (c, B, T) => 3 * B * (2 * T * (12 * c.n_layer * c.n_embd ** 2 + c.n_embd * c.vocab_size) + 4 * c.n_layer * T * T * c.n_embd)
 
-const blasLabel = (t) => (t?.blas === undefined ? 'PyTorch' : t.blas.reference ? `PyTorch on the REFERENCE BLAS (not a comparison)` : `PyTorch + ${t.blas.blas.split(' ').slice(0, 2).join(' ')}`)
 
 const report = (r) => {
   const rows = []
@@ -360,7 +338,7 @@ const report = (r) => {
   const theirs = r.torch?.decode ?? []
   const orts = r.onnx ?? []
   const bw = r.bandwidth?.bandwidth
-  const torchCol = blasLabel(r.torch)
+  const torchCol = torchLabel(r.torch?.blas)
   const ortCol = `ONNX Runtime ${orts[0]?.onnxruntime ?? ''} (best of ${orts.map((o) => o.threads).join(', ') || '—'} threads)`
   const gemm = (list, C) => list?.find((m) => m.shape[0] === C)?.gflop_s
   const pct = (x, of) => (x && of ? `${((100 * x) / of).toFixed(0)}%` : '—')
@@ -421,7 +399,7 @@ if (only !== undefined) {
   for (const part of ['bandwidth', 'matmul', 'decode', 'finetune']) r[part] = child(part)
   r.torch = benchTorch()
   if (r.torch !== null) {
-    r.torchMatmul = torchMatmul()
+    r.torchMatmul = torchMatmulGflops(matmulShapes())
     r.onnx = onnxRuns()
   }
   console.log(json ? JSON.stringify({ machine: machine(), config: configName, ...r }) : report(r))
