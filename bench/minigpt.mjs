@@ -140,10 +140,12 @@ const torchAvailable = () => {
   }
 }
 
-const torchRun = (args) => {
-  log(`  torch ${args.join(' ')}`)
+/** minigpt_seed.py; `blasThreads` sets OpenBLAS's pool (OPENBLAS_NUM_THREADS), else its default (one per core). */
+const torchRun = (args, blasThreads = undefined) => {
+  log(`  torch ${args.join(' ')}${blasThreads === undefined ? '' : ` (OPENBLAS_NUM_THREADS=${blasThreads})`}`)
+  const env = { ...process.env, MINIGPT_DATA: dataDir, ...(blasThreads === undefined ? {} : { OPENBLAS_NUM_THREADS: String(blasThreads) }) }
   const out = execFileSync('/usr/bin/python3', [join(root, 'bench/pytorch/minigpt_seed.py'), ...args, '--json'], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MINIGPT_DATA: dataDir }, maxBuffer: 1 << 26,
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env, maxBuffer: 1 << 26,
   })
   return JSON.parse(out.trim().split('\n').pop())
 }
@@ -166,10 +168,15 @@ if (!flag('quality')) {
   const wasmMatmul = await wasmMatmulGflops(tf, MATMUL_SHAPES)
   results.speed = { epochs, ours: { epochSeconds: ourEpoch, perEpoch: ours.epochs, trainTokensPerSecond: seedPositions / ourEpoch, forwardTokensPerSecond: ourForward, generation: ourGen, matmul: wasmMatmul } }
   if (torchAvailable()) {
-    const t = torchRun(['--epochs', String(epochs), '--generate', '1000', '--forward-bench'])
+    // OpenBLAS at 1 and at 2 threads: the comparison takes PyTorch's better epoch (and that run's other figures).
+    const runs = [1, 2].map((n) => torchRun(['--epochs', String(epochs), '--generate', '1000', '--forward-bench'], n))
+    const t = runs.reduce((a, b) => (median(b.epoch_seconds) < median(a.epoch_seconds) ? b : a))
     const torchEpoch = median(t.epoch_seconds)
     const blasMatmul = torchMatmulGflops(MATMUL_SHAPES)
-    results.speed.torch = { epochSeconds: torchEpoch, perEpoch: t.epoch_seconds, trainTokensPerSecond: seedPositions / torchEpoch, stepOnlyTokensPerSecond: t.train_tokens_per_s, forwardTokensPerSecond: t.forward_tokens_per_s, generation: t.generate, threads: t.threads, torch: t.torch_version, blas: t.blas, matmul: blasMatmul.matmul }
+    results.speed.torch = {
+      epochSeconds: torchEpoch, perEpoch: t.epoch_seconds, trainTokensPerSecond: seedPositions / torchEpoch, stepOnlyTokensPerSecond: t.train_tokens_per_s, forwardTokensPerSecond: t.forward_tokens_per_s, generation: t.generate, threads: t.threads, torch: t.torch_version, blas: t.blas, matmul: blasMatmul.matmul,
+      byBlasThreads: runs.map((x) => ({ blasThreads: x.blas?.blas_threads, epochSeconds: median(x.epoch_seconds), forwardTokensPerSecond: x.forward_tokens_per_s })),
+    }
   }
   const s = results.speed
   const tcol = s.torch ? torchLabel(s.torch.blas) : 'PyTorch'
@@ -195,7 +202,7 @@ if (!flag('quality')) {
   }))
   if (!flag('json')) {
     const b = s.torch?.blas
-    const torchNote = s.torch ? `${torchLabel(b)}: PyTorch ${s.torch.torch}, ${s.torch.threads} intra-op thread(s), BLAS ${b?.blas ?? 'not reported'}${b?.blas_threads ? ` with ${b.blas_threads} threads` : ''}` : 'PyTorch not run'
+    const torchNote = s.torch ? `${torchLabel(b)}: PyTorch ${s.torch.torch}, ${s.torch.threads} intra-op thread(s), BLAS ${b?.blas ?? 'not reported'}${b?.blas_threads ? ` with ${b.blas_threads} threads (its better epoch of ${s.torch.byBlasThreads.map((x) => `${fmt(x.epochSeconds, 2)} s at ${x.blasThreads}`).join(', ')} BLAS threads)` : ''}` : 'PyTorch not run'
     console.log(`\n## Mini-GPT: the seed recipe, ours (tfjs wasm) vs the seed's PyTorch code — ${results.date}, ${results.machine}; ${torchNote}\n`)
     console.log(table(rows))
     console.log(`\nAgainst the machine's limits, measured in the same run (matmul at ${MATMUL_SHAPES.map((m) => m.join('×')).join(', ')}: wasm ${s.ours.matmul.map((m) => fmt(m.gflop_s, 1)).join(' / ')}, BLAS ${s.torch?.matmul?.map((m) => fmt(m.gflop_s, 1)).join(' / ') ?? '–'} GFLOP/s):\n`)

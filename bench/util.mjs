@@ -36,7 +36,7 @@ export const machine = () => {
 
 /**
  * Matmul GFLOP/s of `tf.matMul` on the current backend at each [M, K, N] shape (2·M·K·N flops,
- * the median of ≥ 5 repetitions and ≥ 0.5 s after one warm-up): our path's compute limit.
+ * the median of ≥ 5 repetitions and ≥ 1 s after two warm-ups): our path's compute limit.
  */
 export const wasmMatmulGflops = async (tf, shapes) => {
   const out = []
@@ -45,11 +45,11 @@ export const wasmMatmulGflops = async (tf, shapes) => {
     const b = tf.randomNormal([k, n], 0, 1, 'float32', 2)
     const times = []
     const start = performance.now()
-    for (let i = 0; times.length < 5 || performance.now() - start < 500; i++) {
+    for (let i = 0; times.length < 5 || performance.now() - start < 1000; i++) {
       const t0 = performance.now()
       const y = tf.matMul(a, b)
       await y.data()
-      if (i > 0) times.push((performance.now() - t0) / 1000)
+      if (i > 1) times.push((performance.now() - t0) / 1000)
       y.dispose()
     }
     tf.dispose([a, b])
