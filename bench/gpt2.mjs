@@ -4,6 +4,7 @@
 //   npm run build && node bench/gpt2.mjs                      # everything (minutes: do it on a quiet machine)
 //   node bench/gpt2.mjs --config tiny --contexts 8,40 --bandwidth-mb 64   # a seconds-long smoke test
 //   node bench/gpt2.mjs --only decode|finetune|torch|bandwidth|matmul [--json]
+//   --threads N: tfjs-wasm's XNNPACK threads (default one per core)
 //
 // What is measured (the same protocol as gpt2_bench.py):
 //   decode     for each context C: a random prompt of C tokens prefilled in one call (timed on
@@ -42,7 +43,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
-import { initBackend, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
+import { initBackend, wasmThreadCount, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
 import { median, table, machine, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
@@ -76,6 +77,7 @@ const bandwidthMb = Number(opt('bandwidth-mb', '1024'))
 const seed = Number(opt('seed', '0'))
 const only = opt('only', undefined)
 const ortThreads = Number(opt('ort-threads', '1'))
+const wasmOptions = opt('threads', undefined) === undefined ? {} : { threads: Number(opt('threads')) }
 const onnxFile = opt('onnx-file', undefined)
 const json = flag('json')
 for (const c of contexts) {
@@ -109,7 +111,7 @@ const argmax = (row) => {
 }
 
 async function benchDecode() {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const t0 = performance.now()
   const params = randomParams(config)
   const initSeconds = (performance.now() - t0) / 1000
@@ -146,11 +148,11 @@ async function benchDecode() {
   }
   const count = tree.count(params)
   decoder.dispose()
-  return { params: count, init_seconds: initSeconds, decode: results, peak_rss_mb_after_decode: rssMb(), wasm_heap_mb: wasmHeapMb() }
+  return { wasm_threads: wasmThreadCount(), params: count, init_seconds: initSeconds, decode: results, peak_rss_mb_after_decode: rssMb(), wasm_heap_mb: wasmHeapMb() }
 }
 
 async function benchFinetune() {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const params = randomParams(config)
   // The Trainer's step (clip 1, AdamW lr 5e-5 wd 0), one parameter at a time: what fits the wasm heap.
   const ft = gpt2.finetuneStep(config, { lr: 5e-5, totalSteps: 1_000_000 })
@@ -202,7 +204,7 @@ async function benchBandwidth() {
   }
   const sumGBs = (n * 4) / bestSum / 1e9
   // The decode step's own pattern on wasm: a [1, E] · [E, V] product reads the whole matrix.
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const w = tf.randomNormal([config.n_embd, config.vocab_size], 0, 0.02, 'float32', 1)
   const x = tf.randomNormal([1, config.n_embd], 0, 1, 'float32', 2)
   const times = []
@@ -224,10 +226,10 @@ async function benchBandwidth() {
 const matmulShapes = () => [...contexts.map((c) => [c, config.n_embd, 4 * config.n_embd]), [ftBatch * ftBlock, config.n_embd, 4 * config.n_embd]]
 
 async function benchMatmul() {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const out = await wasmMatmulGflops(tf, matmulShapes())
   for (const m of out) log(`matmul ${m.shape.join('x')} on wasm: ${m.gflop_s.toFixed(1)} GFLOP/s`)
-  return { matmul: out }
+  return { wasm_threads: wasmThreadCount(), matmul: out }
 }
 
 /** Greedy decoding through an ONNX Runtime session of the exported graph (gpt2_onnx.py), same protocol as benchDecode. */
@@ -359,6 +361,7 @@ const report = (r) => {
   const orts = r.onnx ?? []
   const bw = r.bandwidth?.bandwidth
   const torchCol = torchLabel(r.torch?.blas)
+  const oursCol = `minigpt-fp (tfjs wasm, ${r.decode?.wasm_threads ?? r.matmul?.wasm_threads ?? '?'} thread(s))`
   const ortCol = `ONNX Runtime ${orts[0]?.onnxruntime ?? ''} (best of ${orts.map((o) => o.threads).join(', ') || '—'} threads)`
   const gemm = (list, C) => list?.find((m) => m.shape[0] === C)?.gflop_s
   const pct = (x, of) => (x && of ? `${((100 * x) / of).toFixed(0)}%` : '—')
@@ -369,7 +372,7 @@ const report = (r) => {
     const t = theirs.find((x) => x.context === C)
     for (const [field, what, digits] of [['prefill_tokens_per_s', 'prefill', 1], ['decode_tokens_per_s', 'cached decode', 2]]) {
       const [o, oThreads] = bestOrt(C, field)
-      rows.push({ measure: `${what} tokens/s @ ${C}`, 'minigpt-fp (tfjs wasm)': fmt(d[field], digits), [torchCol]: t?.[field] === undefined ? '—' : `${fmt(t[field], digits)}${t[`${field.split('_')[0]}_blas_threads`] ? ` (${t[`${field.split('_')[0]}_blas_threads`]})` : ''}`, [ortCol]: o === undefined ? '—' : `${fmt(o, digits)} (${oThreads})`, 'ours ÷ PyTorch': ratio(d[field], t?.[field]), 'ours ÷ ORT': ratio(d[field], o) })
+      rows.push({ measure: `${what} tokens/s @ ${C}`, [oursCol]: fmt(d[field], digits), [torchCol]: t?.[field] === undefined ? '—' : `${fmt(t[field], digits)}${t[`${field.split('_')[0]}_blas_threads`] ? ` (${t[`${field.split('_')[0]}_blas_threads`]})` : ''}`, [ortCol]: o === undefined ? '—' : `${fmt(o, digits)} (${oThreads})`, 'ours ÷ PyTorch': ratio(d[field], t?.[field]), 'ours ÷ ORT': ratio(d[field], o) })
     }
     // Against the machine: prefill's GFLOP/s vs matmul at [C, E]·[E, 4E]; decode's bytes/s vs memcpy.
     const flops = prefillFlops(config, C)
@@ -389,7 +392,7 @@ const report = (r) => {
   const f = r.finetune?.finetune
   const tf_ = r.torch?.finetune
   if (f !== undefined) {
-    rows.push({ measure: `fine-tune step seconds (${f.batch}×${f.block}, AdamW)`, 'minigpt-fp (tfjs wasm)': fmt(f.step_seconds_mean), [torchCol]: `${fmt(tf_?.step_seconds_mean)}${tf_?.blas_threads ? ` (${tf_.blas_threads})` : ''}`, [ortCol]: '—', 'ours ÷ PyTorch': `${ratio(tf_?.step_seconds_mean, f.step_seconds_mean)} the speed`, 'ours ÷ ORT': '—' })
+    rows.push({ measure: `fine-tune step seconds (${f.batch}×${f.block}, AdamW)`, [oursCol]: fmt(f.step_seconds_mean), [torchCol]: `${fmt(tf_?.step_seconds_mean)}${tf_?.blas_threads ? ` (${tf_.blas_threads})` : ''}`, [ortCol]: '—', 'ours ÷ PyTorch': `${ratio(tf_?.step_seconds_mean, f.step_seconds_mean)} the speed`, 'ours ÷ ORT': '—' })
     const flops = finetuneFlops(config, f.batch, f.block)
     const T = f.batch * f.block
     const gf = (sec) => (sec ? flops / sec / 1e9 : undefined)
@@ -397,10 +400,10 @@ const report = (r) => {
   }
   if (r.decode !== undefined) {
     const o = orts.map((x) => x.peak_rss_mb_after_decode)
-    rows.push({ measure: 'peak RSS after decoding, MB', 'minigpt-fp (tfjs wasm)': fmt(r.decode.peak_rss_mb_after_decode, 0), [torchCol]: fmt(r.torch?.peak_rss_mb_after_decode, 0), [ortCol]: o.length ? o.map((x) => fmt(x, 0)).join(' / ') : '—', 'ours ÷ PyTorch': `memory ${ratio(r.decode.peak_rss_mb_after_decode, r.torch?.peak_rss_mb_after_decode)}`, 'ours ÷ ORT': o.length ? `memory ${ratio(r.decode.peak_rss_mb_after_decode, Math.min(...o))}` : '—' })
+    rows.push({ measure: 'peak RSS after decoding, MB', [oursCol]: fmt(r.decode.peak_rss_mb_after_decode, 0), [torchCol]: fmt(r.torch?.peak_rss_mb_after_decode, 0), [ortCol]: o.length ? o.map((x) => fmt(x, 0)).join(' / ') : '—', 'ours ÷ PyTorch': `memory ${ratio(r.decode.peak_rss_mb_after_decode, r.torch?.peak_rss_mb_after_decode)}`, 'ours ÷ ORT': o.length ? `memory ${ratio(r.decode.peak_rss_mb_after_decode, Math.min(...o))}` : '—' })
   }
   if (f !== undefined) {
-    rows.push({ measure: 'peak RSS after fine-tuning, MB', 'minigpt-fp (tfjs wasm)': fmt(r.finetune.peak_rss_mb_after_finetune, 0), [torchCol]: fmt(r.torch?.peak_rss_mb_after_finetune, 0), [ortCol]: '—', 'ours ÷ PyTorch': `memory ${ratio(r.finetune.peak_rss_mb_after_finetune, r.torch?.peak_rss_mb_after_finetune)}`, 'ours ÷ ORT': '—' })
+    rows.push({ measure: 'peak RSS after fine-tuning, MB', [oursCol]: fmt(r.finetune.peak_rss_mb_after_finetune, 0), [torchCol]: fmt(r.torch?.peak_rss_mb_after_finetune, 0), [ortCol]: '—', 'ours ÷ PyTorch': `memory ${ratio(r.finetune.peak_rss_mb_after_finetune, r.torch?.peak_rss_mb_after_finetune)}`, 'ours ÷ ORT': '—' })
   }
   const b = r.torch?.blas
   const torchNote = r.torch ? `PyTorch ${r.torch.torch_version}, ${r.torch.threads} intra-op thread(s), BLAS: ${b?.blas ?? 'not reported'}${r.torch.blas_threads_tried ? ` at ${r.torch.blas_threads_tried.join(' and ')} threads (each figure its best; the count in brackets)` : ''}${b?.reference ? ' — REFERENCE BLAS, not a comparison' : ''}` : 'PyTorch not run'

@@ -3,14 +3,15 @@
 //            training and forward tokens/s, then 1,000 names generated at T = 1 (names/s)
 //   quality  (--quality) 50 epochs on fantasy_names.train.txt, validation loss on .val.txt
 //
-//   node bench/minigpt.mjs [--epochs 3] [--quality] [--no-torch] [--json]
+//   node bench/minigpt.mjs [--epochs 3] [--quality] [--no-torch] [--threads N] [--json]
+//   (--threads: tfjs-wasm's XNNPACK threads, default one per core; --no-torch skips PyTorch)
 //
 // The data is read from $MINIGPT_DATA or ../shared/data; PyTorch runs with /usr/bin/python3.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
-import { initBackend, key, split, tree, data, minigpt, train, sample, io } from '../dist/index.js'
+import { initBackend, wasmThreadCount, key, split, tree, data, minigpt, train, sample, io } from '../dist/index.js'
 import { machine, median, table, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
 
 const arg = (name, fallback) => {
@@ -152,8 +153,9 @@ const torchRun = (args, blasThreads = undefined) => {
 
 const fmt = (x, d = 0) => (x === undefined || x === null ? '–' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }))
 
-await initBackend('wasm')
-const results = { machine: machine(), date: new Date().toISOString().slice(0, 10) }
+const threadsArg = arg('threads', undefined)
+await initBackend('wasm', threadsArg === undefined ? {} : { threads: Number(threadsArg) })
+const results = { machine: machine(), date: new Date().toISOString().slice(0, 10), wasmThreads: wasmThreadCount() }
 
 if (!flag('quality')) {
   const epochs = Number(arg('epochs', '3'))
@@ -203,7 +205,7 @@ if (!flag('quality')) {
   if (!flag('json')) {
     const b = s.torch?.blas
     const torchNote = s.torch ? `${torchLabel(b)}: PyTorch ${s.torch.torch}, ${s.torch.threads} intra-op thread(s), BLAS ${b?.blas ?? 'not reported'}${b?.blas_threads ? ` with ${b.blas_threads} threads (its better epoch of ${s.torch.byBlasThreads.map((x) => `${fmt(x.epochSeconds, 2)} s at ${x.blasThreads}`).join(', ')} BLAS threads)` : ''}` : 'PyTorch not run'
-    console.log(`\n## Mini-GPT: the seed recipe, ours (tfjs wasm) vs the seed's PyTorch code — ${results.date}, ${results.machine}; ${torchNote}\n`)
+    console.log(`\n## Mini-GPT: the seed recipe, ours (tfjs wasm, ${results.wasmThreads} thread(s)) vs the seed's PyTorch code — ${results.date}, ${results.machine}; ${torchNote}\n`)
     console.log(table(rows))
     console.log(`\nAgainst the machine's limits, measured in the same run (matmul at ${MATMUL_SHAPES.map((m) => m.join('×')).join(', ')}: wasm ${s.ours.matmul.map((m) => fmt(m.gflop_s, 1)).join(' / ')}, BLAS ${s.torch?.matmul?.map((m) => fmt(m.gflop_s, 1)).join(' / ') ?? '–'} GFLOP/s):\n`)
     console.log(table(limits))

@@ -2,15 +2,17 @@
  * The SIMD kernels' WebAssembly module (kernels.wat, assembled into kernels-wasm.ts),
  * instantiated on the memory of a tfjs wasm backend: its functions read and write tensors
  * where tfjs-wasm keeps them, by byte offset, with no copy. One instance per backend object;
- * `null` where it cannot be made (no WebAssembly SIMD or bulk memory, or a shared memory — the
- * threaded build of tfjs-wasm — which the module does not import), and callers use tfjs ops.
+ * `null` where it cannot be made (no WebAssembly SIMD or bulk memory), and callers use tfjs ops.
+ * On the threaded build of tfjs-wasm (a shared memory) the module's memory import is declared
+ * shared (shared-memory.ts).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js'
+import { withSharedMemoryImport } from './shared-memory.js'
 
 /** What the kernels need of tfjs-wasm's backend object (internal API of tfjs-backend-wasm 4.x). */
 export interface WasmBackendLike {
-  readonly wasm: { readonly asm?: { readonly memory?: unknown } }
+  readonly wasm: { readonly asm?: { readonly memory?: unknown }; readonly wasmMemory?: unknown }
   readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly memoryOffset: number } | undefined }
   makeOutput: (shape: number[], dtype: tf.DataType) => tf.TensorInfo
   disposeData: (dataId: tf.DataId) => boolean
@@ -38,10 +40,13 @@ export const simdKernels = (backend: WasmBackendLike): SimdKernels | null => {
   if (known !== undefined) return known
   let kernels: SimdKernels | null = null
   try {
-    const memory = backend.wasm?.asm?.memory
+    // The plain build exports its memory; the threaded build imports a shared one and keeps it as wasmMemory.
+    const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory instanceof WebAssembly.Memory && memory.buffer instanceof SharedArrayBuffer
-    if (memory instanceof WebAssembly.Memory && !shared) {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64)), { env: { memory } })
+    const plain = decodeBase64(KERNELS_WASM_BASE64)
+    const bytes = shared ? withSharedMemoryImport(plain) : plain
+    if (memory instanceof WebAssembly.Memory && bytes !== null) {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
       kernels = instance.exports as unknown as SimdKernels
     }
   } catch {
