@@ -87,13 +87,12 @@ const checkThreads = (threads: number): E.Either<BackendError, number> =>
 /**
  * tfjs-wasm sizes its pool as min(threads, logical cores / 2), assuming two hyper-threads per
  * core; on a 2-core machine that is 1. While the threaded module starts in a browser,
- * `navigator.hardwareConcurrency` reports each core twice so the pool can have one per core.
+ * `navigator.hardwareConcurrency` reports 2 × `threads` so the pool has the threads asked for.
  */
-const withFullConcurrency = async <A>(start: () => Promise<A>): Promise<A> => {
+const withFullConcurrency = async <A>(threads: number, start: () => Promise<A>): Promise<A> => {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
-  const n = nav?.hardwareConcurrency
-  if (nav === undefined || n === undefined) return start()
-  Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => 2 * n })
+  if (nav === undefined || nav.hardwareConcurrency === undefined) return start()
+  Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => 2 * threads })
   try {
     return await start()
   } finally {
@@ -107,9 +106,9 @@ const withFullConcurrency = async <A>(start: () => Promise<A>): Promise<A> => {
  */
 const aroundFirstWasmStart = async <A>(name: BackendName, threads: number, start: () => Promise<A>): Promise<A> => {
   if (name !== 'wasm' || wasmConfigured || threads === 1) return start()
-  if (!isNode()) return withFullConcurrency(start)
+  if (!isNode()) return withFullConcurrency(threads, start)
   const { withNodeThreads } = await import('./wasm-threads-node.js')
-  return withNodeThreads(start)
+  return withNodeThreads(threads, start)
 }
 
 const register = async (name: BackendName, options: BackendOptions, threads: number): Promise<void> => {

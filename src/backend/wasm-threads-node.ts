@@ -10,7 +10,8 @@
  * - the main script, taken out of tfjs's bundle, refers to the bundle's imports (`require$$0` …
  *   and `commonjsGlobal`): the file defines them first.
  * - tfjs caps the pool at half the logical cores (it assumes two hyper-threads per core), so a
- *   2-core machine gets 1 thread: `os.cpus()` reports each core twice while the module starts.
+ *   2-core machine gets 1 thread: `os.cpus()` reports 2 × the requested threads while the
+ *   module starts, so the pool has the threads asked for.
  * The files are removed when the process exits.
  */
 import { Worker as NodeWorker } from 'node:worker_threads'
@@ -45,10 +46,11 @@ class RecordingBlob extends Blob {
 }
 
 /**
- * Runs `start` (which starts the wasm backend) with the threaded build enabled for Node, and
+ * Runs `start` (which starts the wasm backend) with the threaded build enabled for Node and a
+ * pool of `threads`, and
  * restores `os.cpus`, `Blob` and the global `Worker` after it. The pthread workers stay.
  */
-export const withNodeThreads = async <A>(start: () => Promise<A>): Promise<A> => {
+export const withNodeThreads = async <A>(threads: number, start: () => Promise<A>): Promise<A> => {
   const dir = mkdtempSync(join(os.tmpdir(), 'minigpt-wasm-threads-'))
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   const workerFile = join(dir, 'pthread-worker.js')
@@ -88,9 +90,8 @@ export const withNodeThreads = async <A>(start: () => Promise<A>): Promise<A> =>
     terminate(): Promise<number> {
       return this.real.terminate()
     }
-    ref(): void {
-      this.real.ref()
-    }
+    /** Emscripten refs a worker while it runs a pthread; XNNPACK's pool threads run for good, so they stay unref'd (the process can exit). */
+    ref(): void {}
     unref(): void {
       this.real.unref()
     }
@@ -103,7 +104,7 @@ export const withNodeThreads = async <A>(start: () => Promise<A>): Promise<A> =>
   g.Blob = RecordingBlob
   os.cpus = () => {
     const c = saved.cpus()
-    return [...c, ...c]
+    return Array.from({ length: 2 * threads }, (_, i) => c[i % c.length] as os.CpuInfo)
   }
   try {
     return await start()
