@@ -8,9 +8,11 @@
  *    `@tensorflow/tfjs-core/dist/register_all_gradients` (as vitest.config.ts does);
  *  - the wasm backend's `.wasm` files, served under a known folder and passed as `wasmPaths`.
  *
- * The page is served cross-origin isolated (the COOP/COEP headers below, dev and preview): that
- * gives it SharedArrayBuffer, so tfjs-wasm loads its threaded build and the library runs XNNPACK on
- * one thread per core (docs/browser.md, "Threads").
+ * With MINIGPT_ISOLATE=1 the page is served cross-origin isolated (the COOP/COEP headers below,
+ * dev and preview): that gives it SharedArrayBuffer, so tfjs-wasm loads its threaded build. Off by
+ * default: in this bundle tfjs's pthread workers fail ("e is not defined": tfjs re-serialises its
+ * threaded factory with `toString()`, and the minified bundle's factory refers to names outside
+ * it), so the page stays on one thread (docs/browser.md, "Threads").
  *
  * The plugin below serves (dev) or emits (build) the files the page fetches at run time, without
  * copying them into git: wasm/*.wasm from the installed backend, sample/* from
@@ -40,8 +42,9 @@ const servedFiles = (): ReadonlyMap<string, () => Uint8Array | string> =>
     ['names.json', () => JSON.stringify(defaultNames())],
   ])
 
-/** Cross-origin isolation: the page (and its workers) get SharedArrayBuffer, which threaded wasm needs. */
-const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+/** Cross-origin isolation (opt-in, MINIGPT_ISOLATE=1): the page and its workers get SharedArrayBuffer, which threaded wasm needs. */
+const ISOLATION_HEADERS: Record<string, string> =
+  process.env.MINIGPT_ISOLATE === '1' ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {}
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = { wasm: 'application/wasm', json: 'application/json; charset=utf-8' }
 
