@@ -12,7 +12,8 @@
  * - tfjs caps the pool at half the logical cores (it assumes two hyper-threads per core), so a
  *   2-core machine gets 1 thread: `os.cpus()` reports 2 × the requested threads while the
  *   module starts, so the pool has the threads asked for.
- * The files are removed when the process exits.
+ * The files are removed as soon as the backend has started: Emscripten's pool (8 workers, as
+ * many as the library allows threads) has loaded them by then.
  */
 import { Worker as NodeWorker } from 'node:worker_threads'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -52,7 +53,6 @@ class RecordingBlob extends Blob {
  */
 export const withNodeThreads = async <A>(threads: number, start: () => Promise<A>): Promise<A> => {
   const dir = mkdtempSync(join(os.tmpdir(), 'minigpt-wasm-threads-'))
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   const workerFile = join(dir, 'pthread-worker.js')
   const mainFile = join(dir, 'main.js')
   writeFileSync(workerFile, workerScript())
@@ -113,5 +113,6 @@ export const withNodeThreads = async <A>(threads: number, start: () => Promise<A
     g.Blob = saved.Blob
     if (saved.worker === undefined) delete g.Worker
     else Object.defineProperty(globalThis, 'Worker', saved.worker)
+    rmSync(dir, { recursive: true, force: true })
   }
 }
