@@ -3,7 +3,8 @@
 //
 //   npm run build && node bench/gpt2.mjs                      # everything (minutes: do it on a quiet machine)
 //   node bench/gpt2.mjs --config tiny --contexts 8,40 --bandwidth-mb 64   # a seconds-long smoke test
-//   node bench/gpt2.mjs --only decode|finetune|torch|bandwidth [--json]
+//   node bench/gpt2.mjs --only decode|finetune|torch|bandwidth|matmul [--json]
+//   --threads N: tfjs-wasm's XNNPACK threads (default one per core)
 //
 // What is measured (the same protocol as gpt2_bench.py):
 //   decode     for each context C: a random prompt of C tokens prefilled in one call (timed on
@@ -22,15 +23,28 @@
 //              The decoder owns the parameters, as `minigpt gpt2 generate`'s does (wte freed, wteᵀ
 //              kept); --keep-wte keeps them the caller's (both copies), for comparison.
 //   torch      /usr/bin/python3 bench/pytorch/gpt2_bench.py with the same options, when that
-//              interpreter has torch.
-// decode, finetune and bandwidth each run in their own Node process (so the decode process's
-// peak RSS is generation's alone), one after another.
+//              interpreter has torch; its `blas` field is the BLAS the process really loaded
+//              (bench/pytorch/blas_info.py). A run on the reference BLAS is labelled so.
+//              PyTorch keeps its default here: 1 intra-op thread, while OpenBLAS runs its own pool
+//              of one thread per core. Raising torch's threads to 2 made it 7-17x slower on this
+//              machine (OpenMP and OpenBLAS threads contending for 2 cores), so 1 is its best.
+//   onnx       ONNX Runtime (onnxruntime-node, CPU): the same GPT-2 exported from the PyTorch
+//              reference with past key/values (bench/pytorch/gpt2_onnx.py, into a temporary
+//              directory, deleted after), prefill and cached decode by the same protocol, with
+//              --ort-threads intra-op threads (the whole run measures 1 and 2).
+//   matmul     the machine's compute limit at the shapes used: tf.matMul on wasm (our path)
+//              and bench/pytorch/matmul_bench.py (PyTorch's BLAS), [C, E]·[E, 4E] for each
+//              context C and for the fine-tuning batch. Each figure's GFLOP/s is set against them.
+// decode, finetune, bandwidth, matmul and each ONNX Runtime thread count run in their own Node
+// process (so the decode process's peak RSS is generation's alone), one after another.
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
-import { initBackend, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
-import { median, table, machine } from './util.mjs'
+import { initBackend, wasmThreadCount, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
+import { median, table, machine, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -62,6 +76,9 @@ const ftSteps = Number(opt('ft-steps', '2'))
 const bandwidthMb = Number(opt('bandwidth-mb', '1024'))
 const seed = Number(opt('seed', '0'))
 const only = opt('only', undefined)
+const ortThreads = Number(opt('ort-threads', '1'))
+const wasmOptions = opt('threads', undefined) === undefined ? {} : { threads: Number(opt('threads')) }
+const onnxFile = opt('onnx-file', undefined)
 const json = flag('json')
 for (const c of contexts) {
   if (c + decodeSteps + 1 > config.n_positions) throw new Error(`context ${c} + ${decodeSteps + 1} steps > n_positions ${config.n_positions}`)
@@ -94,7 +111,7 @@ const argmax = (row) => {
 }
 
 async function benchDecode() {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const t0 = performance.now()
   const params = randomParams(config)
   const initSeconds = (performance.now() - t0) / 1000
@@ -131,11 +148,11 @@ async function benchDecode() {
   }
   const count = tree.count(params)
   decoder.dispose()
-  return { params: count, init_seconds: initSeconds, decode: results, peak_rss_mb_after_decode: rssMb(), wasm_heap_mb: wasmHeapMb() }
+  return { wasm_threads: wasmThreadCount(), params: count, init_seconds: initSeconds, decode: results, peak_rss_mb_after_decode: rssMb(), wasm_heap_mb: wasmHeapMb() }
 }
 
 async function benchFinetune() {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const params = randomParams(config)
   // The Trainer's step (clip 1, AdamW lr 5e-5 wd 0), one parameter at a time: what fits the wasm heap.
   const ft = gpt2.finetuneStep(config, { lr: 5e-5, totalSteps: 1_000_000 })
@@ -187,7 +204,7 @@ async function benchBandwidth() {
   }
   const sumGBs = (n * 4) / bestSum / 1e9
   // The decode step's own pattern on wasm: a [1, E] · [E, V] product reads the whole matrix.
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const w = tf.randomNormal([config.n_embd, config.vocab_size], 0, 0.02, 'float32', 1)
   const x = tf.randomNormal([1, config.n_embd], 0, 1, 'float32', 2)
   const times = []
@@ -204,19 +221,89 @@ async function benchBandwidth() {
   return { bandwidth: { array_mb: bandwidthMb, memcpy_gb_s: copyGBs, js_sum_gb_s: sumGBs, js_sum_checksum: s, wasm_matvec_gb_s: matvecGBs, matvec_shape: [config.n_embd, config.vocab_size] } }
 }
 
-function benchTorch() {
-  const python = '/usr/bin/python3'
-  try {
-    execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' })
-  } catch {
-    log(`torch: ${python} cannot import torch; skipped (apt-get install python3-torch)`)
-    return null
+
+/** [M, K, N] shapes of the matmuls that dominate each figure: [C, E]·[E, 4E] (the MLP's c_fc). */
+const matmulShapes = () => [...contexts.map((c) => [c, config.n_embd, 4 * config.n_embd]), [ftBatch * ftBlock, config.n_embd, 4 * config.n_embd]]
+
+async function benchMatmul() {
+  await initBackend('wasm', wasmOptions)
+  const out = await wasmMatmulGflops(tf, matmulShapes())
+  for (const m of out) log(`matmul ${m.shape.join('x')} on wasm: ${m.gflop_s.toFixed(1)} GFLOP/s`)
+  return { wasm_threads: wasmThreadCount(), matmul: out }
+}
+
+/** Greedy decoding through an ONNX Runtime session of the exported graph (gpt2_onnx.py), same protocol as benchDecode. */
+async function benchOnnx() {
+  if (onnxFile === undefined) throw new Error('--only onnx needs --onnx-file (the whole run exports it)')
+  const ort = await import('onnxruntime-node')
+  const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: ortThreads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' })
+  const head = config.n_embd / config.n_head
+  const feeds = (ids, past) => {
+    const f = { input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]) }
+    for (let i = 0; i < config.n_layer; i++) {
+      for (const kv of ['key', 'value']) f[`past_${kv}_${i}`] = past?.[`present_${kv}_${i}`] ?? new ort.Tensor('float32', new Float32Array(0), [1, config.n_head, 0, head])
+    }
+    return f
   }
+  const results = []
+  for (const [ci, c] of contexts.entries()) {
+    const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
+    let t = performance.now()
+    let out = await session.run(feeds(prompt))
+    const prefill = (performance.now() - t) / 1000
+    out = await session.run(feeds([argmax(out.logits.data)], out)) // warm-up step, untimed
+    const times = []
+    for (let s = 0; s < decodeSteps; s++) {
+      const token = argmax(out.logits.data)
+      t = performance.now()
+      out = await session.run(feeds([token], out))
+      times.push((performance.now() - t) / 1000)
+    }
+    const total = times.reduce((a, b) => a + b, 0)
+    const r = {
+      context: c, prefill_seconds: prefill, prefill_tokens_per_s: c / prefill, decode_steps: decodeSteps, decode_seconds: total,
+      decode_tokens_per_s: decodeSteps / total, decode_step_ms_median: 1000 * median(times), final_length: out.present_key_0.dims[2],
+    }
+    log(`onnxruntime ${ortThreads} thread(s) @ ${c}: prefill ${prefill.toFixed(2)} s, ${r.decode_tokens_per_s.toFixed(2)} tok/s (${r.decode_step_ms_median.toFixed(0)} ms/step median)`)
+    results.push(r)
+  }
+  await session.release()
+  const { version } = (await import('onnxruntime-node/package.json', { with: { type: 'json' } })).default
+  return { onnxruntime: version, threads: ortThreads, decode: results, peak_rss_mb_after_decode: rssMb() }
+}
+
+const torchAvailable = () => {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' })
+    return true
+  } catch {
+    log('torch: /usr/bin/python3 cannot import torch; PyTorch and ONNX Runtime skipped (apt-get install python3-torch libopenblas0-pthread)')
+    return false
+  }
+}
+
+/** Exports the graph, runs ONNX Runtime with 1 and 2 threads (each in its own process), deletes the file. */
+const onnxRuns = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'minigpt-onnx-'))
+  try {
+    const file = join(dir, `${configName}.onnx`)
+    execFileSync('/usr/bin/python3', [join(HERE, 'pytorch', 'gpt2_onnx.py'), '--config', configName, '--seed', String(seed), '--out', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+    return [1, 2].map((n) => child('onnx', ['--ort-threads', String(n), '--onnx-file', file]))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** gpt2_bench.py with OpenBLAS's pool at `blasThreads` (OPENBLAS_NUM_THREADS); the whole run measures 1 and 2 and keeps each figure's best. */
+function benchTorch(blasThreads = undefined) {
+  const python = '/usr/bin/python3'
+  if (!torchAvailable()) return null
   const args = [
     join(HERE, 'pytorch', 'gpt2_bench.py'), '--config', configName, '--contexts', contexts.join(','), '--decode-steps', String(decodeSteps),
     '--ft-batch', String(ftBatch), '--ft-block', String(ftBlock), '--ft-warmup', String(ftWarmup), '--ft-steps', String(ftSteps), '--seed', String(seed), '--json',
   ]
-  const out = execFileSync(python, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
+  const env = blasThreads === undefined ? process.env : { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) }
+  const out = execFileSync(python, args, { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
   return JSON.parse(out)
 }
 
@@ -224,9 +311,9 @@ function benchTorch() {
 // The whole run: each part in its own process, then the table.
 
 /** Runs `--only part` of this script in a fresh Node process and returns its JSON. */
-const child = (part) => {
+const child = (part, extra = []) => {
   const passed = argv.filter((a, i) => a !== '--json' && a !== '--only' && argv[i - 1] !== '--only')
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...passed, '--only', part, '--json'], {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...passed, ...extra, '--only', part, '--json'], {
     cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
   })
   return JSON.parse(out)
@@ -242,39 +329,89 @@ const bytesPerToken = (c, context) => {
 const fmt = (x, d = 2) => (x === undefined || x === null || Number.isNaN(x) ? '—' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }))
 const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—')
 
+/** Matmul flops of a prefill of C tokens: the blocks (12·L·E² weights, attention scores and sums over C×C) and the head at the last position. */
+const prefillFlops = (c, C) => 2 * C * 12 * c.n_layer * c.n_embd ** 2 + 4 * c.n_layer * C * C * c.n_embd + 2 * c.n_embd * c.vocab_size
+/** Matmul flops of a fine-tuning step (forward + backward ≈ 3 × forward, the head at every position). */
+const finetuneFlops = (c, B, T) => 3 * B * (2 * T * (12 * c.n_layer * c.n_embd ** 2 + c.n_embd * c.vocab_size) + 4 * c.n_layer * T * T * c.n_embd)
+
+
+/**
+ * One PyTorch result from runs at several BLAS thread counts: each decode figure and the
+ * fine-tuning step from the run where it was best, tagged with that run's thread count
+ * (`*_blas_threads`), the rest (versions, BLAS, peak RSS) from the first run.
+ */
+const bestTorch = (runs) => {
+  const threads = (x) => x.blas?.blas_threads
+  const decode = runs[0].decode?.map((d0) => {
+    const at = runs.map((x) => [x.decode.find((d) => d.context === d0.context), threads(x)])
+    const [p, pt] = at.reduce((a, b) => (b[0].prefill_tokens_per_s > a[0].prefill_tokens_per_s ? b : a))
+    const [q, qt] = at.reduce((a, b) => (b[0].decode_tokens_per_s > a[0].decode_tokens_per_s ? b : a))
+    return { ...q, prefill_tokens_per_s: p.prefill_tokens_per_s, prefill_seconds: p.prefill_seconds, prefill_blas_threads: pt, decode_blas_threads: qt }
+  })
+  const fts = runs.map((x) => [x.finetune, threads(x)]).filter(([f]) => f?.step_seconds_mean)
+  const ft = fts.length === 0 ? undefined : fts.reduce((a, b) => (b[0].step_seconds_mean < a[0].step_seconds_mean ? b : a))
+  return { ...runs[0], decode, finetune: ft && { ...ft[0], blas_threads: ft[1] }, blas_threads_tried: runs.map(threads) }
+}
+
 const report = (r) => {
   const rows = []
+  const limits = []
   const ours = r.decode?.decode ?? []
   const theirs = r.torch?.decode ?? []
+  const orts = r.onnx ?? []
   const bw = r.bandwidth?.bandwidth
+  const torchCol = torchLabel(r.torch?.blas)
+  const oursCol = `minigpt-fp (tfjs wasm, ${r.decode?.wasm_threads ?? r.matmul?.wasm_threads ?? '?'} thread(s))`
+  const ortCol = `ONNX Runtime ${orts[0]?.onnxruntime ?? ''} (best of ${orts.map((o) => o.threads).join(', ') || '—'} threads)`
+  const gemm = (list, C) => list?.find((m) => m.shape[0] === C)?.gflop_s
+  const pct = (x, of) => (x && of ? `${((100 * x) / of).toFixed(0)}%` : '—')
+  /** The best ONNX Runtime figure at context C: [value, threads]. */
+  const bestOrt = (C, field) => orts.map((o) => [o.decode.find((d) => d.context === C)?.[field], o.threads]).filter(([v]) => v !== undefined).sort((a, b) => b[0] - a[0])[0] ?? [undefined, undefined]
   for (const d of ours) {
-    const t = theirs.find((x) => x.context === d.context)
-    rows.push({ measure: `decode tokens/s @ ${d.context}`, 'minigpt-fp (tfjs wasm)': fmt(d.decode_tokens_per_s), 'PyTorch': fmt(t?.decode_tokens_per_s), 'speed ÷ PyTorch': ratio(d.decode_tokens_per_s, t?.decode_tokens_per_s) })
-    rows.push({ measure: `prefill tokens/s @ ${d.context}`, 'minigpt-fp (tfjs wasm)': fmt(d.prefill_tokens_per_s, 1), 'PyTorch': fmt(t?.prefill_tokens_per_s, 1), 'speed ÷ PyTorch': ratio(d.prefill_tokens_per_s, t?.prefill_tokens_per_s) })
+    const C = d.context
+    const t = theirs.find((x) => x.context === C)
+    for (const [field, what, digits] of [['prefill_tokens_per_s', 'prefill', 1], ['decode_tokens_per_s', 'cached decode', 2]]) {
+      const [o, oThreads] = bestOrt(C, field)
+      rows.push({ measure: `${what} tokens/s @ ${C}`, [oursCol]: fmt(d[field], digits), [torchCol]: t?.[field] === undefined ? '—' : `${fmt(t[field], digits)}${t[`${field.split('_')[0]}_blas_threads`] ? ` (${t[`${field.split('_')[0]}_blas_threads`]})` : ''}`, [ortCol]: o === undefined ? '—' : `${fmt(o, digits)} (${oThreads})`, 'ours ÷ PyTorch': ratio(d[field], t?.[field]), 'ours ÷ ORT': ratio(d[field], o) })
+    }
+    // Against the machine: prefill's GFLOP/s vs matmul at [C, E]·[E, 4E]; decode's bytes/s vs memcpy.
+    const flops = prefillFlops(config, C)
+    const wasmGemm = gemm(r.matmul?.matmul, C)
+    const blasGemm = gemm(r.torchMatmul?.matmul, C)
+    const [oPrefill] = bestOrt(C, 'prefill_tokens_per_s')
+    const gf = (tps) => (tps ? (flops * tps) / C / 1e9 : undefined)
+    limits.push({ figure: `prefill @ ${C}: GFLOP/s (wasm matmul ${fmt(wasmGemm, 1)}, BLAS matmul ${fmt(blasGemm, 1)} GFLOP/s at ${C}×${config.n_embd}·${config.n_embd}×${4 * config.n_embd})`, ours: `${fmt(gf(d.prefill_tokens_per_s), 1)} = ${pct(gf(d.prefill_tokens_per_s), wasmGemm)} of wasm matmul, ${pct(gf(d.prefill_tokens_per_s), blasGemm)} of BLAS`, PyTorch: `${fmt(gf(t?.prefill_tokens_per_s), 1)} = ${pct(gf(t?.prefill_tokens_per_s), blasGemm)} of BLAS`, 'ONNX Runtime': `${fmt(gf(oPrefill), 1)} = ${pct(gf(oPrefill), blasGemm)} of BLAS` })
     if (bw !== undefined) {
-      const bytes = bytesPerToken(config, d.context + decodeSteps / 2)
-      for (const [what, gbs] of [['memcpy', bw.memcpy_gb_s], ['wasm matvec', bw.wasm_matvec_gb_s]]) {
-        const bound = (gbs * 1e9) / bytes
-        rows.push({ measure: `bandwidth bound tokens/s @ ${d.context} (${what} ${gbs.toFixed(1)} GB/s ÷ ${(bytes / 1e6).toFixed(bytes < 1e7 ? 3 : 0)} MB/token)`, 'minigpt-fp (tfjs wasm)': fmt(bound), 'PyTorch': '—', 'speed ÷ PyTorch': `decode at ${((100 * d.decode_tokens_per_s) / bound).toFixed(0)}% of it` })
-      }
+      const bytes = bytesPerToken(config, C + decodeSteps / 2)
+      const [oDecode] = bestOrt(C, 'decode_tokens_per_s')
+      const gbs = (tps) => (tps ? (tps * bytes) / 1e9 : undefined)
+      const limit = bw.memcpy_gb_s
+      limits.push({ figure: `cached decode @ ${C}: GB/s of weights + cache read (${(bytes / 1e6).toFixed(bytes < 1e7 ? 3 : 0)} MB/token; memcpy ${limit.toFixed(1)}, wasm matvec ${bw.wasm_matvec_gb_s.toFixed(1)} GB/s)`, ours: `${fmt(gbs(d.decode_tokens_per_s), 1)} = ${pct(gbs(d.decode_tokens_per_s), limit)} of memcpy`, PyTorch: `${fmt(gbs(t?.decode_tokens_per_s), 1)} = ${pct(gbs(t?.decode_tokens_per_s), limit)}`, 'ONNX Runtime': `${fmt(gbs(oDecode), 1)} = ${pct(gbs(oDecode), limit)}` })
     }
   }
   const f = r.finetune?.finetune
   const tf_ = r.torch?.finetune
   if (f !== undefined) {
-    rows.push({ measure: `fine-tune step seconds (${f.batch}×${f.block}, AdamW)`, 'minigpt-fp (tfjs wasm)': fmt(f.step_seconds_mean), 'PyTorch': fmt(tf_?.step_seconds_mean), 'speed ÷ PyTorch': ratio(tf_?.step_seconds_mean, f.step_seconds_mean) })
+    rows.push({ measure: `fine-tune step seconds (${f.batch}×${f.block}, AdamW)`, [oursCol]: fmt(f.step_seconds_mean), [torchCol]: `${fmt(tf_?.step_seconds_mean)}${tf_?.blas_threads ? ` (${tf_.blas_threads})` : ''}`, [ortCol]: '—', 'ours ÷ PyTorch': `${ratio(tf_?.step_seconds_mean, f.step_seconds_mean)} the speed`, 'ours ÷ ORT': '—' })
+    const flops = finetuneFlops(config, f.batch, f.block)
+    const T = f.batch * f.block
+    const gf = (sec) => (sec ? flops / sec / 1e9 : undefined)
+    limits.push({ figure: `fine-tune step: GFLOP/s (${(flops / 1e9).toFixed(0)} GFLOP; matmul at ${T}×${config.n_embd}·${config.n_embd}×${4 * config.n_embd}: wasm ${fmt(gemm(r.matmul?.matmul, T), 1)}, BLAS ${fmt(gemm(r.torchMatmul?.matmul, T), 1)})`, ours: `${fmt(gf(f.step_seconds_mean), 1)} = ${pct(gf(f.step_seconds_mean), gemm(r.matmul?.matmul, T))} of wasm matmul`, PyTorch: `${fmt(gf(tf_?.step_seconds_mean), 1)} = ${pct(gf(tf_?.step_seconds_mean), gemm(r.torchMatmul?.matmul, T))} of BLAS`, 'ONNX Runtime': '—' })
   }
   if (r.decode !== undefined) {
-    rows.push({ measure: 'peak RSS after decoding, MB', 'minigpt-fp (tfjs wasm)': fmt(r.decode.peak_rss_mb_after_decode, 0), 'PyTorch': fmt(r.torch?.peak_rss_mb_after_decode, 0), 'speed ÷ PyTorch': `memory ${ratio(r.decode.peak_rss_mb_after_decode, r.torch?.peak_rss_mb_after_decode)}` })
+    const o = orts.map((x) => x.peak_rss_mb_after_decode)
+    rows.push({ measure: 'peak RSS after decoding, MB', [oursCol]: fmt(r.decode.peak_rss_mb_after_decode, 0), [torchCol]: fmt(r.torch?.peak_rss_mb_after_decode, 0), [ortCol]: o.length ? o.map((x) => fmt(x, 0)).join(' / ') : '—', 'ours ÷ PyTorch': `memory ${ratio(r.decode.peak_rss_mb_after_decode, r.torch?.peak_rss_mb_after_decode)}`, 'ours ÷ ORT': o.length ? `memory ${ratio(r.decode.peak_rss_mb_after_decode, Math.min(...o))}` : '—' })
   }
   if (f !== undefined) {
-    rows.push({ measure: 'peak RSS after fine-tuning, MB', 'minigpt-fp (tfjs wasm)': fmt(r.finetune.peak_rss_mb_after_finetune, 0), 'PyTorch': fmt(r.torch?.peak_rss_mb_after_finetune, 0), 'speed ÷ PyTorch': `memory ${ratio(r.finetune.peak_rss_mb_after_finetune, r.torch?.peak_rss_mb_after_finetune)}` })
+    rows.push({ measure: 'peak RSS after fine-tuning, MB', [oursCol]: fmt(r.finetune.peak_rss_mb_after_finetune, 0), [torchCol]: fmt(r.torch?.peak_rss_mb_after_finetune, 0), [ortCol]: '—', 'ours ÷ PyTorch': `memory ${ratio(r.finetune.peak_rss_mb_after_finetune, r.torch?.peak_rss_mb_after_finetune)}`, 'ours ÷ ORT': '—' })
   }
-  const torchNote = r.torch ? `PyTorch ${r.torch.torch_version}, ${r.torch.threads} thread(s)` : 'PyTorch not run'
-  return `\n## GPT-2 (${configName}: ${tree.count(gpt2.gpt2Shapes(config)).toLocaleString('en-US')} parameters, random weights, float32) — ${machine()}; ${torchNote}\n\n${rows.length > 0 ? table(rows) : '(nothing measured)'}\n`
+  const b = r.torch?.blas
+  const torchNote = r.torch ? `PyTorch ${r.torch.torch_version}, ${r.torch.threads} intra-op thread(s), BLAS: ${b?.blas ?? 'not reported'}${r.torch.blas_threads_tried ? ` at ${r.torch.blas_threads_tried.join(' and ')} threads (each figure its best; the count in brackets)` : ''}${b?.reference ? ' — REFERENCE BLAS, not a comparison' : ''}` : 'PyTorch not run'
+  const tables = `${rows.length > 0 ? table(rows) : '(nothing measured)'}${limits.length > 0 ? `\n\nAgainst the machine's limits, measured in the same run:\n\n${table(limits)}` : ''}`
+  return `\n## GPT-2 (${configName}: ${tree.count(gpt2.gpt2Shapes(config)).toLocaleString('en-US')} parameters, random weights, float32) — ${machine()}; ${torchNote}\n\n${tables}\n`
 }
 
-const PARTS = { decode: benchDecode, finetune: benchFinetune, bandwidth: benchBandwidth, torch: benchTorch }
+const PARTS = { decode: benchDecode, finetune: benchFinetune, bandwidth: benchBandwidth, matmul: benchMatmul, torch: benchTorch, onnx: benchOnnx }
 
 if (only !== undefined) {
   if (PARTS[only] === undefined) throw new Error(`--only must be one of ${Object.keys(PARTS).join(', ')}, got ${only}`)
@@ -282,7 +419,13 @@ if (only !== undefined) {
   console.log(json ? JSON.stringify(r) : report({ [only]: r }))
 } else {
   const r = {}
-  for (const part of ['bandwidth', 'decode', 'finetune']) r[part] = child(part)
-  r.torch = benchTorch()
+  for (const part of ['bandwidth', 'matmul', 'decode', 'finetune']) r[part] = child(part)
+  const first = benchTorch(1)
+  if (first !== null) {
+    r.torchRuns = [first, benchTorch(2)]
+    r.torch = bestTorch(r.torchRuns)
+    r.torchMatmul = torchMatmulGflops(matmulShapes())
+    r.onnx = onnxRuns()
+  }
   console.log(json ? JSON.stringify({ machine: machine(), config: configName, ...r }) : report(r))
 }

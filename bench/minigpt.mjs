@@ -3,15 +3,16 @@
 //            training and forward tokens/s, then 1,000 names generated at T = 1 (names/s)
 //   quality  (--quality) 50 epochs on fantasy_names.train.txt, validation loss on .val.txt
 //
-//   node bench/minigpt.mjs [--epochs 3] [--quality] [--no-torch] [--json]
+//   node bench/minigpt.mjs [--epochs 3] [--quality] [--no-torch] [--threads N] [--json]
+//   (--threads: tfjs-wasm's XNNPACK threads, default one per core; --no-torch skips PyTorch)
 //
 // The data is read from $MINIGPT_DATA or ../shared/data; PyTorch runs with /usr/bin/python3.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
-import { initBackend, key, tree, data, minigpt, train, sample, io } from '../dist/index.js'
-import { machine, median, table } from './util.mjs'
+import { initBackend, wasmThreadCount, key, tree, data, minigpt, train, sample, io } from '../dist/index.js'
+import { machine, median, table, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -30,6 +31,15 @@ const all = readNames('fantasy_names.txt')
 const vocab = data.buildVocab(all)
 const config = minigpt.SEED_CONFIG(vocab.tokens.length, vocab.pad)
 const log = (s) => process.stderr.write(s + '\n')
+
+// The machine's compute limit at the seed's shapes: a batch is 64 × 26 = 1,664 rows of width
+// 64; the feed-forward's [1664, 64]·[64, 256] dominates, then Q/K/V/out [·, 64]·[64, 64] and the
+// head [·, 64]·[64, 81]. Matmul flops per position of one forward: every weight matmul, plus
+// the attention scores and sums over all 26 positions (as the seed computes them, mask or not).
+const ROWS = 64 * (config.max_len + 1)
+const MATMUL_SHAPES = [[ROWS, config.embed_dim, config.ff_dim], [ROWS, config.embed_dim, config.embed_dim], [ROWS, config.embed_dim, config.vocab_size]]
+const forwardFlopsPerPosition =
+  config.num_layers * 2 * (4 * config.embed_dim ** 2 + 2 * config.embed_dim * config.ff_dim) + config.num_layers * 4 * (config.max_len + 1) * config.embed_dim + 2 * config.embed_dim * config.vocab_size
 
 // Ours: the seed recipe through the library's own trainNames.
 const ourRun = async ({ names, val, epochs, seed = 42 }) => {
@@ -131,18 +141,21 @@ const torchAvailable = () => {
   }
 }
 
-const torchRun = (args) => {
-  log(`  torch ${args.join(' ')}`)
+/** minigpt_seed.py; `blasThreads` sets OpenBLAS's pool (OPENBLAS_NUM_THREADS), else its default (one per core). */
+const torchRun = (args, blasThreads = undefined) => {
+  log(`  torch ${args.join(' ')}${blasThreads === undefined ? '' : ` (OPENBLAS_NUM_THREADS=${blasThreads})`}`)
+  const env = { ...process.env, MINIGPT_DATA: dataDir, ...(blasThreads === undefined ? {} : { OPENBLAS_NUM_THREADS: String(blasThreads) }) }
   const out = execFileSync('/usr/bin/python3', [join(root, 'bench/pytorch/minigpt_seed.py'), ...args, '--json'], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MINIGPT_DATA: dataDir }, maxBuffer: 1 << 26,
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env, maxBuffer: 1 << 26,
   })
   return JSON.parse(out.trim().split('\n').pop())
 }
 
 const fmt = (x, d = 0) => (x === undefined || x === null ? '–' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }))
 
-await initBackend('wasm')
-const results = { machine: machine(), date: new Date().toISOString().slice(0, 10) }
+const threadsArg = arg('threads', undefined)
+await initBackend('wasm', threadsArg === undefined ? {} : { threads: Number(threadsArg) })
+const results = { machine: machine(), date: new Date().toISOString().slice(0, 10), wasmThreads: wasmThreadCount() }
 
 if (!flag('quality')) {
   const epochs = Number(arg('epochs', '3'))
@@ -154,24 +167,48 @@ if (!flag('quality')) {
   const ourForward = await forwardTokensPerSecond(ours.params)
   const ourGen = await generation(ours.params, all)
   tree.dispose(ours.params)
-  results.speed = { epochs, ours: { epochSeconds: ourEpoch, perEpoch: ours.epochs, trainTokensPerSecond: seedPositions / ourEpoch, forwardTokensPerSecond: ourForward, generation: ourGen } }
+  const wasmMatmul = await wasmMatmulGflops(tf, MATMUL_SHAPES)
+  results.speed = { epochs, ours: { epochSeconds: ourEpoch, perEpoch: ours.epochs, trainTokensPerSecond: seedPositions / ourEpoch, forwardTokensPerSecond: ourForward, generation: ourGen, matmul: wasmMatmul } }
   if (torchAvailable()) {
-    const t = torchRun(['--epochs', String(epochs), '--generate', '1000', '--forward-bench'])
+    // OpenBLAS at 1 and at 2 threads: the comparison takes PyTorch's better epoch (and that run's other figures).
+    const runs = [1, 2].map((n) => torchRun(['--epochs', String(epochs), '--generate', '1000', '--forward-bench'], n))
+    const t = runs.reduce((a, b) => (median(b.epoch_seconds) < median(a.epoch_seconds) ? b : a))
     const torchEpoch = median(t.epoch_seconds)
-    results.speed.torch = { epochSeconds: torchEpoch, perEpoch: t.epoch_seconds, trainTokensPerSecond: seedPositions / torchEpoch, stepOnlyTokensPerSecond: t.train_tokens_per_s, forwardTokensPerSecond: t.forward_tokens_per_s, generation: t.generate, threads: t.threads, torch: t.torch_version }
+    const blasMatmul = torchMatmulGflops(MATMUL_SHAPES)
+    results.speed.torch = {
+      epochSeconds: torchEpoch, perEpoch: t.epoch_seconds, trainTokensPerSecond: seedPositions / torchEpoch, stepOnlyTokensPerSecond: t.train_tokens_per_s, forwardTokensPerSecond: t.forward_tokens_per_s, generation: t.generate, threads: t.threads, torch: t.torch_version, blas: t.blas, matmul: blasMatmul.matmul,
+      byBlasThreads: runs.map((x) => ({ blasThreads: x.blas?.blas_threads, epochSeconds: median(x.epoch_seconds), forwardTokensPerSecond: x.forward_tokens_per_s })),
+    }
   }
   const s = results.speed
+  const tcol = s.torch ? torchLabel(s.torch.blas) : 'PyTorch'
   const rows = [
-    { figure: `wall time per epoch (median of ${epochs}, all ${all.length} names, 89 batches)`, ours: `${fmt(s.ours.epochSeconds, 2)} s`, pytorch: s.torch ? `${fmt(s.torch.epochSeconds, 2)} s` : '–', ratio: s.torch ? `${fmt(s.torch.epochSeconds / s.ours.epochSeconds, 2)}× faster` : '–' },
-    { figure: 'training tokens/s (89 batches × 64 × 26 positions ÷ epoch wall time, as the seed pads)', ours: fmt(s.ours.trainTokensPerSecond), pytorch: s.torch ? fmt(s.torch.trainTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.trainTokensPerSecond / s.torch.trainTokensPerSecond, 2)}×` : '–' },
-    { figure: 'forward tokens/s (eval, 64 × 26)', ours: fmt(s.ours.forwardTokensPerSecond), pytorch: s.torch ? fmt(s.torch.forwardTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.forwardTokensPerSecond / s.torch.forwardTokensPerSecond, 2)}×` : '–' },
-    { figure: `1,000 names at T = 1 after ${epochs} epochs: names/s (ours: median of ${TIMED} warm calls; first call ${fmt(s.ours.generation.firstCallNamesPerSecond)})`, ours: fmt(s.ours.generation.namesPerSecond), pytorch: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.namesPerSecond / s.torch.generation.names_per_s, 1)}×` : '–' },
-    { figure: `the same through io.startNamesWorkers (${s.ours.generation.pool.workers} worker processes, same names; warm median; first call ${fmt(s.ours.generation.pool.firstCallNamesPerSecond)})`, ours: fmt(s.ours.generation.pool.namesPerSecond), pytorch: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.pool.namesPerSecond / s.torch.generation.names_per_s, 1)}× (PyTorch: one thread)` : '–' },
-    { figure: 'those names: not in the data / distinct / mean length', ours: `${fmt(100 * s.ours.generation.novel, 1)} % / ${fmt(100 * s.ours.generation.distinct, 1)} % / ${fmt(s.ours.generation.meanLength, 1)}`, pytorch: s.torch ? `${fmt(100 * s.torch.generation.not_in_train, 1)} % / ${fmt(100 * s.torch.generation.distinct, 1)} % / ${fmt(s.torch.generation.mean_length, 1)}` : '–', ratio: '' },
+    { figure: `wall time per epoch (median of ${epochs}, all ${all.length} names, 89 batches)`, ours: `${fmt(s.ours.epochSeconds, 2)} s`, [tcol]: s.torch ? `${fmt(s.torch.epochSeconds, 2)} s` : '–', ratio: s.torch ? `${fmt(s.torch.epochSeconds / s.ours.epochSeconds, 2)}× faster` : '–' },
+    { figure: 'training tokens/s (89 batches × 64 × 26 positions ÷ epoch wall time, as the seed pads)', ours: fmt(s.ours.trainTokensPerSecond), [tcol]: s.torch ? fmt(s.torch.trainTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.trainTokensPerSecond / s.torch.trainTokensPerSecond, 2)}×` : '–' },
+    { figure: 'forward tokens/s (eval, 64 × 26)', ours: fmt(s.ours.forwardTokensPerSecond), [tcol]: s.torch ? fmt(s.torch.forwardTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.forwardTokensPerSecond / s.torch.forwardTokensPerSecond, 2)}×` : '–' },
+    { figure: `1,000 names at T = 1 after ${epochs} epochs: names/s (ours: median of ${TIMED} warm calls; first call ${fmt(s.ours.generation.firstCallNamesPerSecond)})`, ours: fmt(s.ours.generation.namesPerSecond), [tcol]: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.namesPerSecond / s.torch.generation.names_per_s, 1)}×` : '–' },
+    { figure: `the same through io.startNamesWorkers (${s.ours.generation.pool.workers} worker processes, same names; warm median; first call ${fmt(s.ours.generation.pool.firstCallNamesPerSecond)})`, ours: fmt(s.ours.generation.pool.namesPerSecond), [tcol]: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.pool.namesPerSecond / s.torch.generation.names_per_s, 1)}× (PyTorch: one thread)` : '–' },
+    { figure: 'those names: not in the data / distinct / mean length', ours: `${fmt(100 * s.ours.generation.novel, 1)} % / ${fmt(100 * s.ours.generation.distinct, 1)} % / ${fmt(s.ours.generation.meanLength, 1)}`, [tcol]: s.torch ? `${fmt(100 * s.torch.generation.not_in_train, 1)} % / ${fmt(100 * s.torch.generation.distinct, 1)} % / ${fmt(s.torch.generation.mean_length, 1)}` : '–', ratio: '' },
   ]
+  // Against the machine: achieved matmul GFLOP/s (flops per position × positions/s; training ≈ 3 × forward) ÷ the matmul rate at the feed-forward's shape.
+  const ff = (list) => list?.[0]?.gflop_s
+  const gf = (perPosition, tps) => (tps ? (perPosition * tps) / 1e9 : undefined)
+  const pct = (x, of) => (x && of ? `${fmt((100 * x) / of)}%` : '–')
+  const limits = [
+    ['forward', forwardFlopsPerPosition, s.ours.forwardTokensPerSecond, s.torch?.forwardTokensPerSecond],
+    ['training (epoch wall time)', 3 * forwardFlopsPerPosition, s.ours.trainTokensPerSecond, s.torch?.trainTokensPerSecond],
+  ].map(([what, per, o, t]) => ({
+    figure: `${what}: matmul GFLOP/s (${fmt(per / 1e3)} kFLOP per position); the limit: matmul at ${MATMUL_SHAPES[0].join('×')} = wasm ${fmt(ff(s.ours.matmul), 1)}, BLAS ${fmt(ff(s.torch?.matmul), 1)} GFLOP/s`,
+    ours: `${fmt(gf(per, o), 1)} = ${pct(gf(per, o), ff(s.ours.matmul))} of wasm matmul, ${pct(gf(per, o), ff(s.torch?.matmul))} of BLAS`,
+    [tcol]: s.torch ? `${fmt(gf(per, t), 1)} = ${pct(gf(per, t), ff(s.torch.matmul))} of BLAS` : '–',
+  }))
   if (!flag('json')) {
-    console.log(`\n## Mini-GPT: the seed recipe, ours (tfjs wasm) vs the seed's PyTorch code — ${results.date}, ${results.machine}\n`)
+    const b = s.torch?.blas
+    const torchNote = s.torch ? `${torchLabel(b)}: PyTorch ${s.torch.torch}, ${s.torch.threads} intra-op thread(s), BLAS ${b?.blas ?? 'not reported'}${b?.blas_threads ? ` with ${b.blas_threads} threads (its better epoch of ${s.torch.byBlasThreads.map((x) => `${fmt(x.epochSeconds, 2)} s at ${x.blasThreads}`).join(', ')} BLAS threads)` : ''}` : 'PyTorch not run'
+    console.log(`\n## Mini-GPT: the seed recipe, ours (tfjs wasm, ${results.wasmThreads} thread(s)) vs the seed's PyTorch code — ${results.date}, ${results.machine}; ${torchNote}\n`)
     console.log(table(rows))
+    console.log(`\nAgainst the machine's limits, measured in the same run (matmul at ${MATMUL_SHAPES.map((m) => m.join('×')).join(', ')}: wasm ${s.ours.matmul.map((m) => fmt(m.gflop_s, 1)).join(' / ')}, BLAS ${s.torch?.matmul?.map((m) => fmt(m.gflop_s, 1)).join(' / ') ?? '–'} GFLOP/s):\n`)
+    console.log(table(limits))
   }
 } else {
   const epochs = Number(arg('epochs', '50'))

@@ -1,5 +1,7 @@
 // Shared helpers of the benchmark programs: timing, medians, tables, the machine's description.
+import { execFileSync } from 'node:child_process'
 import os from 'node:os'
+import { fileURLToPath } from 'node:url'
 
 /** Median of numbers. */
 export const median = (xs) => {
@@ -31,3 +33,42 @@ export const machine = () => {
   const cpus = os.cpus()
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`
 }
+
+/**
+ * Matmul GFLOP/s of `tf.matMul` on the current backend at each [M, K, N] shape (2·M·K·N flops,
+ * the median of ≥ 5 repetitions and ≥ 1 s after two warm-ups): our path's compute limit.
+ */
+export const wasmMatmulGflops = async (tf, shapes) => {
+  // The process's first products also start the thread pool and XNNPACK's caches: warm up apart.
+  const w = tf.randomNormal([256, 256])
+  for (let i = 0; i < 20; i++) await tf.matMul(w, w).data()
+  w.dispose()
+  const out = []
+  for (const [m, k, n] of shapes) {
+    const a = tf.randomNormal([m, k], 0, 1, 'float32', 1)
+    const b = tf.randomNormal([k, n], 0, 1, 'float32', 2)
+    const times = []
+    const start = performance.now()
+    for (let i = 0; times.length < 5 || performance.now() - start < 1000; i++) {
+      const t0 = performance.now()
+      const y = tf.matMul(a, b)
+      await y.data()
+      if (i > 1) times.push((performance.now() - t0) / 1000)
+      y.dispose()
+    }
+    tf.dispose([a, b])
+    out.push({ shape: [m, k, n], gflop_s: (2 * m * k * n) / median(times) / 1e9 })
+  }
+  return out
+}
+
+/** PyTorch's matmul GFLOP/s at the same shapes, with the BLAS it ran on (bench/pytorch/matmul_bench.py). */
+export const torchMatmulGflops = (shapes) => {
+  const script = fileURLToPath(new URL('./pytorch/matmul_bench.py', import.meta.url))
+  const out = execFileSync('/usr/bin/python3', [script, '--shapes', shapes.map((s) => s.join('x')).join(','), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  return JSON.parse(out)
+}
+
+/** "PyTorch + OpenBLAS 0.3.21", or a label that says the run is on the reference BLAS (not a comparison). */
+export const torchLabel = (blas) =>
+  blas === undefined ? 'PyTorch (BLAS not reported)' : blas.reference ? 'PyTorch on the REFERENCE BLAS (not a comparison)' : `PyTorch + ${blas.blas.split(' ').slice(0, 2).join(' ')}`

@@ -13,8 +13,11 @@ Measurements (pick with --measure, default both, in this order):
             (lr 5e-5, weight decay 0, HF Trainer's defaults), zero_grad. --ft-warmup
             untimed steps, then --ft-steps timed ones.
 
-On this machine (2 shared cores, generic BLAS) expect about 6.8 tokens/s decoding and
-about 55 s per fine-tuning step: the defaults take roughly 4-5 minutes in all.
+The prefill computes the last position's logits only (what a generator needs; minigpt-fp's
+decoder and the ONNX export do the same). The BLAS the process really runs on is read from
+it (blas_info.py) and reported as `blas`: on the reference BLAS (netlib libblas3) expect
+~7 tokens/s decoding and ~55 s per fine-tuning step; with OpenBLAS (libopenblas0-pthread)
+a few times faster. Those reference-BLAS figures are not a comparison to quote.
 
 Examples:
   /usr/bin/python3 bench/pytorch/gpt2_bench.py --json
@@ -33,6 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blas_info import blas_info  # noqa: E402
 from gpt2_ref import GPT2Config, GPT2LMHeadModel, lm_loss  # noqa: E402
 
 CONFIGS = {
@@ -54,7 +58,8 @@ def bench_decode(model, cfg, context, steps, gen):
     model.eval()
     prompt = torch.randint(0, cfg.vocab_size, (1, context), generator=gen)
     t0 = time.perf_counter()
-    logits, past = model(prompt)
+    h, past = model.transformer(prompt)
+    logits = model.lm_head(h[:, -1:])  # the last position's logits only
     prefill = time.perf_counter() - t0
     nxt = logits[:, -1:].argmax(-1)
     logits, past = model(nxt, past)  # warm-up step, untimed
@@ -144,13 +149,14 @@ def main():
         "script": "bench/pytorch/gpt2_bench.py",
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
+        "blas": blas_info(),
         "config_name": args.config,
         "config": cfg.to_hf_dict(),
         "params": model.num_parameters(),
         "init_seconds": init_s,
         "rss_mb_after_init": rss_mb(),
     }
-    log(f"{args.config}: {result['params']:,} params, init {init_s:.1f} s, RSS {result['rss_mb_after_init']:.0f} MB, {result['threads']} thread(s)")
+    log(f"{args.config}: {result['params']:,} params, init {init_s:.1f} s, RSS {result['rss_mb_after_init']:.0f} MB, {result['threads']} thread(s), BLAS {result['blas']['blas']} ({result['blas']['blas_threads']} thread(s))")
 
     if "decode" in measures:
         result["decode"] = []

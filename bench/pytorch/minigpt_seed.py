@@ -363,6 +363,14 @@ def forward_bench(model, dataset, batch_size=64, min_seconds=2.0, min_reps=5):
     return x.numel() * reps / dt, reps, list(x.shape)
 
 
+def _blas_info():
+    """The BLAS this process really runs on (blas_info.py): a reference-BLAS run is labelled so."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from blas_info import blas_info
+
+    return blas_info()
+
+
 def save_checkpoint(model, out_dir, config, vocab):
     """model.state_dict() (float32, PyTorch layouts, pos_encoding.pe included) as
     model.safetensors, plus config.json and vocab.json."""
@@ -494,6 +502,7 @@ def main():
         "script": "bench/pytorch/minigpt_seed.py",
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
+        "blas": _blas_info(),
         "seed": args.seed,
         "notebook_rng": not args.no_notebook_rng,
         "config": config,

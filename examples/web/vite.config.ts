@@ -8,6 +8,12 @@
  *    `@tensorflow/tfjs-core/dist/register_all_gradients` (as vitest.config.ts does);
  *  - the wasm backend's `.wasm` files, served under a known folder and passed as `wasmPaths`.
  *
+ * With MINIGPT_ISOLATE=1 the page is served cross-origin isolated (the COOP/COEP headers below,
+ * dev and preview): that gives it SharedArrayBuffer, so tfjs-wasm loads its threaded build. Off by
+ * default: in this bundle tfjs's pthread workers fail ("e is not defined": tfjs re-serialises its
+ * threaded factory with `toString()`, and the minified bundle's factory refers to names outside
+ * it), so the page stays on one thread (docs/browser.md, "Threads").
+ *
  * The plugin below serves (dev) or emits (build) the files the page fetches at run time, without
  * copying them into git: wasm/*.wasm from the installed backend, sample/* from
  * spec/fixtures/minigpt-tiny (a real seed-architecture checkpoint, 30 KB) and names.json, the
@@ -35,6 +41,10 @@ const servedFiles = (): ReadonlyMap<string, () => Uint8Array | string> =>
     ...['model.safetensors', 'config.json', 'vocab.json'].map((f) => [`sample/${f}`, () => readFileSync(join(sampleDir, f))] as const),
     ['names.json', () => JSON.stringify(defaultNames())],
   ])
+
+/** Cross-origin isolation (opt-in, MINIGPT_ISOLATE=1): the page and its workers get SharedArrayBuffer, which threaded wasm needs. */
+const ISOLATION_HEADERS: Record<string, string> =
+  process.env.MINIGPT_ISOLATE === '1' ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {}
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = { wasm: 'application/wasm', json: 'application/json; charset=utf-8' }
 
@@ -65,6 +75,7 @@ export default defineConfig({
       { find: /^\.\/tfjs-gradients\.js$/, replacement: '@tensorflow/tfjs-core/dist/register_all_gradients' },
       // Optional: the Node-only wasm-path helper is never loaded in a page; this keeps the bundler from warning about it.
       { find: /^\.\/node-wasm-path\.js$/, replacement: join(here, 'src/node-wasm-path.browser.ts') },
+      { find: /^\.\/wasm-threads-node\.js$/, replacement: join(here, 'src/wasm-threads-node.browser.ts') },
     ],
   },
   plugins: [playgroundAssets()],
@@ -76,6 +87,6 @@ export default defineConfig({
     chunkSizeWarningLimit: 2000,
     reportCompressedSize: false,
   },
-  server: { host: '127.0.0.1', port: 5173 },
-  preview: { host: '127.0.0.1', port: 4173 },
+  server: { host: '127.0.0.1', port: 5173, headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', port: 4173, headers: ISOLATION_HEADERS },
 })

@@ -14,7 +14,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
 import { activeSimdKernels } from './simd/module.js'
-import { shareIdentityData, silenceFirstUseBanner, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
+import { shareIdentityData, silenceFirstUseBanner, wasmPoolThreads, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
 import type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
 
 export type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
@@ -40,6 +40,28 @@ export interface BackendOptions {
   readonly wasmPaths?: string
   /** webgpu in Node only: Dawn's flags and the adapter's feature level (see {@link WebGpuNodeOptions}). */
   readonly webgpu?: WebGpuNodeOptions
+  /**
+   * wasm only: threads for tfjs-wasm's XNNPACK kernels (matmul, conv; 1 to 8). More than 1
+   * starts the threaded SIMD build: in Node on `worker_threads`, in a browser only where the
+   * page is cross-origin isolated (COOP/COEP headers; elsewhere it stays at 1). Fixed by the
+   * first start of wasm in a process. Default {@link defaultWasmThreads}.
+   */
+  readonly threads?: number
+}
+
+/** The most threads tfjs-wasm's pool takes (its build pre-creates 8 workers). */
+export const MAX_WASM_THREADS = 8
+
+/**
+ * The default thread count for wasm: one per core (at most {@link MAX_WASM_THREADS}) — in Node
+ * `os.availableParallelism()`, in a cross-origin-isolated page `navigator.hardwareConcurrency`;
+ * 1 in a page that is not isolated (no SharedArrayBuffer: the threaded build cannot load).
+ * Two threads made matmuls 1.5-1.9x faster on a 2-core machine (docs/benchmarks.md).
+ */
+export const defaultWasmThreads = async (): Promise<number> => {
+  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } }
+  const cores = isNode() ? (await import('./wasm-threads-node.js')).nodeCores() : g.crossOriginIsolated === true ? (g.navigator?.hardwareConcurrency ?? 1) : 1
+  return Math.max(1, Math.min(MAX_WASM_THREADS, cores))
 }
 
 /** True when running under Node.js (rather than a browser or a worker). */
@@ -53,9 +75,49 @@ export const parseBackendName = (name: string): E.Either<BackendError, BackendNa
     : E.left(backendError(name, `unknown backend '${name}': choose one of ${BACKENDS.join(', ')}`))
 
 let wasmConfigured = false
+/** The thread count wasm was started with (the first start fixes it), or null before. */
+let wasmThreads: number | null = null
+
+/** The threads the wasm backend runs XNNPACK on: 1 unless it was started threaded (and the threaded build loaded). */
+export const wasmThreadCount = (): number => {
+  if (wasmThreads === null) return 1
+  return wasmPoolThreads() ?? 1
+}
+
+const checkThreads = (threads: number): E.Either<BackendError, number> =>
+  Number.isInteger(threads) && threads >= 1 && threads <= MAX_WASM_THREADS
+    ? E.right(threads)
+    : E.left(backendError('wasm', `threads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${threads}`))
+
+/**
+ * tfjs-wasm sizes its pool as min(threads, logical cores / 2), assuming two hyper-threads per
+ * core; on a 2-core machine that is 1. While the threaded module starts in a browser,
+ * `navigator.hardwareConcurrency` reports 2 × `threads` so the pool has the threads asked for.
+ */
+const withFullConcurrency = async <A>(threads: number, start: () => Promise<A>): Promise<A> => {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+  if (nav === undefined || nav.hardwareConcurrency === undefined) return start()
+  Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => 2 * threads })
+  try {
+    return await start()
+  } finally {
+    delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency
+  }
+}
+
+/**
+ * Runs the first start of a threaded wasm backend (`start`: registering it, asking tfjs for it)
+ * inside what the threaded build needs: Node's worker shims, or a full `hardwareConcurrency`.
+ */
+const aroundFirstWasmStart = async <A>(name: BackendName, threads: number, start: () => Promise<A>): Promise<A> => {
+  if (name !== 'wasm' || wasmConfigured || threads === 1) return start()
+  if (!isNode()) return withFullConcurrency(threads, start)
+  const { withNodeThreads } = await import('./wasm-threads-node.js')
+  return withNodeThreads(threads, start)
+}
 
 /** Loads and registers a backend; a string is why it cannot be registered here. */
-const register = async (name: BackendName, options: BackendOptions): Promise<string | undefined> => {
+const register = async (name: BackendName, options: BackendOptions, threads: number): Promise<string | undefined> => {
   switch (name) {
     case 'cpu':
       await import('@tensorflow/tfjs-backend-cpu')
@@ -66,6 +128,12 @@ const register = async (name: BackendName, options: BackendOptions): Promise<str
         const paths = options.wasmPaths ?? (isNode() ? (await import('./node-wasm-path.js')).nodeWasmDirectory() : undefined)
         if (paths !== undefined) wasm.setWasmPaths(paths)
         shareIdentityOnWasm()
+        // Before anything asks tfjs for a backend: tf.getBackend() alone starts the best registered one.
+        wasmThreads = threads
+        if (threads > 1) {
+          wasm.setThreadsCount(threads)
+          if (isNode()) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true)
+        }
         wasmConfigured = true
       }
       return
@@ -116,29 +184,38 @@ export const useBackend =
     const parsed = parseBackendName(name)
     if (E.isLeft(parsed)) return parsed
     const backend = parsed.right
-    try {
-      const why = await register(backend, options)
-      if (why !== undefined) return E.left(backendError(backend, why))
-    } catch (e) {
-      return E.left(backendError(backend, `could not load the ${backend} backend: ${(e as Error).message}`))
-    }
-    if (tf.findBackendFactory(backend) === null) return E.left(backendError(backend, reasonWhenMissing(backend)))
-    const previous = tf.getBackend() as string | null | undefined
-    let ok: boolean
-    try {
-      ok = await tf.setBackend(backend)
-    } catch (e) {
-      await restoreBackend(previous, backend)
-      return E.left(backendError(backend, `the ${backend} backend failed to start: ${(e as Error).message}`))
-    }
-    if (!ok || tf.getBackend() !== backend) {
-      await restoreBackend(previous, backend)
-      return E.left(backendError(backend, `the ${backend} backend failed to start: ${reasonWhenMissing(backend)}`))
-    }
-    await tf.ready()
-    quietNodeBanner()
-    return E.right(backend)
+    const threads = checkThreads(options.threads ?? wasmThreads ?? (name === 'wasm' ? await defaultWasmThreads() : 1))
+    if (E.isLeft(threads)) return threads
+    if (backend === 'wasm' && wasmThreads !== null && options.threads !== undefined && options.threads !== wasmThreads)
+      return E.left(backendError('wasm', `wasm was started with ${wasmThreads} thread(s) in this process; it cannot restart with ${options.threads}`))
+    return aroundFirstWasmStart(backend, threads.right, () => start(backend, options, threads.right))
   }
+
+/** useBackend's work once the name and threads are checked. */
+const start = async (backend: BackendName, options: BackendOptions, threads: number): Promise<E.Either<BackendError, BackendName>> => {
+  try {
+    const why = await register(backend, options, threads)
+    if (why !== undefined) return E.left(backendError(backend, why))
+  } catch (e) {
+    return E.left(backendError(backend, `could not load the ${backend} backend: ${(e as Error).message}`))
+  }
+  if (tf.findBackendFactory(backend) === null) return E.left(backendError(backend, reasonWhenMissing(backend)))
+  const previous = tf.getBackend() as string | null | undefined
+  let ok: boolean
+  try {
+    ok = await tf.setBackend(backend)
+  } catch (e) {
+    await restoreBackend(previous, backend)
+    return E.left(backendError(backend, `the ${backend} backend failed to start: ${(e as Error).message}`))
+  }
+  if (!ok || tf.getBackend() !== backend) {
+    await restoreBackend(previous, backend)
+    return E.left(backendError(backend, `the ${backend} backend failed to start: ${reasonWhenMissing(backend)}`))
+  }
+  await tf.ready()
+  quietNodeBanner()
+  return E.right(backend)
+}
 
 /**
  * After a failed start, makes the backend that was active before active again. tfjs's

@@ -43,7 +43,7 @@ export const withActiveTapeRestored = <T>(f: () => T): T => {
 
 /** What the library uses of tfjs-wasm's backend object (tfjs-backend-wasm 4.x, not public). */
 export interface WasmBackendLike {
-  readonly wasm: { readonly asm?: { readonly memory?: unknown } }
+  readonly wasm: { readonly asm?: { readonly memory?: unknown }; readonly wasmMemory?: unknown; readonly _get_threads_count?: () => number }
   readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly memoryOffset: number } | undefined }
   makeOutput: (shape: number[], dtype: tf.DataType) => tf.TensorInfo
   disposeData: (dataId: tf.DataId) => boolean
@@ -57,9 +57,13 @@ export const activeWasmBackend = (): WasmBackendLike | undefined =>
 /** A tfjs-wasm backend object's kernel-side view of a backend passed to a kernel function. */
 export const asWasmBackend = (backend: unknown): WasmBackendLike => backend as unknown as WasmBackendLike
 
-/** The WebAssembly memory tfjs-wasm keeps its tensors in, where it exposes one. */
+/**
+ * The WebAssembly memory tfjs-wasm keeps its tensors in, where it exposes one: the plain build
+ * exports its memory (`asm.memory`); the threaded build imports a shared one and keeps it as
+ * `wasmMemory`.
+ */
 export const wasmMemory = (backend: WasmBackendLike): WebAssembly.Memory | undefined => {
-  const memory = backend.wasm?.asm?.memory
+  const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory
   return memory instanceof WebAssembly.Memory ? memory : undefined
 }
 
@@ -108,3 +112,7 @@ export const silenceFirstUseBanner = (): void => {
 /** What the active tfjs-backend-webgpu kept of its adapter (`adapterInfo`, a field it does not type), when it kept anything. */
 export const webgpuBackendAdapterInfo = (): { readonly vendor?: string; readonly architecture?: string } | undefined =>
   (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo
+
+/** The size of the registered wasm backend's XNNPACK thread pool (its module's `_get_threads_count`), when it has started. */
+export const wasmPoolThreads = (): number | undefined =>
+  (tf.findBackend('wasm') as unknown as WasmBackendLike | null)?.wasm?._get_threads_count?.()

@@ -31,7 +31,7 @@ const send = (m: unknown): void => {
 let model: { readonly decoder: DecoderModel<unknown>; readonly vocab: CharVocab } | undefined
 
 const init = async (files: CheckpointBytes, backend: string): Promise<void> => {
-  const started = await useBackend(backend)()
+  const started = await useBackend(backend, { threads: 1 })() // one process per core: its own pool would oversubscribe
   if (E.isLeft(started)) return send({ type: 'failed', message: started.left.message })
   const ckpt = miniGptFromBytes(files)
   if (E.isLeft(ckpt)) return send({ type: 'failed', message: ckpt.left.message })

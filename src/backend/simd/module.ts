@@ -2,12 +2,14 @@
  * The SIMD kernels' WebAssembly module (kernels.wat, assembled into kernels-wasm.ts),
  * instantiated on the memory of a tfjs wasm backend: its functions read and write tensors
  * where tfjs-wasm keeps them, by byte offset, with no copy. One instance per backend object;
- * `null` where it cannot be made (no WebAssembly SIMD or bulk memory, or a shared memory — the
- * threaded build of tfjs-wasm — which the module does not import), and callers use tfjs ops.
+ * `null` where it cannot be made (no WebAssembly SIMD or bulk memory), and callers use tfjs ops.
+ * On the threaded build of tfjs-wasm (a shared memory) the module's memory import is declared
+ * shared (shared-memory.ts).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeWasmBackend, asWasmBackend, wasmMemory, type WasmBackendLike } from '../../core/tfjs-internals.js'
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js'
+import { withSharedMemoryImport } from './shared-memory.js'
 
 export type { WasmBackendLike }
 
@@ -35,8 +37,10 @@ export const simdKernels = (backend: WasmBackendLike): SimdKernels | null => {
   try {
     const memory = wasmMemory(backend)
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory?.buffer instanceof SharedArrayBuffer
-    if (memory !== undefined && !shared) {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64)), { env: { memory } })
+    const plain = decodeBase64(KERNELS_WASM_BASE64)
+    const bytes = shared ? withSharedMemoryImport(plain) : plain
+    if (memory !== undefined && bytes !== null) {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
       kernels = instance.exports as unknown as SimdKernels
     }
   } catch {
