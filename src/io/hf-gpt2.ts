@@ -35,6 +35,9 @@ import { gpt2Shapes, type Gpt2Params } from '../models/gpt2/model.js'
 import { ensureDir, readJson, readSafetensorsFile, writeFileAtomic } from './files.js'
 import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
 import { loadDefaultGpt2Tokenizer, loadTokenizerFolder, mergesText, vocabJsonText } from './tokenizer-files.js'
+import { quantizeGpt2From, type QuantGpt2Params } from '../quant/gpt2.js'
+import type { QuantFormat } from '../quant/quantize.js'
+import { QUANT_METADATA_KEY, quantGpt2FromSafetensors, quantGpt2Safetensors } from './quant-gpt2.js'
 
 /** What went wrong with a model folder. */
 export type LoadErrorKind =
@@ -48,6 +51,7 @@ export type LoadErrorKind =
   | 'shape' // a tensor's shape disagrees with config.json
   | 'tied' // lm_head.weight is not wte.weight
   | 'tokenizer' // vocab.json / merges.txt missing, invalid or too large for the model
+  | 'quantized' // a quantized file read as float, or a quantized file whose layout is wrong
 
 /** A model folder could not be loaded or saved: one line, naming the file, ready for a user. */
 export interface LoadError {
@@ -129,12 +133,14 @@ const listProblems = (problems: readonly string[], limit = 4): string =>
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
 
 /**
- * Checks a parsed model.safetensors against a config and makes the parameter tree: names
- * normalised (prefix dropped, buffers ignored), dtypes checked, shapes validated against
- * {@link gpt2Shapes} before any tensor is allocated, lm_head checked against wte. Pure except
- * for the tensors it returns (which the caller owns).
+ * Checks a parsed float model.safetensors against a config: names normalised (prefix dropped,
+ * buffers ignored), dtypes checked, shapes validated against {@link gpt2Shapes} before any
+ * tensor is allocated, lm_head checked against wte. The file's tensors by GPT-2 name.
  */
-export const gpt2ParamsFromSafetensors = (path: string, config: Gpt2Config, file: Safetensors): E.Either<LoadError, Gpt2Params> => {
+export const gpt2Entries = (path: string, config: Gpt2Config, file: Safetensors): E.Either<LoadError, ReadonlyMap<string, TensorEntry>> => {
+  if (file.metadata[QUANT_METADATA_KEY] !== undefined) {
+    return E.left(loadError('quantized', path, `holds quantized ${file.metadata['quant.format'] ?? ''} weights (written by \`minigpt gpt2 quantize\`): load it with { weights: '${file.metadata['quant.format'] ?? 'int8'}' } or --weights`))
+  }
   const entries = new Map<string, TensorEntry>()
   let lmHead: TensorEntry | undefined
   for (const [rawName, entry] of file.tensors) {
@@ -160,21 +166,30 @@ export const gpt2ParamsFromSafetensors = (path: string, config: Gpt2Config, file
     return E.left(loadError(kind, path, listProblems(said)))
   }
   const wte = entries.get('wte.weight') as TensorEntry
-  const wteValues = toFloat32(wte)
   if (lmHead !== undefined) {
     if (fmt(lmHead.shape) !== fmt(wte.shape)) {
       return E.left(loadError('tied', path, `lm_head.weight has shape ${fmt(lmHead.shape)}, wte.weight ${fmt(wte.shape)}: GPT-2's head is tied to wte.weight`))
     }
+    const wteValues = toFloat32(wte)
     const head = toFloat32(lmHead)
     const at = head.findIndex((v, i) => !Object.is(v, wteValues[i]))
     if (at >= 0) {
       return E.left(loadError('tied', path, `lm_head.weight differs from wte.weight (first at element ${at}: ${head[at]} vs ${wteValues[at]}); this library ties GPT-2's head to wte.weight`))
     }
   }
-  // One tensor at a time, so a converted F16/BF16 copy of the whole model never exists at once.
-  const tensorOf = (name: string, shape: number[]) => tf.tensor(name === 'wte.weight' ? wteValues : toFloat32(entries.get(name) as TensorEntry), shape, 'float32')
-  return E.right(map(expected, (ref, name) => tensorOf(name, ref.shape)) as unknown as Gpt2Params)
+  return E.right(entries)
 }
+
+/**
+ * Checks a parsed model.safetensors against a config ({@link gpt2Entries}) and makes the
+ * parameter tree. Pure except for the tensors it returns (which the caller owns).
+ */
+export const gpt2ParamsFromSafetensors = (path: string, config: Gpt2Config, file: Safetensors): E.Either<LoadError, Gpt2Params> =>
+  pipe(
+    gpt2Entries(path, config, file),
+    // One tensor at a time, so a converted F16/BF16 copy of the whole model never exists at once.
+    E.map((entries) => map(gpt2Shapes(config), (ref, name) => tf.tensor(toFloat32(entries.get(name) as TensorEntry), ref.shape, 'float32')) as unknown as Gpt2Params),
+  )
 
 const readTokenizer = (dir: string, config: Gpt2Config): TE.TaskEither<LoadError, BpeTokenizer> => async () => {
   const vocabPath = join(dir, GPT2_FILES.vocab)
@@ -200,37 +215,69 @@ const readTokenizer = (dir: string, config: Gpt2Config): TE.TaskEither<LoadError
   return E.right(tok)
 }
 
+/** A loaded model folder with quantized weights (`loadGpt2Folder(dir, { weights: 'int8' | 'q4' })`). */
+export interface QuantGpt2Folder {
+  readonly config: Gpt2Config
+  readonly params: QuantGpt2Params
+  readonly tokenizer: BpeTokenizer
+}
+
+/** Options of {@link loadGpt2Folder}: the weights' form once loaded (default float32). */
+export interface LoadGpt2Options<W extends 'f32' | QuantFormat = 'f32' | QuantFormat> {
+  /**
+   * 'f32' (the default): float32 tensors, from a float checkpoint. 'int8' | 'q4': quantized
+   * weights — read as they are from a file `minigpt gpt2 quantize` wrote, or quantized while
+   * loading a float checkpoint, one tensor at a time (no float32 copy of the model is made).
+   */
+  readonly weights?: W
+}
+
+const readWeightsFile = (dir: string): TE.TaskEither<LoadError, Safetensors> =>
+  pipe(
+    readSafetensorsFile(join(dir, GPT2_FILES.weights)),
+    TE.mapLeft((e) =>
+      '_tag' in e && e._tag === 'IoError'
+        ? asLoadError('file')(e)
+        : asLoadError(e._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors')(e as { path: string; message: string }),
+    ),
+  )
+
+/** Quantized parameters from a parsed file: read as stored (a quantized file) or quantized from a float one. */
+const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format: QuantFormat): E.Either<LoadError, QuantGpt2Params> =>
+  file.metadata[QUANT_METADATA_KEY] !== undefined
+    ? pipe(quantGpt2FromSafetensors(config, file, format), E.mapLeft((p) => loadError(p.kind, path, p.message)))
+    : pipe(
+        gpt2Entries(path, config, file),
+        E.map((entries) => quantizeGpt2From(config, format, (name) => toFloat32(entries.get(name) as TensorEntry))),
+      )
+
 /**
  * Loads a Hugging Face GPT-2 folder: config.json, model.safetensors (F32/F16/BF16 → float32,
  * with or without the `transformer.` prefix, buffers ignored, lm_head tied) and the tokenizer
- * (the folder's vocab.json + merges.txt, else GPT-2's own). The parameters belong to the
- * caller (`tree.dispose` them when done).
+ * (the folder's vocab.json + merges.txt, else GPT-2's own). With `{ weights: 'int8' | 'q4' }`
+ * the parameters are quantized ({@link LoadGpt2Options}); a folder `minigpt gpt2 quantize`
+ * wrote loads only that way. The parameters belong to the caller (`tree.dispose` them, or
+ * `quant.disposeQuantGpt2` the quantized ones, when done).
  */
-export const loadGpt2Folder = (dir: string): TE.TaskEither<LoadError, Gpt2Folder> =>
-  pipe(
+export function loadGpt2Folder(dir: string, options?: LoadGpt2Options<'f32'>): TE.TaskEither<LoadError, Gpt2Folder>
+export function loadGpt2Folder(dir: string, options: LoadGpt2Options<QuantFormat>): TE.TaskEither<LoadError, QuantGpt2Folder>
+export function loadGpt2Folder(dir: string, options: LoadGpt2Options = {}): TE.TaskEither<LoadError, Gpt2Folder | QuantGpt2Folder> {
+  const path = join(dir, GPT2_FILES.weights)
+  const weights = options.weights ?? 'f32'
+  return pipe(
     checkFolder(dir),
     TE.chain(() => readGpt2Config(dir)),
     TE.bindTo('config'),
     // The tokenizer first: a cheap check that fails before the weights are converted.
     TE.bind('tokenizer', ({ config }) => readTokenizer(dir, config)),
-    TE.bind('file', () => {
-      const path = join(dir, GPT2_FILES.weights)
-      return pipe(
-        readSafetensorsFile(path),
-        TE.mapLeft((e) =>
-          '_tag' in e && e._tag === 'IoError'
-            ? asLoadError('file')(e)
-            : asLoadError(e._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors')(e as { path: string; message: string }),
-        ),
-      )
-    }),
-    TE.chainEitherK(({ config, tokenizer, file }) =>
-      pipe(
-        gpt2ParamsFromSafetensors(join(dir, GPT2_FILES.weights), config, file),
-        E.map((params): Gpt2Folder => ({ config, params, tokenizer })),
-      ),
+    TE.bind('file', () => readWeightsFile(dir)),
+    TE.chainEitherK(({ config, tokenizer, file }): E.Either<LoadError, Gpt2Folder | QuantGpt2Folder> =>
+      weights === 'f32'
+        ? pipe(gpt2ParamsFromSafetensors(path, config, file), E.map((params) => ({ config, params, tokenizer })))
+        : pipe(quantParams(path, config, file, weights), E.map((params) => ({ config, params, tokenizer }))),
     ),
   )
+}
 
 // ---------------------------------------------------------------------------------------------
 // Saving
@@ -327,11 +374,23 @@ export const gpt2Safetensors = async (params: Gpt2Params): Promise<Uint8Array> =
 export const saveGpt2Folder = (dir: string, config: Gpt2Config, params: Gpt2Params, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> => {
   const problems = unflattenLike(gpt2Shapes(config), flatten<tf.Tensor>(params)).problems
   if (problems.length > 0) return TE.left(loadError('shape', join(dir, GPT2_FILES.weights), `the parameters do not match the config: ${listProblems(problems)}`))
+  return writeFolder(dir, config, tokenizer, () => gpt2Safetensors(params))
+}
+
+/**
+ * Saves a folder with quantized weights (src/io/quant-gpt2.ts's layout) beside config.json and
+ * the tokenizer files: what `minigpt gpt2 quantize` writes, and what
+ * `loadGpt2Folder(dir, { weights })` reads back.
+ */
+export const saveQuantGpt2Folder = (dir: string, config: Gpt2Config, params: QuantGpt2Params, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> =>
+  writeFolder(dir, config, tokenizer, async () => quantGpt2Safetensors(config, params))
+
+const writeFolder = (dir: string, config: Gpt2Config, tokenizer: BpeTokenizer, weights: () => Promise<Uint8Array>): TE.TaskEither<LoadError, void> => {
   const write = (name: string, data: Uint8Array | string) => pipe(writeFileAtomic(join(dir, name), data), TE.mapLeft(asLoadError('file')))
   return pipe(
     ensureDir(dir),
     TE.mapLeft(asLoadError('folder')),
-    TE.chain(() => TE.tryCatch(() => gpt2Safetensors(params), (e) => loadError('file', join(dir, GPT2_FILES.weights), String(e)))),
+    TE.chain(() => TE.tryCatch(weights, (e) => loadError('file', join(dir, GPT2_FILES.weights), String(e)))),
     TE.chain((bytes) => write(GPT2_FILES.weights, bytes)),
     TE.chain(() => write(GPT2_FILES.vocab, vocabJsonText(tokenizer))),
     TE.chain(() => write(GPT2_FILES.merges, mergesText(tokenizer))),

@@ -129,16 +129,21 @@
     (call $hsum4 (local.get $f0) (local.get $f1) (local.get $f2) (local.get $f3)))
 
   ;; The sum of one int16 row x and one q4 row (groups blocks; block scales at s), each
-  ;; block's exact integer sum times its scale.
+  ;; block's exact integer sum times its scale. Two blocks a turn, into two accumulators.
   (func $dot_q4 (param $x i32) (param $w i32) (param $s i32) (param $groups i32) (result f32)
-    (local $g i32) (local $wv v128) (local $lo v128) (local $hi v128) (local $f v128) (local $xp i32) (local $wp i32)
+    (local $g i32) (local $wv v128) (local $lo v128) (local $hi v128) (local $f v128) (local $f2 v128) (local $xp i32) (local $wp i32) (local $sp i32)
+    (local $m15 v128) (local $c8 v128) (local $pairs i32)
+    (local.set $m15 (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    (local.set $c8 (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8))
     (local.set $xp (local.get $x))
     (local.set $wp (local.get $w))
+    (local.set $sp (local.get $s))
+    (local.set $pairs (i32.and (local.get $groups) (i32.const -2)))
     (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
+      (br_if $done (i32.ge_u (local.get $g) (local.get $pairs)))
       (local.set $wv (v128.load (local.get $wp)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
+      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
       (local.set $f (f32x4.add (local.get $f) (f32x4.mul
         (f32x4.convert_i32x4_s (i32x4.add
           (i32x4.add
@@ -147,12 +152,38 @@
           (i32x4.add
             (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=32 (local.get $xp)))
             (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=48 (local.get $xp))))))
-        (v128.load32_splat (i32.add (local.get $s) (i32.shl (local.get $g) (i32.const 2)))))))
-      (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
-      (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
-      (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (v128.load32_splat (local.get $sp)))))
+      (local.set $wv (v128.load offset=16 (local.get $wp)))
+      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
+      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
+      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul
+        (f32x4.convert_i32x4_s (i32x4.add
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load offset=64 (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=80 (local.get $xp))))
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=96 (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=112 (local.get $xp))))))
+        (v128.load32_splat offset=4 (local.get $sp)))))
+      (local.set $xp (i32.add (local.get $xp) (i32.const 128)))
+      (local.set $wp (i32.add (local.get $wp) (i32.const 32)))
+      (local.set $sp (i32.add (local.get $sp) (i32.const 8)))
+      (local.set $g (i32.add (local.get $g) (i32.const 2)))
       (br $l)))
-    (call $hsum (local.get $f)))
+    (if (i32.lt_u (local.get $g) (local.get $groups)) (then
+      (local.set $wv (v128.load (local.get $wp)))
+      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
+      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
+      (local.set $f (f32x4.add (local.get $f) (f32x4.mul
+        (f32x4.convert_i32x4_s (i32x4.add
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=16 (local.get $xp))))
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=32 (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=48 (local.get $xp))))))
+        (v128.load32_splat (local.get $sp)))))))
+    (call $hsum (f32x4.add (local.get $f) (local.get $f2))))
 
   ;; The same for four consecutive int16 rows (xbytes apart) against one q4 row.
   (func $dot4_q4 (param $x i32) (param $xbytes i32) (param $w i32) (param $s i32) (param $groups i32) (result v128)

@@ -1,0 +1,127 @@
+// Quantized GPT-2 decoding: float32 vs int8 vs q4 weights, random weights in the config's
+// shapes (GPT-2 124M by default) on tfjs wasm, side by side in one run.
+//
+//   npm run build && node bench/quant.mjs                       # 124M at contexts 64 and 512
+//   node bench/quant.mjs --config gpt2-large --formats int8 --contexts 64   # 774M in the 4 GiB heap
+//   node bench/quant.mjs --config tiny --contexts 8 --rounds 1  # a seconds-long smoke test
+//
+// Each (format, round) runs in its own Node process, so that its peak RSS is its own; rounds
+// interleave the formats (f32, int8, q4, f32, int8, q4 …) and the table gives each format's
+// median over rounds. The protocol of bench/gpt2.mjs's decode: a random prompt of C tokens
+// prefilled, one untimed step, then --decode-steps greedy steps; tokens/s = steps / their time.
+// The float32 decoder owns its parameters (wte freed, wteᵀ kept), as `minigpt gpt2 generate`'s.
+// The quantized weights are drawn and quantized one tensor at a time (quantizeGpt2From), so the
+// float model never exists in memory.
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import * as tf from '@tensorflow/tfjs-core'
+import { initBackend, key, foldIn, normal, uniform, tree, gpt2, sample, quant } from '../dist/index.js'
+import { median, table, machine } from './util.mjs'
+
+const argv = process.argv.slice(2)
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
+}
+const CONFIGS = {
+  ...gpt2.GPT2_PRESETS,
+  tiny: { vocab_size: 337, n_positions: 64, n_embd: 32, n_layer: 2, n_head: 4, n_inner: null, activation_function: 'gelu_new' },
+}
+const configName = opt('config', 'gpt2')
+const config = CONFIGS[configName]
+if (config === undefined) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}`)
+const contexts = opt('contexts', '64,512').split(',').map(Number)
+const decodeSteps = Number(opt('decode-steps', '16'))
+const formats = opt('formats', 'f32,int8,q4').split(',')
+const rounds = Number(opt('rounds', '2'))
+const seed = Number(opt('seed', '0'))
+const log = (...a) => console.error(...a)
+const rssMb = () => process.resourceUsage().maxRSS / 1024
+
+const argmax = (row) => {
+  let best = 0
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
+  return best
+}
+const randomIds = (k, n, vocab) => Array.from(uniform(k, n, 0, vocab), (x) => Math.min(vocab - 1, Math.floor(x)))
+
+/** N(0, 0.02) for matrices, ones/zeros for LayerNorm weights/biases and biases: GPT-2's init, drawn per tensor. */
+const randomSource = (name, shape) => {
+  const size = shape.reduce((a, b) => a * b, 1)
+  if (shape.length === 1) return new Float32Array(size).fill(/ln_\d|ln_f/.test(name) && name.endsWith('.weight') ? 1 : 0)
+  let h = 0
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0
+  return Float32Array.from(normal(foldIn(key(seed + 1), h), size, 0.02))
+}
+
+async function child(format) {
+  await initBackend('wasm')
+  const t0 = performance.now()
+  let decoder
+  let weightBytes
+  if (format === 'f32') {
+    const params = gpt2.gpt2(config).init(key(seed + 1))
+    weightBytes = 4 * tree.count(params)
+    decoder = sample.gpt2Decoder(config, params, { ownsParams: true })
+  } else {
+    const q = quant.quantizeGpt2From(config, format, randomSource)
+    weightBytes = [q.wte, q.wpe, ...q.h.flatMap((l) => [l.attn.c_attn.weight, l.attn.c_proj.weight, l.mlp.c_fc.weight, l.mlp.c_proj.weight])].reduce((n, m) => n + quant.quantizedBytes(m), 0)
+    decoder = quant.quantGpt2Decoder(config, q, { ownsParams: true })
+  }
+  const init = (performance.now() - t0) / 1000
+  const rows = []
+  for (const [ci, c] of contexts.entries()) {
+    const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
+    let t = performance.now()
+    let out = await decoder.prefill([prompt])
+    const prefill = (performance.now() - t) / 1000
+    let next = await decoder.step(out.cache, [argmax(out.logits[0])])
+    decoder.release(out.cache)
+    out = next
+    const times = []
+    for (let s = 0; s < decodeSteps; s++) {
+      const token = argmax(out.logits[0])
+      t = performance.now()
+      next = await decoder.step(out.cache, [token])
+      times.push((performance.now() - t) / 1000)
+      decoder.release(out.cache)
+      out = next
+    }
+    decoder.release(out.cache)
+    rows.push({ context: c, prefill_tokens_per_s: c / prefill, decode_tokens_per_s: decodeSteps / times.reduce((a, b) => a + b, 0), step_ms_median: 1000 * median(times) })
+    log(`${format} @ ${c}: prefill ${prefill.toFixed(2)} s, ${rows.at(-1).decode_tokens_per_s.toFixed(1)} tok/s`)
+  }
+  decoder.dispose()
+  process.stdout.write(JSON.stringify({ format, init_seconds: init, weight_mb: weightBytes / 2 ** 20, rows, peak_rss_mb: rssMb(), wasm_heap_mb: tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 20 }))
+}
+
+if (argv.includes('--child')) {
+  await child(opt('child', 'f32'))
+} else {
+  const runs = []
+  for (let r = 0; r < rounds; r++) {
+    for (const f of formats) {
+      const args = [fileURLToPath(import.meta.url), ...argv, '--child', f]
+      runs.push(JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })))
+    }
+  }
+  const by = (f) => runs.filter((x) => x.format === f)
+  const rate = (f, c) => median(by(f).map((x) => x.rows.find((y) => y.context === c).decode_tokens_per_s))
+  const out = []
+  for (const f of formats) {
+    for (const c of contexts) {
+      const fr = by(f)
+      out.push({
+        format: f, context: c,
+        'decode tok/s': rate(f, c).toFixed(1),
+        'vs f32': formats.includes('f32') ? `${(rate(f, c) / rate('f32', c)).toFixed(2)}×` : '–',
+        'vs int8': formats.includes('int8') ? `${(rate(f, c) / rate('int8', c)).toFixed(2)}×` : '–',
+        'prefill tok/s': median(fr.map((x) => x.rows.find((y) => y.context === c).prefill_tokens_per_s)).toFixed(0),
+        'weights MB': fr[0].weight_mb.toFixed(0),
+        'peak RSS MB': Math.max(...fr.map((x) => x.peak_rss_mb)).toFixed(0),
+        'wasm heap MB': Math.max(...fr.map((x) => x.wasm_heap_mb)).toFixed(0),
+      })
+    }
+  }
+  console.log(`\n## Quantized GPT-2 decoding (${configName}, random weights, wasm; median of ${rounds} interleaved rounds, ${decodeSteps} steps each)\n\n${machine()}\n\n${table(out)}\n`)
+}
