@@ -23,8 +23,8 @@
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
 import { innerDim, type Gpt2Config } from '../models/gpt2/config.js'
-import type { QuantGpt2Block, QuantGpt2Params, QuantLinear } from '../quant/gpt2.js'
-import { downloadQuantized, uploadQuantized, type QuantizedMatrix } from '../quant/matrix.js'
+import type { QuantGpt2Block, QuantGpt2Params } from '../quant/gpt2.js'
+import { downloadQuantized, uploadQuantized, type QuantLinear, type QuantizedMatrix } from '../quant/matrix.js'
 import { Q4_GROUP, int8Stride, q4Groups, type HostQuantized, type QuantFormat } from '../quant/quantize.js'
 import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
 

@@ -21,14 +21,8 @@ import { attendCached, cacheLength, extendCache, mergeHeads, splitHeads, type KV
 import { normalize, type LayerNormParams } from '../nn/norm.js'
 import { innerDim, type Gpt2Config } from '../models/gpt2/config.js'
 import type { Gpt2Params } from '../models/gpt2/model.js'
-import { disposeQuantTree, downloadQuantized, quantizedLookup, quantizedMatmul, uploadQuantized, type QuantizedMatrix } from './matrix.js'
+import { disposeQuantTree, downloadQuantized, quantizedDense, quantizedLookup, quantizedMatmul, uploadQuantized, type QuantLinear, type QuantizedMatrix } from './matrix.js'
 import { dequantizeRows, quantizeRows, transposeValues, type QuantFormat } from './quantize.js'
-
-/** A quantized Conv1D: the weight as [out, in] rows, the bias float32. */
-export interface QuantLinear {
-  readonly weight: QuantizedMatrix
-  readonly bias: tf.Tensor1D
-}
 
 /** One quantized transformer block (Hugging Face's names). */
 export interface QuantGpt2Block {
@@ -120,11 +114,7 @@ export const disposeQuantGpt2 = (p: QuantGpt2Params): void => disposeQuantTree(p
 
 const activation = (c: Gpt2Config) => (c.activation_function === 'gelu' ? geluErf : c.activation_function === 'relu' ? tf.relu : geluTanh)
 
-/** x [..., in] through a quantized linear layer → [..., out]. */
-const qdense = (x: tf.Tensor, l: QuantLinear): tf.Tensor => {
-  const y = quantizedMatmul(tf.reshape(x, [-1, l.weight.cols]) as tf.Tensor2D, l.weight, l.bias)
-  return tf.reshape(y, [...x.shape.slice(0, -1), l.weight.rows])
-}
+const qdense = quantizedDense
 
 /** Output of {@link quantGpt2}: the last position's logits [batch, 1, vocab] and the extended caches. */
 export interface QuantGpt2Output {
