@@ -4,6 +4,7 @@
 //   npm run build && node bench/quant.mjs                       # 124M at contexts 64 and 512
 //   node bench/quant.mjs --config gpt2-large --formats int8 --contexts 64   # 774M in the 4 GiB heap
 //   node bench/quant.mjs --config tiny --contexts 8 --rounds 1  # a seconds-long smoke test
+//   node bench/quant.mjs --quality --model DIR                   # Mini-GPT validation loss, f32/int8/q4
 //
 // Each (format, round) runs in its own Node process, so that its peak RSS is its own; rounds
 // interleave the formats (f32, int8, q4, f32, int8, q4 …) and the table gives each format's
@@ -12,10 +13,16 @@
 // The float32 decoder owns its parameters (wte freed, wteᵀ kept), as `minigpt gpt2 generate`'s.
 // The quantized weights are drawn and quantized one tensor at a time (quantizeGpt2From), so the
 // float model never exists in memory.
+//
+// --quality: a Mini-GPT checkpoint folder (`minigpt train` with the seed recipe on
+// ../shared/data/fantasy_names.train.txt) evaluated on fantasy_names.val.txt with float32,
+// int8 and q4 weights: the seed's validation metric (nats per predicted token, eval mode).
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
-import { initBackend, key, foldIn, normal, uniform, tree, gpt2, sample, quant } from '../dist/index.js'
+import { readFileSync } from 'node:fs'
+import * as E from 'fp-ts/lib/Either.js'
+import { initBackend, key, foldIn, normal, uniform, tree, gpt2, sample, quant, io, data, train } from '../dist/index.js'
 import { median, table, machine } from './util.mjs'
 
 const argv = process.argv.slice(2)
@@ -45,13 +52,19 @@ const argmax = (row) => {
 }
 const randomIds = (k, n, vocab) => Array.from(uniform(k, n, 0, vocab), (x) => Math.min(vocab - 1, Math.floor(x)))
 
-/** N(0, 0.02) for matrices, ones/zeros for LayerNorm weights/biases and biases: GPT-2's init, drawn per tensor. */
+/**
+ * N(0, 0.02) for matrices, ones/zeros for LayerNorm weights/biases and biases: GPT-2's init,
+ * drawn per tensor in chunks of 2^20 values (so that only the float tensor itself is held).
+ */
 const randomSource = (name, shape) => {
   const size = shape.reduce((a, b) => a * b, 1)
   if (shape.length === 1) return new Float32Array(size).fill(/ln_\d|ln_f/.test(name) && name.endsWith('.weight') ? 1 : 0)
   let h = 0
   for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0
-  return Float32Array.from(normal(foldIn(key(seed + 1), h), size, 0.02))
+  const out = new Float32Array(size)
+  const chunk = 1 << 20
+  for (let i = 0; i < size; i += chunk) out.set(normal(foldIn(foldIn(key(seed + 1), h), i / chunk), Math.min(chunk, size - i), 0.02), i)
+  return out
 }
 
 async function child(format) {
@@ -95,7 +108,29 @@ async function child(format) {
   process.stdout.write(JSON.stringify({ format, init_seconds: init, weight_mb: weightBytes / 2 ** 20, rows, peak_rss_mb: rssMb(), wasm_heap_mb: tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 20 }))
 }
 
-if (argv.includes('--child')) {
+async function quality() {
+  await initBackend('wasm')
+  const dir = opt('model', undefined)
+  if (dir === undefined) throw new Error('--quality needs --model DIR (a Mini-GPT checkpoint folder)')
+  const r = await io.loadMiniGpt(dir)()
+  if (E.isLeft(r)) throw new Error(r.left.message)
+  const { config, params, vocab } = r.right
+  const valFile = opt('val', new URL('../../shared/data/fantasy_names.val.txt', import.meta.url).pathname)
+  const examples = data.parseNames(readFileSync(valFile, 'utf8')).map((n) => data.encodeExample(vocab, n, config.max_len))
+  const f32 = await train.evaluateNames(config, params, examples)
+  const rows = [{ weights: 'f32', 'validation loss': f32.loss.toFixed(4), 'vs f32': '–', tokens: f32.tokens }]
+  for (const format of ['int8', 'q4']) {
+    const q = quant.quantizeMiniGpt(params, format)
+    const e = await quant.evaluateQuantNames(config, q, examples)
+    quant.disposeQuantMiniGpt(q)
+    rows.push({ weights: format, 'validation loss': e.loss.toFixed(4), 'vs f32': `${(100 * (e.loss / f32.loss - 1)).toFixed(2)} %`, tokens: e.tokens })
+  }
+  console.log(`\n## Quantized Mini-GPT quality (${dir}, ${tree.count(params).toLocaleString('en-US')} parameters; ${valFile.split('/').at(-1)})\n\n${table(rows)}\n`)
+}
+
+if (argv.includes('--quality')) {
+  await quality()
+} else if (argv.includes('--child')) {
   await child(opt('child', 'f32'))
 } else {
   const runs = []

@@ -65,37 +65,56 @@ export const gpt2TensorShapes = (c: Gpt2Config): readonly (readonly [string, rea
 }
 
 /**
+ * One GPT-2 tensor (a Hugging Face name, values in the checkpoint's layout) in its quantized
+ * tree's form: wte/wpe quantized by rows, a Conv1D weight [in, out] transposed and quantized
+ * by output channel, a 1-D tensor (LayerNorm, bias) kept float32.
+ */
+export const quantizeGpt2Tensor = (c: Gpt2Config, format: QuantFormat, name: string, values: Float32Array): QuantizedMatrix | tf.Tensor1D => {
+  const shape = new Map(gpt2TensorShapes(c)).get(name)
+  if (shape === undefined) throw new RangeError(`quantizeGpt2: ${name} is not a tensor of this config`)
+  const size = shape.reduce((a, b) => a * b, 1)
+  if (values.length !== size) throw new RangeError(`quantizeGpt2: ${name} has ${values.length} values, expected [${shape.join(', ')}]`)
+  if (shape.length === 1) return tf.tensor1d(values)
+  const [a, b] = shape
+  // A table [rows, cols] is already one row per output channel; a Conv1D [in, out] is not.
+  if (name === 'wte.weight' || name === 'wpe.weight') return uploadQuantized(quantizeRows(format, values, a, b))
+  return uploadQuantized(quantizeRows(format, transposeValues(values, a, b), b, a))
+}
+
+/** A quantized tree from its leaves by name ({@link quantizeGpt2Tensor}'s results), read in {@link gpt2TensorShapes}' order. */
+export const assembleQuantGpt2 = (c: Gpt2Config, format: QuantFormat, leaf: (name: string) => QuantizedMatrix | tf.Tensor1D): QuantGpt2Params => {
+  const matrix = (name: string): QuantizedMatrix => {
+    const m = leaf(name)
+    if (m instanceof tf.Tensor) throw new TypeError(`quantizeGpt2: ${name} is not quantized`)
+    return m
+  }
+  const vector = (name: string): tf.Tensor1D => {
+    const v = leaf(name)
+    if (!(v instanceof tf.Tensor)) throw new TypeError(`quantizeGpt2: ${name} is quantized, expected float32`)
+    return v
+  }
+  const norm = (name: string): LayerNormParams => ({ weight: vector(`${name}.weight`), bias: vector(`${name}.bias`) })
+  const conv1d = (name: string): QuantLinear => ({ weight: matrix(`${name}.weight`), bias: vector(`${name}.bias`) })
+  const wte = matrix('wte.weight')
+  const wpe = matrix('wpe.weight')
+  const h = Array.from({ length: c.n_layer }, (_, i): QuantGpt2Block => ({
+    ln_1: norm(`h.${i}.ln_1`),
+    attn: { c_attn: conv1d(`h.${i}.attn.c_attn`), c_proj: conv1d(`h.${i}.attn.c_proj`) },
+    ln_2: norm(`h.${i}.ln_2`),
+    mlp: { c_fc: conv1d(`h.${i}.mlp.c_fc`), c_proj: conv1d(`h.${i}.mlp.c_proj`) },
+  }))
+  return { format, wte, wpe, h, ln_f: norm('ln_f') }
+}
+
+/**
  * Quantizes GPT-2 tensor by tensor from `source` (a checkpoint being read, random weights
  * drawn one at a time…): at most one float tensor is alive at once, so a model far larger
  * than its float32 size allows in memory can be quantized. The result belongs to the caller
  * ({@link disposeQuantTree}).
  */
 export const quantizeGpt2From = (c: Gpt2Config, format: QuantFormat, source: FloatSource): QuantGpt2Params => {
-  const read = (name: string, shape: readonly number[]) => {
-    const v = source(name, shape)
-    const size = shape.reduce((a, b) => a * b, 1)
-    if (v.length !== size) throw new RangeError(`quantizeGpt2: ${name} has ${v.length} values, expected [${shape.join(', ')}]`)
-    return v
-  }
-  const vector = (name: string, n: number) => tf.tensor1d(read(name, [n]))
-  const norm = (name: string): LayerNormParams => ({ weight: vector(`${name}.weight`, c.n_embd), bias: vector(`${name}.bias`, c.n_embd) })
-  /** A table [rows, cols] is already one row per output channel. */
-  const table = (name: string, rows: number, cols: number) => uploadQuantized(quantizeRows(format, read(name, [rows, cols]), rows, cols))
-  const conv1d = (name: string, inDim: number, outDim: number): QuantLinear => ({
-    weight: uploadQuantized(quantizeRows(format, transposeValues(read(`${name}.weight`, [inDim, outDim]), inDim, outDim), outDim, inDim)),
-    bias: vector(`${name}.bias`, outDim),
-  })
-  const e = c.n_embd
-  const inner = innerDim(c)
-  const wte = table('wte.weight', c.vocab_size, e)
-  const wpe = table('wpe.weight', c.n_positions, e)
-  const h = Array.from({ length: c.n_layer }, (_, i): QuantGpt2Block => ({
-    ln_1: norm(`h.${i}.ln_1`),
-    attn: { c_attn: conv1d(`h.${i}.attn.c_attn`, e, 3 * e), c_proj: conv1d(`h.${i}.attn.c_proj`, e, e) },
-    ln_2: norm(`h.${i}.ln_2`),
-    mlp: { c_fc: conv1d(`h.${i}.mlp.c_fc`, e, inner), c_proj: conv1d(`h.${i}.mlp.c_proj`, inner, e) },
-  }))
-  return { format, wte, wpe, h, ln_f: norm('ln_f') }
+  const shapes = new Map(gpt2TensorShapes(c))
+  return assembleQuantGpt2(c, format, (name) => quantizeGpt2Tensor(c, format, name, source(name, shapes.get(name) ?? [])))
 }
 
 /** Quantizes a float GPT-2 tree (left untouched, still the caller's). */
