@@ -5,14 +5,15 @@
 //   node bench/quant.mjs --config gpt2-large --formats int8 --contexts 64   # 774M in the 4 GiB heap
 //   node bench/quant.mjs --config tiny --contexts 8 --rounds 1  # a seconds-long smoke test
 //   node bench/quant.mjs --quality --model DIR                   # Mini-GPT validation loss, f32/int8/q4
+//   node bench/quant.mjs --interleave --decode-steps 32          # all formats in one process, steps alternated
 //
 // Each (format, round) runs in its own Node process, so that its peak RSS is its own; rounds
 // interleave the formats (f32, int8, q4, f32, int8, q4 …) and the table gives each format's
 // median over rounds. The protocol of bench/gpt2.mjs's decode: a random prompt of C tokens
 // prefilled, one untimed step, then --decode-steps greedy steps; tokens/s = steps / their time.
 // The float32 decoder owns its parameters (wte freed, wteᵀ kept), as `minigpt gpt2 generate`'s.
-// The quantized weights are drawn and quantized one tensor at a time (quantizeGpt2From), so the
-// float model never exists in memory.
+// The quantized weights are drawn and quantized one tensor at a time (quantizeGpt2Tensor), wte
+// by blocks of rows, so the float model never exists in memory (as when a quantized file is read).
 //
 // --quality: a Mini-GPT checkpoint folder (`minigpt train` with the seed recipe on
 // ../shared/data/fantasy_names.train.txt) evaluated on fantasy_names.val.txt with float32,
@@ -67,20 +68,86 @@ const randomSource = (name, shape) => {
   return out
 }
 
+/** A decoder owning random weights in `format`, and the bytes its matrices take. */
+const makeDecoder = (format) => {
+  if (format === 'f32') {
+    const params = gpt2.gpt2(config).init(key(seed + 1))
+    return { weightBytes: 4 * tree.count(params), decoder: sample.gpt2Decoder(config, params, { ownsParams: true }) }
+  }
+  const shapes = new Map(quant.gpt2TensorShapes(config))
+  const q = quant.assembleQuantGpt2(config, format, (name) => (name === 'wte.weight' ? chunkedTable(name, format) : quant.quantizeGpt2Tensor(config, format, name, randomSource(name, shapes.get(name)))))
+  const weightBytes = [q.wte, q.wpe, ...q.h.flatMap((l) => [l.attn.c_attn.weight, l.attn.c_proj.weight, l.mlp.c_fc.weight, l.mlp.c_proj.weight])].reduce((n, m) => n + quant.quantizedBytes(m), 0)
+  return { weightBytes, decoder: quant.quantGpt2Decoder(config, q, { ownsParams: true }) }
+}
+
+/**
+ * --interleave: every format's decoder in one process, their steps alternated (f32, int8, q4,
+ * f32, …) on the same context, so that a load change on a shared machine hits all of them
+ * alike; the ratio of median step times is the figure. (Peak RSS comes from the per-format runs.)
+ */
+async function interleaved() {
+  await initBackend('wasm')
+  const ds = formats.map((f) => ({ format: f, ...makeDecoder(f) }))
+  const rows = []
+  for (const [ci, c] of contexts.entries()) {
+    const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
+    const state = []
+    for (const d of ds) {
+      let out = await d.decoder.prefill([prompt])
+      const next = await d.decoder.step(out.cache, [argmax(out.logits[0])])
+      d.decoder.release(out.cache)
+      state.push({ out: next, times: [] })
+    }
+    for (let s = 0; s < decodeSteps; s++) {
+      for (const [i, d] of ds.entries()) {
+        const st = state[i]
+        const token = argmax(st.out.logits[0])
+        const t = performance.now()
+        const next = await d.decoder.step(st.out.cache, [token])
+        st.times.push(performance.now() - t)
+        d.decoder.release(st.out.cache)
+        st.out = next
+      }
+    }
+    const ms = Object.fromEntries(ds.map((d, i) => [d.format, median(state[i].times)]))
+    ds.forEach((d, i) => d.decoder.release(state[i].out.cache))
+    for (const d of ds) {
+      rows.push({
+        format: d.format, context: c, 'median step ms': ms[d.format].toFixed(1), 'tok/s (1000 / median)': (1000 / ms[d.format]).toFixed(1),
+        'vs f32': ms.f32 === undefined ? '–' : `${(ms.f32 / ms[d.format]).toFixed(2)}×`,
+        'vs int8': ms.int8 === undefined ? '–' : `${(ms.int8 / ms[d.format]).toFixed(2)}×`,
+      })
+    }
+    log(`interleaved @ ${c}: ${ds.map((d) => `${d.format} ${ms[d.format].toFixed(1)} ms`).join(', ')}`)
+  }
+  ds.forEach((d) => d.decoder.dispose())
+  console.log(`\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm; ${decodeSteps} alternated steps per format)\n\n${machine()}\n\n${table(rows)}\n`)
+}
+
+/**
+ * wte quantized 4,096 rows at a time (quantization is per row or per block of a row, so this
+ * is exact): the float table (154 MB for 124M) never exists, as when a quantized file is read.
+ */
+const chunkedTable = (name, format) => {
+  const [rows, cols] = [config.vocab_size, config.n_embd]
+  const parts = []
+  for (let r = 0; r < rows; r += 4096) {
+    const n = Math.min(4096, rows - r)
+    parts.push(quant.quantizeRows(format, Float32Array.from(normal(foldIn(key(seed + 2), r), n * cols, 0.02)), n, cols))
+  }
+  const concat = (arrays, Ctor) => {
+    const out = new Ctor(arrays.reduce((a, x) => a + x.length, 0))
+    let at = 0
+    for (const x of arrays) { out.set(x, at); at += x.length }
+    return out
+  }
+  return quant.uploadQuantized({ format, rows, cols, bytes: concat(parts.map((p) => p.bytes), Uint8Array), scales: concat(parts.map((p) => p.scales), Float32Array) })
+}
+
 async function child(format) {
   await initBackend('wasm')
   const t0 = performance.now()
-  let decoder
-  let weightBytes
-  if (format === 'f32') {
-    const params = gpt2.gpt2(config).init(key(seed + 1))
-    weightBytes = 4 * tree.count(params)
-    decoder = sample.gpt2Decoder(config, params, { ownsParams: true })
-  } else {
-    const q = quant.quantizeGpt2From(config, format, randomSource)
-    weightBytes = [q.wte, q.wpe, ...q.h.flatMap((l) => [l.attn.c_attn.weight, l.attn.c_proj.weight, l.mlp.c_fc.weight, l.mlp.c_proj.weight])].reduce((n, m) => n + quant.quantizedBytes(m), 0)
-    decoder = quant.quantGpt2Decoder(config, q, { ownsParams: true })
-  }
+  const { weightBytes, decoder } = makeDecoder(format)
   const init = (performance.now() - t0) / 1000
   const rows = []
   for (const [ci, c] of contexts.entries()) {
@@ -130,6 +197,8 @@ async function quality() {
 
 if (argv.includes('--quality')) {
   await quality()
+} else if (argv.includes('--interleave')) {
+  await interleaved()
 } else if (argv.includes('--child')) {
   await child(opt('child', 'f32'))
 } else {
@@ -159,4 +228,8 @@ if (argv.includes('--quality')) {
     }
   }
   console.log(`\n## Quantized GPT-2 decoding (${configName}, random weights, wasm; median of ${rounds} interleaved rounds, ${decodeSteps} steps each)\n\n${machine()}\n\n${table(out)}\n`)
+  // The ratios again with every format in one process, steps alternated (robust to load drift).
+  if (formats.length > 1 && !argv.includes('--no-interleave')) {
+    process.stdout.write(execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...argv, '--interleave'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 }))
+  }
 }

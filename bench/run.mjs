@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, one after another, each in its own process (so one's memory
 // and JIT state do not colour the next). Tables go to stdout in Markdown, for docs/benchmarks.md.
-//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2] [--no-torch]
+//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,quant] [--no-torch]
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -14,9 +14,10 @@ const SUITES = {
   minigpt: ['minigpt.mjs', '--epochs', '3'],
   quality: ['minigpt.mjs', '--quality', '--epochs', '50'],
   gpt2: ['gpt2.mjs'],
+  quant: ['quant.mjs'],
 }
 const i = process.argv.indexOf('--only')
-const only = i >= 0 ? process.argv[i + 1].split(',') : ['core', 'kernels', 'latency', 'minigpt', 'gpt2']
+const only = i >= 0 ? process.argv[i + 1].split(',') : ['core', 'kernels', 'latency', 'minigpt', 'gpt2', 'quant']
 const passThrough = process.argv.includes('--no-torch') ? ['--no-torch'] : []
 console.log(`# minigpt-fp benchmarks — ${new Date().toISOString().slice(0, 10)} — ${machine()}`)
 let failed = 0
@@ -32,7 +33,7 @@ for (const name of only) {
     continue
   }
   const t0 = Date.now()
-  const r = spawnSync(process.execPath, [`${here}/${suite[0]}`, ...suite.slice(1), ...(name === 'core' || name === 'kernels' || name === 'latency' ? [] : passThrough)], { stdio: 'inherit' })
+  const r = spawnSync(process.execPath, [`${here}/${suite[0]}`, ...suite.slice(1), ...(name === 'core' || name === 'kernels' || name === 'latency' || name === 'quant' ? [] : passThrough)], { stdio: 'inherit' })
   console.error(`bench: ${name} took ${((Date.now() - t0) / 1000).toFixed(0)} s${r.status === 0 ? '' : ` and failed (exit ${r.status})`}`)
   if (r.status !== 0) failed++
 }

