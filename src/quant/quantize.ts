@@ -12,8 +12,8 @@
  *          |w − (q − 8)·d| ≤ |d| / 2, except the block's largest positive weights when m < 0
  *          (clamped to 7·|d|): ≤ |d|. A row is ⌈in / 32⌉ blocks, the last zero-padded.
  *
- * Ties round half to even (WebAssembly's `nearest`), so that these functions and the
- * kernels agree to the bit on the integers.
+ * Ties round half to even ({@link roundHalfEven}, WebAssembly's `nearest`), the rounding the
+ * kernels use for activations, so that the host fallback (matrix.ts) matches them.
  */
 
 /** The quantized formats. */
