@@ -4,6 +4,9 @@
  * equal to the full one, and the validation metric within the issue's bars (int8 0.5 %, q4 2 %
  * on this tiny model; docs/benchmarks.md has the seed-recipe model's figures).
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
@@ -16,6 +19,8 @@ import { loadMiniGpt, type MiniGptCheckpoint } from '../../src/io/minigpt-checkp
 import { miniGptLogits } from '../../src/models/minigpt/model.js'
 import { disposeQuantMiniGpt, evaluateQuantNames, quantMiniGpt, quantMiniGptDecoder, quantizeMiniGpt, type QuantMiniGptParams } from '../../src/quant/minigpt.js'
 import { evaluateNames } from '../../src/train/names.js'
+import { loadQuantMiniGpt, saveQuantMiniGpt } from '../../src/io/quant-minigpt.js'
+import { parseSafetensors, serializeSafetensors, type TensorInput } from '../../src/io/safetensors.js'
 
 const dir = fileURLToPath(new URL('../fixtures/minigpt-tiny', import.meta.url))
 const LOGIT_BOUND = { int8: 0.01, q4: 0.1 }
@@ -65,6 +70,33 @@ describe.each(['int8', 'q4'] as const)('%s Mini-GPT', (format) => {
     const last = got.subarray(6 * v, 7 * v)
     for (let i = 0; i < v; i++) expect(Math.abs(out.logits[0][i] - last[i])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(last[i])))
     d.release(out.cache)
+  })
+
+  it('saves a checkpoint that loads back to the same logits, and is read strictly', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'minigpt-qckpt-'))
+    try {
+      const saved = await saveQuantMiniGpt(tmp, { config: ckpt.config, vocab: ckpt.vocab, params: q })()
+      expect(E.isRight(saved)).toBe(true)
+      const r = await loadQuantMiniGpt(tmp, format)()
+      if (E.isLeft(r)) throw new Error(r.left.message)
+      const ids = tf.tensor2d([[1, 5, 9, 20]], undefined, 'int32')
+      const f = quantMiniGpt(ckpt.config)
+      expect(Array.from(f(r.right.params, ids).logits.dataSync())).toEqual(Array.from(f(q, ids).logits.dataSync()))
+      expect(r.right.vocab.tokens).toEqual(ckpt.vocab.tokens)
+      disposeQuantMiniGpt(r.right.params)
+      const path = join(tmp, 'model.safetensors')
+      const parsed = parseSafetensors(new Uint8Array(await readFile(path)))
+      if (E.isLeft(parsed)) throw new Error(parsed.left.message)
+      const tensors: TensorInput[] = [...parsed.right.tensors.values()].map((e) => (e.name === 'head.weight.scales' ? { name: e.name, dtype: 'F32', shape: [3], data: [1, 1, 1] } : { name: e.name, dtype: e.dtype, shape: e.shape, bytes: e.bytes }))
+      await writeFile(path, serializeSafetensors(tensors, parsed.right.metadata))
+      const bad = await loadQuantMiniGpt(tmp)()
+      expect(E.isLeft(bad) && bad.left.message).toBe(`${path}: tensor 'head.weight.scales' has shape [3], expected [${format === 'int8' ? '67' : '67, 1'}]`)
+      await writeFile(path, serializeSafetensors(tensors, { ...parsed.right.metadata, model: 'gpt2' }))
+      const other = await loadQuantMiniGpt(tmp)()
+      expect(E.isLeft(other) && other.left.message).toBe(`${path}: __metadata__ "model" is "gpt2": expected "minigpt"`)
+    } finally {
+      await rm(tmp, { recursive: true, force: true })
+    }
   })
 
   it('loses at most its stated share of validation loss', async () => {

@@ -7,7 +7,7 @@
  *                  "quant.format": "int8" | "q4"
  *                  "quant.group_size": "row" (int8: one scale per output channel) | "32" (q4)
  *                  "quant.scale_dtype": "F32"
- *                  "model": "gpt2"
+ *                  "model": "gpt2" (or "minigpt": src/io/quant-minigpt.ts, the same layout)
  *   NAME           every matrix, one row per output channel: wte.weight [vocab, n_embd],
  *                  wpe.weight [n_positions, n_embd], and each Conv1D weight transposed to
  *                  [out, in] (h.N.attn.c_attn.weight is [3·n_embd, n_embd]);
@@ -48,8 +48,8 @@ const groupSize = (f: QuantFormat) => (f === 'int8' ? 'row' : String(Q4_GROUP))
 const storedShapes = (f: QuantFormat, rows: number, cols: number) =>
   f === 'int8' ? { data: [rows, cols], scales: [rows] } : { data: [rows, q4Groups(cols) * 16], scales: [rows, q4Groups(cols)] }
 
-/** The config's matrices (name, output rows, input columns) and float tensors (name, shape), in file order. */
-const layout = (c: Gpt2Config) => {
+/** The config's matrices (name, output rows, input columns) and float tensors (name, length), in file order. */
+const layout = (c: Gpt2Config): QuantFileLayout => {
   const e = c.n_embd
   const inner = innerDim(c)
   const matrices: [string, number, number][] = [['wte.weight', c.vocab_size, e], ['wpe.weight', c.n_positions, e]]
@@ -95,22 +95,32 @@ const unpadded = (h: HostQuantized): Uint8Array => {
   return out
 }
 
+/** A quantized model's tensors in file order: its matrices (name, output rows, input columns) and float vectors (name, length). */
+export interface QuantFileLayout {
+  readonly matrices: readonly (readonly [string, number, number])[]
+  readonly floats: readonly (readonly [string, number])[]
+}
+
+/**
+ * The bytes of a quantized file (layout version 1, above) for any model: `model` goes into
+ * `__metadata__`, `matrix` and `float` give each name's tensor.
+ */
+export const quantSafetensors = (model: string, format: QuantFormat, layout: QuantFileLayout, matrix: (name: string) => QuantizedMatrix, float: (name: string) => tf.Tensor): Uint8Array => {
+  const tensors: TensorInput[] = []
+  const hosts = layout.matrices.map(([name]) => downloadQuantized(matrix(name)))
+  // F32 first, then the bytes: every tensor stays aligned for zero-copy reads.
+  layout.matrices.forEach(([name, rows, cols], i) => tensors.push({ name: `${name}.scales`, dtype: 'F32', shape: storedShapes(format, rows, cols).scales, data: hosts[i].scales }))
+  for (const [name, n] of layout.floats) tensors.push({ name, dtype: 'F32', shape: [n], data: float(name).dataSync() as Float32Array })
+  layout.matrices.forEach(([name, rows, cols], i) => {
+    tensors.push({ name, dtype: format === 'int8' ? 'I8' : 'U8', shape: storedShapes(format, rows, cols).data, bytes: format === 'int8' ? unpadded(hosts[i]) : hosts[i].bytes })
+  })
+  return serializeSafetensors(tensors, { [QUANT_METADATA_KEY]: QUANT_LAYOUT_VERSION, 'quant.format': format, 'quant.group_size': groupSize(format), 'quant.scale_dtype': 'F32', model })
+}
+
 /** The bytes of a quantized GPT-2 file (layout version 1, above). */
 export const quantGpt2Safetensors = (c: Gpt2Config, q: QuantGpt2Params): Uint8Array => {
   const { matrices, floats } = parts(q)
-  const tensors: TensorInput[] = []
-  // F32 first, then the bytes: every tensor stays aligned for zero-copy reads.
-  for (const [name, rows, cols] of layout(c).matrices) {
-    const m = matrices.get(name) as QuantizedMatrix
-    const h = downloadQuantized(m)
-    tensors.push({ name: `${name}.scales`, dtype: 'F32', shape: storedShapes(q.format, rows, cols).scales, data: h.scales })
-  }
-  for (const [name, n] of layout(c).floats) tensors.push({ name, dtype: 'F32', shape: [n], data: (floats.get(name) as tf.Tensor).dataSync() as Float32Array })
-  for (const [name, rows, cols] of layout(c).matrices) {
-    const h = downloadQuantized(matrices.get(name) as QuantizedMatrix)
-    tensors.push({ name, dtype: q.format === 'int8' ? 'I8' : 'U8', shape: storedShapes(q.format, rows, cols).data, bytes: q.format === 'int8' ? unpadded(h) : h.bytes })
-  }
-  return serializeSafetensors(tensors, { [QUANT_METADATA_KEY]: QUANT_LAYOUT_VERSION, 'quant.format': q.format, 'quant.group_size': groupSize(q.format), 'quant.scale_dtype': 'F32', model: 'gpt2' })
+  return quantSafetensors('gpt2', q.format, layout(c), (n) => matrices.get(n) as QuantizedMatrix, (n) => floats.get(n) as tf.Tensor)
 }
 
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
@@ -133,28 +143,34 @@ export const quantFileFormat = (metadata: Readonly<Record<string, string>>): E.E
 }
 
 /**
- * A quantized GPT-2 tree from a parsed file, checked strictly against the config and the
- * layout before anything is uploaded: the metadata (version, format — `expected` when given —,
- * group size), every tensor's presence, dtype and shape (so a wrong scale count or group size
- * names its tensor), finite scales, and no tensor left over. The tensors belong to the caller.
+ * A quantized file's tensors checked strictly against a layout before anything is uploaded:
+ * the metadata (version, format — `expected` when given —, group size, `model`), every
+ * tensor's presence, dtype and shape (so a wrong scale count or group size names its tensor),
+ * finite scales, and no tensor left over. `matrix` and `vector` upload one tensor each (the
+ * caller owns them).
  */
-export const quantGpt2FromSafetensors = (c: Gpt2Config, file: Safetensors, expected?: QuantFormat): E.Either<QuantFileProblem, QuantGpt2Params> => {
+export const readQuantTensors = (
+  model: string,
+  layout: QuantFileLayout,
+  file: Safetensors,
+  expected?: QuantFormat,
+): E.Either<QuantFileProblem, { readonly format: QuantFormat; readonly matrix: (name: string) => QuantizedMatrix; readonly vector: (name: string) => tf.Tensor1D }> => {
   const f = quantFileFormat(file.metadata)
   if (E.isLeft(f)) return f
   const format = f.right
+  if (file.metadata.model !== model) return E.left(problem('quantized', `__metadata__ "model" is ${JSON.stringify(file.metadata.model)}: expected "${model}"`))
   if (expected !== undefined && expected !== format) return E.left(problem('quantized', `holds ${format} weights, but ${expected} was asked for`))
-  const { matrices, floats } = layout(c)
   const seen = new Set<string>()
   const entry = (name: string, dtype: string, shape: readonly number[]): E.Either<QuantFileProblem, TensorEntry> => {
     const t = file.tensors.get(name)
     seen.add(name)
-    if (t === undefined) return E.left(problem('missing', `tensor '${name}' is missing (a ${format} GPT-2 with this config.json needs it)`))
+    if (t === undefined) return E.left(problem('missing', `tensor '${name}' is missing (a ${format} ${model} with this config.json needs it)`))
     if (t.dtype !== dtype) return E.left(problem('dtype', `tensor '${name}' has dtype ${t.dtype}, expected ${dtype} for ${format} weights`))
     if (fmt(t.shape) !== fmt(shape)) return E.left(problem('shape', `tensor '${name}' has shape ${fmt(t.shape)}, expected ${fmt(shape)}`))
     return E.right(t)
   }
   const hosts = new Map<string, HostQuantized>()
-  for (const [name, rows, cols] of matrices) {
+  for (const [name, rows, cols] of layout.matrices) {
     const s = storedShapes(format, rows, cols)
     const data = entry(name, format === 'int8' ? 'I8' : 'U8', s.data)
     if (E.isLeft(data)) return data
@@ -166,15 +182,21 @@ export const quantGpt2FromSafetensors = (c: Gpt2Config, file: Safetensors, expec
     hosts.set(name, { format, rows, cols, bytes: format === 'int8' ? padded(data.right.bytes, rows, cols) : data.right.bytes, scales })
   }
   const vectors = new Map<string, Float32Array>()
-  for (const [name, n] of floats) {
+  for (const [name, n] of layout.floats) {
     const t = entry(name, 'F32', [n])
     if (E.isLeft(t)) return t
     vectors.set(name, toFloat32(t.right))
   }
   const extra = [...file.tensors.keys()].filter((n) => !seen.has(n))
-  if (extra.length > 0) return E.left(problem('unexpected', `unexpected tensor${extra.length > 1 ? 's' : ''} ${extra.slice(0, 4).map((n) => `'${n}'`).join(', ')}${extra.length > 4 ? ` and ${extra.length - 4} more` : ''} (not part of a ${format} GPT-2 of this config)`))
-  const m = (name: string) => uploadQuantized(hosts.get(name) as HostQuantized)
-  const v = (name: string) => tf.tensor1d(vectors.get(name) as Float32Array)
+  if (extra.length > 0) return E.left(problem('unexpected', `unexpected tensor${extra.length > 1 ? 's' : ''} ${extra.slice(0, 4).map((n) => `'${n}'`).join(', ')}${extra.length > 4 ? ` and ${extra.length - 4} more` : ''} (not part of a ${format} ${model} of this config)`))
+  return E.right({ format, matrix: (name) => uploadQuantized(hosts.get(name) as HostQuantized), vector: (name) => tf.tensor1d(vectors.get(name) as Float32Array) })
+}
+
+/** A quantized GPT-2 tree from a parsed file, checked strictly ({@link readQuantTensors}) against the config. */
+export const quantGpt2FromSafetensors = (c: Gpt2Config, file: Safetensors, expected?: QuantFormat): E.Either<QuantFileProblem, QuantGpt2Params> => {
+  const r = readQuantTensors('gpt2', layout(c), file, expected)
+  if (E.isLeft(r)) return r
+  const { format, matrix: m, vector: v } = r.right
   const lin = (name: string): QuantLinear => ({ weight: m(`${name}.weight`), bias: v(`${name}.bias`) })
   const h = Array.from({ length: c.n_layer }, (_, i): QuantGpt2Block => ({
     ln_1: { weight: v(`h.${i}.ln_1.weight`), bias: v(`h.${i}.ln_1.bias`) },
