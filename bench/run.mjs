@@ -1,7 +1,6 @@
 // `npm run bench`: every benchmark, one after another, each in its own process (so one's memory
 // and JIT state do not colour the next). Tables go to stdout in Markdown, for docs/benchmarks.md.
-//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,kit] [--no-torch]
-//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,gpu] [--no-torch]
+//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,kit,quant,gpu] [--no-torch]
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -16,11 +15,12 @@ const SUITES = {
   quality: ['minigpt.mjs', '--quality', '--epochs', '50'],
   gpt2: ['gpt2.mjs'],
   kit: ['kit.mjs'],
+  quant: ['quant.mjs'],
   // Only when asked for (--only gpu): it needs a WebGPU adapter (docs/gpu.md).
   gpu: ['gpu.mjs', '--rounds', '2'],
 }
 const i = process.argv.indexOf('--only')
-const only = i >= 0 ? process.argv[i + 1].split(',') : ['core', 'kernels', 'latency', 'minigpt', 'gpt2', 'kit']
+const only = i >= 0 ? process.argv[i + 1].split(',') : ['core', 'kernels', 'latency', 'minigpt', 'gpt2', 'kit', 'quant']
 const passThrough = process.argv.includes('--no-torch') ? ['--no-torch'] : []
 console.log(`# minigpt-fp benchmarks — ${new Date().toISOString().slice(0, 10)} — ${machine()}`)
 let failed = 0
@@ -36,7 +36,7 @@ for (const name of only) {
     continue
   }
   const t0 = Date.now()
-  const r = spawnSync(process.execPath, [`${here}/${suite[0]}`, ...suite.slice(1), ...(name === 'core' || name === 'kernels' || name === 'latency' || name === 'kit' ? [] : passThrough)], { stdio: 'inherit' })
+  const r = spawnSync(process.execPath, [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'latency', 'kit', 'quant'].includes(name) ? [] : passThrough)], { stdio: 'inherit' })
   console.error(`bench: ${name} took ${((Date.now() - t0) / 1000).toFixed(0)} s${r.status === 0 ? '' : ` and failed (exit ${r.status})`}`)
   if (r.status !== 0) failed++
 }

@@ -183,7 +183,7 @@ describe('errors: one line on stderr, exit code 1', () => {
 
   it('usage errors', async () => {
     expectError(await run('generate', '--prompt', 'The'), 'gpt2: --model is required')
-    expectError(await run('translate'), 'gpt2: unknown command "translate" (expected generate, score or finetune)')
+    expectError(await run('translate'), 'gpt2: unknown command "translate" (expected generate, quantize, score or finetune)')
     expectError(await run('generate', '--model', TINY, '--colour'), /^minigpt: Unknown option '--colour'/)
     expectError(await run('generate', '--model', TINY, '--backend', 'webgl'), '--backend must be wasm or cpu, got "webgl"')
   })

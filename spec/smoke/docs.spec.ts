@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const files = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
 const codeBlocks = (text: string) => [...text.matchAll(/```(?:ts|js|typescript|javascript)\n([\s\S]*?)```/g)].map((m) => m[1])
-const NAMESPACES = ['tree', 'nn', 'mask', 'optim', 'train', 'data', 'minigpt', 'gpt2', 'sample', 'io', 'viz', 'codecs']
+const NAMESPACES = ['tree', 'nn', 'mask', 'optim', 'train', 'data', 'minigpt', 'gpt2', 'sample', 'io', 'viz', 'codecs', 'quant']
 
 /** The exported names of each entry point, read under plain Node from dist/. */
 const exported = (): Record<string, string[]> =>

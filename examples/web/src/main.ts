@@ -10,7 +10,7 @@ import { activeBackend, simdKernelsActive, useBackend, webgpuAdapter } from '../
 import { chars } from '../../../src/data/vocab.js'
 import { lineChart } from '../../../src/viz/index.js'
 import {
-  attentionSvg, describe, distributionSvg, fetchCheckpoint, generate, loadFromBytes, readPickedFiles, unload,
+  attentionSvg, describe, distributionSvg, fetchCheckpoint, generate, loadFromBytes, readPickedFiles, unload, type Weights,
   type Loaded, type SampleSettings,
 } from './model.js'
 import type { CheckpointBytes } from '../../../src/io/minigpt-state-dict.js'
@@ -101,7 +101,7 @@ let selected = 0
 let generation = 0
 
 const setModel = (source: CheckpointBytes, label: string): void => {
-  const r = loadFromBytes(source, label)
+  const r = loadFromBytes(source, label, $<HTMLSelectElement>('weights').value as Weights)
   if (E.isLeft(r)) {
     showError('model-error', r.left)
     return
@@ -318,6 +318,12 @@ $('tfjs-version').textContent = `${tf.version_core} · tensors in memory: `
 $('tfjs-version').after(Object.assign(document.createElement('span'), { id: 'tensors', textContent: '0' }))
 showSliderValues()
 
+// Other weights: the same checkpoint, re-quantized (or float32 again), and the names regenerated.
+$<HTMLSelectElement>('weights').addEventListener('change', () => {
+  if (model === undefined) return
+  setModel(model.source, model.label)
+  regenerate()
+})
 $<HTMLSelectElement>('backend').addEventListener('change', (e) => {
   const name = (e.target as HTMLSelectElement).value
   void exclusive(async () => {

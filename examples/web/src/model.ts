@@ -13,34 +13,49 @@ import { attentionMaps } from '../../../src/models/minigpt/task.js'
 import { miniGptDecoder } from '../../../src/models/minigpt/decoder.js'
 import type { DecoderModel } from '../../../src/sample/model.js'
 import { generateNames, type GeneratedName } from '../../../src/sample/names.js'
+import { disposeQuantMiniGpt, quantMiniGptDecoder, quantizeMiniGpt, type QuantMiniGptParams } from '../../../src/quant/minigpt.js'
+import type { QuantFormat } from '../../../src/quant/quantize.js'
 import { decodeOptions, optionsErrorMessage, processorSteps } from '../../../src/sample/options.js'
 import { processorContext } from '../../../src/sample/processors.js'
 import { softmax } from '../../../src/sample/softmax.js'
 import { attentionGrid, distributionBars, type BarPanel } from '../../../src/viz/index.js'
 
-/** A loaded model: the checkpoint, its decoder, and the bytes it came from (to reload it on another backend). */
+/** The weights generation runs with: the checkpoint's float32, or quantized (docs/quantization.md). */
+export type Weights = 'f32' | QuantFormat
+
+/**
+ * A loaded model: the checkpoint, its decoder (over quantized weights when `weights` is int8 or
+ * q4), and the bytes it came from (to reload it on another backend or with other weights).
+ */
 export interface Loaded {
   readonly ckpt: MiniGptCheckpoint
   readonly decoder: DecoderModel<unknown>
   readonly source: CheckpointBytes
   readonly label: string
+  readonly weights: Weights
+  readonly quantized?: QuantMiniGptParams
 }
 
 /** Builds a model from the three files (checked as `loadMiniGpt` checks a folder); the error is one line naming the file. */
-export const loadFromBytes = (source: CheckpointBytes, label: string): E.Either<string, Loaded> => {
+export const loadFromBytes = (source: CheckpointBytes, label: string, weights: Weights = 'f32'): E.Either<string, Loaded> => {
   const r = miniGptFromBytes(source)
   if (E.isLeft(r)) return E.left(r.left.message)
   const ckpt = r.right
-  return E.right({ ckpt, decoder: miniGptDecoder(ckpt.config, ckpt.params) as DecoderModel<unknown>, source, label })
+  if (weights === 'f32') return E.right({ ckpt, decoder: miniGptDecoder(ckpt.config, ckpt.params) as DecoderModel<unknown>, source, label, weights })
+  const quantized = quantizeMiniGpt(ckpt.params, weights)
+  return E.right({ ckpt, decoder: quantMiniGptDecoder(ckpt.config, quantized) as DecoderModel<unknown>, source, label, weights, quantized })
 }
 
 /** Frees a model's tensors. */
-export const unload = (m: Loaded): void => T.dispose(m.ckpt.params)
+export const unload = (m: Loaded): void => {
+  T.dispose(m.ckpt.params)
+  if (m.quantized !== undefined) disposeQuantMiniGpt(m.quantized)
+}
 
 /** One line about a model: parameters, layers × heads, vocabulary, context. */
 export const describe = (m: Loaded): string => {
   const c = m.ckpt.config
-  return `${m.label}: ${T.count(m.ckpt.params).toLocaleString('en-US')} parameters, ${c.num_layers} layers × ${c.num_heads} heads, d=${c.embed_dim}, ${c.vocab_size} tokens, context ${contextLength(c)}`
+  return `${m.label}${m.weights === 'f32' ? '' : ` (${m.weights} weights)`}: ${T.count(m.ckpt.params).toLocaleString('en-US')} parameters, ${c.num_layers} layers × ${c.num_heads} heads, d=${c.embed_dim}, ${c.vocab_size} tokens, context ${contextLength(c)}`
 }
 
 /** The bundled sample checkpoint, fetched from `base` (the page's folder). */

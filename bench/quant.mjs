@@ -1,0 +1,235 @@
+// Quantized GPT-2 decoding: float32 vs int8 vs q4 weights, random weights in the config's
+// shapes (GPT-2 124M by default) on tfjs wasm, side by side in one run.
+//
+//   npm run build && node bench/quant.mjs                       # 124M at contexts 64 and 512
+//   node bench/quant.mjs --config gpt2-large --formats int8 --contexts 64   # 774M in the 4 GiB heap
+//   node bench/quant.mjs --config tiny --contexts 8 --rounds 1  # a seconds-long smoke test
+//   node bench/quant.mjs --quality --model DIR                   # Mini-GPT validation loss, f32/int8/q4
+//   node bench/quant.mjs --interleave --decode-steps 32          # all formats in one process, steps alternated
+//
+// Each (format, round) runs in its own Node process, so that its peak RSS is its own; rounds
+// interleave the formats (f32, int8, q4, f32, int8, q4 …) and the table gives each format's
+// median over rounds. The protocol of bench/gpt2.mjs's decode: a random prompt of C tokens
+// prefilled, one untimed step, then --decode-steps greedy steps; tokens/s = steps / their time.
+// The float32 decoder owns its parameters (wte freed, wteᵀ kept), as `minigpt gpt2 generate`'s.
+// The quantized weights are drawn and quantized one tensor at a time (quantizeGpt2Tensor), wte
+// by blocks of rows, so the float model never exists in memory (as when a quantized file is read).
+//
+// --quality: a Mini-GPT checkpoint folder (`minigpt train` with the seed recipe on
+// ../shared/data/fantasy_names.train.txt) evaluated on fantasy_names.val.txt with float32,
+// int8 and q4 weights: the seed's validation metric (nats per predicted token, eval mode).
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import * as tf from '@tensorflow/tfjs-core'
+import { readFileSync } from 'node:fs'
+import * as E from 'fp-ts/lib/Either.js'
+import { initBackend, key, foldIn, normal, uniform, tree, gpt2, sample, quant, io, data, train } from '../dist/index.js'
+import { median, table, machine } from './util.mjs'
+
+const argv = process.argv.slice(2)
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
+}
+const CONFIGS = {
+  ...gpt2.GPT2_PRESETS,
+  tiny: { vocab_size: 337, n_positions: 64, n_embd: 32, n_layer: 2, n_head: 4, n_inner: null, activation_function: 'gelu_new' },
+}
+const configName = opt('config', 'gpt2')
+const config = CONFIGS[configName]
+if (config === undefined) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}`)
+const contexts = opt('contexts', '64,512').split(',').map(Number)
+const decodeSteps = Number(opt('decode-steps', '16'))
+const formats = opt('formats', 'f32,int8,q4').split(',')
+const rounds = Number(opt('rounds', '2'))
+const seed = Number(opt('seed', '0'))
+const log = (...a) => console.error(...a)
+const rssMb = () => process.resourceUsage().maxRSS / 1024
+
+const argmax = (row) => {
+  let best = 0
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
+  return best
+}
+const randomIds = (k, n, vocab) => Array.from(uniform(k, n, 0, vocab), (x) => Math.min(vocab - 1, Math.floor(x)))
+
+/**
+ * N(0, 0.02) for matrices, ones/zeros for LayerNorm weights/biases and biases: GPT-2's init,
+ * drawn per tensor in chunks of 2^20 values (so that only the float tensor itself is held).
+ */
+const randomSource = (name, shape) => {
+  const size = shape.reduce((a, b) => a * b, 1)
+  if (shape.length === 1) return new Float32Array(size).fill(/ln_\d|ln_f/.test(name) && name.endsWith('.weight') ? 1 : 0)
+  let h = 0
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0
+  const out = new Float32Array(size)
+  const chunk = 1 << 20
+  for (let i = 0; i < size; i += chunk) out.set(normal(foldIn(foldIn(key(seed + 1), h), i / chunk), Math.min(chunk, size - i), 0.02), i)
+  return out
+}
+
+/** A decoder owning random weights in `format`, and the bytes its matrices take. */
+const makeDecoder = (format) => {
+  if (format === 'f32') {
+    const params = gpt2.gpt2(config).init(key(seed + 1))
+    return { weightBytes: 4 * tree.count(params), decoder: sample.gpt2Decoder(config, params, { ownsParams: true }) }
+  }
+  const shapes = new Map(quant.gpt2TensorShapes(config))
+  const q = quant.assembleQuantGpt2(config, format, (name) => (name === 'wte.weight' ? chunkedTable(name, format) : quant.quantizeGpt2Tensor(config, format, name, randomSource(name, shapes.get(name)))))
+  const weightBytes = [q.wte, q.wpe, ...q.h.flatMap((l) => [l.attn.c_attn.weight, l.attn.c_proj.weight, l.mlp.c_fc.weight, l.mlp.c_proj.weight])].reduce((n, m) => n + quant.quantizedBytes(m), 0)
+  return { weightBytes, decoder: quant.quantGpt2Decoder(config, q, { ownsParams: true }) }
+}
+
+/**
+ * --interleave: every format's decoder in one process, their steps alternated (f32, int8, q4,
+ * f32, …) on the same context, so that a load change on a shared machine hits all of them
+ * alike; the ratio of median step times is the figure. (Peak RSS comes from the per-format runs.)
+ */
+async function interleaved() {
+  await initBackend('wasm')
+  const ds = formats.map((f) => ({ format: f, ...makeDecoder(f) }))
+  const rows = []
+  for (const [ci, c] of contexts.entries()) {
+    const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
+    const state = []
+    for (const d of ds) {
+      const out = await d.decoder.prefill([prompt])
+      const next = await d.decoder.step(out.cache, [argmax(out.logits[0])])
+      d.decoder.release(out.cache)
+      state.push({ out: next, times: [] })
+    }
+    for (let s = 0; s < decodeSteps; s++) {
+      for (const [i, d] of ds.entries()) {
+        const st = state[i]
+        const token = argmax(st.out.logits[0])
+        const t = performance.now()
+        const next = await d.decoder.step(st.out.cache, [token])
+        st.times.push(performance.now() - t)
+        d.decoder.release(st.out.cache)
+        st.out = next
+      }
+    }
+    const ms = Object.fromEntries(ds.map((d, i) => [d.format, median(state[i].times)]))
+    ds.forEach((d, i) => d.decoder.release(state[i].out.cache))
+    for (const d of ds) {
+      rows.push({
+        format: d.format, context: c, 'median step ms': ms[d.format].toFixed(1), 'tok/s (1000 / median)': (1000 / ms[d.format]).toFixed(1),
+        'vs f32': ms.f32 === undefined ? '–' : `${(ms.f32 / ms[d.format]).toFixed(2)}×`,
+        'vs int8': ms.int8 === undefined ? '–' : `${(ms.int8 / ms[d.format]).toFixed(2)}×`,
+      })
+    }
+    log(`interleaved @ ${c}: ${ds.map((d) => `${d.format} ${ms[d.format].toFixed(1)} ms`).join(', ')}`)
+  }
+  ds.forEach((d) => d.decoder.dispose())
+  console.log(`\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm; ${decodeSteps} alternated steps per format)\n\n${machine()}\n\n${table(rows)}\n`)
+}
+
+/**
+ * wte quantized 4,096 rows at a time (quantization is per row or per block of a row, so this
+ * is exact): the float table (154 MB for 124M) never exists, as when a quantized file is read.
+ */
+const chunkedTable = (_name, format) => {
+  const [rows, cols] = [config.vocab_size, config.n_embd]
+  const parts = []
+  for (let r = 0; r < rows; r += 4096) {
+    const n = Math.min(4096, rows - r)
+    parts.push(quant.quantizeRows(format, Float32Array.from(normal(foldIn(key(seed + 2), r), n * cols, 0.02)), n, cols))
+  }
+  const concat = (arrays, Ctor) => {
+    const out = new Ctor(arrays.reduce((a, x) => a + x.length, 0))
+    let at = 0
+    for (const x of arrays) { out.set(x, at); at += x.length }
+    return out
+  }
+  return quant.uploadQuantized({ format, rows, cols, bytes: concat(parts.map((p) => p.bytes), Uint8Array), scales: concat(parts.map((p) => p.scales), Float32Array) })
+}
+
+async function child(format) {
+  await initBackend('wasm')
+  const t0 = performance.now()
+  const { weightBytes, decoder } = makeDecoder(format)
+  const init = (performance.now() - t0) / 1000
+  const rows = []
+  for (const [ci, c] of contexts.entries()) {
+    const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
+    let t = performance.now()
+    let out = await decoder.prefill([prompt])
+    const prefill = (performance.now() - t) / 1000
+    let next = await decoder.step(out.cache, [argmax(out.logits[0])])
+    decoder.release(out.cache)
+    out = next
+    const times = []
+    for (let s = 0; s < decodeSteps; s++) {
+      const token = argmax(out.logits[0])
+      t = performance.now()
+      next = await decoder.step(out.cache, [token])
+      times.push((performance.now() - t) / 1000)
+      decoder.release(out.cache)
+      out = next
+    }
+    decoder.release(out.cache)
+    rows.push({ context: c, prefill_tokens_per_s: c / prefill, decode_tokens_per_s: decodeSteps / times.reduce((a, b) => a + b, 0), step_ms_median: 1000 * median(times) })
+    log(`${format} @ ${c}: prefill ${prefill.toFixed(2)} s, ${rows.at(-1).decode_tokens_per_s.toFixed(1)} tok/s`)
+  }
+  decoder.dispose()
+  process.stdout.write(JSON.stringify({ format, init_seconds: init, weight_mb: weightBytes / 2 ** 20, rows, peak_rss_mb: rssMb(), wasm_heap_mb: tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 20 }))
+}
+
+async function quality() {
+  await initBackend('wasm')
+  const dir = opt('model', undefined)
+  if (dir === undefined) throw new Error('--quality needs --model DIR (a Mini-GPT checkpoint folder)')
+  const r = await io.loadMiniGpt(dir)()
+  if (E.isLeft(r)) throw new Error(r.left.message)
+  const { config, params, vocab } = r.right
+  const valFile = opt('val', new URL('../../shared/data/fantasy_names.val.txt', import.meta.url).pathname)
+  const examples = data.parseNames(readFileSync(valFile, 'utf8')).map((n) => data.encodeExample(vocab, n, config.max_len))
+  const f32 = await train.evaluateNames(config, params, examples)
+  const rows = [{ weights: 'f32', 'validation loss': f32.loss.toFixed(4), 'vs f32': '–', tokens: f32.tokens }]
+  for (const format of ['int8', 'q4']) {
+    const q = quant.quantizeMiniGpt(params, format)
+    const e = await quant.evaluateQuantNames(config, q, examples)
+    quant.disposeQuantMiniGpt(q)
+    rows.push({ weights: format, 'validation loss': e.loss.toFixed(4), 'vs f32': `${(100 * (e.loss / f32.loss - 1)).toFixed(2)} %`, tokens: e.tokens })
+  }
+  console.log(`\n## Quantized Mini-GPT quality (${dir}, ${tree.count(params).toLocaleString('en-US')} parameters; ${valFile.split('/').at(-1)})\n\n${table(rows)}\n`)
+}
+
+if (argv.includes('--quality')) {
+  await quality()
+} else if (argv.includes('--interleave')) {
+  await interleaved()
+} else if (argv.includes('--child')) {
+  await child(opt('child', 'f32'))
+} else {
+  const runs = []
+  for (let r = 0; r < rounds; r++) {
+    for (const f of formats) {
+      const args = [fileURLToPath(import.meta.url), ...argv, '--child', f]
+      runs.push(JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })))
+    }
+  }
+  const by = (f) => runs.filter((x) => x.format === f)
+  const rate = (f, c) => median(by(f).map((x) => x.rows.find((y) => y.context === c).decode_tokens_per_s))
+  const out = []
+  for (const f of formats) {
+    for (const c of contexts) {
+      const fr = by(f)
+      out.push({
+        format: f, context: c,
+        'decode tok/s': rate(f, c).toFixed(1),
+        'vs f32': formats.includes('f32') ? `${(rate(f, c) / rate('f32', c)).toFixed(2)}×` : '–',
+        'vs int8': formats.includes('int8') ? `${(rate(f, c) / rate('int8', c)).toFixed(2)}×` : '–',
+        'prefill tok/s': median(fr.map((x) => x.rows.find((y) => y.context === c).prefill_tokens_per_s)).toFixed(0),
+        'weights MB': fr[0].weight_mb.toFixed(0),
+        'peak RSS MB': Math.max(...fr.map((x) => x.peak_rss_mb)).toFixed(0),
+        'wasm heap MB': Math.max(...fr.map((x) => x.wasm_heap_mb)).toFixed(0),
+      })
+    }
+  }
+  console.log(`\n## Quantized GPT-2 decoding (${configName}, random weights, wasm; median of ${rounds} interleaved rounds, ${decodeSteps} steps each)\n\n${machine()}\n\n${table(out)}\n`)
+  // The ratios again with every format in one process, steps alternated (robust to load drift).
+  if (formats.length > 1 && !argv.includes('--no-interleave')) {
+    process.stdout.write(execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...argv, '--interleave'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 }))
+  }
+}
