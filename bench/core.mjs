@@ -13,7 +13,8 @@ const matmulGflops = async (n, reps) => {
     await c.data()
     c.dispose()
   })
-  a.dispose(); b.dispose()
+  a.dispose()
+  b.dispose()
   return (2 * n ** 3) / median(times) / 1e9
 }
 
@@ -30,7 +31,8 @@ const mlpTokensPerSecond = async (tokens, reps) => {
   await t.step(undefined, kx) // warm-up
   const times = await timeIt(reps, () => t.step(undefined, kx))
   tree.dispose(t.state.params)
-  x.dispose(); y.dispose()
+  x.dispose()
+  y.dispose()
   return tokens / median(times)
 }
 

@@ -140,8 +140,14 @@ async function benchDecode() {
     decoder.release(out.cache)
     const total = times.reduce((a, b) => a + b, 0)
     const r = {
-      context: c, prefill_seconds: prefill, prefill_tokens_per_s: c / prefill, decode_steps: decodeSteps, decode_seconds: total,
-      decode_tokens_per_s: decodeSteps / total, decode_step_ms_median: 1000 * median(times), final_length: finalLength,
+      context: c,
+      prefill_seconds: prefill,
+      prefill_tokens_per_s: c / prefill,
+      decode_steps: decodeSteps,
+      decode_seconds: total,
+      decode_tokens_per_s: decodeSteps / total,
+      decode_step_ms_median: 1000 * median(times),
+      final_length: finalLength,
     }
     log(`decode @ ${c}: prefill ${prefill.toFixed(2)} s, ${r.decode_tokens_per_s.toFixed(2)} tok/s (${r.decode_step_ms_median.toFixed(0)} ms/step median)`)
     results.push(r)
@@ -174,8 +180,16 @@ async function benchFinetune() {
   const mean = times.reduce((a, b) => a + b, 0) / times.length
   return {
     finetune: {
-      batch: ftBatch, block: ftBlock, warmup_steps: ftWarmup, steps: ftSteps, clip: 1, optimizer: 'AdamW(lr=5e-5, weight_decay=0)',
-      step_seconds: times, step_seconds_mean: mean, tokens_per_s: (ftBatch * ftBlock) / mean, losses,
+      batch: ftBatch,
+      block: ftBlock,
+      warmup_steps: ftWarmup,
+      steps: ftSteps,
+      clip: 1,
+      optimizer: 'AdamW(lr=5e-5, weight_decay=0)',
+      step_seconds: times,
+      step_seconds_mean: mean,
+      tokens_per_s: (ftBatch * ftBlock) / mean,
+      losses,
     },
     peak_rss_mb_after_finetune: rssMb(),
   }
@@ -218,9 +232,17 @@ async function benchBandwidth() {
   const matvecGBs = (w.size * 4) / median(times.slice(2)) / 1e9
   tf.dispose([w, x])
   log(`bandwidth: memcpy ${copyGBs.toFixed(1)} GB/s (read+write), JS sum loop ${sumGBs.toFixed(1)} GB/s (read), wasm matvec ${matvecGBs.toFixed(1)} GB/s (weights read)`)
-  return { bandwidth: { array_mb: bandwidthMb, memcpy_gb_s: copyGBs, js_sum_gb_s: sumGBs, js_sum_checksum: s, wasm_matvec_gb_s: matvecGBs, matvec_shape: [config.n_embd, config.vocab_size] } }
+  return {
+    bandwidth: {
+      array_mb: bandwidthMb,
+      memcpy_gb_s: copyGBs,
+      js_sum_gb_s: sumGBs,
+      js_sum_checksum: s,
+      wasm_matvec_gb_s: matvecGBs,
+      matvec_shape: [config.n_embd, config.vocab_size],
+    },
+  }
 }
-
 
 /** [M, K, N] shapes of the matmuls that dominate each figure: [C, E]·[E, 4E] (the MLP's c_fc). */
 const matmulShapes = () => [...contexts.map((c) => [c, config.n_embd, 4 * config.n_embd]), [ftBatch * ftBlock, config.n_embd, 4 * config.n_embd]]
@@ -261,10 +283,18 @@ async function benchOnnx() {
     }
     const total = times.reduce((a, b) => a + b, 0)
     const r = {
-      context: c, prefill_seconds: prefill, prefill_tokens_per_s: c / prefill, decode_steps: decodeSteps, decode_seconds: total,
-      decode_tokens_per_s: decodeSteps / total, decode_step_ms_median: 1000 * median(times), final_length: out.present_key_0.dims[2],
+      context: c,
+      prefill_seconds: prefill,
+      prefill_tokens_per_s: c / prefill,
+      decode_steps: decodeSteps,
+      decode_seconds: total,
+      decode_tokens_per_s: decodeSteps / total,
+      decode_step_ms_median: 1000 * median(times),
+      final_length: out.present_key_0.dims[2],
     }
-    log(`onnxruntime ${ortThreads} thread(s) @ ${c}: prefill ${prefill.toFixed(2)} s, ${r.decode_tokens_per_s.toFixed(2)} tok/s (${r.decode_step_ms_median.toFixed(0)} ms/step median)`)
+    log(
+      `onnxruntime ${ortThreads} thread(s) @ ${c}: prefill ${prefill.toFixed(2)} s, ${r.decode_tokens_per_s.toFixed(2)} tok/s (${r.decode_step_ms_median.toFixed(0)} ms/step median)`,
+    )
     results.push(r)
   }
   await session.release()
@@ -287,7 +317,10 @@ const onnxRuns = () => {
   const dir = mkdtempSync(join(tmpdir(), 'minigpt-onnx-'))
   try {
     const file = join(dir, `${configName}.onnx`)
-    execFileSync('/usr/bin/python3', [join(HERE, 'pytorch', 'gpt2_onnx.py'), '--config', configName, '--seed', String(seed), '--out', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+    execFileSync('/usr/bin/python3', [join(HERE, 'pytorch', 'gpt2_onnx.py'), '--config', configName, '--seed', String(seed), '--out', file], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
     return [1, 2].map((n) => child('onnx', ['--ort-threads', String(n), '--onnx-file', file]))
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -299,8 +332,24 @@ function benchTorch(blasThreads = undefined) {
   const python = '/usr/bin/python3'
   if (!torchAvailable()) return null
   const args = [
-    join(HERE, 'pytorch', 'gpt2_bench.py'), '--config', configName, '--contexts', contexts.join(','), '--decode-steps', String(decodeSteps),
-    '--ft-batch', String(ftBatch), '--ft-block', String(ftBlock), '--ft-warmup', String(ftWarmup), '--ft-steps', String(ftSteps), '--seed', String(seed), '--json',
+    join(HERE, 'pytorch', 'gpt2_bench.py'),
+    '--config',
+    configName,
+    '--contexts',
+    contexts.join(','),
+    '--decode-steps',
+    String(decodeSteps),
+    '--ft-batch',
+    String(ftBatch),
+    '--ft-block',
+    String(ftBlock),
+    '--ft-warmup',
+    String(ftWarmup),
+    '--ft-steps',
+    String(ftSteps),
+    '--seed',
+    String(seed),
+    '--json',
   ]
   const env = blasThreads === undefined ? process.env : { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) }
   const out = execFileSync(python, args, { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
@@ -314,7 +363,10 @@ function benchTorch(blasThreads = undefined) {
 const child = (part, extra = []) => {
   const passed = argv.filter((a, i) => a !== '--json' && a !== '--only' && argv[i - 1] !== '--only')
   const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...passed, ...extra, '--only', part, '--json'], {
-    cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 << 20,
   })
   return JSON.parse(out)
 }
@@ -333,7 +385,6 @@ const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—')
 const prefillFlops = (c, C) => 2 * C * 12 * c.n_layer * c.n_embd ** 2 + 4 * c.n_layer * C * C * c.n_embd + 2 * c.n_embd * c.vocab_size
 /** Matmul flops of a fine-tuning step (forward + backward ≈ 3 × forward, the head at every position). */
 const finetuneFlops = (c, B, T) => 3 * B * (2 * T * (12 * c.n_layer * c.n_embd ** 2 + c.n_embd * c.vocab_size) + 4 * c.n_layer * T * T * c.n_embd)
-
 
 /**
  * One PyTorch result from runs at several BLAS thread counts: each decode figure and the
@@ -366,13 +417,27 @@ const report = (r) => {
   const gemm = (list, C) => list?.find((m) => m.shape[0] === C)?.gflop_s
   const pct = (x, of) => (x && of ? `${((100 * x) / of).toFixed(0)}%` : '—')
   /** The best ONNX Runtime figure at context C: [value, threads]. */
-  const bestOrt = (C, field) => orts.map((o) => [o.decode.find((d) => d.context === C)?.[field], o.threads]).filter(([v]) => v !== undefined).sort((a, b) => b[0] - a[0])[0] ?? [undefined, undefined]
+  const bestOrt = (C, field) =>
+    orts
+      .map((o) => [o.decode.find((d) => d.context === C)?.[field], o.threads])
+      .filter(([v]) => v !== undefined)
+      .sort((a, b) => b[0] - a[0])[0] ?? [undefined, undefined]
   for (const d of ours) {
     const C = d.context
     const t = theirs.find((x) => x.context === C)
-    for (const [field, what, digits] of [['prefill_tokens_per_s', 'prefill', 1], ['decode_tokens_per_s', 'cached decode', 2]]) {
+    for (const [field, what, digits] of [
+      ['prefill_tokens_per_s', 'prefill', 1],
+      ['decode_tokens_per_s', 'cached decode', 2],
+    ]) {
       const [o, oThreads] = bestOrt(C, field)
-      rows.push({ measure: `${what} tokens/s @ ${C}`, [oursCol]: fmt(d[field], digits), [torchCol]: t?.[field] === undefined ? '—' : `${fmt(t[field], digits)}${t[`${field.split('_')[0]}_blas_threads`] ? ` (${t[`${field.split('_')[0]}_blas_threads`]})` : ''}`, [ortCol]: o === undefined ? '—' : `${fmt(o, digits)} (${oThreads})`, 'ours ÷ PyTorch': ratio(d[field], t?.[field]), 'ours ÷ ORT': ratio(d[field], o) })
+      rows.push({
+        measure: `${what} tokens/s @ ${C}`,
+        [oursCol]: fmt(d[field], digits),
+        [torchCol]: t?.[field] === undefined ? '—' : `${fmt(t[field], digits)}${t[`${field.split('_')[0]}_blas_threads`] ? ` (${t[`${field.split('_')[0]}_blas_threads`]})` : ''}`,
+        [ortCol]: o === undefined ? '—' : `${fmt(o, digits)} (${oThreads})`,
+        'ours ÷ PyTorch': ratio(d[field], t?.[field]),
+        'ours ÷ ORT': ratio(d[field], o),
+      })
     }
     // Against the machine: prefill's GFLOP/s vs matmul at [C, E]·[E, 4E]; decode's bytes/s vs memcpy.
     const flops = prefillFlops(config, C)
@@ -380,33 +445,71 @@ const report = (r) => {
     const blasGemm = gemm(r.torchMatmul?.matmul, C)
     const [oPrefill] = bestOrt(C, 'prefill_tokens_per_s')
     const gf = (tps) => (tps ? (flops * tps) / C / 1e9 : undefined)
-    limits.push({ figure: `prefill @ ${C}: GFLOP/s (wasm matmul ${fmt(wasmGemm, 1)}, BLAS matmul ${fmt(blasGemm, 1)} GFLOP/s at ${C}×${config.n_embd}·${config.n_embd}×${4 * config.n_embd})`, ours: `${fmt(gf(d.prefill_tokens_per_s), 1)} = ${pct(gf(d.prefill_tokens_per_s), wasmGemm)} of wasm matmul, ${pct(gf(d.prefill_tokens_per_s), blasGemm)} of BLAS`, PyTorch: `${fmt(gf(t?.prefill_tokens_per_s), 1)} = ${pct(gf(t?.prefill_tokens_per_s), blasGemm)} of BLAS`, 'ONNX Runtime': `${fmt(gf(oPrefill), 1)} = ${pct(gf(oPrefill), blasGemm)} of BLAS` })
+    limits.push({
+      figure: `prefill @ ${C}: GFLOP/s (wasm matmul ${fmt(wasmGemm, 1)}, BLAS matmul ${fmt(blasGemm, 1)} GFLOP/s at ${C}×${config.n_embd}·${config.n_embd}×${4 * config.n_embd})`,
+      ours: `${fmt(gf(d.prefill_tokens_per_s), 1)} = ${pct(gf(d.prefill_tokens_per_s), wasmGemm)} of wasm matmul, ${pct(gf(d.prefill_tokens_per_s), blasGemm)} of BLAS`,
+      PyTorch: `${fmt(gf(t?.prefill_tokens_per_s), 1)} = ${pct(gf(t?.prefill_tokens_per_s), blasGemm)} of BLAS`,
+      'ONNX Runtime': `${fmt(gf(oPrefill), 1)} = ${pct(gf(oPrefill), blasGemm)} of BLAS`,
+    })
     if (bw !== undefined) {
       const bytes = bytesPerToken(config, C + decodeSteps / 2)
       const [oDecode] = bestOrt(C, 'decode_tokens_per_s')
       const gbs = (tps) => (tps ? (tps * bytes) / 1e9 : undefined)
       const limit = bw.memcpy_gb_s
-      limits.push({ figure: `cached decode @ ${C}: GB/s of weights + cache read (${(bytes / 1e6).toFixed(bytes < 1e7 ? 3 : 0)} MB/token; memcpy ${limit.toFixed(1)}, wasm matvec ${bw.wasm_matvec_gb_s.toFixed(1)} GB/s)`, ours: `${fmt(gbs(d.decode_tokens_per_s), 1)} = ${pct(gbs(d.decode_tokens_per_s), limit)} of memcpy`, PyTorch: `${fmt(gbs(t?.decode_tokens_per_s), 1)} = ${pct(gbs(t?.decode_tokens_per_s), limit)}`, 'ONNX Runtime': `${fmt(gbs(oDecode), 1)} = ${pct(gbs(oDecode), limit)}` })
+      limits.push({
+        figure: `cached decode @ ${C}: GB/s of weights + cache read (${(bytes / 1e6).toFixed(bytes < 1e7 ? 3 : 0)} MB/token; memcpy ${limit.toFixed(1)}, wasm matvec ${bw.wasm_matvec_gb_s.toFixed(1)} GB/s)`,
+        ours: `${fmt(gbs(d.decode_tokens_per_s), 1)} = ${pct(gbs(d.decode_tokens_per_s), limit)} of memcpy`,
+        PyTorch: `${fmt(gbs(t?.decode_tokens_per_s), 1)} = ${pct(gbs(t?.decode_tokens_per_s), limit)}`,
+        'ONNX Runtime': `${fmt(gbs(oDecode), 1)} = ${pct(gbs(oDecode), limit)}`,
+      })
     }
   }
   const f = r.finetune?.finetune
   const tf_ = r.torch?.finetune
   if (f !== undefined) {
-    rows.push({ measure: `fine-tune step seconds (${f.batch}×${f.block}, AdamW)`, [oursCol]: fmt(f.step_seconds_mean), [torchCol]: `${fmt(tf_?.step_seconds_mean)}${tf_?.blas_threads ? ` (${tf_.blas_threads})` : ''}`, [ortCol]: '—', 'ours ÷ PyTorch': `${ratio(tf_?.step_seconds_mean, f.step_seconds_mean)} the speed`, 'ours ÷ ORT': '—' })
+    rows.push({
+      measure: `fine-tune step seconds (${f.batch}×${f.block}, AdamW)`,
+      [oursCol]: fmt(f.step_seconds_mean),
+      [torchCol]: `${fmt(tf_?.step_seconds_mean)}${tf_?.blas_threads ? ` (${tf_.blas_threads})` : ''}`,
+      [ortCol]: '—',
+      'ours ÷ PyTorch': `${ratio(tf_?.step_seconds_mean, f.step_seconds_mean)} the speed`,
+      'ours ÷ ORT': '—',
+    })
     const flops = finetuneFlops(config, f.batch, f.block)
     const T = f.batch * f.block
     const gf = (sec) => (sec ? flops / sec / 1e9 : undefined)
-    limits.push({ figure: `fine-tune step: GFLOP/s (${(flops / 1e9).toFixed(0)} GFLOP; matmul at ${T}×${config.n_embd}·${config.n_embd}×${4 * config.n_embd}: wasm ${fmt(gemm(r.matmul?.matmul, T), 1)}, BLAS ${fmt(gemm(r.torchMatmul?.matmul, T), 1)})`, ours: `${fmt(gf(f.step_seconds_mean), 1)} = ${pct(gf(f.step_seconds_mean), gemm(r.matmul?.matmul, T))} of wasm matmul`, PyTorch: `${fmt(gf(tf_?.step_seconds_mean), 1)} = ${pct(gf(tf_?.step_seconds_mean), gemm(r.torchMatmul?.matmul, T))} of BLAS`, 'ONNX Runtime': '—' })
+    limits.push({
+      figure: `fine-tune step: GFLOP/s (${(flops / 1e9).toFixed(0)} GFLOP; matmul at ${T}×${config.n_embd}·${config.n_embd}×${4 * config.n_embd}: wasm ${fmt(gemm(r.matmul?.matmul, T), 1)}, BLAS ${fmt(gemm(r.torchMatmul?.matmul, T), 1)})`,
+      ours: `${fmt(gf(f.step_seconds_mean), 1)} = ${pct(gf(f.step_seconds_mean), gemm(r.matmul?.matmul, T))} of wasm matmul`,
+      PyTorch: `${fmt(gf(tf_?.step_seconds_mean), 1)} = ${pct(gf(tf_?.step_seconds_mean), gemm(r.torchMatmul?.matmul, T))} of BLAS`,
+      'ONNX Runtime': '—',
+    })
   }
   if (r.decode !== undefined) {
     const o = orts.map((x) => x.peak_rss_mb_after_decode)
-    rows.push({ measure: 'peak RSS after decoding, MB', [oursCol]: fmt(r.decode.peak_rss_mb_after_decode, 0), [torchCol]: fmt(r.torch?.peak_rss_mb_after_decode, 0), [ortCol]: o.length ? o.map((x) => fmt(x, 0)).join(' / ') : '—', 'ours ÷ PyTorch': `memory ${ratio(r.decode.peak_rss_mb_after_decode, r.torch?.peak_rss_mb_after_decode)}`, 'ours ÷ ORT': o.length ? `memory ${ratio(r.decode.peak_rss_mb_after_decode, Math.min(...o))}` : '—' })
+    rows.push({
+      measure: 'peak RSS after decoding, MB',
+      [oursCol]: fmt(r.decode.peak_rss_mb_after_decode, 0),
+      [torchCol]: fmt(r.torch?.peak_rss_mb_after_decode, 0),
+      [ortCol]: o.length ? o.map((x) => fmt(x, 0)).join(' / ') : '—',
+      'ours ÷ PyTorch': `memory ${ratio(r.decode.peak_rss_mb_after_decode, r.torch?.peak_rss_mb_after_decode)}`,
+      'ours ÷ ORT': o.length ? `memory ${ratio(r.decode.peak_rss_mb_after_decode, Math.min(...o))}` : '—',
+    })
   }
   if (f !== undefined) {
-    rows.push({ measure: 'peak RSS after fine-tuning, MB', [oursCol]: fmt(r.finetune.peak_rss_mb_after_finetune, 0), [torchCol]: fmt(r.torch?.peak_rss_mb_after_finetune, 0), [ortCol]: '—', 'ours ÷ PyTorch': `memory ${ratio(r.finetune.peak_rss_mb_after_finetune, r.torch?.peak_rss_mb_after_finetune)}`, 'ours ÷ ORT': '—' })
+    rows.push({
+      measure: 'peak RSS after fine-tuning, MB',
+      [oursCol]: fmt(r.finetune.peak_rss_mb_after_finetune, 0),
+      [torchCol]: fmt(r.torch?.peak_rss_mb_after_finetune, 0),
+      [ortCol]: '—',
+      'ours ÷ PyTorch': `memory ${ratio(r.finetune.peak_rss_mb_after_finetune, r.torch?.peak_rss_mb_after_finetune)}`,
+      'ours ÷ ORT': '—',
+    })
   }
   const b = r.torch?.blas
-  const torchNote = r.torch ? `PyTorch ${r.torch.torch_version}, ${r.torch.threads} intra-op thread(s), BLAS: ${b?.blas ?? 'not reported'}${r.torch.blas_threads_tried ? ` at ${r.torch.blas_threads_tried.join(' and ')} threads (each figure its best; the count in brackets)` : ''}${b?.reference ? ' — REFERENCE BLAS, not a comparison' : ''}` : 'PyTorch not run'
+  const torchNote = r.torch
+    ? `PyTorch ${r.torch.torch_version}, ${r.torch.threads} intra-op thread(s), BLAS: ${b?.blas ?? 'not reported'}${r.torch.blas_threads_tried ? ` at ${r.torch.blas_threads_tried.join(' and ')} threads (each figure its best; the count in brackets)` : ''}${b?.reference ? ' — REFERENCE BLAS, not a comparison' : ''}`
+    : 'PyTorch not run'
   const tables = `${rows.length > 0 ? table(rows) : '(nothing measured)'}${limits.length > 0 ? `\n\nAgainst the machine's limits, measured in the same run:\n\n${table(limits)}` : ''}`
   return `\n## GPT-2 (${configName}: ${tree.count(gpt2.gpt2Shapes(config)).toLocaleString('en-US')} parameters, random weights, float32) — ${machine()}; ${torchNote}\n\n${tables}\n`
 }

@@ -49,7 +49,10 @@ const decodeSteps = Number(opt('decode-steps', '16'))
 const trainSteps = Number(opt('train-steps', '10'))
 const trainWarmup = Number(opt('train-warmup', '2'))
 const webgpuOptions = {
-  dawnFlags: (process.env.MINIGPT_WEBGPU_FLAGS ?? '').split(',').map((f) => f.trim()).filter(Boolean),
+  dawnFlags: (process.env.MINIGPT_WEBGPU_FLAGS ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean),
   featureLevel: process.env.MINIGPT_WEBGPU_FEATURE_LEVEL === 'compatibility' ? 'compatibility' : 'core',
 }
 
@@ -108,7 +111,12 @@ async function measureDecode() {
   decoder.release(out.cache)
   decoder.dispose()
   const total = times.reduce((a, b) => a + b, 0)
-  return { params: tree.count(gpt2.gpt2Shapes(config)), prefill_tokens_per_s: context / prefill, decode_tokens_per_s: decodeSteps / total, decode_step_ms_median: 1000 * median(times) }
+  return {
+    params: tree.count(gpt2.gpt2Shapes(config)),
+    prefill_tokens_per_s: context / prefill,
+    decode_tokens_per_s: decodeSteps / total,
+    decode_step_ms_median: 1000 * median(times),
+  }
 }
 
 async function measureAttention() {
@@ -164,7 +172,11 @@ for (const measure of only) {
     for (const backend of backends) {
       if (measure === 'attention' && backend !== 'webgpu') continue
       log(`gpu bench: ${measure} on ${backend} (round ${r + 1}/${rounds})`)
-      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...passOn, '--child', `${backend}:${measure}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })
+      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...passOn, '--child', `${backend}:${measure}`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 1 << 24,
+      })
       if (child.status !== 0) {
         log(`gpu bench: ${measure} on ${backend} failed (exit ${child.status})`)
         process.exitCode = 1
@@ -178,7 +190,23 @@ for (const measure of only) {
 let torch
 if (!flag('no-torch')) {
   try {
-    const out = execFileSync('/usr/bin/python3', [`${HERE}/pytorch/gpu_bench.py`, '--config', configName, '--context', String(context), '--decode-steps', String(decodeSteps), '--train-steps', String(trainSteps), '--train-warmup', String(trainWarmup)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    const out = execFileSync(
+      '/usr/bin/python3',
+      [
+        `${HERE}/pytorch/gpu_bench.py`,
+        '--config',
+        configName,
+        '--context',
+        String(context),
+        '--decode-steps',
+        String(decodeSteps),
+        '--train-steps',
+        String(trainSteps),
+        '--train-warmup',
+        String(trainWarmup),
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     torch = JSON.parse(out)
   } catch (e) {
     log(`gpu bench: no PyTorch figures (${e.message.split('\n')[0]})`)
@@ -197,7 +225,14 @@ const rows = []
 const row = (figure, field, torchField, digits) => {
   const gpu = pick('webgpu', field)
   const wasm = pick('wasm', field)
-  rows.push({ figure, webgpu: fmt(gpu, digits), wasm: fmt(wasm, digits), 'webgpu ÷ wasm': ratio(gpu, wasm), 'PyTorch CUDA': fmt(torchCuda?.[torchField], digits), 'webgpu ÷ PyTorch': ratio(gpu, torchCuda?.[torchField]) })
+  rows.push({
+    figure,
+    webgpu: fmt(gpu, digits),
+    wasm: fmt(wasm, digits),
+    'webgpu ÷ wasm': ratio(gpu, wasm),
+    'PyTorch CUDA': fmt(torchCuda?.[torchField], digits),
+    'webgpu ÷ PyTorch': ratio(gpu, torchCuda?.[torchField]),
+  })
 }
 if (only.includes('train')) row('Mini-GPT training tokens/s (64 × 26, seed step)', 'train_tokens_per_s', 'train_tokens_per_s', 0)
 if (only.includes('decode')) row(`GPT-2 ${configName} decode tokens/s @ ${context}`, 'decode_tokens_per_s', 'decode_tokens_per_s', 1)
@@ -207,10 +242,17 @@ const attention = only.includes('attention') ? { ops: pick('webgpu', 'attention_
 if (flag('json')) {
   console.log(JSON.stringify({ machine: machine(), adapter, results, torch }, null, 1))
 } else {
-  const kind = adapter === undefined ? 'no webgpu adapter' : `${adapter.software ? 'SOFTWARE adapter (a CPU, not a GPU)' : 'GPU adapter'}: ${adapter.description || adapter.device} (${adapter.vendor}, ${adapter.architecture}, ${adapter.featureLevel})`
-  console.log(`\n## GPU benchmark — ${new Date().toISOString().slice(0, 10)} — ${machine()}\n\nwebgpu: ${kind}. PyTorch: ${torch === undefined ? 'not run' : torch.device === 'cuda' ? `CUDA on ${torch.gpu}` : `no CUDA device (${torch.device}); its figures are left out`}. Rounds: ${rounds}.\n`)
+  const kind =
+    adapter === undefined
+      ? 'no webgpu adapter'
+      : `${adapter.software ? 'SOFTWARE adapter (a CPU, not a GPU)' : 'GPU adapter'}: ${adapter.description || adapter.device} (${adapter.vendor}, ${adapter.architecture}, ${adapter.featureLevel})`
+  console.log(
+    `\n## GPU benchmark — ${new Date().toISOString().slice(0, 10)} — ${machine()}\n\nwebgpu: ${kind}. PyTorch: ${torch === undefined ? 'not run' : torch.device === 'cuda' ? `CUDA on ${torch.gpu}` : `no CUDA device (${torch.device}); its figures are left out`}. Rounds: ${rounds}.\n`,
+  )
   if (rows.length > 0) console.log(table(rows))
   if (attention !== undefined && attention.ops !== undefined) {
-    console.log(`\nAttention of one query over ${context} positions (${config.n_head} heads of ${config.n_embd / config.n_head}) on webgpu: tfjs ops ${attention.ops.toFixed(2)} ms, the WGSL kernel ${attention.kernel.toFixed(2)} ms (${(attention.ops / attention.kernel).toFixed(1)}×), per call with the read-back.`)
+    console.log(
+      `\nAttention of one query over ${context} positions (${config.n_head} heads of ${config.n_embd / config.n_head}) on webgpu: tfjs ops ${attention.ops.toFixed(2)} ms, the WGSL kernel ${attention.kernel.toFixed(2)} ms (${(attention.ops / attention.kernel).toFixed(1)}×), per call with the read-back.`,
+    )
   }
 }

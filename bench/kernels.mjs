@@ -26,7 +26,15 @@ await initBackend('wasm')
 if (!simdKernelsActive()) throw new Error('bench/kernels: the SIMD kernels do not run on this wasm backend')
 
 let seed = 0
-const randn = (shape, scale = 1) => tf.tensor(normal(key(seed++), shape.reduce((a, b) => a * b, 1), scale), shape)
+const randn = (shape, scale = 1) =>
+  tf.tensor(
+    normal(
+      key(seed++),
+      shape.reduce((a, b) => a * b, 1),
+      scale,
+    ),
+    shape,
+  )
 
 // The tfjs ops each kernel replaces (as src/nn writes them).
 const ops = {
@@ -34,7 +42,14 @@ const ops = {
     const d = q.shape[3]
     const products = parts.map(({ k }) => tf.matMul(q, k, false, true))
     const w = tf.softmax(tf.mul(products.length === 1 ? products[0] : tf.concat(products, -1), 1 / Math.sqrt(d)), -1)
-    const per = parts.length === 1 ? [w] : tf.split(w, parts.map(({ k }) => k.shape[2]), -1)
+    const per =
+      parts.length === 1
+        ? [w]
+        : tf.split(
+            w,
+            parts.map(({ k }) => k.shape[2]),
+            -1,
+          )
     return per.map((x, i) => tf.matMul(x, parts[i].v)).reduce((a, b) => tf.add(a, b))
   },
   gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)),
@@ -59,7 +74,10 @@ attendCase('Mini-GPT: 700 rows × 4 heads × 10 positions × 16', 700, 4, [10], 
   const big = randn([1, 1, 3072], 2)
   cases.push({ kernel: 'GELU (erf)', shape: 'one row of 3,072', simd: () => geluErfKernel(big), ops: () => ops.gelu(big) })
 }
-for (const [shape, rows, d] of [['Mini-GPT: 700 × 64', 700, 64], ['GPT-2: 1 × 768', 1, 768]]) {
+for (const [shape, rows, d] of [
+  ['Mini-GPT: 700 × 64', 700, 64],
+  ['GPT-2: 1 × 768', 1, 768],
+]) {
   const x = randn([rows, 1, d], 3)
   const w = randn([d])
   const b = randn([d])
@@ -74,7 +92,12 @@ for (const [shape, rows, d] of [['Mini-GPT: 700 × 64', 700, 64], ['GPT-2: 1 × 
   cases.push({ kernel: 'cache append (concat)', shape: 'GPT-2: 12 × (40 + 1) × 64', simd: () => concat2(gpt, one, 2), ops: () => tf.concat([gpt, one], 2) })
   const rows = Array.from({ length: 350 }, (_, i) => (i * 7) % 700)
   const ids = tf.tensor1d(rows, 'int32')
-  cases.push({ kernel: 'row gather (compaction)', shape: 'Mini-GPT: 350 of 700 rows of 4 × 10 × 16', simd: () => gatherRowsKernel(cache, rows), ops: () => tf.gather(cache, ids, 0) })
+  cases.push({
+    kernel: 'row gather (compaction)',
+    shape: 'Mini-GPT: 350 of 700 rows of 4 × 10 × 16',
+    simd: () => gatherRowsKernel(cache, rows),
+    ops: () => tf.gather(cache, ids, 0),
+  })
 }
 
 const once = (f) => {
@@ -102,7 +125,14 @@ for (const c of cases) {
   }
   const s = median(simd)
   const o = median(viaOps)
-  results.push({ kernel: c.kernel, shape: c.shape, 'SIMD kernel (ms)': s.toFixed(3), 'tfjs ops (ms)': o.toFixed(3), 'speed-up': `${(o / s).toFixed(1)}×`, 'max |difference|': diff.toExponential(1) })
+  results.push({
+    kernel: c.kernel,
+    shape: c.shape,
+    'SIMD kernel (ms)': s.toFixed(3),
+    'tfjs ops (ms)': o.toFixed(3),
+    'speed-up': `${(o / s).toFixed(1)}×`,
+    'max |difference|': diff.toExponential(1),
+  })
   process.stderr.write(`${c.kernel}, ${c.shape}: ${s.toFixed(3)} vs ${o.toFixed(3)} ms\n`)
 }
 

@@ -30,20 +30,39 @@ const V = 8
 const tableOf = (s) => Array.from({ length: V }, (_, i) => Array.from({ length: V }, (_, j) => Math.sin(s + i * 7 + j * 3)))
 const params = { own: tableOf(1), context: tableOf(2) }
 const toy = {
-  name: 'my model', vocabSize: V, maxLength: 16, params,
-  logits: (p, tokens) => tokens.map((row) => row.map((t, i) => {
-    const mean = new Array(V).fill(0)
-    for (let s = 0; s <= i; s++) p.context[row[s]].forEach((x, v) => (mean[v] += x / (i + 1)))
-    return p.own[t].map((x, v) => x + mean[v])
-  })),
+  name: 'my model',
+  vocabSize: V,
+  maxLength: 16,
+  params,
+  logits: (p, tokens) =>
+    tokens.map((row) =>
+      row.map((t, i) => {
+        const mean = new Array(V).fill(0)
+        for (let s = 0; s <= i; s++) p.context[row[s]].forEach((x, v) => (mean[v] += x / (i + 1)))
+        return p.own[t].map((x, v) => x + mean[v])
+      }),
+    ),
 }
 
-const failedIn = (reports) => reports.filter((r) => r.status === 'failed').map((r) => r.message).join('\n')
+const failedIn = (reports) =>
+  reports
+    .filter((r) => r.status === 'failed')
+    .map((r) => r.message)
+    .join('\n')
 const rows = []
-for (const [name, model] of [['Mini-GPT small (vocab 11, embed 8, 2 layers, context 8)', smallModel], ["Mini-GPT, the seed's size (vocab 30, embed 64, 3 layers, context 27)", seedModel], ['the docs’ plain-array model (vocab 8, context 16)', toy]]) {
-  for (const [what, options] of [['all defaults (cpu and wasm compared)', {}], ['without backend agreement', { skip: ['backendAgreement'] }]]) {
+for (const [name, model] of [
+  ['Mini-GPT small (vocab 11, embed 8, 2 layers, context 8)', smallModel],
+  ["Mini-GPT, the seed's size (vocab 30, embed 64, 3 layers, context 27)", seedModel],
+  ['the docs’ plain-array model (vocab 8, context 16)', toy],
+]) {
+  for (const [what, options] of [
+    ['all defaults (cpu and wasm compared)', {}],
+    ['without backend agreement', { skip: ['backendAgreement'] }],
+  ]) {
     let reports
-    const ms = await time(async () => { reports = await checkCausalLm(model, options) })
+    const ms = await time(async () => {
+      reports = await checkCausalLm(model, options)
+    })
     const bad = failedIn(reports)
     if (bad !== '') throw new Error(`bench/kit: ${name} failed a check:\n${bad}`)
     rows.push({ subject: name, checks: what, passed: `${reports.filter((r) => r.status === 'passed').length}/${reports.length}`, 'wall time': `${(ms / 1000).toFixed(2)} s` })
@@ -59,8 +78,15 @@ const sampling = {
   ],
 }
 let sr
-const sms = await time(async () => { sr = await checkSampling(sampling) })
-rows.push({ subject: 'sample + 4 processors with references', checks: 'checkSampling defaults (chi-square: 20 rows × 4,000 draws)', passed: `${sr.filter((r) => r.status === 'passed').length}/${sr.length}`, 'wall time': `${(sms / 1000).toFixed(2)} s` })
+const sms = await time(async () => {
+  sr = await checkSampling(sampling)
+})
+rows.push({
+  subject: 'sample + 4 processors with references',
+  checks: 'checkSampling defaults (chi-square: 20 rows × 4,000 draws)',
+  passed: `${sr.filter((r) => r.status === 'passed').length}/${sr.length}`,
+  'wall time': `${(sms / 1000).toFixed(2)} s`,
+})
 
 console.log(`\n## The testing kit's default checks (\`node bench/kit.mjs\`)\n\n${machine()}; median of ${REPS} runs after a warm-up.\n`)
 console.log(table(rows))

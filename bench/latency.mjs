@@ -38,20 +38,32 @@ for (const n of contexts) {
     await o.logits.data()
     tf.dispose([o.logits, ...o.cache.flatMap((c) => [c.k, c.v])])
   }, 5)
-  const full = await time(async () => {
-    const o = tf.tidy(() => step(params, ids(n + 1)).logits)
-    await o.data()
-    o.dispose()
-  }, n > 256 ? 2 : 4)
+  const full = await time(
+    async () => {
+      const o = tf.tidy(() => step(params, ids(n + 1)).logits)
+      await o.data()
+      o.dispose()
+    },
+    n > 256 ? 2 : 4,
+  )
   tf.dispose(prefix.flatMap((c) => [c.k, c.v]))
   rows.push({ context: n, 'cached step (ms)': cached.toFixed(1), 'full recompute (ms)': full.toFixed(1), speed_up: `${(full / cached).toFixed(1)}×` })
   process.stderr.write(`context ${n}: cached ${cached.toFixed(1)} ms, full ${full.toFixed(1)} ms\n`)
 }
 tree.dispose(params)
-const svg = viz.lineChart([
-  { name: 'with the key/value cache (one step)', points: rows.map((r) => [r.context, Number(r['cached step (ms)'])]) },
-  { name: 'without (recompute the whole sequence)', points: rows.map((r) => [r.context, Number(r['full recompute (ms)'])]) },
-], { title: 'Time per generated token as the context grows (GPT-2-shaped, 6 layers, d 384, wasm)', xLabel: 'context length (tokens)', yLabel: 'ms per token', logY: true, markers: true })
+const svg = viz.lineChart(
+  [
+    { name: 'with the key/value cache (one step)', points: rows.map((r) => [r.context, Number(r['cached step (ms)'])]) },
+    { name: 'without (recompute the whole sequence)', points: rows.map((r) => [r.context, Number(r['full recompute (ms)'])]) },
+  ],
+  {
+    title: 'Time per generated token as the context grows (GPT-2-shaped, 6 layers, d 384, wasm)',
+    xLabel: 'context length (tokens)',
+    yLabel: 'ms per token',
+    logY: true,
+    markers: true,
+  },
+)
 const out = arg('out', 'docs/images/latency.svg')
 writeFileSync(out, svg)
 if (process.argv.includes('--json')) console.log(JSON.stringify({ machine: machine(), rows }))

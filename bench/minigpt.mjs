@@ -37,16 +37,26 @@ const log = (s) => process.stderr.write(s + '\n')
 // head [·, 64]·[64, 81]. Matmul flops per position of one forward: every weight matmul, plus
 // the attention scores and sums over all 26 positions (as the seed computes them, mask or not).
 const ROWS = 64 * (config.max_len + 1)
-const MATMUL_SHAPES = [[ROWS, config.embed_dim, config.ff_dim], [ROWS, config.embed_dim, config.embed_dim], [ROWS, config.embed_dim, config.vocab_size]]
+const MATMUL_SHAPES = [
+  [ROWS, config.embed_dim, config.ff_dim],
+  [ROWS, config.embed_dim, config.embed_dim],
+  [ROWS, config.embed_dim, config.vocab_size],
+]
 const forwardFlopsPerPosition =
-  config.num_layers * 2 * (4 * config.embed_dim ** 2 + 2 * config.embed_dim * config.ff_dim) + config.num_layers * 4 * (config.max_len + 1) * config.embed_dim + 2 * config.embed_dim * config.vocab_size
+  config.num_layers * 2 * (4 * config.embed_dim ** 2 + 2 * config.embed_dim * config.ff_dim) +
+  config.num_layers * 4 * (config.max_len + 1) * config.embed_dim +
+  2 * config.embed_dim * config.vocab_size
 
 // Ours: the seed recipe through the library's own trainNames.
 const ourRun = async ({ names, val, epochs, seed = 42 }) => {
   const params = minigpt.miniGpt(config).init(key(seed))
   const optimizer = train.seedOptimizer()
   const run = {
-    config, epochs, batchSize: 64, key: key(seed), optimizer,
+    config,
+    epochs,
+    batchSize: 64,
+    key: key(seed),
+    optimizer,
     train: minigpt.namesExamples(vocab, names, config),
     ...(val ? { val: minigpt.namesExamples(vocab, val, config) } : {}),
   }
@@ -55,7 +65,10 @@ const ourRun = async ({ names, val, epochs, seed = 42 }) => {
   let final
   for (;;) {
     const n = await events.next()
-    if (n.done) { final = n.value; break }
+    if (n.done) {
+      final = n.value
+      break
+    }
     if (n.value.type === 'epoch') {
       const e = n.value
       epochsOut.push({ epoch: e.epoch + 1, seconds: e.seconds, trainLoss: e.trainLoss, valLoss: e.valLoss })
@@ -67,7 +80,11 @@ const ourRun = async ({ names, val, epochs, seed = 42 }) => {
 
 const forwardTokensPerSecond = async (params) => {
   const model = minigpt.miniGpt(config)
-  const ids = tf.tensor2d(Array.from({ length: 64 * 26 }, (_, i) => 3 + (i * 7) % 78), [64, 26], 'int32')
+  const ids = tf.tensor2d(
+    Array.from({ length: 64 * 26 }, (_, i) => 3 + ((i * 7) % 78)),
+    [64, 26],
+    'int32',
+  )
   const times = []
   for (let i = 0; i < 12; i++) {
     const t0 = performance.now()
@@ -146,7 +163,10 @@ const torchRun = (args, blasThreads = undefined) => {
   log(`  torch ${args.join(' ')}${blasThreads === undefined ? '' : ` (OPENBLAS_NUM_THREADS=${blasThreads})`}`)
   const env = { ...process.env, MINIGPT_DATA: dataDir, ...(blasThreads === undefined ? {} : { OPENBLAS_NUM_THREADS: String(blasThreads) }) }
   const out = execFileSync('/usr/bin/python3', [join(root, 'bench/pytorch/minigpt_seed.py'), ...args, '--json'], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env, maxBuffer: 1 << 26,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
+    maxBuffer: 1 << 26,
   })
   return JSON.parse(out.trim().split('\n').pop())
 }
@@ -168,7 +188,17 @@ if (!flag('quality')) {
   const ourGen = await generation(ours.params, all)
   tree.dispose(ours.params)
   const wasmMatmul = await wasmMatmulGflops(tf, MATMUL_SHAPES)
-  results.speed = { epochs, ours: { epochSeconds: ourEpoch, perEpoch: ours.epochs, trainTokensPerSecond: seedPositions / ourEpoch, forwardTokensPerSecond: ourForward, generation: ourGen, matmul: wasmMatmul } }
+  results.speed = {
+    epochs,
+    ours: {
+      epochSeconds: ourEpoch,
+      perEpoch: ours.epochs,
+      trainTokensPerSecond: seedPositions / ourEpoch,
+      forwardTokensPerSecond: ourForward,
+      generation: ourGen,
+      matmul: wasmMatmul,
+    },
+  }
   if (torchAvailable()) {
     // OpenBLAS at 1 and at 2 threads: the comparison takes PyTorch's better epoch (and that run's other figures).
     const runs = [1, 2].map((n) => torchRun(['--epochs', String(epochs), '--generate', '1000', '--forward-bench'], n))
@@ -176,19 +206,58 @@ if (!flag('quality')) {
     const torchEpoch = median(t.epoch_seconds)
     const blasMatmul = torchMatmulGflops(MATMUL_SHAPES)
     results.speed.torch = {
-      epochSeconds: torchEpoch, perEpoch: t.epoch_seconds, trainTokensPerSecond: seedPositions / torchEpoch, stepOnlyTokensPerSecond: t.train_tokens_per_s, forwardTokensPerSecond: t.forward_tokens_per_s, generation: t.generate, threads: t.threads, torch: t.torch_version, blas: t.blas, matmul: blasMatmul.matmul,
+      epochSeconds: torchEpoch,
+      perEpoch: t.epoch_seconds,
+      trainTokensPerSecond: seedPositions / torchEpoch,
+      stepOnlyTokensPerSecond: t.train_tokens_per_s,
+      forwardTokensPerSecond: t.forward_tokens_per_s,
+      generation: t.generate,
+      threads: t.threads,
+      torch: t.torch_version,
+      blas: t.blas,
+      matmul: blasMatmul.matmul,
       byBlasThreads: runs.map((x) => ({ blasThreads: x.blas?.blas_threads, epochSeconds: median(x.epoch_seconds), forwardTokensPerSecond: x.forward_tokens_per_s })),
     }
   }
   const s = results.speed
   const tcol = s.torch ? torchLabel(s.torch.blas) : 'PyTorch'
   const rows = [
-    { figure: `wall time per epoch (median of ${epochs}, all ${all.length} names, 89 batches)`, ours: `${fmt(s.ours.epochSeconds, 2)} s`, [tcol]: s.torch ? `${fmt(s.torch.epochSeconds, 2)} s` : '–', ratio: s.torch ? `${fmt(s.torch.epochSeconds / s.ours.epochSeconds, 2)}× faster` : '–' },
-    { figure: 'training tokens/s (89 batches × 64 × 26 positions ÷ epoch wall time, as the seed pads)', ours: fmt(s.ours.trainTokensPerSecond), [tcol]: s.torch ? fmt(s.torch.trainTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.trainTokensPerSecond / s.torch.trainTokensPerSecond, 2)}×` : '–' },
-    { figure: 'forward tokens/s (eval, 64 × 26)', ours: fmt(s.ours.forwardTokensPerSecond), [tcol]: s.torch ? fmt(s.torch.forwardTokensPerSecond) : '–', ratio: s.torch ? `${fmt(s.ours.forwardTokensPerSecond / s.torch.forwardTokensPerSecond, 2)}×` : '–' },
-    { figure: `1,000 names at T = 1 after ${epochs} epochs: names/s (ours: median of ${TIMED} warm calls; first call ${fmt(s.ours.generation.firstCallNamesPerSecond)})`, ours: fmt(s.ours.generation.namesPerSecond), [tcol]: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.namesPerSecond / s.torch.generation.names_per_s, 1)}×` : '–' },
-    { figure: `the same through io.startNamesWorkers (${s.ours.generation.pool.workers} worker processes, same names; warm median; first call ${fmt(s.ours.generation.pool.firstCallNamesPerSecond)})`, ours: fmt(s.ours.generation.pool.namesPerSecond), [tcol]: s.torch ? fmt(s.torch.generation?.names_per_s) : '–', ratio: s.torch ? `${fmt(s.ours.generation.pool.namesPerSecond / s.torch.generation.names_per_s, 1)}× (PyTorch: one thread)` : '–' },
-    { figure: 'those names: not in the data / distinct / mean length', ours: `${fmt(100 * s.ours.generation.novel, 1)} % / ${fmt(100 * s.ours.generation.distinct, 1)} % / ${fmt(s.ours.generation.meanLength, 1)}`, [tcol]: s.torch ? `${fmt(100 * s.torch.generation.not_in_train, 1)} % / ${fmt(100 * s.torch.generation.distinct, 1)} % / ${fmt(s.torch.generation.mean_length, 1)}` : '–', ratio: '' },
+    {
+      figure: `wall time per epoch (median of ${epochs}, all ${all.length} names, 89 batches)`,
+      ours: `${fmt(s.ours.epochSeconds, 2)} s`,
+      [tcol]: s.torch ? `${fmt(s.torch.epochSeconds, 2)} s` : '–',
+      ratio: s.torch ? `${fmt(s.torch.epochSeconds / s.ours.epochSeconds, 2)}× faster` : '–',
+    },
+    {
+      figure: 'training tokens/s (89 batches × 64 × 26 positions ÷ epoch wall time, as the seed pads)',
+      ours: fmt(s.ours.trainTokensPerSecond),
+      [tcol]: s.torch ? fmt(s.torch.trainTokensPerSecond) : '–',
+      ratio: s.torch ? `${fmt(s.ours.trainTokensPerSecond / s.torch.trainTokensPerSecond, 2)}×` : '–',
+    },
+    {
+      figure: 'forward tokens/s (eval, 64 × 26)',
+      ours: fmt(s.ours.forwardTokensPerSecond),
+      [tcol]: s.torch ? fmt(s.torch.forwardTokensPerSecond) : '–',
+      ratio: s.torch ? `${fmt(s.ours.forwardTokensPerSecond / s.torch.forwardTokensPerSecond, 2)}×` : '–',
+    },
+    {
+      figure: `1,000 names at T = 1 after ${epochs} epochs: names/s (ours: median of ${TIMED} warm calls; first call ${fmt(s.ours.generation.firstCallNamesPerSecond)})`,
+      ours: fmt(s.ours.generation.namesPerSecond),
+      [tcol]: s.torch ? fmt(s.torch.generation?.names_per_s) : '–',
+      ratio: s.torch ? `${fmt(s.ours.generation.namesPerSecond / s.torch.generation.names_per_s, 1)}×` : '–',
+    },
+    {
+      figure: `the same through io.startNamesWorkers (${s.ours.generation.pool.workers} worker processes, same names; warm median; first call ${fmt(s.ours.generation.pool.firstCallNamesPerSecond)})`,
+      ours: fmt(s.ours.generation.pool.namesPerSecond),
+      [tcol]: s.torch ? fmt(s.torch.generation?.names_per_s) : '–',
+      ratio: s.torch ? `${fmt(s.ours.generation.pool.namesPerSecond / s.torch.generation.names_per_s, 1)}× (PyTorch: one thread)` : '–',
+    },
+    {
+      figure: 'those names: not in the data / distinct / mean length',
+      ours: `${fmt(100 * s.ours.generation.novel, 1)} % / ${fmt(100 * s.ours.generation.distinct, 1)} % / ${fmt(s.ours.generation.meanLength, 1)}`,
+      [tcol]: s.torch ? `${fmt(100 * s.torch.generation.not_in_train, 1)} % / ${fmt(100 * s.torch.generation.distinct, 1)} % / ${fmt(s.torch.generation.mean_length, 1)}` : '–',
+      ratio: '',
+    },
   ]
   // Against the machine: achieved matmul GFLOP/s (flops per position × positions/s; training ≈ 3 × forward) ÷ the matmul rate at the feed-forward's shape.
   const ff = (list) => list?.[0]?.gflop_s
@@ -204,10 +273,16 @@ if (!flag('quality')) {
   }))
   if (!flag('json')) {
     const b = s.torch?.blas
-    const torchNote = s.torch ? `${torchLabel(b)}: PyTorch ${s.torch.torch}, ${s.torch.threads} intra-op thread(s), BLAS ${b?.blas ?? 'not reported'}${b?.blas_threads ? ` with ${b.blas_threads} threads (its better epoch of ${s.torch.byBlasThreads.map((x) => `${fmt(x.epochSeconds, 2)} s at ${x.blasThreads}`).join(', ')} BLAS threads)` : ''}` : 'PyTorch not run'
-    console.log(`\n## Mini-GPT: the seed recipe, ours (tfjs wasm, ${results.wasmThreads} thread(s)) vs the seed's PyTorch code — ${results.date}, ${results.machine}; ${torchNote}\n`)
+    const torchNote = s.torch
+      ? `${torchLabel(b)}: PyTorch ${s.torch.torch}, ${s.torch.threads} intra-op thread(s), BLAS ${b?.blas ?? 'not reported'}${b?.blas_threads ? ` with ${b.blas_threads} threads (its better epoch of ${s.torch.byBlasThreads.map((x) => `${fmt(x.epochSeconds, 2)} s at ${x.blasThreads}`).join(', ')} BLAS threads)` : ''}`
+      : 'PyTorch not run'
+    console.log(
+      `\n## Mini-GPT: the seed recipe, ours (tfjs wasm, ${results.wasmThreads} thread(s)) vs the seed's PyTorch code — ${results.date}, ${results.machine}; ${torchNote}\n`,
+    )
     console.log(table(rows))
-    console.log(`\nAgainst the machine's limits, measured in the same run (matmul at ${MATMUL_SHAPES.map((m) => m.join('×')).join(', ')}: wasm ${s.ours.matmul.map((m) => fmt(m.gflop_s, 1)).join(' / ')}, BLAS ${s.torch?.matmul?.map((m) => fmt(m.gflop_s, 1)).join(' / ') ?? '–'} GFLOP/s):\n`)
+    console.log(
+      `\nAgainst the machine's limits, measured in the same run (matmul at ${MATMUL_SHAPES.map((m) => m.join('×')).join(', ')}: wasm ${s.ours.matmul.map((m) => fmt(m.gflop_s, 1)).join(' / ')}, BLAS ${s.torch?.matmul?.map((m) => fmt(m.gflop_s, 1)).join(' / ') ?? '–'} GFLOP/s):\n`,
+    )
     console.log(table(limits))
   }
 } else {
@@ -218,15 +293,32 @@ if (!flag('quality')) {
   const best = Math.min(...ours.epochs.map((e) => e.valLoss))
   const evalTrain = await train.evaluateNames(config, ours.params, minigpt.namesExamples(vocab, readNames('fantasy_names.train.txt'), config))
   tree.dispose(ours.params)
-  results.quality = { epochs, history: ours.epochs, valLoss: last.valLoss, bestValLoss: best, evalModeTrainLoss: evalTrain.loss, reference: { valLoss: 2.254, bestValLoss: 2.25, evalModeTrainLoss: 1.863 } }
+  results.quality = {
+    epochs,
+    history: ours.epochs,
+    valLoss: last.valLoss,
+    bestValLoss: best,
+    evalModeTrainLoss: evalTrain.loss,
+    reference: { valLoss: 2.254, bestValLoss: 2.25, evalModeTrainLoss: 1.863 },
+  }
   if (!flag('json')) {
     console.log(`\n## Mini-GPT quality: ${epochs} epochs on the fixed split — ${results.date}, ${results.machine}\n`)
-    console.log(table([
-      { figure: `validation loss after ${epochs} epochs (nats per predicted token, 4,121 tokens)`, ours: fmt(last.valLoss, 3), 'PyTorch reference': '2.254' },
-      { figure: 'best validation loss along the way', ours: `${fmt(best, 3)} (epoch ${ours.epochs.find((e) => e.valLoss === best).epoch})`, 'PyTorch reference': '2.250 (epoch 40)' },
-      { figure: 'eval-mode loss on the training split', ours: fmt(evalTrain.loss, 3), 'PyTorch reference': '1.863' },
-      { figure: 'training loss (mean of batch means) after epochs 10/20/30/40/50', ours: [10, 20, 30, 40, 50].map((k) => fmt(ours.epochs[k - 1]?.trainLoss, 3)).join(' / '), 'PyTorch reference': '2.286 / 2.176 / 2.107 / 2.051 / 1.999 (all 5,639 names)' },
-    ]))
+    console.log(
+      table([
+        { figure: `validation loss after ${epochs} epochs (nats per predicted token, 4,121 tokens)`, ours: fmt(last.valLoss, 3), 'PyTorch reference': '2.254' },
+        {
+          figure: 'best validation loss along the way',
+          ours: `${fmt(best, 3)} (epoch ${ours.epochs.find((e) => e.valLoss === best).epoch})`,
+          'PyTorch reference': '2.250 (epoch 40)',
+        },
+        { figure: 'eval-mode loss on the training split', ours: fmt(evalTrain.loss, 3), 'PyTorch reference': '1.863' },
+        {
+          figure: 'training loss (mean of batch means) after epochs 10/20/30/40/50',
+          ours: [10, 20, 30, 40, 50].map((k) => fmt(ours.epochs[k - 1]?.trainLoss, 3)).join(' / '),
+          'PyTorch reference': '2.286 / 2.176 / 2.107 / 2.051 / 1.999 (all 5,639 names)',
+        },
+      ]),
+    )
   }
 }
 if (flag('json')) console.log(JSON.stringify(results))

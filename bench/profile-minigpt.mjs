@@ -21,14 +21,21 @@ await initBackend('wasm', arg('threads') === undefined ? {} : { threads: Number(
 const vocab = data.buildVocab(all)
 const config = minigpt.SEED_CONFIG(vocab.tokens.length, vocab.pad)
 const run = (optimizer) => ({ config, epochs: 1, batchSize: 64, key: key(42), optimizer, train: minigpt.namesExamples(vocab, names, config) })
-const drain = async (events) => { for (;;) { const n = await events.next(); if (n.done) return n.value } }
+const drain = async (events) => {
+  for (;;) {
+    const n = await events.next()
+    if (n.done) return n.value
+  }
+}
 
 // One untimed epoch first (XNNPACK's operators, JIT), then the profiled one.
 const optimizer = train.seedOptimizer()
 const params = minigpt.miniGpt(config).init(key(42))
 const warm = await drain(train.trainNames(run(optimizer), { params, opt: optimizer.init(params) }))
 const t0 = performance.now()
-const info = await tf.profile(async () => { await drain(train.trainNames(run(optimizer), warm)) })
+const info = await tf.profile(async () => {
+  await drain(train.trainNames(run(optimizer), warm))
+})
 const wall = performance.now() - t0
 const byName = new Map()
 for (const k of info.kernels) {
@@ -37,9 +44,18 @@ for (const k of info.kernels) {
   byName.set(k.name, { calls: e.calls + 1, ms: e.ms + ms })
 }
 const total = [...byName.values()].reduce((a, e) => a + e.ms, 0)
-const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25).map(([name, e]) => ({
-  kernel: name, calls: e.calls, 'ms total': e.ms.toFixed(1), 'share of kernel time': `${((100 * e.ms) / total).toFixed(1)}%`, 'µs per call': ((1000 * e.ms) / e.calls).toFixed(0),
-}))
+const rows = [...byName.entries()]
+  .sort((a, b) => b[1].ms - a[1].ms)
+  .slice(0, 25)
+  .map(([name, e]) => ({
+    kernel: name,
+    calls: e.calls,
+    'ms total': e.ms.toFixed(1),
+    'share of kernel time': `${((100 * e.ms) / total).toFixed(1)}%`,
+    'µs per call': ((1000 * e.ms) / e.calls).toFixed(0),
+  }))
 const batches = Math.ceil(names.length / 64)
-console.log(`\n## Mini-GPT training profile (wasm, ${wasmThreadCount()} thread(s)): ${batches} batches of 64, ${info.kernels.length.toLocaleString('en-US')} kernel calls (${Math.round(info.kernels.length / batches)} a step), kernels ${total.toFixed(0)} ms of ${wall.toFixed(0)} ms wall (profiled)\n`)
+console.log(
+  `\n## Mini-GPT training profile (wasm, ${wasmThreadCount()} thread(s)): ${batches} batches of 64, ${info.kernels.length.toLocaleString('en-US')} kernel calls (${Math.round(info.kernels.length / batches)} a step), kernels ${total.toFixed(0)} ms of ${wall.toFixed(0)} ms wall (profiled)\n`,
+)
 console.log(table(rows))

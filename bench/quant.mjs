@@ -75,8 +75,13 @@ const makeDecoder = (format) => {
     return { weightBytes: 4 * tree.count(params), decoder: sample.gpt2Decoder(config, params, { ownsParams: true }) }
   }
   const shapes = new Map(quant.gpt2TensorShapes(config))
-  const q = quant.assembleQuantGpt2(config, format, (name) => (name === 'wte.weight' ? chunkedTable(name, format) : quant.quantizeGpt2Tensor(config, format, name, randomSource(name, shapes.get(name)))))
-  const weightBytes = [q.wte, q.wpe, ...q.h.flatMap((l) => [l.attn.c_attn.weight, l.attn.c_proj.weight, l.mlp.c_fc.weight, l.mlp.c_proj.weight])].reduce((n, m) => n + quant.quantizedBytes(m), 0)
+  const q = quant.assembleQuantGpt2(config, format, (name) =>
+    name === 'wte.weight' ? chunkedTable(name, format) : quant.quantizeGpt2Tensor(config, format, name, randomSource(name, shapes.get(name))),
+  )
+  const weightBytes = [q.wte, q.wpe, ...q.h.flatMap((l) => [l.attn.c_attn.weight, l.attn.c_proj.weight, l.mlp.c_fc.weight, l.mlp.c_proj.weight])].reduce(
+    (n, m) => n + quant.quantizedBytes(m),
+    0,
+  )
   return { weightBytes, decoder: quant.quantGpt2Decoder(config, q, { ownsParams: true }) }
 }
 
@@ -113,7 +118,10 @@ async function interleaved() {
     ds.forEach((d, i) => d.decoder.release(state[i].out.cache))
     for (const d of ds) {
       rows.push({
-        format: d.format, context: c, 'median step ms': ms[d.format].toFixed(1), 'tok/s (1000 / median)': (1000 / ms[d.format]).toFixed(1),
+        format: d.format,
+        context: c,
+        'median step ms': ms[d.format].toFixed(1),
+        'tok/s (1000 / median)': (1000 / ms[d.format]).toFixed(1),
         'vs f32': ms.f32 === undefined ? '–' : `${(ms.f32 / ms[d.format]).toFixed(2)}×`,
         'vs int8': ms.int8 === undefined ? '–' : `${(ms.int8 / ms[d.format]).toFixed(2)}×`,
       })
@@ -121,7 +129,9 @@ async function interleaved() {
     log(`interleaved @ ${c}: ${ds.map((d) => `${d.format} ${ms[d.format].toFixed(1)} ms`).join(', ')}`)
   }
   ds.forEach((d) => d.decoder.dispose())
-  console.log(`\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm; ${decodeSteps} alternated steps per format)\n\n${machine()}\n\n${table(rows)}\n`)
+  console.log(
+    `\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm; ${decodeSteps} alternated steps per format)\n\n${machine()}\n\n${table(rows)}\n`,
+  )
 }
 
 /**
@@ -138,10 +148,25 @@ const chunkedTable = (_name, format) => {
   const concat = (arrays, Ctor) => {
     const out = new Ctor(arrays.reduce((a, x) => a + x.length, 0))
     let at = 0
-    for (const x of arrays) { out.set(x, at); at += x.length }
+    for (const x of arrays) {
+      out.set(x, at)
+      at += x.length
+    }
     return out
   }
-  return quant.uploadQuantized({ format, rows, cols, bytes: concat(parts.map((p) => p.bytes), Uint8Array), scales: concat(parts.map((p) => p.scales), Float32Array) })
+  return quant.uploadQuantized({
+    format,
+    rows,
+    cols,
+    bytes: concat(
+      parts.map((p) => p.bytes),
+      Uint8Array,
+    ),
+    scales: concat(
+      parts.map((p) => p.scales),
+      Float32Array,
+    ),
+  })
 }
 
 async function child(format) {
@@ -172,7 +197,16 @@ async function child(format) {
     log(`${format} @ ${c}: prefill ${prefill.toFixed(2)} s, ${rows.at(-1).decode_tokens_per_s.toFixed(1)} tok/s`)
   }
   decoder.dispose()
-  process.stdout.write(JSON.stringify({ format, init_seconds: init, weight_mb: weightBytes / 2 ** 20, rows, peak_rss_mb: rssMb(), wasm_heap_mb: tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 20 }))
+  process.stdout.write(
+    JSON.stringify({
+      format,
+      init_seconds: init,
+      weight_mb: weightBytes / 2 ** 20,
+      rows,
+      peak_rss_mb: rssMb(),
+      wasm_heap_mb: tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 20,
+    }),
+  )
 }
 
 async function quality() {
@@ -216,7 +250,8 @@ if (argv.includes('--quality')) {
     for (const c of contexts) {
       const fr = by(f)
       out.push({
-        format: f, context: c,
+        format: f,
+        context: c,
         'decode tok/s': rate(f, c).toFixed(1),
         'vs f32': formats.includes('f32') ? `${(rate(f, c) / rate('f32', c)).toFixed(2)}×` : '–',
         'vs int8': formats.includes('int8') ? `${(rate(f, c) / rate('int8', c)).toFixed(2)}×` : '–',
@@ -227,9 +262,13 @@ if (argv.includes('--quality')) {
       })
     }
   }
-  console.log(`\n## Quantized GPT-2 decoding (${configName}, random weights, wasm; median of ${rounds} interleaved rounds, ${decodeSteps} steps each)\n\n${machine()}\n\n${table(out)}\n`)
+  console.log(
+    `\n## Quantized GPT-2 decoding (${configName}, random weights, wasm; median of ${rounds} interleaved rounds, ${decodeSteps} steps each)\n\n${machine()}\n\n${table(out)}\n`,
+  )
   // The ratios again with every format in one process, steps alternated (robust to load drift).
   if (formats.length > 1 && !argv.includes('--no-interleave')) {
-    process.stdout.write(execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...argv, '--interleave'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 }))
+    process.stdout.write(
+      execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...argv, '--interleave'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 }),
+    )
   }
 }

@@ -71,4 +71,8 @@ export const torchMatmulGflops = (shapes) => {
 
 /** "PyTorch + OpenBLAS 0.3.21", or a label that says the run is on the reference BLAS (not a comparison). */
 export const torchLabel = (blas) =>
-  blas === undefined ? 'PyTorch (BLAS not reported)' : blas.reference ? 'PyTorch on the REFERENCE BLAS (not a comparison)' : `PyTorch + ${blas.blas.split(' ').slice(0, 2).join(' ')}`
+  blas === undefined
+    ? 'PyTorch (BLAS not reported)'
+    : blas.reference
+      ? 'PyTorch on the REFERENCE BLAS (not a comparison)'
+      : `PyTorch + ${blas.blas.split(' ').slice(0, 2).join(' ')}`

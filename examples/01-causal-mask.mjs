@@ -6,7 +6,14 @@ import { initBackend, key, normal, mask, viz } from 'minigpt-fp'
 
 await initBackend('cpu')
 const n = 5
-const show = (title, t) => console.log(`\n${title}\n` + t.arraySync().map((r) => r.map((v) => (v === -Infinity ? ' -inf' : v.toFixed(2).padStart(5))).join(' ')).join('\n'))
+const show = (title, t) =>
+  console.log(
+    `\n${title}\n` +
+      t
+        .arraySync()
+        .map((r) => r.map((v) => (v === -Infinity ? ' -inf' : v.toFixed(2).padStart(5))).join(' '))
+        .join('\n'),
+  )
 
 // Attention scores of 5 positions (random, as in the notebook), softmax row by row.
 const scores = tf.tensor2d(normal(key(0), n * n), [n, n])
@@ -27,8 +34,14 @@ show('The notebook hint triu(ones) * -inf (NaN where it should be 0)', hint)
 mkdirSync('out', { recursive: true })
 const s = scores.arraySync()
 const rows = (m) => m.arraySync()
-writeFileSync('out/causal-mask.svg', viz.heatmapPanels([
-  { matrix: rows(tf.softmax(scores)), title: 'without mask (encoder / BERT)', xLabel: 'key (K)', yLabel: 'query (Q)' },
-  { matrix: rows(weights), title: 'with causal mask (decoder / GPT)', xLabel: 'key (K)', yLabel: 'query (Q)' },
-], { showValues: true, min: 0, max: 1, title: 'Attention weights: the causal mask hides the future' }))
+writeFileSync(
+  'out/causal-mask.svg',
+  viz.heatmapPanels(
+    [
+      { matrix: rows(tf.softmax(scores)), title: 'without mask (encoder / BERT)', xLabel: 'key (K)', yLabel: 'query (Q)' },
+      { matrix: rows(weights), title: 'with causal mask (decoder / GPT)', xLabel: 'key (K)', yLabel: 'query (Q)' },
+    ],
+    { showValues: true, min: 0, max: 1, title: 'Attention weights: the causal mask hides the future' },
+  ),
+)
 console.log(`\n(${s.length}×${s.length} scores) picture written to out/causal-mask.svg`)

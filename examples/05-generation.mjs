@@ -5,7 +5,10 @@ import { initBackend, key, io, sample } from 'minigpt-fp'
 await initBackend('wasm')
 const dir = process.argv[2] ?? 'minigpt-demo'
 const loaded = await io.loadMiniGpt(dir)()
-if (loaded._tag === 'Left') { console.error(loaded.left.message, '— run `npm run demo` first, or pass a checkpoint folder'); process.exit(1) }
+if (loaded._tag === 'Left') {
+  console.error(loaded.left.message, '— run `npm run demo` first, or pass a checkpoint folder')
+  process.exit(1)
+}
 const { config, vocab, params } = loaded.right
 const model = sample.miniGptDecoder(config, params) // incremental decoding with a key/value cache
 

@@ -8,7 +8,10 @@ import { initBackend, key, io, sample, minigpt, viz, EVAL } from 'minigpt-fp'
 await initBackend('wasm')
 const dir = process.argv[2] ?? 'minigpt-demo'
 const loaded = await io.loadMiniGpt(dir)()
-if (loaded._tag === 'Left') { console.error(loaded.left.message, '— run `npm run demo` first'); process.exit(1) }
+if (loaded._tag === 'Left') {
+  console.error(loaded.left.message, '— run `npm run demo` first')
+  process.exit(1)
+}
 const { config, vocab, params } = loaded.right
 const decoder = sample.miniGptDecoder(config, params)
 const names = async (options, seed = 1) => {
@@ -38,8 +41,11 @@ const stages = sample.processorStages(logits.dataSync(), options, prompt)
 if (stages._tag === 'Left') throw new Error(stages.left.problems.join('; '))
 const label = (i) => (i === vocab.eos ? '<EOS>' : vocab.tokens[i])
 mkdirSync('out', { recursive: true })
-writeFileSync('out/processors.svg', viz.distributionBars(
-  stages.right.map((s) => ({ title: s.label, bars: Array.from(s.probabilities, (p, i) => ({ label: label(i), value: p })) })),
-  { title: `Next character after "Ma": ${JSON.stringify(options)}` },
-))
+writeFileSync(
+  'out/processors.svg',
+  viz.distributionBars(
+    stages.right.map((s) => ({ title: s.label, bars: Array.from(s.probabilities, (p, i) => ({ label: label(i), value: p })) })),
+    { title: `Next character after "Ma": ${JSON.stringify(options)}` },
+  ),
+)
 console.log('\nthe distribution before and after each processor: out/processors.svg')

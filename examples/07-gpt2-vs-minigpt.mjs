@@ -45,13 +45,20 @@ for (let s = 1; s <= 8; s++) {
 }
 
 const row = (a, b, c) => `| ${a} | ${b} | ${c} |`
-console.log(['', row('aspect', 'Mini-GPT (from scratch)', `GPT-2 (fine-tuned: ${config.n_layer} layers, d ${config.n_embd})`), row('---', '---', '---'),
-  row('parameters', mini.json.parameters.toLocaleString('en-US'), `${gptParams.toLocaleString('en-US')} (${(gptParams / mini.json.parameters).toFixed(1)}× Mini-GPT)`),
-  row('training', `${mini.json.epochs} epochs, ${mini.seconds.toFixed(0)} s`, `${ft.json.steps} steps on ${ft.json.blocks} blocks, ${ft.seconds.toFixed(0)} s`),
-  row('final training loss', mini.json.train_loss.toFixed(3) + ' nats/char', ft.json.trainLoss.at(-1).toFixed(3) + ' nats/token'),
-  row('samples (T = 0.8)', miniSamples.join(', '), gptSamples.join(', ')),
-  row('understanding', 'every line is ours', 'a pre-trained black box'),
-  row('flexibility', 'names only (its 81-character vocabulary)', 'any text (50,257 BPE tokens for the real GPT-2)'),
-].join('\n'))
-console.log(`\n(${gpt2Dir === join(root, 'spec/fixtures/gpt2-tiny') ? 'the tiny random GPT-2 of the specs: pass --gpt2 with a real gpt2 folder for the notebook\'s comparison' : gpt2Dir})`)
+console.log(
+  [
+    '',
+    row('aspect', 'Mini-GPT (from scratch)', `GPT-2 (fine-tuned: ${config.n_layer} layers, d ${config.n_embd})`),
+    row('---', '---', '---'),
+    row('parameters', mini.json.parameters.toLocaleString('en-US'), `${gptParams.toLocaleString('en-US')} (${(gptParams / mini.json.parameters).toFixed(1)}× Mini-GPT)`),
+    row('training', `${mini.json.epochs} epochs, ${mini.seconds.toFixed(0)} s`, `${ft.json.steps} steps on ${ft.json.blocks} blocks, ${ft.seconds.toFixed(0)} s`),
+    row('final training loss', mini.json.train_loss.toFixed(3) + ' nats/char', ft.json.trainLoss.at(-1).toFixed(3) + ' nats/token'),
+    row('samples (T = 0.8)', miniSamples.join(', '), gptSamples.join(', ')),
+    row('understanding', 'every line is ours', 'a pre-trained black box'),
+    row('flexibility', 'names only (its 81-character vocabulary)', 'any text (50,257 BPE tokens for the real GPT-2)'),
+  ].join('\n'),
+)
+console.log(
+  `\n(${gpt2Dir === join(root, 'spec/fixtures/gpt2-tiny') ? "the tiny random GPT-2 of the specs: pass --gpt2 with a real gpt2 folder for the notebook's comparison" : gpt2Dir})`,
+)
 void tree

@@ -68,7 +68,15 @@ describe('folder order (CONTRIBUTING.md)', () => {
   })
 
   it('reaches into tfjs internals only in core/tfjs-internals.ts', () => {
-    const internals = [/\.state\.(gradientDepth|activeTape)/, /typedArrayFromHeap/, /new tf\.Tensor\(/, /kernelName: 'Identity'/, /firstUse/, /asm\?*\.memory/, /tf\.backend\(\) as unknown/]
+    const internals = [
+      /\.state\.(gradientDepth|activeTape)/,
+      /typedArrayFromHeap/,
+      /new tf\.Tensor\(/,
+      /kernelName: 'Identity'/,
+      /firstUse/,
+      /asm\?*\.memory/,
+      /tf\.backend\(\) as unknown/,
+    ]
     const offenders = files
       .filter((f) => relative(src, f) !== 'core/tfjs-internals.ts')
       .flatMap((f) => internals.filter((re) => re.test(readFileSync(f, 'utf8'))).map((re) => `${relative(src, f)}: ${re.source}`))
@@ -82,7 +90,10 @@ describe('folder order (CONTRIBUTING.md)', () => {
       reached.add(path)
       for (const e of edges) if (e.from === path) visit(e.to)
     }
-    files.map((f) => relative(src, f)).filter((p) => folderOf(p) === 'sample').forEach(visit)
+    files
+      .map((f) => relative(src, f))
+      .filter((p) => folderOf(p) === 'sample')
+      .forEach(visit)
     const tfjs = [...reached].filter((p) => importsOf(join(src, p)).some((s) => s.startsWith('@tensorflow/')))
     expect(tfjs).toEqual([])
     expect([...reached].filter((p) => !['sample', 'core', 'data'].includes(folderOf(p)))).toEqual([])

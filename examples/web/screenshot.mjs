@@ -30,7 +30,11 @@ try {
   await page.goto(server.resolvedUrls.local[0])
   await page.waitForFunction(() => document.querySelector('#backend-status').textContent.startsWith('running'))
   if (checkpoint === undefined) await page.click('#load-sample')
-  else await page.setInputFiles('#files', ['model.safetensors', 'config.json', 'vocab.json'].map((f) => join(checkpoint, f)))
+  else
+    await page.setInputFiles(
+      '#files',
+      ['model.safetensors', 'config.json', 'vocab.json'].map((f) => join(checkpoint, f)),
+    )
   await generated(0)
   await idle()
   const slide = async (id, key, times) => {

@@ -35,9 +35,7 @@ const sampleDir = join(here, '../../spec/fixtures/minigpt-tiny')
 /** The files the page fetches, by their path under the page's base. */
 const servedFiles = (): ReadonlyMap<string, () => Uint8Array | string> =>
   new Map<string, () => Uint8Array | string>([
-    ...['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'].map(
-      (f) => [`wasm/${f}`, () => readFileSync(join(wasmDir, f))] as const,
-    ),
+    ...['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'].map((f) => [`wasm/${f}`, () => readFileSync(join(wasmDir, f))] as const),
     ...['model.safetensors', 'config.json', 'vocab.json'].map((f) => [`sample/${f}`, () => readFileSync(join(sampleDir, f))] as const),
     ['names.json', () => JSON.stringify(defaultNames())],
   ])

@@ -6,7 +6,10 @@ import { selectColumns, selectRows } from '../../src/backend/rows.js'
 describe('selectRows', () => {
   it.each(['cpu', 'wasm'])('on %s copies the chosen rows (in order, repeats allowed) as tf.gather does', async (backend) => {
     await initBackend(backend)
-    const t = tf.tensor4d(Float32Array.from({ length: 5 * 2 * 3 * 4 }, (_, i) => i * 0.5 - 7), [5, 2, 3, 4])
+    const t = tf.tensor4d(
+      Float32Array.from({ length: 5 * 2 * 3 * 4 }, (_, i) => i * 0.5 - 7),
+      [5, 2, 3, 4],
+    )
     for (const rows of [[4, 0, 2], [1, 1, 1, 1], [3], [0, 1, 2, 3, 4]]) {
       const got = selectRows(t, rows)
       const want = tf.gather(t, rows, 0)
@@ -14,10 +17,21 @@ describe('selectRows', () => {
       expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
       tf.dispose([got, want])
     }
-    const ints = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32')
+    const ints = tf.tensor2d(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [2, 2],
+      'int32',
+    )
     const picked = selectRows(ints, [1, 0, 1])
     expect(picked.dtype).toBe('int32')
-    expect(picked.arraySync()).toEqual([[3, 4], [1, 2], [3, 4]])
+    expect(picked.arraySync()).toEqual([
+      [3, 4],
+      [1, 2],
+      [3, 4],
+    ])
     expect(() => selectRows(ints, [2])).toThrow('selectRows: row 2 is outside [0, 2)')
     tf.dispose([t, ints, picked])
   })
@@ -26,7 +40,10 @@ describe('selectRows', () => {
 describe('selectColumns', () => {
   it.each(['cpu', 'wasm'])('on %s gives the chosen columns as rows (in order, repeats allowed): rows of the transpose', async (backend) => {
     await initBackend(backend)
-    const t = tf.tensor2d(Float32Array.from({ length: 3 * 7 }, (_, i) => i * 0.25 - 2), [3, 7])
+    const t = tf.tensor2d(
+      Float32Array.from({ length: 3 * 7 }, (_, i) => i * 0.25 - 2),
+      [3, 7],
+    )
     for (const cols of [[6, 0, 2], [1, 1, 1], [3], [0, 1, 2, 3, 4, 5, 6]]) {
       const got = selectColumns(t, cols)
       const want = tf.tidy(() => tf.gather(tf.transpose(t), cols, 0))
@@ -34,10 +51,20 @@ describe('selectColumns', () => {
       expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
       tf.dispose([got, want])
     }
-    const ints = tf.tensor2d([[1, 2, 3], [4, 5, 6]], [2, 3], 'int32')
+    const ints = tf.tensor2d(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      [2, 3],
+      'int32',
+    )
     const picked = selectColumns(ints, [2, 0])
     expect(picked.dtype).toBe('int32')
-    expect(picked.arraySync()).toEqual([[3, 6], [1, 4]])
+    expect(picked.arraySync()).toEqual([
+      [3, 6],
+      [1, 4],
+    ])
     expect(() => selectColumns(ints, [3])).toThrow('selectColumns: column 3 is outside [0, 3)')
     expect(() => selectColumns(ints, [-1])).toThrow('selectColumns: column -1 is outside [0, 3)')
     tf.dispose([t, ints, picked])

@@ -18,7 +18,15 @@ import { scaledDotProductAttention } from '../../src/nn/attention.js'
 // @ts-expect-error: a build script without type declarations
 import { assemble, source, WAT, OUT } from '../../scripts/kernels.mjs'
 
-const randn = (seed: number, shape: number[], scale = 1) => tf.tensor(normal(key(seed), shape.reduce((a, b) => a * b, 1), scale), shape)
+const randn = (seed: number, shape: number[], scale = 1) =>
+  tf.tensor(
+    normal(
+      key(seed),
+      shape.reduce((a, b) => a * b, 1),
+      scale,
+    ),
+    shape,
+  )
 
 describe('the kernels module', () => {
   it('is the assembly of kernels.wat (run `npm run kernels` after editing it)', async () => {
@@ -36,8 +44,20 @@ describe('attendOneQuery (one query position over one or two cache parts)', () =
   /** The same attention by tfjs ops: a zero mask keeps scaledDotProductAttention off the kernel. */
   const byOps = (q: tf.Tensor4D, parts: { k: tf.Tensor; v: tf.Tensor }[]) =>
     tf.tidy(() => {
-      const k = parts.length === 1 ? parts[0].k : tf.concat(parts.map((p) => p.k), 2)
-      const v = parts.length === 1 ? parts[0].v : tf.concat(parts.map((p) => p.v), 2)
+      const k =
+        parts.length === 1
+          ? parts[0].k
+          : tf.concat(
+              parts.map((p) => p.k),
+              2,
+            )
+      const v =
+        parts.length === 1
+          ? parts[0].v
+          : tf.concat(
+              parts.map((p) => p.v),
+              2,
+            )
       return scaledDotProductAttention(q, k, v, tf.zeros([1, k.shape[2] as number])).output
     })
 
@@ -110,7 +130,7 @@ const erf64 = (x: number): number => {
   } else {
     // erfc z = e^(-z²)/(z√π) · 1/(1 + 1/(2z²)/(1 + 2/(2z²)/(1 + …))) by its continued fraction
     let f = 0
-    for (let n = 60; n >= 1; n--) f = (n / 2) / (z + f)
+    for (let n = 60; n >= 1; n--) f = n / 2 / (z + f)
     r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + f)
   }
   return x < 0 ? -r : r
@@ -122,10 +142,7 @@ describe('geluErfKernel', () => {
   })
 
   it('is within 2.5e-7·(1 + |x|) of ½x(1 + erf(x/√2)) in float64, over [-12, 12] and at the edges', () => {
-    const xs = Float32Array.from([
-      ...Array.from({ length: 24_001 }, (_, i) => -12 + i * 0.001),
-      0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 40, -40, 1e10, -1e10,
-    ])
+    const xs = Float32Array.from([...Array.from({ length: 24_001 }, (_, i) => -12 + i * 0.001), 0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 40, -40, 1e10, -1e10])
     for (const n of [xs.length, 1, 2, 3, 5]) {
       // lengths that are not multiples of 4 take the one-at-a-time tail
       const x = tf.tensor1d(xs.subarray(0, n))
@@ -162,18 +179,21 @@ describe('concat2 (two tensors along one axis)', () => {
   })
 
   test.prop(
-    [
-      fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
-      fc.nat(),
-      fc.integer({ min: 0, max: 4 }),
-      fc.constantFrom('float32' as const, 'int32' as const),
-    ],
+    [fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 0, max: 4 }), fc.constantFrom('float32' as const, 'int32' as const)],
     { numRuns: 60 },
   )('equals tf.concat for any rank, axis and dtype (and falls back to it for an empty part)', (shape, axisSeed, extra, dtype) => {
     const axis = axisSeed % shape.length
     const bShape = shape.map((n, i) => (i === axis ? extra : n))
-    const a = tf.tensor(Array.from({ length: tf.util.sizeFromShape(shape) }, (_, i) => i + 1), shape, dtype)
-    const b = tf.tensor(Array.from({ length: tf.util.sizeFromShape(bShape) }, (_, i) => -(i + 1)), bShape, dtype)
+    const a = tf.tensor(
+      Array.from({ length: tf.util.sizeFromShape(shape) }, (_, i) => i + 1),
+      shape,
+      dtype,
+    )
+    const b = tf.tensor(
+      Array.from({ length: tf.util.sizeFromShape(bShape) }, (_, i) => -(i + 1)),
+      bShape,
+      dtype,
+    )
     const before = tf.memory().numTensors
     const got = concat2(a, b, axis)
     const want = tf.concat([a, b], axis)
@@ -198,10 +218,9 @@ describe('layerNormKernel', () => {
     await initBackend('wasm')
   })
 
-  test.prop(
-    [fc.integer({ min: 1, max: 6 }), fc.constantFrom(4, 8, 64, 768), fc.constantFrom(1e-5, 1e-3), fc.constantFrom(0.01, 1, 100), fc.integer({ min: 0, max: 10_000 })],
-    { numRuns: 30 },
-  )('equals PyTorch\'s LayerNorm computed in float64, to float32 rounding', (rows, d, eps, scale, seed) => {
+  test.prop([fc.integer({ min: 1, max: 6 }), fc.constantFrom(4, 8, 64, 768), fc.constantFrom(1e-5, 1e-3), fc.constantFrom(0.01, 1, 100), fc.integer({ min: 0, max: 10_000 })], {
+    numRuns: 30,
+  })("equals PyTorch's LayerNorm computed in float64, to float32 rounding", (rows, d, eps, scale, seed) => {
     const xs = normal(key(seed), rows * d, scale).map((v, i) => v + (i % 7) * scale) // an offset mean
     const w = normal(key(seed + 1), d, 1)
     const b = normal(key(seed + 2), d, 1)
@@ -239,7 +258,11 @@ describe('gatherRowsKernel', () => {
 
   it('copies the chosen rows (in order, repeats allowed) as tf.gather does, float32 and int32', () => {
     for (const dtype of ['float32', 'int32'] as const) {
-      const x = tf.tensor3d(Array.from({ length: 5 * 3 * 2 }, (_, i) => i - 4), [5, 3, 2], dtype)
+      const x = tf.tensor3d(
+        Array.from({ length: 5 * 3 * 2 }, (_, i) => i - 4),
+        [5, 3, 2],
+        dtype,
+      )
       const before = tf.memory().numTensors
       for (const rows of [[4, 0, 2], [1, 1, 1, 1], [3]]) {
         const got = gatherRowsKernel(x, rows)!

@@ -94,7 +94,9 @@ const maxRelative = (a: readonly number[], b: readonly number[]): number => {
 
 describe('wasm with threads (the built package, one process per thread count)', () => {
   it.skipIf(!existsSync(`${root}/dist/index.js`))('trains and differentiates alike on 1, 2 and 3 threads', () => {
-    const runs = [1, 2, 3].map((n) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script(n)], { cwd: root, encoding: 'utf8', timeout: 180_000, maxBuffer: 64 << 20 })) as Run)
+    const runs = [1, 2, 3].map(
+      (n) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script(n)], { cwd: root, encoding: 'utf8', timeout: 180_000, maxBuffer: 64 << 20 })) as Run,
+    )
     const [one, ...more] = runs as [Run, ...Run[]]
     expect(runs.map((r) => r.threads)).toEqual([1, 2, 3])
     expect(runs.every((r) => r.kernels)).toBe(true)

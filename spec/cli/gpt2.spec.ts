@@ -31,7 +31,17 @@ afterAll(async () => {
 const run = async (...argv: string[]) => {
   let stdout = ''
   let stderr = ''
-  const code = await gpt2Command(argv, { stdout: (s) => { stdout += s }, stderr: { write: (s: string) => { stderr += s }, isTTY: false } })
+  const code = await gpt2Command(argv, {
+    stdout: (s) => {
+      stdout += s
+    },
+    stderr: {
+      write: (s: string) => {
+        stderr += s
+      },
+      isTTY: false,
+    },
+  })
   return { code, stdout, stderr }
 }
 
@@ -120,7 +130,26 @@ describe('gpt2 finetune', () => {
     const data = join(tmp, 'names.txt')
     await writeFile(data, 'Gandalf\nGaladriel\nFaramir\nThranduil\nÉowyn\nAëlwen\nBrân\nIdril\nTuor\n'.repeat(4))
     const out = join(tmp, 'tuned')
-    const r = await run('finetune', '--model', TINY, '--data', data, '--out', out, '--epochs', '2', '--block-size', '16', '--batch-size', '4', '--warmup', '2', '--lr', '1e-3', '--json')
+    const r = await run(
+      'finetune',
+      '--model',
+      TINY,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--epochs',
+      '2',
+      '--block-size',
+      '16',
+      '--batch-size',
+      '4',
+      '--warmup',
+      '2',
+      '--lr',
+      '1e-3',
+      '--json',
+    )
     expect(r.code).toBe(0)
     const summary = JSON.parse(r.stdout) as { out: string; blocks: number; steps: number; trainLoss: number[] }
     expect(Object.keys(summary)).toEqual(['out', 'blocks', 'steps', 'trainLoss'])
@@ -136,14 +165,20 @@ describe('gpt2 finetune', () => {
   it('refuses data with fewer tokens than one block, and a missing data file', async () => {
     const data = join(tmp, 'short.txt')
     await writeFile(data, 'Gandalf')
-    expectError(await run('finetune', '--model', TINY, '--data', data, '--out', join(tmp, 'x')), new RegExp(`^minigpt: ${data}: \\d+ tokens, fewer than --block-size 32: no training block$`))
+    expectError(
+      await run('finetune', '--model', TINY, '--data', data, '--out', join(tmp, 'x')),
+      new RegExp(`^minigpt: ${data}: \\d+ tokens, fewer than --block-size 32: no training block$`),
+    )
     expectError(await run('finetune', '--model', TINY, '--data', join(tmp, 'none.txt'), '--out', join(tmp, 'x')), `${join(tmp, 'none.txt')}: no such file`)
   })
 })
 
 describe('errors: one line on stderr, exit code 1', () => {
   /** A copy of the F32 fixture, changed. */
-  const variant = async (name: string, change: { config?: (c: Record<string, unknown>) => Record<string, unknown> | undefined; tensors?: (ts: TensorInput[]) => TensorInput[] }) => {
+  const variant = async (
+    name: string,
+    change: { config?: (c: Record<string, unknown>) => Record<string, unknown> | undefined; tensors?: (ts: TensorInput[]) => TensorInput[] },
+  ) => {
     const dir = join(tmp, name)
     await mkdir(dir, { recursive: true })
     for (const f of ['vocab.json', 'merges.txt']) await copyFile(join(TINY, f), join(dir, f))
@@ -164,7 +199,10 @@ describe('errors: one line on stderr, exit code 1', () => {
 
   it('a config that disagrees with the tensors: the key and both shapes', async () => {
     const dir = await variant('mismatch', { config: (c) => ({ ...c, n_inner: 64 }) })
-    expectError(await run('score', '--model', dir, '--text', 'The wizard'), `${join(dir, 'model.safetensors')}: tensor 'h.0.mlp.c_fc.weight' has shape [32, 128], but config.json implies [32, 64]; tensor 'h.0.mlp.c_fc.bias' has shape [128], but config.json implies [64]; tensor 'h.0.mlp.c_proj.weight' has shape [128, 32], but config.json implies [64, 32]; tensor 'h.1.mlp.c_fc.weight' has shape [32, 128], but config.json implies [32, 64]; and 2 more`)
+    expectError(
+      await run('score', '--model', dir, '--text', 'The wizard'),
+      `${join(dir, 'model.safetensors')}: tensor 'h.0.mlp.c_fc.weight' has shape [32, 128], but config.json implies [32, 64]; tensor 'h.0.mlp.c_fc.bias' has shape [128], but config.json implies [64]; tensor 'h.0.mlp.c_proj.weight' has shape [128, 32], but config.json implies [64, 32]; tensor 'h.1.mlp.c_fc.weight' has shape [32, 128], but config.json implies [32, 64]; and 2 more`,
+    )
   })
 
   it('a missing tensor', async () => {
@@ -174,11 +212,17 @@ describe('errors: one line on stderr, exit code 1', () => {
 
   it('an unsupported dtype', async () => {
     const dir = await variant('dtype', {
-      tensors: (ts) => ts.map((t) => (t.name === 'transformer.wpe.weight'
-        ? { name: t.name, dtype: 'I32', shape: t.shape, data: Int32Array.from(toFloat32({ ...t, bytes: (t as { bytes: Uint8Array }).bytes }), Math.round) }
-        : t)),
+      tensors: (ts) =>
+        ts.map((t) =>
+          t.name === 'transformer.wpe.weight'
+            ? { name: t.name, dtype: 'I32', shape: t.shape, data: Int32Array.from(toFloat32({ ...t, bytes: (t as { bytes: Uint8Array }).bytes }), Math.round) }
+            : t,
+        ),
     })
-    expectError(await run('generate', '--model', dir, '--prompt', 'The'), `${join(dir, 'model.safetensors')}: tensor 'transformer.wpe.weight' has dtype I32, unsupported: GPT-2 weights must be F32, F16 or BF16`)
+    expectError(
+      await run('generate', '--model', dir, '--prompt', 'The'),
+      `${join(dir, 'model.safetensors')}: tensor 'transformer.wpe.weight' has dtype I32, unsupported: GPT-2 weights must be F32, F16 or BF16`,
+    )
   })
 
   it('usage errors', async () => {

@@ -23,13 +23,29 @@ describe('minigpt CLI (train, generate, eval)', () => {
     const out = join(work, 'run')
     const r = await runCli(['train', '--data', data, '--val', val, '--epochs', '3', '--out', out, '--seed', '1', '--json'])
     expect(r.code, r.stderr).toBe(0)
-    const j = JSON.parse(r.stdout) as { epochs: number; parameters: number; vocab_size: number; train_loss: number; val_loss: number; history: { epoch: number; trainLoss: number }[] }
+    const j = JSON.parse(r.stdout) as {
+      epochs: number
+      parameters: number
+      vocab_size: number
+      train_loss: number
+      val_loss: number
+      history: { epoch: number; trainLoss: number }[]
+    }
     expect(j.epochs).toBe(3)
     expect(j.history.map((h) => h.epoch)).toEqual([1, 2, 3])
     expect(j.history[2].trainLoss).toBeLessThan(j.history[0].trainLoss)
     expect(Number.isFinite(j.val_loss)).toBe(true)
     for (const f of ['model.safetensors', 'config.json', 'vocab.json', 'loss-curve.svg', 'name-lengths.svg']) expect(existsSync(join(out, f)), f).toBe(true)
-    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toEqual({ vocab_size: j.vocab_size, embed_dim: 64, num_heads: 4, num_layers: 3, ff_dim: 256, max_len: 25, dropout: 0.1, pad_idx: 0 })
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toEqual({
+      vocab_size: j.vocab_size,
+      embed_dim: 64,
+      num_heads: 4,
+      num_layers: 3,
+      ff_dim: 256,
+      max_len: 25,
+      dropout: 0.1,
+      pad_idx: 0,
+    })
     expect(r.stderr).toMatch(/epoch 3\/3: train loss/)
   })
 
@@ -50,7 +66,13 @@ describe('minigpt CLI (train, generate, eval)', () => {
 
   it('generate accepts the sampling flags, greedy and beams, and streams', async () => {
     const out = join(work, 'run')
-    for (const flags of [['--greedy'], ['--top-k', '5', '--top-p', '0.9'], ['--min-p', '0.05', '--repetition-penalty', '1.2'], ['--typical-p', '0.9', '--no-repeat-ngram', '2'], ['--num-beams', '3', '-n', '2']]) {
+    for (const flags of [
+      ['--greedy'],
+      ['--top-k', '5', '--top-p', '0.9'],
+      ['--min-p', '0.05', '--repetition-penalty', '1.2'],
+      ['--typical-p', '0.9', '--no-repeat-ngram', '2'],
+      ['--num-beams', '3', '-n', '2'],
+    ]) {
       const r = await runCli(['generate', '--model', out, '--json', ...flags])
       expect(r.code, `${flags.join(' ')}: ${r.stderr}`).toBe(0)
       expect(Array.isArray(JSON.parse(r.stdout))).toBe(true)
@@ -99,7 +121,9 @@ describe('minigpt CLI (train, generate, eval)', () => {
   it.skipIf(!existsSync(join(root, 'dist/cli/bin.js')))('a killed run resumes and loses at most one epoch', async () => {
     const out = join(work, 'killed')
     const epochsSeen = await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(root, 'dist/cli/bin.js'), 'train', '--data', data, '--epochs', '40', '--out', out, '--seed', '7'], { stdio: ['ignore', 'ignore', 'pipe'] })
+      const child = spawn(process.execPath, [join(root, 'dist/cli/bin.js'), 'train', '--data', data, '--epochs', '40', '--out', out, '--seed', '7'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
       let err = ''
       child.stderr.on('data', (d: Buffer) => {
         err += d.toString()
@@ -147,7 +171,10 @@ describe('minigpt CLI (train, generate, eval)', () => {
       const dir = join(work, 'run')
       const cfg = readFileSync(join(dir, 'config.json'), 'utf8')
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...JSON.parse(cfg), ff_dim: 128 }))
-      await bad(['generate', '--model', dir], /^minigpt: .*model\.safetensors: does not match config\.json: tensor 'layers\.0\.ff\.net\.0\.weight' has shape \[64, 256\], expected \[64, 128\]/)
+      await bad(
+        ['generate', '--model', dir],
+        /^minigpt: .*model\.safetensors: does not match config\.json: tensor 'layers\.0\.ff\.net\.0\.weight' has shape \[64, 256\], expected \[64, 128\]/,
+      )
       writeFileSync(join(dir, 'config.json'), cfg)
       const model = readFileSync(join(dir, 'model.safetensors'))
       writeFileSync(join(dir, 'model.safetensors'), model.subarray(0, 1000))

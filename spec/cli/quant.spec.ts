@@ -24,12 +24,25 @@ afterAll(async () => {
 const run = async (...argv: string[]) => {
   let stdout = ''
   let stderr = ''
-  const code = await gpt2Command(argv, { stdout: (s) => { stdout += s }, stderr: { write: (s: string) => { stderr += s }, isTTY: false } })
+  const code = await gpt2Command(argv, {
+    stdout: (s) => {
+      stdout += s
+    },
+    stderr: {
+      write: (s: string) => {
+        stderr += s
+      },
+      isTTY: false,
+    },
+  })
   return { code, stdout, stderr }
 }
 
 describe('gpt2 quantize and generate --weights', () => {
-  it.each([['8', 'int8'], ['4', 'q4']])('--bits %s writes a %s folder that generates', async (bits, format) => {
+  it.each([
+    ['8', 'int8'],
+    ['4', 'q4'],
+  ])('--bits %s writes a %s folder that generates', async (bits, format) => {
     const out = join(tmp, format)
     const q = await run('quantize', '--model', TINY, '--out', out, '--bits', bits, '--json')
     expect(q.stderr).toBe('')

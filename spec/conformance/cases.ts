@@ -82,7 +82,16 @@ const read = async (tensors: Readonly<Record<string, tf.Tensor>>): Promise<CaseR
   tf.dispose(Object.values(tensors))
   return Object.fromEntries(entries)
 }
-const data = (k: Key, shape: readonly number[], std = 1): tf.Tensor => tf.tensor(normal(k, shape.reduce((a, b) => a * b, 1), std), [...shape], 'float32')
+const data = (k: Key, shape: readonly number[], std = 1): tf.Tensor =>
+  tf.tensor(
+    normal(
+      k,
+      shape.reduce((a, b) => a * b, 1),
+      std,
+    ),
+    [...shape],
+    'float32',
+  )
 const ids = (k: Key, n: number, lo: number, hi: number): number[] => Array.from(uniform(k, n), (u) => lo + Math.floor(u * (hi - lo)))
 
 /**
@@ -106,17 +115,73 @@ const forwardAndGrad = (name: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inpu
 })
 
 const primitives: readonly ConformanceCase[] = [
-  forwardAndGrad('matmul2d', (a, b) => matmul2d(a as tf.Tensor2D, b as tf.Tensor2D), () => [data(key(1), [7, 33]), data(key(2), [33, 20])]),
-  forwardAndGrad('dense (linear over [B, T, E])', (x, w, b) => dense(x as tf.Tensor3D, w as tf.Tensor2D, b as tf.Tensor1D), () => [data(key(3), [2, 5, 16]), data(key(4), [16, 24]), data(key(5), [24])]),
-  forwardAndGrad('lookup (embedding, padding row 0)', (table) => lookup(table as tf.Tensor2D, tf.tensor2d([[0, 3, 5, 3], [9, 1, 0, 2]], [2, 4], 'int32'), 0), () => [data(key(6), [10, 12])]),
-  forwardAndGrad('lookupTransposed', (tableT) => lookupTransposed(tableT as tf.Tensor2D, tf.tensor2d([[4, 1, 4]], [1, 3], 'int32')), () => [data(key(7), [12, 10])]),
-  forwardAndGrad('normalize (layer norm)', (x, g, b) => normalize(x, g as tf.Tensor1D, b as tf.Tensor1D), () => [data(key(8), [3, 4, 32], 2), data(key(9), [32]), data(key(10), [32])]),
-  forwardAndGrad('geluErf', (x) => geluErf(x), () => [data(key(11), [4, 50], 2)]),
-  forwardAndGrad('geluTanh', (x) => geluTanh(x), () => [data(key(12), [4, 50], 2)]),
-  forwardAndGrad('softmax', (x) => softmax(x), () => [data(key(13), [3, 5, 17], 3)]),
-  forwardAndGrad('logSoftmax', (x) => logSoftmax(x), () => [data(key(14), [3, 5, 17], 3)]),
-  forwardAndGrad('dropout (training, keyed)', (x) => dropoutOp(x, 0.3, training(key(15))), () => [data(key(16), [6, 40])]),
-  forwardAndGrad('sinusoidal encoding + input', (x) => tf.add(x, sinusoidalEncoding(9, 16)), () => [data(key(17), [9, 16])]),
+  forwardAndGrad(
+    'matmul2d',
+    (a, b) => matmul2d(a as tf.Tensor2D, b as tf.Tensor2D),
+    () => [data(key(1), [7, 33]), data(key(2), [33, 20])],
+  ),
+  forwardAndGrad(
+    'dense (linear over [B, T, E])',
+    (x, w, b) => dense(x as tf.Tensor3D, w as tf.Tensor2D, b as tf.Tensor1D),
+    () => [data(key(3), [2, 5, 16]), data(key(4), [16, 24]), data(key(5), [24])],
+  ),
+  forwardAndGrad(
+    'lookup (embedding, padding row 0)',
+    (table) =>
+      lookup(
+        table as tf.Tensor2D,
+        tf.tensor2d(
+          [
+            [0, 3, 5, 3],
+            [9, 1, 0, 2],
+          ],
+          [2, 4],
+          'int32',
+        ),
+        0,
+      ),
+    () => [data(key(6), [10, 12])],
+  ),
+  forwardAndGrad(
+    'lookupTransposed',
+    (tableT) => lookupTransposed(tableT as tf.Tensor2D, tf.tensor2d([[4, 1, 4]], [1, 3], 'int32')),
+    () => [data(key(7), [12, 10])],
+  ),
+  forwardAndGrad(
+    'normalize (layer norm)',
+    (x, g, b) => normalize(x, g as tf.Tensor1D, b as tf.Tensor1D),
+    () => [data(key(8), [3, 4, 32], 2), data(key(9), [32]), data(key(10), [32])],
+  ),
+  forwardAndGrad(
+    'geluErf',
+    (x) => geluErf(x),
+    () => [data(key(11), [4, 50], 2)],
+  ),
+  forwardAndGrad(
+    'geluTanh',
+    (x) => geluTanh(x),
+    () => [data(key(12), [4, 50], 2)],
+  ),
+  forwardAndGrad(
+    'softmax',
+    (x) => softmax(x),
+    () => [data(key(13), [3, 5, 17], 3)],
+  ),
+  forwardAndGrad(
+    'logSoftmax',
+    (x) => logSoftmax(x),
+    () => [data(key(14), [3, 5, 17], 3)],
+  ),
+  forwardAndGrad(
+    'dropout (training, keyed)',
+    (x) => dropoutOp(x, 0.3, training(key(15))),
+    () => [data(key(16), [6, 40])],
+  ),
+  forwardAndGrad(
+    'sinusoidal encoding + input',
+    (x) => tf.add(x, sinusoidalEncoding(9, 16)),
+    () => [data(key(17), [9, 16])],
+  ),
   forwardAndGrad(
     'scaled dot-product attention (causal mask)',
     (q, k, v) => scaledDotProductAttention(q, k, v, causalMask(6)).output,
@@ -127,8 +192,28 @@ const primitives: readonly ConformanceCase[] = [
     (q, k1, v1, k2, v2) => attendCached(q, { k: k1 as tf.Tensor4D, v: v1 as tf.Tensor4D, recent: { k: k2 as tf.Tensor4D, v: v2 as tf.Tensor4D } }).output,
     () => [data(key(21), [2, 4, 1, 16]), data(key(22), [2, 4, 70, 16]), data(key(23), [2, 4, 70, 16]), data(key(24), [2, 4, 5, 16]), data(key(25), [2, 4, 5, 16])],
   ),
-  forwardAndGrad('crossEntropy (ignore index 0)', (logits) => crossEntropy(logits, tf.tensor2d([[1, 0, 4], [2, 2, 0]], [2, 3], 'int32'), 0), () => [data(key(26), [2, 3, 6], 2)]),
-  forwardAndGrad('tied-head NLL', (h, table) => tiedHeadNll(h as tf.Tensor2D, table as tf.Tensor2D, tf.tensor1d([3, 0, 7, -100, 1], 'int32')).sum, () => [data(key(27), [5, 8]), data(key(28), [11, 8])]),
+  forwardAndGrad(
+    'crossEntropy (ignore index 0)',
+    (logits) =>
+      crossEntropy(
+        logits,
+        tf.tensor2d(
+          [
+            [1, 0, 4],
+            [2, 2, 0],
+          ],
+          [2, 3],
+          'int32',
+        ),
+        0,
+      ),
+    () => [data(key(26), [2, 3, 6], 2)],
+  ),
+  forwardAndGrad(
+    'tied-head NLL',
+    (h, table) => tiedHeadNll(h as tf.Tensor2D, table as tf.Tensor2D, tf.tensor1d([3, 0, 7, -100, 1], 'int32')).sum,
+    () => [data(key(27), [5, 8]), data(key(28), [11, 8])],
+  ),
   {
     name: 'attention of one query over a cache at inference (the decoding kernels)',
     forward: PRIMITIVE,

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
-import {
-  bits, categorical, foldIn, key, normal, permutation, split, threefry2x32, truncatedNormal, uniform,
-} from '../../src/core/key.js'
+import { bits, categorical, foldIn, key, normal, permutation, split, threefry2x32, truncatedNormal, uniform } from '../../src/core/key.js'
 
 const hex = (xs: readonly number[]) => xs.map((x) => x.toString(16).padStart(8, '0'))
 
@@ -19,13 +17,12 @@ describe('keys', () => {
     expect(Array.from(uniform(key(s), 16))).toEqual(Array.from(uniform(key(s), 16)))
   })
 
-  test.prop([fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 2, max: 8 })])(
-    'split gives distinct keys and distinct streams', (s, n) => {
-      const ks = split(key(s), n)
-      const streams = new Set(ks.map((k) => Array.from(bits(k, 4)).join(',')))
-      expect(streams.size).toBe(n)
-      expect(new Set(ks.map((k) => k.join(','))).size).toBe(n)
-    })
+  test.prop([fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 2, max: 8 })])('split gives distinct keys and distinct streams', (s, n) => {
+    const ks = split(key(s), n)
+    const streams = new Set(ks.map((k) => Array.from(bits(k, 4)).join(',')))
+    expect(streams.size).toBe(n)
+    expect(new Set(ks.map((k) => k.join(','))).size).toBe(n)
+  })
 
   it('foldIn differs from split and by data', () => {
     const k = key(7)
@@ -45,7 +42,10 @@ describe('draws', () => {
     const u = uniform(key(1), 100_000)
     let m = 0
     let v = 0
-    for (const x of u) { m += x; expect(x >= 0 && x < 1).toBe(true) }
+    for (const x of u) {
+      m += x
+      expect(x >= 0 && x < 1).toBe(true)
+    }
     m /= u.length
     for (const x of u) v += (x - m) ** 2
     v /= u.length
@@ -87,9 +87,8 @@ describe('draws', () => {
     expect(() => categorical(key(0), [0, NaN])).toThrow(/NaN/)
   })
 
-  test.prop([fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: 300 })])(
-    'permutation is a permutation', (s, n) => {
-      const p = Array.from(permutation(key(s), n)).sort((a, b) => a - b)
-      expect(p).toEqual(Array.from({ length: n }, (_, i) => i))
-    })
+  test.prop([fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: 300 })])('permutation is a permutation', (s, n) => {
+    const p = Array.from(permutation(key(s), n)).sort((a, b) => a - b)
+    expect(p).toEqual(Array.from({ length: n }, (_, i) => i))
+  })
 })

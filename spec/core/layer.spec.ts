@@ -3,9 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { foldIn, key, split, type Key } from '../../src/core/key.js'
-import {
-  bind, compose, EVAL, fold, mapOutput, named, repeat, replicate, residual, sequential, stateless, training, type Ctx, type Layer,
-} from '../../src/core/layer.js'
+import { bind, compose, EVAL, fold, mapOutput, named, repeat, replicate, residual, sequential, stateless, training, type Ctx, type Layer } from '../../src/core/layer.js'
 import { dispose, flatten, shapes, shapesOf } from '../../src/core/tree.js'
 import { gelu } from '../../src/nn/activation.js'
 import { dropout } from '../../src/nn/dropout.js'
@@ -70,7 +68,13 @@ describe('sequential', () => {
 
   it('applies the layers in order and gives sub-layer i the context folded with i', () => {
     const seen: (Key | undefined)[] = []
-    const net = sequential('net', spy(seen), stateless('double', (x: tf.Tensor) => tf.mul(x, 2)), stateless('inc', (x: tf.Tensor) => tf.add(x, 1)), spy(seen))
+    const net = sequential(
+      'net',
+      spy(seen),
+      stateless('double', (x: tf.Tensor) => tf.mul(x, 2)),
+      stateless('inc', (x: tf.Tensor) => tf.add(x, 1)),
+      spy(seen),
+    )
     const p = net.init(key(1))
     expect(values(net.apply(p, tf.tensor1d([1, 2]), training(key(9))))).toEqual([3, 5]) // (x·2)+1, not (x+1)·2
     expect(seen).toEqual([foldIn(key(9), 0), foldIn(key(9), 3)])
@@ -221,7 +225,12 @@ describe('residual, named, mapOutput, stateless', () => {
 describe('dropout keys through the combinators', () => {
   it('two dropout slots of a sequential draw different masks; the same key repeats them', () => {
     const x = tf.ones([1, 200])
-    const twice = sequential('twice', dropout(0.5), stateless('mark', (h: tf.Tensor) => tf.add(h, 0)), dropout(0.5))
+    const twice = sequential(
+      'twice',
+      dropout(0.5),
+      stateless('mark', (h: tf.Tensor) => tf.add(h, 0)),
+      dropout(0.5),
+    )
     const once = dropout(0.5)
     const p = twice.init(key(0))
     // Sequential slot 0 sees fold(ctx, 0), slot 2 sees fold(ctx, 2): compute each mask alone.

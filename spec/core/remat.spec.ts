@@ -12,20 +12,36 @@ import { remat } from '../../src/core/remat.js'
 import * as tree from '../../src/core/tree.js'
 import { dropoutOp } from '../../src/nn/dropout.js'
 
-interface P { readonly w: tf.Tensor2D; readonly b: tf.Tensor1D }
+interface P {
+  readonly w: tf.Tensor2D
+  readonly b: tf.Tensor1D
+}
 const block = (x: tf.Tensor, p: P, aux: { readonly mask: tf.Tensor }) =>
   tf.add(x, dropoutOp(tf.tanh(tf.add(tf.add(tf.matMul(x as tf.Tensor2D, p.w), p.b), aux.mask)), 0.3, training(key(5))))
 
 describe.each(['cpu', 'wasm'])('remat on %s', (backend) => {
   it('gives the plain function its value and gradients exactly', async () => {
     await initBackend(backend)
-    const p: P = { w: tf.tensor2d([[0.3, -0.2, 0.1], [0.5, 0.4, -0.6], [-0.1, 0.2, 0.7]]), b: tf.tensor1d([0.1, -0.1, 0.05]) }
-    const mask = tf.tensor2d([[0, 1, 0], [0.5, 0, -1]])
+    const p: P = {
+      w: tf.tensor2d([
+        [0.3, -0.2, 0.1],
+        [0.5, 0.4, -0.6],
+        [-0.1, 0.2, 0.7],
+      ]),
+      b: tf.tensor1d([0.1, -0.1, 0.05]),
+    }
+    const mask = tf.tensor2d([
+      [0, 1, 0],
+      [0.5, 0, -1],
+    ])
     const loss = (f: typeof block) => (q: { p: P; x: tf.Tensor2D }) => {
       const h = f(f(q.x, q.p, { mask }), q.p, { mask })
       return tf.sum(tf.mul(h, h)) as tf.Scalar
     }
-    const x = tf.tensor2d([[1, -1, 0.5], [0.2, 0.3, -2]])
+    const x = tf.tensor2d([
+      [1, -1, 0.5],
+      [0.2, 0.3, -2],
+    ])
     const plain = valueAndGrad(loss(block))({ p, x })
     const before = tf.memory().numTensors
     const re = valueAndGrad(loss(remat(block) as typeof block))({ p, x })

@@ -41,7 +41,10 @@ describe('tfjs internals, pinned to the installed tfjs', () => {
         return tf.sum(op(x))
       })(tf.tensor1d([1, 2]))
       expect(Array.from(g.dataSync())).toEqual([2, 2])
-      expect(seen).toEqual([{ depth: 1, tapeOn: true }, { depth: 1, tapeOn: false }])
+      expect(seen).toEqual([
+        { depth: 1, tapeOn: true },
+        { depth: 1, tapeOn: false },
+      ])
       expect(gradientDepth()).toBe(0)
     })
 
@@ -75,7 +78,7 @@ describe('tfjs internals, pinned to the installed tfjs', () => {
       t.dispose()
     })
 
-    it('silenceFirstUseBanner clears the cpu backend\'s firstUse flag', () => {
+    it("silenceFirstUseBanner clears the cpu backend's firstUse flag", () => {
       const b = tf.backend() as unknown as { firstUse?: boolean }
       b.firstUse = true
       silenceFirstUseBanner()

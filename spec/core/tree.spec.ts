@@ -2,9 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import { initBackend } from '../../src/backend/index.js'
-import {
-  count, dispose, flatten, fromLeaves, leaves, map, reduce, shapes, unflattenLike, zipWith, type MapLeaves,
-} from '../../src/core/tree.js'
+import { count, dispose, flatten, fromLeaves, leaves, map, reduce, shapes, unflattenLike, zipWith, type MapLeaves } from '../../src/core/tree.js'
 
 beforeAll(async () => {
   await initBackend('cpu')
@@ -18,10 +16,28 @@ interface Params {
 }
 
 const makeParams = (): Params => ({
-  embedding: { weight: tf.tensor2d([[1, 2], [3, 4], [5, 6]]) },
+  embedding: {
+    weight: tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]),
+  },
   layers: [
-    { w: tf.tensor2d([[1, 0], [0, 1]]), b: tf.tensor1d([0.5, -0.5]) },
-    { w: tf.tensor2d([[2, 0], [0, 2]]), b: tf.tensor1d([1, 1]) },
+    {
+      w: tf.tensor2d([
+        [1, 0],
+        [0, 1],
+      ]),
+      b: tf.tensor1d([0.5, -0.5]),
+    },
+    {
+      w: tf.tensor2d([
+        [2, 0],
+        [0, 2],
+      ]),
+      b: tf.tensor1d([1, 1]),
+    },
   ],
   free: {},
   scale: tf.scalar(3),
@@ -38,7 +54,15 @@ describe('map', () => {
       return t.size
     })
     expect(seen).toEqual(PATHS)
-    expect(out).toEqual({ embedding: { weight: 6 }, layers: [{ w: 4, b: 2 }, { w: 4, b: 2 }], free: {}, scale: 1 })
+    expect(out).toEqual({
+      embedding: { weight: 6 },
+      layers: [
+        { w: 4, b: 2 },
+        { w: 4, b: 2 },
+      ],
+      free: {},
+      scale: 1,
+    })
     expect(Array.isArray(out.layers)).toBe(true)
     expect(Object.isFrozen(out)).toBe(true)
     expect(Object.isFrozen(out.layers)).toBe(true)
@@ -100,7 +124,10 @@ let counter = 0
 const build = (s: Spec): unknown => {
   if ('leaf' in s) {
     const n = s.leaf.reduce((a, b) => a * b, 1)
-    return tf.tensor(Array.from({ length: n }, () => counter++), s.leaf)
+    return tf.tensor(
+      Array.from({ length: n }, () => counter++),
+      s.leaf,
+    )
   }
   if ('arr' in s) return s.arr.map(build)
   return Object.fromEntries(Object.entries(s.rec).map(([k, v]) => [k, build(v)]))
@@ -135,11 +162,7 @@ describe('flatten / unflattenLike', () => {
       ['c', tf.zeros([5])],
     ])
     const { problems, tree } = unflattenLike(like, flat)
-    expect(problems).toEqual([
-      "tensor 'a' has shape [3, 2], expected [2, 3]",
-      "missing tensor 'b.1' (expected shape [1])",
-      "unexpected tensor 'c'",
-    ])
+    expect(problems).toEqual(["tensor 'a' has shape [3, 2], expected [2, 3]", "missing tensor 'b.1' (expected shape [1])", "unexpected tensor 'c'"])
     expect(tree.b[0]).toBe(flat.get('b.0'))
   })
 
@@ -147,7 +170,12 @@ describe('flatten / unflattenLike', () => {
     const p = makeParams()
     expect([...flatten(p).keys()]).toEqual(PATHS)
     expect(shapes(p)).toEqual({
-      'embedding.weight': [3, 2], 'layers.0.w': [2, 2], 'layers.0.b': [2], 'layers.1.w': [2, 2], 'layers.1.b': [2], scale: [],
+      'embedding.weight': [3, 2],
+      'layers.0.w': [2, 2],
+      'layers.0.b': [2],
+      'layers.1.w': [2, 2],
+      'layers.1.b': [2],
+      scale: [],
     })
     expect(reduce<string[]>(p, (acc, _t, path) => [...acc, path], [])).toEqual(PATHS)
     dispose(p)

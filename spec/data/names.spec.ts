@@ -54,7 +54,13 @@ describe('encodeChars / decodeIds', () => {
   // An alphabet of distinct code points from all of Unicode (astral ones included), and names over it.
   const alphabetArb = fc.uniqueArray(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), { minLength: 1, maxLength: 20 })
   const withNames = alphabetArb.chain((alphabet) =>
-    fc.tuple(fc.constant(alphabet), fc.array(fc.array(fc.constantFrom(...alphabet), { maxLength: 12 }).map((cs) => cs.join('')), { minLength: 1, maxLength: 5 })),
+    fc.tuple(
+      fc.constant(alphabet),
+      fc.array(
+        fc.array(fc.constantFrom(...alphabet), { maxLength: 12 }).map((cs) => cs.join('')),
+        { minLength: 1, maxLength: 5 },
+      ),
+    ),
   )
 
   test.prop([withNames], { numRuns: 60 })('decode(encode(name)) = name for any Unicode name over the vocabulary', ([alphabet, names]) => {
@@ -121,7 +127,14 @@ describe('encodeExample', () => {
 
 describe('padBatch and batches', () => {
   it('pads inputs and targets to the batch’s longest example and counts non-PAD targets', () => {
-    const b = padBatch([{ input: [1, 5], target: [5, 2] }, { input: [1, 6, 7, 8], target: [6, 7, 8, 2] }, { input: [1], target: [2] }], 0)
+    const b = padBatch(
+      [
+        { input: [1, 5], target: [5, 2] },
+        { input: [1, 6, 7, 8], target: [6, 7, 8, 2] },
+        { input: [1], target: [2] },
+      ],
+      0,
+    )
     expect([b.size, b.length, b.tokens]).toEqual([3, 4, 2 + 4 + 1])
     expect(Array.from(b.input)).toEqual([1, 5, 0, 0, 1, 6, 7, 8, 1, 0, 0, 0])
     expect(Array.from(b.target)).toEqual([5, 2, 0, 0, 6, 7, 8, 2, 2, 0, 0, 0])
@@ -161,7 +174,11 @@ describe('shuffle and splitTrainVal', () => {
   )
 
   it('the seed’s 10 % of 5,639 names is 563 for validation and 5,076 for training', () => {
-    const { train, val } = splitTrainVal(key(0), Array.from({ length: 5639 }, (_, i) => i), 0.1)
+    const { train, val } = splitTrainVal(
+      key(0),
+      Array.from({ length: 5639 }, (_, i) => i),
+      0.1,
+    )
     expect([train.length, val.length]).toEqual([5076, 563])
   })
 

@@ -15,7 +15,16 @@ beforeAll(async () => {
   await initBackend('webgpu', { webgpu: webgpuOptionsFromEnv() })
 })
 
-const tensor = (seed: number, shape: number[], std = 1) => tf.tensor(normal(key(seed), shape.reduce((a, b) => a * b, 1), std), shape, 'float32')
+const tensor = (seed: number, shape: number[], std = 1) =>
+  tf.tensor(
+    normal(
+      key(seed),
+      shape.reduce((a, b) => a * b, 1),
+      std,
+    ),
+    shape,
+    'float32',
+  )
 
 /** softmax(q·Kᵀ/√d)·V over the concatenated parts, in tfjs ops. */
 const reference = (q: tf.Tensor, ks: tf.Tensor[], vs: tf.Tensor[]): tf.Tensor => {
@@ -26,14 +35,24 @@ const reference = (q: tf.Tensor, ks: tf.Tensor[], vs: tf.Tensor[]): tf.Tensor =>
 
 describe('the WGSL attention kernel', () => {
   test.prop(
-    [fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 130 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 1e6 })],
+    [
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 130 }),
+      fc.integer({ min: 1, max: 300 }),
+      fc.integer({ min: 0, max: 70 }),
+      fc.integer({ min: 0, max: 1e6 }),
+    ],
     { numRuns: 25 },
   )('agrees with the tfjs ops to 1e-5 relative', async (b, h, d, len1, len2, seed) => {
     const scale = 3 // sharp enough weights that a wrong maximum or sum shows
     const q = tensor(seed, [b, h, 1, d], scale)
     const ks = [tensor(seed + 1, [b, h, len1, d]), ...(len2 > 0 ? [tensor(seed + 2, [b, h, len2, d])] : [])]
     const vs = [tensor(seed + 3, [b, h, len1, d]), ...(len2 > 0 ? [tensor(seed + 4, [b, h, len2, d])] : [])]
-    const got = attendOneQueryWebGpu(q as tf.Tensor4D, ks.map((k, i) => ({ k, v: vs[i] })))
+    const got = attendOneQueryWebGpu(
+      q as tf.Tensor4D,
+      ks.map((k, i) => ({ k, v: vs[i] })),
+    )
     expect(got).toBeDefined()
     const want = reference(q, ks, vs)
     const [x, y] = await Promise.all([got!.data(), want.data()])

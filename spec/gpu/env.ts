@@ -7,6 +7,9 @@ import type { WebGpuNodeOptions } from '../../src/backend/index.js'
 
 /** The options the environment asks for. */
 export const webgpuOptionsFromEnv = (): WebGpuNodeOptions => ({
-  dawnFlags: (process.env.MINIGPT_WEBGPU_FLAGS ?? '').split(',').map((f) => f.trim()).filter((f) => f !== ''),
+  dawnFlags: (process.env.MINIGPT_WEBGPU_FLAGS ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== ''),
   featureLevel: process.env.MINIGPT_WEBGPU_FEATURE_LEVEL === 'compatibility' ? 'compatibility' : 'core',
 })

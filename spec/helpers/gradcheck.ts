@@ -55,12 +55,7 @@ const norm64 = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
  * Compares tfjs's gradient of `f` at `xs` with a finite difference along random directions.
  * `f` must be a function of its tensor arguments only (integer inputs go in its closure).
  */
-export const directionalCheck = (
-  f: (...xs: tf.Tensor[]) => tf.Tensor,
-  xs: readonly tf.Tensor[],
-  seed: number,
-  h = 2e-2,
-): DirectionalCheck =>
+export const directionalCheck = (f: (...xs: tf.Tensor[]) => tf.Tensor, xs: readonly tf.Tensor[], seed: number, h = 2e-2): DirectionalCheck =>
   tf.tidy(() => {
     const [kr, kv] = split(key(seed))
     const out0 = f(...xs)
@@ -77,7 +72,13 @@ export const directionalCheck = (
     let magnitude = 0
     const F = (t: number): number =>
       tf.tidy(() => {
-        const moved = xs.map((x, i) => tf.tensor(Float32Array.from(hostXs[i], (xi, j) => xi + t * vs[i][j]), x.shape, 'float32'))
+        const moved = xs.map((x, i) =>
+          tf.tensor(
+            Float32Array.from(hostXs[i], (xi, j) => xi + t * vs[i][j]),
+            x.shape,
+            'float32',
+          ),
+        )
         const y = f(...moved).dataSync()
         magnitude = Math.max(magnitude, norm64(y, r))
         return dot64(y, r)
@@ -93,8 +94,7 @@ export const directionalCheck = (
   })
 
 /** |analytic − numeric| within `rtol` of the larger, plus the error budget of the difference quotient. */
-export const agrees = (c: DirectionalCheck, rtol = 2e-3): boolean =>
-  Math.abs(c.analytic - c.numeric) <= rtol * Math.max(Math.abs(c.analytic), Math.abs(c.numeric)) + c.budget
+export const agrees = (c: DirectionalCheck, rtol = 2e-3): boolean => Math.abs(c.analytic - c.numeric) <= rtol * Math.max(Math.abs(c.analytic), Math.abs(c.numeric)) + c.budget
 
 /** A readable failure message for `expect(agrees(c), describe(c)).toBe(true)`. */
 export const describeCheck = (c: DirectionalCheck): string =>

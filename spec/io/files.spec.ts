@@ -26,7 +26,12 @@ const leftMessage = (e: E.Either<{ message: string }, unknown>): string => {
 }
 
 const PositiveInt = t.brand(t.number, (n): n is t.Branded<number, { readonly PositiveInt: unique symbol }> => Number.isInteger(n) && n > 0, 'PositiveInt')
-const positiveInt = new t.Type<number, number, unknown>('a positive integer', (u): u is number => PositiveInt.is(u), (u, c) => (PositiveInt.is(u) ? t.success(u) : t.failure(u, c)), (n) => n)
+const positiveInt = new t.Type<number, number, unknown>(
+  'a positive integer',
+  (u): u is number => PositiveInt.is(u),
+  (u, c) => (PositiveInt.is(u) ? t.success(u) : t.failure(u, c)),
+  (n) => n,
+)
 const Config = t.type({ num_heads: positiveInt, name: t.string, layers: t.array(t.type({ size: positiveInt })), act: t.union([t.literal('gelu'), t.literal('relu')]) })
 
 describe('readBytes / readText', () => {
@@ -75,7 +80,9 @@ describe('readJson', () => {
     const q = await write('config2.json', JSON.stringify({ ...good, num_heads: undefined, layers: [{ size: 1 }, { size: 0 }] }))
     expect(leftMessage(await readJson(q, Config)())).toBe(`${q}: num_heads: missing, expected a positive integer; layers.1.size: expected a positive integer, got 0`)
     const r = await write('config3.json', JSON.stringify({ ...good, act: 'tanh', name: ['a'] }))
-    expect(leftMessage(await readJson(r, Config)())).toBe(`${r}: name: expected a string, got an array of 1 item; act: expected "gelu", got "tanh"; act: expected "relu", got "tanh"`)
+    expect(leftMessage(await readJson(r, Config)())).toBe(
+      `${r}: name: expected a string, got an array of 1 item; act: expected "gelu", got "tanh"; act: expected "relu", got "tanh"`,
+    )
     const s = await write('config4.json', '[1, 2]')
     expect(leftMessage(await readJson(s, Config)())).toBe(`${s}: expected an object, got an array of 2 items`)
   })

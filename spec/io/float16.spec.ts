@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import {
-  bfloat16BitsToFloat32, decodeBfloat16, decodeFloat16, encodeBfloat16, encodeFloat16,
-  float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits,
+  bfloat16BitsToFloat32,
+  decodeBfloat16,
+  decodeFloat16,
+  encodeBfloat16,
+  encodeFloat16,
+  float16BitsToFloat32,
+  float32ToBfloat16Bits,
+  float32ToFloat16Bits,
 } from '../../src/io/float16.js'
 
 const hex = (n: number) => `0x${n.toString(16).padStart(4, '0')}`
@@ -19,7 +25,7 @@ const oracle = (decode: (b: number) => number, maxFinite: number, ulpAtMax: numb
     if (Number.isFinite(v)) table.push([v, b])
   }
   table.sort((a, b) => a[0] - b[0])
-  const infBits = table.length === 0 ? 0 : (table[table.length - 1][1] + 1) // the pattern after max finite
+  const infBits = table.length === 0 ? 0 : table[table.length - 1][1] + 1 // the pattern after max finite
   return (x: number): number => {
     const f = Math.fround(x)
     if (Number.isNaN(f)) return -1
@@ -53,11 +59,27 @@ const bf16Oracle = oracle(bfloat16BitsToFloat32, 3.3895313892515355e38, 2 ** 120
 describe('float16', () => {
   it('encodes known bit patterns', () => {
     const cases: Array<[number, number]> = [
-      [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [2 ** -24, 0x0001], [2 ** -14, 0x0400],
-      [0, 0x0000], [-0, 0x8000], [0.1, 0x2e66], [1 / 3, 0x3555], [Infinity, 0x7c00], [-Infinity, 0xfc00],
-      [65519, 0x7bff], [65520, 0x7c00], [1e10, 0x7c00], [2 ** -25, 0x0000], [3 * 2 ** -25, 0x0002],
-      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [2 ** -26, 0x0000], [-(2 ** -24), 0x8001],
-      [(2 ** -14) - 2 ** -25, 0x0400], // the largest subnormal rounds up into the smallest normal
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [65504, 0x7bff],
+      [2 ** -24, 0x0001],
+      [2 ** -14, 0x0400],
+      [0, 0x0000],
+      [-0, 0x8000],
+      [0.1, 0x2e66],
+      [1 / 3, 0x3555],
+      [Infinity, 0x7c00],
+      [-Infinity, 0xfc00],
+      [65519, 0x7bff],
+      [65520, 0x7c00],
+      [1e10, 0x7c00],
+      [2 ** -25, 0x0000],
+      [3 * 2 ** -25, 0x0002],
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
+      [2 ** -26, 0x0000],
+      [-(2 ** -24), 0x8001],
+      [2 ** -14 - 2 ** -25, 0x0400], // the largest subnormal rounds up into the smallest normal
     ]
     for (const [x, bits] of cases) expect(hex(float32ToFloat16Bits(x)), `${x}`).toBe(hex(bits))
   })
@@ -99,14 +121,16 @@ describe('float16', () => {
   })
 
   test.prop([fc.integer({ min: 0, max: 0x7bfe }), fc.oneof(fc.constant(0x1000), fc.integer({ min: 1, max: 0x1fff }))], { numRuns: 500 })(
-    'rounds values between two neighbours to the nearer one (ties to even)', (b, frac) => {
+    'rounds values between two neighbours to the nearer one (ties to even)',
+    (b, frac) => {
       // A float32 strictly between patterns b and b+1 (same sign), at a fraction of 2^13 of the gap.
       const lo = float16BitsToFloat32(b)
       const hi = float16BitsToFloat32(b + 1)
       const x = Math.fround(lo + ((hi - lo) * frac) / 0x2000)
       expect(hex(float32ToFloat16Bits(x))).toBe(hex(f16Oracle(x)))
       if (frac === 0x1000) expect(float32ToFloat16Bits(x)).toBe(b % 2 === 0 ? b : b + 1)
-    })
+    },
+  )
 
   it('encodes and decodes arrays', () => {
     const xs = new Float32Array([1, -2, 0.5, 65504, 2 ** -24, -0])
@@ -118,8 +142,16 @@ describe('float16', () => {
 describe('bfloat16', () => {
   it('encodes and decodes known bit patterns', () => {
     const cases: Array<[number, number]> = [
-      [1, 0x3f80], [-1, 0xbf80], [0, 0], [-0, 0x8000], [Infinity, 0x7f80], [-Infinity, 0xff80],
-      [0.1, 0x3dcd], [3.140625, 0x4049], [1 + 2 ** -8, 0x3f80], [1 + 3 * 2 ** -8, 0x3f82],
+      [1, 0x3f80],
+      [-1, 0xbf80],
+      [0, 0],
+      [-0, 0x8000],
+      [Infinity, 0x7f80],
+      [-Infinity, 0xff80],
+      [0.1, 0x3dcd],
+      [3.140625, 0x4049],
+      [1 + 2 ** -8, 0x3f80],
+      [1 + 3 * 2 ** -8, 0x3f82],
       [3.4028234663852886e38, 0x7f80], // max float32 rounds up to infinity
       [2 ** -133, 0x0001], // float32 subnormal: bfloat16 keeps the top of it
     ]

@@ -71,7 +71,9 @@ const reference = (dir: string, ids: number[][], texts: string[]): Reference =>
 const TEXTS = ["The wizard named Gandalf didn't stop.", 'Éowyn  and 中文 🐉', '']
 
 describe.skipIf(torchVersion === undefined)(
-  torchVersion === undefined ? `SKIPPED: ${PYTHON} cannot import torch and numpy (apt-get install python3-torch)` : `saved folders load in the PyTorch reference (torch ${torchVersion})`,
+  torchVersion === undefined
+    ? `SKIPPED: ${PYTHON} cannot import torch and numpy (apt-get install python3-torch)`
+    : `saved folders load in the PyTorch reference (torch ${torchVersion})`,
   () => {
     let tmp = ''
     beforeAll(async () => {
@@ -83,12 +85,25 @@ describe.skipIf(torchVersion === undefined)(
     })
 
     const check = async (dir: string, config: Gpt2Config, params: Gpt2Params, texts: string[], encode: (s: string) => number[]) => {
-      const ids = [[5, 17, 200, 3, 9, 9, 40, 336, 1, 2, 250, 99], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]
+      const ids = [
+        [5, 17, 200, 3, 9, 9, 40, 336, 1, 2, 250, 99],
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      ]
       const ref = reference(dir, ids, texts)
       expect(ref.metadata).toEqual({ format: 'pt' })
-      const ours = tf.tidy(() => gpt2(config).apply(params, { ids: tf.tensor2d(ids, [2, 12], 'int32') }, EVAL).logits.arraySync())
+      const ours = tf.tidy(() =>
+        gpt2(config)
+          .apply(params, { ids: tf.tensor2d(ids, [2, 12], 'int32') }, EVAL)
+          .logits.arraySync(),
+      )
       let worst = 0
-      ours.forEach((m, b) => m.forEach((row, t) => row.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - ref.logits[b][t][j])) })))
+      ours.forEach((m, b) =>
+        m.forEach((row, t) =>
+          row.forEach((v, j) => {
+            worst = Math.max(worst, Math.abs(v - ref.logits[b][t][j]))
+          }),
+        ),
+      )
       expect(worst).toBeLessThan(1e-4)
       const { value, grads } = valueAndGrad((p: Gpt2Params) => gpt2LmLoss(config)(p, lmBatch(ids), EVAL))(params)
       expect(Math.abs(value.dataSync()[0] - ref.loss)).toBeLessThan(1e-5)

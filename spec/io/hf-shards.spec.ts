@@ -29,7 +29,7 @@ afterAll(async () => {
 })
 
 describe('a sharded checkpoint', () => {
-  it('has several shards and loads to the one-file checkpoint\'s tensors', async () => {
+  it("has several shards and loads to the one-file checkpoint's tensors", async () => {
     const index = JSON.parse(await readFile(join(SHARDED, SHARD_INDEX), 'utf8'))
     expect(new Set(Object.values(index.weight_map)).size).toBeGreaterThan(2)
     const [a, b] = await Promise.all([loadGpt2Folder(ONE)(), loadGpt2Folder(SHARDED)()])
@@ -65,13 +65,25 @@ describe('a sharded checkpoint', () => {
   }
 
   it('names the shard and the tensor where the index and the shards disagree', async () => {
-    const moved = await withIndex('moved', (m) => { m['transformer.ln_f.bias'] = 'model-00001-of-00004.safetensors' })
-    expect(moved).toMatch(/model-00001-of-00004\.safetensors: lacks tensor 'transformer\.ln_f\.bias', which model\.safetensors\.index\.json puts in it$|model-0000\d-of-00004\.safetensors: holds tensor 'transformer\.ln_f\.bias', which model\.safetensors\.index\.json puts in model-00001-of-00004\.safetensors$/)
-    const unlisted = await withIndex('unlisted', (m) => { delete m['transformer.wpe.weight'] })
+    const moved = await withIndex('moved', (m) => {
+      m['transformer.ln_f.bias'] = 'model-00001-of-00004.safetensors'
+    })
+    expect(moved).toMatch(
+      /model-00001-of-00004\.safetensors: lacks tensor 'transformer\.ln_f\.bias', which model\.safetensors\.index\.json puts in it$|model-0000\d-of-00004\.safetensors: holds tensor 'transformer\.ln_f\.bias', which model\.safetensors\.index\.json puts in model-00001-of-00004\.safetensors$/,
+    )
+    const unlisted = await withIndex('unlisted', (m) => {
+      delete m['transformer.wpe.weight']
+    })
     expect(unlisted).toMatch(/holds tensor 'transformer\.wpe\.weight', which model\.safetensors\.index\.json does not list$/)
-    const outside = await withIndex('outside', (m) => { m['transformer.wte.weight'] = '../gpt2-tiny/model.safetensors' })
-    expect(outside).toMatch(/model\.safetensors\.index\.json: weight_map maps 'transformer\.wte\.weight' to "\.\.\/gpt2-tiny\/model\.safetensors", not a \.safetensors file name in this folder$/)
-    const absent = await withIndex('absent', (m) => { m['transformer.wte.weight'] = 'model-00009-of-00009.safetensors' })
+    const outside = await withIndex('outside', (m) => {
+      m['transformer.wte.weight'] = '../gpt2-tiny/model.safetensors'
+    })
+    expect(outside).toMatch(
+      /model\.safetensors\.index\.json: weight_map maps 'transformer\.wte\.weight' to "\.\.\/gpt2-tiny\/model\.safetensors", not a \.safetensors file name in this folder$/,
+    )
+    const absent = await withIndex('absent', (m) => {
+      m['transformer.wte.weight'] = 'model-00009-of-00009.safetensors'
+    })
     expect(absent).toMatch(/model-00009-of-00009\.safetensors/)
   })
 })

@@ -67,7 +67,11 @@ describe('Mini-GPT checkpoints', () => {
   it('gives the notebook loss on a padded batch (PAD targets ignored)', () => {
     const model = miniGpt(ckpt.config)
     const loss = tf.tidy(() =>
-      crossEntropy(model.apply(ckpt.params, { ids: tf.tensor2d(golden.batch.input_ids, undefined, 'int32') }, { training: false }).logits, tf.tensor2d(golden.batch.target_ids, undefined, 'int32'), ckpt.config.pad_idx),
+      crossEntropy(
+        model.apply(ckpt.params, { ids: tf.tensor2d(golden.batch.input_ids, undefined, 'int32') }, { training: false }).logits,
+        tf.tensor2d(golden.batch.target_ids, undefined, 'int32'),
+        ckpt.config.pad_idx,
+      ),
     )
     expect(Math.abs(loss.dataSync()[0] - golden.batch.loss_mean)).toBeLessThan(1e-5)
   })

@@ -76,7 +76,9 @@ describe('miniGptFromBytes: a checkpoint folder from bytes (browser-safe)', () =
     const wrong = error(miniGptFromBytes({ ...f, config: JSON.stringify({ ...config, ff_dim: 64 }) }))
     expect(wrong).toMatch(/^model\.safetensors: does not match config\.json/)
     expect(wrong).toMatch(/layers\.0\.ff\.net\.0\.weight' has shape \[16, 32\], expected \[16, 64\]/)
-    expect(error(miniGptFromBytes({ ...f, model: new Uint8Array(0) }, { config: 'a/config.json', vocab: 'a/vocab.json', model: 'a/model.safetensors' }))).toBe('a/model.safetensors: file is empty')
+    expect(error(miniGptFromBytes({ ...f, model: new Uint8Array(0) }, { config: 'a/config.json', vocab: 'a/vocab.json', model: 'a/model.safetensors' }))).toBe(
+      'a/model.safetensors: file is empty',
+    )
     expect(tf.memory().numTensors).toBe(before)
   })
 })

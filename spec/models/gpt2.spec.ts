@@ -57,14 +57,21 @@ afterAll(async () => {
 
 /** Logits [T, vocab] of one sequence, full recomputation. */
 const logitsOf = (config: Gpt2Config, params: Gpt2Params, ids: readonly number[]): number[][] =>
-  tf.tidy(() => gpt2(config).apply(params, { ids: tf.tensor2d([[...ids]], [1, ids.length], 'int32') }, EVAL).logits.arraySync()[0])
+  tf.tidy(
+    () =>
+      gpt2(config)
+        .apply(params, { ids: tf.tensor2d([[...ids]], [1, ids.length], 'int32') }, EVAL)
+        .logits.arraySync()[0],
+  )
 
 const maxAbsDiff = (a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number => {
   expect(a.length).toBe(b.length)
   let m = 0
   a.forEach((row, i) => {
     expect(row.length).toBe(b[i].length)
-    row.forEach((v, j) => { m = Math.max(m, Math.abs(v - b[i][j])) })
+    row.forEach((v, j) => {
+      m = Math.max(m, Math.abs(v - b[i][j]))
+    })
   })
   return m
 }
@@ -98,15 +105,23 @@ describe.each(FIXTURES)('%s against the PyTorch reference', (f) => {
 
 describe('the parameter tree', () => {
   it("flattens to Hugging Face's names exactly (the F32 file's keys without prefix and buffers)", async () => {
-    const file = unwrap(E.mapLeft((e: { message: string }) => ({ _tag: 'LoadError', kind: 'file', path: '', message: e.message }) as LoadError)(
-      parseSafetensors(new Uint8Array(await readFile(join(fixtureDir('gpt2-tiny'), 'model.safetensors')))),
-    ))
+    const file = unwrap(
+      E.mapLeft((e: { message: string }) => ({ _tag: 'LoadError', kind: 'file', path: '', message: e.message }) as LoadError)(
+        parseSafetensors(new Uint8Array(await readFile(join(fixtureDir('gpt2-tiny'), 'model.safetensors')))),
+      ),
+    )
     const hfNames = [...file.tensors.keys()].map((k) => k.replace(/^transformer\./, '')).filter((k) => !/\.attn\.(bias|masked_bias)$/.test(k))
     const names = [...tree.flatten(loaded['gpt2-tiny'].params).keys()]
     expect([...names].sort()).toEqual([...hfNames].sort())
     expect(names.slice(0, 8)).toEqual([
-      'wte.weight', 'wpe.weight', 'h.0.ln_1.weight', 'h.0.ln_1.bias',
-      'h.0.attn.c_attn.weight', 'h.0.attn.c_attn.bias', 'h.0.attn.c_proj.weight', 'h.0.attn.c_proj.bias',
+      'wte.weight',
+      'wpe.weight',
+      'h.0.ln_1.weight',
+      'h.0.ln_1.bias',
+      'h.0.attn.c_attn.weight',
+      'h.0.attn.c_attn.bias',
+      'h.0.attn.c_proj.weight',
+      'h.0.attn.c_proj.bias',
     ])
     expect(names.slice(-6)).toEqual(['h.1.mlp.c_fc.weight', 'h.1.mlp.c_fc.bias', 'h.1.mlp.c_proj.weight', 'h.1.mlp.c_proj.bias', 'ln_f.weight', 'ln_f.bias'])
     // Conv1D layout [in, out].
@@ -167,16 +182,20 @@ describe('decoding', () => {
     expect(() => logitsOf(config, params, ids)).toThrow(/33 positions exceed n_positions=32/)
   })
 
-  test.prop(
-    [fc.array(fc.integer({ min: 0, max: 336 }), { minLength: 2, maxLength: 16 }), fc.integer({ min: 1, max: 15 }), fc.integer({ min: 0, max: 336 })],
-    { numRuns: 8 },
-  )('is causal: changing token t leaves the logits before t unchanged', (ids, at, token) => {
-    const t = Math.min(at, ids.length - 1)
-    const { config, params } = loaded['gpt2-tiny']
-    const a = logitsOf(config, params, ids)
-    const b = logitsOf(config, params, ids.map((x, i) => (i === t ? token : x)))
-    expect(maxAbsDiff(a.slice(0, t), b.slice(0, t))).toBe(0)
-  })
+  test.prop([fc.array(fc.integer({ min: 0, max: 336 }), { minLength: 2, maxLength: 16 }), fc.integer({ min: 1, max: 15 }), fc.integer({ min: 0, max: 336 })], { numRuns: 8 })(
+    'is causal: changing token t leaves the logits before t unchanged',
+    (ids, at, token) => {
+      const t = Math.min(at, ids.length - 1)
+      const { config, params } = loaded['gpt2-tiny']
+      const a = logitsOf(config, params, ids)
+      const b = logitsOf(
+        config,
+        params,
+        ids.map((x, i) => (i === t ? token : x)),
+      )
+      expect(maxAbsDiff(a.slice(0, t), b.slice(0, t))).toBe(0)
+    },
+  )
 })
 
 describe('save → load', () => {
@@ -202,9 +221,23 @@ describe('save → load', () => {
     const hf = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>
     expect(Object.keys(hf)).toEqual(Object.keys(hf).sort())
     expect(hf).toMatchObject({
-      model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], vocab_size: 337, n_positions: 32, n_embd: 32, n_layer: 2, n_head: 4,
-      n_inner: null, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, bos_token_id: 336, eos_token_id: 336,
-      resid_pdrop: 0.1, embd_pdrop: 0.1, attn_pdrop: 0.1, initializer_range: 0.02, scale_attn_weights: true,
+      model_type: 'gpt2',
+      architectures: ['GPT2LMHeadModel'],
+      vocab_size: 337,
+      n_positions: 32,
+      n_embd: 32,
+      n_layer: 2,
+      n_head: 4,
+      n_inner: null,
+      activation_function: 'gelu_new',
+      layer_norm_epsilon: 1e-5,
+      bos_token_id: 336,
+      eos_token_id: 336,
+      resid_pdrop: 0.1,
+      embd_pdrop: 0.1,
+      attn_pdrop: 0.1,
+      initializer_range: 0.02,
+      scale_attn_weights: true,
     })
     const tc = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>
     expect(tc).toMatchObject({ tokenizer_class: 'GPT2Tokenizer', eos_token: '<|endoftext|>', model_max_length: 32 })
@@ -297,7 +330,10 @@ describe('load errors', () => {
       tensors: (ts) => ts.map((t) => (t.name === 'transformer.ln_f.bias' ? { name: t.name, dtype: 'F64', shape: t.shape, data: Float64Array.from(f32(t)) } : t)),
     })
     const e = await loadError(dir)
-    expect(e).toMatchObject({ kind: 'dtype', message: `${join(dir, 'model.safetensors')}: tensor 'transformer.ln_f.bias' has dtype F64, unsupported: GPT-2 weights must be F32, F16 or BF16` })
+    expect(e).toMatchObject({
+      kind: 'dtype',
+      message: `${join(dir, 'model.safetensors')}: tensor 'transformer.ln_f.bias' has dtype F64, unsupported: GPT-2 weights must be F32, F16 or BF16`,
+    })
   })
 
   it('a dtype safetensors itself does not know', async () => {
@@ -343,7 +379,9 @@ describe('load errors', () => {
 
   it("no tokenizer files: GPT-2's default tokenizer, refused when larger than vocab_size", async () => {
     const dir = await variant('no-tokenizer', { without: ['vocab.json', 'merges.txt'] })
-    expect((await loadError(dir)).message).toBe(`${join(dir, 'config.json')}: GPT-2's default tokenizer (no vocab.json in the folder) has 50257 tokens, more than config.json's vocab_size 337`)
+    expect((await loadError(dir)).message).toBe(
+      `${join(dir, 'config.json')}: GPT-2's default tokenizer (no vocab.json in the folder) has 50257 tokens, more than config.json's vocab_size 337`,
+    )
   })
 
   it("no tokenizer files and GPT-2's vocabulary: loads GPT-2's own tokenizer", async () => {

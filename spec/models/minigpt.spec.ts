@@ -54,31 +54,77 @@ describe('parameters', () => {
     // norm, head); DecoderBlock(attn, ff, norm1, norm2, dropout); MultiHeadAttention(W_q, W_k,
     // W_v, W_o); FeedForward.net = Sequential(Linear, GELU, Dropout, Linear, Dropout).
     const block = (i: number) => [
-      `layers.${i}.attn.W_q.weight`, `layers.${i}.attn.W_q.bias`,
-      `layers.${i}.attn.W_k.weight`, `layers.${i}.attn.W_k.bias`,
-      `layers.${i}.attn.W_v.weight`, `layers.${i}.attn.W_v.bias`,
-      `layers.${i}.attn.W_o.weight`, `layers.${i}.attn.W_o.bias`,
-      `layers.${i}.ff.net.0.weight`, `layers.${i}.ff.net.0.bias`,
-      `layers.${i}.ff.net.3.weight`, `layers.${i}.ff.net.3.bias`,
-      `layers.${i}.norm1.weight`, `layers.${i}.norm1.bias`,
-      `layers.${i}.norm2.weight`, `layers.${i}.norm2.bias`,
+      `layers.${i}.attn.W_q.weight`,
+      `layers.${i}.attn.W_q.bias`,
+      `layers.${i}.attn.W_k.weight`,
+      `layers.${i}.attn.W_k.bias`,
+      `layers.${i}.attn.W_v.weight`,
+      `layers.${i}.attn.W_v.bias`,
+      `layers.${i}.attn.W_o.weight`,
+      `layers.${i}.attn.W_o.bias`,
+      `layers.${i}.ff.net.0.weight`,
+      `layers.${i}.ff.net.0.bias`,
+      `layers.${i}.ff.net.3.weight`,
+      `layers.${i}.ff.net.3.bias`,
+      `layers.${i}.norm1.weight`,
+      `layers.${i}.norm1.bias`,
+      `layers.${i}.norm2.weight`,
+      `layers.${i}.norm2.bias`,
     ]
     const expected = [
       'embedding.weight',
-      'layers.0.attn.W_q.weight', 'layers.0.attn.W_q.bias', 'layers.0.attn.W_k.weight', 'layers.0.attn.W_k.bias',
-      'layers.0.attn.W_v.weight', 'layers.0.attn.W_v.bias', 'layers.0.attn.W_o.weight', 'layers.0.attn.W_o.bias',
-      'layers.0.ff.net.0.weight', 'layers.0.ff.net.0.bias', 'layers.0.ff.net.3.weight', 'layers.0.ff.net.3.bias',
-      'layers.0.norm1.weight', 'layers.0.norm1.bias', 'layers.0.norm2.weight', 'layers.0.norm2.bias',
-      'layers.1.attn.W_q.weight', 'layers.1.attn.W_q.bias', 'layers.1.attn.W_k.weight', 'layers.1.attn.W_k.bias',
-      'layers.1.attn.W_v.weight', 'layers.1.attn.W_v.bias', 'layers.1.attn.W_o.weight', 'layers.1.attn.W_o.bias',
-      'layers.1.ff.net.0.weight', 'layers.1.ff.net.0.bias', 'layers.1.ff.net.3.weight', 'layers.1.ff.net.3.bias',
-      'layers.1.norm1.weight', 'layers.1.norm1.bias', 'layers.1.norm2.weight', 'layers.1.norm2.bias',
-      'layers.2.attn.W_q.weight', 'layers.2.attn.W_q.bias', 'layers.2.attn.W_k.weight', 'layers.2.attn.W_k.bias',
-      'layers.2.attn.W_v.weight', 'layers.2.attn.W_v.bias', 'layers.2.attn.W_o.weight', 'layers.2.attn.W_o.bias',
-      'layers.2.ff.net.0.weight', 'layers.2.ff.net.0.bias', 'layers.2.ff.net.3.weight', 'layers.2.ff.net.3.bias',
-      'layers.2.norm1.weight', 'layers.2.norm1.bias', 'layers.2.norm2.weight', 'layers.2.norm2.bias',
-      'norm.weight', 'norm.bias',
-      'head.weight', 'head.bias',
+      'layers.0.attn.W_q.weight',
+      'layers.0.attn.W_q.bias',
+      'layers.0.attn.W_k.weight',
+      'layers.0.attn.W_k.bias',
+      'layers.0.attn.W_v.weight',
+      'layers.0.attn.W_v.bias',
+      'layers.0.attn.W_o.weight',
+      'layers.0.attn.W_o.bias',
+      'layers.0.ff.net.0.weight',
+      'layers.0.ff.net.0.bias',
+      'layers.0.ff.net.3.weight',
+      'layers.0.ff.net.3.bias',
+      'layers.0.norm1.weight',
+      'layers.0.norm1.bias',
+      'layers.0.norm2.weight',
+      'layers.0.norm2.bias',
+      'layers.1.attn.W_q.weight',
+      'layers.1.attn.W_q.bias',
+      'layers.1.attn.W_k.weight',
+      'layers.1.attn.W_k.bias',
+      'layers.1.attn.W_v.weight',
+      'layers.1.attn.W_v.bias',
+      'layers.1.attn.W_o.weight',
+      'layers.1.attn.W_o.bias',
+      'layers.1.ff.net.0.weight',
+      'layers.1.ff.net.0.bias',
+      'layers.1.ff.net.3.weight',
+      'layers.1.ff.net.3.bias',
+      'layers.1.norm1.weight',
+      'layers.1.norm1.bias',
+      'layers.1.norm2.weight',
+      'layers.1.norm2.bias',
+      'layers.2.attn.W_q.weight',
+      'layers.2.attn.W_q.bias',
+      'layers.2.attn.W_k.weight',
+      'layers.2.attn.W_k.bias',
+      'layers.2.attn.W_v.weight',
+      'layers.2.attn.W_v.bias',
+      'layers.2.attn.W_o.weight',
+      'layers.2.attn.W_o.bias',
+      'layers.2.ff.net.0.weight',
+      'layers.2.ff.net.0.bias',
+      'layers.2.ff.net.3.weight',
+      'layers.2.ff.net.3.bias',
+      'layers.2.norm1.weight',
+      'layers.2.norm1.bias',
+      'layers.2.norm2.weight',
+      'layers.2.norm2.bias',
+      'norm.weight',
+      'norm.bias',
+      'head.weight',
+      'head.bias',
     ]
     expect(expected.slice(1, 17)).toEqual(block(0)) // the hand-written list is self-consistent
     expect([...flatten(params).keys()]).toEqual(expected)
@@ -135,10 +181,7 @@ describe('config validation', () => {
   it('lists every bad field at once, and missing ones', () => {
     const { ff_dim: _, ...noFf } = config
     expect(problems(noFf)).toEqual(['ff_dim: must be an integer ≥ 1, got undefined'])
-    expect(problems({ ...config, embed_dim: 0, num_layers: NaN })).toEqual([
-      'embed_dim: must be an integer ≥ 1, got 0',
-      'num_layers: must be an integer ≥ 1, got NaN',
-    ])
+    expect(problems({ ...config, embed_dim: 0, num_layers: NaN })).toEqual(['embed_dim: must be an integer ≥ 1, got 0', 'num_layers: must be an integer ≥ 1, got NaN'])
   })
 
   it('the attention layer itself refuses a head count that does not divide the width', () => {
@@ -171,7 +214,10 @@ const referenceLogits = (c: MiniGptConfig, p: MiniGptParams, ids: tf.Tensor2D): 
       return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), w), b)
     }
     const heads = (x: tf.Tensor) => tf.transpose(tf.reshape(x, [B, T, H, dk]), [0, 2, 1, 3])
-    const mask = tf.tensor2d(Array.from({ length: T * T }, (_, n) => (n % T > Math.floor(n / T) ? -Infinity : 0)), [T, T])
+    const mask = tf.tensor2d(
+      Array.from({ length: T * T }, (_, n) => (n % T > Math.floor(n / T) ? -Infinity : 0)),
+      [T, T],
+    )
     let x: tf.Tensor = tf.add(tf.mul(tf.gather(p.embedding.weight, ids), Math.sqrt(d)), tf.tensor2d(pe, [T, d]))
     for (const l of p.layers) {
       const h = ln(x, l.norm1.weight, l.norm1.bias)
@@ -206,7 +252,15 @@ describe('forward pass', () => {
 
   it('uses the notebook’s sinusoidal table (float32 steps, as PyTorch computes it)', () => {
     const pe = sinusoidalTable(CTX, 64)
-    for (const [pos, i] of [[0, 0], [0, 1], [1, 0], [1, 1], [5, 10], [26, 63], [13, 32]]) {
+    for (const [pos, i] of [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+      [5, 10],
+      [26, 63],
+      [13, 32],
+    ]) {
       const angle = pos * Math.exp((i - (i % 2)) * (-Math.log(10000) / 64))
       expect(pe[pos * 64 + i]).toBeCloseTo(i % 2 === 0 ? Math.sin(angle) : Math.cos(angle), 5)
     }
@@ -261,11 +315,32 @@ describe('KV-cache decoding', () => {
       const rows = [randomIds(seed, T), randomIds(seed + 1, T)]
       const full = logitsOf(rows)
       scoped(() => {
-        const first = model.apply(params, { ids: tf.tensor2d(rows.map((r) => r.slice(0, P)), [2, P], 'int32') }, EVAL)
+        const first = model.apply(
+          params,
+          {
+            ids: tf.tensor2d(
+              rows.map((r) => r.slice(0, P)),
+              [2, P],
+              'int32',
+            ),
+          },
+          EVAL,
+        )
         const got: number[][][] = (first.logits.arraySync() as number[][][]).map((r) => [...r])
         let cache: readonly KVCache[] = first.cache
         for (let i = P; i < T; i++) {
-          const step = model.apply(params, { ids: tf.tensor2d(rows.map((r) => [r[i]]), [2, 1], 'int32'), cache }, EVAL)
+          const step = model.apply(
+            params,
+            {
+              ids: tf.tensor2d(
+                rows.map((r) => [r[i]]),
+                [2, 1],
+                'int32',
+              ),
+              cache,
+            },
+            EVAL,
+          )
           const l = step.logits.arraySync() as number[][][]
           got[0].push(l[0][0])
           got[1].push(l[1][0])
@@ -352,9 +427,7 @@ describe('limits and shapes', () => {
   it('counts cached positions against the context', () => {
     scoped(() => {
       const first = model.apply(params, { ids: tf.tensor2d([randomIds(10, CTX)], [1, CTX], 'int32') }, EVAL)
-      expect(() => model.apply(params, { ids: tf.tensor2d([[5]], [1, 1], 'int32'), cache: first.cache }, EVAL)).toThrow(
-        "minigpt: 28 positions exceed the model's context of 27",
-      )
+      expect(() => model.apply(params, { ids: tf.tensor2d([[5]], [1, 1], 'int32'), cache: first.cache }, EVAL)).toThrow("minigpt: 28 positions exceed the model's context of 27")
     })
   })
 

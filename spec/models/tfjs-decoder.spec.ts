@@ -21,28 +21,34 @@ describe('tfjsDecoder prefill in chunks', () => {
     params = gpt2(config).init(key(4))
   })
 
-  it.each([PREFILL_CHUNK - 1, PREFILL_CHUNK, PREFILL_CHUNK + 1, 2 * PREFILL_CHUNK + 7])('a prompt of %i tokens gives the full forward pass\'s logits and a cache of every position', async (n) => {
-    const prompts = [0, 1].map((r) => Array.from({ length: n }, (_, i) => (i * 7 + r * 3) % config.vocab_size))
-    const before = tf.memory().numTensors
-    const decoder = gpt2Decoder(config, params)
-    const out = await decoder.prefill(prompts)
-    const full = tf.tidy(() => {
-      const l = gpt2(config).apply(params, { ids: tf.tensor2d(prompts, [2, n], 'int32') }, EVAL).logits
-      return tf.slice(l, [0, n - 1, 0], [2, 1, config.vocab_size])
-    })
-    const expected = full.dataSync()
-    full.dispose()
-    let diff = 0
-    out.logits.forEach((row, r) => row.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - expected[r * config.vocab_size + i])))))
-    expect(diff).toBeLessThan(1e-4)
-    expect(out.cache.map((c) => cacheLength(c))).toEqual([n, n])
-    expect(out.cache.map((c) => [c.k.shape[0], c.k.shape[1], c.k.shape[3]])).toEqual([[2, 2, 8], [2, 2, 8]])
-    decoder.release(out.cache)
-    decoder.dispose()
-    expect(tf.memory().numTensors).toBe(before)
-  })
+  it.each([PREFILL_CHUNK - 1, PREFILL_CHUNK, PREFILL_CHUNK + 1, 2 * PREFILL_CHUNK + 7])(
+    "a prompt of %i tokens gives the full forward pass's logits and a cache of every position",
+    async (n) => {
+      const prompts = [0, 1].map((r) => Array.from({ length: n }, (_, i) => (i * 7 + r * 3) % config.vocab_size))
+      const before = tf.memory().numTensors
+      const decoder = gpt2Decoder(config, params)
+      const out = await decoder.prefill(prompts)
+      const full = tf.tidy(() => {
+        const l = gpt2(config).apply(params, { ids: tf.tensor2d(prompts, [2, n], 'int32') }, EVAL).logits
+        return tf.slice(l, [0, n - 1, 0], [2, 1, config.vocab_size])
+      })
+      const expected = full.dataSync()
+      full.dispose()
+      let diff = 0
+      out.logits.forEach((row, r) => row.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - expected[r * config.vocab_size + i])))))
+      expect(diff).toBeLessThan(1e-4)
+      expect(out.cache.map((c) => cacheLength(c))).toEqual([n, n])
+      expect(out.cache.map((c) => [c.k.shape[0], c.k.shape[1], c.k.shape[3]])).toEqual([
+        [2, 2, 8],
+        [2, 2, 8],
+      ])
+      decoder.release(out.cache)
+      decoder.dispose()
+      expect(tf.memory().numTensors).toBe(before)
+    },
+  )
 
-  it('leaves the caller\'s parameters alone', () => {
+  it("leaves the caller's parameters alone", () => {
     expect(T.count(params)).toBeGreaterThan(0)
     expect(T.leaves(params).every((t) => !t.isDisposed)).toBe(true)
   })
@@ -86,7 +92,7 @@ describe('gpt2Decoder with ownsParams', () => {
 
 describe('a long cache keeps its newest positions apart (RECENT_BLOCK)', () => {
   // On wasm the steps' attention is the SIMD kernel (backend/simd), the full pass tfjs ops.
-  it.each(['cpu', 'wasm'])('on %s, decoding step by step past two merges gives the full forward pass\'s logits, and select keeps both parts', async (backend) => {
+  it.each(['cpu', 'wasm'])("on %s, decoding step by step past two merges gives the full forward pass's logits, and select keeps both parts", async (backend) => {
     await initBackend(backend)
     const params = gpt2(config).init(key(11))
     const decoder = gpt2Decoder(config, params)
@@ -123,7 +129,7 @@ describe('a long cache keeps its newest positions apart (RECENT_BLOCK)', () => {
 })
 
 describe('Mini-GPT decoding on wasm (SIMD attention, GELU and cache appends)', () => {
-  it('gives the full forward pass\'s logits at every step, for a batch of three', async () => {
+  it("gives the full forward pass's logits at every step, for a batch of three", async () => {
     await initBackend('wasm')
     const config = SEED_CONFIG(30, 0)
     const params = miniGpt(config).init(key(8))
@@ -140,7 +146,10 @@ describe('Mini-GPT decoding on wasm (SIMD attention, GELU and cache appends)', (
         expect(diff).toBeLessThan(1e-4)
       }
       if (n === 20) break
-      const next = await decoder.step(out.cache, rows.map((r) => r[n]))
+      const next = await decoder.step(
+        out.cache,
+        rows.map((r) => r[n]),
+      )
       decoder.release(out.cache)
       out = next
     }

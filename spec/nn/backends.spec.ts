@@ -28,10 +28,11 @@ const makeBatch = (): { ids: Int32Array; targets: Int32Array } => {
   const [ki, kt] = split(key(2024))
   const ids = Int32Array.from(uniform(ki, B * T), (u) => 3 + Math.floor(u * 78))
   const targets = Int32Array.from(uniform(kt, B * T), (u) => 3 + Math.floor(u * 78))
-  for (let b = 1; b < B; b++) for (let t = T - 3 * b; t < T; t++) {
-    ids[b * T + t] = PAD
-    targets[b * T + t] = PAD
-  }
+  for (let b = 1; b < B; b++)
+    for (let t = T - 3 * b; t < T; t++) {
+      ids[b * T + t] = PAD
+      targets[b * T + t] = PAD
+    }
   return { ids, targets }
 }
 
@@ -44,8 +45,7 @@ interface RunResult {
   readonly initial: ReadonlyMap<string, Float32Array>
 }
 
-const hostTree = (tree: unknown): Map<string, Float32Array> =>
-  new Map([...flatten<tf.Tensor>(tree)].map(([p, t]) => [p, Float32Array.from(t.dataSync())]))
+const hostTree = (tree: unknown): Map<string, Float32Array> => new Map([...flatten<tf.Tensor>(tree)].map(([p, t]) => [p, Float32Array.from(t.dataSync())]))
 
 /** Runs the model on a backend with the given host parameters (or its own init from key(0)). */
 const runOn = async (backend: string, hostParams?: ReadonlyMap<string, Float32Array>): Promise<RunResult> => {
@@ -55,10 +55,7 @@ const runOn = async (backend: string, hostParams?: ReadonlyMap<string, Float32Ar
   const initial = model.init(key(0))
   const initialHost = hostTree(initial)
   // The parameters under test: moved from the other backend as host data, or this backend's own.
-  const params: MiniGptParams =
-    hostParams === undefined
-      ? initial
-      : (map(initial, (t, path) => tf.tensor(hostParams.get(path)!, t.shape, 'float32')) as unknown as MiniGptParams)
+  const params: MiniGptParams = hostParams === undefined ? initial : (map(initial, (t, path) => tf.tensor(hostParams.get(path)!, t.shape, 'float32')) as unknown as MiniGptParams)
   const batch = makeBatch()
   const ids = tf.tensor2d(batch.ids, [B, T], 'int32')
   const targets = tf.tensor2d(batch.targets, [B, T], 'int32')
@@ -144,7 +141,10 @@ describe('Mini-GPT on cpu and wasm', () => {
     const d = config.embed_dim
     for (const r of [cpu, wasm]) {
       const row = r.grads.get('embedding.weight')!.subarray(PAD * d, (PAD + 1) * d)
-      expect(row.every((x) => x === 0), r.backend).toBe(true)
+      expect(
+        row.every((x) => x === 0),
+        r.backend,
+      ).toBe(true)
     }
   })
 })

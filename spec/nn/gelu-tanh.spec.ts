@@ -23,7 +23,11 @@ describe.each(['cpu', 'wasm'])('geluTanh on %s', (backend) => {
       expect(Math.abs(v - tanhForm[i])).toBeLessThan(1e-6 * (1 + Math.abs(xs[i])))
     })
     const w = tf.linspace(0.5, 2, 97)
-    const [a, b] = [geluTanh, opByOp].map((f) => tf.grad((t) => tf.sum(tf.mul(f(t), w)))(x).dataSync())
+    const [a, b] = [geluTanh, opByOp].map((f) =>
+      tf
+        .grad((t) => tf.sum(tf.mul(f(t), w)))(x)
+        .dataSync(),
+    )
     const ws = w.dataSync()
     const derivative = (v: number) => {
       const c = Math.sqrt(2 / Math.PI)

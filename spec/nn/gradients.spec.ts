@@ -29,7 +29,11 @@ const seed = fc.integer({ min: 0, max: 2 ** 31 - 1 })
 /** Integer ids in [0, n) drawn from a seed, as an int32 tensor of the given shape. */
 const randomIds = (s: number, shape: readonly number[], n: number): tf.Tensor => {
   const size = shape.reduce((a, b) => a * b, 1)
-  return tf.tensor(Array.from(uniform(key(s), size), (u) => Math.floor(u * n)), [...shape], 'int32')
+  return tf.tensor(
+    Array.from(uniform(key(s), size), (u) => Math.floor(u * n)),
+    [...shape],
+    'int32',
+  )
 }
 
 const expectAgrees = (c: ReturnType<typeof directionalCheck>) => expect(agrees(c), describeCheck(c)).toBe(true)
@@ -91,29 +95,23 @@ describe('gradients agree with central finite differences', () => {
     },
   )
 
-  test.prop([dim(8), dim(5), fc.array(dim(4), { minLength: 1, maxLength: 2 }), seed], RUNS)(
-    'lookup (embedding) without padding',
-    (vocab, d, idsShape, s) => {
-      const table = randn(s, [vocab, d])
-      const ids = randomIds(s + 1, idsShape, vocab)
-      expectAgrees(directionalCheck((t) => lookup(t as tf.Tensor2D, ids), [table], s))
-      tf.dispose([table, ids])
-    },
-  )
+  test.prop([dim(8), dim(5), fc.array(dim(4), { minLength: 1, maxLength: 2 }), seed], RUNS)('lookup (embedding) without padding', (vocab, d, idsShape, s) => {
+    const table = randn(s, [vocab, d])
+    const ids = randomIds(s + 1, idsShape, vocab)
+    expectAgrees(directionalCheck((t) => lookup(t as tf.Tensor2D, ids), [table], s))
+    tf.dispose([table, ids])
+  })
 
-  test.prop([fc.integer({ min: 2, max: 8 }), fc.integer({ min: 2, max: 8 }), seed], RUNS)(
-    'normalize (layerNorm) in x, weight and bias',
-    (rows, d, s) => {
-      // Rows spread over [-2, 2] plus noise (σ 0.3): a row of nearly equal values has variance
-      // ≈ eps, where the normalisation bends on a scale far below any usable difference step,
-      // so such rows are kept out.
-      const x = tf.tidy(() => tf.add(randn(s, [rows, d], 0.3), tf.linspace(-2, 2, d)))
-      const w = randn(s + 1, [d])
-      const b = randn(s + 2, [d])
-      expectAgrees(directionalCheck((xx, ww, bb) => normalize(xx, ww as tf.Tensor1D, bb as tf.Tensor1D), [x, w, b], s))
-      tf.dispose([x, w, b])
-    },
-  )
+  test.prop([fc.integer({ min: 2, max: 8 }), fc.integer({ min: 2, max: 8 }), seed], RUNS)('normalize (layerNorm) in x, weight and bias', (rows, d, s) => {
+    // Rows spread over [-2, 2] plus noise (σ 0.3): a row of nearly equal values has variance
+    // ≈ eps, where the normalisation bends on a scale far below any usable difference step,
+    // so such rows are kept out.
+    const x = tf.tidy(() => tf.add(randn(s, [rows, d], 0.3), tf.linspace(-2, 2, d)))
+    const w = randn(s + 1, [d])
+    const b = randn(s + 2, [d])
+    expectAgrees(directionalCheck((xx, ww, bb) => normalize(xx, ww as tf.Tensor1D, bb as tf.Tensor1D), [x, w, b], s))
+    tf.dispose([x, w, b])
+  })
 
   test.prop([fc.array(dim(5), { minLength: 1, maxLength: 3 }), seed], RUNS)('geluErf on [-3, 3]', (shape, s) => {
     // Beyond about -3, 1 + erf/tanh(…) cancels to a few float32 ulps: gradients there are noise.
@@ -154,38 +152,35 @@ describe('gradients agree with central finite differences', () => {
     },
   )
 
-  test.prop([dim(3), dim(5), fc.integer({ min: 2, max: 7 }), seed], RUNS)(
-    'crossEntropy with ignored targets',
-    (b, t, vocab, s) => {
-      const logits = randn(s, [b, t, vocab], 2)
-      // Targets in [0, vocab); those equal to 0 (the PAD id, as in the seed) are ignored.
-      const targets = randomIds(s + 1, [b, t], vocab)
-      expectAgrees(directionalCheck((l) => crossEntropy(l, targets, 0), [logits], s))
-      tf.dispose([logits, targets])
-    },
-  )
+  test.prop([dim(3), dim(5), fc.integer({ min: 2, max: 7 }), seed], RUNS)('crossEntropy with ignored targets', (b, t, vocab, s) => {
+    const logits = randn(s, [b, t, vocab], 2)
+    // Targets in [0, vocab); those equal to 0 (the PAD id, as in the seed) are ignored.
+    const targets = randomIds(s + 1, [b, t], vocab)
+    expectAgrees(directionalCheck((l) => crossEntropy(l, targets, 0), [logits], s))
+    tf.dispose([logits, targets])
+  })
 })
 
 describe('padding row of an embedding', () => {
-  test.prop([fc.integer({ min: 2, max: 8 }), dim(5), dim(12), seed], RUNS)(
-    'gets exactly zero gradient; every other row gets the true gradient',
-    (vocab, d, n, s) => {
-      tf.tidy(() => {
-        const pad = s % vocab
-        const table = randn(s, [vocab, d])
-        // Make sure the padding id occurs at least once.
-        const ids = tf.concat([tf.tensor1d([pad], 'int32'), randomIds(s + 1, [n], vocab)]) as tf.Tensor1D
-        const dy = randn(s + 2, [n + 1, d])
-        const withPad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(lookup(t as tf.Tensor2D, ids, pad), dy)))(table)
-        const reference = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), dy)))(table)
-        const g = withPad.arraySync() as number[][]
-        const r = reference.arraySync() as number[][]
-        expect(g[pad].every((x) => x === 0), `padding row ${g[pad]}`).toBe(true)
-        expect(r[pad].some((x) => x !== 0)).toBe(true) // the true gradient is not zero there
-        for (let i = 0; i < vocab; i++) if (i !== pad) for (let j = 0; j < d; j++) expect(Math.abs(g[i][j] - r[i][j])).toBeLessThan(1e-5)
-      })
-    },
-  )
+  test.prop([fc.integer({ min: 2, max: 8 }), dim(5), dim(12), seed], RUNS)('gets exactly zero gradient; every other row gets the true gradient', (vocab, d, n, s) => {
+    tf.tidy(() => {
+      const pad = s % vocab
+      const table = randn(s, [vocab, d])
+      // Make sure the padding id occurs at least once.
+      const ids = tf.concat([tf.tensor1d([pad], 'int32'), randomIds(s + 1, [n], vocab)]) as tf.Tensor1D
+      const dy = randn(s + 2, [n + 1, d])
+      const withPad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(lookup(t as tf.Tensor2D, ids, pad), dy)))(table)
+      const reference = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), dy)))(table)
+      const g = withPad.arraySync() as number[][]
+      const r = reference.arraySync() as number[][]
+      expect(
+        g[pad].every((x) => x === 0),
+        `padding row ${g[pad]}`,
+      ).toBe(true)
+      expect(r[pad].some((x) => x !== 0)).toBe(true) // the true gradient is not zero there
+      for (let i = 0; i < vocab; i++) if (i !== pad) for (let j = 0; j < d; j++) expect(Math.abs(g[i][j] - r[i][j])).toBeLessThan(1e-5)
+    })
+  })
 })
 
 describe('custom gradients equal tfjs’s own', () => {
@@ -208,8 +203,7 @@ describe('custom gradients equal tfjs’s own', () => {
       const w = randn(s + 1, [i, o])
       const bias = randn(s + 2, [o])
       const dy = randn(s + 3, [b, t, o])
-      const ref = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
-        tf.add(tf.reshape(tf.matMul(tf.reshape(xx, [b * t, i]) as tf.Tensor2D, ww as tf.Tensor2D), [b, t, o]), bb)
+      const ref = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.add(tf.reshape(tf.matMul(tf.reshape(xx, [b * t, i]) as tf.Tensor2D, ww as tf.Tensor2D), [b, t, o]), bb)
       const mine = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(dense(xx, ww as tf.Tensor2D, bb as tf.Tensor1D), dy)))([x, w, bias])
       const theirs = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(ref(xx, ww, bb), dy)))([x, w, bias])
       expect(maxAbsDiff(dense(x, w as tf.Tensor2D, bias as tf.Tensor1D), ref(x, w, bias))).toBeLessThan(1e-5)
@@ -287,8 +281,18 @@ describe('forward values by hand', () => {
   it('attention of one query over two keys', () => {
     // q·k / √2: scores [1/√2, 0] → weights softmax → output = Σ w·v.
     const q = tf.tensor3d([[[1, 0]]])
-    const k = tf.tensor3d([[[1, 0], [0, 1]]])
-    const v = tf.tensor3d([[[10, 0], [0, 20]]])
+    const k = tf.tensor3d([
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    ])
+    const v = tf.tensor3d([
+      [
+        [10, 0],
+        [0, 20],
+      ],
+    ])
     const { output, weights } = scaledDotProductAttention(q, k, v, undefined, true)
     const a = Math.exp(1 / Math.SQRT2)
     const w0 = a / (a + 1)
@@ -299,7 +303,16 @@ describe('forward values by hand', () => {
   })
 
   it('dense with bias', () => {
-    const y = values(dense(tf.tensor2d([[1, 2]]), tf.tensor2d([[1, 2, 3], [4, 5, 6]]), tf.tensor1d([0.5, 0, -1])))
+    const y = values(
+      dense(
+        tf.tensor2d([[1, 2]]),
+        tf.tensor2d([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+        tf.tensor1d([0.5, 0, -1]),
+      ),
+    )
     expect(y).toEqual([9.5, 12, 14])
   })
 })

@@ -8,11 +8,35 @@ beforeAll(async () => {
   await initBackend('cpu')
 })
 
-const P: Plain = { w: [[0.5, -1.5], [2, 0.25]], b: [0.1, -0.3] }
+const P: Plain = {
+  w: [
+    [0.5, -1.5],
+    [2, 0.25],
+  ],
+  b: [0.1, -0.3],
+}
 const G: readonly Plain[] = [
-  { w: [[0.1, -0.2], [0.3, 0.05]], b: [-0.5, 1.0] },
-  { w: [[-0.4, 0.1], [0.2, 0.0]], b: [0.25, 0.5] },
-  { w: [[0.3, 0.3], [-0.1, 0.7]], b: [-0.05, -2.0] },
+  {
+    w: [
+      [0.1, -0.2],
+      [0.3, 0.05],
+    ],
+    b: [-0.5, 1.0],
+  },
+  {
+    w: [
+      [-0.4, 0.1],
+      [0.2, 0.0],
+    ],
+    b: [0.25, 0.5],
+  },
+  {
+    w: [
+      [0.3, 0.3],
+      [-0.1, 0.7],
+    ],
+    b: [-0.05, -2.0],
+  },
 ]
 
 /** Runs `opt` for grads.length steps from P and returns the parameters after each step. */
@@ -44,9 +68,7 @@ const trajectory = <S>(opt: GradientTransformation<S>, grads: readonly Plain[]):
  *   p ← p − lr · (m / (1−b1^t)) / (√(v / (1−b2^t)) + eps)
  * wd(leaf) says the decay of each leaf (0 for plain Adam).
  */
-const adamwByHand = (
-  lrs: readonly number[], b1: number, b2: number, eps: number, wd: (leaf: string) => number,
-): Record<string, number[]>[] => {
+const adamwByHand = (lrs: readonly number[], b1: number, b2: number, eps: number, wd: (leaf: string) => number): Record<string, number[]>[] => {
   const p = plainFlat(P)
   for (const k of Object.keys(p)) p[k] = f32(p[k])
   const m: Record<string, number[]> = { w: [0, 0, 0, 0], b: [0, 0] }
@@ -105,7 +127,7 @@ describe('adamw', () => {
     got.forEach((g, i) => expectClose(g, want[i]))
   })
 
-  it('with a schedule, the decay at each step uses that step\'s scheduled lr', () => {
+  it("with a schedule, the decay at each step uses that step's scheduled lr", () => {
     // HF linear warmup (1 step) then decay to 0 at step 3: lr(0) = 0, lr(1) = 0.01, lr(2) = 0.005
     const schedule = (step: number) => (step < 1 ? step / 1 : Math.max(0, (3 - step) / 2)) * 0.01
     const got = trajectory(adamw({ lr: schedule, weightDecay: 0.2 }), G)

@@ -3,8 +3,21 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { dispose, leaves, map } from '../../src/core/tree.js'
 import {
-  addDecayedWeights, adam, adamw, applyUpdates, chain, clipByGlobalNorm, decayMatrices, disposeState, globalNorm, scale,
-  scaleByAdam, scaleByLearningRate, sgd, warmupCosineDecay, type GradientTransformation,
+  addDecayedWeights,
+  adam,
+  adamw,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  decayMatrices,
+  disposeState,
+  globalNorm,
+  scale,
+  scaleByAdam,
+  scaleByLearningRate,
+  sgd,
+  warmupCosineDecay,
+  type GradientTransformation,
 } from '../../src/optim/index.js'
 import { read, tidy } from './helpers.js'
 
@@ -17,11 +30,17 @@ afterEach(() => {
 })
 
 const params = () => ({
-  w: tf.tensor2d([[0.5, -1.5], [2, 0.25]]),
+  w: tf.tensor2d([
+    [0.5, -1.5],
+    [2, 0.25],
+  ]),
   layers: [{ k: tf.tensor1d([0.1, -0.3, 0.7]) }, { k: tf.tensor1d([1, 2, 3]) }],
 })
 const grads = () => ({
-  w: tf.tensor2d([[3, -2], [1, 0.5]]),
+  w: tf.tensor2d([
+    [3, -2],
+    [1, 0.5],
+  ]),
   layers: [{ k: tf.tensor1d([-4, 1, 0]) }, { k: tf.tensor1d([0.5, 0.5, -2]) }],
 })
 
@@ -93,9 +112,8 @@ describe('chain', () => {
 
 describe('ownership and memory', () => {
   const optimizers: Record<string, () => GradientTransformation<unknown>> = {
-    'clip + adamw(schedule, mask)': () =>
-      chain(clipByGlobalNorm(1), adamw({ lr: warmupCosineDecay(10, 100, 1e-2, 1e-3), mask: decayMatrices })) as GradientTransformation<unknown>,
-    'adam': () => adam({ lr: 1e-3 }) as GradientTransformation<unknown>,
+    'clip + adamw(schedule, mask)': () => chain(clipByGlobalNorm(1), adamw({ lr: warmupCosineDecay(10, 100, 1e-2, 1e-3), mask: decayMatrices })) as GradientTransformation<unknown>,
+    adam: () => adam({ lr: 1e-3 }) as GradientTransformation<unknown>,
     'sgd nesterov': () => sgd({ lr: 0.1, momentum: 0.9, nesterov: true }) as GradientTransformation<unknown>,
     'addDecayedWeights(0)': () => addDecayedWeights(0) as GradientTransformation<unknown>,
   }

@@ -22,8 +22,7 @@ export const tensors = (p: Plain): Params => ({
 })
 
 /** Reads a tree back as numbers, by dotted path, flattened per leaf. */
-export const read = (tree: unknown): Record<string, number[]> =>
-  Object.fromEntries([...flatten<tf.Tensor>(tree)].map(([k, t]) => [k, Array.from(t.dataSync())]))
+export const read = (tree: unknown): Record<string, number[]> => Object.fromEntries([...flatten<tf.Tensor>(tree)].map(([k, t]) => [k, Array.from(t.dataSync())]))
 
 /** Flattens a plain tree the same way as {@link read}. */
 export const plainFlat = (p: Plain): Record<string, number[]> => ({ w: p.w.flat(), b: [...p.b] })

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { constant, linearWarmup, warmupCosineDecay, warmupLinearDecay } from '../../src/optim/index.js'
 
 /** HF transformers' lr_lambda of get_linear_schedule_with_warmup, written out. */
-const hfLinear = (warmup: number, total: number) => (step: number) =>
-  step < warmup ? step / Math.max(1, warmup) : Math.max(0, (total - step) / Math.max(1, total - warmup))
+const hfLinear = (warmup: number, total: number) => (step: number) => (step < warmup ? step / Math.max(1, warmup) : Math.max(0, (total - step) / Math.max(1, total - warmup)))
 
 /** HF's get_cosine_schedule_with_warmup (num_cycles 0.5), written out. */
 const hfCosine = (warmup: number, total: number) => (step: number) => {
@@ -45,10 +44,12 @@ describe('schedules', () => {
   })
 
   test.prop([fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 600 })])(
-    'equal HF transformers\' lambdas × peak up to totalSteps', (warmup, extra, step) => {
+    "equal HF transformers' lambdas × peak up to totalSteps",
+    (warmup, extra, step) => {
       const total = warmup + extra
       const at = Math.min(step, total)
       expect(warmupLinearDecay(warmup, total, 0.1)(step)).toBeCloseTo(0.1 * hfLinear(warmup, total)(step), 14)
       expect(warmupCosineDecay(warmup, total, 0.1)(at)).toBeCloseTo(0.1 * hfCosine(warmup, total)(at), 14)
-    })
+    },
+  )
 })

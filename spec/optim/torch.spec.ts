@@ -8,8 +8,19 @@ import * as E from 'fp-ts/lib/Either.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import {
-  adam, adamw, applyUpdates, chain, clipByGlobalNorm, decayMatrices, decodeOptimizerConfig, disposeState, globalNorm,
-  optimizerFromConfig, sgd, warmupLinearDecay, type GradientTransformation,
+  adam,
+  adamw,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  decayMatrices,
+  decodeOptimizerConfig,
+  disposeState,
+  globalNorm,
+  optimizerFromConfig,
+  sgd,
+  warmupLinearDecay,
+  type GradientTransformation,
 } from '../../src/optim/index.js'
 import { expectClose, plainFlat, read, tensors, tidy, type Plain } from './helpers.js'
 
@@ -61,22 +72,22 @@ describe(`matches torch.optim (${fixture.torch}) over 4 steps`, () => {
   it('AdamW(lr=0.01, weight_decay=0.1)', () => check('adamw', adamw({ lr: 0.01, weightDecay: 0.1 })))
 
   it('clip_grad_norm_(1) + AdamW(betas=(0.8, 0.99), wd=0.5) + HF linear warmup/decay schedule', () =>
-    check(
-      'adamw_schedule_clip',
-      chain(clipByGlobalNorm(1), adamw({ lr: warmupLinearDecay(2, 6, 0.02), b1: 0.8, b2: 0.99, weightDecay: 0.5 })),
-    ))
+    check('adamw_schedule_clip', chain(clipByGlobalNorm(1), adamw({ lr: warmupLinearDecay(2, 6, 0.02), b1: 0.8, b2: 0.99, weightDecay: 0.5 }))))
 
   it('the same, built from a decoded config', () => {
     const config = decodeOptimizerConfig({
-      name: 'adamw', b1: 0.8, b2: 0.99, weightDecay: 0.5, maxGradNorm: 1,
+      name: 'adamw',
+      b1: 0.8,
+      b2: 0.99,
+      weightDecay: 0.5,
+      maxGradNorm: 1,
       lr: { schedule: 'warmupLinearDecay', warmupSteps: 2, totalSteps: 6, peak: 0.02 },
     })
     if (E.isLeft(config)) throw new Error(config.left.join('\n'))
     check('adamw_schedule_clip', optimizerFromConfig(config.right))
   })
 
-  it('AdamW with param groups (decay on the matrix only) = adamw with decayMatrices', () =>
-    check('adamw_groups', adamw({ lr: 0.01, weightDecay: 0.1, mask: decayMatrices })))
+  it('AdamW with param groups (decay on the matrix only) = adamw with decayMatrices', () => check('adamw_groups', adamw({ lr: 0.01, weightDecay: 0.1, mask: decayMatrices })))
 
   it('Adam(lr=0.01)', () => check('adam', adam({ lr: 0.01 })))
 

@@ -3,8 +3,21 @@ import { PathReporter } from 'io-ts/lib/PathReporter.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import {
-  addDecayedWeights, adam, adamw, clipByGlobalNorm, constant, decodeOptimizerConfig, linearWarmup, OptimizerConfig,
-  scale, scaleByAdam, scaleByLearningRate, sgd, trace, warmupCosineDecay, warmupLinearDecay,
+  addDecayedWeights,
+  adam,
+  adamw,
+  clipByGlobalNorm,
+  constant,
+  decodeOptimizerConfig,
+  linearWarmup,
+  OptimizerConfig,
+  scale,
+  scaleByAdam,
+  scaleByLearningRate,
+  sgd,
+  trace,
+  warmupCosineDecay,
+  warmupLinearDecay,
 } from '../../src/optim/index.js'
 
 beforeAll(async () => {
@@ -103,16 +116,14 @@ describe('OptimizerConfig codec', () => {
     expect(left({ name: 'adam', lr: 1e-3, momentum: 0.9 })[0]).toMatch(/^adam: unknown field "momentum"/)
   })
 
-  it('checks schedules with the schedule\'s own messages', () => {
+  it("checks schedules with the schedule's own messages", () => {
     expect(left({ name: 'adamw', lr: { schedule: 'warmupLinearDecay', warmupSteps: 100, totalSteps: 10, peak: 1e-3 } })).toEqual([
       'adamw: lr: warmupLinearDecay: totalSteps must be an integer >= warmupSteps (100), got 10',
     ])
     expect(left({ name: 'sgd', lr: { schedule: 'cosine' } })).toEqual([
       'sgd: lr.schedule must be one of constant, linearWarmup, warmupLinearDecay, warmupCosineDecay, got "cosine"',
     ])
-    expect(left({ name: 'sgd', lr: { schedule: 'constant', value: 0.1, peak: 1 } })).toEqual([
-      'sgd: lr: unknown field "peak" (known fields: schedule, value)',
-    ])
+    expect(left({ name: 'sgd', lr: { schedule: 'constant', value: 0.1, peak: 1 } })).toEqual(['sgd: lr: unknown field "peak" (known fields: schedule, value)'])
   })
 
   it('rejects what is not an optimizer config', () => {

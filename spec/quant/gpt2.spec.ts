@@ -68,7 +68,7 @@ describe.each(['wasm', 'cpu'])('quantized GPT-2 on %s', (backend) => {
       T.dispose(deq)
     })
 
-    it('stays within its bound of float32 and decodes float32\'s greedy tokens where the margin exceeds twice the bound', async () => {
+    it("stays within its bound of float32 and decodes float32's greedy tokens where the margin exceeds twice the bound", async () => {
       const before = tf.memory().numTensors
       const f = gpt2Decoder(folder.config, folder.params)
       const d = quantGpt2Decoder(folder.config, q)

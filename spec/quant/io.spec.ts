@@ -66,7 +66,13 @@ describe.each(['int8', 'q4'] as const)('a %s folder', (format) => {
     expect(logitsOf(back)).toEqual(logitsOf(loaded))
     const file = parseSafetensors(new Uint8Array(await readFile(join(dir, GPT2_FILES.weights))))
     if (E.isLeft(file)) throw new Error(file.left.message)
-    expect(file.right.metadata).toEqual({ [QUANT_METADATA_KEY]: '1', 'quant.format': format, 'quant.group_size': format === 'int8' ? 'row' : '32', 'quant.scale_dtype': 'F32', model: 'gpt2' })
+    expect(file.right.metadata).toEqual({
+      [QUANT_METADATA_KEY]: '1',
+      'quant.format': format,
+      'quant.group_size': format === 'int8' ? 'row' : '32',
+      'quant.scale_dtype': 'F32',
+      model: 'gpt2',
+    })
     const c = file.right.tensors.get('h.0.attn.c_attn.weight')
     expect([c?.dtype, c?.shape]).toEqual(format === 'int8' ? ['I8', [96, 32]] : ['U8', [96, 16]])
     expect(file.right.tensors.get('h.0.attn.c_attn.weight.scales')?.shape).toEqual(format === 'int8' ? [96] : [96, 1])
@@ -98,9 +104,23 @@ describe.each(['int8', 'q4'] as const)('a %s folder', (format) => {
   const at = (t: TensorInput[], name: string) => t.findIndex((x) => x.name === name)
 
   it('names the key of a wrong metadata version, format or group size', async () => {
-    expect((await loadEdited('version', (_, m) => { m[QUANT_METADATA_KEY] = '2' })).message).toMatch(/"minigpt_fp.quant" is "2": this library reads layout version 1$/)
-    expect((await loadEdited('fmt', (_, m) => { m['quant.format'] = 'q3' })).message).toMatch(/"quant.format" is "q3": expected "int8" or "q4"$/)
-    const g = await loadEdited('group', (_, m) => { m['quant.group_size'] = '64' })
+    expect(
+      (
+        await loadEdited('version', (_, m) => {
+          m[QUANT_METADATA_KEY] = '2'
+        })
+      ).message,
+    ).toMatch(/"minigpt_fp.quant" is "2": this library reads layout version 1$/)
+    expect(
+      (
+        await loadEdited('fmt', (_, m) => {
+          m['quant.format'] = 'q3'
+        })
+      ).message,
+    ).toMatch(/"quant.format" is "q3": expected "int8" or "q4"$/)
+    const g = await loadEdited('group', (_, m) => {
+      m['quant.group_size'] = '64'
+    })
     expect(g.message).toMatch(new RegExp(`"quant.group_size" is "64": ${format} files have "${format === 'int8' ? 'row' : '32'}"$`))
     expect(g.message.startsWith(join(tmp, `${format}-group`, GPT2_FILES.weights))).toBe(true)
   })
@@ -116,10 +136,16 @@ describe.each(['int8', 'q4'] as const)('a %s folder', (format) => {
       const i = at(t, 'wte.weight')
       t[i] = { ...t[i], dtype: format === 'int8' ? 'U8' : 'I8' } as TensorInput
     })
-    expect(dtype.message).toMatch(new RegExp(`tensor 'wte.weight' has dtype ${format === 'int8' ? 'U8' : 'I8'}, expected ${format === 'int8' ? 'I8' : 'U8'} for ${format} weights$`))
-    const missing = await loadEdited('missing', (t) => { t.splice(at(t, 'ln_f.bias'), 1) })
+    expect(dtype.message).toMatch(
+      new RegExp(`tensor 'wte.weight' has dtype ${format === 'int8' ? 'U8' : 'I8'}, expected ${format === 'int8' ? 'I8' : 'U8'} for ${format} weights$`),
+    )
+    const missing = await loadEdited('missing', (t) => {
+      t.splice(at(t, 'ln_f.bias'), 1)
+    })
     expect(missing.message).toMatch(/tensor 'ln_f.bias' is missing/)
-    const extra = await loadEdited('extra', (t) => { t.push({ name: 'lm_head.weight', dtype: 'F32', shape: [1], data: [0] }) })
+    const extra = await loadEdited('extra', (t) => {
+      t.push({ name: 'lm_head.weight', dtype: 'F32', shape: [1], data: [0] })
+    })
     expect(extra.message).toMatch(/unexpected tensor 'lm_head.weight'/)
     const nan = await loadEdited('nan', (t) => {
       const i = at(t, 'wpe.weight.scales')
@@ -129,4 +155,3 @@ describe.each(['int8', 'q4'] as const)('a %s folder', (format) => {
     expect(nan.message).toMatch(/tensor 'wpe.weight.scales' has a non-finite scale at 0/)
   })
 })
-

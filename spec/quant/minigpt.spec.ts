@@ -87,7 +87,9 @@ describe.each(['int8', 'q4'] as const)('%s Mini-GPT', (format) => {
       const path = join(tmp, 'model.safetensors')
       const parsed = parseSafetensors(new Uint8Array(await readFile(path)))
       if (E.isLeft(parsed)) throw new Error(parsed.left.message)
-      const tensors: TensorInput[] = [...parsed.right.tensors.values()].map((e) => (e.name === 'head.weight.scales' ? { name: e.name, dtype: 'F32', shape: [3], data: [1, 1, 1] } : { name: e.name, dtype: e.dtype, shape: e.shape, bytes: e.bytes }))
+      const tensors: TensorInput[] = [...parsed.right.tensors.values()].map((e) =>
+        e.name === 'head.weight.scales' ? { name: e.name, dtype: 'F32', shape: [3], data: [1, 1, 1] } : { name: e.name, dtype: e.dtype, shape: e.shape, bytes: e.bytes },
+      )
       await writeFile(path, serializeSafetensors(tensors, parsed.right.metadata))
       const bad = await loadQuantMiniGpt(tmp)()
       expect(E.isLeft(bad) && bad.left.message).toBe(`${path}: tensor 'head.weight.scales' has shape [3], expected [${format === 'int8' ? '67' : '67, 1'}]`)

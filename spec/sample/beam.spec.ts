@@ -1,18 +1,23 @@
 import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
-import {
-  beamSearch, generate, greedySampler, key, logSoftmax, repetitionPenalty, type BeamSearchRequest, type EarlyStopping,
-} from '../../src/sample/index.js'
+import { beamSearch, generate, greedySampler, key, logSoftmax, repetitionPenalty, type BeamSearchRequest, type EarlyStopping } from '../../src/sample/index.js'
 import { hashedModel, releasedExactlyOnce, toyModel } from './toy-model.js'
 
 const earlyArb = fc.constantFrom<EarlyStopping>(true, false, 'never')
 
 describe('beam search', () => {
-  test.prop([
-    fc.integer({ min: 0, max: 1000 }), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 4 }),
-    fc.integer({ min: 1, max: 8 }), fc.option(fc.integer({ min: 0, max: 9 }), { nil: undefined }), earlyArb,
-    fc.double({ min: -2, max: 2, noNaN: true }), fc.boolean(),
-  ], { numRuns: 60 })('with one beam equals greedy', async (seed, prompt, maxNewTokens, eos, earlyStopping, lengthPenalty, penalise) => {
+  test.prop(
+    [
+      fc.integer({ min: 0, max: 1000 }),
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 4 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.option(fc.integer({ min: 0, max: 9 }), { nil: undefined }),
+      earlyArb,
+      fc.double({ min: -2, max: 2, noNaN: true }),
+      fc.boolean(),
+    ],
+    { numRuns: 60 },
+  )('with one beam equals greedy', async (seed, prompt, maxNewTokens, eos, earlyStopping, lengthPenalty, penalise) => {
     const processor = penalise ? repetitionPenalty(1.5) : undefined
     const m = hashedModel(10, 9, seed)
     const [best] = await beamSearch(m, { prompt, maxNewTokens, numBeams: 1, eosTokenId: eos, earlyStopping, lengthPenalty, processor })
@@ -47,7 +52,10 @@ describe('beam search', () => {
       const hyps = await beamSearch(handModel(), { ...req, lengthPenalty })
       for (const h of hyps) {
         expect(h.score).toBeCloseTo(h.logprob / h.tokens.length ** lengthPenalty, 12)
-        expect(h.logprob).toBeCloseTo(h.tokenLogprobs.reduce((a, b) => a + b, 0), 12)
+        expect(h.logprob).toBeCloseTo(
+          h.tokenLogprobs.reduce((a, b) => a + b, 0),
+          12,
+        )
       }
       expect(hyps.map((h) => h.score)).toEqual([...hyps.map((h) => h.score)].sort((a, b) => b - a))
     }
@@ -70,32 +78,40 @@ describe('beam search', () => {
   }
 
   test.prop([fc.integer({ min: 0, max: 1000 }), fc.constantFrom(0, 1, 2)], { numRuns: 20 })(
-    "with enough beams and early_stopping 'never' it is exact", async (seed, lengthPenalty) => {
+    "with enough beams and early_stopping 'never' it is exact",
+    async (seed, lengthPenalty) => {
       const m = hashedModel(3, 16, seed)
       const [best] = await beamSearch(m, { prompt: [1], maxNewTokens: 3, numBeams: 27, eosTokenId: 0, lengthPenalty, earlyStopping: 'never' })
       expect(best.score).toBeCloseTo(await exhaustive(hashedModel(3, 16, seed), [1], 3, lengthPenalty), 10)
       expect(releasedExactlyOnce(m)).toBe(true)
-    })
+    },
+  )
 
   test.prop([fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 2, max: 4 }), fc.double({ min: -1, max: 2, noNaN: true })], { numRuns: 30 })(
-    "'never' finds a hypothesis at least as good as true and false", async (seed, numBeams, lengthPenalty) => {
+    "'never' finds a hypothesis at least as good as true and false",
+    async (seed, numBeams, lengthPenalty) => {
       const run = async (earlyStopping: EarlyStopping) =>
         (await beamSearch(hashedModel(6, 10, seed), { prompt: [2], maxNewTokens: 6, numBeams, eosTokenId: 0, lengthPenalty, earlyStopping }))[0].score
       const never = await run('never')
-      expect(never).toBeGreaterThanOrEqual(await run(false) - 1e-12)
-      expect(never).toBeGreaterThanOrEqual(await run(true) - 1e-12)
-    })
+      expect(never).toBeGreaterThanOrEqual((await run(false)) - 1e-12)
+      expect(never).toBeGreaterThanOrEqual((await run(true)) - 1e-12)
+    },
+  )
 
   it('stops at the context length', async () => {
     const m = hashedModel(5, 4, 1)
     const hyps = await beamSearch(m, { prompt: [1, 2], maxNewTokens: 10, numBeams: 2, numReturnSequences: 2 })
-    expect(hyps.map((h) => [h.tokens.length, h.finishReason])).toEqual([[2, 'context'], [2, 'context']])
+    expect(hyps.map((h) => [h.tokens.length, h.finishReason])).toEqual([
+      [2, 'context'],
+      [2, 'context'],
+    ])
     expect(releasedExactlyOnce(m)).toBe(true)
   })
 
   it('rejects bad requests', async () => {
-    await expect(beamSearch(hashedModel(5, 4), { prompt: [1], maxNewTokens: 2, numBeams: 2, numReturnSequences: 3 }))
-      .rejects.toThrow(/numReturnSequences \(3\) must be <= numBeams \(2\)/)
+    await expect(beamSearch(hashedModel(5, 4), { prompt: [1], maxNewTokens: 2, numBeams: 2, numReturnSequences: 3 })).rejects.toThrow(
+      /numReturnSequences \(3\) must be <= numBeams \(2\)/,
+    )
   })
 
   it('can be aborted, releasing its caches', async () => {

@@ -2,8 +2,18 @@ import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import {
-  bannedTokens, generate, generateBatch, greedySampler, key, logSoftmax, requestFromOptions, sample, stream,
-  temperature, type GenerationRequest, type StreamChunk,
+  bannedTokens,
+  generate,
+  generateBatch,
+  greedySampler,
+  key,
+  logSoftmax,
+  requestFromOptions,
+  sample,
+  stream,
+  temperature,
+  type GenerationRequest,
+  type StreamChunk,
 } from '../../src/sample/index.js'
 import { hashedModel, releasedExactlyOnce, toyModel } from './toy-model.js'
 
@@ -54,7 +64,11 @@ describe('stopping', () => {
   })
   it('drops finished rows with select once at most half the batch is live', async () => {
     const m = counter()
-    const rs = await generateBatch(m, [1, 3, 2].map((n, i) => greedyReq([i], { maxNewTokens: n })), key(0))
+    const rs = await generateBatch(
+      m,
+      [1, 3, 2].map((n, i) => greedyReq([i], { maxNewTokens: n })),
+      key(0),
+    )
     expect(rs.map((r) => r.tokens)).toEqual([[1], [2, 3, 4], [3, 4]])
     // After the first token 2 of 3 rows are live: the finished one rides along. After the
     // second, 1 of 3: the cache is compacted to that row.
@@ -66,7 +80,11 @@ describe('stopping', () => {
 describe('rows with identical histories', () => {
   it('are computed once: identical prompts share a prefill row and greedy rows stay together', async () => {
     const m = counter()
-    const rs = await generateBatch(m, [3, 1, 2].map((n) => greedyReq([0], { maxNewTokens: n })), key(0))
+    const rs = await generateBatch(
+      m,
+      [3, 1, 2].map((n) => greedyReq([0], { maxNewTokens: n })),
+      key(0),
+    )
     expect(rs.map((r) => r.tokens)).toEqual([[1, 2, 3], [1], [1, 2]])
     expect(m.calls()).toEqual(['prefill:1', 'step:1', 'step:1'])
     expect(releasedExactlyOnce(m)).toBe(true)
@@ -76,7 +94,11 @@ describe('rows with identical histories', () => {
     const m = toyModel(4, 16, () => Float32Array.of(0, 0, -Infinity, -Infinity))
     const reqs = Array.from({ length: 8 }, (): GenerationRequest => ({ prompt: [2, 3], maxNewTokens: 3 }))
     const rs = await generateBatch(m, reqs, key(5))
-    const batchOf = (what: string) => m.calls().filter((c) => c.startsWith(what)).map((c) => Number(c.split(':')[1]))
+    const batchOf = (what: string) =>
+      m
+        .calls()
+        .filter((c) => c.startsWith(what))
+        .map((c) => Number(c.split(':')[1]))
     const distinct = (n: number) => new Set(rs.map((r) => r.tokens.slice(0, n).join())).size
     expect(batchOf('prefill')).toEqual([1])
     expect(batchOf('step')).toEqual([distinct(1), distinct(2)])
@@ -88,24 +110,26 @@ describe('rows with identical histories', () => {
 
 // Random requests over a 16-token hashed model with a context of 12 positions.
 const V = 16
-const optionsArb = fc.record({
-  temperature: fc.double({ min: 0.3, max: 2, noNaN: true }),
-  top_k: fc.integer({ min: 1, max: V }),
-  top_p: fc.double({ min: 0.2, max: 1, noNaN: true }),
-  repetition_penalty: fc.double({ min: 1, max: 2, noNaN: true }),
-  no_repeat_ngram_size: fc.integer({ min: 2, max: 3 }),
-  do_sample: fc.boolean(),
-  max_new_tokens: fc.integer({ min: 1, max: 10 }),
-  eos_token_id: fc.integer({ min: 0, max: V - 1 }),
-  stop: fc.constantFrom('ab', 'c', 'xyz'),
-}, { requiredKeys: [] })
-const requestArb = fc.tuple(fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 1, maxLength: 5 }), optionsArb)
-  .map(([prompt, options]) => {
-    const decode = (ts: readonly number[]) => ts.map((t) => 'abcxyz'[t % 6]).join('')
-    const r = requestFromOptions(prompt, options, { decode })
-    if (E.isLeft(r)) throw new Error(r.left.problems.join('; '))
-    return r.right
-  })
+const optionsArb = fc.record(
+  {
+    temperature: fc.double({ min: 0.3, max: 2, noNaN: true }),
+    top_k: fc.integer({ min: 1, max: V }),
+    top_p: fc.double({ min: 0.2, max: 1, noNaN: true }),
+    repetition_penalty: fc.double({ min: 1, max: 2, noNaN: true }),
+    no_repeat_ngram_size: fc.integer({ min: 2, max: 3 }),
+    do_sample: fc.boolean(),
+    max_new_tokens: fc.integer({ min: 1, max: 10 }),
+    eos_token_id: fc.integer({ min: 0, max: V - 1 }),
+    stop: fc.constantFrom('ab', 'c', 'xyz'),
+  },
+  { requiredKeys: [] },
+)
+const requestArb = fc.tuple(fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 1, maxLength: 5 }), optionsArb).map(([prompt, options]) => {
+  const decode = (ts: readonly number[]) => ts.map((t) => 'abcxyz'[t % 6]).join('')
+  const r = requestFromOptions(prompt, options, { decode })
+  if (E.isLeft(r)) throw new Error(r.left.problems.join('; '))
+  return r.right
+})
 const seedArb = fc.integer({ min: 0, max: 2 ** 40 })
 
 describe('keys', () => {
@@ -119,18 +143,17 @@ describe('keys', () => {
     const outs = await Promise.all([1, 2, 3, 4].map((s) => generate(hashedModel(V, 32), req, key(s))))
     expect(new Set(outs.map((o) => o.tokens.join(','))).size).toBeGreaterThan(1)
   })
-  test.prop([fc.array(requestArb, { minLength: 1, maxLength: 6 }), seedArb], { numRuns: 40 })(
-    'batched generation equals one-at-a-time generation', async (reqs, s) => {
-      const batched = hashedModel(V, 12)
-      const single = hashedModel(V, 12)
-      const together = await generateBatch(batched, reqs, key(s))
-      const alone = []
-      for (let i = 0; i < reqs.length; i++) alone.push(await generate(single, reqs[i], key(s), { index: i }))
-      expect(together).toEqual(alone)
-      expect(batched.calls().filter((c) => c.startsWith('prefill')).length).toBe(new Set(reqs.map((r) => r.prompt.length)).size)
-      expect(releasedExactlyOnce(batched)).toBe(true)
-      expect(releasedExactlyOnce(single)).toBe(true)
-    })
+  test.prop([fc.array(requestArb, { minLength: 1, maxLength: 6 }), seedArb], { numRuns: 40 })('batched generation equals one-at-a-time generation', async (reqs, s) => {
+    const batched = hashedModel(V, 12)
+    const single = hashedModel(V, 12)
+    const together = await generateBatch(batched, reqs, key(s))
+    const alone = []
+    for (let i = 0; i < reqs.length; i++) alone.push(await generate(single, reqs[i], key(s), { index: i }))
+    expect(together).toEqual(alone)
+    expect(batched.calls().filter((c) => c.startsWith('prefill')).length).toBe(new Set(reqs.map((r) => r.prompt.length)).size)
+    expect(releasedExactlyOnce(batched)).toBe(true)
+    expect(releasedExactlyOnce(single)).toBe(true)
+  })
   test.prop([requestArb, seedArb], { numRuns: 40 })('streaming equals non-streaming', async (req, s) => {
     const m = hashedModel(V, 12)
     const r = await generate(hashedModel(V, 12), req, key(s), { index: 3 })
@@ -144,11 +167,13 @@ describe('keys', () => {
     expect(releasedExactlyOnce(m)).toBe(true)
   })
   test.prop([fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 1, maxLength: 4 }), seedArb], { numRuns: 30 })(
-    'temperature 1e-6 sampling equals greedy', async (prompt, s) => {
+    'temperature 1e-6 sampling equals greedy',
+    async (prompt, s) => {
       const hot = await generate(hashedModel(V, 12), { prompt, maxNewTokens: 6, processor: temperature(1e-6), sampler: sample }, key(s))
       const cold = await generate(hashedModel(V, 12), { prompt, maxNewTokens: 6, sampler: greedySampler }, key(s))
       expect(hot.tokens).toEqual(cold.tokens)
-    })
+    },
+  )
 })
 
 const deferred = () => {
@@ -171,12 +196,14 @@ describe('aborting and stopping early', () => {
     const c = new AbortController()
     const it = stream(m, greedyReq([1]), key(0), { signal: c.signal })
     const seen: StreamChunk[] = []
-    await expect((async () => {
-      for await (const chunk of it) {
-        seen.push(chunk)
-        if (seen.length === 2) c.abort()
-      }
-    })()).rejects.toMatchObject({ name: 'AbortError' })
+    await expect(
+      (async () => {
+        for await (const chunk of it) {
+          seen.push(chunk)
+          if (seen.length === 2) c.abort()
+        }
+      })(),
+    ).rejects.toMatchObject({ name: 'AbortError' })
     expect(seen.map((s) => s.token)).toEqual([2, 3])
     expect(releasedExactlyOnce(m)).toBe(true)
   })

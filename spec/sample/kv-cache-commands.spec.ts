@@ -85,12 +85,15 @@ class CompareWithRecomputation implements fc.Command<Model, Real> {
 }
 
 const tokenArb = fc.integer({ min: 1, max: config.vocab_size - 1 })
-const commands = fc.commands([
-  fc.array(tokenArb, { minLength: 1, maxLength: 5 }).map((p) => new Start(p)),
-  tokenArb.map((t) => new Feed([t])),
-  fc.array(tokenArb, { minLength: 2, maxLength: 3 }).map((ts) => new Feed(ts)),
-  fc.constant(new CompareWithRecomputation()),
-], { maxCommands: 24 })
+const commands = fc.commands(
+  [
+    fc.array(tokenArb, { minLength: 1, maxLength: 5 }).map((p) => new Start(p)),
+    tokenArb.map((t) => new Feed([t])),
+    fc.array(tokenArb, { minLength: 2, maxLength: 3 }).map((ts) => new Feed(ts)),
+    fc.constant(new CompareWithRecomputation()),
+  ],
+  { maxCommands: 24 },
+)
 
 describe('KV-cache decoding (model-based, fast-check commands)', () => {
   let params: MiniGptParams

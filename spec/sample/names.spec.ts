@@ -20,8 +20,7 @@ describe('generateNames (the seed generate(), batched and keyed)', () => {
     if (E.isLeft(r)) throw new Error(r.left.message)
     ckpt = r.right
   })
-  const run = (request: Parameters<typeof generateNames>[2], seed = 0) =>
-    generateNames(miniGptDecoder(ckpt.config, ckpt.params), ckpt.vocab, request, key(seed))
+  const run = (request: Parameters<typeof generateNames>[2], seed = 0) => generateNames(miniGptDecoder(ckpt.config, ckpt.params), ckpt.vocab, request, key(seed))
 
   it('greedy decoding gives the PyTorch reference continuation', async () => {
     const r = await run({ count: 1, prompt: golden.greedy.prompt, options: { do_sample: false } })

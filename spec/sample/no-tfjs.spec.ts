@@ -27,8 +27,17 @@ describe('minigpt-fp/sample', () => {
   it('loads without TensorFlow.js: its import graph reaches only fp-ts and io-ts', () => {
     const { files, packages } = importGraph(resolve(root, 'src/sample/index.ts'))
     expect(files.map((f) => f.slice(root.length + 1)).sort()).toEqual([
-      'src/core/key.ts', 'src/sample/beam.ts', 'src/sample/engine.ts', 'src/sample/explain.ts', 'src/sample/index.ts', 'src/sample/model.ts',
-      'src/sample/options.ts', 'src/sample/processors.ts', 'src/sample/samplers.ts', 'src/sample/slots.ts', 'src/sample/softmax.ts',
+      'src/core/key.ts',
+      'src/sample/beam.ts',
+      'src/sample/engine.ts',
+      'src/sample/explain.ts',
+      'src/sample/index.ts',
+      'src/sample/model.ts',
+      'src/sample/options.ts',
+      'src/sample/processors.ts',
+      'src/sample/samplers.ts',
+      'src/sample/slots.ts',
+      'src/sample/softmax.ts',
     ])
     expect([...packages].sort()).toEqual(['fp-ts/lib/Either.js', 'fp-ts/lib/function.js', 'io-ts'])
   })

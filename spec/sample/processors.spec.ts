@@ -2,9 +2,30 @@ import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import { flow } from 'fp-ts/lib/function.js'
 import {
-  badWords, bannedTokens, composeProcessors, frequencyPenalty, greedy, key, logSoftmax, logitBias, minLength,
-  minNewTokens, minP, noRepeatNgram, presencePenalty, processorContext, processorsFromOptions, repetitionPenalty,
-  sample, softmax, temperature, topK, topP, typicalP, type LogitsProcessor, type ProcessorContext,
+  badWords,
+  bannedTokens,
+  composeProcessors,
+  frequencyPenalty,
+  greedy,
+  key,
+  logSoftmax,
+  logitBias,
+  minLength,
+  minNewTokens,
+  minP,
+  noRepeatNgram,
+  presencePenalty,
+  processorContext,
+  processorsFromOptions,
+  repetitionPenalty,
+  sample,
+  softmax,
+  temperature,
+  topK,
+  topP,
+  typicalP,
+  type LogitsProcessor,
+  type ProcessorContext,
 } from '../../src/sample/index.js'
 
 const ctx0: ProcessorContext = processorContext([0], [])
@@ -13,8 +34,11 @@ const kept = (row: Float32Array) => Array.from(row, (x, i) => (x === -Infinity ?
 
 /** Finite float32 logits of modest size, with a few -Infinity entries sprinkled in. */
 const logitsArb = (min = 2, max = 24) =>
-  fc.array(fc.oneof({ weight: 8, arbitrary: fc.float({ min: -20, max: 20, noNaN: true, noDefaultInfinity: true }) },
-    { weight: 1, arbitrary: fc.constant(-Infinity) }), { minLength: min, maxLength: max })
+  fc
+    .array(fc.oneof({ weight: 8, arbitrary: fc.float({ min: -20, max: 20, noNaN: true, noDefaultInfinity: true }) }, { weight: 1, arbitrary: fc.constant(-Infinity) }), {
+      minLength: min,
+      maxLength: max,
+    })
     .filter((xs) => xs.some((x) => x !== -Infinity))
     .map(f32)
 
@@ -23,7 +47,9 @@ const wideLogitsArb = fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }
 
 /** Logits sorted the way the processors sort them: value descending, lower index first on ties. */
 const order = (row: Float32Array) =>
-  Array.from(row.keys()).filter((i) => row[i] !== -Infinity).sort((a, b) => (row[a] === row[b] ? a - b : row[b] - row[a]))
+  Array.from(row.keys())
+    .filter((i) => row[i] !== -Infinity)
+    .sort((a, b) => (row[a] === row[b] ? a - b : row[b] - row[a]))
 
 describe('top-k', () => {
   test.prop([logitsArb(), fc.integer({ min: 1, max: 30 })])('keeps exactly min(k, finite) of the largest, input untouched', (row, k) => {
@@ -31,7 +57,9 @@ describe('top-k', () => {
     const out = topK(k)(ctx0)(row)
     expect(Array.from(row)).toEqual(before)
     const finite = row.filter((x) => x !== -Infinity).length
-    const expected = order(row).slice(0, Math.min(k, finite)).sort((a, b) => a - b)
+    const expected = order(row)
+      .slice(0, Math.min(k, finite))
+      .sort((a, b) => a - b)
     expect(kept(out)).toEqual(expected)
     for (const i of expected) expect(out[i]).toBe(row[i])
   })
@@ -43,18 +71,17 @@ describe('top-k', () => {
 })
 
 describe('top-p', () => {
-  test.prop([logitsArb(), fc.double({ min: 0.01, max: 1, noNaN: true })])(
-    'keeps the smallest sorted prefix reaching p, always the most likely', (row, p) => {
-      const out = topP(p)(ctx0)(row)
-      const probs = softmax(row)
-      const sorted = order(row)
-      const m = kept(out).length
-      expect(kept(out)).toEqual(sorted.slice(0, m).sort((a, b) => a - b))
-      expect(out[sorted[0]]).toBe(row[sorted[0]])
-      const mass = (n: number) => sorted.slice(0, n).reduce((s, i) => s + probs[i], 0)
-      expect(mass(m - 1)).toBeLessThan(p)
-      if (m < sorted.length) expect(mass(m)).toBeGreaterThanOrEqual(p)
-    })
+  test.prop([logitsArb(), fc.double({ min: 0.01, max: 1, noNaN: true })])('keeps the smallest sorted prefix reaching p, always the most likely', (row, p) => {
+    const out = topP(p)(ctx0)(row)
+    const probs = softmax(row)
+    const sorted = order(row)
+    const m = kept(out).length
+    expect(kept(out)).toEqual(sorted.slice(0, m).sort((a, b) => a - b))
+    expect(out[sorted[0]]).toBe(row[sorted[0]])
+    const mass = (n: number) => sorted.slice(0, n).reduce((s, i) => s + probs[i], 0)
+    expect(mass(m - 1)).toBeLessThan(p)
+    if (m < sorted.length) expect(mass(m)).toBeGreaterThanOrEqual(p)
+  })
 
   it('on a hand example', () => {
     const row = f32(Array.from([0.1, 0.5, 0.25, 0.15], Math.log))
@@ -109,19 +136,20 @@ describe('repetition penalty (HF)', () => {
     expect(Array.from(out)).toEqual([2, -8, 4, 0])
   })
   const penaltyArb = fc.double({ min: 1, max: 10, noNaN: true })
-  test.prop([logitsArb(4, 16), penaltyArb, fc.integer({ min: 0, max: 3 })])(
-    "never raises a lone repeated token's probability", (row, penalty, t) => {
-      const out = repetitionPenalty(penalty)(processorContext([t], []))(row)
-      expect(softmax(out)[t]).toBeLessThanOrEqual(softmax(row)[t] + 1e-12)
-    })
+  test.prop([logitsArb(4, 16), penaltyArb, fc.integer({ min: 0, max: 3 })])("never raises a lone repeated token's probability", (row, penalty, t) => {
+    const out = repetitionPenalty(penalty)(processorContext([t], []))(row)
+    expect(softmax(out)[t]).toBeLessThanOrEqual(softmax(row)[t] + 1e-12)
+  })
   test.prop([logitsArb(4, 16), penaltyArb, fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 6 })])(
-    'never raises a repeated logit nor the repeated set\'s mass', (row, penalty, ctxTokens) => {
+    "never raises a repeated logit nor the repeated set's mass",
+    (row, penalty, ctxTokens) => {
       const out = repetitionPenalty(penalty)(processorContext(ctxTokens, []))(row)
       const seen = [...new Set(ctxTokens)]
       for (const t of seen) expect(out[t]).toBeLessThanOrEqual(row[t])
       const mass = (r: Float32Array) => seen.reduce((s, t) => s + softmax(r)[t], 0)
       expect(mass(out)).toBeLessThanOrEqual(mass(row) + 1e-12)
-    })
+    },
+  )
 })
 
 describe('frequency and presence penalties (OpenAI)', () => {
@@ -176,29 +204,35 @@ describe('composition', () => {
     expect(composeProcessors()(ctx)(row)).toBe(row)
   })
 
-  const optionsArb = fc.record({
-    temperature: fc.double({ min: 0.05, max: 5, noNaN: true }),
-    top_k: fc.integer({ min: 1, max: 30 }),
-    top_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
-    min_p: fc.double({ min: 0, max: 1, noNaN: true }),
-    typical_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
-    repetition_penalty: fc.double({ min: 0.01, max: 100, noNaN: true }),
-    frequency_penalty: fc.double({ min: -2, max: 2, noNaN: true }),
-    presence_penalty: fc.double({ min: -2, max: 2, noNaN: true }),
-    no_repeat_ngram_size: fc.integer({ min: 1, max: 4 }),
-    bad_words_ids: fc.array(fc.array(fc.integer({ min: 0, max: 22 }), { minLength: 1, maxLength: 3 }), { maxLength: 4 }),
-    suppress_tokens: fc.array(fc.integer({ min: 0, max: 22 }), { maxLength: 5 }),
-    min_new_tokens: fc.integer({ min: 0, max: 4 }),
-    logit_bias: fc.dictionary(fc.integer({ min: 0, max: 23 }).map(String), fc.double({ min: -100, max: 100, noNaN: true })),
-    eos_token_id: fc.constant(0),
-  }, { requiredKeys: ['eos_token_id'] })
+  const optionsArb = fc.record(
+    {
+      temperature: fc.double({ min: 0.05, max: 5, noNaN: true }),
+      top_k: fc.integer({ min: 1, max: 30 }),
+      top_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
+      min_p: fc.double({ min: 0, max: 1, noNaN: true }),
+      typical_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
+      repetition_penalty: fc.double({ min: 0.01, max: 100, noNaN: true }),
+      frequency_penalty: fc.double({ min: -2, max: 2, noNaN: true }),
+      presence_penalty: fc.double({ min: -2, max: 2, noNaN: true }),
+      no_repeat_ngram_size: fc.integer({ min: 1, max: 4 }),
+      bad_words_ids: fc.array(fc.array(fc.integer({ min: 0, max: 22 }), { minLength: 1, maxLength: 3 }), { maxLength: 4 }),
+      suppress_tokens: fc.array(fc.integer({ min: 0, max: 22 }), { maxLength: 5 }),
+      min_new_tokens: fc.integer({ min: 0, max: 4 }),
+      logit_bias: fc.dictionary(fc.integer({ min: 0, max: 23 }).map(String), fc.double({ min: -100, max: 100, noNaN: true })),
+      eos_token_id: fc.constant(0),
+    },
+    { requiredKeys: ['eos_token_id'] },
+  )
   // Vocabulary of 24; context tokens < 12 and bans < 23, so token 23 always survives.
-  test.prop([
-    fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 24, maxLength: 24 }).map(f32),
-    optionsArb,
-    fc.array(fc.integer({ min: 0, max: 11 }), { minLength: 1, maxLength: 12 }),
-    fc.nat(),
-  ], { numRuns: 200 })('any chain on finite logits: no NaN, softmax sums to 1', (row, options, tokens, cut) => {
+  test.prop(
+    [
+      fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 24, maxLength: 24 }).map(f32),
+      optionsArb,
+      fc.array(fc.integer({ min: 0, max: 11 }), { minLength: 1, maxLength: 12 }),
+      fc.nat(),
+    ],
+    { numRuns: 200 },
+  )('any chain on finite logits: no NaN, softmax sums to 1', (row, options, tokens, cut) => {
     const p = processorsFromOptions(options)
     if (p._tag === 'Left') throw new Error(p.left.problems.join('; '))
     const promptLength = 1 + (cut % tokens.length)
@@ -211,13 +245,22 @@ describe('composition', () => {
   })
 
   const processors: readonly [string, LogitsProcessor][] = [
-    ['temperature', temperature(0.3)], ['topK', topK(3)], ['topP', topP(0.5)], ['minP', minP(0.2)],
-    ['typicalP', typicalP(0.5)], ['repetitionPenalty', repetitionPenalty(1.3)], ['frequency', frequencyPenalty(0.4)],
-    ['presence', presencePenalty(0.4)], ['noRepeatNgram', noRepeatNgram(2)], ['badWords', badWords([[1, 2]])],
-    ['logitBias', logitBias({ 0: 3 })], ['minLength', minLength(10, 0)],
+    ['temperature', temperature(0.3)],
+    ['topK', topK(3)],
+    ['topP', topP(0.5)],
+    ['minP', minP(0.2)],
+    ['typicalP', typicalP(0.5)],
+    ['repetitionPenalty', repetitionPenalty(1.3)],
+    ['frequency', frequencyPenalty(0.4)],
+    ['presence', presencePenalty(0.4)],
+    ['noRepeatNgram', noRepeatNgram(2)],
+    ['badWords', badWords([[1, 2]])],
+    ['logitBias', logitBias({ 0: 3 })],
+    ['minLength', minLength(10, 0)],
   ]
   test.prop([wideLogitsArb.filter((r) => r.length >= 4), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 6 })])(
-    'no processor mutates its input; finite stays finite or becomes -Infinity', (row, tokens) => {
+    'no processor mutates its input; finite stays finite or becomes -Infinity',
+    (row, tokens) => {
       const ctx = processorContext(tokens.slice(0, 1), tokens.slice(1))
       const before = Array.from(row)
       for (const [, p] of processors) {
@@ -225,5 +268,6 @@ describe('composition', () => {
         expect(out.every((x) => Number.isFinite(x) || x === -Infinity)).toBe(true)
       }
       expect(Array.from(row)).toEqual(before)
-    })
+    },
+  )
 })

@@ -4,13 +4,15 @@ import { foldIn, greedy, key, logProbAt, logSoftmax, sample, softmax } from '../
 
 describe('softmax / logSoftmax', () => {
   test.prop([fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 32 })])(
-    'stable on any finite float32 row: sums to 1, exp(logSoftmax) = softmax', (xs) => {
+    'stable on any finite float32 row: sums to 1, exp(logSoftmax) = softmax',
+    (xs) => {
       const p = softmax(xs)
       const lp = logSoftmax(xs)
       expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12)
       p.forEach((pi, i) => expect(Math.exp(lp[i])).toBeCloseTo(pi, 12))
       expect(logProbAt(xs, 0)).toBe(lp[0])
-    })
+    },
+  )
   it('handles -Infinity, all -Infinity and +Infinity', () => {
     expect(Array.from(softmax([0, -Infinity, 0]))).toEqual([0.5, 0, 0.5])
     expect(Array.from(logSoftmax([0, -Infinity]))).toEqual([0, -Infinity])
@@ -46,8 +48,9 @@ describe('sample', () => {
     const row = Float32Array.from(Array.from([0.6, 0.3, 0.1], Math.log))
     const n = 3000
     const counts = [0, 0, 0]
-    for (let i = 0; i < n; i++) counts[sample(foldIn(key(1), i))(row)]++
-    // 4 standard deviations of a binomial at n = 3000
+    for (let i = 0; i < n; i++)
+      counts[sample(foldIn(key(1), i))(row)]++
+      // 4 standard deviations of a binomial at n = 3000
     ;[0.6, 0.3, 0.1].forEach((p, i) => expect(Math.abs(counts[i] / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n)))
   })
 })

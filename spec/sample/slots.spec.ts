@@ -3,7 +3,22 @@ import { planNextStep, promptSlots } from '../../src/sample/slots.js'
 
 describe('promptSlots', () => {
   it('gives equal prompts one slot, in order of first appearance', () => {
-    expect(promptSlots([[1, 2], [3, 4], [1, 2], [5, 6], [3, 4]])).toEqual({ prompts: [[1, 2], [3, 4], [5, 6]], slotOf: [0, 1, 0, 2, 1] })
+    expect(
+      promptSlots([
+        [1, 2],
+        [3, 4],
+        [1, 2],
+        [5, 6],
+        [3, 4],
+      ]),
+    ).toEqual({
+      prompts: [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+      slotOf: [0, 1, 0, 2, 1],
+    })
   })
 })
 

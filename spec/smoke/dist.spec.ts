@@ -58,12 +58,20 @@ describe('the package surface', () => {
   })
 
   it.skipIf(!built)('the subpaths import under plain Node, and minigpt-fp/sample loads no tfjs', () => {
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       const s = await import('minigpt-fp/sample')
       const before = Object.keys((await import('node:module')).createRequire(import.meta.url).cache).filter((k) => k.includes('@tensorflow')).length
       const t = await import('minigpt-fp/testing')
       console.log(JSON.stringify({ sample: typeof s.generate, topP: typeof s.topP, testing: typeof t.checkCausalLm, tfjsBeforeTesting: before }))
-    `], { cwd: root, encoding: 'utf8' })
+    `,
+      ],
+      { cwd: root, encoding: 'utf8' },
+    )
     expect(JSON.parse(out.trim())).toEqual({ sample: 'function', topP: 'function', testing: 'function', tfjsBeforeTesting: 0 })
   })
 

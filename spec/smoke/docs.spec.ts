@@ -10,19 +10,34 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const files = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+const files = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+]
 const codeBlocks = (text: string) => [...text.matchAll(/```(?:ts|js|typescript|javascript)\n([\s\S]*?)```/g)].map((m) => m[1])
 const NAMESPACES = ['tree', 'nn', 'mask', 'optim', 'train', 'data', 'minigpt', 'gpt2', 'sample', 'io', 'viz', 'codecs', 'quant']
 
 /** The exported names of each entry point, read under plain Node from dist/. */
 const exported = (): Record<string, string[]> =>
-  JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', `
+  JSON.parse(
+    execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
     const out = {}
     for (const spec of ['minigpt-fp', 'minigpt-fp/sample', 'minigpt-fp/testing']) out[spec] = Object.keys(await import(spec))
     const main = await import('minigpt-fp')
     for (const ns of ${JSON.stringify(NAMESPACES)}) out['ns:' + ns] = Object.keys(main[ns] ?? {})
     console.log(JSON.stringify(out))
-  `], { cwd: root, encoding: 'utf8' }))
+  `,
+      ],
+      { cwd: root, encoding: 'utf8' },
+    ),
+  )
 
 describe.skipIf(!existsSync(join(root, 'dist/index.js')))('code in the docs', () => {
   const names = exported()
@@ -32,7 +47,10 @@ describe.skipIf(!existsSync(join(root, 'dist/index.js')))('code in the docs', ()
       for (const block of codeBlocks(readFileSync(join(root, file), 'utf8'))) {
         for (const m of block.matchAll(/import\s*\{([^}]*)\}\s*from\s*'(minigpt-fp(?:\/sample|\/testing)?)'/g)) {
           for (const raw of m[1].split(',')) {
-            const name = raw.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]
+            const name = raw
+              .trim()
+              .replace(/^type\s+/, '')
+              .split(/\s+as\s+/)[0]
             if (name !== '' && !raw.trim().startsWith('type ') && !names[m[2]].includes(name)) missing.push(`${m[2]}: ${name}`)
           }
         }

@@ -33,7 +33,13 @@ console.log(JSON.stringify({ size: pool.right.size, same: JSON.stringify(a) === 
 describe('minigpt generate --workers (the built binary)', () => {
   it.skipIf(!existsSync(`${root}/dist/cli/bin.js`))('prints the names one process prints', () => {
     const run = (extra: string[]) =>
-      JSON.parse(execFileSync(process.execPath, [`${root}/dist/cli/bin.js`, 'generate', '--model', fixture, '-n', '9', '--seed', '4', '--temperature', '1.2', '--json', ...extra], { cwd: root, encoding: 'utf8', timeout: 120_000 })) as { text: string }[]
+      JSON.parse(
+        execFileSync(process.execPath, [`${root}/dist/cli/bin.js`, 'generate', '--model', fixture, '-n', '9', '--seed', '4', '--temperature', '1.2', '--json', ...extra], {
+          cwd: root,
+          encoding: 'utf8',
+          timeout: 120_000,
+        }),
+      ) as { text: string }[]
     const alone = run([])
     expect(alone).toHaveLength(9)
     expect(run(['--workers', '2'])).toEqual(alone)
@@ -43,7 +49,14 @@ describe('minigpt generate --workers (the built binary)', () => {
 describe('startNamesWorkers (from dist/)', () => {
   it.skipIf(!existsSync(`${root}/dist/io/names-worker.js`))('shares a request among worker processes with the one-process result', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 120_000 })
-    const r = JSON.parse(out.trim().split('\n').pop() as string) as { size: number; same: boolean; n: number; beamSame: boolean; bad: { _tag: string; left: string }; failed: { _tag: string; left: string } }
+    const r = JSON.parse(out.trim().split('\n').pop() as string) as {
+      size: number
+      same: boolean
+      n: number
+      beamSame: boolean
+      bad: { _tag: string; left: string }
+      failed: { _tag: string; left: string }
+    }
     expect(r.size).toBe(2)
     expect(r.n).toBe(23)
     expect(r.same).toBe(true)

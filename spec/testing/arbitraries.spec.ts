@@ -13,8 +13,20 @@ import * as tree from '../../src/core/tree.js'
 import { decodeMiniGptConfig, miniGpt, type MiniGptConfig } from '../../src/models/minigpt/index.js'
 import { decodeGpt2Config } from '../../src/models/gpt2/index.js'
 import {
-  attentionMask, float32, gpt2Config, keyPaddingMask, PADDING_SCORE, logitsRow, miniGptConfig, paddedBatch, paramsOf, shape, tensorData, tokenBatch,
-  tokenSequence, toTensor,
+  attentionMask,
+  float32,
+  gpt2Config,
+  keyPaddingMask,
+  PADDING_SCORE,
+  logitsRow,
+  miniGptConfig,
+  paddedBatch,
+  paramsOf,
+  shape,
+  tensorData,
+  tokenBatch,
+  tokenSequence,
+  toTensor,
 } from '../../src/testing/index.js'
 
 await initBackend('cpu')
@@ -44,32 +56,42 @@ describe('model configs', () => {
 })
 
 describe('tokens and masks', () => {
-  test.prop([tokenBatch({ vocabSize: 7, minLength: 2, maxLength: 5, minBatch: 2, maxBatch: 4 })])('batches: equal-length rows of in-vocabulary tokens within the limits', (rows) => {
-    expect(rows.length).toBeGreaterThanOrEqual(2)
-    expect(rows.length).toBeLessThanOrEqual(4)
-    for (const r of rows) {
-      expect(r.length).toBe(rows[0].length)
-      expect(r.length).toBeGreaterThanOrEqual(2)
-      expect(r.length).toBeLessThanOrEqual(5)
-      for (const t of r) expect(t >= 0 && t < 7 && Number.isInteger(t)).toBe(true)
-    }
-  })
+  test.prop([tokenBatch({ vocabSize: 7, minLength: 2, maxLength: 5, minBatch: 2, maxBatch: 4 })])(
+    'batches: equal-length rows of in-vocabulary tokens within the limits',
+    (rows) => {
+      expect(rows.length).toBeGreaterThanOrEqual(2)
+      expect(rows.length).toBeLessThanOrEqual(4)
+      for (const r of rows) {
+        expect(r.length).toBe(rows[0].length)
+        expect(r.length).toBeGreaterThanOrEqual(2)
+        expect(r.length).toBeLessThanOrEqual(5)
+        for (const t of r) expect(t >= 0 && t < 7 && Number.isInteger(t)).toBe(true)
+      }
+    },
+  )
 
   test.prop([tokenSequence({ vocabSize: 3, maxLength: 4 })])('sequences', (xs) => {
     expect(xs.length >= 1 && xs.length <= 4 && xs.every((t) => t < 3)).toBe(true)
   })
 
-  test.prop([fc.integer({ min: 1, max: 9 }).chain((n) => fc.tuple(fc.constant(n), attentionMask(n), attentionMask(n, 'right')))])('masks: first position real; right padding is real tokens then padding', ([n, any, right]) => {
-    for (const m of [any, right]) {
-      expect(m).toHaveLength(n)
-      expect(m[0]).toBe(1)
-      expect(m.every((x) => x === 0 || x === 1)).toBe(true)
-    }
-    expect(right).toEqual([...right].sort((a, b) => b - a))
-  })
+  test.prop([fc.integer({ min: 1, max: 9 }).chain((n) => fc.tuple(fc.constant(n), attentionMask(n), attentionMask(n, 'right')))])(
+    'masks: first position real; right padding is real tokens then padding',
+    ([n, any, right]) => {
+      for (const m of [any, right]) {
+        expect(m).toHaveLength(n)
+        expect(m[0]).toBe(1)
+        expect(m.every((x) => x === 0 || x === 1)).toBe(true)
+      }
+      expect(right).toEqual([...right].sort((a, b) => b - a))
+    },
+  )
 
   test.prop([paddedBatch({ vocabSize: 9, maxLength: 6, padId: 8 })])('padded batches put the pad id at padding positions', ({ tokens, attentionMask: mask }) => {
-    tokens.forEach((r, b) => r.forEach((t, i) => { if (mask[b][i] === 0) expect(t).toBe(8) }))
+    tokens.forEach((r, b) =>
+      r.forEach((t, i) => {
+        if (mask[b][i] === 0) expect(t).toBe(8)
+      }),
+    )
   })
 
   // Padding keys get -1e9, not -Infinity: a query that sees only padding stays finite (docs/testing.md).
@@ -141,10 +163,13 @@ describe('parameter trees', () => {
   })
 
   test.prop([fc.constant(null)], { numRuns: 1 })('a counterexample names the seed', () => {
-    const d = fc.check(fc.property(paramsOf(layer), (p) => {
-      tree.dispose(p.params)
-      return false
-    }), { numRuns: 1 })
+    const d = fc.check(
+      fc.property(paramsOf(layer), (p) => {
+        tree.dispose(p.params)
+        return false
+      }),
+      { numRuns: 1 },
+    )
     expect(fc.stringify(d.counterexample?.[0])).toMatch(/^minigpt\.init\(key\(\d+\)\)$/)
   })
 })

@@ -11,8 +11,20 @@ import { key } from '../../src/core/key.js'
 import { EVAL } from '../../src/core/layer.js'
 import { miniGpt, type MiniGptConfig } from '../../src/models/minigpt/index.js'
 import {
-  attentionDistributions, backendAgreement, batchInvariance, causalInvariance, checkCausalLm, determinism, finiteOutputs,
-  kvCacheEquivalence, miniGptUnderTest, paddingInvariance, prefixConsistency, tokenBatch, type CausalLm, type LmProperty,
+  attentionDistributions,
+  backendAgreement,
+  batchInvariance,
+  causalInvariance,
+  checkCausalLm,
+  determinism,
+  finiteOutputs,
+  kvCacheEquivalence,
+  miniGptUnderTest,
+  paddingInvariance,
+  prefixConsistency,
+  tokenBatch,
+  type CausalLm,
+  type LmProperty,
 } from '../../src/testing/index.js'
 import * as broken from './broken-models.js'
 
@@ -29,7 +41,8 @@ const T = String.raw`\[[\d, ]+\]` // a token list in a message
 const N = String.raw`-?[\d.e-]+` // a number in a message
 
 /** The property fails on the broken model with a message matching `pattern`, and holds on the real one. */
-const catches = async (property: LmProperty, bad: CausalLm<any, any>, pattern: RegExp, real: CausalLm<any, any> = real2) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+const catches = async (property: LmProperty, bad: CausalLm<any, any>, pattern: RegExp, real: CausalLm<any, any> = real2) => {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const r = await property.check(bad)
   expect(r.status, r.message).toBe('failed')
   expect(r.message.startsWith(`${property.name} violated: `), r.message).toBe(true)
@@ -59,7 +72,13 @@ describe('a causal mask shifted by one (each position sees the next)', () => {
   const bad = broken.forkedMiniGpt(c2, p2, { lookahead: 1 }, 'Mini-GPT with a shifted mask')
 
   it('fails causal invariance, naming the change, the position and the size of the difference', async () => {
-    await catches(causalInvariance, bad, new RegExp(`^causal invariance violated: changing the tokens after position \\d+ of ${T} \\(to ${T}\\) changed the logits at position \\d+ by ${N} \\(token \\d+'s logit: ${N} before, ${N} after; tolerance 1e-5\\)`))
+    await catches(
+      causalInvariance,
+      bad,
+      new RegExp(
+        `^causal invariance violated: changing the tokens after position \\d+ of ${T} \\(to ${T}\\) changed the logits at position \\d+ by ${N} \\(token \\d+'s logit: ${N} before, ${N} after; tolerance 1e-5\\)`,
+      ),
+    )
   })
 
   it('shrinks to the smallest counterexample: two tokens, the second changed, position 0', async () => {
@@ -68,7 +87,11 @@ describe('a causal mask shifted by one (each position sees the next)', () => {
   })
 
   it('fails attention distributions: weight on a later position', async () => {
-    await catches(attentionDistributions, bad, new RegExp(`^attention distributions violated: in layer 0, head \\d+, query \\d+ of ${T} puts weight ${N} on key \\d+, a later position \\(it must be 0`))
+    await catches(
+      attentionDistributions,
+      bad,
+      new RegExp(`^attention distributions violated: in layer 0, head \\d+, query \\d+ of ${T} puts weight ${N} on key \\d+, a later position \\(it must be 0`),
+    )
   })
 
   it('a full check names exactly the invariants the bug breaks', async () => {
@@ -96,7 +119,12 @@ describe('the causal mask missing in one layer', () => {
 describe('a padding mask laid on the queries instead of the keys', () => {
   it('fails padding invariance in a one-layer model: the padding tokens leak into real positions', async () => {
     const bad = broken.forkedMiniGpt(c1, p1, { paddingOnQueries: true }, 'one-layer Mini-GPT masking queries')
-    const r = await catches(paddingInvariance, bad, new RegExp(`^padding invariance violated: with attention mask ${T}, changing the padding tokens of ${T} \\(to ${T}\\) changed the logits at real position \\d+ by ${N}`), real1)
+    const r = await catches(
+      paddingInvariance,
+      bad,
+      new RegExp(`^padding invariance violated: with attention mask ${T}, changing the padding tokens of ${T} \\(to ${T}\\) changed the logits at real position \\d+ by ${N}`),
+      real1,
+    )
     // Padding may sit anywhere, the first position included (since left padding is tried too).
     expect(r.message).toMatch(/attention mask \[[01](, [01])*\]/)
   })
@@ -108,7 +136,13 @@ describe('a padding mask laid on the queries instead of the keys', () => {
 
 describe('a KV cache that drops its first position', () => {
   it('fails KV-cache equivalence, naming the prompt, the fed tokens and the position', async () => {
-    await catches(kvCacheEquivalence, broken.cacheDroppingMiniGpt(c2, p2), new RegExp(`^KV-cache equivalence violated: for ${T}, prefilling ${T} and then feeding [\\d, ]+ one token at a time gave logits at position \\d+ that differ from the full computation by ${N}`))
+    await catches(
+      kvCacheEquivalence,
+      broken.cacheDroppingMiniGpt(c2, p2),
+      new RegExp(
+        `^KV-cache equivalence violated: for ${T}, prefilling ${T} and then feeding [\\d, ]+ one token at a time gave logits at position \\d+ that differ from the full computation by ${N}`,
+      ),
+    )
   })
 })
 
@@ -116,7 +150,11 @@ describe('positions counted from the end of the sequence', () => {
   const bad = broken.forkedMiniGpt(c2, p2, { positionsFromEnd: true }, 'Mini-GPT with right-aligned positions')
 
   it('fails prefix consistency', async () => {
-    await catches(prefixConsistency, bad, new RegExp(`^prefix consistency violated: the logits of the prefix ${T} at position \\d+ differ by ${N} .* from those of the whole sequence ${T}`))
+    await catches(
+      prefixConsistency,
+      bad,
+      new RegExp(`^prefix consistency violated: the logits of the prefix ${T} at position \\d+ differ by ${N} .* from those of the whole sequence ${T}`),
+    )
   })
 
   it('still passes causal invariance: the two invariants are different', async () => {
@@ -126,11 +164,19 @@ describe('positions counted from the end of the sequence', () => {
 
 describe('more broken variants', () => {
   it('dropout left on fails determinism', async () => {
-    await catches(determinism, broken.dropoutOnMiniGpt(c2, p2), /^determinism violated: computing the logits of \[\[[\d, ]+\](, \[[\d, ]+\])*\] twice gave different values at position \d+/)
+    await catches(
+      determinism,
+      broken.dropoutOnMiniGpt(c2, p2),
+      /^determinism violated: computing the logits of \[\[[\d, ]+\](, \[[\d, ]+\])*\] twice gave different values at position \d+/,
+    )
   })
 
   it('logits centred over the batch fail batch invariance', async () => {
-    await catches(batchInvariance, broken.batchNormMiniGpt(c2, p2), new RegExp(`^batch invariance violated: the logits of ${T} at position \\d+ changed by ${N} .* when it was row \\d+ of the batch \\[${T}(, ${T})+\\] instead of alone`))
+    await catches(
+      batchInvariance,
+      broken.batchNormMiniGpt(c2, p2),
+      new RegExp(`^batch invariance violated: the logits of ${T} at position \\d+ changed by ${N} .* when it was row \\d+ of the batch \\[${T}(, ${T})+\\] instead of alone`),
+    )
   })
 
   it('a token whose logits overflow fails finite outputs', async () => {
@@ -138,7 +184,11 @@ describe('more broken variants', () => {
   })
 
   it('a wasm kernel off by 0.01 fails backend agreement (the check switches backends and restores cpu)', async () => {
-    await catches(backendAgreement, broken.wasmSkewedMiniGpt(c2, p2), /^backend agreement violated: the logits of \[[\d, ]+\] at position \d+ differ by 0.01 .* between cpu and wasm/)
+    await catches(
+      backendAgreement,
+      broken.wasmSkewedMiniGpt(c2, p2),
+      /^backend agreement violated: the logits of \[[\d, ]+\] at position \d+ differ by 0.01 .* between cpu and wasm/,
+    )
     expect(tf.getBackend()).toBe('cpu')
   })
 })
@@ -149,7 +199,15 @@ describe('a model that throws or returns the wrong shape', () => {
     const r = await determinism.check(wrongShape)
     expect(r.status).toBe('failed')
     expect(r.message).toMatch(/^determinism could not be checked: logits\(\[\[\d+\]\]\) returned logits of shape \[1, 1, 3\], expected \[1, 1, 5\]/)
-    const throwing: CausalLm = { name: 'thrower', vocabSize: 5, maxLength: 4, logits: (_p, tokens) => { if (tokens[0].includes(4)) throw new Error('token 4 is unknown'); return tokens.map((r) => r.map(() => [0, 0, 0, 0, 0])) } }
+    const throwing: CausalLm = {
+      name: 'thrower',
+      vocabSize: 5,
+      maxLength: 4,
+      logits: (_p, tokens) => {
+        if (tokens[0].includes(4)) throw new Error('token 4 is unknown')
+        return tokens.map((r) => r.map(() => [0, 0, 0, 0, 0]))
+      },
+    }
     const t = await finiteOutputs.check(throwing)
     expect(t.message).toMatch(/^finite outputs could not be checked: logits\(\[\[4\]\]\) threw: token 4 is unknown/)
   })

@@ -35,11 +35,19 @@ export interface Bugs {
   readonly realPositions?: boolean
 }
 
-const ids = (tokens: TokenBatch): tf.Tensor2D => tf.tensor2d(tokens.map((r) => [...r]), [tokens.length, tokens[0].length], 'int32')
+const ids = (tokens: TokenBatch): tf.Tensor2D =>
+  tf.tensor2d(
+    tokens.map((r) => [...r]),
+    [tokens.length, tokens[0].length],
+    'int32',
+  )
 
 /** A causal mask whose rows allow `lookahead` positions past the diagonal. */
 const shiftedCausal = (t: number, lookahead: number): tf.Tensor2D =>
-  tf.tensor2d(Array.from({ length: t * t }, (_, n) => (n % t <= Math.floor(n / t) + lookahead ? 0 : -Infinity)), [t, t])
+  tf.tensor2d(
+    Array.from({ length: t * t }, (_, n) => (n % t <= Math.floor(n / t) + lookahead ? 0 : -Infinity)),
+    [t, t],
+  )
 
 /** Mini-GPT's forward (full sequences, evaluation mode) with the given bugs, on the real parameters. */
 export const forkedForward = (c: MiniGptConfig, bugs: Bugs = {}) => {
@@ -56,7 +64,10 @@ export const forkedForward = (c: MiniGptConfig, bugs: Bugs = {}) => {
     const realRows = (m: readonly number[]) => m.map((_, i) => Math.max(0, m.slice(0, i + 1).filter((x) => x === 1).length - 1))
     const pos =
       bugs.realPositions === true && attentionMask !== undefined
-        ? tf.tensor3d(attentionMask.map((m) => realRows(m).map(at)), [tokens.length, t, c.embed_dim])
+        ? tf.tensor3d(
+            attentionMask.map((m) => realRows(m).map(at)),
+            [tokens.length, t, c.embed_dim],
+          )
         : tf.tensor2d(rows.flatMap(at), [t, c.embed_dim])
     let x = tf.add(emb, pos) as tf.Tensor3D
     const from = bugs.lookaheadFrom
@@ -64,17 +75,24 @@ export const forkedForward = (c: MiniGptConfig, bugs: Bugs = {}) => {
       (bugs.lookahead ?? 0) > 0
         ? shiftedCausal(t, bugs.lookahead ?? 0)
         : from !== undefined
-          ? tf.tensor2d(Array.from({ length: t * t }, (_, n) => (n % t <= Math.floor(n / t) + (Math.floor(n / t) >= from ? 1 : 0) ? 0 : -Infinity)), [t, t])
+          ? tf.tensor2d(
+              Array.from({ length: t * t }, (_, n) => (n % t <= Math.floor(n / t) + (Math.floor(n / t) >= from ? 1 : 0) ? 0 : -Infinity)),
+              [t, t],
+            )
           : causalMask(t)
-    const keys = attentionMask === undefined ? undefined : bugs.infinitePadding === true
-      ? tf.reshape(tf.tensor2d(attentionMask.map((r) => r.map((v) => (v === 1 ? 0 : -Infinity))), [tokens.length, t]), [tokens.length, 1, 1, t])
-      : keyPaddingMask(attentionMask)
-    const padding =
-      keys === undefined
+    const keys =
+      attentionMask === undefined
         ? undefined
-        : bugs.paddingOnQueries === true
-          ? tf.reshape(keys, [tokens.length, 1, t, 1])
-          : keys
+        : bugs.infinitePadding === true
+          ? tf.reshape(
+              tf.tensor2d(
+                attentionMask.map((r) => r.map((v) => (v === 1 ? 0 : -Infinity))),
+                [tokens.length, t],
+              ),
+              [tokens.length, 1, 1, t],
+            )
+          : keyPaddingMask(attentionMask)
+    const padding = keys === undefined ? undefined : bugs.paddingOnQueries === true ? tf.reshape(keys, [tokens.length, 1, t, 1]) : keys
     const mask = padding === undefined ? causal : tf.add(causal, padding)
     const weights: tf.Tensor4D[] = []
     p.layers.forEach((lp, i) => {
@@ -89,7 +107,13 @@ export const forkedForward = (c: MiniGptConfig, bugs: Bugs = {}) => {
 }
 
 /** The fork as a model under test (no incremental decoding: the bugs are in the full pass); it declares `padding: 'left'` with `realPositions`. */
-export const forkedMiniGpt = (c: MiniGptConfig, params: MiniGptParams, bugs: Bugs, name: string, padding: 'mask' | 'left' = bugs.realPositions === true ? 'left' : 'mask'): CausalLm<MiniGptParams> => {
+export const forkedMiniGpt = (
+  c: MiniGptConfig,
+  params: MiniGptParams,
+  bugs: Bugs,
+  name: string,
+  padding: 'mask' | 'left' = bugs.realPositions === true ? 'left' : 'mask',
+): CausalLm<MiniGptParams> => {
   const f = forkedForward(c, bugs)
   return {
     name,
@@ -141,10 +165,11 @@ export const batchNormMiniGpt = (c: MiniGptConfig, params: MiniGptParams): Causa
   return {
     ...real,
     name: 'Mini-GPT with logits centred over the batch',
-    logits: (p, tokens, o) => tf.tidy(() => {
-      const l = real.logits(p, tokens, o) as tf.Tensor3D
-      return tf.sub(l, tf.mul(tf.mean(l, 0, true), 0.5))
-    }),
+    logits: (p, tokens, o) =>
+      tf.tidy(() => {
+        const l = real.logits(p, tokens, o) as tf.Tensor3D
+        return tf.sub(l, tf.mul(tf.mean(l, 0, true), 0.5))
+      }),
   }
 }
 
@@ -154,10 +179,11 @@ export const wasmSkewedMiniGpt = (c: MiniGptConfig, params: MiniGptParams): Caus
   return {
     ...real,
     name: 'Mini-GPT with a wasm kernel off by 0.01',
-    logits: (p, tokens, o) => tf.tidy(() => {
-      const l = real.logits(p, tokens, o) as tf.Tensor3D
-      return tf.getBackend() === 'wasm' ? tf.add(l, 0.01) : l
-    }),
+    logits: (p, tokens, o) =>
+      tf.tidy(() => {
+        const l = real.logits(p, tokens, o) as tf.Tensor3D
+        return tf.getBackend() === 'wasm' ? tf.add(l, 0.01) : l
+      }),
   }
 }
 
@@ -167,10 +193,11 @@ export const overflowingMiniGpt = (c: MiniGptConfig, params: MiniGptParams, badT
   return {
     ...real,
     name: `Mini-GPT whose token ${badToken} overflows`,
-    logits: (p, tokens, o) => tf.tidy(() => {
-      const l = real.logits(p, tokens, o) as tf.Tensor3D
-      const bad = tf.expandDims(tf.equal(ids(tokens), badToken), 2)
-      return tf.where(tf.broadcastTo(bad, l.shape), tf.mul(l, 1e38 * 1e38), l)
-    }),
+    logits: (p, tokens, o) =>
+      tf.tidy(() => {
+        const l = real.logits(p, tokens, o) as tf.Tensor3D
+        const bad = tf.expandDims(tf.equal(ids(tokens), badToken), 2)
+        return tf.where(tf.broadcastTo(bad, l.shape), tf.mul(l, 1e38 * 1e38), l)
+      }),
   }
 }

@@ -9,9 +9,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
-import {
-  assertCausalLm, causalInvariance, causalLmSuite, checkCausalLm, describeProblems, PropertyViolation, type CausalLm, type TestRunner,
-} from '../../src/testing/index.js'
+import { assertCausalLm, causalInvariance, causalLmSuite, checkCausalLm, describeProblems, PropertyViolation, type CausalLm, type TestRunner } from '../../src/testing/index.js'
 import { toyLm } from './toy-lm.js'
 
 await initBackend('cpu')
@@ -68,7 +66,11 @@ describe('a run that checks nothing', () => {
 
   it('fails with a report listing why each invariant was skipped', async () => {
     const reports = await checkCausalLm(tiny, { only: ['causalInvariance', 'kvCacheEquivalence'] })
-    expect(reports.map((r) => [r.property, r.status])).toEqual([['causal invariance', 'skipped'], ['KV-cache equivalence', 'skipped'], ['nothing checked', 'failed']])
+    expect(reports.map((r) => [r.property, r.status])).toEqual([
+      ['causal invariance', 'skipped'],
+      ['KV-cache equivalence', 'skipped'],
+      ['nothing checked', 'failed'],
+    ])
     expect(reports[2].message).toBe(
       'nothing checked: every selected invariant was skipped for one-token model, so nothing was checked (causal invariance: it needs sequences of 2 tokens; the model (or maxLength) allows 1; KV-cache equivalence: the model offers no incremental decoding (incremental))',
     )
@@ -85,7 +87,11 @@ describe('a run that checks nothing', () => {
 
 it('reports NaN as NaN first, not as a violated invariant', async () => {
   const toy = toyLm(5)
-  const nan: CausalLm<any, any> = { ...toy, name: 'NaN at token 4', logits: async (p, tokens, o) => (await toy.logits(p, tokens, o) as number[][][]).map((r, b) => r.map((l, q) => (tokens[b][q] === 4 ? l.map(() => NaN) : l))) } // eslint-disable-line @typescript-eslint/no-explicit-any
+  const nan: CausalLm<any, any> = {
+    ...toy,
+    name: 'NaN at token 4',
+    logits: async (p, tokens, o) => ((await toy.logits(p, tokens, o)) as number[][][]).map((r, b) => r.map((l, q) => (tokens[b][q] === 4 ? l.map(() => NaN) : l))),
+  } // eslint-disable-line @typescript-eslint/no-explicit-any
   const r = await causalInvariance.check(nan, { seed: 1 })
   expect(r.status).toBe('failed')
   expect(r.message).toMatch(/^NaN in the logits \(found while checking causal invariance\): the logits of \[[\d, ]*4[\d, ]*\] at position \d+ include NaN \(token 0's logit\)/)

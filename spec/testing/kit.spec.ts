@@ -11,8 +11,22 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { initBackend } from '../../src/backend/index.js'
 import {
-  assertCausalLm, attentionDistributions, causalInvariance, causalLmSuite, checkCausalLm, compareRows, kvCacheEquivalence, LM_PROPERTIES,
-  numberInWords, paddingInvariance, PropertyViolation, readLogits, readNextLogits, tokensInWords, type CausalLm, type TestRunner,
+  assertCausalLm,
+  attentionDistributions,
+  causalInvariance,
+  causalLmSuite,
+  checkCausalLm,
+  compareRows,
+  kvCacheEquivalence,
+  LM_PROPERTIES,
+  numberInWords,
+  paddingInvariance,
+  PropertyViolation,
+  readLogits,
+  readNextLogits,
+  tokensInWords,
+  type CausalLm,
+  type TestRunner,
 } from '../../src/testing/index.js'
 import { toyLm } from './toy-lm.js'
 
@@ -22,8 +36,15 @@ describe('a hand-written model in plain arrays', () => {
   it('passes every invariant it can be checked for; the rest are skipped with the reason', async () => {
     const reports = await checkCausalLm(toyLm(7), { skip: ['backendAgreement'] })
     expect(reports.map((r) => [r.property, r.status])).toEqual([
-      ['causal invariance', 'passed'], ['prefix consistency', 'passed'], ['KV-cache equivalence', 'passed'], ['batch invariance', 'passed'],
-      ['padding invariance', 'passed'], ['left-padding invariance', 'skipped'], ['determinism', 'passed'], ['finite outputs', 'passed'], ['attention distributions', 'skipped'],
+      ['causal invariance', 'passed'],
+      ['prefix consistency', 'passed'],
+      ['KV-cache equivalence', 'passed'],
+      ['batch invariance', 'passed'],
+      ['padding invariance', 'passed'],
+      ['left-padding invariance', 'skipped'],
+      ['determinism', 'passed'],
+      ['finite outputs', 'passed'],
+      ['attention distributions', 'skipped'],
     ])
     expect(reports[8].message).toBe('attention distributions: skipped for toy model: the model does not expose its attention weights (attention)')
   })
@@ -59,7 +80,13 @@ describe('a hand-written model in plain arrays', () => {
 
   it('stops at a time limit and says so', async () => {
     const toy = toyLm(5)
-    const slow: typeof toy = { ...toy, logits: async (p, tokens, o) => { await new Promise((r) => setTimeout(r, 20)); return toy.logits(p, tokens, o) } }
+    const slow: typeof toy = {
+      ...toy,
+      logits: async (p, tokens, o) => {
+        await new Promise((r) => setTimeout(r, 20))
+        return toy.logits(p, tokens, o)
+      },
+    }
     const r = await causalInvariance.check(slow, { numRuns: 1000, timeLimitMs: 150 })
     expect(r.status).toBe('passed')
     expect(r.runs).toBeLessThan(1000)
@@ -68,7 +95,13 @@ describe('a hand-written model in plain arrays', () => {
 
   it('shares a time budget among the invariants', async () => {
     const toy = toyLm(5)
-    const slow: typeof toy = { ...toy, logits: async (p, tokens, o) => { await new Promise((r) => setTimeout(r, 10)); return toy.logits(p, tokens, o) } }
+    const slow: typeof toy = {
+      ...toy,
+      logits: async (p, tokens, o) => {
+        await new Promise((r) => setTimeout(r, 10))
+        return toy.logits(p, tokens, o)
+      },
+    }
     const reports = await checkCausalLm(slow, { only: ['causalInvariance', 'determinism'], numRuns: 1000, timeBudgetMs: 400 })
     expect(reports.map((r) => r.status)).toEqual(['passed', 'passed'])
     for (const r of reports) {
@@ -80,31 +113,74 @@ describe('a hand-written model in plain arrays', () => {
   it('padding by id: a model that pools over the whole row, padding included, fails', async () => {
     const base = toyLm(6)
     const poolsPadding: CausalLm = {
-      name: 'pools padding', vocabSize: 6, maxLength: 8, padding: { padId: 0 },
+      name: 'pools padding',
+      vocabSize: 6,
+      maxLength: 8,
+      padding: { padId: 0 },
       // mean over every position of the row: padding (and the future) leak into real positions
       logits: (_p, tokens) => tokens.map((r) => r.map((t) => Array.from({ length: 6 }, (_, v) => Math.sin(t + v) + r.reduce((a, s) => a + s * v, 0) / r.length))),
     }
     const r = await paddingInvariance.check(poolsPadding)
-    expect(r.message).toMatch(/^padding invariance violated: the logits of \[[\d, ]+\] at position \d+ differ by .* between running it unpadded and right-padded as \[[\d, ]*0\] \(attention mask \[1(, [01])*, 0\]\)/)
+    expect(r.message).toMatch(
+      /^padding invariance violated: the logits of \[[\d, ]+\] at position \d+ differ by .* between running it unpadded and right-padded as \[[\d, ]*0\] \(attention mask \[1(, [01])*, 0\]\)/,
+    )
     expect((await paddingInvariance.check({ ...base, padding: { padId: 0 } })).status).toBe('passed')
   })
 })
 
 describe('what a model may return', () => {
   it('reads nested arrays, Float32Array rows and tensors, disposing tensors', async () => {
-    const t = tf.tensor3d([[[1, 2], [3, 4]]])
-    expect((await readLogits(t, 1, 2, 2, 'x')).map((r) => r.map((x) => Array.from(x)))).toEqual([[[1, 2], [3, 4]]])
+    const t = tf.tensor3d([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ])
+    expect((await readLogits(t, 1, 2, 2, 'x')).map((r) => r.map((x) => Array.from(x)))).toEqual([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ])
     expect(t.isDisposed).toBe(true)
     expect((await readLogits([[Float32Array.of(1, 2)]], 1, 1, 2, 'x'))[0][0]).toEqual(Float32Array.of(1, 2))
-    const last = tf.tensor3d([[[1, 2], [3, 4]], [[5, 6], [7, 8]]])
-    expect((await readNextLogits(last, 2, 2, 'x')).map((r) => Array.from(r))).toEqual([[3, 4], [7, 8]])
-    expect((await readNextLogits([[[0, 0], [9, 9]]], 1, 2, 'x')).map((r) => Array.from(r))).toEqual([[9, 9]])
+    const last = tf.tensor3d([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [
+        [5, 6],
+        [7, 8],
+      ],
+    ])
+    expect((await readNextLogits(last, 2, 2, 'x')).map((r) => Array.from(r))).toEqual([
+      [3, 4],
+      [7, 8],
+    ])
+    expect(
+      (
+        await readNextLogits(
+          [
+            [
+              [0, 0],
+              [9, 9],
+            ],
+          ],
+          1,
+          2,
+          'x',
+        )
+      ).map((r) => Array.from(r)),
+    ).toEqual([[9, 9]])
     expect((await readNextLogits([Float32Array.of(1, 1)], 1, 2, 'x')).map((r) => Array.from(r))).toEqual([[1, 1]])
   })
 
   it('says which call returned which wrong shape', async () => {
     const t = tf.zeros([1, 3, 4])
-    await expect(readLogits(t, 1, 3, 5, 'logits([[1, 2, 3]])')).rejects.toThrow('logits([[1, 2, 3]]) returned logits of shape [1, 3, 4], expected [1, 3, 5] ([batch, position, vocabSize])')
+    await expect(readLogits(t, 1, 3, 5, 'logits([[1, 2, 3]])')).rejects.toThrow(
+      'logits([[1, 2, 3]]) returned logits of shape [1, 3, 4], expected [1, 3, 5] ([batch, position, vocabSize])',
+    )
     expect(t.isDisposed).toBe(true)
     await expect(readLogits([[[1]]], 2, 1, 1, 'f')).rejects.toThrow('f returned logits of shape [1, 1, 1], expected [2, 1, 1]')
   })
@@ -125,7 +201,13 @@ describe('causalLmSuite with any runner', () => {
     const it = Object.assign((name: string, body: () => Promise<void>, timeout?: number) => calls.push({ kind: 'it', name, body, timeout }), {
       skip: (name: string) => calls.push({ kind: 'skip', name }),
     })
-    const runner: TestRunner = { describe: (name, body) => { calls.push({ kind: 'describe', name }); body() }, it }
+    const runner: TestRunner = {
+      describe: (name, body) => {
+        calls.push({ kind: 'describe', name })
+        body()
+      },
+      it,
+    }
     return { calls, runner }
   }
 
@@ -134,9 +216,14 @@ describe('causalLmSuite with any runner', () => {
     causalLmSuite({ ...runner, model: toyLm(5, { future: true }), skip: ['backendAgreement'], timeout: 5000 })
     expect(calls.map((c) => `${c.kind} ${c.name}`)).toEqual([
       'describe toy model that sees the future: causal LM invariants',
-      'it causal invariance', 'it prefix consistency', 'it KV-cache equivalence', 'it batch invariance', 'it padding invariance',
+      'it causal invariance',
+      'it prefix consistency',
+      'it KV-cache equivalence',
+      'it batch invariance',
+      'it padding invariance',
       'skip left-padding invariance (skipped: the model does not declare left padding (padding: "left": it honours the mask and counts positions over real tokens))',
-      'it determinism', 'it finite outputs',
+      'it determinism',
+      'it finite outputs',
       'skip attention distributions (skipped: the model does not expose its attention weights (attention))',
     ])
     expect(calls[1].timeout).toBe(5000)
@@ -159,7 +246,17 @@ describe('causalLmSuite with any runner', () => {
 
 describe('words', () => {
   it('prints numbers, tolerances and token lists for people', () => {
-    expect([0.41234, 1e-5, 1e-4, 3.2e-7, 123456, 0, NaN, -Infinity, 2].map((x) => numberInWords(x))).toEqual(['0.41', '1e-5', '1e-4', '3.2e-7', '1.2e5', '0', 'NaN', '-Infinity', '2'])
+    expect([0.41234, 1e-5, 1e-4, 3.2e-7, 123456, 0, NaN, -Infinity, 2].map((x) => numberInWords(x))).toEqual([
+      '0.41',
+      '1e-5',
+      '1e-4',
+      '3.2e-7',
+      '1.2e5',
+      '0',
+      'NaN',
+      '-Infinity',
+      '2',
+    ])
     expect(tokensInWords([1, 5, 9])).toBe('[1, 5, 9]')
     expect(tokensInWords(Array.from({ length: 40 }, (_, i) => i))).toBe('[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, … (16 more), 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39]')
   })
@@ -179,7 +276,9 @@ describe('the minigpt-fp/testing module', () => {
   const imports = (file: string, seen = new Set<string>()): Set<string> => {
     if (seen.has(file)) return seen
     seen.add(file)
-    const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '') // doc comments hold examples
+    const code = readFileSync(file, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '') // doc comments hold examples
     for (const m of code.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
       const spec = m[1] ?? m[2]
       if (spec.startsWith('.')) imports(resolve(dirname(file), spec.replace(/\.js$/, '.ts')), seen)

@@ -31,8 +31,7 @@ export const toyLm = (
   opts: { readonly future?: boolean; readonly async?: boolean; readonly released?: number[]; readonly handed?: number[]; readonly padding?: 'mask' | 'left' } = {},
 ): CausalLm<ToyParams, ToyState> => {
   let next = 0
-  const row = (p: ToyParams, token: number, sum: readonly number[], count: number): number[] =>
-    p.own[token].map((x, v) => x + (0.5 * sum[v]) / Math.max(1, count))
+  const row = (p: ToyParams, token: number, sum: readonly number[], count: number): number[] => p.own[token].map((x, v) => x + (0.5 * sum[v]) / Math.max(1, count))
   const logits = (p: ToyParams, tokens: readonly (readonly number[])[], mask?: readonly (readonly number[])[]) =>
     tokens.map((r, b) => {
       const real = (s: number) => mask === undefined || mask[b][s] === 1
@@ -64,7 +63,14 @@ export const toyLm = (
     incremental: {
       prefill: (p, prompts, { attentionMask }) => {
         let state: ToyState = { id: next++, sums: prompts.map(() => new Array<number>(vocab).fill(0)), counts: prompts.map(() => 0) }
-        for (let i = 0; i < prompts[0].length; i++) state = feed(p, state.sums, state.counts, prompts.map((r) => r[i]), attentionMask?.map((m) => m[i] === 1))
+        for (let i = 0; i < prompts[0].length; i++)
+          state = feed(
+            p,
+            state.sums,
+            state.counts,
+            prompts.map((r) => r[i]),
+            attentionMask?.map((m) => m[i] === 1),
+          )
         const last = prompts.map((r) => r[r.length - 1])
         opts.handed?.push(state.id)
         return { logits: last.map((t, b) => row(p, t, state.sums[b], state.counts[b])), state }

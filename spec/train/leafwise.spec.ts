@@ -12,7 +12,10 @@ import { adamw, chain, clipByGlobalNorm, warmupLinearDecay } from '../../src/opt
 import { leafwiseStep } from '../../src/train/leafwise.js'
 import { stepTrainer, trainer, type LossFn } from '../../src/train/step.js'
 
-interface P { readonly emb: tf.Tensor2D; readonly layers: readonly { readonly w: tf.Tensor2D; readonly b: tf.Tensor1D }[] }
+interface P {
+  readonly emb: tf.Tensor2D
+  readonly layers: readonly { readonly w: tf.Tensor2D; readonly b: tf.Tensor1D }[]
+}
 const init = (): P => ({
   emb: tf.randomNormal([6, 4], 0, 1, 'float32', 1) as tf.Tensor2D,
   layers: [2, 3].map((s) => ({ w: tf.randomNormal([4, 4], 0, 0.5, 'float32', s) as tf.Tensor2D, b: tf.randomNormal([4], 0, 0.1, 'float32', s + 10) as tf.Tensor1D })),
@@ -28,9 +31,22 @@ describe('leafwiseStep', () => {
 
   it.each([false, true])('equals trainStep with chain(clipByGlobalNorm, inner), bit for bit (donate: %s)', async (donate) => {
     const x = tf.randomNormal([5, 6], 0, 3, 'float32', 7) as tf.Tensor2D
-    const ref = trainer(loss, chain(clipByGlobalNorm(0.5), inner()), (() => { const p = init(); return { params: p, opt: chain(clipByGlobalNorm(0.5), inner()).init(p) } })())
+    const ref = trainer(
+      loss,
+      chain(clipByGlobalNorm(0.5), inner()),
+      (() => {
+        const p = init()
+        return { params: p, opt: chain(clipByGlobalNorm(0.5), inner()).init(p) }
+      })(),
+    )
     const lw = leafwiseStep(loss, inner(), { maxGradNorm: 0.5, donate })
-    const t = stepTrainer(lw.step, (() => { const p = init(); return { params: p, opt: lw.init(p) } })())
+    const t = stepTrainer(
+      lw.step,
+      (() => {
+        const p = init()
+        return { params: p, opt: lw.init(p) }
+      })(),
+    )
     const before = tf.memory().numTensors
     for (let i = 0; i < 4; i++) {
       expect(await t.step(x, foldIn(key(3), i))).toBe(await ref.step(x, foldIn(key(3), i)))

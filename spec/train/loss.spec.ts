@@ -39,27 +39,30 @@ const makeCase = (seed: number, n: number, v: number, ignore: number) => {
 }
 
 describe('crossEntropy', () => {
-  test.prop([fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 12 }), fc.boolean(), fc.integer({ min: 0, max: 2 ** 31 - 1 })], { numRuns: 30 })(
-    'equals the hand computation (log-sum-exp in float64) with ignored targets, for [B, T, V] logits',
-    (b, t, v, padIgnore, seed) => {
-      // Either PyTorch's default ignore_index (-100) or the seed's PAD id (0, a real class).
-      const ignore = padIgnore ? 0 : -100
-      const { rows, targets } = makeCase(seed, b * t, v, ignore)
-      const expected = handCrossEntropy(rows, targets, ignore)
-      tf.tidy(() => {
-        const logits = tf.tensor3d(rows.flat(), [b, t, v])
-        const tg = tf.tensor2d(targets, [b, t], 'int32')
-        const loss = (ignore === -100 ? crossEntropy(logits, tg) : crossEntropy(logits, tg, ignore)).dataSync()[0]
-        expect(Math.abs(loss - expected.mean)).toBeLessThanOrEqual(1e-5 * Math.max(1, expected.mean))
-        const { sum, count } = nllSum(logits, tg, ignore)
-        expect(count.dataSync()[0]).toBe(expected.count)
-        expect(Math.abs(sum.dataSync()[0] - expected.sum)).toBeLessThanOrEqual(1e-5 * Math.max(1, expected.sum))
-      })
-    },
-  )
+  test.prop([fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 12 }), fc.boolean(), fc.integer({ min: 0, max: 2 ** 31 - 1 })], {
+    numRuns: 30,
+  })('equals the hand computation (log-sum-exp in float64) with ignored targets, for [B, T, V] logits', (b, t, v, padIgnore, seed) => {
+    // Either PyTorch's default ignore_index (-100) or the seed's PAD id (0, a real class).
+    const ignore = padIgnore ? 0 : -100
+    const { rows, targets } = makeCase(seed, b * t, v, ignore)
+    const expected = handCrossEntropy(rows, targets, ignore)
+    tf.tidy(() => {
+      const logits = tf.tensor3d(rows.flat(), [b, t, v])
+      const tg = tf.tensor2d(targets, [b, t], 'int32')
+      const loss = (ignore === -100 ? crossEntropy(logits, tg) : crossEntropy(logits, tg, ignore)).dataSync()[0]
+      expect(Math.abs(loss - expected.mean)).toBeLessThanOrEqual(1e-5 * Math.max(1, expected.mean))
+      const { sum, count } = nllSum(logits, tg, ignore)
+      expect(count.dataSync()[0]).toBe(expected.count)
+      expect(Math.abs(sum.dataSync()[0] - expected.sum)).toBeLessThanOrEqual(1e-5 * Math.max(1, expected.sum))
+    })
+  })
 
   it('a small case written out: logits [[1, 2, 3], [1, 1, 1], [0, 0, 10]]', () => {
-    const logits = tf.tensor2d([[1, 2, 3], [1, 1, 1], [0, 0, 10]])
+    const logits = tf.tensor2d([
+      [1, 2, 3],
+      [1, 1, 1],
+      [0, 0, 10],
+    ])
     const row1 = Math.log(Math.E + Math.E ** 2 + Math.E ** 3) - 3 // −log softmax([1, 2, 3])[2]
     const row2 = Math.log(3) // a uniform row
     // The seed's setting: ignore_index = PAD = 0; targets [2, 1, PAD] → rows 1 and 2 count.
@@ -77,7 +80,9 @@ describe('crossEntropy', () => {
     const loss = crossEntropy(logits, targets, 0).dataSync()[0]
     expect(Number.isNaN(loss)).toBe(false)
     expect(loss === 0).toBe(true) // -0 counts: the loss is exactly zero
-    const g = tf.grad((l: tf.Tensor) => crossEntropy(l, targets, 0))(logits).dataSync()
+    const g = tf
+      .grad((l: tf.Tensor) => crossEntropy(l, targets, 0))(logits)
+      .dataSync()
     expect(Array.from(g).every((x) => x === 0)).toBe(true)
     expect(nllSum(logits, targets, 0).count.dataSync()[0]).toBe(0)
   })
@@ -87,7 +92,9 @@ describe('crossEntropy', () => {
     targets[0] = 1 // at least one kept
     targets[1] = -100 // at least one ignored
     const kept = targets.filter((t) => t !== -100).length
-    const g = tf.grad((l: tf.Tensor) => crossEntropy(l, tf.tensor1d(targets, 'int32')))(tf.tensor2d(rows)).arraySync() as number[][]
+    const g = tf
+      .grad((l: tf.Tensor) => crossEntropy(l, tf.tensor1d(targets, 'int32')))(tf.tensor2d(rows))
+      .arraySync() as number[][]
     rows.forEach((row, i) => {
       const m = Math.max(...row)
       const z = row.reduce((s, x) => s + Math.exp(x - m), 0)
@@ -99,7 +106,13 @@ describe('crossEntropy', () => {
   })
 
   it('is stable for large logits', () => {
-    const loss = crossEntropy(tf.tensor2d([[1000, 0, -1000], [0, 1000, 999]]), tf.tensor1d([1, 2], 'int32')).dataSync()[0]
+    const loss = crossEntropy(
+      tf.tensor2d([
+        [1000, 0, -1000],
+        [0, 1000, 999],
+      ]),
+      tf.tensor1d([1, 2], 'int32'),
+    ).dataSync()[0]
     // Row 1: 1000; row 2: log(e^1000 + e^999) − 999 = 1 + log(1 + e^-1).
     expect(loss).toBeCloseTo((1000 + 1 + Math.log(1 + Math.exp(-1))) / 2, 3)
   })

@@ -22,7 +22,11 @@ describe('memory ownership', () => {
     const c: MiniGptConfig = { vocab_size: vocab.tokens.length, embed_dim: 16, num_heads: 2, num_layers: 2, ff_dim: 32, max_len: 12, dropout: 0.1, pad_idx: vocab.pad }
     const params = miniGpt(c).init(key(0))
     const opt = chain(clipByGlobalNorm(1), adamw({ lr: 1e-3 }))
-    const data = batches(NAMES.map((n) => encodeExample(vocab, n, c.max_len)), 4, vocab.pad)
+    const data = batches(
+      NAMES.map((n) => encodeExample(vocab, n, c.max_len)),
+      4,
+      vocab.pad,
+    )
     const t = trainer(namesLoss(c), opt, { params, opt: opt.init(params) })
     const before = tf.memory().numTensors
     const losses: number[] = []

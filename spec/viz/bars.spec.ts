@@ -25,8 +25,12 @@ const topK = (ps: readonly number[], k: number) => {
 describe('topBars', () => {
   it('keeps the k largest, largest first, NaN and −∞ last, ties in input order', () => {
     const bars = [
-      { label: 'a', value: 0.1 }, { label: 'b', value: NaN }, { label: 'c', value: 0.5 },
-      { label: 'd', value: -Infinity }, { label: 'e', value: 0.1 }, { label: 'f', value: 0.3 },
+      { label: 'a', value: 0.1 },
+      { label: 'b', value: NaN },
+      { label: 'c', value: 0.5 },
+      { label: 'd', value: -Infinity },
+      { label: 'e', value: 0.1 },
+      { label: 'f', value: 0.3 },
     ]
     expect(topBars(bars, 4).map((b) => b.label)).toEqual(['c', 'f', 'a', 'e'])
     expect(topBars(bars, 10).map((b) => b.label)).toEqual(['c', 'f', 'a', 'e', 'b', 'd'])
@@ -35,10 +39,15 @@ describe('topBars', () => {
 
 describe('distributionBars', () => {
   it('shows the top 15 tokens of the first panel in every panel; removed tokens visibly absent', () => {
-    const root = checkSvg(distributionBars([
-      { title: 'softmax', bars: barsOf(probs) },
-      { title: 'top-k (k = 5)', bars: barsOf(topK(probs, 5)) },
-    ], { title: 'Next character' }))
+    const root = checkSvg(
+      distributionBars(
+        [
+          { title: 'softmax', bars: barsOf(probs) },
+          { title: 'top-k (k = 5)', bars: barsOf(topK(probs, 5)) },
+        ],
+        { title: 'Next character' },
+      ),
+    )
     const [raw, filtered] = panelsOf(root)
     const expected = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o']
     expect(labels(raw)).toEqual(expected)
@@ -52,7 +61,10 @@ describe('distributionBars', () => {
     for (let i = 1; i < 15; i++) expect(hr[i]).toBeLessThanOrEqual(hr[i - 1])
     h(filtered).forEach((x, i) => expect(x).toBeGreaterThan(hr[i]))
     // Both panels on one y scale: the same tick labels.
-    const ticks = (p: XmlElement) => byClass(p, 'g', 'y-axis')[0].children.filter((c): c is XmlElement => typeof c !== 'string' && c.name === 'text').map(textOf)
+    const ticks = (p: XmlElement) =>
+      byClass(p, 'g', 'y-axis')[0]
+        .children.filter((c): c is XmlElement => typeof c !== 'string' && c.name === 'text')
+        .map(textOf)
     expect(ticks(raw)).toEqual(ticks(filtered))
     expect(byClass(root, 'text', 'panel-title').map(textOf)).toEqual(['softmax', 'top-k (k = 5)'])
     expect(captions(root)).toContain('\u00d7 marks tokens with probability 0')
@@ -61,9 +73,19 @@ describe('distributionBars', () => {
   })
 
   it('treats a −∞ logit like probability 0, and skips NaN with a caption', () => {
-    const root = checkSvg(distributionBars([{ title: 'masked', bars: [
-      { label: 'x', value: 0.5 }, { label: 'y', value: -Infinity }, { label: 'z', value: NaN }, { label: 'w', value: 0.25 },
-    ] }]))
+    const root = checkSvg(
+      distributionBars([
+        {
+          title: 'masked',
+          bars: [
+            { label: 'x', value: 0.5 },
+            { label: 'y', value: -Infinity },
+            { label: 'z', value: NaN },
+            { label: 'w', value: 0.25 },
+          ],
+        },
+      ]),
+    )
     expect(byClass(root, 'rect', 'bar')).toHaveLength(2)
     expect(byClass(root, 'path', 'removed')).toHaveLength(1)
     expect(byClass(root, 'path', 'skipped')).toHaveLength(1)
@@ -71,9 +93,22 @@ describe('distributionBars', () => {
   })
 
   it('with negative values (logits) only −∞ is removed, and 0 is an ordinary bar', () => {
-    const root = checkSvg(distributionBars([{ title: 'logits', bars: [
-      { label: 'a', value: 2 }, { label: 'b', value: 0 }, { label: 'c', value: -1.5 }, { label: 'd', value: -Infinity },
-    ] }], { yLabel: 'logit' }))
+    const root = checkSvg(
+      distributionBars(
+        [
+          {
+            title: 'logits',
+            bars: [
+              { label: 'a', value: 2 },
+              { label: 'b', value: 0 },
+              { label: 'c', value: -1.5 },
+              { label: 'd', value: -Infinity },
+            ],
+          },
+        ],
+        { yLabel: 'logit' },
+      ),
+    )
     expect(byClass(root, 'rect', 'bar')).toHaveLength(3)
     expect(byClass(root, 'text', 'value').map(textOf)).toEqual(['2.00', '0.00', '-1.50'])
     expect(byClass(root, 'path', 'removed')).toHaveLength(1)
@@ -81,10 +116,26 @@ describe('distributionBars', () => {
   })
 
   it('makes whitespace tokens visible and keeps tokens that occur twice apart', () => {
-    const root = checkSvg(distributionBars([
-      { title: 'raw', bars: [{ label: ' the', value: 0.4 }, { label: '\n', value: 0.3 }, { label: ' the', value: 0.2 }] },
-      { title: 'after', bars: [{ label: ' the', value: 0 }, { label: '\n', value: 0.5 }, { label: ' the', value: 0.5 }] },
-    ]))
+    const root = checkSvg(
+      distributionBars([
+        {
+          title: 'raw',
+          bars: [
+            { label: ' the', value: 0.4 },
+            { label: '\n', value: 0.3 },
+            { label: ' the', value: 0.2 },
+          ],
+        },
+        {
+          title: 'after',
+          bars: [
+            { label: ' the', value: 0 },
+            { label: '\n', value: 0.5 },
+            { label: ' the', value: 0.5 },
+          ],
+        },
+      ]),
+    )
     const [raw, after] = panelsOf(root)
     expect(labels(raw)).toEqual(['\u2423the', '\u21b5', '\u2423the'])
     expect(byClass(raw, 'text', 'value').map(textOf)).toEqual(['0.40', '0.30', '0.20'])
@@ -93,15 +144,43 @@ describe('distributionBars', () => {
   })
 
   it('with sameTokens: false, each panel shows its own top k', () => {
-    const root = checkSvg(distributionBars([
-      { title: 'one', bars: [{ label: 'a', value: 0.9 }, { label: 'b', value: 0.1 }] },
-      { title: 'two', bars: [{ label: 'a', value: 0.1 }, { label: 'b', value: 0.9 }] },
-    ], { sameTokens: false, topK: 1 }))
+    const root = checkSvg(
+      distributionBars(
+        [
+          {
+            title: 'one',
+            bars: [
+              { label: 'a', value: 0.9 },
+              { label: 'b', value: 0.1 },
+            ],
+          },
+          {
+            title: 'two',
+            bars: [
+              { label: 'a', value: 0.1 },
+              { label: 'b', value: 0.9 },
+            ],
+          },
+        ],
+        { sameTokens: false, topK: 1 },
+      ),
+    )
     expect(panelsOf(root).map(labels)).toEqual([['a'], ['b']])
   })
 
   it('escapes labels and titles', () => {
-    const svg = distributionBars([{ title: '<top-p> & "p"', bars: [{ label: '<', value: 0.5 }, { label: '&', value: 0.5 }] }], { title: "it's <b>" })
+    const svg = distributionBars(
+      [
+        {
+          title: '<top-p> & "p"',
+          bars: [
+            { label: '<', value: 0.5 },
+            { label: '&', value: 0.5 },
+          ],
+        },
+      ],
+      { title: "it's <b>" },
+    )
     const text = visibleText(checkSvg(svg))
     for (const t of ['<top-p> & "p"', "it's <b>", '<', '&']) expect(text).toContain(t)
     expect(svg).not.toContain('<b>')
@@ -109,7 +188,8 @@ describe('distributionBars', () => {
 
   const bar = fc.record({ label: nastyString, value: anyNumber })
   test.prop([fc.array(fc.record({ title: nastyString, bars: fc.array(bar, { maxLength: 20 }) }), { maxLength: 5 }), fc.boolean(), fc.integer({ min: 1, max: 20 })])(
-    'any panels give a well-formed SVG with at most topK bars per panel, the same every time', (panels, sameTokens, k) => {
+    'any panels give a well-formed SVG with at most topK bars per panel, the same every time',
+    (panels, sameTokens, k) => {
       const svg = distributionBars(panels, { title: 'x', sameTokens, topK: k })
       const root = checkSvg(svg)
       const ps = panelsOf(root)
@@ -120,5 +200,6 @@ describe('distributionBars', () => {
         expect(byClass(p, 'rect', 'bar').length).toBeLessThanOrEqual(n)
       })
       expect(distributionBars(panels, { title: 'x', sameTokens, topK: k })).toBe(svg)
-    })
+    },
+  )
 })

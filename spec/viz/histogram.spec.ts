@@ -45,23 +45,27 @@ describe('histogramBins', () => {
   })
 
   test.prop([fc.array(anyNumber, { maxLength: 200 }), fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined })])(
-    'the bin counts sum to the number of finite values', (values, bins) => {
+    'the bin counts sum to the number of finite values',
+    (values, bins) => {
       const b = histogramBins(values, { bins })
       expect(sum(b.counts)).toBe(values.filter(Number.isFinite).length)
       expect(b.skipped).toBe(values.length - values.filter(Number.isFinite).length)
       expect(b.edges).toHaveLength(b.counts.length + 1)
       if (bins !== undefined && values.some(Number.isFinite)) expect(b.counts).toHaveLength(bins)
-    })
+    },
+  )
 
   test.prop([fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 300 }), fc.integer({ min: 1, max: 5 })])(
-    'integer data with an integer width: every value falls inside its bin', (values, binWidth) => {
+    'integer data with an integer width: every value falls inside its bin',
+    (values, binWidth) => {
       const b = histogramBins(values, { binWidth })
       expect(sum(b.counts)).toBe(values.length)
       for (let i = 0; i < b.counts.length; i++) {
         const inside = values.filter((v) => v > b.edges[i] && v < b.edges[i + 1]).length
         expect(b.counts[i]).toBe(inside)
       }
-    })
+    },
+  )
 })
 
 describe('histogram', () => {
@@ -93,10 +97,12 @@ describe('histogram', () => {
   })
 
   test.prop([fc.array(anyNumber, { maxLength: 100 }), fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }), nastyString])(
-    'any values give a well-formed SVG whose bars count every finite value', (values, bins, title) => {
+    'any values give a well-formed SVG whose bars count every finite value',
+    (values, bins, title) => {
       const svg = histogram(values, { bins, title, xLabel: title, yLabel: title })
       const root = checkSvg(svg)
       expect(sum(bars(root).map((b) => Number(b.attrs['data-count'])))).toBe(values.filter(Number.isFinite).length)
       expect(histogram(values, { bins, title, xLabel: title, yLabel: title })).toBe(svg)
-    })
+    },
+  )
 })

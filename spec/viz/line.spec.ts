@@ -44,8 +44,9 @@ describe('lineChart', () => {
 
   it('uses whole-number ticks for whole-number x (epochs)', () => {
     const root = checkSvg(lineChart(loss, { xLabel: 'epoch' }))
-    const xTicks = byClass(root, 'g', 'x-axis')[0].children
-      .filter((c): c is XmlElement => typeof c !== 'string' && c.name === 'text').map(textOf)
+    const xTicks = byClass(root, 'g', 'x-axis')[0]
+      .children.filter((c): c is XmlElement => typeof c !== 'string' && c.name === 'text')
+      .map(textOf)
     expect(xTicks.length).toBeGreaterThanOrEqual(2)
     for (const t of xTicks) expect(t).toMatch(/^\d+$/)
   })
@@ -62,14 +63,29 @@ describe('lineChart', () => {
       expect(legend(root).map(visibleText)).toEqual(['without KV cache', 'with KV cache'])
     }
     const log = checkSvg(lineChart(series, { logY: true }))
-    const yTicks = byClass(log, 'g', 'y-axis')[0].children
-      .filter((c): c is XmlElement => typeof c !== 'string' && c.name === 'text').map(textOf)
+    const yTicks = byClass(log, 'g', 'y-axis')[0]
+      .children.filter((c): c is XmlElement => typeof c !== 'string' && c.name === 'text')
+      .map(textOf)
     expect(yTicks).toContain('1')
     expect(yTicks).toContain('10')
   })
 
   it('breaks a line at non-finite points, skips them and says so', () => {
-    const root = checkSvg(lineChart([{ name: 'loss', points: [[1, 2], [2, NaN], [3, 1.5], [4, 1.2], [Infinity, 1], [6, -Infinity]] }]))
+    const root = checkSvg(
+      lineChart([
+        {
+          name: 'loss',
+          points: [
+            [1, 2],
+            [2, NaN],
+            [3, 1.5],
+            [4, 1.2],
+            [Infinity, 1],
+            [6, -Infinity],
+          ],
+        },
+      ]),
+    )
     const d = paths(root)[0].attrs.d
     expect(vertices(d)).toHaveLength(3)
     expect(runs(d)).toBe(2)
@@ -77,7 +93,22 @@ describe('lineChart', () => {
   })
 
   it('on a log scale also skips y ≤ 0', () => {
-    const root = checkSvg(lineChart([{ name: 'x', points: [[1, 1], [2, 0], [3, -1], [4, 10]] }], { logY: true }))
+    const root = checkSvg(
+      lineChart(
+        [
+          {
+            name: 'x',
+            points: [
+              [1, 1],
+              [2, 0],
+              [3, -1],
+              [4, 10],
+            ],
+          },
+        ],
+        { logY: true },
+      ),
+    )
     expect(vertices(paths(root)[0].attrs.d)).toHaveLength(2)
     expect(captions(root)).toContain('2 points skipped')
     expect(captions(root)).toContain('\u2264 0 on the log scale')
@@ -95,14 +126,23 @@ describe('lineChart', () => {
   })
 
   it('escapes series names', () => {
-    const svg = lineChart([{ name: '<b>train</b> & "val"', points: [[0, 1], [1, 2]] }])
+    const svg = lineChart([
+      {
+        name: '<b>train</b> & "val"',
+        points: [
+          [0, 1],
+          [1, 2],
+        ],
+      },
+    ])
     expect(svg).not.toContain('<b>')
     expect(visibleText(legend(checkSvg(svg))[0])).toBe('<b>train</b> & "val"')
   })
 
   const point = fc.tuple(anyNumber, anyNumber)
   test.prop([fc.array(fc.record({ name: nastyString, points: fc.array(point, { maxLength: 12 }) }), { maxLength: 12 }), fc.boolean(), nastyString])(
-    'any series give a well-formed SVG with one path and one legend entry each, the same every time', (series, logY, title) => {
+    'any series give a well-formed SVG with one path and one legend entry each, the same every time',
+    (series, logY, title) => {
       const opts = { title, xLabel: title, yLabel: title, logY }
       const svg = lineChart(series, opts)
       const root = checkSvg(svg)
@@ -115,5 +155,6 @@ describe('lineChart', () => {
       const total = series.reduce((n, s) => n + s.points.length, 0)
       const drawn = paths(root).reduce((n, p) => n + vertices(p.attrs.d).length, 0)
       expect(drawn).toBe(total - bad)
-    })
+    },
+  )
 })

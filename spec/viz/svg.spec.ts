@@ -1,8 +1,23 @@
 import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import {
-  blues, BLUES_STOPS, el, escapeXml, formatTick, formatValue, logTicks, luminance, niceTicks, num, PALETTE, svgDocument,
-  textColorOn, textEl, truncate, visibleLabel, visibleToken,
+  blues,
+  BLUES_STOPS,
+  el,
+  escapeXml,
+  formatTick,
+  formatValue,
+  logTicks,
+  luminance,
+  niceTicks,
+  num,
+  PALETTE,
+  svgDocument,
+  textColorOn,
+  textEl,
+  truncate,
+  visibleLabel,
+  visibleToken,
 } from '../../src/viz/svg.js'
 import { nastyString } from './arbitraries.js'
 import { parseXml, textOf, type XmlElement } from './xml.js'
@@ -73,7 +88,8 @@ describe('ticks', () => {
   })
 
   test.prop([fc.double({ min: -1e9, max: 1e9, noNaN: true }), fc.double({ min: -1e9, max: 1e9, noNaN: true }), fc.integer({ min: 2, max: 10 })])(
-    'cover the range with a 1-2-5 step and a sensible number of ticks', (a, b, count) => {
+    'cover the range with a 1-2-5 step and a sensible number of ticks',
+    (a, b, count) => {
       const t = niceTicks(a, b, count)
       // Covering up to the rounding that cleans 0.30000000000000004 into 0.3.
       expect(t.lo).toBeLessThanOrEqual(Math.min(a, b) + t.step * 1e-9)
@@ -82,10 +98,17 @@ describe('ticks', () => {
       expect(t.values.length).toBeGreaterThanOrEqual(2)
       expect(t.values.length).toBeLessThanOrEqual(2 * count + 3)
       for (let i = 1; i < t.values.length; i++) expect(t.values[i]).toBeGreaterThan(t.values[i - 1])
-    })
+    },
+  )
 
   it('survive degenerate and non-finite ranges', () => {
-    for (const [a, b] of [[3, 3], [0, 0], [NaN, NaN], [Infinity, -Infinity], [NaN, 5]]) {
+    for (const [a, b] of [
+      [3, 3],
+      [0, 0],
+      [NaN, NaN],
+      [Infinity, -Infinity],
+      [NaN, 5],
+    ]) {
       const t = niceTicks(a, b)
       expect(t.values.length).toBeGreaterThanOrEqual(2)
       expect(t.values.every(Number.isFinite)).toBe(true)
@@ -108,13 +131,12 @@ describe('colours', () => {
     expect(blues(7)).toBe('#08306b')
   })
 
-  test.prop([fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })])(
-    'is darker for larger values', (a, b) => {
-      const [lo, hi] = a < b ? [a, b] : [b, a]
-      // 8-bit colours: values closer than a step of the 256-colour map may share a colour.
-      if (hi - lo > 1 / 64) expect(luminance(blues(hi))).toBeLessThan(luminance(blues(lo)))
-      else expect(luminance(blues(hi))).toBeLessThanOrEqual(luminance(blues(lo)))
-    })
+  test.prop([fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })])('is darker for larger values', (a, b) => {
+    const [lo, hi] = a < b ? [a, b] : [b, a]
+    // 8-bit colours: values closer than a step of the 256-colour map may share a colour.
+    if (hi - lo > 1 / 64) expect(luminance(blues(hi))).toBeLessThan(luminance(blues(lo)))
+    else expect(luminance(blues(hi))).toBeLessThanOrEqual(luminance(blues(lo)))
+  })
 
   it('puts dark text on light cells and light text on dark cells', () => {
     expect(textColorOn(blues(0))).toBe('#000000')

@@ -31,8 +31,18 @@ const decode = (raw: string, where: string): string => {
     const m = ENTITY.exec(raw.slice(i, i + 12))
     if (!m) throw new Error(`bare '&' in ${where}: ${JSON.stringify(raw.slice(i, i + 12))}`)
     const e = m[0]
-    out += e === '&amp;' ? '&' : e === '&lt;' ? '<' : e === '&gt;' ? '>' : e === '&quot;' ? '"' : e === '&apos;' ? "'"
-      : String.fromCodePoint(e[2] === 'x' ? parseInt(e.slice(3, -1), 16) : parseInt(e.slice(2, -1), 10))
+    out +=
+      e === '&amp;'
+        ? '&'
+        : e === '&lt;'
+          ? '<'
+          : e === '&gt;'
+            ? '>'
+            : e === '&quot;'
+              ? '"'
+              : e === '&apos;'
+                ? "'"
+                : String.fromCodePoint(e[2] === 'x' ? parseInt(e.slice(3, -1), 16) : parseInt(e.slice(2, -1), 10))
     i += e.length - 1
   }
   return out
@@ -141,9 +151,7 @@ export const byClass = (root: XmlElement, tag: string, cls: string): XmlElement[
   elements(root).filter((e) => e.name === tag && (e.attrs.class ?? '').split(/\s+/).includes(cls))
 
 /** The concatenated text inside an element, `<title>` tooltips included. */
-export const textOf = (node: XmlElement): string =>
-  node.children.map((c) => (typeof c === 'string' ? c : textOf(c))).join('')
+export const textOf = (node: XmlElement): string => node.children.map((c) => (typeof c === 'string' ? c : textOf(c))).join('')
 
 /** The visible text of an element: its text without the `<title>` tooltips. */
-export const visibleText = (node: XmlElement): string =>
-  node.children.map((c) => (typeof c === 'string' ? c : c.name === 'title' ? '' : visibleText(c))).join('')
+export const visibleText = (node: XmlElement): string => node.children.map((c) => (typeof c === 'string' ? c : c.name === 'title' ? '' : visibleText(c))).join('')

@@ -54,7 +54,16 @@ describe.skipIf(!HAVE_CHROMIUM)('conformance in headless Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--enable-unsafe-webgpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
     page = await browser.newPage()
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
@@ -66,7 +75,9 @@ describe.skipIf(!HAVE_CHROMIUM)('conformance in headless Chromium', () => {
     for (const backend of ['cpu', ...BACKENDS]) {
       const t0 = Date.now()
       runs.set(backend, await page.evaluate((b) => window.runConformance(b), backend))
-      console.log(`conformance page: ${backend} in ${((Date.now() - t0) / 1000).toFixed(1)} s${runs.get(backend)?.adapter ? `, adapter ${JSON.stringify(runs.get(backend)?.adapter)}` : ''}`)
+      console.log(
+        `conformance page: ${backend} in ${((Date.now() - t0) / 1000).toFixed(1)} s${runs.get(backend)?.adapter ? `, adapter ${JSON.stringify(runs.get(backend)?.adapter)}` : ''}`,
+      )
     }
   }, 600_000)
 

@@ -28,10 +28,7 @@ const fixture = join(root, 'spec/fixtures/minigpt-tiny')
  * The flags this project runs headless Chromium with: no network chatter, no GPU. playwright-core
  * starts it with a fresh, temporary profile of its own (the --user-data-dir of a hand-run Chromium).
  */
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-]
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
   let outDir: string
@@ -101,7 +98,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
     expect(distribution0).toContain('model (softmax; PAD, SOS never sampled)')
 
     let g = await generation()
-    await page.setInputFiles('#files', ['model.safetensors', 'config.json', 'vocab.json'].map((f) => join(fixture, f)))
+    await page.setInputFiles(
+      '#files',
+      ['model.safetensors', 'config.json', 'vocab.json'].map((f) => join(fixture, f)),
+    )
     await nextGeneration(g)
     expect(await text('model-status')).toContain('your files')
     expect(await names()).toEqual(first) // same model, same settings, same seed: same names
@@ -182,7 +182,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
       expect(await gpuPage.$eval('#backend-error', (el) => (el as HTMLElement).hidden)).toBe(true)
       // And it generates there: the bundled sample's eight names.
       await gpuPage.click('#load-sample')
-      await gpuPage.waitForFunction(() => Number(document.querySelector<HTMLElement>('#names')?.dataset.generation) > 0 && document.body.dataset.busy === 'false', null, { timeout: 60_000 })
+      await gpuPage.waitForFunction(() => Number(document.querySelector<HTMLElement>('#names')?.dataset.generation) > 0 && document.body.dataset.busy === 'false', null, {
+        timeout: 60_000,
+      })
       expect(await gpuPage.$$eval('#names li', (lis) => lis.length)).toBe(8)
       expect(await gpuPage.$eval('#generate-status', (el) => el.textContent)).toMatch(/^8 names in \d+ ms on webgpu/)
       expect(errors).toEqual([])

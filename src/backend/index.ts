@@ -65,14 +65,11 @@ export const defaultWasmThreads = async (): Promise<number> => {
 }
 
 /** True when running under Node.js (rather than a browser or a worker). */
-export const isNode = (): boolean =>
-  typeof process !== 'undefined' && typeof process.versions === 'object' && process.versions.node !== undefined
+export const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions === 'object' && process.versions.node !== undefined
 
 /** Checks that a string names a backend; the error lists the valid names. */
 export const parseBackendName = (name: string): E.Either<BackendError, BackendName> =>
-  (BACKENDS as readonly string[]).includes(name)
-    ? E.right(name as BackendName)
-    : E.left(backendError(name, `unknown backend '${name}': choose one of ${BACKENDS.join(', ')}`))
+  (BACKENDS as readonly string[]).includes(name) ? E.right(name as BackendName) : E.left(backendError(name, `unknown backend '${name}': choose one of ${BACKENDS.join(', ')}`))
 
 let wasmConfigured = false
 /** The thread count wasm was started with (the first start fixes it), or null before. */

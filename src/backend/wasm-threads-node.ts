@@ -25,8 +25,7 @@ import { dirname, join } from 'node:path'
 export const nodeCores = (): number => os.availableParallelism()
 
 /** The bundle's CommonJS imports, as tf-backend-wasm.node.js names them, for the main script run in a worker. */
-const PRELUDE =
-  "var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), require$$4 = require('os'), commonjsGlobal = globalThis;\n"
+const PRELUDE = "var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), require$$4 = require('os'), commonjsGlobal = globalThis;\n"
 
 /** tfjs's pthread worker script: the string `wasmWorkerContents` in its Node bundle, with newlines escaped as tfjs does. */
 const workerScript = (): string => {

@@ -59,8 +59,8 @@ interface DawnPackage {
 const HOW_TO_INSTALL = 'install it with `npm install webgpu` (an optional dependency of minigpt-fp: Dawn for Node, with its binary inside the package)'
 
 const HOW_TO_GET_AN_ADAPTER = [
-  'Dawn needs a GPU driver it can use: on Linux the Vulkan loader (Debian/Ubuntu: `apt-get install libvulkan1`) and the GPU\'s Vulkan driver (NVIDIA\'s driver, or Mesa\'s `mesa-vulkan-drivers` for AMD and Intel).',
-  'Without a GPU, Mesa 23 or newer\'s lavapipe (`mesa-vulkan-drivers`) is a software Vulkan device Dawn accepts; with an older Mesa, ask for Dawn\'s OpenGL ES compatibility adapter:',
+  "Dawn needs a GPU driver it can use: on Linux the Vulkan loader (Debian/Ubuntu: `apt-get install libvulkan1`) and the GPU's Vulkan driver (NVIDIA's driver, or Mesa's `mesa-vulkan-drivers` for AMD and Intel).",
+  "Without a GPU, Mesa 23 or newer's lavapipe (`mesa-vulkan-drivers`) is a software Vulkan device Dawn accepts; with an older Mesa, ask for Dawn's OpenGL ES compatibility adapter:",
   "{ webgpu: { dawnFlags: ['backend=opengles'], featureLevel: 'compatibility' } } with EGL_PLATFORM=surfaceless (Mesa's llvmpipe). Dawn's own warnings above say why it rejected the devices it saw.",
 ].join(' ')
 
@@ -89,9 +89,7 @@ export const registerNodeWebGpu = async (options: WebGpuNodeOptions = {}): Promi
   const featureLevel = options.featureLevel ?? 'core'
   const key = JSON.stringify({ flags, featureLevel })
   if (started !== undefined) {
-    return started.key === key
-      ? E.right(started.info)
-      : E.left(`webgpu has already started with other options (${started.key}); tfjs keeps one webgpu backend per process`)
+    return started.key === key ? E.right(started.info) : E.left(`webgpu has already started with other options (${started.key}); tfjs keeps one webgpu backend per process`)
   }
   let dawn: DawnPackage
   try {
@@ -105,7 +103,8 @@ export const registerNodeWebGpu = async (options: WebGpuNodeOptions = {}): Promi
   if (flags.includes('backend=opengles') || flags.includes('backend=opengl')) process.env.EGL_PLATFORM ??= 'surfaceless'
   const gpu = dawn.create(flags)
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance', featureLevel })
-  if (adapter === null) return E.left(`Dawn found no WebGPU adapter (flags: ${flags.length === 0 ? 'none' : flags.join(' ')}; feature level ${featureLevel}). ${HOW_TO_GET_AN_ADAPTER}`)
+  if (adapter === null)
+    return E.left(`Dawn found no WebGPU adapter (flags: ${flags.length === 0 ? 'none' : flags.join(' ')}; feature level ${featureLevel}). ${HOW_TO_GET_AN_ADAPTER}`)
   let device: DawnDevice
   try {
     device = await adapter.requestDevice(deviceDescriptor(adapter))

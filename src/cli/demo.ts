@@ -42,7 +42,9 @@ export const demoCommand: Command = (argv, io) =>
       io.stdout(`${title.padEnd(24)} ${names.right.map((n) => n.text).join(', ')}\n`)
       return names.right
     }
-    io.stdout(`\nTrained ${T.count(r.params).toLocaleString('en-US')} parameters in ${r.seconds.toFixed(0)} s: train loss ${last?.trainLoss.toFixed(3)}, validation loss ${last?.valLoss?.toFixed(3)} nats per character\n\n`)
+    io.stdout(
+      `\nTrained ${T.count(r.params).toLocaleString('en-US')} parameters in ${r.seconds.toFixed(0)} s: train loss ${last?.trainLoss.toFixed(3)}, validation loss ${last?.valLoss?.toFixed(3)} nats per character\n\n`,
+    )
     let first = ''
     for (const [i, t] of DEMO_TEMPERATURES.entries()) {
       const names = await show(`temperature ${t.toFixed(1)}:`, '', t, 6, kGen[0] + i)
@@ -53,7 +55,7 @@ export const demoCommand: Command = (argv, io) =>
     io.stdout(`\nWritten to ${out}/:\n`)
     io.stdout('  model.safetensors, config.json, vocab.json   the checkpoint (PyTorch layout; `minigpt generate --model ' + out + '`)\n')
     io.stdout('  loss-curve.svg                               training and validation loss per epoch\n')
-    io.stdout('  name-lengths.svg                             the corpus\'s name lengths\n')
+    io.stdout("  name-lengths.svg                             the corpus's name lengths\n")
     io.stdout('  causal-mask.svg                              attention without and with the causal mask\n')
     io.stdout(`  attention.svg                                every layer and head attending over "${first || 'Gwen'}"\n`)
     T.dispose(r.params)

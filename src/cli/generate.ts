@@ -77,8 +77,15 @@ const inWorkers = async (ckpt: MiniGptCheckpoint, workers: number, backend: stri
 export const generateCommand: Command = (argv, io) =>
   guard(io, async () => {
     const v = parseOptions(argv, {
-      model: { type: 'string' }, n: { type: 'string', short: 'n' }, prompt: { type: 'string' }, seed: { type: 'string' },
-      json: { type: 'boolean' }, stream: { type: 'boolean' }, 'skip-unknown': { type: 'boolean' }, backend: { type: 'string' }, workers: { type: 'string' },
+      model: { type: 'string' },
+      n: { type: 'string', short: 'n' },
+      prompt: { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+      stream: { type: 'boolean' },
+      'skip-unknown': { type: 'boolean' },
+      backend: { type: 'string' },
+      workers: { type: 'string' },
       ...SAMPLING_FLAGS,
     })
     const dir = requireString(v, 'model')
@@ -98,9 +105,19 @@ export const generateCommand: Command = (argv, io) =>
       if (E.isLeft(ids)) throw new CliError(`--prompt: ${ids.left.message}`)
       const stopTexts = options.stop
       const decode = (t: readonly number[]) => decodeIds(ckpt.vocab, t)
-      const req = requestFromOptions([ckpt.vocab.sos, ...ids.right], { max_new_tokens: model.contextLength - 1 - ids.right.length, eos_token_id: ckpt.vocab.eos, suppress_tokens: [ckpt.vocab.pad, ckpt.vocab.sos], ...options, ...(stopTexts ? { stop: stopTexts } : {}) }, { decode })
+      const req = requestFromOptions(
+        [ckpt.vocab.sos, ...ids.right],
+        {
+          max_new_tokens: model.contextLength - 1 - ids.right.length,
+          eos_token_id: ckpt.vocab.eos,
+          suppress_tokens: [ckpt.vocab.pad, ckpt.vocab.sos],
+          ...options,
+          ...(stopTexts ? { stop: stopTexts } : {}),
+        },
+        { decode },
+      )
       if (E.isLeft(req)) throw new CliError(optionsErrorMessage(req.left))
-      if ((options.num_beams as number | undefined ?? 1) > 1) throw new CliError('--stream does not combine with --num-beams')
+      if (((options.num_beams as number | undefined) ?? 1) > 1) throw new CliError('--stream does not combine with --num-beams')
       for (let i = 0; i < count; i++) {
         io.stdout(decode(ids.right))
         for await (const chunk of stream(model, req.right, key(seed), { index: i })) io.stdout(chunk.text ?? '')

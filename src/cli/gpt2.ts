@@ -86,7 +86,12 @@ const setup = async (o: Record<string, unknown>): Promise<Gpt2Folder> => {
 const quantFormat = (flag: string, value: string | undefined, names: Readonly<Record<string, QuantFormat | 'f32'>>): QuantFormat | 'f32' | undefined => {
   if (value === undefined) return undefined
   const f = names[value]
-  if (f === undefined) throw new CliError(`--${flag} must be ${Object.keys(names).join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${JSON.stringify(value)}`)
+  if (f === undefined)
+    throw new CliError(
+      `--${flag} must be ${Object.keys(names)
+        .join(', ')
+        .replace(/, ([^,]*)$/, ' or $1')}, got ${JSON.stringify(value)}`,
+    )
   return f
 }
 
@@ -189,9 +194,11 @@ const scoreCommand = async (argv: readonly string[], io: CliIO): Promise<number>
     })
     const loss = sum / count
     const perplexity = Math.exp(loss)
-    io.stdout(o.json === true
-      ? `${JSON.stringify({ loss, perplexity, tokens: count })}\n`
-      : `loss ${loss.toFixed(4)} nats/token, perplexity ${perplexity.toFixed(2)} (${count} predicted tokens)\n`)
+    io.stdout(
+      o.json === true
+        ? `${JSON.stringify({ loss, perplexity, tokens: count })}\n`
+        : `loss ${loss.toFixed(4)} nats/token, perplexity ${perplexity.toFixed(2)} (${count} predicted tokens)\n`,
+    )
     return 0
   } finally {
     tree.dispose(m.params)
@@ -233,17 +240,24 @@ const finetuneCommand = async (argv: readonly string[], io: CliIO): Promise<numb
     const step = finetuneStep(m.config, { lr, warmup, totalSteps, padTokenId: m.tokenizer.eosTokenId })
     const bar = progressBar(io.stderr, totalSteps, 'fine-tune')
     const epochLosses: number[] = []
-    const run = fitWith(step.step, { params, opt: step.init(params) }, {
-      epochs,
-      batchesFor: lmEpochBatches(blocks, batchSize),
-      tokensOf: (b) => b.size * b.length,
-      key: key(seed),
-    })
+    const run = fitWith(
+      step.step,
+      { params, opt: step.init(params) },
+      {
+        epochs,
+        batchesFor: lmEpochBatches(blocks, batchSize),
+        tokensOf: (b) => b.size * b.length,
+        key: key(seed),
+      },
+    )
     let r = await run.next()
     for (; r.done !== true; r = await run.next()) {
       const ev = r.value
       if (ev.type === 'step') {
-        bar.update(ev.epoch * ev.stepsPerEpoch + ev.step + 1, `epoch ${ev.epoch + 1}/${epochs} · loss ${ev.loss.toFixed(3)} · ${Math.round(ev.tokensPerSecond).toLocaleString('en-US')} tok/s`)
+        bar.update(
+          ev.epoch * ev.stepsPerEpoch + ev.step + 1,
+          `epoch ${ev.epoch + 1}/${epochs} · loss ${ev.loss.toFixed(3)} · ${Math.round(ev.tokensPerSecond).toLocaleString('en-US')} tok/s`,
+        )
       } else {
         epochLosses.push(ev.trainLoss)
       }
@@ -252,9 +266,7 @@ const finetuneCommand = async (argv: readonly string[], io: CliIO): Promise<numb
     disposeState(r.value.opt)
     bar.done(`fine-tuned ${blocks.length} blocks of ${blockSize} tokens, ${totalSteps} steps: train loss by epoch ${epochLosses.map((l) => l.toFixed(4)).join(', ')}`)
     orFail(await saveGpt2Folder(out, m.config, params, m.tokenizer)(), (e) => e.message)
-    io.stdout(o.json === true
-      ? `${JSON.stringify({ out, blocks: blocks.length, steps: totalSteps, trainLoss: epochLosses })}\n`
-      : `saved ${out}\n`)
+    io.stdout(o.json === true ? `${JSON.stringify({ out, blocks: blocks.length, steps: totalSteps, trainLoss: epochLosses })}\n` : `saved ${out}\n`)
     return 0
   } finally {
     tree.dispose(params)

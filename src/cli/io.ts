@@ -47,10 +47,7 @@ export const guard = async (io: CliIO, body: () => Promise<number>): Promise<num
 }
 
 /** Parses options strictly (unknown options and missing values are errors naming the option). */
-export const parseOptions = (
-  argv: readonly string[],
-  options: NonNullable<ParseArgsConfig['options']>,
-): Record<string, string | boolean | (string | boolean)[] | undefined> => {
+export const parseOptions = (argv: readonly string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, string | boolean | (string | boolean)[] | undefined> => {
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>
   } catch (e) {

@@ -52,4 +52,3 @@ export const main = async (argv: readonly string[], io: CliIO): Promise<number> 
   }
   return (await load())(rest, io)
 }
-

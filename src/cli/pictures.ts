@@ -47,12 +47,21 @@ const maskIllustration = (n = 5, seed = 0): string => {
 }
 
 /** Loss curve and name-length histogram, written into `dir`. */
-export const writePictures = async (dir: string, data: { readonly history: readonly { epoch: number; trainLoss: number; valLoss?: number }[]; readonly names: readonly string[] }): Promise<void> => {
+export const writePictures = async (
+  dir: string,
+  data: { readonly history: readonly { epoch: number; trainLoss: number; valLoss?: number }[]; readonly names: readonly string[] },
+): Promise<void> => {
   const series = [{ name: 'train (dropout on, mean of batches)', points: data.history.map((h) => [h.epoch, h.trainLoss] as const) }]
   const val = data.history.filter((h) => h.valLoss !== undefined)
   if (val.length > 0) series.push({ name: 'validation (eval mode, per token)', points: val.map((h) => [h.epoch, h.valLoss as number] as const) })
   await write(join(dir, 'loss-curve.svg'), lineChart(series, { title: 'Mini-GPT training', xLabel: 'epoch', yLabel: 'cross-entropy (nats)', markers: data.history.length <= 60 }))
-  await write(join(dir, 'name-lengths.svg'), histogram(data.names.map((n) => chars(n).length), { binWidth: 1, title: `Name lengths (${data.names.length} names)`, xLabel: 'characters', yLabel: 'names' }))
+  await write(
+    join(dir, 'name-lengths.svg'),
+    histogram(
+      data.names.map((n) => chars(n).length),
+      { binWidth: 1, title: `Name lengths (${data.names.length} names)`, xLabel: 'characters', yLabel: 'names' },
+    ),
+  )
 }
 
 /** The causal-mask illustration and the attention of every layer and head on `name`. */

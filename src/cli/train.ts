@@ -103,7 +103,9 @@ export const runTraining = async (spec: RunSpec, io: CliIO): Promise<RunResult> 
   const train = namesExamples(vocab, spec.names, config)
   const val = spec.valNames === undefined ? undefined : namesExamples(vocab, spec.valNames, config)
   const steps = Math.ceil(train.length / spec.batchSize)
-  io.stderr.write(`training Mini-GPT (${T.count(initial.params).toLocaleString('en-US')} parameters, vocabulary ${vocab.tokens.length}) on ${train.length} names${val ? `, validating on ${val.length}` : ''}: ${spec.epochs} epochs of ${steps} batches\n`)
+  io.stderr.write(
+    `training Mini-GPT (${T.count(initial.params).toLocaleString('en-US')} parameters, vocabulary ${vocab.tokens.length}) on ${train.length} names${val ? `, validating on ${val.length}` : ''}: ${spec.epochs} epochs of ${steps} batches\n`,
+  )
   const bar = progressBar(io.stderr, (spec.epochs - startEpoch) * steps, '')
   const start = performance.now()
   const events = trainNames({ config, train, ...(val ? { val } : {}), epochs: spec.epochs, batchSize: spec.batchSize, key: key(spec.seed), optimizer, startEpoch }, initial)
@@ -120,15 +122,33 @@ export const runTraining = async (spec: RunSpec, io: CliIO): Promise<RunResult> 
       done++
       bar.update(done, `epoch ${ev.epoch + 1}/${spec.epochs} · loss ${ev.loss.toFixed(3)} · ${Math.round(ev.tokensPerSecond).toLocaleString('en-US')} tok/s`)
     } else {
-      const record: EpochRecord = { epoch: ev.epoch + 1, trainLoss: ev.trainLoss, ...(ev.valLoss !== undefined ? { valLoss: ev.valLoss } : {}), seconds: ev.seconds, tokensPerSecond: ev.tokensPerSecond }
+      const record: EpochRecord = {
+        epoch: ev.epoch + 1,
+        trainLoss: ev.trainLoss,
+        ...(ev.valLoss !== undefined ? { valLoss: ev.valLoss } : {}),
+        seconds: ev.seconds,
+        tokensPerSecond: ev.tokensPerSecond,
+      }
       history.push(record)
       const saved = await saveMiniGpt(spec.out, { config, vocab, params: ev.state.params }, { epoch: String(ev.epoch + 1) })()
       if (E.isLeft(saved)) throw new CliError(saved.left.message)
-      const state: SavedState = { origin: spec.origin, vocab: vocab.tokens, config, epoch: ev.epoch, epochs: spec.epochs, seed: spec.seed, history, params: ev.state.params, opt: ev.state.opt }
+      const state: SavedState = {
+        origin: spec.origin,
+        vocab: vocab.tokens,
+        config,
+        epoch: ev.epoch,
+        epochs: spec.epochs,
+        seed: spec.seed,
+        history,
+        params: ev.state.params,
+        opt: ev.state.opt,
+      }
       const st = await saveState(statePath, state)()
       if (E.isLeft(st)) throw new CliError(st.left.message)
       if (ev.epoch === spec.epochs - 1 || (ev.epoch + 1) % Math.max(1, Math.round(spec.epochs / 10)) === 0) {
-        bar.done(`epoch ${ev.epoch + 1}/${spec.epochs}: train loss ${nats(ev.trainLoss)}${ev.valLoss !== undefined ? `, validation ${nats(ev.valLoss)}` : ''} (${ev.seconds.toFixed(1)} s, ${Math.round(ev.tokensPerSecond).toLocaleString('en-US')} tok/s)`)
+        bar.done(
+          `epoch ${ev.epoch + 1}/${spec.epochs}: train loss ${nats(ev.trainLoss)}${ev.valLoss !== undefined ? `, validation ${nats(ev.valLoss)}` : ''} (${ev.seconds.toFixed(1)} s, ${Math.round(ev.tokensPerSecond).toLocaleString('en-US')} tok/s)`,
+        )
       }
     }
   }
@@ -140,9 +160,16 @@ export const runTraining = async (spec: RunSpec, io: CliIO): Promise<RunResult> 
 export const trainCommand: Command = (argv, io) =>
   guard(io, async () => {
     const v = parseOptions(argv, {
-      data: { type: 'string' }, val: { type: 'string' }, epochs: { type: 'string' }, out: { type: 'string' },
-      seed: { type: 'string' }, backend: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
-      fresh: { type: 'boolean' }, json: { type: 'boolean' },
+      data: { type: 'string' },
+      val: { type: 'string' },
+      epochs: { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      backend: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      fresh: { type: 'boolean' },
+      json: { type: 'boolean' },
     })
     const data = requireString(v, 'data')
     const out = requireString(v, 'out')
@@ -158,7 +185,17 @@ export const trainCommand: Command = (argv, io) =>
     const last = r.history[r.history.length - 1]
     io.stderr.write(`checkpoint written to ${out}/ (model.safetensors, config.json, vocab.json) with loss-curve.svg and name-lengths.svg\n`)
     if (v.json === true) {
-      io.stdout(JSON.stringify({ out, epochs, parameters: T.count(r.params), vocab_size: r.vocab.tokens.length, train_loss: last?.trainLoss ?? null, val_loss: last?.valLoss ?? null, history: r.history }) + '\n')
+      io.stdout(
+        JSON.stringify({
+          out,
+          epochs,
+          parameters: T.count(r.params),
+          vocab_size: r.vocab.tokens.length,
+          train_loss: last?.trainLoss ?? null,
+          val_loss: last?.valLoss ?? null,
+          history: r.history,
+        }) + '\n',
+      )
     }
     T.dispose(r.params)
     return 0

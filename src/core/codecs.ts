@@ -5,7 +5,7 @@ import * as t from 'io-ts'
 
 // JSON.stringify turns NaN and ±Infinity into "null", which would report `got null` for a
 // NaN field; numbers are shown as JavaScript prints them.
-const showValue = (u: unknown): string => (typeof u === 'number' ? String(u) : JSON.stringify(u) ?? String(u))
+const showValue = (u: unknown): string => (typeof u === 'number' ? String(u) : (JSON.stringify(u) ?? String(u)))
 
 const refine = <A>(base: t.Type<A, A, unknown>, ok: (a: A) => boolean, name: string, message: string) =>
   new t.Type<A, A, unknown>(
@@ -46,9 +46,7 @@ export const withCheck = <C extends t.Any>(
     (u, c) => {
       const r = codec.validate(u, c)
       if (r._tag === 'Left') return r
-      return ok(r.right)
-        ? r
-        : t.failure((r.right as Record<string, unknown>)[field], [...c, { key: field, type: codec, actual: u }], message(r.right))
+      return ok(r.right) ? r : t.failure((r.right as Record<string, unknown>)[field], [...c, { key: field, type: codec, actual: u }], message(r.right))
     },
     codec.encode,
   )

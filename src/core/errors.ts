@@ -29,7 +29,8 @@ const ARTICLE_NAMES: Readonly<Record<string, string>> = {
 export const describeCodec = (codec: t.Decoder<unknown, unknown>): string => {
   if (codec instanceof t.InterfaceType || codec instanceof t.PartialType || codec instanceof t.ExactType) return 'an object'
   if (codec instanceof t.DictionaryType) return 'an object'
-  if (codec instanceof t.ArrayType || codec instanceof t.ReadonlyArrayType) return codec.name.startsWith('Array<') || codec.name.startsWith('ReadonlyArray<') ? 'an array' : codec.name
+  if (codec instanceof t.ArrayType || codec instanceof t.ReadonlyArrayType)
+    return codec.name.startsWith('Array<') || codec.name.startsWith('ReadonlyArray<') ? 'an array' : codec.name
   if (codec instanceof t.TupleType) return `an array of ${(codec.types as readonly unknown[]).length} items`
   if (codec instanceof t.LiteralType) return JSON.stringify(codec.value)
   return ARTICLE_NAMES[codec.name] ?? codec.name
@@ -77,11 +78,7 @@ export const formatValidationError = (e: t.ValidationError): string => {
   const last = e.context[e.context.length - 1]
   const path = validationPath(e.context)
   const expected = last === undefined ? 'a valid value' : describeCodec(last.type)
-  const body = e.message !== undefined
-    ? e.message
-    : e.value === undefined && path !== ''
-      ? `missing, expected ${expected}`
-      : `expected ${expected}, got ${describeValue(e.value)}`
+  const body = e.message !== undefined ? e.message : e.value === undefined && path !== '' ? `missing, expected ${expected}` : `expected ${expected}, got ${describeValue(e.value)}`
   return path === '' ? body : `${path}: ${body}`
 }
 
@@ -108,12 +105,7 @@ export class ShapeError extends Error {
  * Throws a {@link ShapeError} unless `shape` matches `expected`, where `null` in `expected`
  * matches any size (`[null, null, 64]`: any batch and length, 64 features).
  */
-export const checkShape = (
-  where: string,
-  what: string,
-  shape: readonly number[],
-  expected: readonly (number | null)[],
-): void => {
+export const checkShape = (where: string, what: string, shape: readonly number[], expected: readonly (number | null)[]): void => {
   const ok = shape.length === expected.length && expected.every((d, i) => d === null || d === shape[i])
   if (!ok) {
     const fmt = expected.map((d) => (d === null ? '*' : String(d))).join(', ')

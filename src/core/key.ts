@@ -26,8 +26,7 @@ export const key = (seed: number): Key => {
 }
 
 /** True when the value is a key made by this module (or a structurally identical pair). */
-export const isKey = (k: unknown): k is Key =>
-  Array.isArray(k) && k.length === 2 && k.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)
+export const isKey = (k: unknown): k is Key => Array.isArray(k) && k.length === 2 && k.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)
 
 const ROTATIONS = [13, 15, 26, 6, 17, 29, 16, 24] as const
 const rotl = (x: number, r: number): number => ((x << r) | (x >>> (32 - r))) >>> 0

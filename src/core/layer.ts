@@ -34,8 +34,7 @@ export const EVAL: Ctx = Object.freeze({ training: false })
 export const training = (key: Key): Ctx => Object.freeze({ training: true, key })
 
 /** The context for sub-call number `i` of a layer: the same mode, a key folded with `i`. */
-export const fold = (ctx: Ctx, i: number): Ctx =>
-  ctx.key === undefined ? ctx : Object.freeze({ training: ctx.training, key: foldIn(ctx.key, i) })
+export const fold = (ctx: Ctx, i: number): Ctx => (ctx.key === undefined ? ctx : Object.freeze({ training: ctx.training, key: foldIn(ctx.key, i) }))
 
 /** A layer: parameters from a key alone, and a pure function of (params, input, ctx). */
 export interface Layer<P, In, Out> {
@@ -75,9 +74,7 @@ interface RankPreserving {
 }
 
 /** A layer bound to its parameters and context: a function of its input alone (rank-preserving for a {@link TensorLayer}). */
-export type Bound<L> = L extends RankPreserving
-  ? <R extends tf.Rank>(x: tf.Tensor<R>) => tf.Tensor<R>
-  : (x: InputOf<L>) => OutputOf<L>
+export type Bound<L> = L extends RankPreserving ? <R extends tf.Rank>(x: tf.Tensor<R>) => tf.Tensor<R> : (x: InputOf<L>) => OutputOf<L>
 
 /** A record of layers bound to their parameters (what a {@link compose} body receives). */
 export type BoundRecord<S> = { readonly [K in keyof S]: Bound<S[K]> }

@@ -51,8 +51,7 @@ export interface WasmBackendLike {
 }
 
 /** The active backend as tfjs-wasm's backend object, when the active backend is wasm. */
-export const activeWasmBackend = (): WasmBackendLike | undefined =>
-  tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackendLike) : undefined
+export const activeWasmBackend = (): WasmBackendLike | undefined => (tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackendLike) : undefined)
 
 /** A tfjs-wasm backend object's kernel-side view of a backend passed to a kernel function. */
 export const asWasmBackend = (backend: unknown): WasmBackendLike => backend as unknown as WasmBackendLike
@@ -81,8 +80,7 @@ export const heapView = (t: tf.Tensor): Float32Array | Int32Array | undefined =>
  * A `tf.Tensor` object with a shape and no data, never registered with the engine (what
  * `jax.ShapeDtypeStruct` is to JAX): reading one is an error, disposing one does nothing.
  */
-export const dataFreeTensor = (shape: readonly number[]): tf.Tensor =>
-  new tf.Tensor(shape.slice(), 'float32', Object.freeze({ shapeOnly: true }), -1)
+export const dataFreeTensor = (shape: readonly number[]): tf.Tensor => new tf.Tensor(shape.slice(), 'float32', Object.freeze({ shapeOnly: true }), -1)
 
 /**
  * Replaces wasm's Identity kernel (what `tf.clone` runs, and so what every gradient's saved
@@ -114,5 +112,4 @@ export const webgpuBackendAdapterInfo = (): { readonly vendor?: string; readonly
   (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo
 
 /** The size of the registered wasm backend's XNNPACK thread pool (its module's `_get_threads_count`), when it has started. */
-export const wasmPoolThreads = (): number | undefined =>
-  (tf.findBackend('wasm') as unknown as WasmBackendLike | null)?.wasm?._get_threads_count?.()
+export const wasmPoolThreads = (): number | undefined => (tf.findBackend('wasm') as unknown as WasmBackendLike | null)?.wasm?._get_threads_count?.()

@@ -30,8 +30,7 @@ export type Flat<L = tf.Tensor> = ReadonlyMap<string, L>
 const isLeaf = (x: unknown): x is tf.Tensor => x instanceof tf.Tensor
 
 /** Applies `f` to every tensor leaf, keeping the tree's shape (and its TypeScript type). */
-export const map = <T, L>(tree: T, f: (leaf: tf.Tensor, path: string) => L): MapLeaves<T, L> =>
-  mapAt(tree, f, '') as MapLeaves<T, L>
+export const map = <T, L>(tree: T, f: (leaf: tf.Tensor, path: string) => L): MapLeaves<T, L> => mapAt(tree, f, '') as MapLeaves<T, L>
 
 const mapAt = (node: unknown, f: (leaf: tf.Tensor, path: string) => unknown, path: string): unknown => {
   if (isLeaf(node)) return f(node, path)
@@ -51,11 +50,7 @@ const describe = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'arra
  * Applies `f` to matching leaves of two trees of the same structure (e.g. parameters and
  * gradients). Throws, naming the path, if the structures differ.
  */
-export const zipWith = <T, L>(
-  a: T,
-  b: MapLeaves<T, tf.Tensor> | T,
-  f: (x: tf.Tensor, y: tf.Tensor, path: string) => L,
-): MapLeaves<T, L> => {
+export const zipWith = <T, L>(a: T, b: MapLeaves<T, tf.Tensor> | T, f: (x: tf.Tensor, y: tf.Tensor, path: string) => L): MapLeaves<T, L> => {
   const fb = flatten(b as Tree)
   const seen = new Set<string>()
   const out = map(a, (x, path) => {
@@ -87,10 +82,7 @@ export const leaves = (tree: unknown): tf.Tensor[] => [...flatten<tf.Tensor>(tre
  * checkpoint that does not match its model is caught here. Returns the list of problems
  * (missing, unexpected, wrong shape) instead of throwing, for messages at file boundaries.
  */
-export const unflattenLike = <T>(
-  like: T,
-  flat: ReadonlyMap<string, tf.Tensor>,
-): { readonly tree: T; readonly problems: readonly string[] } => {
+export const unflattenLike = <T>(like: T, flat: ReadonlyMap<string, tf.Tensor>): { readonly tree: T; readonly problems: readonly string[] } => {
   const problems: string[] = []
   const used = new Set<string>()
   const tree = map(like, (ref, path) => {
@@ -127,8 +119,7 @@ export const dispose = (tree: unknown): void => {
 }
 
 /** Shapes of the leaves by path: a cheap structural summary for messages and tests. */
-export const shapes = (tree: unknown): Record<string, readonly number[]> =>
-  Object.fromEntries([...flatten<tf.Tensor>(tree)].map(([p, t]) => [p, t.shape]))
+export const shapes = (tree: unknown): Record<string, readonly number[]> => Object.fromEntries([...flatten<tf.Tensor>(tree)].map(([p, t]) => [p, t.shape]))
 
 /** Rebuilds a tree shaped like `like` from leaves in {@link flatten} order (the inverse of {@link leaves}). */
 export const fromLeaves = <T>(like: T, xs: readonly tf.Tensor[]): T => {

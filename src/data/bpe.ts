@@ -87,7 +87,9 @@ export const GPT2_EOS_TOKEN = '<|endoftext|>'
  */
 export const BYTE_TO_UNICODE: readonly string[] = (() => {
   const table: (string | undefined)[] = new Array<string | undefined>(256).fill(undefined)
-  const keep = (lo: number, hi: number) => { for (let b = lo; b <= hi; b++) table[b] = String.fromCharCode(b) }
+  const keep = (lo: number, hi: number) => {
+    for (let b = lo; b <= hi; b++) table[b] = String.fromCharCode(b)
+  }
   keep(0x21, 0x7e)
   keep(0xa1, 0xac)
   keep(0xae, 0xff)
@@ -103,8 +105,7 @@ const UNICODE_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_UNICODE.map
  * module (which GPT-2 and Hugging Face use) matches exactly the Unicode White_Space
  * characters for `\s`, while JavaScript's `\s` also matches U+FEFF and misses U+0085.
  */
-export const GPT2_SPLIT_PATTERN =
-  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\p{White_Space}\\p{L}\\p{N}]+|\\p{White_Space}+(?!\\P{White_Space})|\\p{White_Space}+"
+export const GPT2_SPLIT_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\p{White_Space}\\p{L}\\p{N}]+|\\p{White_Space}+(?!\\P{White_Space})|\\p{White_Space}+"
 
 const SPLIT_RE = new RegExp(GPT2_SPLIT_PATTERN, 'gu')
 
@@ -119,8 +120,12 @@ const show = (s: string): string => JSON.stringify(s)
 /** A binary min-heap of non-negative numbers. */
 class MinHeap {
   private readonly a: number[] = []
-  get size(): number { return this.a.length }
-  peek(): number { return this.a[0] }
+  get size(): number {
+    return this.a.length
+  }
+  peek(): number {
+    return this.a[0]
+  }
   push(x: number): void {
     const a = this.a
     let i = a.length
@@ -259,7 +264,10 @@ export const bpeTokenizer = (options: BpeTokenizerOptions): E.Either<TokenizerEr
     const tok = symbols
     const prev = new Int32Array(n)
     const next = new Int32Array(n)
-    for (let i = 0; i < n; i++) { prev[i] = i - 1; next[i] = i + 1 }
+    for (let i = 0; i < n; i++) {
+      prev[i] = i - 1
+      next[i] = i + 1
+    }
     next[n - 1] = -1
     // A heap entry rank * n + pos stands for merging the symbol at pos with its successor.
     const heap = new MinHeap()
@@ -337,7 +345,10 @@ export const bpeTokenizer = (options: BpeTokenizerOptions): E.Either<TokenizerEr
       let found = ''
       for (const s of specialTokens) {
         const j = text.indexOf(s, start)
-        if (j >= 0 && (at < 0 || j < at || (j === at && s.length > found.length))) { at = j; found = s }
+        if (j >= 0 && (at < 0 || j < at || (j === at && s.length > found.length))) {
+          at = j
+          found = s
+        }
       }
       if (at < 0) break
       for (const id of encodeOrdinary(text.slice(start, at))) out.push(id)
@@ -354,28 +365,36 @@ export const bpeTokenizer = (options: BpeTokenizerOptions): E.Either<TokenizerEr
     let total = 0
     for (let i = 0; i < ids.length; i++) {
       const bytes = bytesOf(ids[i])
-      if (bytes !== undefined) { parts.push(bytes); total += bytes.length }
+      if (bytes !== undefined) {
+        parts.push(bytes)
+        total += bytes.length
+      }
     }
     const all = new Uint8Array(total)
     let o = 0
-    for (const p of parts) { all.set(p, o); o += p.length }
+    for (const p of parts) {
+      all.set(p, o)
+      o += p.length
+    }
     return utf8Decoder.decode(all)
   }
 
   const idToToken = (id: number): string | undefined => idTokens.get(id)
 
-  return E.right(Object.freeze({
-    vocabSize: maxId + 1,
-    eosToken,
-    eosTokenId,
-    specialTokens,
-    vocab: tokenIds as ReadonlyMap<string, number>,
-    merges: Object.freeze(kept),
-    encode,
-    encodeOrdinary,
-    tokenize: (text: string): string[] => encode(text).map((id) => idToToken(id) as string),
-    decode,
-    tokenToId: (token: string): number | undefined => tokenIds.get(token),
-    idToToken,
-  }))
+  return E.right(
+    Object.freeze({
+      vocabSize: maxId + 1,
+      eosToken,
+      eosTokenId,
+      specialTokens,
+      vocab: tokenIds as ReadonlyMap<string, number>,
+      merges: Object.freeze(kept),
+      encode,
+      encodeOrdinary,
+      tokenize: (text: string): string[] => encode(text).map((id) => idToToken(id) as string),
+      decode,
+      tokenToId: (token: string): number | undefined => tokenIds.get(token),
+      idToToken,
+    }),
+  )
 }

@@ -6,7 +6,30 @@
 import { allLocales } from '@faker-js/faker'
 
 /** The locales whose first names make up the default corpus. */
-export const CORPUS_LOCALES = ['en_IE', 'fr', 'de', 'it', 'es', 'nl', 'sv', 'nb_NO', 'da', 'fi', 'pl', 'cs_CZ', 'pt_PT', 'ro', 'hr', 'sk', 'lv', 'hu', 'en_GB', 'de_AT', 'de_CH', 'fr_BE'] as const
+export const CORPUS_LOCALES = [
+  'en_IE',
+  'fr',
+  'de',
+  'it',
+  'es',
+  'nl',
+  'sv',
+  'nb_NO',
+  'da',
+  'fi',
+  'pl',
+  'cs_CZ',
+  'pt_PT',
+  'ro',
+  'hr',
+  'sk',
+  'lv',
+  'hu',
+  'en_GB',
+  'de_AT',
+  'de_CH',
+  'fr_BE',
+] as const
 
 const LATIN_NAME = /^[\p{Script=Latin}' -]+$/u
 

@@ -25,11 +25,15 @@ export interface Example {
  * No padding here: batches pad to their own longest example.
  */
 export const encodeExample = (v: CharVocab, name: string, maxLen: number): Example => {
-  const ids = [v.sos, ...chars(name).map((c) => {
-    const id = v.index.get(c)
-    if (id === undefined) throw new RangeError(`encodeExample: character ${JSON.stringify(c)} of ${JSON.stringify(name)} is not in the vocabulary`)
-    return id
-  }), v.eos].slice(0, maxLen + 2)
+  const ids = [
+    v.sos,
+    ...chars(name).map((c) => {
+      const id = v.index.get(c)
+      if (id === undefined) throw new RangeError(`encodeExample: character ${JSON.stringify(c)} of ${JSON.stringify(name)} is not in the vocabulary`)
+      return id
+    }),
+    v.eos,
+  ].slice(0, maxLen + 2)
   return { input: ids.slice(0, -1), target: ids.slice(1) }
 }
 

@@ -47,12 +47,14 @@ const PROBLEMS: Readonly<Record<string, string>> = {
 }
 
 /** Turns a thrown Node file-system error into an {@link IoError} for `path`. */
-export const fromNodeError = (path: string) => (e: unknown): IoError => {
-  const code = typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined
-  if (code !== undefined && PROBLEMS[code] !== undefined) return ioError(path, PROBLEMS[code], code)
-  const message = e instanceof Error ? e.message : String(e)
-  return ioError(path, code === undefined ? message : `${code}: ${message}`, code)
-}
+export const fromNodeError =
+  (path: string) =>
+  (e: unknown): IoError => {
+    const code = typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined
+    if (code !== undefined && PROBLEMS[code] !== undefined) return ioError(path, PROBLEMS[code], code)
+    const message = e instanceof Error ? e.message : String(e)
+    return ioError(path, code === undefined ? message : `${code}: ${message}`, code)
+  }
 
 /**
  * The whole file as bytes, read in one call. The result is a plain Uint8Array over its own
@@ -62,9 +64,7 @@ export const readBytes = (path: string): TE.TaskEither<IoError, Uint8Array> =>
   TE.tryCatch(async () => {
     const b = await readFile(path)
     // A small Buffer may be a slice of Node's shared pool: copy it out so it owns its memory.
-    return b.byteOffset === 0 && b.buffer.byteLength === b.byteLength
-      ? new Uint8Array(b.buffer, 0, b.byteLength)
-      : new Uint8Array(b)
+    return b.byteOffset === 0 && b.buffer.byteLength === b.byteLength ? new Uint8Array(b.buffer, 0, b.byteLength) : new Uint8Array(b)
   }, fromNodeError(path))
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -73,7 +73,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 export const readText = (path: string): TE.TaskEither<IoError, string> =>
   pipe(
     readBytes(path),
-    TE.chainEitherK((bytes) => E.tryCatch(() => utf8.decode(bytes), () => ioError(path, 'not valid UTF-8 text'))),
+    TE.chainEitherK((bytes) =>
+      E.tryCatch(
+        () => utf8.decode(bytes),
+        () => ioError(path, 'not valid UTF-8 text'),
+      ),
+    ),
   )
 
 /**
@@ -87,8 +92,16 @@ export const readJson = <A, O = A>(path: string, codec: t.Type<A, O, unknown>): 
     TE.chainEitherK((text) => {
       if (text.trim() === '') return E.left(ioError(path, 'file is empty'))
       return pipe(
-        E.tryCatch(() => JSON.parse(text) as unknown, (e) => ioError(path, `not valid JSON (${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ')})`)),
-        E.chain((json) => pipe(codec.decode(json), E.mapLeft((errors) => ioError(path, formatValidationErrors(errors))))),
+        E.tryCatch(
+          () => JSON.parse(text) as unknown,
+          (e) => ioError(path, `not valid JSON (${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ')})`),
+        ),
+        E.chain((json) =>
+          pipe(
+            codec.decode(json),
+            E.mapLeft((errors) => ioError(path, formatValidationErrors(errors))),
+          ),
+        ),
       )
     }),
   )
@@ -99,50 +112,52 @@ export const readJson = <A, O = A>(path: string, codec: t.Type<A, O, unknown>): 
  * part. The temporary file is removed if anything fails. The parent directory must exist.
  */
 export const writeFileAtomic = (path: string, data: Uint8Array | string): TE.TaskEither<IoError, void> =>
-  TE.tryCatch(async () => {
-    const dir = dirname(path)
-    const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`)
-    let created = false
-    try {
-      const handle = await open(tmp, 'wx').catch((e: unknown) => {
-        throw (e as { code?: unknown }).code === 'ENOENT' ? ioError(path, `no such directory ${dir}`, 'ENOENT') : e
-      })
-      created = true
+  TE.tryCatch(
+    async () => {
+      const dir = dirname(path)
+      const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`)
+      let created = false
       try {
-        await handle.writeFile(data)
-        await handle.sync()
+        const handle = await open(tmp, 'wx').catch((e: unknown) => {
+          throw (e as { code?: unknown }).code === 'ENOENT' ? ioError(path, `no such directory ${dir}`, 'ENOENT') : e
+        })
+        created = true
+        try {
+          await handle.writeFile(data)
+          await handle.sync()
+        } finally {
+          await handle.close()
+        }
+        await rename(tmp, path)
+        created = false
       } finally {
-        await handle.close()
+        if (created) await unlink(tmp).catch(() => undefined)
       }
-      await rename(tmp, path)
-      created = false
-    } finally {
-      if (created) await unlink(tmp).catch(() => undefined)
-    }
-  }, (e) => (isIoError(e) ? e : fromNodeError(path)(e)))
+    },
+    (e) => (isIoError(e) ? e : fromNodeError(path)(e)),
+  )
 
 const isIoError = (e: unknown): e is IoError => typeof e === 'object' && e !== null && (e as { _tag?: unknown })._tag === 'IoError'
 
 /** Creates a directory and its parents if missing; an existing directory is fine, a file there is an error. */
-export const ensureDir = (path: string): TE.TaskEither<IoError, void> => async () => {
-  try {
-    await mkdir(path, { recursive: true })
-    return E.right(undefined)
-  } catch (e) {
-    // mkdir reports a file in the way as EEXIST or ENOTDIR; say plainly which thing it is.
-    const s = await stat(path).catch(() => undefined)
-    return E.left(s !== undefined && !s.isDirectory() ? ioError(path, 'exists and is not a directory', 'ENOTDIR') : fromNodeError(path)(e))
+export const ensureDir =
+  (path: string): TE.TaskEither<IoError, void> =>
+  async () => {
+    try {
+      await mkdir(path, { recursive: true })
+      return E.right(undefined)
+    } catch (e) {
+      // mkdir reports a file in the way as EEXIST or ENOTDIR; say plainly which thing it is.
+      const s = await stat(path).catch(() => undefined)
+      return E.left(s !== undefined && !s.isDirectory() ? ioError(path, 'exists and is not a directory', 'ENOTDIR') : fromNodeError(path)(e))
+    }
   }
-}
 
 /**
  * Reads and checks a safetensors file: one read, then {@link parseSafetensors} on the bytes
  * (tensors are views into them). Errors name the file: `/x/model.safetensors: tensor "w": ...`.
  */
-export const readSafetensorsFile = (
-  path: string,
-  options?: ParseOptions,
-): TE.TaskEither<IoError | SafetensorsFileError, Safetensors> =>
+export const readSafetensorsFile = (path: string, options?: ParseOptions): TE.TaskEither<IoError | SafetensorsFileError, Safetensors> =>
   pipe(
     readBytes(path),
     TE.chainEitherK((bytes): E.Either<IoError | SafetensorsFileError, Safetensors> => {

@@ -75,12 +75,14 @@ const loadError = (kind: LoadErrorKind, path: string, problem: string): LoadErro
 })
 
 /** Re-tags an error that already carries a `path: problem` message. */
-const asLoadError = (kind: LoadErrorKind) => (e: { readonly path: string; readonly message: string }): LoadError => ({
-  _tag: 'LoadError',
-  kind,
-  path: e.path,
-  message: e.message,
-})
+const asLoadError =
+  (kind: LoadErrorKind) =>
+  (e: { readonly path: string; readonly message: string }): LoadError => ({
+    _tag: 'LoadError',
+    kind,
+    path: e.path,
+    message: e.message,
+  })
 
 /** A loaded model folder: the config, the parameters (owned by the caller) and the tokenizer. */
 export interface Gpt2Folder {
@@ -110,24 +112,27 @@ const exists = (path: string): Promise<'file' | 'dir' | undefined> =>
     () => undefined,
   )
 
-const checkFolder = (dir: string): TE.TaskEither<LoadError, void> => async () => {
-  const kind = await exists(dir)
-  if (kind === undefined) return E.left(loadError('folder', dir, 'no such folder'))
-  if (kind !== 'dir') return E.left(loadError('folder', dir, 'not a folder (expected a Hugging Face model folder)'))
-  return E.right(undefined)
-}
+const checkFolder =
+  (dir: string): TE.TaskEither<LoadError, void> =>
+  async () => {
+    const kind = await exists(dir)
+    if (kind === undefined) return E.left(loadError('folder', dir, 'no such folder'))
+    if (kind !== 'dir') return E.left(loadError('folder', dir, 'not a folder (expected a Hugging Face model folder)'))
+    return E.right(undefined)
+  }
 
 /** Reads and decodes config.json. */
 export const readGpt2Config = (dir: string): TE.TaskEither<LoadError, Gpt2Config> => {
   const path = join(dir, GPT2_FILES.config)
   return pipe(
     readJson(path, t.unknown),
-    TE.mapLeft((e) =>
-      e.code === 'ENOENT'
-        ? loadError('config', path, 'no such file (a Hugging Face GPT-2 folder needs config.json)')
-        : asLoadError('config')(e),
+    TE.mapLeft((e) => (e.code === 'ENOENT' ? loadError('config', path, 'no such file (a Hugging Face GPT-2 folder needs config.json)') : asLoadError('config')(e))),
+    TE.chainEitherK((u) =>
+      pipe(
+        decodeGpt2Config(u),
+        E.mapLeft((e) => loadError('config', path, configErrorMessage(e))),
+      ),
     ),
-    TE.chainEitherK((u) => pipe(decodeGpt2Config(u), E.mapLeft((e) => loadError('config', path, configErrorMessage(e))))),
   )
 }
 
@@ -200,7 +205,13 @@ export const checkTiedHead = (path: string, head: Float32Array, wte: Float32Arra
  */
 export const gpt2Entries = (path: string, config: Gpt2Config, file: Safetensors): E.Either<LoadError, ReadonlyMap<string, TensorEntry>> => {
   if (file.metadata[QUANT_METADATA_KEY] !== undefined) {
-    return E.left(loadError('quantized', path, `holds quantized ${file.metadata['quant.format'] ?? ''} weights (written by \`minigpt gpt2 quantize\`): load it with { weights: '${file.metadata['quant.format'] ?? 'int8'}' } or --weights`))
+    return E.left(
+      loadError(
+        'quantized',
+        path,
+        `holds quantized ${file.metadata['quant.format'] ?? ''} weights (written by \`minigpt gpt2 quantize\`): load it with { weights: '${file.metadata['quant.format'] ?? 'int8'}' } or --weights`,
+      ),
+    )
   }
   return pipe(
     checkGpt2Headers(path, config, file.tensors),
@@ -226,29 +237,31 @@ export const gpt2ParamsFromSafetensors = (path: string, config: Gpt2Config, file
     E.map((entries) => map(gpt2Shapes(config), (ref, name) => tf.tensor(toFloat32(entries.get(name) as TensorEntry), ref.shape, 'float32')) as unknown as Gpt2Params),
   )
 
-const readTokenizer = (dir: string, config: Gpt2Config): TE.TaskEither<LoadError, BpeTokenizer> => async () => {
-  const vocabPath = join(dir, GPT2_FILES.vocab)
-  const mergesPath = join(dir, GPT2_FILES.merges)
-  const [v, m] = await Promise.all([exists(vocabPath), exists(mergesPath)])
-  if (v === undefined && m !== undefined) {
-    return E.left(loadError('tokenizer', vocabPath, 'no such file (the folder has merges.txt; a tokenizer needs vocab.json and merges.txt)'))
+const readTokenizer =
+  (dir: string, config: Gpt2Config): TE.TaskEither<LoadError, BpeTokenizer> =>
+  async () => {
+    const vocabPath = join(dir, GPT2_FILES.vocab)
+    const mergesPath = join(dir, GPT2_FILES.merges)
+    const [v, m] = await Promise.all([exists(vocabPath), exists(mergesPath)])
+    if (v === undefined && m !== undefined) {
+      return E.left(loadError('tokenizer', vocabPath, 'no such file (the folder has merges.txt; a tokenizer needs vocab.json and merges.txt)'))
+    }
+    if (v !== undefined && m === undefined) {
+      return E.left(loadError('tokenizer', mergesPath, 'no such file (the folder has vocab.json; a tokenizer needs vocab.json and merges.txt)'))
+    }
+    const loaded = v === undefined ? await loadDefaultGpt2Tokenizer()() : await loadTokenizerFolder(dir)()
+    if (E.isLeft(loaded)) {
+      // tokenizer-files messages already start with the path; some repeat it ("path: path: ...").
+      const message = loaded.left.message.startsWith(`${loaded.left.path}: `) ? loaded.left.message : `${loaded.left.path}: ${loaded.left.message}`
+      return E.left({ _tag: 'LoadError', kind: 'tokenizer', path: loaded.left.path, message })
+    }
+    const tok = loaded.right
+    if (tok.vocabSize > config.vocab_size) {
+      const [path, what] = v === undefined ? [join(dir, GPT2_FILES.config), "GPT-2's default tokenizer (no vocab.json in the folder)"] : [vocabPath, 'the tokenizer']
+      return E.left(loadError('tokenizer', path, `${what} has ${tok.vocabSize} tokens, more than config.json's vocab_size ${config.vocab_size}`))
+    }
+    return E.right(tok)
   }
-  if (v !== undefined && m === undefined) {
-    return E.left(loadError('tokenizer', mergesPath, 'no such file (the folder has vocab.json; a tokenizer needs vocab.json and merges.txt)'))
-  }
-  const loaded = v === undefined ? await loadDefaultGpt2Tokenizer()() : await loadTokenizerFolder(dir)()
-  if (E.isLeft(loaded)) {
-    // tokenizer-files messages already start with the path; some repeat it ("path: path: ...").
-    const message = loaded.left.message.startsWith(`${loaded.left.path}: `) ? loaded.left.message : `${loaded.left.path}: ${loaded.left.message}`
-    return E.left({ _tag: 'LoadError', kind: 'tokenizer', path: loaded.left.path, message })
-  }
-  const tok = loaded.right
-  if (tok.vocabSize > config.vocab_size) {
-    const [path, what] = v === undefined ? [join(dir, GPT2_FILES.config), "GPT-2's default tokenizer (no vocab.json in the folder)"] : [vocabPath, 'the tokenizer']
-    return E.left(loadError('tokenizer', path, `${what} has ${tok.vocabSize} tokens, more than config.json's vocab_size ${config.vocab_size}`))
-  }
-  return E.right(tok)
-}
 
 /** A loaded model folder with quantized weights (`loadGpt2Folder(dir, { weights: 'int8' | 'q4' })`). */
 export interface QuantGpt2Folder {
@@ -271,16 +284,17 @@ const readWeightsFile = (dir: string): TE.TaskEither<LoadError, Safetensors> =>
   pipe(
     readSafetensorsFile(join(dir, GPT2_FILES.weights)),
     TE.mapLeft((e) =>
-      '_tag' in e && e._tag === 'IoError'
-        ? asLoadError('file')(e)
-        : asLoadError(e._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors')(e as { path: string; message: string }),
+      '_tag' in e && e._tag === 'IoError' ? asLoadError('file')(e) : asLoadError(e._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors')(e as { path: string; message: string }),
     ),
   )
 
 /** Quantized parameters from a parsed file: read as stored (a quantized file) or quantized from a float one. */
 const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format: QuantFormat): E.Either<LoadError, QuantGpt2Params> =>
   file.metadata[QUANT_METADATA_KEY] !== undefined
-    ? pipe(quantGpt2FromSafetensors(config, file, format), E.mapLeft((p) => loadError(p.kind, path, p.message)))
+    ? pipe(
+        quantGpt2FromSafetensors(config, file, format),
+        E.mapLeft((p) => loadError(p.kind, path, p.message)),
+      )
     : pipe(
         gpt2Entries(path, config, file),
         E.map((entries) => quantizeGpt2From(config, format, (name) => toFloat32(entries.get(name) as TensorEntry))),
@@ -297,7 +311,8 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
   if (E.isLeft(index)) return E.left(fromShard(index.left))
   const headers = await shardHeaders(dir, index.right)
   if (E.isLeft(headers)) return E.left(fromShard(headers.left))
-  if ([...headers.right.values()].some((h) => h.quantized)) return E.left(loadError('quantized', index.right.path, 'its shards hold quantized weights; this library reads quantized GPT-2 from one model.safetensors'))
+  if ([...headers.right.values()].some((h) => h.quantized))
+    return E.left(loadError('quantized', index.right.path, 'its shards hold quantized weights; this library reads quantized GPT-2 from one model.safetensors'))
   const checked = checkGpt2Headers(index.right.path, config, headers.right)
   if (E.isLeft(checked)) return checked
   const gpt2Name = new Map([...checked.right.names].map(([n, raw]) => [raw, n]))
@@ -346,13 +361,22 @@ export function loadGpt2Folder(dir: string, options: LoadGpt2Options = {}): TE.T
       // No model.safetensors but an index: a sharded checkpoint, read shard by shard.
       if ((await exists(path)) === undefined && (await exists(join(dir, SHARD_INDEX))) === 'file') {
         const params = await loadShardedGpt2(dir, config, weights)
-        return pipe(params, E.map((p) => (weights === 'f32' ? { config, params: p as Gpt2Params, tokenizer } : { config, params: p as QuantGpt2Params, tokenizer })))
+        return pipe(
+          params,
+          E.map((p) => (weights === 'f32' ? { config, params: p as Gpt2Params, tokenizer } : { config, params: p as QuantGpt2Params, tokenizer })),
+        )
       }
       const file = await readWeightsFile(dir)()
       if (E.isLeft(file)) return file
       return weights === 'f32'
-        ? pipe(gpt2ParamsFromSafetensors(path, config, file.right), E.map((params) => ({ config, params, tokenizer })))
-        : pipe(quantParams(path, config, file.right, weights), E.map((params) => ({ config, params, tokenizer })))
+        ? pipe(
+            gpt2ParamsFromSafetensors(path, config, file.right),
+            E.map((params) => ({ config, params, tokenizer })),
+          )
+        : pipe(
+            quantParams(path, config, file.right, weights),
+            E.map((params) => ({ config, params, tokenizer })),
+          )
     }),
   )
 }

@@ -44,7 +44,8 @@ export const readShardIndex = async (dir: string): Promise<E.Either<ShardProblem
   const weightMap = new Map(Object.entries(r.right.weight_map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   const shards: string[] = []
   for (const [tensor, shard] of weightMap) {
-    if (!SHARD_NAME.test(shard) || shard.startsWith('.')) return E.left(problem('shards', path, `weight_map maps '${tensor}' to ${JSON.stringify(shard)}, not a .safetensors file name in this folder`))
+    if (!SHARD_NAME.test(shard) || shard.startsWith('.'))
+      return E.left(problem('shards', path, `weight_map maps '${tensor}' to ${JSON.stringify(shard)}, not a .safetensors file name in this folder`))
     if (!shards.includes(shard)) shards.push(shard)
   }
   if (shards.length === 0) return E.left(problem('shards', path, 'weight_map is empty'))
@@ -77,7 +78,13 @@ export const forEachShardTensor = async <L>(
     for (const name of file.right.tensors.keys()) {
       const mapped = index.weightMap.get(name)
       if (mapped !== shard) {
-        return E.left(problem('shards', path, mapped === undefined ? `holds tensor '${name}', which ${SHARD_INDEX} does not list` : `holds tensor '${name}', which ${SHARD_INDEX} puts in ${mapped}`))
+        return E.left(
+          problem(
+            'shards',
+            path,
+            mapped === undefined ? `holds tensor '${name}', which ${SHARD_INDEX} does not list` : `holds tensor '${name}', which ${SHARD_INDEX} puts in ${mapped}`,
+          ),
+        )
       }
     }
     for (const [name, mapped] of index.weightMap) {
@@ -92,7 +99,10 @@ export const forEachShardTensor = async <L>(
 }
 
 /** Every shard's tensor headers (dtype and shape), by tensor name: the first pass. */
-export const shardHeaders = async (dir: string, index: ShardIndex): Promise<E.Either<ShardProblem, ReadonlyMap<string, { readonly dtype: string; readonly shape: readonly number[]; readonly quantized: boolean }>>> => {
+export const shardHeaders = async (
+  dir: string,
+  index: ShardIndex,
+): Promise<E.Either<ShardProblem, ReadonlyMap<string, { readonly dtype: string; readonly shape: readonly number[]; readonly quantized: boolean }>>> => {
   const headers = new Map<string, { dtype: string; shape: readonly number[]; quantized: boolean }>()
   const r = await forEachShardTensor(dir, index, (e, metadata) => {
     headers.set(e.name, { dtype: e.dtype, shape: e.shape, quantized: metadata['minigpt_fp.quant'] !== undefined })

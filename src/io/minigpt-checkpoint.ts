@@ -22,8 +22,19 @@ import { CHECKPOINT_FILES, checkpointConfig, checkpointParams, checkpointVocab, 
 // The pure half (state_dict layout, checks, loading from bytes) lives in a browser-safe module;
 // it is re-exported here so that this stays the one import for checkpoint folders in Node.
 export {
-  CHECKPOINT_FILES, PE_BUFFER, checkpointConfig, checkpointParams, checkpointVocab, isLinearWeight, miniGptFromBytes,
-  miniGptToBytes, paramsFromStateDict, stateDict, CheckpointVocabJson, type CheckpointBytes, type MiniGptCheckpoint,
+  CHECKPOINT_FILES,
+  PE_BUFFER,
+  checkpointConfig,
+  checkpointParams,
+  checkpointVocab,
+  isLinearWeight,
+  miniGptFromBytes,
+  miniGptToBytes,
+  paramsFromStateDict,
+  stateDict,
+  CheckpointVocabJson,
+  type CheckpointBytes,
+  type MiniGptCheckpoint,
 } from './minigpt-state-dict.js'
 
 /** Writes a checkpoint folder (each file atomically); creates the folder if needed. */
@@ -48,8 +59,18 @@ export const loadMiniGpt = (dir: string): TE.TaskEither<IoError, MiniGptCheckpoi
   const modelPath = join(dir, CHECKPOINT_FILES.model)
   return pipe(
     TE.Do,
-    TE.bind('config', () => pipe(readJson(configPath, t.unknown), TE.chainEitherK((u) => checkpointConfig(u, configPath)))),
-    TE.bind('vocab', ({ config }) => pipe(readJson(vocabPath, CheckpointVocabJson), TE.chainEitherK((tokens) => checkpointVocab(tokens, config, vocabPath)))),
+    TE.bind('config', () =>
+      pipe(
+        readJson(configPath, t.unknown),
+        TE.chainEitherK((u) => checkpointConfig(u, configPath)),
+      ),
+    ),
+    TE.bind('vocab', ({ config }) =>
+      pipe(
+        readJson(vocabPath, CheckpointVocabJson),
+        TE.chainEitherK((tokens) => checkpointVocab(tokens, config, vocabPath)),
+      ),
+    ),
     TE.bind('params', ({ config }) =>
       pipe(
         readSafetensorsFile(modelPath),

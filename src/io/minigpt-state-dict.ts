@@ -61,14 +61,20 @@ export const CheckpointVocabJson = t.array(t.string, 'a list of strings')
 
 /** config.json's parsed JSON as a config, or an error naming `path` and every bad field. */
 export const checkpointConfig = (u: unknown, path: string = CHECKPOINT_FILES.config): E.Either<IoError, MiniGptConfig> =>
-  pipe(decodeMiniGptConfig(u), E.mapLeft((e) => problemAt(path, configErrorMessage(e))))
+  pipe(
+    decodeMiniGptConfig(u),
+    E.mapLeft((e) => problemAt(path, configErrorMessage(e))),
+  )
 
 /** vocab.json's token list as a vocabulary that fits `config` (special tokens present, `vocab_size` tokens). */
 export const checkpointVocab = (tokens: readonly string[], config: MiniGptConfig, path: string = CHECKPOINT_FILES.vocab): E.Either<IoError, CharVocab> =>
   pipe(
     vocabFromTokens(tokens),
     E.mapLeft((e) => problemAt(path, e.message)),
-    E.filterOrElse((v) => v.tokens.length === config.vocab_size, (v) => problemAt(path, `has ${v.tokens.length} tokens but config.json says vocab_size=${config.vocab_size}`)),
+    E.filterOrElse(
+      (v) => v.tokens.length === config.vocab_size,
+      (v) => problemAt(path, `has ${v.tokens.length} tokens but config.json says vocab_size=${config.vocab_size}`),
+    ),
   )
 
 /** A parsed model.safetensors as the model's parameters (float dtypes only, the pe buffer ignored, shapes checked). */
@@ -120,10 +126,28 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 /** A JSON file's content decoded with a codec; errors name the file (as `readJson` does for files on disk). */
 const jsonAt = <A>(path: string, content: Uint8Array | string, codec: t.Decoder<unknown, A>): E.Either<IoError, A> =>
   pipe(
-    typeof content === 'string' ? E.right(content) : E.tryCatch(() => utf8.decode(content), () => problemAt(path, 'not valid UTF-8 text')),
-    E.filterOrElse((text) => text.trim() !== '', () => problemAt(path, 'file is empty')),
-    E.chain((text) => E.tryCatch(() => JSON.parse(text) as unknown, (e) => problemAt(path, `not valid JSON (${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ')})`))),
-    E.chain((json) => pipe(codec.decode(json), E.mapLeft((errors) => problemAt(path, formatValidationErrors(errors))))),
+    typeof content === 'string'
+      ? E.right(content)
+      : E.tryCatch(
+          () => utf8.decode(content),
+          () => problemAt(path, 'not valid UTF-8 text'),
+        ),
+    E.filterOrElse(
+      (text) => text.trim() !== '',
+      () => problemAt(path, 'file is empty'),
+    ),
+    E.chain((text) =>
+      E.tryCatch(
+        () => JSON.parse(text) as unknown,
+        (e) => problemAt(path, `not valid JSON (${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ')})`),
+      ),
+    ),
+    E.chain((json) =>
+      pipe(
+        codec.decode(json),
+        E.mapLeft((errors) => problemAt(path, formatValidationErrors(errors))),
+      ),
+    ),
   )
 
 /**
@@ -131,15 +155,33 @@ const jsonAt = <A>(path: string, content: Uint8Array | string, codec: t.Decoder<
  * (config decodes, vocabulary fits it, every tensor present with the config's shape). For
  * pages and workers: no file system involved. `names` are used in the messages.
  */
-export const miniGptFromBytes = (files: CheckpointBytes, names: { readonly config: string; readonly vocab: string; readonly model: string } = CHECKPOINT_FILES): E.Either<IoError, MiniGptCheckpoint> =>
+export const miniGptFromBytes = (
+  files: CheckpointBytes,
+  names: { readonly config: string; readonly vocab: string; readonly model: string } = CHECKPOINT_FILES,
+): E.Either<IoError, MiniGptCheckpoint> =>
   pipe(
     E.Do,
-    E.bind('config', () => pipe(jsonAt(names.config, files.config, t.unknown), E.chain((u) => checkpointConfig(u, names.config)))),
-    E.bind('vocab', ({ config }) => pipe(jsonAt(names.vocab, files.vocab, CheckpointVocabJson), E.chain((tokens) => checkpointVocab(tokens, config, names.vocab)))),
+    E.bind('config', () =>
+      pipe(
+        jsonAt(names.config, files.config, t.unknown),
+        E.chain((u) => checkpointConfig(u, names.config)),
+      ),
+    ),
+    E.bind('vocab', ({ config }) =>
+      pipe(
+        jsonAt(names.vocab, files.vocab, CheckpointVocabJson),
+        E.chain((tokens) => checkpointVocab(tokens, config, names.vocab)),
+      ),
+    ),
     E.bind('params', ({ config }) =>
       pipe(
         files.model.byteLength === 0 ? E.left(problemAt(names.model, 'file is empty')) : E.right(files.model),
-        E.chain((bytes) => pipe(parseSafetensors(bytes), E.mapLeft((e) => problemAt(names.model, e.message)))),
+        E.chain((bytes) =>
+          pipe(
+            parseSafetensors(bytes),
+            E.mapLeft((e) => problemAt(names.model, e.message)),
+          ),
+        ),
         E.chain((file) => checkpointParams(file, config, names.model)),
       ),
     ),

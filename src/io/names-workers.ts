@@ -108,46 +108,46 @@ const spawn = (input: NamesWorkerInput): Promise<E.Either<string, Handle>> =>
  * Starts `workers` worker processes, each loading the checkpoint (sent as bytes) on `backend`. Fails
  * (as a value) with the first worker's error, e.g. an unknown backend, after stopping the others.
  */
-export const startNamesWorkers = (ckpt: MiniGptCheckpoint, options: NamesWorkersOptions = {}): TE.TaskEither<string, NamesWorkers> => async () => {
-  const n = options.workers ?? availableParallelism()
-  if (!Number.isInteger(n) || n < 1) return E.left(`workers must be an integer ≥ 1, got ${n}`)
-  const init: NamesWorkerInput = { type: 'init', files: miniGptToBytes(ckpt), backend: options.backend ?? 'wasm' }
-  const started = await Promise.all(Array.from({ length: n }, () => spawn(init)))
-  const handles = started.flatMap((s) => (E.isRight(s) ? [s.right] : []))
-  const failed = started.find(E.isLeft)
-  const close = async (): Promise<void> => {
-    await Promise.all(
-      handles.map((h) =>
-        h.child.exitCode !== null || h.child.signalCode !== null
-          ? undefined
-          : new Promise<void>((done) => {
-              h.child.once('exit', () => done())
-              h.child.disconnect()
-            }),
-      ),
-    )
+export const startNamesWorkers =
+  (ckpt: MiniGptCheckpoint, options: NamesWorkersOptions = {}): TE.TaskEither<string, NamesWorkers> =>
+  async () => {
+    const n = options.workers ?? availableParallelism()
+    if (!Number.isInteger(n) || n < 1) return E.left(`workers must be an integer ≥ 1, got ${n}`)
+    const init: NamesWorkerInput = { type: 'init', files: miniGptToBytes(ckpt), backend: options.backend ?? 'wasm' }
+    const started = await Promise.all(Array.from({ length: n }, () => spawn(init)))
+    const handles = started.flatMap((s) => (E.isRight(s) ? [s.right] : []))
+    const failed = started.find(E.isLeft)
+    const close = async (): Promise<void> => {
+      await Promise.all(
+        handles.map((h) =>
+          h.child.exitCode !== null || h.child.signalCode !== null
+            ? undefined
+            : new Promise<void>((done) => {
+                h.child.once('exit', () => done())
+                h.child.disconnect()
+              }),
+        ),
+      )
+    }
+    if (failed !== undefined) {
+      await close()
+      return E.left(failed.left)
+    }
+    let nextId = 0
+    const ask = (h: Handle, request: NamesRequest, k: Key): Promise<Reply> =>
+      new Promise((resolve) => {
+        const id = nextId++
+        h.pending.set(id, resolve)
+        const job: NamesWorkerInput = { type: 'job', id, request, key: [k[0], k[1]] }
+        h.child.send(job)
+      })
+    const generate = async (request: NamesRequest, k: Key): Promise<E.Either<string, GeneratedName[]>> => {
+      const beams = Number(request.options?.num_beams ?? 1)
+      const first = request.firstIndex ?? 0
+      const ranges = beams > 1 || !Number.isInteger(request.count) || request.count < 1 ? [[0, request.count] as const] : shareOut(request.count, handles.length)
+      const replies = await Promise.all(ranges.map(([start, size], i) => ask(handles[i], beams > 1 ? request : { ...request, count: size, firstIndex: first + start }, k)))
+      const error = replies.find((r) => r.error !== undefined)
+      return error !== undefined ? E.left(error.error as string) : E.right(replies.flatMap((r) => r.names ?? []))
+    }
+    return E.right({ size: handles.length, generate, close })
   }
-  if (failed !== undefined) {
-    await close()
-    return E.left(failed.left)
-  }
-  let nextId = 0
-  const ask = (h: Handle, request: NamesRequest, k: Key): Promise<Reply> =>
-    new Promise((resolve) => {
-      const id = nextId++
-      h.pending.set(id, resolve)
-      const job: NamesWorkerInput = { type: 'job', id, request, key: [k[0], k[1]] }
-      h.child.send(job)
-    })
-  const generate = async (request: NamesRequest, k: Key): Promise<E.Either<string, GeneratedName[]>> => {
-    const beams = Number(request.options?.num_beams ?? 1)
-    const first = request.firstIndex ?? 0
-    const ranges = beams > 1 || !Number.isInteger(request.count) || request.count < 1 ? [[0, request.count] as const] : shareOut(request.count, handles.length)
-    const replies = await Promise.all(
-      ranges.map(([start, size], i) => ask(handles[i], beams > 1 ? request : { ...request, count: size, firstIndex: first + start }, k)),
-    )
-    const error = replies.find((r) => r.error !== undefined)
-    return error !== undefined ? E.left(error.error as string) : E.right(replies.flatMap((r) => r.names ?? []))
-  }
-  return E.right({ size: handles.length, generate, close })
-}

@@ -52,14 +52,23 @@ const storedShapes = (f: QuantFormat, rows: number, cols: number) =>
 const layout = (c: Gpt2Config): QuantFileLayout => {
   const e = c.n_embd
   const inner = innerDim(c)
-  const matrices: [string, number, number][] = [['wte.weight', c.vocab_size, e], ['wpe.weight', c.n_positions, e]]
+  const matrices: [string, number, number][] = [
+    ['wte.weight', c.vocab_size, e],
+    ['wpe.weight', c.n_positions, e],
+  ]
   const floats: [string, number][] = []
   for (let i = 0; i < c.n_layer; i++) {
     const h = `h.${i}`
     matrices.push([`${h}.attn.c_attn.weight`, 3 * e, e], [`${h}.attn.c_proj.weight`, e, e], [`${h}.mlp.c_fc.weight`, inner, e], [`${h}.mlp.c_proj.weight`, e, inner])
     floats.push(
-      [`${h}.ln_1.weight`, e], [`${h}.ln_1.bias`, e], [`${h}.ln_2.weight`, e], [`${h}.ln_2.bias`, e],
-      [`${h}.attn.c_attn.bias`, 3 * e], [`${h}.attn.c_proj.bias`, e], [`${h}.mlp.c_fc.bias`, inner], [`${h}.mlp.c_proj.bias`, e],
+      [`${h}.ln_1.weight`, e],
+      [`${h}.ln_1.bias`, e],
+      [`${h}.ln_2.weight`, e],
+      [`${h}.ln_2.bias`, e],
+      [`${h}.attn.c_attn.bias`, 3 * e],
+      [`${h}.attn.c_proj.bias`, e],
+      [`${h}.mlp.c_fc.bias`, inner],
+      [`${h}.mlp.c_proj.bias`, e],
     )
   }
   floats.push(['ln_f.weight', e], ['ln_f.bias', e])
@@ -68,7 +77,10 @@ const layout = (c: Gpt2Config): QuantFileLayout => {
 
 /** The matrices and float tensors of a quantized tree, by name. */
 const parts = (q: QuantGpt2Params) => {
-  const matrices = new Map<string, QuantizedMatrix>([['wte.weight', q.wte], ['wpe.weight', q.wpe]])
+  const matrices = new Map<string, QuantizedMatrix>([
+    ['wte.weight', q.wte],
+    ['wpe.weight', q.wpe],
+  ])
   const floats = new Map<string, tf.Tensor>()
   q.h.forEach((l, i) => {
     const h = `h.${i}`
@@ -105,7 +117,13 @@ export interface QuantFileLayout {
  * The bytes of a quantized file (layout version 1, above) for any model: `model` goes into
  * `__metadata__`, `matrix` and `float` give each name's tensor.
  */
-export const quantSafetensors = (model: string, format: QuantFormat, layout: QuantFileLayout, matrix: (name: string) => QuantizedMatrix, float: (name: string) => tf.Tensor): Uint8Array => {
+export const quantSafetensors = (
+  model: string,
+  format: QuantFormat,
+  layout: QuantFileLayout,
+  matrix: (name: string) => QuantizedMatrix,
+  float: (name: string) => tf.Tensor,
+): Uint8Array => {
   const tensors: TensorInput[] = []
   const hosts = layout.matrices.map(([name]) => downloadQuantized(matrix(name)))
   // F32 first, then the bytes: every tensor stays aligned for zero-copy reads.
@@ -114,13 +132,25 @@ export const quantSafetensors = (model: string, format: QuantFormat, layout: Qua
   layout.matrices.forEach(([name, rows, cols], i) => {
     tensors.push({ name, dtype: format === 'int8' ? 'I8' : 'U8', shape: storedShapes(format, rows, cols).data, bytes: format === 'int8' ? unpadded(hosts[i]) : hosts[i].bytes })
   })
-  return serializeSafetensors(tensors, { [QUANT_METADATA_KEY]: QUANT_LAYOUT_VERSION, 'quant.format': format, 'quant.group_size': groupSize(format), 'quant.scale_dtype': 'F32', model })
+  return serializeSafetensors(tensors, {
+    [QUANT_METADATA_KEY]: QUANT_LAYOUT_VERSION,
+    'quant.format': format,
+    'quant.group_size': groupSize(format),
+    'quant.scale_dtype': 'F32',
+    model,
+  })
 }
 
 /** The bytes of a quantized GPT-2 file (layout version 1, above). */
 export const quantGpt2Safetensors = (c: Gpt2Config, q: QuantGpt2Params): Uint8Array => {
   const { matrices, floats } = parts(q)
-  return quantSafetensors('gpt2', q.format, layout(c), (n) => matrices.get(n) as QuantizedMatrix, (n) => floats.get(n) as tf.Tensor)
+  return quantSafetensors(
+    'gpt2',
+    q.format,
+    layout(c),
+    (n) => matrices.get(n) as QuantizedMatrix,
+    (n) => floats.get(n) as tf.Tensor,
+  )
 }
 
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
@@ -129,16 +159,22 @@ const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
 export const quantFileFormat = (metadata: Readonly<Record<string, string>>): E.Either<QuantFileProblem, QuantFormat> => {
   const version = metadata[QUANT_METADATA_KEY]
   if (version !== QUANT_LAYOUT_VERSION) {
-    return E.left(problem('quantized', version === undefined
-      ? `__metadata__ has no "${QUANT_METADATA_KEY}": not a quantized file written by minigpt-fp`
-      : `__metadata__ "${QUANT_METADATA_KEY}" is "${version}": this library reads layout version ${QUANT_LAYOUT_VERSION}`))
+    return E.left(
+      problem(
+        'quantized',
+        version === undefined
+          ? `__metadata__ has no "${QUANT_METADATA_KEY}": not a quantized file written by minigpt-fp`
+          : `__metadata__ "${QUANT_METADATA_KEY}" is "${version}": this library reads layout version ${QUANT_LAYOUT_VERSION}`,
+      ),
+    )
   }
   const format = metadata['quant.format']
   if (format !== 'int8' && format !== 'q4') return E.left(problem('quantized', `__metadata__ "quant.format" is ${JSON.stringify(format)}: expected "int8" or "q4"`))
   if (metadata['quant.group_size'] !== groupSize(format)) {
     return E.left(problem('quantized', `__metadata__ "quant.group_size" is ${JSON.stringify(metadata['quant.group_size'])}: ${format} files have "${groupSize(format)}"`))
   }
-  if (metadata['quant.scale_dtype'] !== 'F32') return E.left(problem('quantized', `__metadata__ "quant.scale_dtype" is ${JSON.stringify(metadata['quant.scale_dtype'])}: expected "F32"`))
+  if (metadata['quant.scale_dtype'] !== 'F32')
+    return E.left(problem('quantized', `__metadata__ "quant.scale_dtype" is ${JSON.stringify(metadata['quant.scale_dtype'])}: expected "F32"`))
   return E.right(format)
 }
 
@@ -188,7 +224,16 @@ export const readQuantTensors = (
     vectors.set(name, toFloat32(t.right))
   }
   const extra = [...file.tensors.keys()].filter((n) => !seen.has(n))
-  if (extra.length > 0) return E.left(problem('unexpected', `unexpected tensor${extra.length > 1 ? 's' : ''} ${extra.slice(0, 4).map((n) => `'${n}'`).join(', ')}${extra.length > 4 ? ` and ${extra.length - 4} more` : ''} (not part of a ${format} ${model} of this config)`))
+  if (extra.length > 0)
+    return E.left(
+      problem(
+        'unexpected',
+        `unexpected tensor${extra.length > 1 ? 's' : ''} ${extra
+          .slice(0, 4)
+          .map((n) => `'${n}'`)
+          .join(', ')}${extra.length > 4 ? ` and ${extra.length - 4} more` : ''} (not part of a ${format} ${model} of this config)`,
+      ),
+    )
   return E.right({ format, matrix: (name) => uploadQuantized(hosts.get(name) as HostQuantized), vector: (name) => tf.tensor1d(vectors.get(name) as Float32Array) })
 }
 
@@ -198,12 +243,15 @@ export const quantGpt2FromSafetensors = (c: Gpt2Config, file: Safetensors, expec
   if (E.isLeft(r)) return r
   const { format, matrix: m, vector: v } = r.right
   const lin = (name: string): QuantLinear => ({ weight: m(`${name}.weight`), bias: v(`${name}.bias`) })
-  const h = Array.from({ length: c.n_layer }, (_, i): QuantGpt2Block => ({
-    ln_1: { weight: v(`h.${i}.ln_1.weight`), bias: v(`h.${i}.ln_1.bias`) },
-    attn: { c_attn: lin(`h.${i}.attn.c_attn`), c_proj: lin(`h.${i}.attn.c_proj`) },
-    ln_2: { weight: v(`h.${i}.ln_2.weight`), bias: v(`h.${i}.ln_2.bias`) },
-    mlp: { c_fc: lin(`h.${i}.mlp.c_fc`), c_proj: lin(`h.${i}.mlp.c_proj`) },
-  }))
+  const h = Array.from(
+    { length: c.n_layer },
+    (_, i): QuantGpt2Block => ({
+      ln_1: { weight: v(`h.${i}.ln_1.weight`), bias: v(`h.${i}.ln_1.bias`) },
+      attn: { c_attn: lin(`h.${i}.attn.c_attn`), c_proj: lin(`h.${i}.attn.c_proj`) },
+      ln_2: { weight: v(`h.${i}.ln_2.weight`), bias: v(`h.${i}.ln_2.bias`) },
+      mlp: { c_fc: lin(`h.${i}.mlp.c_fc`), c_proj: lin(`h.${i}.mlp.c_proj`) },
+    }),
+  )
   return E.right({ format, wte: m('wte.weight'), wpe: m('wpe.weight'), h, ln_f: { weight: v('ln_f.weight'), bias: v('ln_f.bias') } })
 }
 

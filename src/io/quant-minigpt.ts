@@ -60,7 +60,13 @@ const byName = (q: QuantMiniGptParams): Map<string, QuantizedMatrix | tf.Tensor>
 /** The bytes of a quantized Mini-GPT's model.safetensors. */
 export const quantMiniGptSafetensors = (c: MiniGptConfig, q: QuantMiniGptParams): Uint8Array => {
   const all = byName(q)
-  return quantSafetensors('minigpt', q.format, layout(c), (n) => all.get(n) as QuantizedMatrix, (n) => all.get(n) as tf.Tensor)
+  return quantSafetensors(
+    'minigpt',
+    q.format,
+    layout(c),
+    (n) => all.get(n) as QuantizedMatrix,
+    (n) => all.get(n) as tf.Tensor,
+  )
 }
 
 /** A quantized Mini-GPT from a parsed file, checked strictly against the config; errors name the tensor or key. */
@@ -105,13 +111,28 @@ export const loadQuantMiniGpt = (dir: string, expected?: QuantFormat): TE.TaskEi
   const modelPath = join(dir, CHECKPOINT_FILES.model)
   return pipe(
     TE.Do,
-    TE.bind('config', () => pipe(readJson(configPath, t.unknown), TE.chainEitherK((u) => checkpointConfig(u, configPath)))),
-    TE.bind('vocab', ({ config }) => pipe(readJson(vocabPath, CheckpointVocabJson), TE.chainEitherK((tokens) => checkpointVocab(tokens, config, vocabPath)))),
+    TE.bind('config', () =>
+      pipe(
+        readJson(configPath, t.unknown),
+        TE.chainEitherK((u) => checkpointConfig(u, configPath)),
+      ),
+    ),
+    TE.bind('vocab', ({ config }) =>
+      pipe(
+        readJson(vocabPath, CheckpointVocabJson),
+        TE.chainEitherK((tokens) => checkpointVocab(tokens, config, vocabPath)),
+      ),
+    ),
     TE.bind('params', ({ config }) =>
       pipe(
         readSafetensorsFile(modelPath),
         TE.mapLeft((e): IoError => (e._tag === 'IoError' ? e : ioError(modelPath, e.message.replace(`${modelPath}: `, '')))),
-        TE.chainEitherK((file) => pipe(quantMiniGptFromSafetensors(config, file, expected), E.mapLeft((m) => ioError(modelPath, m)))),
+        TE.chainEitherK((file) =>
+          pipe(
+            quantMiniGptFromSafetensors(config, file, expected),
+            E.mapLeft((m) => ioError(modelPath, m)),
+          ),
+        ),
       ),
     ),
   )

@@ -26,13 +26,18 @@ import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, flo
 // Dtypes
 
 type TypedArrayCtor =
-  | Uint8ArrayConstructor | Int8ArrayConstructor | Uint16ArrayConstructor | Int16ArrayConstructor
-  | Uint32ArrayConstructor | Int32ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor
-  | BigInt64ArrayConstructor | BigUint64ArrayConstructor
+  | Uint8ArrayConstructor
+  | Int8ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint32ArrayConstructor
+  | Int32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor
 
-type DataViewGetter =
-  | 'getUint8' | 'getInt8' | 'getUint16' | 'getInt16' | 'getUint32' | 'getInt32' | 'getFloat32' | 'getFloat64'
-  | 'getBigInt64' | 'getBigUint64'
+type DataViewGetter = 'getUint8' | 'getInt8' | 'getUint16' | 'getInt16' | 'getUint32' | 'getInt32' | 'getFloat32' | 'getFloat64' | 'getBigInt64' | 'getBigUint64'
 
 interface DtypeInfo {
   /** Bytes per element. */
@@ -166,10 +171,7 @@ const NonNegativeSafeInteger = new t.Type<number, number, unknown>(
 const OffsetPair = new t.Type<readonly [number, number], readonly [number, number], unknown>(
   'an array of 2 non-negative integers [begin, end]',
   (u): u is readonly [number, number] => Array.isArray(u) && u.length === 2 && u.every(isNonNegativeSafeInteger),
-  (u, c) =>
-    Array.isArray(u) && u.length === 2 && u.every(isNonNegativeSafeInteger)
-      ? t.success([u[0], u[1]] as const)
-      : t.failure(u, c),
+  (u, c) => (Array.isArray(u) && u.length === 2 && u.every(isNonNegativeSafeInteger) ? t.success([u[0], u[1]] as const) : t.failure(u, c)),
   (p) => p,
 )
 
@@ -217,7 +219,8 @@ const parse = (input: Uint8Array, maxHeaderBytes: number): E.Either<SafetensorsE
   const fileBytes = bytes.byteLength
   if (fileBytes < 8) {
     return E.left({
-      _tag: 'HeaderTooSmall', fileBytes,
+      _tag: 'HeaderTooSmall',
+      fileBytes,
       message: `file is ${plural(fileBytes, 'byte')} long, shorter than the 8-byte header length`,
     })
   }
@@ -227,13 +230,17 @@ const parse = (input: Uint8Array, maxHeaderBytes: number): E.Either<SafetensorsE
   const n = hi * 2 ** 32 + lo // exact up to 2^53; anything above is far over any cap anyway
   if (n > maxHeaderBytes) {
     return E.left({
-      _tag: 'HeaderTooLarge', headerBytes: n, maxHeaderBytes,
+      _tag: 'HeaderTooLarge',
+      headerBytes: n,
+      maxHeaderBytes,
       message: `header length ${view.getBigUint64(0, true)} bytes is over the limit of ${maxHeaderBytes} bytes`,
     })
   }
   if (8 + n > fileBytes) {
     return E.left({
-      _tag: 'InvalidHeaderLength', headerBytes: n, fileBytes,
+      _tag: 'InvalidHeaderLength',
+      headerBytes: n,
+      fileBytes,
       message: `header length ${n} bytes runs past the end of the file (${fileBytes} bytes, so at most ${fileBytes - 8} bytes of header)`,
     })
   }
@@ -266,10 +273,16 @@ const parse = (input: Uint8Array, maxHeaderBytes: number): E.Either<SafetensorsE
     if (E.isLeft(decoded)) {
       return E.left({ _tag: 'InvalidHeaderStructure', tensor: name, message: `tensor ${q(name)}: ${formatValidationErrors(decoded.left)}` })
     }
-    const { dtype, shape, data_offsets: [begin, end] } = decoded.right
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = decoded.right
     if (!isDtype(dtype)) {
       return E.left({
-        _tag: 'UnsupportedDtype', tensor: name, dtype,
+        _tag: 'UnsupportedDtype',
+        tensor: name,
+        dtype,
         message: `tensor ${q(name)}: dtype ${q(dtype)} is not supported (supported: ${DTYPE_NAMES.join(', ')})`,
       })
     }
@@ -288,26 +301,37 @@ const parse = (input: Uint8Array, maxHeaderBytes: number): E.Either<SafetensorsE
     }
     if (begin > start) {
       return E.left({
-        _tag: 'OffsetGap', tensor: name, begin, expected: start,
+        _tag: 'OffsetGap',
+        tensor: name,
+        begin,
+        expected: start,
         message: `tensor ${q(name)}: data begins at byte ${begin} but the ${previous === undefined ? 'data buffer starts at 0' : `previous tensor ${q(previous)} ends at ${start}`} (a hole of ${plural(begin - start, 'byte')})`,
       })
     }
     if (begin < start) {
       return E.left({
-        _tag: 'OffsetOverlap', tensor: name, previous: previous ?? '', begin, expected: start,
+        _tag: 'OffsetOverlap',
+        tensor: name,
+        previous: previous ?? '',
+        begin,
+        expected: start,
         message: `tensor ${q(name)}: data begins at byte ${begin}, inside tensor ${q(previous ?? '')} which ends at ${start}`,
       })
     }
     const size = byteSize(info)
     if (size === undefined) {
       return E.left({
-        _tag: 'ValidationOverflow', tensor: name,
+        _tag: 'ValidationOverflow',
+        tensor: name,
         message: `tensor ${q(name)}: shape [${info.shape.join(', ')}] of ${info.dtype} has more bytes than can be counted exactly`,
       })
     }
     if (end - begin !== size) {
       return E.left({
-        _tag: 'TensorSizeMismatch', tensor: name, expectedBytes: size, actualBytes: end - begin,
+        _tag: 'TensorSizeMismatch',
+        tensor: name,
+        expectedBytes: size,
+        actualBytes: end - begin,
         message: `tensor ${q(name)}: shape [${info.shape.join(', ')}] of ${info.dtype} needs ${plural(size, 'byte')} but data_offsets [${begin}, ${end}] hold ${end - begin}`,
       })
     }
@@ -320,16 +344,22 @@ const parse = (input: Uint8Array, maxHeaderBytes: number): E.Either<SafetensorsE
   if (start > available) {
     const first = infos.find((i) => i.end > available) as Info
     return E.left({
-      _tag: 'TruncatedData', tensor: first.name, neededBytes: start, availableBytes: available,
+      _tag: 'TruncatedData',
+      tensor: first.name,
+      neededBytes: start,
+      availableBytes: available,
       message: `tensor ${q(first.name)}: data ends at byte ${first.end} of the data buffer but the file has only ${plural(available, 'byte')} of data (truncated?)`,
     })
   }
   if (start < available) {
     return E.left({
-      _tag: 'TrailingBytes', usedBytes: start, availableBytes: available,
-      message: previous === undefined
-        ? `file has ${plural(available, 'byte')} of data but no tensors`
-        : `file has ${plural(available - start, 'byte')} after the end of the last tensor ${q(previous)} (at byte ${start} of ${available})`,
+      _tag: 'TrailingBytes',
+      usedBytes: start,
+      availableBytes: available,
+      message:
+        previous === undefined
+          ? `file has ${plural(available, 'byte')} of data but no tensors`
+          : `file has ${plural(available - start, 'byte')} after the end of the last tensor ${q(previous)} (at byte ${start} of ${available})`,
     })
   }
 
@@ -401,13 +431,17 @@ const topLevelKeys = (text: string): E.Either<SafetensorsError, readonly string[
         const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1)
         if (top.has(key)) {
           if (stack.length === 1) {
-            return E.left(key === '__metadata__'
-              ? { _tag: 'InvalidMetadata', message: 'header has two "__metadata__" entries' }
-              : { _tag: 'DuplicateTensorName', tensor: key, message: `tensor ${q(key)} appears twice in the header` })
+            return E.left(
+              key === '__metadata__'
+                ? { _tag: 'InvalidMetadata', message: 'header has two "__metadata__" entries' }
+                : { _tag: 'DuplicateTensorName', tensor: key, message: `tensor ${q(key)} appears twice in the header` },
+            )
           }
-          return E.left(tensor === '__metadata__'
-            ? { _tag: 'InvalidMetadata', message: `__metadata__: key ${q(key)} appears twice` }
-            : { _tag: 'InvalidHeaderStructure', tensor, message: `tensor ${q(tensor)}: field ${q(key)} appears twice` })
+          return E.left(
+            tensor === '__metadata__'
+              ? { _tag: 'InvalidMetadata', message: `__metadata__: key ${q(key)} appears twice` }
+              : { _tag: 'InvalidHeaderStructure', tensor, message: `tensor ${q(tensor)}: field ${q(key)} appears twice` },
+          )
         }
         top.add(key)
         if (stack.length === 1) {
@@ -438,9 +472,7 @@ const topLevelKeys = (text: string): E.Either<SafetensorsError, readonly string[
 // ---------------------------------------------------------------------------------------------
 // Conversions
 
-type NativeArray =
-  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array
-  | BigInt64Array | BigUint64Array
+type NativeArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array
 
 /**
  * The tensor's elements in their own typed array (F16/BF16 as bit patterns): a view over the
@@ -506,7 +538,9 @@ export const toInt32 = (entry: TensorEntry): E.Either<SafetensorsError, Int32Arr
   const { kind } = DTYPES[entry.dtype]
   if (kind === 'float') {
     return E.left({
-      _tag: 'NotAnIntegerDtype', tensor: entry.name, dtype: entry.dtype,
+      _tag: 'NotAnIntegerDtype',
+      tensor: entry.name,
+      dtype: entry.dtype,
       message: `tensor ${q(entry.name)}: dtype ${entry.dtype} holds floats, not integers`,
     })
   }
@@ -523,7 +557,10 @@ export const toInt32 = (entry: TensorEntry): E.Either<SafetensorsError, Int32Arr
         const x = typeof v === 'bigint' ? (v >= -(2n ** 31n) && v < 2n ** 31n ? Number(v) : NaN) : v
         if (!(x >= -(2 ** 31) && x < 2 ** 31)) {
           return E.left({
-            _tag: 'IntegerOutOfRange', tensor: entry.name, index: i, value: String(v),
+            _tag: 'IntegerOutOfRange',
+            tensor: entry.name,
+            index: i,
+            value: String(v),
             message: `tensor ${q(entry.name)}: element ${i} is ${v}, outside the int32 range`,
           })
         }
@@ -541,8 +578,17 @@ export const toInt32 = (entry: TensorEntry): E.Either<SafetensorsError, Int32Arr
 
 /** Element values for {@link serializeSafetensors}: a typed array or plain numbers. */
 export type TensorData =
-  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array | readonly number[]
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | readonly number[]
 
 /**
  * One tensor to write. Give either `data`, element values converted to `dtype` (float32 values
@@ -570,10 +616,7 @@ export type UnnamedTensorInput = WithoutName<TensorInput>
  * reserved name, a bad shape, data of the wrong length or out of range for the dtype throw a
  * RangeError/TypeError naming the tensor.
  */
-export const serializeSafetensors = (
-  tensors: ReadonlyArray<TensorInput> | ReadonlyMap<string, UnnamedTensorInput>,
-  metadata?: Readonly<Record<string, string>>,
-): Uint8Array => {
+export const serializeSafetensors = (tensors: ReadonlyArray<TensorInput> | ReadonlyMap<string, UnnamedTensorInput>, metadata?: Readonly<Record<string, string>>): Uint8Array => {
   const list: readonly TensorInput[] = Array.isArray(tensors)
     ? (tensors as readonly TensorInput[])
     : [...(tensors as ReadonlyMap<string, UnnamedTensorInput>)].map(([name, v]) => ({ ...v, name }) as TensorInput)
@@ -625,9 +668,14 @@ export const serializeSafetensors = (
 }
 
 const INT_RANGES: Partial<Record<Dtype, readonly [number, number]>> = {
-  U8: [0, 255], I8: [-128, 127], U16: [0, 65535], I16: [-32768, 32767],
-  U32: [0, 2 ** 32 - 1], I32: [-(2 ** 31), 2 ** 31 - 1],
-  I64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], U64: [0, Number.MAX_SAFE_INTEGER],
+  U8: [0, 255],
+  I8: [-128, 127],
+  U16: [0, 65535],
+  I16: [-32768, 32767],
+  U32: [0, 2 ** 32 - 1],
+  I32: [-(2 ** 31), 2 ** 31 - 1],
+  I64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  U64: [0, Number.MAX_SAFE_INTEGER],
 }
 
 /** The little-endian bytes of `data` as `dtype`, converting element values where needed. */

@@ -18,9 +18,7 @@ export const entryToTensor = (entry: TensorEntry): E.Either<string, tf.Tensor> =
 
 /** A tensor as an F32 (or I32) entry to write, its values read synchronously from the device. */
 export const tensorToInput = (name: string, t: tf.Tensor): TensorInput =>
-  t.dtype === 'int32'
-    ? { name, dtype: 'I32', shape: t.shape, data: t.dataSync() as Int32Array }
-    : { name, dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array }
+  t.dtype === 'int32' ? { name, dtype: 'I32', shape: t.shape, data: t.dataSync() as Int32Array } : { name, dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array }
 
 /** The entries of a parsed file whose names pass `keep`, as tensors by name (float dtypes only). */
 export const floatTensors = (file: Safetensors, keep: (name: string) => boolean = () => true): E.Either<string, Map<string, tf.Tensor>> => {

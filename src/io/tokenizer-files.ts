@@ -30,17 +30,19 @@ export const VocabJson = t.record(t.string, t.number, 'VocabJson')
 /** Parses the text of a vocab.json; errors name the file. Ids are checked further by bpeTokenizer. */
 export const parseVocabJson = (path: string, text: string): E.Either<IoError, Record<string, number>> =>
   pipe(
-    E.tryCatch(() => JSON.parse(text) as unknown, (e) => ioError(path, `invalid JSON: ${reason(e)}`)),
+    E.tryCatch(
+      () => JSON.parse(text) as unknown,
+      (e) => ioError(path, `invalid JSON: ${reason(e)}`),
+    ),
     E.chain((json) =>
       pipe(
-        typeof json === 'object' && json !== null && !Array.isArray(json)
-          ? VocabJson.decode(json)
-          : E.left([]),
+        typeof json === 'object' && json !== null && !Array.isArray(json) ? VocabJson.decode(json) : E.left([]),
         E.mapLeft((errors) => {
           const details = errors.length === 0 ? '' : `: ${PathReporter.report(E.left(errors)).slice(0, 3).join('; ')}`
           return ioError(path, `expected an object mapping each token to an integer id${details}`)
         }),
-      )),
+      ),
+    ),
   )
 
 /**
@@ -54,25 +56,30 @@ export const mergesLines = (text: string): string[] => {
   return lines
 }
 
-const tokenizerErrorToIo = (vocabPath: string, mergesPath: string) => (e: TokenizerError): IoError => {
-  if (e.source === 'vocab') return ioError(vocabPath, `${e.message}`)
-  if (e.source === 'merges') return ioError(mergesPath, `${e.message}`)
-  return ioError(vocabPath, `${e.message}`)
-}
+const tokenizerErrorToIo =
+  (vocabPath: string, mergesPath: string) =>
+  (e: TokenizerError): IoError => {
+    if (e.source === 'vocab') return ioError(vocabPath, `${e.message}`)
+    if (e.source === 'merges') return ioError(mergesPath, `${e.message}`)
+    return ioError(vocabPath, `${e.message}`)
+  }
 
 /** Loads a tokenizer from a vocabulary file and a merges file (any names). */
 export const loadTokenizerFiles = (vocabPath: string, mergesPath: string): TE.TaskEither<IoError, BpeTokenizer> =>
   pipe(
     TE.Do,
-    TE.bind('vocab', () => pipe(readText(vocabPath), TE.chainEitherK((text) => parseVocabJson(vocabPath, text)))),
+    TE.bind('vocab', () =>
+      pipe(
+        readText(vocabPath),
+        TE.chainEitherK((text) => parseVocabJson(vocabPath, text)),
+      ),
+    ),
     TE.bind('merges', () => pipe(readText(mergesPath), TE.map(mergesLines))),
-    TE.chainEitherK(({ vocab, merges }) =>
-      pipe(bpeTokenizer({ vocab, merges }), E.mapLeft(tokenizerErrorToIo(vocabPath, mergesPath)))),
+    TE.chainEitherK(({ vocab, merges }) => pipe(bpeTokenizer({ vocab, merges }), E.mapLeft(tokenizerErrorToIo(vocabPath, mergesPath)))),
   )
 
 /** Loads the tokenizer of a Hugging Face GPT-2 model folder: `vocab.json` and `merges.txt` in `dir`. */
-export const loadTokenizerFolder = (dir: string): TE.TaskEither<IoError, BpeTokenizer> =>
-  loadTokenizerFiles(join(dir, 'vocab.json'), join(dir, 'merges.txt'))
+export const loadTokenizerFolder = (dir: string): TE.TaskEither<IoError, BpeTokenizer> => loadTokenizerFiles(join(dir, 'vocab.json'), join(dir, 'merges.txt'))
 
 /**
  * Loads OpenAI's GPT-2 tokenizer (50,257 tokens, 50,000 merges) from the files the installed
@@ -101,8 +108,7 @@ export const vocabJsonText = (tokenizer: BpeTokenizer): string => {
 }
 
 /** The text of a merges.txt for a tokenizer: the `#version: 0.2` header, then one merge per line. */
-export const mergesText = (tokenizer: BpeTokenizer): string =>
-  ['#version: 0.2', ...tokenizer.merges].join('\n') + '\n'
+export const mergesText = (tokenizer: BpeTokenizer): string => ['#version: 0.2', ...tokenizer.merges].join('\n') + '\n'
 
 /**
  * Writes a tokenizer into a model folder as `vocab.json` and `merges.txt` (creating the

@@ -75,7 +75,15 @@ export const loadState = (path: string): TE.TaskEither<IoError, unknown> =>
       }
       return pipe(
         floatTensors(file),
-        E.chain((ts) => pipe(E.tryCatch(() => JSON.parse(file.metadata.state) as unknown, () => 'its "state" metadata is not JSON'), E.chain((sk) => decodeState(sk, ts)))),
+        E.chain((ts) =>
+          pipe(
+            E.tryCatch(
+              () => JSON.parse(file.metadata.state) as unknown,
+              () => 'its "state" metadata is not JSON',
+            ),
+            E.chain((sk) => decodeState(sk, ts)),
+          ),
+        ),
         E.mapLeft((m) => ioError(path, m)),
       )
     }),

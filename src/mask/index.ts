@@ -28,18 +28,20 @@ const checkLength = (where: string, queries: number, keys: number) => {
 }
 
 /** The additive causal mask [queries, keys]: 0 on and below the (shifted) diagonal, -Infinity above. */
-export const causalMask = (queries: number, keys = queries): tf.Tensor2D =>
-  tf.tensor2d(causalMaskValues(queries, keys), [queries, keys])
+export const causalMask = (queries: number, keys = queries): tf.Tensor2D => tf.tensor2d(causalMaskValues(queries, keys), [queries, keys])
 
 /** The boolean causal mask [queries, keys]: true where a query may attend to a key. */
 export const causalMaskBool = (queries: number, keys = queries): tf.Tensor2D => {
   const v = causalMaskValues(queries, keys)
-  return tf.tensor2d(Array.from(v, (x) => (x === 0 ? 1 : 0)), [queries, keys], 'bool')
+  return tf.tensor2d(
+    Array.from(v, (x) => (x === 0 ? 1 : 0)),
+    [queries, keys],
+    'bool',
+  )
 }
 
 /** Turns a boolean mask (true = allowed) into an additive one (0 / -Infinity). */
-export const additive = (allowed: tf.Tensor): tf.Tensor =>
-  tf.where(allowed, tf.zeros(allowed.shape), tf.fill(allowed.shape, -Infinity))
+export const additive = (allowed: tf.Tensor): tf.Tensor => tf.where(allowed, tf.zeros(allowed.shape), tf.fill(allowed.shape, -Infinity))
 
 /**
  * The additive padding mask [batch, 1, 1, length] for token ids [batch, length]: keys that

@@ -20,11 +20,7 @@ export type LayerCaches = readonly KVCache[]
  * An incremental forward pass: logits for the last position of `ids` ([batch, 1, vocab] or
  * [batch, length, vocab]) and the caches extended by `ids`.
  */
-export type IncrementalForward<P> = (
-  params: P,
-  ids: tf.Tensor2D,
-  cache: LayerCaches | undefined,
-) => { readonly logits: tf.Tensor3D; readonly cache: LayerCaches }
+export type IncrementalForward<P> = (params: P, ids: tf.Tensor2D, cache: LayerCaches | undefined) => { readonly logits: tf.Tensor3D; readonly cache: LayerCaches }
 
 /** Shape facts the engine needs. */
 export interface DecoderShape {
@@ -47,7 +43,17 @@ const lastRows = async (logits: tf.Tensor3D): Promise<Float32Array[]> => {
  */
 export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape: DecoderShape): DecoderModel<LayerCaches> => {
   const call = (ids: readonly (readonly number[])[], cache: LayerCaches | undefined) =>
-    scoped(() => forward(params, tf.tensor2d(ids.map((r) => [...r]), [ids.length, ids[0]?.length ?? 0], 'int32'), cache))
+    scoped(() =>
+      forward(
+        params,
+        tf.tensor2d(
+          ids.map((r) => [...r]),
+          [ids.length, ids[0]?.length ?? 0],
+          'int32',
+        ),
+        cache,
+      ),
+    )
   const run = async (ids: readonly (readonly number[])[], cache: LayerCaches | undefined): Promise<ModelOutput<LayerCaches>> => {
     const out = call(ids, cache)
     const logits = await lastRows(out.logits)
@@ -62,13 +68,19 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     const length = prompts[0]?.length ?? 0
     let cache: LayerCaches | undefined
     for (let start = 0; start + PREFILL_CHUNK < length; start += PREFILL_CHUNK) {
-      const out = call(prompts.map((p) => p.slice(start, start + PREFILL_CHUNK)), cache)
+      const out = call(
+        prompts.map((p) => p.slice(start, start + PREFILL_CHUNK)),
+        cache,
+      )
       out.logits.dispose()
       if (cache !== undefined) tf.dispose(tensorsIn(cache))
       cache = out.cache
     }
     const done = cacheLength(cache?.[0])
-    const last = await run(prompts.map((p) => p.slice(done)), cache)
+    const last = await run(
+      prompts.map((p) => p.slice(done)),
+      cache,
+    )
     if (cache !== undefined) tf.dispose(tensorsIn(cache))
     return last
   }
@@ -76,7 +88,11 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     vocabSize: shape.vocabSize,
     contextLength: shape.contextLength,
     prefill,
-    step: (cache, tokens) => run(tokens.map((t) => [t]), cache),
+    step: (cache, tokens) =>
+      run(
+        tokens.map((t) => [t]),
+        cache,
+      ),
     select: (cache, rows) => T.map(cache, (t) => selectRows(t, rows)) as LayerCaches,
     release: (cache) => tf.dispose(tensorsIn(cache)),
   }

@@ -74,7 +74,14 @@ const attendPartsOps = (
   const scores = tf.mul(products.length === 1 ? products[0] : tf.concat(products, -1), 1 / Math.sqrt(d))
   const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)
   const used = dropWeights === undefined ? weights : dropWeights(weights)
-  const perPart = parts.length === 1 ? [used] : tf.split(used, parts.map(({ k }) => k.shape[k.rank - 2]), -1)
+  const perPart =
+    parts.length === 1
+      ? [used]
+      : tf.split(
+          used,
+          parts.map(({ k }) => k.shape[k.rank - 2]),
+          -1,
+        )
   const output = perPart.map((w, i) => tf.matMul(w, parts[i].v)).reduce((sum, o) => tf.add(sum, o))
   return returnWeights ? { output, weights } : { output }
 }
@@ -122,13 +129,8 @@ export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Te
 }
 
 /** {@link scaledDotProductAttention} of queries over a whole cache, both of its parts. */
-export const attendCached = (
-  q: tf.Tensor,
-  cache: KVCache,
-  mask?: tf.Tensor,
-  returnWeights = false,
-  dropWeights?: (weights: tf.Tensor) => tf.Tensor,
-): AttentionOutput => attendParts(q, cache.recent === undefined ? [cache] : [cache, cache.recent], mask, returnWeights, dropWeights)
+export const attendCached = (q: tf.Tensor, cache: KVCache, mask?: tf.Tensor, returnWeights = false, dropWeights?: (weights: tf.Tensor) => tf.Tensor): AttentionOutput =>
+  attendParts(q, cache.recent === undefined ? [cache] : [cache, cache.recent], mask, returnWeights, dropWeights)
 
 /** Input of {@link multiHeadAttention}: activations [B, T, E], an additive mask, an optional cache. */
 export interface MhaInput {
@@ -157,14 +159,7 @@ export interface HeadsOutput {
  * [B, T, E], split into `heads`): the attention both models' layers share, with the input's
  * mask, cache and weights request; `dropWeights` is dropout on the probabilities.
  */
-export const attendHeads = (
-  q: tf.Tensor3D,
-  k: tf.Tensor3D,
-  v: tf.Tensor3D,
-  heads: number,
-  input: MhaInput,
-  dropWeights?: (weights: tf.Tensor) => tf.Tensor,
-): HeadsOutput => {
+export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
   const cache = extendCache(input.cache, splitHeads(k, heads), splitHeads(v, heads))
   const att = attendCached(splitHeads(q, heads), cache, input.mask, input.returnWeights === true, dropWeights)
   // Attention keeps the queries' shape [B, H, T, d], and the weights are [B, H, T, keys].

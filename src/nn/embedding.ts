@@ -40,10 +40,7 @@ export const lookup = (table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number):
 export const lookupTransposed = withInferenceKernel(
   (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor => lookup(tf.transpose(tableT) as tf.Tensor2D, ids),
   (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor =>
-    tf.reshape(
-      onHostMemory() ? selectColumns(tableT, ids.dataSync()) : tf.transpose(tf.gather(tableT, tf.reshape(ids, [-1]), 1)),
-      [...ids.shape, tableT.shape[0]],
-    ),
+    tf.reshape(onHostMemory() ? selectColumns(tableT, ids.dataSync()) : tf.transpose(tf.gather(tableT, tf.reshape(ids, [-1]), 1)), [...ids.shape, tableT.shape[0]]),
 )
 
 /** {@link lookupTransposed} for a batch of token ids [batch, length] → [batch, length, dim]. */

@@ -23,7 +23,10 @@ export interface LinearNoBiasParams {
 }
 
 const checkDims = (name: string, inDim: number, outDim: number) => {
-  for (const [n, v] of [['in', inDim], ['out', outDim]] as const) {
+  for (const [n, v] of [
+    ['in', inDim],
+    ['out', outDim],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name}: ${n} features must be a positive integer, got ${v}`)
   }
 }

@@ -15,21 +15,19 @@ import { customGradWhenRecording } from '../core/grad.js'
 // parameter), hence the casts through `CustomGradFn`.
 type CustomGradFn = Parameters<typeof tf.customGrad>[0]
 
-const matmul2dWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
-  ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([a, b])
-    return {
-      value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-      // In its own scope: the transposed copies (and the packed copies wasm's XNNPACK makes of
-      // each right-hand operand) are freed at once, not held until the whole backward pass ends.
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const [sa, sb] = saved as tf.Tensor2D[]
-          return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)]
-        }),
-    }
-  }) as unknown as CustomGradFn,
-) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
+const matmul2dWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b])
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    // In its own scope: the transposed copies (and the packed copies wasm's XNNPACK makes of
+    // each right-hand operand) are freed at once, not held until the whole backward pass ends.
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [sa, sb] = saved as tf.Tensor2D[]
+        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)]
+      }),
+  }
+}) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
 
 /** a [m, k] · b [k, n] with a gradient made of untransposed 2-D products (a plain product when no gradient is recorded). */
 export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customGradWhenRecording(matmul2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b))
@@ -59,7 +57,7 @@ export const dense = <R extends tf.Rank>(x: tf.Tensor<R>, w: tf.Tensor2D, bias?:
     checkShape(where, 'input', x.shape, [...x.shape.slice(0, -1).map(() => null), inDim])
   }
   const rows = x.size / inDim
-  const x2 = x.rank === 2 ? (x as unknown as tf.Tensor2D) : tf.reshape(x, [rows, inDim]) as tf.Tensor2D
+  const x2 = x.rank === 2 ? (x as unknown as tf.Tensor2D) : (tf.reshape(x, [rows, inDim]) as tf.Tensor2D)
   const y2 = bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
   return (x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim] as number[])) as unknown as tf.Tensor<R>
 }

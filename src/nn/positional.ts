@@ -22,5 +22,4 @@ export const sinusoidalTable = (maxLen: number, dim: number): Float32Array => {
 }
 
 /** The table as a tensor [maxLen, dim]. */
-export const sinusoidalEncoding = (maxLen: number, dim: number): tf.Tensor2D =>
-  tf.tensor2d(sinusoidalTable(maxLen, dim), [maxLen, dim])
+export const sinusoidalEncoding = (maxLen: number, dim: number): tf.Tensor2D => tf.tensor2d(sinusoidalTable(maxLen, dim), [maxLen, dim])

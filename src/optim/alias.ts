@@ -8,10 +8,7 @@
  */
 import { chain, type CountState, type EmptyState, type GradientTransformation } from './base.js'
 import type { Schedule } from './schedules.js'
-import {
-  adamProblems, addDecayedWeightsAs, scaleByAdam, scaleByLearningRateAs, trace,
-  type DecayMask, type ScaleByAdamState, type TraceState,
-} from './transforms.js'
+import { adamProblems, addDecayedWeightsAs, scaleByAdam, scaleByLearningRateAs, trace, type DecayMask, type ScaleByAdamState, type TraceState } from './transforms.js'
 import { boolean, func, learningRate, nonNegative, orThrow, problems, unitInterval } from './validate.js'
 
 /** A learning rate: a fixed number or a schedule of the step. */

@@ -64,7 +64,6 @@ export interface CountState {
 /** The shared {@link EmptyState} value. */
 export const emptyState: EmptyState = Object.freeze({})
 
-
 /** A fresh tensor object for every leaf, sharing data without copying it (see the ownership rule). */
 export const cloneTree = <T>(tree: T): T => map(tree, (x) => tf.clone(x)) as unknown as T
 
@@ -74,9 +73,7 @@ export const cloneTree = <T>(tree: T): T => map(tree, (x) => tf.clone(x)) as unk
  * scaleByAdam(...))` clips the gradients, `chain(scaleByAdam(...), clipByGlobalNorm(1))` clips
  * Adam's output. Intermediate updates are disposed inside `update`.
  */
-export const chain = <Ss extends readonly unknown[]>(
-  ...transforms: { readonly [K in keyof Ss]: GradientTransformation<Ss[K]> }
-): GradientTransformation<Readonly<Ss>> => {
+export const chain = <Ss extends readonly unknown[]>(...transforms: { readonly [K in keyof Ss]: GradientTransformation<Ss[K]> }): GradientTransformation<Readonly<Ss>> => {
   const ts = transforms as unknown as readonly GradientTransformation<unknown>[]
   return Object.freeze({
     init: <T>(params: T) => Object.freeze(ts.map((t) => t.init(params))) as unknown as Ss,

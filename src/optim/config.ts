@@ -21,8 +21,15 @@ import * as t from 'io-ts'
 import { adam, adamAliasProblems, adamw, adamwProblems, sgd, sgdProblems } from './alias.js'
 import { chain, type GradientTransformation } from './base.js'
 import {
-  constant, constantProblems, linearWarmup, linearWarmupProblems, warmupCosineDecay, warmupCosineDecayProblems,
-  warmupLinearDecay, warmupLinearDecayProblems, type Schedule,
+  constant,
+  constantProblems,
+  linearWarmup,
+  linearWarmupProblems,
+  warmupCosineDecay,
+  warmupCosineDecayProblems,
+  warmupLinearDecay,
+  warmupLinearDecayProblems,
+  type Schedule,
 } from './schedules.js'
 import { clipByGlobalNormAs, decayMatrices } from './transforms.js'
 import { positive, show } from './validate.js'
@@ -82,8 +89,7 @@ const SCHEDULES = {
 
 const isRecord = (u: unknown): u is Fields => typeof u === 'object' && u !== null && !Array.isArray(u)
 
-const has = <K extends string>(table: Record<K, unknown>, k: unknown): k is K =>
-  typeof k === 'string' && Object.hasOwn(table, k)
+const has = <K extends string>(table: Record<K, unknown>, k: unknown): k is K => typeof k === 'string' && Object.hasOwn(table, k)
 
 const unknownFields = (who: string, o: Fields, known: readonly string[]): string[] =>
   Object.keys(o)
@@ -96,10 +102,13 @@ const scheduleProblems = (who: string, lr: Fields): string[] => {
     return [`${who}: lr.schedule must be one of ${Object.keys(SCHEDULES).join(', ')}, got ${show(kind)}`]
   }
   const own =
-    kind === 'constant' ? constantProblems(lr.value)
-    : kind === 'linearWarmup' ? linearWarmupProblems(lr.warmupSteps, lr.peak)
-    : kind === 'warmupLinearDecay' ? warmupLinearDecayProblems(lr.warmupSteps, lr.totalSteps, lr.peak)
-    : warmupCosineDecayProblems(lr.warmupSteps, lr.totalSteps, lr.peak, lr.end ?? 0)
+    kind === 'constant'
+      ? constantProblems(lr.value)
+      : kind === 'linearWarmup'
+        ? linearWarmupProblems(lr.warmupSteps, lr.peak)
+        : kind === 'warmupLinearDecay'
+          ? warmupLinearDecayProblems(lr.warmupSteps, lr.totalSteps, lr.peak)
+          : warmupCosineDecayProblems(lr.warmupSteps, lr.totalSteps, lr.peak, lr.end ?? 0)
   return [...unknownFields(`${who}: lr`, lr, SCHEDULES[kind]), ...own.map((p) => `${who}: lr: ${p}`)]
 }
 
@@ -111,13 +120,8 @@ const configProblems = (u: unknown): string[] => {
   // A schedule object stands in for a number when the optimizer's own checks run.
   const lrIsSchedule = isRecord(u.lr)
   const fields = lrIsSchedule ? { ...u, lr: 1 } : u
-  const own =
-    name === 'sgd' ? sgdProblems(fields)
-    : name === 'adam' ? adamAliasProblems(fields)
-    : adamwProblems({ ...fields, mask: undefined })
-  const lrProblems = lrIsSchedule
-    ? scheduleProblems(name, u.lr as Fields)
-    : typeof u.lr === 'function' ? [positive(name, 'lr', u.lr) as string] : []
+  const own = name === 'sgd' ? sgdProblems(fields) : name === 'adam' ? adamAliasProblems(fields) : adamwProblems({ ...fields, mask: undefined })
+  const lrProblems = lrIsSchedule ? scheduleProblems(name, u.lr as Fields) : typeof u.lr === 'function' ? [positive(name, 'lr', u.lr) as string] : []
   const mask =
     name === 'adamw' && u.decayMask !== undefined && u.decayMask !== 'all' && u.decayMask !== 'matrices'
       ? [`adamw: decayMask must be "all" or "matrices", got ${show(u.decayMask)}`]
@@ -168,12 +172,18 @@ export const lrFromConfig = (lr: LrConfig): number | Schedule => {
 export const optimizerFromConfig = (config: OptimizerConfig): GradientTransformation<unknown> => {
   const lr = lrFromConfig(config.lr)
   const opt = (
-    config.name === 'sgd' ? sgd({ lr, momentum: config.momentum, nesterov: config.nesterov })
-    : config.name === 'adam' ? adam({ lr, b1: config.b1, b2: config.b2, eps: config.eps })
-    : adamw({
-        lr, b1: config.b1, b2: config.b2, eps: config.eps, weightDecay: config.weightDecay,
-        mask: config.decayMask === 'matrices' ? decayMatrices : undefined,
-      })
+    config.name === 'sgd'
+      ? sgd({ lr, momentum: config.momentum, nesterov: config.nesterov })
+      : config.name === 'adam'
+        ? adam({ lr, b1: config.b1, b2: config.b2, eps: config.eps })
+        : adamw({
+            lr,
+            b1: config.b1,
+            b2: config.b2,
+            eps: config.eps,
+            weightDecay: config.weightDecay,
+            mask: config.decayMask === 'matrices' ? decayMatrices : undefined,
+          })
   ) as GradientTransformation<unknown>
   const full = config.maxGradNorm === undefined ? opt : chain(clipByGlobalNormAs(config.name, config.maxGradNorm), opt)
   return full as GradientTransformation<unknown>

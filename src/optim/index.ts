@@ -16,18 +16,47 @@
  * })
  */
 export {
-  applyUpdates, chain, disposeState, emptyState,
-  type CountState, type EmptyState, type GradientTransformation,
+  applyUpdates,
+  chain,
+  disposeState,
+  emptyState,
+  type CountState,
+  type EmptyState,
+  type GradientTransformation,
 } from './base.js'
 export {
-  addDecayedWeights, clipByGlobalNorm, decayMatrices, globalNorm, scale, scaleByAdam, scaleByLearningRate, trace,
-  type AdamOptions, type DecayMask, type ScaleByAdamState, type TraceOptions, type TraceState,
+  addDecayedWeights,
+  clipByGlobalNorm,
+  decayMatrices,
+  globalNorm,
+  scale,
+  scaleByAdam,
+  scaleByLearningRate,
+  trace,
+  type AdamOptions,
+  type DecayMask,
+  type ScaleByAdamState,
+  type TraceOptions,
+  type TraceState,
 } from './transforms.js'
 export {
-  adam, adamw, sgd,
-  type AdamAliasOptions, type AdamState, type AdamWOptions, type AdamWState, type LearningRate, type SgdOptions, type SgdState,
+  adam,
+  adamw,
+  sgd,
+  type AdamAliasOptions,
+  type AdamState,
+  type AdamWOptions,
+  type AdamWState,
+  type LearningRate,
+  type SgdOptions,
+  type SgdState,
 } from './alias.js'
 export { constant, linearWarmup, warmupCosineDecay, warmupLinearDecay, type Schedule } from './schedules.js'
 export {
-  OptimizerConfig, decodeOptimizerConfig, lrFromConfig, optimizerFromConfig, type LrConfig, type ScheduleConfig,
+  OptimizerConfig,
+  decodeOptimizerConfig,
+  lrFromConfig,
+  optimizerFromConfig,
+  type LrConfig,
+  type ScheduleConfig,
 } from './config.js'

@@ -30,16 +30,11 @@ const totalProblem = (who: string, warmupSteps: unknown, totalSteps: unknown) =>
 export const constantProblems = (value: unknown): string[] => problems(positive('constant', 'value', value))
 
 /** What is wrong with the arguments of {@link linearWarmup}. */
-export const linearWarmupProblems = (warmupSteps: unknown, peak: unknown): string[] =>
-  problems(warmupProblem('linearWarmup', warmupSteps), positive('linearWarmup', 'peak', peak))
+export const linearWarmupProblems = (warmupSteps: unknown, peak: unknown): string[] => problems(warmupProblem('linearWarmup', warmupSteps), positive('linearWarmup', 'peak', peak))
 
 /** What is wrong with the arguments of {@link warmupLinearDecay}. */
 export const warmupLinearDecayProblems = (warmupSteps: unknown, totalSteps: unknown, peak: unknown): string[] =>
-  problems(
-    warmupProblem('warmupLinearDecay', warmupSteps),
-    totalProblem('warmupLinearDecay', warmupSteps, totalSteps),
-    positive('warmupLinearDecay', 'peak', peak),
-  )
+  problems(warmupProblem('warmupLinearDecay', warmupSteps), totalProblem('warmupLinearDecay', warmupSteps, totalSteps), positive('warmupLinearDecay', 'peak', peak))
 
 /** What is wrong with the arguments of {@link warmupCosineDecay}. */
 export const warmupCosineDecayProblems = (warmupSteps: unknown, totalSteps: unknown, peak: unknown, end: unknown): string[] =>
@@ -73,8 +68,7 @@ export const linearWarmup = (warmupSteps: number, peak: number): Schedule => {
 export const warmupLinearDecay = (warmupSteps: number, totalSteps: number, peak: number): Schedule => {
   orThrow(...warmupLinearDecayProblems(warmupSteps, totalSteps, peak))
   const decaySteps = Math.max(1, totalSteps - warmupSteps)
-  return (step) =>
-    step < warmupSteps ? peak * warmupFraction(step, warmupSteps) : peak * Math.max(0, (totalSteps - step) / decaySteps)
+  return (step) => (step < warmupSteps ? peak * warmupFraction(step, warmupSteps) : peak * Math.max(0, (totalSteps - step) / decaySteps))
 }
 
 /**

@@ -17,8 +17,7 @@ import { boolean, finite, func, learningRate, nonNegative, orThrow, positive, sh
 const freeze = Object.freeze
 
 /** zipWith over trees whose static types the transformations do not know. */
-const zip = (a: unknown, b: unknown, f: (x: tf.Tensor, y: tf.Tensor, path: string) => tf.Tensor): Tree =>
-  zipWith<unknown, tf.Tensor>(a, b, f) as Tree
+const zip = (a: unknown, b: unknown, f: (x: tf.Tensor, y: tf.Tensor, path: string) => tf.Tensor): Tree => zipWith<unknown, tf.Tensor>(a, b, f) as Tree
 
 // ---------------------------------------------------------------------------------------
 // Adam
@@ -65,8 +64,7 @@ export const scaleByAdam = (options: AdamOptions): GradientTransformation<ScaleB
   orThrow(...adamProblems('scaleByAdam', options))
   const { b1, b2, eps } = options
   return freeze({
-    init: <T>(params: T): ScaleByAdamState =>
-      freeze({ count: 0, mu: map(params, (p) => tf.zerosLike(p)) as Tree, nu: map(params, (p) => tf.zerosLike(p)) as Tree }),
+    init: <T>(params: T): ScaleByAdamState => freeze({ count: 0, mu: map(params, (p) => tf.zerosLike(p)) as Tree, nu: map(params, (p) => tf.zerosLike(p)) as Tree }),
     update: <T>(grads: T, state: ScaleByAdamState) =>
       scoped(() => {
         const count = state.count + 1
@@ -79,7 +77,14 @@ export const scaleByAdam = (options: AdamOptions): GradientTransformation<ScaleB
         // than when the whole tree is done (for GPT-2 124M, 8 temporaries of 154 MB for wte alone).
         const mu = zip(grads, state.mu, (g, m) => tf.tidy(() => tf.add(tf.mul(m, sb1), tf.mul(g, sc1))))
         const nu = zip(grads, state.nu, (g, v) => tf.tidy(() => tf.add(tf.mul(v, sb2), tf.mul(tf.square(g), sc2))))
-        const updates = zip(mu, nu, (m, v) => tf.tidy(() => tf.div(tf.mul(m, stepSize), tf.tidy(() => tf.add(tf.sqrt(v), epsHat)))))
+        const updates = zip(mu, nu, (m, v) =>
+          tf.tidy(() =>
+            tf.div(
+              tf.mul(m, stepSize),
+              tf.tidy(() => tf.add(tf.sqrt(v), epsHat)),
+            ),
+          ),
+        )
         return [updates as unknown as T, freeze({ count, mu, nu })] as const
       }),
   })
@@ -144,9 +149,7 @@ export const addDecayedWeightsAs = (who: string, weightDecay: number, mask?: Dec
         if (params === undefined) throw new Error(`${who}: update needs the parameters (its third argument) to decay them`)
         if (weightDecay === 0) return [cloneTree(updates), state] as const
         const wd = tf.scalar(weightDecay)
-        const out = zip(updates, params, (u, p, path) =>
-          mask === undefined || mask(path, p) ? tf.add(u, tf.mul(p, wd)) : tf.clone(u),
-        )
+        const out = zip(updates, params, (u, p, path) => (mask === undefined || mask(path, p) ? tf.add(u, tf.mul(p, wd)) : tf.clone(u)))
         return [out as unknown as T, state] as const
       }),
   })
@@ -158,8 +161,7 @@ export const addDecayedWeightsAs = (who: string, weightDecay: number, mask?: Dec
  * `mask` picks the parameters to decay (all by default; see {@link decayMatrices}).
  * Needs `params` in `update`. 2 tf ops per decayed leaf.
  */
-export const addDecayedWeights = (weightDecay: number, mask?: DecayMask): GradientTransformation<EmptyState> =>
-  addDecayedWeightsAs('addDecayedWeights', weightDecay, mask)
+export const addDecayedWeights = (weightDecay: number, mask?: DecayMask): GradientTransformation<EmptyState> => addDecayedWeightsAs('addDecayedWeights', weightDecay, mask)
 
 // ---------------------------------------------------------------------------------------
 // Scaling
@@ -199,8 +201,7 @@ export const scaleByLearningRateAs = (who: string, lr: number | Schedule): Gradi
  * the step (0 for the first update, like PyTorch's LambdaLR stepped after each update).
  * The state is the step count, a plain number. 1 tf op per leaf.
  */
-export const scaleByLearningRate = (lr: number | Schedule): GradientTransformation<CountState> =>
-  scaleByLearningRateAs('scaleByLearningRate', lr)
+export const scaleByLearningRate = (lr: number | Schedule): GradientTransformation<CountState> => scaleByLearningRateAs('scaleByLearningRate', lr)
 
 // ---------------------------------------------------------------------------------------
 // Clipping

@@ -26,40 +26,33 @@ export const show = (v: unknown): string => {
 
 const isNumber = (v: unknown): v is number => typeof v === 'number'
 
-const problem = (who: string, name: string, expected: string, v: unknown): string =>
-  `${who}: ${name} must be ${expected}, got ${show(v)}`
+const problem = (who: string, name: string, expected: string, v: unknown): string => `${who}: ${name} must be ${expected}, got ${show(v)}`
 
 /** A finite number > 0 (learning rates, eps, maxNorm). */
-export const positive = (who: string, name: string, v: unknown): Problem =>
-  isNumber(v) && Number.isFinite(v) && v > 0 ? undefined : problem(who, name, 'a finite number > 0', v)
+export const positive = (who: string, name: string, v: unknown): Problem => (isNumber(v) && Number.isFinite(v) && v > 0 ? undefined : problem(who, name, 'a finite number > 0', v))
 
 /** A finite number >= 0 (weight decay, a schedule's end value). */
 export const nonNegative = (who: string, name: string, v: unknown): Problem =>
   isNumber(v) && Number.isFinite(v) && v >= 0 ? undefined : problem(who, name, 'a finite number >= 0', v)
 
 /** A finite number of either sign (a fixed scale). */
-export const finite = (who: string, name: string, v: unknown): Problem =>
-  isNumber(v) && Number.isFinite(v) ? undefined : problem(who, name, 'a finite number', v)
+export const finite = (who: string, name: string, v: unknown): Problem => (isNumber(v) && Number.isFinite(v) ? undefined : problem(who, name, 'a finite number', v))
 
 /** A number in [0, 1) (Adam's betas, momentum). */
-export const unitInterval = (who: string, name: string, v: unknown): Problem =>
-  isNumber(v) && v >= 0 && v < 1 ? undefined : problem(who, name, 'a number in [0, 1)', v)
+export const unitInterval = (who: string, name: string, v: unknown): Problem => (isNumber(v) && v >= 0 && v < 1 ? undefined : problem(who, name, 'a number in [0, 1)', v))
 
 /** An integer >= `min` (step counts). */
 export const integerAtLeast = (who: string, name: string, v: unknown, min: number, minText = String(min)): Problem =>
   isNumber(v) && Number.isSafeInteger(v) && v >= min ? undefined : problem(who, name, `an integer >= ${minText}`, v)
 
 /** A boolean flag. */
-export const boolean = (who: string, name: string, v: unknown): Problem =>
-  typeof v === 'boolean' ? undefined : problem(who, name, 'true or false', v)
+export const boolean = (who: string, name: string, v: unknown): Problem => (typeof v === 'boolean' ? undefined : problem(who, name, 'true or false', v))
 
 /** A function (a schedule, a mask). */
-export const func = (who: string, name: string, v: unknown, what: string): Problem =>
-  typeof v === 'function' ? undefined : problem(who, name, what, v)
+export const func = (who: string, name: string, v: unknown, what: string): Problem => (typeof v === 'function' ? undefined : problem(who, name, what, v))
 
 /** A learning rate: a finite number > 0, or a schedule (a function of the step). */
-export const learningRate = (who: string, v: unknown): Problem =>
-  typeof v === 'function' ? undefined : positive(who, 'lr', v)
+export const learningRate = (who: string, v: unknown): Problem => (typeof v === 'function' ? undefined : positive(who, 'lr', v))
 
 /** The problems among `checks`, in order. */
 export const problems = (...checks: readonly Problem[]): string[] => checks.filter((c): c is string => c !== undefined)

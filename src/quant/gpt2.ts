@@ -48,16 +48,25 @@ export type FloatSource = (name: string, shape: readonly number[]) => Float32Arr
 export const gpt2TensorShapes = (c: Gpt2Config): readonly (readonly [string, readonly number[]])[] => {
   const e = c.n_embd
   const inner = innerDim(c)
-  const out: [string, number[]][] = [['wte.weight', [c.vocab_size, e]], ['wpe.weight', [c.n_positions, e]]]
+  const out: [string, number[]][] = [
+    ['wte.weight', [c.vocab_size, e]],
+    ['wpe.weight', [c.n_positions, e]],
+  ]
   for (let i = 0; i < c.n_layer; i++) {
     const h = `h.${i}`
     out.push(
-      [`${h}.ln_1.weight`, [e]], [`${h}.ln_1.bias`, [e]],
-      [`${h}.attn.c_attn.weight`, [e, 3 * e]], [`${h}.attn.c_attn.bias`, [3 * e]],
-      [`${h}.attn.c_proj.weight`, [e, e]], [`${h}.attn.c_proj.bias`, [e]],
-      [`${h}.ln_2.weight`, [e]], [`${h}.ln_2.bias`, [e]],
-      [`${h}.mlp.c_fc.weight`, [e, inner]], [`${h}.mlp.c_fc.bias`, [inner]],
-      [`${h}.mlp.c_proj.weight`, [inner, e]], [`${h}.mlp.c_proj.bias`, [e]],
+      [`${h}.ln_1.weight`, [e]],
+      [`${h}.ln_1.bias`, [e]],
+      [`${h}.attn.c_attn.weight`, [e, 3 * e]],
+      [`${h}.attn.c_attn.bias`, [3 * e]],
+      [`${h}.attn.c_proj.weight`, [e, e]],
+      [`${h}.attn.c_proj.bias`, [e]],
+      [`${h}.ln_2.weight`, [e]],
+      [`${h}.ln_2.bias`, [e]],
+      [`${h}.mlp.c_fc.weight`, [e, inner]],
+      [`${h}.mlp.c_fc.bias`, [inner]],
+      [`${h}.mlp.c_proj.weight`, [inner, e]],
+      [`${h}.mlp.c_proj.bias`, [e]],
     )
   }
   out.push(['ln_f.weight', [e]], ['ln_f.bias', [e]])
@@ -97,12 +106,15 @@ export const assembleQuantGpt2 = (c: Gpt2Config, format: QuantFormat, leaf: (nam
   const conv1d = (name: string): QuantLinear => ({ weight: matrix(`${name}.weight`), bias: vector(`${name}.bias`) })
   const wte = matrix('wte.weight')
   const wpe = matrix('wpe.weight')
-  const h = Array.from({ length: c.n_layer }, (_, i): QuantGpt2Block => ({
-    ln_1: norm(`h.${i}.ln_1`),
-    attn: { c_attn: conv1d(`h.${i}.attn.c_attn`), c_proj: conv1d(`h.${i}.attn.c_proj`) },
-    ln_2: norm(`h.${i}.ln_2`),
-    mlp: { c_fc: conv1d(`h.${i}.mlp.c_fc`), c_proj: conv1d(`h.${i}.mlp.c_proj`) },
-  }))
+  const h = Array.from(
+    { length: c.n_layer },
+    (_, i): QuantGpt2Block => ({
+      ln_1: norm(`h.${i}.ln_1`),
+      attn: { c_attn: conv1d(`h.${i}.attn.c_attn`), c_proj: conv1d(`h.${i}.attn.c_proj`) },
+      ln_2: norm(`h.${i}.ln_2`),
+      mlp: { c_fc: conv1d(`h.${i}.mlp.c_fc`), c_proj: conv1d(`h.${i}.mlp.c_proj`) },
+    }),
+  )
   return { format, wte, wpe, h, ln_f: norm('ln_f') }
 }
 

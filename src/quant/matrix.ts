@@ -29,8 +29,7 @@ export interface QuantizedMatrix {
 }
 
 /** True for a {@link QuantizedMatrix}. */
-export const isQuantized = (x: unknown): x is QuantizedMatrix =>
-  typeof x === 'object' && x !== null && (x as { _tag?: unknown })._tag === 'QuantizedMatrix'
+export const isQuantized = (x: unknown): x is QuantizedMatrix => typeof x === 'object' && x !== null && (x as { _tag?: unknown })._tag === 'QuantizedMatrix'
 
 /** Uploads a host-quantized matrix (the caller owns the result). */
 export const uploadQuantized = (h: HostQuantized): QuantizedMatrix => {

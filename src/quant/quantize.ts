@@ -103,8 +103,7 @@ export const quantizedInt = (m: HostQuantized, row: number, col: number): number
 }
 
 /** The scale of the weight at (row, col). */
-export const quantizedScale = (m: HostQuantized, row: number, col: number): number =>
-  m.format === 'int8' ? m.scales[row] : m.scales[row * q4Groups(m.cols) + (col >> 5)]
+export const quantizedScale = (m: HostQuantized, row: number, col: number): number => (m.format === 'int8' ? m.scales[row] : m.scales[row * q4Groups(m.cols) + (col >> 5)])
 
 /** The float32 values a quantized matrix stands for, [rows, cols] row-major: the reference the kernels are tested against. */
 export const dequantizeRows = (m: HostQuantized): Float32Array => {

@@ -74,8 +74,7 @@ interface Candidate {
   readonly score: number
 }
 
-const better = (a: Candidate, b: Candidate): boolean =>
-  a.score !== b.score ? a.score > b.score : a.beam !== b.beam ? a.beam < b.beam : a.token < b.token
+const better = (a: Candidate, b: Candidate): boolean => (a.score !== b.score ? a.score > b.score : a.beam !== b.beam ? a.beam < b.beam : a.token < b.token)
 
 /** The `width` best finite entries of a row, best first (ties: lower index). */
 const topEntries = (row: Float64Array, width: number): number[] => {
@@ -112,11 +111,7 @@ const checkBeamRequest = <C>(model: DecoderModel<C>, r: BeamSearchRequest): void
  * ends it). Throws a RangeError for an invalid request; rejects with an AbortError when
  * `signal` aborts (all caches are released either way).
  */
-export const beamSearch = async <C>(
-  model: DecoderModel<C>,
-  request: BeamSearchRequest,
-  options: BeamSearchOptions = {},
-): Promise<readonly BeamHypothesis[]> => {
+export const beamSearch = async <C>(model: DecoderModel<C>, request: BeamSearchRequest, options: BeamSearchOptions = {}): Promise<readonly BeamHypothesis[]> => {
   checkBeamRequest(model, request)
   const { prompt, numBeams, maxNewTokens } = request
   const lengthPenalty = request.lengthPenalty ?? 1
@@ -186,13 +181,25 @@ export const beamSearch = async <C>(
         for (const beam of nextBeams) addHypothesis(beam, length >= maxNewTokens ? 'length' : 'context')
         break
       }
-      const reordered: C = model.select(owned as C, next.map((c) => c.beam))
+      const reordered: C = model.select(
+        owned as C,
+        next.map((c) => c.beam),
+      )
       if (reordered !== owned) model.release(owned as C)
       owned = reordered
       beams = nextBeams
       const input = owned
       owned = undefined // the call below owns it now
-      out = await callModel(model, () => model.step(input, next.map((c) => c.token)), input, options.signal)
+      out = await callModel(
+        model,
+        () =>
+          model.step(
+            input,
+            next.map((c) => c.token),
+          ),
+        input,
+        options.signal,
+      )
       owned = out.cache
       checkOutput(model, out, beams.length, 'step')
     }

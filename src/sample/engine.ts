@@ -204,13 +204,7 @@ const chooseToken = (row: Row, prepared: Prepared, vocab: number): { token: numb
  * Appends a token to a row and decides whether the row is done; returns the result when it is,
  * and the stream chunk when streaming (`deltas`).
  */
-const advance = (
-  row: Row,
-  token: number,
-  logprob: number,
-  contextLength: number,
-  deltas: boolean,
-): { readonly chunk?: StreamChunk; readonly result?: GenerationResult } => {
+const advance = (row: Row, token: number, logprob: number, contextLength: number, deltas: boolean): { readonly chunk?: StreamChunk; readonly result?: GenerationResult } => {
   row.generated.push(token)
   row.logprobs.push(logprob)
   const { request: r, generated } = row
@@ -318,7 +312,12 @@ async function* decodeGroup<C>(
         if (chunk !== undefined || result !== undefined) events.push({ row: i, ...(chunk !== undefined ? { chunk } : {}), ...(result !== undefined ? { result } : {}) })
       }
       yield events
-      const plan = planNextStep(slots, live, rows.map((r) => r.generated[r.generated.length - 1]), model.vocabSize)
+      const plan = planNextStep(
+        slots,
+        live,
+        rows.map((r) => r.generated[r.generated.length - 1]),
+        model.vocabSize,
+      )
       if (plan === undefined) return
       if (plan.select !== undefined) {
         const kept: C = model.select(owned as C, plan.select)
@@ -369,12 +368,7 @@ export const generateBatch = async <C>(
  * Generates one sequence: the same as entry `index` (default 0) of {@link generateBatch} with
  * the same key.
  */
-export const generate = async <C>(
-  model: DecoderModel<C>,
-  request: GenerationRequest,
-  key: Key,
-  options: GenerateOptions = {},
-): Promise<GenerationResult> => {
+export const generate = async <C>(model: DecoderModel<C>, request: GenerationRequest, key: Key, options: GenerateOptions = {}): Promise<GenerationResult> => {
   const index = options.index ?? 0
   checkRequest(model, request, 'generate')
   let result: GenerationResult | undefined

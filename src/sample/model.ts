@@ -58,12 +58,7 @@ export const abortError = (signal: AbortSignal): Error => {
  * aborts first, the promise rejects at once with {@link abortError}, and the call's eventual
  * cache is released when it arrives, so nothing leaks and nothing in use is freed.
  */
-export const callModel = <C>(
-  model: DecoderModel<C>,
-  call: () => Promise<ModelOutput<C>>,
-  input: C | undefined,
-  signal: AbortSignal | undefined,
-): Promise<ModelOutput<C>> =>
+export const callModel = <C>(model: DecoderModel<C>, call: () => Promise<ModelOutput<C>>, input: C | undefined, signal: AbortSignal | undefined): Promise<ModelOutput<C>> =>
   new Promise((resolve, reject) => {
     const releaseInput = (out?: ModelOutput<C>): void => {
       if (input !== undefined && out?.cache !== input) model.release(input)
@@ -128,5 +123,4 @@ export const checkPrompt = <C>(model: DecoderModel<C>, prompt: readonly number[]
 }
 
 /** Normalises an end-of-sequence option to a set of token ids. */
-export const eosSet = (eos: number | readonly number[] | undefined): ReadonlySet<number> =>
-  new Set(eos === undefined ? [] : typeof eos === 'number' ? [eos] : eos)
+export const eosSet = (eos: number | readonly number[] | undefined): ReadonlySet<number> => new Set(eos === undefined ? [] : typeof eos === 'number' ? [eos] : eos)

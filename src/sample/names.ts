@@ -46,12 +46,7 @@ export interface GeneratedName {
  * Generates names. Errors (as values): unknown prompt characters, invalid options (naming the
  * option and the value), a count < 1.
  */
-export const generateNames = async <C>(
-  model: DecoderModel<C>,
-  vocab: CharVocab,
-  request: NamesRequest,
-  key: Key,
-): Promise<E.Either<string, GeneratedName[]>> => {
+export const generateNames = async <C>(model: DecoderModel<C>, vocab: CharVocab, request: NamesRequest, key: Key): Promise<E.Either<string, GeneratedName[]>> => {
   if (!Number.isInteger(request.count) || request.count < 1) return E.left(`count must be an integer ≥ 1, got ${request.count}`)
   const prompt = request.prompt ?? ''
   const encoded = encodeChars(vocab, prompt, request.unknown ?? 'error')
@@ -76,6 +71,11 @@ export const generateNames = async <C>(
   if (E.isLeft(req)) return E.left(optionsErrorMessage(req.left))
   const firstIndex = request.firstIndex ?? 0
   if (!Number.isInteger(firstIndex) || firstIndex < 0) return E.left(`firstIndex must be an integer ≥ 0, got ${firstIndex}`)
-  const results = await generateBatch(model, Array.from({ length: request.count }, () => req.right), key, { firstIndex })
+  const results = await generateBatch(
+    model,
+    Array.from({ length: request.count }, () => req.right),
+    key,
+    { firstIndex },
+  )
   return E.right(results.map((r) => ({ text: promptText + decodeIds(vocab, r.tokens), logprob: r.logprob, finishReason: r.finishReason })))
 }

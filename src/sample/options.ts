@@ -14,8 +14,22 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { BeamSearchRequest } from './beam.js'
 import type { GenerationRequest } from './engine.js'
 import {
-  badWords, bannedTokens, composeProcessors, frequencyPenalty, logitBias, minLength, minNewTokens, minP,
-  noRepeatNgram, presencePenalty, repetitionPenalty, temperature, topK, topP, typicalP, type LogitsProcessor,
+  badWords,
+  bannedTokens,
+  composeProcessors,
+  frequencyPenalty,
+  logitBias,
+  minLength,
+  minNewTokens,
+  minP,
+  noRepeatNgram,
+  presencePenalty,
+  repetitionPenalty,
+  temperature,
+  topK,
+  topP,
+  typicalP,
+  type LogitsProcessor,
 } from './processors.js'
 import { greedySampler, sample } from './samplers.js'
 
@@ -45,18 +59,15 @@ const show = (u: unknown): string => {
 
 /** An io-ts codec that accepts what `is` accepts, failing with "`name` must be `must`, got ...". */
 const checked = <A>(name: string, is: (u: unknown) => u is A, must: string): t.Type<A, A, unknown> =>
-  new t.Type<A, A, unknown>(
-    name,
-    is,
-    (u, c) => (is(u) ? t.success(u) : t.failure(u, c, `${name} must be ${must}, got ${show(u)}`)),
-    t.identity,
-  )
+  new t.Type<A, A, unknown>(name, is, (u, c) => (is(u) ? t.success(u) : t.failure(u, c, `${name} must be ${must}, got ${show(u)}`)), t.identity)
 
 const isNum = (u: unknown): u is number => typeof u === 'number'
-const isInt = (min: number) => (u: unknown): u is number => Number.isInteger(u) && (u as number) >= min
+const isInt =
+  (min: number) =>
+  (u: unknown): u is number =>
+    Number.isInteger(u) && (u as number) >= min
 const isTokenList = (u: unknown): u is readonly number[] => Array.isArray(u) && u.every(isInt(0))
-const num = (name: string, ok: (x: number) => boolean, must: string) =>
-  checked(name, (u): u is number => isNum(u) && ok(u), must)
+const num = (name: string, ok: (x: number) => boolean, must: string) => checked(name, (u): u is number => isNum(u) && ok(u), must)
 const int = (name: string, min: number) => checked(name, isInt(min), `an integer >= ${min}`)
 const finite = (name: string) => num(name, Number.isFinite, 'a finite number')
 
@@ -85,28 +96,18 @@ export const GenerationOptions = t.readonly(
     logit_bias: checked(
       'logit_bias',
       (u): u is Readonly<Record<string, number>> =>
-        typeof u === 'object' && u !== null && !Array.isArray(u) &&
-        Object.entries(u).every(([k, v]) => /^(0|[1-9][0-9]*)$/.test(k) && isNum(v) && Number.isFinite(v)),
+        typeof u === 'object' && u !== null && !Array.isArray(u) && Object.entries(u).every(([k, v]) => /^(0|[1-9][0-9]*)$/.test(k) && isNum(v) && Number.isFinite(v)),
       'an object mapping token ids to finite numbers',
     ),
-    eos_token_id: checked(
-      'eos_token_id',
-      (u): u is number | readonly number[] => isInt(0)(u) || isTokenList(u),
-      'a token id or a list of token ids',
-    ),
+    eos_token_id: checked('eos_token_id', (u): u is number | readonly number[] => isInt(0)(u) || isTokenList(u), 'a token id or a list of token ids'),
     stop: checked(
       'stop',
-      (u): u is string | readonly string[] =>
-        (typeof u === 'string' && u.length > 0) || (Array.isArray(u) && u.every((s) => typeof s === 'string' && s.length > 0)),
+      (u): u is string | readonly string[] => (typeof u === 'string' && u.length > 0) || (Array.isArray(u) && u.every((s) => typeof s === 'string' && s.length > 0)),
       'a non-empty string or a list of them',
     ),
     num_beams: int('num_beams', 1),
     length_penalty: finite('length_penalty'),
-    early_stopping: checked(
-      'early_stopping',
-      (u): u is boolean | 'never' => typeof u === 'boolean' || u === 'never',
-      "true, false or 'never'",
-    ),
+    early_stopping: checked('early_stopping', (u): u is boolean | 'never' => typeof u === 'boolean' || u === 'never', "true, false or 'never'"),
     num_return_sequences: int('num_return_sequences', 1),
   }),
 )
@@ -117,7 +118,10 @@ export type GenerationOptions = t.TypeOf<typeof GenerationOptions>
 const KNOWN = new Set(Object.keys(GenerationOptions.type.props))
 
 const pathOf = (c: t.Context): string =>
-  c.map((e) => e.key).filter((k) => k !== '').join('.') || 'options'
+  c
+    .map((e) => e.key)
+    .filter((k) => k !== '')
+    .join('.') || 'options'
 
 /**
  * Validates user options: the types and ranges of every field, unknown names (typos such as
@@ -127,7 +131,9 @@ export const decodeOptions = (u: unknown): E.Either<OptionsError, GenerationOpti
   if (typeof u !== 'object' || u === null || Array.isArray(u)) {
     return E.left(optionsError(`options must be an object, got ${show(u)}`))
   }
-  const problems = Object.keys(u).filter((k) => !KNOWN.has(k)).map((k) => `unknown option ${k}`)
+  const problems = Object.keys(u)
+    .filter((k) => !KNOWN.has(k))
+    .map((k) => `unknown option ${k}`)
   const decoded = GenerationOptions.decode(u)
   if (E.isLeft(decoded)) problems.push(...decoded.left.map((e) => e.message ?? `${pathOf(e.context)} is invalid, got ${show(e.value)}`))
   else {
@@ -152,8 +158,7 @@ export interface ProcessorStep {
 export const processorSteps = (o: GenerationOptions): readonly ProcessorStep[] => {
   const eos = o.eos_token_id ?? []
   const steps: (ProcessorStep | undefined)[] = [
-    o.repetition_penalty !== undefined && o.repetition_penalty !== 1
-      ? { option: 'repetition_penalty', processor: repetitionPenalty(o.repetition_penalty) } : undefined,
+    o.repetition_penalty !== undefined && o.repetition_penalty !== 1 ? { option: 'repetition_penalty', processor: repetitionPenalty(o.repetition_penalty) } : undefined,
     o.frequency_penalty ? { option: 'frequency_penalty', processor: frequencyPenalty(o.frequency_penalty) } : undefined,
     o.presence_penalty ? { option: 'presence_penalty', processor: presencePenalty(o.presence_penalty) } : undefined,
     o.no_repeat_ngram_size !== undefined ? { option: 'no_repeat_ngram_size', processor: noRepeatNgram(o.no_repeat_ngram_size) } : undefined,
@@ -161,8 +166,7 @@ export const processorSteps = (o: GenerationOptions): readonly ProcessorStep[] =
     o.suppress_tokens?.length ? { option: 'suppress_tokens', processor: bannedTokens(o.suppress_tokens) } : undefined,
     o.min_length ? { option: 'min_length', processor: minLength(o.min_length, eos) } : undefined,
     o.min_new_tokens ? { option: 'min_new_tokens', processor: minNewTokens(o.min_new_tokens, eos) } : undefined,
-    o.logit_bias !== undefined && Object.keys(o.logit_bias).length > 0
-      ? { option: 'logit_bias', processor: logitBias(o.logit_bias) } : undefined,
+    o.logit_bias !== undefined && Object.keys(o.logit_bias).length > 0 ? { option: 'logit_bias', processor: logitBias(o.logit_bias) } : undefined,
     o.temperature !== undefined && o.temperature !== 1 ? { option: 'temperature', processor: temperature(o.temperature) } : undefined,
     o.top_k !== undefined ? { option: 'top_k', processor: topK(o.top_k) } : undefined,
     o.top_p !== undefined && o.top_p < 1 ? { option: 'top_p', processor: topP(o.top_p) } : undefined,
@@ -193,11 +197,7 @@ export const DEFAULT_MAX_NEW_TOKENS = 20
  * (`do_sample`, default true) or greedy, `max_new_tokens` (default 20), `eos_token_id`, `stop`.
  * Beam options (`num_beams` > 1) belong to {@link beamRequestFromOptions} and are refused here.
  */
-export const requestFromOptions = (
-  prompt: readonly number[],
-  u: unknown,
-  extras: RequestExtras = {},
-): E.Either<OptionsError, GenerationRequest> =>
+export const requestFromOptions = (prompt: readonly number[], u: unknown, extras: RequestExtras = {}): E.Either<OptionsError, GenerationRequest> =>
   pipe(
     decodeOptions(u),
     E.chain((o) => {

@@ -62,8 +62,7 @@ export const composeProcessors =
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-const clamp32 = (x: number): number =>
-  x > FLOAT32_MAX ? FLOAT32_MAX : x < -FLOAT32_MAX && x !== -Infinity ? -FLOAT32_MAX : x
+const clamp32 = (x: number): number => (x > FLOAT32_MAX ? FLOAT32_MAX : x < -FLOAT32_MAX && x !== -Infinity ? -FLOAT32_MAX : x)
 
 const mapRow = (logits: Float32Array, f: (x: number, i: number) => number): Float32Array => {
   const out = new Float32Array(logits.length)
@@ -318,8 +317,7 @@ export const minNewTokens = (n: number, eos: number | readonly number[]): Logits
 
 /** Adds a fixed value to chosen tokens' logits (OpenAI's `logit_bias`): token → bias. */
 export const logitBias = (bias: ReadonlyMap<number, number> | Readonly<Record<number, number>>): LogitsProcessor => {
-  const entries: readonly (readonly [number, number])[] =
-    bias instanceof Map ? [...bias.entries()] : Object.entries(bias).map(([k, v]) => [Number(k), v] as const)
+  const entries: readonly (readonly [number, number])[] = bias instanceof Map ? [...bias.entries()] : Object.entries(bias).map(([k, v]) => [Number(k), v] as const)
   for (const [t, b] of entries) {
     check(Number.isInteger(t) && t >= 0, `logit_bias key must be a non-negative integer token id, got ${t}`)
     check(Number.isFinite(b), `logit_bias[${t}] must be finite, got ${b}`)

@@ -16,7 +16,12 @@ import { tfjsDecoder, type LayerCaches } from '../models/tfjs-decoder.js'
 import { keyPaddingMask } from './arbitraries.js'
 import type { CausalLm, TokenBatch } from './model.js'
 
-const ids = (tokens: TokenBatch): tf.Tensor2D => tf.tensor2d(tokens.map((r) => [...r]), [tokens.length, tokens[0]?.length ?? 0], 'int32')
+const ids = (tokens: TokenBatch): tf.Tensor2D =>
+  tf.tensor2d(
+    tokens.map((r) => [...r]),
+    [tokens.length, tokens[0]?.length ?? 0],
+    'int32',
+  )
 
 /** Mini-GPT under test: logits (with a key-padding mask), incremental decoding (its decoder) and attention weights. */
 export const miniGptUnderTest = (config: MiniGptConfig, params: MiniGptParams, name?: string): CausalLm<MiniGptParams, LayerCaches> => {
@@ -35,8 +40,7 @@ export const miniGptUnderTest = (config: MiniGptConfig, params: MiniGptParams, n
 }
 
 /** GPT-2 as a decoder for the generation engine: the model's own decoding step, holding no wteᵀ. */
-const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params) =>
-  tfjsDecoder(gpt2DecodingStep(config), params, { vocabSize: config.vocab_size, contextLength: config.n_positions })
+const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params) => tfjsDecoder(gpt2DecodingStep(config), params, { vocabSize: config.vocab_size, contextLength: config.n_positions })
 
 /** GPT-2 under test: logits (with a key-padding mask), incremental decoding with a KV cache, and attention weights. */
 export const gpt2UnderTest = (config: Gpt2Config, params: Gpt2Params, name?: string): CausalLm<Gpt2Params, LayerCaches> => {

@@ -34,9 +34,7 @@ export interface ShapeLimits {
 /** Tensor shapes: rank in [minRank, maxRank] (default 0–4), each size in [minDim, maxDim] (default 1–5), at most maxSize elements. */
 export const shape = (limits: ShapeLimits = {}): fc.Arbitrary<number[]> => {
   const { minRank = 0, maxRank = 4, minDim = 1, maxDim = 5, maxSize = 256 } = limits
-  return fc
-    .array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank })
-    .filter((s) => s.reduce((a, b) => a * b, 1) <= maxSize)
+  return fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank }).filter((s) => s.reduce((a, b) => a * b, 1) <= maxSize)
 }
 
 /** Bounds for {@link float32}: finite, in [min, max] (default ±10). */
@@ -60,7 +58,8 @@ export interface TensorData {
  * (default: {@link shape}()), values from {@link float32}(bounds).
  */
 export const tensorData = (options: { readonly shape?: readonly number[] | fc.Arbitrary<readonly number[]> } & FloatBounds = {}): fc.Arbitrary<TensorData> => {
-  const shapes: fc.Arbitrary<readonly number[]> = options.shape === undefined ? shape() : Array.isArray(options.shape) ? fc.constant(options.shape as readonly number[]) : (options.shape as fc.Arbitrary<readonly number[]>)
+  const shapes: fc.Arbitrary<readonly number[]> =
+    options.shape === undefined ? shape() : Array.isArray(options.shape) ? fc.constant(options.shape as readonly number[]) : (options.shape as fc.Arbitrary<readonly number[]>)
   return shapes.chain((s) => {
     const n = s.reduce((a, b) => a * b, 1)
     return fc.array(float32(options), { minLength: n, maxLength: n }).map((values) => ({ shape: s, values }))
@@ -105,8 +104,7 @@ const arrayOf = <T>(item: fc.Arbitrary<T>, minLength: number, maxLength: number,
 }
 
 /** A token sequence over [0, vocabSize) of length in [minLength (default 1), maxLength]. */
-export const tokenSequence = (limits: TokenLimits): fc.Arbitrary<number[]> =>
-  arrayOf(token(limits.vocabSize), limits.minLength ?? 1, limits.maxLength, limits.size)
+export const tokenSequence = (limits: TokenLimits): fc.Arbitrary<number[]> => arrayOf(token(limits.vocabSize), limits.minLength ?? 1, limits.maxLength, limits.size)
 
 /** Batch limits: rows in [minBatch (default 1), maxBatch (default 3)]. */
 export interface BatchLimits extends TokenLimits {
@@ -150,7 +148,10 @@ export const attentionMask = (length: number, placement: PaddingPlacement = 'any
   if (placement === 'right') return right
   if (placement === 'left') return left
   const any = paddedStart
-    ? fc.array(fc.boolean(), { minLength: length, maxLength: length }).filter((bs) => bs.some((b) => !b)).map((bs) => bs.map((b) => (b ? 0 : 1)))
+    ? fc
+        .array(fc.boolean(), { minLength: length, maxLength: length })
+        .filter((bs) => bs.some((b) => !b))
+        .map((bs) => bs.map((b) => (b ? 0 : 1)))
     : fc.array(fc.boolean(), { minLength: length - 1, maxLength: length - 1 }).map((bs) => [1, ...bs.map((b) => (b ? 0 : 1))])
   return paddedStart ? fc.oneof(right, left, any) : fc.oneof(right, any)
 }
@@ -185,7 +186,11 @@ export const keyPaddingMask = (mask: readonly (readonly number[])[]): tf.Tensor4
   tf.tidy(() => {
     const b = mask.length
     const t = mask[0]?.length ?? 0
-    const allowed = tf.tensor2d(mask.map((r) => r.map((x) => (x === 0 ? 0 : 1))), [b, t], 'bool')
+    const allowed = tf.tensor2d(
+      mask.map((r) => r.map((x) => (x === 0 ? 0 : 1))),
+      [b, t],
+      'bool',
+    )
     return tf.reshape(tf.where(allowed, tf.zeros([b, t]), tf.fill([b, t], PADDING_SCORE)), [b, 1, 1, t]) as tf.Tensor4D
   })
 
@@ -257,16 +262,18 @@ export const miniGptConfig = (limits: MiniGptConfigLimits = {}): fc.Arbitrary<Mi
       pad: fc.nat(),
     })
     .map(({ head_dim, pad, ...c }) => ({ ...c, embed_dim: c.num_heads * head_dim, pad_idx: pad % c.vocab_size }))
-    .map((c): MiniGptConfig => ({
-      vocab_size: c.vocab_size,
-      embed_dim: c.embed_dim,
-      num_heads: c.num_heads,
-      num_layers: c.num_layers,
-      ff_dim: c.ff_dim,
-      max_len: c.max_len,
-      dropout: c.dropout,
-      pad_idx: c.pad_idx,
-    }))
+    .map(
+      (c): MiniGptConfig => ({
+        vocab_size: c.vocab_size,
+        embed_dim: c.embed_dim,
+        num_heads: c.num_heads,
+        num_layers: c.num_layers,
+        ff_dim: c.ff_dim,
+        max_len: c.max_len,
+        dropout: c.dropout,
+        pad_idx: c.pad_idx,
+      }),
+    )
     .filter((c) => MiniGptConfigCodec.is(c))
 }
 

@@ -114,7 +114,8 @@ interface Limits {
   readonly size: fc.SizeForArbitrary
 }
 
-const limitsOf = (model: CausalLm<any, any>, options: CausalLmOptions): Limits => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
+const limitsOf = (model: CausalLm<any, any>, options: CausalLmOptions): Limits => ({
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   vocab: model.vocabSize,
   minLength: 1,
   maxLength: Math.max(1, Math.min(options.maxLength ?? LONG_CONTEXT, model.maxLength)),
@@ -144,22 +145,24 @@ interface Definition<T> {
 }
 
 /** The first NaN at a real position of logits returned for `tokens`, as a violation naming the call. */
-const nanFirst = (property: string): LogitsCall => async (model, tokens, mask) => {
-  const logits = await callLogits(model, tokens, mask)
-  logits.forEach((row, b) =>
-    row.forEach((l, q) => {
-      if (mask !== undefined && mask[b][q] === 0) return
-      const v = l.findIndex((x) => Number.isNaN(x))
-      if (v >= 0) {
-        const m = mask === undefined ? '' : ` with attention mask ${tokensInWords(mask[b])}`
-        throw new Violation(
-          `NaN in the logits (found while checking ${property}): the logits of ${tokensInWords(tokens[b])}${m} at position ${q} include NaN (token ${v}'s logit)${rowInWords(b, tokens.length)}; the model is not finite there, which breaks every comparison`,
-        )
-      }
-    }),
-  )
-  return logits
-}
+const nanFirst =
+  (property: string): LogitsCall =>
+  async (model, tokens, mask) => {
+    const logits = await callLogits(model, tokens, mask)
+    logits.forEach((row, b) =>
+      row.forEach((l, q) => {
+        if (mask !== undefined && mask[b][q] === 0) return
+        const v = l.findIndex((x) => Number.isNaN(x))
+        if (v >= 0) {
+          const m = mask === undefined ? '' : ` with attention mask ${tokensInWords(mask[b])}`
+          throw new Violation(
+            `NaN in the logits (found while checking ${property}): the logits of ${tokensInWords(tokens[b])}${m} at position ${q} include NaN (token ${v}'s logit)${rowInWords(b, tokens.length)}; the model is not finite there, which breaks every comparison`,
+          )
+        }
+      }),
+    )
+    return logits
+  }
 
 /** A failed report for an invalid model description: the problems, each naming its field. */
 const invalidDescription = (property: string, subject: string, problems: readonly string[]): PropertyReport => ({
@@ -172,8 +175,10 @@ const invalidDescription = (property: string, subject: string, problems: readonl
 })
 
 const define = <T>(d: Definition<T>): LmProperty => {
-  const skipReason = (model: CausalLm<any, any>, options: CausalLmOptions = {}) => // eslint-disable-line @typescript-eslint/no-explicit-any
-    describeProblems(model).length > 0 ? undefined : d.requires(model, limitsOf(model, options), options)
+  const skipReason = (
+    model: CausalLm<any, any>,
+    options: CausalLmOptions = {}, // eslint-disable-line @typescript-eslint/no-explicit-any
+  ) => (describeProblems(model).length > 0 ? undefined : d.requires(model, limitsOf(model, options), options))
   const check = async <P, S>(model: CausalLm<P, S>, options: CausalLmOptions = {}): Promise<PropertyReport> => {
     const subject = typeof (model as { name?: unknown })?.name === 'string' ? modelName(model) : 'the model'
     const problems = describeProblems(model)
@@ -217,22 +222,31 @@ const runSampled = async <T>(
   const sampled = await runProperty(name, subject, d.cases(sampledLimits, model), holds(sampledLimits), d.runs, options)
   if (sampled.status !== 'passed') return sampled
   const longest = longEnd(limits)
-  const long = options.path !== undefined || (limits.maxLength <= 2 && limits.maxBatch <= 1)
-    ? undefined
-    : await runProperty(name, subject, d.cases(longest, model), holds(longest), 1, { ...options, seed: options.seed ?? sampled.seed, numRuns: 1, path: undefined, endOnFailure: true })
+  const long =
+    options.path !== undefined || (limits.maxLength <= 2 && limits.maxBatch <= 1)
+      ? undefined
+      : await runProperty(name, subject, d.cases(longest, model), holds(longest), 1, {
+          ...options,
+          seed: options.seed ?? sampled.seed,
+          numRuns: 1,
+          path: undefined,
+          endOnFailure: true,
+        })
   if (long?.status === 'failed') {
     return {
       ...long,
       seed: sampled.seed,
       path: undefined,
-      message: long.message.replace(/\n {2}found by fast-check .*$/s, `\n  found on the long-end case (${limits.maxLength} tokens, batch of up to ${limits.maxBatch}) after ${sampled.runs} shorter cases held; replay with { seed: ${sampled.seed} }`),
+      message: long.message.replace(
+        /\n {2}found by fast-check .*$/s,
+        `\n  found on the long-end case (${limits.maxLength} tokens, batch of up to ${limits.maxBatch}) after ${sampled.runs} shorter cases held; replay with { seed: ${sampled.seed} }`,
+      ),
     }
   }
   const runs = sampled.runs + (long?.runs ?? 0)
   const note = long === undefined ? undefined : `one case at the long end: ${limits.maxLength} tokens in a batch of up to ${limits.maxBatch}`
-  const contextNote = model.maxLength > limits.maxLength
-    ? `; the model's context is ${model.maxLength} tokens, only lengths up to ${limits.maxLength} were tried (pass maxLength to try longer)`
-    : ''
+  const contextNote =
+    model.maxLength > limits.maxLength ? `; the model's context is ${model.maxLength} tokens, only lengths up to ${limits.maxLength} were tried (pass maxLength to try longer)` : ''
   return {
     ...sampled,
     runs,
@@ -258,7 +272,14 @@ const sequences = (l: Limits, min: number) => tokenSequence({ vocabSize: l.vocab
 
 /** Token batches within the limits, of at least `min` tokens and `minBatch` rows. */
 const batches = (l: Limits, min = 1, minBatch = 1) =>
-  tokenBatch({ vocabSize: l.vocab, minLength: Math.max(min, l.minLength), maxLength: l.maxLength, minBatch: Math.max(minBatch, l.minBatch), maxBatch: Math.max(minBatch, l.maxBatch), size: l.size })
+  tokenBatch({
+    vocabSize: l.vocab,
+    minLength: Math.max(min, l.minLength),
+    maxLength: l.maxLength,
+    minBatch: Math.max(minBatch, l.minBatch),
+    maxBatch: Math.max(minBatch, l.maxBatch),
+    size: l.size,
+  })
 
 /** Throws a {@link Violation} at the first position in `positions` where `actual` and `expected` differ. */
 const firstDifference = (
@@ -294,8 +315,14 @@ export const causalInvariance: LmProperty = define({
   holds: async (model, { tokens, position, changed }, l, _o, call) => {
     const before = await call(model, [tokens])
     const after = await call(model, [changed])
-    firstDifference(after[0], before[0], range(0, position + 1), tol(l), ['before', 'after'], (q, by) =>
-      `causal invariance violated: changing the tokens after position ${position} of ${tokensInWords(tokens)} (to ${tokensInWords(changed)}) changed the logits at position ${q} by ${by}`,
+    firstDifference(
+      after[0],
+      before[0],
+      range(0, position + 1),
+      tol(l),
+      ['before', 'after'],
+      (q, by) =>
+        `causal invariance violated: changing the tokens after position ${position} of ${tokensInWords(tokens)} (to ${tokensInWords(changed)}) changed the logits at position ${q} by ${by}`,
     )
   },
 })
@@ -315,8 +342,14 @@ export const prefixConsistency: LmProperty = define({
   holds: async (model, { tokens, prefix }, l, _o, call) => {
     const whole = await call(model, [tokens])
     const part = await call(model, [prefix])
-    firstDifference(part[0], whole[0], range(0, prefix.length), tol(l), ['in the whole sequence', 'in the prefix'], (q, by) =>
-      `prefix consistency violated: the logits of the prefix ${tokensInWords(prefix)} at position ${q} differ by ${by} from those of the whole sequence ${tokensInWords(tokens)}`,
+    firstDifference(
+      part[0],
+      whole[0],
+      range(0, prefix.length),
+      tol(l),
+      ['in the whole sequence', 'in the prefix'],
+      (q, by) =>
+        `prefix consistency violated: the logits of the prefix ${tokensInWords(prefix)} at position ${q} differ by ${by} from those of the whole sequence ${tokensInWords(tokens)}`,
     )
   },
 })
@@ -396,8 +429,14 @@ export const batchInvariance: LmProperty = define({
     const together = await call(model, rows)
     for (let i = 0; i < rows.length; i++) {
       const alone = await call(model, [rows[i]])
-      firstDifference(together[i], alone[0], range(0, rows[i].length), tol(l), ['alone', 'in the batch'], (q, by) =>
-        `batch invariance violated: the logits of ${tokensInWords(rows[i])} at position ${q} changed by ${by} when it was row ${i} of the batch ${batchInWords(rows)} instead of alone`,
+      firstDifference(
+        together[i],
+        alone[0],
+        range(0, rows[i].length),
+        tol(l),
+        ['alone', 'in the batch'],
+        (q, by) =>
+          `batch invariance violated: the logits of ${tokensInWords(rows[i])} at position ${q} changed by ${by} when it was row ${i} of the batch ${batchInWords(rows)} instead of alone`,
       )
     }
   },
@@ -422,7 +461,9 @@ const finiteAtReal = (logits: Logits, tokens: TokenBatch, mask: TokenBatch, prop
       if (mask[b][q] === 0) return
       const v = l.findIndex((x) => !Number.isFinite(x))
       if (v >= 0) {
-        throw new Violation(`${property} violated: with attention mask ${tokensInWords(mask[b])}, the logits of ${tokensInWords(tokens[b])} at real position ${q} include ${l[v]} (token ${v}'s logit)${rowInWords(b, tokens.length)}`)
+        throw new Violation(
+          `${property} violated: with attention mask ${tokensInWords(mask[b])}, the logits of ${tokensInWords(tokens[b])} at real position ${q} include ${l[v]} (token ${v}'s logit)${rowInWords(b, tokens.length)}`,
+        )
       }
     }),
   )
@@ -432,30 +473,25 @@ const finiteAtReal = (logits: Logits, tokens: TokenBatch, mask: TokenBatch, prop
 export const paddingInvariance: LmProperty = define<PaddingCase>({
   id: 'paddingInvariance',
   name: 'padding invariance',
-  summary: 'the tokens at padding positions (anywhere, the first positions included) never change the logits at real positions, which stay finite, and a right-padded row has the logits of the row alone',
+  summary:
+    'the tokens at padding positions (anywhere, the first positions included) never change the logits at real positions, which stay finite, and a right-padded row has the logits of the row alone',
   runs: 20,
   requires: (m, l) =>
-    m.padding === undefined
-      ? 'the model does not declare padding support (padding: "mask", "left" or { padId })'
-      : takesMask(m)
-        ? needs(l, 2, 2)
-        : needs(l, 2, 1),
+    m.padding === undefined ? 'the model does not declare padding support (padding: "mask", "left" or { padId })' : takesMask(m) ? needs(l, 2, 2) : needs(l, 2, 1),
   cases: (l, model) => {
     const padId = typeof model.padding === 'object' ? model.padding.padId : undefined
     const placement = takesMask(model) ? 'any' : 'right'
     const masks = fc.array(attentionMask(l.maxLength, placement, takesMask(model)), { minLength: l.maxBatch, maxLength: l.maxBatch })
-    return fc
-      .record({ rows: batches(l, 2), masks, offsets: l.vocab >= 2 ? offsets(l) : fc.constant([]) })
-      .map(({ rows, masks, offsets }) => {
-        // A mask cut to the row's length may have lost its real tokens: keep the last one real then.
-        const mask = rows.map((r, b) => {
-          const m = masks[b].slice(0, r.length)
-          return m.includes(1) ? m : m.map((x, i) => (i === m.length - 1 ? 1 : x))
-        })
-        const tokens = rows.map((r, b) => r.map((t, i) => (mask[b][i] === 1 || padId === undefined ? t : padId)))
-        const other = tokens.map((r, b) => r.map((t, i) => (mask[b][i] === 1 || padId !== undefined ? t : (t + offsets[i]) % l.vocab)))
-        return { tokens, other, mask }
+    return fc.record({ rows: batches(l, 2), masks, offsets: l.vocab >= 2 ? offsets(l) : fc.constant([]) }).map(({ rows, masks, offsets }) => {
+      // A mask cut to the row's length may have lost its real tokens: keep the last one real then.
+      const mask = rows.map((r, b) => {
+        const m = masks[b].slice(0, r.length)
+        return m.includes(1) ? m : m.map((x, i) => (i === m.length - 1 ? 1 : x))
       })
+      const tokens = rows.map((r, b) => r.map((t, i) => (mask[b][i] === 1 || padId === undefined ? t : padId)))
+      const other = tokens.map((r, b) => r.map((t, i) => (mask[b][i] === 1 || padId !== undefined ? t : (t + offsets[i]) % l.vocab)))
+      return { tokens, other, mask }
+    })
   },
   holds: async (model, { tokens, other, mask }, l, _o, call) => {
     const b = tokens.length
@@ -465,8 +501,14 @@ export const paddingInvariance: LmProperty = define<PaddingCase>({
       const changed = await call(model, other, mask)
       for (let row = 0; row < b; row++) {
         const real = range(0, mask[row].length).filter((i) => mask[row][i] === 1)
-        firstDifference(changed[row], base[row], real, tol(l), ['before', 'after'], (q, by) =>
-          `padding invariance violated: with attention mask ${tokensInWords(mask[row])}, changing the padding tokens of ${tokensInWords(tokens[row])} (to ${tokensInWords(other[row])}) changed the logits at real position ${q} by ${by}${rowInWords(row, b)}`,
+        firstDifference(
+          changed[row],
+          base[row],
+          real,
+          tol(l),
+          ['before', 'after'],
+          (q, by) =>
+            `padding invariance violated: with attention mask ${tokensInWords(mask[row])}, changing the padding tokens of ${tokensInWords(tokens[row])} (to ${tokensInWords(other[row])}) changed the logits at real position ${q} by ${by}${rowInWords(row, b)}`,
         )
       }
     }
@@ -475,8 +517,14 @@ export const paddingInvariance: LmProperty = define<PaddingCase>({
       const real = m.filter((x) => x === 1).length
       if (!isRightPadded(m) || real === m.length) continue
       const alone = await call(model, [tokens[row].slice(0, real)])
-      firstDifference(base[row], alone[0], range(0, real), tol(l), ['unpadded', 'padded'], (q, by) =>
-        `padding invariance violated: the logits of ${tokensInWords(tokens[row].slice(0, real))} at position ${q} differ by ${by} between running it unpadded and right-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(m)})${rowInWords(row, b)}`,
+      firstDifference(
+        base[row],
+        alone[0],
+        range(0, real),
+        tol(l),
+        ['unpadded', 'padded'],
+        (q, by) =>
+          `padding invariance violated: the logits of ${tokensInWords(tokens[row].slice(0, real))} at position ${q} differ by ${by} between running it unpadded and right-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(m)})${rowInWords(row, b)}`,
       )
     }
   },
@@ -500,7 +548,8 @@ interface LeftPaddingCase {
 export const leftPaddingInvariance: LmProperty = define<LeftPaddingCase>({
   id: 'leftPadding',
   name: 'left-padding invariance',
-  summary: 'rows of different lengths left-padded into one batch have the logits of each row alone at their real positions (finite there), computed whole and, given incremental decoding, through a cache prefilled with the padded prompts and their mask',
+  summary:
+    'rows of different lengths left-padded into one batch have the logits of each row alone at their real positions (finite there), computed whole and, given incremental decoding, through a cache prefilled with the padded prompts and their mask',
   runs: 15,
   requires: (m, l) =>
     m.padding !== 'left' ? 'the model does not declare left padding (padding: "left": it honours the mask and counts positions over real tokens)' : needs(l, 2, 1),
@@ -525,8 +574,14 @@ export const leftPaddingInvariance: LmProperty = define<LeftPaddingCase>({
     for (let row = 0; row < b; row++) {
       const real = tokens[row].slice(pads[row])
       alone.push(await call(model, [real]))
-      firstDifference(full[row].slice(pads[row]), alone[row][0], range(0, real.length), tol(l), ['alone', 'left-padded'], (q, by) =>
-        `left-padding invariance violated: the logits of ${tokensInWords(real)} at position ${q} differ by ${by} between running it alone and left-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(mask[row])}) in the batch ${batchInWords(tokens)}`,
+      firstDifference(
+        full[row].slice(pads[row]),
+        alone[row][0],
+        range(0, real.length),
+        tol(l),
+        ['alone', 'left-padded'],
+        (q, by) =>
+          `left-padding invariance violated: the logits of ${tokensInWords(real)} at position ${q} differ by ${by} between running it alone and left-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(mask[row])}) in the batch ${batchInWords(tokens)}`,
       )
     }
     if (model.incremental === undefined || isDecoderModel(model.incremental)) return
@@ -636,8 +691,14 @@ export const backendAgreement: LmProperty = define({
     }
     for (let i = 1; i < names.length; i++) {
       for (let row = 0; row < rows.length; row++) {
-        firstDifference(results[i][row], results[0][row], range(0, rows[row].length), tolerance, [`on ${names[0]}`, `on ${names[i]}`], (q, by) =>
-          `backend agreement violated: the logits of ${tokensInWords(rows[row])} at position ${q} differ by ${by} between ${names[0]} and ${names[i]}${rowInWords(row, rows.length)}`,
+        firstDifference(
+          results[i][row],
+          results[0][row],
+          range(0, rows[row].length),
+          tolerance,
+          [`on ${names[0]}`, `on ${names[i]}`],
+          (q, by) =>
+            `backend agreement violated: the logits of ${tokensInWords(rows[row])} at position ${q} differ by ${by} between ${names[0]} and ${names[i]}${rowInWords(row, rows.length)}`,
         )
       }
     }
@@ -652,16 +713,20 @@ export const finiteOutputs: LmProperty = define({
   runs: 20,
   requires: () => undefined,
   cases: (l, model) =>
-    fc.record({
-      rows: batches(l),
-      masks: takesMask(model) ? fc.option(fc.array(attentionMask(l.maxLength, 'any', true), { minLength: l.maxBatch, maxLength: l.maxBatch }), { nil: undefined }) : fc.constant(undefined),
-    }).map(({ rows, masks }) => ({
-      rows,
-      mask: masks?.slice(0, rows.length).map((m) => {
-        const cut = m.slice(0, rows[0].length)
-        return cut.includes(1) ? cut : cut.map((x, i) => (i === cut.length - 1 ? 1 : x))
-      }),
-    })),
+    fc
+      .record({
+        rows: batches(l),
+        masks: takesMask(model)
+          ? fc.option(fc.array(attentionMask(l.maxLength, 'any', true), { minLength: l.maxBatch, maxLength: l.maxBatch }), { nil: undefined })
+          : fc.constant(undefined),
+      })
+      .map(({ rows, masks }) => ({
+        rows,
+        mask: masks?.slice(0, rows.length).map((m) => {
+          const cut = m.slice(0, rows[0].length)
+          return cut.includes(1) ? cut : cut.map((x, i) => (i === cut.length - 1 ? 1 : x))
+        }),
+      })),
   holds: async (model, { rows, mask }) => {
     const logits = await callLogits(model, rows, mask)
     rows.forEach((r, row) => {
@@ -670,7 +735,9 @@ export const finiteOutputs: LmProperty = define({
         const v = logits[row][q].findIndex((x) => !Number.isFinite(x))
         if (v >= 0) {
           const m = mask === undefined ? '' : ` (attention mask ${tokensInWords(mask[row])})`
-          throw new Violation(`finite outputs violated: the logits of ${tokensInWords(r)}${m} at position ${q} include ${logits[row][q][v]} (token ${v}'s logit)${rowInWords(row, rows.length)}`)
+          throw new Violation(
+            `finite outputs violated: the logits of ${tokensInWords(r)}${m} at position ${q} include ${logits[row][q][v]} (token ${v}'s logit)${rowInWords(row, rows.length)}`,
+          )
         }
       })
     })
@@ -692,7 +759,9 @@ export const attentionDistributions: LmProperty = define({
     layers.forEach(({ shape, values }, layer) => {
       const [b, heads, q, k] = shape
       if (b !== rows.length || q !== n || k !== n) {
-        throw new Violation(`attention distributions could not be checked: layer ${layer}'s weights for ${batchInWords(rows)} have shape [${shape.join(', ')}], expected [${rows.length}, heads, ${n}, ${n}]`)
+        throw new Violation(
+          `attention distributions could not be checked: layer ${layer}'s weights for ${batchInWords(rows)} have shape [${shape.join(', ')}], expected [${rows.length}, heads, ${n}, ${n}]`,
+        )
       }
       for (let row = 0; row < b; row++) {
         for (let h = 0; h < heads; h++) {
@@ -702,14 +771,19 @@ export const attentionDistributions: LmProperty = define({
             let sum = 0
             for (let j = 0; j < k; j++) {
               const w = values[base + j]
-              if (!(Number.isFinite(w) && w >= -t)) throw new Violation(`attention distributions violated: ${where} puts weight ${numberInWords(w)} on key ${j}, which is not a probability`)
+              if (!(Number.isFinite(w) && w >= -t))
+                throw new Violation(`attention distributions violated: ${where} puts weight ${numberInWords(w)} on key ${j}, which is not a probability`)
               if (j > i && Math.abs(w) > t) {
-                throw new Violation(`attention distributions violated: ${where} puts weight ${numberInWords(w)} on key ${j}, a later position (it must be 0; tolerance ${numberInWords(t)})`)
+                throw new Violation(
+                  `attention distributions violated: ${where} puts weight ${numberInWords(w)} on key ${j}, a later position (it must be 0; tolerance ${numberInWords(t)})`,
+                )
               }
               sum += w
             }
             if (!(Math.abs(sum - 1) <= t * Math.max(1, k))) {
-              throw new Violation(`attention distributions violated: ${where} has weights summing to ${numberInWords(sum, 6)}, not 1 (tolerance ${numberInWords(t * Math.max(1, k))})`)
+              throw new Violation(
+                `attention distributions violated: ${where} has weights summing to ${numberInWords(sum, 6)}, not 1 (tolerance ${numberInWords(t * Math.max(1, k))})`,
+              )
             }
           }
         }

@@ -18,7 +18,10 @@ import { validationProblems } from '../core/errors.js'
 const Fn = new t.Type<(...args: never[]) => unknown, (...args: never[]) => unknown, unknown>(
   'a function',
   (u): u is (...args: never[]) => unknown => typeof u === 'function',
-  (u, c) => (typeof u === 'function' ? t.success(u as (...args: never[]) => unknown) : t.failure(u, c, `must be a function, got ${typeof u === 'object' ? (u === null ? 'null' : Array.isArray(u) ? 'an array' : 'an object') : typeof u}`)),
+  (u, c) =>
+    typeof u === 'function'
+      ? t.success(u as (...args: never[]) => unknown)
+      : t.failure(u, c, `must be a function, got ${typeof u === 'object' ? (u === null ? 'null' : Array.isArray(u) ? 'an array' : 'an object') : typeof u}`),
   t.identity,
 )
 
@@ -91,7 +94,8 @@ export const describeProblems = (model: unknown): readonly string[] => {
     if (typeof pad === 'object' && pad !== null && typeof pad.padId === 'number' && Number.isInteger(pad.padId) && pad.padId >= vocab) {
       problems.push(`padding.padId: must be a token id in [0, ${vocab}) (below vocabSize), got ${pad.padId}`)
     }
-    if (DecoderModelCodec.is(inc) && inc.vocabSize !== vocab) problems.push(`incremental.vocabSize: the DecoderModel's vocabSize ${inc.vocabSize} differs from the model's vocabSize ${vocab}`)
+    if (DecoderModelCodec.is(inc) && inc.vocabSize !== vocab)
+      problems.push(`incremental.vocabSize: the DecoderModel's vocabSize ${inc.vocabSize} differs from the model's vocabSize ${vocab}`)
   }
   return [...new Set(problems)]
 }

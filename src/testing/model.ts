@@ -172,8 +172,7 @@ const drain = async (t: tf.Tensor): Promise<Float32Array> => {
 }
 
 /** Splits flat row-major values of shape [..., last] into rows of the last dimension. */
-const rowsOf = (flat: Float32Array, rows: number, width: number): Float32Array[] =>
-  Array.from({ length: rows }, (_, i) => flat.subarray(i * width, (i + 1) * width))
+const rowsOf = (flat: Float32Array, rows: number, width: number): Float32Array[] => Array.from({ length: rows }, (_, i) => flat.subarray(i * width, (i + 1) * width))
 
 /** Logits read into [batch][position] rows of `Float32Array` of length vocab. */
 export type Logits = readonly (readonly Float32Array[])[]
@@ -184,8 +183,7 @@ export type Logits = readonly (readonly Float32Array[])[]
  */
 export const readLogits = async (value: LogitsLike, batch: number, length: number, vocab: number, what: string): Promise<Logits> => {
   const want = [batch, length, vocab]
-  const wrong = (got: readonly number[]) =>
-    new ModelError(`${what} returned logits of shape ${shapeInWords(got)}, expected ${shapeInWords(want)} ([batch, position, vocabSize])`)
+  const wrong = (got: readonly number[]) => new ModelError(`${what} returned logits of shape ${shapeInWords(got)}, expected ${shapeInWords(want)} ([batch, position, vocabSize])`)
   if (isTensor(value)) {
     const shape = value.shape
     if (shape.length !== 3 || shape[0] !== batch || shape[1] !== length || shape[2] !== vocab) {

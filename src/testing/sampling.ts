@@ -79,37 +79,43 @@ const SLACK = 1e-5
 const finiteIndices = (row: Float32Array): number[] => Array.from(row.keys()).filter((i) => row[i] !== -Infinity && !Number.isNaN(row[i]))
 
 /** Top-k's reference: tokens whose logit is at least the k-th largest (ties at the boundary are all allowed). */
-export const allowedByTopK = (k: number): AllowedTokens => (row) => {
-  const idx = finiteIndices(row)
-  if (idx.length <= k) return new Set(idx)
-  const threshold = idx.map((i) => row[i]).sort((a, b) => b - a)[k - 1]
-  return new Set(idx.filter((i) => row[i] >= threshold))
-}
+export const allowedByTopK =
+  (k: number): AllowedTokens =>
+  (row) => {
+    const idx = finiteIndices(row)
+    if (idx.length <= k) return new Set(idx)
+    const threshold = idx.map((i) => row[i]).sort((a, b) => b - a)[k - 1]
+    return new Set(idx.filter((i) => row[i] >= threshold))
+  }
 
 /**
  * Top-p's (nucleus) reference: the most likely tokens until their mass reaches p, plus any
  * token exactly as likely as the last one (ties), with a little slack for rounding.
  */
-export const allowedByTopP = (p: number): AllowedTokens => (row) => {
-  const probs = softmax(row)
-  const order = finiteIndices(row).sort((a, b) => probs[b] - probs[a] || a - b)
-  let cum = 0
-  let n = 0
-  while (n < order.length) {
-    cum += probs[order[n]]
-    n++
-    if (cum >= Math.min(p + SLACK, 1 - SLACK)) break
+export const allowedByTopP =
+  (p: number): AllowedTokens =>
+  (row) => {
+    const probs = softmax(row)
+    const order = finiteIndices(row).sort((a, b) => probs[b] - probs[a] || a - b)
+    let cum = 0
+    let n = 0
+    while (n < order.length) {
+      cum += probs[order[n]]
+      n++
+      if (cum >= Math.min(p + SLACK, 1 - SLACK)) break
+    }
+    const boundary = probs[order[n - 1]]
+    return new Set(order.filter((i) => probs[i] >= boundary * (1 - SLACK)))
   }
-  const boundary = probs[order[n - 1]]
-  return new Set(order.filter((i) => probs[i] >= boundary * (1 - SLACK)))
-}
 
 /** Min-p's reference: tokens with probability at least m times the largest. */
-export const allowedByMinP = (m: number): AllowedTokens => (row) => {
-  const probs = softmax(row)
-  const pmax = Math.max(...probs)
-  return new Set(finiteIndices(row).filter((i) => probs[i] >= m * pmax * (1 - SLACK)))
-}
+export const allowedByMinP =
+  (m: number): AllowedTokens =>
+  (row) => {
+    const probs = softmax(row)
+    const pmax = Math.max(...probs)
+    return new Set(finiteIndices(row).filter((i) => probs[i] >= m * pmax * (1 - SLACK)))
+  }
 
 // ---------------------------------------------------------------------------------------------
 
@@ -130,7 +136,10 @@ const cases = (o: SamplingOptions): fc.Arbitrary<SamplingCase> =>
     })
     .map(({ logits, prompt, generated, seed }) => ({
       logits,
-      ctx: processorContext(prompt.map((t) => t % logits.length), generated.map((t) => t % logits.length)),
+      ctx: processorContext(
+        prompt.map((t) => t % logits.length),
+        generated.map((t) => t % logits.length),
+      ),
       seed,
     }))
 
@@ -162,8 +171,7 @@ export interface SamplingProperty<T> {
 }
 
 const define = <T>(name: string, summary: string, subjectOf: (t: T) => string, runs: number, holds: (subject: T, c: SamplingCase) => void): SamplingProperty<T> => {
-  const check = (subject: T, options: SamplingOptions = {}) =>
-    runProperty(name, subjectOf(subject), cases(options), async (c) => holds(subject, c), runs, options)
+  const check = (subject: T, options: SamplingOptions = {}) => runProperty(name, subjectOf(subject), cases(options), async (c) => holds(subject, c), runs, options)
   return { name, summary, check, assert: async (s, o) => assertReport(await check(s, o)) }
 }
 
@@ -191,11 +199,15 @@ export const filteredNeverSampled: SamplingProperty<FilterSubject> = define(
     }
     const t = s.sampler.sampler(key(c.seed))(out)
     if (!(Number.isInteger(t) && t >= 0 && t < out.length)) {
-      throw new Violation(`never sampling a filtered token violated: ${s.sampler.name} drew ${t}, not a token of the ${out.length}-token row ${logitsInWords(out)} (key(${c.seed}))`)
+      throw new Violation(
+        `never sampling a filtered token violated: ${s.sampler.name} drew ${t}, not a token of the ${out.length}-token row ${logitsInWords(out)} (key(${c.seed}))`,
+      )
     }
     if (out[t] === -Infinity || Number.isNaN(out[t])) {
       const after = p === IDENTITY ? '' : ` (${p.name} of ${logitsInWords(c.logits)}${ctxInWords(c.ctx)})`
-      throw new Violation(`never sampling a filtered token violated: ${s.sampler.name} drew token ${t}, which is filtered (-Infinity) in ${logitsInWords(out)}${after}, with key(${c.seed})`)
+      throw new Violation(
+        `never sampling a filtered token violated: ${s.sampler.name} drew token ${t}, which is filtered (-Infinity) in ${logitsInWords(out)}${after}, with key(${c.seed})`,
+      )
     }
   },
 )
@@ -224,11 +236,15 @@ export const keyDeterminism: SamplingProperty<DeterminismSubject> = define(
       const input = Float32Array.from(c.logits)
       const first = s.processor.processor(c.ctx)(input)
       if (!sameRow(input, c.logits)) {
-        throw new Violation(`key determinism violated: ${s.processor.name} changed its input ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(input)} (processors must not mutate the logits they are given)`)
+        throw new Violation(
+          `key determinism violated: ${s.processor.name} changed its input ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(input)} (processors must not mutate the logits they are given)`,
+        )
       }
       const second = s.processor.processor(c.ctx)(Float32Array.from(c.logits))
       if (!sameRow(first, second)) {
-        throw new Violation(`key determinism violated: ${s.processor.name} turned ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(first)}, then into ${logitsInWords(second)}`)
+        throw new Violation(
+          `key determinism violated: ${s.processor.name} turned ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(first)}, then into ${logitsInWords(second)}`,
+        )
       }
       row = first
     }
@@ -240,7 +256,9 @@ export const keyDeterminism: SamplingProperty<DeterminismSubject> = define(
         throw new Violation(`key determinism violated: ${s.sampler.name} changed the logits ${logitsInWords(row)} it drew from (into ${logitsInWords(input)})`)
       }
       if (a !== b) {
-        throw new Violation(`key determinism violated: ${s.sampler.name} drew token ${a} and then token ${b} from the same logits ${logitsInWords(row)} with the same key(${c.seed})`)
+        throw new Violation(
+          `key determinism violated: ${s.sampler.name} drew token ${a} and then token ${b} from the same logits ${logitsInWords(row)} with the same key(${c.seed})`,
+        )
       }
     }
   },
@@ -297,14 +315,19 @@ export const processorLaws: SamplingProperty<ProcessorUnderTest> = define(
     const laws = p.laws ?? []
     if (laws.includes('neverRaises')) {
       const up = Array.from(out.keys()).find((i) => out[i] > c.logits[i])
-      if (up !== undefined) throw new Violation(`processor laws violated: ${said}: token ${up}'s logit went up (${numberInWords(c.logits[up], 4)} to ${numberInWords(out[up], 4)}), which a penalty or filter never does`)
+      if (up !== undefined)
+        throw new Violation(
+          `processor laws violated: ${said}: token ${up}'s logit went up (${numberInWords(c.logits[up], 4)} to ${numberInWords(out[up], 4)}), which a penalty or filter never does`,
+        )
     }
     if (laws.includes('preservesOrder')) {
       const kept = Array.from(out.keys()).filter((i) => out[i] !== -Infinity && c.logits[i] !== -Infinity)
       for (const i of kept) {
         for (const j of kept) {
           if (c.logits[i] < c.logits[j] && out[i] > out[j]) {
-            throw new Violation(`processor laws violated: ${said}: token ${i} (${numberInWords(c.logits[i], 4)}) was below token ${j} (${numberInWords(c.logits[j], 4)}) and is now above it`)
+            throw new Violation(
+              `processor laws violated: ${said}: token ${i} (${numberInWords(c.logits[i], 4)}) was below token ${j} (${numberInWords(c.logits[j], 4)}) and is now above it`,
+            )
           }
           if (c.logits[i] === c.logits[j] && out[i] !== out[j]) throw new Violation(`processor laws violated: ${said}: tokens ${i} and ${j} were tied and are not any more`)
         }
@@ -317,15 +340,23 @@ export const processorLaws: SamplingProperty<ProcessorUnderTest> = define(
 export const chainsKeepFiltered = (processors: readonly ProcessorUnderTest[], options: SamplingOptions = {}): Promise<PropertyReport> => {
   const names = processors.map((p) => p.name).join(', ')
   const chain = fc.array(fc.nat({ max: Math.max(0, processors.length - 1) }), { minLength: 1, maxLength: 4 })
-  return runProperty('chains keep filtered tokens filtered', `chains of ${names}`, fc.tuple(cases(options), chain), async ([c, order]) => {
-    if (processors.length === 0) return
-    const picked = order.map((i) => processors[i])
-    const out = composeProcessors(...picked.map((p) => p.processor))(c.ctx)(Float32Array.from(c.logits))
-    const said = `the chain ${picked.map((p) => p.name).join(' then ')} turned ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(out)}`
-    const revived = Array.from(c.logits.keys()).find((i) => c.logits[i] === -Infinity && out[i] !== -Infinity)
-    if (revived !== undefined) throw new Violation(`chains keep filtered tokens filtered violated: ${said}: token ${revived} was filtered (-Infinity) and is not any more`)
-    if (out.some((x) => Number.isNaN(x) || x === Infinity) || !out.some((x) => x !== -Infinity)) throw new Violation(`chains keep filtered tokens filtered violated: ${said}, which is no distribution (NaN, +Infinity, or nothing left)`)
-  }, 60, options)
+  return runProperty(
+    'chains keep filtered tokens filtered',
+    `chains of ${names}`,
+    fc.tuple(cases(options), chain),
+    async ([c, order]) => {
+      if (processors.length === 0) return
+      const picked = order.map((i) => processors[i])
+      const out = composeProcessors(...picked.map((p) => p.processor))(c.ctx)(Float32Array.from(c.logits))
+      const said = `the chain ${picked.map((p) => p.name).join(' then ')} turned ${logitsInWords(c.logits)}${ctxInWords(c.ctx)} into ${logitsInWords(out)}`
+      const revived = Array.from(c.logits.keys()).find((i) => c.logits[i] === -Infinity && out[i] !== -Infinity)
+      if (revived !== undefined) throw new Violation(`chains keep filtered tokens filtered violated: ${said}: token ${revived} was filtered (-Infinity) and is not any more`)
+      if (out.some((x) => Number.isNaN(x) || x === Infinity) || !out.some((x) => x !== -Infinity))
+        throw new Violation(`chains keep filtered tokens filtered violated: ${said}, which is no distribution (NaN, +Infinity, or nothing left)`)
+    },
+    60,
+    options,
+  )
 }
 
 /** Options of {@link samplerDistribution}. */
@@ -362,31 +393,42 @@ export const samplerDistribution: {
     const draws = options.draws ?? 4000
     const alpha = (options.falseAlarm ?? 1e-4) / runs
     const rows = logitsRow({ minLength: options.minVocab ?? 2, maxLength: options.maxVocab ?? 8, min: -(options.range ?? 4), max: options.range ?? 4 })
-    return runProperty('follows its distribution', s.name, fc.tuple(rows, seed()), async ([row, k]) => {
-      if (s.distribution === undefined) return
-      const probs = softmax(row)
-      const counts = new Array<number>(row.length).fill(0)
-      const base = key(k)
-      const n = s.distribution === 'argmax' ? 50 : draws
-      for (let i = 0; i < n; i++) {
-        const t = s.sampler(foldIn(base, i))(row)
-        if (!(Number.isInteger(t) && t >= 0 && t < row.length)) throw new Violation(`follows its distribution violated: ${s.name} drew ${t}, not a token of ${logitsInWords(row)}`)
-        counts[t]++
-      }
-      if (s.distribution === 'argmax') {
-        const best = Math.max(...row)
-        const bad = counts.findIndex((c, i) => c > 0 && row[i] !== best)
-        if (bad >= 0) throw new Violation(`follows its distribution violated: ${s.name} drew token ${bad} (logit ${numberInWords(row[bad], 4)}) from ${logitsInWords(row)}, whose largest logit is ${numberInWords(best, 4)}`)
-        return
-      }
-      const r = chiSquareTest(counts, probs)
-      if (r.pValue < alpha) {
-        const cell = r.worst.token < 0 ? 'the rare tokens together' : `token ${r.worst.token}`
-        throw new Violation(
-          `follows its distribution violated: ${n} draws of ${s.name} from ${logitsInWords(row)} (key(${k}) folded with 0…${n - 1}) gave counts [${counts.join(', ')}] against softmax's [${Array.from(probs, (p) => numberInWords(p * n, 3)).join(', ')}]: chi-square ${numberInWords(r.statistic, 3)} on ${r.df} degrees of freedom, p = ${numberInWords(r.pValue, 2)} < ${numberInWords(alpha, 2)} (false-alarm rate ${numberInWords(options.falseAlarm ?? 1e-4)} over ${runs} rows); ${cell} drawn ${r.worst.observed} times, expected ${numberInWords(r.worst.expected, 3)}`,
-        )
-      }
-    }, runs, { ...options, seed: options.seed ?? DISTRIBUTION_SEED })
+    return runProperty(
+      'follows its distribution',
+      s.name,
+      fc.tuple(rows, seed()),
+      async ([row, k]) => {
+        if (s.distribution === undefined) return
+        const probs = softmax(row)
+        const counts = new Array<number>(row.length).fill(0)
+        const base = key(k)
+        const n = s.distribution === 'argmax' ? 50 : draws
+        for (let i = 0; i < n; i++) {
+          const t = s.sampler(foldIn(base, i))(row)
+          if (!(Number.isInteger(t) && t >= 0 && t < row.length))
+            throw new Violation(`follows its distribution violated: ${s.name} drew ${t}, not a token of ${logitsInWords(row)}`)
+          counts[t]++
+        }
+        if (s.distribution === 'argmax') {
+          const best = Math.max(...row)
+          const bad = counts.findIndex((c, i) => c > 0 && row[i] !== best)
+          if (bad >= 0)
+            throw new Violation(
+              `follows its distribution violated: ${s.name} drew token ${bad} (logit ${numberInWords(row[bad], 4)}) from ${logitsInWords(row)}, whose largest logit is ${numberInWords(best, 4)}`,
+            )
+          return
+        }
+        const r = chiSquareTest(counts, probs)
+        if (r.pValue < alpha) {
+          const cell = r.worst.token < 0 ? 'the rare tokens together' : `token ${r.worst.token}`
+          throw new Violation(
+            `follows its distribution violated: ${n} draws of ${s.name} from ${logitsInWords(row)} (key(${k}) folded with 0…${n - 1}) gave counts [${counts.join(', ')}] against softmax's [${Array.from(probs, (p) => numberInWords(p * n, 3)).join(', ')}]: chi-square ${numberInWords(r.statistic, 3)} on ${r.df} degrees of freedom, p = ${numberInWords(r.pValue, 2)} < ${numberInWords(alpha, 2)} (false-alarm rate ${numberInWords(options.falseAlarm ?? 1e-4)} over ${runs} rows); ${cell} drawn ${r.worst.observed} times, expected ${numberInWords(r.worst.expected, 3)}`,
+          )
+        }
+      },
+      runs,
+      { ...options, seed: options.seed ?? DISTRIBUTION_SEED },
+    )
   },
   assert: async (s, options) => assertReport(await samplerDistribution.check(s, options)),
 }
@@ -404,17 +446,27 @@ export const samplingChecks = (s: SamplingSubjects, options: SamplingOptions = {
   if (sampler !== undefined) {
     out.push({ label: `${sampler.name}: key determinism`, run: () => keyDeterminism.check({ sampler }, options) })
     out.push({ label: `${sampler.name}: never samples a filtered token`, run: () => filteredNeverSampled.check({ sampler }, options) })
-    if (sampler.distribution !== undefined) out.push({ label: `${sampler.name}: follows ${sampler.distribution === 'softmax' ? 'softmax (chi-square test)' : 'argmax'}`, run: () => samplerDistribution.check(sampler, options) })
+    if (sampler.distribution !== undefined)
+      out.push({
+        label: `${sampler.name}: follows ${sampler.distribution === 'softmax' ? 'softmax (chi-square test)' : 'argmax'}`,
+        run: () => samplerDistribution.check(sampler, options),
+      })
   }
   const processors = s.processors ?? []
   for (const processor of processors) {
     out.push({ label: `${processor.name}: normalisation`, run: () => processorNormalisation.check(processor, options) })
     out.push({ label: `${processor.name}: determinism (pure, input untouched)`, run: () => keyDeterminism.check({ processor }, options) })
-    out.push({ label: `${processor.name}: laws (filtered stays filtered${processor.laws?.length ? `, ${processor.laws.join(', ')}` : ''})`, run: () => processorLaws.check(processor, options) })
+    out.push({
+      label: `${processor.name}: laws (filtered stays filtered${processor.laws?.length ? `, ${processor.laws.join(', ')}` : ''})`,
+      run: () => processorLaws.check(processor, options),
+    })
     if (processor.reference !== undefined) out.push({ label: `${processor.name}: matches its reference`, run: () => matchesReference.check(processor, options) })
     if (sampler !== undefined || processor.allowed !== undefined) {
       const withSampler = sampler ?? { name: 'greedy', sampler: greedySampler }
-      out.push({ label: `${processor.name}: never samples a filtered token (with ${withSampler.name})`, run: () => filteredNeverSampled.check({ processor, sampler: withSampler }, options) })
+      out.push({
+        label: `${processor.name}: never samples a filtered token (with ${withSampler.name})`,
+        run: () => filteredNeverSampled.check({ processor, sampler: withSampler }, options),
+      })
     }
   }
   if (processors.length > 1) out.push({ label: 'chains of the processors keep filtered tokens filtered', run: () => chainsKeepFiltered(processors, options) })
@@ -429,5 +481,4 @@ export const checkSampling = async (s: SamplingSubjects, options: SamplingOption
 }
 
 /** {@link checkSampling}, then throws one {@link PropertyViolation} listing every failure. */
-export const assertSampling = async (s: SamplingSubjects, options: SamplingOptions = {}): Promise<readonly PropertyReport[]> =>
-  assertReports(await checkSampling(s, options))
+export const assertSampling = async (s: SamplingSubjects, options: SamplingOptions = {}): Promise<readonly PropertyReport[]> => assertReports(await checkSampling(s, options))

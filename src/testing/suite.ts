@@ -61,14 +61,22 @@ export const causalLmSuite = <P, S>(options: CausalLmSuiteOptions<P, S>): void =
         it.skip?.(`${p.name} (skipped: ${reason})`, () => undefined)
         continue
       }
-      it(p.name, async () => {
-        await p.assert(model, options)
-      }, timeout)
+      it(
+        p.name,
+        async () => {
+          await p.assert(model, options)
+        },
+        timeout,
+      )
     }
     if (skippedReports.length === selected.length) {
-      it(NOTHING_CHECKED, async () => {
-        assertReport(nothingChecked(name, skippedReports))
-      }, timeout)
+      it(
+        NOTHING_CHECKED,
+        async () => {
+          assertReport(nothingChecked(name, skippedReports))
+        },
+        timeout,
+      )
     }
   })
 }
@@ -89,9 +97,13 @@ export const samplingSuite = (options: SamplingSuiteOptions): void => {
   const { describe, it } = options
   describe(options.title ?? 'sampling invariants', () => {
     for (const c of samplingChecks(options, options)) {
-      it(c.label, async () => {
-        assertReport(await c.run())
-      }, options.timeout ?? DEFAULT_TIMEOUT)
+      it(
+        c.label,
+        async () => {
+          assertReport(await c.run())
+        },
+        options.timeout ?? DEFAULT_TIMEOUT,
+      )
     }
   })
 }

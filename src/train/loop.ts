@@ -77,11 +77,7 @@ export function fit<P, B, S>(
  * {@link fit} with any step function (e.g. `leafwiseStep`, for models near the memory limit):
  * the same events, keys and ownership.
  */
-export async function* fitWith<P, B, S>(
-  step: StepFn<P, B, S>,
-  initial: TrainState<P, S>,
-  options: FitOptions<B>,
-): AsyncGenerator<TrainEvent<P, S>, TrainState<P, S>> {
+export async function* fitWith<P, B, S>(step: StepFn<P, B, S>, initial: TrainState<P, S>, options: FitOptions<B>): AsyncGenerator<TrainEvent<P, S>, TrainState<P, S>> {
   const t = stepTrainer(step, initial)
   for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
     const epochKey = foldIn(options.key, epoch)

@@ -61,5 +61,4 @@ export const stepTrainer = <P, B, S>(step: StepFn<P, B, S>, initial: TrainState<
 }
 
 /** {@link stepTrainer} of {@link trainStep}: runs `optimizer` on `loss` and owns the memory. */
-export const trainer = <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransformation<S>, initial: TrainState<P, S>) =>
-  stepTrainer(trainStep(loss, optimizer), initial)
+export const trainer = <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransformation<S>, initial: TrainState<P, S>) => stepTrainer(trainStep(loss, optimizer), initial)

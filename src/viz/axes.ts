@@ -78,27 +78,38 @@ const AXIS = '#444444'
 
 /** Horizontal grid lines, tick marks and labels for a y scale along the left edge of `plot`. */
 export const yAxis = (plot: Rect, scale: Scale, grid = true, labels = true): string =>
-  el('g', { class: 'y-axis' }, ...scale.ticks.map(({ value, label }) => {
-    const y = Math.round(scale.map(value)) + 0.5
-    return (grid ? el('line', { x1: plot.x, x2: plot.x + plot.width, y1: y, y2: y, stroke: GRID }) : '') +
-      el('line', { x1: plot.x - 4, x2: plot.x, y1: y, y2: y, stroke: AXIS }) +
-      (labels ? textEl(label, { x: plot.x - 7, y, dy: '0.35em', 'text-anchor': 'end', fill: '#333333' }) : '')
-  }))
+  el(
+    'g',
+    { class: 'y-axis' },
+    ...scale.ticks.map(({ value, label }) => {
+      const y = Math.round(scale.map(value)) + 0.5
+      return (
+        (grid ? el('line', { x1: plot.x, x2: plot.x + plot.width, y1: y, y2: y, stroke: GRID }) : '') +
+        el('line', { x1: plot.x - 4, x2: plot.x, y1: y, y2: y, stroke: AXIS }) +
+        (labels ? textEl(label, { x: plot.x - 7, y, dy: '0.35em', 'text-anchor': 'end', fill: '#333333' }) : '')
+      )
+    }),
+  )
 
 /** Vertical grid lines, tick marks and labels for an x scale along the bottom edge of `plot`. */
 export const xAxis = (plot: Rect, scale: Scale, grid = true): string => {
   const bottom = plot.y + plot.height
-  return el('g', { class: 'x-axis' }, ...scale.ticks.map(({ value, label }) => {
-    const x = Math.round(scale.map(value)) + 0.5
-    return (grid ? el('line', { x1: x, x2: x, y1: plot.y, y2: bottom, stroke: GRID }) : '') +
-      el('line', { x1: x, x2: x, y1: bottom, y2: bottom + 4, stroke: AXIS }) +
-      textEl(label, { x, y: bottom + 17, 'text-anchor': 'middle', fill: '#333333' })
-  }))
+  return el(
+    'g',
+    { class: 'x-axis' },
+    ...scale.ticks.map(({ value, label }) => {
+      const x = Math.round(scale.map(value)) + 0.5
+      return (
+        (grid ? el('line', { x1: x, x2: x, y1: plot.y, y2: bottom, stroke: GRID }) : '') +
+        el('line', { x1: x, x2: x, y1: bottom, y2: bottom + 4, stroke: AXIS }) +
+        textEl(label, { x, y: bottom + 17, 'text-anchor': 'middle', fill: '#333333' })
+      )
+    }),
+  )
 }
 
 /** The frame (spines) around a plot area. */
-export const frame = (plot: Rect): string =>
-  el('rect', { x: plot.x + 0.5, y: plot.y + 0.5, width: plot.width, height: plot.height, fill: 'none', stroke: AXIS })
+export const frame = (plot: Rect): string => el('rect', { x: plot.x + 0.5, y: plot.y + 0.5, width: plot.width, height: plot.height, fill: 'none', stroke: AXIS })
 
 /** An axis title centred under the plot. */
 export const xTitle = (text: string, cx: number, y: number): string =>
@@ -107,6 +118,12 @@ export const xTitle = (text: string, cx: number, y: number): string =>
 /** An axis title rotated to read bottom-to-top, centred at (x, cy). */
 export const yTitle = (text: string, x: number, cy: number, bold = false): string =>
   textEl(text, {
-    class: 'y-label', x: 0, y: 0, transform: `translate(${Math.round(x)},${Math.round(cy)}) rotate(-90)`,
-    'text-anchor': 'middle', 'font-size': FONT.label, 'font-weight': bold ? 'bold' : undefined, fill: '#222222',
+    class: 'y-label',
+    x: 0,
+    y: 0,
+    transform: `translate(${Math.round(x)},${Math.round(cy)}) rotate(-90)`,
+    'text-anchor': 'middle',
+    'font-size': FONT.label,
+    'font-weight': bold ? 'bold' : undefined,
+    fill: '#222222',
   })

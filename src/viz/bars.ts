@@ -10,9 +10,7 @@
  * ], { title: 'Next character after "Ara"' })
  */
 import { frame, niceLinearScale, tickLabelWidth, yAxis, yTitle, type Rect } from './axes.js'
-import {
-  el, escapeXml, FONT, fitText, formatValue, plural, svgDocument, textEl, textWidth, truncate, visibleToken, type Figure,
-} from './svg.js'
+import { el, escapeXml, FONT, fitText, formatValue, plural, svgDocument, textEl, textWidth, truncate, visibleToken, type Figure } from './svg.js'
 
 /** One bar: a label (a character or a token) and its value (a probability, typically). */
 export interface Bar {
@@ -47,7 +45,6 @@ export interface DistributionBarsOptions {
   readonly plotHeight?: number
 }
 
-
 const rank = (v: number): number => (Number.isFinite(v) ? v : v === Infinity ? Number.MAX_VALUE : -Number.MAX_VALUE)
 
 // Identifies a bar by its label and which occurrence of that label it is (a token list may
@@ -63,7 +60,8 @@ const occurrenceIds = (bars: readonly Bar[]): string[] => {
 
 /** The `k` largest bars (NaN and −∞ last), in descending order; ties keep their input order. */
 export const topBars = (bars: readonly Bar[], k: number): readonly Bar[] =>
-  bars.map((b, i) => ({ b, i }))
+  bars
+    .map((b, i) => ({ b, i }))
     .sort((p, q) => rank(q.b.value) - rank(p.b.value) || p.i - q.i)
     .slice(0, Math.max(0, k))
     .map((p) => p.b)
@@ -75,23 +73,23 @@ export const topBars = (bars: readonly Bar[], k: number): readonly Bar[] =>
  * value is negative the panels are taken to show logits, and 0 is then an ordinary bar. NaN
  * and +∞ are skipped and counted in a caption.
  */
-export const distributionBars = (panels: readonly BarPanel[], options: DistributionBarsOptions = {}): string =>
-  svgDocument(options.title, barsFigure(panels, options))
+export const distributionBars = (panels: readonly BarPanel[], options: DistributionBarsOptions = {}): string => svgDocument(options.title, barsFigure(panels, options))
 
 const barsFigure = (panels: readonly BarPanel[], options: DistributionBarsOptions): Figure => {
   const k = options.topK !== undefined && Number.isFinite(options.topK) ? Math.max(1, Math.floor(options.topK)) : 15
-  const chosen: (readonly Bar[])[] = options.sameTokens === false || panels.length === 0
-    ? panels.map((p) => topBars(p.bars, k))
-    : (() => {
-      const ids = occurrenceIds(panels[0].bars)
-      const first = new Map(panels[0].bars.map((b, i) => [b, ids[i]] as const))
-      const keys = topBars(panels[0].bars, k).map((b) => first.get(b) ?? '')
-      return panels.map((p) => {
-        const pid = occurrenceIds(p.bars)
-        const byKey = new Map(p.bars.map((b, i) => [pid[i], b.value] as const))
-        return keys.map((key) => ({ label: key.slice(0, key.lastIndexOf('\u0000')), value: byKey.get(key) ?? 0 }))
-      })
-    })()
+  const chosen: (readonly Bar[])[] =
+    options.sameTokens === false || panels.length === 0
+      ? panels.map((p) => topBars(p.bars, k))
+      : (() => {
+          const ids = occurrenceIds(panels[0].bars)
+          const first = new Map(panels[0].bars.map((b, i) => [b, ids[i]] as const))
+          const keys = topBars(panels[0].bars, k).map((b) => first.get(b) ?? '')
+          return panels.map((p) => {
+            const pid = occurrenceIds(p.bars)
+            const byKey = new Map(p.bars.map((b, i) => [pid[i], b.value] as const))
+            return keys.map((key) => ({ label: key.slice(0, key.lastIndexOf('\u0000')), value: byKey.get(key) ?? 0 }))
+          })
+        })()
 
   // Probabilities unless some value is negative (then logits, where 0 is an ordinary value):
   // a removed token is probability 0 or a −∞ logit.
@@ -101,13 +99,14 @@ const barsFigure = (panels: readonly BarPanel[], options: DistributionBarsOption
   let vMax = 0
   let skipped = 0
   let removed = 0
-  for (const bars of chosen) for (const { value } of bars) {
-    if (isRemoved(value)) removed++
-    else if (Number.isFinite(value)) {
-      vMin = Math.min(vMin, value)
-      vMax = Math.max(vMax, value)
-    } else skipped++
-  }
+  for (const bars of chosen)
+    for (const { value } of bars) {
+      if (isRemoved(value)) removed++
+      else if (Number.isFinite(value)) {
+        vMin = Math.min(vMin, value)
+        vMax = Math.max(vMax, value)
+      } else skipped++
+    }
   if (vMax === vMin) vMax = vMin + 1
   else {
     // Headroom for the values printed above (and below) the longest bars.
@@ -134,9 +133,12 @@ const barsFigure = (panels: readonly BarPanel[], options: DistributionBarsOption
   const panelW = left + pw + 14
   const panelH = top + ph + labelBand + 6
   const n = chosen.length
-  const cols = options.columns !== undefined && Number.isFinite(options.columns)
-    ? Math.max(1, Math.min(n || 1, Math.floor(options.columns)))
-    : n <= 3 ? Math.max(1, n) : Math.ceil(n / Math.ceil(n / 3))
+  const cols =
+    options.columns !== undefined && Number.isFinite(options.columns)
+      ? Math.max(1, Math.min(n || 1, Math.floor(options.columns)))
+      : n <= 3
+        ? Math.max(1, n)
+        : Math.ceil(n / Math.ceil(n / 3))
 
   const parts: string[] = []
   chosen.forEach((bars, p) => {
@@ -156,39 +158,87 @@ const barsFigure = (panels: readonly BarPanel[], options: DistributionBarsOption
       if (!absent && !gone) {
         const y = shifted.map(b.value)
         const y0 = Math.min(y, zero)
-        items.push(el('rect', {
-          class: 'bar', x: cx - slot * 0.36, y: y0, width: slot * 0.72, height: Math.max(0.5, Math.abs(zero - y)), fill: '#1f77b4',
-        }, el('title', {}, escapeXml(tip))))
+        items.push(
+          el(
+            'rect',
+            {
+              class: 'bar',
+              x: cx - slot * 0.36,
+              y: y0,
+              width: slot * 0.72,
+              height: Math.max(0.5, Math.abs(zero - y)),
+              fill: '#1f77b4',
+            },
+            el('title', {}, escapeXml(tip)),
+          ),
+        )
         if (showValues) {
-          items.push(textEl(formatValue(b.value), {
-            class: 'value', x: cx, y: b.value >= 0 ? y0 - 3 : y0 + Math.abs(zero - y) + 10, 'text-anchor': 'middle', 'font-size': valueFont, fill: '#333333',
-          }))
+          items.push(
+            textEl(formatValue(b.value), {
+              class: 'value',
+              x: cx,
+              y: b.value >= 0 ? y0 - 3 : y0 + Math.abs(zero - y) + 10,
+              'text-anchor': 'middle',
+              'font-size': valueFont,
+              fill: '#333333',
+            }),
+          )
         }
       } else {
-        items.push(el('path', {
-          class: gone ? 'removed' : 'skipped', d: `M${cx - 3.5} ${zero - 9.5}l7 7m0 -7l-7 7`, stroke: '#999999', 'stroke-width': 1.4, fill: 'none',
-        }, el('title', {}, escapeXml(tip))))
+        items.push(
+          el(
+            'path',
+            {
+              class: gone ? 'removed' : 'skipped',
+              d: `M${cx - 3.5} ${zero - 9.5}l7 7m0 -7l-7 7`,
+              stroke: '#999999',
+              'stroke-width': 1.4,
+              fill: 'none',
+            },
+            el('title', {}, escapeXml(tip)),
+          ),
+        )
       }
       const labelAttrs = { fill: absent || gone ? '#999999' : '#222222' }
-      items.push(rotate
-        ? textEl(label, { ...labelAttrs, class: 'bar-label', x: 0, y: 0, dy: '0.35em', 'text-anchor': 'end', transform: `translate(${Math.round(cx * 100) / 100},${plot.y + ph + 9}) rotate(-45)` })
-        : textEl(label, { ...labelAttrs, class: 'bar-label', x: cx, y: plot.y + ph + 15, 'text-anchor': 'middle' }))
+      items.push(
+        rotate
+          ? textEl(label, {
+              ...labelAttrs,
+              class: 'bar-label',
+              x: 0,
+              y: 0,
+              dy: '0.35em',
+              'text-anchor': 'end',
+              transform: `translate(${Math.round(cx * 100) / 100},${plot.y + ph + 9}) rotate(-45)`,
+            })
+          : textEl(label, { ...labelAttrs, class: 'bar-label', x: cx, y: plot.y + ph + 15, 'text-anchor': 'middle' }),
+      )
     })
-    parts.push(el('g', { class: 'panel' },
-      yAxis(plot, shifted, true, true),
-      el('line', { x1: plot.x, x2: plot.x + pw, y1: zero + 0.5, y2: zero + 0.5, stroke: '#444444' }),
-      ...items,
-      frame(plot),
-      yTitle(fitText(options.yLabel ?? 'probability', ph, FONT.label), ox + 16, plot.y + ph / 2),
-      textEl(fitText(panels[p].title, pw, FONT.panelTitle), {
-        class: 'panel-title', x: plot.x + pw / 2, y: oy + 17, 'text-anchor': 'middle', 'font-size': FONT.panelTitle, fill: '#222222',
-      })))
+    parts.push(
+      el(
+        'g',
+        { class: 'panel' },
+        yAxis(plot, shifted, true, true),
+        el('line', { x1: plot.x, x2: plot.x + pw, y1: zero + 0.5, y2: zero + 0.5, stroke: '#444444' }),
+        ...items,
+        frame(plot),
+        yTitle(fitText(options.yLabel ?? 'probability', ph, FONT.label), ox + 16, plot.y + ph / 2),
+        textEl(fitText(panels[p].title, pw, FONT.panelTitle), {
+          class: 'panel-title',
+          x: plot.x + pw / 2,
+          y: oy + 17,
+          'text-anchor': 'middle',
+          'font-size': FONT.panelTitle,
+          fill: '#222222',
+        }),
+      ),
+    )
   })
   const captions: string[] = []
   if (removed > 0) {
-    captions.push(logits
-      ? '\u00d7 marks tokens with a \u2212\u221e logit: removed by a processor'
-      : '\u00d7 marks tokens with probability 0 (or a \u2212\u221e logit): removed by a processor')
+    captions.push(
+      logits ? '\u00d7 marks tokens with a \u2212\u221e logit: removed by a processor' : '\u00d7 marks tokens with probability 0 (or a \u2212\u221e logit): removed by a processor',
+    )
   }
   if (skipped > 0) captions.push(`${plural(skipped, 'value')} skipped (NaN or +\u221e)`)
   if (n === 0) captions.push('no panels: nothing to draw')

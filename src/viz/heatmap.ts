@@ -10,8 +10,22 @@
  */
 import { frame, yTitle, xTitle } from './axes.js'
 import {
-  blues, el, escapeXml, FONT, fitText, formatTick, formatValue, niceTicks, plural, svgDocument, textColorOn, textEl,
-  textWidth, truncate, visibleLabel, type Figure,
+  blues,
+  el,
+  escapeXml,
+  FONT,
+  fitText,
+  formatTick,
+  formatValue,
+  niceTicks,
+  plural,
+  svgDocument,
+  textColorOn,
+  textEl,
+  textWidth,
+  truncate,
+  visibleLabel,
+  type Figure,
 } from './svg.js'
 
 /** A matrix as nested arrays of plain numbers, rows first (`matrix[query][key]`). */
@@ -72,15 +86,13 @@ export interface HeatmapGridOptions extends HeatmapScaleOptions {
 }
 
 /** A single heatmap with a colour bar, as an SVG document. */
-export const heatmap = (matrix: Matrix, options: HeatmapOptions = {}): string =>
-  svgDocument(options.title, layout([[specOf({ ...options, matrix, title: undefined })]], options))
+export const heatmap = (matrix: Matrix, options: HeatmapOptions = {}): string => svgDocument(options.title, layout([[specOf({ ...options, matrix, title: undefined })]], options))
 
 /**
  * Several heatmaps side by side on one colour scale (e.g. attention without and with the causal
  * mask), each with its own title, labels and axis titles, as an SVG document.
  */
-export const heatmapPanels = (panels: readonly HeatmapPanel[], options: HeatmapScaleOptions = {}): string =>
-  svgDocument(options.title, layout([panels.map(specOf)], options))
+export const heatmapPanels = (panels: readonly HeatmapPanel[], options: HeatmapScaleOptions = {}): string => svgDocument(options.title, layout([panels.map(specOf)], options))
 
 /**
  * A grid of heatmaps, `grid[row][col]` (e.g. attention per layer and head), on one colour scale.
@@ -88,18 +100,20 @@ export const heatmapPanels = (panels: readonly HeatmapPanel[], options: HeatmapS
  */
 export const heatmapGrid = (grid: readonly (readonly Matrix[])[], options: HeatmapGridOptions = {}): string => {
   const rows = grid.length
-  const specs = grid.map((row, r) => row.map((matrix, c): Spec => {
-    const base = specOf({ matrix, rowLabels: options.rowLabels, colLabels: options.colLabels })
-    return {
-      ...base,
-      title: r === 0 ? options.colTitles?.[c] : undefined,
-      rowLabels: c === 0 ? base.rowLabels : undefined,
-      colLabels: r === rows - 1 ? base.colLabels : undefined,
-      xLabel: r === rows - 1 ? options.xLabel : undefined,
-      yLabel: c === 0 ? options.rowTitles?.[r] : undefined,
-      boldYLabel: true,
-    }
-  }))
+  const specs = grid.map((row, r) =>
+    row.map((matrix, c): Spec => {
+      const base = specOf({ matrix, rowLabels: options.rowLabels, colLabels: options.colLabels })
+      return {
+        ...base,
+        title: r === 0 ? options.colTitles?.[c] : undefined,
+        rowLabels: c === 0 ? base.rowLabels : undefined,
+        colLabels: r === rows - 1 ? base.colLabels : undefined,
+        xLabel: r === rows - 1 ? options.xLabel : undefined,
+        yLabel: c === 0 ? options.rowTitles?.[r] : undefined,
+        boldYLabel: true,
+      }
+    }),
+  )
   return svgDocument(options.title, layout(specs, options, options.yLabel))
 }
 
@@ -107,11 +121,7 @@ export const heatmapGrid = (grid: readonly (readonly Matrix[])[], options: Heatm
  * Attention weights per layer and head (`weights[layer][head][query][key]`) as a grid of
  * heatmaps on the scale [0, 1], with the tokens as query and key labels.
  */
-export const attentionGrid = (
-  weights: readonly (readonly Matrix[])[],
-  tokens: readonly string[],
-  options: Omit<HeatmapGridOptions, 'rowLabels' | 'colLabels'> = {},
-): string =>
+export const attentionGrid = (weights: readonly (readonly Matrix[])[], tokens: readonly string[], options: Omit<HeatmapGridOptions, 'rowLabels' | 'colLabels'> = {}): string =>
   heatmapGrid(weights, {
     min: 0,
     max: 1,
@@ -146,8 +156,14 @@ const specOf = (p: HeatmapPanel): Spec => {
   const nr = p.matrix.length
   const nc = Math.max(0, ...p.matrix.map((r) => r.length))
   return {
-    matrix: p.matrix, nr, nc, title: p.title, xLabel: p.xLabel, yLabel: p.yLabel,
-    rowLabels: labelsFor(nr, p.rowLabels), colLabels: labelsFor(nc, p.colLabels),
+    matrix: p.matrix,
+    nr,
+    nc,
+    title: p.title,
+    xLabel: p.xLabel,
+    yLabel: p.yLabel,
+    rowLabels: labelsFor(nr, p.rowLabels),
+    colLabels: labelsFor(nc, p.colLabels),
   }
 }
 
@@ -171,8 +187,7 @@ const PANEL_GAP_X = 28
 const PANEL_GAP_Y = 18
 const MARGIN = 12
 
-const maxWidth = (labels: readonly string[] | undefined, size: number): number =>
-  Math.max(0, ...(labels ?? []).map((l) => textWidth(l, size)))
+const maxWidth = (labels: readonly string[] | undefined, size: number): number => Math.max(0, ...(labels ?? []).map((l) => textWidth(l, size)))
 
 const measure = (spec: Spec, cell: number): Measured => {
   const gridW = spec.nc * cell
@@ -196,18 +211,24 @@ const measure = (spec: Spec, cell: number): Measured => {
   if (hasCols && rotateCols) left = Math.max(left, colLabelW * 0.71 + 10 - cell / 2)
   const top = spec.title ? TITLE_H : 0
   const bottom = (hasCols ? (rotateCols ? colLabelW * 0.71 + 16 : 18) : 0) + (spec.xLabel ? AXIS_TITLE_H : 0)
-  const need = Math.max(
-    spec.title ? Math.min(textWidth(spec.title, FONT.panelTitle), 420) : 0,
-    spec.xLabel ? Math.min(textWidth(spec.xLabel, FONT.label), 420) : 0,
-  )
+  const need = Math.max(spec.title ? Math.min(textWidth(spec.title, FONT.panelTitle), 420) : 0, spec.xLabel ? Math.min(textWidth(spec.xLabel, FONT.label), 420) : 0)
   if (need > gridW) {
     const extra = (need - gridW) / 2 + 2
     left = Math.max(left, extra)
     right = Math.max(right, extra)
   }
   return {
-    spec, gridW, gridH, rowStride, colStride, rotateCols, rowLabelW,
-    left: Math.ceil(left), right: Math.ceil(right), top, bottom: Math.ceil(bottom),
+    spec,
+    gridW,
+    gridH,
+    rowStride,
+    colStride,
+    rotateCols,
+    rowLabelW,
+    left: Math.ceil(left),
+    right: Math.ceil(right),
+    top,
+    bottom: Math.ceil(bottom),
   }
 }
 
@@ -225,12 +246,14 @@ const chooseCellSize = (specs: readonly (readonly Spec[])[], options: HeatmapSca
 const finiteRange = (specs: readonly Spec[]): [number, number] | undefined => {
   let lo = Infinity
   let hi = -Infinity
-  for (const s of specs) for (const row of s.matrix) for (const v of row) {
-    if (Number.isFinite(v)) {
-      if (v < lo) lo = v
-      if (v > hi) hi = v
-    }
-  }
+  for (const s of specs)
+    for (const row of s.matrix)
+      for (const v of row) {
+        if (Number.isFinite(v)) {
+          if (v < lo) lo = v
+          if (v > hi) hi = v
+        }
+      }
   return lo <= hi ? [lo, hi] : undefined
 }
 
@@ -271,7 +294,7 @@ const layout = (specs: readonly (readonly Spec[])[], options: HeatmapScaleOption
     y += rowH[r] + rowBottom[r] + (r < nRows - 1 ? PANEL_GAP_Y : 0)
   }
   const contentBottom = y
-  const showValues = options.showValues ?? (cell >= 30)
+  const showValues = options.showValues ?? cell >= 30
   const parts: string[] = []
   let blanks = 0
   for (let r = 0; r < nRows; r++) {
@@ -304,14 +327,11 @@ const layout = (specs: readonly (readonly Spec[])[], options: HeatmapScaleOption
 }
 
 // Where v sits in [lo, hi], as a fraction; halved first so that ranges near ±1.8e308 do not overflow.
-const fraction = (v: number, scale: { lo: number; hi: number }): number =>
-  scale.hi > scale.lo ? (v / 2 - scale.lo / 2) / (scale.hi / 2 - scale.lo / 2) : 0
+const fraction = (v: number, scale: { lo: number; hi: number }): number => (scale.hi > scale.lo ? (v / 2 - scale.lo / 2) / (scale.hi / 2 - scale.lo / 2) : 0)
 
 const colorOf = (v: number, scale: { lo: number; hi: number }): string => blues(fraction(v, scale))
 
-const drawPanel = (
-  m: Measured, ox: number, oy: number, cell: number, scale: { lo: number; hi: number } | undefined, showValues: boolean,
-): { markup: string; blanks: number } => {
+const drawPanel = (m: Measured, ox: number, oy: number, cell: number, scale: { lo: number; hi: number } | undefined, showValues: boolean): { markup: string; blanks: number } => {
   const { spec } = m
   const cells: string[] = []
   const values: string[] = []
@@ -335,9 +355,16 @@ const drawPanel = (
       const tip = `${spec.rowLabels?.[i] ?? i}, ${spec.colLabels?.[j] ?? j}: ${formatValue(v, 4)}`
       cells.push(el('rect', { class: 'cell', x: cx, y: cy, width: cell, height: cell, fill }, el('title', {}, escapeXml(tip))))
       if (showValues) {
-        values.push(textEl(texts[i][j], {
-          class: 'value', x: cx + cell / 2, y: cy + cell / 2, dy: '0.35em', 'text-anchor': 'middle', fill: textColorOn(fill),
-        }))
+        values.push(
+          textEl(texts[i][j], {
+            class: 'value',
+            x: cx + cell / 2,
+            y: cy + cell / 2,
+            dy: '0.35em',
+            'text-anchor': 'middle',
+            fill: textColorOn(fill),
+          }),
+        )
       }
     }
   }
@@ -354,15 +381,24 @@ const drawPanel = (
   const colLabels = spec.colLabels ?? []
   for (let j = 0; j < colLabels.length; j += m.colStride) {
     const x = ox + (j + 0.5) * cell
-    labels.push(m.rotateCols
-      ? textEl(colLabels[j], { x: 0, y: 0, dy: '0.35em', 'text-anchor': 'end', transform: `translate(${num2(x)},${oy + m.gridH + 8}) rotate(-45)` })
-      : textEl(colLabels[j], { x, y: oy + m.gridH + 15, 'text-anchor': 'middle' }))
+    labels.push(
+      m.rotateCols
+        ? textEl(colLabels[j], { x: 0, y: 0, dy: '0.35em', 'text-anchor': 'end', transform: `translate(${num2(x)},${oy + m.gridH + 8}) rotate(-45)` })
+        : textEl(colLabels[j], { x, y: oy + m.gridH + 15, 'text-anchor': 'middle' }),
+    )
   }
   if (labels.length > 0) out.push(el('g', { class: 'tick-labels', fill: '#333333' }, ...labels))
   if (spec.title) {
-    out.push(textEl(fitText(spec.title, Math.max(m.gridW + m.left + m.right, 60), FONT.panelTitle), {
-      class: 'panel-title', x: ox + m.gridW / 2, y: oy - 9, 'text-anchor': 'middle', 'font-size': FONT.panelTitle, fill: '#222222',
-    }))
+    out.push(
+      textEl(fitText(spec.title, Math.max(m.gridW + m.left + m.right, 60), FONT.panelTitle), {
+        class: 'panel-title',
+        x: ox + m.gridW / 2,
+        y: oy - 9,
+        'text-anchor': 'middle',
+        'font-size': FONT.panelTitle,
+        fill: '#222222',
+      }),
+    )
   }
   if (spec.xLabel) {
     const tickBand = colLabels.length > 0 ? (m.rotateCols ? m.bottom - AXIS_TITLE_H : 18) : 0
@@ -399,12 +435,17 @@ const colorbar = (x: number, y: number, h: number, scale: { lo: number; hi: numb
   })
   const labelW = Math.max(0, ...labels.map((l) => textWidth(l.label, FONT.tick)))
   return {
-    markup: el('g', { class: 'colorbar' },
+    markup: el(
+      'g',
+      { class: 'colorbar' },
       el('g', { 'shape-rendering': 'crispEdges' }, ...rects),
       el('rect', { x: x + 0.5, y: y + 0.5, width: w - 1, height: h - 1, fill: 'none', stroke: '#444444' }),
-      ...labels.map(({ ty, label }) =>
-        el('line', { x1: x + w, x2: x + w + 4, y1: Math.round(ty) + 0.5, y2: Math.round(ty) + 0.5, stroke: '#444444' }) +
-        textEl(label, { x: x + w + 7, y: ty, dy: '0.35em', fill: '#333333' }))),
+      ...labels.map(
+        ({ ty, label }) =>
+          el('line', { x1: x + w, x2: x + w + 4, y1: Math.round(ty) + 0.5, y2: Math.round(ty) + 0.5, stroke: '#444444' }) +
+          textEl(label, { x: x + w + 7, y: ty, dy: '0.35em', fill: '#333333' }),
+      ),
+    ),
     width: w + 8 + labelW,
   }
 }

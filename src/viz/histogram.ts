@@ -66,10 +66,16 @@ export const histogramBins = (values: readonly number[], options: BinOptions = {
     if (v > hi) hi = v
   }
   const integers = finite.every(Number.isInteger)
-  const { start: s, width: w, n: nb, centred } =
-    binWidth !== undefined ? byWidth(lo, hi, binWidth, integers)
-      : bins === undefined && integers && hi - lo <= 60 ? byWidth(lo, hi, 1, true)
-        : byCount(lo, hi, bins ?? Math.ceil(Math.log2(finite.length)) + 1)
+  const {
+    start: s,
+    width: w,
+    n: nb,
+    centred,
+  } = binWidth !== undefined
+    ? byWidth(lo, hi, binWidth, integers)
+    : bins === undefined && integers && hi - lo <= 60
+      ? byWidth(lo, hi, 1, true)
+      : byCount(lo, hi, bins ?? Math.ceil(Math.log2(finite.length)) + 1)
   const edges = Array.from({ length: nb + 1 }, (_, i) => clean(s + i * w))
   const counts = new Array<number>(nb).fill(0)
   for (const v of finite) {
@@ -106,8 +112,7 @@ const byCount = (lo: number, hi: number, n: number): Layout => {
 const clean = (x: number): number => Number(x.toPrecision(12))
 
 /** A histogram of the values as an SVG document (bars with black edges, as in the seed notebook). */
-export const histogram = (values: readonly number[], options: HistogramOptions = {}): string =>
-  svgDocument(options.title, histogramFigure(histogramBins(values, options), options))
+export const histogram = (values: readonly number[], options: HistogramOptions = {}): string => svgDocument(options.title, histogramFigure(histogramBins(values, options), options))
 
 const histogramFigure = (b: Bins, options: HistogramOptions): Figure => {
   const pw = options.plotWidth !== undefined && Number.isFinite(options.plotWidth) ? Math.max(80, Math.min(4000, options.plotWidth)) : 560
@@ -129,13 +134,27 @@ const histogramFigure = (b: Bins, options: HistogramOptions): Figure => {
     const xa = xScale.map(b.edges[i])
     const xb = xScale.map(b.edges[i + 1])
     const yt = yScale.map(c)
-    const range = b.centred && b.edges[i + 1] - b.edges[i] === 1
-      ? `${formatTick(b.edges[i] + 0.5, 1)}`
-      : `[${formatTick(b.edges[i], Math.abs(b.edges[i + 1] - b.edges[i]) / 10)}, ${formatTick(b.edges[i + 1], Math.abs(b.edges[i + 1] - b.edges[i]) / 10)}${i === b.counts.length - 1 ? ']' : ')'}`
-    bars.push(el('rect', {
-      class: 'bar', 'data-count': c, x: xa, y: yt, width: Math.max(0.5, xb - xa), height: Math.max(0, top + ph - yt),
-      fill: '#1f77b4', stroke: '#000000', 'stroke-width': 0.8,
-    }, el('title', {}, escapeXml(`${range}: ${c}`))))
+    const range =
+      b.centred && b.edges[i + 1] - b.edges[i] === 1
+        ? `${formatTick(b.edges[i] + 0.5, 1)}`
+        : `[${formatTick(b.edges[i], Math.abs(b.edges[i + 1] - b.edges[i]) / 10)}, ${formatTick(b.edges[i + 1], Math.abs(b.edges[i + 1] - b.edges[i]) / 10)}${i === b.counts.length - 1 ? ']' : ')'}`
+    bars.push(
+      el(
+        'rect',
+        {
+          class: 'bar',
+          'data-count': c,
+          x: xa,
+          y: yt,
+          width: Math.max(0.5, xb - xa),
+          height: Math.max(0, top + ph - yt),
+          fill: '#1f77b4',
+          stroke: '#000000',
+          'stroke-width': 0.8,
+        },
+        el('title', {}, escapeXml(`${range}: ${c}`)),
+      ),
+    )
   })
   const parts = [
     yAxis(plot, yScale),

@@ -20,8 +20,7 @@ const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', 
  * cannot carry at all (control characters, lone surrogates) with U+FFFD, so that any
  * user-supplied label gives a well-formed document.
  */
-export const escapeXml = (s: string): string =>
-  s.replace(INVALID_XML, '\uFFFD').replace(/[&<>"']/g, (c) => ENTITIES[c])
+export const escapeXml = (s: string): string => s.replace(INVALID_XML, '\uFFFD').replace(/[&<>"']/g, (c) => ENTITIES[c])
 
 /**
  * Formats a coordinate or length for SVG: at most two decimals, no `-0`. Non-finite input
@@ -90,15 +89,18 @@ const precisionOf = (x: number): number => {
 type RGB = readonly [number, number, number]
 
 /** The nine ColorBrewer stops of matplotlib's 'Blues' colormap, light to dark. */
-export const BLUES_STOPS: readonly string[] = [
-  '#f7fbff', '#deebf7', '#c6dbef', '#9ecae1', '#6baed6', '#4292c6', '#2171b5', '#08519c', '#08306b',
-]
+export const BLUES_STOPS: readonly string[] = ['#f7fbff', '#deebf7', '#c6dbef', '#9ecae1', '#6baed6', '#4292c6', '#2171b5', '#08519c', '#08306b']
 
-const parseHex = (hex: string): RGB => [
-  parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16),
-]
+const parseHex = (hex: string): RGB => [parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16)]
 const toHex = ([r, g, b]: RGB): string =>
-  '#' + [r, g, b].map((c) => Math.round(Math.min(255, Math.max(0, c))).toString(16).padStart(2, '0')).join('')
+  '#' +
+  [r, g, b]
+    .map((c) =>
+      Math.round(Math.min(255, Math.max(0, c)))
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')
 
 const BLUES_RGB: readonly RGB[] = BLUES_STOPS.map(parseHex)
 
@@ -134,9 +136,7 @@ export const textColorOn = (background: string): '#000000' | '#ffffff' => {
 }
 
 /** The line palette: matplotlib's 'tab10', so series look as they would in the seed notebook. */
-export const PALETTE: readonly string[] = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
-]
+export const PALETTE: readonly string[] = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
 
 // ---------------------------------------------------------------------------------------------
 // Ticks
@@ -247,7 +247,7 @@ export const textWidth = (s: string, fontSize: number): number => {
   return w * fontSize
 }
 
-const NARROW = new Set([...'iljIft.,:;|!\'`()[]{} '])
+const NARROW = new Set([..."iljIft.,:;|!'`()[]{} "])
 const WIDE = new Set([...'mwMW@%&'])
 const charWidth = (ch: string, c: number): number => {
   if (NARROW.has(ch)) return 0.34
@@ -301,7 +301,8 @@ export const visibleToken = (s: string): string => (s === '' ? '\u2205' : showCo
 
 const showControls = (s: string, spaces: boolean): string =>
   s.replace(spaces ? /[\u0000-\u001f\u007f ]/g : /[\u0000-\u001f\u007f]/g, (c) =>
-    c === ' ' ? '\u2423' : c === '\n' ? '\u21b5' : c === '\t' ? '\u21e5' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    c === ' ' ? '\u2423' : c === '\n' ? '\u21b5' : c === '\t' ? '\u21e5' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 
 // ---------------------------------------------------------------------------------------------
 // The document
@@ -337,22 +338,31 @@ export const svgDocument = (title: string | undefined, fig: Figure): string => {
   const captionH = lines.length > 0 ? lines.length * CAPTION_LINE + 8 : 0
   const height = Math.ceil(top + fig.height + captionH)
   const dx = Math.round((width - fig.width) / 2)
-  return el('svg', {
-    xmlns: 'http://www.w3.org/2000/svg',
-    viewBox: `0 0 ${width} ${height}`,
-    width,
-    height,
-    'font-family': FONT_FAMILY,
-    'font-size': FONT.tick,
-  },
-  title ? el('title', {}, escapeXml(title)) : '',
-  el('rect', { width: '100%', height: '100%', fill: '#ffffff' }),
-  title ? textEl(titleText, { x: width / 2, y: 22, 'text-anchor': 'middle', 'font-size': FONT.title, 'font-weight': 'bold', fill: '#222222' }) : '',
-  el('g', { transform: `translate(${dx},${top})` }, fig.body),
-  ...lines.map((c, i) => textEl(c, {
-    class: 'caption', x: 12, y: top + fig.height + 4 + (i + 1) * CAPTION_LINE - 4,
-    'font-size': FONT.caption, 'font-style': 'italic', fill: '#555555',
-  })))
+  return el(
+    'svg',
+    {
+      xmlns: 'http://www.w3.org/2000/svg',
+      viewBox: `0 0 ${width} ${height}`,
+      width,
+      height,
+      'font-family': FONT_FAMILY,
+      'font-size': FONT.tick,
+    },
+    title ? el('title', {}, escapeXml(title)) : '',
+    el('rect', { width: '100%', height: '100%', fill: '#ffffff' }),
+    title ? textEl(titleText, { x: width / 2, y: 22, 'text-anchor': 'middle', 'font-size': FONT.title, 'font-weight': 'bold', fill: '#222222' }) : '',
+    el('g', { transform: `translate(${dx},${top})` }, fig.body),
+    ...lines.map((c, i) =>
+      textEl(c, {
+        class: 'caption',
+        x: 12,
+        y: top + fig.height + 4 + (i + 1) * CAPTION_LINE - 4,
+        'font-size': FONT.caption,
+        'font-style': 'italic',
+        fill: '#555555',
+      }),
+    ),
+  )
 }
 
 /** Says "1 value" / "3 values" and the like. */

@@ -10,8 +10,17 @@ import { activeBackend, simdKernelsActive, useBackend, webgpuAdapter } from '../
 import { chars } from '../../../src/data/vocab.js'
 import { lineChart } from '../../../src/viz/index.js'
 import {
-  attentionSvg, describe, distributionSvg, fetchCheckpoint, generate, loadFromBytes, readPickedFiles, unload, type Weights,
-  type Loaded, type SampleSettings,
+  attentionSvg,
+  describe,
+  distributionSvg,
+  fetchCheckpoint,
+  generate,
+  loadFromBytes,
+  readPickedFiles,
+  unload,
+  type Weights,
+  type Loaded,
+  type SampleSettings,
 } from './model.js'
 import type { CheckpointBytes } from '../../../src/io/minigpt-state-dict.js'
 import type { CheckpointFiles, FromWorker, Preset, ToWorker, TrainSettings } from './protocol.js'
@@ -138,20 +147,22 @@ const showSliderValues = (): void => {
 
 const renderNames = (): void => {
   const list = $('names')
-  list.replaceChildren(...names.map((n, i) => {
-    const li = document.createElement('li')
-    const b = document.createElement('button')
-    b.type = 'button'
-    b.textContent = n === '' ? '∅' : n
-    b.setAttribute('aria-pressed', String(i === selected))
-    b.addEventListener('click', () => {
-      selected = i
-      renderNames()
-      void exclusive(renderPictures)
-    })
-    li.append(b)
-    return li
-  }))
+  list.replaceChildren(
+    ...names.map((n, i) => {
+      const li = document.createElement('li')
+      const b = document.createElement('button')
+      b.type = 'button'
+      b.textContent = n === '' ? '∅' : n
+      b.setAttribute('aria-pressed', String(i === selected))
+      b.addEventListener('click', () => {
+        selected = i
+        renderNames()
+        void exclusive(renderPictures)
+      })
+      li.append(b)
+      return li
+    }),
+  )
   list.dataset.generation = String(generation)
 }
 
@@ -193,7 +204,8 @@ const generateAndRender = async (): Promise<void> => {
   selected = Math.min(selected, names.length - 1)
   generation++
   renderNames()
-  $('generate-status').textContent = `${names.length} names in ${Math.round(performance.now() - t0)} ms on ${activeBackend()} (seed ${s.seed}: the same settings give the same names)`
+  $('generate-status').textContent =
+    `${names.length} names in ${Math.round(performance.now() - t0)} ms on ${activeBackend()} (seed ${s.seed}: the same settings give the same names)`
   await renderPictures()
 }
 
@@ -264,7 +276,8 @@ const onWorkerMessage = (m: FromWorker): void => {
       if (m.valLoss !== undefined) valPoints.push([lossPoints[lossPoints.length - 1]?.[0] ?? 0, m.valLoss])
       trained = { files: m.checkpoint, label: `trained in the page (${m.epoch + 1} of ${m.epochs} epochs)` }
       button('use-trained').disabled = false
-      $('samples').textContent = `After epoch ${m.epoch + 1} (train ${m.trainLoss.toFixed(3)}${m.valLoss !== undefined ? `, validation ${m.valLoss.toFixed(3)}` : ''} nats, ${m.seconds.toFixed(1)} s): ${m.samples.join(', ')}`
+      $('samples').textContent =
+        `After epoch ${m.epoch + 1} (train ${m.trainLoss.toFixed(3)}${m.valLoss !== undefined ? `, validation ${m.valLoss.toFixed(3)}` : ''} nats, ${m.seconds.toFixed(1)} s): ${m.samples.join(', ')}`
       scheduleDraw()
       return
     case 'done':

@@ -83,8 +83,13 @@ export const readPickedFiles = async (files: readonly File[]): Promise<E.Either<
   const model = find(CHECKPOINT_FILES.model, (n) => n.endsWith('.safetensors'))
   const config = find(CHECKPOINT_FILES.config, (n) => n.endsWith('.json') && n.includes('config'))
   const vocab = find(CHECKPOINT_FILES.vocab, (n) => n.endsWith('.json') && n.includes('vocab'))
-  const missing = [[CHECKPOINT_FILES.model, model], [CHECKPOINT_FILES.config, config], [CHECKPOINT_FILES.vocab, vocab]]
-    .filter(([, f]) => f === undefined).map(([n]) => n)
+  const missing = [
+    [CHECKPOINT_FILES.model, model],
+    [CHECKPOINT_FILES.config, config],
+    [CHECKPOINT_FILES.vocab, vocab],
+  ]
+    .filter(([, f]) => f === undefined)
+    .map(([n]) => n)
   if (missing.length > 0 || model === undefined || config === undefined || vocab === undefined) {
     return E.left(`pick the three files of a checkpoint folder: missing ${missing.join(', ')} (got ${files.map((f) => f.name).join(', ') || 'nothing'})`)
   }
@@ -130,7 +135,11 @@ const idsOf = (m: Loaded, text: string): number[] => {
 export const attentionSvg = async (m: Loaded, text: string): Promise<string> => {
   const ids = idsOf(m, text)
   const maps = await attentionMaps(m.ckpt.config, m.ckpt.params, ids)
-  return attentionGrid(maps, ids.map((i) => label(m.ckpt.vocab, i)), { title: `Attention on "${text}": each layer and head (causal: no query sees a later key)` })
+  return attentionGrid(
+    maps,
+    ids.map((i) => label(m.ckpt.vocab, i)),
+    { title: `Attention on "${text}": each layer and head (causal: no query sees a later key)` },
+  )
 }
 
 /**
@@ -160,6 +169,9 @@ export const distributionSvg = async (m: Loaded, s: SampleSettings, text: string
     row = step.processor(ctx)(row)
     panels.push({ title: `after ${step.option} = ${String((options.right as Record<string, unknown>)[step.option])}`, bars: bars(row) })
   }
-  const shown = ids.slice(1).map((i) => label(v, i)).join('')
+  const shown = ids
+    .slice(1)
+    .map((i) => label(v, i))
+    .join('')
   return E.right(distributionBars(panels, { title: `Next character after "${shown}"`, topK: 10, columns: 2, plotHeight: 110 }))
 }

@@ -38,24 +38,24 @@ export type ToWorker =
 /** Worker → page. */
 export type FromWorker =
   | {
-    readonly type: 'ready'
-    readonly backend: string
-    readonly names: number
-    readonly train: number
-    readonly val: number
-    readonly params: number
-    readonly stepsPerEpoch: number
-  }
+      readonly type: 'ready'
+      readonly backend: string
+      readonly names: number
+      readonly train: number
+      readonly val: number
+      readonly params: number
+      readonly stepsPerEpoch: number
+    }
   | { readonly type: 'step'; readonly epoch: number; readonly step: number; readonly stepsPerEpoch: number; readonly loss: number; readonly tokensPerSecond: number }
   | {
-    readonly type: 'epoch'
-    readonly epoch: number
-    readonly epochs: number
-    readonly trainLoss: number
-    readonly valLoss?: number
-    readonly seconds: number
-    readonly samples: readonly string[]
-    readonly checkpoint: CheckpointFiles
-  }
+      readonly type: 'epoch'
+      readonly epoch: number
+      readonly epochs: number
+      readonly trainLoss: number
+      readonly valLoss?: number
+      readonly seconds: number
+      readonly samples: readonly string[]
+      readonly checkpoint: CheckpointFiles
+    }
   | { readonly type: 'done'; readonly steps: number; readonly stopped: boolean; readonly checkpoint: CheckpointFiles }
   | { readonly type: 'error'; readonly message: string }

@@ -99,7 +99,11 @@ const train = async (m: Extract<ToWorker, { type: 'start' }>): Promise<void> => 
       const files = checkpointFiles(config, vocab, ev.state.params, epochsDone)
       post(
         {
-          type: 'epoch', epoch: ev.epoch, epochs: ev.epochs, trainLoss: ev.trainLoss, seconds: ev.seconds,
+          type: 'epoch',
+          epoch: ev.epoch,
+          epochs: ev.epochs,
+          trainLoss: ev.trainLoss,
+          seconds: ev.seconds,
           ...(ev.valLoss !== undefined ? { valLoss: ev.valLoss } : {}),
           samples: E.isRight(sampled) ? sampled.right.map((x) => x.text) : [],
           checkpoint: files,

@@ -22,9 +22,18 @@ registerSimdKernel(ATTEND_ONE_QUERY, ({ inputs, backend, kernels, attrs }) => {
   const out = backend.makeOutput([b0, h, 1, d], 'float32')
   const scratch = backend.makeOutput([len1 + len2 + 4], 'float32')
   kernels.attend_one_query(
-    dataOffset(backend, q), dataOffset(backend, k1), dataOffset(backend, v1), len1,
-    k2 === undefined ? 0 : dataOffset(backend, k2), v2 === undefined ? 0 : dataOffset(backend, v2), len2,
-    b0 * h, d, (attrs as { scale: number }).scale, dataOffset(backend, scratch), dataOffset(backend, out),
+    dataOffset(backend, q),
+    dataOffset(backend, k1),
+    dataOffset(backend, v1),
+    len1,
+    k2 === undefined ? 0 : dataOffset(backend, k2),
+    v2 === undefined ? 0 : dataOffset(backend, v2),
+    len2,
+    b0 * h,
+    d,
+    (attrs as { scale: number }).scale,
+    dataOffset(backend, scratch),
+    dataOffset(backend, out),
   )
   backend.disposeData(scratch.dataId)
   return out

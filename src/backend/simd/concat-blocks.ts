@@ -24,8 +24,14 @@ registerSimdKernel(CONCAT_BLOCKS, ({ inputs, backend, kernels, attrs }) => {
 
 const concatKernel = (a: tf.Tensor, b: tf.Tensor, axis: number): tf.Tensor | undefined => {
   const fits =
-    a.rank === b.rank && a.dtype === b.dtype && (a.dtype === 'float32' || a.dtype === 'int32') && axis >= 0 && axis < a.rank &&
-    a.shape.every((n, i) => i === axis || n === b.shape[i]) && a.size > 0 && b.size > 0
+    a.rank === b.rank &&
+    a.dtype === b.dtype &&
+    (a.dtype === 'float32' || a.dtype === 'int32') &&
+    axis >= 0 &&
+    axis < a.rank &&
+    a.shape.every((n, i) => i === axis || n === b.shape[i]) &&
+    a.size > 0 &&
+    b.size > 0
   return fits && activeSimdKernels() !== null ? (tf.engine().runKernel(CONCAT_BLOCKS, { a, b }, { axis }) as tf.Tensor) : undefined
 }
 

@@ -16,8 +16,13 @@ registerSimdKernel(LAYER_NORM, ({ inputs, backend, kernels, attrs }) => {
   const d = x.shape[x.shape.length - 1]
   const out = backend.makeOutput([...x.shape], 'float32')
   kernels.layer_norm(
-    dataOffset(backend, x), tf.util.sizeFromShape(x.shape) / d, d,
-    dataOffset(backend, weight), dataOffset(backend, bias), (attrs as { eps: number }).eps, dataOffset(backend, out),
+    dataOffset(backend, x),
+    tf.util.sizeFromShape(x.shape) / d,
+    d,
+    dataOffset(backend, weight),
+    dataOffset(backend, bias),
+    (attrs as { eps: number }).eps,
+    dataOffset(backend, out),
   )
   return out
 })

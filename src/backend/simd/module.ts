@@ -17,8 +17,18 @@ export type { WasmBackendLike }
 /** The module's exports (pointers are byte offsets, sizes count floats unless named bytes). */
 export interface SimdKernels {
   readonly attend_one_query: (
-    q: number, k1: number, v1: number, len1: number, k2: number, v2: number, len2: number,
-    blocks: number, d: number, scale: number, scratch: number, out: number,
+    q: number,
+    k1: number,
+    v1: number,
+    len1: number,
+    k2: number,
+    v2: number,
+    len2: number,
+    blocks: number,
+    d: number,
+    scale: number,
+    scratch: number,
+    out: number,
   ) => void
   readonly gelu_erf: (x: number, n: number, out: number) => void
   readonly concat_blocks: (a: number, bytes1: number, b: number, bytes2: number, blocks: number, out: number) => void
@@ -83,7 +93,7 @@ export const activeSimdKernels = (): SimdKernels | null => {
 /** The byte offset of a tensor's data in the backend's memory. */
 export const dataOffset = (backend: WasmBackendLike, t: tf.TensorInfo): number => {
   const data = backend.dataIdMap.get(t.dataId)
-  if (data === undefined) throw new Error('simd kernels: a tensor\'s data is not on this wasm backend')
+  if (data === undefined) throw new Error("simd kernels: a tensor's data is not on this wasm backend")
   return data.memoryOffset
 }
 

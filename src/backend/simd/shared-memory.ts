@@ -66,9 +66,12 @@ export const withSharedMemoryImport = (bytes: Uint8Array): Uint8Array<ArrayBuffe
       for (let e = 0; e < count; e++) {
         i = skipName(bytes, skipName(bytes, i))
         const kind = bytes[i++] as number
-        if (kind === 0) i += leb(bytes, i)[1] // function: type index
-        else if (kind === 1) i = skipLimits(bytes, i + 1) // table: element type, limits
-        else if (kind === 3) i += 2 // global: value type, mutability
+        if (kind === 0)
+          i += leb(bytes, i)[1] // function: type index
+        else if (kind === 1)
+          i = skipLimits(bytes, i + 1) // table: element type, limits
+        else if (kind === 3)
+          i += 2 // global: value type, mutability
         else if (kind === 2) {
           const flags = bytes[i] as number
           if (flags & 2) return null

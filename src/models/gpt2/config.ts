@@ -40,7 +40,12 @@ const Fields = t.intersection([
 ])
 
 /** io-ts codec of {@link Gpt2Config} (n_head must divide n_embd). */
-export const Gpt2ConfigCodec = withCheck(Fields, 'n_head', (c) => c.n_embd % c.n_head === 0, (c) => `must divide n_embd=${c.n_embd}, got ${c.n_head}`)
+export const Gpt2ConfigCodec = withCheck(
+  Fields,
+  'n_head',
+  (c) => c.n_embd % c.n_head === 0,
+  (c) => `must divide n_embd=${c.n_embd}, got ${c.n_head}`,
+)
 
 /** GPT-2 hyper-parameters, as in Hugging Face's config.json. */
 export type Gpt2Config = t.TypeOf<typeof Fields>

@@ -22,7 +22,12 @@ const Fields = t.strict({
 
 /** io-ts codec of {@link MiniGptConfig}, with the cross-field checks. */
 export const MiniGptConfigCodec = withCheck(
-  withCheck(Fields, 'num_heads', (c) => c.embed_dim % c.num_heads === 0, (c) => `must divide embed_dim=${c.embed_dim}, got ${c.num_heads}`),
+  withCheck(
+    Fields,
+    'num_heads',
+    (c) => c.embed_dim % c.num_heads === 0,
+    (c) => `must divide embed_dim=${c.embed_dim}, got ${c.num_heads}`,
+  ),
   'pad_idx',
   (c) => c.pad_idx < c.vocab_size,
   (c) => `must be < vocab_size=${c.vocab_size}, got ${c.pad_idx}`,

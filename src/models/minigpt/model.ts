@@ -35,12 +35,17 @@ export const decoderBlock = (c: MiniGptConfig, name = 'block') => {
     norm2: layerNorm(c.embed_dim, 1e-5, `${name}.norm2`),
   }
   const streams = { attn: 0, ff: 2 }
-  return compose(name, subs, ({ attn, ff, norm1, norm2 }, input: BlockInput, ctx): BlockOutput => {
-    const drop = dropouts(c.dropout, ctx, `${name}.dropout`)
-    const { output, ...rest } = attn({ ...input, x: norm1(input.x) })
-    const x = add(input.x, drop(1, output))
-    return { ...rest, x: add(x, drop(3, ff(norm2(x)))) }
-  }, streams)
+  return compose(
+    name,
+    subs,
+    ({ attn, ff, norm1, norm2 }, input: BlockInput, ctx): BlockOutput => {
+      const drop = dropouts(c.dropout, ctx, `${name}.dropout`)
+      const { output, ...rest } = attn({ ...input, x: norm1(input.x) })
+      const x = add(input.x, drop(1, output))
+      return { ...rest, x: add(x, drop(3, ff(norm2(x)))) }
+    },
+    streams,
+  )
 }
 
 /** Input of the Mini-GPT forward pass. */
@@ -80,7 +85,8 @@ export const miniGpt = (c: MiniGptConfig) => {
     checkShape('minigpt', 'ids', input.ids.shape, [null, null])
     const t = input.ids.shape[1]
     const past = cacheLength(input.cache?.[0])
-    if (input.cache !== undefined && input.cache.length !== c.num_layers) throw new RangeError(`minigpt: cache must have one entry per layer (${c.num_layers}), got ${input.cache.length}`)
+    if (input.cache !== undefined && input.cache.length !== c.num_layers)
+      throw new RangeError(`minigpt: cache must have one entry per layer (${c.num_layers}), got ${input.cache.length}`)
     if (past + t > positions) throw new RangeError(`minigpt: ${past + t} positions exceed the model's context of ${positions} (max_len ${c.max_len} + 2)`)
     const pos = tf.tensor2d(peTable.subarray(past * c.embed_dim, (past + t) * c.embed_dim), [t, c.embed_dim])
     const x = dropoutOp(tf.add<tf.Tensor3D>(tf.mul(embedding(input.ids), Math.sqrt(c.embed_dim)), pos), c.dropout, fold(ctx, 0), 'pos_encoding.dropout')

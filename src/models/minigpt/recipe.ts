@@ -39,7 +39,10 @@ export const evaluateNames = (config: MiniGptConfig, params: MiniGptParams, exam
   evaluateNll(batches(examples, batchSize, config.pad_idx), namesNll(config, params))
 
 /** Trains (taking ownership of `initial`) and yields the loop's events; returns the final state. */
-export const trainNames = (run: NamesRun, initial: TrainState<MiniGptParams, SeedOptState>): AsyncGenerator<TrainEvent<MiniGptParams, SeedOptState>, TrainState<MiniGptParams, SeedOptState>> =>
+export const trainNames = (
+  run: NamesRun,
+  initial: TrainState<MiniGptParams, SeedOptState>,
+): AsyncGenerator<TrainEvent<MiniGptParams, SeedOptState>, TrainState<MiniGptParams, SeedOptState>> =>
   fit(namesLoss(run.config), run.optimizer, initial, {
     epochs: run.epochs,
     batchesFor: epochBatches(run.train, run.batchSize, run.config.pad_idx),
@@ -47,7 +50,5 @@ export const trainNames = (run: NamesRun, initial: TrainState<MiniGptParams, See
     key: run.key,
     ...(run.startEpoch !== undefined ? { startEpoch: run.startEpoch } : {}),
     ...(run.signal !== undefined ? { signal: run.signal } : {}),
-    ...(run.val !== undefined && run.val.length > 0
-      ? { evaluate: async (p: unknown) => (await evaluateNames(run.config, p as MiniGptParams, run.val ?? [])).loss }
-      : {}),
+    ...(run.val !== undefined && run.val.length > 0 ? { evaluate: async (p: unknown) => (await evaluateNames(run.config, p as MiniGptParams, run.val ?? [])).loss } : {}),
   })

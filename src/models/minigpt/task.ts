@@ -36,8 +36,7 @@ export const namesNll = (c: MiniGptConfig, params: MiniGptParams) => {
 }
 
 /** Names → examples with the seed's encoding (names must use only the vocabulary's characters). */
-export const namesExamples = (vocab: CharVocab, names: readonly string[], c: MiniGptConfig) =>
-  names.map((n) => encodeExample(vocab, n, c.max_len))
+export const namesExamples = (vocab: CharVocab, names: readonly string[], c: MiniGptConfig) => names.map((n) => encodeExample(vocab, n, c.max_len))
 
 /** An epoch's batches: the examples shuffled with the epoch's key, cut into padded batches. */
 export const epochBatches =
