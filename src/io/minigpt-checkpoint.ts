@@ -12,12 +12,16 @@
  * tree's dotted paths are the state_dict's names; the only conversion is the transpose of
  * linear weights, done here at the file boundary.
  */
+import type * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { join } from 'node:path'
+import type { CharVocab } from '../data/vocab.js'
+import type { MiniGptConfig } from '../models/minigpt/config.js'
 import { ensureDir, ioError, readJson, readSafetensorsFile, writeFileAtomic, type IoError } from './files.js'
 import { CHECKPOINT_FILES, checkpointConfig, checkpointParams, checkpointVocab, miniGptToBytes, CheckpointVocabJson, type MiniGptCheckpoint } from './minigpt-state-dict.js'
+import type { Safetensors } from './safetensors.js'
 
 // The pure half (state_dict layout, checks, loading from bytes) lives in a browser-safe module;
 // it is re-exported here so that this stays the one import for checkpoint folders in Node.
@@ -53,7 +57,17 @@ export const saveMiniGpt = (dir: string, ckpt: MiniGptCheckpoint, metadata: Read
  * a list of strings whose length is vocab_size, every tensor of the model is present with the
  * config's shape (nothing missing, nothing unexpected but the pe buffer). Errors name the file.
  */
-export const loadMiniGpt = (dir: string): TE.TaskEither<IoError, MiniGptCheckpoint> => {
+export const loadMiniGpt = (dir: string): TE.TaskEither<IoError, MiniGptCheckpoint> => loadCheckpointFolder(dir, checkpointParams)
+
+/**
+ * Reads a Mini-GPT checkpoint folder whose model.safetensors `readParams` turns into parameters
+ * (float32 as {@link loadMiniGpt} does, or another layout: src/io/quant-minigpt.ts): config.json
+ * and vocab.json are decoded and checked against each other first. Errors name the file.
+ */
+export const loadCheckpointFolder = <P>(
+  dir: string,
+  readParams: (file: Safetensors, config: MiniGptConfig, path: string) => E.Either<IoError, P>,
+): TE.TaskEither<IoError, { readonly config: MiniGptConfig; readonly vocab: CharVocab; readonly params: P }> => {
   const configPath = join(dir, CHECKPOINT_FILES.config)
   const vocabPath = join(dir, CHECKPOINT_FILES.vocab)
   const modelPath = join(dir, CHECKPOINT_FILES.model)
@@ -75,7 +89,7 @@ export const loadMiniGpt = (dir: string): TE.TaskEither<IoError, MiniGptCheckpoi
       pipe(
         readSafetensorsFile(modelPath),
         TE.mapLeft((e): IoError => (e._tag === 'IoError' ? e : ioError(modelPath, e.message.replace(`${modelPath}: `, '')))),
-        TE.chainEitherK((file) => checkpointParams(file, config, modelPath)),
+        TE.chainEitherK((file) => readParams(file, config, modelPath)),
       ),
     ),
   )

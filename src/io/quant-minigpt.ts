@@ -16,8 +16,9 @@ import type { MiniGptConfig } from '../models/minigpt/config.js'
 import type { QuantLinear, QuantizedMatrix } from '../quant/matrix.js'
 import type { QuantMiniGptBlock, QuantMiniGptParams } from '../quant/minigpt.js'
 import type { QuantFormat } from '../quant/quantize.js'
-import { ensureDir, ioError, readJson, readSafetensorsFile, writeFileAtomic, type IoError } from './files.js'
-import { CHECKPOINT_FILES, checkpointConfig, checkpointVocab, CheckpointVocabJson } from './minigpt-state-dict.js'
+import { ensureDir, ioError, writeFileAtomic, type IoError } from './files.js'
+import { loadCheckpointFolder } from './minigpt-checkpoint.js'
+import { CHECKPOINT_FILES } from './minigpt-state-dict.js'
 import { quantSafetensors, readQuantTensors, type QuantFileLayout } from './quant-gpt2.js'
 
 const layout = (c: MiniGptConfig): QuantFileLayout => {
@@ -105,35 +106,10 @@ export const saveQuantMiniGpt = (dir: string, ckpt: QuantMiniGptCheckpoint): TE.
   )
 
 /** Reads a quantized checkpoint folder, checked as `loadMiniGpt` checks a float one; errors name the file. */
-export const loadQuantMiniGpt = (dir: string, expected?: QuantFormat): TE.TaskEither<IoError, QuantMiniGptCheckpoint> => {
-  const configPath = join(dir, CHECKPOINT_FILES.config)
-  const vocabPath = join(dir, CHECKPOINT_FILES.vocab)
-  const modelPath = join(dir, CHECKPOINT_FILES.model)
-  return pipe(
-    TE.Do,
-    TE.bind('config', () =>
-      pipe(
-        readJson(configPath, t.unknown),
-        TE.chainEitherK((u) => checkpointConfig(u, configPath)),
-      ),
-    ),
-    TE.bind('vocab', ({ config }) =>
-      pipe(
-        readJson(vocabPath, CheckpointVocabJson),
-        TE.chainEitherK((tokens) => checkpointVocab(tokens, config, vocabPath)),
-      ),
-    ),
-    TE.bind('params', ({ config }) =>
-      pipe(
-        readSafetensorsFile(modelPath),
-        TE.mapLeft((e): IoError => (e._tag === 'IoError' ? e : ioError(modelPath, e.message.replace(`${modelPath}: `, '')))),
-        TE.chainEitherK((file) =>
-          pipe(
-            quantMiniGptFromSafetensors(config, file, expected),
-            E.mapLeft((m) => ioError(modelPath, m)),
-          ),
-        ),
-      ),
+export const loadQuantMiniGpt = (dir: string, expected?: QuantFormat): TE.TaskEither<IoError, QuantMiniGptCheckpoint> =>
+  loadCheckpointFolder(dir, (file, config, path) =>
+    pipe(
+      quantMiniGptFromSafetensors(config, file, expected),
+      E.mapLeft((m) => ioError(path, m)),
     ),
   )
-}
