@@ -8,6 +8,10 @@
 // Shapes: GPT-2 124M decoding at 64 and 512 positions (1 row, 12 heads of 64, the cache in two
 // parts as nn/attention.ts keeps it past 64 positions); Mini-GPT's 1,000 names at a middle step
 // (~700 rows, 4 heads of 16, 10 positions, 256 hidden features).
+//
+// Then the attention kernel of kernels.wat's two builds, relaxed SIMD (fused multiply-adds)
+// against plain SIMD, called directly on a memory of their own, interleaved — where the
+// runtime has relaxed SIMD (Node 22+; Node 20 with --experimental-wasm-relaxed-simd).
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, key, normal, simdKernelsActive } from '../dist/index.js'
 import { attendOneQuery } from '../dist/backend/simd/attend-one-query.js'
@@ -15,6 +19,7 @@ import { geluErfKernel } from '../dist/backend/simd/gelu-erf.js'
 import { layerNormKernel } from '../dist/backend/simd/layer-norm.js'
 import { concat2 } from '../dist/backend/simd/concat-blocks.js'
 import { gatherRowsKernel } from '../dist/backend/simd/gather-rows.js'
+import { hasRelaxedSimd, simdKernelsOn } from '../dist/backend/simd/module.js'
 import { machine, median, table } from './util.mjs'
 
 const arg = (name, fallback) => {
@@ -136,8 +141,59 @@ for (const c of cases) {
   process.stderr.write(`${c.kernel}, ${c.shape}: ${s.toFixed(3)} vs ${o.toFixed(3)} ms\n`)
 }
 
-if (process.argv.includes('--json')) console.log(JSON.stringify({ machine: machine(), reps, results }))
+// Relaxed vs plain: the same inputs in one memory, each build's call timed in turn.
+const relaxedResults = []
+if (hasRelaxedSimd()) {
+  const memory = new WebAssembly.Memory({ initial: 256 })
+  const builds = { relaxed: simdKernelsOn(memory, 'relaxed'), plain: simdKernelsOn(memory, 'plain') }
+  const f32 = new Float32Array(memory.buffer)
+  for (const [shape, blocks, len1, len2, d] of [
+    ['GPT-2 @ 64: 12 heads × 64 positions × 64', 12, 64, 0, 64],
+    ['GPT-2 @ 512: 12 heads × (448 + 63) positions × 64', 12, 448, 63, 64],
+    ['Mini-GPT: 700 rows × 4 heads × 10 positions × 16', 2800, 10, 0, 16],
+  ]) {
+    let at = 0
+    const put = (n) => {
+      f32.set(normal(key(seed++), n), at)
+      const offset = at * 4
+      at += n + 4
+      return offset
+    }
+    const [q, k1, v1, k2, v2, scratch] = [blocks * d, blocks * len1 * d, blocks * len1 * d, blocks * len2 * d, blocks * len2 * d, len1 + len2 + 4].map(put)
+    const outs = { relaxed: put(blocks * d), plain: put(blocks * d) }
+    const call = (b) => builds[b].attend_one_query(q, k1, v1, len1, k2, v2, len2, blocks, d, 1 / Math.sqrt(d), scratch, outs[b])
+    const time = (b) => {
+      const t0 = performance.now()
+      for (let i = 0; i < 10; i++) call(b)
+      return (performance.now() - t0) / 10
+    }
+    call('relaxed')
+    call('plain')
+    let diff = 0
+    for (let i = 0; i < blocks * d; i++) diff = Math.max(diff, Math.abs(f32[outs.relaxed / 4 + i] - f32[outs.plain / 4 + i]))
+    const ms = { relaxed: [], plain: [] }
+    for (let r = 0; r < reps; r++) {
+      ms.relaxed.push(time('relaxed'))
+      ms.plain.push(time('plain'))
+    }
+    const [rm, pm] = [median(ms.relaxed), median(ms.plain)]
+    relaxedResults.push({
+      shape,
+      'relaxed SIMD (ms)': rm.toFixed(4),
+      'plain SIMD (ms)': pm.toFixed(4),
+      'speed-up': `${(pm / rm).toFixed(2)}×`,
+      'max |difference|': diff.toExponential(1),
+    })
+    process.stderr.write(`attention relaxed vs plain, ${shape}: ${rm.toFixed(4)} vs ${pm.toFixed(4)} ms\n`)
+  }
+}
+
+if (process.argv.includes('--json')) console.log(JSON.stringify({ machine: machine(), reps, results, relaxed: relaxedResults }))
 else {
   console.log(`\n## SIMD kernels vs tfjs-wasm ops (${machine()}; median of ${reps} calls each, interleaved)\n`)
   console.log(table(results))
+  if (relaxedResults.length > 0) {
+    console.log(`\n## The attention kernel, relaxed SIMD vs plain SIMD (median of ${reps} × 10 calls each, interleaved)\n`)
+    console.log(table(relaxedResults))
+  } else console.log('\n(no relaxed SIMD in this runtime: the relaxed vs plain comparison needs Node 22+ or --experimental-wasm-relaxed-simd)')
 }

@@ -1,7 +1,9 @@
 // Assembles the WebAssembly text of the SIMD kernels (every src/backend/simd/*.wat) into a
 // TypeScript module beside it (kernels.wat → kernels-wasm.ts, quant.wat → quant-wasm.ts), the
 // bytes as base64, so that the library carries them in its JavaScript (no .wasm file to locate
-// at run time, in Node or in a bundle).
+// at run time, in Node or in a bundle). kernels.wat is also assembled with relaxed SIMD
+// (kernels-relaxed-wasm.ts): its attention dot products and weighted sums as fused
+// multiply-adds (`relax` below), for runtimes that have relaxed SIMD.
 //
 //   npm run kernels            # after editing a .wat; spec/backend/simd.spec.ts and
 //                              # spec/quant/kernels.spec.ts check that the committed bytes are
@@ -22,11 +24,59 @@ export const MODULES = readdirSync(DIR)
 
 export const WAT = `${DIR}/kernels.wat`
 export const OUT = `${DIR}/kernels-wasm.ts`
+/** The relaxed-SIMD build of kernels.wat. */
+export const RELAXED_OUT = `${DIR}/kernels-relaxed-wasm.ts`
+export const RELAXED_CONSTANT = 'KERNELS_RELAXED_WASM_BASE64'
 
-/** A module's bytes, assembled and validated from its text. */
-export const assemble = async (text, name = WAT) => {
+/** The index of the parenthesis that closes the one at `i`. */
+const closing = (s, i) => {
+  let depth = 0
+  for (let j = i; j < s.length; j++) {
+    if (s[j] === '(') depth++
+    else if (s[j] === ')' && --depth === 0) return j
+  }
+  throw new Error(`kernels: unbalanced parentheses from offset ${i}`)
+}
+
+/** The parenthesised operands in a folded instruction's body. */
+const operands = (s) => {
+  const out = []
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '(') continue
+    const j = closing(s, i)
+    out.push(s.slice(i, j + 1))
+    i = j
+  }
+  return out
+}
+
+/**
+ * kernels.wat with every accumulation `(f32x4.add (local.get $aN) (f32x4.mul X Y))` (the
+ * attention kernel's dot products and weighted sums) written `(f32x4.relaxed_madd X Y
+ * (local.get $aN))`: one fused multiply-add where the machine has FMA (one rounding instead
+ * of two), the plain multiply and add where it has not. Returns the text and how many it rewrote.
+ */
+export const relax = (text) => {
+  const re = /\(f32x4\.add (\(local\.get \$a[0-3]\))\s+\(f32x4\.mul\b/g
+  let out = ''
+  let last = 0
+  let count = 0
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const end = closing(text, m.index)
+    const mul = text.indexOf('(f32x4.mul', m.index)
+    const [x, y] = operands(text.slice(mul + '(f32x4.mul'.length, closing(text, mul)))
+    out += `${text.slice(last, m.index)}(f32x4.relaxed_madd ${x} ${y} ${m[1]})`
+    last = end + 1
+    re.lastIndex = last
+    count++
+  }
+  return { text: out + text.slice(last), count }
+}
+
+/** A module's bytes, assembled and validated from its text (with relaxed SIMD when asked). */
+export const assemble = async (text, name = WAT, relaxed = false) => {
   const w = await wabt()
-  const m = w.parseWat(name, text, { simd: true })
+  const m = w.parseWat(name, text, { simd: true, relaxed_simd: relaxed })
   m.validate()
   return Buffer.from(m.toBinary({}).buffer)
 }
@@ -44,4 +94,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     writeFileSync(m.out, source(bytes, m.wat.slice(DIR.length + 1), m.constant))
     console.log(`${m.out}: ${bytes.length} bytes`)
   }
+  const relaxed = relax(readFileSync(WAT, 'utf8'))
+  const bytes = await assemble(relaxed.text, WAT, true)
+  writeFileSync(RELAXED_OUT, source(bytes, 'kernels.wat with relaxed SIMD', RELAXED_CONSTANT))
+  console.log(`${RELAXED_OUT}: ${bytes.length} bytes (${relaxed.count} fused multiply-adds)`)
 }

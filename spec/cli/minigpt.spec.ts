@@ -118,6 +118,22 @@ describe('minigpt CLI (train, generate, eval)', () => {
     expect(r.stderr).toMatch(/^minigpt: .*another seed.*--fresh/)
   })
 
+  it('--bucket trains and resumes bit for bit; resuming without --bucket is refused', async () => {
+    const straight = join(work, 'bucket-straight')
+    const resumed = join(work, 'bucket-resumed')
+    expect((await runCli(['train', '--data', data, '--epochs', '3', '--out', straight, '--seed', '5', '--batch-size', '4', '--bucket'])).code).toBe(0)
+    expect((await runCli(['train', '--data', data, '--epochs', '2', '--out', resumed, '--seed', '5', '--batch-size', '4', '--bucket'])).code).toBe(0)
+    const refused = await runCli(['train', '--data', data, '--epochs', '3', '--out', resumed, '--seed', '5', '--batch-size', '4'])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toMatch(/^minigpt: .*with --bucket.*--fresh/)
+    const r = await runCli(['train', '--data', data, '--epochs', '3', '--out', resumed, '--seed', '5', '--batch-size', '4', '--bucket'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(readFileSync(join(resumed, 'model.safetensors')).equals(readFileSync(join(straight, 'model.safetensors')))).toBe(true)
+    // Bucketing changes the batches, so the weights differ from the uniform shuffle's after the same epochs.
+    expect((await runCli(['train', '--data', data, '--epochs', '3', '--out', join(work, 'uniform3'), '--seed', '5', '--batch-size', '4'])).code).toBe(0)
+    expect(readFileSync(join(work, 'uniform3', 'model.safetensors')).equals(readFileSync(join(straight, 'model.safetensors')))).toBe(false)
+  })
+
   it.skipIf(!existsSync(join(root, 'dist/cli/bin.js')))('a killed run resumes and loses at most one epoch', async () => {
     const out = join(work, 'killed')
     const epochsSeen = await new Promise<number>((resolve, reject) => {

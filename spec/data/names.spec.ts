@@ -5,7 +5,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import { key } from '../../src/core/key.js'
-import { batches, encodeExample, padBatch, parseNames, shuffle, splitTrainVal } from '../../src/data/names.js'
+import { batches, bucketBatches, encodeExample, padBatch, parseNames, shuffle, splitTrainVal } from '../../src/data/names.js'
 import { buildVocab, chars, decodeIds, encodeChars, EOS, PAD, SOS, vocabFromTokens, type CharVocab } from '../../src/data/vocab.js'
 
 const right = <A>(e: E.Either<{ message: string }, A>): A => {
@@ -156,6 +156,65 @@ describe('padBatch and batches', () => {
 
   it('rejects a batch size that is not a positive integer', () => {
     expect(() => batches([], 0, 0)).toThrow('batches: batch_size must be a positive integer, got 0')
+  })
+})
+
+describe('bucketBatches (length bucketing)', () => {
+  // Example i starts with the token i + 1 (PAD is 0), so every row names its example.
+  const exampleOf = (i: number, len: number) => ({
+    input: Array.from({ length: len }, (_, j) => (j === 0 ? i + 1 : 1000 + j)),
+    target: Array.from({ length: len }, (_, j) => 2000 + i * 30 + j),
+  })
+  const rows = (b: { size: number; length: number; input: Int32Array; target: Int32Array }) =>
+    Array.from({ length: b.size }, (_, r) => {
+      const input = Array.from(b.input.subarray(r * b.length, (r + 1) * b.length))
+      const target = Array.from(b.target.subarray(r * b.length, (r + 1) * b.length))
+      const n = input.indexOf(0) < 0 ? b.length : input.indexOf(0)
+      return { id: input[0] - 1, input: input.slice(0, n), target: target.slice(0, n), pad: input.slice(n).concat(target.slice(n)) }
+    })
+
+  test.prop([fc.array(fc.integer({ min: 1, max: 26 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 2 ** 31 })], { numRuns: 60 })(
+    'every example once, unchanged; each batch padded to its longest; batch length ranges do not overlap; one smaller batch at most, of the longest',
+    (lengths, size, seed) => {
+      const examples = lengths.map((n, i) => exampleOf(i, n))
+      const bs = bucketBatches(key(seed), examples, size, 0)
+      expect(bs.length).toBe(Math.ceil(lengths.length / size))
+      const seen = bs.flatMap(rows)
+      expect(seen.map((r) => r.id).sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i))
+      for (const r of seen) {
+        expect(r.input).toEqual(examples[r.id].input)
+        expect(r.target).toEqual(examples[r.id].target)
+        expect(r.pad.every((t) => t === 0)).toBe(true)
+      }
+      const ranges = bs.map((b) => {
+        const ls = rows(b).map((r) => r.input.length)
+        expect(b.length).toBe(Math.max(...ls))
+        expect(b.tokens).toBe(ls.reduce((a, l) => a + l, 0))
+        return [Math.min(...ls), Math.max(...ls)] as const
+      })
+      // Sorted by their shortest, each batch's longest is at most the next batch's shortest.
+      const byMin = [...ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1])
+      for (let i = 1; i < byMin.length; i++) expect(byMin[i - 1][1]).toBeLessThanOrEqual(byMin[i][0])
+      const small = bs.filter((b) => b.size < size)
+      expect(small.length).toBe(lengths.length % size === 0 ? 0 : 1)
+      if (small.length === 1) expect(small[0].length).toBe(Math.max(...lengths))
+      expect(bucketBatches(key(seed), examples, size, 0)).toEqual(bs)
+    },
+  )
+
+  it('the key shuffles names of equal length and the batch order', () => {
+    const examples = Array.from({ length: 64 }, (_, i) => exampleOf(i, 1 + (i % 4)))
+    const order = (seed: number) => bucketBatches(key(seed), examples, 4, 0).flatMap((b) => rows(b).map((r) => r.id))
+    expect(order(1)).not.toEqual(order(2))
+    // Ties in length are not left in input order: some batch of length-1 names is not 0, 4, 8, 12.
+    const firstOfLength1 = bucketBatches(key(1), examples, 4, 0).filter((b) => b.length === 1)
+    expect(firstOfLength1.map((b) => rows(b).map((r) => r.id))).not.toContainEqual([0, 4, 8, 12])
+    // The first batch is not always the shortest one.
+    expect([1, 2, 3, 4, 5, 6].map((s) => bucketBatches(key(s), examples, 4, 0)[0].length)).not.toEqual([1, 1, 1, 1, 1, 1])
+  })
+
+  it('rejects a batch size that is not a positive integer', () => {
+    expect(() => bucketBatches(key(0), [], 0, 0)).toThrow('batches: batch_size must be a positive integer, got 0')
   })
 })
 

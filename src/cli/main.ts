@@ -18,7 +18,7 @@ const USAGE = `minigpt — Mini-GPT and GPT-2 with minigpt-fp
 
 Usage:
   minigpt demo [--out DIR] [--epochs 10] [--seed S] [--backend wasm|cpu]
-  minigpt train --data FILE --out DIR [--val FILE] [--epochs 50] [--seed S] [--backend wasm|cpu] [--batch-size 64] [--lr 1e-3] [--fresh] [--json]
+  minigpt train --data FILE --out DIR [--val FILE] [--epochs 50] [--seed S] [--backend wasm|cpu] [--batch-size 64] [--lr 1e-3] [--bucket] [--fresh] [--json]
   minigpt generate --model DIR [-n 10] [--prompt TEXT] [--temperature T] [--seed S] [--json] [--greedy] [--top-k K] [--top-p P]
                    [--min-p P] [--typical-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--num-beams B] [--stop S] [--stream] [--workers W]
   minigpt eval --model DIR --data FILE [--json]

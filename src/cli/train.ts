@@ -3,7 +3,7 @@
  * checkpoint after every epoch and automatic resumption of a killed run.
  *
  *   minigpt train --data FILE [--val FILE] [--epochs 50] --out DIR [--seed 0] [--backend wasm|cpu]
- *                 [--batch-size 64] [--lr 1e-3] [--fresh] [--json]
+ *                 [--batch-size 64] [--lr 1e-3] [--bucket] [--fresh] [--json]
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { existsSync } from 'node:fs'
@@ -43,6 +43,8 @@ export interface RunSpec {
   readonly batchSize: number
   readonly lr: number
   readonly fresh: boolean
+  /** Batch names of similar length together (length bucketing) instead of the seed's uniform shuffle. */
+  readonly bucket?: boolean
   readonly config?: Partial<MiniGptConfig>
   /** Extra metadata written into the state (e.g. the data file), checked on resume. */
   readonly origin: string
@@ -65,6 +67,8 @@ interface SavedState {
   readonly epoch: number
   readonly epochs: number
   readonly seed: number
+  /** Whether the run batches by length (absent in states written before --bucket: false). */
+  readonly bucket?: boolean
   readonly history: readonly EpochRecord[]
   readonly params: MiniGptParams
   readonly opt: SeedOptState
@@ -89,6 +93,9 @@ export const runTraining = async (spec: RunSpec, io: CliIO): Promise<RunResult> 
     if (s.origin !== spec.origin || JSON.stringify(s.vocab) !== JSON.stringify(vocab.tokens) || s.seed !== spec.seed) {
       throw new CliError(`${spec.out} holds a run on other data or with another seed (${s.origin}); use --fresh to overwrite it or another --out`)
     }
+    if ((s.bucket === true) !== (spec.bucket === true)) {
+      throw new CliError(`${spec.out} holds a run ${s.bucket === true ? 'with' : 'without'} --bucket; resume it the same way, or use --fresh or another --out`)
+    }
     initial = { params: s.params, opt: s.opt }
     startEpoch = s.epoch + 1
     history = [...s.history]
@@ -108,7 +115,10 @@ export const runTraining = async (spec: RunSpec, io: CliIO): Promise<RunResult> 
   )
   const bar = progressBar(io.stderr, (spec.epochs - startEpoch) * steps, '')
   const start = performance.now()
-  const events = trainNames({ config, train, ...(val ? { val } : {}), epochs: spec.epochs, batchSize: spec.batchSize, key: key(spec.seed), optimizer, startEpoch }, initial)
+  const events = trainNames(
+    { config, train, ...(val ? { val } : {}), epochs: spec.epochs, batchSize: spec.batchSize, key: key(spec.seed), optimizer, startEpoch, bucket: spec.bucket === true },
+    initial,
+  )
   let done = 0
   let final: TrainState<MiniGptParams, SeedOptState> | undefined
   for (;;) {
@@ -139,6 +149,7 @@ export const runTraining = async (spec: RunSpec, io: CliIO): Promise<RunResult> 
         epoch: ev.epoch,
         epochs: spec.epochs,
         seed: spec.seed,
+        bucket: spec.bucket === true,
         history,
         params: ev.state.params,
         opt: ev.state.opt,
@@ -168,6 +179,7 @@ export const trainCommand: Command = (argv, io) =>
       backend: { type: 'string' },
       'batch-size': { type: 'string' },
       lr: { type: 'string' },
+      bucket: { type: 'boolean' },
       fresh: { type: 'boolean' },
       json: { type: 'boolean' },
     })
@@ -181,7 +193,10 @@ export const trainCommand: Command = (argv, io) =>
     await startBackend(optString(v, 'backend'))
     const names = await readNamesFile(data)
     const valNames = valPath === undefined ? undefined : await readNamesFile(valPath)
-    const r = await runTraining({ names, ...(valNames ? { valNames } : {}), epochs, out, seed, batchSize, lr, fresh: v.fresh === true, origin: data }, io)
+    const r = await runTraining(
+      { names, ...(valNames ? { valNames } : {}), epochs, out, seed, batchSize, lr, bucket: v.bucket === true, fresh: v.fresh === true, origin: data },
+      io,
+    )
     const last = r.history[r.history.length - 1]
     io.stderr.write(`checkpoint written to ${out}/ (model.safetensors, config.json, vocab.json) with loss-curve.svg and name-lengths.svg\n`)
     if (v.json === true) {

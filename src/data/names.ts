@@ -2,7 +2,7 @@
  * Names as training data: reading a names file, encoding a name as the seed does, splitting,
  * shuffling and batching — all pure, randomness from keys.
  */
-import { permutation, type Key } from '../core/key.js'
+import { permutation, split, type Key } from '../core/key.js'
 import { chars, type CharVocab } from './vocab.js'
 
 /** The lines of a names file as the seed reads it: stripped, blank lines and lines starting with `#` skipped. */
@@ -75,6 +75,20 @@ export const batches = (examples: readonly Example[], batchSize: number, padIdx:
 
 /** The items in an order drawn from the key (a pure shuffle). */
 export const shuffle = <A>(k: Key, items: readonly A[]): A[] => Array.from(permutation(k, items.length), (i) => items[i])
+
+/**
+ * An epoch's batches by length bucketing: names of similar length share a batch, so each
+ * batch pads to a longest example close to its others and wastes fewer positions. The
+ * examples are shuffled with the key (so ties in length fall in a random order), sorted by
+ * input length (a stable sort), cut into batches of `batchSize` (the last, of the longest
+ * examples, may be smaller), and the batches are shuffled with the key. Every example is in
+ * exactly one batch. Opt-in: the seed's recipe batches a uniform shuffle ({@link batches}).
+ */
+export const bucketBatches = (k: Key, examples: readonly Example[], batchSize: number, padIdx: number): Batch[] => {
+  const [kItems, kOrder] = split(k)
+  const sorted = shuffle(kItems, examples).sort((a, b) => a.input.length - b.input.length)
+  return shuffle(kOrder, batches(sorted, batchSize, padIdx))
+}
 
 /** Splits items into (train, validation) with `fraction` of them, rounded down, as validation, after a keyed shuffle. */
 export const splitTrainVal = <A>(k: Key, items: readonly A[], fraction: number): { readonly train: A[]; readonly val: A[] } => {

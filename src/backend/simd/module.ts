@@ -4,10 +4,13 @@
  * their functions read and write tensors where tfjs-wasm keeps them, by byte offset, with no copy. One instance per backend object;
  * `null` where it cannot be made (no WebAssembly SIMD or bulk memory), and callers use tfjs ops.
  * On the threaded build of tfjs-wasm (a shared memory) the module's memory import is declared
- * shared (shared-memory.ts).
+ * shared (shared-memory.ts). kernels.wat also has a relaxed-SIMD build (kernels-relaxed-wasm.ts:
+ * the attention kernel's multiply-adds fused), reachable through {@link simdKernelsOn} where the
+ * runtime has relaxed SIMD; tfjs gets the plain build, which measured faster (docs/benchmarks.md).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeWasmBackend, asWasmBackend, wasmMemory, type WasmBackendLike } from '../../core/tfjs-internals.js'
+import { KERNELS_RELAXED_WASM_BASE64 } from './kernels-relaxed-wasm.js'
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js'
 import { withSharedMemoryImport } from './shared-memory.js'
 import { QUANT_WASM_BASE64 } from './quant-wasm.js'
@@ -47,32 +50,55 @@ export interface QuantKernels {
 
 const decodeBase64 = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (c) => c.charCodeAt(0))
 
+/** A module (base64 bytes) instantiated on a memory; null where it cannot be. */
+const instantiateOn = <K>(base64: string, memory: WebAssembly.Memory): K | null => {
+  try {
+    // On tfjs-wasm's threaded build the memory is shared: the module's memory import is declared shared to match.
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer
+    const plain = decodeBase64(base64)
+    const bytes = shared ? withSharedMemoryImport(plain) : plain
+    return bytes === null ? null : (new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as K)
+  } catch {
+    return null
+  }
+}
+
 /** A module (base64 bytes) instantiated once per backend on its memory; null where it cannot be. */
 const perBackend = <K>(base64: string) => {
   const instances = new WeakMap<object, K | null>()
   return (backend: WasmBackendLike): K | null => {
     const known = instances.get(backend)
     if (known !== undefined) return known
-    let kernels: K | null = null
-    try {
-      // On tfjs-wasm's threaded build the memory is shared: the module's memory import is declared shared to match.
-      const memory = wasmMemory(backend)
-      const shared = typeof SharedArrayBuffer !== 'undefined' && memory?.buffer instanceof SharedArrayBuffer
-      const plain = decodeBase64(base64)
-      const bytes = shared ? withSharedMemoryImport(plain) : plain
-      if (memory !== undefined && bytes !== null) {
-        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
-        kernels = instance.exports as unknown as K
-      }
-    } catch {
-      kernels = null
-    }
+    const memory = wasmMemory(backend)
+    const kernels = memory === undefined ? null : instantiateOn<K>(base64, memory)
     instances.set(backend, kernels)
     return kernels
   }
 }
 
-/** The kernels on this backend's memory, made on first use; null where they cannot run. */
+// (module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd))
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11])
+
+/**
+ * Whether this runtime has WebAssembly relaxed SIMD (it validates a module using
+ * `f32x4.relaxed_madd`): Node 22 and later, Chromium 114 and later; Node 20 only with
+ * `--experimental-wasm-relaxed-simd`.
+ */
+export const hasRelaxedSimd = (): boolean => typeof WebAssembly !== 'undefined' && WebAssembly.validate(RELAXED_PROBE)
+
+/**
+ * kernels.wat's plain or relaxed build instantiated on a memory of one's own (for tests and
+ * benchmarks that compare the two); null where it cannot run (`relaxed` without relaxed SIMD).
+ */
+export const simdKernelsOn = (memory: WebAssembly.Memory, variant: 'relaxed' | 'plain'): SimdKernels | null =>
+  variant === 'relaxed' && !hasRelaxedSimd() ? null : instantiateOn<SimdKernels>(variant === 'relaxed' ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64, memory)
+
+/**
+ * The kernels on this backend's memory, made on first use; null where they cannot run. The
+ * plain SIMD build: the relaxed one's fused multiply-adds lengthen the accumulation chains
+ * (an FMA's latency is longer than an add's) and measured 0.92-1.00x its speed in Node 22/24
+ * on a 2-core AMD EPYC (docs/benchmarks.md).
+ */
 export const simdKernels: (backend: WasmBackendLike) => SimdKernels | null = perBackend<SimdKernels>(KERNELS_WASM_BASE64)
 
 /** The quantized-weight kernels (quant.wat) on this backend's memory, made on first use; null where they cannot run. */

@@ -29,6 +29,8 @@ export interface NamesRun {
   readonly batchSize: number
   readonly key: Key
   readonly optimizer: GradientTransformation<SeedOptState>
+  /** Batch names of similar length together (length bucketing; fewer padded positions). Default false: the seed's uniform shuffle. */
+  readonly bucket?: boolean
   /** When resuming: the first epoch to run. */
   readonly startEpoch?: number
   readonly signal?: AbortSignal
@@ -45,7 +47,7 @@ export const trainNames = (
 ): AsyncGenerator<TrainEvent<MiniGptParams, SeedOptState>, TrainState<MiniGptParams, SeedOptState>> =>
   fit(namesLoss(run.config), run.optimizer, initial, {
     epochs: run.epochs,
-    batchesFor: epochBatches(run.train, run.batchSize, run.config.pad_idx),
+    batchesFor: epochBatches(run.train, run.batchSize, run.config.pad_idx, run.bucket === true),
     tokensOf: (b: Batch) => b.size * b.length,
     key: run.key,
     ...(run.startEpoch !== undefined ? { startEpoch: run.startEpoch } : {}),

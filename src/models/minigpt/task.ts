@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { Key } from '../../core/key.js'
 import type { Ctx } from '../../core/layer.js'
-import { batches, encodeExample, shuffle, type Batch, type Example } from '../../data/names.js'
+import { batches, bucketBatches, encodeExample, shuffle, type Batch, type Example } from '../../data/names.js'
 import type { CharVocab } from '../../data/vocab.js'
 import { crossEntropy, nllSum, type NllSum } from '../../train/loss.js'
 import type { MiniGptConfig } from './config.js'
@@ -38,11 +38,14 @@ export const namesNll = (c: MiniGptConfig, params: MiniGptParams) => {
 /** Names → examples with the seed's encoding (names must use only the vocabulary's characters). */
 export const namesExamples = (vocab: CharVocab, names: readonly string[], c: MiniGptConfig) => names.map((n) => encodeExample(vocab, n, c.max_len))
 
-/** An epoch's batches: the examples shuffled with the epoch's key, cut into padded batches. */
+/**
+ * An epoch's batches: the examples shuffled with the epoch's key, cut into padded batches, or
+ * with `bucket`, batched by length ({@link bucketBatches}) so that batches pad less.
+ */
 export const epochBatches =
-  (examples: readonly Example[], batchSize: number, padIdx: number) =>
+  (examples: readonly Example[], batchSize: number, padIdx: number, bucket = false) =>
   (_epoch: number, key: Key): Batch[] =>
-    batches(shuffle(key, examples), batchSize, padIdx)
+    bucket ? bucketBatches(key, examples, batchSize, padIdx) : batches(shuffle(key, examples), batchSize, padIdx)
 
 /**
  * Every layer's attention weights for one token sequence in eval mode, as plain numbers:
