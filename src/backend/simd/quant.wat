@@ -194,29 +194,24 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $l))))
 
-  ;; A block's integer sum Σ q·x − 8·Σx (four lanes) for one block of weights wv (16 bytes)
-  ;; against reordered activations at x and their offset cv.
-  (func $block_q4 (param $wv v128) (param $x i32) (param $cv v128) (result v128)
-    (local $m v128)
-    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
-    (i32x4.sub
-      (i32x4.add
-        (i32x4.add
-          (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
-          (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
-        (i32x4.add
-          (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
-          (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
-      (local.get $cv)))
-
   ;; The sum of one reordered int16 row x (offsets c) and one q4 row (groups blocks; block
   ;; scales at s), each block's exact integer sum times its scale.
   (func $dot_q4 (param $x i32) (param $c i32) (param $w i32) (param $s i32) (param $groups i32) (result f32)
-    (local $g i32) (local $f v128)
+    (local $g i32) (local $f v128) (local $wv v128) (local $m v128)
+    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
     (block $done (loop $l
       (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
+      (local.set $wv (v128.load (local.get $w)))
       (local.set $f (f32x4.add (local.get $f) (f32x4.mul
-        (f32x4.convert_i32x4_s (call $block_q4 (v128.load (local.get $w)) (local.get $x) (v128.load (local.get $c))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
+          (v128.load (local.get $c))))
         (v128.load32_splat (local.get $s)))))
       (local.set $x (i32.add (local.get $x) (i32.const 64)))
       (local.set $c (i32.add (local.get $c) (i32.const 16)))
@@ -229,27 +224,64 @@
   ;; One reordered int16 row x (offsets c) against four consecutive q4 rows (w, scales s;
   ;; wbytes and sbytes apart): the activations are read once for four outputs (decoding).
   (func $dot4w_q4 (param $x i32) (param $c i32) (param $w i32) (param $wbytes i32) (param $s i32) (param $sbytes i32) (param $groups i32) (result v128)
-    (local $g i32) (local $cv v128) (local $wp i32) (local $sp i32)
+    (local $g i32) (local $cv v128) (local $wp i32) (local $sp i32) (local $wv v128) (local $m v128)
     (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
+    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
     (block $done (loop $l
       (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
       (local.set $cv (v128.load (local.get $c)))
       (local.set $wp (local.get $w))
       (local.set $sp (local.get $s))
+      (local.set $wv (v128.load (local.get $wp)))
       (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul
-        (f32x4.convert_i32x4_s (call $block_q4 (v128.load (local.get $wp)) (local.get $x) (local.get $cv))) (v128.load32_splat (local.get $sp)))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
+          (local.get $cv))) (v128.load32_splat (local.get $sp)))))
       (local.set $wp (i32.add (local.get $wp) (local.get $wbytes)))
       (local.set $sp (i32.add (local.get $sp) (local.get $sbytes)))
+      (local.set $wv (v128.load (local.get $wp)))
       (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul
-        (f32x4.convert_i32x4_s (call $block_q4 (v128.load (local.get $wp)) (local.get $x) (local.get $cv))) (v128.load32_splat (local.get $sp)))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
+          (local.get $cv))) (v128.load32_splat (local.get $sp)))))
       (local.set $wp (i32.add (local.get $wp) (local.get $wbytes)))
       (local.set $sp (i32.add (local.get $sp) (local.get $sbytes)))
+      (local.set $wv (v128.load (local.get $wp)))
       (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul
-        (f32x4.convert_i32x4_s (call $block_q4 (v128.load (local.get $wp)) (local.get $x) (local.get $cv))) (v128.load32_splat (local.get $sp)))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
+          (local.get $cv))) (v128.load32_splat (local.get $sp)))))
       (local.set $wp (i32.add (local.get $wp) (local.get $wbytes)))
       (local.set $sp (i32.add (local.get $sp) (local.get $sbytes)))
+      (local.set $wv (v128.load (local.get $wp)))
       (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul
-        (f32x4.convert_i32x4_s (call $block_q4 (v128.load (local.get $wp)) (local.get $x) (local.get $cv))) (v128.load32_splat (local.get $sp)))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
+          (local.get $cv))) (v128.load32_splat (local.get $sp)))))
       (local.set $x (i32.add (local.get $x) (i32.const 64)))
       (local.set $c (i32.add (local.get $c) (i32.const 16)))
       (local.set $w (i32.add (local.get $w) (i32.const 16)))
@@ -261,8 +293,9 @@
   ;; Four consecutive reordered int16 rows (xbytes apart; offsets cbytes apart) against one
   ;; q4 row: one load of the weights serving four rows (prefill).
   (func $dot4_q4 (param $x i32) (param $xbytes i32) (param $c i32) (param $cbytes i32) (param $w i32) (param $s i32) (param $groups i32) (result v128)
-    (local $g i32) (local $wv v128) (local $sc v128) (local $xp i32) (local $cp i32)
+    (local $g i32) (local $wv v128) (local $sc v128) (local $xp i32) (local $cp i32) (local $m v128)
     (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
+    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
     (block $done (loop $l
       (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
       (local.set $wv (v128.load (local.get $w)))
@@ -270,19 +303,51 @@
       (local.set $xp (local.get $x))
       (local.set $cp (local.get $c))
       (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul (local.get $sc)
-        (f32x4.convert_i32x4_s (call $block_q4 (local.get $wv) (local.get $xp) (v128.load (local.get $cp)))))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $xp)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))
+          (v128.load (local.get $cp)))))))
       (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
       (local.set $cp (i32.add (local.get $cp) (local.get $cbytes)))
       (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul (local.get $sc)
-        (f32x4.convert_i32x4_s (call $block_q4 (local.get $wv) (local.get $xp) (v128.load (local.get $cp)))))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $xp)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))
+          (v128.load (local.get $cp)))))))
       (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
       (local.set $cp (i32.add (local.get $cp) (local.get $cbytes)))
       (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul (local.get $sc)
-        (f32x4.convert_i32x4_s (call $block_q4 (local.get $wv) (local.get $xp) (v128.load (local.get $cp)))))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $xp)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))
+          (v128.load (local.get $cp)))))))
       (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
       (local.set $cp (i32.add (local.get $cp) (local.get $cbytes)))
       (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul (local.get $sc)
-        (f32x4.convert_i32x4_s (call $block_q4 (local.get $wv) (local.get $xp) (v128.load (local.get $cp)))))))
+        (f32x4.convert_i32x4_s (i32x4.sub
+          (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $xp)))
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))
+          (v128.load (local.get $cp)))))))
       (local.set $x (i32.add (local.get $x) (i32.const 64)))
       (local.set $c (i32.add (local.get $c) (i32.const 16)))
       (local.set $w (i32.add (local.get $w) (i32.const 16)))
