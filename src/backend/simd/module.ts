@@ -40,7 +40,7 @@ export interface SimdKernels {
 export interface QuantKernels {
   readonly quantize_rows: (x: number, rows: number, n: number, stride: number, q: number, scales: number) => void
   readonly qmm_i8: (xq: number, xs: number, rows: number, stride: number, w: number, ws: number, outs: number, bias: number, y: number) => void
-  readonly qmm_q4: (xq: number, xs: number, rows: number, groups: number, w: number, ws: number, outs: number, bias: number, y: number, c: number) => void
+  readonly qmm_q4: (xq: number, xs: number, rows: number, groups: number, w: number, ws: number, outs: number, bias: number, y: number) => void
   readonly rows_i8: (w: number, ws: number, stride: number, n: number, ids: number, count: number, out: number) => void
   readonly rows_q4: (w: number, ws: number, groups: number, n: number, ids: number, count: number, out: number) => void
 }

@@ -32,16 +32,12 @@ registerQuantKernel(QUANT_MATMUL, ({ inputs, backend, kernels, attrs }) => {
   const n = x.shape[0]
   const stride = xStride(l)
   const out = backend.makeOutput([n, l.rows], 'float32')
-  // int16 activations, their scales (padded to a vector) and, for q4, a v128 offset per block
-  const offsets = l.format === 'q4' ? 4 * n * l.width : 0
-  const scratch = backend.makeOutput([(n * stride) / 2 + n + 4 + offsets], 'float32')
+  const scratch = backend.makeOutput([(n * stride) / 2 + n + 4], 'float32')
   const xq = dataOffset(backend, scratch)
   const xs = xq + n * stride * 2
-  const c = xs + 4 * (n + 4)
   kernels.quantize_rows(dataOffset(backend, x), n, l.cols, stride, xq, xs)
-  const args = [xq, xs, n, l.width, dataOffset(backend, w), dataOffset(backend, ws), l.rows, bias === undefined ? 0 : dataOffset(backend, bias), dataOffset(backend, out)] as const
-  if (l.format === 'int8') kernels.qmm_i8(...args)
-  else kernels.qmm_q4(...args, c)
+  const run = l.format === 'int8' ? kernels.qmm_i8 : kernels.qmm_q4
+  run(xq, xs, n, l.width, dataOffset(backend, w), dataOffset(backend, ws), l.rows, bias === undefined ? 0 : dataOffset(backend, bias), dataOffset(backend, out))
   backend.disposeData(scratch.dataId)
   return out
 })

@@ -128,6 +128,100 @@
       (br $chunk)))
     (call $hsum4 (local.get $f0) (local.get $f1) (local.get $f2) (local.get $f3)))
 
+  ;; The sum of one int16 row x and one q4 row (groups blocks; block scales at s), each
+  ;; block's exact integer sum times its scale. Two blocks a turn, into two accumulators.
+  (func $dot_q4 (param $x i32) (param $w i32) (param $s i32) (param $groups i32) (result f32)
+    (local $g i32) (local $wv v128) (local $lo v128) (local $hi v128) (local $f v128) (local $f2 v128) (local $xp i32) (local $wp i32) (local $sp i32)
+    (local $m15 v128) (local $c8 v128) (local $pairs i32)
+    (local.set $m15 (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    (local.set $c8 (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8))
+    (local.set $xp (local.get $x))
+    (local.set $wp (local.get $w))
+    (local.set $sp (local.get $s))
+    (local.set $pairs (i32.and (local.get $groups) (i32.const -2)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $g) (local.get $pairs)))
+      (local.set $wv (v128.load (local.get $wp)))
+      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
+      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
+      (local.set $f (f32x4.add (local.get $f) (f32x4.mul
+        (f32x4.convert_i32x4_s (i32x4.add
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=16 (local.get $xp))))
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=32 (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=48 (local.get $xp))))))
+        (v128.load32_splat (local.get $sp)))))
+      (local.set $wv (v128.load offset=16 (local.get $wp)))
+      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
+      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
+      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul
+        (f32x4.convert_i32x4_s (i32x4.add
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load offset=64 (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=80 (local.get $xp))))
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=96 (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=112 (local.get $xp))))))
+        (v128.load32_splat offset=4 (local.get $sp)))))
+      (local.set $xp (i32.add (local.get $xp) (i32.const 128)))
+      (local.set $wp (i32.add (local.get $wp) (i32.const 32)))
+      (local.set $sp (i32.add (local.get $sp) (i32.const 8)))
+      (local.set $g (i32.add (local.get $g) (i32.const 2)))
+      (br $l)))
+    (if (i32.lt_u (local.get $g) (local.get $groups)) (then
+      (local.set $wv (v128.load (local.get $wp)))
+      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
+      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
+      (local.set $f (f32x4.add (local.get $f) (f32x4.mul
+        (f32x4.convert_i32x4_s (i32x4.add
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=16 (local.get $xp))))
+          (i32x4.add
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=32 (local.get $xp)))
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=48 (local.get $xp))))))
+        (v128.load32_splat (local.get $sp)))))))
+    (call $hsum (f32x4.add (local.get $f) (local.get $f2))))
+
+  ;; The same for four consecutive int16 rows (xbytes apart) against one q4 row.
+  (func $dot4_q4 (param $x i32) (param $xbytes i32) (param $w i32) (param $s i32) (param $groups i32) (result v128)
+    (local $g i32) (local $wv v128) (local $sc v128) (local $xp i32) (local $wp i32)
+    (local $l0 v128) (local $l1 v128) (local $h0 v128) (local $h1 v128)
+    (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
+    (local.set $wp (local.get $w))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
+      (local.set $wv (v128.load (local.get $wp)))
+      (local.set $h0 (i8x16.sub (v128.and (local.get $wv) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+      (local.set $l0 (i16x8.extend_low_i8x16_s (local.get $h0)))
+      (local.set $l1 (i16x8.extend_high_i8x16_s (local.get $h0)))
+      (local.set $h0 (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+      (local.set $h1 (i16x8.extend_high_i8x16_s (local.get $h0)))
+      (local.set $h0 (i16x8.extend_low_i8x16_s (local.get $h0)))
+      (local.set $sc (v128.load32_splat (i32.add (local.get $s) (i32.shl (local.get $g) (i32.const 2)))))
+      (local.set $xp (i32.add (local.get $x) (i32.shl (local.get $g) (i32.const 6))))
+      (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul (local.get $sc) (f32x4.convert_i32x4_s (i32x4.add
+        (i32x4.add (i32x4.dot_i16x8_s (local.get $l0) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $l1) (v128.load offset=16 (local.get $xp))))
+        (i32x4.add (i32x4.dot_i16x8_s (local.get $h0) (v128.load offset=32 (local.get $xp))) (i32x4.dot_i16x8_s (local.get $h1) (v128.load offset=48 (local.get $xp)))))))))
+      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
+      (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul (local.get $sc) (f32x4.convert_i32x4_s (i32x4.add
+        (i32x4.add (i32x4.dot_i16x8_s (local.get $l0) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $l1) (v128.load offset=16 (local.get $xp))))
+        (i32x4.add (i32x4.dot_i16x8_s (local.get $h0) (v128.load offset=32 (local.get $xp))) (i32x4.dot_i16x8_s (local.get $h1) (v128.load offset=48 (local.get $xp)))))))))
+      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
+      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul (local.get $sc) (f32x4.convert_i32x4_s (i32x4.add
+        (i32x4.add (i32x4.dot_i16x8_s (local.get $l0) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $l1) (v128.load offset=16 (local.get $xp))))
+        (i32x4.add (i32x4.dot_i16x8_s (local.get $h0) (v128.load offset=32 (local.get $xp))) (i32x4.dot_i16x8_s (local.get $h1) (v128.load offset=48 (local.get $xp)))))))))
+      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
+      (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul (local.get $sc) (f32x4.convert_i32x4_s (i32x4.add
+        (i32x4.add (i32x4.dot_i16x8_s (local.get $l0) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $l1) (v128.load offset=16 (local.get $xp))))
+        (i32x4.add (i32x4.dot_i16x8_s (local.get $h0) (v128.load offset=32 (local.get $xp))) (i32x4.dot_i16x8_s (local.get $h1) (v128.load offset=48 (local.get $xp)))))))))
+      (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
+      (local.set $g (i32.add (local.get $g) (i32.const 1)))
+      (br $l)))
+    (call $hsum4 (local.get $f0) (local.get $f1) (local.get $f2) (local.get $f3)))
+
   ;; y [rows, outs] = dequant(xq) · dequant(W)ᵀ (+ bias): xq [rows, stride] int16 with scales
   ;; xs [rows]; W int8 [outs, stride] with scales ws [outs]; bias 0 for none. Four rows of x
   ;; at a time (prefill), then one (decoding).
@@ -165,263 +259,42 @@
       (local.set $o (i32.add (local.get $o) (i32.const 1)))
       (br $each))))
 
-  ;; q4 activations, reordered in place and with an offset per block, before the products:
-  ;; each block's 32 int16 values x0..x31 (four vectors) become [x0 x2 … x14] [x1 x3 … x15]
-  ;; [x16 x18 … x30] [x17 … x31], the order in which the weights' nibbles come out of a block
-  ;; read as eight 16-bit lanes (lane k holds bytes 2k and 2k+1: weights 2k, 2k+16, 2k+1,
-  ;; 2k+17 at bits 0, 4, 8, 12), so that masks and 16-bit shifts unpack a block (no 8-bit
-  ;; shifts, no widening). The nibbles are used unsigned (q ∈ [0, 16)); c [rows·groups] v128
-  ;; receives each block's 8·Σx as four integer lanes, subtracted from the block's sum:
-  ;; Σ (q − 8)·x = Σ q·x − 8·Σ x, exactly.
-  (func $prep_q4 (param $xq i32) (param $blocks i32) (param $c i32)
-    (local $b i32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $e v128)
-    (local.set $e (v128.const i16x8 8 8 8 8 8 8 8 8))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $b) (local.get $blocks)))
-      (local.set $v0 (v128.load (local.get $xq)))
-      (local.set $v1 (v128.load offset=16 (local.get $xq)))
-      (local.set $v2 (v128.load offset=32 (local.get $xq)))
-      (local.set $v3 (v128.load offset=48 (local.get $xq)))
-      (v128.store (local.get $xq) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $v0) (local.get $v1)))
-      (v128.store offset=16 (local.get $xq) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $v0) (local.get $v1)))
-      (v128.store offset=32 (local.get $xq) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $v2) (local.get $v3)))
-      (v128.store offset=48 (local.get $xq) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $v2) (local.get $v3)))
-      (v128.store (local.get $c) (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $v0) (local.get $e)) (i32x4.dot_i16x8_s (local.get $v1) (local.get $e)))
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $v2) (local.get $e)) (i32x4.dot_i16x8_s (local.get $v3) (local.get $e)))))
-      (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
-      (local.set $c (i32.add (local.get $c) (i32.const 16)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $l))))
-
-  ;; The sum of one reordered int16 row x (offsets c) and one q4 row (groups blocks; block
-  ;; scales at s), each block's exact integer sum times its scale.
-  (func $dot_q4 (param $x i32) (param $c i32) (param $w i32) (param $s i32) (param $groups i32) (result f32)
-    (local $g i32) (local $f v128) (local $wv v128) (local $m v128)
-    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
-      (local.set $wv (v128.load (local.get $w)))
-      (local.set $f (f32x4.add (local.get $f) (f32x4.mul
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
-          (v128.load (local.get $c))))
-        (v128.load32_splat (local.get $s)))))
-      (local.set $x (i32.add (local.get $x) (i32.const 64)))
-      (local.set $c (i32.add (local.get $c) (i32.const 16)))
-      (local.set $w (i32.add (local.get $w) (i32.const 16)))
-      (local.set $s (i32.add (local.get $s) (i32.const 4)))
-      (local.set $g (i32.add (local.get $g) (i32.const 1)))
-      (br $l)))
-    (call $hsum (local.get $f)))
-
-  ;; One reordered int16 row x (offsets c) against four consecutive q4 rows (w, scales s;
-  ;; wbytes and sbytes apart): the activations are read once for four outputs (decoding).
-  (func $dot4w_q4 (param $x i32) (param $c i32) (param $w i32) (param $wbytes i32) (param $s i32) (param $sbytes i32) (param $groups i32) (result v128)
-    (local $g i32) (local $cv v128) (local $wp i32) (local $sp i32) (local $wv v128) (local $m v128)
-    (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
-    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
-      (local.set $cv (v128.load (local.get $c)))
-      (local.set $wp (local.get $w))
-      (local.set $sp (local.get $s))
-      (local.set $wv (v128.load (local.get $wp)))
-      (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
-          (local.get $cv))) (v128.load32_splat (local.get $sp)))))
-      (local.set $wp (i32.add (local.get $wp) (local.get $wbytes)))
-      (local.set $sp (i32.add (local.get $sp) (local.get $sbytes)))
-      (local.set $wv (v128.load (local.get $wp)))
-      (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
-          (local.get $cv))) (v128.load32_splat (local.get $sp)))))
-      (local.set $wp (i32.add (local.get $wp) (local.get $wbytes)))
-      (local.set $sp (i32.add (local.get $sp) (local.get $sbytes)))
-      (local.set $wv (v128.load (local.get $wp)))
-      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
-          (local.get $cv))) (v128.load32_splat (local.get $sp)))))
-      (local.set $wp (i32.add (local.get $wp) (local.get $wbytes)))
-      (local.set $sp (i32.add (local.get $sp) (local.get $sbytes)))
-      (local.set $wv (v128.load (local.get $wp)))
-      (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $x)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $x))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $x)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $x)))))
-          (local.get $cv))) (v128.load32_splat (local.get $sp)))))
-      (local.set $x (i32.add (local.get $x) (i32.const 64)))
-      (local.set $c (i32.add (local.get $c) (i32.const 16)))
-      (local.set $w (i32.add (local.get $w) (i32.const 16)))
-      (local.set $s (i32.add (local.get $s) (i32.const 4)))
-      (local.set $g (i32.add (local.get $g) (i32.const 1)))
-      (br $l)))
-    (call $hsum4 (local.get $f0) (local.get $f1) (local.get $f2) (local.get $f3)))
-
-  ;; Four consecutive reordered int16 rows (xbytes apart; offsets cbytes apart) against one
-  ;; q4 row: one load of the weights serving four rows (prefill).
-  (func $dot4_q4 (param $x i32) (param $xbytes i32) (param $c i32) (param $cbytes i32) (param $w i32) (param $s i32) (param $groups i32) (result v128)
-    (local $g i32) (local $wv v128) (local $sc v128) (local $xp i32) (local $cp i32) (local $m v128)
-    (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
-    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
-      (local.set $wv (v128.load (local.get $w)))
-      (local.set $sc (v128.load32_splat (local.get $s)))
-      (local.set $xp (local.get $x))
-      (local.set $cp (local.get $c))
-      (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul (local.get $sc)
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $xp)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))
-          (v128.load (local.get $cp)))))))
-      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-      (local.set $cp (i32.add (local.get $cp) (local.get $cbytes)))
-      (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul (local.get $sc)
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $xp)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))
-          (v128.load (local.get $cp)))))))
-      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-      (local.set $cp (i32.add (local.get $cp) (local.get $cbytes)))
-      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul (local.get $sc)
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $xp)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))
-          (v128.load (local.get $cp)))))))
-      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-      (local.set $cp (i32.add (local.get $cp) (local.get $cbytes)))
-      (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul (local.get $sc)
-        (f32x4.convert_i32x4_s (i32x4.sub
-          (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (local.get $wv) (local.get $m)) (v128.load (local.get $xp)))
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m)) (v128.load offset=16 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m)) (v128.load offset=32 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))
-          (v128.load (local.get $cp)))))))
-      (local.set $x (i32.add (local.get $x) (i32.const 64)))
-      (local.set $c (i32.add (local.get $c) (i32.const 16)))
-      (local.set $w (i32.add (local.get $w) (i32.const 16)))
-      (local.set $s (i32.add (local.get $s) (i32.const 4)))
-      (local.set $g (i32.add (local.get $g) (i32.const 1)))
-      (br $l)))
-    (call $hsum4 (local.get $f0) (local.get $f1) (local.get $f2) (local.get $f3)))
-
-  ;; y [rows, outs] = dequant(xq) · dequant(W)ᵀ (+ bias) for q4 weights: W [outs, groups]
-  ;; blocks of 16 bytes, scales ws [outs, groups]; xq [rows, 32·groups] int16 with scales xs
-  ;; [rows] (reordered in place here); c scratch for rows·groups v128 offsets. Four rows of
-  ;; x against one row of W at a time (prefill), then each remaining row of x against four
-  ;; rows of W at a time (decoding), then one.
+  ;; The same for q4 weights: W [outs, groups] blocks of 16 bytes, scales ws [outs, groups];
+  ;; xq [rows, 32·groups] int16.
   (func (export "qmm_q4") (param $xq i32) (param $xs i32) (param $rows i32) (param $groups i32)
-    (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32) (param $c i32)
-    (local $o i32) (local $r i32) (local $b f32) (local $v v128) (local $yp i32) (local $ybytes i32)
-    (local $xbytes i32) (local $wbytes i32) (local $sbytes i32) (local $xr i32) (local $cr i32) (local $sx f32)
+    (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32)
+    (local $o i32) (local $r i32) (local $wr i32) (local $sr i32) (local $b f32) (local $v v128) (local $yp i32) (local $ybytes i32) (local $xbytes i32)
     (local.set $ybytes (i32.shl (local.get $outs) (i32.const 2)))
     (local.set $xbytes (i32.shl (local.get $groups) (i32.const 6)))
-    (local.set $wbytes (i32.shl (local.get $groups) (i32.const 4)))
-    (local.set $sbytes (i32.shl (local.get $groups) (i32.const 2)))
-    (call $prep_q4 (local.get $xq) (i32.mul (local.get $rows) (local.get $groups)) (local.get $c))
-    (if (i32.ge_u (local.get $rows) (i32.const 4)) (then
-      (block $done (loop $each
-        (br_if $done (i32.ge_u (local.get $o) (local.get $outs)))
-        (local.set $b (if (result f32) (local.get $bias) (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))) (else (f32.const 0))))
-        (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $o) (i32.const 2))))
-        (local.set $r (i32.const 0))
-        (block $e4 (loop $l4
-          (br_if $e4 (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
-          (local.set $v (f32x4.add (f32x4.splat (local.get $b)) (f32x4.mul
-            (call $dot4_q4 (i32.add (local.get $xq) (i32.mul (local.get $r) (local.get $xbytes))) (local.get $xbytes)
-              (i32.add (local.get $c) (i32.mul (local.get $r) (local.get $wbytes))) (local.get $wbytes)
-              (i32.add (local.get $w) (i32.mul (local.get $o) (local.get $wbytes))) (i32.add (local.get $ws) (i32.mul (local.get $o) (local.get $sbytes))) (local.get $groups))
-            (v128.load (i32.add (local.get $xs) (i32.shl (local.get $r) (i32.const 2)))))))
-          (f32.store (local.get $yp) (f32x4.extract_lane 0 (local.get $v)))
-          (f32.store (i32.add (local.get $yp) (local.get $ybytes)) (f32x4.extract_lane 1 (local.get $v)))
-          (f32.store (i32.add (local.get $yp) (i32.mul (local.get $ybytes) (i32.const 2))) (f32x4.extract_lane 2 (local.get $v)))
-          (f32.store (i32.add (local.get $yp) (i32.mul (local.get $ybytes) (i32.const 3))) (f32x4.extract_lane 3 (local.get $v)))
-          (local.set $yp (i32.add (local.get $yp) (i32.shl (local.get $ybytes) (i32.const 2))))
-          (local.set $r (i32.add (local.get $r) (i32.const 4)))
-          (br $l4)))
-        (local.set $o (i32.add (local.get $o) (i32.const 1)))
-        (br $each)))))
-    (local.set $r (i32.and (local.get $rows) (i32.const -4)))
-    (block $rdone (loop $rows1
-      (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $xr (i32.add (local.get $xq) (i32.mul (local.get $r) (local.get $xbytes))))
-      (local.set $cr (i32.add (local.get $c) (i32.mul (local.get $r) (local.get $wbytes))))
-      (local.set $sx (f32.load (i32.add (local.get $xs) (i32.shl (local.get $r) (i32.const 2)))))
-      (local.set $yp (i32.add (local.get $y) (i32.mul (local.get $r) (local.get $ybytes))))
-      (local.set $o (i32.const 0))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $o) (local.get $outs)))
+      (local.set $wr (i32.add (local.get $w) (i32.shl (i32.mul (local.get $o) (local.get $groups)) (i32.const 4))))
+      (local.set $sr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $o) (local.get $groups)) (i32.const 2))))
+      (local.set $b (if (result f32) (local.get $bias) (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))) (else (f32.const 0))))
+      (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $o) (i32.const 2))))
+      (local.set $r (i32.const 0))
       (block $e4 (loop $l4
-        (br_if $e4 (i32.gt_u (i32.add (local.get $o) (i32.const 4)) (local.get $outs)))
-        (v128.store (local.get $yp) (f32x4.add
-          (if (result v128) (local.get $bias) (then (v128.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))) (else (v128.const f32x4 0 0 0 0)))
-          (f32x4.mul (f32x4.splat (local.get $sx))
-            (call $dot4w_q4 (local.get $xr) (local.get $cr) (i32.add (local.get $w) (i32.mul (local.get $o) (local.get $wbytes))) (local.get $wbytes)
-              (i32.add (local.get $ws) (i32.mul (local.get $o) (local.get $sbytes))) (local.get $sbytes) (local.get $groups)))))
-        (local.set $yp (i32.add (local.get $yp) (i32.const 16)))
-        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (br_if $e4 (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+        (local.set $v (f32x4.add (f32x4.splat (local.get $b)) (f32x4.mul
+          (call $dot4_q4 (i32.add (local.get $xq) (i32.mul (local.get $r) (local.get $xbytes))) (local.get $xbytes) (local.get $wr) (local.get $sr) (local.get $groups))
+          (v128.load (i32.add (local.get $xs) (i32.shl (local.get $r) (i32.const 2)))))))
+        (f32.store (local.get $yp) (f32x4.extract_lane 0 (local.get $v)))
+        (f32.store (i32.add (local.get $yp) (local.get $ybytes)) (f32x4.extract_lane 1 (local.get $v)))
+        (f32.store (i32.add (local.get $yp) (i32.mul (local.get $ybytes) (i32.const 2))) (f32x4.extract_lane 2 (local.get $v)))
+        (f32.store (i32.add (local.get $yp) (i32.mul (local.get $ybytes) (i32.const 3))) (f32x4.extract_lane 3 (local.get $v)))
+        (local.set $yp (i32.add (local.get $yp) (i32.shl (local.get $ybytes) (i32.const 2))))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
         (br $l4)))
       (block $e1 (loop $l1
-        (br_if $e1 (i32.ge_u (local.get $o) (local.get $outs)))
-        (f32.store (local.get $yp) (f32.add
-          (if (result f32) (local.get $bias) (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))) (else (f32.const 0)))
-          (f32.mul (local.get $sx)
-            (call $dot_q4 (local.get $xr) (local.get $cr) (i32.add (local.get $w) (i32.mul (local.get $o) (local.get $wbytes)))
-              (i32.add (local.get $ws) (i32.mul (local.get $o) (local.get $sbytes))) (local.get $groups)))))
-        (local.set $yp (i32.add (local.get $yp) (i32.const 4)))
-        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br_if $e1 (i32.ge_u (local.get $r) (local.get $rows)))
+        (f32.store (local.get $yp) (f32.add (local.get $b) (f32.mul
+          (call $dot_q4 (i32.add (local.get $xq) (i32.mul (local.get $r) (local.get $xbytes))) (local.get $wr) (local.get $sr) (local.get $groups))
+          (f32.load (i32.add (local.get $xs) (i32.shl (local.get $r) (i32.const 2)))))))
+        (local.set $yp (i32.add (local.get $yp) (local.get $ybytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $l1)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $rows1))))
+      (local.set $o (i32.add (local.get $o) (i32.const 1)))
+      (br $each))))
 
   ;; out [count, n] float32 = rows ids [count] (int32) of an int8 matrix (stride bytes a row,
   ;; scales ws), dequantized: an embedding lookup that reads the quantized rows.
