@@ -6,6 +6,7 @@
 //   node bench/quant.mjs --config tiny --contexts 8 --rounds 1  # a seconds-long smoke test
 //   node bench/quant.mjs --quality --model DIR                   # Mini-GPT validation loss, f32/int8/q4
 //   node bench/quant.mjs --interleave --decode-steps 32          # all formats in one process, steps alternated
+//   node bench/quant.mjs --kernel                                # the matrix-vector kernels alone, int8 and q4 alternated
 //
 // Each (format, round) runs in its own Node process, so that its peak RSS is its own; rounds
 // interleave the formats (f32, int8, q4, f32, int8, q4 …) and the table gives each format's
@@ -229,7 +230,55 @@ async function quality() {
   console.log(`\n## Quantized Mini-GPT quality (${dir}, ${tree.count(params).toLocaleString('en-US')} parameters; ${valFile.split('/').at(-1)})\n\n${table(rows)}\n`)
 }
 
-if (argv.includes('--quality')) {
+/**
+ * --kernel: one activation row times GPT-2 124M's matrices (768→2304, 768→768, 768→3072,
+ * 3072→768 and the tied head 768→50257), int8 and q4 calls alternated, --rounds × 20 calls
+ * each; GB/s counts the weight and scale bytes a call reads.
+ */
+const kernels = async () => {
+  await initBackend('wasm')
+  const shapes = [
+    [2304, 768],
+    [768, 768],
+    [3072, 768],
+    [768, 3072],
+    [50257, 768],
+  ]
+  const rows = []
+  for (const [outs, cols] of shapes) {
+    const w = Float32Array.from(normal(key(seed), outs * cols, 0.02))
+    const x = tf.tensor2d(Float32Array.from(normal(key(seed + 1), cols)), [1, cols])
+    const m = Object.fromEntries(['int8', 'q4'].map((f) => [f, quant.uploadQuantized(quant.quantizeRows(f, w, outs, cols))]))
+    const times = { int8: [], q4: [] }
+    const call = (f) => {
+      const t0 = performance.now()
+      const y = quant.quantizedMatmul(x, m[f])
+      y.dataSync()
+      const dt = performance.now() - t0
+      y.dispose()
+      return dt
+    }
+    for (const f of ['int8', 'q4']) for (let i = 0; i < 3; i++) call(f)
+    for (let r = 0; r < rounds * 20; r++) for (const f of ['int8', 'q4']) times[f].push(call(f))
+    const bytes = (f) => (f === 'int8' ? outs * (Math.ceil(cols / 32) * 32 + 4) : outs * Math.ceil(cols / 32) * 20)
+    const ms = (f) => median(times[f])
+    rows.push({
+      matrix: `${cols}→${outs}`,
+      'int8 ms': ms('int8').toFixed(3),
+      'q4 ms': ms('q4').toFixed(3),
+      'int8 GB/s': (bytes('int8') / ms('int8') / 1e6).toFixed(2),
+      'q4 GB/s': (bytes('q4') / ms('q4') / 1e6).toFixed(2),
+      'q4 speed ÷ int8': `${(ms('int8') / ms('q4')).toFixed(2)}×`,
+    })
+    x.dispose()
+    for (const q of Object.values(m)) quant.disposeQuantized(q)
+  }
+  console.log(`\n## Quantized matrix-vector kernels (one row, wasm; median of ${rounds * 20} alternated calls)\n\n${machine()}\n\n${table(rows)}\n`)
+}
+
+if (argv.includes('--kernel')) {
+  await kernels()
+} else if (argv.includes('--quality')) {
   await quality()
 } else if (argv.includes('--interleave')) {
   await interleaved()
