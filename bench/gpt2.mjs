@@ -44,7 +44,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, wasmThreadCount, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
-import { median, table, machine, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
+import { argmax, median, table, machine, timeGreedyDecode, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -104,12 +104,6 @@ const randomIds = (k, n, vocab) => Array.from(uniform(k, n, 0, vocab), (x) => Ma
 // ---------------------------------------------------------------------------------------------
 // Parts
 
-const argmax = (row) => {
-  let best = 0
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
-  return best
-}
-
 async function benchDecode() {
   await initBackend('wasm', wasmOptions)
   const t0 = performance.now()
@@ -121,23 +115,7 @@ async function benchDecode() {
   const results = []
   for (const [ci, c] of contexts.entries()) {
     const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
-    let t = performance.now()
-    let out = await decoder.prefill([prompt])
-    const prefill = (performance.now() - t) / 1000
-    let next = await decoder.step(out.cache, [argmax(out.logits[0])]) // warm-up step, untimed
-    decoder.release(out.cache)
-    out = next
-    const times = []
-    for (let s = 0; s < decodeSteps; s++) {
-      const token = argmax(out.logits[0])
-      t = performance.now()
-      next = await decoder.step(out.cache, [token])
-      times.push((performance.now() - t) / 1000)
-      decoder.release(out.cache)
-      out = next
-    }
-    const finalLength = out.cache[0].k.shape[2]
-    decoder.release(out.cache)
+    const { prefillSeconds: prefill, stepSeconds: times, finalLength } = await timeGreedyDecode(decoder, prompt, decodeSteps)
     const total = times.reduce((a, b) => a + b, 0)
     const r = {
       context: c,

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, webgpuAdapter, key, foldIn, uniform, normal, tree, train, gpt2, minigpt, sample } from '../dist/index.js'
 import { attendOneQueryWebGpu } from '../dist/backend/webgpu/attend-one-query.js'
-import { machine, median, table } from './util.mjs'
+import { machine, median, table, timeGreedyDecode } from './util.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const argv = process.argv.slice(2)
@@ -83,32 +83,11 @@ async function measureTrain() {
   return { train_tokens_per_s: (B * T) / median(times), train_step_ms_median: 1000 * median(times) }
 }
 
-const argmax = (row) => {
-  let best = 0
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
-  return best
-}
-
 async function measureDecode() {
   const params = gpt2.gpt2(config).init(key(3))
   const decoder = sample.gpt2Decoder(config, params, { ownsParams: true })
   const prompt = Array.from(uniform(key(4), context), (x) => Math.floor(x * config.vocab_size))
-  let t = performance.now()
-  let out = await decoder.prefill([prompt])
-  const prefill = (performance.now() - t) / 1000
-  let next = await decoder.step(out.cache, [argmax(out.logits[0])]) // warm-up, untimed (pipelines compile here)
-  decoder.release(out.cache)
-  out = next
-  const times = []
-  for (let s = 0; s < decodeSteps; s++) {
-    const token = argmax(out.logits[0])
-    t = performance.now()
-    next = await decoder.step(out.cache, [token])
-    times.push((performance.now() - t) / 1000)
-    decoder.release(out.cache)
-    out = next
-  }
-  decoder.release(out.cache)
+  const { prefillSeconds: prefill, stepSeconds: times } = await timeGreedyDecode(decoder, prompt, decodeSteps)
   decoder.dispose()
   const total = times.reduce((a, b) => a + b, 0)
   return {

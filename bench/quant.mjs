@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { initBackend, key, foldIn, normal, uniform, tree, gpt2, sample, quant, io, data, train } from '../dist/index.js'
-import { median, table, machine } from './util.mjs'
+import { argmax, median, table, machine, timeGreedyDecode } from './util.mjs'
 
 const argv = process.argv.slice(2)
 const opt = (name, fallback) => {
@@ -47,11 +47,6 @@ const seed = Number(opt('seed', '0'))
 const log = (...a) => console.error(...a)
 const rssMb = () => process.resourceUsage().maxRSS / 1024
 
-const argmax = (row) => {
-  let best = 0
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
-  return best
-}
 const randomIds = (k, n, vocab) => Array.from(uniform(k, n, 0, vocab), (x) => Math.min(vocab - 1, Math.floor(x)))
 
 /**
@@ -178,22 +173,7 @@ async function child(format) {
   const rows = []
   for (const [ci, c] of contexts.entries()) {
     const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
-    let t = performance.now()
-    let out = await decoder.prefill([prompt])
-    const prefill = (performance.now() - t) / 1000
-    let next = await decoder.step(out.cache, [argmax(out.logits[0])])
-    decoder.release(out.cache)
-    out = next
-    const times = []
-    for (let s = 0; s < decodeSteps; s++) {
-      const token = argmax(out.logits[0])
-      t = performance.now()
-      next = await decoder.step(out.cache, [token])
-      times.push((performance.now() - t) / 1000)
-      decoder.release(out.cache)
-      out = next
-    }
-    decoder.release(out.cache)
+    const { prefillSeconds: prefill, stepSeconds: times } = await timeGreedyDecode(decoder, prompt, decodeSteps)
     rows.push({ context: c, prefill_tokens_per_s: c / prefill, decode_tokens_per_s: decodeSteps / times.reduce((a, b) => a + b, 0), step_ms_median: 1000 * median(times) })
     log(`${format} @ ${c}: prefill ${prefill.toFixed(2)} s, ${rows.at(-1).decode_tokens_per_s.toFixed(1)} tok/s`)
   }

@@ -76,3 +76,37 @@ export const torchLabel = (blas) =>
     : blas.reference
       ? 'PyTorch on the REFERENCE BLAS (not a comparison)'
       : `PyTorch + ${blas.blas.split(' ').slice(0, 2).join(' ')}`
+
+/** The index of a row's largest value (greedy decoding on the host). */
+export const argmax = (row) => {
+  let best = 0
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
+  return best
+}
+
+/**
+ * The decode protocol every benchmark shares: `prompt` prefilled in one call (timed on its own),
+ * one untimed greedy step (warm-up: packing, pipelines), then `steps` timed greedy steps through
+ * a sample.DecoderModel. Returns the prefill's seconds, each step's seconds and the cache length
+ * at the end; the caches are released.
+ */
+export const timeGreedyDecode = async (decoder, prompt, steps) => {
+  let t = performance.now()
+  let out = await decoder.prefill([prompt])
+  const prefillSeconds = (performance.now() - t) / 1000
+  let next = await decoder.step(out.cache, [argmax(out.logits[0])])
+  decoder.release(out.cache)
+  out = next
+  const stepSeconds = []
+  for (let s = 0; s < steps; s++) {
+    const token = argmax(out.logits[0])
+    t = performance.now()
+    next = await decoder.step(out.cache, [token])
+    stepSeconds.push((performance.now() - t) / 1000)
+    decoder.release(out.cache)
+    out = next
+  }
+  const finalLength = out.cache[0]?.k?.shape?.[2]
+  decoder.release(out.cache)
+  return { prefillSeconds, stepSeconds, finalLength }
+}
