@@ -32,9 +32,11 @@ describe('the model description', () => {
     expect(describeProblems(withField({ logits: [[[0]]] }))).toEqual(['logits: must be a function, got an array'])
     expect(describeProblems(withField({ padding: 'masked' }))).toEqual(["padding: must be 'mask', 'left' or { padId }, got \"masked\""])
     expect(describeProblems(withField({ padding: { padId: 9 } }))).toEqual(['padding.padId: must be a token id in [0, 5) (below vocabSize), got 9'])
-    expect(describeProblems(withField({ incremental: { prefill: () => 0 } }))[0]).toMatch(/^incremental: must be \{ prefill, step, release\? \}/)
+    expect(describeProblems(withField({ incremental: { prefill: () => 0 } }))[0]).toMatch(
+      /^incremental: must be a DecoderModel \{ vocabSize, contextLength, prefill, step, select, release \}/,
+    )
     expect(describeProblems(withField({ incremental: { ...good.incremental, relase: () => 0 } }))).toEqual([
-      'incremental.relase: unknown field (did you mean release?); a model description has only prefill, step, release',
+      'incremental.relase: unknown field (did you mean release?); a model description has only vocabSize, contextLength, prefill, step, select, release',
     ])
     expect(describeProblems(null)).toEqual(['the model must be an object { vocabSize, maxLength, logits, … }, got null'])
   })

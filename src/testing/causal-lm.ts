@@ -23,19 +23,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as fc from 'fast-check'
 import { initBackend } from '../backend/index.js'
 import { attentionMask, tokenBatch, tokenSequence } from './arbitraries.js'
-import {
-  callAttention,
-  callLogits,
-  fromDecoderModel,
-  guard,
-  isDecoderModel,
-  modelName,
-  readNextLogits,
-  type CausalLm,
-  type Incremental,
-  type Logits,
-  type TokenBatch,
-} from './model.js'
+import { callAttention, callLogits, guard, ModelError, modelName, readNextLogits, type CausalLm, type Logits, type TokenBatch } from './model.js'
 import { describeProblems } from './description.js'
 import { assertReport, assertReports, runProperty, skipped, Violation, type PropertyReport, type RunOptions } from './run.js'
 import { batchInWords, compareRows, differenceInWords, numberInWords, rowInWords, tokensInWords, type Sides } from './words.js'
@@ -354,13 +342,10 @@ export const prefixConsistency: LmProperty = define({
   },
 })
 
-const incrementalOf = <P, S>(model: CausalLm<P, S>): Incremental<P, S> =>
-  (isDecoderModel(model.incremental) ? fromDecoderModel(model.incremental) : model.incremental) as Incremental<P, S>
-
 /**
  * Feeds `rows` to incremental decoding: prefill the first `prompt` positions (with `mask`'s
  * columns when given), then one token at a time; `compare(logits, position)` sees every
- * position's next-token logits. Releases every state exactly once.
+ * position's next-token logits. Releases every cache exactly once.
  */
 const decode = async <P, S>(
   model: CausalLm<P, S>,
@@ -369,25 +354,25 @@ const decode = async <P, S>(
   mask: TokenBatch | undefined,
   compare: (got: readonly Float32Array[], position: number) => void,
 ): Promise<void> => {
-  const inc = incrementalOf(model)
-  const params = model.params as P
+  const inc = model.incremental
+  if (inc === undefined) throw new ModelError(`${modelName(model)} offers no incremental decoding`)
   const b = rows.length
   const prompts = rows.map((r) => r.slice(0, prompt))
-  const options = mask === undefined ? {} : { attentionMask: mask.map((r) => r.slice(0, prompt)) }
-  const said = `incremental.prefill(${batchInWords(prompts)}${mask === undefined ? '' : `, attention mask ${batchInWords(options.attentionMask ?? [])}`})`
-  let out = await guard(said, () => inc.prefill(params, prompts, options))
-  let state = out.state
+  const attentionMask = mask?.map((r) => r.slice(0, prompt))
+  const said = `incremental.prefill(${batchInWords(prompts)}${attentionMask === undefined ? '' : `, attention mask ${batchInWords(attentionMask)}`})`
+  let out = await guard(said, () => (attentionMask === undefined ? inc.prefill(prompts) : inc.prefill(prompts, { attentionMask })))
+  let cache = out.cache
   try {
     compare(await readNextLogits(out.logits, b, model.vocabSize, said), prompt - 1)
     for (let j = prompt; j < rows[0].length; j++) {
       const fed = rows.map((r) => r[j])
-      out = await guard(`incremental.step(…, ${tokensInWords(fed)}) at position ${j}`, () => inc.step(params, state, fed))
-      if (out.state !== state) inc.release?.(state)
-      state = out.state
+      out = await guard(`incremental.step(…, ${tokensInWords(fed)}) at position ${j}`, () => inc.step(cache, fed))
+      if (out.cache !== cache) inc.release(cache)
+      cache = out.cache
       compare(await readNextLogits(out.logits, b, model.vocabSize, `incremental.step(…, ${tokensInWords(fed)}) at position ${j}`), j)
     }
   } finally {
-    inc.release?.(state)
+    inc.release(cache)
   }
 }
 
@@ -584,7 +569,7 @@ export const leftPaddingInvariance: LmProperty = define<LeftPaddingCase>({
           `left-padding invariance violated: the logits of ${tokensInWords(real)} at position ${q} differ by ${by} between running it alone and left-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(mask[row])}) in the batch ${batchInWords(tokens)}`,
       )
     }
-    if (model.incremental === undefined || isDecoderModel(model.incremental)) return
+    if (model.incremental === undefined) return
     await decode(model, tokens, prompt, mask, (got, position) => {
       got.forEach((r, row) => {
         const q = position - pads[row]
