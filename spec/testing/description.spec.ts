@@ -93,7 +93,7 @@ it('reports NaN as NaN first, not as a violated invariant', async () => {
     ...toy,
     name: 'NaN at token 4',
     logits: async (p, tokens, o) => ((await toy.logits(p, tokens, o)) as number[][][]).map((r, b) => r.map((l, q) => (tokens[b][q] === 4 ? l.map(() => NaN) : l))),
-  } // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
   const r = await causalInvariance.check(nan, { seed: 1 })
   expect(r.status).toBe('failed')
   expect(r.message).toMatch(/^NaN in the logits \(found while checking causal invariance\): the logits of \[[\d, ]*4[\d, ]*\] at position \d+ include NaN \(token 0's logit\)/)

@@ -82,7 +82,7 @@ export interface LmProperty {
    * Why the invariant cannot be checked on this model (a capability it declares it lacks), or
    * undefined. An invalid model description is never a reason to skip: it is a failure.
    */
-  readonly skipReason: (model: CausalLm<any, any>, options?: CausalLmOptions) => string | undefined // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly skipReason: (model: CausalLm<any, any>, options?: CausalLmOptions) => string | undefined
   /** Checks the invariant; resolves to a report (failed, passed or skipped) and never throws on a violation. */
   readonly check: <P, S>(model: CausalLm<P, S>, options?: CausalLmOptions) => Promise<PropertyReport>
   /** Checks the invariant and throws a {@link PropertyViolation} (the counterexample in words) if it fails. */
@@ -103,7 +103,7 @@ interface Limits {
 }
 
 const limitsOf = (model: CausalLm<any, any>, options: CausalLmOptions): Limits => ({
-  // eslint-disable-line @typescript-eslint/no-explicit-any
+
   vocab: model.vocabSize,
   minLength: 1,
   maxLength: Math.max(1, Math.min(options.maxLength ?? LONG_CONTEXT, model.maxLength)),
@@ -117,16 +117,16 @@ const limitsOf = (model: CausalLm<any, any>, options: CausalLmOptions): Limits =
 const longEnd = (l: Limits): Limits => ({ ...l, minLength: l.maxLength, minBatch: l.maxBatch, size: 'max' })
 
 /** A call of the model's logits that reports NaN at a real position as NaN, before any comparison. */
-type LogitsCall = <P>(model: CausalLm<P, any>, tokens: TokenBatch, mask?: TokenBatch) => Promise<Logits> // eslint-disable-line @typescript-eslint/no-explicit-any
+type LogitsCall = <P>(model: CausalLm<P, any>, tokens: TokenBatch, mask?: TokenBatch) => Promise<Logits>
 
 interface Definition<T> {
   readonly id: LmPropertyId
   readonly name: string
   readonly summary: string
   readonly runs: number
-  readonly requires: (model: CausalLm<any, any>, limits: Limits, options: CausalLmOptions) => string | undefined // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly requires: (model: CausalLm<any, any>, limits: Limits, options: CausalLmOptions) => string | undefined
   /** The cases, within the limits: sequences of minLength to maxLength tokens, minBatch to maxBatch rows where it draws batches. */
-  readonly cases: (limits: Limits, model: CausalLm<any, any>) => fc.Arbitrary<T> // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly cases: (limits: Limits, model: CausalLm<any, any>) => fc.Arbitrary<T>
   readonly holds: <P, S>(model: CausalLm<P, S>, c: T, limits: Limits, options: CausalLmOptions, call: LogitsCall) => Promise<void>
   /** Set-up around the whole run (switching backends); may return a reason to skip. */
   readonly around?: (options: CausalLmOptions, run: () => Promise<PropertyReport>) => Promise<PropertyReport | string>
@@ -165,7 +165,7 @@ const invalidDescription = (property: string, subject: string, problems: readonl
 const define = <T>(d: Definition<T>): LmProperty => {
   const skipReason = (
     model: CausalLm<any, any>,
-    options: CausalLmOptions = {}, // eslint-disable-line @typescript-eslint/no-explicit-any
+    options: CausalLmOptions = {},
   ) => (describeProblems(model).length > 0 ? undefined : d.requires(model, limitsOf(model, options), options))
   const check = async <P, S>(model: CausalLm<P, S>, options: CausalLmOptions = {}): Promise<PropertyReport> => {
     const subject = typeof (model as { name?: unknown })?.name === 'string' ? modelName(model) : 'the model'
@@ -201,7 +201,7 @@ const runSampled = async <T>(
   name: string,
   subject: string,
   limits: Limits,
-  model: CausalLm<any, any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+  model: CausalLm<any, any>,
   options: CausalLmOptions,
   d: Definition<T>,
   holds: (l: Limits) => (c: T) => Promise<void>,
@@ -437,7 +437,7 @@ interface PaddingCase {
 
 const isRightPadded = (mask: readonly number[]): boolean => mask.every((x, i) => i === 0 || x <= mask[i - 1])
 
-const takesMask = (m: CausalLm<any, any>): boolean => m.padding === 'mask' || m.padding === 'left' // eslint-disable-line @typescript-eslint/no-explicit-any
+const takesMask = (m: CausalLm<any, any>): boolean => m.padding === 'mask' || m.padding === 'left'
 
 /** Throws unless every logit at a real position is finite (NaN is caught earlier, as NaN). */
 const finiteAtReal = (logits: Logits, tokens: TokenBatch, mask: TokenBatch, property: string): void => {

@@ -98,7 +98,7 @@ export interface CausalLm<P = unknown, S = unknown> {
 }
 
 /** A name for messages: the model's own or `the model`. */
-export const modelName = (m: CausalLm<any, any>): string => m.name ?? 'the model' // eslint-disable-line @typescript-eslint/no-explicit-any
+export const modelName = (m: CausalLm<any, any>): string => m.name ?? 'the model'
 
 /**
  * A problem with what the model returned (a wrong shape, a thrown error): reported as the
