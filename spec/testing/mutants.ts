@@ -36,7 +36,6 @@ export interface Mutant {
 }
 
 const lm = (name: string, model: () => CausalLm<any, any>, options: CausalLmOptions & Selection = {}): Mutant => ({
-
   name,
   reports: () => checkCausalLm(model(), { skip: ['backendAgreement'], ...options }),
 })

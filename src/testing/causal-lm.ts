@@ -103,7 +103,6 @@ interface Limits {
 }
 
 const limitsOf = (model: CausalLm<any, any>, options: CausalLmOptions): Limits => ({
-
   vocab: model.vocabSize,
   minLength: 1,
   maxLength: Math.max(1, Math.min(options.maxLength ?? LONG_CONTEXT, model.maxLength)),
@@ -163,10 +162,8 @@ const invalidDescription = (property: string, subject: string, problems: readonl
 })
 
 const define = <T>(d: Definition<T>): LmProperty => {
-  const skipReason = (
-    model: CausalLm<any, any>,
-    options: CausalLmOptions = {},
-  ) => (describeProblems(model).length > 0 ? undefined : d.requires(model, limitsOf(model, options), options))
+  const skipReason = (model: CausalLm<any, any>, options: CausalLmOptions = {}) =>
+    describeProblems(model).length > 0 ? undefined : d.requires(model, limitsOf(model, options), options)
   const check = async <P, S>(model: CausalLm<P, S>, options: CausalLmOptions = {}): Promise<PropertyReport> => {
     const subject = typeof (model as { name?: unknown })?.name === 'string' ? modelName(model) : 'the model'
     const problems = describeProblems(model)
