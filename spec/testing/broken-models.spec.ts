@@ -42,7 +42,6 @@ const N = String.raw`-?[\d.e-]+` // a number in a message
 
 /** The property fails on the broken model with a message matching `pattern`, and holds on the real one. */
 const catches = async (property: LmProperty, bad: CausalLm<any, any>, pattern: RegExp, real: CausalLm<any, any> = real2) => {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   const r = await property.check(bad)
   expect(r.status, r.message).toBe('failed')
   expect(r.message.startsWith(`${property.name} violated: `), r.message).toBe(true)

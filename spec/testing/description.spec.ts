@@ -32,9 +32,11 @@ describe('the model description', () => {
     expect(describeProblems(withField({ logits: [[[0]]] }))).toEqual(['logits: must be a function, got an array'])
     expect(describeProblems(withField({ padding: 'masked' }))).toEqual(["padding: must be 'mask', 'left' or { padId }, got \"masked\""])
     expect(describeProblems(withField({ padding: { padId: 9 } }))).toEqual(['padding.padId: must be a token id in [0, 5) (below vocabSize), got 9'])
-    expect(describeProblems(withField({ incremental: { prefill: () => 0 } }))[0]).toMatch(/^incremental: must be \{ prefill, step, release\? \}/)
+    expect(describeProblems(withField({ incremental: { prefill: () => 0 } }))[0]).toMatch(
+      /^incremental: must be a DecoderModel \{ vocabSize, contextLength, prefill, step, select, release \}/,
+    )
     expect(describeProblems(withField({ incremental: { ...good.incremental, relase: () => 0 } }))).toEqual([
-      'incremental.relase: unknown field (did you mean release?); a model description has only prefill, step, release',
+      'incremental.relase: unknown field (did you mean release?); a model description has only vocabSize, contextLength, prefill, step, select, release',
     ])
     expect(describeProblems(null)).toEqual(['the model must be an object { vocabSize, maxLength, logits, … }, got null'])
   })
@@ -91,7 +93,7 @@ it('reports NaN as NaN first, not as a violated invariant', async () => {
     ...toy,
     name: 'NaN at token 4',
     logits: async (p, tokens, o) => ((await toy.logits(p, tokens, o)) as number[][][]).map((r, b) => r.map((l, q) => (tokens[b][q] === 4 ? l.map(() => NaN) : l))),
-  } // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
   const r = await causalInvariance.check(nan, { seed: 1 })
   expect(r.status).toBe('failed')
   expect(r.message).toMatch(/^NaN in the logits \(found while checking causal invariance\): the logits of \[[\d, ]*4[\d, ]*\] at position \d+ include NaN \(token 0's logit\)/)

@@ -1,6 +1,6 @@
 /**
  * The kit's mechanics: any model shape it accepts (nested arrays, Float32Array rows, tensors,
- * promises, pure-function incremental decoding), registration with any runner's describe/it,
+ * promises, incremental decoding through a hand-written DecoderModel), registration with any runner's describe/it,
  * reports and exceptions, replaying a counterexample, the wording helpers, and that the
  * `minigpt-fp/testing` module never loads a test runner.
  */

@@ -36,7 +36,6 @@ export interface Mutant {
 }
 
 const lm = (name: string, model: () => CausalLm<any, any>, options: CausalLmOptions & Selection = {}): Mutant => ({
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   name,
   reports: () => checkCausalLm(model(), { skip: ['backendAgreement'], ...options }),
 })
@@ -100,8 +99,9 @@ export const mutants = (mini: { c: MiniGptConfig; p: MiniGptParams; c1: MiniGptC
     }),
     lm('toy model whose prefill ignores the attention mask (left padding through the cache)', () => {
       const toy = toyLm(7, { padding: 'left' })
-      const inc = toy.incremental as { prefill: (...a: never[]) => unknown }
-      return { ...toy, incremental: { ...toy.incremental, prefill: (q: never, prompts: never) => inc.prefill(q, prompts, {} as never) } } as CausalLm<any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+      const inc = toy.incremental
+      if (inc === undefined) throw new Error('the toy model decodes incrementally')
+      return { ...toy, incremental: { ...inc, prefill: (prompts) => inc.prefill(prompts) } }
     }),
     // --- batches, determinism, values ---
     lm('logits centred over the batch', () => broken.batchNormMiniGpt(c, p)),
@@ -134,15 +134,15 @@ export const mutants = (mini: { c: MiniGptConfig; p: MiniGptParams; c1: MiniGptC
     // --- misconfigured descriptions (must fail, never skip) ---
     lm('misspelled vocabSize (vocabsize)', () => {
       const { vocabSize, ...rest } = real()
-      return { ...rest, vocabsize: vocabSize } as unknown as CausalLm<any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+      return { ...rest, vocabsize: vocabSize } as unknown as CausalLm<any, any>
     }),
     lm('missing maxLength', () => {
       const { maxLength: _, ...rest } = real()
-      return rest as unknown as CausalLm<any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+      return rest as unknown as CausalLm<any, any>
     }),
-    lm('logits is a tensor, not a function', () => ({ ...real(), logits: tf.zeros([1, 1, c.vocab_size]) }) as unknown as CausalLm<any, any>), // eslint-disable-line @typescript-eslint/no-explicit-any
-    lm("padding: 'masked' (a typo)", () => ({ ...real(), padding: 'masked' }) as unknown as CausalLm<any, any>), // eslint-disable-line @typescript-eslint/no-explicit-any
-    lm('incremental without step', () => ({ ...toyLm(5), incremental: { prefill: () => ({ logits: [], state: 0 }) } }) as unknown as CausalLm<any, any>), // eslint-disable-line @typescript-eslint/no-explicit-any
+    lm('logits is a tensor, not a function', () => ({ ...real(), logits: tf.zeros([1, 1, c.vocab_size]) }) as unknown as CausalLm<any, any>),
+    lm("padding: 'masked' (a typo)", () => ({ ...real(), padding: 'masked' }) as unknown as CausalLm<any, any>),
+    lm('incremental without step', () => ({ ...toyLm(5), incremental: { prefill: () => ({ logits: [], cache: 0 }) } }) as unknown as CausalLm<any, any>),
     lm('a model with a context of 1 (every invariant skipped)', () => ({ ...toyLm(5), maxLength: 1, padding: undefined, incremental: undefined }), {
       only: ['causalInvariance', 'prefixConsistency', 'kvCacheEquivalence'],
     }),
@@ -267,7 +267,7 @@ export const correctSubjects = (mini: { c: MiniGptConfig; p: MiniGptParams }, g2
     toyLm(7),
     toyLm(6, { padding: 'left' }),
     broken.forkedMiniGpt(mini.c, mini.p, { realPositions: true }, 'Mini-GPT with positions over real tokens (left padding)'),
-  ] as readonly CausalLm<any, any>[], // eslint-disable-line @typescript-eslint/no-explicit-any
+  ] as readonly CausalLm<any, any>[],
   sampling: {
     sampler: { name: 'sample', sampler: sample as Sampler, distribution: 'softmax' as const },
     processors: [

@@ -1,9 +1,10 @@
 /**
  * A hand-written causal language model in plain JavaScript arrays (no tfjs): the logits at a
  * position are a token's own row plus the mean of the rows of the real tokens up to it. It
- * offers incremental decoding as pure functions over a running sum, and takes an attention
- * mask. `future: true` breaks it (the mean runs over the whole sequence).
+ * offers incremental decoding as a DecoderModel (the generation engine's protocol) over a running
+ * sum, and takes an attention mask, in prefill too. `future: true` breaks it (the mean runs over the whole sequence).
  */
+import type { DecoderModel } from '../../src/sample/model.js'
 import type { CausalLm } from '../../src/testing/index.js'
 
 /** The toy model's parameters: two [vocab][vocab] tables. */
@@ -53,36 +54,47 @@ export const toyLm = (
     sums: sums.map((s, b) => (real?.[b] === false ? s : s.map((x, v) => x + p.context[tokens[b]][v]))),
     counts: counts.map((c, b) => (real?.[b] === false ? c : c + 1)),
   })
+  const params = toyParams(vocab)
+  const p = params
+  const incremental: DecoderModel<ToyState> = {
+    vocabSize: vocab,
+    contextLength: 16,
+    prefill: async (prompts, options) => {
+      const attentionMask = options?.attentionMask
+      let state: ToyState = { id: next++, sums: prompts.map(() => new Array<number>(vocab).fill(0)), counts: prompts.map(() => 0) }
+      for (let i = 0; i < prompts[0].length; i++)
+        state = feed(
+          p,
+          state.sums,
+          state.counts,
+          prompts.map((r) => r[i]),
+          attentionMask?.map((m) => m[i] === 1),
+        )
+      const last = prompts.map((r) => r[r.length - 1])
+      opts.handed?.push(state.id)
+      return { logits: last.map((t, b) => Float32Array.from(row(p, t, state.sums[b], state.counts[b]))), cache: state }
+    },
+    step: async (state, tokens) => {
+      const s = feed(p, state.sums, state.counts, tokens)
+      opts.handed?.push(s.id)
+      return { logits: tokens.map((t, b) => Float32Array.from(row(p, t, s.sums[b], s.counts[b]))), cache: s }
+    },
+    select: (state, rows) => {
+      const s = { id: next++, sums: rows.map((r) => state.sums[r]), counts: rows.map((r) => state.counts[r]) }
+      opts.handed?.push(s.id)
+      return s
+    },
+    release: (state) => {
+      opts.released?.push(state.id)
+    },
+  }
   return {
     name: opts.future === true ? 'toy model that sees the future' : 'toy model',
     vocabSize: vocab,
     maxLength: 16,
-    params: toyParams(vocab),
+    params,
     padding: opts.padding ?? 'mask',
     logits: (p, tokens, { attentionMask }) => (opts.async === true ? Promise.resolve(logits(p, tokens, attentionMask)) : logits(p, tokens, attentionMask)),
-    incremental: {
-      prefill: (p, prompts, { attentionMask }) => {
-        let state: ToyState = { id: next++, sums: prompts.map(() => new Array<number>(vocab).fill(0)), counts: prompts.map(() => 0) }
-        for (let i = 0; i < prompts[0].length; i++)
-          state = feed(
-            p,
-            state.sums,
-            state.counts,
-            prompts.map((r) => r[i]),
-            attentionMask?.map((m) => m[i] === 1),
-          )
-        const last = prompts.map((r) => r[r.length - 1])
-        opts.handed?.push(state.id)
-        return { logits: last.map((t, b) => row(p, t, state.sums[b], state.counts[b])), state }
-      },
-      step: (p, state, tokens) => {
-        const s = feed(p, state.sums, state.counts, tokens)
-        opts.handed?.push(s.id)
-        return { logits: tokens.map((t, b) => row(p, t, s.sums[b], s.counts[b])), state: s }
-      },
-      release: (state) => {
-        opts.released?.push(state.id)
-      },
-    },
+    incremental,
   }
 }

@@ -8,6 +8,3 @@
  * importing this module once makes `tf.grad`, `tf.variableGrads` and friends work.
  */
 import './tfjs-gradients.js'
-
-/** True once tfjs-core's gradient registry is populated (checked by the backend on start). */
-export const GRADIENTS_REGISTERED = true

@@ -41,9 +41,3 @@ export const tensorsIn = (x: unknown): tf.Tensor[] => {
   walk(x)
   return [...out.values()]
 }
-
-/** Keeps every tensor of a tree alive past the enclosing scope (for values made inside one that outlive it). */
-export const keepTree = <T>(tree: T): T => {
-  for (const t of tensorsIn(tree)) tf.keep(t)
-  return tree
-}

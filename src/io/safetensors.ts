@@ -397,9 +397,6 @@ const byteSize = (info: { readonly dtype: Dtype; readonly shape: readonly number
   return Number.isSafeInteger(size) ? size : undefined
 }
 
-/** The number of elements of a shape (1 for a scalar `[]`). */
-export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1)
-
 /**
  * The keys of the top-level object of a valid JSON text, in the order written, or the first key
  * repeated at the top level or one level down (JSON.parse silently keeps the last one):

@@ -5,16 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
-import { toFloat32, toInt32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
+import { toFloat32, type Safetensors, type TensorInput } from './safetensors.js'
 
 /** Float dtypes a model file may store (converted to float32 on load). */
 export const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16', 'F64'])
-
-/** A float tensor entry as a float32 tensor; integer entries become int32 tensors. */
-export const entryToTensor = (entry: TensorEntry): E.Either<string, tf.Tensor> => {
-  if (FLOAT_DTYPES.has(entry.dtype)) return E.right(tf.tensor(toFloat32(entry), [...entry.shape], 'float32'))
-  return E.either.map(E.mapLeft((e: { message: string }) => e.message)(toInt32(entry)), (d) => tf.tensor(d, [...entry.shape], 'int32'))
-}
 
 /** A tensor as an F32 (or I32) entry to write, its values read synchronously from the device. */
 export const tensorToInput = (name: string, t: tf.Tensor): TensorInput =>

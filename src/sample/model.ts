@@ -12,6 +12,19 @@ export interface ModelOutput<C> {
   readonly cache: C
 }
 
+/** What a prefill may be told besides the prompts. */
+export interface PrefillOptions {
+  /**
+   * [row][prompt position]: 1 for a real token, 0 for padding (Hugging Face's
+   * `attention_mask`), for left-padded prompts. A model that takes it keeps in its cache which
+   * positions are padding (and where each row's positions start), so that every later step
+   * sees only real tokens. The engine never passes it (its prompts are never padded); the
+   * testing kit does, to check padding through the cache of a model that declares
+   * `padding: 'left'`.
+   */
+  readonly attentionMask?: readonly (readonly number[])[]
+}
+
 /**
  * An autoregressive decoder with an explicit cache value `C` (a KV cache of tensors, or just
  * the token lists for a model without one).
@@ -30,7 +43,7 @@ export interface DecoderModel<C> {
   /** The most positions the model can attend to; a sequence never grows past it. */
   readonly contextLength: number
   /** Feeds equal-length prompts for a batch of rows; returns each row's last-position logits and the cache. */
-  prefill(prompts: readonly (readonly number[])[]): Promise<ModelOutput<C>>
+  prefill(prompts: readonly (readonly number[])[], options?: PrefillOptions): Promise<ModelOutput<C>>
   /** Feeds one new token per row; returns each row's next-token logits and the new cache. */
   step(cache: C, tokens: readonly number[]): Promise<ModelOutput<C>>
   /** Keeps rows (in this order, repeats allowed) of a cache: drops finished rows, reorders beams. */

@@ -23,19 +23,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as fc from 'fast-check'
 import { initBackend } from '../backend/index.js'
 import { attentionMask, tokenBatch, tokenSequence } from './arbitraries.js'
-import {
-  callAttention,
-  callLogits,
-  fromDecoderModel,
-  guard,
-  isDecoderModel,
-  modelName,
-  readNextLogits,
-  type CausalLm,
-  type Incremental,
-  type Logits,
-  type TokenBatch,
-} from './model.js'
+import { callAttention, callLogits, guard, ModelError, modelName, readNextLogits, type CausalLm, type Logits, type TokenBatch } from './model.js'
 import { describeProblems } from './description.js'
 import { assertReport, assertReports, runProperty, skipped, Violation, type PropertyReport, type RunOptions } from './run.js'
 import { batchInWords, compareRows, differenceInWords, numberInWords, rowInWords, tokensInWords, type Sides } from './words.js'
@@ -94,7 +82,7 @@ export interface LmProperty {
    * Why the invariant cannot be checked on this model (a capability it declares it lacks), or
    * undefined. An invalid model description is never a reason to skip: it is a failure.
    */
-  readonly skipReason: (model: CausalLm<any, any>, options?: CausalLmOptions) => string | undefined // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly skipReason: (model: CausalLm<any, any>, options?: CausalLmOptions) => string | undefined
   /** Checks the invariant; resolves to a report (failed, passed or skipped) and never throws on a violation. */
   readonly check: <P, S>(model: CausalLm<P, S>, options?: CausalLmOptions) => Promise<PropertyReport>
   /** Checks the invariant and throws a {@link PropertyViolation} (the counterexample in words) if it fails. */
@@ -115,7 +103,6 @@ interface Limits {
 }
 
 const limitsOf = (model: CausalLm<any, any>, options: CausalLmOptions): Limits => ({
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   vocab: model.vocabSize,
   minLength: 1,
   maxLength: Math.max(1, Math.min(options.maxLength ?? LONG_CONTEXT, model.maxLength)),
@@ -129,16 +116,16 @@ const limitsOf = (model: CausalLm<any, any>, options: CausalLmOptions): Limits =
 const longEnd = (l: Limits): Limits => ({ ...l, minLength: l.maxLength, minBatch: l.maxBatch, size: 'max' })
 
 /** A call of the model's logits that reports NaN at a real position as NaN, before any comparison. */
-type LogitsCall = <P>(model: CausalLm<P, any>, tokens: TokenBatch, mask?: TokenBatch) => Promise<Logits> // eslint-disable-line @typescript-eslint/no-explicit-any
+type LogitsCall = <P>(model: CausalLm<P, any>, tokens: TokenBatch, mask?: TokenBatch) => Promise<Logits>
 
 interface Definition<T> {
   readonly id: LmPropertyId
   readonly name: string
   readonly summary: string
   readonly runs: number
-  readonly requires: (model: CausalLm<any, any>, limits: Limits, options: CausalLmOptions) => string | undefined // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly requires: (model: CausalLm<any, any>, limits: Limits, options: CausalLmOptions) => string | undefined
   /** The cases, within the limits: sequences of minLength to maxLength tokens, minBatch to maxBatch rows where it draws batches. */
-  readonly cases: (limits: Limits, model: CausalLm<any, any>) => fc.Arbitrary<T> // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly cases: (limits: Limits, model: CausalLm<any, any>) => fc.Arbitrary<T>
   readonly holds: <P, S>(model: CausalLm<P, S>, c: T, limits: Limits, options: CausalLmOptions, call: LogitsCall) => Promise<void>
   /** Set-up around the whole run (switching backends); may return a reason to skip. */
   readonly around?: (options: CausalLmOptions, run: () => Promise<PropertyReport>) => Promise<PropertyReport | string>
@@ -175,10 +162,8 @@ const invalidDescription = (property: string, subject: string, problems: readonl
 })
 
 const define = <T>(d: Definition<T>): LmProperty => {
-  const skipReason = (
-    model: CausalLm<any, any>,
-    options: CausalLmOptions = {}, // eslint-disable-line @typescript-eslint/no-explicit-any
-  ) => (describeProblems(model).length > 0 ? undefined : d.requires(model, limitsOf(model, options), options))
+  const skipReason = (model: CausalLm<any, any>, options: CausalLmOptions = {}) =>
+    describeProblems(model).length > 0 ? undefined : d.requires(model, limitsOf(model, options), options)
   const check = async <P, S>(model: CausalLm<P, S>, options: CausalLmOptions = {}): Promise<PropertyReport> => {
     const subject = typeof (model as { name?: unknown })?.name === 'string' ? modelName(model) : 'the model'
     const problems = describeProblems(model)
@@ -213,7 +198,7 @@ const runSampled = async <T>(
   name: string,
   subject: string,
   limits: Limits,
-  model: CausalLm<any, any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+  model: CausalLm<any, any>,
   options: CausalLmOptions,
   d: Definition<T>,
   holds: (l: Limits) => (c: T) => Promise<void>,
@@ -354,13 +339,10 @@ export const prefixConsistency: LmProperty = define({
   },
 })
 
-const incrementalOf = <P, S>(model: CausalLm<P, S>): Incremental<P, S> =>
-  (isDecoderModel(model.incremental) ? fromDecoderModel(model.incremental) : model.incremental) as Incremental<P, S>
-
 /**
  * Feeds `rows` to incremental decoding: prefill the first `prompt` positions (with `mask`'s
  * columns when given), then one token at a time; `compare(logits, position)` sees every
- * position's next-token logits. Releases every state exactly once.
+ * position's next-token logits. Releases every cache exactly once.
  */
 const decode = async <P, S>(
   model: CausalLm<P, S>,
@@ -369,25 +351,25 @@ const decode = async <P, S>(
   mask: TokenBatch | undefined,
   compare: (got: readonly Float32Array[], position: number) => void,
 ): Promise<void> => {
-  const inc = incrementalOf(model)
-  const params = model.params as P
+  const inc = model.incremental
+  if (inc === undefined) throw new ModelError(`${modelName(model)} offers no incremental decoding`)
   const b = rows.length
   const prompts = rows.map((r) => r.slice(0, prompt))
-  const options = mask === undefined ? {} : { attentionMask: mask.map((r) => r.slice(0, prompt)) }
-  const said = `incremental.prefill(${batchInWords(prompts)}${mask === undefined ? '' : `, attention mask ${batchInWords(options.attentionMask ?? [])}`})`
-  let out = await guard(said, () => inc.prefill(params, prompts, options))
-  let state = out.state
+  const attentionMask = mask?.map((r) => r.slice(0, prompt))
+  const said = `incremental.prefill(${batchInWords(prompts)}${attentionMask === undefined ? '' : `, attention mask ${batchInWords(attentionMask)}`})`
+  let out = await guard(said, () => (attentionMask === undefined ? inc.prefill(prompts) : inc.prefill(prompts, { attentionMask })))
+  let cache = out.cache
   try {
     compare(await readNextLogits(out.logits, b, model.vocabSize, said), prompt - 1)
     for (let j = prompt; j < rows[0].length; j++) {
       const fed = rows.map((r) => r[j])
-      out = await guard(`incremental.step(…, ${tokensInWords(fed)}) at position ${j}`, () => inc.step(params, state, fed))
-      if (out.state !== state) inc.release?.(state)
-      state = out.state
+      out = await guard(`incremental.step(…, ${tokensInWords(fed)}) at position ${j}`, () => inc.step(cache, fed))
+      if (out.cache !== cache) inc.release(cache)
+      cache = out.cache
       compare(await readNextLogits(out.logits, b, model.vocabSize, `incremental.step(…, ${tokensInWords(fed)}) at position ${j}`), j)
     }
   } finally {
-    inc.release?.(state)
+    inc.release(cache)
   }
 }
 
@@ -452,7 +434,7 @@ interface PaddingCase {
 
 const isRightPadded = (mask: readonly number[]): boolean => mask.every((x, i) => i === 0 || x <= mask[i - 1])
 
-const takesMask = (m: CausalLm<any, any>): boolean => m.padding === 'mask' || m.padding === 'left' // eslint-disable-line @typescript-eslint/no-explicit-any
+const takesMask = (m: CausalLm<any, any>): boolean => m.padding === 'mask' || m.padding === 'left'
 
 /** Throws unless every logit at a real position is finite (NaN is caught earlier, as NaN). */
 const finiteAtReal = (logits: Logits, tokens: TokenBatch, mask: TokenBatch, property: string): void => {
@@ -584,7 +566,7 @@ export const leftPaddingInvariance: LmProperty = define<LeftPaddingCase>({
           `left-padding invariance violated: the logits of ${tokensInWords(real)} at position ${q} differ by ${by} between running it alone and left-padded as ${tokensInWords(tokens[row])} (attention mask ${tokensInWords(mask[row])}) in the batch ${batchInWords(tokens)}`,
       )
     }
-    if (model.incremental === undefined || isDecoderModel(model.incremental)) return
+    if (model.incremental === undefined) return
     await decode(model, tokens, prompt, mask, (got, position) => {
       got.forEach((r, row) => {
         const q = position - pads[row]

@@ -25,10 +25,7 @@ const Fn = new t.Type<(...args: never[]) => unknown, (...args: never[]) => unkno
   t.identity,
 )
 
-/** Incremental decoding as pure functions: prefill, step, optional release. */
-const IncrementalCodec = t.intersection([t.type({ prefill: Fn, step: Fn }), t.partial({ release: Fn })], 'incremental decoding { prefill, step, release? }')
-
-/** The library's DecoderModel: prefill, step, select, release and its vocabulary size. */
+/** The generation engine's DecoderModel: prefill, step, select, release, its vocabulary size and context length. */
 const DecoderModelCodec = t.type({ vocabSize: PositiveInt, contextLength: PositiveInt, prefill: Fn, step: Fn, select: Fn, release: Fn }, 'a DecoderModel')
 
 const PaddingCodec = t.union([t.literal('mask'), t.literal('left'), t.strict({ padId: NonNegativeInt })], "'mask', 'left' or { padId }")
@@ -37,13 +34,16 @@ const Required = t.type({ vocabSize: PositiveInt, maxLength: PositiveInt, logits
 const Optional = t.partial({
   name: t.string,
   params: t.unknown,
-  incremental: t.union([DecoderModelCodec, IncrementalCodec]),
+  incremental: DecoderModelCodec,
   padding: PaddingCodec,
   attention: Fn,
 })
 
 /** The fields a {@link CausalLm} may have. */
 export const MODEL_FIELDS: readonly string[] = ['name', 'vocabSize', 'maxLength', 'params', 'logits', 'incremental', 'padding', 'attention']
+
+/** The members of a DecoderModel, for "did you mean" on the model's `incremental`. */
+const DECODER_FIELDS: readonly string[] = ['vocabSize', 'contextLength', 'prefill', 'step', 'select', 'release']
 
 /** Levenshtein distance, case-insensitive (for "did you mean"). */
 const distance = (a: string, b: string): number => {
@@ -85,8 +85,10 @@ export const describeProblems = (model: unknown): readonly string[] => {
   const optional = Optional.decode(u)
   if (E.isLeft(optional)) problems.push(...validationProblems(optional.left).map(simplifyUnion))
   const inc = u.incremental
-  if (typeof inc === 'object' && inc !== null && E.isRight(IncrementalCodec.decode(inc)) && !DecoderModelCodec.is(inc)) {
-    problems.push(...unknownFields(inc as Record<string, unknown>, ['prefill', 'step', 'release'], 'incremental.'))
+  if (DecoderModelCodec.is(inc)) {
+    // A DecoderModel may carry members of its own; only a near miss of one of its names is flagged.
+    const misspelt = Object.keys(inc).filter((k) => !DECODER_FIELDS.includes(k) && closest(k, DECODER_FIELDS) !== undefined)
+    problems.push(...unknownFields(Object.fromEntries(misspelt.map((k) => [k, true])), DECODER_FIELDS, 'incremental.'))
   }
   const vocab = u.vocabSize
   if (PositiveInt.is(vocab)) {
@@ -103,5 +105,5 @@ export const describeProblems = (model: unknown): readonly string[] => {
 /** io-ts reports a failed union once per member; keep the field and say what the union takes. */
 const simplifyUnion = (p: string): string =>
   p
-    .replace(/^(incremental)(\.[^:]*)?: .*/, "$1: must be { prefill, step, release? } (pure functions over a state) or the library's DecoderModel")
+    .replace(/^(incremental)(\.[^:]*)?: .*/, "$1: must be a DecoderModel { vocabSize, contextLength, prefill, step, select, release } (the generation engine's protocol)")
     .replace(/^padding(\.[^:]*)?: .*?(got .*)?$/, (_m, _f, got) => `padding: must be 'mask', 'left' or { padId }${got === undefined ? '' : `, ${got}`}`)

@@ -44,8 +44,6 @@ export {
 } from './causal-lm.js'
 export { describeProblems, MODEL_FIELDS } from './description.js'
 export {
-  fromDecoderModel,
-  isDecoderModel,
   ModelError,
   readAttention,
   readLogits,
@@ -53,8 +51,6 @@ export {
   type AttentionLike,
   type Awaitable,
   type CausalLm,
-  type Incremental,
-  type IncrementalOutput,
   type LayerAttention,
   type Logits,
   type LogitsLike,

@@ -47,30 +47,6 @@ export interface LogitsOptions {
   readonly attentionMask?: TokenBatch
 }
 
-/** One call of incremental decoding: next-token logits for each row, and the new state. */
-export interface IncrementalOutput<S> {
-  readonly logits: NextLogitsLike
-  readonly state: S
-}
-
-/**
- * Incremental decoding as pure functions over an explicit state (a key/value cache, say):
- * `prefill` takes equal-length prompts and returns the logits after the last prompt token;
- * `step` feeds one token per row. `release` frees a state the kit is done with (it is called
- * once per state, after the state's successor has been computed, and for the last state).
- *
- * Padding through the cache: for a model that declares `padding: 'left'`, the kit also
- * prefills left-padded prompts and passes their `attentionMask` ([batch][prompt position],
- * 1 real, 0 padding) in `options`; the state must remember which cached positions are padding
- * (and where each row's positions start), so that every later step sees only real tokens.
- * Without `padding: 'left'` the options are always empty.
- */
-export interface Incremental<P, S> {
-  prefill(params: P, prompts: TokenBatch, options: LogitsOptions): Awaitable<IncrementalOutput<S>>
-  step(params: P, state: S, tokens: readonly number[]): Awaitable<IncrementalOutput<S>>
-  release?(state: S): void
-}
-
 /**
  * How the model takes padding.
  *
@@ -79,8 +55,9 @@ export interface Incremental<P, S> {
  *   (the kit puts arbitrary tokens there); positions count every token, padding included, so
  *   only a right-padded row must equal the row alone.
  * - `'left'`: `'mask'`, and positions count real tokens only (Hugging Face's position ids from
- *   the mask), so a left-padded row equals the row alone; with {@link Incremental} decoding,
- *   `prefill` takes left-padded prompts and their mask.
+ *   the mask), so a left-padded row equals the row alone; with incremental decoding,
+ *   the decoder's `prefill` takes left-padded prompts and their mask (`{ attentionMask }`, see
+ *   {@link DecoderModel}).
  * - `{ padId }`: it recognises padding by a token id (the kit writes `padId` at padding
  *   positions, and passes the mask too); only right padding is checked then.
  */
@@ -107,8 +84,13 @@ export interface CausalLm<P = unknown, S = unknown> {
   readonly params?: P
   /** Logits [batch][position][vocab] for equal-length token rows. */
   readonly logits: (params: P, tokens: TokenBatch, options: LogitsOptions) => Awaitable<LogitsLike>
-  /** Incremental decoding, as pure functions or as the library's {@link DecoderModel}. */
-  readonly incremental?: Incremental<P, S> | DecoderModel<S>
+  /**
+   * Incremental decoding: the generation engine's own protocol, a {@link DecoderModel} (with
+   * its parameters inside it). The kit calls `prefill` and `step` and releases every cache
+   * exactly once; for a model that declares `padding: 'left'` it also prefills left-padded
+   * prompts with their `{ attentionMask }`. Without `padding: 'left'` prefill gets no options.
+   */
+  readonly incremental?: DecoderModel<S>
   /** See {@link PaddingSupport}. Without it, padding invariance is skipped. */
   readonly padding?: PaddingSupport
   /** The attention weights of every layer for a batch (no padding). */
@@ -116,25 +98,7 @@ export interface CausalLm<P = unknown, S = unknown> {
 }
 
 /** A name for messages: the model's own or `the model`. */
-export const modelName = (m: CausalLm<any, any>): string => m.name ?? 'the model' // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** True for the library's {@link DecoderModel} (it has `select` and `vocabSize`), as opposed to {@link Incremental}. */
-export const isDecoderModel = (x: unknown): x is DecoderModel<unknown> =>
-  typeof x === 'object' && x !== null && typeof (x as DecoderModel<unknown>).select === 'function' && typeof (x as DecoderModel<unknown>).vocabSize === 'number'
-
-/** An {@link Incremental} view of a {@link DecoderModel} (whose parameters are inside it). */
-export const fromDecoderModel = <C>(decoder: DecoderModel<C>): Incremental<unknown, C> => ({
-  // A DecoderModel takes no attention mask: padding through its cache is not checked.
-  prefill: async (_p, prompts) => {
-    const out = await decoder.prefill(prompts)
-    return { logits: out.logits, state: out.cache }
-  },
-  step: async (_p, cache, tokens) => {
-    const out = await decoder.step(cache, tokens)
-    return { logits: out.logits, state: out.cache }
-  },
-  release: (cache) => decoder.release(cache),
-})
+export const modelName = (m: CausalLm<any, any>): string => m.name ?? 'the model'
 
 /**
  * A problem with what the model returned (a wrong shape, a thrown error): reported as the

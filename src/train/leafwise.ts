@@ -13,10 +13,11 @@
  * leaf's temporaries.
  *
  * The arithmetic is that of `trainStep(loss, chain(clipByGlobalNorm(maxGradNorm), inner))`
- * op for op (the specs check they agree exactly). The optimizer state is one inner state per
- * leaf, in `tree.leaves` order. The inner transformation sees each parameter as a tree of
- * one leaf (path ''): a decay mask that looks at paths sees '' (`decayMatrices`, which looks
- * at the rank, works).
+ * op for op (the specs check they agree exactly), and so is the optimizer state: the one
+ * `inner.init(params)` makes for the whole tree, split by leaf for each update
+ * (optim/split.ts). The inner transformation sees each parameter as the one-leaf tree
+ * `{ [path]: leaf }` at its own dotted path, so a decay mask by path decays the same leaves as
+ * on the whole tree, and a state from either step can continue in the other.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { valueAndGrad } from '../core/grad.js'
@@ -25,6 +26,7 @@ import { training } from '../core/layer.js'
 import { scoped, tensorsIn } from '../core/scope.js'
 import { fromLeaves, leaves } from '../core/tree.js'
 import type { GradientTransformation } from '../optim/base.js'
+import { leafTree, splitState } from '../optim/split.js'
 import { clipFactor, globalNorm } from '../optim/transforms.js'
 import type { LossFn, StepFn, StepResult, TrainState } from './step.js'
 
@@ -43,9 +45,9 @@ export interface LeafwiseOptions {
 
 /** A leafwise step and the initial optimizer state for it. */
 export interface Leafwise<P, B, S> {
-  /** One inner state per parameter leaf. */
-  readonly init: (params: P) => readonly S[]
-  readonly step: StepFn<P, B, readonly S[]>
+  /** The inner transformation's state for the whole tree (`inner.init(params)`). */
+  readonly init: (params: P) => S
+  readonly step: StepFn<P, B, S>
 }
 
 /**
@@ -58,15 +60,13 @@ export const leafwiseStep = <P, B, S>(loss: LossFn<P, B>, inner: GradientTransfo
   const donate = options.donate === true
   if (!(Number.isFinite(maxNorm) && maxNorm >= 0)) throw new RangeError(`leafwiseStep: maxGradNorm must be a finite number >= 0, got ${maxNorm}`)
   return {
-    init: (params) => Object.freeze(leaves(params).map((p) => inner.init(p))),
-    step: (state: TrainState<P, readonly S[]>, batch: B, key: Key): StepResult<P, readonly S[]> =>
+    init: (params) => inner.init(params),
+    step: (state: TrainState<P, S>, batch: B, key: Key): StepResult<P, S> =>
       scoped(() => {
+        const split = splitState(state.opt, state.params, 'leafwiseStep')
         const { value, grads } = valueAndGrad((p: P) => loss(p, batch, training(key)))(state.params)
         const gs = leaves(grads)
         const ps = leaves(state.params)
-        if (state.opt.length !== ps.length) {
-          throw new Error(`leafwiseStep: the optimizer state has ${state.opt.length} entries for ${ps.length} parameters (make it with this step's init)`)
-        }
         // clipByGlobalNorm's factor, the same function.
         const factor = maxNorm > 0 ? tf.tidy(() => clipFactor(globalNorm(gs), maxNorm)) : undefined
         const params: tf.Tensor[] = new Array<tf.Tensor>(ps.length)
@@ -75,22 +75,24 @@ export const leafwiseStep = <P, B, S>(loss: LossFn<P, B>, inner: GradientTransfo
         // time they are updated most gradients (and, donating, most of the old state) are freed.
         for (let i = ps.length - 1; i >= 0; i--) {
           const p = ps[i]
+          const path = split.paths[i]
+          const old = split.leaf(i)
           const [next, s] = scoped(() => {
             const g = factor === undefined ? gs[i] : tf.mul(gs[i], factor)
             if (g !== gs[i]) gs[i].dispose() // this step owns the gradients: free each once used
-            const [u, s] = inner.update(g, state.opt[i], p)
+            const [u, s] = inner.update(leafTree(path, g), old, leafTree(path, p))
             g.dispose()
-            return [tf.add(p, u as tf.Tensor), s] as const
+            return [tf.add(p, u[path]), s] as const
           })
           if (donate) {
             p.dispose()
-            tf.dispose(tensorsIn(state.opt[i]).filter((t) => !tensorsIn(s).includes(t)))
+            tf.dispose(tensorsIn(old).filter((t) => !tensorsIn(s).includes(t)))
           }
           params[i] = next
           opt[i] = s
         }
         factor?.dispose()
-        return { state: { params: fromLeaves(state.params, params), opt: Object.freeze(opt) }, loss: value }
+        return { state: { params: fromLeaves(state.params, params), opt: split.join(opt) }, loss: value }
       }),
   }
 }

@@ -3,10 +3,10 @@
  * backend: `softmax(q·Kᵀ/√d)·V` per (batch, head) block, in WebAssembly SIMD (kernels.wat).
  *
  * Why: a decoding step's attention is two batched products per layer, and tfjs-wasm runs
- * batched products ([B·H] of them) with a scalar loop instead of XNNPACK — 0.9 ms per GPT-2
- * layer at 512 positions, ~11 ms of a 35 ms step. This kernel does the scores, the softmax
- * and the weighted sum in one pass, 7× faster (`node bench/kernels.mjs`), over both parts of a
- * split cache (nn/attention.ts's `recent`), with no concatenation.
+ * batched products ([B·H] of them) with a scalar loop instead of XNNPACK, a large part of a
+ * GPT-2 decoding step at long contexts. This kernel does the scores, the softmax and the
+ * weighted sum in one pass, over both parts of a split cache (nn/attention.ts's `recent`),
+ * with no concatenation (figures: docs/benchmarks.md, `node bench/kernels.mjs`).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'

@@ -1,7 +1,7 @@
 /**
  * GELU (exact, erf form) as one tfjs kernel on the wasm backend, in WebAssembly SIMD
  * (kernels.wat): ½x(1 + erf(x/√2)) with erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7,
- * the formula of tfjs's cpu Erf). tfjs-wasm's Erf is a scalar loop (~9 ns per value), and
+ * the formula of tfjs's cpu Erf). tfjs-wasm's Erf is a scalar loop, and
  * GELU by ops is five kernels: at Mini-GPT's decoding steps they were the largest cost after
  * the matrix products (docs/benchmarks.md).
  */
