@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, one after another, each in its own process (so one's memory
 // and JIT state do not colour the next). Tables go to stdout in Markdown, for docs/benchmarks.md.
-//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,kit,quant,gpu] [--no-torch]
+//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,kit,quant,bucket,gpu] [--no-torch]
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +16,8 @@ const SUITES = {
   gpt2: ['gpt2.mjs'],
   kit: ['kit.mjs'],
   quant: ['quant.mjs'],
+  // Only when asked for (--only bucket): two 10-epoch trainings of the seed recipe, uniform vs --bucket.
+  bucket: ['bucket.mjs', '--epochs', '10'],
   // Only when asked for (--only gpu): it needs a WebGPU adapter (docs/gpu.md).
   gpu: ['gpu.mjs', '--rounds', '2'],
 }
@@ -36,7 +38,7 @@ for (const name of only) {
     continue
   }
   const t0 = Date.now()
-  const r = spawnSync(process.execPath, [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'latency', 'kit', 'quant'].includes(name) ? [] : passThrough)], {
+  const r = spawnSync(process.execPath, [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'latency', 'kit', 'quant', 'bucket'].includes(name) ? [] : passThrough)], {
     stdio: 'inherit',
   })
   console.error(`bench: ${name} took ${((Date.now() - t0) / 1000).toFixed(0)} s${r.status === 0 ? '' : ` and failed (exit ${r.status})`}`)
