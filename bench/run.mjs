@@ -38,9 +38,13 @@ for (const name of only) {
     continue
   }
   const t0 = Date.now()
-  const r = spawnSync(process.execPath, [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'latency', 'kit', 'quant', 'bucket'].includes(name) ? [] : passThrough)], {
-    stdio: 'inherit',
-  })
+  const r = spawnSync(
+    process.execPath,
+    [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'latency', 'kit', 'quant', 'bucket'].includes(name) ? [] : passThrough)],
+    {
+      stdio: 'inherit',
+    },
+  )
   console.error(`bench: ${name} took ${((Date.now() - t0) / 1000).toFixed(0)} s${r.status === 0 ? '' : ` and failed (exit ${r.status})`}`)
   if (r.status !== 0) failed++
 }
