@@ -40,6 +40,8 @@ export type FromWorker =
   | {
       readonly type: 'ready'
       readonly backend: string
+      /** The threads the worker's wasm runs on (1 off wasm, and where the page is not cross-origin isolated). */
+      readonly threads: number
       readonly names: number
       readonly train: number
       readonly val: number

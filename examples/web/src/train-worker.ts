@@ -5,7 +5,7 @@
  * and stops between steps when asked.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { useBackend } from '../../../src/backend/index.js'
+import { activeBackend, useBackend, wasmThreadCount } from '../../../src/backend/index.js'
 import { foldIn, key, split } from '../../../src/core/key.js'
 import * as T from '../../../src/core/tree.js'
 import { splitTrainVal } from '../../../src/data/names.js'
@@ -73,7 +73,16 @@ const train = async (m: Extract<ToWorker, { type: 'start' }>): Promise<void> => 
   const trainSet = namesExamples(vocab, trainNamesList, config)
   const valSet = namesExamples(vocab, valNames, config)
   const stepsPerEpoch = Math.ceil(trainSet.length / s.batchSize)
-  post({ type: 'ready', backend, names: names.length, train: trainSet.length, val: valSet.length, params: T.count(params), stepsPerEpoch })
+  post({
+    type: 'ready',
+    backend,
+    threads: activeBackend() === 'wasm' ? wasmThreadCount() : 1,
+    names: names.length,
+    train: trainSet.length,
+    val: valSet.length,
+    params: T.count(params),
+    stepsPerEpoch,
+  })
 
   const events = trainNames({ config, train: trainSet, val: valSet, epochs: s.epochs, batchSize: s.batchSize, key: kTrain, optimizer, signal: ac.signal }, initial)
   let steps = 0
