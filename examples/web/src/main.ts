@@ -111,7 +111,7 @@ const showThreadsNote = (): void => {
   note.hidden = activeBackend() !== 'wasm' || globalThis.crossOriginIsolated === true
   note.textContent = note.hidden
     ? ''
-    : `One thread: this page is not cross-origin isolated, so wasm cannot start its threads (of ${navigator.hardwareConcurrency} cores). Serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (docs/browser.md, “Threads”).`
+    : `One thread of ${navigator.hardwareConcurrency} cores: the page is not cross-origin isolated. Serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (docs/browser.md, “Threads”).`
 }
 
 /**
@@ -219,16 +219,12 @@ const weightsReport = (m: Loaded, kernels: KernelCounts | undefined): string => 
       .filter(([n]) => n.startsWith('MinigptQuant') === quantized)
       .map(([n, count]) => `${n} ×${count}`)
       .join(', ')
-  const parts = [m.weights === 'f32' ? "the checkpoint's float32 weights" : `${m.weights} weights (quantized from the checkpoint's float32 as it loaded)`]
+  const parts = [m.weights === 'f32' ? "float32 weights (the checkpoint's)" : `${m.weights} weights (quantized as the checkpoint loaded)`]
   if (kernels === undefined) return `${parts[0]} on ${activeBackend()}`
   const quant = list(true)
   const simd = list(false)
   if (m.weights !== 'f32')
-    parts.push(
-      quant !== ''
-        ? `minigpt-fp's quantized kernels ran: ${quant}`
-        : `no quantized kernel ran (they need wasm): the same integer arithmetic ran in JavaScript on ${activeBackend()}`,
-    )
+    parts.push(quant !== '' ? `quantized kernels ran: ${quant}` : `no quantized kernel ran (they need wasm): the same integer arithmetic ran in JavaScript on ${activeBackend()}`)
   if (simd !== '') parts.push(`SIMD kernels: ${simd}`)
   return parts.join(' · ')
 }
@@ -391,10 +387,13 @@ $('tfjs-version').after(Object.assign(document.createElement('span'), { id: 'ten
 showSliderValues()
 
 // Other weights: the same checkpoint, re-quantized (or float32 again), and the names regenerated.
+// In the queue: a generation still running must not see its model's tensors disposed under it.
 $<HTMLSelectElement>('weights').addEventListener('change', () => {
-  if (model === undefined) return
-  setModel(model.source, model.label)
-  regenerate()
+  void exclusive(async () => {
+    if (model === undefined) return
+    setModel(model.source, model.label)
+    await generateAndRender()
+  })
 })
 $<HTMLSelectElement>('backend').addEventListener('change', (e) => {
   const name = (e.target as HTMLSelectElement).value
