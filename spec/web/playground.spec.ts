@@ -121,12 +121,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
   }
   /** The page's cores, as it reports them to scripts (the library overrides the value only while wasm starts). */
   const coresOn = (p: Page) => p.evaluate(() => navigator.hardwareConcurrency)
-  /** Opens `at`, waits for wasm to run, and checks what the page says about its threads: one per core where isolated, else one and why. */
+  /**
+   * Opens `at`, waits for wasm to run, and checks what the page says about its threads: where
+   * isolated, those `?threads=` asked for, else one per core; one where not isolated, and why.
+   */
   const openWasm = async (p: Page, at: string, isolated: boolean): Promise<number> => {
     await p.goto(at)
     await p.waitForFunction(() => (document.querySelector('#backend-status')?.textContent ?? '').startsWith('running on wasm'))
     expect(await p.evaluate(() => crossOriginIsolated)).toBe(isolated)
-    const threads = isolated ? threadsFor(await coresOn(p)) : 1
+    const asked = new URL(at).searchParams.get('threads')
+    const threads = !isolated ? 1 : asked !== null ? Number(asked) : threadsFor(await coresOn(p))
     expect(await textOn(p, 'backend-status')).toBe(wasmStatus(threads))
     expect(await p.$eval('body', (el) => (el as HTMLElement).dataset.wasmThreads)).toBe(String(threads))
     const note = await p.$eval('#threads-note', (el) => ((el as HTMLElement).hidden ? '' : (el.textContent ?? '')))
@@ -284,7 +288,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
     }
   }, 120_000)
 
-  it('trains on one thread without cross-origin isolation and says why; prints training tokens/s with and without threads', async () => {
+  it('trains on one thread without cross-origin isolation and says why, and on the threads ?threads= asks for; prints training tokens/s with and without threads', async () => {
     // Trains the default (tiny) model for STEPS steps and reads the tokens/s the page shows: the epoch's so far, as fit reports it.
     const STEPS = 40
     const trainOn = async (at: string, isolated: boolean): Promise<{ threads: number; tokensPerSecond: number }> => {
@@ -308,12 +312,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
       }
     }
     const isolated = await trainOn(url, true)
+    // The threaded build on one thread (?threads=1), and the plain SIMD build where the page is not isolated.
+    const isolatedOne = await trainOn(`${url}?threads=1`, true)
     const plain = await trainOn(plainUrl, false)
+    expect(isolatedOne.threads).toBe(1)
     expect(plain.threads).toBe(1)
-    for (const r of [isolated, plain]) expect(r.tokensPerSecond).toBeGreaterThan(0)
+    for (const r of [isolated, isolatedOne, plain]) expect(r.tokensPerSecond).toBeGreaterThan(0)
     console.log(
       `playground training, tiny preset, ${STEPS} steps of batch 64 in headless Chromium: ` +
         `${isolated.tokensPerSecond.toLocaleString('en-US')} tokens/s on ${threadsText(isolated.threads)} (cross-origin isolated), ` +
+        `${isolatedOne.tokensPerSecond.toLocaleString('en-US')} tokens/s on 1 thread (isolated, ?threads=1), ` +
         `${plain.tokensPerSecond.toLocaleString('en-US')} tokens/s on 1 thread (not isolated)`,
     )
     expect(problems).toEqual([])

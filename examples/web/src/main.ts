@@ -37,6 +37,15 @@ const button = (id: string) => $<HTMLButtonElement>(id)
 
 const wasmPaths = new URL('wasm/', document.baseURI).href
 
+/**
+ * `?threads=N` in the page's address: wasm's threads (1 to 8) for the page and its training
+ * worker. Without it, the library's default: one per core where the page is cross-origin
+ * isolated, else 1. A value the library refuses is its error message under the backend.
+ */
+const threadsParam = new URLSearchParams(location.search).get('threads')
+const threads = threadsParam === null ? undefined : Number(threadsParam)
+const backendOptions = { wasmPaths, ...(threads === undefined ? {} : { threads }) }
+
 /** Shows a message in an error line (role=alert), or hides it. */
 const showError = (id: string, message: string | undefined): void => {
   const el = $(id)
@@ -80,7 +89,7 @@ const exclusive = (task: () => Promise<void>): Promise<void> => {
 
 /** Starts a backend and says which one runs; resolves to the library's error message when it did not start. */
 const startBackend = async (name: string): Promise<string | undefined> => {
-  const r = await useBackend(name, { wasmPaths })()
+  const r = await useBackend(name, backendOptions)()
   showError('backend-error', E.isLeft(r) ? r.left.message : undefined)
   $<HTMLSelectElement>('backend').value = activeBackend()
   $('backend-status').textContent = `running on ${activeBackend()}${await backendDetail()}`
@@ -375,7 +384,7 @@ const startTraining = (): void => {
   $('train-status').textContent = 'Starting the worker…'
   button('train').disabled = true
   button('stop').disabled = false
-  const message: ToWorker = { type: 'start', backend: activeBackend(), wasmPaths, namesUrl: new URL('names.json', document.baseURI).href, settings: settingsOut }
+  const message: ToWorker = { type: 'start', backend: activeBackend(), ...backendOptions, namesUrl: new URL('names.json', document.baseURI).href, settings: settingsOut }
   worker.postMessage(message)
 }
 

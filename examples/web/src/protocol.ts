@@ -32,7 +32,15 @@ export interface CheckpointFiles {
 
 /** Page → worker. */
 export type ToWorker =
-  | { readonly type: 'start'; readonly backend: string; readonly wasmPaths: string; readonly namesUrl: string; readonly settings: TrainSettings }
+  | {
+      readonly type: 'start'
+      readonly backend: string
+      readonly wasmPaths: string
+      /** wasm's threads, when the page's address chose them (`?threads=N`). */
+      readonly threads?: number
+      readonly namesUrl: string
+      readonly settings: TrainSettings
+    }
   | { readonly type: 'stop' }
 
 /** Worker → page. */
