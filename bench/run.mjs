@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, one after another, each in its own process (so one's memory
 // and JIT state do not colour the next). Tables go to stdout in Markdown, for docs/benchmarks.md.
-//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,kit,quant,bucket,gpu] [--no-torch]
+//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,kit,quant,bucket,gpu,playground] [--no-torch]
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +20,8 @@ const SUITES = {
   bucket: ['bucket.mjs', '--epochs', '10'],
   // Only when asked for (--only gpu): it needs a WebGPU adapter (docs/gpu.md).
   gpu: ['gpu.mjs', '--rounds', '2'],
+  // Only when asked for (--only playground): it needs Chromium (docs/browser.md, "Threads").
+  playground: ['playground.mjs'],
 }
 const i = process.argv.indexOf('--only')
 const only = i >= 0 ? process.argv[i + 1].split(',') : ['core', 'kernels', 'latency', 'minigpt', 'gpt2', 'kit', 'quant']
@@ -40,7 +42,7 @@ for (const name of only) {
   const t0 = Date.now()
   const r = spawnSync(
     process.execPath,
-    [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'latency', 'kit', 'quant', 'bucket'].includes(name) ? [] : passThrough)],
+    [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'latency', 'kit', 'quant', 'bucket', 'playground'].includes(name) ? [] : passThrough)],
     {
       stdio: 'inherit',
     },

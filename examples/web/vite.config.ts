@@ -8,11 +8,11 @@
  *    `@tensorflow/tfjs-core/dist/register_all_gradients` (as vitest.config.ts does);
  *  - the wasm backend's `.wasm` files, served under a known folder and passed as `wasmPaths`.
  *
- * With MINIGPT_ISOLATE=1 the page is served cross-origin isolated (the COOP/COEP headers below,
- * dev and preview): that gives it SharedArrayBuffer, so tfjs-wasm loads its threaded build. Off by
- * default: in this bundle tfjs's pthread workers fail ("e is not defined": tfjs re-serialises its
- * threaded factory with `toString()`, and the minified bundle's factory refers to names outside
- * it), so the page stays on one thread (docs/browser.md, "Threads").
+ * The dev and preview servers send the COOP/COEP headers below, so the page is cross-origin
+ * isolated: it gets SharedArrayBuffer, and tfjs-wasm its threaded build (XNNPACK on one thread per
+ * core). `MINIGPT_ISOLATE=0` serves it without them, as a server that does not send them would:
+ * the page then runs wasm on one thread and says so (docs/browser.md, "Threads"). The threaded
+ * build needs one fix to survive minification: ./tfjs-wasm-threads.ts.
  *
  * The plugin below serves (dev) or emits (build) the files the page fetches at run time, without
  * copying them into git: wasm/*.wasm from the installed backend, sample/* from
@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { defineConfig, type Plugin } from 'vite'
 import { defaultNames } from '../../src/data/corpus.js'
+import { tfjsWasmThreads } from './tfjs-wasm-threads.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
@@ -40,9 +41,9 @@ const servedFiles = (): ReadonlyMap<string, () => Uint8Array | string> =>
     ['names.json', () => JSON.stringify(defaultNames())],
   ])
 
-/** Cross-origin isolation (opt-in, MINIGPT_ISOLATE=1): the page and its workers get SharedArrayBuffer, which threaded wasm needs. */
+/** Cross-origin isolation (off with MINIGPT_ISOLATE=0): the page and its workers get SharedArrayBuffer, which threaded wasm needs. */
 const ISOLATION_HEADERS: Record<string, string> =
-  process.env.MINIGPT_ISOLATE === '1' ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {}
+  process.env.MINIGPT_ISOLATE === '0' ? {} : { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = { wasm: 'application/wasm', json: 'application/json; charset=utf-8' }
 
@@ -74,10 +75,12 @@ export default defineConfig({
       // Optional: the Node-only wasm-path helper is never loaded in a page; this keeps the bundler from warning about it.
       { find: /^\.\/node-wasm-path\.js$/, replacement: join(here, 'src/node-wasm-path.browser.ts') },
       { find: /^\.\/wasm-threads-node\.js$/, replacement: join(here, 'src/wasm-threads-node.browser.ts') },
+      { find: /^\.\/webgpu-node\.js$/, replacement: join(here, 'src/webgpu-node.browser.ts') },
     ],
   },
-  plugins: [playgroundAssets()],
-  worker: { format: 'es' },
+  plugins: [tfjsWasmThreads(), playgroundAssets()],
+  // Workers are bundled apart, with their own plugins: the training worker starts wasm too.
+  worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },
   build: {
     outDir: join(here, 'dist'),
     emptyOutDir: true,

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
-import { activeBackend, simdKernelsActive, useBackend, webgpuAdapter } from '../../../src/backend/index.js'
+import { activeBackend, simdKernelsActive, useBackend, wasmThreadCount, webgpuAdapter } from '../../../src/backend/index.js'
 import { chars } from '../../../src/data/vocab.js'
 import { lineChart } from '../../../src/viz/index.js'
 import {
@@ -15,9 +15,11 @@ import {
   distributionSvg,
   fetchCheckpoint,
   generate,
+  generateRecordingKernels,
   loadFromBytes,
   readPickedFiles,
   unload,
+  type KernelCounts,
   type Weights,
   type Loaded,
   type SampleSettings,
@@ -34,6 +36,15 @@ const input = (id: string) => $<HTMLInputElement>(id)
 const button = (id: string) => $<HTMLButtonElement>(id)
 
 const wasmPaths = new URL('wasm/', document.baseURI).href
+
+/**
+ * `?threads=N` in the page's address: wasm's threads (1 to 8) for the page and its training
+ * worker. Without it, the library's default: one per core where the page is cross-origin
+ * isolated, else 1. A value the library refuses is its error message under the backend.
+ */
+const threadsParam = new URLSearchParams(location.search).get('threads')
+const threads = threadsParam === null ? undefined : Number(threadsParam)
+const backendOptions = { wasmPaths, ...(threads === undefined ? {} : { threads }) }
 
 /** Shows a message in an error line (role=alert), or hides it. */
 const showError = (id: string, message: string | undefined): void => {
@@ -78,18 +89,38 @@ const exclusive = (task: () => Promise<void>): Promise<void> => {
 
 /** Starts a backend and says which one runs; resolves to the library's error message when it did not start. */
 const startBackend = async (name: string): Promise<string | undefined> => {
-  const r = await useBackend(name, { wasmPaths })()
+  const r = await useBackend(name, backendOptions)()
   showError('backend-error', E.isLeft(r) ? r.left.message : undefined)
   $<HTMLSelectElement>('backend').value = activeBackend()
   $('backend-status').textContent = `running on ${activeBackend()}${await backendDetail()}`
+  showThreadsNote()
   return E.isLeft(r) ? r.left.message : undefined
 }
 
-/** What the label adds to the backend's name: the SIMD kernels on wasm, the adapter on webgpu. */
+/** "1 thread", "2 threads". */
+const threadsText = (n: number): string => `${n} thread${n === 1 ? '' : 's'}`
+
+/** What the label adds to the backend's name: threads and the SIMD kernels on wasm, the adapter on webgpu. */
 const backendDetail = async (): Promise<string> => {
-  if (simdKernelsActive()) return " (with minigpt-fp's SIMD kernels)"
+  if (activeBackend() === 'wasm') {
+    const threads = wasmThreadCount()
+    document.body.dataset.wasmThreads = String(threads)
+    return ` (${threadsText(threads)}${simdKernelsActive() ? ", with minigpt-fp's SIMD kernels" : ''})`
+  }
   const adapter = await webgpuAdapter()
   return adapter === undefined ? '' : ` (adapter: ${[adapter.vendor, adapter.architecture].filter((x) => x !== '').join(' ') || 'unnamed'})`
+}
+
+/**
+ * Says why wasm runs on one thread where the page is not cross-origin isolated: without the
+ * COOP/COEP headers the browser gives the page no SharedArrayBuffer, which the threaded build needs.
+ */
+const showThreadsNote = (): void => {
+  const note = $('threads-note')
+  note.hidden = activeBackend() !== 'wasm' || globalThis.crossOriginIsolated === true
+  note.textContent = note.hidden
+    ? ''
+    : `One thread of ${navigator.hardwareConcurrency} cores: the page is not cross-origin isolated. Serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (docs/browser.md, “Threads”).`
 }
 
 /**
@@ -190,11 +221,31 @@ const renderPictures = async (): Promise<void> => {
   await renderDistribution()
 }
 
+/** Which weights ran, and which of minigpt-fp's kernels did the work (known on wasm and cpu, where the page records the kernels). */
+const weightsReport = (m: Loaded, kernels: KernelCounts | undefined): string => {
+  const list = (quantized: boolean) =>
+    [...(kernels ?? [])]
+      .filter(([n]) => n.startsWith('MinigptQuant') === quantized)
+      .map(([n, count]) => `${n} ×${count}`)
+      .join(', ')
+  const parts = [m.weights === 'f32' ? "float32 weights (the checkpoint's)" : `${m.weights} weights (quantized as the checkpoint loaded)`]
+  if (kernels === undefined) return `${parts[0]} on ${activeBackend()}`
+  const quant = list(true)
+  const simd = list(false)
+  if (m.weights !== 'f32')
+    parts.push(quant !== '' ? `quantized kernels ran: ${quant}` : `no quantized kernel ran (they need wasm): the same integer arithmetic ran in JavaScript on ${activeBackend()}`)
+  if (simd !== '') parts.push(`SIMD kernels: ${simd}`)
+  return parts.join(' · ')
+}
+
 const generateAndRender = async (): Promise<void> => {
   if (model === undefined) return
+  const m = model
   const s = settings()
   const t0 = performance.now()
-  const r = await generate(model, s)
+  // On wasm and cpu the page records which kernels ran (tf.profile: cheap there); webgl and webgpu time each kernel when profiled.
+  const recorded = ['wasm', 'cpu'].includes(activeBackend()) ? await generateRecordingKernels(m, s) : { names: await generate(m, s), kernels: undefined }
+  const r = recorded.names
   if (E.isLeft(r)) {
     showError('generate-error', r.left)
     return
@@ -206,6 +257,8 @@ const generateAndRender = async (): Promise<void> => {
   renderNames()
   $('generate-status').textContent =
     `${names.length} names in ${Math.round(performance.now() - t0)} ms on ${activeBackend()} (seed ${s.seed}: the same settings give the same names)`
+  $('weights-status').textContent = weightsReport(m, recorded.kernels)
+  $('weights-status').dataset.weights = m.weights
   await renderPictures()
 }
 
@@ -241,6 +294,9 @@ let lossPoints: [number, number][] = []
 let valPoints: [number, number][] = []
 let drawScheduled = false
 let stepsDone = 0
+/** The worker's backend and threads, and its latest tokens/s (the epoch's so far, as `fit` reports it). */
+let trainingOn = ''
+let tokensPerSecond = 0
 
 const drawLoss = (): void => {
   drawScheduled = false
@@ -254,6 +310,9 @@ const scheduleDraw = (): void => {
   requestAnimationFrame(drawLoss)
 }
 
+/** The training speed as the page shows it: the epoch's tokens/s so far, and where it runs. */
+const speed = (): string => `${Math.round(tokensPerSecond).toLocaleString('en-US')} tokens/s on ${trainingOn}`
+
 const trainingEnded = (): void => {
   button('train').disabled = false
   button('stop').disabled = true
@@ -263,13 +322,17 @@ const onWorkerMessage = (m: FromWorker): void => {
   const status = $('train-status')
   switch (m.type) {
     case 'ready':
-      status.textContent = `Training ${m.params.toLocaleString('en-US')} parameters on ${m.train.toLocaleString('en-US')} names (${m.val} to validate) on ${m.backend}: ${m.stepsPerEpoch} steps per epoch…`
+      trainingOn = m.backend === 'wasm' ? `wasm, ${threadsText(m.threads)}` : m.backend
+      $('train-card').dataset.threads = String(m.threads)
+      status.textContent = `Training ${m.params.toLocaleString('en-US')} parameters on ${m.train.toLocaleString('en-US')} names (${m.val} to validate) on ${trainingOn}: ${m.stepsPerEpoch} steps per epoch…`
       return
     case 'step':
       stepsDone++
+      tokensPerSecond = m.tokensPerSecond
       lossPoints.push([m.epoch * m.stepsPerEpoch + m.step + 1, m.loss])
       $('train-card').dataset.steps = String(stepsDone)
-      status.textContent = `epoch ${m.epoch + 1}, step ${m.step + 1}/${m.stepsPerEpoch}: loss ${m.loss.toFixed(3)} · ${Math.round(m.tokensPerSecond).toLocaleString('en-US')} tokens/s`
+      $('train-card').dataset.tokensPerSecond = String(Math.round(m.tokensPerSecond))
+      status.textContent = `epoch ${m.epoch + 1}, step ${m.step + 1}/${m.stepsPerEpoch}: loss ${m.loss.toFixed(3)} · ${speed()}`
       scheduleDraw()
       return
     case 'epoch':
@@ -283,7 +346,7 @@ const onWorkerMessage = (m: FromWorker): void => {
     case 'done':
       trained = { files: m.checkpoint, label: `trained in the page (${m.steps} steps${m.stopped ? ', stopped' : ''})` }
       button('use-trained').disabled = false
-      status.textContent = `${m.stopped ? 'Stopped' : 'Done'} after ${m.steps} steps. “Use the model trained below” loads it above.`
+      status.textContent = `${m.stopped ? 'Stopped' : 'Done'} after ${m.steps} steps${stepsDone > 0 ? ` (${speed()})` : ''}. “Use the model trained below” loads it above.`
       $('train-card').dataset.done = 'true'
       trainingEnded()
       return
@@ -314,13 +377,14 @@ const startTraining = (): void => {
   lossPoints = []
   valPoints = []
   stepsDone = 0
+  tokensPerSecond = 0
   delete $('train-card').dataset.done
   $('train-card').dataset.steps = '0'
   $('samples').textContent = ''
   $('train-status').textContent = 'Starting the worker…'
   button('train').disabled = true
   button('stop').disabled = false
-  const message: ToWorker = { type: 'start', backend: activeBackend(), wasmPaths, namesUrl: new URL('names.json', document.baseURI).href, settings: settingsOut }
+  const message: ToWorker = { type: 'start', backend: activeBackend(), ...backendOptions, namesUrl: new URL('names.json', document.baseURI).href, settings: settingsOut }
   worker.postMessage(message)
 }
 
@@ -332,10 +396,13 @@ $('tfjs-version').after(Object.assign(document.createElement('span'), { id: 'ten
 showSliderValues()
 
 // Other weights: the same checkpoint, re-quantized (or float32 again), and the names regenerated.
+// In the queue: a generation still running must not see its model's tensors disposed under it.
 $<HTMLSelectElement>('weights').addEventListener('change', () => {
-  if (model === undefined) return
-  setModel(model.source, model.label)
-  regenerate()
+  void exclusive(async () => {
+    if (model === undefined) return
+    setModel(model.source, model.label)
+    await generateAndRender()
+  })
 })
 $<HTMLSelectElement>('backend').addEventListener('change', (e) => {
   const name = (e.target as HTMLSelectElement).value

@@ -3,6 +3,7 @@
  * files' bytes, generate names, and the two pictures (attention per layer and head, the
  * next-token distribution before and after each logits processor). No DOM here.
  */
+import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
 import { key } from '../../../src/core/key.js'
 import * as T from '../../../src/core/tree.js'
@@ -122,6 +123,23 @@ export const optionsOf = (s: SampleSettings): Record<string, unknown> => ({
 /** Names for the settings, keyed by the seed: the same settings give the same names. */
 export const generate = (m: Loaded, s: SampleSettings): Promise<E.Either<string, GeneratedName[]>> =>
   generateNames(m.decoder, m.ckpt.vocab, { count: s.count, prompt: s.prompt, options: optionsOf(s) }, key(s.seed))
+
+/** How many times each of minigpt-fp's own kernels (tfjs kernels named `Minigpt…`: the SIMD and quantized ones) ran. */
+export type KernelCounts = ReadonlyMap<string, number>
+
+/**
+ * {@link generate}, recording with `tf.profile` which kernels ran: the evidence that, say, int8
+ * weights went through the quantized kernels rather than the host's fallback arithmetic.
+ */
+export const generateRecordingKernels = async (m: Loaded, s: SampleSettings): Promise<{ names: E.Either<string, GeneratedName[]>; kernels: KernelCounts }> => {
+  const out: { names: E.Either<string, GeneratedName[]> } = { names: E.right([]) }
+  const info = await tf.profile(async () => {
+    out.names = await generate(m, s)
+  })
+  const kernels = new Map<string, number>()
+  for (const k of info.kernels) if (k.name.startsWith('Minigpt')) kernels.set(k.name, (kernels.get(k.name) ?? 0) + 1)
+  return { names: out.names, kernels }
+}
 
 const label = (v: CharVocab, id: number): string => v.tokens[id] ?? '?'
 

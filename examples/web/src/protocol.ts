@@ -32,7 +32,15 @@ export interface CheckpointFiles {
 
 /** Page → worker. */
 export type ToWorker =
-  | { readonly type: 'start'; readonly backend: string; readonly wasmPaths: string; readonly namesUrl: string; readonly settings: TrainSettings }
+  | {
+      readonly type: 'start'
+      readonly backend: string
+      readonly wasmPaths: string
+      /** wasm's threads, when the page's address chose them (`?threads=N`). */
+      readonly threads?: number
+      readonly namesUrl: string
+      readonly settings: TrainSettings
+    }
   | { readonly type: 'stop' }
 
 /** Worker → page. */
@@ -40,6 +48,8 @@ export type FromWorker =
   | {
       readonly type: 'ready'
       readonly backend: string
+      /** The threads the worker's wasm runs on (1 off wasm, and where the page is not cross-origin isolated). */
+      readonly threads: number
       readonly names: number
       readonly train: number
       readonly val: number

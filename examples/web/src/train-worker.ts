@@ -5,7 +5,7 @@
  * and stops between steps when asked.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { useBackend } from '../../../src/backend/index.js'
+import { activeBackend, useBackend, wasmThreadCount, type BackendOptions } from '../../../src/backend/index.js'
 import { foldIn, key, split } from '../../../src/core/key.js'
 import * as T from '../../../src/core/tree.js'
 import { splitTrainVal } from '../../../src/data/names.js'
@@ -41,10 +41,10 @@ const checkpointFiles = (config: MiniGptConfig, vocab: CharVocab, params: MiniGp
   model: serializeSafetensors(stateDict(config, params), { format: 'pt', epoch: String(epoch), origin: 'minigpt-fp playground' }),
 })
 
-const startBackend = async (name: string, wasmPaths: string): Promise<string> => {
-  const first = await useBackend(name, { wasmPaths })()
+const startBackend = async (name: string, options: BackendOptions): Promise<string> => {
+  const first = await useBackend(name, options)()
   if (E.isRight(first)) return first.right
-  const wasm = await useBackend('wasm', { wasmPaths })()
+  const wasm = await useBackend('wasm', options)()
   if (E.isLeft(wasm)) throw new Error(`${first.left.message}; wasm: ${wasm.left.message}`)
   return `wasm (${name} in the worker: ${first.left.message})`
 }
@@ -61,7 +61,7 @@ const train = async (m: Extract<ToWorker, { type: 'start' }>): Promise<void> => 
   const ac = new AbortController()
   controller = ac
   const s = m.settings
-  const backend = await startBackend(m.backend, m.wasmPaths)
+  const backend = await startBackend(m.backend, { wasmPaths: m.wasmPaths, ...(m.threads === undefined ? {} : { threads: m.threads }) })
   const names = await loadNames(m.namesUrl)
   const [kSplit, kInit, kTrain, kGen] = split(key(s.seed), 4)
   const { train: trainNamesList, val: valNames } = splitTrainVal(kSplit, names, 0.1)
@@ -73,7 +73,16 @@ const train = async (m: Extract<ToWorker, { type: 'start' }>): Promise<void> => 
   const trainSet = namesExamples(vocab, trainNamesList, config)
   const valSet = namesExamples(vocab, valNames, config)
   const stepsPerEpoch = Math.ceil(trainSet.length / s.batchSize)
-  post({ type: 'ready', backend, names: names.length, train: trainSet.length, val: valSet.length, params: T.count(params), stepsPerEpoch })
+  post({
+    type: 'ready',
+    backend,
+    threads: activeBackend() === 'wasm' ? wasmThreadCount() : 1,
+    names: names.length,
+    train: trainSet.length,
+    val: valSet.length,
+    params: T.count(params),
+    stepsPerEpoch,
+  })
 
   const events = trainNames({ config, train: trainSet, val: valSet, epochs: s.epochs, batchSize: s.batchSize, key: kTrain, optimizer, signal: ac.signal }, initial)
   let steps = 0
