@@ -36,20 +36,26 @@ export const training = (key: Key): Ctx => Object.freeze({ training: true, key }
 /** The context for sub-call number `i` of a layer: the same mode, a key folded with `i`. */
 export const fold = (ctx: Ctx, i: number): Ctx => (ctx.key === undefined ? ctx : Object.freeze({ training: ctx.training, key: foldIn(ctx.key, i) }))
 
-/** A layer: parameters from a key alone, and a pure function of (params, input, ctx). */
-export interface Layer<P, In, Out> {
+/**
+ * A layer: parameters from a key alone, and a pure function of (params, input, ctx).
+ *
+ * `init` makes the float parameters P; `apply` reads a tree of P's structure whose leaves may
+ * come in any form A the layer reads (A defaults to P). The layers of nn/ read a matrix leaf
+ * float or quantized (src/quant), so one model runs either tree through the same code.
+ */
+export interface Layer<P, In, Out, A = P> {
   /** A name used in error messages (`decoder.layers.0.attn`). */
   readonly name: string
   readonly init: (key: Key) => P
-  readonly apply: (params: P, input: In, ctx: Ctx) => Out
+  readonly apply: (params: A, input: In, ctx: Ctx) => Out
 }
 
 /**
  * A layer that maps a tensor to a tensor of the same rank (linear, layerNorm, activations,
  * dropout): applied to a `Tensor3D` it returns a `Tensor3D`, with no cast at the call site.
  */
-export interface TensorLayer<P> extends Layer<P, tf.Tensor, tf.Tensor> {
-  readonly apply: <R extends tf.Rank>(params: P, input: tf.Tensor<R>, ctx: Ctx) => tf.Tensor<R>
+export interface TensorLayer<P, A = P> extends Layer<P, tf.Tensor, tf.Tensor, A> {
+  readonly apply: <R extends tf.Rank>(params: A, input: tf.Tensor<R>, ctx: Ctx) => tf.Tensor<R>
 }
 
 /** Any layer, whatever its parameters and types (the constraint of the combinators' arguments). */
@@ -59,8 +65,11 @@ export interface AnyLayer {
   readonly apply: (params: never, input: never, ctx: Ctx) => unknown
 }
 
-/** The parameter type of a layer. */
+/** The parameter type of a layer (what its `init` makes). */
 export type ParamsOf<L> = L extends { readonly init: (key: Key) => infer P } ? P : never
+
+/** The parameter tree a layer's `apply` reads: {@link ParamsOf}'s structure, each leaf in any form the layer takes. */
+export type ApplyParamsOf<L> = L extends { readonly apply: (params: infer A, input: never, ctx: Ctx) => unknown } ? A : never
 
 /** The input type of a layer. */
 export type InputOf<L> = L extends { readonly apply: (params: never, input: infer I, ctx: Ctx) => unknown } ? I : never
@@ -80,8 +89,8 @@ export type Bound<L> = L extends RankPreserving ? <R extends tf.Rank>(x: tf.Tens
 export type BoundRecord<S> = { readonly [K in keyof S]: Bound<S[K]> }
 
 /** Binds a layer to its parameters and context: `bind(linear, p, ctx)(x)` is `linear.apply(p, x, ctx)`. */
-export const bind = <L extends AnyLayer>(layer: L, params: ParamsOf<L>, ctx: Ctx): Bound<L> => {
-  const apply = layer.apply as (params: ParamsOf<L>, input: unknown, ctx: Ctx) => unknown
+export const bind = <L extends AnyLayer>(layer: L, params: ApplyParamsOf<L>, ctx: Ctx): Bound<L> => {
+  const apply = layer.apply as (params: ApplyParamsOf<L>, input: unknown, ctx: Ctx) => unknown
   return ((x: unknown) => apply(params, x, ctx)) as Bound<L>
 }
 
@@ -98,17 +107,20 @@ export const stateless = <In, Out>(name: string, f: (x: In, ctx: Ctx) => Out): L
 })
 
 /** Renames a layer (for messages) without changing what it computes. */
-export const named = <P, In, Out>(name: string, layer: Layer<P, In, Out>): Layer<P, In, Out> => ({ ...layer, name })
+export const named = <P, In, Out, A>(name: string, layer: Layer<P, In, Out, A>): Layer<P, In, Out, A> => ({ ...layer, name })
 
 /** The parameter tuple of a tuple of layers. */
 export type TupleParams<Ls> = { readonly [K in keyof Ls]: ParamsOf<Ls[K]> }
+
+/** The tuple a tuple of layers' `apply` reads. */
+export type TupleApplyParams<Ls> = { readonly [K in keyof Ls]: ApplyParamsOf<Ls[K]> }
 
 type Last<Ls extends readonly unknown[]> = Ls extends readonly [...unknown[], infer L] ? L : never
 
 /** What {@link sequential} makes of its layers: rank-preserving when each of them is. */
 export type Sequential<Ls extends readonly AnyLayer[]> = Ls extends readonly RankPreserving[]
-  ? TensorLayer<TupleParams<Ls>>
-  : Layer<TupleParams<Ls>, InputOf<Ls[0]>, OutputOf<Last<Ls>>>
+  ? TensorLayer<TupleParams<Ls>, TupleApplyParams<Ls>>
+  : Layer<TupleParams<Ls>, InputOf<Ls[0]>, OutputOf<Last<Ls>>, TupleApplyParams<Ls>>
 
 /**
  * Layers applied one after another, like PyTorch's `nn.Sequential`: the parameters are a
@@ -130,7 +142,7 @@ export const sequential = <const Ls extends readonly AnyLayer[]>(name: string, .
 }
 
 /** x + f(x): a residual connection around a layer with the same input and output type. */
-export const residual = <P, T>(layer: Layer<P, T, T>, add: (a: T, b: T) => T): Layer<P, T, T> => ({
+export const residual = <P, T, A>(layer: Layer<P, T, T, A>, add: (a: T, b: T) => T): Layer<P, T, T, A> => ({
   name: `residual(${layer.name})`,
   init: layer.init,
   apply: (p, x, ctx) => add(x, layer.apply(p, x, ctx)),
@@ -140,7 +152,7 @@ export const residual = <P, T>(layer: Layer<P, T, T>, add: (a: T, b: T) => T): L
  * `n` copies of a layer with separate parameters, applied in order: parameters are an array
  * of n trees (flattening to `layers.0.…`, `layers.1.…`), each initialised from its own key.
  */
-export const repeat = <P, T>(n: number, layer: Layer<P, T, T>): Layer<readonly P[], T, T> => {
+export const repeat = <P, T, A>(n: number, layer: Layer<P, T, T, A>): Layer<readonly P[], T, T, readonly A[]> => {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`repeat(${layer.name}): n must be a non-negative integer, got ${n}`)
   return {
     name: `repeat(${n}, ${layer.name})`,
@@ -155,7 +167,7 @@ export const repeat = <P, T>(n: number, layer: Layer<P, T, T>): Layer<readonly P
  * decoder passing activations and a per-layer cache); use {@link repeat} when each copy's
  * output is simply the next copy's input.
  */
-export const replicate = <P, In, Out>(n: number, layer: Layer<P, In, Out>): Layer<readonly P[], readonly In[], readonly Out[]> => {
+export const replicate = <P, In, Out, A>(n: number, layer: Layer<P, In, Out, A>): Layer<readonly P[], readonly In[], readonly Out[], readonly A[]> => {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`replicate(${layer.name}): n must be a non-negative integer, got ${n}`)
   return {
     name: `replicate(${n}, ${layer.name})`,
@@ -169,6 +181,9 @@ export const replicate = <P, In, Out>(n: number, layer: Layer<P, In, Out>): Laye
 
 /** The parameter record of a record of layers. */
 export type RecordParams<S> = { readonly [K in keyof S]: ParamsOf<S[K]> }
+
+/** The record a record of layers' `apply` reads. */
+export type RecordApplyParams<S> = { readonly [K in keyof S]: ApplyParamsOf<S[K]> }
 
 /**
  * A layer built from a named record of sub-layers: its parameters are the record of their
@@ -186,7 +201,7 @@ export const compose = <S extends Readonly<Record<string, AnyLayer>>, In, Out>(
   subs: S,
   body: (layers: BoundRecord<S>, input: In, ctx: Ctx) => Out,
   streams: { readonly [K in keyof S]?: number } = {},
-): Layer<RecordParams<S>, In, Out> => {
+): Layer<RecordParams<S>, In, Out, RecordApplyParams<S>> => {
   const names = Object.keys(subs) as (keyof S & string)[]
   return {
     name,
@@ -207,7 +222,7 @@ export const compose = <S extends Readonly<Record<string, AnyLayer>>, In, Out>(
 }
 
 /** Applies a function to a layer's output: `map(layer, f)` computes f(layer(x)). */
-export const mapOutput = <P, In, A, B>(layer: Layer<P, In, A>, f: (a: A) => B): Layer<P, In, B> => ({
+export const mapOutput = <P, In, O, B, A>(layer: Layer<P, In, O, A>, f: (o: O) => B): Layer<P, In, B, A> => ({
   name: layer.name,
   init: layer.init,
   apply: (p, x, ctx) => pipe(layer.apply(p, x, ctx), f),

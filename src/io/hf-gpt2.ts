@@ -37,11 +37,11 @@ import { gpt2Shapes, type Gpt2Params } from '../models/gpt2/model.js'
 import { ensureDir, readJson, readSafetensorsFile, writeFileAtomic } from './files.js'
 import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
 import { loadDefaultGpt2Tokenizer, loadTokenizerFolder, mergesText, vocabJsonText } from './tokenizer-files.js'
-import { assembleQuantGpt2, quantizeGpt2From, quantizeGpt2Tensor, type QuantGpt2Params } from '../quant/gpt2.js'
+import { disposeQuantTree } from '../quant/matrix.js'
 import type { QuantFormat } from '../quant/quantize.js'
-import { QUANT_METADATA_KEY, quantGpt2FromSafetensors, quantGpt2Safetensors } from './quant-file.js'
+import { assembleQuantized, quantizeFrom, quantizeLeaf, type QuantLeaf, type Quantized } from '../quant/tree.js'
+import { QUANT_METADATA_KEY, quantizedFromSafetensors, quantSafetensors } from './quant-file.js'
 import { forEachShardTensor, readShardIndex, shardHeaders, SHARD_INDEX, type ShardProblem } from './hf-shards.js'
-import { disposeQuantTree, type QuantizedMatrix } from '../quant/matrix.js'
 
 /** What went wrong with a model folder. */
 export type LoadErrorKind =
@@ -266,7 +266,7 @@ const readTokenizer =
 /** A loaded model folder with quantized weights (`loadGpt2Folder(dir, { weights: 'int8' | 'q4' })`). */
 export interface QuantGpt2Folder {
   readonly config: Gpt2Config
-  readonly params: QuantGpt2Params
+  readonly params: Quantized<Gpt2Params>
   readonly tokenizer: BpeTokenizer
 }
 
@@ -289,15 +289,15 @@ const readWeightsFile = (dir: string): TE.TaskEither<LoadError, Safetensors> =>
   )
 
 /** Quantized parameters from a parsed file: read as stored (a quantized file) or quantized from a float one. */
-const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format: QuantFormat): E.Either<LoadError, QuantGpt2Params> =>
+const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format: QuantFormat): E.Either<LoadError, Quantized<Gpt2Params>> =>
   file.metadata[QUANT_METADATA_KEY] !== undefined
     ? pipe(
-        quantGpt2FromSafetensors(config, file, format),
+        quantizedFromSafetensors('gpt2', gpt2Shapes(config), file, format),
         E.mapLeft((p) => loadError(p.kind, path, p.message)),
       )
     : pipe(
         gpt2Entries(path, config, file),
-        E.map((entries) => quantizeGpt2From(config, format, (name) => toFloat32(entries.get(name) as TensorEntry))),
+        E.map((entries) => quantizeFrom(gpt2Shapes(config), format, (name) => toFloat32(entries.get(name) as TensorEntry))),
       )
 
 /**
@@ -305,7 +305,7 @@ const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format
  * shard's headers checked against the config, then the tensors converted shard by shard (at
  * most one shard's bytes held at a time); lm_head, when present, checked equal to wte.
  */
-const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' | QuantFormat): Promise<E.Either<LoadError, Gpt2Params | QuantGpt2Params>> => {
+const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' | QuantFormat): Promise<E.Either<LoadError, Gpt2Params | Quantized<Gpt2Params>>> => {
   const fromShard = (p: ShardProblem): LoadError => ({ _tag: 'LoadError', kind: p.kind === 'shards' ? 'safetensors' : p.kind, path: p.path, message: p.message })
   const index = await readShardIndex(dir)
   if (E.isLeft(index)) return E.left(fromShard(index.left))
@@ -316,7 +316,9 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
   const checked = checkGpt2Headers(index.right.path, config, headers.right)
   if (E.isLeft(checked)) return checked
   const gpt2Name = new Map([...checked.right.names].map(([n, raw]) => [raw, n]))
-  const leaves = new Map<string, tf.Tensor | QuantizedMatrix>()
+  const shapes = gpt2Shapes(config)
+  const refs = flatten(shapes)
+  const leaves = new Map<string, QuantLeaf>()
   const tie: { wte?: Float32Array; head?: Float32Array } = {}
   const visited = await forEachShardTensor(dir, index.right, (entry): E.Either<LoadError, void> => {
     const name = gpt2Name.get(entry.name)
@@ -326,7 +328,8 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
     // Copies: the values may be views into the shard's bytes, which are dropped after the shard.
     if (isHead) tie.head = Float32Array.from(values)
     else if (name === 'wte.weight' && checked.right.lmHead !== undefined) tie.wte = Float32Array.from(values)
-    if (name !== undefined) leaves.set(name, weights === 'f32' ? tf.tensor(values, entry.shape as number[], 'float32') : quantizeGpt2Tensor(config, weights, name, values))
+    if (name !== undefined)
+      leaves.set(name, weights === 'f32' ? tf.tensor(values, entry.shape as number[], 'float32') : quantizeLeaf(refs.get(name) as tf.Tensor, name, weights, values))
     return E.right(undefined)
   })
   const tied = E.isRight(visited) && tie.head !== undefined && tie.wte !== undefined ? checkTiedHead(index.right.path, tie.head, tie.wte) : E.right(undefined)
@@ -334,8 +337,8 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
     disposeQuantTree([...leaves.values()])
     return E.isLeft(visited) ? E.left('_tag' in visited.left ? visited.left : fromShard(visited.left)) : (tied as E.Left<LoadError>)
   }
-  const leaf = (name: string) => leaves.get(name) as tf.Tensor1D | QuantizedMatrix
-  return E.right(weights === 'f32' ? (map(gpt2Shapes(config), (_, name) => leaf(name) as tf.Tensor) as unknown as Gpt2Params) : assembleQuantGpt2(config, weights, leaf))
+  const leaf = (name: string) => leaves.get(name) as QuantLeaf
+  return E.right(weights === 'f32' ? (map(shapes, (_, name) => leaf(name) as tf.Tensor) as unknown as Gpt2Params) : assembleQuantized(shapes, leaf))
 }
 
 /**
@@ -344,7 +347,7 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
  * (the folder's vocab.json + merges.txt, else GPT-2's own). With `{ weights: 'int8' | 'q4' }`
  * the parameters are quantized ({@link LoadGpt2Options}); a folder `minigpt gpt2 quantize`
  * wrote loads only that way. The parameters belong to the caller (`tree.dispose` them, or
- * `quant.disposeQuantGpt2` the quantized ones, when done).
+ * `quant.disposeQuantTree` the quantized ones, when done).
  */
 export function loadGpt2Folder(dir: string, options?: LoadGpt2Options<'f32'>): TE.TaskEither<LoadError, Gpt2Folder>
 export function loadGpt2Folder(dir: string, options: LoadGpt2Options<QuantFormat>): TE.TaskEither<LoadError, QuantGpt2Folder>
@@ -363,7 +366,7 @@ export function loadGpt2Folder(dir: string, options: LoadGpt2Options = {}): TE.T
         const params = await loadShardedGpt2(dir, config, weights)
         return pipe(
           params,
-          E.map((p) => (weights === 'f32' ? { config, params: p as Gpt2Params, tokenizer } : { config, params: p as QuantGpt2Params, tokenizer })),
+          E.map((p) => (weights === 'f32' ? { config, params: p as Gpt2Params, tokenizer } : { config, params: p as Quantized<Gpt2Params>, tokenizer })),
         )
       }
       const file = await readWeightsFile(dir)()
@@ -484,8 +487,8 @@ export const saveGpt2Folder = (dir: string, config: Gpt2Config, params: Gpt2Para
  * the tokenizer files: what `minigpt gpt2 quantize` writes, and what
  * `loadGpt2Folder(dir, { weights })` reads back.
  */
-export const saveQuantGpt2Folder = (dir: string, config: Gpt2Config, params: QuantGpt2Params, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> =>
-  writeFolder(dir, config, tokenizer, async () => quantGpt2Safetensors(config, params))
+export const saveQuantGpt2Folder = (dir: string, config: Gpt2Config, params: Quantized<Gpt2Params>, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> =>
+  writeFolder(dir, config, tokenizer, async () => quantSafetensors('gpt2', gpt2Shapes(config), params))
 
 const writeFolder = (dir: string, config: Gpt2Config, tokenizer: BpeTokenizer, weights: () => Promise<Uint8Array>): TE.TaskEither<LoadError, void> => {
   const write = (name: string, data: Uint8Array | string) => pipe(writeFileAtomic(join(dir, name), data), TE.mapLeft(asLoadError('file')))

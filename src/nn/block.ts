@@ -47,7 +47,7 @@ export const add = <T extends tf.Tensor>(a: T, b: T): T => tf.add(a, b)
  * gets the previous block's activations, its own cache (`cache[i]`) and the context
  * `fold(ctx, i + 1)` (index 0 is the caller's: the embedding dropout).
  */
-export const stack = <P>(n: number, block: Layer<P, BlockInput, BlockOutput>): Layer<readonly P[], StackInput, StackOutput> => {
+export const stack = <P, A>(n: number, block: Layer<P, BlockInput, BlockOutput, A>): Layer<readonly P[], StackInput, StackOutput, readonly A[]> => {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`stack(${block.name}): n must be a non-negative integer, got ${n}`)
   return {
     name: `stack(${n}, ${block.name})`,
@@ -75,14 +75,14 @@ export const stack = <P>(n: number, block: Layer<P, BlockInput, BlockOutput>): L
  * (`remat`, src/core/remat.ts): less memory for training, about a third more compute. It
  * returns no cache and no attention weights, and takes no cache.
  */
-export const rematerialised = <P>(block: Layer<P, BlockInput, BlockOutput>): Layer<P, BlockInput, BlockOutput> => ({
+export const rematerialised = <P, A>(block: Layer<P, BlockInput, BlockOutput, A>): Layer<P, BlockInput, BlockOutput, A> => ({
   name: block.name,
   init: block.init,
   apply: (p, input, ctx) => {
     if (input.cache !== undefined || input.returnWeights === true) {
       throw new Error(`${block.name}: a rematerialised block recomputes itself in the backward pass; it cannot return a cache or attention weights, nor start from a cache`)
     }
-    const run = (x: tf.Tensor3D, params: P, aux: { readonly mask: tf.Tensor } | undefined) => block.apply(params, { x, mask: aux?.mask }, ctx).x
+    const run = (x: tf.Tensor3D, params: A, aux: { readonly mask: tf.Tensor } | undefined) => block.apply(params, { x, mask: aux?.mask }, ctx).x
     return { x: remat(run)(input.x, p, input.mask === undefined ? undefined : { mask: input.mask }) }
   },
 })

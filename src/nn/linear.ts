@@ -3,23 +3,24 @@
  *
  * PyTorch's `nn.Linear` keeps its weight as [out, in]; this library keeps [in, out] so the
  * forward pass needs no transpose, and converts at the file boundary (src/io). The default
- * initialisation is PyTorch's: weight and bias uniform in ±1/√in.
+ * initialisation is PyTorch's: weight and bias uniform in ±1/√in. The weight is declared a
+ * `'dense'` matrix, so a quantizer knows how it is read; `apply` takes it float or quantized.
  */
 import type * as tf from '@tensorflow/tfjs-core'
 import { uniform, split } from '../core/key.js'
 import { param } from '../core/tree.js'
 import type { TensorLayer } from '../core/layer.js'
-import { dense } from './matmul.js'
+import { dense, type Matrix } from './matmul.js'
 
-/** Parameters of {@link linear}: weight [in, out] and bias [out]. */
-export interface LinearParams {
-  readonly weight: tf.Tensor2D
+/** Parameters of {@link linear}: weight [in, out] and bias [out]; `apply` also reads the weight quantized (M = {@link Matrix}). */
+export interface LinearParams<M = tf.Tensor2D> {
+  readonly weight: M
   readonly bias: tf.Tensor1D
 }
 
 /** Parameters of a bias-free {@link linearNoBias}. */
-export interface LinearNoBiasParams {
-  readonly weight: tf.Tensor2D
+export interface LinearNoBiasParams<M = tf.Tensor2D> {
+  readonly weight: M
 }
 
 const checkDims = (name: string, inDim: number, outDim: number) => {
@@ -32,7 +33,7 @@ const checkDims = (name: string, inDim: number, outDim: number) => {
 }
 
 /** A linear layer from `inDim` to `outDim` features (PyTorch's nn.Linear, initialised the same way). */
-export const linear = (inDim: number, outDim: number, name = 'linear'): TensorLayer<LinearParams> => {
+export const linear = (inDim: number, outDim: number, name = 'linear'): TensorLayer<LinearParams, LinearParams<Matrix>> => {
   checkDims(name, inDim, outDim)
   const bound = 1 / Math.sqrt(inDim)
   return {
@@ -40,7 +41,7 @@ export const linear = (inDim: number, outDim: number, name = 'linear'): TensorLa
     init: (k) => {
       const [kw, kb] = split(k)
       return Object.freeze({
-        weight: param([inDim, outDim], () => uniform(kw, inDim * outDim, -bound, bound)),
+        weight: param([inDim, outDim], () => uniform(kw, inDim * outDim, -bound, bound), 'dense'),
         bias: param([outDim], () => uniform(kb, outDim, -bound, bound)),
       })
     },
@@ -49,12 +50,12 @@ export const linear = (inDim: number, outDim: number, name = 'linear'): TensorLa
 }
 
 /** A linear layer without bias. */
-export const linearNoBias = (inDim: number, outDim: number, name = 'linear'): TensorLayer<LinearNoBiasParams> => {
+export const linearNoBias = (inDim: number, outDim: number, name = 'linear'): TensorLayer<LinearNoBiasParams, LinearNoBiasParams<Matrix>> => {
   checkDims(name, inDim, outDim)
   const bound = 1 / Math.sqrt(inDim)
   return {
     name,
-    init: (k) => Object.freeze({ weight: param([inDim, outDim], () => uniform(k, inDim * outDim, -bound, bound)) }),
+    init: (k) => Object.freeze({ weight: param([inDim, outDim], () => uniform(k, inDim * outDim, -bound, bound), 'dense') }),
     apply: (p, x) => dense(x, p.weight, undefined, name),
   }
 }

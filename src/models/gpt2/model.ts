@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../../core/errors.js'
 import { normal } from '../../core/key.js'
-import { compose, fold, type Layer, type ParamsOf, type TensorLayer } from '../../core/layer.js'
+import { compose, fold, type ApplyParamsOf, type Layer, type ParamsOf, type TensorLayer } from '../../core/layer.js'
 import { count, param, shapesOf } from '../../core/tree.js'
 import { decoderMask } from '../../mask/index.js'
 import { elementwise, geluErf, geluTanh } from '../../nn/activation.js'
@@ -24,14 +24,14 @@ import { add, rematerialised, stack, type BlockInput, type BlockOutput } from '.
 import { dropoutOp, dropouts } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
 import { linear, type LinearParams } from '../../nn/linear.js'
-import { matmul2d } from '../../nn/matmul.js'
+import { dense, transposed, type Matrix } from '../../nn/matmul.js'
 import { layerNorm } from '../../nn/norm.js'
 import { innerDim, type Gpt2Config } from './config.js'
 
 /** GPT-2's Conv1D: a linear map with weight [in, out] initialised N(0, std²) (std = initializer_range, 0.02), zero bias. */
-const conv1d = (inDim: number, outDim: number, name: string, std: number): TensorLayer<LinearParams> => ({
+const conv1d = (inDim: number, outDim: number, name: string, std: number): TensorLayer<LinearParams, LinearParams<Matrix>> => ({
   ...linear(inDim, outDim, name),
-  init: (k) => Object.freeze({ weight: param([inDim, outDim], () => normal(k, inDim * outDim, std)), bias: param([outDim], () => new Float32Array(outDim)) }),
+  init: (k) => Object.freeze({ weight: param([inDim, outDim], () => normal(k, inDim * outDim, std), 'dense'), bias: param([outDim], () => new Float32Array(outDim)) }),
 })
 
 const activation = (c: Gpt2Config) => elementwise(c.activation_function === 'gelu' ? geluErf : c.activation_function === 'relu' ? tf.relu : geluTanh)
@@ -156,31 +156,31 @@ export const gpt2Trunk = (c: Gpt2Config, options: Gpt2TrunkOptions = {}) => {
   })
 }
 
-/** The tied head: logits = hidden · wteᵀ, for hidden [batch, length, n_embd] and wteᵀ [n_embd, vocab]. */
-export const tiedHead = (hidden: tf.Tensor3D, wteT: tf.Tensor2D): tf.Tensor3D => {
-  const [b, t, e] = hidden.shape
-  return tf.reshape<tf.Rank.R3>(matmul2d(tf.reshape<tf.Rank.R2>(hidden, [b * t, e]), wteT), [b, t, wteT.shape[1]])
-}
+/** The tied head: logits = hidden · wteᵀ, for hidden [batch, length, n_embd] and wteᵀ (`transposed(wte)`: [n_embd, vocab], or the quantized wte itself). */
+export const tiedHead = (hidden: tf.Tensor3D, wteT: Matrix): tf.Tensor3D => dense(hidden, wteT, undefined, 'lm_head')
 
 /**
  * The GPT-2 layer for a config: {@link gpt2Trunk} and the head tied to the token embedding,
  * logits = hidden · wteᵀ. Dropout (training mode only) uses the config's rates, or `dropout`
  * for all three kinds when given.
  */
-export const gpt2 = (c: Gpt2Config, dropout?: number): Layer<Gpt2Params, Gpt2Input, Gpt2Output> => {
+export const gpt2 = (c: Gpt2Config, dropout?: number): Layer<Gpt2Params, Gpt2Input, Gpt2Output, Gpt2Weights> => {
   const trunk = gpt2Trunk(c, { dropout })
   return {
     name: 'gpt2',
     init: trunk.init,
     apply: (p, input, ctx) => {
       const { hidden, ...rest } = trunk.apply(p, input, ctx)
-      return { ...rest, logits: tiedHead(hidden, tf.transpose(p.wte.weight)) }
+      return { ...rest, logits: tiedHead(hidden, transposed(p.wte.weight)) }
     },
   }
 }
 
 /** GPT-2's parameter tree (Hugging Face names without the `transformer.` prefix). */
 export type Gpt2Params = ParamsOf<ReturnType<typeof gpt2Trunk>>
+
+/** The trees GPT-2 runs: {@link Gpt2Params}, or the same tree with quantized matrices (`Quantized<Gpt2Params>`, src/quant). */
+export type Gpt2Weights = ApplyParamsOf<ReturnType<typeof gpt2Trunk>>
 
 /**
  * The parameter tree of a config with shape-only leaves ({@link shapesOf} of `gpt2(c).init`):

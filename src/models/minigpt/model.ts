@@ -14,7 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../../core/errors.js'
-import { compose, fold, type Ctx, type ParamsOf } from '../../core/layer.js'
+import { compose, fold, type ApplyParamsOf, type Ctx, type ParamsOf } from '../../core/layer.js'
+import { shapesOf } from '../../core/tree.js'
 import { decoderMask } from '../../mask/index.js'
 import { cacheLength, multiHeadAttention, type KVCache } from '../../nn/attention.js'
 import { add, stack, type BlockInput, type BlockOutput } from '../../nn/block.js'
@@ -99,8 +100,14 @@ export const miniGpt = (c: MiniGptConfig) => {
 /** Mini-GPT's parameter tree. */
 export type MiniGptParams = ParamsOf<ReturnType<typeof miniGpt>>
 
+/** The trees Mini-GPT runs: {@link MiniGptParams}, or the same tree with quantized matrices (`Quantized<MiniGptParams>`, src/quant). */
+export type MiniGptWeights = ApplyParamsOf<ReturnType<typeof miniGpt>>
+
+/** The parameter tree of a config with shape-only leaves (`shapesOf`): structure, shapes and matrix roles, nothing allocated. */
+export const miniGptShapes = (c: MiniGptConfig): MiniGptParams => shapesOf(miniGpt(c))
+
 /** Logits [batch, length, vocab] for ids [batch, length] in evaluation mode: the plain `(params, tokens) → logits`. */
 export const miniGptLogits = (c: MiniGptConfig) => {
   const model = miniGpt(c)
-  return (params: MiniGptParams, ids: tf.Tensor2D, ctx: Ctx = { training: false }): tf.Tensor3D => model.apply(params, { ids }, ctx).logits
+  return (params: MiniGptWeights, ids: tf.Tensor2D, ctx: Ctx = { training: false }): tf.Tensor3D => model.apply(params, { ids }, ctx).logits
 }
