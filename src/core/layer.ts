@@ -4,14 +4,16 @@
  * A {@link Layer} is `init(key) → params` and `apply(params, input, ctx) → output`. It holds
  * no state: parameters are a typed tree (src/core/tree.ts) passed in on every call, so the
  * same layer value serves any number of models, and training is just computing new trees.
- * The context says whether we are training (dropout on) and carries the key dropout draws
- * from; {@link fold} gives each sub-layer its own key.
+ * The context says whether we are training (dropout on), carries the key dropout draws from,
+ * and says where the layer sits: a combinator runs each sub-layer under the context {@link at}
+ * the path where it binds it (`layers.0.attn.W_q`, the same path as the sub-layer's
+ * parameters), so names in error messages and dropout streams both come from tree paths.
  *
  * Inside {@link compose}, sub-layers come bound to their parameters and context, so a body
  * reads like nanoGPT's `forward`: `x = x + attn(ln_1(x))`.
  *
  * @example
- * const mlp = sequential('mlp', linear(64, 256), gelu(), linear(256, 64))
+ * const mlp = sequential(linear(64, 256), gelu(), linear(256, 64))
  * const params = mlp.init(key(0))           // readonly [{ weight, bias }, {}, { weight, bias }]
  * const y = mlp.apply(params, x, EVAL)      // pure: same inputs, same output, same rank
  */
@@ -19,12 +21,17 @@ import type * as tf from '@tensorflow/tfjs-core'
 import { pipe } from 'fp-ts/lib/function.js'
 import { foldIn, split, type Key } from './key.js'
 
-/** What a layer may need besides its parameters and input: the mode and a dropout key. */
+/** What a layer may need besides its parameters and input: the mode, a dropout key, where it sits. */
 export interface Ctx {
   /** Training mode: dropout active. */
   readonly training: boolean
   /** Key for the randomness of this call (dropout). Required when training with dropout. */
   readonly key?: Key
+  /**
+   * Where the layer being applied sits in the model: the dotted path at which the combinators
+   * bound it (`layers.0.attn.W_q`), its parameters' path. Absent at the root of a call.
+   */
+  readonly path?: string
 }
 
 /** The evaluation context: no dropout, no key needed. */
@@ -33,8 +40,37 @@ export const EVAL: Ctx = Object.freeze({ training: false })
 /** A training context drawing its randomness from `key`. */
 export const training = (key: Key): Ctx => Object.freeze({ training: true, key })
 
-/** The context for sub-call number `i` of a layer: the same mode, a key folded with `i`. */
-export const fold = (ctx: Ctx, i: number): Ctx => (ctx.key === undefined ? ctx : Object.freeze({ training: ctx.training, key: foldIn(ctx.key, i) }))
+const INDEX = /^(0|[1-9]\d*)$/
+
+/**
+ * The integer a path segment is folded into a key with: an index as itself (`0`, `'3'`), a
+ * name as its 32-bit FNV-1a hash. Siblings are all indices (an array) or all names (a record,
+ * whose hashes {@link compose} checks are distinct), so siblings never share an id.
+ */
+export const segmentId = (segment: string | number): number => {
+  if (typeof segment === 'number') return segment
+  if (INDEX.test(segment)) return Number(segment)
+  let h = 0x811c9dc5
+  for (let i = 0; i < segment.length; i++) h = Math.imul(h ^ segment.charCodeAt(i), 0x01000193) >>> 0
+  return h
+}
+
+/**
+ * The context of what sits at `relative` (a segment, or a dotted path of several) below the
+ * layer applied under `ctx`: the same mode, the path extended (`layers` then `0` gives
+ * `layers.0`), the key folded with each segment's {@link segmentId} in turn. The randomness of
+ * a layer is thus a function of the step's key and its path alone: `at(at(ctx, 'ff'), 'net')`
+ * is `at(ctx, 'ff.net')`, whichever combinators got it there.
+ */
+export const at = (ctx: Ctx, relative: string | number): Ctx => {
+  const path = ctx.path === undefined || ctx.path === '' ? String(relative) : `${ctx.path}.${relative}`
+  if (ctx.key === undefined) return Object.freeze({ training: ctx.training, path })
+  const segments = typeof relative === 'number' ? [relative] : relative.split('.')
+  return Object.freeze({ training: ctx.training, key: segments.reduce<Key>((k, s) => foldIn(k, segmentId(s)), ctx.key), path })
+}
+
+/** What an error of a layer names: its path in the model, or `name` (the layer's kind) at the root of a call. */
+export const nameAt = (ctx: Ctx, name: string): string => (ctx.path === undefined || ctx.path === '' ? name : ctx.path)
 
 /**
  * A layer: parameters from a key alone, and a pure function of (params, input, ctx).
@@ -44,7 +80,7 @@ export const fold = (ctx: Ctx, i: number): Ctx => (ctx.key === undefined ? ctx :
  * float or quantized (src/quant), so one model runs either tree through the same code.
  */
 export interface Layer<P, In, Out, A = P> {
-  /** A name used in error messages (`decoder.layers.0.attn`). */
+  /** What the layer is (`linear`, `repeat(2, compose)`): the name its errors give at the root of a call or when it is built; below the root they give its path ({@link nameAt}). */
   readonly name: string
   readonly init: (key: Key) => P
   readonly apply: (params: A, input: In, ctx: Ctx) => Out
@@ -106,7 +142,7 @@ export const stateless = <In, Out>(name: string, f: (x: In, ctx: Ctx) => Out): L
   apply: (_p, x, ctx) => f(x, ctx),
 })
 
-/** Renames a layer (for messages) without changing what it computes. */
+/** Renames a layer (a model's root, for its messages) without changing what it computes. */
 export const named = <P, In, Out, A>(name: string, layer: Layer<P, In, Out, A>): Layer<P, In, Out, A> => ({ ...layer, name })
 
 /** The parameter tuple of a tuple of layers. */
@@ -126,17 +162,17 @@ export type Sequential<Ls extends readonly AnyLayer[]> = Ls extends readonly Ran
  * Layers applied one after another, like PyTorch's `nn.Sequential`: the parameters are a
  * readonly tuple with one entry per layer (`{}` for a parameter-free one), typed entry by
  * entry, so the tree flattens to `net.0.weight`, `net.3.bias`… exactly as PyTorch numbers
- * them. Layer i runs under `fold(ctx, i)`.
+ * them. Layer i runs under `at(ctx, i)`.
  */
-export const sequential = <const Ls extends readonly AnyLayer[]>(name: string, ...layers: Ls): Sequential<Ls> => {
+export const sequential = <const Ls extends readonly AnyLayer[]>(...layers: Ls): Sequential<Ls> => {
   const steps = layers as readonly AnyLayer[] as readonly Layer<unknown, unknown, unknown>[]
   const layer: Layer<readonly unknown[], unknown, unknown> = {
-    name,
+    name: 'sequential',
     init: (key) => {
       const keys = split(key, Math.max(steps.length, 1))
       return Object.freeze(steps.map((l, i) => l.init(keys[i])))
     },
-    apply: (params, x, ctx) => steps.reduce((h, l, i) => l.apply(params[i], h, fold(ctx, i)), x),
+    apply: (params, x, ctx) => steps.reduce((h, l, i) => l.apply(params[i], h, at(ctx, i)), x),
   }
   return layer as unknown as Sequential<Ls>
 }
@@ -150,14 +186,15 @@ export const residual = <P, T, A>(layer: Layer<P, T, T, A>, add: (a: T, b: T) =>
 
 /**
  * `n` copies of a layer with separate parameters, applied in order: parameters are an array
- * of n trees (flattening to `layers.0.…`, `layers.1.…`), each initialised from its own key.
+ * of n trees (flattening to `layers.0.…`, `layers.1.…`), each initialised from its own key;
+ * copy i runs under `at(ctx, i)`.
  */
 export const repeat = <P, T, A>(n: number, layer: Layer<P, T, T, A>): Layer<readonly P[], T, T, readonly A[]> => {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`repeat(${layer.name}): n must be a non-negative integer, got ${n}`)
   return {
     name: `repeat(${n}, ${layer.name})`,
     init: (key) => (n === 0 ? Object.freeze([]) : Object.freeze(split(key, n).map(layer.init))),
-    apply: (ps, x, ctx) => ps.reduce((h, p, i) => layer.apply(p, h, fold(ctx, i)), x),
+    apply: (ps, x, ctx) => ps.reduce((h, p, i) => layer.apply(p, h, at(ctx, i)), x),
   }
 }
 
@@ -173,8 +210,8 @@ export const replicate = <P, In, Out, A>(n: number, layer: Layer<P, In, Out, A>)
     name: `replicate(${n}, ${layer.name})`,
     init: (key) => (n === 0 ? Object.freeze([]) : Object.freeze(split(key, n).map(layer.init))),
     apply: (ps, xs, ctx) => {
-      if (xs.length !== ps.length) throw new RangeError(`replicate(${layer.name}): expected ${ps.length} inputs, got ${xs.length}`)
-      return ps.map((p, i) => layer.apply(p, xs[i], fold(ctx, i)))
+      if (xs.length !== ps.length) throw new RangeError(`${nameAt(ctx, `replicate(${layer.name})`)}: expected ${ps.length} inputs, got ${xs.length}`)
+      return ps.map((p, i) => layer.apply(p, xs[i], at(ctx, i)))
     },
   }
 }
@@ -191,20 +228,27 @@ export type RecordApplyParams<S> = { readonly [K in keyof S]: ApplyParamsOf<S[K]
  * initialised from its own key (keys assigned in the record's key order). `body` receives the
  * sub-layers bound to their parameters and says how they combine:
  *
- *   compose('h', { ln_1, attn, ln_2, mlp }, ({ ln_1, attn, ln_2, mlp }, x) => …)
+ *   compose({ ln_1, attn, ln_2, mlp }, ({ ln_1, attn, ln_2, mlp }, x) => …)
  *
- * A bound sub-layer runs under the block's context, or under `fold(ctx, i)` where `streams`
- * gives it stream i (its own randomness, apart from the block's other draws).
+ * A bound sub-layer runs under the context {@link at} its name (`attn`: its path, its own
+ * stream of randomness). Called more than once in one run of the body — the seed's
+ * `self.dropout`, applied after the attention and after the feed-forward — its n-th call
+ * (from 0) runs at `name#n` from the second on: each call draws its own dropout mask, as a
+ * PyTorch module called twice does.
  */
 export const compose = <S extends Readonly<Record<string, AnyLayer>>, In, Out>(
-  name: string,
   subs: S,
   body: (layers: BoundRecord<S>, input: In, ctx: Ctx) => Out,
-  streams: { readonly [K in keyof S]?: number } = {},
 ): Layer<RecordParams<S>, In, Out, RecordApplyParams<S>> => {
   const names = Object.keys(subs) as (keyof S & string)[]
+  const ids = new Map<number, string>()
+  for (const k of names) {
+    const other = ids.get(segmentId(k))
+    if (other !== undefined) throw new RangeError(`compose: sub-layers '${other}' and '${k}' would share a stream (rename one)`)
+    ids.set(segmentId(k), k)
+  }
   return {
-    name,
+    name: 'compose',
     init: (key) => {
       const keys = split(key, Math.max(names.length, 1))
       return Object.freeze(Object.fromEntries(names.map((k, i) => [k, subs[k].init(keys[i])]))) as RecordParams<S>
@@ -212,8 +256,9 @@ export const compose = <S extends Readonly<Record<string, AnyLayer>>, In, Out>(
     apply: (params, x, ctx) => {
       const bound = Object.fromEntries(
         names.map((k) => {
-          const stream = streams[k]
-          return [k, bind(subs[k], params[k], stream === undefined ? ctx : fold(ctx, stream))]
+          let calls = 0
+          const apply = subs[k].apply as (params: unknown, input: unknown, ctx: Ctx) => unknown
+          return [k, (input: unknown) => apply(params[k], input, at(ctx, calls++ === 0 ? k : `${k}#${calls - 1}`))]
         }),
       ) as BoundRecord<S>
       return body(bound, x, ctx)

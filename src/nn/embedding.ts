@@ -91,15 +91,14 @@ const gatherRowsWithGrad = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number,
 export const embedding = (
   vocab: number,
   dim: number,
-  options: { readonly paddingIdx?: number; readonly std?: number; readonly name?: string } = {},
+  options: { readonly paddingIdx?: number; readonly std?: number } = {},
 ): Layer<EmbeddingParams, tf.Tensor2D, tf.Tensor3D, EmbeddingParams<Matrix>> => {
-  const name = options.name ?? 'embedding'
   const { paddingIdx } = options
   if (paddingIdx !== undefined && !(Number.isInteger(paddingIdx) && paddingIdx >= 0 && paddingIdx < vocab)) {
-    throw new RangeError(`${name}: paddingIdx must be an integer in [0, ${vocab}), got ${paddingIdx}`)
+    throw new RangeError(`embedding: paddingIdx must be an integer in [0, ${vocab}), got ${paddingIdx}`)
   }
   return {
-    name,
+    name: 'embedding',
     init: (k) =>
       Object.freeze({
         weight: param(

@@ -9,7 +9,7 @@
 import type * as tf from '@tensorflow/tfjs-core'
 import { uniform, split } from '../core/key.js'
 import { param } from '../core/tree.js'
-import type { TensorLayer } from '../core/layer.js'
+import { nameAt, type TensorLayer } from '../core/layer.js'
 import { dense, type Matrix } from './matmul.js'
 
 /** Parameters of {@link linear}: weight [in, out] and bias [out]; `apply` also reads the weight quantized (M = {@link Matrix}). */
@@ -23,21 +23,21 @@ export interface LinearNoBiasParams<M = tf.Tensor2D> {
   readonly weight: M
 }
 
-const checkDims = (name: string, inDim: number, outDim: number) => {
+const checkDims = (inDim: number, outDim: number) => {
   for (const [n, v] of [
     ['in', inDim],
     ['out', outDim],
   ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name}: ${n} features must be a positive integer, got ${v}`)
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`linear: ${n} features must be a positive integer, got ${v}`)
   }
 }
 
 /** A linear layer from `inDim` to `outDim` features (PyTorch's nn.Linear, initialised the same way). */
-export const linear = (inDim: number, outDim: number, name = 'linear'): TensorLayer<LinearParams, LinearParams<Matrix>> => {
-  checkDims(name, inDim, outDim)
+export const linear = (inDim: number, outDim: number): TensorLayer<LinearParams, LinearParams<Matrix>> => {
+  checkDims(inDim, outDim)
   const bound = 1 / Math.sqrt(inDim)
   return {
-    name,
+    name: 'linear',
     init: (k) => {
       const [kw, kb] = split(k)
       return Object.freeze({
@@ -45,17 +45,17 @@ export const linear = (inDim: number, outDim: number, name = 'linear'): TensorLa
         bias: param([outDim], () => uniform(kb, outDim, -bound, bound)),
       })
     },
-    apply: (p, x) => dense(x, p.weight, p.bias, name),
+    apply: (p, x, ctx) => dense(x, p.weight, p.bias, nameAt(ctx, 'linear')),
   }
 }
 
 /** A linear layer without bias. */
-export const linearNoBias = (inDim: number, outDim: number, name = 'linear'): TensorLayer<LinearNoBiasParams, LinearNoBiasParams<Matrix>> => {
-  checkDims(name, inDim, outDim)
+export const linearNoBias = (inDim: number, outDim: number): TensorLayer<LinearNoBiasParams, LinearNoBiasParams<Matrix>> => {
+  checkDims(inDim, outDim)
   const bound = 1 / Math.sqrt(inDim)
   return {
-    name,
+    name: 'linear',
     init: (k) => Object.freeze({ weight: param([inDim, outDim], () => uniform(k, inDim * outDim, -bound, bound), 'dense') }),
-    apply: (p, x) => dense(x, p.weight, undefined, name),
+    apply: (p, x, ctx) => dense(x, p.weight, undefined, nameAt(ctx, 'linear')),
   }
 }
