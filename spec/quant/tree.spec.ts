@@ -5,7 +5,7 @@
  * float weights), a matrix with no declared role refused by name, and the file layout derived
  * from the same roles.
  */
-import * as tf from '@tensorflow/tfjs-core'
+import type * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { key, normal } from '../../src/core/key.js'
