@@ -20,7 +20,7 @@ const matmulGflops = async (n, reps) => {
 
 // An MLP language-model-ish step: tokens × 256 features → 1024 → 256, MSE to a target, AdamW.
 const mlpTokensPerSecond = async (tokens, reps) => {
-  const net = sequential('mlp', linear(256, 1024), gelu('erf'), linear(1024, 256))
+  const net = sequential(linear(256, 1024), gelu('erf'), linear(1024, 256))
   const [kp, kx] = split(key(0))
   const params = net.init(kp)
   const opt = optim.chain(optim.clipByGlobalNorm(1), optim.adamw({ lr: 1e-3 }))

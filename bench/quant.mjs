@@ -13,7 +13,7 @@
 // median over rounds. The protocol of bench/gpt2.mjs's decode: a random prompt of C tokens
 // prefilled, one untimed step, then --decode-steps greedy steps; tokens/s = steps / their time.
 // The float32 decoder owns its parameters (wte freed, wteᵀ kept), as `minigpt gpt2 generate`'s.
-// The quantized weights are drawn and quantized one tensor at a time (quantizeGpt2Tensor), wte
+// The quantized weights are drawn and quantized one tensor at a time (quantizeLeaf), wte
 // by blocks of rows, so the float model never exists in memory (as when a quantized file is read).
 //
 // --quality: a Mini-GPT checkpoint folder (`minigpt train` with the seed recipe on
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
-import { initBackend, key, foldIn, normal, uniform, tree, gpt2, sample, quant, io, data, train } from '../dist/index.js'
+import { initBackend, key, foldIn, normal, uniform, tree, gpt2, minigpt, sample, quant, io, data, train } from '../dist/index.js'
 import { argmax, median, table, machine, timeGreedyDecode } from './util.mjs'
 
 const argv = process.argv.slice(2)
@@ -70,15 +70,11 @@ const makeDecoder = (format) => {
     const params = gpt2.gpt2(config).init(key(seed + 1))
     return { weightBytes: 4 * tree.count(params), decoder: sample.gpt2Decoder(config, params, { ownsParams: true }) }
   }
-  const shapes = new Map(quant.gpt2TensorShapes(config))
-  const q = quant.assembleQuantGpt2(config, format, (name) =>
-    name === 'wte.weight' ? chunkedTable(name, format) : quant.quantizeGpt2Tensor(config, format, name, randomSource(name, shapes.get(name))),
+  const q = quant.assembleQuantized(gpt2.gpt2Shapes(config), (name, ref) =>
+    name === 'wte.weight' ? chunkedTable(name, format) : quant.quantizeLeaf(ref, name, format, randomSource(name, ref.shape)),
   )
-  const weightBytes = [q.wte, q.wpe, ...q.h.flatMap((l) => [l.attn.c_attn.weight, l.attn.c_proj.weight, l.mlp.c_fc.weight, l.mlp.c_proj.weight])].reduce(
-    (n, m) => n + quant.quantizedBytes(m),
-    0,
-  )
-  return { weightBytes, decoder: quant.quantGpt2Decoder(config, q, { ownsParams: true }) }
+  const weightBytes = [...quant.leavesByPath(q).values()].filter(quant.isQuantized).reduce((n, m) => n + quant.quantizedBytes(m), 0)
+  return { weightBytes, decoder: sample.gpt2Decoder(config, q, { ownsParams: true }) }
 }
 
 /**
@@ -202,9 +198,9 @@ async function quality() {
   const f32 = await train.evaluateNames(config, params, examples)
   const rows = [{ weights: 'f32', 'validation loss': f32.loss.toFixed(4), 'vs f32': '–', tokens: f32.tokens }]
   for (const format of ['int8', 'q4']) {
-    const q = quant.quantizeMiniGpt(params, format)
-    const e = await quant.evaluateQuantNames(config, q, examples)
-    quant.disposeQuantMiniGpt(q)
+    const q = quant.quantize(minigpt.miniGptShapes(config), params, format)
+    const e = await train.evaluateNames(config, q, examples)
+    quant.disposeQuantTree(q)
     rows.push({ weights: format, 'validation loss': e.loss.toFixed(4), 'vs f32': `${(100 * (e.loss / f32.loss - 1)).toFixed(2)} %`, tokens: e.tokens })
   }
   console.log(`\n## Quantized Mini-GPT quality (${dir}, ${tree.count(params).toLocaleString('en-US')} parameters; ${valFile.split('/').at(-1)})\n\n${table(rows)}\n`)

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, key, split, sequential, linear, gelu, dropout, training, EVAL, valueAndGrad, optim, tree } from 'minigpt-fp'
 
 await initBackend('wasm')
-const mlp = sequential('mlp', linear(16, 64), gelu(), dropout(0.1), linear(64, 4))
+const mlp = sequential(linear(16, 64), gelu(), dropout(0.1), linear(64, 4))
 const [kInit, kDrop] = split(key(0))
 const params = mlp.init(kInit) // readonly [{weight, bias}, {}, {}, {weight, bias}]
 const x = tf.randomNormal([8, 16], 0, 1, 'float32', 1)

@@ -14,7 +14,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const src = join(root, 'src')
 
 /** The folders of src/, first to last: a folder imports only from folders before it. */
-const ORDER = ['core', 'backend', 'mask', 'nn', 'optim', 'data', 'sample', 'train', 'models', 'quant', 'io', 'viz', 'testing', 'cli', 'entry'] as const
+const ORDER = ['core', 'backend', 'quant', 'mask', 'nn', 'optim', 'data', 'sample', 'train', 'models', 'io', 'viz', 'testing', 'cli', 'entry'] as const
 
 const walk = (dir: string): string[] =>
   readdirSync(dir).flatMap((f) => {

@@ -14,7 +14,8 @@ import { initBackend } from '../../src/backend/index.js'
 import * as T from '../../src/core/tree.js'
 import { loadGpt2Folder } from '../../src/io/hf-gpt2.js'
 import { SHARD_INDEX } from '../../src/io/hf-shards.js'
-import { disposeQuantGpt2, quantGpt2 } from '../../src/quant/gpt2.js'
+import { gpt2DecodingStep } from '../../src/models/gpt2/decoder.js'
+import { disposeQuantTree } from '../../src/quant/matrix.js'
 
 const ONE = join(import.meta.dirname, '../fixtures/gpt2-tiny')
 const SHARDED = join(import.meta.dirname, '../fixtures/gpt2-tiny-sharded')
@@ -46,10 +47,10 @@ describe('a sharded checkpoint', () => {
     const [a, b] = await Promise.all([loadGpt2Folder(ONE, { weights })(), loadGpt2Folder(SHARDED, { weights })()])
     if (E.isLeft(a) || E.isLeft(b)) throw new Error('load failed')
     const ids = tf.tensor2d([[336, 40, 77, 258]], undefined, 'int32')
-    const f = quantGpt2(a.right.config)
+    const f = gpt2DecodingStep(a.right.config)
     expect(Array.from(f(b.right.params, ids).logits.dataSync())).toEqual(Array.from(f(a.right.params, ids).logits.dataSync()))
-    disposeQuantGpt2(a.right.params)
-    disposeQuantGpt2(b.right.params)
+    disposeQuantTree(a.right.params)
+    disposeQuantTree(b.right.params)
   })
 
   /** A copy of the sharded fixture whose index is edited, loaded: the error. */

@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import * as T from '../../src/core/tree.js'
 import { loadMiniGpt } from '../../src/io/minigpt-checkpoint.js'
-import { miniGptFromBytes, miniGptToBytes, stateDict, type CheckpointBytes, type MiniGptCheckpoint } from '../../src/io/minigpt-state-dict.js'
+import { miniGptFromBytes, miniGptToBytes, type CheckpointBytes, type MiniGptCheckpoint } from '../../src/io/minigpt-state-dict.js'
+import { stateDict } from '../../src/models/minigpt/checkpoint.js'
 import { serializeSafetensors } from '../../src/io/safetensors.js'
 
 const fixture = fileURLToPath(new URL('../fixtures/minigpt-tiny', import.meta.url))

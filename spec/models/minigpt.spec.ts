@@ -185,7 +185,7 @@ describe('config validation', () => {
   })
 
   it('the attention layer itself refuses a head count that does not divide the width', () => {
-    expect(() => multiHeadAttention(64, 5)).toThrow('attn: num_heads must divide embed_dim=64, got 5')
+    expect(() => multiHeadAttention(64, 5)).toThrow('multiHeadAttention: num_heads must divide embed_dim=64, got 5')
   })
 })
 
@@ -437,6 +437,17 @@ describe('limits and shapes', () => {
       expect(apply(tf.tensor1d([1, 2, 3], 'int32'))).toThrow(ShapeError)
       expect(apply(tf.tensor1d([1, 2, 3], 'int32'))).toThrow('minigpt: ids must have shape [*, *], got [3]')
       expect(apply(tf.tensor3d([[[1]]], [1, 1, 1], 'int32'))).toThrow('minigpt: ids must have shape [*, *], got [1, 1, 1]')
+    })
+  })
+
+  it("an error inside the model names the layer by its path in the tree (its parameters' prefix)", () => {
+    scoped(() => {
+      const l1 = params.layers[1]
+      const wrongWq = { ...l1, attn: { ...l1.attn, W_q: { weight: tf.zeros<tf.Rank.R2>([32, 64]), bias: tf.zeros<tf.Rank.R1>([64]) } } }
+      const wrong = { ...params, layers: [params.layers[0], wrongWq, params.layers[2]] }
+      const ids = tf.tensor2d([randomIds(5, 9)], [1, 9], 'int32')
+      expect(() => model.apply(wrong, { ids }, EVAL)).toThrow('layers.1.attn.W_q: input must have shape [*, *, 32], got [1, 9, 64]')
+      expect(() => model.apply(wrong, { ids }, EVAL)).toThrow(ShapeError)
     })
   })
 

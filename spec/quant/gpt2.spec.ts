@@ -1,8 +1,8 @@
 /**
  * Quantized GPT-2 on the conformance fixture (spec/fixtures/gpt2-tiny, PyTorch's logits):
  *
- * - the quantized forward pass equals the float model run on the dequantized weights, up to
- *   the int16 rounding of activations (|Δlogit| ≤ 2e-3 · max|logit| + 1e-4);
+ * - the model's forward pass over the quantized tree equals it over the dequantized float
+ *   tree, up to the int16 rounding of activations (|Δlogit| ≤ 2e-3 · max|logit| + 1e-4);
  * - against the float32 model, the logits move by at most the stated bound δ (int8 0.005,
  *   q4 0.08 on this fixture, whose logits span about ±1), and greedy decoding picks float32's
  *   token at every step whose float32 margin (top-1 minus top-2 logit) exceeds 2δ.
@@ -14,10 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import * as T from '../../src/core/tree.js'
 import { loadGpt2Folder, type Gpt2Folder } from '../../src/io/hf-gpt2.js'
-import { quantGpt2Decoder } from '../../src/quant/decoder.js'
-import { dequantizeGpt2, disposeQuantGpt2, quantGpt2, quantizeGpt2, type QuantGpt2Params } from '../../src/quant/gpt2.js'
+import { disposeQuantTree } from '../../src/quant/matrix.js'
 import type { QuantFormat } from '../../src/quant/quantize.js'
+import { dequantize, quantize, type Quantized } from '../../src/quant/tree.js'
 import { gpt2Decoder, gpt2DecodingStep } from '../../src/models/gpt2/decoder.js'
+import { gpt2Shapes, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import golden from '../fixtures/gpt2-tiny/golden.json' with { type: 'json' }
 
 const DIR = join(import.meta.dirname, '../fixtures/gpt2-tiny')
@@ -52,17 +53,17 @@ describe.each(['wasm', 'cpu'])('quantized GPT-2 on %s', (backend) => {
   })
 
   describe.each(['int8', 'q4'] as const)('%s', (format) => {
-    let q: QuantGpt2Params
+    let q: Quantized<Gpt2Params>
     beforeAll(() => {
-      q = quantizeGpt2(folder.config, folder.params, format)
+      q = quantize(gpt2Shapes(folder.config), folder.params, format)
     })
-    afterAll(() => disposeQuantGpt2(q))
+    afterAll(() => disposeQuantTree(q))
 
     it('computes the float graph of its dequantized weights', () => {
-      const deq = dequantizeGpt2(q)
+      const deq = dequantize(gpt2Shapes(folder.config), q)
       const ids = tf.tensor2d([golden.greedy.prompt_ids], undefined, 'int32')
       const want = gpt2DecodingStep(folder.config)(deq, ids).logits.dataSync()
-      const got = quantGpt2(folder.config)(q, ids).logits.dataSync()
+      const got = gpt2DecodingStep(folder.config)(q, ids).logits.dataSync()
       const scale = Math.max(...Array.from(want, Math.abs))
       expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(2e-3 * scale + 1e-4)
       T.dispose(deq)
@@ -71,7 +72,7 @@ describe.each(['wasm', 'cpu'])('quantized GPT-2 on %s', (backend) => {
     it("stays within its bound of float32 and decodes float32's greedy tokens where the margin exceeds twice the bound", async () => {
       const before = tf.memory().numTensors
       const f = gpt2Decoder(folder.config, folder.params)
-      const d = quantGpt2Decoder(folder.config, q)
+      const d = gpt2Decoder(folder.config, q)
       let a = await f.prefill([golden.greedy.prompt_ids])
       let b = await d.prefill([golden.greedy.prompt_ids])
       let agreeing = true

@@ -12,16 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import * as T from '../../src/core/tree.js'
 import { GPT2_FILES, loadGpt2Folder, saveQuantGpt2Folder, type QuantGpt2Folder } from '../../src/io/hf-gpt2.js'
-import { QUANT_METADATA_KEY } from '../../src/io/quant-gpt2.js'
+import { QUANT_METADATA_KEY } from '../../src/io/quant-file.js'
 import { parseSafetensors, serializeSafetensors, type TensorInput } from '../../src/io/safetensors.js'
-import { disposeQuantGpt2, quantGpt2, quantizeGpt2 } from '../../src/quant/gpt2.js'
-import { downloadQuantized } from '../../src/quant/matrix.js'
+import { gpt2DecodingStep } from '../../src/models/gpt2/decoder.js'
+import { gpt2Shapes } from '../../src/models/gpt2/model.js'
+import { disposeQuantTree, downloadQuantized } from '../../src/quant/matrix.js'
 import type { QuantFormat } from '../../src/quant/quantize.js'
+import { quantize } from '../../src/quant/tree.js'
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/gpt2-tiny')
 const IDS = [[336, 40, 77, 258, 326, 265, 327, 11, 258]]
 
-const logitsOf = (f: QuantGpt2Folder) => Array.from(quantGpt2(f.config)(f.params, tf.tensor2d(IDS, undefined, 'int32')).logits.dataSync())
+const logitsOf = (f: QuantGpt2Folder) => Array.from(gpt2DecodingStep(f.config)(f.params, tf.tensor2d(IDS, undefined, 'int32')).logits.dataSync())
 
 const load = async (dir: string, weights: QuantFormat) => {
   const r = await loadGpt2Folder(dir, { weights })()
@@ -47,17 +49,17 @@ describe.each(['int8', 'q4'] as const)('a %s folder', (format) => {
     const saved = await saveQuantGpt2Folder(dir, loaded.config, loaded.params, loaded.tokenizer)()
     expect(E.isRight(saved)).toBe(true)
   })
-  afterAll(() => disposeQuantGpt2(loaded.params))
+  afterAll(() => disposeQuantTree(loaded.params))
 
-  it('quantizes at load exactly as quantizeGpt2 does from the float tensors', async () => {
+  it('quantizes at load exactly as quantize does from the float tensors', async () => {
     const float = await loadGpt2Folder(FIXTURE)()
     if (E.isLeft(float)) throw new Error(float.left.message)
-    const q = quantizeGpt2(float.right.config, float.right.params, format)
+    const q = quantize(gpt2Shapes(float.right.config), float.right.params, format)
     const a = downloadQuantized(q.h[1].mlp.c_fc.weight)
     const b = downloadQuantized(loaded.params.h[1].mlp.c_fc.weight)
     expect(Array.from(a.bytes)).toEqual(Array.from(b.bytes))
     expect(Array.from(a.scales)).toEqual(Array.from(b.scales))
-    disposeQuantGpt2(q)
+    disposeQuantTree(q)
     T.dispose(float.right.params)
   })
 
@@ -76,7 +78,7 @@ describe.each(['int8', 'q4'] as const)('a %s folder', (format) => {
     const c = file.right.tensors.get('h.0.attn.c_attn.weight')
     expect([c?.dtype, c?.shape]).toEqual(format === 'int8' ? ['I8', [96, 32]] : ['U8', [96, 16]])
     expect(file.right.tensors.get('h.0.attn.c_attn.weight.scales')?.shape).toEqual(format === 'int8' ? [96] : [96, 1])
-    disposeQuantGpt2(back.params)
+    disposeQuantTree(back.params)
   })
 
   it('is refused as float weights, and as the other format', async () => {

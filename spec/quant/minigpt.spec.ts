@@ -1,5 +1,7 @@
 /**
- * Quantized Mini-GPT on the trained tiny fixture (spec/fixtures/minigpt-tiny): logits within
+ * Quantized Mini-GPT on the trained tiny fixture (spec/fixtures/minigpt-tiny): the model's own
+ * graph over the quantized tree equals it over the dequantized float tree up to the int16
+ * rounding of activations (|Δlogit| ≤ 2e-3 · max|logit| + 1e-4, as for GPT-2), logits within
  * the stated bound of float32's (int8 1 %, q4 10 % of the largest |logit|), the cached path
  * equal to the full one, and the validation metric within the issue's bars (int8 0.5 %, q4 2 %
  * on this tiny model; docs/benchmarks.md has the seed-recipe model's figures).
@@ -16,9 +18,11 @@ import { key, uniform } from '../../src/core/key.js'
 import * as T from '../../src/core/tree.js'
 import { encodeExample } from '../../src/data/names.js'
 import { loadMiniGpt, type MiniGptCheckpoint } from '../../src/io/minigpt-checkpoint.js'
-import { miniGptLogits } from '../../src/models/minigpt/model.js'
-import { disposeQuantMiniGpt, evaluateQuantNames, quantMiniGpt, quantMiniGptDecoder, quantizeMiniGpt, type QuantMiniGptParams } from '../../src/quant/minigpt.js'
+import { miniGptDecoder } from '../../src/models/minigpt/decoder.js'
+import { miniGptLogits, miniGptShapes, type MiniGptParams } from '../../src/models/minigpt/model.js'
 import { evaluateNames } from '../../src/models/minigpt/recipe.js'
+import { disposeQuantTree } from '../../src/quant/matrix.js'
+import { dequantize, quantize, type Quantized } from '../../src/quant/tree.js'
 import { loadQuantMiniGpt, saveQuantMiniGpt } from '../../src/io/quant-minigpt.js'
 import { parseSafetensors, serializeSafetensors, type TensorInput } from '../../src/io/safetensors.js'
 
@@ -45,21 +49,33 @@ const names = (n: number) => {
 }
 
 describe.each(['int8', 'q4'] as const)('%s Mini-GPT', (format) => {
-  let q: QuantMiniGptParams
+  let q: Quantized<MiniGptParams>
   beforeAll(() => {
-    q = quantizeMiniGpt(ckpt.params, format)
+    q = quantize(miniGptShapes(ckpt.config), ckpt.params, format)
   })
-  afterAll(() => disposeQuantMiniGpt(q))
+  afterAll(() => disposeQuantTree(q))
+
+  it('computes the float graph of its dequantized weights', () => {
+    const deq = dequantize(miniGptShapes(ckpt.config), q)
+    const ids = tf.tensor2d([[1, 5, 9, 20, 7, 3, 11]], undefined, 'int32')
+    const want = miniGptLogits(ckpt.config)(deq, ids).dataSync()
+    const got = miniGptLogits(ckpt.config)(q, ids).dataSync()
+    const scale = Math.max(...Array.from(want, Math.abs))
+    let worst = 0
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]))
+    expect(worst).toBeLessThanOrEqual(2e-3 * scale + 1e-4)
+    T.dispose(deq)
+  })
 
   it('gives logits within its bound of float32, and the same through the cache', async () => {
     const ids = tf.tensor2d([[1, 5, 9, 20, 7, 3, 11]], undefined, 'int32')
     const want = miniGptLogits(ckpt.config)(ckpt.params, ids).dataSync()
-    const got = quantMiniGpt(ckpt.config)(q, ids).logits.dataSync()
+    const got = miniGptLogits(ckpt.config)(q, ids).dataSync()
     const scale = Math.max(...Array.from(want, Math.abs))
     let worst = 0
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]))
     expect(worst).toBeLessThanOrEqual(LOGIT_BOUND[format] * scale)
-    const d = quantMiniGptDecoder(ckpt.config, q)
+    const d = miniGptDecoder(ckpt.config, q)
     let out = await d.prefill([[1, 5, 9]])
     for (const t of [20, 7, 3, 11]) {
       const next = await d.step(out.cache, [t])
@@ -80,10 +96,10 @@ describe.each(['int8', 'q4'] as const)('%s Mini-GPT', (format) => {
       const r = await loadQuantMiniGpt(tmp, format)()
       if (E.isLeft(r)) throw new Error(r.left.message)
       const ids = tf.tensor2d([[1, 5, 9, 20]], undefined, 'int32')
-      const f = quantMiniGpt(ckpt.config)
-      expect(Array.from(f(r.right.params, ids).logits.dataSync())).toEqual(Array.from(f(q, ids).logits.dataSync()))
+      const f = miniGptLogits(ckpt.config)
+      expect(Array.from(f(r.right.params, ids).dataSync())).toEqual(Array.from(f(q, ids).dataSync()))
       expect(r.right.vocab.tokens).toEqual(ckpt.vocab.tokens)
-      disposeQuantMiniGpt(r.right.params)
+      disposeQuantTree(r.right.params)
       const path = join(tmp, 'model.safetensors')
       const parsed = parseSafetensors(new Uint8Array(await readFile(path)))
       if (E.isLeft(parsed)) throw new Error(parsed.left.message)
@@ -104,7 +120,7 @@ describe.each(['int8', 'q4'] as const)('%s Mini-GPT', (format) => {
   it('loses at most its stated share of validation loss', async () => {
     const examples = names(200).map((n) => encodeExample(ckpt.vocab, n, ckpt.config.max_len))
     const f = await evaluateNames(ckpt.config, ckpt.params, examples)
-    const g = await evaluateQuantNames(ckpt.config, q, examples)
+    const g = await evaluateNames(ckpt.config, q, examples)
     expect(g.tokens).toBe(f.tokens)
     expect(Math.abs(g.loss - f.loss) / f.loss).toBeLessThanOrEqual(LOSS_BOUND[format])
   })

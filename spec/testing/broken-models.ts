@@ -52,8 +52,8 @@ const shiftedCausal = (t: number, lookahead: number): tf.Tensor2D =>
 /** Mini-GPT's forward (full sequences, evaluation mode) with the given bugs, on the real parameters. */
 export const forkedForward = (c: MiniGptConfig, bugs: Bugs = {}) => {
   const block = decoderBlock(c)
-  const norm = layerNorm(c.embed_dim, 1e-5, 'norm')
-  const head = linear(c.embed_dim, c.vocab_size, 'head')
+  const norm = layerNorm(c.embed_dim, 1e-5)
+  const head = linear(c.embed_dim, c.vocab_size)
   const table = sinusoidalTable(contextLength(c), c.embed_dim)
   return (p: MiniGptParams, tokens: TokenBatch, attentionMask?: TokenBatch, returnAttention = false) => {
     const x0 = ids(tokens)

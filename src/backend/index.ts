@@ -124,7 +124,10 @@ const register = async (name: BackendName, options: BackendOptions, threads: num
       if (!wasmConfigured) {
         const paths = options.wasmPaths ?? (isNode() ? (await import('./node-wasm-path.js')).nodeWasmDirectory() : undefined)
         if (paths !== undefined) wasm.setWasmPaths(paths)
-        shareIdentityOnWasm()
+        // tfjs saves what a gradient needs with `keep(clone(x))`, and clone's Identity kernel
+        // copies the data on wasm (cpu shares it): a GPT-2 124M training step copied hundreds of
+        // megabytes of a heap that stops at 4 GiB. Tensors are immutable, so sharing is safe.
+        shareIdentityData('wasm')
         // Before anything asks tfjs for a backend: tf.getBackend() alone starts the best registered one.
         wasmThreads = threads
         if (threads > 1) {
@@ -151,16 +154,6 @@ const register = async (name: BackendName, options: BackendOptions, threads: num
     }
   }
 }
-
-/**
- * tfjs-core saves the tensors a gradient needs with `keep(clone(x))` (every taped op, and
- * `save` in customGrad), and `clone` runs the Identity kernel — which on wasm copies the data
- * (the cpu backend shares it). A training step thus copied every saved weight and activation:
- * for GPT-2 124M, hundreds of megabytes a step of a heap that stops at 4 GiB. The wasm
- * backend reference-counts data (its Reshape shares it), so Identity shares it too here:
- * tensors are immutable, so a clone that shares data is indistinguishable from a copy.
- */
-const shareIdentityOnWasm = (): void => shareIdentityData('wasm')
 
 const reasonWhenMissing = (name: BackendName): string =>
   isNode() && name === 'webgl'

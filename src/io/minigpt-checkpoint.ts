@@ -10,7 +10,7 @@
  * plus those two JSON files loads here, and a folder written here loads in PyTorch with
  * `model.load_state_dict(load_file(…))`. Loading is flatten/unflatten plus validation: the
  * tree's dotted paths are the state_dict's names; the only conversion is the transpose of
- * linear weights, done here at the file boundary.
+ * linear weights, done at the file boundary (src/models/minigpt/checkpoint.ts).
  */
 import type * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
@@ -27,15 +27,11 @@ import type { Safetensors } from './safetensors.js'
 // it is re-exported here so that this stays the one import for checkpoint folders in Node.
 export {
   CHECKPOINT_FILES,
-  PE_BUFFER,
   checkpointConfig,
   checkpointParams,
   checkpointVocab,
-  isLinearWeight,
   miniGptFromBytes,
   miniGptToBytes,
-  paramsFromStateDict,
-  stateDict,
   CheckpointVocabJson,
   type CheckpointBytes,
   type MiniGptCheckpoint,

@@ -1,27 +1,25 @@
 /**
- * The pure half of Mini-GPT checkpoint folders (see ./minigpt-checkpoint.ts): the state_dict
- * layout and the checks that a folder's three parts agree, over values already in memory. No
- * Node module is imported here, so a browser page (files picked by the user, fetched, or
- * posted by a worker) loads and builds checkpoints with exactly the rules `loadMiniGpt` uses.
+ * The pure half of Mini-GPT checkpoint folders (see ./minigpt-checkpoint.ts): the checks that a
+ * folder's three parts agree, over bytes already in memory, with messages naming the file (the
+ * state_dict layout itself lives with the model: src/models/minigpt/checkpoint.ts). No Node
+ * module is imported here, so a browser page (files picked by the user, fetched, or posted by
+ * a worker) loads and builds checkpoints with exactly the rules `loadMiniGpt` uses.
  *
  * @example
  * // in a page: the three files as bytes, however they arrived
  * const ckpt = miniGptFromBytes({ config: configBytes, vocab: vocabBytes, model: modelBytes })
  * if (E.isLeft(ckpt)) show(ckpt.left.message)   // "vocab.json: has 60 tokens but config.json says vocab_size=67"
  */
-import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
-import { key } from '../core/key.js'
 import { configErrorMessage, formatValidationErrors } from '../core/errors.js'
-import * as T from '../core/tree.js'
 import { vocabFromTokens, type CharVocab } from '../data/vocab.js'
-import { contextLength, decodeMiniGptConfig, type MiniGptConfig } from '../models/minigpt/config.js'
-import { miniGpt, type MiniGptParams } from '../models/minigpt/model.js'
-import { sinusoidalTable } from '../nn/positional.js'
+import { PE_BUFFER, paramsFromStateDict, stateDict } from '../models/minigpt/checkpoint.js'
+import { decodeMiniGptConfig, type MiniGptConfig } from '../models/minigpt/config.js'
+import type { MiniGptParams } from '../models/minigpt/model.js'
 import type { IoError } from './files.js'
-import { parseSafetensors, serializeSafetensors, type Safetensors, type TensorInput } from './safetensors.js'
+import { parseSafetensors, serializeSafetensors, type Safetensors } from './safetensors.js'
 import { floatTensors } from './tensors.js'
 
 /** A Mini-GPT ready to use: its config, vocabulary and parameters. */
@@ -34,27 +32,8 @@ export interface MiniGptCheckpoint {
 /** The file names of a checkpoint folder. */
 export const CHECKPOINT_FILES = { model: 'model.safetensors', config: 'config.json', vocab: 'vocab.json' } as const
 
-/** The name of the positional-encoding buffer in the seed's state_dict (written, ignored on load). */
-export const PE_BUFFER = 'pos_encoding.pe'
-
 // The same value as files.ts's ioError, built here so that this module stays free of Node.
 const problemAt = (path: string, problem: string): IoError => ({ _tag: 'IoError', path, message: `${path}: ${problem}` })
-
-/** True for the tensors PyTorch stores as nn.Linear weights ([out, in]): every 2-D weight but the embedding. */
-export const isLinearWeight = (name: string, rank: number): boolean => rank === 2 && name.endsWith('.weight') && name !== 'embedding.weight'
-
-/** The state_dict of a Mini-GPT as safetensors entries (PyTorch names and layouts, pe buffer included). */
-export const stateDict = (config: MiniGptConfig, params: MiniGptParams): TensorInput[] => {
-  const entries: TensorInput[] = []
-  for (const [name, tensor] of T.flatten(params)) {
-    const data = tf.tidy(() => (isLinearWeight(name, tensor.rank) ? tf.transpose(tensor) : tensor.clone()))
-    entries.push({ name, dtype: 'F32', shape: data.shape, data: data.dataSync() as Float32Array })
-    data.dispose()
-  }
-  // PyTorch orders the buffer after the embedding; order does not matter to either loader.
-  entries.splice(1, 0, { name: PE_BUFFER, dtype: 'F32', shape: [1, contextLength(config), config.embed_dim], data: sinusoidalTable(contextLength(config), config.embed_dim) })
-  return entries
-}
 
 /** The codec of vocab.json: the token list in index order. */
 export const CheckpointVocabJson = t.array(t.string, 'a list of strings')
@@ -81,28 +60,9 @@ export const checkpointVocab = (tokens: readonly string[], config: MiniGptConfig
 export const checkpointParams = (file: Safetensors, config: MiniGptConfig, path: string = CHECKPOINT_FILES.model): E.Either<IoError, MiniGptParams> =>
   pipe(
     floatTensors(file, (n) => n !== PE_BUFFER),
+    E.chain((flat) => paramsFromStateDict(config, flat)),
     E.mapLeft((m) => problemAt(path, m)),
-    E.chain((flat) => paramsFromStateDict(config, flat, path)),
   )
-
-/** Converts a state_dict (PyTorch layouts) into the model's tree, or lists what does not match the config. */
-export const paramsFromStateDict = (config: MiniGptConfig, flat: ReadonlyMap<string, tf.Tensor>, where = 'state_dict'): E.Either<IoError, MiniGptParams> => {
-  const converted = new Map<string, tf.Tensor>()
-  for (const [name, t0] of flat) converted.set(name, isLinearWeight(name, t0.rank) ? tf.tidy(() => tf.transpose(t0)) : t0)
-  for (const [name, t0] of flat) if (converted.get(name) !== t0) t0.dispose()
-  const like = shapeTemplate(config)
-  const { tree, problems } = T.unflattenLike(like, converted)
-  T.dispose(like)
-  if (problems.length > 0) {
-    tf.dispose([...converted.values()])
-    const shown = problems.slice(0, 4).join('; ') + (problems.length > 4 ? `; and ${problems.length - 4} more` : '')
-    return E.left(problemAt(where, `does not match config.json: ${shown} (shapes in PyTorch's layout are transposed for linear weights)`))
-  }
-  return E.right(tree)
-}
-
-/** A config's parameter tree, whose shapes are the template for unflattenLike (its values are never read). */
-const shapeTemplate = (config: MiniGptConfig): MiniGptParams => miniGpt(config).init(key(0))
 
 /** The three files of a checkpoint folder as they arrived (bytes, or text already decoded). */
 export interface CheckpointBytes {

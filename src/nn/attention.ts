@@ -9,7 +9,7 @@ import { concat2 } from '../backend/simd/concat-blocks.js'
 import { attendOneQueryWebGpu } from '../backend/webgpu/attend-one-query.js'
 import { checkShape } from '../core/errors.js'
 import { withInferenceKernel } from '../core/grad.js'
-import { compose } from '../core/layer.js'
+import { compose, nameAt } from '../core/layer.js'
 import { linear } from './linear.js'
 
 /**
@@ -173,20 +173,14 @@ export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, head
  * appended to it and the queries attend to all of them (the mask must then be
  * [T, cached + T], e.g. `causalMask(T, cached + T)`).
  */
-export const multiHeadAttention = (embedDim: number, numHeads: number, name = 'attn') => {
+export const multiHeadAttention = (embedDim: number, numHeads: number) => {
   if (!(Number.isInteger(numHeads) && numHeads >= 1 && embedDim % numHeads === 0)) {
-    throw new RangeError(`${name}: num_heads must divide embed_dim=${embedDim}, got ${numHeads}`)
+    throw new RangeError(`multiHeadAttention: num_heads must divide embed_dim=${embedDim}, got ${numHeads}`)
   }
   return compose(
-    name,
-    {
-      W_q: linear(embedDim, embedDim, `${name}.W_q`),
-      W_k: linear(embedDim, embedDim, `${name}.W_k`),
-      W_v: linear(embedDim, embedDim, `${name}.W_v`),
-      W_o: linear(embedDim, embedDim, `${name}.W_o`),
-    },
-    ({ W_q, W_k, W_v, W_o }, input: MhaInput): MhaOutput => {
-      checkShape(name, 'input', input.x.shape, [null, null, embedDim])
+    { W_q: linear(embedDim, embedDim), W_k: linear(embedDim, embedDim), W_v: linear(embedDim, embedDim), W_o: linear(embedDim, embedDim) },
+    ({ W_q, W_k, W_v, W_o }, input: MhaInput, ctx): MhaOutput => {
+      checkShape(nameAt(ctx, 'multiHeadAttention'), 'input', input.x.shape, [null, null, embedDim])
       const a = attendHeads(W_q(input.x), W_k(input.x), W_v(input.x), numHeads, input)
       return { ...a, output: W_o(a.output) }
     },

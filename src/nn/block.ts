@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { split } from '../core/key.js'
-import { fold, type Layer } from '../core/layer.js'
+import { at, nameAt, type Layer } from '../core/layer.js'
 import { remat } from '../core/remat.js'
 import type { KVCache } from './attention.js'
 
@@ -45,22 +45,22 @@ export const add = <T extends tf.Tensor>(a: T, b: T): T => tf.add(a, b)
 /**
  * `n` copies of a block with separate parameters (`h.0.…`, `h.1.…`), run in order: block i
  * gets the previous block's activations, its own cache (`cache[i]`) and the context
- * `fold(ctx, i + 1)` (index 0 is the caller's: the embedding dropout).
+ * `at(ctx, i)` (its path `h.i`).
  */
-export const stack = <P>(n: number, block: Layer<P, BlockInput, BlockOutput>): Layer<readonly P[], StackInput, StackOutput> => {
+export const stack = <P, A>(n: number, block: Layer<P, BlockInput, BlockOutput, A>): Layer<readonly P[], StackInput, StackOutput, readonly A[]> => {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`stack(${block.name}): n must be a non-negative integer, got ${n}`)
   return {
     name: `stack(${n}, ${block.name})`,
     init: (key) => (n === 0 ? Object.freeze([]) : Object.freeze(split(key, n).map(block.init))),
     apply: (params, input, ctx) => {
       if (input.cache !== undefined && input.cache.length !== params.length) {
-        throw new RangeError(`${block.name}: cache must have one entry per layer (${params.length}), got ${input.cache.length}`)
+        throw new RangeError(`${nameAt(ctx, `stack(${block.name})`)}: cache must have one entry per layer (${params.length}), got ${input.cache.length}`)
       }
       let x = input.x
       const cache: KVCache[] = []
       const attention: tf.Tensor4D[] = []
       params.forEach((p, i) => {
-        const out = block.apply(p, { x, mask: input.mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, fold(ctx, i + 1))
+        const out = block.apply(p, { x, mask: input.mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, at(ctx, i))
         x = out.x
         if (out.cache !== undefined) cache.push(out.cache)
         if (out.weights !== undefined) attention.push(out.weights)
@@ -75,14 +75,16 @@ export const stack = <P>(n: number, block: Layer<P, BlockInput, BlockOutput>): L
  * (`remat`, src/core/remat.ts): less memory for training, about a third more compute. It
  * returns no cache and no attention weights, and takes no cache.
  */
-export const rematerialised = <P>(block: Layer<P, BlockInput, BlockOutput>): Layer<P, BlockInput, BlockOutput> => ({
+export const rematerialised = <P, A>(block: Layer<P, BlockInput, BlockOutput, A>): Layer<P, BlockInput, BlockOutput, A> => ({
   name: block.name,
   init: block.init,
   apply: (p, input, ctx) => {
     if (input.cache !== undefined || input.returnWeights === true) {
-      throw new Error(`${block.name}: a rematerialised block recomputes itself in the backward pass; it cannot return a cache or attention weights, nor start from a cache`)
+      throw new Error(
+        `${nameAt(ctx, block.name)}: a rematerialised block recomputes itself in the backward pass; it cannot return a cache or attention weights, nor start from a cache`,
+      )
     }
-    const run = (x: tf.Tensor3D, params: P, aux: { readonly mask: tf.Tensor } | undefined) => block.apply(params, { x, mask: aux?.mask }, ctx).x
+    const run = (x: tf.Tensor3D, params: A, aux: { readonly mask: tf.Tensor } | undefined) => block.apply(params, { x, mask: aux?.mask }, ctx).x
     return { x: remat(run)(input.x, p, input.mask === undefined ? undefined : { mask: input.mask }) }
   },
 })

@@ -8,28 +8,23 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { bits } from '../core/key.js'
-import { fold, NO_PARAMS, type Ctx, type NoParams, type TensorLayer } from '../core/layer.js'
+import { nameAt, NO_PARAMS, type Ctx, type NoParams, type TensorLayer } from '../core/layer.js'
 
-/** Applies dropout to x under ctx. Throws if training with rate > 0 and no key. */
-export const dropoutOp = <T extends tf.Tensor>(x: T, rate: number, ctx: Ctx, where = 'dropout'): T => {
+/**
+ * Applies dropout to x under ctx, its mask drawn from ctx's key. A dropout site in a layer's
+ * body runs under the context at its own path (`dropoutOp(x, rate, at(ctx, 'pos_encoding.dropout'))`),
+ * which names it in errors and gives it its own stream. Throws if training with rate > 0 and no key.
+ */
+export const dropoutOp = <T extends tf.Tensor>(x: T, rate: number, ctx: Ctx): T => {
   if (!ctx.training || rate === 0) return x
-  if (ctx.key === undefined) throw new Error(`${where}: training with dropout needs a key in the context (use training(key))`)
+  if (ctx.key === undefined) throw new Error(`${nameAt(ctx, 'dropout')}: training with dropout needs a key in the context (use training(key))`)
   const seed = bits(ctx.key, 1)[0]
   const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), rate)
   return tf.mul(x, tf.mul(tf.cast(keep, 'float32'), 1 / (1 - rate)))
 }
 
-/**
- * The dropout of a layer body with several dropout sites: `drop(i, x)` is dropout at `rate`
- * under `fold(ctx, i)`, each site its own stream `i`.
- */
-export const dropouts =
-  (rate: number, ctx: Ctx, where = 'dropout') =>
-  <T extends tf.Tensor>(stream: number, x: T): T =>
-    dropoutOp(x, rate, fold(ctx, stream), where)
-
 /** A dropout layer with the given rate in [0, 1). */
-export const dropout = (rate: number, name = 'dropout'): TensorLayer<NoParams> => {
-  if (!(rate >= 0 && rate < 1)) throw new RangeError(`${name}: rate must be in [0, 1), got ${rate}`)
-  return { name, init: () => NO_PARAMS, apply: (_p, x, ctx) => dropoutOp(x, rate, ctx, name) }
+export const dropout = (rate: number): TensorLayer<NoParams> => {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout: rate must be in [0, 1), got ${rate}`)
+  return { name: 'dropout', init: () => NO_PARAMS, apply: (_p, x, ctx) => dropoutOp(x, rate, ctx) }
 }

@@ -4,7 +4,8 @@
  * The forward pass is a gather; the gradient is written as a product with the transposed
  * one-hot matrix, because tfjs's own gather gradient needs `UnsortedSegmentSum`, which the
  * wasm backend lacks (docs/concepts.md). With a padding index (PyTorch's
- * `padding_idx`), that row starts at zero and never receives gradient.
+ * `padding_idx`), that row starts at zero and never receives gradient. The table is declared a
+ * `'table'` matrix; a quantized one is read by its kernel (quantizedLookup), without gradient.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
@@ -12,18 +13,20 @@ import { onHostMemory, selectColumns, selectRows } from '../backend/rows.js'
 import { normal } from '../core/key.js'
 import { param } from '../core/tree.js'
 import type { Layer } from '../core/layer.js'
-import { matmul2d } from './matmul.js'
+import { isQuantized, quantizedLookup } from '../quant/matrix.js'
+import { matmul2d, type Matrix } from './matmul.js'
 
-/** Parameters of {@link embedding}: the table [vocab, dim]. */
-export interface EmbeddingParams {
-  readonly weight: tf.Tensor2D
+/** Parameters of {@link embedding}: the table [vocab, dim]; `apply` also reads it quantized (M = {@link Matrix}). */
+export interface EmbeddingParams<M = tf.Tensor2D> {
+  readonly weight: M
 }
 
 /**
  * Looks up rows of `table` for integer `ids` of any shape → [...ids.shape, dim]. Rows equal to
  * `paddingIdx` get no gradient.
  */
-export const lookup = (table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number): tf.Tensor => {
+export const lookup = (table: Matrix, ids: tf.Tensor, paddingIdx?: number): tf.Tensor => {
+  if (isQuantized(table)) return quantizedLookup(table, ids)
   const [vocab, dim] = table.shape
   const flat = tf.reshape(ids, [-1]) as tf.Tensor1D
   const gathered = gatherRows(table, flat, vocab, paddingIdx ?? -1)
@@ -35,16 +38,19 @@ export const lookup = (table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number):
  * as columns of `tableT` ({@link selectColumns} on wasm and cpu; a gather along the columns on the
  * device elsewhere, so that the ids are not read back) — for a decoder that keeps only the tied
  * head's wteᵀ and not wte itself. While a gradient is computed it transposes the table and uses
- * {@link lookup}, so that gradients reach `tableT`.
+ * {@link lookup}, so that gradients reach `tableT`. A quantized `tableT` (nn/matmul.ts's
+ * `transposed` of a quantized table) is the table's own rows: they are looked up.
  */
-export const lookupTransposed = withInferenceKernel(
+export const lookupTransposed = (tableT: Matrix, ids: tf.Tensor): tf.Tensor => (isQuantized(tableT) ? quantizedLookup(tableT, ids) : lookupColumns(tableT, ids))
+
+const lookupColumns = withInferenceKernel(
   (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor => lookup(tf.transpose(tableT) as tf.Tensor2D, ids),
   (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor =>
     tf.reshape(onHostMemory() ? selectColumns(tableT, ids.dataSync()) : tf.transpose(tf.gather(tableT, tf.reshape(ids, [-1]), 1)), [...ids.shape, tableT.shape[0]]),
 )
 
 /** {@link lookupTransposed} for a batch of token ids [batch, length] → [batch, length, dim]. */
-export const embedTransposed = (tableT: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D => lookupTransposed(tableT, ids) as tf.Tensor3D
+export const embedTransposed = (tableT: Matrix, ids: tf.Tensor2D): tf.Tensor3D => lookupTransposed(tableT, ids) as tf.Tensor3D
 
 const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D =>
   customGradWhenRecording(gatherRowsWithGrad, lookupRows)(table, ids, vocab, paddingIdx)
@@ -85,22 +91,25 @@ const gatherRowsWithGrad = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number,
 export const embedding = (
   vocab: number,
   dim: number,
-  options: { readonly paddingIdx?: number; readonly std?: number; readonly name?: string } = {},
-): Layer<EmbeddingParams, tf.Tensor2D, tf.Tensor3D> => {
-  const name = options.name ?? 'embedding'
+  options: { readonly paddingIdx?: number; readonly std?: number } = {},
+): Layer<EmbeddingParams, tf.Tensor2D, tf.Tensor3D, EmbeddingParams<Matrix>> => {
   const { paddingIdx } = options
   if (paddingIdx !== undefined && !(Number.isInteger(paddingIdx) && paddingIdx >= 0 && paddingIdx < vocab)) {
-    throw new RangeError(`${name}: paddingIdx must be an integer in [0, ${vocab}), got ${paddingIdx}`)
+    throw new RangeError(`embedding: paddingIdx must be an integer in [0, ${vocab}), got ${paddingIdx}`)
   }
   return {
-    name,
+    name: 'embedding',
     init: (k) =>
       Object.freeze({
-        weight: param([vocab, dim], () => {
-          const w = normal(k, vocab * dim, options.std ?? 1)
-          if (paddingIdx !== undefined) w.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim)
-          return w
-        }),
+        weight: param(
+          [vocab, dim],
+          () => {
+            const w = normal(k, vocab * dim, options.std ?? 1)
+            if (paddingIdx !== undefined) w.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim)
+            return w
+          },
+          'table',
+        ),
       }),
     apply: (p, ids) => lookup(p.weight, ids, paddingIdx) as tf.Tensor3D, // [...ids.shape, dim]
   }

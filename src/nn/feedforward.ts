@@ -10,9 +10,5 @@ import { dropout } from './dropout.js'
 import { linear } from './linear.js'
 
 /** The seed's FeedForward(embed_dim, ff_dim, dropout): parameters `{ net: [lin, {}, {}, lin, {}] }`, rank-preserving. */
-export const feedForward = (embedDim: number, ffDim: number, rate: number, name = 'ff') =>
-  compose(
-    name,
-    { net: sequential(`${name}.net`, linear(embedDim, ffDim, `${name}.net.0`), gelu('erf'), dropout(rate), linear(ffDim, embedDim, `${name}.net.3`), dropout(rate)) },
-    ({ net }, x: tf.Tensor3D) => net(x),
-  )
+export const feedForward = (embedDim: number, ffDim: number, rate: number) =>
+  compose({ net: sequential(linear(embedDim, ffDim), gelu('erf'), dropout(rate), linear(ffDim, embedDim), dropout(rate)) }, ({ net }, x: tf.Tensor3D) => net(x))

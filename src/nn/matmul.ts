@@ -1,5 +1,6 @@
 /**
- * Matrix products whose gradients stay on wasm's fast path.
+ * Matrix products whose gradients stay on wasm's fast path, and the product of a layer's
+ * weight {@link Matrix}, float or quantized.
  *
  * tfjs's wasm backend runs a matmul through XNNPACK only when neither operand is transposed
  * and there is no batch dimension; its own MatMul gradient uses the transpose flags and so
@@ -10,6 +11,15 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../core/errors.js'
 import { customGradWhenRecording } from '../core/grad.js'
+import { isQuantized, quantizedMatmul, type QuantizedMatrix } from '../quant/matrix.js'
+
+/**
+ * A weight matrix as the layers read it: a float tensor, or a quantized matrix standing for one
+ * (src/quant/matrix.ts). As a linear layer's weight, a float matrix is [in, out] and a
+ * quantized one is stored a row per output channel ([out, in]); as an embedding table both are
+ * [rows, dim]. The layers of nn/ take either, so one model runs a float or a quantized tree.
+ */
+export type Matrix = tf.Tensor2D | QuantizedMatrix
 
 // tfjs types customGrad's callback loosely (inputs and the save function share one rest
 // parameter), hence the casts through `CustomGradFn`.
@@ -49,15 +59,23 @@ const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: t
 
 /**
  * x [..., in] · w [in, out] (+ bias [out]) → [..., out]: the leading dimensions are folded
- * into rows so that the product is one 2-D matmul on every backend.
+ * into rows so that the product is one 2-D matmul on every backend. A quantized `w` is
+ * multiplied by its kernel (quantizedMatmul: inference only, no gradient reaches it).
  */
-export const dense = <R extends tf.Rank>(x: tf.Tensor<R>, w: tf.Tensor2D, bias?: tf.Tensor1D, where = 'dense'): tf.Tensor<R> => {
-  const [inDim, outDim] = w.shape
+export const dense = <R extends tf.Rank>(x: tf.Tensor<R>, w: Matrix, bias?: tf.Tensor1D, where = 'dense'): tf.Tensor<R> => {
+  const [inDim, outDim] = isQuantized(w) ? [w.cols, w.rows] : w.shape
   if (x.shape[x.rank - 1] !== inDim) {
     checkShape(where, 'input', x.shape, [...x.shape.slice(0, -1).map(() => null), inDim])
   }
   const rows = x.size / inDim
   const x2 = x.rank === 2 ? (x as unknown as tf.Tensor2D) : (tf.reshape(x, [rows, inDim]) as tf.Tensor2D)
-  const y2 = bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
+  const y2 = isQuantized(w) ? quantizedMatmul(x2, w, bias) : bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
   return (x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim] as number[])) as unknown as tf.Tensor<R>
 }
+
+/**
+ * The weight whose {@link dense} product multiplies by a table's transpose (x·tableᵀ: a head
+ * tied to an embedding). A float table is transposed (a copy, the caller's); a quantized one is
+ * returned as it is: its rows are already a row per output channel, the stored form of tableᵀ.
+ */
+export const transposed = (table: Matrix): Matrix => (isQuantized(table) ? table : tf.transpose(table))

@@ -32,8 +32,8 @@ const normalizeOps = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps:
 }
 
 /** A LayerNorm layer over `dim` features. */
-export const layerNorm = (dim: number, eps = 1e-5, name = 'layerNorm'): TensorLayer<LayerNormParams> => ({
-  name,
+export const layerNorm = (dim: number, eps = 1e-5): TensorLayer<LayerNormParams> => ({
+  name: 'layerNorm',
   init: () => Object.freeze({ weight: param([dim], () => new Float32Array(dim).fill(1)), bias: param([dim], () => new Float32Array(dim)) }),
   apply: (p, x) => normalize(x, p.weight, p.bias, eps),
 })

@@ -9,12 +9,13 @@
  * exact integer dot products, one float scale — so both paths give the same numbers to
  * float32 rounding (spec/quant/kernels.spec.ts).
  *
- * A quantized matrix is not a tensor leaf of a parameter tree: {@link disposeQuantized} frees
- * one, {@link disposeQuantTree} a tree holding some.
+ * A quantized matrix is a leaf of a model's quantized tree (src/quant/tree.ts), read by the
+ * layers of nn/ where a float matrix goes; core/tree.ts's functions, which take tensor leaves,
+ * do not know it: {@link disposeQuantized} frees one, {@link disposeQuantTree} a tree holding some.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { quantMatmulKernel, quantRowsKernel, type QuantLayout } from '../backend/simd/quant-matmul.js'
-import { int8Stride, q4Groups, quantizedInt, quantizedScale, quantizeRows, roundHalfEven, transposeValues, type HostQuantized, type QuantFormat } from './quantize.js'
+import { int8Stride, q4Groups, quantizedInt, quantizedScale, roundHalfEven, type HostQuantized, type QuantFormat } from './quantize.js'
 
 /** A quantized matrix of `rows` output channels × `cols` inputs, on the active backend. */
 export interface QuantizedMatrix {
@@ -80,27 +81,6 @@ export const quantizedMatmul = (x: tf.Tensor2D, m: QuantizedMatrix, bias?: tf.Te
   if (x.rank !== 2 || x.shape[1] !== m.cols) throw new RangeError(`${where(m)}: input has shape [${x.shape.join(', ')}], expected [n, ${m.cols}]`)
   if (bias !== undefined && bias.size !== m.rows) throw new RangeError(`${where(m)}: bias has ${bias.size} values, expected ${m.rows}`)
   return quantMatmulKernel(x, m.data, m.scales, layout(m), bias) ?? hostMatmul(x, m, bias)
-}
-
-/** A quantized linear layer: the weight as [out, in] rows, the bias float32 [out]. */
-export interface QuantLinear {
-  readonly weight: QuantizedMatrix
-  readonly bias: tf.Tensor1D
-}
-
-/** x [..., in] through a quantized linear layer → [..., out] (the leading dimensions folded into rows). */
-export const quantizedDense = (x: tf.Tensor, l: QuantLinear): tf.Tensor => {
-  const y = quantizedMatmul(tf.reshape(x, [-1, l.weight.cols]) as tf.Tensor2D, l.weight, l.bias)
-  return tf.reshape(y, [...x.shape.slice(0, -1), l.weight.rows])
-}
-
-/** A float linear layer (weight [in, out], nn/linear.ts's layout) quantized: the weight transposed to rows per output channel. */
-export const quantizeLinear = (format: QuantFormat, weight: tf.Tensor2D, bias: tf.Tensor1D): QuantLinear => {
-  const [inDim, outDim] = weight.shape
-  return {
-    weight: uploadQuantized(quantizeRows(format, transposeValues(weight.dataSync() as Float32Array, inDim, outDim), outDim, inDim)),
-    bias: tf.clone(bias),
-  }
 }
 
 /** Rows `ids` of the matrix, dequantized → [...ids.shape, cols]: an embedding lookup in a quantized table. */

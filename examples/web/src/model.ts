@@ -12,10 +12,12 @@ import { CHECKPOINT_FILES, miniGptFromBytes, type CheckpointBytes, type MiniGptC
 import { contextLength } from '../../../src/models/minigpt/config.js'
 import { attentionMaps } from '../../../src/models/minigpt/task.js'
 import { miniGptDecoder } from '../../../src/models/minigpt/decoder.js'
+import { miniGptShapes, type MiniGptParams } from '../../../src/models/minigpt/model.js'
 import type { DecoderModel } from '../../../src/sample/model.js'
 import { generateNames, type GeneratedName } from '../../../src/sample/names.js'
-import { disposeQuantMiniGpt, quantMiniGptDecoder, quantizeMiniGpt, type QuantMiniGptParams } from '../../../src/quant/minigpt.js'
+import { disposeQuantTree } from '../../../src/quant/matrix.js'
 import type { QuantFormat } from '../../../src/quant/quantize.js'
+import { quantize, type Quantized } from '../../../src/quant/tree.js'
 import { decodeOptions, optionsErrorMessage, processorSteps } from '../../../src/sample/options.js'
 import { processorContext } from '../../../src/sample/processors.js'
 import { softmax } from '../../../src/sample/softmax.js'
@@ -34,7 +36,7 @@ export interface Loaded {
   readonly source: CheckpointBytes
   readonly label: string
   readonly weights: Weights
-  readonly quantized?: QuantMiniGptParams
+  readonly quantized?: Quantized<MiniGptParams>
 }
 
 /** Builds a model from the three files (checked as `loadMiniGpt` checks a folder); the error is one line naming the file. */
@@ -43,14 +45,14 @@ export const loadFromBytes = (source: CheckpointBytes, label: string, weights: W
   if (E.isLeft(r)) return E.left(r.left.message)
   const ckpt = r.right
   if (weights === 'f32') return E.right({ ckpt, decoder: miniGptDecoder(ckpt.config, ckpt.params) as DecoderModel<unknown>, source, label, weights })
-  const quantized = quantizeMiniGpt(ckpt.params, weights)
-  return E.right({ ckpt, decoder: quantMiniGptDecoder(ckpt.config, quantized) as DecoderModel<unknown>, source, label, weights, quantized })
+  const quantized = quantize(miniGptShapes(ckpt.config), ckpt.params, weights)
+  return E.right({ ckpt, decoder: miniGptDecoder(ckpt.config, quantized) as DecoderModel<unknown>, source, label, weights, quantized })
 }
 
 /** Frees a model's tensors. */
 export const unload = (m: Loaded): void => {
   T.dispose(m.ckpt.params)
-  if (m.quantized !== undefined) disposeQuantMiniGpt(m.quantized)
+  if (m.quantized !== undefined) disposeQuantTree(m.quantized)
 }
 
 /** One line about a model: parameters, layers × heads, vocabulary, context. */

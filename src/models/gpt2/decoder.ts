@@ -22,10 +22,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { EVAL } from '../../core/layer.js'
-import * as T from '../../core/tree.js'
 import type { Gpt2Config } from './config.js'
 import { embedTransposed } from '../../nn/embedding.js'
-import { gpt2Trunk, tiedHead, type Gpt2Params } from './model.js'
+import { transposed, type Matrix } from '../../nn/matmul.js'
+import { disposeQuantTree } from '../../quant/matrix.js'
+import { gpt2Trunk, tiedHead, type Gpt2Weights } from './model.js'
 import type { KVCache } from '../../nn/attention.js'
 import type { DecoderModel } from '../../sample/model.js'
 import { tfjsDecoder, type LayerCaches } from '../tfjs-decoder.js'
@@ -37,24 +38,25 @@ export interface Gpt2StepOutput {
 }
 
 /**
- * GPT-2's decoding step (evaluation mode): the trunk over the new ids after the cache, then the
- * tied head on the last position only. With `wteT` (wteᵀ, kept by the caller) the token
- * embeddings are read from its columns and `p.wte` is not read; without it, wte is transposed
- * at each step (what a test harness that holds nothing wants).
+ * GPT-2's decoding step (evaluation mode), for a float or a quantized tree: the trunk over the
+ * new ids after the cache, then the tied head on the last position only. With `wteT`
+ * (`transposed(wte)`, kept by the caller) the token embeddings are read from its columns and
+ * `p.wte` is not read; without it, wte is transposed at each step (what a test harness that
+ * holds nothing wants).
  */
-export const gpt2DecodingStep = (config: Gpt2Config, wteT?: tf.Tensor2D) => {
+export const gpt2DecodingStep = (config: Gpt2Config, wteT?: Matrix) => {
   const trunk = gpt2Trunk(config)
-  return (p: Gpt2Params, ids: tf.Tensor2D, cache?: readonly KVCache[]): Gpt2StepOutput => {
+  return (p: Gpt2Weights, ids: tf.Tensor2D, cache?: readonly KVCache[]): Gpt2StepOutput => {
     const out = trunk.apply(p, { ids, cache, tokens: wteT === undefined ? undefined : embedTransposed(wteT, ids) }, EVAL)
     const [b, t, e] = out.hidden.shape
     const last = tf.slice(out.hidden, [0, t - 1, 0], [b, 1, e])
-    return { logits: tiedHead(last, wteT ?? tf.transpose(p.wte.weight)), cache: out.cache }
+    return { logits: tiedHead(last, wteT ?? transposed(p.wte.weight)), cache: out.cache }
   }
 }
 
 /** A GPT-2 decoder: a {@link DecoderModel} plus `dispose`, which frees what the decoder holds. */
 export interface Gpt2Decoder extends DecoderModel<LayerCaches> {
-  /** Frees wteᵀ, and the parameters too when the decoder owns them (`ownsParams`). */
+  /** Frees wteᵀ (a float model's), and the parameters too when the decoder owns them (`ownsParams`). */
   readonly dispose: () => void
 }
 
@@ -70,17 +72,20 @@ export interface Gpt2DecoderOptions {
 }
 
 /**
- * A decoder over GPT-2 parameters (evaluation mode, no dropout). Its context length is the
- * config's n_positions; its vocabulary size is vocab_size. The parameters must stay alive as
- * long as the decoder is used.
+ * A decoder over GPT-2 parameters, float or quantized (evaluation mode, no dropout). Its
+ * context length is the config's n_positions; its vocabulary size is vocab_size. The
+ * parameters must stay alive as long as the decoder is used. A quantized wte is its own
+ * transpose (`transposed`): the decoder keeps no copy of it.
  */
-export const gpt2Decoder = (config: Gpt2Config, params: Gpt2Params, options: Gpt2DecoderOptions = {}): Gpt2Decoder => {
-  const wteT = tf.tidy(() => tf.transpose(params.wte.weight))
-  if (options.ownsParams === true) params.wte.weight.dispose()
+export const gpt2Decoder = (config: Gpt2Config, params: Gpt2Weights, options: Gpt2DecoderOptions = {}): Gpt2Decoder => {
+  const wte = params.wte.weight
+  const wteT = transposed(wte)
+  const copied = wteT !== wte
+  if (options.ownsParams === true && copied) disposeQuantTree(wte)
   const decoder = tfjsDecoder(gpt2DecodingStep(config, wteT), params, { vocabSize: config.vocab_size, contextLength: config.n_positions })
   const dispose = () => {
-    wteT.dispose()
-    if (options.ownsParams === true) T.dispose(params) // wte is disposed already: disposing again is a no-op
+    if (copied) disposeQuantTree(wteT)
+    if (options.ownsParams === true) disposeQuantTree(params) // a float wte is disposed already: disposing again is a no-op
   }
   return { ...decoder, dispose }
 }

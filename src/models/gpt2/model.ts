@@ -7,45 +7,36 @@
  *
  * The parameter tree flattens to Hugging Face's names (`wte.weight`, `h.0.attn.c_attn.weight`,
  * `h.11.mlp.c_proj.bias`, `ln_f.weight` …) with their Conv1D layouts ([in, out]), so loading
- * a checkpoint is flatten/unflatten plus validation. Dropout is applied in training mode at
- * Hugging Face's four places, with the config's rates (0.1 for GPT-2): the embeddings
- * (embd_pdrop), the attention probabilities (attn_pdrop), the attention and MLP outputs
- * (resid_pdrop).
+ * a checkpoint is flatten/unflatten plus validation (src/models/gpt2/checkpoint.ts). Dropout
+ * is applied in training mode at Hugging Face's four places, with its modules' names and the
+ * config's rates (0.1 for GPT-2): `drop` on the embeddings (embd_pdrop), `h.N.attn.attn_dropout`
+ * on the attention probabilities (attn_pdrop), `h.N.attn.resid_dropout` and `h.N.mlp.dropout`
+ * on the attention and MLP outputs (resid_pdrop); each draws from the step's key at its path.
+ * A quantized tree (src/quant) runs through the same graph: the layers read a matrix either way.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../../core/errors.js'
 import { normal } from '../../core/key.js'
-import { compose, fold, type Layer, type ParamsOf, type TensorLayer } from '../../core/layer.js'
+import { compose, named, type ApplyParamsOf, type Layer, type ParamsOf, type TensorLayer } from '../../core/layer.js'
 import { count, param, shapesOf } from '../../core/tree.js'
 import { decoderMask } from '../../mask/index.js'
 import { elementwise, geluErf, geluTanh } from '../../nn/activation.js'
 import { attendHeads, cacheLength, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
 import { add, rematerialised, stack, type BlockInput, type BlockOutput } from '../../nn/block.js'
-import { dropoutOp, dropouts } from '../../nn/dropout.js'
+import { dropout } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
 import { linear, type LinearParams } from '../../nn/linear.js'
-import { matmul2d } from '../../nn/matmul.js'
+import { dense, transposed, type Matrix } from '../../nn/matmul.js'
 import { layerNorm } from '../../nn/norm.js'
 import { innerDim, type Gpt2Config } from './config.js'
 
 /** GPT-2's Conv1D: a linear map with weight [in, out] initialised N(0, std²) (std = initializer_range, 0.02), zero bias. */
-const conv1d = (inDim: number, outDim: number, name: string, std: number): TensorLayer<LinearParams> => ({
-  ...linear(inDim, outDim, name),
-  init: (k) => Object.freeze({ weight: param([inDim, outDim], () => normal(k, inDim * outDim, std)), bias: param([outDim], () => new Float32Array(outDim)) }),
+const conv1d = (inDim: number, outDim: number, std: number): TensorLayer<LinearParams, LinearParams<Matrix>> => ({
+  ...linear(inDim, outDim),
+  init: (k) => Object.freeze({ weight: param([inDim, outDim], () => normal(k, inDim * outDim, std), 'dense'), bias: param([outDim], () => new Float32Array(outDim)) }),
 })
 
 const activation = (c: Gpt2Config) => elementwise(c.activation_function === 'gelu' ? geluErf : c.activation_function === 'relu' ? tf.relu : geluTanh)
-
-/** GPT-2's attention: one fused c_attn [E, 3E] for q, k, v; heads; the mask; dropout on the probabilities; c_proj. */
-export const fusedSelfAttention = (e: number, heads: number, std: number, projStd: number, attnDropout = 0) => {
-  const subs = { c_attn: conv1d(e, 3 * e, 'attn.c_attn', std), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }
-  return compose('attn', subs, ({ c_attn, c_proj }, input: MhaInput, ctx): MhaOutput => {
-    const [q, k, v] = tf.split<tf.Tensor3D>(c_attn(input.x), 3, -1)
-    const drop = dropouts(attnDropout, ctx, 'h.attn.attn_dropout')
-    const a = attendHeads(q, k, v, heads, input, ctx.training && attnDropout > 0 ? (w) => drop(2, w) : undefined)
-    return { ...a, output: c_proj(a.output) }
-  })
-}
 
 /** Dropout rates of the three kinds Hugging Face's GPT-2 has. */
 export interface Gpt2Dropout {
@@ -58,29 +49,38 @@ export interface Gpt2Dropout {
 export const gpt2Dropout = (c: Gpt2Config, rate?: number): Gpt2Dropout =>
   rate !== undefined ? { embd: rate, attn: rate, resid: rate } : { embd: c.embd_pdrop ?? 0.1, attn: c.attn_pdrop ?? 0.1, resid: c.resid_pdrop ?? 0.1 }
 
-/** GPT-2's MLP: c_fc, the activation, c_proj. */
-const mlp = (c: Gpt2Config, std: number, projStd: number) => {
+/** GPT-2's attention: one fused c_attn [E, 3E] for q, k, v; heads; the mask; attn_dropout on the probabilities; c_proj, then resid_dropout. */
+export const fusedSelfAttention = (e: number, heads: number, std: number, projStd: number, rates: Pick<Gpt2Dropout, 'attn' | 'resid'> = { attn: 0, resid: 0 }) => {
+  const subs = { c_attn: conv1d(e, 3 * e, std), c_proj: conv1d(e, e, projStd), attn_dropout: dropout(rates.attn), resid_dropout: dropout(rates.resid) }
+  return compose(subs, ({ c_attn, c_proj, attn_dropout, resid_dropout }, input: MhaInput, ctx): MhaOutput => {
+    const [q, k, v] = tf.split<tf.Tensor3D>(c_attn(input.x), 3, -1)
+    const a = attendHeads(q, k, v, heads, input, ctx.training && rates.attn > 0 ? attn_dropout : undefined)
+    return { ...a, output: resid_dropout(c_proj(a.output)) }
+  })
+}
+
+/** GPT-2's MLP: c_fc, the activation, c_proj, dropout. */
+const mlp = (c: Gpt2Config, std: number, projStd: number, rate: number) => {
   const act = activation(c)
-  const subs = { c_fc: conv1d(c.n_embd, innerDim(c), 'mlp.c_fc', std), c_proj: conv1d(innerDim(c), c.n_embd, 'mlp.c_proj', projStd) }
-  return compose('mlp', subs, ({ c_fc, c_proj }, x: tf.Tensor3D) => c_proj(act(c_fc(x))))
+  const subs = { c_fc: conv1d(c.n_embd, innerDim(c), std), c_proj: conv1d(innerDim(c), c.n_embd, projStd), dropout: dropout(rate) }
+  return compose(subs, ({ c_fc, c_proj, dropout }, x: tf.Tensor3D) => dropout(c_proj(act(c_fc(x)))))
 }
 
 /** One transformer block: ln_1, attn (c_attn, c_proj), ln_2, mlp (c_fc, c_proj). Input and output as Mini-GPT's blocks. */
-export const gpt2Block = (c: Gpt2Config, dropout: Gpt2Dropout = gpt2Dropout(c)) => {
+export const gpt2Block = (c: Gpt2Config, rates: Gpt2Dropout = gpt2Dropout(c)) => {
   const eps = c.layer_norm_epsilon ?? 1e-5
   const std = c.initializer_range ?? 0.02
   const projStd = std / Math.sqrt(2 * c.n_layer) // GPT-2 scales the init of residual projections by 1/√(2·n_layer)
   const subs = {
-    ln_1: layerNorm(c.n_embd, eps, 'ln_1'),
-    attn: fusedSelfAttention(c.n_embd, c.n_head, std, projStd, dropout.attn),
-    ln_2: layerNorm(c.n_embd, eps, 'ln_2'),
-    mlp: mlp(c, std, projStd),
+    ln_1: layerNorm(c.n_embd, eps),
+    attn: fusedSelfAttention(c.n_embd, c.n_head, std, projStd, rates),
+    ln_2: layerNorm(c.n_embd, eps),
+    mlp: mlp(c, std, projStd, rates.resid),
   }
-  return compose('h', subs, ({ ln_1, attn, ln_2, mlp }, input: BlockInput, ctx): BlockOutput => {
-    const drop = dropouts(dropout.resid, ctx, 'h.resid_dropout')
+  return compose(subs, ({ ln_1, attn, ln_2, mlp }, input: BlockInput): BlockOutput => {
     const { output, ...rest } = attn({ ...input, x: ln_1(input.x) })
-    const x = add(input.x, drop(0, output))
-    return { ...rest, x: add(x, drop(1, mlp(ln_2(x)))) }
+    const x = add(input.x, output)
+    return { ...rest, x: add(x, mlp(ln_2(x))) }
   })
 }
 
@@ -138,49 +138,51 @@ export const gpt2Trunk = (c: Gpt2Config, options: Gpt2TrunkOptions = {}) => {
   const block = gpt2Block(c, rates)
   const std = c.initializer_range ?? 0.02
   const subs = {
-    wte: embedding(c.vocab_size, c.n_embd, { std, name: 'wte' }),
-    wpe: embedding(c.n_positions, c.n_embd, { std, name: 'wpe' }),
+    wte: embedding(c.vocab_size, c.n_embd, { std }),
+    wpe: embedding(c.n_positions, c.n_embd, { std }),
     h: stack(c.n_layer, options.remat === true ? rematerialised(block) : block),
-    ln_f: layerNorm(c.n_embd, c.layer_norm_epsilon ?? 1e-5, 'ln_f'),
+    ln_f: layerNorm(c.n_embd, c.layer_norm_epsilon ?? 1e-5),
+    drop: dropout(rates.embd),
   }
-  return compose('gpt2', subs, ({ wte, wpe, h, ln_f }, input: Gpt2Input, ctx): Gpt2TrunkOutput => {
+  const trunk = compose(subs, ({ wte, wpe, h, ln_f, drop }, input: Gpt2Input): Gpt2TrunkOutput => {
     checkShape('gpt2', 'ids', input.ids.shape, [null, null])
     const t = input.ids.shape[1]
     const past = cacheLength(input.cache?.[0])
     if (past + t > c.n_positions) throw new RangeError(`gpt2: ${past + t} positions exceed n_positions=${c.n_positions}`)
     const positions = tf.reshape<tf.Rank.R2>(tf.range(past, past + t, 1, 'int32'), [1, t])
-    const x = dropoutOp(add(input.tokens ?? wte(input.ids), wpe(positions)), rates.embd, fold(ctx, 0), 'drop')
+    const x = drop(add(input.tokens ?? wte(input.ids), wpe(positions)))
     const out = h({ x, mask: decoderMask(t, past, input.mask), cache: input.cache, returnAttention: input.returnAttention })
     const hidden = ln_f(out.x)
     return input.returnAttention === true ? { hidden, cache: out.cache, attention: out.attention } : { hidden, cache: out.cache }
   })
+  return named('gpt2', trunk)
 }
 
-/** The tied head: logits = hidden · wteᵀ, for hidden [batch, length, n_embd] and wteᵀ [n_embd, vocab]. */
-export const tiedHead = (hidden: tf.Tensor3D, wteT: tf.Tensor2D): tf.Tensor3D => {
-  const [b, t, e] = hidden.shape
-  return tf.reshape<tf.Rank.R3>(matmul2d(tf.reshape<tf.Rank.R2>(hidden, [b * t, e]), wteT), [b, t, wteT.shape[1]])
-}
+/** The tied head: logits = hidden · wteᵀ, for hidden [batch, length, n_embd] and wteᵀ (`transposed(wte)`: [n_embd, vocab], or the quantized wte itself). */
+export const tiedHead = (hidden: tf.Tensor3D, wteT: Matrix): tf.Tensor3D => dense(hidden, wteT, undefined, 'lm_head')
 
 /**
  * The GPT-2 layer for a config: {@link gpt2Trunk} and the head tied to the token embedding,
- * logits = hidden · wteᵀ. Dropout (training mode only) uses the config's rates, or `dropout`
+ * logits = hidden · wteᵀ. Dropout (training mode only) uses the config's rates, or `rate`
  * for all three kinds when given.
  */
-export const gpt2 = (c: Gpt2Config, dropout?: number): Layer<Gpt2Params, Gpt2Input, Gpt2Output> => {
-  const trunk = gpt2Trunk(c, { dropout })
+export const gpt2 = (c: Gpt2Config, rate?: number): Layer<Gpt2Params, Gpt2Input, Gpt2Output, Gpt2Weights> => {
+  const trunk = gpt2Trunk(c, { dropout: rate })
   return {
     name: 'gpt2',
     init: trunk.init,
     apply: (p, input, ctx) => {
       const { hidden, ...rest } = trunk.apply(p, input, ctx)
-      return { ...rest, logits: tiedHead(hidden, tf.transpose(p.wte.weight)) }
+      return { ...rest, logits: tiedHead(hidden, transposed(p.wte.weight)) }
     },
   }
 }
 
 /** GPT-2's parameter tree (Hugging Face names without the `transformer.` prefix). */
 export type Gpt2Params = ParamsOf<ReturnType<typeof gpt2Trunk>>
+
+/** The trees GPT-2 runs: {@link Gpt2Params}, or the same tree with quantized matrices (`Quantized<Gpt2Params>`, src/quant). */
+export type Gpt2Weights = ApplyParamsOf<ReturnType<typeof gpt2Trunk>>
 
 /**
  * The parameter tree of a config with shape-only leaves ({@link shapesOf} of `gpt2(c).init`):

@@ -7,7 +7,7 @@
 import type { Key } from '../../core/key.js'
 import { batches, type Batch, type Example } from '../../data/names.js'
 import type { MiniGptConfig } from './config.js'
-import type { MiniGptParams } from './model.js'
+import type { MiniGptParams, MiniGptWeights } from './model.js'
 import { epochBatches, namesLoss, namesNll } from './task.js'
 import { adamw, chain, clipByGlobalNorm, type GradientTransformation } from '../../optim/index.js'
 import { evaluateNll, type EvalResult } from '../../train/evaluate.js'
@@ -36,8 +36,8 @@ export interface NamesRun {
   readonly signal?: AbortSignal
 }
 
-/** The validation metric of a Mini-GPT on examples (eval mode, PAD excluded, EOS included). */
-export const evaluateNames = (config: MiniGptConfig, params: MiniGptParams, examples: readonly Example[], batchSize = 256): Promise<EvalResult> =>
+/** The validation metric of a Mini-GPT, float or quantized, on examples (eval mode, PAD excluded, EOS included). */
+export const evaluateNames = (config: MiniGptConfig, params: MiniGptWeights, examples: readonly Example[], batchSize = 256): Promise<EvalResult> =>
   evaluateNll(batches(examples, batchSize, config.pad_idx), namesNll(config, params))
 
 /** Trains (taking ownership of `initial`) and yields the loop's events; returns the final state. */

@@ -9,7 +9,7 @@ import { batches, bucketBatches, encodeExample, shuffle, type Batch, type Exampl
 import type { CharVocab } from '../../data/vocab.js'
 import { crossEntropy, nllSum, type NllSum } from '../../train/loss.js'
 import type { MiniGptConfig } from './config.js'
-import { miniGpt, type MiniGptParams } from './model.js'
+import { miniGpt, type MiniGptParams, type MiniGptWeights } from './model.js'
 
 /** A batch's ids and targets as int32 tensors [size, length]. */
 export const batchTensors = (b: Batch): { readonly ids: tf.Tensor2D; readonly targets: tf.Tensor2D } => ({
@@ -26,8 +26,8 @@ export const namesLoss = (c: MiniGptConfig) => {
   }
 }
 
-/** The summed NLL of a batch in eval mode (for the validation metric). */
-export const namesNll = (c: MiniGptConfig, params: MiniGptParams) => {
+/** The summed NLL of a batch in eval mode (for the validation metric), of a float or a quantized tree. */
+export const namesNll = (c: MiniGptConfig, params: MiniGptWeights) => {
   const model = miniGpt(c)
   return (batch: Batch): NllSum => {
     const { ids, targets } = batchTensors(batch)

@@ -1,31 +1,36 @@
 /**
- * GPT-2 with quantized weights as a safetensors file (what `minigpt gpt2 quantize` writes),
- * layout version 1, read strictly: every problem is one message naming the tensor or the
- * metadata key.
+ * Quantized weights as a safetensors file (what `minigpt gpt2 quantize` and
+ * `io.saveQuantMiniGpt` write), layout version 1, for any model: the tensors are the leaves of
+ * the model's quantized tree by path (`wte.weight`, `h.0.attn.c_attn.weight`,
+ * `layers.0.ff.net.3.bias` …), read strictly: every problem is one message naming the tensor
+ * or the metadata key.
  *
  *   __metadata__   "minigpt_fp.quant": "1"         the layout's version
  *                  "quant.format": "int8" | "q4"
  *                  "quant.group_size": "row" (int8: one scale per output channel) | "32" (q4)
  *                  "quant.scale_dtype": "F32"
- *                  "model": "gpt2" (or "minigpt": src/io/quant-minigpt.ts, the same layout)
- *   NAME           every matrix, one row per output channel: wte.weight [vocab, n_embd],
- *                  wpe.weight [n_positions, n_embd], and each Conv1D weight transposed to
- *                  [out, in] (h.N.attn.c_attn.weight is [3·n_embd, n_embd]);
+ *                  "model": "gpt2" | "minigpt"
+ *   NAME           every matrix, one row per output channel: an embedding table as it is
+ *                  ([vocab, dim]), a linear (Conv1D) weight transposed to [out, in]
+ *                  (GPT-2's h.N.attn.c_attn.weight is [3·n_embd, n_embd]);
  *                  int8: I8 [out, in], w = q · scale;
  *                  q4: U8 [out, ⌈in/32⌉·16], GGML q4_0 blocks (byte j of a block: weight j in
  *                  the low nibble, weight j + 16 in the high one), w = (q − 8) · d
  *   NAME.scales    F32: int8 [out]; q4 [out, ⌈in/32⌉] (the d of each block)
- *   the rest       LayerNorm weights and biases, Conv1D biases: F32 as in a float checkpoint
+ *   the rest       LayerNorm weights and biases, linear biases: F32 as in a float checkpoint
  *
- * Names are Hugging Face's without the `transformer.` prefix. The file is not a Hugging Face
+ * Which leaves are matrices, and how each is read, comes from the model's shape-only tree
+ * (`shapesOf`, the roles its layers declare: src/quant/tree.ts). Readers look tensors up by
+ * name; their order in the file is not part of the layout. A GPT-2 file is not a Hugging Face
  * checkpoint (transformers cannot read it); config.json and the tokenizer files beside it are.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
-import { innerDim, type Gpt2Config } from '../models/gpt2/config.js'
-import type { QuantGpt2Block, QuantGpt2Params } from '../quant/gpt2.js'
-import { downloadQuantized, uploadQuantized, type QuantLinear, type QuantizedMatrix } from '../quant/matrix.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import { flatten } from '../core/tree.js'
+import { downloadQuantized, isQuantized, uploadQuantized, type QuantizedMatrix } from '../quant/matrix.js'
 import { Q4_GROUP, int8Stride, q4Groups, type HostQuantized, type QuantFormat } from '../quant/quantize.js'
+import { assembleQuantized, leavesByPath, quantizedFormat, storedDims, type Quantized } from '../quant/tree.js'
 import { serializeSafetensors, toFloat32, type Safetensors, type TensorEntry, type TensorInput } from './safetensors.js'
 
 /** The `__metadata__` key that marks a quantized file; its value is the layout's version. */
@@ -48,56 +53,6 @@ const groupSize = (f: QuantFormat) => (f === 'int8' ? 'row' : String(Q4_GROUP))
 const storedShapes = (f: QuantFormat, rows: number, cols: number) =>
   f === 'int8' ? { data: [rows, cols], scales: [rows] } : { data: [rows, q4Groups(cols) * 16], scales: [rows, q4Groups(cols)] }
 
-/** The config's matrices (name, output rows, input columns) and float tensors (name, length), in file order. */
-const layout = (c: Gpt2Config): QuantFileLayout => {
-  const e = c.n_embd
-  const inner = innerDim(c)
-  const matrices: [string, number, number][] = [
-    ['wte.weight', c.vocab_size, e],
-    ['wpe.weight', c.n_positions, e],
-  ]
-  const floats: [string, number][] = []
-  for (let i = 0; i < c.n_layer; i++) {
-    const h = `h.${i}`
-    matrices.push([`${h}.attn.c_attn.weight`, 3 * e, e], [`${h}.attn.c_proj.weight`, e, e], [`${h}.mlp.c_fc.weight`, inner, e], [`${h}.mlp.c_proj.weight`, e, inner])
-    floats.push(
-      [`${h}.ln_1.weight`, e],
-      [`${h}.ln_1.bias`, e],
-      [`${h}.ln_2.weight`, e],
-      [`${h}.ln_2.bias`, e],
-      [`${h}.attn.c_attn.bias`, 3 * e],
-      [`${h}.attn.c_proj.bias`, e],
-      [`${h}.mlp.c_fc.bias`, inner],
-      [`${h}.mlp.c_proj.bias`, e],
-    )
-  }
-  floats.push(['ln_f.weight', e], ['ln_f.bias', e])
-  return { matrices, floats }
-}
-
-/** The matrices and float tensors of a quantized tree, by name. */
-const parts = (q: QuantGpt2Params) => {
-  const matrices = new Map<string, QuantizedMatrix>([
-    ['wte.weight', q.wte],
-    ['wpe.weight', q.wpe],
-  ])
-  const floats = new Map<string, tf.Tensor>()
-  q.h.forEach((l, i) => {
-    const h = `h.${i}`
-    const lin = (name: string, x: QuantLinear) => {
-      matrices.set(`${name}.weight`, x.weight)
-      floats.set(`${name}.bias`, x.bias)
-    }
-    floats.set(`${h}.ln_1.weight`, l.ln_1.weight).set(`${h}.ln_1.bias`, l.ln_1.bias).set(`${h}.ln_2.weight`, l.ln_2.weight).set(`${h}.ln_2.bias`, l.ln_2.bias)
-    lin(`${h}.attn.c_attn`, l.attn.c_attn)
-    lin(`${h}.attn.c_proj`, l.attn.c_proj)
-    lin(`${h}.mlp.c_fc`, l.mlp.c_fc)
-    lin(`${h}.mlp.c_proj`, l.mlp.c_proj)
-  })
-  floats.set('ln_f.weight', q.ln_f.weight).set('ln_f.bias', q.ln_f.bias)
-  return { matrices, floats }
-}
-
 /** int8 rows without their padding (the file's [out, in]). */
 const unpadded = (h: HostQuantized): Uint8Array => {
   const stride = int8Stride(h.cols)
@@ -107,28 +62,52 @@ const unpadded = (h: HostQuantized): Uint8Array => {
   return out
 }
 
-/** A quantized model's tensors in file order: its matrices (name, output rows, input columns) and float vectors (name, length). */
+/** A quantized model's tensors in file order: its matrices (name, output rows, input columns) and float tensors (name, shape). */
 export interface QuantFileLayout {
   readonly matrices: readonly (readonly [string, number, number])[]
-  readonly floats: readonly (readonly [string, number])[]
+  readonly floats: readonly (readonly [string, readonly number[]])[]
+}
+
+/** The file layout of a model's quantized tree, from its shape-only tree (`shapesOf(model)`): every leaf in the tree's order. */
+export const quantFileLayout = (shapes: unknown): QuantFileLayout => {
+  const matrices: [string, number, number][] = []
+  const floats: [string, readonly number[]][] = []
+  for (const [path, ref] of flatten(shapes)) {
+    const m = storedDims(ref, path)
+    if (m === undefined) floats.push([path, ref.shape])
+    else matrices.push([path, m.rows, m.cols])
+  }
+  return { matrices, floats }
 }
 
 /**
- * The bytes of a quantized file (layout version 1, above) for any model: `model` goes into
- * `__metadata__`, `matrix` and `float` give each name's tensor.
+ * The bytes of a quantized file (layout version 1, above) of the model whose shape-only tree is
+ * `shapes`: `model` goes into `__metadata__`; `q` is the model's quantized tree.
  */
-export const quantSafetensors = (
-  model: string,
-  format: QuantFormat,
-  layout: QuantFileLayout,
-  matrix: (name: string) => QuantizedMatrix,
-  float: (name: string) => tf.Tensor,
-): Uint8Array => {
+export const quantSafetensors = <P>(model: string, shapes: P, q: Quantized<P>): Uint8Array => {
+  const format = quantizedFormat(q)
+  const layout = quantFileLayout(shapes)
+  const leaves = leavesByPath(q)
+  const leaf = (name: string) => {
+    const x = leaves.get(name)
+    if (x === undefined) throw new TypeError(`quantSafetensors: the quantized tree has no leaf at '${name}'`)
+    return x
+  }
+  const matrix = (name: string): QuantizedMatrix => {
+    const x = leaf(name)
+    if (!isQuantized(x)) throw new TypeError(`quantSafetensors: '${name}' is not quantized`)
+    return x
+  }
+  const float = (name: string): tf.Tensor => {
+    const x = leaf(name)
+    if (isQuantized(x)) throw new TypeError(`quantSafetensors: '${name}' is quantized, expected float32`)
+    return x
+  }
   const tensors: TensorInput[] = []
   const hosts = layout.matrices.map(([name]) => downloadQuantized(matrix(name)))
   // F32 first, then the bytes: every tensor stays aligned for zero-copy reads.
   layout.matrices.forEach(([name, rows, cols], i) => tensors.push({ name: `${name}.scales`, dtype: 'F32', shape: storedShapes(format, rows, cols).scales, data: hosts[i].scales }))
-  for (const [name, n] of layout.floats) tensors.push({ name, dtype: 'F32', shape: [n], data: float(name).dataSync() as Float32Array })
+  for (const [name, shape] of layout.floats) tensors.push({ name, dtype: 'F32', shape, data: float(name).dataSync() as Float32Array })
   layout.matrices.forEach(([name, rows, cols], i) => {
     tensors.push({ name, dtype: format === 'int8' ? 'I8' : 'U8', shape: storedShapes(format, rows, cols).data, bytes: format === 'int8' ? unpadded(hosts[i]) : hosts[i].bytes })
   })
@@ -139,18 +118,6 @@ export const quantSafetensors = (
     'quant.scale_dtype': 'F32',
     model,
   })
-}
-
-/** The bytes of a quantized GPT-2 file (layout version 1, above). */
-export const quantGpt2Safetensors = (c: Gpt2Config, q: QuantGpt2Params): Uint8Array => {
-  const { matrices, floats } = parts(q)
-  return quantSafetensors(
-    'gpt2',
-    q.format,
-    layout(c),
-    (n) => matrices.get(n) as QuantizedMatrix,
-    (n) => floats.get(n) as tf.Tensor,
-  )
 }
 
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`
@@ -182,7 +149,7 @@ export const quantFileFormat = (metadata: Readonly<Record<string, string>>): E.E
  * A quantized file's tensors checked strictly against a layout before anything is uploaded:
  * the metadata (version, format — `expected` when given —, group size, `model`), every
  * tensor's presence, dtype and shape (so a wrong scale count or group size names its tensor),
- * finite scales, and no tensor left over. `matrix` and `vector` upload one tensor each (the
+ * finite scales, and no tensor left over. `matrix` and `float` upload one tensor each (the
  * caller owns them).
  */
 export const readQuantTensors = (
@@ -190,7 +157,7 @@ export const readQuantTensors = (
   layout: QuantFileLayout,
   file: Safetensors,
   expected?: QuantFormat,
-): E.Either<QuantFileProblem, { readonly format: QuantFormat; readonly matrix: (name: string) => QuantizedMatrix; readonly vector: (name: string) => tf.Tensor1D }> => {
+): E.Either<QuantFileProblem, { readonly format: QuantFormat; readonly matrix: (name: string) => QuantizedMatrix; readonly float: (name: string) => tf.Tensor }> => {
   const f = quantFileFormat(file.metadata)
   if (E.isLeft(f)) return f
   const format = f.right
@@ -218,8 +185,8 @@ export const readQuantTensors = (
     hosts.set(name, { format, rows, cols, bytes: format === 'int8' ? padded(data.right.bytes, rows, cols) : data.right.bytes, scales })
   }
   const vectors = new Map<string, Float32Array>()
-  for (const [name, n] of layout.floats) {
-    const t = entry(name, 'F32', [n])
+  for (const [name, shape] of layout.floats) {
+    const t = entry(name, 'F32', shape)
     if (E.isLeft(t)) return t
     vectors.set(name, toFloat32(t.right))
   }
@@ -234,26 +201,23 @@ export const readQuantTensors = (
           .join(', ')}${extra.length > 4 ? ` and ${extra.length - 4} more` : ''} (not part of a ${format} ${model} of this config)`,
       ),
     )
-  return E.right({ format, matrix: (name) => uploadQuantized(hosts.get(name) as HostQuantized), vector: (name) => tf.tensor1d(vectors.get(name) as Float32Array) })
+  const shapes = new Map(layout.floats)
+  return E.right({
+    format,
+    matrix: (name) => uploadQuantized(hosts.get(name) as HostQuantized),
+    float: (name) => tf.tensor(vectors.get(name) as Float32Array, shapes.get(name)?.slice(), 'float32'),
+  })
 }
 
-/** A quantized GPT-2 tree from a parsed file, checked strictly ({@link readQuantTensors}) against the config. */
-export const quantGpt2FromSafetensors = (c: Gpt2Config, file: Safetensors, expected?: QuantFormat): E.Either<QuantFileProblem, QuantGpt2Params> => {
-  const r = readQuantTensors('gpt2', layout(c), file, expected)
-  if (E.isLeft(r)) return r
-  const { format, matrix: m, vector: v } = r.right
-  const lin = (name: string): QuantLinear => ({ weight: m(`${name}.weight`), bias: v(`${name}.bias`) })
-  const h = Array.from(
-    { length: c.n_layer },
-    (_, i): QuantGpt2Block => ({
-      ln_1: { weight: v(`h.${i}.ln_1.weight`), bias: v(`h.${i}.ln_1.bias`) },
-      attn: { c_attn: lin(`h.${i}.attn.c_attn`), c_proj: lin(`h.${i}.attn.c_proj`) },
-      ln_2: { weight: v(`h.${i}.ln_2.weight`), bias: v(`h.${i}.ln_2.bias`) },
-      mlp: { c_fc: lin(`h.${i}.mlp.c_fc`), c_proj: lin(`h.${i}.mlp.c_proj`) },
-    }),
+/**
+ * The quantized tree of the model whose shape-only tree is `shapes`, from a parsed file
+ * checked strictly ({@link readQuantTensors}) against it. The tree belongs to the caller.
+ */
+export const quantizedFromSafetensors = <P>(model: string, shapes: P, file: Safetensors, expected?: QuantFormat): E.Either<QuantFileProblem, Quantized<P>> =>
+  pipe(
+    readQuantTensors(model, quantFileLayout(shapes), file, expected),
+    E.map(({ matrix, float }) => assembleQuantized(shapes, (path, ref) => (storedDims(ref, path) === undefined ? float(path) : matrix(path)))),
   )
-  return E.right({ format, wte: m('wte.weight'), wpe: m('wpe.weight'), h, ln_f: { weight: v('ln_f.weight'), bias: v('ln_f.bias') } })
-}
 
 /** The file's int8 [out, in] bytes with each row padded to the kernels' stride. */
 const padded = (bytes: Uint8Array, rows: number, cols: number): Uint8Array => {
