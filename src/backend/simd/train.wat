@@ -1,0 +1,686 @@
+;; minigpt-fp's WebAssembly SIMD kernels for training on the tfjs wasm backend: dropout masks,
+;; attention over whole sequences (forward and backward), LayerNorm with its backward pass,
+;; GELU's backward pass, softmax cross-entropy with its gradient, and the Adam(W) update of
+;; one parameter. Like kernels.wat, the module imports the backend's own memory and works on
+;; tensors where tfjs-wasm keeps them; module.ts instantiates it, the modules beside it
+;; (dropout.ts, attention-train.ts, layer-norm-grad.ts, gelu-grad.ts, cross-entropy.ts,
+;; adam-tree.ts) register its exports as tfjs kernels, and scripts/kernels.mjs assembles it
+;; into train-wasm.ts (`npm run kernels`). Pointers are byte offsets of float32 data (int32
+;; where named); sizes count elements unless named bytes.
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; e^x for four lanes (Cephes' expf, as $exp4 in kernels.wat: within 2 ulp), and an exact 0
+  ;; below -87.3 (where e^x < 2^-126), so that a -Infinity score weighs nothing.
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128) (local $under v128)
+    (local.set $under (f32x4.lt (local.get $x) (f32x4.splat (f32.const -87.3))))
+    (local.set $x (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.3))))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504089)))))
+    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
+    (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 2.12194440e-4)))))
+    (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.3981999507e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.3334519073e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.1665795894e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.6666665459e-1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 5.0000001201e-1))))
+    (local.set $p (f32x4.add
+      (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (f32x4.splat (f32.const 1))))
+    (v128.andnot
+      (f32x4.mul (local.get $p)
+        (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23)))
+      (local.get $under)))
+
+  ;; ln x for a positive normal float (Cephes' logf: x = m·2^e with m in [√½, √2), a polynomial in m - 1).
+  (func $log (param $x f32) (result f32)
+    (local $bits i32) (local $e f32) (local $m f32) (local $z f32) (local $y f32)
+    (local.set $bits (i32.reinterpret_f32 (local.get $x)))
+    (local.set $e (f32.convert_i32_s (i32.sub (i32.and (i32.shr_u (local.get $bits) (i32.const 23)) (i32.const 255)) (i32.const 126))))
+    (local.set $m (f32.reinterpret_i32 (i32.or (i32.and (local.get $bits) (i32.const 0x807fffff)) (i32.const 0x3f000000))))
+    (if (f32.lt (local.get $m) (f32.const 0.707106781186547524))
+      (then
+        (local.set $e (f32.sub (local.get $e) (f32.const 1)))
+        (local.set $m (f32.sub (f32.add (local.get $m) (local.get $m)) (f32.const 1))))
+      (else (local.set $m (f32.sub (local.get $m) (f32.const 1)))))
+    (local.set $z (f32.mul (local.get $m) (local.get $m)))
+    (local.set $y (f32.const 7.0376836292e-2))
+    (local.set $y (f32.add (f32.mul (local.get $y) (local.get $m)) (f32.const -1.1514610310e-1)))
+    (local.set $y (f32.add (f32.mul (local.get $y) (local.get $m)) (f32.const 1.1676998740e-1)))
+    (local.set $y (f32.add (f32.mul (local.get $y) (local.get $m)) (f32.const -1.2420140846e-1)))
+    (local.set $y (f32.add (f32.mul (local.get $y) (local.get $m)) (f32.const 1.4249322787e-1)))
+    (local.set $y (f32.add (f32.mul (local.get $y) (local.get $m)) (f32.const -1.6668057665e-1)))
+    (local.set $y (f32.add (f32.mul (local.get $y) (local.get $m)) (f32.const 2.0000714765e-1)))
+    (local.set $y (f32.add (f32.mul (local.get $y) (local.get $m)) (f32.const -2.4999993993e-1)))
+    (local.set $y (f32.add (f32.mul (local.get $y) (local.get $m)) (f32.const 3.3333331174e-1)))
+    (local.set $y (f32.mul (f32.mul (local.get $y) (local.get $m)) (local.get $z)))
+    (local.set $y (f32.add (local.get $y) (f32.mul (local.get $e) (f32.const -2.12194440e-4))))
+    (local.set $y (f32.sub (local.get $y) (f32.mul (local.get $z) (f32.const 0.5))))
+    (f32.add (f32.add (local.get $m) (local.get $y)) (f32.mul (local.get $e) (f32.const 0.693359375))))
+
+  ;; The sum of a vector's four lanes.
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; a · b over `bytes` bytes (a multiple of 16): two accumulators over 8 floats, then 4.
+  (func $dot (param $a i32) (param $b i32) (param $bytes i32) (result f32)
+    (local $i i32) (local $wide i32) (local $s0 v128) (local $s1 v128)
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -32)))
+    (block $end8 (loop $dot8
+      (br_if $end8 (i32.ge_u (local.get $i) (local.get $wide)))
+      (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul
+        (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i))))))
+      (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul
+        (v128.load offset=16 (i32.add (local.get $a) (local.get $i))) (v128.load offset=16 (i32.add (local.get $b) (local.get $i))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 32)))
+      (br $dot8)))
+    (if (i32.lt_u (local.get $i) (local.get $bytes))
+      (then (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul
+        (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i))))))))
+    (call $hsum (f32x4.add (local.get $s0) (local.get $s1))))
+
+  ;; dst[i] += w · src[i] over `bytes` bytes (a multiple of 16).
+  (func $axpy (param $w f32) (param $src i32) (param $dst i32) (param $bytes i32)
+    (local $i i32) (local $ws v128)
+    (local.set $ws (f32x4.splat (local.get $w)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+      (v128.store (i32.add (local.get $dst) (local.get $i))
+        (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $i)))
+          (f32x4.mul (local.get $ws) (v128.load (i32.add (local.get $src) (local.get $i))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $each))))
+
+  ;; dst[i] *= s over `bytes` bytes (a multiple of 16).
+  (func $scaleRow (param $s f32) (param $dst i32) (param $bytes i32)
+    (local $i i32) (local $ss v128)
+    (local.set $ss (f32x4.splat (local.get $s)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+      (v128.store (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $ss) (v128.load (i32.add (local.get $dst) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $each))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Dropout
+
+  ;; Dropout of n = 8q + r values with tfjs's seeded uniform generator (seedrandom's Alea:
+  ;; s ← frac(2091639·s₋₃ + c·2⁻³²), c the integer part, exactly as JavaScript's doubles do it).
+  ;; `st` holds 8 lanes' states as uint32 words: the three last draws·2³² [8] × 3, then the
+  ;; carries [8]; lane j is the stream from draw j·q on (the host jumps ahead to it), and makes
+  ;; draws j·q … j·q + q - 1; lane 7 then goes on for the last r. Draw i keeps x[i] when
+  ;; float32(u) ≥ rate: mask[i] = keep ? scale : 0, out[i] = x[i] · mask[i] (tfjs's ops, as
+  ;; nn/dropout.ts writes them). Eight lanes as four f64x2 pairs hide the carry's latency.
+  (func (export "dropout") (param $st i32) (param $q i32) (param $r i32) (param $rate f32) (param $scale f32)
+    (param $x i32) (param $out i32) (param $mask i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
+    (local $t v128) (local $k i32) (local $o i32) (local $lane i32) (local $u v128) (local $m v128)
+    (local $rates v128) (local $scales v128)
+    (local.set $rates (f32x4.splat (local.get $rate)))
+    (local.set $scales (f32x4.splat (local.get $scale)))
+    ;; the states as doubles: s = word·2⁻³², c as an integer
+    (local.set $a0 (call $lanesF64 (local.get $st) (i32.const 0)))
+    (local.set $a1 (call $lanesF64 (local.get $st) (i32.const 8)))
+    (local.set $a2 (call $lanesF64 (local.get $st) (i32.const 16)))
+    (local.set $a3 (call $lanesF64 (local.get $st) (i32.const 24)))
+    (local.set $b0 (call $lanesF64 (i32.add (local.get $st) (i32.const 32)) (i32.const 0)))
+    (local.set $b1 (call $lanesF64 (i32.add (local.get $st) (i32.const 32)) (i32.const 8)))
+    (local.set $b2 (call $lanesF64 (i32.add (local.get $st) (i32.const 32)) (i32.const 16)))
+    (local.set $b3 (call $lanesF64 (i32.add (local.get $st) (i32.const 32)) (i32.const 24)))
+    (local.set $s0 (call $lanesF64 (i32.add (local.get $st) (i32.const 64)) (i32.const 0)))
+    (local.set $s1 (call $lanesF64 (i32.add (local.get $st) (i32.const 64)) (i32.const 8)))
+    (local.set $s2 (call $lanesF64 (i32.add (local.get $st) (i32.const 64)) (i32.const 16)))
+    (local.set $s3 (call $lanesF64 (i32.add (local.get $st) (i32.const 64)) (i32.const 24)))
+    (local.set $c0 (call $carriesF64 (i32.add (local.get $st) (i32.const 96)) (i32.const 0)))
+    (local.set $c1 (call $carriesF64 (i32.add (local.get $st) (i32.const 96)) (i32.const 8)))
+    (local.set $c2 (call $carriesF64 (i32.add (local.get $st) (i32.const 96)) (i32.const 16)))
+    (local.set $c3 (call $carriesF64 (i32.add (local.get $st) (i32.const 96)) (i32.const 24)))
+    ;; $lane: the byte distance between two lanes' streams (q draws)
+    (local.set $lane (i32.shl (local.get $q) (i32.const 2)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $k) (local.get $q)))
+      (local.set $o (i32.shl (local.get $k) (i32.const 2)))
+      ;; pair 0: lanes 0 and 1
+      (local.set $t (f64x2.add (f64x2.mul (local.get $a0) (f64x2.splat (f64.const 2091639)))
+        (f64x2.mul (local.get $c0) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
+      (local.set $c0 (f64x2.floor (local.get $t)))
+      (local.set $a0 (local.get $b0)) (local.set $b0 (local.get $s0))
+      (local.set $s0 (f64x2.sub (local.get $t) (local.get $c0)))
+      (local.set $u (f32x4.demote_f64x2_zero (local.get $s0)))
+      ;; pair 1: lanes 2 and 3
+      (local.set $t (f64x2.add (f64x2.mul (local.get $a1) (f64x2.splat (f64.const 2091639)))
+        (f64x2.mul (local.get $c1) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
+      (local.set $c1 (f64x2.floor (local.get $t)))
+      (local.set $a1 (local.get $b1)) (local.set $b1 (local.get $s1))
+      (local.set $s1 (f64x2.sub (local.get $t) (local.get $c1)))
+      (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (f32x4.demote_f64x2_zero (local.get $s1))))
+      ;; lanes 0-3 kept or dropped
+      (local.set $m (v128.and (f32x4.ge (local.get $u) (local.get $rates)) (local.get $scales)))
+      (call $store4 (local.get $m) (local.get $x) (local.get $out) (local.get $mask) (local.get $o) (local.get $lane))
+      ;; pair 2: lanes 4 and 5
+      (local.set $t (f64x2.add (f64x2.mul (local.get $a2) (f64x2.splat (f64.const 2091639)))
+        (f64x2.mul (local.get $c2) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
+      (local.set $c2 (f64x2.floor (local.get $t)))
+      (local.set $a2 (local.get $b2)) (local.set $b2 (local.get $s2))
+      (local.set $s2 (f64x2.sub (local.get $t) (local.get $c2)))
+      (local.set $u (f32x4.demote_f64x2_zero (local.get $s2)))
+      ;; pair 3: lanes 6 and 7
+      (local.set $t (f64x2.add (f64x2.mul (local.get $a3) (f64x2.splat (f64.const 2091639)))
+        (f64x2.mul (local.get $c3) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
+      (local.set $c3 (f64x2.floor (local.get $t)))
+      (local.set $a3 (local.get $b3)) (local.set $b3 (local.get $s3))
+      (local.set $s3 (f64x2.sub (local.get $t) (local.get $c3)))
+      (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (f32x4.demote_f64x2_zero (local.get $s3))))
+      (local.set $m (v128.and (f32x4.ge (local.get $u) (local.get $rates)) (local.get $scales)))
+      (call $store4 (local.get $m) (local.get $x) (local.get $out) (local.get $mask)
+        (i32.add (local.get $o) (i32.shl (local.get $lane) (i32.const 2))) (local.get $lane))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $each)))
+    ;; lane 7 (pair 3's second lane) goes on for the last r draws, at 8q …
+    (local.set $o (i32.shl (local.get $q) (i32.const 5)))
+    (local.set $k (i32.const 0))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $k) (local.get $r)))
+      (local.set $t (f64x2.add (f64x2.mul (local.get $a3) (f64x2.splat (f64.const 2091639)))
+        (f64x2.mul (local.get $c3) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
+      (local.set $c3 (f64x2.floor (local.get $t)))
+      (local.set $a3 (local.get $b3)) (local.set $b3 (local.get $s3))
+      (local.set $s3 (f64x2.sub (local.get $t) (local.get $c3)))
+      (local.set $m (v128.and
+        (f32x4.ge (f32x4.splat (f32.demote_f64 (f64x2.extract_lane 1 (local.get $s3)))) (local.get $rates))
+        (local.get $scales)))
+      (f32.store (i32.add (local.get $mask) (local.get $o)) (f32x4.extract_lane 0 (local.get $m)))
+      (f32.store (i32.add (local.get $out) (local.get $o))
+        (f32.mul (f32.load (i32.add (local.get $x) (local.get $o))) (f32x4.extract_lane 0 (local.get $m))))
+      (local.set $o (i32.add (local.get $o) (i32.const 4)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $tail))))
+
+  ;; Two lanes' uint32 words, `at` bytes into st, as doubles × 2⁻³².
+  (func $lanesF64 (param $st i32) (param $at i32) (result v128)
+    (f64x2.mul (f64x2.convert_low_i32x4_u (v128.load64_zero (i32.add (local.get $st) (local.get $at))))
+      (f64x2.splat (f64.const 2.3283064365386963e-10))))
+
+  ;; Two lanes' carries (uint32 words), `at` bytes into st, as doubles.
+  (func $carriesF64 (param $st i32) (param $at i32) (result v128)
+    (f64x2.convert_low_i32x4_u (v128.load64_zero (i32.add (local.get $st) (local.get $at)))))
+
+  ;; Four lanes' masks m: lane l writes draw o/4 of its stream, at byte o + l·lane.
+  (func $store4 (param $m v128) (param $x i32) (param $out i32) (param $mask i32) (param $o i32) (param $lane i32)
+    (local $at i32)
+    (local.set $at (local.get $o))
+    (f32.store (i32.add (local.get $mask) (local.get $at)) (f32x4.extract_lane 0 (local.get $m)))
+    (f32.store (i32.add (local.get $out) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $at))) (f32x4.extract_lane 0 (local.get $m))))
+    (local.set $at (i32.add (local.get $at) (local.get $lane)))
+    (f32.store (i32.add (local.get $mask) (local.get $at)) (f32x4.extract_lane 1 (local.get $m)))
+    (f32.store (i32.add (local.get $out) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $at))) (f32x4.extract_lane 1 (local.get $m))))
+    (local.set $at (i32.add (local.get $at) (local.get $lane)))
+    (f32.store (i32.add (local.get $mask) (local.get $at)) (f32x4.extract_lane 2 (local.get $m)))
+    (f32.store (i32.add (local.get $out) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $at))) (f32x4.extract_lane 2 (local.get $m))))
+    (local.set $at (i32.add (local.get $at) (local.get $lane)))
+    (f32.store (i32.add (local.get $mask) (local.get $at)) (f32x4.extract_lane 3 (local.get $m)))
+    (f32.store (i32.add (local.get $out) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $at))) (f32x4.extract_lane 3 (local.get $m)))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Attention over whole sequences
+
+  ;; softmax(scale · qᵢ·Kᵀ + mask[i]) for one query row into dst [T] (scratch: T + 4 floats):
+  ;; keys with a -Infinity mask get weight 0 and no dot product. q, K rows `stride` bytes apart,
+  ;; of `bytes` bytes; mask a row of T floats or 0 for none.
+  (func $softmaxRow (param $q i32) (param $k i32) (param $t i32) (param $stride i32) (param $bytes i32)
+    (param $scale f32) (param $mask i32) (param $scratch i32) (param $dst i32)
+    (local $j i32) (local $s f32) (local $m f32) (local $mx f32) (local $z f32) (local $inv f32) (local $at i32) (local $zs v128)
+    (local.set $mx (f32.const -inf))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $j) (local.get $t)))
+      (local.set $m (if (result f32) (local.get $mask)
+        (then (f32.load (i32.add (local.get $mask) (i32.shl (local.get $j) (i32.const 2)))))
+        (else (f32.const 0))))
+      (local.set $s (if (result f32) (f32.eq (local.get $m) (f32.const -inf))
+        (then (f32.const -inf))
+        (else (f32.add (f32.mul (call $dot (local.get $q) (i32.add (local.get $k) (i32.mul (local.get $j) (local.get $stride))) (local.get $bytes))
+          (local.get $scale)) (local.get $m)))))
+      (f32.store (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2))) (local.get $s))
+      (local.set $mx (f32.max (local.get $mx) (local.get $s)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $each)))
+    ;; e^(s - max), four at a time (lanes past T are scratch), and their sum
+    (local.set $zs (v128.const i32x4 0 0 0 0))
+    (local.set $at (local.get $scratch))
+    (local.set $j (i32.const 0))
+    (block $expDone (loop $exp
+      (br_if $expDone (i32.ge_u (local.get $j) (local.get $t)))
+      (v128.store (local.get $at) (call $exp4 (f32x4.sub (v128.load (local.get $at)) (f32x4.splat (local.get $mx)))))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $exp)))
+    (local.set $z (f32.const 0))
+    (local.set $j (i32.const 0))
+    (block $sumDone (loop $sum
+      (br_if $sumDone (i32.ge_u (local.get $j) (local.get $t)))
+      (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $sum)))
+    (local.set $inv (f32.div (f32.const 1) (local.get $z)))
+    (local.set $j (i32.const 0))
+    (block $normDone (loop $norm
+      (br_if $normDone (i32.ge_u (local.get $j) (local.get $t)))
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2)))
+        (f32.mul (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2)))) (local.get $inv)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $norm))))
+
+  ;; Attention of every position of `batch` sequences of T positions, heads of d features
+  ;; (d a multiple of 4): q, k, v, out [batch, T, heads·d] (the heads side by side in each row,
+  ;; as the projections make them: no split into [batch, heads, T, d] needed). Per (sequence,
+  ;; head): P = softmax(scale·Q·Kᵀ + mask), out = P·V; mask [T, T] additive or 0 for none.
+  ;; When `probs` is not 0, P is kept there, [batch, heads, T, T], for the backward pass.
+  ;; `scratch` holds 2T + 8 floats.
+  (func (export "attention") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
+    (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $probs i32) (param $scratch i32) (param $out i32)
+    (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32)
+    (local $base i32) (local $qi i32) (local $oi i32) (local $p i32) (local $w f32) (local $maskRow i32) (local $row i32)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $stride (i32.mul (local.get $bytes) (local.get $heads)))
+    (local.set $row (i32.add (local.get $scratch) (i32.shl (i32.add (local.get $t) (i32.const 4)) (i32.const 2))))
+    (block $bDone (loop $eachB
+      (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $h (i32.const 0))
+      (block $hDone (loop $eachH
+        (br_if $hDone (i32.ge_u (local.get $h) (local.get $heads)))
+        ;; this (sequence, head)'s first row, in q, k, v and out alike
+        (local.set $base (i32.add (i32.mul (i32.mul (local.get $b) (local.get $t)) (local.get $stride)) (i32.mul (local.get $h) (local.get $bytes))))
+        (local.set $i (i32.const 0))
+        (block $iDone (loop $eachI
+          (br_if $iDone (i32.ge_u (local.get $i) (local.get $t)))
+          (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
+          (local.set $maskRow (if (result i32) (local.get $mask)
+            (then (i32.add (local.get $mask) (i32.shl (i32.mul (local.get $i) (local.get $t)) (i32.const 2))))
+            (else (i32.const 0))))
+          ;; P's row i, kept in probs or in scratch
+          (local.set $p (if (result i32) (local.get $probs)
+            (then (i32.add (local.get $probs) (i32.shl
+              (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $heads)) (local.get $h)) (local.get $t)) (local.get $i)) (local.get $t))
+              (i32.const 2))))
+            (else (local.get $row))))
+          (call $softmaxRow (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $k) (local.get $base)) (local.get $t) (local.get $stride)
+            (local.get $bytes) (local.get $scale) (local.get $maskRow) (local.get $scratch) (local.get $p))
+          ;; out_i = Σ_j P_ij v_j
+          (local.set $oi (i32.add (local.get $out) (local.get $qi)))
+          (memory.fill (local.get $oi) (i32.const 0) (local.get $bytes))
+          (local.set $j (i32.const 0))
+          (block $jDone (loop $eachJ
+            (br_if $jDone (i32.ge_u (local.get $j) (local.get $t)))
+            (local.set $w (f32.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2)))))
+            (if (f32.ne (local.get $w) (f32.const 0))
+              (then (call $axpy (local.get $w) (i32.add (i32.add (local.get $v) (local.get $base)) (i32.mul (local.get $j) (local.get $stride)))
+                (local.get $oi) (local.get $bytes))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $eachJ)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $eachI)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $eachH)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $eachB))))
+
+  ;; The backward pass of "attention": from dout (out's gradient), q, k, v, out and P, the
+  ;; gradients dq, dk, dv (layouts as there). Per (sequence, head) and query row i:
+  ;; Dᵢ = doutᵢ·outᵢ, dSᵢⱼ = Pᵢⱼ(doutᵢ·vⱼ - Dᵢ), dqᵢ = scale·Σⱼ dSᵢⱼ kⱼ, dkⱼ += scale·dSᵢⱼ qᵢ,
+  ;; dvⱼ += Pᵢⱼ doutᵢ (keys of weight 0 skipped).
+  (func (export "attention_backward") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
+    (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $dq i32) (param $dk i32) (param $dv i32)
+    (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32)
+    (local $base i32) (local $qi i32) (local $kj i32) (local $p i32) (local $w f32) (local $ds f32) (local $dd f32)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $stride (i32.mul (local.get $bytes) (local.get $heads)))
+    (memory.fill (local.get $dk) (i32.const 0) (i32.mul (i32.mul (local.get $batch) (local.get $t)) (local.get $stride)))
+    (memory.fill (local.get $dv) (i32.const 0) (i32.mul (i32.mul (local.get $batch) (local.get $t)) (local.get $stride)))
+    (block $bDone (loop $eachB
+      (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $h (i32.const 0))
+      (block $hDone (loop $eachH
+        (br_if $hDone (i32.ge_u (local.get $h) (local.get $heads)))
+        (local.set $base (i32.add (i32.mul (i32.mul (local.get $b) (local.get $t)) (local.get $stride)) (i32.mul (local.get $h) (local.get $bytes))))
+        (local.set $i (i32.const 0))
+        (block $iDone (loop $eachI
+          (br_if $iDone (i32.ge_u (local.get $i) (local.get $t)))
+          (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
+          (local.set $p (i32.add (local.get $probs) (i32.shl
+            (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $heads)) (local.get $h)) (local.get $t)) (local.get $i)) (local.get $t))
+            (i32.const 2))))
+          (local.set $dd (call $dot (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $o) (local.get $qi)) (local.get $bytes)))
+          (memory.fill (i32.add (local.get $dq) (local.get $qi)) (i32.const 0) (local.get $bytes))
+          (local.set $j (i32.const 0))
+          (block $jDone (loop $eachJ
+            (br_if $jDone (i32.ge_u (local.get $j) (local.get $t)))
+            (local.set $w (f32.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2)))))
+            (if (f32.ne (local.get $w) (f32.const 0))
+              (then
+                (local.set $kj (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride))))
+                (local.set $ds (f32.mul (local.get $w)
+                  (f32.sub (call $dot (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $v) (local.get $kj)) (local.get $bytes)) (local.get $dd))))
+                (call $axpy (local.get $ds) (i32.add (local.get $k) (local.get $kj)) (i32.add (local.get $dq) (local.get $qi)) (local.get $bytes))
+                (call $axpy (f32.mul (local.get $ds) (local.get $scale)) (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $dk) (local.get $kj)) (local.get $bytes))
+                (call $axpy (local.get $w) (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $dv) (local.get $kj)) (local.get $bytes))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $eachJ)))
+          (call $scaleRow (local.get $scale) (i32.add (local.get $dq) (local.get $qi)) (local.get $bytes))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $eachI)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $eachH)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $eachB))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; LayerNorm
+
+  ;; LayerNorm of `rows` rows of d features (d a multiple of 4) as kernels.wat's layer_norm,
+  ;; also keeping each row's mean and 1/√(var + eps) in stats [rows, 2] for the backward pass.
+  (func (export "layer_norm_stats") (param $x i32) (param $rows i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32)
+    (param $out i32) (param $stats i32)
+    (local $r i32) (local $i i32) (local $bytes i32) (local $acc v128) (local $c v128) (local $mean f32) (local $inv f32) (local $means v128) (local $invs v128)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $sumDone (loop $sum
+        (br_if $sumDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $x) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $sum)))
+      (local.set $mean (f32.div (call $hsum (local.get $acc)) (f32.convert_i32_u (local.get $d))))
+      (local.set $means (f32x4.splat (local.get $mean)))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $varDone (loop $var
+        (br_if $varDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $means)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $c) (local.get $c))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $var)))
+      (local.set $inv (f32.div (f32.const 1)
+        (f32.sqrt (f32.add (f32.div (call $hsum (local.get $acc)) (f32.convert_i32_u (local.get $d))) (local.get $eps)))))
+      (local.set $invs (f32x4.splat (local.get $inv)))
+      (f32.store (local.get $stats) (local.get $mean))
+      (f32.store offset=4 (local.get $stats) (local.get $inv))
+      (local.set $i (i32.const 0))
+      (block $normDone (loop $norm
+        (br_if $normDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (v128.store (i32.add (local.get $out) (local.get $i))
+          (f32x4.add
+            (f32x4.mul
+              (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $means)) (local.get $invs))
+              (v128.load (i32.add (local.get $w) (local.get $i))))
+            (v128.load (i32.add (local.get $b) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $norm)))
+      (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+      (local.set $out (i32.add (local.get $out) (local.get $bytes)))
+      (local.set $stats (i32.add (local.get $stats) (i32.const 8)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
+
+  ;; LayerNorm's backward pass from x, dy, w and the forward pass's stats: with x̂ = (x - mean)·inv
+  ;; and g = dy·w per row, dx = inv·(g - mean(g) - x̂·mean(g·x̂)); dw = Σ_rows dy·x̂, db = Σ_rows dy.
+  (func (export "layer_norm_backward") (param $x i32) (param $dy i32) (param $rows i32) (param $d i32) (param $w i32) (param $stats i32)
+    (param $dx i32) (param $dw i32) (param $db i32)
+    (local $r i32) (local $i i32) (local $bytes i32) (local $means v128) (local $invs v128) (local $xh v128) (local $g v128) (local $dyv v128)
+    (local $sg v128) (local $sgx v128) (local $mg v128) (local $mgx v128) (local $n f32)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $n (f32.convert_i32_u (local.get $d)))
+    (memory.fill (local.get $dw) (i32.const 0) (local.get $bytes))
+    (memory.fill (local.get $db) (i32.const 0) (local.get $bytes))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $means (v128.load32_splat (local.get $stats)))
+      (local.set $invs (v128.load32_splat offset=4 (local.get $stats)))
+      (local.set $sg (v128.const i32x4 0 0 0 0))
+      (local.set $sgx (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $sumDone (loop $sum
+        (br_if $sumDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $xh (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $means)) (local.get $invs)))
+        (local.set $dyv (v128.load (i32.add (local.get $dy) (local.get $i))))
+        (local.set $g (f32x4.mul (local.get $dyv) (v128.load (i32.add (local.get $w) (local.get $i)))))
+        (local.set $sg (f32x4.add (local.get $sg) (local.get $g)))
+        (local.set $sgx (f32x4.add (local.get $sgx) (f32x4.mul (local.get $g) (local.get $xh))))
+        (v128.store (i32.add (local.get $dw) (local.get $i)) (f32x4.add (v128.load (i32.add (local.get $dw) (local.get $i))) (f32x4.mul (local.get $dyv) (local.get $xh))))
+        (v128.store (i32.add (local.get $db) (local.get $i)) (f32x4.add (v128.load (i32.add (local.get $db) (local.get $i))) (local.get $dyv)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $sum)))
+      (local.set $mg (f32x4.splat (f32.div (call $hsum (local.get $sg)) (local.get $n))))
+      (local.set $mgx (f32x4.splat (f32.div (call $hsum (local.get $sgx)) (local.get $n))))
+      (local.set $i (i32.const 0))
+      (block $dxDone (loop $dxLoop
+        (br_if $dxDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $xh (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $means)) (local.get $invs)))
+        (local.set $g (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (v128.load (i32.add (local.get $w) (local.get $i)))))
+        (v128.store (i32.add (local.get $dx) (local.get $i))
+          (f32x4.mul (local.get $invs) (f32x4.sub (f32x4.sub (local.get $g) (local.get $mg)) (f32x4.mul (local.get $xh) (local.get $mgx)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $dxLoop)))
+      (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+      (local.set $dy (i32.add (local.get $dy) (local.get $bytes)))
+      (local.set $dx (i32.add (local.get $dx) (local.get $bytes)))
+      (local.set $stats (i32.add (local.get $stats) (i32.const 8)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; GELU's backward pass
+
+  ;; GELU's derivative times dy for four lanes: d/dx x·Φ(x) = Φ(x) + x·φ(x), Φ(x) = ½(1 + erf(x/√2))
+  ;; with erf by Abramowitz & Stegun 7.1.26 (kernels.wat's GELU), φ(x) = e^(-x²/2)/√(2π).
+  (func $geluGrad4 (param $x v128) (param $dy v128) (result v128)
+    (local $z v128) (local $t v128) (local $p v128) (local $e v128) (local $erf v128)
+    (local.set $z (f32x4.mul (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 0.70710678118654752))))
+    (local.set $t (f32x4.div (f32x4.splat (f32.const 1))
+      (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $z) (f32x4.splat (f32.const 0.3275911))))))
+    (local.set $p (f32x4.splat (f32.const 1.061405429)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -1.453152027))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 1.421413741))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -0.284496736))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.254829592))))
+    (local.set $p (f32x4.mul (local.get $p) (local.get $t)))
+    ;; e^(-z²) = e^(-x²/2): erf's factor and, times 1/√(2π), φ(x)
+    (local.set $e (call $exp4 (f32x4.neg (f32x4.mul (local.get $z) (local.get $z)))))
+    (local.set $erf (f32x4.max (f32x4.splat (f32.const 0)) (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $p) (local.get $e)))))
+    (local.set $erf (v128.or (local.get $erf) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+    (f32x4.mul (local.get $dy)
+      (f32x4.add
+        (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $erf)))
+        (f32x4.mul (local.get $x) (f32x4.mul (local.get $e) (f32x4.splat (f32.const 0.3989422804014327)))))))
+
+  ;; dx[i] = dy[i] · gelu'(x[i]) for i < n: four at a time, then one at a time.
+  (func (export "gelu_erf_backward") (param $x i32) (param $dy i32) (param $n i32) (param $dx i32)
+    (local $i i32) (local $end i32) (local $at i32)
+    (local.set $end (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+      (v128.store (i32.add (local.get $dx) (local.get $at))
+        (call $geluGrad4 (v128.load (i32.add (local.get $x) (local.get $at))) (v128.load (i32.add (local.get $dy) (local.get $at)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $each)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+      (f32.store (i32.add (local.get $dx) (local.get $at))
+        (f32x4.extract_lane 0 (call $geluGrad4 (v128.load32_splat (i32.add (local.get $x) (local.get $at))) (v128.load32_splat (i32.add (local.get $dy) (local.get $at))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Softmax cross-entropy
+
+  ;; The log-sum-exp of a row of v logits (max + ln Σ e^(x - max)), the sum four at a time
+  ;; (e^(-inf) for the lanes past v).
+  (func $logSumExp (param $x i32) (param $v i32) (result f32)
+    (local $j i32) (local $mx f32) (local $acc v128) (local $end i32) (local $mxs v128)
+    (local.set $mx (f32.const -inf))
+    (block $maxDone (loop $max
+      (br_if $maxDone (i32.ge_u (local.get $j) (local.get $v)))
+      (local.set $mx (f32.max (local.get $mx) (f32.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $max)))
+    (local.set $mxs (f32x4.splat (local.get $mx)))
+    (local.set $end (i32.and (local.get $v) (i32.const -4)))
+    (local.set $j (i32.const 0))
+    (block $sumDone (loop $sum
+      (br_if $sumDone (i32.ge_u (local.get $j) (local.get $end)))
+      (local.set $acc (f32x4.add (local.get $acc)
+        (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2)))) (local.get $mxs)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $sum)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $j) (local.get $v)))
+      (local.set $acc (f32x4.add (local.get $acc) (v128.and (v128.const i32x4 -1 0 0 0)
+        (call $exp4 (f32x4.sub (v128.load32_splat (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2)))) (local.get $mxs))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $tail)))
+    (f32.add (local.get $mx) (call $log (call $hsum (local.get $acc)))))
+
+  ;; Cross-entropy of n rows of v logits against int32 targets, rows whose target is `ignore`
+  ;; left out: lse[i] = log Σ e^(logits[i]) is kept for the backward pass (0 for an ignored
+  ;; row), and the result is the mean of lse[i] - logits[i, target] over the kept rows (0 when
+  ;; none), summed in float64.
+  (func (export "cross_entropy") (param $logits i32) (param $targets i32) (param $n i32) (param $v i32) (param $ignore i32)
+    (param $lse i32) (result f32)
+    (local $i i32) (local $t i32) (local $row i32) (local $l f32) (local $sum f64) (local $count i32)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $t (i32.load (i32.add (local.get $targets) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $row (i32.add (local.get $logits) (i32.shl (i32.mul (local.get $i) (local.get $v)) (i32.const 2))))
+      (if (i32.eq (local.get $t) (local.get $ignore))
+        (then (f32.store (i32.add (local.get $lse) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0)))
+        (else
+          (local.set $l (call $logSumExp (local.get $row) (local.get $v)))
+          (f32.store (i32.add (local.get $lse) (i32.shl (local.get $i) (i32.const 2))) (local.get $l))
+          (local.set $sum (f64.add (local.get $sum)
+            (f64.promote_f32 (f32.sub (local.get $l) (f32.load (i32.add (local.get $row) (i32.shl (local.get $t) (i32.const 2))))))))
+          (local.set $count (i32.add (local.get $count) (i32.const 1)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $each)))
+    (if (result f32) (local.get $count)
+      (then (f32.demote_f64 (f64.div (local.get $sum) (f64.convert_i32_u (local.get $count)))))
+      (else (f32.const 0))))
+
+  ;; The gradient of "cross_entropy" times g (the loss's own gradient): for a kept row,
+  ;; dlogits[i] = (softmax(logits[i]) - onehot(target))·g/count; an ignored row gets zeros.
+  (func (export "cross_entropy_backward") (param $logits i32) (param $targets i32) (param $n i32) (param $v i32) (param $ignore i32)
+    (param $lse i32) (param $g f32) (param $dlogits i32)
+    (local $i i32) (local $j i32) (local $t i32) (local $row i32) (local $drow i32) (local $count i32) (local $gs v128) (local $ls v128) (local $end i32) (local $f f32)
+    (block $countDone (loop $countEach
+      (br_if $countDone (i32.ge_u (local.get $i) (local.get $n)))
+      (if (i32.ne (i32.load (i32.add (local.get $targets) (i32.shl (local.get $i) (i32.const 2)))) (local.get $ignore))
+        (then (local.set $count (i32.add (local.get $count) (i32.const 1)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $countEach)))
+    (local.set $f (f32.div (local.get $g) (f32.convert_i32_u (select (local.get $count) (i32.const 1) (local.get $count)))))
+    (local.set $gs (f32x4.splat (local.get $f)))
+    (local.set $end (i32.and (local.get $v) (i32.const -4)))
+    (local.set $i (i32.const 0))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $t (i32.load (i32.add (local.get $targets) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $row (i32.add (local.get $logits) (i32.shl (i32.mul (local.get $i) (local.get $v)) (i32.const 2))))
+      (local.set $drow (i32.add (local.get $dlogits) (i32.shl (i32.mul (local.get $i) (local.get $v)) (i32.const 2))))
+      (if (i32.eq (local.get $t) (local.get $ignore))
+        (then (memory.fill (local.get $drow) (i32.const 0) (i32.shl (local.get $v) (i32.const 2))))
+        (else
+          (local.set $ls (v128.load32_splat (i32.add (local.get $lse) (i32.shl (local.get $i) (i32.const 2)))))
+          (local.set $j (i32.const 0))
+          (block $rowDone (loop $rowLoop
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $end)))
+            (v128.store (i32.add (local.get $drow) (i32.shl (local.get $j) (i32.const 2)))
+              (f32x4.mul (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $ls))) (local.get $gs)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $rowLoop)))
+          (block $tailDone (loop $tail
+            (br_if $tailDone (i32.ge_u (local.get $j) (local.get $v)))
+            (f32.store (i32.add (local.get $drow) (i32.shl (local.get $j) (i32.const 2)))
+              (f32x4.extract_lane 0 (f32x4.mul (call $exp4 (f32x4.sub (v128.load32_splat (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $ls))) (local.get $gs))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $tail)))
+          (f32.store (i32.add (local.get $drow) (i32.shl (local.get $t) (i32.const 2)))
+            (f32.sub (f32.load (i32.add (local.get $drow) (i32.shl (local.get $t) (i32.const 2)))) (local.get $f)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $each))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Adam(W)
+
+  ;; Σ x[i]² over n floats, four lanes then one at a time.
+  (func (export "sum_squares") (param $x i32) (param $n i32) (result f32)
+    (local $i i32) (local $end i32) (local $acc v128) (local $v v128) (local $s f32) (local $y f32)
+    (local.set $end (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $v) (local.get $v))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $each)))
+    (local.set $s (call $hsum (local.get $acc)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $y (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $s (f32.add (local.get $s) (f32.mul (local.get $y) (local.get $y))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail)))
+    (local.get $s))
+
+  ;; One parameter's Adam(W) update, in optim/transforms.ts's float32 operations and order:
+  ;; g = grad·clip; m' = m·b1 + g·c1; v' = v·b2 + g²·c2; u = (m'·step) / (√v' + epsHat);
+  ;; with `decay`, u += p·wd; p' = p + u·negLr. Writes p', m', v'.
+  (func $adam4 (param $g v128) (param $p v128) (param $m v128) (param $v v128) (param $k i32)
+    (param $clip f32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32) (param $step f32) (param $epsHat f32)
+    (param $decay i32) (param $wd f32) (param $negLr f32) (param $pOut i32) (param $mOut i32) (param $vOut i32)
+    (local $u v128)
+    (local.set $g (f32x4.mul (local.get $g) (f32x4.splat (local.get $clip))))
+    (local.set $m (f32x4.add (f32x4.mul (local.get $m) (f32x4.splat (local.get $b1))) (f32x4.mul (local.get $g) (f32x4.splat (local.get $c1)))))
+    (local.set $v (f32x4.add (f32x4.mul (local.get $v) (f32x4.splat (local.get $b2))) (f32x4.mul (f32x4.mul (local.get $g) (local.get $g)) (f32x4.splat (local.get $c2)))))
+    (local.set $u (f32x4.div (f32x4.mul (local.get $m) (f32x4.splat (local.get $step))) (f32x4.add (f32x4.sqrt (local.get $v)) (f32x4.splat (local.get $epsHat)))))
+    (if (local.get $decay) (then (local.set $u (f32x4.add (local.get $u) (f32x4.mul (local.get $p) (f32x4.splat (local.get $wd)))))))
+    (v128.store (i32.add (local.get $pOut) (local.get $k)) (f32x4.add (local.get $p) (f32x4.mul (local.get $u) (f32x4.splat (local.get $negLr)))))
+    (v128.store (i32.add (local.get $mOut) (local.get $k)) (local.get $m))
+    (v128.store (i32.add (local.get $vOut) (local.get $k)) (local.get $v)))
+
+  ;; The update of n floats: four at a time, then the last n mod 4 one lane each (stored lane 0 only).
+  (func (export "adam") (param $g i32) (param $p i32) (param $m i32) (param $v i32) (param $n i32)
+    (param $clip f32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32) (param $step f32) (param $epsHat f32)
+    (param $decay i32) (param $wd f32) (param $negLr f32) (param $pOut i32) (param $mOut i32) (param $vOut i32) (param $scratch i32)
+    (local $k i32) (local $end i32)
+    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $k) (local.get $end)))
+      (call $adam4
+        (v128.load (i32.add (local.get $g) (local.get $k))) (v128.load (i32.add (local.get $p) (local.get $k)))
+        (v128.load (i32.add (local.get $m) (local.get $k))) (v128.load (i32.add (local.get $v) (local.get $k))) (local.get $k)
+        (local.get $clip) (local.get $b1) (local.get $c1) (local.get $b2) (local.get $c2) (local.get $step) (local.get $epsHat)
+        (local.get $decay) (local.get $wd) (local.get $negLr) (local.get $pOut) (local.get $mOut) (local.get $vOut))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
+      (br $each)))
+    ;; the tail, one float at a time through 16 bytes of scratch per output
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $k) (i32.shl (local.get $n) (i32.const 2))))
+      (call $adam4
+        (v128.load32_splat (i32.add (local.get $g) (local.get $k))) (v128.load32_splat (i32.add (local.get $p) (local.get $k)))
+        (v128.load32_splat (i32.add (local.get $m) (local.get $k))) (v128.load32_splat (i32.add (local.get $v) (local.get $k))) (i32.const 0)
+        (local.get $clip) (local.get $b1) (local.get $c1) (local.get $b2) (local.get $c2) (local.get $step) (local.get $epsHat)
+        (local.get $decay) (local.get $wd) (local.get $negLr)
+        (local.get $scratch) (i32.add (local.get $scratch) (i32.const 16)) (i32.add (local.get $scratch) (i32.const 32)))
+      (f32.store (i32.add (local.get $pOut) (local.get $k)) (f32.load (local.get $scratch)))
+      (f32.store (i32.add (local.get $mOut) (local.get $k)) (f32.load offset=16 (local.get $scratch)))
+      (f32.store (i32.add (local.get $vOut) (local.get $k)) (f32.load offset=32 (local.get $scratch)))
+      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+      (br $tail))))
+)
