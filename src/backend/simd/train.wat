@@ -550,18 +550,21 @@
     (f32.add (local.get $mx) (call $log (call $hsum (local.get $acc)))))
 
   ;; Cross-entropy of n rows of v logits against int32 targets, rows whose target is `ignore`
-  ;; left out: lse[i] = log Σ e^(logits[i]) is kept for the backward pass (0 for an ignored
-  ;; row), and the result is the mean of lse[i] - logits[i, target] over the kept rows (0 when
+  ;; left out (a target outside [0, v) counts and adds 0, as a zero one-hot row does): lse[i] = log Σ e^(logits[i]) is kept for the backward pass (0 for an ignored
+  ;; row), and loss[0] is the mean of lse[i] - logits[i, target] over the kept rows (0 when
   ;; none), summed in float64.
   (func (export "cross_entropy") (param $logits i32) (param $targets i32) (param $n i32) (param $v i32) (param $ignore i32)
-    (param $lse i32) (result f32)
+    (param $lse i32) (param $loss i32)
     (local $i i32) (local $t i32) (local $row i32) (local $l f32) (local $sum f64) (local $count i32)
     (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
       (local.set $t (i32.load (i32.add (local.get $targets) (i32.shl (local.get $i) (i32.const 2)))))
       (local.set $row (i32.add (local.get $logits) (i32.shl (i32.mul (local.get $i) (local.get $v)) (i32.const 2))))
-      (if (i32.eq (local.get $t) (local.get $ignore))
-        (then (f32.store (i32.add (local.get $lse) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0)))
+      (if (i32.or (i32.eq (local.get $t) (local.get $ignore)) (i32.ge_u (local.get $t) (local.get $v)))
+        (then
+          (f32.store (i32.add (local.get $lse) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
+          ;; a target outside [0, v) counts but adds nothing (its one-hot row is zero)
+          (if (i32.ne (local.get $t) (local.get $ignore)) (then (local.set $count (i32.add (local.get $count) (i32.const 1))))))
         (else
           (local.set $l (call $logSumExp (local.get $row) (local.get $v)))
           (f32.store (i32.add (local.get $lse) (i32.shl (local.get $i) (i32.const 2))) (local.get $l))
@@ -570,14 +573,15 @@
           (local.set $count (i32.add (local.get $count) (i32.const 1)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each)))
-    (if (result f32) (local.get $count)
+    (f32.store (local.get $loss) (if (result f32) (local.get $count)
       (then (f32.demote_f64 (f64.div (local.get $sum) (f64.convert_i32_u (local.get $count)))))
-      (else (f32.const 0))))
+      (else (f32.const 0)))))
 
-  ;; The gradient of "cross_entropy" times g (the loss's own gradient): for a kept row,
-  ;; dlogits[i] = (softmax(logits[i]) - onehot(target))·g/count; an ignored row gets zeros.
+  ;; The gradient of "cross_entropy" times g = dy[0] (the loss's own gradient): for a kept row,
+  ;; dlogits[i] = (softmax(logits[i]) - onehot(target))·g/count; an ignored row (or one whose
+  ;; target is outside [0, v)) gets zeros.
   (func (export "cross_entropy_backward") (param $logits i32) (param $targets i32) (param $n i32) (param $v i32) (param $ignore i32)
-    (param $lse i32) (param $g f32) (param $dlogits i32)
+    (param $lse i32) (param $dy i32) (param $dlogits i32)
     (local $i i32) (local $j i32) (local $t i32) (local $row i32) (local $drow i32) (local $count i32) (local $gs v128) (local $ls v128) (local $end i32) (local $f f32)
     (block $countDone (loop $countEach
       (br_if $countDone (i32.ge_u (local.get $i) (local.get $n)))
@@ -585,7 +589,7 @@
         (then (local.set $count (i32.add (local.get $count) (i32.const 1)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $countEach)))
-    (local.set $f (f32.div (local.get $g) (f32.convert_i32_u (select (local.get $count) (i32.const 1) (local.get $count)))))
+    (local.set $f (f32.div (f32.load (local.get $dy)) (f32.convert_i32_u (select (local.get $count) (i32.const 1) (local.get $count)))))
     (local.set $gs (f32x4.splat (local.get $f)))
     (local.set $end (i32.and (local.get $v) (i32.const -4)))
     (local.set $i (i32.const 0))
@@ -594,7 +598,7 @@
       (local.set $t (i32.load (i32.add (local.get $targets) (i32.shl (local.get $i) (i32.const 2)))))
       (local.set $row (i32.add (local.get $logits) (i32.shl (i32.mul (local.get $i) (local.get $v)) (i32.const 2))))
       (local.set $drow (i32.add (local.get $dlogits) (i32.shl (i32.mul (local.get $i) (local.get $v)) (i32.const 2))))
-      (if (i32.eq (local.get $t) (local.get $ignore))
+      (if (i32.or (i32.eq (local.get $t) (local.get $ignore)) (i32.ge_u (local.get $t) (local.get $v)))
         (then (memory.fill (local.get $drow) (i32.const 0) (i32.shl (local.get $v) (i32.const 2))))
         (else
           (local.set $ls (v128.load32_splat (i32.add (local.get $lse) (i32.shl (local.get $i) (i32.const 2)))))
