@@ -35,23 +35,22 @@ describe('dropoutKernel', () => {
     await initBackend('wasm')
   })
 
-  test.prop([fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 3 }), fc.constantFrom(0.1, 0.5, 0.9, 0.01), fc.integer({ min: 0, max: 2 ** 32 - 1 })], { numRuns: 60 })(
-    "draws tf.randomUniform's mask bit for bit and applies it as the ops do",
-    (shape, rate, seed) => {
-      const x = tf.randomNormal(shape, 0, 1, 'float32', 7)
-      const before = tf.memory().numTensors
-      const got = dropoutKernel(x, rate, seed)!
-      const [mask, want] = tf.tidy(() => {
-        const m = tf.mul(tf.cast(tf.greaterEqual(tf.randomUniform(shape, 0, 1, 'float32', seed), rate), 'float32'), 1 / (1 - rate))
-        return [m, tf.mul(x, m)]
-      })
-      expect(Array.from(got.mask.dataSync())).toEqual(Array.from(mask.dataSync()))
-      expect(Array.from(got.output.dataSync())).toEqual(Array.from(want.dataSync()))
-      tf.dispose([got.output, got.mask, mask, want])
-      expect(tf.memory().numTensors).toBe(before)
-      x.dispose()
-    },
-  )
+  test.prop([fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 3 }), fc.constantFrom(0.1, 0.5, 0.9, 0.01), fc.integer({ min: 0, max: 2 ** 32 - 1 })], {
+    numRuns: 60,
+  })("draws tf.randomUniform's mask bit for bit and applies it as the ops do", (shape, rate, seed) => {
+    const x = tf.randomNormal(shape, 0, 1, 'float32', 7)
+    const before = tf.memory().numTensors
+    const got = dropoutKernel(x, rate, seed)!
+    const [mask, want] = tf.tidy(() => {
+      const m = tf.mul(tf.cast(tf.greaterEqual(tf.randomUniform(shape, 0, 1, 'float32', seed), rate), 'float32'), 1 / (1 - rate))
+      return [m, tf.mul(x, m)]
+    })
+    expect(Array.from(got.mask.dataSync())).toEqual(Array.from(mask.dataSync()))
+    expect(Array.from(got.output.dataSync())).toEqual(Array.from(want.dataSync()))
+    tf.dispose([got.output, got.mask, mask, want])
+    expect(tf.memory().numTensors).toBe(before)
+    x.dispose()
+  })
 })
 
 const randn = (seed: number, shape: number[], scale = 1) =>
@@ -88,7 +87,10 @@ describe('sequenceAttention', () => {
 
   /** The same attention by tfjs ops: heads split, scaledDotProductAttention (which runs ops with a mask, or more than one query), heads merged. */
   const byOps = (heads: number, mask?: tf.Tensor) => (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
-    mergeHeads(scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), mask ?? tf.zeros([q.shape[1] as number, q.shape[1] as number])).output as tf.Tensor4D)
+    mergeHeads(
+      scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), mask ?? tf.zeros([q.shape[1] as number, q.shape[1] as number]))
+        .output as tf.Tensor4D,
+    )
 
   const masks = {
     none: () => undefined,
@@ -159,7 +161,13 @@ describe('layerNormWithGradKernel', () => {
   }
 
   test.prop(
-    [fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 0, maxLength: 2 }), fc.constantFrom(4, 8, 64, 68), fc.constantFrom(1e-5, 1e-3), fc.constantFrom(0.1, 1, 30), fc.integer({ min: 0, max: 10_000 })],
+    [
+      fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 0, maxLength: 2 }),
+      fc.constantFrom(4, 8, 64, 68),
+      fc.constantFrom(1e-5, 1e-3),
+      fc.constantFrom(0.1, 1, 30),
+      fc.integer({ min: 0, max: 10_000 }),
+    ],
     { numRuns: 40 },
   )('equals LayerNorm by tfjs ops in value and in the gradients of x, weight and bias', (lead, d, eps, scale, seed) => {
     const x = tf.add(randn(seed, [...lead, d], scale), scale)
@@ -203,7 +211,7 @@ describe('geluErfWithGradKernel', () => {
   const byOps = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))
 
   test.prop([fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }), fc.constantFrom(0.1, 1, 4), fc.integer({ min: 0, max: 10_000 })], { numRuns: 40 })(
-    "equals ½x(1 + erf(x/√2)) by tfjs ops in value and gradient (lengths not multiples of 4 included)",
+    'equals ½x(1 + erf(x/√2)) by tfjs ops in value and gradient (lengths not multiples of 4 included)',
     (shape, scale, seed) => {
       const x = randn(seed, shape, scale)
       const before = tf.memory().numTensors
@@ -218,7 +226,7 @@ describe('geluErfWithGradKernel', () => {
     },
   )
 
-  it("is within 1e-6 of the derivative in float64, Φ(x) + x·φ(x), over [-10, 10]", () => {
+  it('is within 1e-6 of the derivative in float64, Φ(x) + x·φ(x), over [-10, 10]', () => {
     const xs = Float32Array.from({ length: 4001 }, (_, i) => -10 + i * 0.005)
     const x = tf.tensor1d(xs)
     const [dx] = tf.grads((xi: tf.Tensor) => tf.sum(geluErfWithGradKernel(xi) as tf.Tensor))([x])

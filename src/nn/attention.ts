@@ -175,7 +175,14 @@ export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, head
  * pass over whole sequences) by the wasm kernels of backend/simd/attention-train.ts, which
  * need no split into heads; `undefined` where they do not apply.
  */
-const attendWholeSequence = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput | undefined => {
+const attendWholeSequence = (
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  heads: number,
+  input: MhaInput,
+  dropWeights?: (weights: tf.Tensor) => tf.Tensor,
+): HeadsOutput | undefined => {
   if (input.cache !== undefined || input.returnWeights === true || dropWeights !== undefined) return undefined
   const output = sequenceAttention(q, k, v, heads, input.mask)
   return output === undefined ? undefined : { output, cache: extendCache(undefined, splitHeads(k, heads), splitHeads(v, heads)) }

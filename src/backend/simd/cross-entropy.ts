@@ -25,7 +25,16 @@ registerTrainKernel(CROSS_ENTROPY_BACKWARD, ({ inputs, backend, kernels, attrs }
   const [n, v] = logits.shape
   const dlogits = backend.makeOutput([n, v], 'float32')
   const { ignore } = attrs as { ignore: number }
-  kernels.cross_entropy_backward(dataOffset(backend, logits), dataOffset(backend, targets), n, v, ignore, dataOffset(backend, lse), dataOffset(backend, dy), dataOffset(backend, dlogits))
+  kernels.cross_entropy_backward(
+    dataOffset(backend, logits),
+    dataOffset(backend, targets),
+    n,
+    v,
+    ignore,
+    dataOffset(backend, lse),
+    dataOffset(backend, dy),
+    dataOffset(backend, dlogits),
+  )
   return dlogits
 })
 
