@@ -9,6 +9,7 @@ import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { sequenceAttention } from '../../src/backend/simd/attention-train.js'
+import { columnSumsKernel } from '../../src/backend/simd/column-sums.js'
 import { crossEntropyKernel } from '../../src/backend/simd/cross-entropy.js'
 import { dropoutKernel } from '../../src/backend/simd/dropout-mask.js'
 import { geluErfWithGradKernel } from '../../src/backend/simd/gelu-grad.js'
@@ -310,4 +311,23 @@ describe('crossEntropyKernel', () => {
     tf.dispose([c, ct])
     await initBackend('wasm')
   })
+})
+
+describe('columnSumsKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop([fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 0, max: 10_000 })], { numRuns: 40 })(
+    'equals tf.sum over the first axis (widths not multiples of 4 included)',
+    (rows, cols, seed) => {
+      const x = randn(seed, [rows, cols], 3) as tf.Tensor2D
+      const before = tf.memory().numTensors
+      const got = columnSumsKernel(x)!
+      const want = tf.sum(x, 0)
+      expectClose(got, want, 1e-5 * Math.sqrt(rows), 1e-6, 'sums')
+      tf.dispose([got, want, x])
+      expect(tf.memory().numTensors).toBe(before - 1)
+    },
+  )
 })

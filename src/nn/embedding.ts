@@ -63,7 +63,7 @@ const gatherRowsWithGrad = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number,
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([ids])
     return {
-      value: tf.gather(t, ids),
+      value: lookupRows(t as tf.Tensor2D, ids),
       gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) => {
         // Padding ids map to -1, whose one-hot row is all zeros: no gradient for that row.
         const idx = paddingIdx >= 0 ? tf.where(tf.equal(savedIds, paddingIdx), tf.fill(savedIds.shape, -1, 'int32'), savedIds) : savedIds

@@ -8,6 +8,7 @@
  * dimensions into rows so a [B, T, d] activation is a single 2-D product.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { columnSumsKernel } from '../backend/simd/column-sums.js'
 import { checkShape } from '../core/errors.js'
 import { customGradWhenRecording } from '../core/grad.js'
 
@@ -40,7 +41,8 @@ const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Te
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
       tf.tidy(() => {
         const [sa, sb] = saved as tf.Tensor2D[]
-        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), tf.sum(dy, 0)]
+        // The bias's gradient Σ_rows dy: one kernel on wasm (tfjs-wasm transposes dy to sum its first axis).
+        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), columnSumsKernel(dy as tf.Tensor2D) ?? tf.sum(dy, 0)]
       }),
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D

@@ -82,6 +82,7 @@ export interface TrainKernels {
     dk: number,
     dv: number,
   ) => void
+  readonly column_sums: (x: number, rows: number, cols: number, out: number) => void
   readonly layer_norm_stats: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number) => void
   readonly layer_norm_backward: (x: number, dy: number, rows: number, d: number, w: number, stats: number, dx: number, dw: number, db: number) => void
   readonly gelu_erf_backward: (x: number, dy: number, n: number, dx: number) => void

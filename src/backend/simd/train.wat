@@ -113,77 +113,78 @@
   ;; carries [8]; lane j is the stream from draw j·q on (the host jumps ahead to it), and makes
   ;; draws j·q … j·q + q - 1; lane 7 then goes on for the last r. Draw i keeps x[i] when
   ;; float32(u) ≥ rate: mask[i] = keep ? scale : 0, out[i] = x[i] · mask[i] (tfjs's ops, as
-  ;; nn/dropout.ts writes them). Eight lanes as four f64x2 pairs hide the carry's latency.
+  ;; nn/dropout.ts writes them). Eight lanes as four f64x2 pairs hide the carry's latency. Two
+  ;; passes: the draws (as float32) into mask, then mask and out four at a time — the lanes'
+  ;; stores land far apart, and loads among them would wait on false dependencies.
   (func (export "dropout") (param $st i32) (param $q i32) (param $r i32) (param $rate f32) (param $scale f32)
     (param $x i32) (param $out i32) (param $mask i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
-    (local $t v128) (local $k i32) (local $o i32) (local $lane i32) (local $u v128) (local $m v128)
+    (local $t v128) (local $k i32) (local $at i32) (local $lane i32) (local $m v128) (local $end i32) (local $n i32)
     (local $rates v128) (local $scales v128)
-    (local.set $rates (f32x4.splat (local.get $rate)))
-    (local.set $scales (f32x4.splat (local.get $scale)))
     ;; the states as doubles: s = word·2⁻³², c as an integer
     (local.set $a0 (call $lanesF64 (local.get $st) (i32.const 0)))
     (local.set $a1 (call $lanesF64 (local.get $st) (i32.const 8)))
     (local.set $a2 (call $lanesF64 (local.get $st) (i32.const 16)))
     (local.set $a3 (call $lanesF64 (local.get $st) (i32.const 24)))
-    (local.set $b0 (call $lanesF64 (i32.add (local.get $st) (i32.const 32)) (i32.const 0)))
-    (local.set $b1 (call $lanesF64 (i32.add (local.get $st) (i32.const 32)) (i32.const 8)))
-    (local.set $b2 (call $lanesF64 (i32.add (local.get $st) (i32.const 32)) (i32.const 16)))
-    (local.set $b3 (call $lanesF64 (i32.add (local.get $st) (i32.const 32)) (i32.const 24)))
-    (local.set $s0 (call $lanesF64 (i32.add (local.get $st) (i32.const 64)) (i32.const 0)))
-    (local.set $s1 (call $lanesF64 (i32.add (local.get $st) (i32.const 64)) (i32.const 8)))
-    (local.set $s2 (call $lanesF64 (i32.add (local.get $st) (i32.const 64)) (i32.const 16)))
-    (local.set $s3 (call $lanesF64 (i32.add (local.get $st) (i32.const 64)) (i32.const 24)))
-    (local.set $c0 (call $carriesF64 (i32.add (local.get $st) (i32.const 96)) (i32.const 0)))
-    (local.set $c1 (call $carriesF64 (i32.add (local.get $st) (i32.const 96)) (i32.const 8)))
-    (local.set $c2 (call $carriesF64 (i32.add (local.get $st) (i32.const 96)) (i32.const 16)))
-    (local.set $c3 (call $carriesF64 (i32.add (local.get $st) (i32.const 96)) (i32.const 24)))
+    (local.set $b0 (call $lanesF64 (local.get $st) (i32.const 32)))
+    (local.set $b1 (call $lanesF64 (local.get $st) (i32.const 40)))
+    (local.set $b2 (call $lanesF64 (local.get $st) (i32.const 48)))
+    (local.set $b3 (call $lanesF64 (local.get $st) (i32.const 56)))
+    (local.set $s0 (call $lanesF64 (local.get $st) (i32.const 64)))
+    (local.set $s1 (call $lanesF64 (local.get $st) (i32.const 72)))
+    (local.set $s2 (call $lanesF64 (local.get $st) (i32.const 80)))
+    (local.set $s3 (call $lanesF64 (local.get $st) (i32.const 88)))
+    (local.set $c0 (f64x2.convert_low_i32x4_u (v128.load64_zero offset=96 (local.get $st))))
+    (local.set $c1 (f64x2.convert_low_i32x4_u (v128.load64_zero offset=104 (local.get $st))))
+    (local.set $c2 (f64x2.convert_low_i32x4_u (v128.load64_zero offset=112 (local.get $st))))
+    (local.set $c3 (f64x2.convert_low_i32x4_u (v128.load64_zero offset=120 (local.get $st))))
     ;; $lane: the byte distance between two lanes' streams (q draws)
     (local.set $lane (i32.shl (local.get $q) (i32.const 2)))
+    (local.set $at (local.get $mask))
     (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $k) (local.get $q)))
-      (local.set $o (i32.shl (local.get $k) (i32.const 2)))
-      ;; pair 0: lanes 0 and 1
+      ;; pair p: lanes 2p and 2p + 1
       (local.set $t (f64x2.add (f64x2.mul (local.get $a0) (f64x2.splat (f64.const 2091639)))
         (f64x2.mul (local.get $c0) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
       (local.set $c0 (f64x2.floor (local.get $t)))
       (local.set $a0 (local.get $b0)) (local.set $b0 (local.get $s0))
       (local.set $s0 (f64x2.sub (local.get $t) (local.get $c0)))
-      (local.set $u (f32x4.demote_f64x2_zero (local.get $s0)))
-      ;; pair 1: lanes 2 and 3
       (local.set $t (f64x2.add (f64x2.mul (local.get $a1) (f64x2.splat (f64.const 2091639)))
         (f64x2.mul (local.get $c1) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
       (local.set $c1 (f64x2.floor (local.get $t)))
       (local.set $a1 (local.get $b1)) (local.set $b1 (local.get $s1))
       (local.set $s1 (f64x2.sub (local.get $t) (local.get $c1)))
-      (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (f32x4.demote_f64x2_zero (local.get $s1))))
-      ;; lanes 0-3 kept or dropped
-      (local.set $m (v128.and (f32x4.ge (local.get $u) (local.get $rates)) (local.get $scales)))
-      (call $store4 (local.get $m) (local.get $x) (local.get $out) (local.get $mask) (local.get $o) (local.get $lane))
-      ;; pair 2: lanes 4 and 5
       (local.set $t (f64x2.add (f64x2.mul (local.get $a2) (f64x2.splat (f64.const 2091639)))
         (f64x2.mul (local.get $c2) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
       (local.set $c2 (f64x2.floor (local.get $t)))
       (local.set $a2 (local.get $b2)) (local.set $b2 (local.get $s2))
       (local.set $s2 (f64x2.sub (local.get $t) (local.get $c2)))
-      (local.set $u (f32x4.demote_f64x2_zero (local.get $s2)))
-      ;; pair 3: lanes 6 and 7
       (local.set $t (f64x2.add (f64x2.mul (local.get $a3) (f64x2.splat (f64.const 2091639)))
         (f64x2.mul (local.get $c3) (f64x2.splat (f64.const 2.3283064365386963e-10)))))
       (local.set $c3 (f64x2.floor (local.get $t)))
       (local.set $a3 (local.get $b3)) (local.set $b3 (local.get $s3))
       (local.set $s3 (f64x2.sub (local.get $t) (local.get $c3)))
-      (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (f32x4.demote_f64x2_zero (local.get $s3))))
-      (local.set $m (v128.and (f32x4.ge (local.get $u) (local.get $rates)) (local.get $scales)))
-      (call $store4 (local.get $m) (local.get $x) (local.get $out) (local.get $mask)
-        (i32.add (local.get $o) (i32.shl (local.get $lane) (i32.const 2))) (local.get $lane))
+      ;; the eight draws as float32, each to its lane's place
+      (f32.store (local.get $at) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $s0))))
+      (f32.store (i32.add (local.get $at) (local.get $lane)) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $s0))))
+      (local.set $at (i32.add (local.get $at) (i32.shl (local.get $lane) (i32.const 1))))
+      (f32.store (local.get $at) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $s1))))
+      (f32.store (i32.add (local.get $at) (local.get $lane)) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $s1))))
+      (local.set $at (i32.add (local.get $at) (i32.shl (local.get $lane) (i32.const 1))))
+      (f32.store (local.get $at) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $s2))))
+      (f32.store (i32.add (local.get $at) (local.get $lane)) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $s2))))
+      (local.set $at (i32.add (local.get $at) (i32.shl (local.get $lane) (i32.const 1))))
+      (f32.store (local.get $at) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $s3))))
+      (f32.store (i32.add (local.get $at) (local.get $lane)) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $s3))))
+      ;; back to lane 0, one draw on
+      (local.set $at (i32.sub (local.get $at) (i32.sub (i32.mul (local.get $lane) (i32.const 6)) (i32.const 4))))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $each)))
     ;; lane 7 (pair 3's second lane) goes on for the last r draws, at 8q …
-    (local.set $o (i32.shl (local.get $q) (i32.const 5)))
+    (local.set $at (i32.add (local.get $mask) (i32.shl (local.get $q) (i32.const 5))))
     (local.set $k (i32.const 0))
     (block $tailDone (loop $tail
       (br_if $tailDone (i32.ge_u (local.get $k) (local.get $r)))
@@ -192,40 +193,35 @@
       (local.set $c3 (f64x2.floor (local.get $t)))
       (local.set $a3 (local.get $b3)) (local.set $b3 (local.get $s3))
       (local.set $s3 (f64x2.sub (local.get $t) (local.get $c3)))
-      (local.set $m (v128.and
-        (f32x4.ge (f32x4.splat (f32.demote_f64 (f64x2.extract_lane 1 (local.get $s3)))) (local.get $rates))
-        (local.get $scales)))
-      (f32.store (i32.add (local.get $mask) (local.get $o)) (f32x4.extract_lane 0 (local.get $m)))
-      (f32.store (i32.add (local.get $out) (local.get $o))
-        (f32.mul (f32.load (i32.add (local.get $x) (local.get $o))) (f32x4.extract_lane 0 (local.get $m))))
-      (local.set $o (i32.add (local.get $o) (i32.const 4)))
+      (f32.store (local.get $at) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $s3))))
+      (local.set $at (i32.add (local.get $at) (i32.const 4)))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $tail))))
+      (br $tail)))
+    ;; mask = draw ≥ rate ? scale : 0 and out = x · mask, four at a time, then one at a time
+    (local.set $rates (f32x4.splat (local.get $rate)))
+    (local.set $scales (f32x4.splat (local.get $scale)))
+    (local.set $n (i32.shl (i32.add (i32.shl (local.get $q) (i32.const 3)) (local.get $r)) (i32.const 2)))
+    (local.set $end (i32.and (local.get $n) (i32.const -16)))
+    (local.set $k (i32.const 0))
+    (block $applyDone (loop $apply
+      (br_if $applyDone (i32.ge_u (local.get $k) (local.get $end)))
+      (local.set $m (v128.and (f32x4.ge (v128.load (i32.add (local.get $mask) (local.get $k))) (local.get $rates)) (local.get $scales)))
+      (v128.store (i32.add (local.get $mask) (local.get $k)) (local.get $m))
+      (v128.store (i32.add (local.get $out) (local.get $k)) (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $k))) (local.get $m)))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
+      (br $apply)))
+    (block $lastDone (loop $last
+      (br_if $lastDone (i32.ge_u (local.get $k) (local.get $n)))
+      (local.set $m (v128.and (f32x4.ge (v128.load32_splat (i32.add (local.get $mask) (local.get $k))) (local.get $rates)) (local.get $scales)))
+      (f32.store (i32.add (local.get $mask) (local.get $k)) (f32x4.extract_lane 0 (local.get $m)))
+      (f32.store (i32.add (local.get $out) (local.get $k)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $k))) (f32x4.extract_lane 0 (local.get $m))))
+      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+      (br $last))))
 
   ;; Two lanes' uint32 words, `at` bytes into st, as doubles × 2⁻³².
   (func $lanesF64 (param $st i32) (param $at i32) (result v128)
     (f64x2.mul (f64x2.convert_low_i32x4_u (v128.load64_zero (i32.add (local.get $st) (local.get $at))))
       (f64x2.splat (f64.const 2.3283064365386963e-10))))
-
-  ;; Two lanes' carries (uint32 words), `at` bytes into st, as doubles.
-  (func $carriesF64 (param $st i32) (param $at i32) (result v128)
-    (f64x2.convert_low_i32x4_u (v128.load64_zero (i32.add (local.get $st) (local.get $at)))))
-
-  ;; Four lanes' masks m: lane l writes draw o/4 of its stream, at byte o + l·lane.
-  (func $store4 (param $m v128) (param $x i32) (param $out i32) (param $mask i32) (param $o i32) (param $lane i32)
-    (local $at i32)
-    (local.set $at (local.get $o))
-    (f32.store (i32.add (local.get $mask) (local.get $at)) (f32x4.extract_lane 0 (local.get $m)))
-    (f32.store (i32.add (local.get $out) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $at))) (f32x4.extract_lane 0 (local.get $m))))
-    (local.set $at (i32.add (local.get $at) (local.get $lane)))
-    (f32.store (i32.add (local.get $mask) (local.get $at)) (f32x4.extract_lane 1 (local.get $m)))
-    (f32.store (i32.add (local.get $out) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $at))) (f32x4.extract_lane 1 (local.get $m))))
-    (local.set $at (i32.add (local.get $at) (local.get $lane)))
-    (f32.store (i32.add (local.get $mask) (local.get $at)) (f32x4.extract_lane 2 (local.get $m)))
-    (f32.store (i32.add (local.get $out) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $at))) (f32x4.extract_lane 2 (local.get $m))))
-    (local.set $at (i32.add (local.get $at) (local.get $lane)))
-    (f32.store (i32.add (local.get $mask) (local.get $at)) (f32x4.extract_lane 3 (local.get $m)))
-    (f32.store (i32.add (local.get $out) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $x) (local.get $at))) (f32x4.extract_lane 3 (local.get $m)))))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Attention over whole sequences
@@ -378,6 +374,35 @@
         (br $eachH)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $eachB))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Column sums (a bias's gradient)
+
+  ;; out[c] = Σ_r x[r, c] for x [rows, cols], row after row (the order tfjs's Sum adds in):
+  ;; four columns at a time, then one at a time.
+  (func (export "column_sums") (param $x i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $bytes i32) (local $wide i32)
+    (local.set $bytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -16)))
+    (memory.fill (local.get $out) (i32.const 0) (local.get $bytes))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $wideDone (loop $four
+        (br_if $wideDone (i32.ge_u (local.get $c) (local.get $wide)))
+        (v128.store (i32.add (local.get $out) (local.get $c))
+          (f32x4.add (v128.load (i32.add (local.get $out) (local.get $c))) (v128.load (i32.add (local.get $x) (local.get $c)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $four)))
+      (block $oneDone (loop $one
+        (br_if $oneDone (i32.ge_u (local.get $c) (local.get $bytes)))
+        (f32.store (i32.add (local.get $out) (local.get $c))
+          (f32.add (f32.load (i32.add (local.get $out) (local.get $c))) (f32.load (i32.add (local.get $x) (local.get $c)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $one)))
+      (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
 
   ;; ---------------------------------------------------------------------------------------
   ;; LayerNorm
