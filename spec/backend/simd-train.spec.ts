@@ -9,7 +9,7 @@ import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { sequenceAttention } from '../../src/backend/simd/attention-train.js'
-import { columnSumsKernel } from '../../src/backend/simd/column-sums.js'
+import { columnSumsKernel, scatterAddRowsKernel } from '../../src/backend/simd/row-sums.js'
 import { crossEntropyKernel } from '../../src/backend/simd/cross-entropy.js'
 import { dropoutKernel } from '../../src/backend/simd/dropout-mask.js'
 import { geluErfWithGradKernel } from '../../src/backend/simd/gelu-grad.js'
@@ -330,4 +330,33 @@ describe('columnSumsKernel', () => {
       expect(tf.memory().numTensors).toBe(before - 1)
     },
   )
+})
+
+describe('scatterAddRowsKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop(
+    [fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: -1, max: 19 }), fc.integer({ min: 0, max: 10_000 })],
+    {
+      numRuns: 40,
+    },
+  )('equals oneHot(ids)ᵀ·x by tfjs ops, the skipped id and ids outside the table adding nothing', (rows, vocab, width, skip, seed) => {
+    const x = randn(seed, [rows, width]) as tf.Tensor2D
+    const ids = tf.tensor1d(
+      Array.from(normal(key(seed + 1), rows, 1), (u) => Math.floor(Math.abs(u) * (vocab + 1)) - (u < -2 ? vocab + 3 : 0)),
+      'int32',
+    )
+    const before = tf.memory().numTensors
+    const got = scatterAddRowsKernel(x, ids, vocab, skip)!
+    const want = tf.tidy(() => {
+      const kept = tf.where(tf.equal(ids, skip), tf.fill(ids.shape, -1, 'int32'), ids) as tf.Tensor1D
+      return tf.slice(tf.matMul(tf.transpose(tf.oneHot(kept, Math.max(vocab, 2))), x), [0, 0], [vocab, width])
+    })
+    expectClose(got, want, 1e-5 * Math.sqrt(rows), 1e-6, 'table gradient')
+    tf.dispose([got, want])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([x, ids])
+  })
 })

@@ -8,7 +8,7 @@
  * dimensions into rows so a [B, T, d] activation is a single 2-D product.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { columnSumsKernel } from '../backend/simd/column-sums.js'
+import { columnSumsKernel } from '../backend/simd/row-sums.js'
 import { checkShape } from '../core/errors.js'
 import { customGradWhenRecording } from '../core/grad.js'
 

@@ -376,7 +376,7 @@
       (br $eachB))))
 
   ;; ---------------------------------------------------------------------------------------
-  ;; Column sums (a bias's gradient)
+  ;; Sums over rows: a bias's gradient, an embedding table's
 
   ;; out[c] = Σ_r x[r, c] for x [rows, cols], row after row (the order tfjs's Sum adds in):
   ;; four columns at a time, then one at a time.
@@ -400,6 +400,37 @@
           (f32.add (f32.load (i32.add (local.get $out) (local.get $c))) (f32.load (i32.add (local.get $x) (local.get $c)))))
         (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $one)))
+      (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
+
+  ;; out[ids[r]] += x[r] for rows r of x [rows, width], out [vocab, width] zeroed first; a row
+  ;; whose id is `skip` or outside [0, vocab) adds nothing (an embedding table's gradient, the
+  ;; padding row left out). Four features at a time, then one at a time.
+  (func (export "scatter_add_rows") (param $x i32) (param $ids i32) (param $rows i32) (param $width i32) (param $vocab i32) (param $skip i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $id i32) (local $bytes i32) (local $wide i32) (local $dst i32)
+    (local.set $bytes (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -16)))
+    (memory.fill (local.get $out) (i32.const 0) (i32.mul (local.get $bytes) (local.get $vocab)))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $id (i32.load (i32.add (local.get $ids) (i32.shl (local.get $r) (i32.const 2)))))
+      (if (i32.and (i32.ne (local.get $id) (local.get $skip)) (i32.lt_u (local.get $id) (local.get $vocab)))
+        (then
+          (local.set $dst (i32.add (local.get $out) (i32.mul (local.get $id) (local.get $bytes))))
+          (local.set $c (i32.const 0))
+          (block $wideDone (loop $four
+            (br_if $wideDone (i32.ge_u (local.get $c) (local.get $wide)))
+            (v128.store (i32.add (local.get $dst) (local.get $c))
+              (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $c))) (v128.load (i32.add (local.get $x) (local.get $c)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $four)))
+          (block $oneDone (loop $one
+            (br_if $oneDone (i32.ge_u (local.get $c) (local.get $bytes)))
+            (f32.store (i32.add (local.get $dst) (local.get $c))
+              (f32.add (f32.load (i32.add (local.get $dst) (local.get $c))) (f32.load (i32.add (local.get $x) (local.get $c)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $one)))))
       (local.set $x (i32.add (local.get $x) (local.get $bytes)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $eachRow))))
