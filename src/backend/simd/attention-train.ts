@@ -29,7 +29,7 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
   const [batch, t, e] = q.shape
   const out = backend.makeOutput([batch, t, e], 'float32')
   const probs = keepProbs ? backend.makeOutput([batch, heads, t, t], 'float32') : undefined
-  const scratch = backend.makeOutput([2 * t + 8], 'float32')
+  const scratch = backend.makeOutput([t + 4], 'float32')
   kernels.attention(
     dataOffset(backend, q),
     dataOffset(backend, k),
@@ -53,6 +53,8 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
   const { heads, scale } = attrs as unknown as AttentionAttrs
   const [batch, t, e] = q.shape
   const [dq, dk, dv] = [0, 1, 2].map(() => backend.makeOutput([batch, t, e], 'float32'))
+  // one (sequence, head)'s dS [T, T rounded up to 4]
+  const scratch = backend.makeOutput([t * (t + 3) + 4], 'float32')
   kernels.attention_backward(
     dataOffset(backend, dout),
     dataOffset(backend, q),
@@ -65,10 +67,12 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
     heads,
     e / heads,
     scale,
+    dataOffset(backend, scratch),
     dataOffset(backend, dq),
     dataOffset(backend, dk),
     dataOffset(backend, dv),
   )
+  backend.disposeData(scratch.dataId)
   return [dq, dk, dv]
 })
 

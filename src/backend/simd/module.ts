@@ -78,6 +78,7 @@ export interface TrainKernels {
     heads: number,
     d: number,
     scale: number,
+    scratch: number,
     dq: number,
     dk: number,
     dv: number,

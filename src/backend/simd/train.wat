@@ -226,65 +226,168 @@
   ;; ---------------------------------------------------------------------------------------
   ;; Attention over whole sequences
 
-  ;; softmax(scale · qᵢ·Kᵀ + mask[i]) for one query row into dst [T] (scratch: T + 4 floats):
-  ;; keys with a -Infinity mask get weight 0 and no dot product. q, K rows `stride` bytes apart,
-  ;; of `bytes` bytes; mask a row of T floats or 0 for none.
+;; The four dot products q·k0 … q·k3 over `bytes` bytes (a multiple of 16) as one vector:
+  ;; four accumulators, then a 4 × 4 transpose-and-add.
+  (func $dots4 (param $q i32) (param $k0 i32) (param $k1 i32) (param $k2 i32) (param $k3 i32) (param $bytes i32) (result v128)
+    (local $i i32) (local $x v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $u v128) (local $w v128)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $x (v128.load (i32.add (local.get $q) (local.get $i))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k0) (local.get $i))))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k1) (local.get $i))))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k2) (local.get $i))))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k3) (local.get $i))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $each)))
+    ;; (a0₀+a0₂, a1₀+a1₂, a0₁+a0₃, a1₁+a1₃) and the same for a2, a3; then the halves added
+    (local.set $u (f32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1))))
+    (local.set $w (f32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3))))
+    (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (local.get $w))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u) (local.get $w))))
+
+  ;; The dot products of q with rows j … j + 3 of K (rows `stride` bytes apart, T of them): rows
+  ;; past the last are read as the last (their lanes are not used).
+  (func $dotsAt (param $q i32) (param $k i32) (param $j i32) (param $t i32) (param $stride i32) (param $bytes i32) (result v128)
+    (local $last i32)
+    (local.set $last (i32.sub (local.get $t) (i32.const 1)))
+    (call $dots4 (local.get $q)
+      (i32.add (local.get $k) (i32.mul (local.get $j) (local.get $stride)))
+      (i32.add (local.get $k) (i32.mul (select (i32.add (local.get $j) (i32.const 1)) (local.get $last) (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $t))) (local.get $stride)))
+      (i32.add (local.get $k) (i32.mul (select (i32.add (local.get $j) (i32.const 2)) (local.get $last) (i32.lt_u (i32.add (local.get $j) (i32.const 2)) (local.get $t))) (local.get $stride)))
+      (i32.add (local.get $k) (i32.mul (select (i32.add (local.get $j) (i32.const 3)) (local.get $last) (i32.lt_u (i32.add (local.get $j) (i32.const 3)) (local.get $t))) (local.get $stride)))
+      (local.get $bytes)))
+
+  ;; Four floats from p (at most `count` of them there, count > 0), the others `fill`.
+  (func $load4 (param $p i32) (param $count i32) (param $fill f32) (result v128)
+    (local $v v128)
+    (if (i32.ge_u (local.get $count) (i32.const 4)) (then (return (v128.load (local.get $p)))))
+    (local.set $v (f32x4.splat (local.get $fill)))
+    (local.set $v (f32x4.replace_lane 0 (local.get $v) (f32.load (local.get $p))))
+    (if (i32.ge_u (local.get $count) (i32.const 2)) (then (local.set $v (f32x4.replace_lane 1 (local.get $v) (f32.load offset=4 (local.get $p))))))
+    (if (i32.ge_u (local.get $count) (i32.const 3)) (then (local.set $v (f32x4.replace_lane 2 (local.get $v) (f32.load offset=8 (local.get $p))))))
+    (local.get $v))
+
+  ;; dst = scale · Σ_t w[t] · rows[t] over t < count, a row `bytes` bytes (a multiple of 16) of
+  ;; rows `stride` bytes apart, the weights `wStride` bytes apart; zero weights skipped. Sixteen
+  ;; features at a time (four accumulators), then four.
+  (func $weightedSum (param $w i32) (param $wStride i32) (param $rows i32) (param $stride i32) (param $count i32) (param $bytes i32)
+    (param $scale f32) (param $dst i32)
+    (local $i i32) (local $t i32) (local $wide i32) (local $at i32) (local $wp i32) (local $wt f32) (local $ws v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $ss v128)
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -64)))
+    (local.set $ss (f32x4.splat (local.get $scale)))
+    (block $end16 (loop $cols16
+      (br_if $end16 (i32.ge_u (local.get $i) (local.get $wide)))
+      (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+      (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $rows) (local.get $i)))
+      (local.set $wp (local.get $w))
+      (local.set $t (i32.const 0))
+      (block $rowsDone (loop $eachRow
+        (br_if $rowsDone (i32.ge_u (local.get $t) (local.get $count)))
+        (local.set $wt (f32.load (local.get $wp)))
+        (if (f32.ne (local.get $wt) (f32.const 0))
+          (then
+            (local.set $ws (f32x4.splat (local.get $wt)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $ws) (v128.load (local.get $at)))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $ws) (v128.load offset=16 (local.get $at)))))
+            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $ws) (v128.load offset=32 (local.get $at)))))
+            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $ws) (v128.load offset=48 (local.get $at)))))))
+        (local.set $at (i32.add (local.get $at) (local.get $stride)))
+        (local.set $wp (i32.add (local.get $wp) (local.get $wStride)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $eachRow)))
+      (v128.store (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $ss) (local.get $a0)))
+      (v128.store offset=16 (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $ss) (local.get $a1)))
+      (v128.store offset=32 (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $ss) (local.get $a2)))
+      (v128.store offset=48 (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $ss) (local.get $a3)))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $cols16)))
+    (block $end4 (loop $cols4
+      (br_if $end4 (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $a0 (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $rows) (local.get $i)))
+      (local.set $wp (local.get $w))
+      (local.set $t (i32.const 0))
+      (block $rowsDone4 (loop $eachRow4
+        (br_if $rowsDone4 (i32.ge_u (local.get $t) (local.get $count)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat (local.get $wp)) (v128.load (local.get $at)))))
+        (local.set $at (i32.add (local.get $at) (local.get $stride)))
+        (local.set $wp (i32.add (local.get $wp) (local.get $wStride)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $eachRow4)))
+      (v128.store (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $ss) (local.get $a0)))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $cols4))))
+
+  ;; softmax(scale · q·Kᵀ + mask) for one query into row [Tp] (Tp = T rounded up to 4; the lanes
+  ;; past T get 0): four keys at a time, a group whose mask is all -Infinity skipped. Returns the
+  ;; number of keys up to the last one with a weight (the rest are 0). mask: T floats, or 0.
   (func $softmaxRow (param $q i32) (param $k i32) (param $t i32) (param $stride i32) (param $bytes i32)
-    (param $scale f32) (param $mask i32) (param $scratch i32) (param $dst i32)
-    (local $j i32) (local $s f32) (local $m f32) (local $mx f32) (local $z f32) (local $inv f32) (local $at i32) (local $zs v128)
-    (local.set $mx (f32.const -inf))
+    (param $scale f32) (param $mask i32) (param $row i32) (result i32)
+    (local $j i32) (local $m v128) (local $s v128) (local $mx v128) (local $zs v128) (local $end i32) (local $inv v128) (local $mxf f32)
+    (local.set $mx (f32x4.splat (f32.const -inf)))
     (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $j) (local.get $t)))
-      (local.set $m (if (result f32) (local.get $mask)
-        (then (f32.load (i32.add (local.get $mask) (i32.shl (local.get $j) (i32.const 2)))))
-        (else (f32.const 0))))
-      (local.set $s (if (result f32) (f32.eq (local.get $m) (f32.const -inf))
-        (then (f32.const -inf))
-        (else (f32.add (f32.mul (call $dot (local.get $q) (i32.add (local.get $k) (i32.mul (local.get $j) (local.get $stride))) (local.get $bytes))
-          (local.get $scale)) (local.get $m)))))
-      (f32.store (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2))) (local.get $s))
-      (local.set $mx (f32.max (local.get $mx) (local.get $s)))
-      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      ;; the mask's four values, -Infinity past T (without a mask: 0, and -Infinity past T)
+      (local.set $m (if (result v128) (local.get $mask)
+        (then (call $load4 (i32.add (local.get $mask) (i32.shl (local.get $j) (i32.const 2))) (i32.sub (local.get $t) (local.get $j)) (f32.const -inf)))
+        (else (v128.andnot (f32x4.splat (f32.const -inf))
+          (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (i32.sub (local.get $t) (local.get $j))))))))
+      (local.set $s (if (result v128) (v128.any_true (f32x4.ne (local.get $m) (f32x4.splat (f32.const -inf))))
+        (then
+          (local.set $end (i32.add (local.get $j) (i32.const 4)))
+          (f32x4.add (f32x4.mul (call $dotsAt (local.get $q) (local.get $k) (local.get $j) (local.get $t) (local.get $stride) (local.get $bytes))
+            (f32x4.splat (local.get $scale))) (local.get $m)))
+        (else (local.get $m))))
+      (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $s))
+      (local.set $mx (f32x4.max (local.get $mx) (local.get $s)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $each)))
-    ;; e^(s - max), four at a time (lanes past T are scratch), and their sum
-    (local.set $zs (v128.const i32x4 0 0 0 0))
-    (local.set $at (local.get $scratch))
+    (local.set $mxf (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
+      (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))
+    (local.set $mx (f32x4.splat (local.get $mxf)))
+    ;; e^(s - max) and their sum (-Infinity gives 0)
     (local.set $j (i32.const 0))
     (block $expDone (loop $exp
-      (br_if $expDone (i32.ge_u (local.get $j) (local.get $t)))
-      (v128.store (local.get $at) (call $exp4 (f32x4.sub (v128.load (local.get $at)) (f32x4.splat (local.get $mx)))))
-      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br_if $expDone (i32.ge_u (local.get $j) (local.get $end)))
+      (local.set $s (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $mx))))
+      (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $s))
+      (local.set $zs (f32x4.add (local.get $zs) (local.get $s)))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $exp)))
-    (local.set $z (f32.const 0))
-    (local.set $j (i32.const 0))
-    (block $sumDone (loop $sum
-      (br_if $sumDone (i32.ge_u (local.get $j) (local.get $t)))
-      (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2))))))
-      (local.set $j (i32.add (local.get $j) (i32.const 1)))
-      (br $sum)))
-    (local.set $inv (f32.div (f32.const 1) (local.get $z)))
+    (local.set $inv (f32x4.splat (f32.div (f32.const 1) (call $hsum (local.get $zs)))))
     (local.set $j (i32.const 0))
     (block $normDone (loop $norm
-      (br_if $normDone (i32.ge_u (local.get $j) (local.get $t)))
-      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2)))
-        (f32.mul (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2)))) (local.get $inv)))
-      (local.set $j (i32.add (local.get $j) (i32.const 1)))
-      (br $norm))))
+      (br_if $normDone (i32.ge_u (local.get $j) (local.get $end)))
+      (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+        (f32x4.mul (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $inv)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $norm)))
+    ;; the groups past the last key with a weight
+    (block $zeroDone (loop $zero
+      (br_if $zeroDone (i32.ge_u (local.get $j) (local.get $t)))
+      (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (v128.const i32x4 0 0 0 0))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $zero)))
+    (select (local.get $end) (local.get $t) (i32.lt_u (local.get $end) (local.get $t))))
 
   ;; Attention of every position of `batch` sequences of T positions, heads of d features
   ;; (d a multiple of 4): q, k, v, out [batch, T, heads·d] (the heads side by side in each row,
   ;; as the projections make them: no split into [batch, heads, T, d] needed). Per (sequence,
   ;; head): P = softmax(scale·Q·Kᵀ + mask), out = P·V; mask [T, T] additive or 0 for none.
   ;; When `probs` is not 0, P is kept there, [batch, heads, T, T], for the backward pass.
-  ;; `scratch` holds 2T + 8 floats.
+  ;; `scratch` holds T + 4 floats.
   (func (export "attention") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
     (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $probs i32) (param $scratch i32) (param $out i32)
-    (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32)
-    (local $base i32) (local $qi i32) (local $oi i32) (local $p i32) (local $w f32) (local $maskRow i32) (local $row i32)
+    (local $b i32) (local $h i32) (local $i i32) (local $stride i32) (local $bytes i32) (local $tBytes i32)
+    (local $base i32) (local $qi i32) (local $end i32) (local $p i32)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
     (local.set $stride (i32.mul (local.get $bytes) (local.get $heads)))
-    (local.set $row (i32.add (local.get $scratch) (i32.shl (i32.add (local.get $t) (i32.const 4)) (i32.const 2))))
+    (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
+    (local.set $p (local.get $probs))
     (block $bDone (loop $eachB
       (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
       (local.set $h (i32.const 0))
@@ -296,29 +399,17 @@
         (block $iDone (loop $eachI
           (br_if $iDone (i32.ge_u (local.get $i) (local.get $t)))
           (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
-          (local.set $maskRow (if (result i32) (local.get $mask)
-            (then (i32.add (local.get $mask) (i32.shl (i32.mul (local.get $i) (local.get $t)) (i32.const 2))))
-            (else (i32.const 0))))
-          ;; P's row i, kept in probs or in scratch
-          (local.set $p (if (result i32) (local.get $probs)
-            (then (i32.add (local.get $probs) (i32.shl
-              (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $heads)) (local.get $h)) (local.get $t)) (local.get $i)) (local.get $t))
-              (i32.const 2))))
-            (else (local.get $row))))
-          (call $softmaxRow (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $k) (local.get $base)) (local.get $t) (local.get $stride)
-            (local.get $bytes) (local.get $scale) (local.get $maskRow) (local.get $scratch) (local.get $p))
+          (local.set $end (call $softmaxRow (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $k) (local.get $base)) (local.get $t)
+            (local.get $stride) (local.get $bytes) (local.get $scale)
+            (if (result i32) (local.get $mask) (then (i32.add (local.get $mask) (i32.mul (local.get $i) (local.get $tBytes)))) (else (i32.const 0)))
+            (local.get $scratch)))
+          (if (local.get $probs)
+            (then
+              (memory.copy (local.get $p) (local.get $scratch) (local.get $tBytes))
+              (local.set $p (i32.add (local.get $p) (local.get $tBytes)))))
           ;; out_i = Σ_j P_ij v_j
-          (local.set $oi (i32.add (local.get $out) (local.get $qi)))
-          (memory.fill (local.get $oi) (i32.const 0) (local.get $bytes))
-          (local.set $j (i32.const 0))
-          (block $jDone (loop $eachJ
-            (br_if $jDone (i32.ge_u (local.get $j) (local.get $t)))
-            (local.set $w (f32.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2)))))
-            (if (f32.ne (local.get $w) (f32.const 0))
-              (then (call $axpy (local.get $w) (i32.add (i32.add (local.get $v) (local.get $base)) (i32.mul (local.get $j) (local.get $stride)))
-                (local.get $oi) (local.get $bytes))))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
-            (br $eachJ)))
+          (call $weightedSum (local.get $scratch) (i32.const 4) (i32.add (local.get $v) (local.get $base)) (local.get $stride) (local.get $end)
+            (local.get $bytes) (f32.const 1) (i32.add (local.get $out) (local.get $qi)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $eachI)))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
@@ -327,49 +418,74 @@
       (br $eachB))))
 
   ;; The backward pass of "attention": from dout (out's gradient), q, k, v, out and P, the
-  ;; gradients dq, dk, dv (layouts as there). Per (sequence, head) and query row i:
-  ;; Dᵢ = doutᵢ·outᵢ, dSᵢⱼ = Pᵢⱼ(doutᵢ·vⱼ - Dᵢ), dqᵢ = scale·Σⱼ dSᵢⱼ kⱼ, dkⱼ += scale·dSᵢⱼ qᵢ,
-  ;; dvⱼ += Pᵢⱼ doutᵢ (keys of weight 0 skipped).
+  ;; gradients dq, dk, dv (layouts as there). Per (sequence, head), first for each query row i:
+  ;; Dᵢ = doutᵢ·outᵢ, dSᵢⱼ = Pᵢⱼ(doutᵢ·vⱼ - Dᵢ) (kept in scratch, [T, Tp]), dqᵢ = scale·Σⱼ dSᵢⱼ kⱼ;
+  ;; then for each key row j: dkⱼ = scale·Σᵢ dSᵢⱼ qᵢ, dvⱼ = Σᵢ Pᵢⱼ doutᵢ (zero weights skipped).
+  ;; `scratch` holds T·Tp + 4 floats.
   (func (export "attention_backward") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
-    (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $dq i32) (param $dk i32) (param $dv i32)
-    (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32)
-    (local $base i32) (local $qi i32) (local $kj i32) (local $p i32) (local $w f32) (local $ds f32) (local $dd f32)
+    (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
+    (param $dq i32) (param $dk i32) (param $dv i32)
+    (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32) (local $tp i32) (local $tBytes i32)
+    (local $base i32) (local $qi i32) (local $p i32) (local $pRow i32) (local $ds i32) (local $end i32) (local $dd v128) (local $pv v128)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
     (local.set $stride (i32.mul (local.get $bytes) (local.get $heads)))
-    (memory.fill (local.get $dk) (i32.const 0) (i32.mul (i32.mul (local.get $batch) (local.get $t)) (local.get $stride)))
-    (memory.fill (local.get $dv) (i32.const 0) (i32.mul (i32.mul (local.get $batch) (local.get $t)) (local.get $stride)))
+    (local.set $tp (i32.and (i32.add (local.get $t) (i32.const 3)) (i32.const -4)))
+    (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
+    (local.set $p (local.get $probs))
     (block $bDone (loop $eachB
       (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
       (local.set $h (i32.const 0))
       (block $hDone (loop $eachH
         (br_if $hDone (i32.ge_u (local.get $h) (local.get $heads)))
         (local.set $base (i32.add (i32.mul (i32.mul (local.get $b) (local.get $t)) (local.get $stride)) (i32.mul (local.get $h) (local.get $bytes))))
+        ;; rows: dS and dq
         (local.set $i (i32.const 0))
         (block $iDone (loop $eachI
           (br_if $iDone (i32.ge_u (local.get $i) (local.get $t)))
           (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
-          (local.set $p (i32.add (local.get $probs) (i32.shl
-            (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $heads)) (local.get $h)) (local.get $t)) (local.get $i)) (local.get $t))
-            (i32.const 2))))
-          (local.set $dd (call $dot (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $o) (local.get $qi)) (local.get $bytes)))
-          (memory.fill (i32.add (local.get $dq) (local.get $qi)) (i32.const 0) (local.get $bytes))
+          (local.set $pRow (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes))))
+          (local.set $ds (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2))))
+          ;; the keys up to the last with a weight
+          (local.set $end (local.get $t))
+          (block $found (loop $back
+            (br_if $found (i32.eqz (local.get $end)))
+            (br_if $found (f32.ne (f32.load (i32.add (local.get $pRow) (i32.shl (i32.sub (local.get $end) (i32.const 1)) (i32.const 2)))) (f32.const 0)))
+            (local.set $end (i32.sub (local.get $end) (i32.const 1)))
+            (br $back)))
+          (local.set $dd (f32x4.splat (call $dot (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $o) (local.get $qi)) (local.get $bytes))))
           (local.set $j (i32.const 0))
           (block $jDone (loop $eachJ
-            (br_if $jDone (i32.ge_u (local.get $j) (local.get $t)))
-            (local.set $w (f32.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2)))))
-            (if (f32.ne (local.get $w) (f32.const 0))
-              (then
-                (local.set $kj (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride))))
-                (local.set $ds (f32.mul (local.get $w)
-                  (f32.sub (call $dot (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $v) (local.get $kj)) (local.get $bytes)) (local.get $dd))))
-                (call $axpy (local.get $ds) (i32.add (local.get $k) (local.get $kj)) (i32.add (local.get $dq) (local.get $qi)) (local.get $bytes))
-                (call $axpy (f32.mul (local.get $ds) (local.get $scale)) (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $dk) (local.get $kj)) (local.get $bytes))
-                (call $axpy (local.get $w) (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $dv) (local.get $kj)) (local.get $bytes))))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br_if $jDone (i32.ge_u (local.get $j) (local.get $end)))
+            (local.set $pv (call $load4 (i32.add (local.get $pRow) (i32.shl (local.get $j) (i32.const 2))) (i32.sub (local.get $t) (local.get $j)) (f32.const 0)))
+            (v128.store (i32.add (local.get $ds) (i32.shl (local.get $j) (i32.const 2)))
+              (f32x4.mul (local.get $pv)
+                (f32x4.sub (call $dotsAt (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $v) (local.get $base)) (local.get $j) (local.get $t)
+                  (local.get $stride) (local.get $bytes)) (local.get $dd))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $eachJ)))
-          (call $scaleRow (local.get $scale) (i32.add (local.get $dq) (local.get $qi)) (local.get $bytes))
+          (block $zDone (loop $zero
+            (br_if $zDone (i32.ge_u (local.get $j) (local.get $tp)))
+            (v128.store (i32.add (local.get $ds) (i32.shl (local.get $j) (i32.const 2))) (v128.const i32x4 0 0 0 0))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $zero)))
+          (call $weightedSum (local.get $ds) (i32.const 4) (i32.add (local.get $k) (local.get $base)) (local.get $stride)
+            (select (local.get $end) (local.get $t) (i32.lt_u (local.get $end) (local.get $t)))
+            (local.get $bytes) (local.get $scale) (i32.add (local.get $dq) (local.get $qi)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $eachI)))
+        ;; columns: dk and dv
+        (local.set $j (i32.const 0))
+        (block $kDone (loop $eachK
+          (br_if $kDone (i32.ge_u (local.get $j) (local.get $t)))
+          (call $weightedSum (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2))) (i32.shl (local.get $tp) (i32.const 2))
+            (i32.add (local.get $q) (local.get $base)) (local.get $stride) (local.get $t) (local.get $bytes) (local.get $scale)
+            (i32.add (local.get $dk) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))
+          (call $weightedSum (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2))) (local.get $tBytes)
+            (i32.add (local.get $dout) (local.get $base)) (local.get $stride) (local.get $t) (local.get $bytes) (f32.const 1)
+            (i32.add (local.get $dv) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $eachK)))
+        (local.set $p (i32.add (local.get $p) (i32.mul (local.get $t) (local.get $tBytes))))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $eachH)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
