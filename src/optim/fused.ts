@@ -7,15 +7,14 @@
  *
  * The chain is recognised from its transformations' recipes (base.ts): the library's own
  * transformations describe themselves; any other transformation, or another order, runs op by
- * op as written. The kernel does the transformations' float32 operations in their order, so on
- * wasm its parameters and moments equal the ops' (the clip factor aside: its sum of squares adds
- * in another order, a difference of rounding).
+ * op as written. The kernel does the transformations' float32 operations in their order (the
+ * clip factor's sums too), so on wasm its parameters and moments equal the ops'.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { adamTreeKernel } from '../backend/simd/adam-tree.js'
 import { flatten, fromLeaves } from '../core/tree.js'
 import type { CountState, GradientTransformation, Recipe } from './base.js'
-import type { ScaleByAdamState } from './transforms.js'
+import { ADD_N_INPUTS, type ScaleByAdamState } from './transforms.js'
 
 type Part = Exclude<Recipe, { readonly kind: 'chain' }>
 
@@ -76,6 +75,7 @@ export const fusedApply = <T, S>(transformation: GradientTransformation<S>, grad
   const leaves = [...ps].map(([path, param], i) => ({ grad: gs[i], param, mu: mus[i], nu: nus[i], decay: weightDecay > 0 && (mask === undefined || mask(path, param)) }))
   const out = adamTreeKernel(leaves, {
     maxNorm: clip?.part.maxNorm ?? 0,
+    addNInputs: ADD_N_INPUTS,
     b1,
     oneMinusB1: 1 - b1,
     b2,

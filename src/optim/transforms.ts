@@ -224,7 +224,7 @@ export const globalNorm = (tree: unknown): tf.Scalar =>
 /** PyTorch's `clip_grad_norm_` factor for a global norm: min(1, maxNorm / (norm + 1e-6)). Shared by {@link clipByGlobalNorm} and the leafwise step. */
 export const clipFactor = (norm: tf.Scalar, maxNorm: number): tf.Scalar => tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6))), tf.scalar(1))
 /** The most inputs of one `tf.addN` here: tfjs-webgpu binds each input and the output as storage buffers, 8 per shader on many devices. */
-const ADD_N_INPUTS = 7
+export const ADD_N_INPUTS = 7
 
 /**
  * The sum of tensors of one shape: one `tf.addN` for up to {@link ADD_N_INPUTS} of them, a tree of

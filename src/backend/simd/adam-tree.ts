@@ -7,8 +7,8 @@
  * parameter — clip, Adam's moments and direction, decay, learning rate, the addition to the
  * parameter — a thousand small kernels for Mini-GPT's 53 parameters, each costing more in
  * bookkeeping than in arithmetic. The kernel does the same float32 operations in the same order
- * (optim/fused.ts says which chains it runs), so its results equal the ops' on wasm (the clip
- * factor aside, whose sum of squares adds in another order).
+ * (optim/fused.ts says which chains it runs), the clip factor included, so its results equal
+ * the ops' on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
@@ -20,6 +20,11 @@ export const ADAM_TREE = 'MinigptAdamTree'
 export interface AdamTreeScalars {
   /** Clip the gradients to this global norm first (PyTorch's clip_grad_norm_ rule); 0: no clipping. */
   readonly maxNorm: number
+  /**
+   * How the ops add the leaves' sums of squares: one addN (a sum in order) of up to this many,
+   * a tree of them beyond (optim/transforms.ts's globalNorm); followed here, the factor is the ops'.
+   */
+  readonly addNInputs: number
   readonly b1: number
   /** 1 − b1, computed in float64 (as the ops' scalar is). */
   readonly oneMinusB1: number
@@ -42,11 +47,21 @@ interface Attrs extends AdamTreeScalars {
 
 const f32 = Math.fround
 
+/** The sum of float32 numbers as globalNorm's addAll makes it: addN (in order) of up to `n`, a tree of them beyond. */
+const addAll = (xs: readonly number[], n: number): number =>
+  xs.length <= n
+    ? xs.reduce((a, b) => f32(a + b))
+    : addAll(
+        Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => addAll(xs.slice(i * n, (i + 1) * n), n)),
+        n,
+      )
+
 /**
- * PyTorch's clip factor min(1, maxNorm / (norm + 1e-6)) from the sum of squares, in the float32
- * operations of optim/transforms.ts's `clipFactor` and `globalNorm`.
+ * PyTorch's clip factor min(1, maxNorm / (norm + 1e-6)) from the leaves' sums of squares, in the
+ * float32 operations of optim/transforms.ts's `clipFactor` and `globalNorm`.
  */
-const clipFactorOf = (sumSquares: number, maxNorm: number): number => Math.min(f32(f32(maxNorm) / f32(f32(Math.sqrt(sumSquares)) + f32(1e-6))), 1)
+const clipFactorOf = (sums: readonly number[], maxNorm: number, addNInputs: number): number =>
+  Math.min(f32(f32(maxNorm) / f32(f32(Math.sqrt(addAll(sums, addNInputs))) + f32(1e-6))), 1)
 
 registerTrainKernel(ADAM_TREE, ({ inputs, backend, kernels, attrs }) => {
   const a = attrs as unknown as Attrs
@@ -55,9 +70,8 @@ registerTrainKernel(ADAM_TREE, ({ inputs, backend, kernels, attrs }) => {
   const sizes = Array.from({ length: n }, (_, i) => tf.util.sizeFromShape(inputs[`p${i}`].shape))
   let clip = 1
   if (a.maxNorm > 0) {
-    let sum = 0
-    for (let i = 0; i < n; i++) sum = f32(sum + kernels.sum_squares(at('g', i), sizes[i]))
-    clip = clipFactorOf(sum, a.maxNorm)
+    const sums = sizes.map((size, i) => kernels.sum_squares(at('g', i), size))
+    clip = clipFactorOf(sums, a.maxNorm, a.addNInputs)
   }
   const outputs = ['p', 'm', 'v'].map(() => Array.from({ length: n }, (_, i) => backend.makeOutput([...inputs[`p${i}`].shape], 'float32')))
   const scratch = backend.makeOutput([12], 'float32')

@@ -795,23 +795,17 @@
   ;; ---------------------------------------------------------------------------------------
   ;; Adam(W)
 
-  ;; Σ x[i]² over n floats, four lanes then one at a time.
+  ;; Σ x[i]² over n floats, one at a time in order, in float32: what tfjs-wasm's Square and Sum
+  ;; give, to the bit (the clip factor is then the ops' own).
   (func (export "sum_squares") (param $x i32) (param $n i32) (result f32)
-    (local $i i32) (local $end i32) (local $acc v128) (local $v v128) (local $s f32) (local $y f32)
-    (local.set $end (i32.and (local.get $n) (i32.const -4)))
+    (local $end i32) (local $s f32) (local $y f32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
     (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-      (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
-      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $v) (local.get $v))))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $each)))
-    (local.set $s (call $hsum (local.get $acc)))
-    (block $tailDone (loop $tail
-      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
-      (local.set $y (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $y (f32.load (local.get $x)))
       (local.set $s (f32.add (local.get $s) (f32.mul (local.get $y) (local.get $y))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $tail)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (br $each)))
     (local.get $s))
 
   ;; One parameter's Adam(W) update, in optim/transforms.ts's float32 operations and order:
