@@ -10,7 +10,7 @@
  * op as written. The kernel does the transformations' float32 operations in their order (the
  * clip factor's sums too), so on wasm its parameters and moments equal the ops'.
  */
-import * as tf from '@tensorflow/tfjs-core'
+import type * as tf from '@tensorflow/tfjs-core'
 import { adamTreeKernel } from '../backend/simd/adam-tree.js'
 import { flatten, fromLeaves } from '../core/tree.js'
 import type { CountState, GradientTransformation, Recipe } from './base.js'
