@@ -1,33 +1,33 @@
 /**
- * GELU (erf) with its gradient on the wasm backend: the forward pass is gelu-erf.ts's kernel,
- * the backward pass train.wat's `gelu_erf_backward`, dy·(Φ(x) + x·φ(x)) in one pass. By tfjs
- * ops the gradient goes back through five ops, one of them tfjs-wasm's scalar Erf.
+ * GELU (erf) with its gradient on the wasm backend (train.wat's `gelu_erf_train`): one pass
+ * computes gelu(x) — the same values as gelu-erf.ts's kernel — and its derivative
+ * Φ(x) + x·φ(x), so the backward pass is one product dy·gelu'(x). By tfjs ops the gradient
+ * goes back through five ops, one of them tfjs-wasm's scalar Erf.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { GELU_ERF } from './gelu-erf.js'
-import { activeSimdKernels, activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
+import { activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
-export const GELU_ERF_BACKWARD = 'MinigptGeluErfBackward'
+export const GELU_ERF_TRAIN = 'MinigptGeluErfTrain'
 
-registerTrainKernel(GELU_ERF_BACKWARD, ({ inputs, backend, kernels }) => {
-  const { x, dy } = inputs
-  const dx = backend.makeOutput([...x.shape], 'float32')
-  kernels.gelu_erf_backward(dataOffset(backend, x), dataOffset(backend, dy), tf.util.sizeFromShape(x.shape), dataOffset(backend, dx))
-  return dx
+registerTrainKernel(GELU_ERF_TRAIN, ({ inputs, backend, kernels }) => {
+  const { x } = inputs
+  const out = backend.makeOutput([...x.shape], 'float32')
+  const grad = backend.makeOutput([...x.shape], 'float32')
+  const scratch = backend.makeOutput([8], 'float32')
+  kernels.gelu_erf_train(dataOffset(backend, x), tf.util.sizeFromShape(x.shape), dataOffset(backend, out), dataOffset(backend, grad), dataOffset(backend, scratch))
+  backend.disposeData(scratch.dataId)
+  return [out, grad]
 })
 
 const withGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x])
-  return {
-    value: tf.engine().runKernel(GELU_ERF, { x }, {}) as tf.Tensor,
-    gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => tf.engine().runKernel(GELU_ERF_BACKWARD, { x: sx, dy }, {}) as tf.Tensor,
-  }
+  const [out, grad] = tf.engine().runKernel(GELU_ERF_TRAIN, { x }, {}) as tf.Tensor[]
+  save([grad])
+  return { value: out, gradFunc: (dy: tf.Tensor, [g]: tf.Tensor[]) => tf.mul(dy, g) }
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
 
 /**
- * GELU (erf) of a float32 tensor with its gradient, by the kernels, or `undefined` where they
- * do not run (not wasm, not float32). For use while a gradient is recorded.
+ * GELU (erf) of a float32 tensor with its gradient, by the kernel, or `undefined` where it does
+ * not run (not wasm, not float32). For use while a gradient is recorded.
  */
-export const geluErfWithGradKernel = (x: tf.Tensor): tf.Tensor | undefined =>
-  x.dtype !== 'float32' || activeSimdKernels() === null || activeTrainKernels() === null ? undefined : withGrad(x)
+export const geluErfWithGradKernel = (x: tf.Tensor): tf.Tensor | undefined => (x.dtype !== 'float32' || x.size === 0 || activeTrainKernels() === null ? undefined : withGrad(x))

@@ -9,13 +9,17 @@
 (module
   (import "env" "memory" (memory 1))
 
-  ;; e^x for four lanes, x ≤ 0 (a softmax's x - max). Cephes' expf: x = n·ln2 + r with
+;; e^x for four lanes, x ≤ 0 (a softmax's x - max). Cephes' expf: x = n·ln2 + r with
   ;; |r| ≤ ln2/2, e^r by its minimax polynomial, 2^n built in the exponent bits. Within 2 ulp
-  ;; of e^x; below -87.3 (where e^x < 2^-126) it returns e^-87.3 ≈ 1e-38.
+  ;; of e^x; below -87.3 (where e^x < 2^-126) it returns e^-87.3 ≈ 1e-38. n = round(x·log₂e)
+  ;; comes from adding 1.5·2²³ (the sum's low mantissa bits are the integer, rounded to even),
+  ;; and the clamp is a pmax (NaN passes through): wasm's f32x4.max, nearest and trunc_sat each
+  ;; take several x64 instructions, these one.
   (func $exp4 (param $x v128) (result v128)
-    (local $n v128) (local $r v128) (local $p v128)
-    (local.set $x (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.3))))
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504089)))))
+    (local $t v128) (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.pmax (local.get $x) (f32x4.splat (f32.const -87.3))))
+    (local.set $t (f32x4.add (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504089))) (f32x4.splat (f32.const 12582912))))
+    (local.set $n (f32x4.sub (local.get $t) (f32x4.splat (f32.const 12582912))))
     ;; r = x - n·ln2, ln2 split in two so that n·ln2_hi is exact
     (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
     (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 2.12194440e-4)))))
@@ -29,8 +33,9 @@
     (local.set $p (f32x4.add
       (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
       (f32x4.splat (f32.const 1))))
+    ;; times 2^n: n from t's bits (0x4B400000 is 1.5·2²³'s), moved into the exponent
     (f32x4.mul (local.get $p)
-      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+      (i32x4.shl (i32x4.sub (local.get $t) (i32x4.splat (i32.const 0x4B3FFF81))) (i32.const 23))))
 
   ;; The sum of a vector's four lanes.
   (func $hsum (param $v v128) (result f32)
@@ -209,9 +214,10 @@
     (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -0.284496736))))
     (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.254829592))))
     (local.set $p (f32x4.mul (local.get $p) (local.get $t)))
-    (local.set $erf (f32x4.max (f32x4.splat (f32.const 0))
+    (local.set $erf (f32x4.pmax
       (f32x4.sub (f32x4.splat (f32.const 1))
-        (f32x4.mul (local.get $p) (call $exp4 (f32x4.neg (f32x4.mul (local.get $z) (local.get $z))))))))
+        (f32x4.mul (local.get $p) (call $exp4 (f32x4.neg (f32x4.mul (local.get $z) (local.get $z))))))
+      (f32x4.splat (f32.const 0))))
     ;; erf takes the sign of x
     (local.set $erf (v128.or (local.get $erf) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
     (f32x4.mul (f32x4.mul (local.get $x) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $erf))))

@@ -10,13 +10,17 @@
 (module
   (import "env" "memory" (memory 1))
 
-  ;; e^x for four lanes (Cephes' expf, as $exp4 in kernels.wat: within 2 ulp), and an exact 0
-  ;; below -87.3 (where e^x < 2^-126), so that a -Infinity score weighs nothing.
+;; e^x for four lanes, x ≤ 0 (Cephes' expf, as $exp4 in kernels.wat: within 2 ulp), and an exact
+  ;; 0 below -87.3 (where e^x < 2^-126), so that a -Infinity score weighs nothing. n = round(x·log₂e)
+  ;; comes from adding 1.5·2²³ (the sum's low mantissa bits are the integer, rounded to even as
+  ;; f32x4.nearest does), and the clamp is a pmax (one maxps; NaN passes through): wasm's
+  ;; f32x4.max, nearest and trunc_sat each take several x64 instructions.
   (func $exp4 (param $x v128) (result v128)
-    (local $n v128) (local $r v128) (local $p v128) (local $under v128)
+    (local $t v128) (local $n v128) (local $r v128) (local $p v128) (local $under v128)
     (local.set $under (f32x4.lt (local.get $x) (f32x4.splat (f32.const -87.3))))
-    (local.set $x (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.3))))
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504089)))))
+    (local.set $x (f32x4.pmax (local.get $x) (f32x4.splat (f32.const -87.3))))
+    (local.set $t (f32x4.add (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504089))) (f32x4.splat (f32.const 12582912))))
+    (local.set $n (f32x4.sub (local.get $t) (f32x4.splat (f32.const 12582912))))
     (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
     (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 2.12194440e-4)))))
     (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
@@ -28,9 +32,9 @@
     (local.set $p (f32x4.add
       (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
       (f32x4.splat (f32.const 1))))
+    ;; 2^n: the integer n from t's bits, moved into the exponent (0x4B400000 = 1.5·2²³'s bits)
     (v128.andnot
-      (f32x4.mul (local.get $p)
-        (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23)))
+      (f32x4.mul (local.get $p) (i32x4.shl (i32x4.sub (local.get $t) (i32x4.splat (i32.const 0x4B3FFF81))) (i32.const 23)))
       (local.get $under)))
 
   ;; ln x for a positive normal float (Cephes' logf: x = m·2^e with m in [√½, √2), a polynomial in m - 1).
@@ -648,48 +652,160 @@
       (br $eachRow))))
 
   ;; ---------------------------------------------------------------------------------------
-  ;; GELU's backward pass
+  ;; GELU with its derivative
 
-  ;; GELU's derivative times dy for four lanes: d/dx x·Φ(x) = Φ(x) + x·φ(x), Φ(x) = ½(1 + erf(x/√2))
-  ;; with erf by Abramowitz & Stegun 7.1.26 (kernels.wat's GELU), φ(x) = e^(-x²/2)/√(2π).
-  (func $geluGrad4 (param $x v128) (param $dy v128) (result v128)
-    (local $z v128) (local $t v128) (local $p v128) (local $e v128) (local $erf v128)
-    (local.set $z (f32x4.mul (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 0.70710678118654752))))
-    (local.set $t (f32x4.div (f32x4.splat (f32.const 1))
-      (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $z) (f32x4.splat (f32.const 0.3275911))))))
-    (local.set $p (f32x4.splat (f32.const 1.061405429)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -1.453152027))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 1.421413741))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -0.284496736))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.254829592))))
-    (local.set $p (f32x4.mul (local.get $p) (local.get $t)))
-    ;; e^(-z²) = e^(-x²/2): erf's factor and, times 1/√(2π), φ(x)
-    (local.set $e (call $exp4 (f32x4.neg (f32x4.mul (local.get $z) (local.get $z)))))
-    (local.set $erf (f32x4.max (f32x4.splat (f32.const 0)) (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $p) (local.get $e)))))
-    (local.set $erf (v128.or (local.get $erf) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
-    (f32x4.mul (local.get $dy)
-      (f32x4.add
-        (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $erf)))
-        (f32x4.mul (local.get $x) (f32x4.mul (local.get $e) (f32x4.splat (f32.const 0.3989422804014327)))))))
-
-  ;; dx[i] = dy[i] · gelu'(x[i]) for i < n: four at a time, then one at a time.
-  (func (export "gelu_erf_backward") (param $x i32) (param $dy i32) (param $n i32) (param $dx i32)
-    (local $i i32) (local $end i32) (local $at i32)
-    (local.set $end (i32.and (local.get $n) (i32.const -4)))
+  ;; out[i] = gelu(x[i]) and grad[i] = gelu'(x[i]) = Φ(x) + x·φ(x) for i < n: kernels.wat's GELU
+  ;; (the same operations, so the same values; erf by Abramowitz & Stegun 7.1.26), and its
+  ;; derivative from the same erf and e^(-x²/2), φ(x) = e^(-x²/2)/√(2π); the backward pass is
+  ;; then dy·grad. Eight values a pass as two independent chains written out, then four, then
+  ;; the last n mod 4 through `scratch` (32 bytes).
+  (func (export "gelu_erf_train") (param $src i32) (param $n i32) (param $out i32) (param $grad i32) (param $scratch i32)
+    (local $at i32) (local $end i32) (local $rest i32) (local $xa v128) (local $za v128) (local $ta v128) (local $pa v128) (local $ea v128) (local $ka v128) (local $na v128) (local $ra v128) (local $qa v128) (local $xb v128) (local $zb v128) (local $tb v128) (local $pb v128) (local $eb v128) (local $kb v128) (local $nb v128) (local $rb v128) (local $qb v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
-      (v128.store (i32.add (local.get $dx) (local.get $at))
-        (call $geluGrad4 (v128.load (i32.add (local.get $x) (local.get $at))) (v128.load (i32.add (local.get $dy) (local.get $at)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br_if $done (i32.gt_u (i32.add (local.get $at) (i32.const 32)) (local.get $end)))
+      (local.set $xa (v128.load (i32.add (local.get $src) (local.get $at))))
+      (local.set $xb (v128.load offset=16 (i32.add (local.get $src) (local.get $at))))
+      (local.set $za (f32x4.mul (f32x4.abs (local.get $xa)) (f32x4.splat (f32.const 0.70710678118654752))))
+      (local.set $ta (f32x4.div (f32x4.splat (f32.const 1))
+        (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $za) (f32x4.splat (f32.const 0.3275911))))))
+      (local.set $pa (f32x4.add (f32x4.mul (f32x4.splat (f32.const 1.061405429)) (local.get $ta)) (f32x4.splat (f32.const -1.453152027))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const 1.421413741))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const -0.284496736))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const 0.254829592))))
+      (local.set $pa (f32x4.mul (local.get $pa) (local.get $ta)))
+      ;; e^(-z²) = e^(-x²/2) as $exp4, inline (a call per vector keeps the two chains from overlapping)
+      (local.set $ea (f32x4.pmax (f32x4.neg (f32x4.mul (local.get $za) (local.get $za))) (f32x4.splat (f32.const -87.3))))
+      (local.set $ka (f32x4.add (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 1.44269504089))) (f32x4.splat (f32.const 12582912))))
+      (local.set $na (f32x4.sub (local.get $ka) (f32x4.splat (f32.const 12582912))))
+      (local.set $ra (f32x4.add (f32x4.sub (local.get $ea) (f32x4.mul (local.get $na) (f32x4.splat (f32.const 0.693359375))))
+        (f32x4.mul (local.get $na) (f32x4.splat (f32.const 2.12194440e-4)))))
+      (local.set $qa (f32x4.add (f32x4.mul (f32x4.splat (f32.const 1.9875691500e-4)) (local.get $ra)) (f32x4.splat (f32.const 1.3981999507e-3))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 8.3334519073e-3))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 4.1665795894e-2))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 1.6666665459e-1))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 5.0000001201e-1))))
+      (local.set $qa (f32x4.add (f32x4.add (f32x4.mul (local.get $qa) (f32x4.mul (local.get $ra) (local.get $ra))) (local.get $ra)) (f32x4.splat (f32.const 1))))
+      (local.set $ea (v128.andnot
+        (f32x4.mul (local.get $qa) (i32x4.shl (i32x4.sub (local.get $ka) (i32x4.splat (i32.const 0x4B3FFF81))) (i32.const 23)))
+        (f32x4.lt (f32x4.neg (f32x4.mul (local.get $za) (local.get $za))) (f32x4.splat (f32.const -87.3)))))
+      ;; erf(x/√2) with x's sign; GELU and its derivative
+      (local.set $pa (v128.or (f32x4.pmax (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $pa) (local.get $ea))) (f32x4.splat (f32.const 0)))
+        (v128.and (local.get $xa) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+      (v128.store (i32.add (local.get $out) (local.get $at))
+        (f32x4.mul (f32x4.mul (local.get $xa) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa))))
+      (v128.store (i32.add (local.get $grad) (local.get $at))
+        (f32x4.add
+          (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa)))
+          (f32x4.mul (local.get $xa) (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 0.3989422804014327))))))
+      (local.set $zb (f32x4.mul (f32x4.abs (local.get $xb)) (f32x4.splat (f32.const 0.70710678118654752))))
+      (local.set $tb (f32x4.div (f32x4.splat (f32.const 1))
+        (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $zb) (f32x4.splat (f32.const 0.3275911))))))
+      (local.set $pb (f32x4.add (f32x4.mul (f32x4.splat (f32.const 1.061405429)) (local.get $tb)) (f32x4.splat (f32.const -1.453152027))))
+      (local.set $pb (f32x4.add (f32x4.mul (local.get $pb) (local.get $tb)) (f32x4.splat (f32.const 1.421413741))))
+      (local.set $pb (f32x4.add (f32x4.mul (local.get $pb) (local.get $tb)) (f32x4.splat (f32.const -0.284496736))))
+      (local.set $pb (f32x4.add (f32x4.mul (local.get $pb) (local.get $tb)) (f32x4.splat (f32.const 0.254829592))))
+      (local.set $pb (f32x4.mul (local.get $pb) (local.get $tb)))
+      ;; e^(-z²) = e^(-x²/2) as $exp4, inline (a call per vector keeps the two chains from overlapping)
+      (local.set $eb (f32x4.pmax (f32x4.neg (f32x4.mul (local.get $zb) (local.get $zb))) (f32x4.splat (f32.const -87.3))))
+      (local.set $kb (f32x4.add (f32x4.mul (local.get $eb) (f32x4.splat (f32.const 1.44269504089))) (f32x4.splat (f32.const 12582912))))
+      (local.set $nb (f32x4.sub (local.get $kb) (f32x4.splat (f32.const 12582912))))
+      (local.set $rb (f32x4.add (f32x4.sub (local.get $eb) (f32x4.mul (local.get $nb) (f32x4.splat (f32.const 0.693359375))))
+        (f32x4.mul (local.get $nb) (f32x4.splat (f32.const 2.12194440e-4)))))
+      (local.set $qb (f32x4.add (f32x4.mul (f32x4.splat (f32.const 1.9875691500e-4)) (local.get $rb)) (f32x4.splat (f32.const 1.3981999507e-3))))
+      (local.set $qb (f32x4.add (f32x4.mul (local.get $qb) (local.get $rb)) (f32x4.splat (f32.const 8.3334519073e-3))))
+      (local.set $qb (f32x4.add (f32x4.mul (local.get $qb) (local.get $rb)) (f32x4.splat (f32.const 4.1665795894e-2))))
+      (local.set $qb (f32x4.add (f32x4.mul (local.get $qb) (local.get $rb)) (f32x4.splat (f32.const 1.6666665459e-1))))
+      (local.set $qb (f32x4.add (f32x4.mul (local.get $qb) (local.get $rb)) (f32x4.splat (f32.const 5.0000001201e-1))))
+      (local.set $qb (f32x4.add (f32x4.add (f32x4.mul (local.get $qb) (f32x4.mul (local.get $rb) (local.get $rb))) (local.get $rb)) (f32x4.splat (f32.const 1))))
+      (local.set $eb (v128.andnot
+        (f32x4.mul (local.get $qb) (i32x4.shl (i32x4.sub (local.get $kb) (i32x4.splat (i32.const 0x4B3FFF81))) (i32.const 23)))
+        (f32x4.lt (f32x4.neg (f32x4.mul (local.get $zb) (local.get $zb))) (f32x4.splat (f32.const -87.3)))))
+      ;; erf(x/√2) with x's sign; GELU and its derivative
+      (local.set $pb (v128.or (f32x4.pmax (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $pb) (local.get $eb))) (f32x4.splat (f32.const 0)))
+        (v128.and (local.get $xb) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+      (v128.store offset=16 (i32.add (local.get $out) (local.get $at))
+        (f32x4.mul (f32x4.mul (local.get $xb) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pb))))
+      (v128.store offset=16 (i32.add (local.get $grad) (local.get $at))
+        (f32x4.add
+          (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pb)))
+          (f32x4.mul (local.get $xb) (f32x4.mul (local.get $eb) (f32x4.splat (f32.const 0.3989422804014327))))))
+      (local.set $at (i32.add (local.get $at) (i32.const 32)))
       (br $each)))
-    (block $tailDone (loop $tail
-      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
-      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
-      (f32.store (i32.add (local.get $dx) (local.get $at))
-        (f32x4.extract_lane 0 (call $geluGrad4 (v128.load32_splat (i32.add (local.get $x) (local.get $at))) (v128.load32_splat (i32.add (local.get $dy) (local.get $at))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $tail))))
+    (if (i32.le_u (i32.add (local.get $at) (i32.const 16)) (local.get $end))
+      (then
+        (local.set $xa (v128.load (i32.add (local.get $src) (local.get $at))))
+      (local.set $za (f32x4.mul (f32x4.abs (local.get $xa)) (f32x4.splat (f32.const 0.70710678118654752))))
+      (local.set $ta (f32x4.div (f32x4.splat (f32.const 1))
+        (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $za) (f32x4.splat (f32.const 0.3275911))))))
+      (local.set $pa (f32x4.add (f32x4.mul (f32x4.splat (f32.const 1.061405429)) (local.get $ta)) (f32x4.splat (f32.const -1.453152027))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const 1.421413741))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const -0.284496736))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const 0.254829592))))
+      (local.set $pa (f32x4.mul (local.get $pa) (local.get $ta)))
+      ;; e^(-z²) = e^(-x²/2) as $exp4, inline (a call per vector keeps the two chains from overlapping)
+      (local.set $ea (f32x4.pmax (f32x4.neg (f32x4.mul (local.get $za) (local.get $za))) (f32x4.splat (f32.const -87.3))))
+      (local.set $ka (f32x4.add (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 1.44269504089))) (f32x4.splat (f32.const 12582912))))
+      (local.set $na (f32x4.sub (local.get $ka) (f32x4.splat (f32.const 12582912))))
+      (local.set $ra (f32x4.add (f32x4.sub (local.get $ea) (f32x4.mul (local.get $na) (f32x4.splat (f32.const 0.693359375))))
+        (f32x4.mul (local.get $na) (f32x4.splat (f32.const 2.12194440e-4)))))
+      (local.set $qa (f32x4.add (f32x4.mul (f32x4.splat (f32.const 1.9875691500e-4)) (local.get $ra)) (f32x4.splat (f32.const 1.3981999507e-3))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 8.3334519073e-3))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 4.1665795894e-2))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 1.6666665459e-1))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 5.0000001201e-1))))
+      (local.set $qa (f32x4.add (f32x4.add (f32x4.mul (local.get $qa) (f32x4.mul (local.get $ra) (local.get $ra))) (local.get $ra)) (f32x4.splat (f32.const 1))))
+      (local.set $ea (v128.andnot
+        (f32x4.mul (local.get $qa) (i32x4.shl (i32x4.sub (local.get $ka) (i32x4.splat (i32.const 0x4B3FFF81))) (i32.const 23)))
+        (f32x4.lt (f32x4.neg (f32x4.mul (local.get $za) (local.get $za))) (f32x4.splat (f32.const -87.3)))))
+      ;; erf(x/√2) with x's sign; GELU and its derivative
+      (local.set $pa (v128.or (f32x4.pmax (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $pa) (local.get $ea))) (f32x4.splat (f32.const 0)))
+        (v128.and (local.get $xa) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+      (v128.store (i32.add (local.get $out) (local.get $at))
+        (f32x4.mul (f32x4.mul (local.get $xa) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa))))
+      (v128.store (i32.add (local.get $grad) (local.get $at))
+        (f32x4.add
+          (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa)))
+          (f32x4.mul (local.get $xa) (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 0.3989422804014327))))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))))
+    (local.set $rest (i32.sub (local.get $end) (local.get $at)))
+    (if (local.get $rest)
+      (then
+        (local.set $xa (call $load4 (i32.add (local.get $src) (local.get $at)) (i32.shr_u (local.get $rest) (i32.const 2)) (f32.const 0)))
+      (local.set $za (f32x4.mul (f32x4.abs (local.get $xa)) (f32x4.splat (f32.const 0.70710678118654752))))
+      (local.set $ta (f32x4.div (f32x4.splat (f32.const 1))
+        (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $za) (f32x4.splat (f32.const 0.3275911))))))
+      (local.set $pa (f32x4.add (f32x4.mul (f32x4.splat (f32.const 1.061405429)) (local.get $ta)) (f32x4.splat (f32.const -1.453152027))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const 1.421413741))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const -0.284496736))))
+      (local.set $pa (f32x4.add (f32x4.mul (local.get $pa) (local.get $ta)) (f32x4.splat (f32.const 0.254829592))))
+      (local.set $pa (f32x4.mul (local.get $pa) (local.get $ta)))
+      ;; e^(-z²) = e^(-x²/2) as $exp4, inline (a call per vector keeps the two chains from overlapping)
+      (local.set $ea (f32x4.pmax (f32x4.neg (f32x4.mul (local.get $za) (local.get $za))) (f32x4.splat (f32.const -87.3))))
+      (local.set $ka (f32x4.add (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 1.44269504089))) (f32x4.splat (f32.const 12582912))))
+      (local.set $na (f32x4.sub (local.get $ka) (f32x4.splat (f32.const 12582912))))
+      (local.set $ra (f32x4.add (f32x4.sub (local.get $ea) (f32x4.mul (local.get $na) (f32x4.splat (f32.const 0.693359375))))
+        (f32x4.mul (local.get $na) (f32x4.splat (f32.const 2.12194440e-4)))))
+      (local.set $qa (f32x4.add (f32x4.mul (f32x4.splat (f32.const 1.9875691500e-4)) (local.get $ra)) (f32x4.splat (f32.const 1.3981999507e-3))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 8.3334519073e-3))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 4.1665795894e-2))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 1.6666665459e-1))))
+      (local.set $qa (f32x4.add (f32x4.mul (local.get $qa) (local.get $ra)) (f32x4.splat (f32.const 5.0000001201e-1))))
+      (local.set $qa (f32x4.add (f32x4.add (f32x4.mul (local.get $qa) (f32x4.mul (local.get $ra) (local.get $ra))) (local.get $ra)) (f32x4.splat (f32.const 1))))
+      (local.set $ea (v128.andnot
+        (f32x4.mul (local.get $qa) (i32x4.shl (i32x4.sub (local.get $ka) (i32x4.splat (i32.const 0x4B3FFF81))) (i32.const 23)))
+        (f32x4.lt (f32x4.neg (f32x4.mul (local.get $za) (local.get $za))) (f32x4.splat (f32.const -87.3)))))
+      ;; erf(x/√2) with x's sign; GELU and its derivative
+      (local.set $pa (v128.or (f32x4.pmax (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $pa) (local.get $ea))) (f32x4.splat (f32.const 0)))
+        (v128.and (local.get $xa) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+      (v128.store (local.get $scratch)
+        (f32x4.mul (f32x4.mul (local.get $xa) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa))))
+      (v128.store offset=16 (local.get $scratch)
+        (f32x4.add
+          (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa)))
+          (f32x4.mul (local.get $xa) (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 0.3989422804014327))))))
+        (memory.copy (i32.add (local.get $out) (local.get $at)) (local.get $scratch) (local.get $rest))
+        (memory.copy (i32.add (local.get $grad) (local.get $at)) (i32.add (local.get $scratch) (i32.const 16)) (local.get $rest)))))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Softmax cross-entropy
