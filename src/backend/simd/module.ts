@@ -84,6 +84,7 @@ export interface TrainKernels {
     dv: number,
   ) => void
   readonly column_sums: (x: number, rows: number, cols: number, out: number) => void
+  readonly transpose: (x: number, rows: number, cols: number, out: number) => void
   readonly scatter_add_rows: (x: number, ids: number, rows: number, width: number, vocab: number, skip: number, out: number) => void
   readonly layer_norm_stats: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number) => void
   readonly layer_norm_backward: (x: number, dy: number, rows: number, d: number, w: number, stats: number, dx: number, dw: number, db: number) => void
