@@ -12,7 +12,7 @@ import { initBackend, key, normal, minigpt, train, tree, wasmThreadCount } from 
 import { sequenceAttention } from '../dist/backend/simd/attention-train.js'
 import { crossEntropyKernel } from '../dist/backend/simd/cross-entropy.js'
 import { dropoutKernel } from '../dist/backend/simd/dropout-mask.js'
-import { geluErfWithGradKernel } from '../dist/backend/simd/gelu-grad.js'
+import { geluErfWithGradKernel } from '../dist/backend/simd/gelu-erf.js'
 import { layerNormWithGradKernel } from '../dist/backend/simd/layer-norm-grad.js'
 import { activeTrainKernels } from '../dist/backend/simd/module.js'
 import { columnSumsKernel, scatterAddRowsKernel } from '../dist/backend/simd/row-sums.js'

@@ -2,8 +2,7 @@
  * Activations and normalised exponentials, as functions and as parameter-free layers.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { geluErfKernel } from '../backend/simd/gelu-erf.js'
-import { geluErfWithGradKernel } from '../backend/simd/gelu-grad.js'
+import { geluErfKernel, geluErfWithGradKernel } from '../backend/simd/gelu-erf.js'
 import { customGradWhenRecording } from '../core/grad.js'
 import { NO_PARAMS, type NoParams, type TensorLayer } from '../core/layer.js'
 
@@ -12,7 +11,7 @@ const geluErfOps = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf
 /**
  * GELU, exact form: x·Φ(x) = ½x(1 + erf(x/√2)) — PyTorch's nn.GELU() default. On wasm it is one
  * SIMD kernel (backend/simd/gelu-erf.ts) instead of five ops, taped or not, and while a gradient
- * is recorded its backward pass is one kernel too (backend/simd/gelu-grad.ts); on other
+ * is recorded the same kernel also writes the derivative its backward pass needs; on other
  * backends, tfjs ops.
  */
 export const geluErf = (x: tf.Tensor): tf.Tensor => (tf.engine().isTapeOn() ? geluErfWithGradKernel(x) : geluErfKernel(x)) ?? geluErfOps(x)

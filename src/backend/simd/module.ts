@@ -34,7 +34,6 @@ export interface SimdKernels {
     scratch: number,
     out: number,
   ) => void
-  readonly gelu_erf: (x: number, n: number, out: number) => void
   readonly concat_blocks: (a: number, bytes1: number, b: number, bytes2: number, blocks: number, out: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
@@ -88,7 +87,7 @@ export interface TrainKernels {
   readonly scatter_add_rows: (x: number, ids: number, rows: number, width: number, vocab: number, skip: number, out: number) => void
   readonly layer_norm_stats: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number) => void
   readonly layer_norm_backward: (x: number, dy: number, rows: number, d: number, w: number, stats: number, dx: number, dw: number, db: number) => void
-  readonly gelu_erf_train: (x: number, n: number, out: number, grad: number, scratch: number) => void
+  readonly gelu_erf: (x: number, n: number, out: number, grad: number, scratch: number) => void
   readonly cross_entropy: (logits: number, targets: number, n: number, v: number, ignore: number, lse: number, loss: number) => void
   readonly cross_entropy_backward: (logits: number, targets: number, n: number, v: number, ignore: number, lse: number, dy: number, dlogits: number) => void
   readonly sum_squares: (x: number, n: number) => number

@@ -1,10 +1,10 @@
 ;; minigpt-fp's WebAssembly SIMD kernels for training on the tfjs wasm backend: dropout masks,
 ;; attention over whole sequences (forward and backward), LayerNorm with its backward pass,
-;; GELU's backward pass, softmax cross-entropy with its gradient, and the Adam(W) update of
-;; one parameter. Like kernels.wat, the module imports the backend's own memory and works on
+;; GELU with its derivative (GELU at inference too), softmax cross-entropy with its gradient,
+;; sums over rows, transposes, and the Adam(W) update of one parameter. Like kernels.wat, the module imports the backend's own memory and works on
 ;; tensors where tfjs-wasm keeps them; module.ts instantiates it, the modules beside it
-;; (dropout.ts, attention-train.ts, layer-norm-grad.ts, gelu-grad.ts, cross-entropy.ts,
-;; adam-tree.ts) register its exports as tfjs kernels, and scripts/kernels.mjs assembles it
+;; (dropout-mask.ts, attention-train.ts, layer-norm-grad.ts, gelu-erf.ts, cross-entropy.ts,
+;; row-sums.ts, transpose.ts, adam-tree.ts) register its exports as tfjs kernels, and scripts/kernels.mjs assembles it
 ;; into train-wasm.ts (`npm run kernels`). Pointers are byte offsets of float32 data (int32
 ;; where named); sizes count elements unless named bytes.
 (module
@@ -715,14 +715,16 @@
       (br $eachRow))))
 
   ;; ---------------------------------------------------------------------------------------
-  ;; GELU with its derivative
+  ;; GELU (for inference too) and its derivative
 
-  ;; out[i] = gelu(x[i]) and grad[i] = gelu'(x[i]) = Φ(x) + x·φ(x) for i < n: kernels.wat's GELU
-  ;; (the same operations, so the same values; erf by Abramowitz & Stegun 7.1.26), and its
-  ;; derivative from the same erf and e^(-x²/2), φ(x) = e^(-x²/2)/√(2π); the backward pass is
-  ;; then dy·grad. Eight values a pass as two independent chains written out, then four, then
-  ;; the last n mod 4 through `scratch` (32 bytes).
-  (func (export "gelu_erf_train") (param $src i32) (param $n i32) (param $out i32) (param $grad i32) (param $scratch i32)
+  ;; out[i] = gelu(x[i]) = ½x(1 + erf(x/√2)) for i < n (PyTorch's exact GELU), erf by Abramowitz
+  ;; & Stegun 7.1.26 (|error| ≤ 1.5e-7, the formula of tfjs's cpu Erf): erf(z) = 1 - t(a1 + t(a2
+  ;; + t(a3 + t(a4 + t·a5))))·e^(-z²), t = 1/(1 + p·z), z ≥ 0, odd in z. Unless grad is 0, also
+  ;; grad[i] = gelu'(x[i]) = Φ(x) + x·φ(x) from the same erf and e^(-x²/2), φ(x) = e^(-x²/2)/√(2π),
+  ;; so that the backward pass is dy·grad. Eight values a pass as two independent chains written
+  ;; out (a call per vector keeps them from overlapping), then four, then the last n mod 4
+  ;; through `scratch` (32 bytes).
+  (func (export "gelu_erf") (param $src i32) (param $n i32) (param $out i32) (param $grad i32) (param $scratch i32)
     (local $at i32) (local $end i32) (local $rest i32) (local $xa v128) (local $za v128) (local $ta v128) (local $pa v128) (local $ea v128) (local $ka v128) (local $na v128) (local $ra v128) (local $qa v128) (local $xb v128) (local $zb v128) (local $tb v128) (local $pb v128) (local $eb v128) (local $kb v128) (local $nb v128) (local $rb v128) (local $qb v128)
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (block $done (loop $each
@@ -757,10 +759,10 @@
         (v128.and (local.get $xa) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
       (v128.store (i32.add (local.get $out) (local.get $at))
         (f32x4.mul (f32x4.mul (local.get $xa) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa))))
-      (v128.store (i32.add (local.get $grad) (local.get $at))
+      (if (local.get $grad) (then (v128.store (i32.add (local.get $grad) (local.get $at))
         (f32x4.add
           (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa)))
-          (f32x4.mul (local.get $xa) (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 0.3989422804014327))))))
+          (f32x4.mul (local.get $xa) (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 0.3989422804014327))))))))
       (local.set $zb (f32x4.mul (f32x4.abs (local.get $xb)) (f32x4.splat (f32.const 0.70710678118654752))))
       (local.set $tb (f32x4.div (f32x4.splat (f32.const 1))
         (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $zb) (f32x4.splat (f32.const 0.3275911))))))
@@ -789,10 +791,10 @@
         (v128.and (local.get $xb) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
       (v128.store offset=16 (i32.add (local.get $out) (local.get $at))
         (f32x4.mul (f32x4.mul (local.get $xb) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pb))))
-      (v128.store offset=16 (i32.add (local.get $grad) (local.get $at))
+      (if (local.get $grad) (then (v128.store offset=16 (i32.add (local.get $grad) (local.get $at))
         (f32x4.add
           (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pb)))
-          (f32x4.mul (local.get $xb) (f32x4.mul (local.get $eb) (f32x4.splat (f32.const 0.3989422804014327))))))
+          (f32x4.mul (local.get $xb) (f32x4.mul (local.get $eb) (f32x4.splat (f32.const 0.3989422804014327))))))))
       (local.set $at (i32.add (local.get $at) (i32.const 32)))
       (br $each)))
     (if (i32.le_u (i32.add (local.get $at) (i32.const 16)) (local.get $end))
@@ -826,10 +828,10 @@
         (v128.and (local.get $xa) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
       (v128.store (i32.add (local.get $out) (local.get $at))
         (f32x4.mul (f32x4.mul (local.get $xa) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa))))
-      (v128.store (i32.add (local.get $grad) (local.get $at))
+      (if (local.get $grad) (then (v128.store (i32.add (local.get $grad) (local.get $at))
         (f32x4.add
           (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa)))
-          (f32x4.mul (local.get $xa) (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 0.3989422804014327))))))
+          (f32x4.mul (local.get $xa) (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 0.3989422804014327))))))))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))))
     (local.set $rest (i32.sub (local.get $end) (local.get $at)))
     (if (local.get $rest)
@@ -868,7 +870,7 @@
           (f32x4.mul (f32x4.splat (f32.const 0.5)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $pa)))
           (f32x4.mul (local.get $xa) (f32x4.mul (local.get $ea) (f32x4.splat (f32.const 0.3989422804014327))))))
         (memory.copy (i32.add (local.get $out) (local.get $at)) (local.get $scratch) (local.get $rest))
-        (memory.copy (i32.add (local.get $grad) (local.get $at)) (i32.add (local.get $scratch) (i32.const 16)) (local.get $rest)))))
+        (if (local.get $grad) (then (memory.copy (i32.add (local.get $grad) (local.get $at)) (i32.add (local.get $scratch) (i32.const 16)) (local.get $rest)))))))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Softmax cross-entropy
