@@ -2,7 +2,7 @@
 // each in isolation at the shapes of a Mini-GPT seed-recipe training step (batch 64 × 26
 // positions, d = 64, 4 heads, ff 256, 81 tokens) and of a GPT-2 124M fine-tuning step (8 × 32
 // positions, 12 heads of 64), forward and backward together where there is a backward pass
-// (the value and the gradients of Σ f(x)·w for a fixed w), interleaved (kernel, ops, kernel,
+// (the value and the gradients for a fixed cotangent w), interleaved (kernel, ops, kernel,
 // ops …) so that both see the same machine: the median time of a call, and the largest relative
 // difference of their results.
 //
@@ -42,10 +42,9 @@ const randn = (shape, scale = 1) =>
     shape,
   )
 
-/** The value of f and its gradients with respect to xs, of Σ f(xs)·w (w fixed): forward and backward, as a training step runs them. */
+/** The value of f and its gradients with respect to xs for the cotangent w (dy): forward and backward, as a training step runs them. */
 const withGrads = (f, xs, w) => () => {
-  const value = tf.tidy(() => f(...xs))
-  const grads = tf.grads((...ys) => tf.sum(tf.mul(f(...ys), w)))(xs)
+  const { value, grads } = tf.valueAndGrads((...ys) => f(...ys))(xs, w)
   return [value, ...grads]
 }
 
@@ -71,7 +70,7 @@ for (const [shape, dims] of [
   ['Mini-GPT: 64 × 26 × 64 (a residual)', [64, 26, 64]],
 ]) {
   const x = randn(dims)
-  cases.push({ kernel: 'dropout (draw, compare, apply)', shape, fused: () => [dropoutKernel(x, 0.1, 1234).output], ops: () => [ops.dropout(x, 0.1, 1234)] })
+  cases.push({ kernel: 'dropout (draw, compare, apply)', shape, fused: () => [dropoutKernel(x, 0.1, 1234)], ops: () => [ops.dropout(x, 0.1, 1234)] })
 }
 // Attention over whole sequences, causal, forward and backward.
 for (const [shape, b, t, heads, d] of [
@@ -163,9 +162,12 @@ for (const [shape, rows, d] of [
   })
 }
 
+// A case's results, its intermediates disposed (the kernels' and the ops' alike): only the outputs survive.
+const run = (f) => tf.tidy(() => f().map((r) => (r instanceof tf.Tensor ? r : r.output)))
+
 const once = (f) => {
   const t0 = performance.now()
-  const ys = f() // wasm runs kernels synchronously: the results are there when the call returns
+  const ys = run(f) // wasm runs kernels synchronously: the results are there when the call returns
   const ms = performance.now() - t0
   tf.dispose(ys)
   return ms
@@ -173,8 +175,8 @@ const once = (f) => {
 
 const results = []
 for (const c of cases) {
-  const a = c.fused()
-  const b = c.ops()
+  const a = run(c.fused)
+  const b = run(c.ops)
   // the largest difference, relative to each output's largest magnitude
   let diff = 0
   a.forEach((t, i) => {

@@ -13,7 +13,7 @@
 import type * as tf from '@tensorflow/tfjs-core'
 import { adamTreeKernel } from '../backend/simd/adam-tree.js'
 import { flatten, fromLeaves } from '../core/tree.js'
-import type { CountState, GradientTransformation, Recipe } from './base.js'
+import { applyUpdates, type CountState, type GradientTransformation, type Recipe } from './base.js'
 import { ADD_N_INPUTS, type ScaleByAdamState } from './transforms.js'
 
 type Part = Exclude<Recipe, { readonly kind: 'chain' }>
@@ -94,4 +94,16 @@ export const fusedApply = <T, S>(transformation: GradientTransformation<S>, grad
         : s,
   )
   return [fromLeaves(params, out.params), rebuild(transformation.recipe as Recipe, state, next) as S]
+}
+
+/**
+ * The new parameters and optimizer state of one step: `applyUpdates(params, update(grads,
+ * state, params)[0])` and the new state, by one kernel where {@link fusedApply} can (an Adam(W)
+ * chain on wasm), else by the transformations op by op. The same numbers either way.
+ */
+export const updateAndApply = <T, S>(transformation: GradientTransformation<S>, grads: T, state: S, params: T): readonly [T, S] => {
+  const fused = fusedApply(transformation, grads, state, params)
+  if (fused !== undefined) return fused
+  const [updates, next] = transformation.update(grads, state, params)
+  return [applyUpdates(params, updates), next]
 }

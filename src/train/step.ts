@@ -8,8 +8,8 @@ import { valueAndGrad } from '../core/grad.js'
 import type { Key } from '../core/key.js'
 import { training, type Ctx } from '../core/layer.js'
 import { replace, scoped } from '../core/scope.js'
-import { applyUpdates, type GradientTransformation } from '../optim/base.js'
-import { fusedApply } from '../optim/fused.js'
+import type { GradientTransformation } from '../optim/base.js'
+import { updateAndApply } from '../optim/fused.js'
 
 /** A loss: a scalar from parameters, a batch and a context (training mode, dropout key). */
 export type LossFn<P, B> = (params: P, batch: B, ctx: Ctx) => tf.Scalar
@@ -36,10 +36,8 @@ export const trainStep =
   (state: TrainState<P, S>, batch: B, key: Key): StepResult<P, S> =>
     scoped(() => {
       const { value, grads } = valueAndGrad((p: P) => loss(p, batch, training(key)))(state.params)
-      const fused = fusedApply(optimizer, grads, state.opt, state.params)
-      if (fused !== undefined) return { state: { params: fused[0], opt: fused[1] }, loss: value }
-      const [updates, opt] = optimizer.update(grads, state.opt, state.params)
-      return { state: { params: applyUpdates(state.params, updates), opt }, loss: value }
+      const [params, opt] = updateAndApply(optimizer, grads, state.opt, state.params)
+      return { state: { params, opt }, loss: value }
     })
 
 /** A training step: the next state and the loss from a state, a batch and a key (see {@link trainStep}, {@link leafwiseStep}). */

@@ -233,16 +233,30 @@
 ;; The four dot products q·k0 … q·k3 over `bytes` bytes (a multiple of 16) as one vector:
   ;; four accumulators, then a 4 × 4 transpose-and-add.
   (func $dots4 (param $q i32) (param $k0 i32) (param $k1 i32) (param $k2 i32) (param $k3 i32) (param $bytes i32) (result v128)
-    (local $i i32) (local $x v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $u v128) (local $w v128)
+    (local $i i32) (local $x v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $u v128) (local $w v128) (local $wide i32)
+    ;; 8 features a pass (two vectors of each row), then 4
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -32)))
     (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+      (br_if $done (i32.ge_u (local.get $i) (local.get $wide)))
       (local.set $x (v128.load (i32.add (local.get $q) (local.get $i))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k0) (local.get $i))))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k1) (local.get $i))))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k2) (local.get $i))))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k3) (local.get $i))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (local.set $u (v128.load offset=16 (i32.add (local.get $q) (local.get $i))))
+      (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k0) (local.get $i)))))
+        (f32x4.mul (local.get $u) (v128.load offset=16 (i32.add (local.get $k0) (local.get $i))))))
+      (local.set $a1 (f32x4.add (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k1) (local.get $i)))))
+        (f32x4.mul (local.get $u) (v128.load offset=16 (i32.add (local.get $k1) (local.get $i))))))
+      (local.set $a2 (f32x4.add (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k2) (local.get $i)))))
+        (f32x4.mul (local.get $u) (v128.load offset=16 (i32.add (local.get $k2) (local.get $i))))))
+      (local.set $a3 (f32x4.add (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k3) (local.get $i)))))
+        (f32x4.mul (local.get $u) (v128.load offset=16 (i32.add (local.get $k3) (local.get $i))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 32)))
       (br $each)))
+    (if (i32.lt_u (local.get $i) (local.get $bytes))
+      (then
+        (local.set $x (v128.load (i32.add (local.get $q) (local.get $i))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k0) (local.get $i))))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k1) (local.get $i))))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k2) (local.get $i))))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $k3) (local.get $i))))))))
     ;; (a0₀+a0₂, a1₀+a1₂, a0₁+a0₃, a1₁+a1₃) and the same for a2, a3; then the halves added
     (local.set $u (f32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1))
       (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1))))
@@ -254,7 +268,13 @@
   ;; The dot products of q with rows j … j + 3 of K (rows `stride` bytes apart, T of them): rows
   ;; past the last are read as the last (their lanes are not used).
   (func $dotsAt (param $q i32) (param $k i32) (param $j i32) (param $t i32) (param $stride i32) (param $bytes i32) (result v128)
-    (local $last i32)
+    (local $last i32) (local $kj i32)
+    (if (i32.le_u (i32.add (local.get $j) (i32.const 4)) (local.get $t))
+      (then
+        (local.set $kj (i32.add (local.get $k) (i32.mul (local.get $j) (local.get $stride))))
+        (return (call $dots4 (local.get $q) (local.get $kj) (i32.add (local.get $kj) (local.get $stride))
+          (i32.add (local.get $kj) (i32.shl (local.get $stride) (i32.const 1))) (i32.add (local.get $kj) (i32.mul (local.get $stride) (i32.const 3)))
+          (local.get $bytes)))))
     (local.set $last (i32.sub (local.get $t) (i32.const 1)))
     (call $dots4 (local.get $q)
       (i32.add (local.get $k) (i32.mul (local.get $j) (local.get $stride)))
@@ -347,7 +367,7 @@
             (f32x4.splat (local.get $scale))) (local.get $m)))
         (else (local.get $m))))
       (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $s))
-      (local.set $mx (f32x4.max (local.get $mx) (local.get $s)))
+      (local.set $mx (f32x4.pmax (local.get $mx) (local.get $s)))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $each)))
     (local.set $mxf (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
