@@ -86,28 +86,6 @@
         (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i))))))))
     (call $hsum (f32x4.add (local.get $s0) (local.get $s1))))
 
-  ;; dst[i] += w · src[i] over `bytes` bytes (a multiple of 16).
-  (func $axpy (param $w f32) (param $src i32) (param $dst i32) (param $bytes i32)
-    (local $i i32) (local $ws v128)
-    (local.set $ws (f32x4.splat (local.get $w)))
-    (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
-      (v128.store (i32.add (local.get $dst) (local.get $i))
-        (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $i)))
-          (f32x4.mul (local.get $ws) (v128.load (i32.add (local.get $src) (local.get $i))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br $each))))
-
-  ;; dst[i] *= s over `bytes` bytes (a multiple of 16).
-  (func $scaleRow (param $s f32) (param $dst i32) (param $bytes i32)
-    (local $i i32) (local $ss v128)
-    (local.set $ss (f32x4.splat (local.get $s)))
-    (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
-      (v128.store (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $ss) (v128.load (i32.add (local.get $dst) (local.get $i)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br $each))))
-
   ;; ---------------------------------------------------------------------------------------
   ;; Dropout
 
