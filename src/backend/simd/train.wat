@@ -1,12 +1,13 @@
 ;; minigpt-fp's WebAssembly SIMD kernels for training on the tfjs wasm backend: dropout masks,
 ;; attention over whole sequences (forward and backward), LayerNorm with its backward pass,
 ;; GELU with its derivative (GELU at inference too), softmax cross-entropy with its gradient,
-;; sums over rows, transposes, and the Adam(W) update of one parameter. Like kernels.wat, the module imports the backend's own memory and works on
-;; tensors where tfjs-wasm keeps them; module.ts instantiates it, the modules beside it
-;; (dropout-mask.ts, attention-train.ts, layer-norm-grad.ts, gelu-erf.ts, cross-entropy.ts,
-;; row-sums.ts, transpose.ts, adam-tree.ts) register its exports as tfjs kernels, and scripts/kernels.mjs assembles it
-;; into train-wasm.ts (`npm run kernels`). Pointers are byte offsets of float32 data (int32
-;; where named); sizes count elements unless named bytes.
+;; sums over rows, transposes, and the Adam(W) update of one parameter. Like kernels.wat, the
+;; module imports the backend's own memory and works on tensors where tfjs-wasm keeps them;
+;; module.ts instantiates it, the modules beside it (dropout-mask.ts, attention-train.ts,
+;; layer-norm-grad.ts, gelu-erf.ts, cross-entropy.ts, row-sums.ts, transpose.ts, adam-tree.ts)
+;; register its exports as tfjs kernels, and scripts/kernels.mjs assembles it into
+;; train-wasm.ts (`npm run kernels`). Pointers are byte offsets of float32 data (int32 where
+;; named); sizes count elements unless named bytes.
 (module
   (import "env" "memory" (memory 1))
 
