@@ -1,8 +1,9 @@
 // Where a Mini-GPT training step's time goes on wasm: tfjs's profiler around one epoch of the
 // seed recipe on the first --names names (64 per batch), kernel times summed by kernel name.
-// For choosing which ops to fuse; not part of `npm run bench`.
+// With --forward, the eval forward pass of bench/minigpt.mjs's forward figure instead (64 × 26
+// tokens, 10 passes). For choosing which ops to fuse; not part of `npm run bench`.
 //
-//   npm run build && node bench/profile-minigpt.mjs [--names 640] [--threads N]
+//   npm run build && node bench/profile-minigpt.mjs [--names 640] [--threads N] [--forward]
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
@@ -28,13 +29,27 @@ const drain = async (events) => {
   }
 }
 
-// One untimed epoch first (XNNPACK's operators, JIT), then the profiled one.
+const forward = process.argv.includes('--forward')
 const optimizer = train.seedOptimizer()
 const params = minigpt.miniGpt(config).init(key(42))
-const warm = await drain(train.trainNames(run(optimizer), { params, opt: optimizer.init(params) }))
+const ids = tf.tensor2d(
+  Array.from({ length: 64 * 26 }, (_, i) => 3 + ((i * 7) % 78)),
+  [64, 26],
+  'int32',
+)
+const passes = async (n) => {
+  for (let i = 0; i < n; i++) {
+    const l = tf.tidy(() => minigpt.miniGpt(config).apply(params, { ids }, { training: false }).logits)
+    await l.data()
+    l.dispose()
+  }
+}
+// One untimed epoch (or a few passes) first (XNNPACK's operators, JIT), then the profiled one.
+const warm = forward ? await passes(5) : await drain(train.trainNames(run(optimizer), { params, opt: optimizer.init(params) }))
 const t0 = performance.now()
 const info = await tf.profile(async () => {
-  await drain(train.trainNames(run(optimizer), warm))
+  if (forward) await passes(10)
+  else await drain(train.trainNames(run(optimizer), warm))
 })
 const wall = performance.now() - t0
 const byName = new Map()
@@ -54,8 +69,10 @@ const rows = [...byName.entries()]
     'share of kernel time': `${((100 * e.ms) / total).toFixed(1)}%`,
     'µs per call': ((1000 * e.ms) / e.calls).toFixed(0),
   }))
-const batches = Math.ceil(names.length / 64)
+const batches = forward ? 10 : Math.ceil(names.length / 64)
+const what = forward ? 'eval forward profile' : 'training profile'
+const unit = forward ? 'forward passes of 64 × 26' : 'batches of 64'
 console.log(
-  `\n## Mini-GPT training profile (wasm, ${wasmThreadCount()} thread(s)): ${batches} batches of 64, ${info.kernels.length.toLocaleString('en-US')} kernel calls (${Math.round(info.kernels.length / batches)} a step), kernels ${total.toFixed(0)} ms of ${wall.toFixed(0)} ms wall (profiled)\n`,
+  `\n## Mini-GPT ${what} (wasm, ${wasmThreadCount()} thread(s)): ${batches} ${unit}, ${info.kernels.length.toLocaleString('en-US')} kernel calls (${Math.round(info.kernels.length / batches)} each), kernels ${total.toFixed(0)} ms of ${wall.toFixed(0)} ms wall (profiled)\n`,
 )
 console.log(table(rows))

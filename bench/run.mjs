@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, one after another, each in its own process (so one's memory
 // and JIT state do not colour the next). Tables go to stdout in Markdown, for docs/benchmarks.md.
-//   node bench/run.mjs [--only core,kernels,latency,minigpt,quality,gpt2,kit,quant,bucket,gpu,playground] [--no-torch]
+//   node bench/run.mjs [--only core,kernels,train-kernels,latency,minigpt,quality,gpt2,kit,quant,bucket,gpu,playground] [--no-torch]
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -10,6 +10,7 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 const SUITES = {
   core: ['core.mjs'],
   kernels: ['kernels.mjs'],
+  'train-kernels': ['train-kernels.mjs'],
   latency: ['latency.mjs'],
   minigpt: ['minigpt.mjs', '--epochs', '3'],
   quality: ['minigpt.mjs', '--quality', '--epochs', '50'],
@@ -24,7 +25,7 @@ const SUITES = {
   playground: ['playground.mjs'],
 }
 const i = process.argv.indexOf('--only')
-const only = i >= 0 ? process.argv[i + 1].split(',') : ['core', 'kernels', 'latency', 'minigpt', 'gpt2', 'kit', 'quant']
+const only = i >= 0 ? process.argv[i + 1].split(',') : ['core', 'kernels', 'train-kernels', 'latency', 'minigpt', 'gpt2', 'kit', 'quant']
 const passThrough = process.argv.includes('--no-torch') ? ['--no-torch'] : []
 console.log(`# minigpt-fp benchmarks — ${new Date().toISOString().slice(0, 10)} — ${machine()}`)
 let failed = 0
@@ -42,7 +43,7 @@ for (const name of only) {
   const t0 = Date.now()
   const r = spawnSync(
     process.execPath,
-    [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'latency', 'kit', 'quant', 'bucket', 'playground'].includes(name) ? [] : passThrough)],
+    [`${here}/${suite[0]}`, ...suite.slice(1), ...(['core', 'kernels', 'train-kernels', 'latency', 'kit', 'quant', 'bucket', 'playground'].includes(name) ? [] : passThrough)],
     {
       stdio: 'inherit',
     },

@@ -14,21 +14,24 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
 import { withSharedMemoryImport } from '../../src/backend/simd/shared-memory.js'
-import type { SimdKernels } from '../../src/backend/simd/module.js'
+import type { SimdKernels, TrainKernels } from '../../src/backend/simd/module.js'
+import { TRAIN_WASM_BASE64 } from '../../src/backend/simd/train-wasm.js'
 import { key, normal } from '../../src/core/key.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const plain = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0))
+const plainTrain = Uint8Array.from(atob(TRAIN_WASM_BASE64), (c) => c.charCodeAt(0))
 
-/** GELU and LayerNorm by the kernels on `memory`, over the same inputs. */
-const runKernels = (bytes: Uint8Array<ArrayBuffer>, memory: WebAssembly.Memory): Float32Array => {
+/** GELU (train.wat's) and LayerNorm (kernels.wat's) by the kernels on `memory`, over the same inputs. */
+const runKernels = (bytes: Uint8Array<ArrayBuffer>, trainBytes: Uint8Array<ArrayBuffer>, memory: WebAssembly.Memory): Float32Array => {
   const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as SimdKernels
+  const t = new WebAssembly.Instance(new WebAssembly.Module(trainBytes), { env: { memory } }).exports as unknown as TrainKernels
   const n = 4 * 96
   const f = new Float32Array(memory.buffer)
   f.set(normal(key(3), n, 2), 0)
   f.set(normal(key(4), 96, 1), n)
   f.set(normal(key(5), 96, 1), n + 96)
-  k.gelu_erf(0, n, 4 * (n + 192))
+  t.gelu_erf(0, n, 4 * (n + 192), 0, 4 * (3 * n + 192))
   k.layer_norm(0, 4, 96, 4 * n, 4 * (n + 96), 1e-5, 4 * (2 * n + 192))
   return new Float32Array(memory.buffer).slice(n + 192, 3 * n + 192)
 }
@@ -36,11 +39,13 @@ const runKernels = (bytes: Uint8Array<ArrayBuffer>, memory: WebAssembly.Memory):
 describe('the kernels module on a shared memory', () => {
   it('imports a shared memory once its import is declared shared, and computes what it computes on a plain one', () => {
     const shared = withSharedMemoryImport(plain)
+    const sharedTrain = withSharedMemoryImport(plainTrain)
     expect(shared).not.toBeNull()
+    expect(sharedTrain).not.toBeNull()
     const sharedMemory = new WebAssembly.Memory({ initial: 2, maximum: 16, shared: true })
     expect(() => new WebAssembly.Module(plain) && new WebAssembly.Instance(new WebAssembly.Module(plain), { env: { memory: sharedMemory } })).toThrow()
-    const a = runKernels(shared as Uint8Array<ArrayBuffer>, sharedMemory)
-    const b = runKernels(plain, new WebAssembly.Memory({ initial: 2 }))
+    const a = runKernels(shared as Uint8Array<ArrayBuffer>, sharedTrain as Uint8Array<ArrayBuffer>, sharedMemory)
+    const b = runKernels(plain, plainTrain, new WebAssembly.Memory({ initial: 2 }))
     expect(a.some((x) => x !== 0)).toBe(true)
     expect(Array.from(a)).toEqual(Array.from(b))
   })

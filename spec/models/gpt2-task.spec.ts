@@ -140,8 +140,9 @@ describe('fit', () => {
     tree.dispose(final.params)
   })
 
-  // On wasm too: the SIMD kernels (backend/simd) run only when no gradient is computed at all,
-  // so the rematerialised blocks' forward values are the same ops as the plain chain's.
+  // On wasm too: the SIMD kernels (backend/simd) compute the same forward values taped or not,
+  // so the rematerialised blocks' forward passes agree with the plain chain's; and the fused
+  // Adam(W) kernel of the plain chain's step does the ops' arithmetic, the clip factor's too.
   it.each(['cpu', 'wasm'] as const)('on %s, finetuneStep (leafwise, donating, rematerialised) trains exactly as the plain chain does', async (backend) => {
     await initBackend(backend)
     const blocks = lmBlocks(model.tokenizer.encode('Gandalf\nGaladriel\nFaramir\nThranduil\n'.repeat(4)), 8)

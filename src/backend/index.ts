@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
-import { activeSimdKernels } from './simd/module.js'
+import { activeSimdKernels, activeTrainKernels } from './simd/module.js'
 import { shareIdentityData, silenceFirstUseBanner, wasmPoolThreads, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
 import type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
 
@@ -239,11 +239,11 @@ export const initBackend = async (name: string = 'wasm', options: BackendOptions
 export const activeBackend = (): string => tf.getBackend()
 
 /**
- * Whether the library's SIMD kernels (backend/simd: attention over a cache, GELU, LayerNorm,
- * cache appends, row gathers) run on the active backend: wasm, with WebAssembly SIMD and a
+ * Whether the library's SIMD kernels (backend/simd: the decoding kernels of kernels.wat and the
+ * training kernels of train.wat) run on the active backend: wasm, with WebAssembly SIMD and a
  * memory they can import. Where they do not, the same functions run as tfjs ops.
  */
-export const simdKernelsActive = (): boolean => activeSimdKernels() !== null
+export const simdKernelsActive = (): boolean => activeSimdKernels() !== null && activeTrainKernels() !== null
 
 /**
  * The adapter the webgpu backend runs on (vendor, architecture, device, description, feature

@@ -2,18 +2,19 @@
  * Activations and normalised exponentials, as functions and as parameter-free layers.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { geluErfKernel } from '../backend/simd/gelu-erf.js'
-import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
+import { geluErfKernel, geluErfWithGradKernel } from '../backend/simd/gelu-erf.js'
+import { customGradWhenRecording } from '../core/grad.js'
 import { NO_PARAMS, type NoParams, type TensorLayer } from '../core/layer.js'
 
 const geluErfOps = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))
 
 /**
- * GELU, exact form: x·Φ(x) = ½x(1 + erf(x/√2)) — PyTorch's nn.GELU() default. At inference on
- * wasm it is one SIMD kernel (backend/simd/gelu-erf.ts) instead of five ops; while a gradient is
- * computed, and on other backends, tfjs ops.
+ * GELU, exact form: x·Φ(x) = ½x(1 + erf(x/√2)) — PyTorch's nn.GELU() default. On wasm it is one
+ * SIMD kernel (backend/simd/gelu-erf.ts) instead of five ops, taped or not, and while a gradient
+ * is recorded the same kernel also writes the derivative its backward pass needs; on other
+ * backends, tfjs ops.
  */
-export const geluErf = withInferenceKernel(geluErfOps, geluErfKernel)
+export const geluErf = (x: tf.Tensor): tf.Tensor => (tf.engine().isTapeOn() ? geluErfWithGradKernel(x) : geluErfKernel(x)) ?? geluErfOps(x)
 
 // gelu_new as x·σ(v), v = x(A + B·x²): ½(1 + tanh(u)) = σ(2u), so A = 2√(2/π), B = 0.044715·A.
 const GELU_A = 2 * Math.sqrt(2 / Math.PI)

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { attendOneQuery } from '../backend/simd/attend-one-query.js'
+import { sequenceAttention } from '../backend/simd/attention-train.js'
 import { concat2 } from '../backend/simd/concat-blocks.js'
 import { attendOneQueryWebGpu } from '../backend/webgpu/attend-one-query.js'
 import { checkShape } from '../core/errors.js'
@@ -160,11 +161,31 @@ export interface HeadsOutput {
  * mask, cache and weights request; `dropWeights` is dropout on the probabilities.
  */
 export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
+  const whole = attendWholeSequence(q, k, v, heads, input, dropWeights)
+  if (whole !== undefined) return whole
   const cache = extendCache(input.cache, splitHeads(k, heads), splitHeads(v, heads))
   const att = attendCached(splitHeads(q, heads), cache, input.mask, input.returnWeights === true, dropWeights)
   // Attention keeps the queries' shape [B, H, T, d], and the weights are [B, H, T, keys].
   const output = mergeHeads(att.output as tf.Tensor4D)
   return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
+}
+
+/**
+ * {@link attendHeads} without a cache, weights or dropout on them (a training step, a forward
+ * pass over whole sequences) by the wasm kernels of backend/simd/attention-train.ts, which
+ * need no split into heads; `undefined` where they do not apply.
+ */
+const attendWholeSequence = (
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  heads: number,
+  input: MhaInput,
+  dropWeights?: (weights: tf.Tensor) => tf.Tensor,
+): HeadsOutput | undefined => {
+  if (input.cache !== undefined || input.returnWeights === true || dropWeights !== undefined) return undefined
+  const output = sequenceAttention(q, k, v, heads, input.mask)
+  return output === undefined ? undefined : { output, cache: extendCache(undefined, splitHeads(k, heads), splitHeads(v, heads)) }
 }
 
 /**

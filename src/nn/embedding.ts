@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
 import { onHostMemory, selectColumns, selectRows } from '../backend/rows.js'
+import { scatterAddRowsKernel } from '../backend/simd/row-sums.js'
 import { normal } from '../core/key.js'
 import { param } from '../core/tree.js'
 import type { Layer } from '../core/layer.js'
@@ -69,19 +70,23 @@ const gatherRowsWithGrad = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number,
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([ids])
     return {
-      value: tf.gather(t, ids),
-      gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) => {
-        // Padding ids map to -1, whose one-hot row is all zeros: no gradient for that row.
-        const idx = paddingIdx >= 0 ? tf.where(tf.equal(savedIds, paddingIdx), tf.fill(savedIds.shape, -1, 'int32'), savedIds) : savedIds
-        // tf.oneHot rejects a depth below 2: a one-row table takes two columns and keeps row 0.
-        const depth = Math.max(vocab, 2)
-        const oneHotT = tf.transpose(tf.oneHot(idx as tf.Tensor1D, depth)) as tf.Tensor2D
-        const g = matmul2d(oneHotT, dy as tf.Tensor2D)
-        return depth === vocab ? g : tf.slice(g, [0, 0], [vocab, -1])
-      },
+      value: lookupRows(t as tf.Tensor2D, ids),
+      gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) =>
+        scatterAddRowsKernel(dy as tf.Tensor2D, savedIds as tf.Tensor1D, vocab, paddingIdx) ?? oneHotProduct(dy as tf.Tensor2D, savedIds as tf.Tensor1D, vocab, paddingIdx),
     }
   }) as unknown as Parameters<typeof tf.customGrad>[0])
   return f(table) as tf.Tensor2D
+}
+
+/** The table's gradient oneHot(ids)ᵀ·dy by tfjs ops (one kernel on wasm: backend/simd/row-sums.ts), the padding row zero. */
+const oneHotProduct = (dy: tf.Tensor2D, savedIds: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D => {
+  // Padding ids map to -1, whose one-hot row is all zeros: no gradient for that row.
+  const idx = paddingIdx >= 0 ? tf.where(tf.equal(savedIds, paddingIdx), tf.fill(savedIds.shape, -1, 'int32'), savedIds) : savedIds
+  // tf.oneHot rejects a depth below 2: a one-row table takes two columns and keeps row 0.
+  const depth = Math.max(vocab, 2)
+  const oneHotT = tf.transpose(tf.oneHot(idx as tf.Tensor1D, depth)) as tf.Tensor2D
+  const g = matmul2d(oneHotT, dy as tf.Tensor2D)
+  return depth === vocab ? g : tf.slice(g, [0, 0], [vocab, -1])
 }
 
 /**

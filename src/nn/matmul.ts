@@ -9,6 +9,8 @@
  * dimensions into rows so a [B, T, d] activation is a single 2-D product.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { columnSumsKernel } from '../backend/simd/row-sums.js'
+import { transposeKernel } from '../backend/simd/transpose.js'
 import { checkShape } from '../core/errors.js'
 import { customGradWhenRecording } from '../core/grad.js'
 import { isQuantized, quantizedMatmul, type QuantizedMatrix } from '../quant/matrix.js'
@@ -20,6 +22,9 @@ import { isQuantized, quantizedMatmul, type QuantizedMatrix } from '../quant/mat
  * [rows, dim]. The layers of nn/ take either, so one model runs a float or a quantized tree.
  */
 export type Matrix = tf.Tensor2D | QuantizedMatrix
+
+/** mᵀ: by a SIMD kernel on wasm (tfjs-wasm's Transpose moves one element at a time), tf.transpose elsewhere. */
+const transpose2d = (m: tf.Tensor2D): tf.Tensor2D => transposeKernel(m) ?? tf.transpose(m)
 
 // tfjs types customGrad's callback loosely (inputs and the save function share one rest
 // parameter), hence the casts through `CustomGradFn`.
@@ -34,7 +39,7 @@ const matmul2dWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.cus
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
       tf.tidy(() => {
         const [sa, sb] = saved as tf.Tensor2D[]
-        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)]
+        return [tf.matMul(dy as tf.Tensor2D, transpose2d(sb)), tf.matMul(transpose2d(sa), dy as tf.Tensor2D)]
       }),
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
@@ -50,7 +55,8 @@ const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Te
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
       tf.tidy(() => {
         const [sa, sb] = saved as tf.Tensor2D[]
-        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), tf.sum(dy, 0)]
+        // The bias's gradient Σ_rows dy: one kernel on wasm (tfjs-wasm transposes dy to sum its first axis).
+        return [tf.matMul(dy as tf.Tensor2D, transpose2d(sb)), tf.matMul(transpose2d(sa), dy as tf.Tensor2D), columnSumsKernel(dy as tf.Tensor2D) ?? tf.sum(dy, 0)]
       }),
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { layerNormKernel } from '../backend/simd/layer-norm.js'
-import { withInferenceKernel } from '../core/grad.js'
+import { layerNormWithGradKernel } from '../backend/simd/layer-norm-grad.js'
 import type { TensorLayer } from '../core/layer.js'
 import { param } from '../core/tree.js'
 
@@ -15,13 +15,17 @@ export interface LayerNormParams {
 }
 
 /**
- * Normalises x over its last axis, then scales and shifts. At inference on wasm it is one SIMD
- * kernel (backend/simd/layer-norm.ts); while a gradient is computed, and elsewhere, tfjs ops.
+ * Normalises x over its last axis, then scales and shifts. On wasm it is one SIMD kernel
+ * (backend/simd/layer-norm.ts) and, while a gradient is recorded, a kernel of the same
+ * arithmetic that also keeps what its backward kernel needs (backend/simd/layer-norm-grad.ts):
+ * the same values taped or not, so a rematerialised block's forward pass and its recomputation
+ * agree. Elsewhere, tfjs ops.
  */
 export const normalize = <R extends tf.Rank>(x: tf.Tensor<R>, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor<R> =>
   normalizeAny(x, weight, bias, eps) as tf.Tensor<R> // both paths keep x's shape
 
-const normalizeAny = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor => withInferenceKernel(normalizeOps, layerNormKernel)(x, weight, bias, eps)
+const normalizeAny = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor =>
+  (tf.engine().isTapeOn() ? layerNormWithGradKernel(x, weight, bias, eps) : layerNormKernel(x, weight, bias, eps)) ?? normalizeOps(x, weight, bias, eps)
 
 const normalizeOps = (x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor => {
   // Written out rather than with tf.moments, which casts its input (a copy) and subtracts the

@@ -50,7 +50,24 @@ export interface GradientTransformation<S> {
   readonly init: <T>(params: T) => S
   /** New updates and the new state; pure, disposes none of its inputs. */
   readonly update: <T>(updates: T, state: S, params?: T) => readonly [T, S]
+  /**
+   * What the library's own transformations compute, for a backend that runs a whole chain as
+   * one kernel (optim/fused.ts); absent on transformations written elsewhere, which always run
+   * as written.
+   */
+  readonly recipe?: Recipe
 }
+
+/**
+ * A transformation of this module's and transforms.ts's described by its kind and
+ * hyper-parameters (a chain by its parts' recipes, `undefined` for a part without one).
+ */
+export type Recipe =
+  | { readonly kind: 'clipByGlobalNorm'; readonly maxNorm: number }
+  | { readonly kind: 'scaleByAdam'; readonly b1: number; readonly b2: number; readonly eps: number }
+  | { readonly kind: 'addDecayedWeights'; readonly weightDecay: number; readonly mask?: (path: string, param: tf.Tensor) => boolean }
+  | { readonly kind: 'scaleByLearningRate'; readonly lr: number | ((step: number) => number) }
+  | { readonly kind: 'chain'; readonly parts: readonly (Recipe | undefined)[] }
 
 /** The state of a transformation that keeps none. */
 export type EmptyState = Readonly<Record<string, never>>
@@ -76,6 +93,7 @@ export const cloneTree = <T>(tree: T): T => map(tree, (x) => tf.clone(x)) as unk
 export const chain = <Ss extends readonly unknown[]>(...transforms: { readonly [K in keyof Ss]: GradientTransformation<Ss[K]> }): GradientTransformation<Readonly<Ss>> => {
   const ts = transforms as unknown as readonly GradientTransformation<unknown>[]
   return Object.freeze({
+    recipe: { kind: 'chain' as const, parts: ts.map((t) => t.recipe) },
     init: <T>(params: T) => Object.freeze(ts.map((t) => t.init(params))) as unknown as Ss,
     update: <T>(updates: T, state: Ss, params?: T) =>
       scoped(() => {

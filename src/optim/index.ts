@@ -7,6 +7,9 @@
  * and {@link adamw} are ready-made chains with PyTorch's rules and defaults; schedules are
  * plain functions of the step. See base.ts for who disposes what.
  *
+ * {@link updateAndApply} is update and applyUpdates in one call, one kernel for an Adam(W) chain
+ * on wasm (fused.ts).
+ *
  * @example
  * const opt = chain(clipByGlobalNorm(1), adamw({ lr: warmupLinearDecay(100, 5000, 3e-4) }))
  * let state = opt.init(params)
@@ -15,6 +18,7 @@
  *   return [applyUpdates(params, updates), s]
  * })
  */
+export { updateAndApply } from './fused.js'
 export {
   applyUpdates,
   chain,
@@ -23,6 +27,7 @@ export {
   type CountState,
   type EmptyState,
   type GradientTransformation,
+  type Recipe,
 } from './base.js'
 export {
   addDecayedWeights,

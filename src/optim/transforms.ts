@@ -64,6 +64,7 @@ export const scaleByAdam = (options: AdamOptions): GradientTransformation<ScaleB
   orThrow(...adamProblems('scaleByAdam', options))
   const { b1, b2, eps } = options
   return freeze({
+    recipe: { kind: 'scaleByAdam' as const, b1, b2, eps },
     init: <T>(params: T): ScaleByAdamState => freeze({ count: 0, mu: map(params, (p) => tf.zerosLike(p)) as Tree, nu: map(params, (p) => tf.zerosLike(p)) as Tree }),
     update: <T>(grads: T, state: ScaleByAdamState) =>
       scoped(() => {
@@ -143,6 +144,7 @@ export const decayMatrices: DecayMask = (_path, param) => param.rank >= 2
 export const addDecayedWeightsAs = (who: string, weightDecay: number, mask?: DecayMask): GradientTransformation<EmptyState> => {
   orThrow(nonNegative(who, 'weightDecay', weightDecay), mask === undefined ? undefined : func(who, 'mask', mask, 'a function (path, param) => boolean'))
   return freeze({
+    recipe: mask === undefined ? { kind: 'addDecayedWeights' as const, weightDecay } : { kind: 'addDecayedWeights' as const, weightDecay, mask },
     init: () => emptyState,
     update: <T>(updates: T, state: EmptyState, params?: T) =>
       scoped(() => {
@@ -183,6 +185,7 @@ export const scale = (s: number): GradientTransformation<EmptyState> => {
 export const scaleByLearningRateAs = (who: string, lr: number | Schedule): GradientTransformation<CountState> => {
   orThrow(learningRate(who, lr))
   return freeze({
+    recipe: { kind: 'scaleByLearningRate' as const, lr },
     init: () => freeze({ count: 0 }),
     update: <T>(updates: T, state: CountState) =>
       scoped(() => {
@@ -221,7 +224,7 @@ export const globalNorm = (tree: unknown): tf.Scalar =>
 /** PyTorch's `clip_grad_norm_` factor for a global norm: min(1, maxNorm / (norm + 1e-6)). Shared by {@link clipByGlobalNorm} and the leafwise step. */
 export const clipFactor = (norm: tf.Scalar, maxNorm: number): tf.Scalar => tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6))), tf.scalar(1))
 /** The most inputs of one `tf.addN` here: tfjs-webgpu binds each input and the output as storage buffers, 8 per shader on many devices. */
-const ADD_N_INPUTS = 7
+export const ADD_N_INPUTS = 7
 
 /**
  * The sum of tensors of one shape: one `tf.addN` for up to {@link ADD_N_INPUTS} of them, a tree of
@@ -239,6 +242,7 @@ const addAll = (xs: readonly tf.Tensor[]): tf.Tensor => {
 export const clipByGlobalNormAs = (who: string, maxNorm: number): GradientTransformation<EmptyState> => {
   orThrow(positive(who, 'maxNorm', maxNorm))
   return freeze({
+    recipe: { kind: 'clipByGlobalNorm' as const, maxNorm },
     init: () => emptyState,
     update: <T>(updates: T, state: EmptyState) =>
       scoped(() => {

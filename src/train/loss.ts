@@ -2,6 +2,7 @@
  * Losses for language models.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { crossEntropyKernel } from '../backend/simd/cross-entropy.js'
 import { checkShape } from '../core/errors.js'
 
 /** The summed negative log-likelihood and the number of targets it covers. */
@@ -33,9 +34,14 @@ export const nllSum = (logits: tf.Tensor, targets: tf.Tensor, ignoreIndex = -100
 
 /**
  * Mean cross-entropy in nats over the non-ignored targets: PyTorch's
- * `CrossEntropyLoss(ignore_index=…)` with mean reduction.
+ * `CrossEntropyLoss(ignore_index=…)` with mean reduction. On wasm, one kernel forward and one
+ * backward (backend/simd/cross-entropy.ts); elsewhere tfjs ops.
  */
 export const crossEntropy = (logits: tf.Tensor, targets: tf.Tensor, ignoreIndex = -100): tf.Scalar => {
+  const v = logits.shape[logits.rank - 1]
+  checkShape('crossEntropy', 'targets', targets.shape, logits.shape.slice(0, -1))
+  const fused = crossEntropyKernel(tf.reshape(logits, [-1, v]) as tf.Tensor2D, tf.reshape(targets, [-1]) as tf.Tensor1D, ignoreIndex)
+  if (fused !== undefined) return fused
   const { sum, count } = nllSum(logits, targets, ignoreIndex)
   return tf.div(sum, tf.maximum(count, 1)) as tf.Scalar
 }

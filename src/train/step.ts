@@ -8,7 +8,8 @@ import { valueAndGrad } from '../core/grad.js'
 import type { Key } from '../core/key.js'
 import { training, type Ctx } from '../core/layer.js'
 import { replace, scoped } from '../core/scope.js'
-import { applyUpdates, type GradientTransformation } from '../optim/base.js'
+import type { GradientTransformation } from '../optim/base.js'
+import { updateAndApply } from '../optim/fused.js'
 
 /** A loss: a scalar from parameters, a batch and a context (training mode, dropout key). */
 export type LossFn<P, B> = (params: P, batch: B, ctx: Ctx) => tf.Scalar
@@ -25,14 +26,18 @@ export interface StepResult<P, S> {
   readonly loss: tf.Scalar
 }
 
-/** The pure step: gradients of the loss, the optimizer's updates, the new parameters. */
+/**
+ * The pure step: gradients of the loss, the optimizer's updates, the new parameters. Where the
+ * optimizer is an Adam(W) chain and the backend has the kernel (optim/fused.ts), the update and
+ * its application are one pass over the tree.
+ */
 export const trainStep =
   <P, B, S>(loss: LossFn<P, B>, optimizer: GradientTransformation<S>) =>
   (state: TrainState<P, S>, batch: B, key: Key): StepResult<P, S> =>
     scoped(() => {
       const { value, grads } = valueAndGrad((p: P) => loss(p, batch, training(key)))(state.params)
-      const [updates, opt] = optimizer.update(grads, state.opt, state.params)
-      return { state: { params: applyUpdates(state.params, updates), opt }, loss: value }
+      const [params, opt] = updateAndApply(optimizer, grads, state.opt, state.params)
+      return { state: { params, opt }, loss: value }
     })
 
 /** A training step: the next state and the loss from a state, a batch and a key (see {@link trainStep}, {@link leafwiseStep}). */

@@ -1,23 +1,51 @@
 /**
- * GELU (exact, erf form) as one tfjs kernel on the wasm backend, in WebAssembly SIMD
- * (kernels.wat): ½x(1 + erf(x/√2)) with erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7,
- * the formula of tfjs's cpu Erf). tfjs-wasm's Erf is a scalar loop, and
- * GELU by ops is five kernels: at Mini-GPT's decoding steps they were the largest cost after
- * the matrix products (docs/benchmarks.md).
+ * GELU (exact, erf form) as tfjs kernels on the wasm backend, in WebAssembly SIMD (train.wat's
+ * `gelu_erf`): ½x(1 + erf(x/√2)) with erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7, the
+ * formula of tfjs's cpu Erf). tfjs-wasm's Erf is a scalar loop, and GELU by ops is five kernels:
+ * at Mini-GPT's decoding steps they were the largest cost after the matrix products
+ * (docs/benchmarks.md). While a gradient is recorded the same pass also writes the derivative
+ * Φ(x) + x·φ(x), so the backward pass is one product dy·gelu'(x), where by ops it goes back
+ * through the five.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
+import { activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
 
-/** The kernel's name in tfjs's registry. */
+/** The kernels' names in tfjs's registry: GELU, and GELU with its derivative. */
 export const GELU_ERF = 'MinigptGeluErf'
+export const GELU_ERF_WITH_DERIVATIVE = 'MinigptGeluErfWithDerivative'
 
-registerSimdKernel(GELU_ERF, ({ inputs, backend, kernels }) => {
-  const { x } = inputs
-  const out = backend.makeOutput([...x.shape], 'float32')
-  kernels.gelu_erf(dataOffset(backend, x), tf.util.sizeFromShape(x.shape), dataOffset(backend, out))
-  return out
-})
+const gelu = (withDerivative: boolean) =>
+  registerTrainKernel(withDerivative ? GELU_ERF_WITH_DERIVATIVE : GELU_ERF, ({ inputs, backend, kernels }) => {
+    const { x } = inputs
+    const out = backend.makeOutput([...x.shape], 'float32')
+    const grad = withDerivative ? backend.makeOutput([...x.shape], 'float32') : undefined
+    const scratch = backend.makeOutput([8], 'float32')
+    kernels.gelu_erf(
+      dataOffset(backend, x),
+      tf.util.sizeFromShape(x.shape),
+      dataOffset(backend, out),
+      grad === undefined ? 0 : dataOffset(backend, grad),
+      dataOffset(backend, scratch),
+    )
+    backend.disposeData(scratch.dataId)
+    return grad === undefined ? out : [out, grad]
+  })
+gelu(false)
+gelu(true)
+
+const applies = (x: tf.Tensor): boolean => x.dtype === 'float32' && x.size > 0 && activeTrainKernels() !== null
 
 /** GELU (erf) of a float32 tensor by the SIMD kernel, or `undefined` where it does not run. No gradient. */
-export const geluErfKernel = (x: tf.Tensor): tf.Tensor | undefined =>
-  x.dtype !== 'float32' || activeSimdKernels() === null ? undefined : (tf.engine().runKernel(GELU_ERF, { x }, {}) as tf.Tensor)
+export const geluErfKernel = (x: tf.Tensor): tf.Tensor | undefined => (applies(x) ? (tf.engine().runKernel(GELU_ERF, { x }, {}) as tf.Tensor) : undefined)
+
+const withGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [out, derivative] = tf.engine().runKernel(GELU_ERF_WITH_DERIVATIVE, { x }, {}) as tf.Tensor[]
+  save([derivative])
+  return { value: out, gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => tf.mul(dy, d) }
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
+
+/**
+ * GELU (erf) of a float32 tensor with its gradient, by the kernel (the same values as
+ * {@link geluErfKernel}), or `undefined` where it does not run. For use while a gradient is recorded.
+ */
+export const geluErfWithGradKernel = (x: tf.Tensor): tf.Tensor | undefined => (applies(x) ? withGrad(x) : undefined)

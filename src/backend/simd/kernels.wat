@@ -2,8 +2,8 @@
 ;;
 ;; The module imports the backend's own memory, so it reads and writes tensors where tfjs-wasm
 ;; keeps them (by byte offset), with no copy. module.ts instantiates it; attend-one-query.ts,
-;; gelu-erf.ts, layer-norm.ts, concat-blocks.ts and gather-rows.ts register its exports as tfjs
-;; kernels; scripts/kernels.mjs assembles this file into kernels-wasm.ts (`npm run kernels`).
+;; layer-norm.ts, concat-blocks.ts and gather-rows.ts register its exports as tfjs kernels (GELU
+;; is train.wat's); scripts/kernels.mjs assembles this file into kernels-wasm.ts (`npm run kernels`).
 ;; Every pointer is a byte offset of float32 (or int32) data; sizes count elements unless
 ;; named bytes.
 (module
@@ -194,44 +194,6 @@
         (br $scale)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $eachBlock))))
-
-  ;; GELU, exact form, for four lanes: ½x(1 + erf(x/√2)), erf by Abramowitz & Stegun 7.1.26
-  ;; (|error| ≤ 1.5e-7, the formula tfjs's cpu backend uses for Erf):
-  ;; erf(z) = 1 - t(a1 + t(a2 + t(a3 + t(a4 + t·a5))))·e^(-z²), t = 1/(1 + p·z), z ≥ 0, odd in z.
-  (func $gelu4 (param $x v128) (result v128)
-    (local $z v128) (local $t v128) (local $p v128) (local $erf v128)
-    (local.set $z (f32x4.mul (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 0.70710678118654752))))
-    (local.set $t (f32x4.div (f32x4.splat (f32.const 1))
-      (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $z) (f32x4.splat (f32.const 0.3275911))))))
-    (local.set $p (f32x4.splat (f32.const 1.061405429)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -1.453152027))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 1.421413741))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -0.284496736))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.254829592))))
-    (local.set $p (f32x4.mul (local.get $p) (local.get $t)))
-    (local.set $erf (f32x4.max (f32x4.splat (f32.const 0))
-      (f32x4.sub (f32x4.splat (f32.const 1))
-        (f32x4.mul (local.get $p) (call $exp4 (f32x4.neg (f32x4.mul (local.get $z) (local.get $z))))))))
-    ;; erf takes the sign of x
-    (local.set $erf (v128.or (local.get $erf) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
-    (f32x4.mul (f32x4.mul (local.get $x) (f32x4.splat (f32.const 0.5))) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $erf))))
-
-  ;; out[i] = gelu(x[i]) for i < n: four at a time, then one at a time for the last n mod 4.
-  (func (export "gelu_erf") (param $x i32) (param $n i32) (param $out i32)
-    (local $i i32) (local $end i32)
-    (local.set $end (i32.and (local.get $n) (i32.const -4)))
-    (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-      (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
-        (call $gelu4 (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $each)))
-    (block $tailDone (loop $tail
-      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
-      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
-        (f32x4.extract_lane 0 (call $gelu4 (v128.load32_splat (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $tail))))
 
   ;; Joins two tensors [blocks, len1, ...] and [blocks, len2, ...] along their second axis:
   ;; per block, `bytes1` bytes of a then `bytes2` of b (a cache and its new positions).

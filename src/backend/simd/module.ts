@@ -1,6 +1,6 @@
 /**
- * The SIMD kernels' WebAssembly modules (kernels.wat and quant.wat, assembled into
- * kernels-wasm.ts and quant-wasm.ts), each instantiated on the memory of a tfjs wasm backend:
+ * The SIMD kernels' WebAssembly modules (kernels.wat, quant.wat and train.wat, assembled into
+ * kernels-wasm.ts, quant-wasm.ts and train-wasm.ts), each instantiated on the memory of a tfjs wasm backend:
  * their functions read and write tensors where tfjs-wasm keeps them, by byte offset, with no copy. One instance per backend object;
  * `null` where it cannot be made (no WebAssembly SIMD or bulk memory), and callers use tfjs ops.
  * On the threaded build of tfjs-wasm (a shared memory) the module's memory import is declared
@@ -14,6 +14,7 @@ import { KERNELS_RELAXED_WASM_BASE64 } from './kernels-relaxed-wasm.js'
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js'
 import { withSharedMemoryImport } from './shared-memory.js'
 import { QUANT_WASM_BASE64 } from './quant-wasm.js'
+import { TRAIN_WASM_BASE64 } from './train-wasm.js'
 
 export type { WasmBackendLike }
 
@@ -33,7 +34,6 @@ export interface SimdKernels {
     scratch: number,
     out: number,
   ) => void
-  readonly gelu_erf: (x: number, n: number, out: number) => void
   readonly concat_blocks: (a: number, bytes1: number, b: number, bytes2: number, blocks: number, out: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
@@ -46,6 +46,72 @@ export interface QuantKernels {
   readonly qmm_q4: (xq: number, xs: number, rows: number, groups: number, w: number, ws: number, outs: number, bias: number, y: number) => void
   readonly rows_i8: (w: number, ws: number, stride: number, n: number, ids: number, count: number, out: number) => void
   readonly rows_q4: (w: number, ws: number, groups: number, n: number, ids: number, count: number, out: number) => void
+}
+
+/** The training kernels' exports (train.wat; pointers are byte offsets, sizes count floats). */
+export interface TrainKernels {
+  readonly dropout: (states: number, q: number, r: number, rate: number, scale: number, x: number, out: number, mask: number) => void
+  readonly attention: (
+    q: number,
+    k: number,
+    v: number,
+    batch: number,
+    t: number,
+    heads: number,
+    d: number,
+    scale: number,
+    mask: number,
+    probs: number,
+    scratch: number,
+    out: number,
+  ) => void
+  readonly attention_backward: (
+    dout: number,
+    q: number,
+    k: number,
+    v: number,
+    o: number,
+    probs: number,
+    batch: number,
+    t: number,
+    heads: number,
+    d: number,
+    scale: number,
+    scratch: number,
+    dq: number,
+    dk: number,
+    dv: number,
+  ) => void
+  readonly column_sums: (x: number, rows: number, cols: number, out: number) => void
+  readonly transpose: (x: number, rows: number, cols: number, out: number) => void
+  readonly scatter_add_rows: (x: number, ids: number, rows: number, width: number, vocab: number, skip: number, out: number) => void
+  readonly layer_norm_stats: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number) => void
+  readonly layer_norm_backward: (x: number, dy: number, rows: number, d: number, w: number, stats: number, dx: number, dw: number, db: number) => void
+  readonly gelu_erf: (x: number, n: number, out: number, grad: number, scratch: number) => void
+  readonly cross_entropy: (logits: number, targets: number, n: number, v: number, ignore: number, lse: number, loss: number) => void
+  readonly cross_entropy_backward: (logits: number, targets: number, n: number, v: number, ignore: number, lse: number, dy: number, dlogits: number) => void
+  readonly sum_squares: (x: number, n: number) => number
+  readonly adam: (
+    g: number,
+    p: number,
+    m: number,
+    v: number,
+    n: number,
+    clip: number,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    step: number,
+    epsHat: number,
+    decay: number,
+    wd: number,
+    negLr: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    scratch: number,
+  ) => void
 }
 
 const decodeBase64 = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (c) => c.charCodeAt(0))
@@ -104,6 +170,15 @@ export const simdKernels: (backend: WasmBackendLike) => SimdKernels | null = per
 /** The quantized-weight kernels (quant.wat) on this backend's memory, made on first use; null where they cannot run. */
 export const quantKernels: (backend: WasmBackendLike) => QuantKernels | null = perBackend<QuantKernels>(QUANT_WASM_BASE64)
 
+/** The training kernels (train.wat) on this backend's memory, made on first use; null where they cannot run. */
+export const trainKernels: (backend: WasmBackendLike) => TrainKernels | null = perBackend<TrainKernels>(TRAIN_WASM_BASE64)
+
+/** The training kernels when the active backend is wasm and they run there, else null. */
+export const activeTrainKernels = (): TrainKernels | null => {
+  const backend = activeWasmBackend()
+  return backend === undefined ? null : trainKernels(backend)
+}
+
 /** The quantized-weight kernels when the active backend is wasm and they run there, else null. */
 export const activeQuantKernels = (): QuantKernels | null => {
   const backend = activeWasmBackend()
@@ -141,7 +216,25 @@ export const registerSimdKernel = (name: string, run: (args: SimdKernelArgs) => 
 export const registerQuantKernel = (name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: QuantKernels }) => tf.TensorInfo): void =>
   registerOn(quantKernels, name, run)
 
-const registerOn = <K>(instance: (b: WasmBackendLike) => K | null, name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: K }) => tf.TensorInfo): void => {
+/** {@link registerSimdKernel} for a kernel of train.wat (callers check {@link activeTrainKernels}); `run` may return several outputs. */
+export const registerTrainKernel = (name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: TrainKernels }) => tf.TensorInfo | tf.TensorInfo[]): void =>
+  registerOn(trainKernels, name, run)
+
+/**
+ * A view of `count` 32-bit words of the backend's memory at a byte offset (to write a kernel's
+ * small host-made inputs into a scratch buffer): valid until the next allocation there.
+ */
+export const heapWords = (backend: WasmBackendLike, offset: number, count: number): Uint32Array => {
+  const memory = wasmMemory(backend)
+  if (memory === undefined) throw new Error('simd kernels: this wasm backend exposes no memory')
+  return new Uint32Array(memory.buffer, offset, count)
+}
+
+const registerOn = <K>(
+  instance: (b: WasmBackendLike) => K | null,
+  name: string,
+  run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: K }) => tf.TensorInfo | tf.TensorInfo[],
+): void => {
   tf.registerKernel({
     kernelName: name,
     backendName: 'wasm',
