@@ -19,14 +19,14 @@ export type { WasmBackendLike }
 
 /** The module's exports (pointers are byte offsets, sizes count floats unless named bytes). */
 export interface SimdKernels {
-  readonly attend_one_query: (
+  readonly attend: (
     q: number,
-    k1: number,
-    v1: number,
-    len1: number,
-    k2: number,
-    v2: number,
-    len2: number,
+    k: number,
+    v: number,
+    cap: number,
+    len: number,
+    tq: number,
+    causal: number,
     blocks: number,
     d: number,
     scale: number,
@@ -34,7 +34,7 @@ export interface SimdKernels {
     out: number,
   ) => void
   readonly gelu_erf: (x: number, n: number, out: number) => void
-  readonly concat_blocks: (a: number, bytes1: number, b: number, bytes2: number, blocks: number, out: number) => void
+  readonly copy_blocks: (src: number, srcStride: number, dst: number, dstStride: number, bytes: number, blocks: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
 }
