@@ -139,7 +139,7 @@ async function benchFinetune() {
   await initBackend('wasm', wasmOptions)
   const params = randomParams(config)
   // The Trainer's step (clip 1, AdamW lr 5e-5 wd 0), one parameter at a time: what fits the wasm heap.
-  const ft = gpt2.finetuneStep(config, { lr: 5e-5, totalSteps: 1_000_000 })
+  const ft = gpt2.finetuneStep(config, { lr: 5e-5, totalSteps: 1_000_000, remat: !flag('no-remat') })
   const t = train.stepTrainer(ft.step, { params, opt: ft.init(params) })
   const times = []
   const losses = []

@@ -3,7 +3,9 @@
 // the bench's `finetuneStep`), after an untimed warm-up of each, kernel times summed by kernel
 // name. For choosing what to change; not part of `npm run bench`.
 //
-//   npm run build && node bench/profile-gpt2.mjs [--contexts 64,512] [--only prefill|finetune] [--threads N] [--top 25]
+//   npm run build && node bench/profile-gpt2.mjs [--contexts 64,512] [--only prefill|finetune] [--threads N] [--top 25] [--by-shape]
+//
+// --by-shape sums by kernel name and input shapes (which transposes, which products).
 //
 // Kernel names that are composite ops (`forward`, `fusedMatMul__op`, ...) also count the
 // kernels inside them, so shares overlap; the wall time is the profiled call's.
@@ -21,6 +23,7 @@ const contexts = opt('contexts', '64,512').split(',').filter(Boolean).map(Number
 const ftBatch = Number(opt('ft-batch', '8'))
 const ftBlock = Number(opt('ft-block', '32'))
 const top = Number(opt('top', '25'))
+const byShape = argv.includes('--by-shape')
 await initBackend('wasm', opt('threads') === undefined ? {} : { threads: Number(opt('threads')) })
 const config = gpt2.GPT2_PRESETS.gpt2
 const randomIds = (k, n) => Array.from(uniform(k, n, 0, config.vocab_size), (x) => Math.min(config.vocab_size - 1, Math.floor(x)))
@@ -34,8 +37,9 @@ const profile = async (title, f) => {
   const byName = new Map()
   for (const k of info.kernels) {
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0
-    const e = byName.get(k.name) ?? { calls: 0, ms: 0 }
-    byName.set(k.name, { calls: e.calls + 1, ms: e.ms + ms })
+    const name = byShape ? `${k.name} ${(k.inputShapes ?? []).map((sh) => `[${sh}]`).join(' ')}` : k.name
+    const e = byName.get(name) ?? { calls: 0, ms: 0 }
+    byName.set(name, { calls: e.calls + 1, ms: e.ms + ms })
   }
   const total = [...byName.values()].reduce((a, e) => a + e.ms, 0)
   const rows = [...byName.entries()]

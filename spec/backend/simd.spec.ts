@@ -10,6 +10,9 @@ import { initBackend } from '../../src/backend/index.js'
 import { attendKernel } from '../../src/backend/simd/attend.js'
 import { copyInto, selectInto, writeInPlace } from '../../src/backend/simd/cache-blocks.js'
 import { geluErfKernel } from '../../src/backend/simd/gelu-erf.js'
+import { geluTanhKernel } from '../../src/backend/simd/gelu-tanh.js'
+import { scatterAddRowsKernel } from '../../src/backend/simd/scatter-rows.js'
+import { transpose2dKernel } from '../../src/backend/simd/transpose.js'
 import { gatherRowsKernel } from '../../src/backend/simd/gather-rows.js'
 import { layerNormKernel } from '../../src/backend/simd/layer-norm.js'
 import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
@@ -257,6 +260,120 @@ describe('geluErfKernel', () => {
     const c = tf.tensor1d([1])
     expect(geluErfKernel(c)).toBeUndefined()
     c.dispose()
+    await initBackend('wasm')
+  })
+})
+
+describe('geluTanhKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  it('is within 5e-7·(1 + |x|) of ½x(1 + tanh(√(2/π)(x + 0.044715x³))) in float64, over [-12, 12] and at the edges', () => {
+    const xs = Float32Array.from([...Array.from({ length: 24_001 }, (_, i) => -12 + i * 0.001), 0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 40, -40, 1e10, -1e10, 3e38, -3e38])
+    const exact = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))
+    for (const n of [xs.length, 1, 2, 3, 5]) {
+      const x = tf.tensor1d(xs.subarray(0, n))
+      const y = geluTanhKernel(x)!
+      const got = y.dataSync()
+      for (let i = 0; i < n; i++) expect(Math.abs(got[i] - exact(xs[i])), `x = ${xs[i]}`).toBeLessThanOrEqual(5e-7 * (1 + Math.abs(xs[i])))
+      tf.dispose([x, y])
+    }
+  })
+
+  it('keeps the shape, passes NaN through, and does not apply to int32 or on cpu', async () => {
+    const x = tf.tensor3d([1, NaN, -1, 2, 0, 3], [1, 2, 3])
+    const y = geluTanhKernel(x)!
+    expect(y.shape).toEqual([1, 2, 3])
+    expect(Number.isNaN(y.dataSync()[1])).toBe(true)
+    const ints = tf.tensor1d([1, 2], 'int32')
+    expect(geluTanhKernel(ints)).toBeUndefined()
+    tf.dispose([x, y, ints])
+    await initBackend('cpu')
+    const c = tf.tensor1d([1])
+    expect(geluTanhKernel(c)).toBeUndefined()
+    c.dispose()
+    await initBackend('wasm')
+  })
+})
+
+describe('transpose2dKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop([fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 150 }), fc.constantFrom('float32' as const, 'int32' as const)], { numRuns: 60 })(
+    'equals tf.transpose for any shape (4×4 tiles, bands of 64 columns, the remainders one at a time) and both 4-byte dtypes',
+    (rows, cols, dtype) => {
+      const before = tf.memory().numTensors
+      const x = tf.tensor2d(
+        Array.from({ length: rows * cols }, (_, i) => (dtype === 'int32' ? i - 7 : i * 0.5 - 3.25)),
+        [rows, cols],
+        dtype,
+      )
+      const got = transpose2dKernel(x)!
+      const want = tf.transpose(x)
+      expect(got.shape).toEqual([cols, rows])
+      expect(got.dtype).toBe(dtype)
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
+      tf.dispose([x, got, want])
+      expect(tf.memory().numTensors).toBe(before)
+    },
+  )
+
+  it('does not apply to other ranks, bool, or on cpu', async () => {
+    const x = tf.zeros([2, 3, 4]) as unknown as tf.Tensor2D
+    expect(transpose2dKernel(x)).toBeUndefined()
+    const b = tf.tensor2d([true, false], [1, 2], 'bool')
+    expect(transpose2dKernel(b)).toBeUndefined()
+    tf.dispose([x, b])
+    await initBackend('cpu')
+    const c = tf.zeros([2, 2]) as tf.Tensor2D
+    expect(transpose2dKernel(c)).toBeUndefined()
+    c.dispose()
+    await initBackend('wasm')
+  })
+})
+
+describe('scatterAddRowsKernel (the gradient of a row lookup)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop(
+    [
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 13 }),
+      fc.array(fc.integer({ min: -2, max: 45 }), { minLength: 1, maxLength: 60 }),
+      fc.integer({ min: 0, max: 1e6 }),
+    ],
+    {
+      numRuns: 60,
+    },
+  )('sums the rows of each id into a zeroed table, in float64 on the host; ids outside the table add nothing', (vocab, d, ids, seed) => {
+    const before = tf.memory().numTensors
+    const rows = randn(seed, [ids.length, d]) as tf.Tensor2D
+    const idt = tf.tensor1d(ids, 'int32')
+    const got = scatterAddRowsKernel(rows, idt, vocab)!
+    expect(got.shape).toEqual([vocab, d])
+    const r = rows.arraySync()
+    const want = Array.from({ length: vocab }, () => new Float64Array(d))
+    ids.forEach((id, j) => {
+      if (id >= 0 && id < vocab) for (let f = 0; f < d; f++) want[id][f] += r[j][f]
+    })
+    got.arraySync().forEach((row, i) => row.forEach((x, f) => expect(Math.abs(x - want[i][f])).toBeLessThan(1e-5 * (1 + Math.abs(want[i][f])))))
+    tf.dispose([rows, idt, got])
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('does not apply to float ids, a mismatched count, or on cpu', async () => {
+    tf.tidy(() => {
+      const rows = tf.zeros([2, 4]) as tf.Tensor2D
+      expect(scatterAddRowsKernel(rows, tf.tensor1d([0, 1]), 3)).toBeUndefined()
+      expect(scatterAddRowsKernel(rows, tf.tensor1d([0], 'int32'), 3)).toBeUndefined()
+    })
+    await initBackend('cpu')
+    tf.tidy(() => expect(scatterAddRowsKernel(tf.zeros([2, 4]) as tf.Tensor2D, tf.tensor1d([0, 1], 'int32'), 3)).toBeUndefined())
     await initBackend('wasm')
   })
 })

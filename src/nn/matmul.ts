@@ -4,28 +4,43 @@
  * tfjs's wasm backend runs a matmul through XNNPACK only when neither operand is transposed
  * and there is no batch dimension; its own MatMul gradient uses the transpose flags and so
  * falls back to a scalar loop about 10× slower (docs/concepts.md). The products here
- * have custom gradients that transpose explicitly instead, and {@link dense} folds leading
- * dimensions into rows so a [B, T, d] activation is a single 2-D product.
+ * have custom gradients that transpose explicitly instead (by a SIMD kernel on wasm:
+ * backend/simd/transpose.ts), and {@link dense} folds leading dimensions into rows so a
+ * [B, T, d] activation is a single 2-D product.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../core/errors.js'
 import { customGradWhenRecording } from '../core/grad.js'
+import { transposeNoGrad as transposed } from '../backend/simd/transpose.js'
 
 // tfjs types customGrad's callback loosely (inputs and the save function share one rest
 // parameter), hence the casts through `CustomGradFn`.
 type CustomGradFn = Parameters<typeof tf.customGrad>[0]
 
+/**
+ * The gradients of a [m, k] · b [k, n] for the output's gradient dy [m, n], as untransposed
+ * 2-D products: da = dy · bᵀ and db = aᵀ · dy. For a weight larger than the activations (GPT-2's
+ * 768 × 3,072 against 256 rows), da is computed as (b · dyᵀ)ᵀ: two transposes of the small
+ * operands instead of one of the weight, and the small dyᵀ as the product's right-hand operand,
+ * the one XNNPACK packs (copies) at every call.
+ */
+const productGrads = (a: tf.Tensor2D, b: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] => {
+  const [m, k] = a.shape
+  const n = b.shape[1]
+  const da = tf.tidy(() => (m * (k + n) < k * n ? transposed(tf.matMul<tf.Tensor2D>(b, transposed(dy))) : tf.matMul<tf.Tensor2D>(dy, transposed(b))))
+  return [da, tf.tidy(() => tf.matMul<tf.Tensor2D>(transposed(a), dy))]
+}
+
 const matmul2dWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b])
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    // In its own scope: the transposed copies (and the packed copies wasm's XNNPACK makes of
+    // In their own scopes: the transposed copies (and the packed copies wasm's XNNPACK makes of
     // each right-hand operand) are freed at once, not held until the whole backward pass ends.
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.tidy(() => {
-        const [sa, sb] = saved as tf.Tensor2D[]
-        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)]
-      }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as tf.Tensor2D[]
+      return productGrads(sa, sb, dy as tf.Tensor2D)
+    },
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
 
@@ -37,11 +52,10 @@ const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Te
   save([a, b])
   return {
     value: tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.tidy(() => {
-        const [sa, sb] = saved as tf.Tensor2D[]
-        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), tf.sum(dy, 0)]
-      }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as tf.Tensor2D[]
+      return [...productGrads(sa, sb, dy as tf.Tensor2D), tf.sum(dy, 0)]
+    },
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
 

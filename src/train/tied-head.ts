@@ -16,6 +16,7 @@
  * Every product is a plain 2-D matmul (wasm's fast path); the largest tensors are [N, V].
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { transposeNoGrad } from '../backend/simd/transpose.js'
 import { checkShape } from '../core/errors.js'
 import type { NllSum } from './loss.js'
 
@@ -34,7 +35,7 @@ export const tiedHeadNll = (hidden: tf.Tensor2D, table: tf.Tensor2D, targets: tf
   const safe = tf.where(tf.notEqual(targets, ignoreIndex), targets, tf.fill([n], -1, 'int32')) as tf.Tensor1D
   const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), tf.maximum(safe, tf.scalar(0, 'int32'))) as tf.Tensor1D
   const nll = tf.customGrad(((h: tf.Tensor2D, e: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    const logits = tf.transpose(tf.matMul(e, tf.transpose(h))) as tf.Tensor2D
+    const logits = tf.tidy(() => transposeNoGrad(tf.matMul<tf.Tensor2D>(e, transposeNoGrad(h))))
     const lse = tf.logSumExp(logits, -1) as tf.Tensor1D
     const picked = tf.gather(tf.reshape(logits, [-1]), flatIndex)
     save([h, e, logits, lse, keep, safe])
@@ -50,7 +51,7 @@ export const tiedHeadNll = (hidden: tf.Tensor2D, table: tf.Tensor2D, targets: tf
           const g = tf.mul(delta, tf.expandDims(tf.mul(sk, dy), 1)) as tf.Tensor2D
           delta.dispose()
           const dh = tf.matMul(g, se)
-          const dE = tf.tidy(() => tf.matMul(tf.transpose(g), sh))
+          const dE = tf.tidy(() => tf.matMul(transposeNoGrad(g), sh))
           return [dh, dE]
         }),
     }

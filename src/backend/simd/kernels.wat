@@ -1,11 +1,11 @@
 ;; minigpt-fp's WebAssembly SIMD kernels for the tfjs wasm backend.
 ;;
 ;; The module imports the backend's own memory, so it reads and writes tensors where tfjs-wasm
-;; keeps them (by byte offset), with no copy. module.ts instantiates it; attend-one-query.ts,
-;; gelu-erf.ts, layer-norm.ts, concat-blocks.ts and gather-rows.ts register its exports as tfjs
-;; kernels; scripts/kernels.mjs assembles this file into kernels-wasm.ts (`npm run kernels`).
-;; Every pointer is a byte offset of float32 (or int32) data; sizes count elements unless
-;; named bytes.
+;; keeps them (by byte offset), with no copy. module.ts instantiates it; attend.ts, gelu-erf.ts,
+;; gelu-tanh.ts, layer-norm.ts, cache-blocks.ts, gather-rows.ts, transpose.ts and
+;; scatter-rows.ts register its exports as tfjs kernels; scripts/kernels.mjs assembles this
+;; file into kernels-wasm.ts (`npm run kernels`). Every pointer is a byte offset of float32
+;; (or int32) data; sizes count elements unless named bytes.
 (module
   (import "env" "memory" (memory 1))
 
@@ -460,6 +460,140 @@
         (f32x4.extract_lane 0 (call $gelu4 (v128.load32_splat (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $tail))))
+
+  ;; GELU, tanh form (GPT-2's gelu_new), for four lanes: ½x(1 + tanh(u)) = x·σ(2u),
+  ;; 2u = x(A + B·x²), A = 2√(2/π), B = 0.044715·A. σ(v) from t = e^-|v| (always ≤ 1, no
+  ;; overflow): 1/(1 + t) for v ≥ 0, t/(1 + t) below.
+  (func $gelu_tanh4 (param $x v128) (result v128)
+    (local $v v128) (local $t v128) (local $s v128)
+    (local.set $v (f32x4.mul (local.get $x)
+      (f32x4.add (f32x4.splat (f32.const 1.5957691216057308))
+        (f32x4.mul (f32x4.splat (f32.const 0.07135481627260025)) (f32x4.mul (local.get $x) (local.get $x))))))
+    (local.set $t (call $exp4 (f32x4.neg (f32x4.abs (local.get $v)))))
+    (local.set $s (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t))))
+    (f32x4.mul (local.get $x)
+      (v128.bitselect (local.get $s) (f32x4.mul (local.get $t) (local.get $s)) (f32x4.ge (local.get $v) (v128.const i32x4 0 0 0 0)))))
+
+  ;; out[i] = gelu_new(x[i]) for i < n: four at a time, then one at a time for the last n mod 4.
+  (func (export "gelu_tanh") (param $x i32) (param $n i32) (param $out i32)
+    (local $i i32) (local $end i32)
+    (local.set $end (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (call $gelu_tanh4 (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $each)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (f32x4.extract_lane 0 (call $gelu_tanh4 (v128.load32_splat (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
+
+  ;; The transpose of a matrix [rows, cols] into dst [cols, rows]: 4×4 tiles moved with shuffles
+  ;; (four row vectors in, four column vectors out), over bands of 64 columns so that the
+  ;; rows written stay in cache; the last rows mod 4 and columns mod 4 one float at a time.
+  (func (export "transpose_2d") (param $src i32) (param $rows i32) (param $cols i32) (param $dst i32)
+    (local $i i32) (local $j i32) (local $jb i32) (local $jend i32) (local $rows4 i32) (local $cols4 i32)
+    (local $srcRow i32) (local $dstRow i32) (local $rowBytes i32) (local $colBytes i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $rows4 (i32.and (local.get $rows) (i32.const -4)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $colBytes (i32.shl (local.get $rows) (i32.const 2)))
+    (block $bandsDone (loop $bands
+      (br_if $bandsDone (i32.ge_u (local.get $jb) (local.get $cols4)))
+      (local.set $jend (select (i32.add (local.get $jb) (i32.const 64)) (local.get $cols4)
+        (i32.lt_u (i32.add (local.get $jb) (i32.const 64)) (local.get $cols4))))
+      (local.set $i (i32.const 0))
+      (block $rowsDone (loop $rowGroups
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows4)))
+        (local.set $j (local.get $jb))
+        (block $tilesDone (loop $tiles
+          (br_if $tilesDone (i32.ge_u (local.get $j) (local.get $jend)))
+          (local.set $srcRow (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2))))
+          (local.set $r0 (v128.load (local.get $srcRow)))
+          (local.set $r1 (v128.load (i32.add (local.get $srcRow) (local.get $rowBytes))))
+          (local.set $r2 (v128.load (i32.add (local.get $srcRow) (i32.shl (local.get $rowBytes) (i32.const 1)))))
+          (local.set $r3 (v128.load (i32.add (local.get $srcRow) (i32.mul (local.get $rowBytes) (i32.const 3)))))
+          ;; [a0 b0 a1 b1], [a2 b2 a3 b3] of rows 0, 1 and of rows 2, 3
+          (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+          (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+          (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+          (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+          (local.set $dstRow (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2))))
+          (v128.store (local.get $dstRow) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+          (v128.store (i32.add (local.get $dstRow) (local.get $colBytes))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+          (v128.store (i32.add (local.get $dstRow) (i32.shl (local.get $colBytes) (i32.const 1)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+          (v128.store (i32.add (local.get $dstRow) (i32.mul (local.get $colBytes) (i32.const 3)))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $tiles)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $rowGroups)))
+      (local.set $jb (local.get $jend))
+      (br $bands)))
+    ;; the last rows (all columns) and the last columns (the first rows4 rows), one float at a time
+    (local.set $i (local.get $rows4))
+    (block $lastRowsDone (loop $lastRows
+      (br_if $lastRowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $colsDone (loop $eachCol
+        (br_if $colsDone (i32.ge_u (local.get $j) (local.get $cols)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2)))
+          (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $eachCol)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $lastRows)))
+    (local.set $j (local.get $cols4))
+    (block $lastColsDone (loop $lastCols
+      (br_if $lastColsDone (i32.ge_u (local.get $j) (local.get $cols)))
+      (local.set $i (i32.const 0))
+      (block $rows4Done (loop $eachRow
+        (br_if $rows4Done (i32.ge_u (local.get $i) (local.get $rows4)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2)))
+          (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $eachRow)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $lastCols))))
+
+  ;; dst [vocab, d] = Σ_j over rows j with ids[j] = r of src[j], zero elsewhere: the gradient of
+  ;; a row lookup (an embedding) without a [vocab, n] one-hot matrix. Ids outside [0, vocab)
+  ;; (a padding row's -1) add nothing. src [n, d]; ids int32 [n]; d a multiple of 4 takes four
+  ;; floats at a time, any other d one at a time.
+  (func (export "scatter_add_rows") (param $src i32) (param $d i32) (param $ids i32) (param $n i32) (param $vocab i32) (param $dst i32)
+    (local $j i32) (local $id i32) (local $i i32) (local $bytes i32) (local $at i32) (local $from i32)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (memory.fill (local.get $dst) (i32.const 0) (i32.mul (local.get $vocab) (local.get $bytes)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      (local.set $id (i32.load (i32.add (local.get $ids) (i32.shl (local.get $j) (i32.const 2)))))
+      (if (i32.lt_u (local.get $id) (local.get $vocab)) (then
+        (local.set $at (i32.add (local.get $dst) (i32.mul (local.get $id) (local.get $bytes))))
+        (local.set $from (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $bytes))))
+        (local.set $i (i32.const 0))
+        (if (i32.eqz (i32.and (local.get $d) (i32.const 3)))
+          (then
+            (block $vecDone (loop $vec
+              (br_if $vecDone (i32.ge_u (local.get $i) (local.get $bytes)))
+              (v128.store (i32.add (local.get $at) (local.get $i))
+                (f32x4.add (v128.load (i32.add (local.get $at) (local.get $i))) (v128.load (i32.add (local.get $from) (local.get $i)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 16)))
+              (br $vec))))
+          (else
+            (block $oneDone (loop $one
+              (br_if $oneDone (i32.ge_u (local.get $i) (local.get $bytes)))
+              (f32.store (i32.add (local.get $at) (local.get $i))
+                (f32.add (f32.load (i32.add (local.get $at) (local.get $i))) (f32.load (i32.add (local.get $from) (local.get $i)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 4)))
+              (br $one)))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $each))))
 
   ;; Copies `blocks` blocks of `bytes` bytes, block i from src + i·srcStride to
   ;; dst + i·dstStride: keys or values written into a cache that has room for more positions

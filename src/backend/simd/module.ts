@@ -34,9 +34,12 @@ export interface SimdKernels {
     out: number,
   ) => void
   readonly gelu_erf: (x: number, n: number, out: number) => void
+  readonly gelu_tanh: (x: number, n: number, out: number) => void
   readonly copy_blocks: (src: number, srcStride: number, dst: number, dstStride: number, bytes: number, blocks: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
+  readonly transpose_2d: (src: number, rows: number, cols: number, dst: number) => void
+  readonly scatter_add_rows: (src: number, d: number, ids: number, n: number, vocab: number, dst: number) => void
 }
 
 /** The quantized-weight kernels' exports (quant.wat; pointers are byte offsets). */
