@@ -3,8 +3,10 @@
 reference figures for the TypeScript GPT-2 benchmarks.
 
 Measurements (pick with --measure, default both, in this order):
-  decode    for each --contexts C: prefill a random prompt of C tokens (one forward, no grad,
-            timed on its own), one untimed decode step, then --decode-steps greedy steps
+  decode    one untimed prefill of other ids first (the process's first: one-time costs; its
+            time reported as cold_prefill_seconds), then for each --contexts C: prefill a random
+            prompt of C tokens (one forward, no grad, timed on its own), one untimed decode
+            step, then --decode-steps greedy steps
             with the KV cache, one token each; tokens/s = steps / their time.
             Peak RSS (ru_maxrss) is read right after, before any fine-tuning.
   finetune  batch --ft-batch x block --ft-block random ids, model.train() (dropout on, as
@@ -159,6 +161,17 @@ def main():
     log(f"{args.config}: {result['params']:,} params, init {init_s:.1f} s, RSS {result['rss_mb_after_init']:.0f} MB, {result['threads']} thread(s), BLAS {result['blas']['blas']} ({result['blas']['blas_threads']} thread(s))")
 
     if "decode" in measures:
+        # The process's first prefill (other ids, the first context's length), timed apart and not
+        # part of the figures, as bench/gpt2.mjs does for all three: one-time costs (allocator warm-up).
+        contexts = [int(x) for x in args.contexts.split(",") if x.strip()]
+        with torch.no_grad():
+            model.eval()
+            warm = torch.randint(0, cfg.vocab_size, (1, contexts[0]), generator=torch.Generator().manual_seed(args.seed + 7))
+            t0 = time.perf_counter()
+            h, _ = model.transformer(warm)
+            model.lm_head(h[:, -1:])
+            result["cold_prefill_seconds"] = time.perf_counter() - t0
+        log(f"first prefill of {contexts[0]} tokens (cold, untimed for the figures): {result['cold_prefill_seconds']:.2f} s")
         result["decode"] = []
         for c in [int(x) for x in args.contexts.split(",") if x.strip()]:
             if c + args.decode_steps + 1 > cfg.n_positions:

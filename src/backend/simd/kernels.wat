@@ -2,8 +2,8 @@
 ;;
 ;; The module imports the backend's own memory, so it reads and writes tensors where tfjs-wasm
 ;; keeps them (by byte offset), with no copy. module.ts instantiates it; attend.ts, gelu-erf.ts,
-;; gelu-tanh.ts, layer-norm.ts, cache-blocks.ts, gather-rows.ts, transpose.ts and
-;; scatter-rows.ts register its exports as tfjs kernels; scripts/kernels.mjs assembles this
+;; gelu-tanh.ts, layer-norm.ts, cache-blocks.ts, gather-rows.ts, transpose.ts, scatter-rows.ts
+;; and softmax-xent.ts register its exports as tfjs kernels; scripts/kernels.mjs assembles this
 ;; file into kernels-wasm.ts (`npm run kernels`). Every pointer is a byte offset of float32
 ;; (or int32) data; sizes count elements unless named bytes.
 (module
@@ -594,6 +594,98 @@
               (br $one)))))))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $each))))
+
+  ;; The softmax statistics of each column of x [rows, cols]: out[0, c] = max_r x[r, c] and
+  ;; out[1, c] = Σ_r e^(x[r, c] − out[0, c]) (so log-sum-exp = out[0] + log out[1]); four
+  ;; columns at a time along each row, the last cols mod 4 one at a time. For a tied head's
+  ;; logits kept as [vocab, tokens] (train/tied-head.ts): the softmax over each token's column.
+  (func (export "column_softmax_stats") (param $x i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $at i32) (local $rowBytes i32) (local $cols4 i32) (local $sums i32) (local $m i32)
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $sums (i32.add (local.get $out) (local.get $rowBytes)))
+    (memory.copy (local.get $out) (local.get $x) (local.get $rowBytes))
+    (memory.fill (local.get $sums) (i32.const 0) (local.get $rowBytes))
+    ;; the maxima
+    (local.set $r (i32.const 1))
+    (block $maxDone (loop $maxRows
+      (br_if $maxDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $at (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $c (i32.const 0))
+      (block $vecDone (loop $vec
+        (br_if $vecDone (i32.ge_u (local.get $c) (local.get $cols4)))
+        (local.set $m (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+        (v128.store (local.get $m) (f32x4.max (v128.load (local.get $m)) (v128.load (i32.add (local.get $at) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $vec)))
+      (block $oneDone (loop $one
+        (br_if $oneDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $m (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+        (f32.store (local.get $m) (f32.max (f32.load (local.get $m)) (f32.load (i32.add (local.get $at) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $one)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $maxRows)))
+    ;; the sums of e^(x − max)
+    (local.set $r (i32.const 0))
+    (block $sumDone (loop $sumRows
+      (br_if $sumDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $at (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $c (i32.const 0))
+      (block $svecDone (loop $svec
+        (br_if $svecDone (i32.ge_u (local.get $c) (local.get $cols4)))
+        (local.set $m (i32.shl (local.get $c) (i32.const 2)))
+        (v128.store (i32.add (local.get $sums) (local.get $m))
+          (f32x4.add (v128.load (i32.add (local.get $sums) (local.get $m)))
+            (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $at) (local.get $m))) (v128.load (i32.add (local.get $out) (local.get $m)))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $svec)))
+      (block $soneDone (loop $sone
+        (br_if $soneDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $m (i32.shl (local.get $c) (i32.const 2)))
+        (f32.store (i32.add (local.get $sums) (local.get $m))
+          (f32.add (f32.load (i32.add (local.get $sums) (local.get $m)))
+            (f32x4.extract_lane 0 (call $exp4 (f32x4.splat
+              (f32.sub (f32.load (i32.add (local.get $at) (local.get $m))) (f32.load (i32.add (local.get $out) (local.get $m)))))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $sone)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $sumRows))))
+
+  ;; The gradient of Σ_c scale[c]·(lse[c] − x[targets[c], c]) with respect to x [rows, cols] (the
+  ;; cross-entropy of each column's softmax): out[r, c] = (e^(x[r, c] − lse[c]) − [targets[c] = r])
+  ;; · scale[c], lse the columns' log-sum-exp, targets int32 (-1: no target). Four columns at a
+  ;; time, the last cols mod 4 one at a time.
+  (func (export "softmax_xent_grad_columns") (param $x i32) (param $rows i32) (param $cols i32) (param $lse i32) (param $targets i32) (param $scale i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $o i32) (local $at i32) (local $to i32) (local $rowBytes i32) (local $cols4 i32) (local $rv v128) (local $g v128)
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $at (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $to (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $rv (i32x4.splat (local.get $r)))
+      (local.set $c (i32.const 0))
+      (block $vecDone (loop $vec
+        (br_if $vecDone (i32.ge_u (local.get $c) (local.get $cols4)))
+        (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+        (local.set $g (f32x4.sub
+          (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $at) (local.get $o))) (v128.load (i32.add (local.get $lse) (local.get $o)))))
+          (v128.and (i32x4.eq (local.get $rv) (v128.load (i32.add (local.get $targets) (local.get $o)))) (v128.const f32x4 1 1 1 1))))
+        (v128.store (i32.add (local.get $to) (local.get $o)) (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $scale) (local.get $o)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $vec)))
+      (block $oneDone (loop $one
+        (br_if $oneDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+        (local.set $g (f32x4.sub
+          (call $exp4 (f32x4.splat (f32.sub (f32.load (i32.add (local.get $at) (local.get $o))) (f32.load (i32.add (local.get $lse) (local.get $o))))))
+          (v128.and (i32x4.eq (local.get $rv) (i32x4.splat (i32.load (i32.add (local.get $targets) (local.get $o))))) (v128.const f32x4 1 1 1 1))))
+        (f32.store (i32.add (local.get $to) (local.get $o)) (f32.mul (f32x4.extract_lane 0 (local.get $g)) (f32.load (i32.add (local.get $scale) (local.get $o)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $one)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
 
   ;; Copies `blocks` blocks of `bytes` bytes, block i from src + i·srcStride to
   ;; dst + i·dstStride: keys or values written into a cache that has room for more positions

@@ -40,6 +40,8 @@ export interface SimdKernels {
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
   readonly transpose_2d: (src: number, rows: number, cols: number, dst: number) => void
   readonly scatter_add_rows: (src: number, d: number, ids: number, n: number, vocab: number, dst: number) => void
+  readonly column_softmax_stats: (x: number, rows: number, cols: number, out: number) => void
+  readonly softmax_xent_grad_columns: (x: number, rows: number, cols: number, lse: number, targets: number, scale: number, out: number) => void
 }
 
 /** The quantized-weight kernels' exports (quant.wat; pointers are byte offsets). */
