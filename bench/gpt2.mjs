@@ -149,7 +149,15 @@ async function benchDecode() {
   }
   const count = tree.count(params)
   decoder.dispose()
-  return { wasm_threads: wasmThreadCount(), params: count, init_seconds: initSeconds, cold_prefill_seconds: coldSeconds, decode: results, peak_rss_mb_after_decode: rssMb(), wasm_heap_mb: wasmHeapMb() }
+  return {
+    wasm_threads: wasmThreadCount(),
+    params: count,
+    init_seconds: initSeconds,
+    cold_prefill_seconds: coldSeconds,
+    decode: results,
+    peak_rss_mb_after_decode: rssMb(),
+    wasm_heap_mb: wasmHeapMb(),
+  }
 }
 
 async function benchFinetune() {

@@ -1,9 +1,10 @@
-// Where GPT-2 124M's prefill and fine-tuning step spend their time on wasm: tfjs's profiler
-// around one prefill of --contexts tokens each and one fine-tuning step (--ft-batch × --ft-block,
-// the bench's `finetuneStep`), after an untimed warm-up of each, kernel times summed by kernel
-// name. For choosing what to change; not part of `npm run bench`.
+// Where GPT-2 124M's prefill, cached decoding and fine-tuning step spend their time on wasm:
+// tfjs's profiler around one prefill of --contexts tokens each, --decode-steps greedy steps after
+// a prompt of each context, and one fine-tuning step (--ft-batch × --ft-block, the bench's
+// `finetuneStep`), after an untimed warm-up of each, kernel times summed by kernel name. For
+// choosing what to change; not part of `npm run bench`.
 //
-//   npm run build && node bench/profile-gpt2.mjs [--contexts 64,512] [--only prefill|finetune] [--threads N] [--top 25] [--by-shape]
+//   npm run build && node bench/profile-gpt2.mjs [--contexts 64,512] [--only prefill|decode|finetune] [--threads N] [--top 25] [--by-shape]
 //
 // --by-shape sums by kernel name and input shapes (which transposes, which products).
 //
@@ -23,6 +24,7 @@ const contexts = opt('contexts', '64,512').split(',').filter(Boolean).map(Number
 const ftBatch = Number(opt('ft-batch', '8'))
 const ftBlock = Number(opt('ft-block', '32'))
 const top = Number(opt('top', '25'))
+const decodeSteps = Number(opt('decode-steps', '16'))
 const byShape = argv.includes('--by-shape')
 await initBackend('wasm', opt('threads') === undefined ? {} : { threads: Number(opt('threads')) })
 const config = gpt2.GPT2_PRESETS.gpt2
@@ -66,6 +68,24 @@ if (only === undefined || only === 'prefill') {
       const out = await decoder.prefill([randomIds(foldIn(key(c), i), c)])
       decoder.release(out.cache)
     })
+  }
+  decoder.dispose()
+}
+if (only === undefined || only === 'decode') {
+  const decoder = sample.gpt2Decoder(config, params)
+  for (const c of contexts) {
+    const first = await decoder.prefill([randomIds(foldIn(key(c), 9), c)])
+    let cache = first.cache
+    let token = 0
+    await profile(`GPT-2 124M: ${decodeSteps} cached decoding steps after ${c} tokens`, async () => {
+      for (let s = 0; s < decodeSteps; s++) {
+        const out = await decoder.step(cache, [token])
+        decoder.release(cache)
+        cache = out.cache
+        token = (token + 7919) % config.vocab_size
+      }
+    })
+    decoder.release(cache)
   }
   decoder.dispose()
 }

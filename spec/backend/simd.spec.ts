@@ -8,7 +8,7 @@ import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { attendKernel } from '../../src/backend/simd/attend.js'
-import { copyInto, selectInto, writeInPlace } from '../../src/backend/simd/cache-blocks.js'
+import { copyInto, selectInto, splitHeadsKernel, writeInPlace } from '../../src/backend/simd/cache-blocks.js'
 import { geluErfKernel } from '../../src/backend/simd/gelu-erf.js'
 import { geluTanhKernel } from '../../src/backend/simd/gelu-tanh.js'
 import { scatterAddRowsKernel } from '../../src/backend/simd/scatter-rows.js'
@@ -264,6 +264,39 @@ describe('geluErfKernel', () => {
   })
 })
 
+describe('splitHeadsKernel (a fused projection split into parts and heads)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop([fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 })], {
+    numRuns: 40,
+  })('equals tf.split along the last axis, then [B, T, H, d] → [B, H, T, d] by a transpose, for each part', (b, t, parts, heads, d) => {
+    const before = tf.memory().numTensors
+    const x = tf.tensor3d(
+      Array.from({ length: b * t * parts * heads * d }, (_, i) => i),
+      [b, t, parts * heads * d],
+    )
+    const got = splitHeadsKernel(x, parts, heads)!
+    expect(got.length).toBe(parts)
+    tf.split(x, parts, -1).forEach((p, i) => {
+      const want = tf.tidy(() => tf.transpose(tf.reshape(p, [b, t, heads, d]), [0, 2, 1, 3]).arraySync())
+      expect(got[i].shape).toEqual([b, heads, t, d])
+      expect(got[i].arraySync()).toEqual(want)
+      p.dispose()
+    })
+    tf.dispose([x, ...got])
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('declines sizes that do not divide', () => {
+    const x = tf.zeros([1, 2, 10]) as tf.Tensor3D
+    expect(splitHeadsKernel(x, 3, 1)).toBeUndefined()
+    expect(splitHeadsKernel(x, 2, 3)).toBeUndefined()
+    x.dispose()
+  })
+})
+
 describe('geluTanhKernel', () => {
   beforeAll(async () => {
     await initBackend('wasm')
@@ -373,7 +406,9 @@ describe('scatterAddRowsKernel (the gradient of a row lookup)', () => {
       expect(scatterAddRowsKernel(rows, tf.tensor1d([0], 'int32'), 3)).toBeUndefined()
     })
     await initBackend('cpu')
-    tf.tidy(() => expect(scatterAddRowsKernel(tf.zeros([2, 4]) as tf.Tensor2D, tf.tensor1d([0, 1], 'int32'), 3)).toBeUndefined())
+    tf.tidy(() => {
+      expect(scatterAddRowsKernel(tf.zeros([2, 4]) as tf.Tensor2D, tf.tensor1d([0, 1], 'int32'), 3)).toBeUndefined()
+    })
     await initBackend('wasm')
   })
 })

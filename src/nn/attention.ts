@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { attendKernel } from '../backend/simd/attend.js'
+import { splitHeadsKernel } from '../backend/simd/cache-blocks.js'
 import { attendOneQueryWebGpu } from '../backend/webgpu/attend-one-query.js'
 import { checkShape } from '../core/errors.js'
 import { withInferenceKernel } from '../core/grad.js'
@@ -137,13 +138,29 @@ export interface HeadsOutput {
  * [B, T, E], split into `heads`): the attention both models' layers share, with the input's
  * mask, cache and weights request; `dropWeights` is dropout on the probabilities.
  */
-export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
-  const cache = extendCache(input.cache, splitHeads(k, heads), splitHeads(v, heads))
-  const att = attendCached(splitHeads(q, heads), cache, input.mask, input.returnWeights === true, dropWeights)
+export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput =>
+  attendSplitHeads(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), input, dropWeights)
+
+/**
+ * {@link attendHeads} for queries, keys and values already split into heads ([B, H, T, d]
+ * each), as {@link splitFusedHeads} gives them.
+ */
+export const attendSplitHeads = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
+  const cache = extendCache(input.cache, k, v)
+  const att = attendCached(q, cache, input.mask, input.returnWeights === true, dropWeights)
   // Attention keeps the queries' shape [B, H, T, d], and the weights are [B, H, T, keys].
   const output = mergeHeads(att.output as tf.Tensor4D)
   return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
 }
+
+const splitFusedHeadsOps = (x: tf.Tensor3D, parts: number, heads: number): tf.Tensor4D[] => tf.split(x, parts, -1).map((p) => splitHeads(p, heads))
+
+/**
+ * A fused projection's output x [B, T, parts·E] (GPT-2's c_attn: q, k, v side by side) as
+ * `parts` tensors [B, H, T, d] with their heads split: at inference on wasm one kernel
+ * (backend/simd/cache-blocks.ts) where tfjs-wasm's SplitV and a transpose per part would run.
+ */
+export const splitFusedHeads: (x: tf.Tensor3D, parts: number, heads: number) => tf.Tensor4D[] = withInferenceKernel(splitFusedHeadsOps, splitHeadsKernel)
 
 /**
  * Multi-head attention as in the seed notebook: four linear maps W_q, W_k, W_v, W_o of

@@ -17,6 +17,7 @@ import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
 export const CACHE_WRITE = 'MinigptCacheWrite'
 export const CACHE_COPY = 'MinigptCacheCopy'
 export const CACHE_SELECT = 'MinigptCacheSelect'
+export const SPLIT_HEADS = 'MinigptSplitHeads'
 
 /** Bytes of one position of a [B, H, T, d] tensor, and of its (b, h) block of T positions. */
 const rowBytes = (t: tf.TensorInfo) => 4 * t.shape[3]
@@ -60,6 +61,29 @@ registerSimdKernel(CACHE_SELECT, ({ inputs, backend, kernels, attrs }) => {
   return out
 })
 
+// x [B, T, parts·H·d] → `parts` tensors [B, H, T, d]: part p's features of head h at each
+// position, copied as blocks of d floats (one copy_blocks per part and (batch, head); one per
+// part when T = 1, where [B, H, 1, d] is [B, H·d]).
+registerSimdKernel(SPLIT_HEADS, ({ inputs, backend, kernels, attrs }) => {
+  const { x } = inputs
+  const { parts, heads } = attrs as { parts: number; heads: number }
+  const [b, t, width] = x.shape
+  const e = width / parts
+  const d = e / heads
+  const src = dataOffset(backend, x)
+  return Array.from({ length: parts }, (_, p) => {
+    const out = backend.makeOutput([b, heads, t, d], 'float32')
+    const dst = dataOffset(backend, out)
+    if (t === 1) kernels.copy_blocks(src + 4 * p * e, 4 * width, dst, 4 * e, 4 * e, b)
+    else {
+      for (let i = 0; i < b; i++) {
+        for (let h = 0; h < heads; h++) kernels.copy_blocks(src + 4 * (i * t * width + p * e + h * d), 4 * width, dst + 4 * (i * heads + h) * t * d, 4 * d, 4 * d, t)
+      }
+    }
+    return out
+  })
+})
+
 /** Whether the cache kernels run here (the active backend is wasm with the SIMD module) for float32 tensors. */
 export const cacheKernelsRun = (...ts: readonly tf.Tensor[]): boolean => ts.every((t) => t.dtype === 'float32' && t.rank === 4) && activeSimdKernels() !== null
 
@@ -80,3 +104,15 @@ export const copyInto = (buffer: tf.Tensor4D | undefined, length: number, x: tf.
 /** A new buffer [rows.length, H, capacity, d] of the listed rows' first `length` positions (rows checked by the caller). */
 export const selectInto = (buffer: tf.Tensor4D, rows: readonly number[], length: number, capacity: number): tf.Tensor4D =>
   tf.engine().runKernel(CACHE_SELECT, { buffer }, { rows: [...rows], length, capacity }) as tf.Tensor4D
+
+/**
+ * x [B, T, parts·H·d] (a fused projection's output, GPT-2's c_attn: q, k and v side by side) as
+ * `parts` tensors [B, H, T, d], each part's heads split — `tf.split` and a reshape and
+ * transpose per part, as one kernel. Undefined where the kernels do not run or the sizes do not
+ * divide. No gradient.
+ */
+export const splitHeadsKernel = (x: tf.Tensor3D, parts: number, heads: number): tf.Tensor4D[] | undefined => {
+  const width = x.shape[2]
+  if (x.dtype !== 'float32' || width % (parts * heads) !== 0 || x.size === 0 || activeSimdKernels() === null) return undefined
+  return tf.engine().runKernel(SPLIT_HEADS, { x }, { parts, heads }) as unknown as tf.Tensor4D[]
+}

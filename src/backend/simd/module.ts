@@ -140,13 +140,17 @@ export interface SimdKernelArgs {
  * Registers `run` as the tfjs kernel `name` for the wasm backend. Callers run it through
  * `tf.engine().runKernel` only after {@link activeSimdKernels} said the module runs there.
  */
-export const registerSimdKernel = (name: string, run: (args: SimdKernelArgs) => tf.TensorInfo): void => registerOn(simdKernels, name, run)
+export const registerSimdKernel = (name: string, run: (args: SimdKernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void => registerOn(simdKernels, name, run)
 
 /** {@link registerSimdKernel} for a kernel of quant.wat (callers check {@link activeQuantKernels}). */
 export const registerQuantKernel = (name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: QuantKernels }) => tf.TensorInfo): void =>
   registerOn(quantKernels, name, run)
 
-const registerOn = <K>(instance: (b: WasmBackendLike) => K | null, name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: K }) => tf.TensorInfo): void => {
+const registerOn = <K>(
+  instance: (b: WasmBackendLike) => K | null,
+  name: string,
+  run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: K }) => tf.TensorInfo | tf.TensorInfo[],
+): void => {
   tf.registerKernel({
     kernelName: name,
     backendName: 'wasm',

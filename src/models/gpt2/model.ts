@@ -19,7 +19,7 @@ import { compose, fold, type Layer, type ParamsOf, type TensorLayer } from '../.
 import { count, param, shapesOf } from '../../core/tree.js'
 import { decoderMask } from '../../mask/index.js'
 import { elementwise, geluErf, geluTanh } from '../../nn/activation.js'
-import { attendHeads, cacheLength, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
+import { attendSplitHeads, cacheLength, splitFusedHeads, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
 import { add, rematerialised, stack, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { dropoutOp, dropouts } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
@@ -40,9 +40,9 @@ const activation = (c: Gpt2Config) => elementwise(c.activation_function === 'gel
 export const fusedSelfAttention = (e: number, heads: number, std: number, projStd: number, attnDropout = 0) => {
   const subs = { c_attn: conv1d(e, 3 * e, 'attn.c_attn', std), c_proj: conv1d(e, e, 'attn.c_proj', projStd) }
   return compose('attn', subs, ({ c_attn, c_proj }, input: MhaInput, ctx): MhaOutput => {
-    const [q, k, v] = tf.split<tf.Tensor3D>(c_attn(input.x), 3, -1)
+    const [q, k, v] = splitFusedHeads(c_attn(input.x), 3, heads)
     const drop = dropouts(attnDropout, ctx, 'h.attn.attn_dropout')
-    const a = attendHeads(q, k, v, heads, input, ctx.training && attnDropout > 0 ? (w) => drop(2, w) : undefined)
+    const a = attendSplitHeads(q, k, v, input, ctx.training && attnDropout > 0 ? (w) => drop(2, w) : undefined)
     return { ...a, output: c_proj(a.output) }
   })
 }
