@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../core/errors.js'
-import { customGradWhenRecording } from '../core/grad.js'
+import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
+import { denseKernel } from '../backend/wasm-dense.js'
 import { transposeNoGrad as transposed } from '../backend/simd/transpose.js'
 
 // tfjs types customGrad's callback loosely (inputs and the save function share one rest
@@ -61,17 +62,25 @@ const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Te
 
 const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.fused.matMul({ a, b, bias }))
 
+const denseOps = (x: tf.Tensor, w: tf.Tensor2D, bias: tf.Tensor1D | undefined): tf.Tensor => {
+  const [inDim, outDim] = w.shape
+  const rows = x.size / inDim
+  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [rows, inDim]) as tf.Tensor2D)
+  const y2 = bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
+  return x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim])
+}
+
+// At inference on wasm one kernel (backend/wasm-dense.ts) where the ops are six engine operations.
+const denseAny = withInferenceKernel(denseOps, denseKernel)
+
 /**
  * x [..., in] · w [in, out] (+ bias [out]) → [..., out]: the leading dimensions are folded
  * into rows so that the product is one 2-D matmul on every backend.
  */
 export const dense = <R extends tf.Rank>(x: tf.Tensor<R>, w: tf.Tensor2D, bias?: tf.Tensor1D, where = 'dense'): tf.Tensor<R> => {
-  const [inDim, outDim] = w.shape
+  const inDim = w.shape[0]
   if (x.shape[x.rank - 1] !== inDim) {
     checkShape(where, 'input', x.shape, [...x.shape.slice(0, -1).map(() => null), inDim])
   }
-  const rows = x.size / inDim
-  const x2 = x.rank === 2 ? (x as unknown as tf.Tensor2D) : (tf.reshape(x, [rows, inDim]) as tf.Tensor2D)
-  const y2 = bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
-  return (x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim] as number[])) as unknown as tf.Tensor<R>
+  return denseAny(x, w, bias) as tf.Tensor<R> // the leading dimensions are kept
 }
