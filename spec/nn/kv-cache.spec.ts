@@ -127,6 +127,9 @@ class Reserve implements fc.Command<object, Real> {
     const { cache, plain } = r.pool[pick(r, this.which)]
     const next = reserveCache(cache, cacheLength(cache) + this.extra)
     expect(cacheCapacity(next)).toBeGreaterThanOrEqual(tf.getBackend() === 'wasm' ? cacheLength(cache) + this.extra : cacheLength(cache))
+    const limited = reserveCache(cache, cacheLength(cache) + this.extra, cacheLength(cache) + 1)
+    if (tf.getBackend() === 'wasm') expect(cacheCapacity(limited)).toBe(Math.max(cacheCapacity(cache), cacheLength(cache) + Math.min(1, this.extra + 64)))
+    tf.dispose([limited.k, limited.v])
     r.pool.push({ cache: next, plain })
   }
   toString = () => `reserve(#${this.which}, +${this.extra})`
@@ -207,7 +210,7 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
     await initBackend('wasm')
   })
 
-  const step = (c: KVCache | undefined, seed: number, n = 1, rows = 1) => {
+  const step = (c: KVCache | undefined, seed: number, n = 1, rows = c?.k.shape[0] ?? 1) => {
     const k = randn(seed, [rows, H, n, D])
     const v = randn(seed + 1, [rows, H, n, D])
     const out = extendCache(c, k, v)
@@ -215,12 +218,27 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
     return out
   }
 
+  // One position of a 1-row, 2-head, 4-feature cache: 32 bytes, so room is a mebibyte's worth, capped at 64 positions.
+  const SMALL = 4 * H * D
+
+  it("spareFor: a quarter more, or a mebibyte's worth of positions, at most 64", () => {
+    expect(spareFor(10, SMALL)).toBe(64)
+    expect(spareFor(10, 2 ** 20)).toBe(3)
+    expect(spareFor(100, 2 ** 19)).toBe(25)
+    expect(spareFor(1000, 2 ** 19)).toBe(64)
+    expect(spareFor(1, 2 ** 30)).toBe(1)
+    expect(spareFor(64, 4 * 768)).toBe(64) // GPT-2 124M at batch 1
+    expect(spareFor(10, 4 * 1000 * 4 * 16)).toBe(4) // Mini-GPT, a thousand rows of 4 heads of 16
+  })
+
   it('a new cache gets room to spare; extending the newest cache writes in place until the room is used, then copies into a larger buffer', () => {
     const before = tf.memory().numTensors
     const held: KVCache[] = []
-    let c = step(undefined, 1, 10)
+    // 4,096 rows: 128 KiB a position, so the room is a quarter more, at least 8 positions.
+    let c = step(undefined, 1, 10, 4096)
     held.push(c)
-    expect(cacheCapacity(c)).toBe(10 + spareFor(10))
+    const bytes = 4096 * SMALL
+    expect(cacheCapacity(c)).toBe(10 + spareFor(10, bytes))
     let inPlace = 0
     let copies = 0
     for (let t = 0; t < 40; t++) {
@@ -229,7 +247,7 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
       else {
         copies++
         expect(cacheCapacity(c)).toBe(cacheLength(c)) // only a full buffer is left
-        expect(cacheCapacity(next)).toBe(cacheLength(next) + spareFor(cacheLength(next)))
+        expect(cacheCapacity(next)).toBe(cacheLength(next) + spareFor(cacheLength(next), bytes))
       }
       c = next
       held.push(c)
@@ -239,9 +257,8 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
     expect(copies).toBe(4)
     expect(inPlace).toBe(36)
     // Every cache of the chain still reads its own positions: the first ten are the start's.
-    const first = tf.tidy(() => cacheContents(held[0]).k.arraySync())
-    const last = tf.tidy(() => cacheContents(c).k.arraySync())
-    expect(last.map((r) => r.map((h) => h.slice(0, 10)))).toEqual(first)
+    const firstRows = (x: KVCache) => tf.tidy(() => tf.slice(cacheContents(x).k, [0, 0, 0, 0], [2, H, -1, D]).arraySync())
+    expect(firstRows(c).map((r) => r.map((h) => h.slice(0, 10)))).toEqual(firstRows(held[0]))
     for (const h of held) tf.dispose([h.k, h.v])
     expect(tf.memory().numTensors).toBe(before)
   })
@@ -289,7 +306,7 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
     const exact = kvCache(k, k)
     const next = step(exact, 5, 1, 2)
     expect(next.k.dataId).not.toBe(k.dataId)
-    expect(cacheCapacity(next)).toBe(4 + spareFor(4))
+    expect(cacheCapacity(next)).toBe(4 + spareFor(4, 2 * SMALL))
     tf.dispose([k, next.k, next.v])
     expect(tf.memory().numTensors).toBe(before)
   })

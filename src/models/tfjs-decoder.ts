@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { scoped, tensorsIn } from '../core/scope.js'
-import { cacheLength, reserveCache, selectCache, spareFor, type KVCache } from '../nn/attention.js'
+import { cacheLength, reserveCache, selectCache, type KVCache } from '../nn/attention.js'
 import type { DecoderModel, ModelOutput } from '../sample/model.js'
 
 /** Per-layer key/value caches: the state of incremental decoding. */
@@ -76,7 +76,7 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
       cache = out.cache
       if (start === 0) {
         const first = cache
-        cache = first.map((c) => reserveCache(c, Math.min(shape.contextLength, length + spareFor(length))))
+        cache = first.map((c) => reserveCache(c, length, shape.contextLength))
         tf.dispose(tensorsIn(first))
       }
     }

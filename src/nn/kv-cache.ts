@@ -58,11 +58,16 @@ export const cacheLength = (c: KVCache | undefined): number => c?.length ?? 0
 export const cacheCapacity = (c: KVCache): number => c.k.shape[2]
 
 /**
- * The room a new buffer leaves after `length` positions: a quarter more, at least 8 and at
- * most 64 positions — a buffer is copied into a larger one at most every 64 tokens, and a
- * short cache (Mini-GPT's names, a thousand rows) does not carry many unused positions.
+ * The room a new buffer leaves after `length` positions of `positionBytes` bytes (one position of
+ * all rows and heads): a quarter more, or at least a mebibyte's worth, and at most 64 positions.
+ * A buffer is then copied into a larger one at most every 64 tokens when positions are small
+ * (GPT-2 124M at batch 1: 3 KB a position, 64 positions of room) and only a quarter more is
+ * carried when they are large (Mini-GPT's names, a thousand rows: 256 KB a position).
  */
-export const spareFor = (length: number): number => Math.min(64, Math.max(8, Math.ceil(length / 4)))
+export const spareFor = (length: number, positionBytes: number): number => Math.min(64, Math.max(Math.ceil(length / 4), Math.floor(2 ** 20 / positionBytes), 1))
+
+/** Bytes of one position of a cache's keys (or values): every row and head. */
+const positionBytes = (t: tf.Tensor4D): number => 4 * t.shape[0] * t.shape[1] * t.shape[3]
 
 // How far each buffer has been written, by the buffer's data (shared by every handle on it).
 const marks = new WeakMap<object, number>()
@@ -108,18 +113,20 @@ export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Te
   if (cache !== undefined && atMark(cache) && length <= cacheCapacity(cache)) {
     return setMark({ k: writeInPlace(cache.k, k, cache.length), v: writeInPlace(cache.v, v, cache.length), length })
   }
-  const capacity = length + spareFor(length)
+  const capacity = length + spareFor(length, positionBytes(k))
   return setMark({ k: copyInto(cache?.k, cacheLength(cache), k, capacity), v: copyInto(cache?.v, cacheLength(cache), v, capacity), length })
 }
 
 /**
- * The cache with room for at least `capacity` positions: a new handle on the same buffers when
- * they have it, or its positions copied into new buffers of that capacity (where caches are
- * written in place; elsewhere the cache is returned as new handles on its tensors). A prefill
- * fed in chunks reserves the whole prompt's room after its first chunk, so that the later
- * chunks are written in place.
+ * The cache with room for at least `positions` positions and some ({@link spareFor}), but at
+ * most `limit` (a model's context): a new handle on the same buffers when they have it, or the
+ * cache's positions copied into new buffers of that capacity (where caches are written in
+ * place; elsewhere the cache is returned as new handles on its tensors). A prefill fed in chunks
+ * reserves the whole prompt's room after its first chunk, so that the later chunks, and the
+ * first decoding steps, are written in place.
  */
-export const reserveCache = (cache: KVCache, capacity: number): KVCache => {
+export const reserveCache = (cache: KVCache, positions: number, limit = Number.POSITIVE_INFINITY): KVCache => {
+  const capacity = Math.max(cache.length, Math.min(limit, positions + spareFor(positions, positionBytes(cache.k))))
   if (capacity <= cacheCapacity(cache) || !inPlace(cache.k, cache.v)) return { k: tf.clone(cache.k), v: tf.clone(cache.v), length: cache.length }
   const { k, v } = cache
   const [b, h, , d] = k.shape
