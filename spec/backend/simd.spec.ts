@@ -336,7 +336,7 @@ describe('transpose2dKernel', () => {
   })
 
   test.prop([fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 150 }), fc.constantFrom('float32' as const, 'int32' as const)], { numRuns: 60 })(
-    'equals tf.transpose for any shape (4×4 tiles, bands of 64 columns, the remainders one at a time) and both 4-byte dtypes',
+    'equals tf.transpose for any shape (4×4 tiles, bands of 8 columns, the remainders one at a time) and both 4-byte dtypes',
     (rows, cols, dtype) => {
       const before = tf.memory().numTensors
       const x = tf.tensor2d(
