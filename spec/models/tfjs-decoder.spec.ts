@@ -14,7 +14,7 @@ import { cacheCapacity, cacheLength } from '../../src/nn/attention.js'
 import { generateBatch } from '../../src/sample/engine.js'
 import { greedySampler } from '../../src/sample/samplers.js'
 
-const config: Gpt2Config = { vocab_size: 50, n_positions: 200, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
+const config: Gpt2Config = { vocab_size: 50, n_positions: 600, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
 
 describe.each(['cpu', 'wasm'])('tfjsDecoder prefill in chunks on %s', (backend) => {
   let params: Gpt2Params

@@ -26,8 +26,13 @@ export interface DecoderShape {
   readonly contextLength: number
 }
 
-/** Prompts longer than this are prefilled in chunks of this many tokens. */
-export const PREFILL_CHUNK = 64
+/**
+ * Prompts longer than this are prefilled in chunks of this many tokens: long enough that the
+ * products run on many rows at once (GPT-2's 512-token prefill measured 15–25 % faster in
+ * chunks of 256 than of 64, docs/benchmarks.md), short enough that one chunk's intermediates
+ * (freed block by block, nn/block.ts) stay small beside the weights.
+ */
+export const PREFILL_CHUNK = 256
 
 const lastRows = async (logits: tf.Tensor3D): Promise<Float32Array[]> => {
   const [b, t, v] = logits.shape

@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { checkShape } from '../core/errors.js'
+import { scoped } from '../core/scope.js'
 import { causalMask } from '../mask/index.js'
 import { geluErf, geluTanh } from '../nn/activation.js'
 import { attendCached, cacheLength, extendCache, mergeHeads, splitHeads, type KVCache } from '../nn/attention.js'
@@ -169,13 +170,18 @@ export const quantGpt2 = (c: Gpt2Config) => {
     let x = tf.add(quantizedLookup(p.wte, ids), quantizedLookup(p.wpe, tf.range(past, past + t, 1, 'int32'))) as tf.Tensor3D
     const mask = t === 1 ? undefined : causalMask(t, past + t)
     const caches: KVCache[] = []
+    // Each layer in its own scope, as nn/block.ts's stack does: a prefill chunk holds one
+    // layer's intermediates at a time (wasm's heap never shrinks).
     p.h.forEach((l, i) => {
-      const [q, k, v] = tf.split(qdense(normalize(x, l.ln_1.weight, l.ln_1.bias, eps), l.attn.c_attn), 3, -1).map((z) => splitHeads(z, c.n_head))
-      const kv = extendCache(cache?.[i], k, v)
-      caches.push(kv)
-      const a = qdense(mergeHeads(attendCached(q, kv, mask).output as tf.Tensor4D), l.attn.c_proj)
-      const x1 = tf.add(x, a)
-      x = tf.add(x1, qdense(act(qdense(normalize(x1, l.ln_2.weight, l.ln_2.bias, eps), l.mlp.c_fc)), l.mlp.c_proj)) as tf.Tensor3D
+      const out = scoped(() => {
+        const [q, k, v] = tf.split(qdense(normalize(x, l.ln_1.weight, l.ln_1.bias, eps), l.attn.c_attn), 3, -1).map((z) => splitHeads(z, c.n_head))
+        const kv = extendCache(cache?.[i], k, v)
+        const a = qdense(mergeHeads(attendCached(q, kv, mask).output as tf.Tensor4D), l.attn.c_proj)
+        const x1 = tf.add(x, a)
+        return { kv, x: tf.add(x1, qdense(act(qdense(normalize(x1, l.ln_2.weight, l.ln_2.bias, eps), l.mlp.c_fc)), l.mlp.c_proj)) as tf.Tensor3D }
+      })
+      caches.push(out.kv)
+      x = out.x
     })
     const last = t === 1 ? x : tf.slice(x, [0, t - 1, 0], [b, 1, e])
     const hidden = normalize(last, p.ln_f.weight, p.ln_f.bias, eps)
