@@ -105,7 +105,7 @@ async function measureAttention() {
   const k = tf.tensor(normal(key(6), h * context * d), [1, h, context, d])
   const v = tf.tensor(normal(key(7), h * context * d), [1, h, context, d])
   const ops = () => tf.tidy(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d)), -1), v))
-  const kernel = () => attendOneQueryWebGpu(q, [{ k, v }])
+  const kernel = () => attendOneQueryWebGpu(q, k, v, context)
   const time = async (f) => {
     const ts = []
     for (let i = 0; i < 30; i++) {

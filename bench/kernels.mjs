@@ -5,19 +5,20 @@
 //
 //   npm run build && node bench/kernels.mjs [--reps 60] [--json]
 //
-// Shapes: GPT-2 124M decoding at 64 and 512 positions (1 row, 12 heads of 64, the cache in two
-// parts as nn/attention.ts keeps it past 64 positions); Mini-GPT's 1,000 names at a middle step
-// (~700 rows, 4 heads of 16, 10 positions, 256 hidden features).
+// Shapes: GPT-2 124M decoding at 64 and 512 positions (1 row, 12 heads of 64, a cache buffer with
+// room to spare as nn/kv-cache.ts keeps it) and a prefill chunk of 64 causal queries; Mini-GPT's
+// 1,000 names at a middle step (~700 rows, 4 heads of 16, 10 positions, 256 hidden features).
 //
 // Then the attention kernel of kernels.wat's two builds, relaxed SIMD (fused multiply-adds)
 // against plain SIMD, called directly on a memory of their own, interleaved — where the
 // runtime has relaxed SIMD (Node 22+; Node 20 with --experimental-wasm-relaxed-simd).
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, key, normal, simdKernelsActive } from '../dist/index.js'
-import { attendOneQuery } from '../dist/backend/simd/attend-one-query.js'
+import { attendKernel } from '../dist/backend/simd/attend.js'
 import { geluErfKernel } from '../dist/backend/simd/gelu-erf.js'
 import { layerNormKernel } from '../dist/backend/simd/layer-norm.js'
-import { concat2 } from '../dist/backend/simd/concat-blocks.js'
+import { writeInPlace } from '../dist/backend/simd/cache-blocks.js'
+import { causalMask } from '../dist/mask/index.js'
 import { gatherRowsKernel } from '../dist/backend/simd/gather-rows.js'
 import { hasRelaxedSimd, simdKernelsOn } from '../dist/backend/simd/module.js'
 import { machine, median, table } from './util.mjs'
@@ -43,19 +44,12 @@ const randn = (shape, scale = 1) =>
 
 // The tfjs ops each kernel replaces (as src/nn writes them).
 const ops = {
-  attend: (q, parts) => {
-    const d = q.shape[3]
-    const products = parts.map(({ k }) => tf.matMul(q, k, false, true))
-    const w = tf.softmax(tf.mul(products.length === 1 ? products[0] : tf.concat(products, -1), 1 / Math.sqrt(d)), -1)
-    const per =
-      parts.length === 1
-        ? [w]
-        : tf.split(
-            w,
-            parts.map(({ k }) => k.shape[2]),
-            -1,
-          )
-    return per.map((x, i) => tf.matMul(x, parts[i].v)).reduce((a, b) => tf.add(a, b))
+  // softmax(q·Kᵀ/√d + mask)·V over the first `length` positions of the buffers k, v.
+  attend: (q, k, v, length, causal) => {
+    const [b, h, , d] = k.shape
+    const [kk, vv] = [k, v].map((t) => (length === t.shape[2] ? t : tf.slice(t, [0, 0, 0, 0], [b, h, length, d])))
+    const s = tf.mul(tf.matMul(q, kk, false, true), 1 / Math.sqrt(d))
+    return tf.matMul(tf.softmax(causal ? tf.add(s, causalMask(q.shape[2], length)) : s, -1), vv)
   },
   gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)),
   layerNorm: (x, w, b, eps) => {
@@ -65,14 +59,16 @@ const ops = {
 }
 
 const cases = []
-const attendCase = (name, rows, heads, lengths, d) => {
-  const q = randn([rows, heads, 1, d])
-  const parts = lengths.map((t) => ({ k: randn([rows, heads, t, d]), v: randn([rows, heads, t, d]) }))
-  cases.push({ kernel: 'attention, one query', shape: name, simd: () => attendOneQuery(q, parts), ops: () => ops.attend(q, parts) })
+const attendCase = (kernel, name, rows, heads, queries, length, room, d) => {
+  const q = randn([rows, heads, queries, d])
+  const [k, v] = [0, 1].map(() => randn([rows, heads, length + room, d]))
+  const causal = queries > 1
+  cases.push({ kernel, shape: name, simd: () => attendKernel(q, k, v, length, causal), ops: () => ops.attend(q, k, v, length, causal) })
 }
-attendCase('GPT-2 @ 64: 12 heads × 64 positions × 64', 1, 12, [64], 64)
-attendCase('GPT-2 @ 512: 12 heads × (448 + 63) positions × 64', 1, 12, [448, 63], 64)
-attendCase('Mini-GPT: 700 rows × 4 heads × 10 positions × 16', 700, 4, [10], 16)
+attendCase('attention, one query', 'GPT-2 @ 64: 12 heads × 64 positions (+ 16 room) × 64', 1, 12, 1, 64, 16, 64)
+attendCase('attention, one query', 'GPT-2 @ 512: 12 heads × 512 positions (+ 64 room) × 64', 1, 12, 1, 512, 64, 64)
+attendCase('attention, one query', 'Mini-GPT: 700 rows × 4 heads × 10 positions (+ 8 room) × 16', 700, 4, 1, 10, 8, 16)
+attendCase('attention, 64 causal queries', 'GPT-2 prefill chunk: 12 heads × 64 queries over 512 positions × 64', 1, 12, 64, 512, 64, 64)
 {
   const x = randn([700, 1, 256], 2)
   cases.push({ kernel: 'GELU (erf)', shape: 'Mini-GPT: 700 × 256', simd: () => geluErfKernel(x), ops: () => ops.gelu(x) })
@@ -90,11 +86,14 @@ for (const [shape, rows, d] of [
 }
 {
   const cache = randn([700, 4, 10, 16])
+  const buffer = randn([700, 4, 18, 16])
   const step = randn([700, 4, 1, 16])
-  cases.push({ kernel: 'cache append (concat)', shape: 'Mini-GPT: 700 × 4 × (10 + 1) × 16', simd: () => concat2(cache, step, 2), ops: () => tf.concat([cache, step], 2) })
+  // The in-place write returns a handle on the buffer, which `once` disposes (the buffer stays).
+  cases.push({ kernel: 'cache append', shape: 'Mini-GPT: 700 × 4 × (10 + 1) × 16', simd: () => writeInPlace(buffer, step, 10), ops: () => tf.concat([cache, step], 2) })
   const gpt = randn([1, 12, 40, 64])
+  const gptBuffer = randn([1, 12, 60, 64])
   const one = randn([1, 12, 1, 64])
-  cases.push({ kernel: 'cache append (concat)', shape: 'GPT-2: 12 × (40 + 1) × 64', simd: () => concat2(gpt, one, 2), ops: () => tf.concat([gpt, one], 2) })
+  cases.push({ kernel: 'cache append', shape: 'GPT-2: 12 × (40 + 1) × 64', simd: () => writeInPlace(gptBuffer, one, 40), ops: () => tf.concat([gpt, one], 2) })
   const rows = Array.from({ length: 350 }, (_, i) => (i * 7) % 700)
   const ids = tf.tensor1d(rows, 'int32')
   cases.push({
@@ -117,10 +116,11 @@ const results = []
 for (const c of cases) {
   const a = c.simd()
   const b = c.ops()
-  let diff = 0
+  // (A cache append's result is the buffer, with room past the positions: no element-wise comparison.)
+  let diff = a.size === b.size ? 0 : Number.NaN
   const av = a.dataSync()
   const bv = b.dataSync()
-  for (let i = 0; i < av.length; i++) diff = Math.max(diff, Math.abs(av[i] - bv[i]))
+  for (let i = 0; i < av.length && a.size === b.size; i++) diff = Math.max(diff, Math.abs(av[i] - bv[i]))
   tf.dispose([a, b])
   const simd = []
   const viaOps = []
@@ -136,7 +136,7 @@ for (const c of cases) {
     'SIMD kernel (ms)': s.toFixed(3),
     'tfjs ops (ms)': o.toFixed(3),
     'speed-up': `${(o / s).toFixed(1)}×`,
-    'max |difference|': diff.toExponential(1),
+    'max |difference|': Number.isNaN(diff) ? '—' : diff.toExponential(1),
   })
   process.stderr.write(`${c.kernel}, ${c.shape}: ${s.toFixed(3)} vs ${o.toFixed(3)} ms\n`)
 }
@@ -147,10 +147,11 @@ if (hasRelaxedSimd()) {
   const memory = new WebAssembly.Memory({ initial: 256 })
   const builds = { relaxed: simdKernelsOn(memory, 'relaxed'), plain: simdKernelsOn(memory, 'plain') }
   const f32 = new Float32Array(memory.buffer)
-  for (const [shape, blocks, len1, len2, d] of [
-    ['GPT-2 @ 64: 12 heads × 64 positions × 64', 12, 64, 0, 64],
-    ['GPT-2 @ 512: 12 heads × (448 + 63) positions × 64', 12, 448, 63, 64],
-    ['Mini-GPT: 700 rows × 4 heads × 10 positions × 16', 2800, 10, 0, 16],
+  for (const [shape, blocks, tq, len, d] of [
+    ['GPT-2 @ 64: 12 heads × 64 positions × 64', 12, 1, 64, 64],
+    ['GPT-2 @ 512: 12 heads × 512 positions × 64', 12, 1, 512, 64],
+    ['GPT-2 prefill chunk: 12 heads × 64 causal queries over 512 positions × 64', 12, 64, 512, 64],
+    ['Mini-GPT: 700 rows × 4 heads × 10 positions × 16', 2800, 1, 10, 16],
   ]) {
     let at = 0
     const put = (n) => {
@@ -159,9 +160,9 @@ if (hasRelaxedSimd()) {
       at += n + 4
       return offset
     }
-    const [q, k1, v1, k2, v2, scratch] = [blocks * d, blocks * len1 * d, blocks * len1 * d, blocks * len2 * d, blocks * len2 * d, len1 + len2 + 4].map(put)
-    const outs = { relaxed: put(blocks * d), plain: put(blocks * d) }
-    const call = (b) => builds[b].attend_one_query(q, k1, v1, len1, k2, v2, len2, blocks, d, 1 / Math.sqrt(d), scratch, outs[b])
+    const [q, k, v, scratch] = [blocks * tq * d, blocks * len * d, blocks * len * d, 4 * (len + 4)].map(put)
+    const outs = { relaxed: put(blocks * tq * d), plain: put(blocks * tq * d) }
+    const call = (b) => builds[b].attend(q, k, v, len, len, tq, tq > 1 ? 1 : 0, blocks, d, 1 / Math.sqrt(d), scratch, outs[b])
     const time = (b) => {
       const t0 = performance.now()
       for (let i = 0; i < 10; i++) call(b)
@@ -170,7 +171,7 @@ if (hasRelaxedSimd()) {
     call('relaxed')
     call('plain')
     let diff = 0
-    for (let i = 0; i < blocks * d; i++) diff = Math.max(diff, Math.abs(f32[outs.relaxed / 4 + i] - f32[outs.plain / 4 + i]))
+    for (let i = 0; i < blocks * tq * d; i++) diff = Math.max(diff, Math.abs(f32[outs.relaxed / 4 + i] - f32[outs.plain / 4 + i]))
     const ms = { relaxed: [], plain: [] }
     for (let r = 0; r < reps; r++) {
       ms.relaxed.push(time('relaxed'))

@@ -106,7 +106,7 @@ export const timeGreedyDecode = async (decoder, prompt, steps) => {
     decoder.release(out.cache)
     out = next
   }
-  const finalLength = out.cache[0]?.k?.shape?.[2]
+  const finalLength = out.cache[0]?.length ?? out.cache[0]?.k?.shape?.[2] // a KVCache's positions (its buffers may have room for more)
   decoder.release(out.cache)
   return { prefillSeconds, stepSeconds, finalLength }
 }

@@ -46,7 +46,7 @@ describe('the relaxed kernels module', () => {
   })
 })
 
-describe.skipIf(!hasRelaxedSimd())('relaxed vs plain attend_one_query (runtimes with relaxed SIMD)', () => {
+describe.skipIf(!hasRelaxedSimd())('relaxed vs plain attend (runtimes with relaxed SIMD)', () => {
   const memory = new WebAssembly.Memory({ initial: 64 })
   const relaxed = simdKernelsOn(memory, 'relaxed')
   const plain = simdKernelsOn(memory, 'plain')
@@ -55,12 +55,13 @@ describe.skipIf(!hasRelaxedSimd())('relaxed vs plain attend_one_query (runtimes 
     [
       fc.integer({ min: 1, max: 4 }), // blocks
       fc.integer({ min: 1, max: 20 }).map((n) => 4 * n), // d, a multiple of 4 (up to 80: both the 16- and 4-wide loops)
-      fc.integer({ min: 1, max: 40 }), // len1
-      fc.integer({ min: 0, max: 40 }), // len2
+      fc.integer({ min: 1, max: 6 }), // queries
+      fc.integer({ min: 0, max: 40 }), // positions before them
+      fc.boolean(), // causal
       fc.integer({ min: 0, max: 2 ** 31 }),
     ],
     { numRuns: 60 },
-  )('outputs agree within 1e-5 · max(1, |out|)', (blocks, d, len1, len2, seed) => {
+  )('outputs agree within 1e-5 · max(1, |out|)', (blocks, d, tq, past, causal, seed) => {
     if (relaxed === null || plain === null) throw new Error('both builds should instantiate here')
     const f32 = new Float32Array(memory.buffer)
     let at = 0
@@ -70,20 +71,19 @@ describe.skipIf(!hasRelaxedSimd())('relaxed vs plain attend_one_query (runtimes 
       at += xs.length + 4
       return offset
     }
+    const len = past + tq
     const draw = (i: number, n: number) => normal(key(seed + i), n)
-    const q = put(draw(0, blocks * d))
-    const k1 = put(draw(1, blocks * len1 * d))
-    const v1 = put(draw(2, blocks * len1 * d))
-    const k2 = put(draw(3, blocks * len2 * d))
-    const v2 = put(draw(4, blocks * len2 * d))
-    const scratch = put(new Float32Array(len1 + len2 + 4))
-    const out1 = put(new Float32Array(blocks * d))
-    const out2 = put(new Float32Array(blocks * d))
+    const q = put(draw(0, blocks * tq * d))
+    const k = put(draw(1, blocks * len * d))
+    const v = put(draw(2, blocks * len * d))
+    const scratch = put(new Float32Array(4 * (len + 4)))
+    const out1 = put(new Float32Array(blocks * tq * d))
+    const out2 = put(new Float32Array(blocks * tq * d))
     const scale = 1 / Math.sqrt(d)
-    relaxed.attend_one_query(q, k1, v1, len1, k2, v2, len2, blocks, d, scale, scratch, out1)
-    plain.attend_one_query(q, k1, v1, len1, k2, v2, len2, blocks, d, scale, scratch, out2)
-    const a = f32.subarray(out1 / 4, out1 / 4 + blocks * d)
-    const b = f32.subarray(out2 / 4, out2 / 4 + blocks * d)
+    relaxed.attend(q, k, v, len, len, tq, causal ? 1 : 0, blocks, d, scale, scratch, out1)
+    plain.attend(q, k, v, len, len, tq, causal ? 1 : 0, blocks, d, scale, scratch, out2)
+    const a = f32.subarray(out1 / 4, out1 / 4 + blocks * tq * d)
+    const b = f32.subarray(out2 / 4, out2 / 4 + blocks * tq * d)
     for (let i = 0; i < a.length; i++) {
       expect(Number.isFinite(a[i])).toBe(true)
       expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(b[i])))

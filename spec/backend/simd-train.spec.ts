@@ -15,7 +15,6 @@ import { dropoutKernel } from '../../src/backend/simd/dropout-mask.js'
 import { geluErfKernel, geluErfWithGradKernel } from '../../src/backend/simd/gelu-erf.js'
 import { layerNormKernel } from '../../src/backend/simd/layer-norm.js'
 import { layerNormWithGradKernel } from '../../src/backend/simd/layer-norm-grad.js'
-import { transposeKernel } from '../../src/backend/simd/transpose.js'
 import { TRAIN_WASM_BASE64 } from '../../src/backend/simd/train-wasm.js'
 import { key, normal } from '../../src/core/key.js'
 import { causalMask } from '../../src/mask/index.js'
@@ -368,25 +367,4 @@ describe('scatterAddRowsKernel', () => {
     expect(tf.memory().numTensors).toBe(before)
     tf.dispose([x, ids])
   })
-})
-
-describe('transposeKernel', () => {
-  beforeAll(async () => {
-    await initBackend('wasm')
-  })
-
-  test.prop([fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 10_000 })], { numRuns: 60 })(
-    'equals tf.transpose exactly (sizes not multiples of 4 included)',
-    (rows, cols, seed) => {
-      const x = randn(seed, [rows, cols]) as tf.Tensor2D
-      const before = tf.memory().numTensors
-      const got = transposeKernel(x)!
-      const want = tf.transpose(x)
-      expect(got.shape).toEqual([cols, rows])
-      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
-      tf.dispose([got, want])
-      expect(tf.memory().numTensors).toBe(before)
-      x.dispose()
-    },
-  )
 })

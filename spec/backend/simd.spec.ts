@@ -7,14 +7,15 @@ import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
-import { attendOneQuery } from '../../src/backend/simd/attend-one-query.js'
-import { concat2 } from '../../src/backend/simd/concat-blocks.js'
+import { attendKernel } from '../../src/backend/simd/attend.js'
+import { copyInto, selectInto, splitHeadsKernel, writeInPlace } from '../../src/backend/simd/cache-blocks.js'
 import { geluErfKernel } from '../../src/backend/simd/gelu-erf.js'
+import { geluTanhKernel } from '../../src/backend/simd/gelu-tanh.js'
+import { transpose2dKernel } from '../../src/backend/simd/transpose.js'
 import { gatherRowsKernel } from '../../src/backend/simd/gather-rows.js'
 import { layerNormKernel } from '../../src/backend/simd/layer-norm.js'
 import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
 import { key, normal } from '../../src/core/key.js'
-import { scaledDotProductAttention } from '../../src/nn/attention.js'
 // @ts-expect-error: a build script without type declarations
 import { assemble, source, WAT, OUT } from '../../scripts/kernels.mjs'
 
@@ -36,81 +37,170 @@ describe('the kernels module', () => {
   })
 })
 
-describe('attendOneQuery (one query position over one or two cache parts)', () => {
+/**
+ * softmax(scale·q·Kᵀ)·V in float64 on the host, for q [blocks, tq, d] and k, v [blocks, cap, d]
+ * (as flat arrays) over the first `len` positions, query i seeing keys 0 … len − tq + i when causal.
+ */
+const attention64 = (q: Float32Array, k: Float32Array, v: Float32Array, blocks: number, tq: number, cap: number, len: number, d: number, causal: boolean): Float64Array => {
+  const out = new Float64Array(blocks * tq * d)
+  const scale = 1 / Math.sqrt(d)
+  for (let b = 0; b < blocks; b++) {
+    for (let i = 0; i < tq; i++) {
+      const n = causal ? len - tq + i + 1 : len
+      const s = Array.from({ length: n }, (_, t) => {
+        let dot = 0
+        for (let f = 0; f < d; f++) dot += q[(b * tq + i) * d + f] * k[(b * cap + t) * d + f]
+        return dot * scale
+      })
+      const m = Math.max(...s)
+      const e = s.map((x) => Math.exp(x - m))
+      const z = e.reduce((a, x) => a + x, 0)
+      for (let f = 0; f < d; f++) {
+        let acc = 0
+        for (let t = 0; t < n; t++) acc += e[t] * v[(b * cap + t) * d + f]
+        out[(b * tq + i) * d + f] = acc / z
+      }
+    }
+  }
+  return out
+}
+
+describe('attendKernel (queries over a cache that may have room to spare, causal or not)', () => {
   beforeAll(async () => {
     await initBackend('wasm')
   })
 
-  /** The same attention by tfjs ops: a zero mask keeps scaledDotProductAttention off the kernel. */
-  const byOps = (q: tf.Tensor4D, parts: { k: tf.Tensor; v: tf.Tensor }[]) =>
-    tf.tidy(() => {
-      const k =
-        parts.length === 1
-          ? parts[0].k
-          : tf.concat(
-              parts.map((p) => p.k),
-              2,
-            )
-      const v =
-        parts.length === 1
-          ? parts[0].v
-          : tf.concat(
-              parts.map((p) => p.v),
-              2,
-            )
-      return scaledDotProductAttention(q, k, v, tf.zeros([1, k.shape[2] as number])).output
-    })
-
   test.prop(
     [
-      fc.integer({ min: 1, max: 3 }),
-      fc.integer({ min: 1, max: 4 }),
-      fc.constantFrom(4, 8, 16, 20, 36, 64), // 16 features at a time, then 4
-      fc.integer({ min: 1, max: 40 }),
-      fc.integer({ min: 0, max: 9 }),
+      fc.integer({ min: 1, max: 3 }), // batch
+      fc.integer({ min: 1, max: 3 }), // heads
+      fc.constantFrom(4, 8, 12, 16, 20, 36, 64), // d: 8 features at a time in the weighted sums, then 4
+      fc.integer({ min: 1, max: 11 }), // queries: groups of four, then one at a time
+      fc.integer({ min: 0, max: 30 }), // cached positions before the queries
+      fc.integer({ min: 0, max: 5 }), // room to spare
+      fc.boolean(),
       fc.constantFrom(0.1, 1, 4),
       fc.integer({ min: 0, max: 10_000 }),
     ],
-    { numRuns: 40 },
-  )('equals softmax(q·Kᵀ/√d)·V by tfjs ops, to float32 rounding', (b, h, d, len1, len2, scale, seed) => {
+    { numRuns: 80 },
+  )('equals softmax(q·Kᵀ/√d)·V in float64 over the first `length` positions, to float32 rounding', (b, h, d, tq, past, room, causal, scale, seed) => {
+    const len = past + tq
+    const cap = len + room
     const before = tf.memory().numTensors
-    const q = randn(seed, [b, h, 1, d], scale) as tf.Tensor4D
-    const parts = [{ k: randn(seed + 1, [b, h, len1, d], scale), v: randn(seed + 2, [b, h, len1, d]) }]
-    if (len2 > 0) parts.push({ k: randn(seed + 3, [b, h, len2, d], scale), v: randn(seed + 4, [b, h, len2, d]) })
-    const got = attendOneQuery(q, parts)
+    const q = randn(seed, [b, h, tq, d], scale) as tf.Tensor4D
+    const k = randn(seed + 1, [b, h, cap, d], scale) as tf.Tensor4D
+    const v = randn(seed + 2, [b, h, cap, d]) as tf.Tensor4D
+    const got = attendKernel(q, k, v, len, causal)
     expect(got).toBeDefined()
-    const want = byOps(q, parts)
-    expect(got!.shape).toEqual([b, h, 1, d])
+    expect(got!.shape).toEqual([b, h, tq, d])
+    const want = attention64(q.dataSync() as Float32Array, k.dataSync() as Float32Array, v.dataSync() as Float32Array, b * h, tq, cap, len, d, causal)
     const g = got!.dataSync()
-    const w = want.dataSync()
-    for (let i = 0; i < w.length; i++) expect(Math.abs(g[i] - w[i])).toBeLessThan(2e-6 * (1 + Math.abs(w[i])) * Math.max(1, scale * scale))
-    tf.dispose([q, got!, want, ...parts.flatMap((p) => [p.k, p.v])])
+    for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i])).toBeLessThan(2e-6 * (1 + Math.abs(want[i])) * Math.max(1, scale * scale))
+    tf.dispose([q, k, v, got!])
     expect(tf.memory().numTensors).toBe(before)
   })
 
-  it('gives a far-ahead score all the weight, and equal scores the mean of the values', () => {
+  it('gives a far-ahead score all the weight, equal scores the mean, and a causal first query its own value exactly', () => {
     // Scores 0, 100, -100 (keys e·s, query e): softmax ≈ [e^-100, 1, e^-200] — the output is v[1].
     const q = tf.tensor4d([1, 0, 0, 0], [1, 1, 1, 4])
     const k = tf.tensor4d([0, 0, 0, 0, 200, 0, 0, 0, -200, 0, 0, 0], [1, 1, 3, 4])
     const v = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [1, 1, 3, 4])
-    const far = attendOneQuery(q, [{ k, v }])!
+    const far = attendKernel(q, k, v, 3, false)!
     expect(Array.from(far.dataSync())).toEqual([5, 6, 7, 8])
-    const flat = attendOneQuery(q, [{ k: tf.zerosLike(k), v }])!
+    const zeros = tf.zerosLike(k)
+    const flat = attendKernel(q, zeros, v, 3, false)!
     Array.from(flat.dataSync()).forEach((x, i) => expect(x).toBeCloseTo([5, 6, 7, 8][i], 5))
-    tf.dispose([q, k, v, far, flat])
+    // Four causal queries over the same four positions (the grouped path): query i sees keys
+    // 0 … i, so the first reads v[0] alone, however large the hidden scores are.
+    const q4 = tf.tensor4d(
+      Array.from({ length: 16 }, () => 1),
+      [1, 1, 4, 4],
+    )
+    const k4 = tf.tensor4d([...[0, 0, 0, 0], ...[50, 50, 50, 50], ...[80, 80, 80, 80], ...[90, 90, 90, 90]], [1, 1, 4, 4])
+    const v4 = tf.tensor4d(
+      Array.from({ length: 16 }, (_, i) => i),
+      [1, 1, 4, 4],
+    )
+    const causal = attendKernel(q4, k4, v4, 4, true)!.arraySync()[0][0]
+    expect(causal[0]).toEqual([0, 1, 2, 3])
+    expect(causal[3]).toEqual([12, 13, 14, 15])
+    tf.dispose([q, k, v, far, zeros, flat, q4, k4, v4])
   })
 
-  it('does not apply to a head size that is not a multiple of 4, nor to another backend', async () => {
+  it('does not apply to a head size that is not a multiple of 4, a length past the room, too few keys for causal queries, nor to another backend', async () => {
     const q = tf.zeros([1, 1, 1, 6]) as tf.Tensor4D
-    const kv = tf.zeros([1, 1, 3, 6])
-    expect(attendOneQuery(q, [{ k: kv, v: kv }])).toBeUndefined()
-    tf.dispose([q, kv])
+    const kv = tf.zeros([1, 1, 3, 6]) as tf.Tensor4D
+    expect(attendKernel(q, kv, kv, 3, false)).toBeUndefined()
+    const q2 = tf.zeros([1, 1, 2, 4]) as tf.Tensor4D
+    const kv2 = tf.zeros([1, 1, 3, 4]) as tf.Tensor4D
+    expect(attendKernel(q2, kv2, kv2, 4, false)).toBeUndefined()
+    expect(attendKernel(q2, kv2, kv2, 1, true)).toBeUndefined()
+    expect(attendKernel(q2, kv2, kv2, 0, false)).toBeUndefined()
+    tf.dispose([q, kv, q2, kv2])
     await initBackend('cpu')
     const q4 = tf.zeros([1, 1, 1, 4]) as tf.Tensor4D
-    const kv4 = tf.zeros([1, 1, 3, 4])
-    expect(attendOneQuery(q4, [{ k: kv4, v: kv4 }])).toBeUndefined()
+    const kv4 = tf.zeros([1, 1, 3, 4]) as tf.Tensor4D
+    expect(attendKernel(q4, kv4, kv4, 3, false)).toBeUndefined()
     tf.dispose([q4, kv4])
     await initBackend('wasm')
+  })
+})
+
+describe('the cache kernels (writeInPlace, copyInto, selectInto)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  /** Positions of a [B, H, T, d] array as nested plain arrays. */
+  const blocks = (t: tf.Tensor4D) => t.arraySync()
+
+  test.prop(
+    [
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 3 }),
+    ],
+    {
+      numRuns: 40,
+    },
+  )('copy positions per (batch, head) block, as slicing and concatenating by tfjs ops', (b, h, d, length, n, room) => {
+    const before = tf.memory().numTensors
+    const capacity = length + n + room
+    const old = tf.tensor4d(
+      Array.from({ length: b * h * capacity * d }, (_, i) => i + 1),
+      [b, h, capacity, d],
+    )
+    const x = tf.tensor4d(
+      Array.from({ length: b * h * n * d }, (_, i) => -(i + 1)),
+      [b, h, n, d],
+    )
+    const want = tf.tidy(() => blocks(tf.concat([tf.slice(old, [0, 0, 0, 0], [b, h, length, d]), x], 2) as tf.Tensor4D))
+    // copyInto: a new buffer of the old positions then x; its room past them is unspecified.
+    const copied = copyInto(old, length, x, capacity)
+    expect(copied.shape).toEqual([b, h, capacity, d])
+    expect(blocks(copied).map((bb) => bb.map((hh) => hh.slice(0, length + n)))).toEqual(want)
+    const fresh = copyInto(undefined, 0, x, n + room)
+    expect(blocks(fresh).map((bb) => bb.map((hh) => hh.slice(0, n)))).toEqual(blocks(x))
+    // writeInPlace: the same buffer, x written after `length`, every other position unchanged.
+    const oldValues = blocks(old)
+    const written = writeInPlace(old, x, length)
+    expect(written.dataId).toBe(old.dataId)
+    const after = blocks(old)
+    expect(after.map((bb) => bb.map((hh) => hh.slice(0, length + n)))).toEqual(want)
+    expect(after.map((bb) => bb.map((hh) => hh.slice(length + n)))).toEqual(oldValues.map((bb) => bb.map((hh) => hh.slice(length + n))))
+    // Disposing the returned handle leaves the buffer alive.
+    written.dispose()
+    expect(blocks(old)).toEqual(after)
+    // selectInto: rows (repeats, any order) of the first `length + n` positions.
+    const rows = Array.from({ length: b + 1 }, (_, i) => (i * 2 + 1) % b)
+    const picked = selectInto(old, rows, length + n, capacity + 1)
+    expect(picked.shape).toEqual([rows.length, h, capacity + 1, d])
+    expect(blocks(picked).map((bb) => bb.map((hh) => hh.slice(0, length + n)))).toEqual(rows.map((r) => want[r]))
+    tf.dispose([old, x, copied, fresh, picked])
+    expect(tf.memory().numTensors).toBe(before)
   })
 })
 
@@ -173,43 +263,107 @@ describe('geluErfKernel', () => {
   })
 })
 
-describe('concat2 (two tensors along one axis)', () => {
+describe('splitHeadsKernel (a fused projection split into parts and heads)', () => {
   beforeAll(async () => {
     await initBackend('wasm')
   })
 
-  test.prop(
-    [fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 0, max: 4 }), fc.constantFrom('float32' as const, 'int32' as const)],
-    { numRuns: 60 },
-  )('equals tf.concat for any rank, axis and dtype (and falls back to it for an empty part)', (shape, axisSeed, extra, dtype) => {
-    const axis = axisSeed % shape.length
-    const bShape = shape.map((n, i) => (i === axis ? extra : n))
-    const a = tf.tensor(
-      Array.from({ length: tf.util.sizeFromShape(shape) }, (_, i) => i + 1),
-      shape,
-      dtype,
-    )
-    const b = tf.tensor(
-      Array.from({ length: tf.util.sizeFromShape(bShape) }, (_, i) => -(i + 1)),
-      bShape,
-      dtype,
-    )
+  test.prop([fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 })], {
+    numRuns: 40,
+  })('equals tf.split along the last axis, then [B, T, H, d] → [B, H, T, d] by a transpose, for each part', (b, t, parts, heads, d) => {
     const before = tf.memory().numTensors
-    const got = concat2(a, b, axis)
-    const want = tf.concat([a, b], axis)
-    expect(got.shape).toEqual(want.shape)
-    expect(got.dtype).toBe(dtype)
-    expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
-    tf.dispose([got, want])
+    const x = tf.tensor3d(
+      Array.from({ length: b * t * parts * heads * d }, (_, i) => i),
+      [b, t, parts * heads * d],
+    )
+    const got = splitHeadsKernel(x, parts, heads)!
+    expect(got.length).toBe(parts)
+    tf.split(x, parts, -1).forEach((p, i) => {
+      const want = tf.tidy(() => tf.transpose(tf.reshape(p, [b, t, heads, d]), [0, 2, 1, 3]).arraySync())
+      expect(got[i].shape).toEqual([b, heads, t, d])
+      expect(got[i].arraySync()).toEqual(want)
+      p.dispose()
+    })
+    tf.dispose([x, ...got])
     expect(tf.memory().numTensors).toBe(before)
-    tf.dispose([a, b])
   })
 
-  it('refuses parts whose other axes differ, as tf.concat does', () => {
-    const a = tf.zeros([2, 3])
-    const b = tf.zeros([3, 3])
-    expect(() => concat2(a, b, 1)).toThrow()
-    tf.dispose([a, b])
+  it('declines sizes that do not divide', () => {
+    const x = tf.zeros([1, 2, 10]) as tf.Tensor3D
+    expect(splitHeadsKernel(x, 3, 1)).toBeUndefined()
+    expect(splitHeadsKernel(x, 2, 3)).toBeUndefined()
+    x.dispose()
+  })
+})
+
+describe('geluTanhKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  it('is within 5e-7·(1 + |x|) of ½x(1 + tanh(√(2/π)(x + 0.044715x³))) in float64, over [-12, 12] and at the edges', () => {
+    const xs = Float32Array.from([...Array.from({ length: 24_001 }, (_, i) => -12 + i * 0.001), 0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 40, -40, 1e10, -1e10, 3e38, -3e38])
+    const exact = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))
+    for (const n of [xs.length, 1, 2, 3, 5]) {
+      const x = tf.tensor1d(xs.subarray(0, n))
+      const y = geluTanhKernel(x)!
+      const got = y.dataSync()
+      for (let i = 0; i < n; i++) expect(Math.abs(got[i] - exact(xs[i])), `x = ${xs[i]}`).toBeLessThanOrEqual(5e-7 * (1 + Math.abs(xs[i])))
+      tf.dispose([x, y])
+    }
+  })
+
+  it('keeps the shape, passes NaN through, and does not apply to int32 or on cpu', async () => {
+    const x = tf.tensor3d([1, NaN, -1, 2, 0, 3], [1, 2, 3])
+    const y = geluTanhKernel(x)!
+    expect(y.shape).toEqual([1, 2, 3])
+    expect(Number.isNaN(y.dataSync()[1])).toBe(true)
+    const ints = tf.tensor1d([1, 2], 'int32')
+    expect(geluTanhKernel(ints)).toBeUndefined()
+    tf.dispose([x, y, ints])
+    await initBackend('cpu')
+    const c = tf.tensor1d([1])
+    expect(geluTanhKernel(c)).toBeUndefined()
+    c.dispose()
+    await initBackend('wasm')
+  })
+})
+
+describe('transpose2dKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop([fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 150 }), fc.constantFrom('float32' as const, 'int32' as const)], { numRuns: 60 })(
+    'equals tf.transpose for any shape (4×4 tiles, bands of 8 columns, the remainders one at a time) and both 4-byte dtypes',
+    (rows, cols, dtype) => {
+      const before = tf.memory().numTensors
+      const x = tf.tensor2d(
+        Array.from({ length: rows * cols }, (_, i) => (dtype === 'int32' ? i - 7 : i * 0.5 - 3.25)),
+        [rows, cols],
+        dtype,
+      )
+      const got = transpose2dKernel(x)!
+      const want = tf.transpose(x)
+      expect(got.shape).toEqual([cols, rows])
+      expect(got.dtype).toBe(dtype)
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
+      tf.dispose([x, got, want])
+      expect(tf.memory().numTensors).toBe(before)
+    },
+  )
+
+  it('does not apply to other ranks, bool, or on cpu', async () => {
+    const x = tf.zeros([2, 3, 4]) as unknown as tf.Tensor2D
+    expect(transpose2dKernel(x)).toBeUndefined()
+    const b = tf.tensor2d([true, false], [1, 2], 'bool')
+    expect(transpose2dKernel(b)).toBeUndefined()
+    tf.dispose([x, b])
+    await initBackend('cpu')
+    const c = tf.zeros([2, 2]) as tf.Tensor2D
+    expect(transpose2dKernel(c)).toBeUndefined()
+    c.dispose()
+    await initBackend('wasm')
   })
 })
 

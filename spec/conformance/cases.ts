@@ -188,9 +188,9 @@ const primitives: readonly ConformanceCase[] = [
     () => [data(key(18), [2, 3, 6, 8]), data(key(19), [2, 3, 6, 8]), data(key(20), [2, 3, 6, 8])],
   ),
   forwardAndGrad(
-    'attention of one query over a two-part cache',
-    (q, k1, v1, k2, v2) => attendCached(q, { k: k1 as tf.Tensor4D, v: v1 as tf.Tensor4D, recent: { k: k2 as tf.Tensor4D, v: v2 as tf.Tensor4D } }).output,
-    () => [data(key(21), [2, 4, 1, 16]), data(key(22), [2, 4, 70, 16]), data(key(23), [2, 4, 70, 16]), data(key(24), [2, 4, 5, 16]), data(key(25), [2, 4, 5, 16])],
+    'attention of two queries over a cache with room to spare (causal)',
+    (q, k, v) => attendCached(q, { k: k as tf.Tensor4D, v: v as tf.Tensor4D, length: 70 }, causalMask(2, 70)).output,
+    () => [data(key(21), [2, 4, 2, 16]), data(key(22), [2, 4, 75, 16]), data(key(23), [2, 4, 75, 16])],
   ),
   forwardAndGrad(
     'crossEntropy (ignore index 0)',
@@ -215,18 +215,21 @@ const primitives: readonly ConformanceCase[] = [
     () => [data(key(27), [5, 8]), data(key(28), [11, 8])],
   ),
   {
-    name: 'attention of one query over a cache at inference (the decoding kernels)',
+    name: 'attention over a cache at inference (the decoding and prefill kernels)',
     forward: PRIMITIVE,
     gradient: PRIMITIVE_GRAD,
     run: () =>
       read(
         scoped(() => {
-          // Grown one position at a time across RECENT_BLOCK, as decoding does: cache appends and merges.
-          let cache: KVCache | undefined
-          const outs: tf.Tensor[] = []
+          // A prompt of 6 positions, then grown one position at a time past its buffers' room, as
+          // decoding does (written in place, then copied into larger buffers where the backend
+          // writes caches in place); a chunk of 5 causal queries half way.
+          let cache: KVCache = extendCache(undefined, data(key(999), [1, 2, 6, 8]) as tf.Tensor4D, data(key(1999), [1, 2, 6, 8]) as tf.Tensor4D)
+          const outs: tf.Tensor[] = [attendCached(data(key(2999), [1, 2, 6, 8]), cache, causalMask(6)).output]
           for (let t = 0; t < 70; t++) {
-            cache = extendCache(cache, data(key(1000 + t), [1, 2, 1, 8]) as tf.Tensor4D, data(key(2000 + t), [1, 2, 1, 8]) as tf.Tensor4D)
-            if (t % 7 === 6) outs.push(attendCached(data(key(3000 + t), [1, 2, 1, 8]), cache).output)
+            const n = t === 35 ? 5 : 1
+            cache = extendCache(cache, data(key(1000 + t), [1, 2, n, 8]) as tf.Tensor4D, data(key(2000 + t), [1, 2, n, 8]) as tf.Tensor4D)
+            if (t % 7 === 6 || n > 1) outs.push(attendCached(data(key(3000 + t), [1, 2, n, 8]), cache, n > 1 ? causalMask(n, cache.length) : undefined).output)
           }
           return { forward: tf.concat(outs.map((o) => tf.reshape(o, [-1]))) }
         }),

@@ -5,7 +5,7 @@
  * robust in float32.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fc, test } from '@fast-check/vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { geluErf, geluTanh, logSoftmax, softmax } from '../../src/nn/activation.js'
@@ -234,6 +234,60 @@ describe('custom gradients equal tfjs’s own', () => {
       expect(maxAbsDiff(mine, theirs)).toBeLessThan(1e-5)
     })
   })
+})
+
+describe('on wasm (SIMD transposes in the product gradients, the scatter-add embedding gradient), the gradients equal tfjs’s own on cpu', () => {
+  /** f's value and gradients (as nested arrays) for the inputs made by `make`, on a backend. */
+  const on = async (backend: string, make: () => tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor) => {
+    await initBackend(backend)
+    return tf.tidy(() => {
+      const xs = make()
+      const w = randn(777, f(...xs).shape)
+      const grads = tf.grads((...ys: tf.Tensor[]) => tf.sum(tf.mul(f(...ys), w)))(xs)
+      return [f(...xs), ...grads].map((t) => Array.from(t.dataSync()))
+    })
+  }
+  const close = (got: number[][], want: number[][]) =>
+    got.forEach((g, i) => {
+      const scale = Math.max(1, ...want[i].map(Math.abs))
+      g.forEach((x, j) => expect(Math.abs(x - want[i][j]) / scale).toBeLessThan(1e-5))
+    })
+
+  afterAll(async () => {
+    await initBackend('cpu')
+  })
+
+  // Small row counts against wide weights take the (b·dyᵀ)ᵀ form, the others dy·bᵀ.
+  test.prop([dim(9), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.boolean(), seed], RUNS)(
+    'matmul2d and dense vs tf.matMul (+ bias)',
+    async (m, k, n, withBias, s) => {
+      const make = () => [randn(s, [m, k]), randn(s + 1, [k, n]), randn(s + 2, [n])]
+      const mine = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+        withBias ? dense(a as tf.Tensor2D, b as tf.Tensor2D, c as tf.Tensor1D) : tf.add(matmul2d(a as tf.Tensor2D, b as tf.Tensor2D), tf.mul(c, 0))
+      const theirs = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.add(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), withBias ? c : tf.mul(c, 0))
+      close(await on('wasm', make, mine), await on('cpu', make, theirs))
+    },
+  )
+
+  test.prop([fc.integer({ min: 1, max: 300 }), dim(12), dim(4), dim(9), fc.boolean(), seed], RUNS)(
+    'lookup (with and without a padding row) vs tf.gather',
+    async (vocab, d, b, t, withPad, s) => {
+      const pad = withPad ? s % vocab : undefined
+      const make = () => [randn(s, [vocab, d])]
+      const ids = () => randomIds(s + 1, [b, t], vocab)
+      const mine = (table: tf.Tensor) => lookup(table as tf.Tensor2D, ids(), pad)
+      // The padding row's gradient is zero by definition: its rows come from a constant copy of the table.
+      const theirs = (table: tf.Tensor) => {
+        const i = ids()
+        const g = tf.gather(table, i)
+        if (pad === undefined) return g
+        const keep = tf.expandDims(tf.cast(tf.notEqual(i, pad), 'float32'), -1)
+        const constant = tf.gather(tf.tensor(table.dataSync(), table.shape), i)
+        return tf.add(tf.mul(g, keep), tf.mul(constant, tf.sub(1, keep)))
+      }
+      close(await on('wasm', make, mine), await on('cpu', make, theirs))
+    },
+  )
 })
 
 describe('forward values by hand', () => {

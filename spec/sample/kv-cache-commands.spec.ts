@@ -1,5 +1,5 @@
 /**
- * KV-cache decoding equals full recomputation at every step — a model-based test: fast-check
+ * KV-cache decoding equals full recomputation at every step, on cpu and wasm — a model-based test: fast-check
  * generates sequences of commands (start a prompt, feed a token, feed several tokens at once,
  * compare with recomputation) and runs them against the real Mini-GPT with its cache, checking
  * each step's logits against a full forward pass over the whole sequence so far (to 1e-4).
@@ -95,10 +95,12 @@ const commands = fc.commands(
   { maxCommands: 24 },
 )
 
-describe('KV-cache decoding (model-based, fast-check commands)', () => {
+// On wasm the caches are buffers with room, written in place (nn/kv-cache.ts), and the cached
+// path's attention is the SIMD kernel; on cpu they are exact tensors and tfjs ops.
+describe.each(['cpu', 'wasm'])('KV-cache decoding on %s (model-based, fast-check commands)', (backend) => {
   let params: MiniGptParams
   beforeAll(async () => {
-    await initBackend('cpu')
+    await initBackend(backend)
     params = model.init(key(11))
   })
 

@@ -10,7 +10,7 @@ import { EVAL, training } from '../../src/core/layer.js'
 import { foldIn, key } from '../../src/core/key.js'
 import { causalMask } from '../../src/mask/index.js'
 import { contextLength, decoderBlock, miniGpt, type MiniGptConfig, type MiniGptParams } from '../../src/models/minigpt/index.js'
-import { layerNorm, linear, lookup, sinusoidalTable, type KVCache } from '../../src/nn/index.js'
+import { cacheContents, kvCache, layerNorm, linear, lookup, sinusoidalTable, type KVCache } from '../../src/nn/index.js'
 import { tfjsDecoder } from '../../src/models/tfjs-decoder.js'
 import { keyPaddingMask, miniGptUnderTest, type CausalLm, type TokenBatch } from '../../src/testing/index.js'
 
@@ -128,9 +128,10 @@ export const forkedMiniGpt = (
 
 /** Keeps all but the first position of each layer's cache (a sliding window off by one). */
 const dropFirst = (cache: readonly KVCache[] | undefined): readonly KVCache[] | undefined =>
-  cache?.map(({ k, v }) => {
+  cache?.map((c) => {
+    const { k, v } = cacheContents(c)
     const [b, h, n, d] = k.shape
-    return n <= 1 ? { k, v } : { k: tf.slice(k, [0, 0, 1, 0], [b, h, n - 1, d]), v: tf.slice(v, [0, 0, 1, 0], [b, h, n - 1, d]) }
+    return n <= 1 ? kvCache(k, v) : kvCache(tf.slice(k, [0, 0, 1, 0], [b, h, n - 1, d]), tf.slice(v, [0, 0, 1, 0], [b, h, n - 1, d]))
   })
 
 /** The real Mini-GPT whose incremental decoder drops the first cached position at every step. */

@@ -12,6 +12,7 @@ import { miniGpt, type MiniGptConfig, type MiniGptParams } from '../../src/model
 import { gpt2, type Gpt2Config, type Gpt2Params } from '../../src/models/gpt2/index.js'
 import { contextLength } from '../../src/models/minigpt/config.js'
 import { tfjsDecoder } from '../../src/models/tfjs-decoder.js'
+import { cacheContents, kvCache } from '../../src/nn/kv-cache.js'
 import { greedy, minP, sample, softmax, temperature, topK, topP, type LogitsProcessor, type Sampler } from '../../src/sample/index.js'
 import {
   checkCausalLm,
@@ -89,7 +90,13 @@ export const mutants = (mini: { c: MiniGptConfig; p: MiniGptParams; c1: MiniGptC
             const [b, t, v] = fresh.logits.shape
             return {
               logits: tf.slice(fresh.logits, [0, t - 1, 0], [b, 1, v]),
-              cache: cache === undefined ? fresh.cache : cache.map((kv, i) => ({ k: tf.concat([kv.k, fresh.cache[i].k], 2), v: tf.concat([kv.v, fresh.cache[i].v], 2) })),
+              cache:
+                cache === undefined
+                  ? fresh.cache
+                  : cache.map((kv, i) => {
+                      const [a, b] = [cacheContents(kv), cacheContents(fresh.cache[i])]
+                      return kvCache(tf.concat([a.k, b.k], 2) as tf.Tensor4D, tf.concat([a.v, b.v], 2) as tf.Tensor4D)
+                    }),
             }
           },
           g2.p,

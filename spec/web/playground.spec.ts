@@ -250,7 +250,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless Chromium', () => {
         expect(await textOn(p, 'generate-status')).toMatch(/^8 names in \d+ ms on wasm /)
         // The decoder's own SIMD kernels run in every case (the embeddings, LayerNorm, attention over the cache).
         expect(report).toMatch(/SIMD kernels: .*MinigptLayerNorm ×\d+/)
-        expect(report).toMatch(/MinigptAttendOneQuery ×\d+/)
+        expect(report).toMatch(/MinigptAttend ×\d+/)
         if (weights === 'f32') {
           expect(model).toMatch(/^bundled sample \(spec\/fixtures\/minigpt-tiny, untrained\): 6,691 parameters/)
           expect(report).toMatch(/^float32 weights \(the checkpoint's\) · SIMD kernels: /)

@@ -27,8 +27,26 @@ const checkLength = (where: string, queries: number, keys: number) => {
   if (!Number.isInteger(keys) || keys < queries) throw new RangeError(`${where}: keys (${keys}) must be an integer ≥ queries (${queries})`)
 }
 
+// The masks causalMask made, with their sizes: a tensor's values never change, so an attention
+// kernel that applies the causal rule itself may stand in for adding one of these.
+const causalMasks = new WeakMap<tf.Tensor, { readonly queries: number; readonly keys: number }>()
+
 /** The additive causal mask [queries, keys]: 0 on and below the (shifted) diagonal, -Infinity above. */
-export const causalMask = (queries: number, keys = queries): tf.Tensor2D => tf.tensor2d(causalMaskValues(queries, keys), [queries, keys])
+export const causalMask = (queries: number, keys = queries): tf.Tensor2D => {
+  const m = tf.tensor2d(causalMaskValues(queries, keys), [queries, keys])
+  causalMasks.set(m, { queries, keys })
+  return m
+}
+
+/**
+ * Whether `mask` is a mask {@link causalMask} made for `queries` queries over `keys` keys: the
+ * attention kernels then apply the causal rule themselves instead of adding the mask
+ * (nn/attention.ts). False for any other tensor, even one of the same values.
+ */
+export const isCausalMask = (mask: tf.Tensor, queries: number, keys: number): boolean => {
+  const shape = causalMasks.get(mask)
+  return shape !== undefined && shape.queries === queries && shape.keys === keys
+}
 
 /** The boolean causal mask [queries, keys]: true where a query may attend to a key. */
 export const causalMaskBool = (queries: number, keys = queries): tf.Tensor2D => {

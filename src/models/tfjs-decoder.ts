@@ -8,9 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { scoped, tensorsIn } from '../core/scope.js'
-import * as T from '../core/tree.js'
-import { cacheLength, type KVCache } from '../nn/attention.js'
-import { selectRows } from '../backend/rows.js'
+import { cacheLength, reserveCache, selectCache, type KVCache } from '../nn/attention.js'
 import type { DecoderModel, ModelOutput } from '../sample/model.js'
 
 /** Per-layer key/value caches: the state of incremental decoding. */
@@ -28,8 +26,13 @@ export interface DecoderShape {
   readonly contextLength: number
 }
 
-/** Prompts longer than this are prefilled in chunks of this many tokens. */
-export const PREFILL_CHUNK = 64
+/**
+ * Prompts longer than this are prefilled in chunks of this many tokens: long enough that the
+ * products run on many rows at once (GPT-2's 512-token prefill measured 15–25 % faster in
+ * chunks of 256 than of 64, docs/benchmarks.md), short enough that one chunk's intermediates
+ * (freed block by block, nn/block.ts) stay small beside the weights.
+ */
+export const PREFILL_CHUNK = 256
 
 const lastRows = async (logits: tf.Tensor3D): Promise<Float32Array[]> => {
   const [b, t, v] = logits.shape
@@ -61,9 +64,10 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     return { logits, cache: out.cache }
   }
   // A long prompt is fed in chunks through the cached path: the same logits, but the
-  // intermediates of one pass (attention weights grow with the square of the length) are freed
-  // after each chunk instead of piling up for the whole prompt — on wasm, whose heap never
-  // shrinks, that peak would stay in the process's memory for good.
+  // intermediates of one pass are freed after each chunk instead of piling up for the whole
+  // prompt — on wasm, whose heap never shrinks, that peak would stay in the process's memory
+  // for good. After the first chunk the caches get room for the whole prompt and some (where
+  // caches are written in place, nn/kv-cache.ts), so the later chunks are written into them.
   const prefill = async (prompts: readonly (readonly number[])[]): Promise<ModelOutput<LayerCaches>> => {
     const length = prompts[0]?.length ?? 0
     let cache: LayerCaches | undefined
@@ -75,6 +79,11 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
       out.logits.dispose()
       if (cache !== undefined) tf.dispose(tensorsIn(cache))
       cache = out.cache
+      if (start === 0) {
+        const first = cache
+        cache = first.map((c) => reserveCache(c, length, shape.contextLength))
+        tf.dispose(tensorsIn(first))
+      }
     }
     const done = cacheLength(cache?.[0])
     const last = await run(
@@ -93,7 +102,7 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
         tokens.map((t) => [t]),
         cache,
       ),
-    select: (cache, rows) => T.map(cache, (t) => selectRows(t, rows)) as LayerCaches,
+    select: (cache, rows) => cache.map((c) => selectCache(c, rows)),
     release: (cache) => tf.dispose(tensorsIn(cache)),
   }
 }

@@ -3,7 +3,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { geluErfKernel, geluErfWithGradKernel } from '../backend/simd/gelu-erf.js'
-import { customGradWhenRecording } from '../core/grad.js'
+import { geluTanhKernel } from '../backend/simd/gelu-tanh.js'
+import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
 import { NO_PARAMS, type NoParams, type TensorLayer } from '../core/layer.js'
 
 const geluErfOps = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))
@@ -44,9 +45,10 @@ const geluTanhWithGrad: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tens
  * instead of nine (x·x rather than pow, which is slow on wasm: docs/concepts.md). With
  * its own gradient: built from elementwise ops, its backward pass kept every one's input and
  * gradient alive until backpropagation ended — for GPT-2 124M about 150 MB per layer at
- * batch 8 × 32, more than the layer's weights. Here backward keeps only x.
+ * batch 8 × 32, more than the layer's weights. Here backward keeps only x. At inference on wasm
+ * it is one SIMD kernel (backend/simd/gelu-tanh.ts).
  */
-export const geluTanh: (x: tf.Tensor) => tf.Tensor = customGradWhenRecording(geluTanhWithGrad, geluTanhPlain)
+export const geluTanh: (x: tf.Tensor) => tf.Tensor = withInferenceKernel(customGradWhenRecording(geluTanhWithGrad, geluTanhPlain), geluTanhKernel)
 
 /** A GELU layer (`'erf'`, the default, or `'tanh'`). */
 export const gelu = (form: 'erf' | 'tanh' = 'erf'): TensorLayer<NoParams> => {

@@ -4,36 +4,18 @@
  * (for pictures and for property tests).
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { attendOneQuery } from '../backend/simd/attend-one-query.js'
+import { attendKernel } from '../backend/simd/attend.js'
 import { sequenceAttention } from '../backend/simd/attention-train.js'
-import { concat2 } from '../backend/simd/concat-blocks.js'
+import { splitHeadsKernel } from '../backend/simd/cache-blocks.js'
 import { attendOneQueryWebGpu } from '../backend/webgpu/attend-one-query.js'
 import { checkShape } from '../core/errors.js'
-import { withInferenceKernel } from '../core/grad.js'
+import { noGradientInProgress, withInferenceKernel } from '../core/grad.js'
 import { compose, nameAt } from '../core/layer.js'
+import { isCausalMask } from '../mask/index.js'
+import { cacheContents, extendCache, kvCache, type KVCache } from './kv-cache.js'
 import { linear } from './linear.js'
 
-/**
- * Keys and values of the positions seen so far, per head: [batch, heads, length, headDim].
- *
- * A long cache keeps its newest positions apart, in `recent` (at most {@link RECENT_BLOCK}
- * of them): tensors are immutable, so appending one position to a single tensor copies the
- * whole cache at every token — for GPT-2 124M at 512 positions, 38 MB per token, a tenth of a
- * decoding step. Appending to `recent` copies only it; it is merged into `k`/`v` once full.
- * {@link cacheLength} counts both parts; {@link attendCached} attends to both.
- */
-export interface KVCache {
-  readonly k: tf.Tensor4D
-  readonly v: tf.Tensor4D
-  /** The newest positions (after those of `k`/`v`), kept apart while the cache grows. */
-  readonly recent?: { readonly k: tf.Tensor4D; readonly v: tf.Tensor4D }
-}
-
-/** A cache at least this long keeps its newest positions apart; `recent` holds fewer than this many. */
-export const RECENT_BLOCK = 64
-
-/** The number of positions a cache holds. */
-export const cacheLength = (c: KVCache | undefined): number => (c === undefined ? 0 : c.k.shape[2] + (c.recent?.k.shape[2] ?? 0))
+export { cacheCapacity, cacheContents, cacheLength, extendCache, kvCache, reserveCache, selectCache, spareFor, type KVCache } from './kv-cache.js'
 
 /** The output of attention, and its weights when asked for. */
 export interface AttentionOutput {
@@ -55,50 +37,66 @@ export const scaledDotProductAttention = (
   mask?: tf.Tensor,
   returnWeights = false,
   dropWeights?: (weights: tf.Tensor) => tf.Tensor,
-): AttentionOutput => attendParts(q, [{ k, v }], mask, returnWeights, dropWeights)
+): AttentionOutput =>
+  k.rank === 4 && v.rank === 4
+    ? attendCached(q, kvCache(k as tf.Tensor4D, v as tf.Tensor4D), mask, returnWeights, dropWeights)
+    : attendOps(q, k, v, mask, returnWeights, dropWeights)
 
-/**
- * Attention over keys/values given in consecutive parts (a cache's older and newest positions):
- * the parts' scores are joined before the softmax and its weights split again to multiply each
- * part's values — the same attention as over the concatenated keys and values, without making
- * them. One part is plain scaled dot-product attention.
- */
-const attendPartsOps = (
+const attendOps = (
   q: tf.Tensor,
-  parts: readonly { readonly k: tf.Tensor; readonly v: tf.Tensor }[],
+  k: tf.Tensor,
+  v: tf.Tensor,
   mask: tf.Tensor | undefined,
   returnWeights: boolean,
   dropWeights: ((weights: tf.Tensor) => tf.Tensor) | undefined,
 ): AttentionOutput => {
   const d = q.shape[q.rank - 1]
-  const products = parts.map(({ k }) => tf.matMul(q, k, false, true))
-  const scores = tf.mul(products.length === 1 ? products[0] : tf.concat(products, -1), 1 / Math.sqrt(d))
+  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d))
   const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1)
-  const used = dropWeights === undefined ? weights : dropWeights(weights)
-  const perPart =
-    parts.length === 1
-      ? [used]
-      : tf.split(
-          used,
-          parts.map(({ k }) => k.shape[k.rank - 2]),
-          -1,
-        )
-  const output = perPart.map((w, i) => tf.matMul(w, parts[i].v)).reduce((sum, o) => tf.add(sum, o))
+  const output = tf.matMul(dropWeights === undefined ? weights : dropWeights(weights), v)
   return returnWeights ? { output, weights } : { output }
 }
 
-// One query position at inference (a decoding step) on wasm: one SIMD kernel for the scores,
-// the softmax and the weighted sums of both parts (backend/simd), where tfjs-wasm would run two
-// scalar batched products per part; on webgpu one WGSL kernel (backend/webgpu) in place of about
-// ten dispatches. It declines (undefined) a mask, weights, dropout, or a shape it does not take,
-// and withInferenceKernel keeps it out of gradient computations.
-const attendPartsKernel = (...[q, parts, mask, returnWeights, dropWeights]: Parameters<typeof attendPartsOps>): AttentionOutput | undefined => {
-  if (mask !== undefined || returnWeights || dropWeights !== undefined || q.rank !== 4) return undefined
-  const output = attendOneQuery(q as tf.Tensor4D, parts) ?? attendOneQueryWebGpu(q as tf.Tensor4D, parts)
+const attendCachedOps = (
+  q: tf.Tensor,
+  cache: KVCache,
+  mask: tf.Tensor | undefined,
+  returnWeights: boolean,
+  dropWeights: ((weights: tf.Tensor) => tf.Tensor) | undefined,
+): AttentionOutput => {
+  const { k, v } = cacheContents(cache)
+  return attendOps(q, k, v, mask, returnWeights, dropWeights)
+}
+
+// At inference on wasm: one SIMD kernel for the scores, the causal limit, the softmax and the
+// weighted sums (backend/simd/attend.ts), where tfjs-wasm would run two scalar batched products
+// and a softmax over the whole [B, H, Tq, Tk] scores; on webgpu, for one query position (a
+// decoding step), one WGSL kernel (backend/webgpu) in place of about ten dispatches. They
+// decline (undefined) a mask other than the causal one (mask/index.ts's causalMask for these
+// sizes), weights, dropout, or a shape they do not take; withInferenceKernel keeps them out of
+// gradient computations.
+const attendCachedKernel = (...[q, cache, mask, returnWeights, dropWeights]: Parameters<typeof attendCachedOps>): AttentionOutput | undefined => {
+  if (returnWeights || dropWeights !== undefined || q.rank !== 4) return undefined
+  const q4 = q as tf.Tensor4D
+  const tq = q4.shape[2]
+  const causal = mask !== undefined && tq > 1 && isCausalMask(mask, tq, cache.length)
+  if (mask !== undefined && !causal) return undefined
+  const output = attendKernel(q4, cache.k, cache.v, cache.length, causal) ?? (causal ? undefined : attendOneQueryWebGpu(q4, cache.k, cache.v, cache.length))
   return output === undefined ? undefined : { output }
 }
 
-const attendParts = withInferenceKernel(attendPartsOps, attendPartsKernel)
+/**
+ * {@link scaledDotProductAttention} of queries q [B, H, Tq, d] over a cache's positions (its
+ * `length` first, whatever its buffers' capacity). With the causal mask of these sizes
+ * (`causalMask(Tq, length)`) the queries are the cache's last Tq positions.
+ */
+export const attendCached: (q: tf.Tensor, cache: KVCache, mask?: tf.Tensor, returnWeights?: boolean, dropWeights?: (weights: tf.Tensor) => tf.Tensor) => AttentionOutput = (
+  q,
+  cache,
+  mask,
+  returnWeights = false,
+  dropWeights,
+) => withInferenceKernel(attendCachedOps, attendCachedKernel)(q, cache, mask, returnWeights, dropWeights)
 
 /** [B, T, H·d] → [B, H, T, d]. With one position (a decoding step) it is a reshape: the layouts coincide. */
 export const splitHeads = (x: tf.Tensor, heads: number): tf.Tensor4D => {
@@ -113,25 +111,6 @@ export const mergeHeads = (x: tf.Tensor4D): tf.Tensor3D => {
   if (t === 1) return tf.reshape(x, [b, 1, h * d])
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * d]) as tf.Tensor3D
 }
-
-/**
- * Appends new keys/values to a cache along the length axis (or starts one). A cache shorter
- * than {@link RECENT_BLOCK} stays one tensor; a longer one appends to its `recent` part, which
- * is merged into the rest when it reaches {@link RECENT_BLOCK} positions.
- */
-export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Tensor4D): KVCache => {
-  if (cache === undefined) return { k, v }
-  if (cache.recent === undefined && cache.k.shape[2] < RECENT_BLOCK) return { k: concat2(cache.k, k, 2), v: concat2(cache.v, v, 2) }
-  const recent = cache.recent === undefined ? { k, v } : { k: concat2(cache.recent.k, k, 2), v: concat2(cache.recent.v, v, 2) }
-  // The older part is shared with the input cache: a clone is a new handle on the same data
-  // (no copy), so that disposing the input cache leaves it alive.
-  if (recent.k.shape[2] < RECENT_BLOCK) return { k: tf.clone(cache.k), v: tf.clone(cache.v), recent }
-  return { k: concat2(cache.k, recent.k, 2), v: concat2(cache.v, recent.v, 2) }
-}
-
-/** {@link scaledDotProductAttention} of queries over a whole cache, both of its parts. */
-export const attendCached = (q: tf.Tensor, cache: KVCache, mask?: tf.Tensor, returnWeights = false, dropWeights?: (weights: tf.Tensor) => tf.Tensor): AttentionOutput =>
-  attendParts(q, cache.recent === undefined ? [cache] : [cache, cache.recent], mask, returnWeights, dropWeights)
 
 /** Input of {@link multiHeadAttention}: activations [B, T, E], an additive mask, an optional cache. */
 export interface MhaInput {
@@ -160,14 +139,43 @@ export interface HeadsOutput {
  * [B, T, E], split into `heads`): the attention both models' layers share, with the input's
  * mask, cache and weights request; `dropWeights` is dropout on the probabilities.
  */
-export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
-  const whole = attendWholeSequence(q, k, v, heads, input, dropWeights)
-  if (whole !== undefined) return whole
-  const cache = extendCache(input.cache, splitHeads(k, heads), splitHeads(v, heads))
-  const att = attendCached(splitHeads(q, heads), cache, input.mask, input.returnWeights === true, dropWeights)
+export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput =>
+  attendWholeSequence(q, k, v, heads, input, dropWeights) ?? attendSplitHeads(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), input, dropWeights)
+
+/**
+ * {@link attendHeads} for queries, keys and values already split into heads ([B, H, T, d]
+ * each), as {@link splitFusedHeads} gives them.
+ */
+export const attendSplitHeads = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
+  const cache = extendCache(input.cache, k, v)
+  const att = attendCached(q, cache, input.mask, input.returnWeights === true, dropWeights)
   // Attention keeps the queries' shape [B, H, T, d], and the weights are [B, H, T, keys].
   const output = mergeHeads(att.output as tf.Tensor4D)
   return att.weights === undefined ? { output, cache } : { output, cache, weights: att.weights as tf.Tensor4D }
+}
+
+const splitFusedHeadsOps = (x: tf.Tensor3D, parts: number, heads: number): tf.Tensor4D[] => tf.split(x, parts, -1).map((p) => splitHeads(p, heads))
+
+/**
+ * A fused projection's output x [B, T, parts·E] (GPT-2's c_attn: q, k, v side by side) as
+ * `parts` tensors [B, H, T, d] with their heads split: at inference on wasm one kernel
+ * (backend/simd/cache-blocks.ts) where tfjs-wasm's SplitV and a transpose per part would run.
+ */
+export const splitFusedHeads: (x: tf.Tensor3D, parts: number, heads: number) => tf.Tensor4D[] = withInferenceKernel(splitFusedHeadsOps, splitHeadsKernel)
+
+/**
+ * {@link attendHeads} for a fused projection's output qkv [B, T, 3E] (GPT-2's c_attn: q, k, v
+ * side by side). While a gradient is recorded it is split and attended as {@link attendHeads}
+ * does (whole sequences by the training kernels); at inference {@link splitFusedHeads} splits
+ * it into heads in one kernel and the cache is written in place.
+ */
+export const attendFusedHeads = (qkv: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
+  if (noGradientInProgress()) {
+    const [q, k, v] = splitFusedHeads(qkv, 3, heads)
+    return attendSplitHeads(q, k, v, input, dropWeights)
+  }
+  const [q, k, v] = tf.split<tf.Tensor3D>(qkv, 3, -1)
+  return attendHeads(q, k, v, heads, input, dropWeights)
 }
 
 /**

@@ -4,9 +4,11 @@
  * {@link rematerialised}, a block that keeps only its input for the backward pass.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { noGradientInProgress } from '../core/grad.js'
 import { split } from '../core/key.js'
 import { at, nameAt, type Layer } from '../core/layer.js'
 import { remat } from '../core/remat.js'
+import { scoped } from '../core/scope.js'
 import type { KVCache } from './attention.js'
 
 /** Input of a decoder block: activations [B, T, E], the additive mask (none: every key is visible), this layer's cache. */
@@ -45,7 +47,9 @@ export const add = <T extends tf.Tensor>(a: T, b: T): T => tf.add(a, b)
 /**
  * `n` copies of a block with separate parameters (`h.0.…`, `h.1.…`), run in order: block i
  * gets the previous block's activations, its own cache (`cache[i]`) and the context
- * `at(ctx, i)` (its path `h.i`).
+ * `at(ctx, i)` (its path `h.i`). Outside gradient computations each block runs in its own
+ * scope, so a forward pass holds one block's intermediates at a time, not all of them (a
+ * prefill's peak memory; wasm's heap never shrinks).
  */
 export const stack = <P, A>(n: number, block: Layer<P, BlockInput, BlockOutput, A>): Layer<readonly P[], StackInput, StackOutput, readonly A[]> => {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`stack(${block.name}): n must be a non-negative integer, got ${n}`)
@@ -60,7 +64,8 @@ export const stack = <P, A>(n: number, block: Layer<P, BlockInput, BlockOutput, 
       const cache: KVCache[] = []
       const attention: tf.Tensor4D[] = []
       params.forEach((p, i) => {
-        const out = block.apply(p, { x, mask: input.mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, at(ctx, i))
+        const run = () => block.apply(p, { x, mask: input.mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, at(ctx, i))
+        const out = noGradientInProgress() ? scoped(run) : run()
         x = out.x
         if (out.cache !== undefined) cache.push(out.cache)
         if (out.weights !== undefined) attention.push(out.weights)

@@ -1,15 +1,17 @@
 /**
  * Token embeddings: a lookup table [vocab, dim] indexed by integer ids.
  *
- * The forward pass is a gather; the gradient is written as a product with the transposed
- * one-hot matrix, because tfjs's own gather gradient needs `UnsortedSegmentSum`, which the
- * wasm backend lacks (docs/concepts.md). With a padding index (PyTorch's
- * `padding_idx`), that row starts at zero and never receives gradient. The table is declared a
- * `'table'` matrix; a quantized one is read by its kernel (quantizedLookup), without gradient.
+ * The forward pass is a gather; the gradient adds each looked-up row's gradient into a zeroed
+ * table — by a SIMD kernel on wasm (backend/simd/row-sums.ts), elsewhere as a product with the
+ * transposed one-hot matrix, because tfjs's own gather gradient needs `UnsortedSegmentSum`, which
+ * the wasm backend lacks (docs/concepts.md). With a padding index (PyTorch's `padding_idx`),
+ * that row starts at zero and never receives gradient. The table is declared a `'table'`
+ * matrix; a quantized one is read by its kernel (quantizedLookup), without gradient.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
 import { onHostMemory, selectColumns, selectRows } from '../backend/rows.js'
+import { activeSimdKernels } from '../backend/simd/module.js'
 import { scatterAddRowsKernel } from '../backend/simd/row-sums.js'
 import { normal } from '../core/key.js'
 import { param } from '../core/tree.js'
@@ -57,14 +59,16 @@ const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, padding
   customGradWhenRecording(gatherRowsWithGrad, lookupRows)(table, ids, vocab, paddingIdx)
 
 /**
- * The rows of `table` for `ids`, without a gradient. A small table (at most 8× the rows asked
- * for, Mini-GPT's 81 × 64 at a decoding step, say) is copied out and looked up on the host (wasm and cpu) by
- * {@link selectRows}: tfjs-wasm's Gather computes every element's index and is several times
- * slower there (docs/benchmarks.md). A large one (GPT-2's 50,257 × 768), and any
- * table on a GPU backend (where reading the ids back would be a round trip), stays with tf.gather.
+ * The rows of `table` for `ids`, without a gradient, by {@link selectRows} on wasm and cpu:
+ * tfjs-wasm's Gather computes every element's index and is several times slower there
+ * (docs/benchmarks.md). On wasm with the SIMD kernels selectRows copies the rows inside the
+ * backend's memory, whatever the table's size (GPT-2's 1,024 × 768 position table at a prefill);
+ * without them only a small table (at most 8× the rows asked for, Mini-GPT's 81 × 64 at a
+ * decoding step, say) is looked up on the host, since that reads the table out. Any table on a
+ * GPU backend (where reading the ids back would be a round trip) stays with tf.gather.
  */
 const lookupRows = (table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D =>
-  onHostMemory() && table.size <= 8 * ids.size * table.shape[1] ? selectRows(table, ids.dataSync()) : (tf.gather(table, ids) as tf.Tensor2D)
+  onHostMemory() && (table.size <= 8 * ids.size * table.shape[1] || activeSimdKernels() !== null) ? selectRows(table, ids.dataSync()) : (tf.gather(table, ids) as tf.Tensor2D)
 
 const gatherRowsWithGrad = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D => {
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {

@@ -5,14 +5,16 @@
  * tfjs's wasm backend runs a matmul through XNNPACK only when neither operand is transposed
  * and there is no batch dimension; its own MatMul gradient uses the transpose flags and so
  * falls back to a scalar loop about 10× slower (docs/concepts.md). The products here
- * have custom gradients that transpose explicitly instead, and {@link dense} folds leading
- * dimensions into rows so a [B, T, d] activation is a single 2-D product.
+ * have custom gradients that transpose explicitly instead (by a SIMD kernel on wasm:
+ * backend/simd/transpose.ts), and {@link dense} folds leading dimensions into rows so a
+ * [B, T, d] activation is a single 2-D product.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { columnSumsKernel } from '../backend/simd/row-sums.js'
-import { transposeKernel } from '../backend/simd/transpose.js'
+import { transposeNoGrad } from '../backend/simd/transpose.js'
 import { checkShape } from '../core/errors.js'
-import { customGradWhenRecording } from '../core/grad.js'
+import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
+import { denseKernel } from '../backend/wasm-dense.js'
 import { isQuantized, quantizedMatmul, type QuantizedMatrix } from '../quant/matrix.js'
 
 /**
@@ -23,24 +25,34 @@ import { isQuantized, quantizedMatmul, type QuantizedMatrix } from '../quant/mat
  */
 export type Matrix = tf.Tensor2D | QuantizedMatrix
 
-/** mᵀ: by a SIMD kernel on wasm (tfjs-wasm's Transpose moves one element at a time), tf.transpose elsewhere. */
-const transpose2d = (m: tf.Tensor2D): tf.Tensor2D => transposeKernel(m) ?? tf.transpose(m)
-
 // tfjs types customGrad's callback loosely (inputs and the save function share one rest
 // parameter), hence the casts through `CustomGradFn`.
 type CustomGradFn = Parameters<typeof tf.customGrad>[0]
+
+/**
+ * The gradients of a [m, k] · b [k, n] for the output's gradient dy [m, n], as untransposed
+ * 2-D products: da = dy · bᵀ and db = aᵀ · dy. For a weight larger than the activations (GPT-2's
+ * 768 × 3,072 against 256 rows), da is computed as (b · dyᵀ)ᵀ: two transposes of the small
+ * operands instead of one of the weight, and the small dyᵀ as the product's right-hand operand,
+ * the one XNNPACK packs (copies) at every call.
+ */
+const productGrads = (a: tf.Tensor2D, b: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] => {
+  const [m, k] = a.shape
+  const n = b.shape[1]
+  const da = tf.tidy(() => (m * (k + n) < k * n ? transposeNoGrad(tf.matMul<tf.Tensor2D>(b, transposeNoGrad(dy))) : tf.matMul<tf.Tensor2D>(dy, transposeNoGrad(b))))
+  return [da, tf.tidy(() => tf.matMul<tf.Tensor2D>(transposeNoGrad(a), dy))]
+}
 
 const matmul2dWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b])
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    // In its own scope: the transposed copies (and the packed copies wasm's XNNPACK makes of
+    // In their own scopes: the transposed copies (and the packed copies wasm's XNNPACK makes of
     // each right-hand operand) are freed at once, not held until the whole backward pass ends.
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.tidy(() => {
-        const [sa, sb] = saved as tf.Tensor2D[]
-        return [tf.matMul(dy as tf.Tensor2D, transpose2d(sb)), tf.matMul(transpose2d(sa), dy as tf.Tensor2D)]
-      }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as tf.Tensor2D[]
+      return productGrads(sa, sb, dy as tf.Tensor2D)
+    },
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
 
@@ -52,16 +64,33 @@ const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Te
   save([a, b])
   return {
     value: tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.tidy(() => {
-        const [sa, sb] = saved as tf.Tensor2D[]
-        // The bias's gradient Σ_rows dy: one kernel on wasm (tfjs-wasm transposes dy to sum its first axis).
-        return [tf.matMul(dy as tf.Tensor2D, transpose2d(sb)), tf.matMul(transpose2d(sa), dy as tf.Tensor2D), columnSumsKernel(dy as tf.Tensor2D) ?? tf.sum(dy, 0)]
-      }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as tf.Tensor2D[]
+      // The bias's gradient Σ_rows dy: one kernel on wasm (tfjs-wasm transposes dy to sum its first axis).
+      return [...productGrads(sa, sb, dy as tf.Tensor2D), columnSumsKernel(dy as tf.Tensor2D) ?? tf.sum(dy, 0)]
+    },
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
 
 const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.fused.matMul({ a, b, bias }))
+
+const denseOps = (x: tf.Tensor, w: tf.Tensor2D, bias: tf.Tensor1D | undefined): tf.Tensor => {
+  const [inDim, outDim] = w.shape
+  const rows = x.size / inDim
+  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [rows, inDim]) as tf.Tensor2D)
+  const y2 = bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
+  return x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim])
+}
+
+/** x [..., in] · a quantized matrix (+ bias) by its kernel, with x's leading dimensions folded into rows. */
+const quantizedDense = (x: tf.Tensor, w: QuantizedMatrix, bias: tf.Tensor1D | undefined): tf.Tensor => {
+  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [x.size / w.cols, w.cols]) as tf.Tensor2D)
+  const y2 = quantizedMatmul(x2, w, bias)
+  return x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), w.rows])
+}
+
+// At inference on wasm one kernel (backend/wasm-dense.ts) where the ops are six engine operations.
+const denseAny = withInferenceKernel(denseOps, denseKernel)
 
 /**
  * x [..., in] · w [in, out] (+ bias [out]) → [..., out]: the leading dimensions are folded
@@ -69,14 +98,11 @@ const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: t
  * multiplied by its kernel (quantizedMatmul: inference only, no gradient reaches it).
  */
 export const dense = <R extends tf.Rank>(x: tf.Tensor<R>, w: Matrix, bias?: tf.Tensor1D, where = 'dense'): tf.Tensor<R> => {
-  const [inDim, outDim] = isQuantized(w) ? [w.cols, w.rows] : w.shape
+  const inDim = isQuantized(w) ? w.cols : w.shape[0]
   if (x.shape[x.rank - 1] !== inDim) {
     checkShape(where, 'input', x.shape, [...x.shape.slice(0, -1).map(() => null), inDim])
   }
-  const rows = x.size / inDim
-  const x2 = x.rank === 2 ? (x as unknown as tf.Tensor2D) : (tf.reshape(x, [rows, inDim]) as tf.Tensor2D)
-  const y2 = isQuantized(w) ? quantizedMatmul(x2, w, bias) : bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
-  return (x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim] as number[])) as unknown as tf.Tensor<R>
+  return (isQuantized(w) ? quantizedDense(x, w, bias) : denseAny(x, w, bias)) as tf.Tensor<R> // the leading dimensions are kept
 }
 
 /**

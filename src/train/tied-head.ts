@@ -13,11 +13,18 @@
  *   backward  G      = (softmax(logits) − onehot(t)) · mask · dy          [N, V]
  *             dh     = G · E                  dE = Gᵀ · h
  *
- * Every product is a plain 2-D matmul (wasm's fast path); the largest tensors are [N, V].
+ * Every product is a plain 2-D matmul (wasm's fast path); the largest tensors are [N, V]. On
+ * wasm the logits stay as E·hᵀ [V, N] and SIMD kernels compute the softmax down the columns
+ * and the gradient G in that layout (dE = Gᵀ·h with no transpose); elsewhere tfjs ops.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { columnLogSumExp, softmaxXentGradColumns, softmaxXentKernelsRun } from '../backend/simd/softmax-xent.js'
+import { transposeNoGrad } from '../backend/simd/transpose.js'
 import { checkShape } from '../core/errors.js'
 import type { NllSum } from './loss.js'
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0]
+type TiedNll = (h: tf.Tensor2D, e: tf.Tensor2D) => tf.Scalar
 
 /**
  * Σ −log softmax(hidden · tableᵀ)[target] over the targets that are not `ignoreIndex`, and
@@ -26,15 +33,47 @@ import type { NllSum } from './loss.js'
  */
 export const tiedHeadNll = (hidden: tf.Tensor2D, table: tf.Tensor2D, targets: tf.Tensor1D, ignoreIndex = -100): NllSum => {
   const [n, d] = hidden.shape
-  const vocab = table.shape[0]
   checkShape('tiedHeadNll', 'table', table.shape, [null, d])
   checkShape('tiedHeadNll', 'targets', targets.shape, [n])
   const keep = tf.cast(tf.notEqual(targets, ignoreIndex), 'float32') as tf.Tensor1D
   // An ignored target maps to -1: its one-hot row is zero; its picked logit is read at 0 and masked.
   const safe = tf.where(tf.notEqual(targets, ignoreIndex), targets, tf.fill([n], -1, 'int32')) as tf.Tensor1D
-  const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), tf.maximum(safe, tf.scalar(0, 'int32'))) as tf.Tensor1D
-  const nll = tf.customGrad(((h: tf.Tensor2D, e: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    const logits = tf.transpose(tf.matMul(e, tf.transpose(h))) as tf.Tensor2D
+  const nll = softmaxXentKernelsRun() ? byColumns(keep, safe) : byRows(keep, safe, table.shape[0])
+  return { sum: nll(hidden, table), count: tf.sum(keep) as tf.Scalar }
+}
+
+/**
+ * On wasm: the logits kept as E·hᵀ [V, N] (no transpose of them), the log-sum-exp and the
+ * gradient down each token's column by SIMD kernels (backend/simd/softmax-xent.ts), and
+ * dE = Gᵀ·h straight from the gradient's [V, N] layout; only dh = G·E transposes it.
+ */
+const byColumns = (keep: tf.Tensor1D, safe: tf.Tensor1D): TiedNll =>
+  tf.customGrad(((h: tf.Tensor2D, e: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const n = h.shape[0]
+    const logitsT = tf.tidy(() => tf.matMul<tf.Tensor2D>(e, transposeNoGrad(h)))
+    const lse = columnLogSumExp(logitsT)
+    // logitsT[t_i, i], read at row 0 for an ignored target (masked by keep).
+    const picked = tf.tidy(() => tf.gather(tf.reshape(logitsT, [-1]), tf.add(tf.mul(tf.maximum(safe, tf.scalar(0, 'int32')), tf.scalar(n, 'int32')), tf.range(0, n, 1, 'int32'))))
+    save([h, e, logitsT, lse, keep, safe])
+    return {
+      value: tf.sum(tf.mul(tf.sub(lse, picked), keep)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sh, se, sl, slse, sk, ss] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D]
+          const gT = softmaxXentGradColumns(sl, slse, ss, tf.mul(sk, dy) as tf.Tensor1D)
+          const dE = tf.matMul(gT, sh)
+          const dh = tf.tidy(() => tf.matMul(transposeNoGrad(gT), se))
+          return [dh, dE]
+        }),
+    }
+  }) as unknown as CustomGradFn) as unknown as TiedNll
+
+/** Elsewhere: the logits [N, V] by ops, the log-sum-exp along each row, the gradient by ops. */
+const byRows = (keep: tf.Tensor1D, safe: tf.Tensor1D, vocab: number): TiedNll =>
+  tf.customGrad(((h: tf.Tensor2D, e: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const n = h.shape[0]
+    const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), tf.maximum(safe, tf.scalar(0, 'int32'))) as tf.Tensor1D
+    const logits = tf.tidy(() => tf.transpose(tf.matMul<tf.Tensor2D>(e, tf.transpose(h))))
     const lse = tf.logSumExp(logits, -1) as tf.Tensor1D
     const picked = tf.gather(tf.reshape(logits, [-1]), flatIndex)
     save([h, e, logits, lse, keep, safe])
@@ -54,6 +93,4 @@ export const tiedHeadNll = (hidden: tf.Tensor2D, table: tf.Tensor2D, targets: tf
           return [dh, dE]
         }),
     }
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (h: tf.Tensor2D, e: tf.Tensor2D) => tf.Scalar
-  return { sum: nll(hidden, table), count: tf.sum(keep) as tf.Scalar }
-}
+  }) as unknown as CustomGradFn) as unknown as TiedNll

@@ -1,11 +1,11 @@
 ;; minigpt-fp's WebAssembly SIMD kernels for the tfjs wasm backend.
 ;;
 ;; The module imports the backend's own memory, so it reads and writes tensors where tfjs-wasm
-;; keeps them (by byte offset), with no copy. module.ts instantiates it; attend-one-query.ts,
-;; layer-norm.ts, concat-blocks.ts and gather-rows.ts register its exports as tfjs kernels (GELU
-;; is train.wat's); scripts/kernels.mjs assembles this file into kernels-wasm.ts (`npm run kernels`).
-;; Every pointer is a byte offset of float32 (or int32) data; sizes count elements unless
-;; named bytes.
+;; keeps them (by byte offset), with no copy. module.ts instantiates it; attend.ts, gelu-tanh.ts,
+;; layer-norm.ts, cache-blocks.ts, gather-rows.ts, transpose.ts and softmax-xent.ts register its
+;; exports as tfjs kernels (the exact GELU is train.wat's); scripts/kernels.mjs assembles this
+;; file into kernels-wasm.ts (`npm run kernels`). Every pointer is a byte offset of float32
+;; (or int32) data; sizes count elements unless named bytes.
 (module
   (import "env" "memory" (memory 1))
 
@@ -126,86 +126,507 @@
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br $cols4))))
 
-  ;; Attention of one query position over keys/values in two consecutive parts, for `blocks`
-  ;; (batch·head) blocks: out[b] = softmax(scale · q[b]·K[b]ᵀ) · V[b], K[b] and V[b] the
-  ;; rows of part 1 [len1, d] then part 2 [len2, d] (len2 may be 0). q, out [blocks, d].
-  ;; `scratch` holds len1 + len2 + 4 floats.
-  (func (export "attend_one_query")
-    (param $q i32) (param $k1 i32) (param $v1 i32) (param $len1 i32)
-    (param $k2 i32) (param $v2 i32) (param $len2 i32)
+  ;; Attention of one query row over the first n rows of K and V ([n, d] each, rows d floats
+  ;; apart): o = softmax(scale · q·Kᵀ)·V. `scratch` holds n + 4 floats.
+  (func $attend_row (param $q i32) (param $k i32) (param $v i32) (param $n i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $o i32)
+    (local $t i32) (local $m f32) (local $z f32) (local $s f32) (local $at i32) (local $i i32) (local $rowBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (call $scores (local.get $q) (local.get $k) (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch))
+    ;; the maximum score
+    (local.set $m (f32.load (local.get $scratch)))
+    (local.set $t (i32.const 1))
+    (block $maxDone (loop $max
+      (br_if $maxDone (i32.ge_u (local.get $t) (local.get $n)))
+      (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $max)))
+    ;; e^(s - max), four at a time (the lanes past n are scratch, never read back)
+    (local.set $at (local.get $scratch))
+    (local.set $t (i32.const 0))
+    (block $expDone (loop $exp
+      (br_if $expDone (i32.ge_u (local.get $t) (local.get $n)))
+      (v128.store (local.get $at) (call $exp4 (f32x4.sub (v128.load (local.get $at)) (f32x4.splat (local.get $m)))))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (local.set $t (i32.add (local.get $t) (i32.const 4)))
+      (br $exp)))
+    ;; their sum
+    (local.set $z (f32.const 0))
+    (local.set $t (i32.const 0))
+    (block $sumDone (loop $sum
+      (br_if $sumDone (i32.ge_u (local.get $t) (local.get $n)))
+      (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $sum)))
+    (local.set $s (f32.div (f32.const 1) (local.get $z)))
+    ;; o = Σ_t w[t] · v[t] / z
+    (local.set $i (i32.const 0))
+    (block $zeroDone (loop $zero
+      (br_if $zeroDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+      (v128.store (i32.add (local.get $o) (local.get $i)) (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $zero)))
+    (call $accumulate (local.get $scratch) (local.get $v) (local.get $n) (local.get $d) (local.get $o))
+    (local.set $i (i32.const 0))
+    (block $scaleDone (loop $scaleLoop
+      (br_if $scaleDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+      (v128.store (i32.add (local.get $o) (local.get $i))
+        (f32x4.mul (v128.load (i32.add (local.get $o) (local.get $i))) (f32x4.splat (local.get $s))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $scaleLoop))))
+
+  ;; Four vectors' lane sums as one vector: [Σa, Σb, Σc, Σd].
+  (func $hsum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    ;; [a0+a2, b0+b2, a1+a3, b1+b3] and the same of c, d
+    (local.set $ab (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
+
+  ;; The scores of four consecutive query rows (q, rows d floats apart) against the first n
+  ;; rows of K, interleaved: dst[t] (a vector) = scale · [q0·k_t, q1·k_t, q2·k_t, q3·k_t].
+  ;; Two keys at a time: the four query vectors and two key vectors loaded per four features
+  ;; feed eight multiply-adds.
+  (func $scores4 (param $q i32) (param $k i32) (param $n i32) (param $d i32) (param $scale f32) (param $dst i32)
+    (local $t i32) (local $i i32) (local $bytes i32) (local $row i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $k0 v128) (local $k1 v128)
+    (local $s00 v128) (local $s10 v128) (local $s20 v128) (local $s30 v128)
+    (local $s01 v128) (local $s11 v128) (local $s21 v128) (local $s31 v128)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $q1 (i32.add (local.get $q) (local.get $bytes)))
+    (local.set $q2 (i32.add (local.get $q1) (local.get $bytes)))
+    (local.set $q3 (i32.add (local.get $q2) (local.get $bytes)))
+    (local.set $row (local.get $k))
+    (block $pairsDone (loop $pairs
+      (br_if $pairsDone (i32.gt_u (i32.add (local.get $t) (i32.const 2)) (local.get $n)))
+      (local.set $s00 (v128.const i32x4 0 0 0 0)) (local.set $s10 (v128.const i32x4 0 0 0 0))
+      (local.set $s20 (v128.const i32x4 0 0 0 0)) (local.set $s30 (v128.const i32x4 0 0 0 0))
+      (local.set $s01 (v128.const i32x4 0 0 0 0)) (local.set $s11 (v128.const i32x4 0 0 0 0))
+      (local.set $s21 (v128.const i32x4 0 0 0 0)) (local.set $s31 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $dotDone (loop $dot
+        (br_if $dotDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $x0 (v128.load (i32.add (local.get $q) (local.get $i))))
+        (local.set $x1 (v128.load (i32.add (local.get $q1) (local.get $i))))
+        (local.set $x2 (v128.load (i32.add (local.get $q2) (local.get $i))))
+        (local.set $x3 (v128.load (i32.add (local.get $q3) (local.get $i))))
+        (local.set $k0 (v128.load (i32.add (local.get $row) (local.get $i))))
+        (local.set $k1 (v128.load (i32.add (i32.add (local.get $row) (local.get $bytes)) (local.get $i))))
+        (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (local.get $x0) (local.get $k0))))
+        (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (local.get $x1) (local.get $k0))))
+        (local.set $s20 (f32x4.add (local.get $s20) (f32x4.mul (local.get $x2) (local.get $k0))))
+        (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (local.get $x3) (local.get $k0))))
+        (local.set $s01 (f32x4.add (local.get $s01) (f32x4.mul (local.get $x0) (local.get $k1))))
+        (local.set $s11 (f32x4.add (local.get $s11) (f32x4.mul (local.get $x1) (local.get $k1))))
+        (local.set $s21 (f32x4.add (local.get $s21) (f32x4.mul (local.get $x2) (local.get $k1))))
+        (local.set $s31 (f32x4.add (local.get $s31) (f32x4.mul (local.get $x3) (local.get $k1))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $dot)))
+      (v128.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 4)))
+        (f32x4.mul (f32x4.splat (local.get $scale)) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30))))
+      (v128.store offset=16 (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 4)))
+        (f32x4.mul (f32x4.splat (local.get $scale)) (call $hsum4 (local.get $s01) (local.get $s11) (local.get $s21) (local.get $s31))))
+      (local.set $row (i32.add (local.get $row) (i32.shl (local.get $bytes) (i32.const 1))))
+      (local.set $t (i32.add (local.get $t) (i32.const 2)))
+      (br $pairs)))
+    ;; an odd last key
+    (if (i32.lt_u (local.get $t) (local.get $n)) (then
+      (local.set $s00 (v128.const i32x4 0 0 0 0)) (local.set $s10 (v128.const i32x4 0 0 0 0))
+      (local.set $s20 (v128.const i32x4 0 0 0 0)) (local.set $s30 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $lastDone (loop $last
+        (br_if $lastDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $k0 (v128.load (i32.add (local.get $row) (local.get $i))))
+        (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $k0))))
+        (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (v128.load (i32.add (local.get $q1) (local.get $i))) (local.get $k0))))
+        (local.set $s20 (f32x4.add (local.get $s20) (f32x4.mul (v128.load (i32.add (local.get $q2) (local.get $i))) (local.get $k0))))
+        (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (v128.load (i32.add (local.get $q3) (local.get $i))) (local.get $k0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $last)))
+      (v128.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 4)))
+        (f32x4.mul (f32x4.splat (local.get $scale)) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30)))))))
+
+  ;; o_r = Σ_t w[t][r] · v[t] · inv[r] for four rows r (o, rows d floats apart), w the n
+  ;; interleaved weight vectors of $scores4, v the first n rows of V. Eight features at a
+  ;; time (two vectors per row, eight accumulators), then four.
+  (func $weighted4 (param $w i32) (param $v i32) (param $n i32) (param $d i32) (param $inv v128) (param $o i32)
+    (local $f i32) (local $t i32) (local $bytes i32) (local $wide i32) (local $at i32) (local $pw i32)
+    (local $p v128) (local $p0 v128) (local $p1 v128) (local $p2 v128) (local $p3 v128) (local $y0 v128) (local $y1 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -32)))
+    (block $colsDone (loop $cols
+      (br_if $colsDone (i32.ge_u (local.get $f) (local.get $wide)))
+      (local.set $c0 (v128.const i32x4 0 0 0 0)) (local.set $c1 (v128.const i32x4 0 0 0 0))
+      (local.set $c2 (v128.const i32x4 0 0 0 0)) (local.set $c3 (v128.const i32x4 0 0 0 0))
+      (local.set $e0 (v128.const i32x4 0 0 0 0)) (local.set $e1 (v128.const i32x4 0 0 0 0))
+      (local.set $e2 (v128.const i32x4 0 0 0 0)) (local.set $e3 (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $v) (local.get $f)))
+      (local.set $pw (local.get $w))
+      (local.set $t (i32.const 0))
+      (block $rowsDone (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $t) (local.get $n)))
+        (local.set $p (v128.load (local.get $pw)))
+        (local.set $p0 (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $p) (local.get $p)))
+        (local.set $p1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $p) (local.get $p)))
+        (local.set $p2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $p) (local.get $p)))
+        (local.set $p3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $p) (local.get $p)))
+        (local.set $y0 (v128.load (local.get $at)))
+        (local.set $y1 (v128.load offset=16 (local.get $at)))
+        (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $p0) (local.get $y0))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $p1) (local.get $y0))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $p2) (local.get $y0))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $p3) (local.get $y0))))
+        (local.set $e0 (f32x4.add (local.get $e0) (f32x4.mul (local.get $p0) (local.get $y1))))
+        (local.set $e1 (f32x4.add (local.get $e1) (f32x4.mul (local.get $p1) (local.get $y1))))
+        (local.set $e2 (f32x4.add (local.get $e2) (f32x4.mul (local.get $p2) (local.get $y1))))
+        (local.set $e3 (f32x4.add (local.get $e3) (f32x4.mul (local.get $p3) (local.get $y1))))
+        (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows)))
+      (local.set $at (i32.add (local.get $o) (local.get $f)))
+      (v128.store (local.get $at)
+        (f32x4.mul (local.get $c0) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv))))
+      (v128.store offset=16 (local.get $at)
+        (f32x4.mul (local.get $e0) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv))))
+      (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+      (v128.store (local.get $at)
+        (f32x4.mul (local.get $c1) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv))))
+      (v128.store offset=16 (local.get $at)
+        (f32x4.mul (local.get $e1) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv))))
+      (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+      (v128.store (local.get $at)
+        (f32x4.mul (local.get $c2) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv))))
+      (v128.store offset=16 (local.get $at)
+        (f32x4.mul (local.get $e2) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv))))
+      (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+      (v128.store (local.get $at)
+        (f32x4.mul (local.get $c3) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv))))
+      (v128.store offset=16 (local.get $at)
+        (f32x4.mul (local.get $e3) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv))))
+      (local.set $f (i32.add (local.get $f) (i32.const 32)))
+      (br $cols)))
+    ;; four last features (d ≡ 4 mod 8)
+    (if (i32.lt_u (local.get $f) (local.get $bytes)) (then
+      (local.set $c0 (v128.const i32x4 0 0 0 0)) (local.set $c1 (v128.const i32x4 0 0 0 0))
+      (local.set $c2 (v128.const i32x4 0 0 0 0)) (local.set $c3 (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $v) (local.get $f)))
+      (local.set $pw (local.get $w))
+      (local.set $t (i32.const 0))
+      (block $rows4Done (loop $rows4
+        (br_if $rows4Done (i32.ge_u (local.get $t) (local.get $n)))
+        (local.set $p (v128.load (local.get $pw)))
+        (local.set $y0 (v128.load (local.get $at)))
+        (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $p) (local.get $p)) (local.get $y0))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $p) (local.get $p)) (local.get $y0))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $p) (local.get $p)) (local.get $y0))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $p) (local.get $p)) (local.get $y0))))
+        (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows4)))
+      (local.set $at (i32.add (local.get $o) (local.get $f)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c0) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv))))
+      (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c1) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv))))
+      (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c2) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv))))
+      (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c3) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv)))))))
+
+  ;; Attention of four consecutive query rows (q and o, rows d floats apart) over the first n
+  ;; rows of K and V. With `causal`, row r sees only the first n - 3 + r keys (the rows are
+  ;; positions n - 4 … n - 1 of a causal sequence); otherwise every row sees all n.
+  ;; `scratch` holds 4·(n + 1) floats: the rows' scores, interleaved (one vector per key).
+  (func $attend_rows4 (param $q i32) (param $k i32) (param $v i32) (param $n i32) (param $causal i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $o i32)
+    (local $t i32) (local $at i32) (local $end i32) (local $m v128) (local $z v128) (local $e v128)
+    (call $scores4 (local.get $q) (local.get $k) (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch))
+    (local.set $end (i32.add (local.get $scratch) (i32.shl (local.get $n) (i32.const 4))))
+    ;; the last three keys are hidden from the first rows: -∞ in those lanes
+    (if (local.get $causal) (then
+      (local.set $at (i32.sub (local.get $end) (i32.const 48)))
+      (v128.store (local.get $at) (v128.bitselect (v128.const f32x4 -inf -inf -inf -inf) (v128.load (local.get $at)) (v128.const i32x4 -1 0 0 0)))
+      (v128.store offset=16 (local.get $at) (v128.bitselect (v128.const f32x4 -inf -inf -inf -inf) (v128.load offset=16 (local.get $at)) (v128.const i32x4 -1 -1 0 0)))
+      (v128.store offset=32 (local.get $at) (v128.bitselect (v128.const f32x4 -inf -inf -inf -inf) (v128.load offset=32 (local.get $at)) (v128.const i32x4 -1 -1 -1 0)))))
+    ;; each row's maximum, lane by lane
+    (local.set $m (v128.const f32x4 -inf -inf -inf -inf))
+    (local.set $at (local.get $scratch))
+    (block $maxDone (loop $max
+      (br_if $maxDone (i32.ge_u (local.get $at) (local.get $end)))
+      (local.set $m (f32x4.max (local.get $m) (v128.load (local.get $at))))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $max)))
+    ;; e^(s - max) and the rows' sums
+    (local.set $z (v128.const i32x4 0 0 0 0))
+    (local.set $at (local.get $scratch))
+    (block $expDone (loop $exp
+      (br_if $expDone (i32.ge_u (local.get $at) (local.get $end)))
+      (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $at)) (local.get $m))))
+      (v128.store (local.get $at) (local.get $e))
+      (local.set $z (f32x4.add (local.get $z) (local.get $e)))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $exp)))
+    ;; exact zeros for the hidden keys ($exp4 floors its argument: e^-∞ came out ≈ 1e-38)
+    (if (local.get $causal) (then
+      (local.set $at (i32.sub (local.get $end) (i32.const 48)))
+      (local.set $z (f32x4.sub (local.get $z) (v128.and (v128.load (local.get $at)) (v128.const i32x4 -1 0 0 0))))
+      (local.set $z (f32x4.sub (local.get $z) (v128.and (v128.load offset=16 (local.get $at)) (v128.const i32x4 -1 -1 0 0))))
+      (local.set $z (f32x4.sub (local.get $z) (v128.and (v128.load offset=32 (local.get $at)) (v128.const i32x4 -1 -1 -1 0))))
+      (v128.store (local.get $at) (v128.and (v128.load (local.get $at)) (v128.const i32x4 0 -1 -1 -1)))
+      (v128.store offset=16 (local.get $at) (v128.and (v128.load offset=16 (local.get $at)) (v128.const i32x4 0 0 -1 -1)))
+      (v128.store offset=32 (local.get $at) (v128.and (v128.load offset=32 (local.get $at)) (v128.const i32x4 0 0 0 -1)))))
+    (call $weighted4 (local.get $scratch) (local.get $v) (local.get $n) (local.get $d)
+      (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $z)) (local.get $o)))
+
+  ;; Attention of `tq` query positions over the first `len` positions of a key/value cache
+  ;; that has room for `cap`, for `blocks` (batch·head) blocks: q and out [blocks, tq, d],
+  ;; k and v [blocks, cap, d], d a multiple of 4; out = softmax(scale · q·Kᵀ)·V. With
+  ;; `causal` the queries are the last tq of the len positions and query i sees keys
+  ;; 0 … len - tq + i (a causal mask); without it every query sees all len keys. Four query
+  ;; rows at a time ($attend_rows4), then one at a time. `scratch` holds 4·(len + 4) floats.
+  (func (export "attend")
+    (param $q i32) (param $k i32) (param $v i32) (param $cap i32) (param $len i32) (param $tq i32) (param $causal i32)
     (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32)
-    (local $b i32) (local $total i32) (local $t i32) (local $m f32) (local $z f32) (local $s f32)
-    (local $at i32) (local $i i32) (local $qb i32) (local $rowBytes i32) (local $ob i32)
-    (local.set $total (i32.add (local.get $len1) (local.get $len2)))
+    (local $b i32) (local $i i32) (local $rowBytes i32) (local $qb i32) (local $kb i32) (local $vb i32) (local $ob i32) (local $n i32)
     (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
     (block $blocksDone (loop $eachBlock
       (br_if $blocksDone (i32.ge_u (local.get $b) (local.get $blocks)))
-      (local.set $qb (i32.add (local.get $q) (i32.mul (local.get $b) (local.get $rowBytes))))
-      (call $scores (local.get $qb) (i32.add (local.get $k1) (i32.mul (i32.mul (local.get $b) (local.get $len1)) (local.get $rowBytes)))
-        (local.get $len1) (local.get $d) (local.get $scale) (local.get $scratch))
-      (call $scores (local.get $qb) (i32.add (local.get $k2) (i32.mul (i32.mul (local.get $b) (local.get $len2)) (local.get $rowBytes)))
-        (local.get $len2) (local.get $d) (local.get $scale) (i32.add (local.get $scratch) (i32.shl (local.get $len1) (i32.const 2))))
-      ;; the maximum score
-      (local.set $m (f32.load (local.get $scratch)))
-      (local.set $t (i32.const 1))
-      (block $maxDone (loop $max
-        (br_if $maxDone (i32.ge_u (local.get $t) (local.get $total)))
-        (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
-        (local.set $t (i32.add (local.get $t) (i32.const 1)))
-        (br $max)))
-      ;; e^(s - max), four at a time (the lanes past `total` are scratch, never read back)
-      (local.set $at (local.get $scratch))
-      (local.set $t (i32.const 0))
-      (block $expDone (loop $exp
-        (br_if $expDone (i32.ge_u (local.get $t) (local.get $total)))
-        (v128.store (local.get $at) (call $exp4 (f32x4.sub (v128.load (local.get $at)) (f32x4.splat (local.get $m)))))
-        (local.set $at (i32.add (local.get $at) (i32.const 16)))
-        (local.set $t (i32.add (local.get $t) (i32.const 4)))
-        (br $exp)))
-      ;; their sum
-      (local.set $z (f32.const 0))
-      (local.set $t (i32.const 0))
-      (block $sumDone (loop $sum
-        (br_if $sumDone (i32.ge_u (local.get $t) (local.get $total)))
-        (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
-        (local.set $t (i32.add (local.get $t) (i32.const 1)))
-        (br $sum)))
-      (local.set $s (f32.div (f32.const 1) (local.get $z)))
-      ;; out[b] = Σ_t w[t] · v[t] / z over both parts
-      (local.set $ob (i32.add (local.get $out) (i32.mul (local.get $b) (local.get $rowBytes))))
+      (local.set $qb (i32.add (local.get $q) (i32.mul (i32.mul (local.get $b) (local.get $tq)) (local.get $rowBytes))))
+      (local.set $ob (i32.add (local.get $out) (i32.mul (i32.mul (local.get $b) (local.get $tq)) (local.get $rowBytes))))
+      (local.set $kb (i32.add (local.get $k) (i32.mul (i32.mul (local.get $b) (local.get $cap)) (local.get $rowBytes))))
+      (local.set $vb (i32.add (local.get $v) (i32.mul (i32.mul (local.get $b) (local.get $cap)) (local.get $rowBytes))))
+      (local.set $n (local.get $len))
       (local.set $i (i32.const 0))
-      (block $zeroDone (loop $zero
-        (br_if $zeroDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
-        (v128.store (i32.add (local.get $ob) (local.get $i)) (v128.const i32x4 0 0 0 0))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $zero)))
-      (call $accumulate (local.get $scratch)
-        (i32.add (local.get $v1) (i32.mul (i32.mul (local.get $b) (local.get $len1)) (local.get $rowBytes)))
-        (local.get $len1) (local.get $d) (local.get $ob))
-      (call $accumulate (i32.add (local.get $scratch) (i32.shl (local.get $len1) (i32.const 2)))
-        (i32.add (local.get $v2) (i32.mul (i32.mul (local.get $b) (local.get $len2)) (local.get $rowBytes)))
-        (local.get $len2) (local.get $d) (local.get $ob))
-      (local.set $i (i32.const 0))
-      (block $scaleDone (loop $scale
-        (br_if $scaleDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
-        (v128.store (i32.add (local.get $ob) (local.get $i))
-          (f32x4.mul (v128.load (i32.add (local.get $ob) (local.get $i))) (f32x4.splat (local.get $s))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $scale)))
+      (block $groupsDone (loop $groups
+        (br_if $groupsDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $tq)))
+        (if (local.get $causal) (then (local.set $n (i32.add (i32.sub (local.get $len) (local.get $tq)) (i32.add (local.get $i) (i32.const 4))))))
+        (call $attend_rows4 (i32.add (local.get $qb) (i32.mul (local.get $i) (local.get $rowBytes))) (local.get $kb) (local.get $vb)
+          (local.get $n) (local.get $causal) (local.get $d) (local.get $scale) (local.get $scratch)
+          (i32.add (local.get $ob) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $groups)))
+      (block $rowsDone (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $tq)))
+        (if (local.get $causal) (then (local.set $n (i32.add (i32.sub (local.get $len) (local.get $tq)) (i32.add (local.get $i) (i32.const 1))))))
+        (call $attend_row (i32.add (local.get $qb) (i32.mul (local.get $i) (local.get $rowBytes))) (local.get $kb) (local.get $vb)
+          (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch)
+          (i32.add (local.get $ob) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $eachBlock))))
 
-  ;; Joins two tensors [blocks, len1, ...] and [blocks, len2, ...] along their second axis:
-  ;; per block, `bytes1` bytes of a then `bytes2` of b (a cache and its new positions).
-  (func (export "concat_blocks") (param $a i32) (param $bytes1 i32) (param $b i32) (param $bytes2 i32) (param $blocks i32) (param $out i32)
+  ;; GELU, tanh form (GPT-2's gelu_new), for four lanes: ½x(1 + tanh(u)) = x·σ(2u),
+  ;; 2u = x(A + B·x²), A = 2√(2/π), B = 0.044715·A. σ(v) from t = e^-|v| (always ≤ 1, no
+  ;; overflow): 1/(1 + t) for v ≥ 0, t/(1 + t) below.
+  (func $gelu_tanh4 (param $x v128) (result v128)
+    (local $v v128) (local $t v128) (local $s v128)
+    (local.set $v (f32x4.mul (local.get $x)
+      (f32x4.add (f32x4.splat (f32.const 1.5957691216057308))
+        (f32x4.mul (f32x4.splat (f32.const 0.07135481627260025)) (f32x4.mul (local.get $x) (local.get $x))))))
+    (local.set $t (call $exp4 (f32x4.neg (f32x4.abs (local.get $v)))))
+    (local.set $s (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t))))
+    (f32x4.mul (local.get $x)
+      (v128.bitselect (local.get $s) (f32x4.mul (local.get $t) (local.get $s)) (f32x4.ge (local.get $v) (v128.const i32x4 0 0 0 0)))))
+
+  ;; out[i] = gelu_new(x[i]) for i < n: four at a time, then one at a time for the last n mod 4.
+  (func (export "gelu_tanh") (param $x i32) (param $n i32) (param $out i32)
+    (local $i i32) (local $end i32)
+    (local.set $end (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (call $gelu_tanh4 (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $each)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (f32x4.extract_lane 0 (call $gelu_tanh4 (v128.load32_splat (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
+
+  ;; The transpose of a matrix [rows, cols] into dst [cols, rows]: 4×4 tiles moved with shuffles
+  ;; (four row vectors in, four column vectors out), over bands of 8 columns (eight output
+  ;; rows written side by side; 8 measured best across GPT-2's tall, wide and square shapes);
+  ;; the last rows mod 4 and columns mod 4 one float at a time.
+  (func (export "transpose_2d") (param $src i32) (param $rows i32) (param $cols i32) (param $dst i32)
+    (local $i i32) (local $j i32) (local $jb i32) (local $jend i32) (local $rows4 i32) (local $cols4 i32)
+    (local $srcRow i32) (local $dstRow i32) (local $rowBytes i32) (local $colBytes i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $rows4 (i32.and (local.get $rows) (i32.const -4)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $colBytes (i32.shl (local.get $rows) (i32.const 2)))
+    (block $bandsDone (loop $bands
+      (br_if $bandsDone (i32.ge_u (local.get $jb) (local.get $cols4)))
+      (local.set $jend (select (i32.add (local.get $jb) (i32.const 8)) (local.get $cols4)
+        (i32.lt_u (i32.add (local.get $jb) (i32.const 8)) (local.get $cols4))))
+      (local.set $i (i32.const 0))
+      (block $rowsDone (loop $rowGroups
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows4)))
+        (local.set $j (local.get $jb))
+        (block $tilesDone (loop $tiles
+          (br_if $tilesDone (i32.ge_u (local.get $j) (local.get $jend)))
+          (local.set $srcRow (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2))))
+          (local.set $r0 (v128.load (local.get $srcRow)))
+          (local.set $r1 (v128.load (i32.add (local.get $srcRow) (local.get $rowBytes))))
+          (local.set $r2 (v128.load (i32.add (local.get $srcRow) (i32.shl (local.get $rowBytes) (i32.const 1)))))
+          (local.set $r3 (v128.load (i32.add (local.get $srcRow) (i32.mul (local.get $rowBytes) (i32.const 3)))))
+          ;; [a0 b0 a1 b1], [a2 b2 a3 b3] of rows 0, 1 and of rows 2, 3
+          (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+          (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+          (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+          (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+          (local.set $dstRow (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2))))
+          (v128.store (local.get $dstRow) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+          (v128.store (i32.add (local.get $dstRow) (local.get $colBytes))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+          (v128.store (i32.add (local.get $dstRow) (i32.shl (local.get $colBytes) (i32.const 1)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+          (v128.store (i32.add (local.get $dstRow) (i32.mul (local.get $colBytes) (i32.const 3)))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $tiles)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $rowGroups)))
+      (local.set $jb (local.get $jend))
+      (br $bands)))
+    ;; the last rows (all columns) and the last columns (the first rows4 rows), one float at a time
+    (local.set $i (local.get $rows4))
+    (block $lastRowsDone (loop $lastRows
+      (br_if $lastRowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $colsDone (loop $eachCol
+        (br_if $colsDone (i32.ge_u (local.get $j) (local.get $cols)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2)))
+          (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $eachCol)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $lastRows)))
+    (local.set $j (local.get $cols4))
+    (block $lastColsDone (loop $lastCols
+      (br_if $lastColsDone (i32.ge_u (local.get $j) (local.get $cols)))
+      (local.set $i (i32.const 0))
+      (block $rows4Done (loop $eachRow
+        (br_if $rows4Done (i32.ge_u (local.get $i) (local.get $rows4)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2)))
+          (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $eachRow)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $lastCols))))
+
+  ;; The softmax statistics of each column of x [rows, cols]: out[0, c] = max_r x[r, c] and
+  ;; out[1, c] = Σ_r e^(x[r, c] − out[0, c]) (so log-sum-exp = out[0] + log out[1]); four
+  ;; columns at a time along each row, the last cols mod 4 one at a time. For a tied head's
+  ;; logits kept as [vocab, tokens] (train/tied-head.ts): the softmax over each token's column.
+  (func (export "column_softmax_stats") (param $x i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $at i32) (local $rowBytes i32) (local $cols4 i32) (local $sums i32) (local $m i32)
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $sums (i32.add (local.get $out) (local.get $rowBytes)))
+    (memory.copy (local.get $out) (local.get $x) (local.get $rowBytes))
+    (memory.fill (local.get $sums) (i32.const 0) (local.get $rowBytes))
+    ;; the maxima
+    (local.set $r (i32.const 1))
+    (block $maxDone (loop $maxRows
+      (br_if $maxDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $at (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $c (i32.const 0))
+      (block $vecDone (loop $vec
+        (br_if $vecDone (i32.ge_u (local.get $c) (local.get $cols4)))
+        (local.set $m (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+        (v128.store (local.get $m) (f32x4.max (v128.load (local.get $m)) (v128.load (i32.add (local.get $at) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $vec)))
+      (block $oneDone (loop $one
+        (br_if $oneDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $m (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+        (f32.store (local.get $m) (f32.max (f32.load (local.get $m)) (f32.load (i32.add (local.get $at) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $one)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $maxRows)))
+    ;; the sums of e^(x − max)
+    (local.set $r (i32.const 0))
+    (block $sumDone (loop $sumRows
+      (br_if $sumDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $at (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $c (i32.const 0))
+      (block $svecDone (loop $svec
+        (br_if $svecDone (i32.ge_u (local.get $c) (local.get $cols4)))
+        (local.set $m (i32.shl (local.get $c) (i32.const 2)))
+        (v128.store (i32.add (local.get $sums) (local.get $m))
+          (f32x4.add (v128.load (i32.add (local.get $sums) (local.get $m)))
+            (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $at) (local.get $m))) (v128.load (i32.add (local.get $out) (local.get $m)))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $svec)))
+      (block $soneDone (loop $sone
+        (br_if $soneDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $m (i32.shl (local.get $c) (i32.const 2)))
+        (f32.store (i32.add (local.get $sums) (local.get $m))
+          (f32.add (f32.load (i32.add (local.get $sums) (local.get $m)))
+            (f32x4.extract_lane 0 (call $exp4 (f32x4.splat
+              (f32.sub (f32.load (i32.add (local.get $at) (local.get $m))) (f32.load (i32.add (local.get $out) (local.get $m)))))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $sone)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $sumRows))))
+
+  ;; The gradient of Σ_c scale[c]·(lse[c] − x[targets[c], c]) with respect to x [rows, cols] (the
+  ;; cross-entropy of each column's softmax): out[r, c] = (e^(x[r, c] − lse[c]) − [targets[c] = r])
+  ;; · scale[c], lse the columns' log-sum-exp, targets int32 (-1: no target). Four columns at a
+  ;; time, the last cols mod 4 one at a time.
+  (func (export "softmax_xent_grad_columns") (param $x i32) (param $rows i32) (param $cols i32) (param $lse i32) (param $targets i32) (param $scale i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $o i32) (local $at i32) (local $to i32) (local $rowBytes i32) (local $cols4 i32) (local $rv v128) (local $g v128)
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $at (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $to (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $rv (i32x4.splat (local.get $r)))
+      (local.set $c (i32.const 0))
+      (block $vecDone (loop $vec
+        (br_if $vecDone (i32.ge_u (local.get $c) (local.get $cols4)))
+        (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+        (local.set $g (f32x4.sub
+          (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $at) (local.get $o))) (v128.load (i32.add (local.get $lse) (local.get $o)))))
+          (v128.and (i32x4.eq (local.get $rv) (v128.load (i32.add (local.get $targets) (local.get $o)))) (v128.const f32x4 1 1 1 1))))
+        (v128.store (i32.add (local.get $to) (local.get $o)) (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $scale) (local.get $o)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $vec)))
+      (block $oneDone (loop $one
+        (br_if $oneDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+        (local.set $g (f32x4.sub
+          (call $exp4 (f32x4.splat (f32.sub (f32.load (i32.add (local.get $at) (local.get $o))) (f32.load (i32.add (local.get $lse) (local.get $o))))))
+          (v128.and (i32x4.eq (local.get $rv) (i32x4.splat (i32.load (i32.add (local.get $targets) (local.get $o))))) (v128.const f32x4 1 1 1 1))))
+        (f32.store (i32.add (local.get $to) (local.get $o)) (f32.mul (f32x4.extract_lane 0 (local.get $g)) (f32.load (i32.add (local.get $scale) (local.get $o)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $one)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
+
+  ;; Copies `blocks` blocks of `bytes` bytes, block i from src + i·srcStride to
+  ;; dst + i·dstStride: keys or values written into a cache that has room for more positions
+  ;; than it holds ([blocks, capacity, d]), or a cache's positions copied into a larger one.
+  (func (export "copy_blocks") (param $src i32) (param $srcStride i32) (param $dst i32) (param $dstStride i32) (param $bytes i32) (param $blocks i32)
     (local $i i32)
     (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $i) (local.get $blocks)))
-      (memory.copy (local.get $out) (local.get $a) (local.get $bytes1))
-      (memory.copy (i32.add (local.get $out) (local.get $bytes1)) (local.get $b) (local.get $bytes2))
-      (local.set $a (i32.add (local.get $a) (local.get $bytes1)))
-      (local.set $b (i32.add (local.get $b) (local.get $bytes2)))
-      (local.set $out (i32.add (local.get $out) (i32.add (local.get $bytes1) (local.get $bytes2))))
+      (memory.copy (local.get $dst) (local.get $src) (local.get $bytes))
+      (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each))))
 

@@ -20,23 +20,27 @@ export type { WasmBackendLike }
 
 /** The module's exports (pointers are byte offsets, sizes count floats unless named bytes). */
 export interface SimdKernels {
-  readonly attend_one_query: (
+  readonly attend: (
     q: number,
-    k1: number,
-    v1: number,
-    len1: number,
-    k2: number,
-    v2: number,
-    len2: number,
+    k: number,
+    v: number,
+    cap: number,
+    len: number,
+    tq: number,
+    causal: number,
     blocks: number,
     d: number,
     scale: number,
     scratch: number,
     out: number,
   ) => void
-  readonly concat_blocks: (a: number, bytes1: number, b: number, bytes2: number, blocks: number, out: number) => void
+  readonly gelu_tanh: (x: number, n: number, out: number) => void
+  readonly copy_blocks: (src: number, srcStride: number, dst: number, dstStride: number, bytes: number, blocks: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
+  readonly transpose_2d: (src: number, rows: number, cols: number, dst: number) => void
+  readonly column_softmax_stats: (x: number, rows: number, cols: number, out: number) => void
+  readonly softmax_xent_grad_columns: (x: number, rows: number, cols: number, lse: number, targets: number, scale: number, out: number) => void
 }
 
 /** The quantized-weight kernels' exports (quant.wat; pointers are byte offsets). */
@@ -83,7 +87,6 @@ export interface TrainKernels {
     dv: number,
   ) => void
   readonly column_sums: (x: number, rows: number, cols: number, out: number) => void
-  readonly transpose: (x: number, rows: number, cols: number, out: number) => void
   readonly scatter_add_rows: (x: number, ids: number, rows: number, width: number, vocab: number, skip: number, out: number) => void
   readonly layer_norm_stats: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number) => void
   readonly layer_norm_backward: (x: number, dy: number, rows: number, d: number, w: number, stats: number, dx: number, dw: number, db: number) => void
@@ -210,7 +213,7 @@ export interface SimdKernelArgs {
  * Registers `run` as the tfjs kernel `name` for the wasm backend. Callers run it through
  * `tf.engine().runKernel` only after {@link activeSimdKernels} said the module runs there.
  */
-export const registerSimdKernel = (name: string, run: (args: SimdKernelArgs) => tf.TensorInfo): void => registerOn(simdKernels, name, run)
+export const registerSimdKernel = (name: string, run: (args: SimdKernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void => registerOn(simdKernels, name, run)
 
 /** {@link registerSimdKernel} for a kernel of quant.wat (callers check {@link activeQuantKernels}). */
 export const registerQuantKernel = (name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: QuantKernels }) => tf.TensorInfo): void =>

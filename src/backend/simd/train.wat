@@ -1,10 +1,10 @@
 ;; minigpt-fp's WebAssembly SIMD kernels for training on the tfjs wasm backend: dropout masks,
 ;; attention over whole sequences (forward and backward), LayerNorm with its backward pass,
 ;; GELU with its derivative (GELU at inference too), softmax cross-entropy with its gradient,
-;; sums over rows, transposes, and the Adam(W) update of one parameter. Like kernels.wat, the
+;; sums over rows, row scatter-adds, and the Adam(W) update of one parameter. Like kernels.wat, the
 ;; module imports the backend's own memory and works on tensors where tfjs-wasm keeps them;
 ;; module.ts instantiates it, the modules beside it (dropout-mask.ts, attention-train.ts,
-;; layer-norm-grad.ts, gelu-erf.ts, cross-entropy.ts, row-sums.ts, transpose.ts, adam-tree.ts)
+;; layer-norm-grad.ts, gelu-erf.ts, cross-entropy.ts, row-sums.ts, adam-tree.ts)
 ;; register its exports as tfjs kernels, and scripts/kernels.mjs assembles it into
 ;; train-wasm.ts (`npm run kernels`). Pointers are byte offsets of float32 data (int32 where
 ;; named); sizes count elements unless named bytes.
@@ -553,69 +553,6 @@
       (local.set $x (i32.add (local.get $x) (local.get $bytes)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $eachRow))))
-
-  ;; ---------------------------------------------------------------------------------------
-  ;; Transposes (a matrix product's gradient)
-
-  ;; out [cols, rows] = xᵀ for x [rows, cols]: 4 × 4 blocks through shuffles, then the last
-  ;; cols mod 4 columns and rows mod 4 rows one at a time.
-  (func (export "transpose") (param $x i32) (param $rows i32) (param $cols i32) (param $out i32)
-    (local $r i32) (local $c i32) (local $r4 i32) (local $c4 i32) (local $in i32) (local $at i32) (local $rowBytes i32) (local $colBytes i32)
-    (local $a v128) (local $b v128) (local $e v128) (local $f v128) (local $u v128) (local $v v128) (local $w v128) (local $z v128)
-    (local.set $r4 (i32.and (local.get $rows) (i32.const -4)))
-    (local.set $c4 (i32.and (local.get $cols) (i32.const -4)))
-    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
-    (local.set $colBytes (i32.shl (local.get $rows) (i32.const 2)))
-    (block $rDone (loop $eachR
-      (br_if $rDone (i32.ge_u (local.get $r) (local.get $r4)))
-      (local.set $c (i32.const 0))
-      (block $cDone (loop $eachC
-        (br_if $cDone (i32.ge_u (local.get $c) (local.get $c4)))
-        (local.set $in (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
-        (local.set $a (v128.load (local.get $in)))
-        (local.set $b (v128.load (i32.add (local.get $in) (local.get $rowBytes))))
-        (local.set $e (v128.load (i32.add (local.get $in) (i32.shl (local.get $rowBytes) (i32.const 1)))))
-        (local.set $f (v128.load (i32.add (local.get $in) (i32.mul (local.get $rowBytes) (i32.const 3)))))
-        ;; (a0 b0 a1 b1), (a2 b2 a3 b3), (e0 f0 e1 f1), (e2 f2 e3 f3)
-        (local.set $u (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
-        (local.set $v (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
-        (local.set $w (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e) (local.get $f)))
-        (local.set $z (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e) (local.get $f)))
-        (local.set $at (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
-        (v128.store (local.get $at) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (local.get $w)))
-        (v128.store (i32.add (local.get $at) (local.get $colBytes)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u) (local.get $w)))
-        (v128.store (i32.add (local.get $at) (i32.shl (local.get $colBytes) (i32.const 1)))
-          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $v) (local.get $z)))
-        (v128.store (i32.add (local.get $at) (i32.mul (local.get $colBytes) (i32.const 3)))
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $v) (local.get $z)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))
-        (br $eachC)))
-      ;; the last cols mod 4 columns of these four rows
-      (block $tDone (loop $tail
-        (br_if $tDone (i32.ge_u (local.get $c) (local.get $cols)))
-        (call $copyColumn (local.get $x) (local.get $cols) (local.get $rows) (local.get $r) (i32.add (local.get $r) (i32.const 4)) (local.get $c) (local.get $out))
-        (local.set $c (i32.add (local.get $c) (i32.const 1)))
-        (br $tail)))
-      (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $eachR)))
-    ;; the last rows mod 4 rows, every column
-    (local.set $c (i32.const 0))
-    (block $lDone (loop $last
-      (br_if $lDone (i32.ge_u (local.get $c) (local.get $cols)))
-      (call $copyColumn (local.get $x) (local.get $cols) (local.get $rows) (local.get $r4) (local.get $rows) (local.get $c) (local.get $out))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br $last))))
-
-  ;; out[c, r] = x[r, c] for r in [from, to): part of column c of x [rows, cols] into row c of out.
-  (func $copyColumn (param $x i32) (param $cols i32) (param $rows i32) (param $from i32) (param $to i32) (param $c i32) (param $out i32)
-    (local $r i32)
-    (local.set $r (local.get $from))
-    (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $r) (local.get $to)))
-      (f32.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2)))
-        (f32.load (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2)))))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $each))))
 
   ;; ---------------------------------------------------------------------------------------
   ;; LayerNorm

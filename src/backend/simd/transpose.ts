@@ -1,23 +1,37 @@
 /**
- * The transpose of a matrix as one tfjs kernel on the wasm backend (train.wat's `transpose`):
- * 4 × 4 blocks through SIMD shuffles. A matrix product's gradient transposes an operand for
- * XNNPACK (nn/matmul.ts: tfjs-wasm runs a product with transpose flags as a scalar loop), and
- * tfjs-wasm's Transpose moves one element at a time.
+ * The transpose of a matrix as one tfjs kernel on the wasm backend, in WebAssembly SIMD
+ * (kernels.wat's `transpose_2d`: 4×4 tiles moved with shuffles, over bands of columns).
+ *
+ * Why: matrix-product gradients transpose operands (tfjs-wasm runs a product fast only without
+ * transpose flags, nn/matmul.ts), and tfjs-wasm's Transpose moves one element at a time:
+ * a GPT-2 weight [768, 3,072] took longer to transpose than to multiply by 256 rows.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const TRANSPOSE_2D = 'MinigptTranspose2d'
 
-registerTrainKernel(TRANSPOSE_2D, ({ inputs, backend, kernels }) => {
+registerSimdKernel(TRANSPOSE_2D, ({ inputs, backend, kernels }) => {
   const { x } = inputs
   const [rows, cols] = x.shape
-  const out = backend.makeOutput([cols, rows], 'float32')
-  kernels.transpose(dataOffset(backend, x), rows, cols, dataOffset(backend, out))
+  const out = backend.makeOutput([cols, rows], x.dtype)
+  kernels.transpose_2d(dataOffset(backend, x), rows, cols, dataOffset(backend, out))
   return out
 })
 
-/** xᵀ for a float32 matrix by the kernel, or `undefined` where it does not run. No gradient (its callers are gradients). */
-export const transposeKernel = (x: tf.Tensor2D): tf.Tensor2D | undefined =>
-  x.dtype !== 'float32' || x.rank !== 2 || x.size === 0 || activeTrainKernels() === null ? undefined : (tf.engine().runKernel(TRANSPOSE_2D, { x }, {}) as tf.Tensor2D)
+/**
+ * xᵀ for a float32 or int32 matrix by the SIMD kernel, or `undefined` where it does not run.
+ * No gradient: for use where no gradient is recorded (inside custom gradients' forward and
+ * backward functions).
+ */
+export const transpose2dKernel = <T extends tf.Tensor2D>(x: T): T | undefined =>
+  x.rank !== 2 || !(x.dtype === 'float32' || x.dtype === 'int32') || x.size === 0 || activeSimdKernels() === null
+    ? undefined
+    : (tf.engine().runKernel(TRANSPOSE_2D, { x }, {}) as T)
+
+/**
+ * xᵀ for a matrix: by the SIMD kernel where it runs, `tf.transpose` elsewhere. No gradient on
+ * wasm: for custom gradients' forward and backward functions, where none is recorded.
+ */
+export const transposeNoGrad = <T extends tf.Tensor2D>(x: T): T => transpose2dKernel(x) ?? (tf.transpose(x) as T)

@@ -1,17 +1,18 @@
 /**
  * Attention of one query position over a key/value cache as one WGSL kernel on the webgpu
- * backend: `softmax(q·Kᵀ/√d)·V` per (batch, head) row, the counterpart of the wasm SIMD kernel
- * (backend/simd/attend-one-query.ts), registered under the same kernel name.
+ * backend: `softmax(q·Kᵀ/√d)·V` per (batch, head) row over the cache's first `length`
+ * positions (its buffers may have room for more: nn/kv-cache.ts), the counterpart of the wasm
+ * SIMD kernel (backend/simd/attend.ts) for a decoding step.
  *
- * Why: with tfjs ops a decoding step's attention is, per layer and cache part, a batched product
- * for the scores, their concatenation, a softmax (max, subtract, exp, sum, divide), a split and a
- * batched product per part — about ten dispatches and as many intermediate buffers. Here one
- * workgroup per row computes the scores into workgroup memory, reduces their maximum and sum, and
- * writes the weighted sum of both parts: one dispatch per layer, nothing allocated but the output.
+ * Why: with tfjs ops a decoding step's attention is, per layer, a batched product for the
+ * scores, a softmax (max, subtract, exp, sum, divide) and a batched product for the weighted
+ * sum — about eight dispatches and as many intermediate buffers. Here one workgroup per row
+ * computes the scores into workgroup memory, reduces their maximum and sum, and writes the
+ * weighted sum: one dispatch per layer, nothing allocated but the output.
  */
 import * as tf from '@tensorflow/tfjs-core'
 
-/** The kernel's name in tfjs's registry (the wasm kernel's name: one operation, one name per backend). */
+/** The kernel's name in tfjs's registry. */
 export const ATTEND_ONE_QUERY = 'MinigptAttendOneQuery'
 
 /** Threads per workgroup: one workgroup per (batch, head) row. */
@@ -24,8 +25,9 @@ interface WebGpuBackendLike {
   runWebGPUProgram: (program: object, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: readonly { type: string; data: number[] }[]) => tf.TensorInfo
 }
 
-// tfjs-webgpu declares the inputs (q, k1, v1, k2, v2 as array<f32>), `result`, the uniforms (each
-// input's shape, `len2`, `scale`) and the private ids (workgroupId, localIndex) around this code.
+// tfjs-webgpu declares the inputs (q, k, v as array<f32>), `result`, the uniforms (each input's
+// shape, `len`, `scale`) and the private ids (workgroupId, localIndex) around this code. A row's
+// keys start at row · capacity · d (capacity = kShape[2]); the first `len` are read.
 const SHADER = `
   var<workgroup> weights: array<f32, ${MAX_POSITIONS}>;
   var<workgroup> partial: array<f32, ${THREADS}>;
@@ -34,21 +36,16 @@ const SHADER = `
     let row = i32(workgroupId.x);
     let t = i32(localIndex);
     let d = uniforms.qShape[3];
-    let len1 = uniforms.k1Shape[2];
-    let len2 = uniforms.len2;
-    let n = len1 + len2;
+    let capacity = uniforms.kShape[2];
+    let n = uniforms.len;
     let qo = row * d;
+    let base = row * capacity * d;
 
     var m = -uniforms.INFINITY;
     for (var j = t; j < n; j = j + ${THREADS}) {
       var s = 0.0;
-      if (j < len1) {
-        let ko = (row * len1 + j) * d;
-        for (var f = 0; f < d; f = f + 1) { s = s + q[qo + f] * k1[ko + f]; }
-      } else {
-        let ko = (row * len2 + j - len1) * d;
-        for (var f = 0; f < d; f = f + 1) { s = s + q[qo + f] * k2[ko + f]; }
-      }
+      let ko = base + j * d;
+      for (var f = 0; f < d; f = f + 1) { s = s + q[qo + f] * k[ko + f]; }
       s = s * uniforms.scale;
       weights[j] = s;
       m = max(m, s);
@@ -78,8 +75,7 @@ const SHADER = `
 
     for (var f = t; f < d; f = f + ${THREADS}) {
       var acc = 0.0;
-      for (var j = 0; j < len1; j = j + 1) { acc = acc + weights[j] * v1[(row * len1 + j) * d + f]; }
-      for (var j = 0; j < len2; j = j + 1) { acc = acc + weights[len1 + j] * v2[(row * len2 + j) * d + f]; }
+      for (var j = 0; j < n; j = j + 1) { acc = acc + weights[j] * v[base + j * d + f]; }
       result[qo + f] = acc / total;
     }
   }
@@ -89,39 +85,36 @@ tf.registerKernel({
   kernelName: ATTEND_ONE_QUERY,
   backendName: 'webgpu',
   kernelFunc: ({ inputs, backend, attrs }) => {
-    const { q, k1, v1, k2, v2 } = inputs as Record<string, tf.TensorInfo>
+    const { q, k, v } = inputs as Record<string, tf.TensorInfo>
     const [b, h] = q.shape
     const program = {
-      variableNames: ['q', 'k1', 'v1', 'k2', 'v2'],
+      variableNames: ['q', 'k', 'v'],
       outputShape: [...q.shape],
       shaderKey: 'minigptAttendOneQuery',
       dispatchLayout: { x: [0] },
       dispatch: [b * h, 1, 1],
       workgroupSize: [THREADS, 1, 1],
-      uniforms: 'len2 : i32, scale : f32,',
+      uniforms: 'len : i32, scale : f32,',
       getUserCode: () => SHADER,
     }
-    const len2 = k2 === undefined ? 0 : k2.shape[2]
+    const { length, scale } = attrs as { length: number; scale: number }
     const uniforms = [
-      { type: 'int32', data: [len2] },
-      { type: 'float32', data: [(attrs as { scale: number }).scale] },
+      { type: 'int32', data: [length] },
+      { type: 'float32', data: [scale] },
     ]
-    // One part: the second is bound to the first again with length 0 (one pipeline for both cases).
-    return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, [q, k1, v1, k2 ?? k1, v2 ?? v1], 'float32', uniforms)
+    return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, [q, k, v], 'float32', uniforms)
   },
 })
 
 /**
- * `softmax(q·Kᵀ/√d)·V` for one query position, q [B, H, 1, d], over keys/values in one or two
- * consecutive parts ([B, H, Tᵢ, d] each), by the WGSL kernel — or `undefined` where it does not
- * run (another backend than webgpu, more than {@link MAX_POSITIONS} positions, not float32): the
- * caller then uses tfjs ops. No gradient: callers use it only outside gradient recording.
+ * `softmax(q·Kᵀ/√d)·V` for one query position, q [B, H, 1, d], over the first `length`
+ * positions of keys and values k, v [B, H, capacity, d], by the WGSL kernel — or `undefined`
+ * where it does not run (another backend than webgpu, more than {@link MAX_POSITIONS}
+ * positions, not float32, shapes that do not fit): the caller then uses tfjs ops. No gradient:
+ * callers use it only outside gradient recording.
  */
-export const attendOneQueryWebGpu = (q: tf.Tensor4D, parts: readonly { readonly k: tf.Tensor; readonly v: tf.Tensor }[]): tf.Tensor4D | undefined => {
-  const [p1, p2] = parts
-  if (tf.getBackend() !== 'webgpu' || p1 === undefined || parts.length > 2 || q.shape[2] !== 1 || q.dtype !== 'float32') return undefined
-  const n = parts.reduce((s, { k }) => s + (k.shape[2] ?? 0), 0)
-  if (n === 0 || n > MAX_POSITIONS) return undefined
-  const inputs: tf.NamedTensorMap = p2 === undefined ? { q, k1: p1.k, v1: p1.v } : { q, k1: p1.k, v1: p1.v, k2: p2.k, v2: p2.v }
-  return tf.engine().runKernel(ATTEND_ONE_QUERY, inputs, { scale: 1 / Math.sqrt(q.shape[3]) }) as tf.Tensor4D
+export const attendOneQueryWebGpu = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, length: number): tf.Tensor4D | undefined => {
+  if (tf.getBackend() !== 'webgpu' || q.shape[2] !== 1 || [q, k, v].some((t) => t.dtype !== 'float32')) return undefined
+  if (length < 1 || length > MAX_POSITIONS || length > k.shape[2] || !k.shape.every((n, i) => n === v.shape[i] && (i === 2 || n === q.shape[i]))) return undefined
+  return tf.engine().runKernel(ATTEND_ONE_QUERY, { q, k, v }, { length, scale: 1 / Math.sqrt(q.shape[3]) }) as tf.Tensor4D
 }

@@ -21,7 +21,7 @@ import { compose, named, type ApplyParamsOf, type Layer, type ParamsOf, type Ten
 import { count, param, shapesOf } from '../../core/tree.js'
 import { decoderMask } from '../../mask/index.js'
 import { elementwise, geluErf, geluTanh } from '../../nn/activation.js'
-import { attendHeads, cacheLength, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
+import { attendFusedHeads, cacheLength, type KVCache, type MhaInput, type MhaOutput } from '../../nn/attention.js'
 import { add, rematerialised, stack, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { dropout } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
@@ -53,8 +53,7 @@ export const gpt2Dropout = (c: Gpt2Config, rate?: number): Gpt2Dropout =>
 export const fusedSelfAttention = (e: number, heads: number, std: number, projStd: number, rates: Pick<Gpt2Dropout, 'attn' | 'resid'> = { attn: 0, resid: 0 }) => {
   const subs = { c_attn: conv1d(e, 3 * e, std), c_proj: conv1d(e, e, projStd), attn_dropout: dropout(rates.attn), resid_dropout: dropout(rates.resid) }
   return compose(subs, ({ c_attn, c_proj, attn_dropout, resid_dropout }, input: MhaInput, ctx): MhaOutput => {
-    const [q, k, v] = tf.split<tf.Tensor3D>(c_attn(input.x), 3, -1)
-    const a = attendHeads(q, k, v, heads, input, ctx.training && rates.attn > 0 ? attn_dropout : undefined)
+    const a = attendFusedHeads(c_attn(input.x), heads, input, ctx.training && rates.attn > 0 ? attn_dropout : undefined)
     return { ...a, output: resid_dropout(c_proj(a.output)) }
   })
 }

@@ -1,0 +1,64 @@
+/**
+ * Scaled dot-product attention over a key/value cache as one tfjs kernel on the wasm backend:
+ * `softmax(q·Kᵀ/√d)·V` per (batch, head) block, in WebAssembly SIMD (kernels.wat's `attend`),
+ * for one query position (a decoding step) or many (a prefill, causal or not), over the first
+ * `length` positions of a cache that may have room for more (nn/kv-cache.ts).
+ *
+ * Why: tfjs-wasm runs batched products ([B·H] of them) with a scalar loop instead of XNNPACK,
+ * and the ops between them (scale, mask, softmax) each pass over the [B, H, Tq, Tk] scores.
+ * This kernel computes the scores, the causal limit, the softmax and the weighted sum in one
+ * pass, four query rows at a time, without materialising the scores of more than four rows,
+ * and skips the keys a causal mask hides (figures: docs/benchmarks.md, `node bench/kernels.mjs`).
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
+
+/** The kernel's name in tfjs's registry. */
+export const ATTEND = 'MinigptAttend'
+
+registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
+  const { q, k, v } = inputs
+  const { length, causal, scale } = attrs as { length: number; causal: boolean; scale: number }
+  const [b, h, tq, d] = q.shape
+  const out = backend.makeOutput([b, h, tq, d], 'float32')
+  const scratch = backend.makeOutput([4 * (length + 4)], 'float32')
+  kernels.attend(
+    dataOffset(backend, q),
+    dataOffset(backend, k),
+    dataOffset(backend, v),
+    k.shape[2],
+    length,
+    tq,
+    causal ? 1 : 0,
+    b * h,
+    d,
+    scale,
+    dataOffset(backend, scratch),
+    dataOffset(backend, out),
+  )
+  backend.disposeData(scratch.dataId)
+  return out
+})
+
+/**
+ * `softmax(q·Kᵀ/√d + mask)·V` for queries q [B, H, Tq, d] over the first `length` positions of
+ * keys and values k, v [B, H, capacity, d], by the SIMD kernel; the mask is none (`causal`
+ * false: every query sees all `length` keys) or causal (the queries are the last Tq of the
+ * `length` positions and query i sees keys 0 … length − Tq + i). Undefined where the kernel
+ * does not run (another backend than wasm, a head size not a multiple of 4, no SIMD kernels
+ * on this backend, shapes that do not fit): the caller then uses tfjs ops. No gradient:
+ * callers use it only outside gradient recording.
+ */
+export const attendKernel = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, length: number, causal: boolean): tf.Tensor4D | undefined => {
+  const [b, h, tq, d] = q.shape
+  const fits =
+    d % 4 === 0 &&
+    tq >= 1 &&
+    length >= (causal ? tq : 1) &&
+    length <= k.shape[2] &&
+    [q, k, v].every((t) => t.dtype === 'float32') &&
+    k.shape.every((n, i) => n === v.shape[i] && (i === 2 || n === q.shape[i])) &&
+    b * h > 0
+  if (!fits || activeSimdKernels() === null) return undefined
+  return tf.engine().runKernel(ATTEND, { q, k, v }, { length, causal, scale: 1 / Math.sqrt(d) }) as tf.Tensor4D
+}

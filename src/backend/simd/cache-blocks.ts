@@ -1,0 +1,118 @@
+/**
+ * The key/value cache's memory operations as tfjs kernels on the wasm backend, each a loop of
+ * `memory.copy` per (batch, head) block (kernels.wat's `copy_blocks`): new positions written
+ * into a cache buffer that has room for them (in place), a cache's positions copied into a
+ * larger buffer, and rows of a cache copied into a new one. A cache buffer is
+ * [batch, heads, capacity, headDim], of which a cache uses the first positions
+ * (nn/kv-cache.ts keeps the discipline that makes writing in place safe).
+ *
+ * Why: tensors are immutable in tfjs, so appending one position to a cache by `tf.concat`
+ * copies the whole cache at every token (38 MB a token for GPT-2 124M at 512 positions), and
+ * tfjs-wasm's Concat and Gather compute every element's index in JavaScript or C++ loops.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
+
+/** Kernel names in tfjs's registry. */
+export const CACHE_WRITE = 'MinigptCacheWrite'
+export const CACHE_COPY = 'MinigptCacheCopy'
+export const CACHE_SELECT = 'MinigptCacheSelect'
+export const SPLIT_HEADS = 'MinigptSplitHeads'
+
+/** Bytes of one position of a [B, H, T, d] tensor, and of its (b, h) block of T positions. */
+const rowBytes = (t: tf.TensorInfo) => 4 * t.shape[3]
+const blockBytes = (t: tf.TensorInfo) => rowBytes(t) * t.shape[2]
+
+// Writes x [B, H, n, d] at position `at` of the buffer [B, H, capacity, d] and returns the
+// buffer itself (a new handle on the same data, as tfjs-wasm's Reshape does): the one kernel
+// of the library that writes into an input. nn/kv-cache.ts calls it only for positions no
+// cache of that buffer holds.
+registerSimdKernel(CACHE_WRITE, ({ inputs, backend, kernels, attrs }) => {
+  const { buffer, x } = inputs
+  const at = (attrs as { at: number }).at
+  const [b, h, n] = x.shape
+  kernels.copy_blocks(dataOffset(backend, x), blockBytes(x), dataOffset(backend, buffer) + at * rowBytes(buffer), blockBytes(buffer), n * rowBytes(x), b * h)
+  backend.incRef(buffer.dataId)
+  return { dataId: buffer.dataId, shape: buffer.shape, dtype: buffer.dtype }
+})
+
+// A new buffer [B, H, capacity, d]: the first `length` positions of `buffer` (when given), then x.
+registerSimdKernel(CACHE_COPY, ({ inputs, backend, kernels, attrs }) => {
+  const { buffer, x } = inputs
+  const { length, capacity } = attrs as { length: number; capacity: number }
+  const [b, h, n, d] = x.shape
+  const out = backend.makeOutput([b, h, capacity, d], 'float32')
+  const outBlock = capacity * rowBytes(x)
+  if (buffer !== undefined && length > 0) kernels.copy_blocks(dataOffset(backend, buffer), blockBytes(buffer), dataOffset(backend, out), outBlock, length * rowBytes(x), b * h)
+  kernels.copy_blocks(dataOffset(backend, x), blockBytes(x), dataOffset(backend, out) + length * rowBytes(x), outBlock, n * rowBytes(x), b * h)
+  return out
+})
+
+// A new buffer [rows, H, capacity, d] holding, for each listed row of `buffer`, its first `length` positions.
+registerSimdKernel(CACHE_SELECT, ({ inputs, backend, kernels, attrs }) => {
+  const { buffer } = inputs
+  const { rows, length, capacity } = attrs as { rows: readonly number[]; length: number; capacity: number }
+  const [, h, , d] = buffer.shape
+  const out = backend.makeOutput([rows.length, h, capacity, d], 'float32')
+  const outBlock = capacity * 4 * d
+  const src = dataOffset(backend, buffer)
+  const dst = dataOffset(backend, out)
+  rows.forEach((r, j) => kernels.copy_blocks(src + r * h * blockBytes(buffer), blockBytes(buffer), dst + j * h * outBlock, outBlock, length * 4 * d, h))
+  return out
+})
+
+// x [B, T, parts·H·d] → `parts` tensors [B, H, T, d]: part p's features of head h at each
+// position, copied as blocks of d floats (one copy_blocks per part and (batch, head); one per
+// part when T = 1, where [B, H, 1, d] is [B, H·d]).
+registerSimdKernel(SPLIT_HEADS, ({ inputs, backend, kernels, attrs }) => {
+  const { x } = inputs
+  const { parts, heads } = attrs as { parts: number; heads: number }
+  const [b, t, width] = x.shape
+  const e = width / parts
+  const d = e / heads
+  const src = dataOffset(backend, x)
+  return Array.from({ length: parts }, (_, p) => {
+    const out = backend.makeOutput([b, heads, t, d], 'float32')
+    const dst = dataOffset(backend, out)
+    if (t === 1) kernels.copy_blocks(src + 4 * p * e, 4 * width, dst, 4 * e, 4 * e, b)
+    else {
+      for (let i = 0; i < b; i++) {
+        for (let h = 0; h < heads; h++) kernels.copy_blocks(src + 4 * (i * t * width + p * e + h * d), 4 * width, dst + 4 * (i * heads + h) * t * d, 4 * d, 4 * d, t)
+      }
+    }
+    return out
+  })
+})
+
+/** Whether the cache kernels run here (the active backend is wasm with the SIMD module) for float32 tensors. */
+export const cacheKernelsRun = (...ts: readonly tf.Tensor[]): boolean => ts.every((t) => t.dtype === 'float32' && t.rank === 4) && activeSimdKernels() !== null
+
+/**
+ * Writes x [B, H, n, d] into `buffer` [B, H, capacity, d] at positions at … at + n − 1, in
+ * place, and returns a new handle on the buffer. The caller guarantees that no cache holds
+ * those positions (nn/kv-cache.ts) and that the kernels run ({@link cacheKernelsRun}).
+ */
+export const writeInPlace = (buffer: tf.Tensor4D, x: tf.Tensor4D, at: number): tf.Tensor4D => tf.engine().runKernel(CACHE_WRITE, { buffer, x }, { at }) as tf.Tensor4D
+
+/**
+ * A new buffer [B, H, capacity, d] holding the first `length` positions of `buffer` (none when
+ * undefined) followed by x [B, H, n, d]; capacity ≥ length + n.
+ */
+export const copyInto = (buffer: tf.Tensor4D | undefined, length: number, x: tf.Tensor4D, capacity: number): tf.Tensor4D =>
+  tf.engine().runKernel(CACHE_COPY, buffer === undefined ? { x } : { buffer, x }, { length: buffer === undefined ? 0 : length, capacity }) as tf.Tensor4D
+
+/** A new buffer [rows.length, H, capacity, d] of the listed rows' first `length` positions (rows checked by the caller). */
+export const selectInto = (buffer: tf.Tensor4D, rows: readonly number[], length: number, capacity: number): tf.Tensor4D =>
+  tf.engine().runKernel(CACHE_SELECT, { buffer }, { rows: [...rows], length, capacity }) as tf.Tensor4D
+
+/**
+ * x [B, T, parts·H·d] (a fused projection's output, GPT-2's c_attn: q, k and v side by side) as
+ * `parts` tensors [B, H, T, d], each part's heads split — `tf.split` and a reshape and
+ * transpose per part, as one kernel. Undefined where the kernels do not run or the sizes do not
+ * divide. No gradient.
+ */
+export const splitHeadsKernel = (x: tf.Tensor3D, parts: number, heads: number): tf.Tensor4D[] | undefined => {
+  const width = x.shape[2]
+  if (x.dtype !== 'float32' || width % (parts * heads) !== 0 || x.size === 0 || activeSimdKernels() === null) return undefined
+  return tf.engine().runKernel(SPLIT_HEADS, { x }, { parts, heads }) as unknown as tf.Tensor4D[]
+}

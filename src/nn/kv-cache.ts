@@ -1,0 +1,157 @@
+/**
+ * Key/value caches for incremental decoding: values, with room to grow, written in place.
+ *
+ * A cache holds the keys and values of the positions seen so far, per layer:
+ * [batch, heads, length, headDim]. Tensors are immutable in tfjs, so appending one position by
+ * `tf.concat` copies the whole cache at every token (for GPT-2 124M at 512 positions, 38 MB a
+ * token), and a prompt fed in chunks makes a cache one chunk longer while the old one lives —
+ * on wasm, whose heap never shrinks, that peak stays in the process for good.
+ *
+ * So on wasm a cache is a view of a *buffer* with room for more positions,
+ * [batch, heads, capacity, headDim], of which it uses the first `length`. Extending a cache
+ * writes the new positions into the buffer in place when nothing else has been written there:
+ * each buffer records how far it has been written (its mark). The discipline is that of a
+ * persistent vector:
+ *
+ * - extending a cache whose length is the buffer's mark, with room left, writes in place and
+ *   moves the mark: the old cache is still valid (it reads only its own `length` positions,
+ *   which did not change);
+ * - extending a cache that is *not* at the mark (a sibling was extended first: two children of
+ *   one cache, a beam stepped twice) or that has no room copies its positions into a new buffer
+ *   (copy-on-write), with room to spare ({@link spareFor});
+ * - selecting rows (prefix sharing, beam reordering) copies the rows' used positions into a new
+ *   buffer.
+ *
+ * A cache is therefore a value exactly as before: any cache can be extended, selected or
+ * attended to any number of times, in any order, with the same results as with copies. Each
+ * cache holds its own tensor handles on the buffer (tfjs-wasm reference-counts the data), so
+ * releasing one cache never frees what another still reads.
+ *
+ * Elsewhere (cpu, webgl, webgpu) and while a gradient is computed, a cache is exact
+ * (capacity = length) and extending it concatenates, as before.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { cacheKernelsRun, copyInto, selectInto, writeInPlace } from '../backend/simd/cache-blocks.js'
+import { selectRows } from '../backend/rows.js'
+import { noGradientInProgress } from '../core/grad.js'
+
+/**
+ * A layer's key/value cache: keys and values [batch, heads, capacity, headDim], of which the
+ * first `length` positions are the cache's. The positions after `length` are room to grow and
+ * hold unspecified values: read a cache through {@link cacheContents} or the attention
+ * functions, which take `length` into account.
+ */
+export interface KVCache {
+  readonly k: tf.Tensor4D
+  readonly v: tf.Tensor4D
+  /** How many positions the cache holds (at most the buffers' capacity, `k.shape[2]`). */
+  readonly length: number
+}
+
+/** A cache holding exactly these keys and values [batch, heads, length, headDim] (no room to grow). */
+export const kvCache = (k: tf.Tensor4D, v: tf.Tensor4D): KVCache => ({ k, v, length: k.shape[2] })
+
+/** The number of positions a cache holds (0 for none). */
+export const cacheLength = (c: KVCache | undefined): number => c?.length ?? 0
+
+/** How many positions a cache's buffers have room for. */
+export const cacheCapacity = (c: KVCache): number => c.k.shape[2]
+
+/**
+ * The room a new buffer leaves after `length` positions of `positionBytes` bytes (one position of
+ * all rows and heads): a quarter more, or at least a mebibyte's worth, and at most 64 positions.
+ * A buffer is then copied into a larger one at most every 64 tokens when positions are small
+ * (GPT-2 124M at batch 1: 3 KB a position, 64 positions of room) and only a quarter more is
+ * carried when they are large (Mini-GPT's names, a thousand rows: 256 KB a position).
+ */
+export const spareFor = (length: number, positionBytes: number): number => Math.min(64, Math.max(Math.ceil(length / 4), Math.floor(2 ** 20 / positionBytes), 1))
+
+/** Bytes of one position of a cache's keys (or values): every row and head. */
+const positionBytes = (t: tf.Tensor4D): number => 4 * t.shape[0] * t.shape[1] * t.shape[3]
+
+// How far each buffer has been written, by the buffer's data (shared by every handle on it).
+const marks = new WeakMap<object, number>()
+
+const markOf = (t: tf.Tensor): number | undefined => marks.get(t.dataId)
+
+const setMark = (c: KVCache): KVCache => {
+  marks.set(c.k.dataId, c.length)
+  marks.set(c.v.dataId, c.length)
+  return c
+}
+
+/** Whether a cache is the furthest written of its buffers: it may be extended in place. */
+const atMark = (c: KVCache): boolean => markOf(c.k) === c.length && markOf(c.v) === c.length
+
+/** Whether caches are buffers written in place here: wasm with the SIMD kernels, no gradient being computed. */
+const inPlace = (...ts: readonly tf.Tensor[]): boolean => noGradientInProgress() && cacheKernelsRun(...ts)
+
+/**
+ * A cache's keys and values, exactly its `length` positions [batch, heads, length, headDim]:
+ * the buffers themselves when they have no room left, a copy of their first positions otherwise.
+ */
+export const cacheContents = (c: KVCache): { readonly k: tf.Tensor4D; readonly v: tf.Tensor4D } => {
+  if (c.length === cacheCapacity(c)) return { k: c.k, v: c.v }
+  const [b, h, , d] = c.k.shape
+  return { k: tf.slice(c.k, [0, 0, 0, 0], [b, h, c.length, d]), v: tf.slice(c.v, [0, 0, 0, 0], [b, h, c.length, d]) }
+}
+
+/**
+ * The cache extended by new keys and values k, v [batch, heads, n, headDim] (or a new cache of
+ * them): written in place after the cache's positions when the cache is at its buffers' mark and
+ * they have room; copied into a new buffer with {@link spareFor} room otherwise (see the module
+ * comment). The input cache stays valid either way.
+ */
+export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Tensor4D): KVCache => {
+  const n = k.shape[2]
+  const length = cacheLength(cache) + n
+  if (!inPlace(k, v, ...(cache === undefined ? [] : [cache.k, cache.v]))) {
+    if (cache === undefined) return kvCache(k, v)
+    const old = cacheContents(cache)
+    return kvCache(tf.concat([old.k, k], 2) as tf.Tensor4D, tf.concat([old.v, v], 2) as tf.Tensor4D)
+  }
+  if (cache !== undefined && atMark(cache) && length <= cacheCapacity(cache)) {
+    return setMark({ k: writeInPlace(cache.k, k, cache.length), v: writeInPlace(cache.v, v, cache.length), length })
+  }
+  const capacity = length + spareFor(length, positionBytes(k))
+  return setMark({ k: copyInto(cache?.k, cacheLength(cache), k, capacity), v: copyInto(cache?.v, cacheLength(cache), v, capacity), length })
+}
+
+/**
+ * The cache with room for at least `positions` positions and some ({@link spareFor}), but at
+ * most `limit` (a model's context): a new handle on the same buffers when they have it, or the
+ * cache's positions copied into new buffers of that capacity (where caches are written in
+ * place; elsewhere the cache is returned as new handles on its tensors). A prefill fed in chunks
+ * reserves the whole prompt's room after its first chunk, so that the later chunks, and the
+ * first decoding steps, are written in place.
+ */
+export const reserveCache = (cache: KVCache, positions: number, limit = Number.POSITIVE_INFINITY): KVCache => {
+  const capacity = Math.max(cache.length, Math.min(limit, positions + spareFor(positions, positionBytes(cache.k))))
+  if (capacity <= cacheCapacity(cache) || !inPlace(cache.k, cache.v)) return { k: tf.clone(cache.k), v: tf.clone(cache.v), length: cache.length }
+  const { k, v } = cache
+  const [b, h, , d] = k.shape
+  // A copy of the cache's own positions: zero new positions appended.
+  const none = tf.zeros([b, h, 0, d]) as tf.Tensor4D
+  const out = setMark({ k: copyInto(k, cache.length, none, capacity), v: copyInto(v, cache.length, none, capacity), length: cache.length })
+  none.dispose()
+  return out
+}
+
+/**
+ * The cache of these batch rows (in this order, repeats allowed; checked), in new buffers: the
+ * rows' positions only, with the cache's capacity. For dropping finished rows and reordering beams.
+ */
+export const selectCache = (cache: KVCache, rows: readonly number[]): KVCache => {
+  const batch = cache.k.shape[0]
+  rows.forEach((r) => {
+    if (!(Number.isInteger(r) && r >= 0 && r < batch)) throw new RangeError(`selectCache: row ${r} is outside [0, ${batch})`)
+  })
+  if (!inPlace(cache.k, cache.v) || rows.length === 0) {
+    const { k, v } = cacheContents(cache)
+    const out = kvCache(selectRows(k, rows), selectRows(v, rows))
+    if (k !== cache.k) tf.dispose([k, v])
+    return out
+  }
+  const capacity = cacheCapacity(cache)
+  return setMark({ k: selectInto(cache.k, rows, cache.length, capacity), v: selectInto(cache.v, rows, cache.length, capacity), length: cache.length })
+}
