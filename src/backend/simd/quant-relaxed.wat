@@ -11,20 +11,6 @@
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
-  ;; The four 32-bit lanes of a, b, c, d summed, as the four lanes of one vector: exact (the
-  ;; callers' sums are far from overflowing), so any order gives the same integers.
-  (func $red4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
-    (local $ab v128) (local $cd v128)
-    (local.set $ab (i32x4.add
-      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
-    (local.set $cd (i32x4.add
-      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
-    (i32x4.add
-      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $ab) (local.get $cd))
-      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $ab) (local.get $cd))))
-
   ;; The sum of a vector's four 32-bit lanes (exact).
   (func $isum (param $a v128) (result i32)
     (i32.add
@@ -40,7 +26,7 @@
     (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32) (param $o0 i32) (param $o1 i32)
     (local $o i32) (local $r i32) (local $g i32) (local $quads i32) (local $b f32) (local $acc v128) (local $m15 v128)
     (local $wr i32) (local $dr i32) (local $wp i32) (local $dp i32) (local $xp i32) (local $sp i32) (local $cp i32) (local $yp i32)
-    (local $wv v128) (local $lo v128) (local $hi v128)
+    (local $wv v128) (local $lo v128) (local $hi v128) (local $p v128) (local $q v128) (local $pq v128)
     (local.set $m15 (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
     (local.set $quads (i32.and (local.get $groups) (i32.const -4)))
     (local.set $o (local.get $o0))
@@ -62,21 +48,30 @@
         (local.set $g (i32.const 0))
         (block $qdone (loop $quad
           (br_if $qdone (i32.ge_u (local.get $g) (local.get $quads)))
+          ;; blocks 0 and 1, then 2 and 3, each pair's lanes summed in halves; then the four sums
+          (local.set $p (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=0 (local.get $xp)) (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=16 (local.get $xp)) (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15))))))
+          (local.set $q (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=32 (local.get $xp)) (v128.and (local.tee $wv (v128.load offset=16 (local.get $wp))) (local.get $m15)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=48 (local.get $xp)) (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15))))))
+          (local.set $pq (i32x4.add
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $p) (local.get $q))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $p) (local.get $q))))
+          (local.set $p (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=64 (local.get $xp)) (v128.and (local.tee $wv (v128.load offset=32 (local.get $wp))) (local.get $m15)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=80 (local.get $xp)) (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15))))))
+          (local.set $q (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=96 (local.get $xp)) (v128.and (local.tee $wv (v128.load offset=48 (local.get $wp))) (local.get $m15)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=112 (local.get $xp)) (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15))))))
+          (local.set $q (i32x4.add
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $p) (local.get $q))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $p) (local.get $q))))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
             (f32x4.convert_i32x4_s (i32x4.sub
-              (call $red4
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=16 (local.get $xp))
-            (v128.and (i16x8.shr_u (local.tee $wv (v128.load offset=0 (local.get $wp))) (i32.const 4)) (local.get $m15))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=0 (local.get $xp)) (v128.and (local.get $wv) (local.get $m15)) (v128.const i32x4 0 0 0 0)))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=48 (local.get $xp))
-            (v128.and (i16x8.shr_u (local.tee $wv (v128.load offset=16 (local.get $wp))) (i32.const 4)) (local.get $m15))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=32 (local.get $xp)) (v128.and (local.get $wv) (local.get $m15)) (v128.const i32x4 0 0 0 0)))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=80 (local.get $xp))
-            (v128.and (i16x8.shr_u (local.tee $wv (v128.load offset=32 (local.get $wp))) (i32.const 4)) (local.get $m15))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=64 (local.get $xp)) (v128.and (local.get $wv) (local.get $m15)) (v128.const i32x4 0 0 0 0)))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=112 (local.get $xp))
-            (v128.and (i16x8.shr_u (local.tee $wv (v128.load offset=48 (local.get $wp))) (i32.const 4)) (local.get $m15))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=96 (local.get $xp)) (v128.and (local.get $wv) (local.get $m15)) (v128.const i32x4 0 0 0 0))))
+              (i32x4.add
+                (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $pq) (local.get $q))
+                (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $pq) (local.get $q)))
               (v128.load (local.get $cp))))
             (f32x4.mul (v128.load (local.get $dp)) (v128.load (local.get $sp))))))
           (local.set $xp (i32.add (local.get $xp) (i32.const 128)))
@@ -90,9 +85,9 @@
         (if (i32.lt_u (local.get $g) (local.get $groups)) (then
           (local.set $acc (f32x4.replace_lane 0 (local.get $acc) (f32.add (f32x4.extract_lane 0 (local.get $acc))
             (f32.mul
-              (f32.convert_i32_s (i32.sub (call $isum (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=16 (local.get $xp))
-            (v128.and (i16x8.shr_u (local.tee $wv (v128.load offset=0 (local.get $wp))) (i32.const 4)) (local.get $m15))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=0 (local.get $xp)) (v128.and (local.get $wv) (local.get $m15)) (v128.const i32x4 0 0 0 0)))) (i32.load (local.get $cp))))
+              (f32.convert_i32_s (i32.sub (call $isum (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=0 (local.get $xp)) (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=16 (local.get $xp)) (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
           (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
@@ -103,9 +98,9 @@
         (if (i32.lt_u (local.get $g) (local.get $groups)) (then
           (local.set $acc (f32x4.replace_lane 1 (local.get $acc) (f32.add (f32x4.extract_lane 1 (local.get $acc))
             (f32.mul
-              (f32.convert_i32_s (i32.sub (call $isum (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=16 (local.get $xp))
-            (v128.and (i16x8.shr_u (local.tee $wv (v128.load offset=0 (local.get $wp))) (i32.const 4)) (local.get $m15))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=0 (local.get $xp)) (v128.and (local.get $wv) (local.get $m15)) (v128.const i32x4 0 0 0 0)))) (i32.load (local.get $cp))))
+              (f32.convert_i32_s (i32.sub (call $isum (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=0 (local.get $xp)) (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=16 (local.get $xp)) (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
           (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
@@ -116,9 +111,9 @@
         (if (i32.lt_u (local.get $g) (local.get $groups)) (then
           (local.set $acc (f32x4.replace_lane 2 (local.get $acc) (f32.add (f32x4.extract_lane 2 (local.get $acc))
             (f32.mul
-              (f32.convert_i32_s (i32.sub (call $isum (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=16 (local.get $xp))
-            (v128.and (i16x8.shr_u (local.tee $wv (v128.load offset=0 (local.get $wp))) (i32.const 4)) (local.get $m15))
-            (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load offset=0 (local.get $xp)) (v128.and (local.get $wv) (local.get $m15)) (v128.const i32x4 0 0 0 0)))) (i32.load (local.get $cp))))
+              (f32.convert_i32_s (i32.sub (call $isum (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=0 (local.get $xp)) (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=16 (local.get $xp)) (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
           (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
