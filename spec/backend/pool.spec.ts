@@ -5,7 +5,8 @@
  * code whoever claims it); the workers must really take chunks; a trap on a worker is an error
  * on the caller and the pool goes on; without a shared memory or with one thread there is no pool.
  * The same on the wasm backend's own pool, and across processes started with 1, 2 and 3 threads
- * (the built package): the same products, and every process exits by itself.
+ * (the built package): the same products, no idle pthread worker of tfjs-wasm's kept, and every
+ * process exits by itself.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -216,7 +217,7 @@ const script = (threads: number) => `
 import { initBackend, kernelThreads, quant, key, normal } from 'minigpt-fp'
 import * as tf from '@tensorflow/tfjs-core'
 await initBackend('wasm', { threads: ${threads} })
-const out = { threads: kernelThreads() }
+const out = { threads: kernelThreads(), idle: tf.backend().wasm.PThread?.unusedWorkers.length ?? null, running: tf.backend().wasm.PThread?.runningWorkers.length ?? null }
 for (const format of ['int8', 'q4']) {
   const m = quant.uploadQuantized(quant.quantizeRows(format, Float32Array.from(normal(key(1), 3000 * 160, 0.05)), 3000, 160))
   const y = quant.quantizedMatmul(tf.tensor2d(Float32Array.from(normal(key(2), 2 * 160)), [2, 160]), m)
@@ -230,6 +231,12 @@ describe('the built package on 1, 2 and 3 threads', () => {
   it.skipIf(!existsSync(`${root}/dist/index.js`))('gives the same quantized products and exits by itself', () => {
     const runs = [1, 2, 3].map((n) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script(n)], { cwd: root, encoding: 'utf8', timeout: 120_000 })))
     expect(runs.map((r) => r.threads)).toEqual([1, 2, 3])
+    // Emscripten's pre-started pthread workers that XNNPACK did not take are stopped (memory)
+    expect(runs.map((r) => [r.idle, r.running])).toEqual([
+      [null, null],
+      [0, 1],
+      [0, 2],
+    ])
     expect(runs[1].int8).toEqual(runs[0].int8)
     expect(runs[2].int8).toEqual(runs[0].int8)
     expect(runs[1].q4).toEqual(runs[0].q4)

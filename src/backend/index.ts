@@ -14,8 +14,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
 import { activeSimdKernels, kernelPool } from './simd/module.js'
-import { activeWasmBackend } from '../core/tfjs-internals.js'
-import { shareIdentityData, silenceFirstUseBanner, wasmPoolThreads, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
+import { activeWasmBackend, releaseIdlePthreadWorkers, shareIdentityData, silenceFirstUseBanner, wasmPoolThreads, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
 import type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
 
 export type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
@@ -212,7 +211,11 @@ const start = async (backend: BackendName, options: BackendOptions, threads: num
   }
   await tf.ready()
   quietNodeBanner()
-  if (backend === 'wasm') await startKernelPool()
+  if (backend === 'wasm') {
+    // XNNPACK has taken its threads by now; Emscripten's other pre-started workers would only hold memory.
+    releaseIdlePthreadWorkers()
+    await startKernelPool()
+  }
   return E.right(backend)
 }
 
