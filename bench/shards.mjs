@@ -11,9 +11,9 @@
 //   npm run build && node bench/shards.mjs                                # gpt2-medium, shards ≤ 128 and ≤ 512 MB
 //   node bench/shards.mjs --config gpt2 --shard-mb 64,256 --formats f32   # smaller and quicker
 //
-// "beyond the heap" = peak RSS − the wasm heap at the end − the process's RSS before loading: the
-// host memory the load needed on top of where the weights live (the shard's bytes, and for int8
-// the float copy of the tensor being quantized). The folders are written under the system's
+// "beyond the heap" = peak RSS − the wasm heap at the end − the process's RSS just before loading
+// (its wasm heap then is small): the host memory the load needed on top of where the weights
+// live (the shard's bytes, and for int8 the float copy of the tensor being quantized). The folders are written under the system's
 // temporary directory and removed at the end.
 import { execFileSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
@@ -143,7 +143,7 @@ const child = async (dir, format) => {
   await initBackend('wasm')
   // what a process holds before it reads any weights: the backend started, a kernel run once
   tf.tidy(() => tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])).dataSync())
-  const before = rssMb()
+  const before = process.memoryUsage().rss / MB
   const t0 = performance.now()
   const r = await io.loadGpt2Folder(dir, format === 'f32' ? {} : { weights: format })()
   if (E.isLeft(r)) throw new Error(r.left.message)
