@@ -256,7 +256,9 @@ const kernels = async () => {
     x.dispose()
     for (const q of Object.values(m)) quant.disposeQuantized(q)
   }
-  console.log(`\n## Quantized matrix-vector kernels (one row, wasm, ${kernelThreads()} kernel thread(s); median of ${rounds * 20} alternated calls)\n\n${machine()}\n\n${table(rows)}\n`)
+  console.log(
+    `\n## Quantized matrix-vector kernels (one row, wasm, ${kernelThreads()} kernel thread(s); median of ${rounds * 20} alternated calls)\n\n${machine()}\n\n${table(rows)}\n`,
+  )
 }
 
 if (argv.includes('--kernel')) {

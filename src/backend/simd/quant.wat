@@ -210,7 +210,8 @@
         (local.set $g (i32.const 0))
         (block $qdone (loop $quad
           (br_if $qdone (i32.ge_u (local.get $g) (local.get $quads)))
-          ;; blocks 0 and 1, then 2 and 3, each pair's lanes summed in halves; then the four sums
+          ;; two blocks a turn, their lanes summed in halves (one vector for the pair); every second
+          ;; turn joins two pairs into the four blocks' sums (fewer live vectors than four blocks a turn)
           (local.set $p (i32x4.add
             (i32x4.add
               (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
@@ -225,39 +226,25 @@
             (i32x4.add
               (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=48 (local.get $xp)))
               (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=56 (local.get $xp))))))
-          (local.set $pq (i32x4.add
-            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $p) (local.get $q))
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $p) (local.get $q))))
-          (local.set $p (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=32 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=64 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=72 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=80 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=88 (local.get $xp))))))
-          (local.set $q (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=48 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=96 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=104 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=112 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=120 (local.get $xp))))))
           (local.set $q (i32x4.add
             (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $p) (local.get $q))
             (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $p) (local.get $q))))
-          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-            (f32x4.convert_i32x4_s (i32x4.sub
-              (i32x4.add
-                (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $pq) (local.get $q))
-                (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $pq) (local.get $q)))
-              (v128.load (local.get $cp))))
-            (f32x4.mul (v128.load (local.get $dp)) (v128.load (local.get $sp))))))
-          (local.set $xp (i32.add (local.get $xp) (i32.const 128)))
-          (local.set $wp (i32.add (local.get $wp) (i32.const 64)))
-          (local.set $dp (i32.add (local.get $dp) (i32.const 16)))
-          (local.set $sp (i32.add (local.get $sp) (i32.const 16)))
-          (local.set $cp (i32.add (local.get $cp) (i32.const 16)))
-          (local.set $g (i32.add (local.get $g) (i32.const 4)))
+          (if (i32.and (local.get $g) (i32.const 2))
+            (then
+              (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+                (f32x4.convert_i32x4_s (i32x4.sub
+                  (i32x4.add
+                    (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $pq) (local.get $q))
+                    (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $pq) (local.get $q)))
+                  (v128.load (local.get $cp))))
+                (f32x4.mul (v128.load (local.get $dp)) (v128.load (local.get $sp))))))
+              (local.set $dp (i32.add (local.get $dp) (i32.const 16)))
+              (local.set $sp (i32.add (local.get $sp) (i32.const 16)))
+              (local.set $cp (i32.add (local.get $cp) (i32.const 16))))
+            (else (local.set $pq (local.get $q))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
+          (local.set $wp (i32.add (local.get $wp) (i32.const 32)))
+          (local.set $g (i32.add (local.get $g) (i32.const 2)))
           (br $quad)))
         ;; the last groups % 4 blocks, each into its lane
         (if (i32.lt_u (local.get $g) (local.get $groups)) (then
