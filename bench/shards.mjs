@@ -10,6 +10,7 @@
 //
 //   npm run build && node bench/shards.mjs                                # gpt2-medium, shards ≤ 128 and ≤ 512 MB
 //   node bench/shards.mjs --config gpt2 --shard-mb 64,256 --formats f32   # smaller and quicker
+//   node bench/shards.mjs --shard-mb 512 --write-only DIR                  # only write one folder (kept)
 //
 // "beyond the heap" = peak RSS − the wasm heap at the end − the process's RSS just before loading
 // (its wasm heap then is small): the host memory the load needed on top of where the weights
@@ -157,6 +158,12 @@ const child = async (dir, format) => {
 if (argv.includes('--child')) {
   const i = argv.indexOf('--child')
   await child(argv[i + 1], argv[i + 2])
+} else if (opt('write-only', undefined) !== undefined) {
+  // --write-only DIR: the folder for the first --shard-mb (0: one file), kept, for loading by hand
+  const dir = opt('write-only', '')
+  execFileSync('mkdir', ['-p', dir])
+  const { files } = writeFolder(dir, shardMbs[0])
+  console.error(`${dir}: ${files.length} file(s), ${(files.reduce((a, b) => a + b, 0) / MB).toFixed(0)} MB`)
 } else {
   const root = mkdtempSync(join(os.tmpdir(), 'minigpt-shards-'))
   const rows = []
