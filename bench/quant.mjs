@@ -7,6 +7,7 @@
 //   node bench/quant.mjs --quality --model DIR                   # Mini-GPT validation loss, f32/int8/q4
 //   node bench/quant.mjs --interleave --decode-steps 32          # all formats in one process, steps alternated
 //   node bench/quant.mjs --kernel                                # the matrix-vector kernels alone, int8 and q4 alternated
+//   node bench/quant.mjs --kernel --threads 1                    # … on one thread (no kernel pool)
 //
 // Each (format, round) runs in its own Node process, so that its peak RSS is its own; rounds
 // interleave the formats (f32, int8, q4, f32, int8, q4 …) and the table gives each format's
@@ -24,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
-import { initBackend, key, foldIn, normal, uniform, tree, gpt2, minigpt, sample, quant, io, data, train } from '../dist/index.js'
+import { initBackend, kernelThreads, key, foldIn, normal, uniform, tree, gpt2, minigpt, sample, quant, io, data, train } from '../dist/index.js'
 import { argmax, median, table, machine, timeGreedyDecode } from './util.mjs'
 
 const argv = process.argv.slice(2)
@@ -44,6 +45,8 @@ const decodeSteps = Number(opt('decode-steps', '16'))
 const formats = opt('formats', 'f32,int8,q4').split(',')
 const rounds = Number(opt('rounds', '2'))
 const seed = Number(opt('seed', '0'))
+// --threads N: wasm's threads (XNNPACK's and the library kernels' pool); default one per core
+const wasmOptions = opt('threads', undefined) === undefined ? {} : { threads: Number(opt('threads', '1')) }
 const log = (...a) => console.error(...a)
 const rssMb = () => process.resourceUsage().maxRSS / 1024
 
@@ -83,7 +86,7 @@ const makeDecoder = (format) => {
  * alike; the ratio of median step times is the figure. (Peak RSS comes from the per-format runs.)
  */
 async function interleaved() {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const ds = formats.map((f) => ({ format: f, ...makeDecoder(f) }))
   const rows = []
   for (const [ci, c] of contexts.entries()) {
@@ -122,7 +125,7 @@ async function interleaved() {
   }
   ds.forEach((d) => d.decoder.dispose())
   console.log(
-    `\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm; ${decodeSteps} alternated steps per format)\n\n${machine()}\n\n${table(rows)}\n`,
+    `\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm, ${kernelThreads()} kernel thread(s); ${decodeSteps} alternated steps per format)\n\n${machine()}\n\n${table(rows)}\n`,
   )
 }
 
@@ -162,7 +165,7 @@ const chunkedTable = (_name, format) => {
 }
 
 async function child(format) {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const t0 = performance.now()
   const { weightBytes, decoder } = makeDecoder(format)
   const init = (performance.now() - t0) / 1000
@@ -187,7 +190,7 @@ async function child(format) {
 }
 
 async function quality() {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const dir = opt('model', undefined)
   if (dir === undefined) throw new Error('--quality needs --model DIR (a Mini-GPT checkpoint folder)')
   const r = await io.loadMiniGpt(dir)()
@@ -212,7 +215,7 @@ async function quality() {
  * each; GB/s counts the weight and scale bytes a call reads.
  */
 const kernels = async () => {
-  await initBackend('wasm')
+  await initBackend('wasm', wasmOptions)
   const shapes = [
     [2304, 768],
     [768, 768],
@@ -249,7 +252,9 @@ const kernels = async () => {
     x.dispose()
     for (const q of Object.values(m)) quant.disposeQuantized(q)
   }
-  console.log(`\n## Quantized matrix-vector kernels (one row, wasm; median of ${rounds * 20} alternated calls)\n\n${machine()}\n\n${table(rows)}\n`)
+  console.log(
+    `\n## Quantized matrix-vector kernels (one row, wasm, ${kernelThreads()} kernel thread(s); median of ${rounds * 20} alternated calls)\n\n${machine()}\n\n${table(rows)}\n`,
+  )
 }
 
 if (argv.includes('--kernel')) {

@@ -1,9 +1,11 @@
 // Assembles the WebAssembly text of the SIMD kernels (every src/backend/simd/*.wat) into a
 // TypeScript module beside it (kernels.wat → kernels-wasm.ts, quant.wat → quant-wasm.ts), the
 // bytes as base64, so that the library carries them in its JavaScript (no .wasm file to locate
-// at run time, in Node or in a bundle). kernels.wat is also assembled with relaxed SIMD
-// (kernels-relaxed-wasm.ts): its attention dot products and weighted sums as fused
-// multiply-adds (`relax` below), for runtimes that have relaxed SIMD.
+// at run time, in Node or in a bundle). A file named *-relaxed.wat is written in relaxed SIMD
+// (quant-relaxed.wat → quant-relaxed-wasm.ts, QUANT_RELAXED_WASM_BASE64) and assembled with it.
+// kernels.wat is also assembled with relaxed SIMD (kernels-relaxed-wasm.ts): its attention dot
+// products and weighted sums as fused multiply-adds (`relax` below), for runtimes that have
+// relaxed SIMD.
 //
 //   npm run kernels            # after editing a .wat; spec/backend/simd.spec.ts and
 //                              # spec/quant/kernels.spec.ts check that the committed bytes are
@@ -13,13 +15,16 @@ import wabt from 'wabt'
 
 const DIR = 'src/backend/simd'
 
-/** Every kernel module: its text, its generated TypeScript and the name of the constant there. */
+/**
+ * Every kernel module: its text, its generated TypeScript, the name of the constant there and
+ * whether it is written in relaxed SIMD.
+ */
 export const MODULES = readdirSync(DIR)
   .filter((f) => f.endsWith('.wat'))
   .sort()
   .map((f) => {
     const base = f.slice(0, -'.wat'.length)
-    return { wat: `${DIR}/${f}`, out: `${DIR}/${base}-wasm.ts`, constant: `${base.toUpperCase()}_WASM_BASE64` }
+    return { wat: `${DIR}/${f}`, out: `${DIR}/${base}-wasm.ts`, constant: `${base.toUpperCase().replaceAll('-', '_')}_WASM_BASE64`, relaxed: base.endsWith('-relaxed') }
   })
 
 export const WAT = `${DIR}/kernels.wat`
@@ -90,7 +95,7 @@ export const ${constant} =
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const m of MODULES) {
-    const bytes = await assemble(readFileSync(m.wat, 'utf8'), m.wat)
+    const bytes = await assemble(readFileSync(m.wat, 'utf8'), m.wat, m.relaxed)
     writeFileSync(m.out, source(bytes, m.wat.slice(DIR.length + 1), m.constant))
     console.log(`${m.out}: ${bytes.length} bytes`)
   }

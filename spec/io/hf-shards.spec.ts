@@ -4,7 +4,7 @@
  * one-file fixture, float32 or quantized while loading; an index that disagrees with its
  * shards is one error naming the file and the tensor.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import * as T from '../../src/core/tree.js'
 import { loadGpt2Folder } from '../../src/io/hf-gpt2.js'
-import { SHARD_INDEX } from '../../src/io/hf-shards.js'
+import { forEachShardTensor, readShardIndex, shardHeaders, SHARD_INDEX } from '../../src/io/hf-shards.js'
 import { gpt2DecodingStep } from '../../src/models/gpt2/decoder.js'
 import { disposeQuantTree } from '../../src/quant/matrix.js'
 
@@ -30,6 +30,26 @@ afterAll(async () => {
 })
 
 describe('a sharded checkpoint', () => {
+  it('reads every shard, in both passes, into one buffer the size of the largest shard', async () => {
+    const index = await readShardIndex(SHARDED)
+    if (E.isLeft(index)) throw new Error(index.left.message)
+    const sizes = await Promise.all(index.right.shards.map(async (f) => (await stat(join(SHARDED, f))).size))
+    expect(new Set(sizes).size).toBeGreaterThan(1) // shards of different sizes
+    const buffers = new Set<ArrayBufferLike>()
+    const headers = await shardHeaders(SHARDED, index.right)
+    if (E.isLeft(headers)) throw new Error(headers.left.message)
+    const seen: string[] = []
+    const r = await forEachShardTensor(SHARDED, index.right, (entry) => {
+      buffers.add(entry.bytes.buffer)
+      seen.push(entry.name)
+      return E.right(undefined)
+    })
+    expect(E.isRight(r)).toBe(true)
+    expect(seen.sort()).toEqual([...headers.right.keys()].sort())
+    expect(buffers.size).toBe(1)
+    expect([...buffers][0]?.byteLength).toBe(Math.max(...sizes))
+  })
+
   it("has several shards and loads to the one-file checkpoint's tensors", async () => {
     const index = JSON.parse(await readFile(join(SHARDED, SHARD_INDEX), 'utf8'))
     expect(new Set(Object.values(index.weight_map)).size).toBeGreaterThan(2)

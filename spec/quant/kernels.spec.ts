@@ -1,12 +1,15 @@
 /**
- * The quantized-weight kernels (quant.wat) against a float reference: dequantize the matrix
- * on the host (quantize.ts's `dequantizeRows`), multiply in float64. The kernels quantize
- * the activations to int16 per row (s = max|x|/32767), so the bound stated and asserted is
+ * The quantized-weight kernels (quant.wat, quant-relaxed.wat) against a float reference:
+ * dequantize the matrix on the host (quantize.ts's `dequantizeRows`), multiply in float64. The
+ * kernels quantize the activations first — for int8 weights to int16 per row (s = max|x|/32767),
+ * for q4 to int8 per block of 32 (s_b = max|x_b|/127, GGML's q8_0) — so the bounds stated and
+ * asserted are
  *
- *   |y_o − y_ref,o| ≤ Σ_i |ŵ_oi| · max|x| / 65534  +  1e-5 · (Σ_i |x_i ŵ_oi| + |b_o|)
+ *   int8  |y_o − y_ref,o| ≤ Σ_i |ŵ_oi| · max|x| / 65534            +  1e-5 · (Σ_i |x_i ŵ_oi| + |b_o|)
+ *   q4    |y_o − y_ref,o| ≤ Σ_b Σ_{i∈b} |ŵ_oi| · max_{i∈b}|x_i| / 254  +  1e-5 · (Σ_i |x_i ŵ_oi| + |b_o|)
  *
- * (the activations' rounding, then float32 rounding of the sums). The same products on the
- * cpu backend (the host fallback) must equal the kernel's to float32 rounding.
+ * (the activations' rounding, half a step each, then float32 rounding of the sums). The same
+ * products on the cpu backend (the host fallback) must equal the kernel's bit for bit.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
@@ -15,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { activeQuantKernels } from '../../src/backend/simd/module.js'
 import { QUANT_WASM_BASE64 } from '../../src/backend/simd/quant-wasm.js'
+import { QUANT_RELAXED_WASM_BASE64 } from '../../src/backend/simd/quant-relaxed-wasm.js'
 import { key, normal } from '../../src/core/key.js'
 import { disposeQuantized, quantizedLookup, quantizedMatmul, uploadQuantized } from '../../src/quant/matrix.js'
 import { dequantizeRows, quantizeRows, rowErrorBound, type QuantFormat } from '../../src/quant/quantize.js'
@@ -36,22 +40,29 @@ const values = (seed: number, size: number, scale = 1) => Float32Array.from(norm
 const reference = (c: Case, x: Float32Array, wq: Float32Array, b: Float32Array | undefined) => {
   const y = new Float64Array(c.n * c.outs)
   const tol = new Float64Array(c.n * c.outs)
+  // the activations' rounding step at each input: int8 weights, the row's max / 32767; q4, the block's max / 127
+  const step = new Float64Array(c.cols)
   for (let r = 0; r < c.n; r++) {
-    let mx = 0
-    for (let i = 0; i < c.cols; i++) mx = Math.max(mx, Math.abs(x[r * c.cols + i]))
+    const row = x.subarray(r * c.cols, (r + 1) * c.cols)
+    const span = c.format === 'int8' ? c.cols : 32
+    for (let start = 0; start < c.cols; start += span) {
+      const block = row.subarray(start, Math.min(c.cols, start + span))
+      const mx = block.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+      step.fill(mx / (c.format === 'int8' ? 32767 : 127), start, start + block.length)
+    }
     for (let o = 0; o < c.outs; o++) {
       let s = 0
-      let sw = 0
+      let act = 0
       let sxw = 0
       for (let i = 0; i < c.cols; i++) {
         const w = wq[o * c.cols + i]
-        s += x[r * c.cols + i] * w
-        sw += Math.abs(w)
-        sxw += Math.abs(x[r * c.cols + i] * w)
+        s += row[i] * w
+        act += (Math.abs(w) * step[i]) / 2
+        sxw += Math.abs(row[i] * w)
       }
       const bo = b === undefined ? 0 : b[o]
       y[r * c.outs + o] = s + bo
-      tol[r * c.outs + o] = (sw * mx) / 65534 + 1e-5 * (sxw + Math.abs(bo)) + 1e-30
+      tol[r * c.outs + o] = act + 1e-5 * (sxw + Math.abs(bo)) + 1e-30
     }
   }
   return { y, tol }
@@ -75,19 +86,23 @@ const run = (c: Case) => {
 const cases = fc.record({
   format: fc.constantFrom<QuantFormat>('int8', 'q4'),
   n: fc.integer({ min: 1, max: 9 }), // four rows at a time, then one
-  cols: fc.constantFrom(1, 5, 31, 32, 33, 64, 100, 1030, 2080), // padding; int8's 1024-weight chunks
+  cols: fc.constantFrom(1, 5, 31, 32, 33, 64, 96, 100, 200, 1030, 2080), // padding; q4 row ends of 0-3 blocks past a multiple of 4; int8 1024-weight chunks
   outs: fc.integer({ min: 1, max: 6 }),
   seed: fc.integer({ min: 0, max: 10_000 }),
   bias: fc.boolean(),
 })
 
-describe('quant.wat', () => {
-  it('is assembled into quant-wasm.ts (run `npm run kernels` after editing it)', async () => {
-    const m = (MODULES as { wat: string; out: string; constant: string }[]).find((x) => x.wat.endsWith('/quant.wat'))
-    expect(m?.constant).toBe('QUANT_WASM_BASE64')
-    const bytes: Buffer = await assemble(readFileSync(m?.wat ?? '', 'utf8'), m?.wat)
-    expect(Buffer.from(QUANT_WASM_BASE64, 'base64').equals(bytes)).toBe(true)
-    expect(readFileSync(m?.out ?? '', 'utf8')).toBe(source(bytes, 'quant.wat', 'QUANT_WASM_BASE64'))
+describe.each([
+  ['quant.wat', 'QUANT_WASM_BASE64', QUANT_WASM_BASE64, false],
+  ['quant-relaxed.wat', 'QUANT_RELAXED_WASM_BASE64', QUANT_RELAXED_WASM_BASE64, true],
+] as const)('%s', (file, constant, committed, relaxed) => {
+  it(`is assembled into ${file.replace('.wat', '-wasm.ts')} (run \`npm run kernels\` after editing it)`, async () => {
+    const m = (MODULES as { wat: string; out: string; constant: string; relaxed: boolean }[]).find((x) => x.wat.endsWith(`/${file}`))
+    expect(m?.constant).toBe(constant)
+    expect(m?.relaxed).toBe(relaxed)
+    const bytes: Buffer = await assemble(readFileSync(m?.wat ?? '', 'utf8'), m?.wat, relaxed)
+    expect(Buffer.from(committed, 'base64').equals(bytes)).toBe(true)
+    expect(readFileSync(m?.out ?? '', 'utf8')).toBe(source(bytes, file, constant))
   })
 })
 
@@ -167,15 +182,15 @@ describe.each(['wasm', 'cpu'])('quantizedMatmul on %s', (backend) => {
 })
 
 describe('the kernel and the host fallback', () => {
-  it('give the same products to float32 rounding', async () => {
-    const c: Case = { format: 'int8', n: 6, cols: 300, outs: 5, seed: 7, bias: true }
-    for (const format of ['int8', 'q4'] as const) {
-      await initBackend('wasm')
-      const a = run({ ...c, format })
-      await initBackend('cpu')
-      const b = run({ ...c, format })
-      await initBackend('wasm')
-      for (let i = 0; i < a.got.length; i++) expect(Math.abs(a.got[i] - b.got[i])).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(b.got[i])))
-    }
+  afterAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop([cases], { numRuns: 25 })('give the same products, bit for bit', async (c) => {
+    await initBackend('wasm')
+    const a = run(c)
+    await initBackend('cpu')
+    const b = run(c)
+    expect(Array.from(a.got)).toEqual(Array.from(b.got))
   })
 })

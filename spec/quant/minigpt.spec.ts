@@ -1,7 +1,8 @@
 /**
  * Quantized Mini-GPT on the trained tiny fixture (spec/fixtures/minigpt-tiny): the model's own
- * graph over the quantized tree equals it over the dequantized float tree up to the int16
- * rounding of activations (|Δlogit| ≤ 2e-3 · max|logit| + 1e-4, as for GPT-2), logits within
+ * graph over the quantized tree equals it over the dequantized float tree up to the kernels'
+ * rounding of activations (int16 per row for int8 weights, |Δlogit| ≤ 2e-3 · max|logit| + 1e-4;
+ * int8 per block of 32 for q4, ≤ 1e-2 · max|logit| + 1e-4: as for GPT-2), logits within
  * the stated bound of float32's (int8 1 %, q4 10 % of the largest |logit|), the cached path
  * equal to the full one, and the validation metric within the issue's bars (int8 0.5 %, q4 2 %
  * on this tiny model; docs/benchmarks.md has the seed-recipe model's figures).
@@ -29,6 +30,8 @@ import { parseSafetensors, serializeSafetensors, type TensorInput } from '../../
 const dir = fileURLToPath(new URL('../fixtures/minigpt-tiny', import.meta.url))
 const LOGIT_BOUND = { int8: 0.01, q4: 0.1 }
 const LOSS_BOUND = { int8: 0.005, q4: 0.02 }
+/** The forward pass against the float graph of the dequantized weights: |Δlogit| ≤ GRAPH[format] · max|logit| + 1e-4. */
+const GRAPH = { int8: 2e-3, q4: 1e-2 }
 
 let ckpt: MiniGptCheckpoint
 beforeAll(async () => {
@@ -63,7 +66,7 @@ describe.each(['int8', 'q4'] as const)('%s Mini-GPT', (format) => {
     const scale = Math.max(...Array.from(want, Math.abs))
     let worst = 0
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]))
-    expect(worst).toBeLessThanOrEqual(2e-3 * scale + 1e-4)
+    expect(worst).toBeLessThanOrEqual(GRAPH[format] * scale + 1e-4)
     T.dispose(deq)
   })
 

@@ -13,8 +13,8 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
-import { activeSimdKernels, activeTrainKernels } from './simd/module.js'
-import { shareIdentityData, silenceFirstUseBanner, wasmPoolThreads, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
+import { activeSimdKernels, activeTrainKernels, kernelPool } from './simd/module.js'
+import { activeWasmBackend, releaseIdlePthreadWorkers, shareIdentityData, silenceFirstUseBanner, wasmPoolThreads, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
 import type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
 
 export type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
@@ -204,7 +204,34 @@ const start = async (backend: BackendName, options: BackendOptions, threads: num
   }
   await tf.ready()
   quietNodeBanner()
+  if (backend === 'wasm') {
+    // XNNPACK has taken its threads by now; Emscripten's other pre-started workers would only hold memory.
+    releaseIdlePthreadWorkers()
+    await startKernelPool()
+  }
   return E.right(backend)
+}
+
+/**
+ * On wasm's threaded build, starts the pool of threads that runs the library's own kernels
+ * (backend/simd/pool.ts) and waits until its workers run, so that the first products already
+ * use every thread. A pool that cannot start leaves the kernels on the calling thread.
+ */
+const startKernelPool = async (): Promise<void> => {
+  const b = activeWasmBackend()
+  const pool = b === undefined ? null : kernelPool(b)
+  await pool?.started.catch(() => undefined)
+}
+
+/**
+ * The threads the library's own kernels (quantized products, attention over a cache, …) run
+ * on with the active backend: on wasm's threaded build as many as its `threads` option, once
+ * their pool has started; 1 otherwise.
+ */
+export const kernelThreads = (): number => {
+  const b = activeWasmBackend()
+  const pool = b === undefined ? null : kernelPool(b)
+  return pool === null || !pool.running() ? 1 : pool.threads
 }
 
 /**

@@ -113,3 +113,19 @@ export const webgpuBackendAdapterInfo = (): { readonly vendor?: string; readonly
 
 /** The size of the registered wasm backend's XNNPACK thread pool (its module's `_get_threads_count`), when it has started. */
 export const wasmPoolThreads = (): number | undefined => (tf.findBackend('wasm') as unknown as WasmBackendLike | null)?.wasm?._get_threads_count?.()
+
+/**
+ * Stops the pthread workers of the registered wasm backend's threaded build that no thread
+ * uses, and returns how many it stopped. Emscripten starts a fixed pool of 8 workers
+ * (`PThread.unusedWorkers`) whatever the thread count, and XNNPACK takes `threads − 1` of them
+ * once, when the backend starts: the rest sit idle, each a JavaScript engine instance of its own
+ * (~7 MB of resident memory in Node). 0 where the backend has no such pool.
+ */
+export const releaseIdlePthreadWorkers = (): number => {
+  const pthread = (tf.findBackend('wasm') as unknown as { wasm?: { PThread?: { unusedWorkers?: { terminate: () => unknown }[] } } } | null)?.wasm?.PThread
+  const idle = pthread?.unusedWorkers
+  if (!Array.isArray(idle)) return 0
+  const stopped = idle.splice(0, idle.length)
+  for (const w of stopped) w.terminate()
+  return stopped.length
+}

@@ -67,6 +67,33 @@ export const readBytes = (path: string): TE.TaskEither<IoError, Uint8Array> =>
     return b.byteOffset === 0 && b.buffer.byteLength === b.byteLength ? new Uint8Array(b.buffer, 0, b.byteLength) : new Uint8Array(b)
   }, fromNodeError(path))
 
+/** A file's size in bytes. */
+export const fileSize = (path: string): TE.TaskEither<IoError, number> => TE.tryCatch(async () => (await stat(path)).size, fromNodeError(path))
+
+/**
+ * The whole file read into `into` (from its start): a view of `into` over the file's bytes,
+ * valid until `into` is written again. For reading a sequence of large files through one
+ * buffer, so that no file's bytes outlive its turn waiting for the garbage collector (a file
+ * longer than `into` is an error).
+ */
+export const readBytesInto = (path: string, into: Uint8Array): TE.TaskEither<IoError, Uint8Array> =>
+  TE.tryCatch(async () => {
+    const handle = await open(path, 'r')
+    try {
+      const size = (await handle.stat()).size
+      if (size > into.byteLength) throw new Error(`is ${size} bytes, more than the ${into.byteLength} expected`)
+      let at = 0
+      while (at < size) {
+        const { bytesRead } = await handle.read(into, at, size - at, at)
+        if (bytesRead === 0) break
+        at += bytesRead
+      }
+      return into.subarray(0, at)
+    } finally {
+      await handle.close()
+    }
+  }, fromNodeError(path))
+
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The whole file as UTF-8 text (a byte-order mark is dropped); invalid UTF-8 is an error. */

@@ -1,17 +1,20 @@
 /**
  * Sharded Hugging Face checkpoints: `model.safetensors.index.json` (`{"metadata": {...},
  * "weight_map": {tensor: shard file}}`, what `save_pretrained(max_shard_size=…)` writes) and
- * its shards `model-0000K-of-0000N.safetensors`, read one shard at a time: at most one
- * shard's bytes are held at once, in each of the two passes a loader makes — the headers of
- * every shard first (to validate the whole checkpoint before allocating anything), then the
- * tensors, shard by shard. The index and the shards must agree exactly: every tensor in the
+ * its shards `model-0000K-of-0000N.safetensors`, read one shard at a time, in each of the two
+ * passes a loader makes — the headers of every shard first (to validate the whole checkpoint
+ * before allocating anything), then the tensors, shard by shard. Every shard of an index is
+ * read into one buffer the size of the largest (made at the first read, shared by both passes):
+ * at most one shard's bytes are held at a time, whatever the garbage collector does (a shard
+ * read into a buffer of its own stayed alive while the next was read: two shards' bytes at
+ * once, bench/shards.mjs). The index and the shards must agree exactly: every tensor in the
  * shard the index names, none elsewhere, no shard outside the folder.
  */
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { readJson, readSafetensorsFile } from './files.js'
-import type { TensorEntry } from './safetensors.js'
+import { fileSize, readBytesInto, readJson } from './files.js'
+import { parseSafetensors, type TensorEntry } from './safetensors.js'
 
 /** The index file's name. */
 export const SHARD_INDEX = 'model.safetensors.index.json'
@@ -52,19 +55,40 @@ export const readShardIndex = async (dir: string): Promise<E.Either<ShardProblem
   return E.right({ path, shards, weightMap })
 }
 
-const readShard = async (dir: string, shard: string) => {
+/** Each index's read buffer, the size of its largest shard (made at its first read). */
+const buffers = new WeakMap<ShardIndex, Uint8Array>()
+
+const shardBuffer = async (dir: string, index: ShardIndex): Promise<E.Either<ShardProblem, Uint8Array>> => {
+  const known = buffers.get(index)
+  if (known !== undefined) return E.right(known)
+  let largest = 0
+  for (const shard of index.shards) {
+    const size = await fileSize(join(dir, shard))()
+    if (E.isLeft(size)) return E.left({ kind: 'file', path: size.left.path, message: size.left.message })
+    largest = Math.max(largest, size.right)
+  }
+  const buffer = new Uint8Array(largest)
+  buffers.set(index, buffer)
+  return E.right(buffer)
+}
+
+/** A shard read into the index's buffer and parsed: its tensors are views of the buffer, valid until the next shard is read. */
+const readShard = async (dir: string, index: ShardIndex, shard: string) => {
   const path = join(dir, shard)
-  const r = await readSafetensorsFile(path)()
-  return E.isLeft(r)
-    ? E.left<ShardProblem>({ kind: r.left._tag === 'IoError' ? 'file' : r.left._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors', path, message: r.left.message })
-    : E.right(r.right)
+  const buffer = await shardBuffer(dir, index)
+  if (E.isLeft(buffer)) return buffer
+  const bytes = await readBytesInto(path, buffer.right)()
+  if (E.isLeft(bytes)) return E.left<ShardProblem>({ kind: 'file', path, message: bytes.left.message })
+  if (bytes.right.byteLength === 0) return E.left<ShardProblem>({ kind: 'file', path, message: `${path}: file is empty` })
+  const r = parseSafetensors(bytes.right)
+  return E.isLeft(r) ? E.left<ShardProblem>({ kind: r.left._tag === 'UnsupportedDtype' ? 'dtype' : 'safetensors', path, message: `${path}: ${r.left.message}` }) : E.right(r.right)
 }
 
 /**
- * Visits every tensor of every shard, one shard at a time (its bytes dropped before the next
- * is read), after checking that the shard holds exactly the tensors the index maps to it.
- * `visit` sees entries whose bytes are views into the shard: it must copy what it keeps. A
- * Left from `visit` stops the walk.
+ * Visits every tensor of every shard, one shard at a time (read into the index's buffer, which
+ * the next shard overwrites), after checking that the shard holds exactly the tensors the index
+ * maps to it. `visit` sees entries whose bytes are views into the shard: it must copy what it
+ * keeps. A Left from `visit` stops the walk.
  */
 export const forEachShardTensor = async <L>(
   dir: string,
@@ -72,7 +96,7 @@ export const forEachShardTensor = async <L>(
   visit: (entry: TensorEntry, metadata: Readonly<Record<string, string>>) => E.Either<L, void>,
 ): Promise<E.Either<ShardProblem | L, void>> => {
   for (const shard of index.shards) {
-    const file = await readShard(dir, shard)
+    const file = await readShard(dir, index, shard)
     if (E.isLeft(file)) return file
     const path = join(dir, shard)
     for (const name of file.right.tensors.keys()) {

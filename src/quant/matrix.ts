@@ -5,9 +5,10 @@
  * The stored bytes live in an int32 tensor (tfjs has no int8 dtype; four bytes a word), so
  * that on wasm they sit in the backend's memory where the kernels of quant.wat read them
  * directly. Where those kernels do not run (cpu, webgl, webgpu, or a wasm build they cannot
- * attach to), the same arithmetic runs on the host — activations quantized to int16 per row,
- * exact integer dot products, one float scale — so both paths give the same numbers to
- * float32 rounding (spec/quant/kernels.spec.ts).
+ * attach to), the same arithmetic runs on the host — activations quantized as the kernels
+ * quantize them (int16 per row for int8 weights, int8 per block of 32 for q4), the same exact
+ * integer sums, the same float32 operations in the same order — so both paths give the same
+ * numbers, bit for bit (spec/quant/kernels.spec.ts).
  *
  * A quantized matrix is a leaf of a model's quantized tree (src/quant/tree.ts), read by the
  * layers of nn/ where a float matrix goes; core/tree.ts's functions, which take tensor leaves,
@@ -95,7 +96,7 @@ export const quantizedLookup = (m: QuantizedMatrix, ids: tf.Tensor): tf.Tensor =
   return tf.reshape(rows, [...ids.shape, m.cols])
 }
 
-/** An activation row quantized to int16 as quant.wat's quantize_rows does it. */
+/** An activation row quantized to int16 as quant.wat's quantize_rows does it: its scale. */
 const quantizeActivations = (x: Float32Array, start: number, n: number, q: Int32Array): number => {
   let m = 0
   for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(x[start + i]))
@@ -104,31 +105,56 @@ const quantizeActivations = (x: Float32Array, start: number, n: number, q: Int32
   return Math.fround(m / 32767)
 }
 
+/**
+ * An activation row quantized per block of 32 to int8 as quant.wat's quantize_blocks does it
+ * (q zero past `n`): the blocks' scales into `s`.
+ */
+const quantizeActivationBlocks = (x: Float32Array, start: number, n: number, q: Int32Array, s: Float32Array): void => {
+  q.fill(0)
+  for (let g = 0; g < s.length; g++) {
+    const end = Math.min(n, 32 * g + 32)
+    let m = 0
+    for (let i = 32 * g; i < end; i++) m = Math.max(m, Math.abs(x[start + i]))
+    const inv = m > 0 ? Math.fround(127 / m) : 0
+    for (let i = 32 * g; i < end; i++) q[i] = roundHalfEven(Math.fround(inv * x[start + i]))
+    s[g] = Math.fround(m / 127)
+  }
+}
+
+/** The kernels' arithmetic on the host (quant.wat's qmm_i8 and qmm_q4, operation for operation). */
 const hostMatmul = (x: tf.Tensor2D, m: QuantizedMatrix, bias?: tf.Tensor1D): tf.Tensor2D => {
   const [n, cols] = x.shape
   const xv = x.dataSync() as Float32Array
   const h = downloadQuantized(m)
   const b = bias?.dataSync()
   const y = new Float32Array(n * m.rows)
-  const q = new Int32Array(cols)
+  const groups = q4Groups(cols)
+  const q = new Int32Array(32 * groups)
+  const s = new Float32Array(groups)
+  const f = Math.fround
   const int8 = h.format === 'int8' ? new Int8Array(h.bytes.buffer, h.bytes.byteOffset, h.bytes.byteLength) : undefined
   const stride = int8Stride(cols)
-  const groups = q4Groups(cols)
   for (let r = 0; r < n; r++) {
-    const xs = quantizeActivations(xv, r * cols, cols, q)
-    for (let o = 0; o < m.rows; o++) {
-      let acc = 0
-      if (int8 !== undefined) {
-        for (let i = 0; i < cols; i++) acc += q[i] * int8[o * stride + i]
-        acc *= h.scales[o]
-      } else {
-        for (let g = 0; g < groups; g++) {
-          let s = 0
-          for (let i = g * 32; i < Math.min(cols, g * 32 + 32); i++) s += q[i] * quantizedInt(h, o, i)
-          acc += Math.fround(s) * h.scales[o * groups + g]
-        }
+    // int8: y = f32(S) · f32(xs · scale) + b, S the exact sum of the row
+    if (int8 !== undefined) {
+      const xs = quantizeActivations(xv, r * cols, cols, q)
+      for (let o = 0; o < m.rows; o++) {
+        let sum = 0
+        for (let i = 0; i < cols; i++) sum += q[i] * int8[o * stride + i]
+        y[r * m.rows + o] = f((b === undefined ? 0 : b[o]) + f(f(sum) * f(xs * h.scales[o])))
       }
-      y[r * m.rows + o] = Math.fround(Math.fround(acc) * xs + (b === undefined ? 0 : b[o]))
+      continue
+    }
+    // q4: block b's exact sum times f32(d · s) into lane b mod 4; then (l0 + l1) + (l2 + l3) + b
+    quantizeActivationBlocks(xv, r * cols, cols, q, s)
+    for (let o = 0; o < m.rows; o++) {
+      const acc = [0, 0, 0, 0]
+      for (let g = 0; g < groups; g++) {
+        let sum = 0
+        for (let i = 32 * g; i < Math.min(cols, 32 * g + 32); i++) sum += q[i] * quantizedInt(h, o, i)
+        acc[g % 4] = f(acc[g % 4] + f(sum * f(h.scales[o * groups + g] * s[g])))
+      }
+      y[r * m.rows + o] = f(f(f(acc[0] + acc[1]) + f(acc[2] + acc[3])) + (b === undefined ? 0 : b[o]))
     }
   }
   return tf.tensor2d(y, [n, m.rows])

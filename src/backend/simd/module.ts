@@ -1,12 +1,16 @@
 /**
- * The SIMD kernels' WebAssembly modules (kernels.wat, quant.wat and train.wat, assembled into
- * kernels-wasm.ts, quant-wasm.ts and train-wasm.ts), each instantiated on the memory of a tfjs wasm backend:
- * their functions read and write tensors where tfjs-wasm keeps them, by byte offset, with no copy. One instance per backend object;
- * `null` where it cannot be made (no WebAssembly SIMD or bulk memory), and callers use tfjs ops.
- * On the threaded build of tfjs-wasm (a shared memory) the module's memory import is declared
- * shared (shared-memory.ts). kernels.wat also has a relaxed-SIMD build (kernels-relaxed-wasm.ts:
- * the attention kernel's multiply-adds fused), reachable through {@link simdKernelsOn} where the
- * runtime has relaxed SIMD; tfjs gets the plain build, which measured faster (docs/benchmarks.md).
+ * The SIMD kernels' WebAssembly modules (kernels.wat, quant.wat, quant-relaxed.wat and
+ * train.wat, assembled into *-wasm.ts), each instantiated on the memory of a tfjs wasm backend:
+ * their functions read and write tensors where tfjs-wasm keeps them, by byte offset, with no copy.
+ * One instance per backend object; `null` where it cannot be made (no WebAssembly SIMD or bulk
+ * memory), and callers use tfjs ops. On the threaded build of tfjs-wasm (a shared memory) the
+ * module's memory import is declared shared (shared-memory.ts), and the backend gets a pool of
+ * threads (pool.ts, as many as its `threads`) that run a kernel's chunks on the other cores:
+ * {@link runSplit}. kernels.wat also has a relaxed-SIMD build (kernels-relaxed-wasm.ts: the
+ * attention kernel's multiply-adds fused), reachable through {@link simdKernelsOn} where the
+ * runtime has relaxed SIMD; tfjs gets the plain build, which measured faster
+ * (docs/benchmarks.md). quant-relaxed.wat's q4 product, which gives the plain one's numbers
+ * with fewer instructions, is used wherever the runtime has relaxed SIMD.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeWasmBackend, asWasmBackend, wasmMemory, type WasmBackendLike } from '../../core/tfjs-internals.js'
@@ -15,6 +19,8 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.js'
 import { withSharedMemoryImport } from './shared-memory.js'
 import { QUANT_WASM_BASE64 } from './quant-wasm.js'
 import { TRAIN_WASM_BASE64 } from './train-wasm.js'
+import { QUANT_RELAXED_WASM_BASE64 } from './quant-relaxed-wasm.js'
+import { createKernelPool, MAX_POOL_THREADS, type KernelPool, type PoolFunction } from './pool.js'
 
 export type { WasmBackendLike }
 
@@ -43,11 +49,15 @@ export interface SimdKernels {
   readonly softmax_xent_grad_columns: (x: number, rows: number, cols: number, lse: number, targets: number, scale: number, out: number) => void
 }
 
-/** The quantized-weight kernels' exports (quant.wat; pointers are byte offsets). */
+/**
+ * The quantized-weight kernels' exports (quant.wat; pointers are byte offsets). The matrix
+ * products compute output channels [o0, o1) only, so that threads can share one (runSplit).
+ */
 export interface QuantKernels {
   readonly quantize_rows: (x: number, rows: number, n: number, stride: number, q: number, scales: number) => void
-  readonly qmm_i8: (xq: number, xs: number, rows: number, stride: number, w: number, ws: number, outs: number, bias: number, y: number) => void
-  readonly qmm_q4: (xq: number, xs: number, rows: number, groups: number, w: number, ws: number, outs: number, bias: number, y: number) => void
+  readonly quantize_blocks: (x: number, rows: number, n: number, groups: number, q: number, scales: number, sums: number) => void
+  readonly qmm_i8: (xq: number, xs: number, rows: number, stride: number, w: number, ws: number, outs: number, bias: number, y: number, o0: number, o1: number) => void
+  readonly qmm_q4: (xq: number, xs: number, xc: number, rows: number, groups: number, w: number, ws: number, outs: number, bias: number, y: number, o0: number, o1: number) => void
   readonly rows_i8: (w: number, ws: number, stride: number, n: number, ids: number, count: number, out: number) => void
   readonly rows_q4: (w: number, ws: number, groups: number, n: number, ids: number, count: number, out: number) => void
 }
@@ -117,16 +127,41 @@ export interface TrainKernels {
   ) => void
 }
 
+/** quant-relaxed.wat's exports: quant.wat's q4 product with relaxed SIMD (the same numbers). */
+export interface QuantRelaxedKernels {
+  readonly qmm_q4: QuantKernels['qmm_q4']
+}
+
 const decodeBase64 = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (c) => c.charCodeAt(0))
+
+const isShared = (memory: WebAssembly.Memory): boolean => typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer
+
+/** Compiled modules by base64 source and memory kind: compiled once, instantiated per memory (and per pool thread). */
+const compiled = new Map<string, WebAssembly.Module | null>()
+
+/** A module (base64 bytes) compiled to import a plain or (tfjs-wasm's threaded build) a shared memory; null where it cannot be. */
+const compile = (base64: string, shared: boolean): WebAssembly.Module | null => {
+  const id = `${shared ? 's' : 'p'}${base64}`
+  const known = compiled.get(id)
+  if (known !== undefined) return known
+  let m: WebAssembly.Module | null = null
+  try {
+    const plain = decodeBase64(base64)
+    const bytes = shared ? withSharedMemoryImport(plain) : plain
+    m = bytes === null ? null : new WebAssembly.Module(bytes)
+  } catch {
+    m = null
+  }
+  compiled.set(id, m)
+  return m
+}
 
 /** A module (base64 bytes) instantiated on a memory; null where it cannot be. */
 const instantiateOn = <K>(base64: string, memory: WebAssembly.Memory): K | null => {
+  const m = compile(base64, isShared(memory))
+  if (m === null) return null
   try {
-    // On tfjs-wasm's threaded build the memory is shared: the module's memory import is declared shared to match.
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer
-    const plain = decodeBase64(base64)
-    const bytes = shared ? withSharedMemoryImport(plain) : plain
-    return bytes === null ? null : (new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as K)
+    return new WebAssembly.Instance(m, { env: { memory } }).exports as unknown as K
   } catch {
     return null
   }
@@ -180,6 +215,75 @@ export const trainKernels: (backend: WasmBackendLike) => TrainKernels | null = p
 export const activeTrainKernels = (): TrainKernels | null => {
   const backend = activeWasmBackend()
   return backend === undefined ? null : trainKernels(backend)
+}
+
+/** quant-relaxed.wat on this backend's memory, made on first use; null where it cannot run (no relaxed SIMD). */
+export const quantRelaxedKernels: (backend: WasmBackendLike) => QuantRelaxedKernels | null = perBackend<QuantRelaxedKernels>(QUANT_RELAXED_WASM_BASE64)
+
+/** The kernel modules, by name. */
+const SOURCES = { kernels: KERNELS_WASM_BASE64, quant: QUANT_WASM_BASE64, 'quant-relaxed': QUANT_RELAXED_WASM_BASE64 } as const
+
+/** A kernel module's name: kernels.wat, quant.wat or quant-relaxed.wat. */
+export type KernelModule = keyof typeof SOURCES
+
+interface BackendPool {
+  readonly pool: KernelPool | null
+  /** The modules the pool runs, in the pool's order (those that compile here). */
+  readonly modules: readonly KernelModule[]
+  readonly functions: Map<string, PoolFunction | undefined>
+}
+
+const pools = new WeakMap<object, BackendPool>()
+
+/**
+ * The pool of threads of this backend's kernels, made on first use: as many threads as the
+ * backend runs XNNPACK on (its `threads` option), where its memory is shared (the threaded
+ * build); null otherwise. Its workers start in the background: until they run, jobs run on the
+ * caller (`started` resolves when they run).
+ */
+export const kernelPool = (backend: WasmBackendLike): KernelPool | null => backendPool(backend).pool
+
+const backendPool = (backend: WasmBackendLike): BackendPool => {
+  const known = pools.get(backend)
+  if (known !== undefined) return known
+  const memory = wasmMemory(backend)
+  const threads = Math.min(MAX_POOL_THREADS, backend.wasm?._get_threads_count?.() ?? 1)
+  let entry: BackendPool = { pool: null, modules: [], functions: new Map() }
+  if (memory !== undefined && isShared(memory) && threads > 1) {
+    const modules = (Object.keys(SOURCES) as KernelModule[]).filter((k) => compile(SOURCES[k], true) !== null)
+    const pool = createKernelPool(
+      memory,
+      modules.map((k) => compile(SOURCES[k], true) as WebAssembly.Module),
+      threads,
+    )
+    entry = { pool, modules, functions: new Map() }
+  }
+  pools.set(backend, entry)
+  return entry
+}
+
+/**
+ * Runs kernel `name` of `module` over indices [0, count): `f(...args, start, end)` for chunks
+ * of a multiple of `grain` indices, split over the backend's pool of threads where it has one,
+ * else `call(...args, 0, count)` on the caller (`call` is the caller's own instance of the
+ * function). The kernel must compute the same values for an index whatever chunk it falls in,
+ * and write disjoint outputs for disjoint chunks.
+ */
+export const runSplit = (
+  backend: WasmBackendLike,
+  module: KernelModule,
+  name: string,
+  call: (...a: number[]) => unknown,
+  args: readonly number[],
+  count: number,
+  grain: number,
+): void => {
+  const { pool, modules, functions } = backendPool(backend)
+  const id = `${module}.${name}`
+  if (pool !== null && !functions.has(id)) functions.set(id, modules.includes(module) ? pool.lookup(modules.indexOf(module), name) : undefined)
+  const f = functions.get(id)
+  if (pool === null || f === undefined) call(...args, 0, count)
+  else pool.run(f, args, count, grain)
 }
 
 /** The quantized-weight kernels when the active backend is wasm and they run there, else null. */

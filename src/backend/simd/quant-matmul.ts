@@ -2,12 +2,14 @@
  * Products with quantized weight matrices and lookups of their rows, as tfjs kernels on the
  * wasm backend (quant.wat): the weights stay int8 or 4-bit in the backend's memory and are
  * widened inside the kernel, block by block; no float32 copy of a matrix is ever made. The
- * activations are quantized to int16 per row into a scratch buffer first (the kernel's
- * integer dot products need them so). src/quant/ops.ts calls these, with a host fallback of
- * the same arithmetic where they do not run.
+ * activations are quantized into a scratch buffer first (int16 per row for int8 weights, int8
+ * per block of 32 for q4: the kernels' integer dot products need them so); then the output
+ * channels are split over the backend's pool of threads (module.ts's runSplit), and q4 runs
+ * quant-relaxed.wat's kernel where the runtime has relaxed SIMD (the same numbers).
+ * src/quant/matrix.ts calls these, with a host fallback of the same arithmetic where they do not run.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeQuantKernels, dataOffset, registerQuantKernel } from './module.js'
+import { activeQuantKernels, dataOffset, quantRelaxedKernels, registerQuantKernel, runSplit } from './module.js'
 
 /** The kernels' names in tfjs's registry. */
 export const QUANT_MATMUL = 'MinigptQuantMatmul'
@@ -24,21 +26,39 @@ export interface QuantLayout {
   readonly width: number
 }
 
-const xStride = (l: QuantLayout) => (l.format === 'int8' ? l.width : 32 * l.width)
+/**
+ * Output channels a thread's chunk takes at least: enough weights (~32K products) that the
+ * hand-over between threads, microseconds, stays small beside the work.
+ */
+const grain = (n: number, cols: number): number => Math.max(1, Math.ceil(32768 / (n * cols)))
 
 registerQuantKernel(QUANT_MATMUL, ({ inputs, backend, kernels, attrs }) => {
   const { x, w, ws, bias } = inputs
   const l = attrs as unknown as QuantLayout
   const n = x.shape[0]
-  const stride = xStride(l)
   const out = backend.makeOutput([n, l.rows], 'float32')
-  const scratch = backend.makeOutput([(n * stride) / 2 + n + 4], 'float32')
-  const xq = dataOffset(backend, scratch)
-  const xs = xq + n * stride * 2
-  kernels.quantize_rows(dataOffset(backend, x), n, l.cols, stride, xq, xs)
-  const run = l.format === 'int8' ? kernels.qmm_i8 : kernels.qmm_q4
-  run(xq, xs, n, l.width, dataOffset(backend, w), dataOffset(backend, ws), l.rows, bias === undefined ? 0 : dataOffset(backend, bias), dataOffset(backend, out))
-  backend.disposeData(scratch.dataId)
+  const [wp, wsp, bp, yp] = [dataOffset(backend, w), dataOffset(backend, ws), bias === undefined ? 0 : dataOffset(backend, bias), dataOffset(backend, out)]
+  if (l.format === 'int8') {
+    // xq [n, stride] int16, then xs [n] float32
+    const scratch = backend.makeOutput([(n * l.width) / 2 + n], 'float32')
+    const xq = dataOffset(backend, scratch)
+    const xs = xq + 2 * n * l.width
+    kernels.quantize_rows(dataOffset(backend, x), n, l.cols, l.width, xq, xs)
+    runSplit(backend, 'quant', 'qmm_i8', kernels.qmm_i8, [xq, xs, n, l.width, wp, wsp, l.rows, bp, yp], l.rows, grain(n, l.cols))
+    backend.disposeData(scratch.dataId)
+  } else {
+    // xq [n, 32·groups] int8, then xs [n, groups] float32, then xc [n, groups] int32
+    const blocks = n * l.width
+    const scratch = backend.makeOutput([10 * blocks], 'float32')
+    const xq = dataOffset(backend, scratch)
+    const [xs, xc] = [xq + 32 * blocks, xq + 36 * blocks]
+    kernels.quantize_blocks(dataOffset(backend, x), n, l.cols, l.width, xq, xs, xc)
+    const relaxed = quantRelaxedKernels(backend)
+    const args = [xq, xs, xc, n, l.width, wp, wsp, l.rows, bp, yp]
+    if (relaxed === null) runSplit(backend, 'quant', 'qmm_q4', kernels.qmm_q4, args, l.rows, grain(n, l.cols))
+    else runSplit(backend, 'quant-relaxed', 'qmm_q4', relaxed.qmm_q4, args, l.rows, grain(n, l.cols))
+    backend.disposeData(scratch.dataId)
+  }
   return out
 })
 

@@ -1,5 +1,6 @@
 ;; minigpt-fp's quantized-weight kernels for the tfjs wasm backend (quant-matmul.ts registers
-;; them; module.ts instantiates this module on tfjs-wasm's own memory, like kernels.wat;
+;; them; module.ts instantiates this module on tfjs-wasm's own memory, like kernels.wat, and a
+;; pool of threads (pool.ts) instantiates it on the same memory when that memory is shared;
 ;; scripts/kernels.mjs assembles it into quant-wasm.ts, `npm run kernels`).
 ;;
 ;; Weights are stored one row per output channel ([out, in], PyTorch's nn.Linear layout):
@@ -8,28 +9,31 @@
 ;;   q4    GGML's q4_0 blocks: 32 weights in 16 bytes, byte j holding weight j in its low
 ;;         nibble and weight j + 16 in its high nibble, each nibble q ∈ [0, 16), one float32
 ;;         scale d per block: w = (q − 8) · d; a row is `groups` blocks (zero-padded)
-;; The activations are quantized on the fly, per row, to int16 (x ≈ q·s, s = max|x|/32767:
-;; a relative error ≤ 2^-16 of the row's largest value), so that the products are integer
-;; dot products (i32x4.dot_i16x8_s) and the weights are widened, never converted to floats:
-;; a weight costs one widening and half a multiply-add. Integer sums are exact; they are
-;; moved into float32 accumulators every 1024 weights (int8) or every block (q4), before
-;; they could overflow. y[r, o] = s_r · scale_o · Σ q_x·q_w (+ bias[o]).
+;; The activations are quantized on the fly so that the products are integer dot products
+;; whose sums are exact, and the weights are widened, never converted to floats:
+;;   for int8 weights, per row of x to int16 (quantize_rows: s = max|x|/32767), and a row's
+;;     whole sum Σ q_x·q_w is exact (32-bit lanes for 1,024 weights, then 64 bits);
+;;   for q4 weights, per block of 32 to int8 (quantize_blocks: s = max|x_block|/127, as
+;;     GGML's q8_0), and each block's sum is exact.
+;; The float arithmetic after the integer sums is fixed (the order is written at each kernel)
+;; and src/quant/matrix.ts repeats it on the host, so the kernels, the relaxed-SIMD variant
+;; (quant-relaxed.wat), any split of the output channels over threads and the host fallback
+;; give the same float32 numbers, bit for bit.
 ;; Every pointer is a byte offset; sizes count elements unless named bytes.
 (module
   (import "env" "memory" (memory 1))
 
+  ;; (l0 + l1) + (l2 + l3): the order in which the host fallback adds the four lanes too.
   (func $hsum (param $v v128) (result f32)
     (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
-  ;; Four horizontal sums as the four lanes of one vector.
-  (func $hsum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
-    (f32x4.replace_lane 3
-      (f32x4.replace_lane 2
-        (f32x4.replace_lane 1 (f32x4.splat (call $hsum (local.get $a))) (call $hsum (local.get $b)))
-        (call $hsum (local.get $c)))
-      (call $hsum (local.get $d))))
+  ;; The sum of a vector's four 32-bit lanes (exact).
+  (func $isum (param $a v128) (result i32)
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $a)) (i32x4.extract_lane 1 (local.get $a)))
+      (i32.add (i32x4.extract_lane 2 (local.get $a)) (i32x4.extract_lane 3 (local.get $a)))))
 
   ;; q [rows, stride] int16, scales [rows] float32 from x [rows, n] float32 (stride ≥ n, the
   ;; rest of each row zero): s = max|x_r| / 32767, q = round-half-even(x · (32767 / max|x_r|)).
@@ -64,238 +68,242 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $row))))
 
-  ;; Σ xq·wq over one int16 row x and one int8 row w of n weights (n a multiple of 32), as a float.
-  (func $dot_i8 (param $x i32) (param $w i32) (param $n i32) (result f32)
-    (local $i i32) (local $end i32) (local $a0 v128) (local $a1 v128) (local $f v128) (local $wv v128) (local $xp i32)
-    (block $done (loop $chunk
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (local.set $end (i32.add (local.get $i) (i32.const 1024)))
-      (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
-      (local.set $a0 (v128.const i32x4 0 0 0 0))
-      (local.set $a1 (v128.const i32x4 0 0 0 0))
-      (block $e (loop $l
-        (br_if $e (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $xp (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 1))))
-        (local.set $wv (v128.load (i32.add (local.get $w) (local.get $i))))
-        (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $wv)) (v128.load (local.get $xp)))))
-        (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $wv)) (v128.load offset=16 (local.get $xp)))))
-        (local.set $wv (v128.load offset=16 (i32.add (local.get $w) (local.get $i))))
-        (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $wv)) (v128.load offset=32 (local.get $xp)))))
-        (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $wv)) (v128.load offset=48 (local.get $xp)))))
-        (local.set $i (i32.add (local.get $i) (i32.const 32)))
-        (br $l)))
-      (local.set $f (f32x4.add (local.get $f) (f32x4.convert_i32x4_s (i32x4.add (local.get $a0) (local.get $a1)))))
-      (br $chunk)))
-    (call $hsum (local.get $f)))
+  ;; GGML's q8_0 for activations: x [rows, n] float32 in blocks of 32 (groups a row, the last
+  ;; zero-padded) → q [rows, 32·groups] int8, scales [rows, groups] float32 and sums [rows,
+  ;; groups] int32: per block m = max|x|, s = m / 127, q = round-half-even(x · (127 / m)) ∈
+  ;; [−127, 127] (all 0 when m = 0), and sums = 8·Σq, the term that q4's −8 offset subtracts.
+  (func (export "quantize_blocks") (param $x i32) (param $rows i32) (param $n i32) (param $groups i32) (param $q i32) (param $scales i32) (param $sums i32)
+    (local $r i32) (local $g i32) (local $i i32) (local $start i32) (local $end i32) (local $m f32) (local $inv f32) (local $v i32) (local $s i32)
+    (local $xr i32) (local $qp i32) (local $k i32)
+    (block $done (loop $row
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $xr (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $n)) (i32.const 2))))
+      (local.set $g (i32.const 0))
+      (block $gdone (loop $block
+        (br_if $gdone (i32.ge_u (local.get $g) (local.get $groups)))
+        (local.set $start (i32.shl (local.get $g) (i32.const 5)))
+        (local.set $end (i32.add (local.get $start) (i32.const 32)))
+        (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+        (local.set $m (f32.const 0))
+        (local.set $i (local.get $start))
+        (block $e1 (loop $l1
+          (br_if $e1 (i32.ge_u (local.get $i) (local.get $end)))
+          (local.set $m (f32.max (local.get $m) (f32.abs (f32.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2)))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l1)))
+        (local.set $inv (select (f32.div (f32.const 127) (local.get $m)) (f32.const 0) (f32.gt (local.get $m) (f32.const 0))))
+        (local.set $k (i32.add (i32.mul (local.get $r) (local.get $groups)) (local.get $g)))
+        (f32.store (i32.add (local.get $scales) (i32.shl (local.get $k) (i32.const 2))) (f32.div (local.get $m) (f32.const 127)))
+        (local.set $qp (i32.add (local.get $q) (i32.shl (local.get $k) (i32.const 5))))
+        (local.set $s (i32.const 0))
+        (local.set $i (local.get $start))
+        (block $e2 (loop $l2
+          (br_if $e2 (i32.ge_u (local.get $i) (local.get $end)))
+          (local.set $v (i32.trunc_sat_f32_s (f32.nearest (f32.mul (local.get $inv) (f32.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2))))))))
+          (i32.store8 (i32.add (local.get $qp) (i32.sub (local.get $i) (local.get $start))) (local.get $v))
+          (local.set $s (i32.add (local.get $s) (local.get $v)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l2)))
+        (block $e3 (loop $l3
+          (br_if $e3 (i32.ge_u (local.get $i) (i32.add (local.get $start) (i32.const 32))))
+          (i32.store8 (i32.add (local.get $qp) (i32.sub (local.get $i) (local.get $start))) (i32.const 0))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l3)))
+        (i32.store (i32.add (local.get $sums) (i32.shl (local.get $k) (i32.const 2))) (i32.shl (local.get $s) (i32.const 3)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $block)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row))))
 
-  ;; The same sum for four consecutive int16 rows (xbytes apart) against one int8 row, one
-  ;; widening of the weights serving four rows: the four sums as the lanes of a vector.
-  (func $dot4_i8 (param $x i32) (param $xbytes i32) (param $w i32) (param $n i32) (result v128)
-    (local $i i32) (local $end i32) (local $wl v128) (local $wh v128) (local $xp i32)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
-    (block $done (loop $chunk
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (local.set $end (i32.add (local.get $i) (i32.const 1024)))
-      (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
-      (local.set $a0 (v128.const i32x4 0 0 0 0))
-      (local.set $a1 (v128.const i32x4 0 0 0 0))
-      (local.set $a2 (v128.const i32x4 0 0 0 0))
-      (local.set $a3 (v128.const i32x4 0 0 0 0))
-      (block $e (loop $l
-        (br_if $e (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $wl (v128.load (i32.add (local.get $w) (local.get $i))))
-        (local.set $wh (i16x8.extend_high_i8x16_s (local.get $wl)))
-        (local.set $wl (i16x8.extend_low_i8x16_s (local.get $wl)))
-        (local.set $xp (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 1))))
-        (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
-          (i32x4.dot_i16x8_s (local.get $wl) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $wh) (v128.load offset=16 (local.get $xp))))))
-        (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-        (local.set $a1 (i32x4.add (local.get $a1) (i32x4.add
-          (i32x4.dot_i16x8_s (local.get $wl) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $wh) (v128.load offset=16 (local.get $xp))))))
-        (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-        (local.set $a2 (i32x4.add (local.get $a2) (i32x4.add
-          (i32x4.dot_i16x8_s (local.get $wl) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $wh) (v128.load offset=16 (local.get $xp))))))
-        (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-        (local.set $a3 (i32x4.add (local.get $a3) (i32x4.add
-          (i32x4.dot_i16x8_s (local.get $wl) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $wh) (v128.load offset=16 (local.get $xp))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $l)))
-      (local.set $f0 (f32x4.add (local.get $f0) (f32x4.convert_i32x4_s (local.get $a0))))
-      (local.set $f1 (f32x4.add (local.get $f1) (f32x4.convert_i32x4_s (local.get $a1))))
-      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.convert_i32x4_s (local.get $a2))))
-      (local.set $f3 (f32x4.add (local.get $f3) (f32x4.convert_i32x4_s (local.get $a3))))
-      (br $chunk)))
-    (call $hsum4 (local.get $f0) (local.get $f1) (local.get $f2) (local.get $f3)))
+  ;; The sum of a vector's four 32-bit lanes, exact, as a 64-bit integer.
+  (func $lsum (param $a v128) (result i64)
+    (i64.add
+      (i64.add (i64.extend_i32_s (i32x4.extract_lane 0 (local.get $a))) (i64.extend_i32_s (i32x4.extract_lane 1 (local.get $a))))
+      (i64.add (i64.extend_i32_s (i32x4.extract_lane 2 (local.get $a))) (i64.extend_i32_s (i32x4.extract_lane 3 (local.get $a))))))
 
-  ;; The sum of one int16 row x and one q4 row (groups blocks; block scales at s), each
-  ;; block's exact integer sum times its scale. Two blocks a turn, into two accumulators.
-  (func $dot_q4 (param $x i32) (param $w i32) (param $s i32) (param $groups i32) (result f32)
-    (local $g i32) (local $wv v128) (local $lo v128) (local $hi v128) (local $f v128) (local $f2 v128) (local $xp i32) (local $wp i32) (local $sp i32)
-    (local $m15 v128) (local $c8 v128) (local $pairs i32)
-    (local.set $m15 (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
-    (local.set $c8 (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8))
-    (local.set $xp (local.get $x))
-    (local.set $wp (local.get $w))
-    (local.set $sp (local.get $s))
-    (local.set $pairs (i32.and (local.get $groups) (i32.const -2)))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $g) (local.get $pairs)))
-      (local.set $wv (v128.load (local.get $wp)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
-      (local.set $f (f32x4.add (local.get $f) (f32x4.mul
-        (f32x4.convert_i32x4_s (i32x4.add
-          (i32x4.add
-            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load (local.get $xp)))
-            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=16 (local.get $xp))))
-          (i32x4.add
-            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=32 (local.get $xp)))
-            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=48 (local.get $xp))))))
-        (v128.load32_splat (local.get $sp)))))
-      (local.set $wv (v128.load offset=16 (local.get $wp)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
-      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul
-        (f32x4.convert_i32x4_s (i32x4.add
-          (i32x4.add
-            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load offset=64 (local.get $xp)))
-            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=80 (local.get $xp))))
-          (i32x4.add
-            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=96 (local.get $xp)))
-            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=112 (local.get $xp))))))
-        (v128.load32_splat offset=4 (local.get $sp)))))
-      (local.set $xp (i32.add (local.get $xp) (i32.const 128)))
-      (local.set $wp (i32.add (local.get $wp) (i32.const 32)))
-      (local.set $sp (i32.add (local.get $sp) (i32.const 8)))
-      (local.set $g (i32.add (local.get $g) (i32.const 2)))
-      (br $l)))
-    (if (i32.lt_u (local.get $g) (local.get $groups)) (then
-      (local.set $wv (v128.load (local.get $wp)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $wv) (local.get $m15)) (local.get $c8)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (local.get $c8)))
-      (local.set $f (f32x4.add (local.get $f) (f32x4.mul
-        (f32x4.convert_i32x4_s (i32x4.add
-          (i32x4.add
-            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load (local.get $xp)))
-            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=16 (local.get $xp))))
-          (i32x4.add
-            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=32 (local.get $xp)))
-            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=48 (local.get $xp))))))
-        (v128.load32_splat (local.get $sp)))))))
-    (call $hsum (f32x4.add (local.get $f) (local.get $f2))))
-
-  ;; The same for four consecutive int16 rows (xbytes apart) against one q4 row.
-  (func $dot4_q4 (param $x i32) (param $xbytes i32) (param $w i32) (param $s i32) (param $groups i32) (result v128)
-    (local $g i32) (local $wv v128) (local $sc v128) (local $xp i32) (local $wp i32)
-    (local $l0 v128) (local $l1 v128) (local $h0 v128) (local $h1 v128)
-    (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $f3 v128)
-    (local.set $wp (local.get $w))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $g) (local.get $groups)))
-      (local.set $wv (v128.load (local.get $wp)))
-      (local.set $h0 (i8x16.sub (v128.and (local.get $wv) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
-      (local.set $l0 (i16x8.extend_low_i8x16_s (local.get $h0)))
-      (local.set $l1 (i16x8.extend_high_i8x16_s (local.get $h0)))
-      (local.set $h0 (i8x16.sub (i8x16.shr_u (local.get $wv) (i32.const 4)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
-      (local.set $h1 (i16x8.extend_high_i8x16_s (local.get $h0)))
-      (local.set $h0 (i16x8.extend_low_i8x16_s (local.get $h0)))
-      (local.set $sc (v128.load32_splat (i32.add (local.get $s) (i32.shl (local.get $g) (i32.const 2)))))
-      (local.set $xp (i32.add (local.get $x) (i32.shl (local.get $g) (i32.const 6))))
-      (local.set $f0 (f32x4.add (local.get $f0) (f32x4.mul (local.get $sc) (f32x4.convert_i32x4_s (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $l0) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $l1) (v128.load offset=16 (local.get $xp))))
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $h0) (v128.load offset=32 (local.get $xp))) (i32x4.dot_i16x8_s (local.get $h1) (v128.load offset=48 (local.get $xp)))))))))
-      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-      (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul (local.get $sc) (f32x4.convert_i32x4_s (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $l0) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $l1) (v128.load offset=16 (local.get $xp))))
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $h0) (v128.load offset=32 (local.get $xp))) (i32x4.dot_i16x8_s (local.get $h1) (v128.load offset=48 (local.get $xp)))))))))
-      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul (local.get $sc) (f32x4.convert_i32x4_s (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $l0) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $l1) (v128.load offset=16 (local.get $xp))))
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $h0) (v128.load offset=32 (local.get $xp))) (i32x4.dot_i16x8_s (local.get $h1) (v128.load offset=48 (local.get $xp)))))))))
-      (local.set $xp (i32.add (local.get $xp) (local.get $xbytes)))
-      (local.set $f3 (f32x4.add (local.get $f3) (f32x4.mul (local.get $sc) (f32x4.convert_i32x4_s (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $l0) (v128.load (local.get $xp))) (i32x4.dot_i16x8_s (local.get $l1) (v128.load offset=16 (local.get $xp))))
-        (i32x4.add (i32x4.dot_i16x8_s (local.get $h0) (v128.load offset=32 (local.get $xp))) (i32x4.dot_i16x8_s (local.get $h1) (v128.load offset=48 (local.get $xp)))))))))
-      (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
-      (local.set $g (i32.add (local.get $g) (i32.const 1)))
-      (br $l)))
-    (call $hsum4 (local.get $f0) (local.get $f1) (local.get $f2) (local.get $f3)))
-
-  ;; y [rows, outs] = dequant(xq) · dequant(W)ᵀ (+ bias): xq [rows, stride] int16 with scales
-  ;; xs [rows]; W int8 [outs, stride] with scales ws [outs]; bias 0 for none. Four rows of x
-  ;; at a time (prefill), then one (decoding).
+  ;; y [rows, outs] = x · dequant(W)ᵀ (+ bias), output channels [o0, o1) only (a thread's share),
+  ;; for int8 weights W [outs, stride] with scales ws [outs]; x quantized by quantize_rows: xq
+  ;; [rows, stride] int16 with scales xs [rows]; bias 0 for none. The row's sum S = Σ q_x·q_w
+  ;; is exact; then y = f32(S) · f32(xs · ws) + b, each step rounded to float32. A row of
+  ;; weights is read once for all rows of x (it stays in L1 while they use it).
   (func (export "qmm_i8") (param $xq i32) (param $xs i32) (param $rows i32) (param $stride i32)
-    (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32)
-    (local $o i32) (local $r i32) (local $wr i32) (local $sw f32) (local $b f32) (local $v v128) (local $yp i32) (local $ybytes i32)
-    (local.set $ybytes (i32.shl (local.get $outs) (i32.const 2)))
+    (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32) (param $o0 i32) (param $o1 i32)
+    (local $o i32) (local $r i32) (local $wr i32) (local $sw f32) (local $b f32) (local $yp i32)
+    (local $xr i32) (local $xp i32) (local $wp i32) (local $i i32) (local $end i32) (local $sp i32)
+    (local $a0 v128) (local $a1 v128) (local $s i64)
+    (local.set $o (local.get $o0))
     (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $o) (local.get $outs)))
+      (br_if $done (i32.ge_u (local.get $o) (local.get $o1)))
       (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $o) (local.get $stride))))
       (local.set $sw (f32.load (i32.add (local.get $ws) (i32.shl (local.get $o) (i32.const 2)))))
       (local.set $b (if (result f32) (local.get $bias) (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))) (else (f32.const 0))))
       (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $o) (i32.const 2))))
+      (local.set $xr (local.get $xq))
+      (local.set $sp (local.get $xs))
       (local.set $r (i32.const 0))
-      (block $e4 (loop $l4
-        (br_if $e4 (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
-        (local.set $v (f32x4.add (f32x4.splat (local.get $b)) (f32x4.mul
-          (call $dot4_i8 (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $r) (local.get $stride)) (i32.const 1))) (i32.shl (local.get $stride) (i32.const 1)) (local.get $wr) (local.get $stride))
-          (f32x4.mul (v128.load (i32.add (local.get $xs) (i32.shl (local.get $r) (i32.const 2)))) (f32x4.splat (local.get $sw))))))
-        (f32.store (local.get $yp) (f32x4.extract_lane 0 (local.get $v)))
-        (f32.store (i32.add (local.get $yp) (local.get $ybytes)) (f32x4.extract_lane 1 (local.get $v)))
-        (f32.store (i32.add (local.get $yp) (i32.mul (local.get $ybytes) (i32.const 2))) (f32x4.extract_lane 2 (local.get $v)))
-        (f32.store (i32.add (local.get $yp) (i32.mul (local.get $ybytes) (i32.const 3))) (f32x4.extract_lane 3 (local.get $v)))
-        (local.set $yp (i32.add (local.get $yp) (i32.shl (local.get $ybytes) (i32.const 2))))
-        (local.set $r (i32.add (local.get $r) (i32.const 4)))
-        (br $l4)))
-      (block $e1 (loop $l1
-        (br_if $e1 (i32.ge_u (local.get $r) (local.get $rows)))
-        (f32.store (local.get $yp) (f32.add (local.get $b) (f32.mul
-          (call $dot_i8 (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $r) (local.get $stride)) (i32.const 1))) (local.get $wr) (local.get $stride))
-          (f32.mul (f32.load (i32.add (local.get $xs) (i32.shl (local.get $r) (i32.const 2)))) (local.get $sw)))))
-        (local.set $yp (i32.add (local.get $yp) (local.get $ybytes)))
+      (block $rdone (loop $row
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $s (i64.const 0))
+        (local.set $wp (local.get $wr))
+        (local.set $xp (local.get $xr))
+        (local.set $i (i32.const 0))
+        (block $cdone (loop $chunk
+          (br_if $cdone (i32.ge_u (local.get $i) (local.get $stride)))
+          ;; 1,024 weights: each lane of a0 and a1 adds 64 pairs of products ≤ 32767·127, < 2^31
+          (local.set $end (i32.add (local.get $i) (i32.const 1024)))
+          (if (i32.gt_u (local.get $end) (local.get $stride)) (then (local.set $end (local.get $stride))))
+          (local.set $a0 (v128.const i32x4 0 0 0 0))
+          (local.set $a1 (v128.const i32x4 0 0 0 0))
+          (block $e (loop $l
+            (br_if $e (i32.ge_u (local.get $i) (local.get $end)))
+            (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (v128.load8x8_s (local.get $wp)) (v128.load (local.get $xp)))))
+            (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (v128.load8x8_s offset=8 (local.get $wp)) (v128.load offset=16 (local.get $xp)))))
+            (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (v128.load8x8_s offset=16 (local.get $wp)) (v128.load offset=32 (local.get $xp)))))
+            (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (v128.load8x8_s offset=24 (local.get $wp)) (v128.load offset=48 (local.get $xp)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 32)))
+            (local.set $wp (i32.add (local.get $wp) (i32.const 32)))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
+            (br $l)))
+          (local.set $s (i64.add (local.get $s) (call $lsum (i32x4.add (local.get $a0) (local.get $a1)))))
+          (br $chunk)))
+        (f32.store (local.get $yp) (f32.add (local.get $b) (f32.mul (f32.convert_i64_s (local.get $s)) (f32.mul (f32.load (local.get $sp)) (local.get $sw)))))
+        (local.set $yp (i32.add (local.get $yp) (i32.shl (local.get $outs) (i32.const 2))))
+        (local.set $xr (i32.add (local.get $xr) (i32.shl (local.get $stride) (i32.const 1))))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $l1)))
+        (br $row)))
       (local.set $o (i32.add (local.get $o) (i32.const 1)))
       (br $each))))
 
-  ;; The same for q4 weights: W [outs, groups] blocks of 16 bytes, scales ws [outs, groups];
-  ;; xq [rows, 32·groups] int16.
-  (func (export "qmm_q4") (param $xq i32) (param $xs i32) (param $rows i32) (param $groups i32)
-    (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32)
-    (local $o i32) (local $r i32) (local $wr i32) (local $sr i32) (local $b f32) (local $v v128) (local $yp i32) (local $ybytes i32) (local $xbytes i32)
-    (local.set $ybytes (i32.shl (local.get $outs) (i32.const 2)))
-    (local.set $xbytes (i32.shl (local.get $groups) (i32.const 6)))
+  ;; y [rows, outs] = x · dequant(W)ᵀ (+ bias), output channels [o0, o1) only (a thread's share)
+  ;; for q4 weights: W [outs, groups] blocks of 16 bytes, scales ws [outs, groups]; x quantized
+  ;; by quantize_blocks: xq [rows, 32·groups] int8, scales xs [rows, groups], xc = 8·Σq per block.
+  ;; A block's sum Σ q_x·(q_w − 8) = Σ q_x·q_w − xc is an exact integer; four blocks' sums come
+  ;; out as one vector, times (d · s) per block, into four float accumulators (block b into
+  ;; lane b mod 4); the last groups % 4 blocks go into lanes 0, 1, 2 one by one. Weights of a
+  ;; row are read once for all rows of x (a row of weights is 16·groups bytes: L1-resident).
+  ;; Here the nibbles are widened to 16 bits (i32x4.dot_i16x8_s); quant-relaxed.wat has the
+  ;; same function with relaxed SIMD's 8-bit dot products, the same integers.
+  (func (export "qmm_q4") (param $xq i32) (param $xs i32) (param $xc i32) (param $rows i32) (param $groups i32)
+    (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32) (param $o0 i32) (param $o1 i32)
+    (local $o i32) (local $r i32) (local $g i32) (local $quads i32) (local $b f32) (local $acc v128) (local $m15 v128)
+    (local $wr i32) (local $dr i32) (local $wp i32) (local $dp i32) (local $xp i32) (local $sp i32) (local $cp i32) (local $yp i32)
+    (local $wv v128) (local $lo v128) (local $hi v128) (local $p v128) (local $q v128) (local $pq v128)
+    (local.set $m15 (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    (local.set $quads (i32.and (local.get $groups) (i32.const -4)))
+    (local.set $o (local.get $o0))
     (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $o) (local.get $outs)))
+      (br_if $done (i32.ge_u (local.get $o) (local.get $o1)))
       (local.set $wr (i32.add (local.get $w) (i32.shl (i32.mul (local.get $o) (local.get $groups)) (i32.const 4))))
-      (local.set $sr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $o) (local.get $groups)) (i32.const 2))))
+      (local.set $dr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $o) (local.get $groups)) (i32.const 2))))
       (local.set $b (if (result f32) (local.get $bias) (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))) (else (f32.const 0))))
       (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $o) (i32.const 2))))
+      (local.set $xp (local.get $xq))
+      (local.set $sp (local.get $xs))
+      (local.set $cp (local.get $xc))
       (local.set $r (i32.const 0))
-      (block $e4 (loop $l4
-        (br_if $e4 (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
-        (local.set $v (f32x4.add (f32x4.splat (local.get $b)) (f32x4.mul
-          (call $dot4_q4 (i32.add (local.get $xq) (i32.mul (local.get $r) (local.get $xbytes))) (local.get $xbytes) (local.get $wr) (local.get $sr) (local.get $groups))
-          (v128.load (i32.add (local.get $xs) (i32.shl (local.get $r) (i32.const 2)))))))
-        (f32.store (local.get $yp) (f32x4.extract_lane 0 (local.get $v)))
-        (f32.store (i32.add (local.get $yp) (local.get $ybytes)) (f32x4.extract_lane 1 (local.get $v)))
-        (f32.store (i32.add (local.get $yp) (i32.mul (local.get $ybytes) (i32.const 2))) (f32x4.extract_lane 2 (local.get $v)))
-        (f32.store (i32.add (local.get $yp) (i32.mul (local.get $ybytes) (i32.const 3))) (f32x4.extract_lane 3 (local.get $v)))
-        (local.set $yp (i32.add (local.get $yp) (i32.shl (local.get $ybytes) (i32.const 2))))
-        (local.set $r (i32.add (local.get $r) (i32.const 4)))
-        (br $l4)))
-      (block $e1 (loop $l1
-        (br_if $e1 (i32.ge_u (local.get $r) (local.get $rows)))
-        (f32.store (local.get $yp) (f32.add (local.get $b) (f32.mul
-          (call $dot_q4 (i32.add (local.get $xq) (i32.mul (local.get $r) (local.get $xbytes))) (local.get $wr) (local.get $sr) (local.get $groups))
-          (f32.load (i32.add (local.get $xs) (i32.shl (local.get $r) (i32.const 2)))))))
-        (local.set $yp (i32.add (local.get $yp) (local.get $ybytes)))
+      (block $rdone (loop $row
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $wp (local.get $wr))
+        (local.set $dp (local.get $dr))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $g (i32.const 0))
+        (block $qdone (loop $quad
+          (br_if $qdone (i32.ge_u (local.get $g) (local.get $quads)))
+          ;; two blocks a turn, their lanes summed in halves (one vector for the pair); every second
+          ;; turn joins two pairs into the four blocks' sums (fewer live vectors than four blocks a turn)
+          (local.set $p (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=8 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=16 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=24 (local.get $xp))))))
+          (local.set $q (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=16 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=32 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=40 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=48 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=56 (local.get $xp))))))
+          (local.set $q (i32x4.add
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $p) (local.get $q))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $p) (local.get $q))))
+          (if (i32.and (local.get $g) (i32.const 2))
+            (then
+              (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+                (f32x4.convert_i32x4_s (i32x4.sub
+                  (i32x4.add
+                    (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $pq) (local.get $q))
+                    (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $pq) (local.get $q)))
+                  (v128.load (local.get $cp))))
+                (f32x4.mul (v128.load (local.get $dp)) (v128.load (local.get $sp))))))
+              (local.set $dp (i32.add (local.get $dp) (i32.const 16)))
+              (local.set $sp (i32.add (local.get $sp) (i32.const 16)))
+              (local.set $cp (i32.add (local.get $cp) (i32.const 16))))
+            (else (local.set $pq (local.get $q))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
+          (local.set $wp (i32.add (local.get $wp) (i32.const 32)))
+          (local.set $g (i32.add (local.get $g) (i32.const 2)))
+          (br $quad)))
+        ;; the last groups % 4 blocks, each into its lane
+        (if (i32.lt_u (local.get $g) (local.get $groups)) (then
+          (local.set $acc (f32x4.replace_lane 0 (local.get $acc) (f32.add (f32x4.extract_lane 0 (local.get $acc))
+            (f32.mul
+              (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=8 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=16 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=24 (local.get $xp)))))) (i32.load (local.get $cp))))
+              (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+          (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
+          (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
+          (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+          (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+          (local.set $g (i32.add (local.get $g) (i32.const 1)))))
+        (if (i32.lt_u (local.get $g) (local.get $groups)) (then
+          (local.set $acc (f32x4.replace_lane 1 (local.get $acc) (f32.add (f32x4.extract_lane 1 (local.get $acc))
+            (f32.mul
+              (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=8 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=16 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=24 (local.get $xp)))))) (i32.load (local.get $cp))))
+              (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+          (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
+          (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
+          (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+          (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+          (local.set $g (i32.add (local.get $g) (i32.const 1)))))
+        (if (i32.lt_u (local.get $g) (local.get $groups)) (then
+          (local.set $acc (f32x4.replace_lane 2 (local.get $acc) (f32.add (f32x4.extract_lane 2 (local.get $acc))
+            (f32.mul
+              (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=8 (local.get $xp))))
+            (i32x4.add
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=16 (local.get $xp)))
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=24 (local.get $xp)))))) (i32.load (local.get $cp))))
+              (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+          (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
+          (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
+          (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+          (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+          (local.set $g (i32.add (local.get $g) (i32.const 1)))))
+        (f32.store (local.get $yp) (f32.add (call $hsum (local.get $acc)) (local.get $b)))
+        (local.set $yp (i32.add (local.get $yp) (i32.shl (local.get $outs) (i32.const 2))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $l1)))
+        (br $row)))
       (local.set $o (i32.add (local.get $o) (i32.const 1)))
       (br $each))))
-
   ;; out [count, n] float32 = rows ids [count] (int32) of an int8 matrix (stride bytes a row,
   ;; scales ws), dequantized: an embedding lookup that reads the quantized rows.
   (func (export "rows_i8") (param $w i32) (param $ws i32) (param $stride i32) (param $n i32) (param $ids i32) (param $count i32) (param $out i32)

@@ -1,0 +1,245 @@
+/**
+ * The pool of threads for the library's own kernels (src/backend/simd/pool.ts), on a shared
+ * memory of its own: quant.wat's products split over 2, 3 and 4 threads, chunk by chunk, must
+ * equal the same call on one thread bit for bit (each output channel is computed by the same
+ * code whoever claims it); the workers must really take chunks; a trap on a worker is an error
+ * on the caller and the pool goes on; without a shared memory or with one thread there is no pool.
+ * The same on the wasm backend's own pool, and across processes started with 1, 2 and 3 threads
+ * (the built package): the same products, no idle pthread worker of tfjs-wasm's kept, and every
+ * process exits by itself.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import * as tf from '@tensorflow/tfjs-core'
+import { fc, test } from '@fast-check/vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { initBackend, kernelThreads } from '../../src/backend/index.js'
+import { activeQuantKernels, hasRelaxedSimd, kernelPool, type QuantKernels } from '../../src/backend/simd/module.js'
+import { createKernelPool, type KernelPool } from '../../src/backend/simd/pool.js'
+import { QUANT_RELAXED_WASM_BASE64 } from '../../src/backend/simd/quant-relaxed-wasm.js'
+import { QUANT_WASM_BASE64 } from '../../src/backend/simd/quant-wasm.js'
+import { withSharedMemoryImport } from '../../src/backend/simd/shared-memory.js'
+import { activeWasmBackend } from '../../src/core/tfjs-internals.js'
+import { key, normal } from '../../src/core/key.js'
+import { disposeQuantized, quantizedMatmul, uploadQuantized } from '../../src/quant/matrix.js'
+import { int8Stride, q4Groups, quantizeRows, type QuantFormat } from '../../src/quant/quantize.js'
+
+const sharedModule = (base64: string) => new WebAssembly.Module(withSharedMemoryImport(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))) as Uint8Array<ArrayBuffer>)
+
+/** quant.wat (and its relaxed twin where the runtime has relaxed SIMD) on a shared memory of 64 MiB. */
+const setup = () => {
+  const memory = new WebAssembly.Memory({ initial: 1024, maximum: 4096, shared: true })
+  const modules = [sharedModule(QUANT_WASM_BASE64), ...(hasRelaxedSimd() ? [sharedModule(QUANT_RELAXED_WASM_BASE64)] : [])]
+  const kernels = new WebAssembly.Instance(modules[0] as WebAssembly.Module, { env: { memory } }).exports as unknown as QuantKernels
+  return { memory, modules, kernels }
+}
+
+interface Problem {
+  readonly format: QuantFormat
+  readonly n: number
+  readonly cols: number
+  readonly outs: number
+  readonly seed: number
+}
+
+/**
+ * Writes x, a quantized W and a bias into the memory, quantizes x as the kernel wants it, and
+ * returns the product's arguments (without o0, o1) and where y is.
+ */
+const prepare = (memory: WebAssembly.Memory, k: QuantKernels, p: Problem) => {
+  const h = quantizeRows(p.format, Float32Array.from(normal(key(p.seed), p.outs * p.cols, 0.05)), p.outs, p.cols)
+  const bytes = new Uint8Array(memory.buffer)
+  let at = 1024
+  const put = (data: Uint8Array) => {
+    const start = at
+    bytes.set(data, start)
+    at = start + Math.ceil(data.length / 16) * 16 + 16
+    return start
+  }
+  const x = put(new Uint8Array(Float32Array.from(normal(key(p.seed + 1), p.n * p.cols)).buffer))
+  const w = put(h.bytes)
+  const ws = put(new Uint8Array(h.scales.buffer))
+  const bias = put(new Uint8Array(Float32Array.from(normal(key(p.seed + 2), p.outs)).buffer))
+  const y = put(new Uint8Array(4 * p.n * p.outs))
+  if (p.format === 'int8') {
+    const stride = int8Stride(p.cols)
+    const xq = put(new Uint8Array(2 * p.n * stride))
+    const xs = put(new Uint8Array(4 * p.n))
+    k.quantize_rows(x, p.n, p.cols, stride, xq, xs)
+    return { args: [xq, xs, p.n, stride, w, ws, p.outs, bias, y], y }
+  }
+  const groups = q4Groups(p.cols)
+  const xq = put(new Uint8Array(32 * p.n * groups))
+  const xs = put(new Uint8Array(4 * p.n * groups))
+  const xc = put(new Uint8Array(4 * p.n * groups))
+  k.quantize_blocks(x, p.n, p.cols, groups, xq, xs, xc)
+  return { args: [xq, xs, xc, p.n, groups, w, ws, p.outs, bias, y], y }
+}
+
+const problems = fc.record({
+  format: fc.constantFrom<QuantFormat>('int8', 'q4'),
+  n: fc.integer({ min: 1, max: 5 }),
+  cols: fc.constantFrom(32, 100, 768, 2080),
+  outs: fc.integer({ min: 1, max: 300 }),
+  seed: fc.integer({ min: 0, max: 10_000 }),
+})
+
+describe('a kernel pool on a shared memory', () => {
+  const { memory, modules, kernels } = setup()
+  const pools: KernelPool[] = []
+  beforeAll(async () => {
+    for (const threads of [2, 3, 4]) pools.push(createKernelPool(memory, modules, threads, { spinMs: 0.05 }) as KernelPool)
+    await Promise.all(pools.map((p) => p.started))
+  })
+  afterAll(() => pools.forEach((p) => p.close()))
+
+  test.prop([problems], { numRuns: 30 })('splits a product over 2, 3 and 4 threads with the same result, bit for bit', (p) => {
+    const { args, y } = prepare(memory, kernels, p)
+    const read = () => new Float32Array(memory.buffer).slice(y / 4, y / 4 + p.n * p.outs)
+    const name = p.format === 'int8' ? 'qmm_i8' : 'qmm_q4'
+    kernels[name](...(args as [number, number, number, number, number, number, number, number, number, number]), 0, p.outs)
+    const one = read()
+    for (const pool of pools) {
+      for (const module of modules.keys()) {
+        new Float32Array(memory.buffer).fill(Number.NaN, y / 4, y / 4 + p.n * p.outs)
+        const f = pool.lookup(module, name)
+        if (f === undefined) continue // the relaxed module has only qmm_q4
+        pool.run(f, args, p.outs, 1)
+        expect(read()).toEqual(one)
+      }
+    }
+  })
+
+  it('puts the workers to work, chunk by chunk', () => {
+    const pool = pools[2] as KernelPool
+    expect(pool.threads).toBe(4)
+    expect(pool.running()).toBe(true)
+    const { args } = prepare(memory, kernels, { format: 'int8', n: 1, cols: 768, outs: 4096, seed: 3 })
+    const f = pool.lookup(0, 'qmm_i8')
+    if (f === undefined) throw new Error('qmm_i8 is not in quant.wat')
+    const before = pool.stats()
+    for (let i = 0; i < 50; i++) pool.run(f, args, 4096, 16)
+    const after = pool.stats()
+    expect(after.jobs - before.jobs).toBe(50)
+    expect(after.workerChunks).toBeGreaterThan(before.workerChunks) // 16 chunks a job, four threads claiming
+  })
+
+  it('runs a single chunk on the caller', () => {
+    const pool = pools[0] as KernelPool
+    const { args } = prepare(memory, kernels, { format: 'int8', n: 1, cols: 32, outs: 3, seed: 4 })
+    const f = pool.lookup(0, 'qmm_i8')
+    if (f === undefined) throw new Error('qmm_i8 is not in quant.wat')
+    const before = pool.stats().jobs
+    pool.run(f, args, 3, 16)
+    expect(pool.stats().jobs).toBe(before)
+  })
+
+  it('reports a kernel that traps on a worker as an error, and goes on', () => {
+    const pool = pools[0] as KernelPool
+    const f = pool.lookup(0, 'qmm_i8')
+    if (f === undefined) throw new Error('qmm_i8 is not in quant.wat')
+    // weights far past the memory's end: every chunk traps, the workers' too
+    const args = [0, 0, 1, 32, 2 ** 31 - 64, 0, 4000, 0, 0]
+    expect(() => pool.run(f, args, 4000, 1)).toThrow()
+    const { args: good, y } = prepare(memory, kernels, { format: 'int8', n: 2, cols: 100, outs: 64, seed: 5 })
+    kernels.qmm_i8(...(good as [number, number, number, number, number, number, number, number, number]), 0, 64)
+    const one = new Float32Array(memory.buffer).slice(y / 4, y / 4 + 128)
+    pool.run(f, good, 64, 1)
+    expect(new Float32Array(memory.buffer).slice(y / 4, y / 4 + 128)).toEqual(one)
+  })
+
+  it('is not made for one thread or a memory that is not shared', () => {
+    expect(createKernelPool(memory, modules, 1)).toBeNull()
+    const plain = new WebAssembly.Memory({ initial: 1 })
+    expect(createKernelPool(plain, [], 2)).toBeNull()
+    expect(() => createKernelPool(memory, modules, 9)).toThrow(/at most 8/)
+  })
+})
+
+describe.runIf(hasRelaxedSimd())('quant-relaxed.wat', () => {
+  const { memory, modules, kernels } = setup()
+  let relaxed: Pick<QuantKernels, 'qmm_q4'>
+  beforeAll(() => {
+    relaxed = new WebAssembly.Instance(modules[1] as WebAssembly.Module, { env: { memory } }).exports as unknown as Pick<QuantKernels, 'qmm_q4'>
+  })
+
+  test.prop([problems.map((p) => ({ ...p, format: 'q4' as const }))], { numRuns: 30 })("computes quant.wat's q4 products bit for bit", (p) => {
+    const { args, y } = prepare(memory, kernels, p)
+    const a = args as Parameters<QuantKernels['qmm_q4']> extends [...infer A, number, number] ? A : never
+    kernels.qmm_q4(...a, 0, p.outs)
+    const plain = new Float32Array(memory.buffer).slice(y / 4, y / 4 + p.n * p.outs)
+    new Float32Array(memory.buffer).fill(Number.NaN, y / 4, y / 4 + p.n * p.outs)
+    relaxed.qmm_q4(...a, 0, p.outs)
+    expect(new Float32Array(memory.buffer).slice(y / 4, y / 4 + p.n * p.outs)).toEqual(plain)
+  })
+})
+
+describe('the wasm backend', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  it("splits the quantized products over its pool, with the host fallback's numbers", async () => {
+    const backend = activeWasmBackend()
+    const pool = backend === undefined ? null : kernelPool(backend)
+    expect(activeQuantKernels()).not.toBeNull()
+    // this process started wasm with its default threads: one per core (a pool from two cores)
+    if (pool === null) {
+      expect(kernelThreads()).toBe(1)
+      return
+    }
+    expect(kernelThreads()).toBe(pool.threads)
+    for (const format of ['int8', 'q4'] as const) {
+      const [outs, cols] = [1000, 200]
+      const m = uploadQuantized(quantizeRows(format, Float32Array.from(normal(key(8), outs * cols, 0.05)), outs, cols))
+      const x = tf.tensor2d(Float32Array.from(normal(key(9), 3 * cols)), [3, cols])
+      const jobs = pool.stats().jobs
+      const y = quantizedMatmul(x, m)
+      const got = y.dataSync().slice()
+      expect(pool.stats().jobs).toBe(jobs + 1)
+      await initBackend('cpu')
+      const cpuM = uploadQuantized(quantizeRows(format, Float32Array.from(normal(key(8), outs * cols, 0.05)), outs, cols))
+      const cpuX = tf.tensor2d(Float32Array.from(normal(key(9), 3 * cols)), [3, cols])
+      const want = quantizedMatmul(cpuX, cpuM).dataSync().slice()
+      tf.dispose([cpuX])
+      disposeQuantized(cpuM)
+      await initBackend('wasm')
+      expect(Array.from(got)).toEqual(Array.from(want))
+      tf.dispose([x, y])
+      disposeQuantized(m)
+    }
+  })
+})
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const script = (threads: number) => `
+import { initBackend, kernelThreads, quant, key, normal } from 'minigpt-fp'
+import * as tf from '@tensorflow/tfjs-core'
+await initBackend('wasm', { threads: ${threads} })
+const out = { threads: kernelThreads(), idle: tf.backend().wasm.PThread?.unusedWorkers.length ?? null, running: tf.backend().wasm.PThread?.runningWorkers.length ?? null }
+for (const format of ['int8', 'q4']) {
+  const m = quant.uploadQuantized(quant.quantizeRows(format, Float32Array.from(normal(key(1), 3000 * 160, 0.05)), 3000, 160))
+  const y = quant.quantizedMatmul(tf.tensor2d(Float32Array.from(normal(key(2), 2 * 160)), [2, 160]), m)
+  out[format] = Array.from(y.dataSync())
+}
+process.stdout.write(JSON.stringify(out))
+// no process.exit: the kernel pool's threads must not keep the process alive
+`
+
+describe('the built package on 1, 2 and 3 threads', () => {
+  it.skipIf(!existsSync(`${root}/dist/index.js`))('gives the same quantized products and exits by itself', () => {
+    const runs = [1, 2, 3].map((n) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script(n)], { cwd: root, encoding: 'utf8', timeout: 120_000 })))
+    expect(runs.map((r) => r.threads)).toEqual([1, 2, 3])
+    // Emscripten's pre-started pthread workers that XNNPACK did not take are stopped (memory)
+    expect(runs.map((r) => [r.idle, r.running])).toEqual([
+      [null, null],
+      [0, 1],
+      [0, 2],
+    ])
+    expect(runs[1].int8).toEqual(runs[0].int8)
+    expect(runs[2].int8).toEqual(runs[0].int8)
+    expect(runs[1].q4).toEqual(runs[0].q4)
+    expect(runs[2].q4).toEqual(runs[0].q4)
+  })
+})

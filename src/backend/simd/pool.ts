@@ -1,0 +1,324 @@
+/**
+ * A pool of threads for the library's own WebAssembly kernels, over a shared memory.
+ *
+ * tfjs-wasm's threaded build keeps its heap in a shared `WebAssembly.Memory` and runs XNNPACK
+ * on its own pthreads, but the library's kernels (kernels.wat, quant.wat) are called from the
+ * thread that runs tfjs: one core. A pool puts the other cores to work on them: each worker
+ * (worker_threads in Node, a Web Worker in a cross-origin-isolated page) instantiates the same
+ * compiled modules on the same memory, and a job, `fn(...args, start, end)`, has its index range
+ * [0, count) cut into chunks that the caller and the workers claim one at a time. Every index
+ * is computed by the same code whoever claims it, so the results do not depend on the thread
+ * count or on who was fastest: a kernel only has to write disjoint outputs for disjoint ranges.
+ *
+ * The handshake is a small control block of int32s (a SharedArrayBuffer of its own):
+ * - the caller writes the job (function, arguments, count, chunk size), resets the chunk
+ *   counter and bumps the sequence number; workers that went to sleep are woken with
+ *   `Atomics.notify` (only when some did);
+ * - everyone claims chunks with a compare-and-swap on the counter, which carries the job's tag,
+ *   and reads the job only after a claim whose tag is the current job's, so a worker that wakes
+ *   late works on the current job or on none; the caller runs chunks too, then spins until the
+ *   chunks others claimed are done;
+ * - an idle worker spins for `spinMs` watching the sequence number, then sleeps in
+ *   `Atomics.wait`: a decoding step's ~50 kernel calls find it spinning (microseconds to start),
+ *   and an idle process keeps no core busy.
+ * A worker that is slow to start or descheduled costs the caller nothing but its claimed chunk:
+ * the caller takes the chunks nobody took. Until the workers have started, jobs run on the caller.
+ * The workers are unref'd in Node: they never keep a process alive.
+ */
+
+/** Indices into the control block (int32). */
+const SEQ = 0 // job sequence number: workers watch it
+const NEXT = 1 // (tag << 8) | next unclaimed chunk
+const DONE = 2 // chunks finished in the current job
+const SLEEPERS = 3 // workers asleep in Atomics.wait on SEQ
+const READY = 4 // workers that have instantiated the modules
+const FAILED = 5 // a worker's call threw during the current job
+const FN = 6 // module index << 16 | function index
+const ARGC = 7
+const COUNT = 8
+const CHUNKS = 9
+const SIZE = 10 // indices per chunk
+const STOP = 11
+const TAG = 12 // the current job's tag (23 bits)
+/** The job's arguments, float64 (every wasm i32 and f32 is exact in one), from this byte. */
+const ARGS_BYTE = 64
+/** The most arguments a job may have, besides start and end. */
+export const MAX_POOL_ARGS = 24
+const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_POOL_ARGS
+/** Chunk indices take the low 8 bits of NEXT: at most 4 chunks a thread, 8 threads, and one failed claim each past the end. */
+const INDEX_BITS = 8
+const INDEX_MASK = (1 << INDEX_BITS) - 1
+const TAG_MASK = (1 << 23) - 1
+/** The most threads a pool may have. */
+export const MAX_POOL_THREADS = 8
+
+/**
+ * What a worker runs (Node's `eval` worker and a Web Worker's script alike): instantiate the
+ * modules, then claim and run chunks forever. Kept as source text, not a function's
+ * `toString()`, so that no bundler or minifier can break it.
+ */
+const WORKER_SOURCE = `'use strict';
+const run = (d) => {
+  const ctl = new Int32Array(d.control);
+  const args = new Float64Array(d.control, ${ARGS_BYTE}, ${MAX_POOL_ARGS});
+  const fns = d.modules.map((m, i) => {
+    const e = new WebAssembly.Instance(m, { env: { memory: d.memory } }).exports;
+    return d.names[i].map((n) => e[n]);
+  });
+  Atomics.add(ctl, ${READY}, 1);
+  let seen = Atomics.load(ctl, ${SEQ});
+  for (;;) {
+    let s = Atomics.load(ctl, ${SEQ});
+    if (s === seen) {
+      const until = performance.now() + d.spinMs;
+      let n = 0;
+      while ((s = Atomics.load(ctl, ${SEQ})) === seen) {
+        if ((++n & 1023) === 0 && performance.now() > until) {
+          Atomics.add(ctl, ${SLEEPERS}, 1);
+          Atomics.wait(ctl, ${SEQ}, seen);
+          Atomics.sub(ctl, ${SLEEPERS}, 1);
+        }
+      }
+    }
+    seen = s;
+    if (Atomics.load(ctl, ${STOP}) !== 0) return;
+    for (;;) {
+      const v = Atomics.load(ctl, ${NEXT});
+      if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
+      // The claim is of the current job only if its tag is the job's tag (CHUNKS is written after TAG).
+      const c = v & ${INDEX_MASK};
+      if (c >= Atomics.load(ctl, ${CHUNKS}) || Atomics.load(ctl, ${TAG}) !== v >>> ${INDEX_BITS}) break;
+      const fn = Atomics.load(ctl, ${FN});
+      const size = Atomics.load(ctl, ${SIZE});
+      const start = c * size;
+      const end = Math.min(Atomics.load(ctl, ${COUNT}), start + size);
+      try {
+        fns[fn >> 16][fn & 0xffff](...args.subarray(0, Atomics.load(ctl, ${ARGC})), start, end);
+      } catch (e) {
+        Atomics.store(ctl, ${FAILED}, 1);
+      }
+      // the last chunk done wakes a caller that went to sleep waiting for it
+      if (Atomics.add(ctl, ${DONE}, 1) + 1 === Atomics.load(ctl, ${CHUNKS})) Atomics.notify(ctl, ${DONE});
+    }
+  }
+};
+if (typeof process === 'object' && typeof process.getBuiltinModule === 'function') {
+  // Node (an eval worker is CommonJS or, under --input-type=module, a module: no require in the latter)
+  const wt = process.getBuiltinModule('node:worker_threads');
+  wt.parentPort.postMessage('loaded');
+  run(wt.workerData);
+} else {
+  self.onmessage = (e) => run(e.data);
+}
+`
+
+/** A function of the pool's modules: its index there, and the caller's own instance of it. */
+export interface PoolFunction {
+  readonly module: number
+  readonly fn: number
+  readonly call: (...args: number[]) => unknown
+}
+
+/** The threads of a {@link KernelPool} and what they have done. */
+export interface KernelPoolStats {
+  /** Jobs split over the pool (not counting those run on the caller alone). */
+  readonly jobs: number
+  /** Chunks the workers ran. */
+  readonly workerChunks: number
+}
+
+/** A pool of threads running the kernels of some modules over one shared memory. */
+export interface KernelPool {
+  /** Threads that share a job, the caller's included. */
+  readonly threads: number
+  /** The function `name` of module `module` (as given to {@link createKernelPool}), with the caller's instance; undefined if there is none. */
+  readonly lookup: (module: number, name: string) => PoolFunction | undefined
+  /**
+   * Runs `f.call(...args, start, end)` for chunks [start, end) covering [0, count): chunks of
+   * a multiple of `grain` indices (the last shorter), at most four per thread; on the caller
+   * alone when there is one chunk or the workers have not started. Synchronous; throws if a call threw.
+   */
+  readonly run: (f: PoolFunction, args: readonly number[], count: number, grain: number) => void
+  /** Resolves once every worker has started (rejects if one cannot). */
+  readonly started: Promise<void>
+  /** Whether the workers run (jobs are split) now. */
+  readonly running: () => boolean
+  /** Jobs and chunks so far. */
+  readonly stats: () => KernelPoolStats
+  /** Stops the workers; later jobs run on the caller. */
+  readonly close: () => void
+}
+
+/** Options of {@link createKernelPool}. */
+export interface KernelPoolOptions {
+  /** How long an idle worker spins before it sleeps, in ms (default 0.5). */
+  readonly spinMs?: number
+}
+
+/** How long the caller spins for the chunks others claimed before it sleeps, in ms. */
+const WAIT_AFTER_MS = 0.05
+
+/** Whether this thread may block in Atomics.wait (a browser's main thread may not). */
+const mayWait = (): boolean => {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A started worker, whichever kind. */
+interface PoolWorker {
+  readonly stop: () => void
+}
+
+/** Node's worker_threads, when this is Node (found without an import statement, which bundlers would follow). */
+const nodeWorkerThreads = (): typeof import('node:worker_threads') | undefined => {
+  const p = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process
+  if (p?.versions?.node === undefined || typeof p.getBuiltinModule !== 'function') return undefined
+  return p.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads')
+}
+
+/** Starts one worker on `data`; calls `ready` when it has loaded, `failed` if it cannot start. */
+const startWorker = (data: Record<string, unknown>, ready: () => void, failed: (e: unknown) => void): PoolWorker | null => {
+  const wt = nodeWorkerThreads()
+  if (wt !== undefined) {
+    const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: data })
+    w.unref()
+    w.once('message', ready)
+    w.once('error', failed)
+    return { stop: () => void w.terminate() }
+  }
+  const WorkerCtor = (globalThis as { Worker?: new (url: string) => Worker }).Worker
+  if (WorkerCtor === undefined || typeof Blob === 'undefined' || typeof URL.createObjectURL !== 'function') return null
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }))
+  const w = new WorkerCtor(url)
+  URL.revokeObjectURL(url)
+  w.onerror = (e) => failed(e)
+  w.postMessage(data)
+  ready() // a Web Worker reports nothing back: READY in the control block says when it runs
+  return { stop: () => w.terminate() }
+}
+
+const functionNames = (m: WebAssembly.Module): string[] =>
+  WebAssembly.Module.exports(m)
+    .filter((e) => e.kind === 'function')
+    .map((e) => e.name)
+
+/**
+ * A pool of `threads` threads (the caller and `threads` − 1 workers) for the functions of
+ * `modules` (compiled to import `memory`), or null where there can be none: fewer than two
+ * threads, a memory that is not shared, or no way to start a worker here.
+ */
+export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly WebAssembly.Module[], threads: number, options: KernelPoolOptions = {}): KernelPool | null => {
+  if (threads > MAX_POOL_THREADS) throw new RangeError(`kernel pool: ${threads} threads, at most ${MAX_POOL_THREADS}`)
+  if (threads < 2 || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null
+  const control = new SharedArrayBuffer(CONTROL_BYTES)
+  const ctl = new Int32Array(control)
+  const argv = new Float64Array(control, ARGS_BYTE, MAX_POOL_ARGS)
+  const names = modules.map(functionNames)
+  const own = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports as Record<string, (...a: number[]) => unknown>)
+  const workers: PoolWorker[] = []
+  const waits: Promise<void>[] = []
+  const data = { memory, modules, names, control, spinMs: options.spinMs ?? 0.5 }
+  for (let i = 1; i < threads; i++) {
+    let settle: [() => void, (e: unknown) => void] = [() => undefined, () => undefined]
+    waits.push(
+      new Promise<void>((resolve, reject) => {
+        settle = [resolve, reject]
+      }),
+    )
+    const w = startWorker(data, settle[0], settle[1])
+    if (w === null) {
+      workers.forEach((x) => x.stop())
+      return null
+    }
+    workers.push(w)
+  }
+  const started = Promise.all(waits).then(async () => {
+    // Each worker counts itself in READY once its instances exist.
+    while (Atomics.load(ctl, READY) < workers.length) await new Promise((r) => setTimeout(r, 1))
+  })
+  started.catch(() => undefined)
+  const canWait = mayWait()
+  let closed = false
+  let tag = 0
+  let jobs = 0
+  let workerChunks = 0
+
+  const lookup = (module: number, name: string): PoolFunction | undefined => {
+    const fn = names[module]?.indexOf(name) ?? -1
+    const call = own[module]?.[name]
+    return fn < 0 || call === undefined ? undefined : { module, fn, call }
+  }
+
+  const running = (): boolean => !closed && Atomics.load(ctl, READY) >= workers.length
+
+  const run = (f: PoolFunction, args: readonly number[], count: number, grain: number): void => {
+    const units = Math.ceil(count / grain)
+    const chunks = Math.min(units, 4 * threads)
+    if (chunks < 2 || !running()) {
+      f.call(...args, 0, count)
+      return
+    }
+    if (args.length > MAX_POOL_ARGS) throw new RangeError(`kernel pool: ${args.length} arguments, at most ${MAX_POOL_ARGS}`)
+    const size = grain * Math.ceil(units / chunks)
+    const n = Math.ceil(count / size)
+    argv.set(args)
+    Atomics.store(ctl, FN, (f.module << 16) | f.fn)
+    Atomics.store(ctl, ARGC, args.length)
+    Atomics.store(ctl, COUNT, count)
+    Atomics.store(ctl, SIZE, size)
+    tag = (tag + 1) & TAG_MASK
+    Atomics.store(ctl, TAG, tag)
+    Atomics.store(ctl, CHUNKS, n)
+    Atomics.store(ctl, DONE, 0)
+    Atomics.store(ctl, FAILED, 0)
+    Atomics.store(ctl, NEXT, tag << INDEX_BITS)
+    Atomics.add(ctl, SEQ, 1)
+    if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ)
+    let mine = 0
+    let error: unknown
+    for (;;) {
+      const v = Atomics.load(ctl, NEXT)
+      if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue
+      const c = v & INDEX_MASK
+      if (c >= n) break // (the caller's claims are always the current job's)
+      // After a failure the caller still claims what is left (without running it), so that the job ends.
+      if (error === undefined) {
+        try {
+          f.call(...args, c * size, Math.min(count, (c + 1) * size))
+        } catch (e) {
+          error = e
+        }
+      }
+      mine++
+      Atomics.add(ctl, DONE, 1)
+    }
+    // The chunks others claimed: spin a little, then (where this thread may block) sleep until the
+    // last one is done, so that a worker the system has descheduled gets this core back.
+    const t0 = performance.now()
+    for (let i = 1, d = Atomics.load(ctl, DONE); d < n; i++, d = Atomics.load(ctl, DONE)) {
+      if ((i & 0xff) !== 0) continue
+      const waited = performance.now() - t0
+      if (waited > 60_000) throw new Error('kernel pool: a worker did not finish its chunk within a minute')
+      if (canWait && waited > WAIT_AFTER_MS) Atomics.wait(ctl, DONE, d, 1)
+    }
+    jobs++
+    workerChunks += n - mine
+    if (error !== undefined) throw error
+    if (Atomics.load(ctl, FAILED) !== 0) throw new Error('kernel pool: a kernel call failed on a worker thread')
+  }
+
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    Atomics.store(ctl, STOP, 1)
+    Atomics.add(ctl, SEQ, 1)
+    Atomics.notify(ctl, SEQ)
+    workers.forEach((w) => w.stop())
+  }
+
+  return { threads, lookup, run, started, running, stats: () => ({ jobs, workerChunks }), close }
+}
