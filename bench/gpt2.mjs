@@ -47,7 +47,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, wasmThreadCount, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
-import { argmax, median, table, machine, timeGreedyDecode, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
+import { argmax, median, table, machine, timeGreedyDecode, wasmMatmulGflops, torchMatmulGflops, torchLabel, torchEnv, TORCH_MALLOC } from './util.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -378,8 +378,7 @@ function benchTorch(blasThreads = undefined) {
     String(seed),
     '--json',
   ]
-  const env = blasThreads === undefined ? process.env : { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) }
-  const out = execFileSync(python, args, { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
+  const out = execFileSync(python, args, { cwd: ROOT, env: torchEnv(blasThreads), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
   return JSON.parse(out)
 }
 
@@ -546,7 +545,7 @@ const report = (r) => {
   }
   const b = r.torch?.blas
   const torchNote = r.torch
-    ? `PyTorch ${r.torch.torch_version}, ${r.torch.threads} intra-op thread(s), BLAS: ${b?.blas ?? 'not reported'}${r.torch.blas_threads_tried ? ` at ${r.torch.blas_threads_tried.join(' and ')} threads (each figure its best; the count in brackets)` : ''}${b?.reference ? ' — REFERENCE BLAS, not a comparison' : ''}`
+    ? `PyTorch ${r.torch.torch_version}, ${r.torch.threads} intra-op thread(s), BLAS: ${b?.blas ?? 'not reported'}${r.torch.blas_threads_tried ? ` at ${r.torch.blas_threads_tried.join(' and ')} threads (each figure its best; the count in brackets)` : ''}${b?.reference ? ' — REFERENCE BLAS, not a comparison' : ''}; glibc malloc keeping freed memory (GLIBC_TUNABLES=${TORCH_MALLOC})`
     : 'PyTorch not run'
   const tables = `${rows.length > 0 ? table(rows) : '(nothing measured)'}${limits.length > 0 ? `\n\nAgainst the machine's limits, measured in the same run:\n\n${table(limits)}` : ''}`
   return `\n## GPT-2 (${configName}: ${tree.count(gpt2.gpt2Shapes(config)).toLocaleString('en-US')} parameters, random weights, float32) — ${machine()}; ${torchNote}\n\n${tables}\n`

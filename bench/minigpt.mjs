@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, wasmThreadCount, key, tree, data, minigpt, train, sample, io } from '../dist/index.js'
-import { machine, median, table, wasmMatmulGflops, torchMatmulGflops, torchLabel } from './util.mjs'
+import { machine, median, table, wasmMatmulGflops, torchMatmulGflops, torchLabel, torchEnv, TORCH_MALLOC } from './util.mjs'
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -161,7 +161,7 @@ const torchAvailable = () => {
 /** minigpt_seed.py; `blasThreads` sets OpenBLAS's pool (OPENBLAS_NUM_THREADS), else its default (one per core). */
 const torchRun = (args, blasThreads = undefined) => {
   log(`  torch ${args.join(' ')}${blasThreads === undefined ? '' : ` (OPENBLAS_NUM_THREADS=${blasThreads})`}`)
-  const env = { ...process.env, MINIGPT_DATA: dataDir, ...(blasThreads === undefined ? {} : { OPENBLAS_NUM_THREADS: String(blasThreads) }) }
+  const env = { ...torchEnv(blasThreads), MINIGPT_DATA: dataDir }
   const out = execFileSync('/usr/bin/python3', [join(root, 'bench/pytorch/minigpt_seed.py'), ...args, '--json'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -274,7 +274,7 @@ if (!flag('quality')) {
   if (!flag('json')) {
     const b = s.torch?.blas
     const torchNote = s.torch
-      ? `${torchLabel(b)}: PyTorch ${s.torch.torch}, ${s.torch.threads} intra-op thread(s), BLAS ${b?.blas ?? 'not reported'}${b?.blas_threads ? ` with ${b.blas_threads} threads (its better epoch of ${s.torch.byBlasThreads.map((x) => `${fmt(x.epochSeconds, 2)} s at ${x.blasThreads}`).join(', ')} BLAS threads)` : ''}`
+      ? `${torchLabel(b)}: PyTorch ${s.torch.torch}, ${s.torch.threads} intra-op thread(s), BLAS ${b?.blas ?? 'not reported'}${b?.blas_threads ? ` with ${b.blas_threads} threads (its better epoch of ${s.torch.byBlasThreads.map((x) => `${fmt(x.epochSeconds, 2)} s at ${x.blasThreads}`).join(', ')} BLAS threads)` : ''}; glibc malloc keeping freed memory (GLIBC_TUNABLES=${TORCH_MALLOC})`
       : 'PyTorch not run'
     console.log(
       `\n## Mini-GPT: the seed recipe, ours (tfjs wasm, ${results.wasmThreads} thread(s)) vs the seed's PyTorch code — ${results.date}, ${results.machine}; ${torchNote}\n`,

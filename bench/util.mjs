@@ -62,10 +62,34 @@ export const wasmMatmulGflops = async (tf, shapes) => {
   return out
 }
 
+/**
+ * The environment every PyTorch reference runs in: this process's, glibc's malloc told to keep
+ * freed memory (no mmap'd blocks, no trimming), and OpenBLAS's pool at `blasThreads` when given.
+ *
+ * Why: PyTorch on CPU allocates through glibc's malloc, which maps every block over 32 MB
+ * (GPT-2's embedding gradient is 154 MB) afresh and returns it when freed, so each training step
+ * faults its buffers in again. On this machine kind that was 2 million page faults and 19 s of
+ * system time in four GPT-2 fine-tuning steps (5.9 s a step; 1.8 s with these settings, 2026-12-06).
+ * A tuned deployment keeps its memory (jemalloc, tcmalloc, or these tunables); the library's
+ * wasm heap is reused the same way. `TORCH_MALLOC` names the setting in the tables.
+ */
+export const torchEnv = (blasThreads = undefined) => ({
+  ...process.env,
+  GLIBC_TUNABLES: TORCH_MALLOC,
+  ...(blasThreads === undefined ? {} : { OPENBLAS_NUM_THREADS: String(blasThreads) }),
+})
+
+/** The glibc tunables of {@link torchEnv}. */
+export const TORCH_MALLOC = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736'
+
 /** PyTorch's matmul GFLOP/s at the same shapes, with the BLAS it ran on (bench/pytorch/matmul_bench.py). */
 export const torchMatmulGflops = (shapes) => {
   const script = fileURLToPath(new URL('./pytorch/matmul_bench.py', import.meta.url))
-  const out = execFileSync('/usr/bin/python3', [script, '--shapes', shapes.map((s) => s.join('x')).join(','), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const out = execFileSync('/usr/bin/python3', [script, '--shapes', shapes.map((s) => s.join('x')).join(','), '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: torchEnv(),
+  })
   return JSON.parse(out)
 }
 

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
+import { addKernel } from '../../src/backend/simd/add.js'
 import { attendKernel } from '../../src/backend/simd/attend.js'
 import { copyInto, selectInto, splitHeadsKernel, writeInPlace } from '../../src/backend/simd/cache-blocks.js'
 import { geluErfKernel } from '../../src/backend/simd/gelu-erf.js'
@@ -325,6 +326,40 @@ describe('geluTanhKernel', () => {
     const c = tf.tensor1d([1])
     expect(geluTanhKernel(c)).toBeUndefined()
     c.dispose()
+    await initBackend('wasm')
+  })
+})
+
+describe('addKernel (a residual connection)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  test.prop([fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 1e6 })], { numRuns: 40 })(
+    'equals tf.add to the bit, for any shape (sizes not multiples of 4 included), with no tensor left over',
+    (shape, seed) => {
+      const a = randn(seed, shape)
+      const b = randn(seed + 1, shape)
+      const before = tf.memory().numTensors
+      const got = addKernel(a, b)!
+      const want = tf.add(a, b)
+      expect(got.shape).toEqual(shape)
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
+      tf.dispose([got, want])
+      expect(tf.memory().numTensors).toBe(before)
+      tf.dispose([a, b])
+    },
+  )
+
+  it('does not apply to a broadcast, to int32, or on cpu', async () => {
+    tf.tidy(() => {
+      expect(addKernel(tf.zeros([2, 4]), tf.zeros([1, 4]))).toBeUndefined()
+      expect(addKernel(tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3, 4], 'int32'))).toBeUndefined()
+    })
+    await initBackend('cpu')
+    tf.tidy(() => {
+      expect(addKernel(tf.zeros([4]), tf.zeros([4]))).toBeUndefined()
+    })
     await initBackend('wasm')
   })
 })

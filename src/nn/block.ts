@@ -4,6 +4,7 @@
  * {@link rematerialised}, a block that keeps only its input for the backward pass.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { addKernel } from '../backend/simd/add.js'
 import { noGradientInProgress } from '../core/grad.js'
 import { split } from '../core/key.js'
 import { at, nameAt, type Layer } from '../core/layer.js'
@@ -41,8 +42,12 @@ export interface StackOutput {
   readonly attention: readonly tf.Tensor4D[]
 }
 
-/** a + b for two tensors of one type (a residual connection), typed as its operands. */
-export const add = <T extends tf.Tensor>(a: T, b: T): T => tf.add(a, b)
+/**
+ * a + b for two tensors of one type (a residual connection), typed as its operands. At inference
+ * on wasm one SIMD kernel on the calling thread (backend/simd/add.ts: tfjs-wasm's Add leaves
+ * XNNPACK's worker spinning on the core the kernel pool needs), tf.add otherwise.
+ */
+export const add = <T extends tf.Tensor>(a: T, b: T): T => (noGradientInProgress() ? addKernel(a, b) : undefined) ?? tf.add(a, b)
 
 /**
  * `n` copies of a block with separate parameters (`h.0.…`, `h.1.…`), run in order: block i

@@ -2,7 +2,7 @@
 ;;
 ;; The module imports the backend's own memory, so it reads and writes tensors where tfjs-wasm
 ;; keeps them (by byte offset), with no copy. module.ts instantiates it; attend.ts, gelu-tanh.ts,
-;; layer-norm.ts, cache-blocks.ts, gather-rows.ts, transpose.ts and softmax-xent.ts register its
+;; layer-norm.ts, cache-blocks.ts, gather-rows.ts, transpose.ts, softmax-xent.ts and add.ts register its
 ;; exports as tfjs kernels (the exact GELU is train.wat's); scripts/kernels.mjs assembles this
 ;; file into kernels-wasm.ts (`npm run kernels`). Every pointer is a byte offset of float32
 ;; (or int32) data; sizes count elements unless named bytes.
@@ -422,6 +422,27 @@
         (br $rows)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $eachBlock))))
+
+  ;; out[i] = a[i] + b[i] for i < n (a residual connection): four at a time, then one at a time.
+  ;; tfjs-wasm adds through XNNPACK on its thread pool, whose worker then spins on the second core
+  ;; for a while: a kernel pool's job that follows finds that core taken (docs/concepts.md).
+  (func (export "add") (param $a i32) (param $b i32) (param $n i32) (param $out i32)
+    (local $i i32) (local $end i32) (local $o i32)
+    (local.set $end (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (v128.store (i32.add (local.get $out) (local.get $o))
+        (f32x4.add (v128.load (i32.add (local.get $a) (local.get $o))) (v128.load (i32.add (local.get $b) (local.get $o)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $each)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (f32.store (i32.add (local.get $out) (local.get $o))
+        (f32.add (f32.load (i32.add (local.get $a) (local.get $o))) (f32.load (i32.add (local.get $b) (local.get $o)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
 
   ;; GELU, tanh form (GPT-2's gelu_new), for four lanes: ½x(1 + tanh(u)) = x·σ(2u),
   ;; 2u = x(A + B·x²), A = 2√(2/π), B = 0.044715·A. σ(v) from t = e^-|v| (always ≤ 1, no

@@ -40,6 +40,7 @@ export interface SimdKernels {
     scratch: number,
     out: number,
   ) => void
+  readonly add: (a: number, b: number, n: number, out: number) => void
   readonly gelu_tanh: (x: number, n: number, out: number) => void
   readonly copy_blocks: (src: number, srcStride: number, dst: number, dstStride: number, bytes: number, blocks: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
