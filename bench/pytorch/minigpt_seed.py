@@ -3,8 +3,8 @@
 
 The given classes (MultiHeadAttention, FeedForward, PositionalEncoding, DecoderBlock) are
 copied as the notebook writes them; its TODOs (create_causal_mask, TransformerDecoder,
-generate) are completed in the obvious way. Two deliberate choices, both from
-shared/DESIGN.md "Traps in the seed notebook":
+generate) are completed in the obvious way. Two deliberate choices (docs/guide.md explains
+the first):
 
 - create_causal_mask fills -inf above the diagonal and 0 elsewhere. The notebook's hint,
   `torch.triu(torch.ones(n, n)) * -inf`, gives 0 * -inf = NaN below the diagonal.

@@ -1,7 +1,7 @@
 /**
  * The same Mini-GPT forward and backward pass on the cpu backend (the reference) and on wasm
  * (the fast default): logits, loss and every gradient leaf must agree. This also proves that
- * every kernel the model's forward and backward need exists on wasm (NOTES-tfjs.md, trap 3).
+ * every kernel the model's forward and backward need exists on wasm (docs/concepts.md, "Missing kernels").
  *
  * Tensors are created only after switching backends; what crosses from one run to the other
  * is host data (Float32Array / Int32Array), never a tensor.

@@ -1,6 +1,6 @@
 /**
  * The optimizers run every step on wasm in practice: every kernel they use must exist there
- * (NOTES-tfjs trap 3) and give PyTorch's numbers too.
+ * (docs/concepts.md, "Missing kernels") and give PyTorch's numbers too.
  */
 import { readFileSync } from 'node:fs'
 import * as tf from '@tensorflow/tfjs-core'
