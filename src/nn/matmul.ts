@@ -74,23 +74,16 @@ const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Te
 
 const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.fused.matMul({ a, b, bias }))
 
-const denseOps = (x: tf.Tensor, w: tf.Tensor2D, bias: tf.Tensor1D | undefined): tf.Tensor => {
-  const [inDim, outDim] = w.shape
-  const rows = x.size / inDim
-  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [rows, inDim]) as tf.Tensor2D)
-  const y2 = bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
+/** The product by tfjs ops (a float weight) or the quantized kernel (a quantized one), x's leading dimensions folded into rows. */
+const denseOps = (x: tf.Tensor, w: Matrix, bias: tf.Tensor1D | undefined): tf.Tensor => {
+  const [inDim, outDim] = isQuantized(w) ? [w.cols, w.rows] : w.shape
+  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [x.size / inDim, inDim]) as tf.Tensor2D)
+  const y2 = isQuantized(w) ? quantizedMatmul(x2, w, bias) : bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
   return x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim])
 }
 
-/** x [..., in] · a quantized matrix (+ bias) by its kernel, with x's leading dimensions folded into rows. */
-const quantizedDense = (x: tf.Tensor, w: QuantizedMatrix, bias: tf.Tensor1D | undefined): tf.Tensor => {
-  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [x.size / w.cols, w.cols]) as tf.Tensor2D)
-  const y2 = quantizedMatmul(x2, w, bias)
-  return x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), w.rows])
-}
-
-// At inference on wasm one kernel (backend/wasm-dense.ts) where the ops are six engine operations.
-const denseAny = withInferenceKernel(denseOps, denseKernel)
+// At inference on wasm a float product is one kernel (backend/wasm-dense.ts) where the ops are six engine operations.
+const denseAny = withInferenceKernel(denseOps, (x: tf.Tensor, w: Matrix, bias: tf.Tensor1D | undefined) => (isQuantized(w) ? undefined : denseKernel(x, w, bias)))
 
 /**
  * x [..., in] · w [in, out] (+ bias [out]) → [..., out]: the leading dimensions are folded
@@ -102,7 +95,7 @@ export const dense = <R extends tf.Rank>(x: tf.Tensor<R>, w: Matrix, bias?: tf.T
   if (x.shape[x.rank - 1] !== inDim) {
     checkShape(where, 'input', x.shape, [...x.shape.slice(0, -1).map(() => null), inDim])
   }
-  return (isQuantized(w) ? quantizedDense(x, w, bias) : denseAny(x, w, bias)) as tf.Tensor<R> // the leading dimensions are kept
+  return denseAny(x, w, bias) as tf.Tensor<R> // the leading dimensions are kept
 }
 
 /**
