@@ -3,11 +3,16 @@
 // both see the same machine: the median time of a call, and the largest difference of their
 // results.
 //
-//   npm run build && node bench/kernels.mjs [--reps 60] [--json]
+//   npm run build && node bench/kernels.mjs [--reps 60] [--only gemm] [--json]
 //
 // Shapes: GPT-2 124M decoding at 64 and 512 positions (1 row, 12 heads of 64, a cache buffer with
 // room to spare as nn/kv-cache.ts keeps it) and a prefill chunk of 64 causal queries; Mini-GPT's
 // 1,000 names at a middle step (~700 rows, 4 heads of 16, 10 positions, 256 hidden features).
+//
+// The matrix product (gemm.wat, both threads) against tf.matMul (XNNPACK, both threads) at
+// GPT-2's prefill and fine-tuning shapes, transposed operands included (a layer's backward
+// products), and Mini-GPT's training batch; with GFLOP/s. `--only S` keeps the kernels whose
+// name contains S.
 //
 // Then the attention kernel of kernels.wat's two builds, relaxed SIMD (fused multiply-adds)
 // against plain SIMD, called directly on a memory of their own, interleaved — where the
@@ -20,6 +25,7 @@ import { layerNormKernel } from '../dist/backend/simd/layer-norm.js'
 import { writeInPlace } from '../dist/backend/simd/cache-blocks.js'
 import { causalMask } from '../dist/mask/index.js'
 import { gatherRowsKernel } from '../dist/backend/simd/gather-rows.js'
+import { gemmKernel } from '../dist/backend/simd/gemm.js'
 import { hasRelaxedSimd, simdKernelsOn } from '../dist/backend/simd/module.js'
 import { machine, median, table } from './util.mjs'
 
@@ -104,6 +110,24 @@ for (const [shape, rows, d] of [
   })
 }
 
+for (const [shape, m, k, n, ta, tb] of [
+  ['GPT-2 prefill @ 64: 64×768 · 768×3072', 64, 768, 3072, false, false],
+  ['GPT-2 prefill @ 512: 512×768 · 768×3072', 512, 768, 3072, false, false],
+  ['GPT-2 fine-tune, forward: 256×768 · 768×3072', 256, 768, 3072, false, false],
+  ['GPT-2 fine-tune, forward: 256×3072 · 3072×768', 256, 3072, 768, false, false],
+  ['GPT-2 fine-tune, dX = dY·Wᵀ: 256×3072 · (768×3072)ᵀ', 256, 3072, 768, false, true],
+  ['GPT-2 fine-tune, dW = Xᵀ·dY: (256×768)ᵀ · 256×3072', 768, 256, 3072, true, false],
+  ['Mini-GPT training batch: 1664×64 · 64×256', 1664, 64, 256, false, false],
+  ['8 rows: 8×768 · 768×2304', 8, 768, 2304, false, false],
+]) {
+  const a = randn(ta ? [k, m] : [m, k])
+  const b = randn(tb ? [n, k] : [k, n])
+  cases.push({ kernel: 'matrix product', shape, flops: 2 * m * k * n, simd: () => gemmKernel(a, b, ta, tb), ops: () => tf.matMul(a, b, ta, tb) })
+}
+
+const only = arg('only', '')
+if (only !== '') cases.splice(0, cases.length, ...cases.filter((c) => c.kernel.includes(only) || (only === 'gemm' && c.kernel === 'matrix product')))
+
 const once = (f) => {
   const t0 = performance.now()
   const y = f() // wasm runs kernels synchronously: the result is there when the call returns
@@ -135,7 +159,8 @@ for (const c of cases) {
     shape: c.shape,
     'SIMD kernel (ms)': s.toFixed(3),
     'tfjs ops (ms)': o.toFixed(3),
-    'speed-up': `${(o / s).toFixed(1)}×`,
+    'speed-up': `${(o / s).toFixed(c.flops === undefined ? 1 : 2)}×`,
+    'GFLOP/s kernel / ops': c.flops === undefined ? '—' : `${(c.flops / s / 1e6).toFixed(1)} / ${(c.flops / o / 1e6).toFixed(1)}`,
     'max |difference|': Number.isNaN(diff) ? '—' : diff.toExponential(1),
   })
   process.stderr.write(`${c.kernel}, ${c.shape}: ${s.toFixed(3)} vs ${o.toFixed(3)} ms\n`)

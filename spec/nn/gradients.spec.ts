@@ -257,8 +257,9 @@ describe('on wasm (SIMD transposes in the product gradients, the scatter-add emb
     await initBackend('cpu')
   })
 
-  // Small row counts against wide weights take the (b·dyᵀ)ᵀ form, the others dy·bᵀ.
-  test.prop([dim(9), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.boolean(), seed], RUNS)(
+  // Small row counts against wide weights take the (b·dyᵀ)ᵀ form, the others dy·bᵀ; 48 rows or
+  // more run gemm.wat's product (transposed operands read in place).
+  test.prop([fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.boolean(), seed], RUNS)(
     'matmul2d and dense vs tf.matMul (+ bias)',
     async (m, k, n, withBias, s) => {
       const make = () => [randn(s, [m, k]), randn(s + 1, [k, n]), randn(s + 2, [n])]

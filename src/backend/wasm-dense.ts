@@ -1,7 +1,8 @@
 /**
  * A dense layer's product x [..., k] · w [k, n] (+ bias [n]) → [..., n] as one tfjs kernel on the
- * wasm backend: tfjs-wasm's own `_FusedMatMul` (XNNPACK) called on views of the operands with
- * the 3-D shapes it takes ([1, rows, k], [1, k, n]), and its output viewed as [..., n].
+ * wasm backend: gemm.wat's product for {@link GEMM_MIN_ROWS} rows or more, else tfjs-wasm's own
+ * `_FusedMatMul` (XNNPACK) called on views of the operands with the 3-D shapes it takes
+ * ([1, rows, k], [1, k, n]); the output viewed as [..., n].
  *
  * Why: through `tf.fused.matMul`, one product is six engine operations — the caller's reshape
  * of x to 2-D, three reshapes to 3-D and back inside fused.matMul, a custom-gradient scope (it
@@ -10,6 +11,9 @@
  * that bookkeeping is a visible share of the step (docs/benchmarks.md). Here it is one.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { asWasmBackend } from '../core/tfjs-internals.js'
+import { GEMM_MIN_ROWS, gemmOn } from './simd/gemm.js'
+import { gemmKernels } from './simd/module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const DENSE = 'MinigptDense'
@@ -19,17 +23,20 @@ tf.registerKernel({
   backendName: 'wasm',
   kernelFunc: ({ inputs, backend, attrs }) => {
     const { x, w, bias } = inputs as Record<string, tf.TensorInfo>
-    const fused = tf.getKernel('_FusedMatMul', 'wasm')
-    if (fused === undefined) throw new Error(`${DENSE}: tfjs-wasm's _FusedMatMul kernel is not registered`)
     const [k, n] = w.shape
     const rows = x.shape.reduce((a, b) => a * b, 1) / k
+    const outShape = (attrs as { outShape: number[] }).outShape
+    const gemm = rows >= GEMM_MIN_ROWS ? gemmKernels(asWasmBackend(backend)) : null
+    if (gemm !== null) return gemmOn(asWasmBackend(backend), gemm, { a: x, b: w, bias, m: rows, k, n, transposeA: false, transposeB: false }, outShape)
+    const fused = tf.getKernel('_FusedMatMul', 'wasm')
+    if (fused === undefined) throw new Error(`${DENSE}: tfjs-wasm's _FusedMatMul kernel is not registered`)
     const view = (t: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype })
     const out = fused.kernelFunc({
       inputs: bias === undefined ? { a: view(x, [1, rows, k]), b: view(w, [1, k, n]) } : { a: view(x, [1, rows, k]), b: view(w, [1, k, n]), bias },
       backend,
       attrs: { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0 },
     }) as tf.TensorInfo
-    return { dataId: out.dataId, shape: [...(attrs as { outShape: number[] }).outShape], dtype: out.dtype }
+    return { dataId: out.dataId, shape: [...outShape], dtype: out.dtype }
   },
 })
 

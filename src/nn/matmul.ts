@@ -4,10 +4,11 @@
  *
  * tfjs's wasm backend runs a matmul through XNNPACK only when neither operand is transposed
  * and there is no batch dimension; its own MatMul gradient uses the transpose flags and so
- * falls back to a scalar loop about 10× slower (docs/concepts.md). The products here
- * have custom gradients that transpose explicitly instead (by a SIMD kernel on wasm:
- * backend/simd/transpose.ts), and {@link dense} folds leading dimensions into rows so a
- * [B, T, d] activation is a single 2-D product.
+ * falls back to a scalar loop 25-95× slower (docs/concepts.md). Every product here goes through
+ * {@link product}: on wasm, gemm.wat's kernel, which reads a transposed operand in place
+ * (backend/simd/gemm.ts), for products of enough rows; else an untransposed tfjs product after
+ * an explicit transpose (a SIMD kernel on wasm: backend/simd/transpose.ts). {@link dense}
+ * folds leading dimensions into rows so a [B, T, d] activation is a single 2-D product.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { columnSumsKernel } from '../backend/simd/row-sums.js'
@@ -15,6 +16,7 @@ import { transposeNoGrad } from '../backend/simd/transpose.js'
 import { checkShape } from '../core/errors.js'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
 import { denseKernel } from '../backend/wasm-dense.js'
+import { GEMM_MIN_ROWS, gemmKernel } from '../backend/simd/gemm.js'
 import { isQuantized, quantizedMatmul, type QuantizedMatrix } from '../quant/matrix.js'
 
 /**
@@ -30,25 +32,38 @@ export type Matrix = tf.Tensor2D | QuantizedMatrix
 type CustomGradFn = Parameters<typeof tf.customGrad>[0]
 
 /**
- * The gradients of a [m, k] · b [k, n] for the output's gradient dy [m, n], as untransposed
- * 2-D products: da = dy · bᵀ and db = aᵀ · dy. For a weight larger than the activations (GPT-2's
- * 768 × 3,072 against 256 rows), da is computed as (b · dyᵀ)ᵀ: two transposes of the small
- * operands instead of one of the weight, and the small dyᵀ as the product's right-hand operand,
- * the one XNNPACK packs (copies) at every call.
+ * op(a) · op(b) (+ bias [n]) with no gradient, either operand read transposed (op(x) = xᵀ):
+ * gemm.wat's kernel on wasm for {@link GEMM_MIN_ROWS} rows or more, a transposed operand read
+ * where it lies; else tfjs's untransposed product after an explicit transpose.
+ */
+export const product = (a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, transposeB = false, bias?: tf.Tensor1D): tf.Tensor2D => {
+  const rows = transposeA ? a.shape[1] : a.shape[0]
+  const fast = rows >= GEMM_MIN_ROWS ? gemmKernel(a, b, transposeA, transposeB, bias) : undefined
+  if (fast !== undefined) return fast
+  return tf.tidy(() => {
+    const [a2, b2] = [transposeA ? transposeNoGrad(a) : a, transposeB ? transposeNoGrad(b) : b]
+    const y = tf.matMul<tf.Tensor2D>(a2, b2)
+    return bias === undefined ? y : tf.add<tf.Tensor2D>(y, bias)
+  })
+}
+
+/**
+ * The gradients of a [m, k] · b [k, n] for the output's gradient dy [m, n]: da = dy · bᵀ and
+ * db = aᵀ · dy. Where da's product falls back to tfjs (few rows) and the weight is larger than
+ * the activations, da is computed as (b · dyᵀ)ᵀ: two transposes of the small operands instead
+ * of one of the weight.
  */
 const productGrads = (a: tf.Tensor2D, b: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] => {
   const [m, k] = a.shape
   const n = b.shape[1]
-  const da = tf.tidy(() => (m * (k + n) < k * n ? transposeNoGrad(tf.matMul<tf.Tensor2D>(b, transposeNoGrad(dy))) : tf.matMul<tf.Tensor2D>(dy, transposeNoGrad(b))))
-  return [da, tf.tidy(() => tf.matMul<tf.Tensor2D>(transposeNoGrad(a), dy))]
+  const da = m < GEMM_MIN_ROWS && m * (k + n) < k * n ? tf.tidy(() => transposeNoGrad(product(b, dy, false, true))) : product(dy, b, false, true)
+  return [da, product(a, dy, true, false)]
 }
 
 const matmul2dWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b])
   return {
-    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    // In their own scopes: the transposed copies (and the packed copies wasm's XNNPACK makes of
-    // each right-hand operand) are freed at once, not held until the whole backward pass ends.
+    value: product(a as tf.Tensor2D, b as tf.Tensor2D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as tf.Tensor2D[]
       return productGrads(sa, sb, dy as tf.Tensor2D)
@@ -57,13 +72,13 @@ const matmul2dWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.cus
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D
 
 /** a [m, k] · b [k, n] with a gradient made of untransposed 2-D products (a plain product when no gradient is recorded). */
-export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customGradWhenRecording(matmul2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b))
+export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customGradWhenRecording(matmul2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D) => product(a, b))
 
 /** a [m, k] · b [k, n] + bias [n] as one fused kernel forward, with fast-path gradients. */
 const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b])
   return {
-    value: tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }),
+    value: product(a as tf.Tensor2D, b as tf.Tensor2D, false, false, bias as tf.Tensor1D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as tf.Tensor2D[]
       // The bias's gradient Σ_rows dy: one kernel on wasm (tfjs-wasm transposes dy to sum its first axis).
@@ -72,7 +87,7 @@ const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Te
   }
 }) as unknown as CustomGradFn) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
 
-const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.fused.matMul({ a, b, bias }))
+const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => product(a, b, false, false, bias))
 
 /** The product by tfjs ops (a float weight) or the quantized kernel (a quantized one), x's leading dimensions folded into rows. */
 const denseOps = (x: tf.Tensor, w: Matrix, bias: tf.Tensor1D | undefined): tf.Tensor => {

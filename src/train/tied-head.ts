@@ -13,14 +13,14 @@
  *   backward  G      = (softmax(logits) − onehot(t)) · mask · dy          [N, V]
  *             dh     = G · E                  dE = Gᵀ · h
  *
- * Every product is a plain 2-D matmul (wasm's fast path); the largest tensors are [N, V]. On
- * wasm the logits stay as E·hᵀ [V, N] and SIMD kernels compute the softmax down the columns
- * and the gradient G in that layout (dE = Gᵀ·h with no transpose); elsewhere tfjs ops.
+ * Every product is nn/matmul.ts's {@link product} (on wasm gemm.wat's, transposed operands read
+ * in place); the largest tensors are [N, V]. On wasm the logits stay as E·hᵀ [V, N] and SIMD
+ * kernels compute the softmax down the columns and the gradient G in that layout; elsewhere tfjs ops.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { columnLogSumExp, softmaxXentGradColumns, softmaxXentKernelsRun } from '../backend/simd/softmax-xent.js'
-import { transposeNoGrad } from '../backend/simd/transpose.js'
 import { checkShape } from '../core/errors.js'
+import { product } from '../nn/matmul.js'
 import type { NllSum } from './loss.js'
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0]
@@ -45,12 +45,12 @@ export const tiedHeadNll = (hidden: tf.Tensor2D, table: tf.Tensor2D, targets: tf
 /**
  * On wasm: the logits kept as E·hᵀ [V, N] (no transpose of them), the log-sum-exp and the
  * gradient down each token's column by SIMD kernels (backend/simd/softmax-xent.ts), and
- * dE = Gᵀ·h straight from the gradient's [V, N] layout; only dh = G·E transposes it.
+ * dE = Gᵀ·h, dh = G·E straight from the gradient's [V, N] layout.
  */
 const byColumns = (keep: tf.Tensor1D, safe: tf.Tensor1D): TiedNll =>
   tf.customGrad(((h: tf.Tensor2D, e: tf.Tensor2D, save: tf.GradSaveFunc) => {
     const n = h.shape[0]
-    const logitsT = tf.tidy(() => tf.matMul<tf.Tensor2D>(e, transposeNoGrad(h)))
+    const logitsT = product(e, h, false, true)
     const lse = columnLogSumExp(logitsT)
     // logitsT[t_i, i], read at row 0 for an ignored target (masked by keep).
     const picked = tf.tidy(() => tf.gather(tf.reshape(logitsT, [-1]), tf.add(tf.mul(tf.maximum(safe, tf.scalar(0, 'int32')), tf.scalar(n, 'int32')), tf.range(0, n, 1, 'int32'))))
@@ -61,8 +61,8 @@ const byColumns = (keep: tf.Tensor1D, safe: tf.Tensor1D): TiedNll =>
         tf.tidy(() => {
           const [sh, se, sl, slse, sk, ss] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D]
           const gT = softmaxXentGradColumns(sl, slse, ss, tf.mul(sk, dy) as tf.Tensor1D)
-          const dE = tf.matMul(gT, sh)
-          const dh = tf.tidy(() => tf.matMul(transposeNoGrad(gT), se))
+          const dE = product(gT, sh)
+          const dh = product(gT, se, true)
           return [dh, dE]
         }),
     }

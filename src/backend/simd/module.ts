@@ -1,6 +1,6 @@
 /**
- * The SIMD kernels' WebAssembly modules (kernels.wat, quant.wat, quant-relaxed.wat and
- * train.wat, assembled into *-wasm.ts), each instantiated on the memory of a tfjs wasm backend:
+ * The SIMD kernels' WebAssembly modules (kernels.wat, quant.wat, quant-relaxed.wat, gemm.wat
+ * and train.wat, assembled into *-wasm.ts), each instantiated on the memory of a tfjs wasm backend:
  * their functions read and write tensors where tfjs-wasm keeps them, by byte offset, with no copy.
  * One instance per backend object; `null` where it cannot be made (no WebAssembly SIMD or bulk
  * memory), and callers use tfjs ops. On the threaded build of tfjs-wasm (a shared memory) the
@@ -19,6 +19,7 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.js'
 import { withSharedMemoryImport } from './shared-memory.js'
 import { QUANT_WASM_BASE64 } from './quant-wasm.js'
 import { TRAIN_WASM_BASE64 } from './train-wasm.js'
+import { GEMM_WASM_BASE64 } from './gemm-wasm.js'
 import { QUANT_RELAXED_WASM_BASE64 } from './quant-relaxed-wasm.js'
 import { createKernelPool, MAX_POOL_THREADS, type KernelPool, type PoolFunction } from './pool.js'
 
@@ -128,6 +129,27 @@ export interface TrainKernels {
   ) => void
 }
 
+/** gemm.wat's export (pointers are byte offsets, strides bytes): C = A·B (+ bias) on C's column panels [p0, p1) of 8. */
+export interface GemmKernels {
+  readonly gemm: (
+    a: number,
+    sai: number,
+    sak: number,
+    b: number,
+    sbk: number,
+    sbj: number,
+    bias: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    scratch: number,
+    grain: number,
+    p0: number,
+    p1: number,
+  ) => void
+}
+
 /** quant-relaxed.wat's exports: quant.wat's q4 product with relaxed SIMD (the same numbers). */
 export interface QuantRelaxedKernels {
   readonly qmm_q4: QuantKernels['qmm_q4']
@@ -221,10 +243,13 @@ export const activeTrainKernels = (): TrainKernels | null => {
 /** quant-relaxed.wat on this backend's memory, made on first use; null where it cannot run (no relaxed SIMD). */
 export const quantRelaxedKernels: (backend: WasmBackendLike) => QuantRelaxedKernels | null = perBackend<QuantRelaxedKernels>(QUANT_RELAXED_WASM_BASE64)
 
-/** The kernel modules, by name. */
-const SOURCES = { kernels: KERNELS_WASM_BASE64, quant: QUANT_WASM_BASE64, 'quant-relaxed': QUANT_RELAXED_WASM_BASE64 } as const
+/** The float32 matrix product (gemm.wat) on this backend's memory, made on first use; null where it cannot run. */
+export const gemmKernels: (backend: WasmBackendLike) => GemmKernels | null = perBackend<GemmKernels>(GEMM_WASM_BASE64)
 
-/** A kernel module's name: kernels.wat, quant.wat or quant-relaxed.wat. */
+/** The kernel modules, by name. */
+const SOURCES = { kernels: KERNELS_WASM_BASE64, quant: QUANT_WASM_BASE64, 'quant-relaxed': QUANT_RELAXED_WASM_BASE64, gemm: GEMM_WASM_BASE64 } as const
+
+/** A kernel module's name: kernels.wat, quant.wat, quant-relaxed.wat or gemm.wat. */
 export type KernelModule = keyof typeof SOURCES
 
 interface BackendPool {
@@ -293,6 +318,12 @@ export const activeQuantKernels = (): QuantKernels | null => {
   return backend === undefined ? null : quantKernels(backend)
 }
 
+/** The matrix product kernel when the active backend is wasm and it runs there, else null. */
+export const activeGemmKernels = (): GemmKernels | null => {
+  const backend = activeWasmBackend()
+  return backend === undefined ? null : gemmKernels(backend)
+}
+
 /** The kernels when the active backend is wasm and they run there, else null. */
 export const activeSimdKernels = (): SimdKernels | null => {
   const backend = activeWasmBackend()
@@ -323,6 +354,10 @@ export const registerSimdKernel = (name: string, run: (args: SimdKernelArgs) => 
 /** {@link registerSimdKernel} for a kernel of quant.wat (callers check {@link activeQuantKernels}). */
 export const registerQuantKernel = (name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: QuantKernels }) => tf.TensorInfo): void =>
   registerOn(quantKernels, name, run)
+
+/** {@link registerSimdKernel} for a kernel of gemm.wat (callers check {@link activeGemmKernels}). */
+export const registerGemmKernel = (name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: GemmKernels }) => tf.TensorInfo): void =>
+  registerOn(gemmKernels, name, run)
 
 /** {@link registerSimdKernel} for a kernel of train.wat (callers check {@link activeTrainKernels}); `run` may return several outputs. */
 export const registerTrainKernel = (name: string, run: (args: Omit<SimdKernelArgs, 'kernels'> & { readonly kernels: TrainKernels }) => tf.TensorInfo | tf.TensorInfo[]): void =>

@@ -1,0 +1,86 @@
+/**
+ * Float32 matrix products C = op(A)·op(B) (+ bias) by gemm.wat on the wasm backend, either
+ * operand transposed in place (read through strides, never copied), C's columns split over the
+ * backend's kernel pool in runs of 8-column panels (module.ts's runSplit).
+ *
+ * Why: tfjs-wasm multiplies through XNNPACK, whose wasm SIMD kernels and thread pool reach
+ * 42-62 GFLOP/s on two cores at GPT-2's shapes; gemm.wat's 5 × 8 tiles over panels packed into
+ * the first-level cache run faster on the same cores (docs/benchmarks.md, `node bench/kernels.mjs
+ * --only gemm`), and a transposed operand (a layer's backward products) costs XNNPACK a copy.
+ * Products of a few rows (a decoding step) stay with XNNPACK, whose 1-row kernels read the
+ * weights at the memory's speed (backend/wasm-dense.ts decides).
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { activeGemmKernels, dataOffset, type GemmKernels, registerGemmKernel, runSplit, type WasmBackendLike } from './module.js'
+
+/** The kernel's name in tfjs's registry. */
+export const GEMM = 'MinigptGemm'
+
+/**
+ * Products of fewer rows than this are faster through XNNPACK (measured at GPT-2's shapes: at 8-32
+ * rows gemm.wat's panel packing costs as much as the product; about even at 48, 1.2× faster at
+ * 64). nn/matmul.ts and wasm-dense.ts pick by it.
+ */
+export const GEMM_MIN_ROWS = 48
+
+/** Bytes of one thread's scratch slot in gemm.wat: a packed panel (256 × 8 floats), a bias row and a tile of C. */
+const SLOT_BYTES = 8384
+
+/** At most this many scratch slots (runs of panels) per product: more than the pool's chunks (4 a thread). */
+const MAX_SLOTS = 32
+
+/** Multiply-adds a run of panels takes at least, so that handing it to another thread pays. */
+const MIN_RUN_WORK = 1 << 16
+
+/** A product's operands, as gemm.wat reads them. */
+export interface GemmOperands {
+  /** A [m, k], or [k, m] when `transposeA`. */
+  readonly a: tf.TensorInfo
+  /** B [k, n], or [n, k] when `transposeB`. */
+  readonly b: tf.TensorInfo
+  /** [n], or undefined for none. */
+  readonly bias?: tf.TensorInfo
+  readonly m: number
+  readonly k: number
+  readonly n: number
+  readonly transposeA: boolean
+  readonly transposeB: boolean
+}
+
+/** Runs the product into a new [m, n] output of the backend (k ≥ 1). */
+export const gemmOn = (backend: WasmBackendLike, kernels: GemmKernels, o: GemmOperands, outShape: readonly number[] = [o.m, o.n]): tf.TensorInfo => {
+  const { m, k, n } = o
+  const out = backend.makeOutput([...outShape], 'float32')
+  const panels = Math.ceil(n / 8)
+  const grain = Math.max(Math.ceil(panels / MAX_SLOTS), Math.ceil(MIN_RUN_WORK / (8 * m * k)))
+  const scratch = backend.makeOutput([(Math.ceil(panels / grain) * SLOT_BYTES) / 4], 'float32')
+  const [sai, sak] = o.transposeA ? [4, 4 * m] : [4 * k, 4]
+  const [sbk, sbj] = o.transposeB ? [4, 4 * k] : [4 * n, 4]
+  const bias = o.bias === undefined ? 0 : dataOffset(backend, o.bias)
+  const args = [dataOffset(backend, o.a), sai, sak, dataOffset(backend, o.b), sbk, sbj, bias, dataOffset(backend, out), m, k, n, dataOffset(backend, scratch), grain]
+  runSplit(backend, 'gemm', 'gemm', kernels.gemm, args, panels, grain)
+  backend.disposeData(scratch.dataId)
+  return out
+}
+
+registerGemmKernel(GEMM, ({ inputs, backend, kernels, attrs }) => {
+  const { a, b, bias } = inputs
+  const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean }
+  const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]]
+  const n = transposeB ? b.shape[0] : b.shape[1]
+  return gemmOn(backend, kernels, { a, b, bias, m, k, n, transposeA, transposeB })
+})
+
+/**
+ * op(a) · op(b) (+ bias [n]) for float32 2-D tensors by the kernel, or `undefined` where it
+ * does not run (not wasm, another dtype, an empty or mismatched product). No gradient.
+ */
+export const gemmKernel = (a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, transposeB = false, bias?: tf.Tensor1D): tf.Tensor2D | undefined => {
+  const k = transposeA ? a.shape[0] : a.shape[1]
+  const n = transposeB ? b.shape[0] : b.shape[1]
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || k !== (transposeB ? b.shape[1] : b.shape[0]) || k === 0 || a.size === 0 || n === 0) return undefined
+  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape[0] !== n)) return undefined
+  if (activeGemmKernels() === null) return undefined
+  const inputs: tf.NamedTensorMap = bias === undefined ? { a, b } : { a, b, bias }
+  return tf.engine().runKernel(GEMM, inputs, { transposeA, transposeB }) as tf.Tensor2D
+}
