@@ -26,6 +26,7 @@ import { writeInPlace } from '../dist/backend/simd/cache-blocks.js'
 import { causalMask } from '../dist/mask/index.js'
 import { gatherRowsKernel } from '../dist/backend/simd/gather-rows.js'
 import { gemmKernel } from '../dist/backend/simd/gemm.js'
+import { transposeNoGrad } from '../dist/backend/simd/transpose.js'
 import { hasRelaxedSimd, simdKernelsOn } from '../dist/backend/simd/module.js'
 import { machine, median, table } from './util.mjs'
 
@@ -110,19 +111,28 @@ for (const [shape, rows, d] of [
   })
 }
 
-for (const [shape, m, k, n, ta, tb] of [
+// Against the explicit SIMD transpose + XNNPACK product the
+// library ran before gemm.wat (tfjs's own transposed matMul is a scalar loop 25-95x slower:
+// the last two rows).
+for (const [shape, m, k, n, ta, tb, flags] of [
   ['GPT-2 prefill @ 64: 64×768 · 768×3072', 64, 768, 3072, false, false],
   ['GPT-2 prefill @ 512: 512×768 · 768×3072', 512, 768, 3072, false, false],
   ['GPT-2 fine-tune, forward: 256×768 · 768×3072', 256, 768, 3072, false, false],
   ['GPT-2 fine-tune, forward: 256×3072 · 3072×768', 256, 3072, 768, false, false],
   ['GPT-2 fine-tune, dX = dY·Wᵀ: 256×3072 · (768×3072)ᵀ', 256, 3072, 768, false, true],
   ['GPT-2 fine-tune, dW = Xᵀ·dY: (256×768)ᵀ · 256×3072', 768, 256, 3072, true, false],
+  ['GPT-2 tied head, logitsᵀ = E·hᵀ: 50257×768 · (256×768)ᵀ', 50257, 768, 256, false, true],
+  ['GPT-2 tied head, dE = G·h: 50257×256 · 256×768', 50257, 256, 768, false, false],
+  ['GPT-2 tied head, dh = Gᵀ·E: (50257×256)ᵀ · 50257×768', 256, 50257, 768, true, false],
   ['Mini-GPT training batch: 1664×64 · 64×256', 1664, 64, 256, false, false],
-  ['8 rows: 8×768 · 768×2304', 8, 768, 2304, false, false],
+  ['48 rows: 48×768 · 768×2304', 48, 768, 2304, false, false],
+  ['dX = dY·Wᵀ, tfjs transpose flag', 256, 3072, 768, false, true, true],
+  ['dW = Xᵀ·dY, tfjs transpose flag', 768, 256, 3072, true, false, true],
 ]) {
   const a = randn(ta ? [k, m] : [m, k])
   const b = randn(tb ? [n, k] : [k, n])
-  cases.push({ kernel: 'matrix product', shape, flops: 2 * m * k * n, simd: () => gemmKernel(a, b, ta, tb), ops: () => tf.matMul(a, b, ta, tb) })
+  const viaOps = flags ? () => tf.matMul(a, b, ta, tb) : () => tf.tidy(() => tf.matMul(ta ? transposeNoGrad(a) : a, tb ? transposeNoGrad(b) : b))
+  cases.push({ kernel: 'matrix product', shape, flops: 2 * m * k * n, simd: () => gemmKernel(a, b, ta, tb), ops: viaOps, reps: flags ? 3 : undefined })
 }
 
 const only = arg('only', '')
@@ -148,7 +158,7 @@ for (const c of cases) {
   tf.dispose([a, b])
   const simd = []
   const viaOps = []
-  for (let r = 0; r < reps; r++) {
+  for (let r = 0; r < (c.reps ?? reps); r++) {
     simd.push(once(c.simd))
     viaOps.push(once(c.ops))
   }

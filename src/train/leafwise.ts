@@ -13,7 +13,8 @@
  * leaf's temporaries.
  *
  * The arithmetic is that of `trainStep(loss, chain(clipByGlobalNorm(maxGradNorm), inner))`
- * op for op (the specs check they agree exactly), and so is the optimizer state: the one
+ * op for op (the specs check they agree exactly; an Adam(W) `inner` runs as one kernel a leaf
+ * on wasm, optim/fused.ts, with the ops' numbers), and so is the optimizer state: the one
  * `inner.init(params)` makes for the whole tree, split by leaf for each update
  * (optim/split.ts). The inner transformation sees each parameter as the one-leaf tree
  * `{ [path]: leaf }` at its own dotted path, so a decay mask by path decays the same leaves as
@@ -26,6 +27,7 @@ import { training } from '../core/layer.js'
 import { scoped, tensorsIn } from '../core/scope.js'
 import { fromLeaves, leaves } from '../core/tree.js'
 import type { GradientTransformation } from '../optim/base.js'
+import { updateAndApply } from '../optim/fused.js'
 import { leafTree, splitState } from '../optim/split.js'
 import { clipFactor, globalNorm } from '../optim/transforms.js'
 import type { LossFn, StepFn, StepResult, TrainState } from './step.js'
@@ -80,9 +82,10 @@ export const leafwiseStep = <P, B, S>(loss: LossFn<P, B>, inner: GradientTransfo
           const [next, s] = scoped(() => {
             const g = factor === undefined ? gs[i] : tf.mul(gs[i], factor)
             if (g !== gs[i]) gs[i].dispose() // this step owns the gradients: free each once used
-            const [u, s] = inner.update(leafTree(path, g), old, leafTree(path, p))
+            // one kernel for an Adam(W) chain on wasm (optim/fused.ts), else the update and the add
+            const [next, s] = updateAndApply(inner, leafTree(path, g), old, leafTree(path, p))
             g.dispose()
-            return [tf.add(p, u[path]), s] as const
+            return [next[path], s] as const
           })
           if (donate) {
             p.dispose()

@@ -1,7 +1,7 @@
 /**
  * Float32 matrix products C = op(A)·op(B) (+ bias) by gemm.wat on the wasm backend, either
  * operand transposed in place (read through strides, never copied), C's columns split over the
- * backend's kernel pool in runs of 8-column panels (module.ts's runSplit).
+ * backend's kernel pool in runs of 8-column panels (module.ts's runSplit), at most {@link RUNS}.
  *
  * Why: tfjs-wasm multiplies through XNNPACK, whose wasm SIMD kernels and thread pool reach
  * 42-62 GFLOP/s on two cores at GPT-2's shapes; gemm.wat's 5 × 8 tiles over panels packed into
@@ -23,11 +23,11 @@ export const GEMM = 'MinigptGemm'
  */
 export const GEMM_MIN_ROWS = 48
 
-/** Bytes of one thread's scratch slot in gemm.wat: a packed panel (256 × 8 floats), a bias row and a tile of C. */
-const SLOT_BYTES = 8384
+/** Bytes of gemm.wat's scratch for n columns: a packed panel (256 × 8 floats) for each 8, then a bias row and a tile of C. */
+const scratchBytes = (n: number): number => Math.ceil(n / 8) * 8192 + 192
 
-/** At most this many scratch slots (runs of panels) per product: more than the pool's chunks (4 a thread). */
-const MAX_SLOTS = 32
+/** Runs of panels per product: a few per thread, so that a thread that starts late takes fewer. */
+const RUNS = 8
 
 /** Multiply-adds a run of panels takes at least, so that handing it to another thread pays. */
 const MIN_RUN_WORK = 1 << 16
@@ -52,12 +52,12 @@ export const gemmOn = (backend: WasmBackendLike, kernels: GemmKernels, o: GemmOp
   const { m, k, n } = o
   const out = backend.makeOutput([...outShape], 'float32')
   const panels = Math.ceil(n / 8)
-  const grain = Math.max(Math.ceil(panels / MAX_SLOTS), Math.ceil(MIN_RUN_WORK / (8 * m * k)))
-  const scratch = backend.makeOutput([(Math.ceil(panels / grain) * SLOT_BYTES) / 4], 'float32')
+  const grain = Math.max(Math.ceil(panels / RUNS), Math.ceil(MIN_RUN_WORK / (8 * m * k)))
+  const scratch = backend.makeOutput([scratchBytes(n) / 4], 'float32')
   const [sai, sak] = o.transposeA ? [4, 4 * m] : [4 * k, 4]
   const [sbk, sbj] = o.transposeB ? [4, 4 * k] : [4 * n, 4]
   const bias = o.bias === undefined ? 0 : dataOffset(backend, o.bias)
-  const args = [dataOffset(backend, o.a), sai, sak, dataOffset(backend, o.b), sbk, sbj, bias, dataOffset(backend, out), m, k, n, dataOffset(backend, scratch), grain]
+  const args = [dataOffset(backend, o.a), sai, sak, dataOffset(backend, o.b), sbk, sbj, bias, dataOffset(backend, out), m, k, n, dataOffset(backend, scratch)]
   runSplit(backend, 'gemm', 'gemm', kernels.gemm, args, panels, grain)
   backend.disposeData(scratch.dataId)
   return out

@@ -300,61 +300,86 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $row))))
 
+  ;; Rows [r0, r1) of C's columns [j, j + cols) (cols ≤ 8) after the packed panel of k's rows
+  ;; [k0, k0 + kc): tiles of 5 rows (the last smaller), each starting from zeros or the bias (the
+  ;; first kc rows) or C so far. A panel narrower than 8 goes through the tile at ctile (and
+  ;; its bias row at btile).
+  (func $panel_rows (param $a i32) (param $sai i32) (param $sak i32) (param $panel i32) (param $k0 i32) (param $kc i32) (param $bias i32)
+    (param $c i32) (param $cs i32) (param $j i32) (param $cols i32) (param $r0 i32) (param $r1 i32) (param $btile i32) (param $ctile i32)
+    (local $i i32) (local $rows i32) (local $ap i32) (local $cp i32) (local $init i32) (local $src i32) (local $ss i32)
+    (local.set $init (i32.or (i32.ne (local.get $k0) (i32.const 0)) (i32.ne (local.get $bias) (i32.const 0))))
+    (local.set $i (local.get $r0))
+    (block $rowsDone (loop $eachRows
+      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $r1)))
+      (local.set $rows (i32.sub (local.get $r1) (local.get $i)))
+      (if (i32.gt_u (local.get $rows) (i32.const 5)) (then (local.set $rows (i32.const 5))))
+      (local.set $ap (i32.add (local.get $a) (i32.add (i32.mul (local.get $i) (local.get $sai)) (i32.mul (local.get $k0) (local.get $sak)))))
+      (local.set $cp (i32.add (local.get $c) (i32.add (i32.mul (local.get $i) (local.get $cs)) (i32.shl (local.get $j) (i32.const 2)))))
+      (if (i32.eq (local.get $cols) (i32.const 8))
+        (then
+          (if (local.get $k0)
+            (then (local.set $src (local.get $cp)) (local.set $ss (local.get $cs)))
+            (else (local.set $src (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))) (local.set $ss (i32.const 0))))
+          (call $tile (local.get $rows) (local.get $ap) (local.get $sai) (local.get $sak) (local.get $panel) (local.get $kc) (local.get $cp) (local.get $cs) (local.get $init) (local.get $src) (local.get $ss)))
+        (else
+          (if (local.get $k0)
+            (then
+              (call $copy_cols (local.get $cp) (local.get $cs) (local.get $ctile) (i32.const 32) (local.get $rows) (local.get $cols))
+              (local.set $src (local.get $ctile)) (local.set $ss (i32.const 32)))
+            (else (local.set $src (local.get $btile)) (local.set $ss (i32.const 0))))
+          (call $tile (local.get $rows) (local.get $ap) (local.get $sai) (local.get $sak) (local.get $panel) (local.get $kc) (local.get $ctile) (i32.const 32) (local.get $init) (local.get $src) (local.get $ss))
+          (call $copy_cols (local.get $ctile) (i32.const 32) (local.get $cp) (local.get $cs) (local.get $rows) (local.get $cols))))
+      (local.set $i (i32.add (local.get $i) (local.get $rows)))
+      (br $eachRows))))
+
   ;; C = A·B (+ bias) on C's column panels [p0, p1) of 8 columns (the last may be narrower):
   ;; C [m, n] row-major and dense, A(i, k) at a + i·sai + k·sak, B(k, j) at b + k·sbk + j·sbj
-  ;; (byte strides), bias [n] or 0 for none, k ≥ 1. Uses slot p0 / grain of scratch (8,384
-  ;; bytes a slot: the packed panel, a bias row, a tile of C): a thread given a chunk of panels
-  ;; starting at a multiple of `grain` has a slot of its own.
+  ;; (byte strides), bias [n] or 0 for none, k ≥ 1. For each block of 256 of k's rows, the
+  ;; range's panels are packed (panel p at scratch + p·8192), then C is swept in blocks of 120
+  ;; rows, each block across the range's panels, so that its rows of A (120 KB) stay in the
+  ;; second-level cache while the panels pass. Scratch holds every panel of C (8 KB each), then a
+  ;; bias row and a tile for the narrow last panel: threads given disjoint ranges never share.
   (func (export "gemm") (param $a i32) (param $sai i32) (param $sak i32) (param $b i32) (param $sbk i32) (param $sbj i32) (param $bias i32)
-    (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $scratch i32) (param $grain i32) (param $p0 i32) (param $p1 i32)
-    (local $panel i32) (local $btile i32) (local $ctile i32) (local $cs i32) (local $j i32) (local $cols i32) (local $k0 i32) (local $k1 i32)
-    (local $i i32) (local $rows i32) (local $ap i32) (local $cp i32) (local $init i32) (local $src i32) (local $ss i32)
-    (local.set $panel (i32.add (local.get $scratch) (i32.mul (i32.div_u (local.get $p0) (local.get $grain)) (i32.const 8384))))
-    (local.set $btile (i32.add (local.get $panel) (i32.const 8192)))
+    (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $scratch i32) (param $p0 i32) (param $p1 i32)
+    (local $btile i32) (local $ctile i32) (local $cs i32) (local $p i32) (local $j i32) (local $cols i32) (local $k0 i32) (local $k1 i32) (local $r0 i32) (local $r1 i32)
+    (local.set $btile (i32.add (local.get $scratch) (i32.shl (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)) (i32.const 13))))
     (local.set $ctile (i32.add (local.get $btile) (i32.const 32)))
     (local.set $cs (i32.shl (local.get $n) (i32.const 2)))
-    (block $panelsDone (loop $eachPanel
-      (br_if $panelsDone (i32.ge_u (local.get $p0) (local.get $p1)))
-      (local.set $j (i32.shl (local.get $p0) (i32.const 3)))
-      (local.set $cols (i32.sub (local.get $n) (local.get $j)))
-      (if (i32.gt_u (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
-      (if (i32.and (i32.lt_u (local.get $cols) (i32.const 8)) (i32.ne (local.get $bias) (i32.const 0))) (then
-        (v128.store (local.get $btile) (v128.const i32x4 0 0 0 0))
-        (v128.store offset=16 (local.get $btile) (v128.const i32x4 0 0 0 0))
-        (call $copy_cols (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0) (local.get $btile) (i32.const 0) (i32.const 1) (local.get $cols))))
-      (local.set $k0 (i32.const 0))
-      (block $kDone (loop $eachK
-        (br_if $kDone (i32.ge_u (local.get $k0) (local.get $k)))
-        (local.set $k1 (i32.add (local.get $k0) (i32.const 256)))
-        (if (i32.gt_u (local.get $k1) (local.get $k)) (then (local.set $k1 (local.get $k))))
-        (call $pack (local.get $b) (local.get $sbk) (local.get $sbj) (local.get $k0) (local.get $k1) (local.get $j) (local.get $n) (local.get $panel))
-        (local.set $i (i32.const 0))
-        (block $rowsDone (loop $eachRows
-          (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
-          (local.set $rows (i32.sub (local.get $m) (local.get $i)))
-          (if (i32.gt_u (local.get $rows) (i32.const 5)) (then (local.set $rows (i32.const 5))))
-          (local.set $ap (i32.add (local.get $a) (i32.add (i32.mul (local.get $i) (local.get $sai)) (i32.mul (local.get $k0) (local.get $sak)))))
-          (local.set $cp (i32.add (local.get $c) (i32.add (i32.mul (local.get $i) (local.get $cs)) (i32.shl (local.get $j) (i32.const 2)))))
-          ;; where the tile starts: zeros, the bias, or (after the first kc rows) C so far
-          (local.set $init (i32.or (i32.ne (local.get $k0) (i32.const 0)) (i32.ne (local.get $bias) (i32.const 0))))
-          (if (i32.eq (local.get $cols) (i32.const 8))
-            (then
-              (if (local.get $k0)
-                (then (local.set $src (local.get $cp)) (local.set $ss (local.get $cs)))
-                (else (local.set $src (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))) (local.set $ss (i32.const 0))))
-              (call $tile (local.get $rows) (local.get $ap) (local.get $sai) (local.get $sak) (local.get $panel) (i32.sub (local.get $k1) (local.get $k0)) (local.get $cp) (local.get $cs) (local.get $init) (local.get $src) (local.get $ss)))
-            (else
-              (if (local.get $k0)
-                (then
-                  (call $copy_cols (local.get $cp) (local.get $cs) (local.get $ctile) (i32.const 32) (local.get $rows) (local.get $cols))
-                  (local.set $src (local.get $ctile)) (local.set $ss (i32.const 32)))
-                (else (local.set $src (local.get $btile)) (local.set $ss (i32.const 0))))
-              (call $tile (local.get $rows) (local.get $ap) (local.get $sai) (local.get $sak) (local.get $panel) (i32.sub (local.get $k1) (local.get $k0)) (local.get $ctile) (i32.const 32) (local.get $init) (local.get $src) (local.get $ss))
-              (call $copy_cols (local.get $ctile) (i32.const 32) (local.get $cp) (local.get $cs) (local.get $rows) (local.get $cols))))
-          (local.set $i (i32.add (local.get $i) (local.get $rows)))
-          (br $eachRows)))
-        (local.set $k0 (local.get $k1))
-        (br $eachK)))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 1)))
-      (br $eachPanel))))
+    ;; the narrow last panel's bias row, padded with zeros
+    (local.set $j (i32.shl (i32.sub (local.get $p1) (i32.const 1)) (i32.const 3)))
+    (if (i32.and (i32.lt_u (i32.sub (local.get $n) (local.get $j)) (i32.const 8)) (i32.ne (local.get $bias) (i32.const 0))) (then
+      (v128.store (local.get $btile) (v128.const i32x4 0 0 0 0))
+      (v128.store offset=16 (local.get $btile) (v128.const i32x4 0 0 0 0))
+      (call $copy_cols (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0) (local.get $btile) (i32.const 0) (i32.const 1) (i32.sub (local.get $n) (local.get $j)))))
+    (block $kDone (loop $eachK
+      (br_if $kDone (i32.ge_u (local.get $k0) (local.get $k)))
+      (local.set $k1 (i32.add (local.get $k0) (i32.const 256)))
+      (if (i32.gt_u (local.get $k1) (local.get $k)) (then (local.set $k1 (local.get $k))))
+      (local.set $p (local.get $p0))
+      (block $packed (loop $pack
+        (br_if $packed (i32.ge_u (local.get $p) (local.get $p1)))
+        (call $pack (local.get $b) (local.get $sbk) (local.get $sbj) (local.get $k0) (local.get $k1) (i32.shl (local.get $p) (i32.const 3)) (local.get $n)
+          (i32.add (local.get $scratch) (i32.shl (local.get $p) (i32.const 13))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $pack)))
+      (local.set $r0 (i32.const 0))
+      (block $blocksDone (loop $eachBlock
+        (br_if $blocksDone (i32.ge_u (local.get $r0) (local.get $m)))
+        (local.set $r1 (i32.add (local.get $r0) (i32.const 120)))
+        (if (i32.gt_u (local.get $r1) (local.get $m)) (then (local.set $r1 (local.get $m))))
+        (local.set $p (local.get $p0))
+        (block $panelsDone (loop $eachPanel
+          (br_if $panelsDone (i32.ge_u (local.get $p) (local.get $p1)))
+          (local.set $j (i32.shl (local.get $p) (i32.const 3)))
+          (local.set $cols (i32.sub (local.get $n) (local.get $j)))
+          (if (i32.gt_u (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
+          (call $panel_rows (local.get $a) (local.get $sai) (local.get $sak) (i32.add (local.get $scratch) (i32.shl (local.get $p) (i32.const 13)))
+            (local.get $k0) (i32.sub (local.get $k1) (local.get $k0)) (local.get $bias) (local.get $c) (local.get $cs) (local.get $j) (local.get $cols)
+            (local.get $r0) (local.get $r1) (local.get $btile) (local.get $ctile))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br $eachPanel)))
+        (local.set $r0 (local.get $r1))
+        (br $eachBlock)))
+      (local.set $k0 (local.get $k1))
+      (br $eachK))))
 )

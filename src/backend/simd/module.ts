@@ -144,7 +144,6 @@ export interface GemmKernels {
     k: number,
     n: number,
     scratch: number,
-    grain: number,
     p0: number,
     p1: number,
   ) => void
