@@ -8,14 +8,19 @@
  * the largest item of the profile (docs/benchmarks.md). These kernels read the heads where the
  * projections put them (side by side in each row of [batch, T, heads·d]) and write the output
  * there, so no transpose is made; the forward pass keeps the softmax's weights for the
- * backward pass, which computes the three gradients in one sweep.
+ * backward pass, which computes the three gradients in one sweep. Both split the batch's
+ * sequences over the kernel pool's threads (module.ts's runSplit), each in a scratch slot of
+ * its own.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
+import { activeTrainKernels, dataOffset, registerTrainKernel, runSplit } from './module.js'
 
 /** The kernels' names in tfjs's registry. */
 export const ATTENTION = 'MinigptAttention'
 export const ATTENTION_BACKWARD = 'MinigptAttentionBackward'
+
+/** Sequences a thread's chunk takes at least: a few per chunk, at most eight chunks. */
+const grainOf = (batch: number): number => Math.max(1, Math.ceil(batch / 8))
 
 interface AttentionAttrs {
   readonly heads: number
@@ -29,8 +34,9 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
   const [batch, t, e] = q.shape
   const out = backend.makeOutput([batch, t, e], 'float32')
   const probs = keepProbs ? backend.makeOutput([batch, heads, t, t], 'float32') : undefined
-  const scratch = backend.makeOutput([t + 4], 'float32')
-  kernels.attention(
+  const grain = grainOf(batch)
+  const scratch = backend.makeOutput([Math.ceil(batch / grain) * (t + 4)], 'float32')
+  const args = [
     dataOffset(backend, q),
     dataOffset(backend, k),
     dataOffset(backend, v),
@@ -43,7 +49,9 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
     probs === undefined ? 0 : dataOffset(backend, probs),
     dataOffset(backend, scratch),
     dataOffset(backend, out),
-  )
+    grain,
+  ]
+  runSplit(backend, 'train', 'attention_chunk', kernels.attention_chunk, args, batch, grain)
   backend.disposeData(scratch.dataId)
   return probs === undefined ? [out] : [out, probs]
 })
@@ -53,9 +61,10 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
   const { heads, scale } = attrs as unknown as AttentionAttrs
   const [batch, t, e] = q.shape
   const [dq, dk, dv] = [0, 1, 2].map(() => backend.makeOutput([batch, t, e], 'float32'))
-  // one (sequence, head)'s dS [T, T rounded up to 4]
-  const scratch = backend.makeOutput([t * (t + 3) + 4], 'float32')
-  kernels.attention_backward(
+  // one (sequence, head)'s dS [T, T rounded up to 4] a chunk
+  const grain = grainOf(batch)
+  const scratch = backend.makeOutput([Math.ceil(batch / grain) * (t * (t + 3) + 4)], 'float32')
+  const args = [
     dataOffset(backend, dout),
     dataOffset(backend, q),
     dataOffset(backend, k),
@@ -71,7 +80,9 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
     dataOffset(backend, dq),
     dataOffset(backend, dk),
     dataOffset(backend, dv),
-  )
+    grain,
+  ]
+  runSplit(backend, 'train', 'attention_backward_chunk', kernels.attention_backward_chunk, args, batch, grain)
   backend.disposeData(scratch.dataId)
   return [dq, dk, dv]
 })

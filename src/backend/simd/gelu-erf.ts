@@ -5,28 +5,36 @@
  * at Mini-GPT's decoding steps they were the largest cost after the matrix products
  * (docs/benchmarks.md). While a gradient is recorded the same pass also writes the derivative
  * Φ(x) + x·φ(x), so the backward pass is one product dy·gelu'(x), where by ops it goes back
- * through the five.
+ * through the five. Large tensors are split over the kernel pool's threads (module.ts's runSplit).
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
+import { activeTrainKernels, dataOffset, registerTrainKernel, runSplit } from './module.js'
 
 /** The kernels' names in tfjs's registry: GELU, and GELU with its derivative. */
 export const GELU_ERF = 'MinigptGeluErf'
 export const GELU_ERF_WITH_DERIVATIVE = 'MinigptGeluErfWithDerivative'
+
+/** Groups of 8 values a thread's chunk takes at least (some 16K values: microseconds of work). */
+const GRAIN = 2048
 
 const gelu = (withDerivative: boolean) =>
   registerTrainKernel(withDerivative ? GELU_ERF_WITH_DERIVATIVE : GELU_ERF, ({ inputs, backend, kernels }) => {
     const { x } = inputs
     const out = backend.makeOutput([...x.shape], 'float32')
     const grad = withDerivative ? backend.makeOutput([...x.shape], 'float32') : undefined
-    const scratch = backend.makeOutput([8], 'float32')
-    kernels.gelu_erf(
+    // groups of 8 values, split over the kernel pool, each chunk with 8 floats of scratch
+    const groups = Math.ceil(tf.util.sizeFromShape(x.shape) / 8)
+    const grain = Math.max(GRAIN, Math.ceil(groups / 8))
+    const scratch = backend.makeOutput([8 * Math.ceil(groups / grain)], 'float32')
+    const args = [
       dataOffset(backend, x),
       tf.util.sizeFromShape(x.shape),
       dataOffset(backend, out),
       grad === undefined ? 0 : dataOffset(backend, grad),
       dataOffset(backend, scratch),
-    )
+      grain,
+    ]
+    runSplit(backend, 'train', 'gelu_erf_chunk', kernels.gelu_erf_chunk, args, groups, grain)
     backend.disposeData(scratch.dataId)
     return grad === undefined ? out : [out, grad]
   })

@@ -98,6 +98,10 @@ export interface TrainKernels {
     dk: number,
     dv: number,
   ) => void
+  /** `attention` on sequences [b0, b1), in scratch slot b0 / grain; `attention_backward` and `gelu_erf` likewise (module.ts's runSplit). */
+  readonly attention_chunk: (...args: number[]) => void
+  readonly attention_backward_chunk: (...args: number[]) => void
+  readonly gelu_erf_chunk: (x: number, n: number, out: number, grad: number, scratch: number, grain: number, g0: number, g1: number) => void
   readonly column_sums: (x: number, rows: number, cols: number, out: number) => void
   readonly scatter_add_rows: (x: number, ids: number, rows: number, width: number, vocab: number, skip: number, out: number) => void
   readonly layer_norm_stats: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number) => void
@@ -246,9 +250,9 @@ export const quantRelaxedKernels: (backend: WasmBackendLike) => QuantRelaxedKern
 export const gemmKernels: (backend: WasmBackendLike) => GemmKernels | null = perBackend<GemmKernels>(GEMM_WASM_BASE64)
 
 /** The kernel modules, by name. */
-const SOURCES = { kernels: KERNELS_WASM_BASE64, quant: QUANT_WASM_BASE64, 'quant-relaxed': QUANT_RELAXED_WASM_BASE64, gemm: GEMM_WASM_BASE64 } as const
+const SOURCES = { kernels: KERNELS_WASM_BASE64, quant: QUANT_WASM_BASE64, 'quant-relaxed': QUANT_RELAXED_WASM_BASE64, gemm: GEMM_WASM_BASE64, train: TRAIN_WASM_BASE64 } as const
 
-/** A kernel module's name: kernels.wat, quant.wat, quant-relaxed.wat or gemm.wat. */
+/** A kernel module's name: kernels.wat, quant.wat, quant-relaxed.wat, gemm.wat or train.wat. */
 export type KernelModule = keyof typeof SOURCES
 
 interface BackendPool {

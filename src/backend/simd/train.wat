@@ -383,7 +383,7 @@
   ;; head): P = softmax(scale·Q·Kᵀ + mask), out = P·V; mask [T, T] additive or 0 for none.
   ;; When `probs` is not 0, P is kept there, [batch, heads, T, T], for the backward pass.
   ;; `scratch` holds T + 4 floats.
-  (func (export "attention") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
+  (func $attention (export "attention") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
     (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $probs i32) (param $scratch i32) (param $out i32)
     (local $b i32) (local $h i32) (local $i i32) (local $stride i32) (local $bytes i32) (local $tBytes i32)
     (local $base i32) (local $qi i32) (local $end i32) (local $p i32)
@@ -425,7 +425,7 @@
   ;; Dᵢ = doutᵢ·outᵢ, dSᵢⱼ = Pᵢⱼ(doutᵢ·vⱼ - Dᵢ) (kept in scratch, [T, Tp]), dqᵢ = scale·Σⱼ dSᵢⱼ kⱼ;
   ;; then for each key row j: dkⱼ = scale·Σᵢ dSᵢⱼ qᵢ, dvⱼ = Σᵢ Pᵢⱼ doutᵢ (zero weights skipped).
   ;; `scratch` holds T·Tp + 4 floats.
-  (func (export "attention_backward") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
+  (func $attention_backward (export "attention_backward") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
     (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
     (param $dq i32) (param $dk i32) (param $dv i32)
     (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32) (local $tp i32) (local $tBytes i32)
@@ -660,7 +660,7 @@
   ;; so that the backward pass is dy·grad. Eight values a pass as two independent chains written
   ;; out (a call per vector keeps them from overlapping), then four, then the last n mod 4
   ;; through `scratch` (32 bytes).
-  (func (export "gelu_erf") (param $src i32) (param $n i32) (param $out i32) (param $grad i32) (param $scratch i32)
+  (func $gelu_erf (export "gelu_erf") (param $src i32) (param $n i32) (param $out i32) (param $grad i32) (param $scratch i32)
     (local $at i32) (local $end i32) (local $rest i32) (local $xa v128) (local $za v128) (local $ta v128) (local $pa v128) (local $ea v128) (local $ka v128) (local $na v128) (local $ra v128) (local $qa v128) (local $xb v128) (local $zb v128) (local $tb v128) (local $pb v128) (local $eb v128) (local $kb v128) (local $nb v128) (local $rb v128) (local $qb v128)
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (block $done (loop $each
@@ -970,4 +970,46 @@
       (f32.store (i32.add (local.get $vOut) (local.get $k)) (f32.load offset=32 (local.get $scratch)))
       (local.set $k (i32.add (local.get $k) (i32.const 4)))
       (br $tail))))
+
+  ;; "attention", "attention_backward" and "gelu_erf" on a chunk of their work, so that the
+  ;; threads of the kernel pool share one call (module.ts's runSplit): sequences [b0, b1) of the
+  ;; batch, or values [8·g0, min(n, 8·g1)). Each chunk starts at a multiple of `grain` and takes
+  ;; scratch slot start / grain (T + 4 floats a slot for the forward pass, T·(T + 3) + 4 for the
+  ;; backward pass, 8 for GELU), so that no two threads share one.
+  (func (export "attention_chunk") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
+    (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $probs i32) (param $scratch i32) (param $out i32)
+    (param $grain i32) (param $b0 i32) (param $b1 i32)
+    (local $off i32)
+    (local.set $off (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $t)) (i32.mul (local.get $heads) (local.get $d))) (i32.const 2)))
+    (call $attention (i32.add (local.get $q) (local.get $off)) (i32.add (local.get $k) (local.get $off)) (i32.add (local.get $v) (local.get $off))
+      (i32.sub (local.get $b1) (local.get $b0)) (local.get $t) (local.get $heads) (local.get $d) (local.get $scale) (local.get $mask)
+      (if (result i32) (local.get $probs)
+        (then (i32.add (local.get $probs) (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2))))
+        (else (i32.const 0)))
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain)) (i32.add (local.get $t) (i32.const 4))) (i32.const 2)))
+      (i32.add (local.get $out) (local.get $off))))
+
+  (func (export "attention_backward_chunk") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
+    (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
+    (param $dq i32) (param $dk i32) (param $dv i32) (param $grain i32) (param $b0 i32) (param $b1 i32)
+    (local $off i32)
+    (local.set $off (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $t)) (i32.mul (local.get $heads) (local.get $d))) (i32.const 2)))
+    (call $attention_backward (i32.add (local.get $dout) (local.get $off)) (i32.add (local.get $q) (local.get $off)) (i32.add (local.get $k) (local.get $off))
+      (i32.add (local.get $v) (local.get $off)) (i32.add (local.get $o) (local.get $off))
+      (i32.add (local.get $probs) (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2)))
+      (i32.sub (local.get $b1) (local.get $b0)) (local.get $t) (local.get $heads) (local.get $d) (local.get $scale)
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain))
+        (i32.add (i32.mul (local.get $t) (i32.add (local.get $t) (i32.const 3))) (i32.const 4))) (i32.const 2)))
+      (i32.add (local.get $dq) (local.get $off)) (i32.add (local.get $dk) (local.get $off)) (i32.add (local.get $dv) (local.get $off))))
+
+  (func (export "gelu_erf_chunk") (param $src i32) (param $n i32) (param $out i32) (param $grad i32) (param $scratch i32)
+    (param $grain i32) (param $g0 i32) (param $g1 i32)
+    (local $start i32) (local $end i32) (local $off i32)
+    (local.set $start (i32.shl (local.get $g0) (i32.const 3)))
+    (local.set $end (i32.shl (local.get $g1) (i32.const 3)))
+    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+    (local.set $off (i32.shl (local.get $start) (i32.const 2)))
+    (call $gelu_erf (i32.add (local.get $src) (local.get $off)) (i32.sub (local.get $end) (local.get $start)) (i32.add (local.get $out) (local.get $off))
+      (if (result i32) (local.get $grad) (then (i32.add (local.get $grad) (local.get $off))) (else (i32.const 0)))
+      (i32.add (local.get $scratch) (i32.shl (i32.div_u (local.get $g0) (local.get $grain)) (i32.const 5)))))
 )
