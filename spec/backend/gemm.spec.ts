@@ -2,7 +2,8 @@
  * backend/simd/gemm.ts: gemm.wat's float32 product op(A)·op(B) (+ bias) on wasm equals the
  * product in float64 on the host for any shape — rows past a tile of 5 and a block of 120,
  * columns past a panel of 8, an inner size past a packed block of 256 — either operand transposed, with and without
- * a bias; the kernel pool's split changes no bit (one thread against the pool); it declines
+ * a bias; the kernel pool's split, by columns or by rows, changes no bit (one thread against the
+ * pool); it declines
  * what it does not take, and leaks nothing.
  */
 import * as tf from '@tensorflow/tfjs-core'
@@ -61,18 +62,20 @@ describe('gemmKernel', () => {
     expect(tf.memory().numTensors).toBe(before)
   })
 
-  it("gives the same bits on the kernel pool's threads as on the calling thread alone", () => {
+  // 261 × 203: split by runs of column panels; 700 × 40: by blocks of rows (more rows than columns)
+  it.each([
+    [261, 300, 203],
+    [700, 300, 40],
+  ])("gives the same bits on the kernel pool's threads as on the calling thread alone (%i × %i · %i × …)", (m, k, n) => {
     const backend = asWasmBackend(tf.backend())
     const pool = kernelPool(backend)
     const kernels = gemmKernels(backend)
     expect(kernels).not.toBeNull()
-    const [m, k, n] = [261, 300, 203]
     const a = tf.tensor2d(Float32Array.from(normal(key(3), m * k)), [m, k])
     const b = tf.tensor2d(Float32Array.from(normal(key(4), k * n)), [k, n])
     const bias = tf.tensor1d(Float32Array.from(normal(key(5), n)))
     const jobs = pool?.stats().jobs ?? 0
     const split = gemmKernel(a, b, false, false, bias)
-    // the pool ran it (where this backend has one: the threaded build)
     expect(pool?.running()).toBe(true)
     expect(pool?.stats().jobs).toBe(jobs + 1)
     const alone = tf.zeros([m, n])

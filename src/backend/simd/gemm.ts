@@ -1,7 +1,7 @@
 /**
  * Float32 matrix products C = op(A)·op(B) (+ bias) by gemm.wat on the wasm backend, either
  * operand transposed in place (read through strides, never copied), C's columns split over the
- * backend's kernel pool in runs of 8-column panels (module.ts's runSplit), at most {@link RUNS}.
+ * backend's kernel pool in runs of 8-column panels or blocks of rows (module.ts's runSplit).
  *
  * Why: tfjs-wasm multiplies through XNNPACK, whose wasm SIMD kernels and thread pool reach
  * 42-62 GFLOP/s on two cores at GPT-2's shapes; gemm.wat's 5 × 8 tiles over panels packed into
@@ -26,7 +26,7 @@ export const GEMM_MIN_ROWS = 48
 /** Bytes of gemm.wat's scratch for n columns: a packed panel (256 × 8 floats) for each 8, then a bias row and a tile of C. */
 const scratchBytes = (n: number): number => Math.ceil(n / 8) * 8192 + 192
 
-/** Runs of panels per product: a few per thread, so that a thread that starts late takes fewer. */
+/** Runs of panels (or blocks of rows) per product: a few per thread, so that a thread that starts late takes fewer. */
 const RUNS = 8
 
 /** Multiply-adds a run of panels takes at least, so that handing it to another thread pays. */
@@ -47,19 +47,35 @@ export interface GemmOperands {
   readonly transposeB: boolean
 }
 
-/** Runs the product into a new [m, n] output of the backend (k ≥ 1). */
+/** Rows of the blocks `gemm_rows` splits a product into. */
+const ROW_BLOCK = 40
+
+/**
+ * Runs the product into a new [m, n] output of the backend (k ≥ 1). Split over the kernel pool
+ * by runs of column panels, or — with more rows than columns (a batch of short sequences, the
+ * tied head's vocabulary) — by blocks of rows, each thread packing all of B (small then) for
+ * itself, so that no thread reads all of A.
+ */
 export const gemmOn = (backend: WasmBackendLike, kernels: GemmKernels, o: GemmOperands, outShape: readonly number[] = [o.m, o.n]): tf.TensorInfo => {
   const { m, k, n } = o
   const out = backend.makeOutput([...outShape], 'float32')
   const panels = Math.ceil(n / 8)
-  const grain = Math.max(Math.ceil(panels / RUNS), Math.ceil(MIN_RUN_WORK / (8 * m * k)))
-  const scratch = backend.makeOutput([scratchBytes(n) / 4], 'float32')
   const [sai, sak] = o.transposeA ? [4, 4 * m] : [4 * k, 4]
   const [sbk, sbj] = o.transposeB ? [4, 4 * k] : [4 * n, 4]
   const bias = o.bias === undefined ? 0 : dataOffset(backend, o.bias)
-  const args = [dataOffset(backend, o.a), sai, sak, dataOffset(backend, o.b), sbk, sbj, bias, dataOffset(backend, out), m, k, n, dataOffset(backend, scratch)]
-  runSplit(backend, 'gemm', 'gemm', kernels.gemm, args, panels, grain)
-  backend.disposeData(scratch.dataId)
+  const operands = [dataOffset(backend, o.a), sai, sak, dataOffset(backend, o.b), sbk, sbj, bias, dataOffset(backend, out), m, k, n]
+  if (m >= 2 * n) {
+    const blocks = Math.ceil(m / ROW_BLOCK)
+    const grain = Math.max(Math.ceil(blocks / RUNS), Math.ceil(MIN_RUN_WORK / (ROW_BLOCK * k * n)))
+    const scratch = backend.makeOutput([(Math.ceil(blocks / grain) * scratchBytes(n)) / 4], 'float32')
+    runSplit(backend, 'gemm', 'gemm_rows', kernels.gemm_rows, [...operands, dataOffset(backend, scratch), grain], blocks, grain)
+    backend.disposeData(scratch.dataId)
+  } else {
+    const grain = Math.max(Math.ceil(panels / RUNS), Math.ceil(MIN_RUN_WORK / (8 * m * k)))
+    const scratch = backend.makeOutput([scratchBytes(n) / 4], 'float32')
+    runSplit(backend, 'gemm', 'gemm', kernels.gemm, [...operands, dataOffset(backend, scratch)], panels, grain)
+    backend.disposeData(scratch.dataId)
+  }
   return out
 }
 

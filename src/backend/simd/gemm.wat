@@ -332,15 +332,15 @@
       (local.set $i (i32.add (local.get $i) (local.get $rows)))
       (br $eachRows))))
 
-  ;; C = A·B (+ bias) on C's column panels [p0, p1) of 8 columns (the last may be narrower):
-  ;; C [m, n] row-major and dense, A(i, k) at a + i·sai + k·sak, B(k, j) at b + k·sbk + j·sbj
-  ;; (byte strides), bias [n] or 0 for none, k ≥ 1. For each block of 256 of k's rows, the
-  ;; range's panels are packed (panel p at scratch + p·8192), then C is swept in blocks of 120
-  ;; rows, each block across the range's panels, so that its rows of A (120 KB) stay in the
+  ;; C = A·B (+ bias) on C's rows [rows0, rows1) and column panels [p0, p1) of 8 columns (the
+  ;; last may be narrower): C [m, n] row-major and dense, A(i, k) at a + i·sai + k·sak, B(k, j)
+  ;; at b + k·sbk + j·sbj (byte strides), bias [n] or 0 for none, k ≥ 1. For each block of 256
+  ;; of k's rows, the panels are packed (panel p at scratch + p·8192), then the rows are swept in
+  ;; blocks of 120, each block across the panels, so that its rows of A (120 KB) stay in the
   ;; second-level cache while the panels pass. Scratch holds every panel of C (8 KB each), then a
-  ;; bias row and a tile for the narrow last panel: threads given disjoint ranges never share.
-  (func (export "gemm") (param $a i32) (param $sai i32) (param $sak i32) (param $b i32) (param $sbk i32) (param $sbj i32) (param $bias i32)
-    (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $scratch i32) (param $p0 i32) (param $p1 i32)
+  ;; bias row and a tile for the narrow last panel.
+  (func $gemm_block (param $a i32) (param $sai i32) (param $sak i32) (param $b i32) (param $sbk i32) (param $sbj i32) (param $bias i32)
+    (param $c i32) (param $k i32) (param $n i32) (param $scratch i32) (param $rows0 i32) (param $rows1 i32) (param $p0 i32) (param $p1 i32)
     (local $btile i32) (local $ctile i32) (local $cs i32) (local $p i32) (local $j i32) (local $cols i32) (local $k0 i32) (local $k1 i32) (local $r0 i32) (local $r1 i32)
     (local.set $btile (i32.add (local.get $scratch) (i32.shl (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)) (i32.const 13))))
     (local.set $ctile (i32.add (local.get $btile) (i32.const 32)))
@@ -362,11 +362,11 @@
           (i32.add (local.get $scratch) (i32.shl (local.get $p) (i32.const 13))))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $pack)))
-      (local.set $r0 (i32.const 0))
+      (local.set $r0 (local.get $rows0))
       (block $blocksDone (loop $eachBlock
-        (br_if $blocksDone (i32.ge_u (local.get $r0) (local.get $m)))
+        (br_if $blocksDone (i32.ge_u (local.get $r0) (local.get $rows1)))
         (local.set $r1 (i32.add (local.get $r0) (i32.const 120)))
-        (if (i32.gt_u (local.get $r1) (local.get $m)) (then (local.set $r1 (local.get $m))))
+        (if (i32.gt_u (local.get $r1) (local.get $rows1)) (then (local.set $r1 (local.get $rows1))))
         (local.set $p (local.get $p0))
         (block $panelsDone (loop $eachPanel
           (br_if $panelsDone (i32.ge_u (local.get $p) (local.get $p1)))
@@ -382,4 +382,28 @@
         (br $eachBlock)))
       (local.set $k0 (local.get $k1))
       (br $eachK))))
+
+  ;; C = A·B (+ bias) on C's column panels [p0, p1), all rows (arguments as $gemm_block's):
+  ;; threads given disjoint runs of panels share one scratch, each packing its own panels. For
+  ;; products of more columns than rows.
+  (func (export "gemm") (param $a i32) (param $sai i32) (param $sak i32) (param $b i32) (param $sbk i32) (param $sbj i32) (param $bias i32)
+    (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $scratch i32) (param $p0 i32) (param $p1 i32)
+    (call $gemm_block (local.get $a) (local.get $sai) (local.get $sak) (local.get $b) (local.get $sbk) (local.get $sbj) (local.get $bias)
+      (local.get $c) (local.get $k) (local.get $n) (local.get $scratch) (i32.const 0) (local.get $m) (local.get $p0) (local.get $p1)))
+
+  ;; C = A·B (+ bias) on C's rows [40·q0, min(m, 40·q1)), all columns: for products of more rows
+  ;; than columns (a batch of short sequences, the tied head's vocabulary), where a split by
+  ;; columns would have every thread read all of A. Each chunk starts at a multiple of `grain`
+  ;; and packs all of B's panels into scratch slot q0 / grain (as many panels' bytes as
+  ;; $gemm_block's scratch), so that no two threads share one.
+  (func (export "gemm_rows") (param $a i32) (param $sai i32) (param $sak i32) (param $b i32) (param $sbk i32) (param $sbj i32) (param $bias i32)
+    (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $scratch i32) (param $grain i32) (param $q0 i32) (param $q1 i32)
+    (local $panels i32) (local $rows1 i32)
+    (local.set $panels (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
+    (local.set $rows1 (i32.mul (local.get $q1) (i32.const 40)))
+    (if (i32.gt_u (local.get $rows1) (local.get $m)) (then (local.set $rows1 (local.get $m))))
+    (call $gemm_block (local.get $a) (local.get $sai) (local.get $sak) (local.get $b) (local.get $sbk) (local.get $sbj) (local.get $bias)
+      (local.get $c) (local.get $k) (local.get $n)
+      (i32.add (local.get $scratch) (i32.mul (i32.div_u (local.get $q0) (local.get $grain)) (i32.add (i32.shl (local.get $panels) (i32.const 13)) (i32.const 192))))
+      (i32.mul (local.get $q0) (i32.const 40)) (local.get $rows1) (i32.const 0) (local.get $panels)))
 )

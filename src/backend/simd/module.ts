@@ -151,6 +151,8 @@ export interface GemmKernels {
     p0: number,
     p1: number,
   ) => void
+  /** The same on C's rows [40·q0, 40·q1), all columns, in scratch slot q0 / grain. */
+  readonly gemm_rows: (...args: number[]) => void
 }
 
 /** quant-relaxed.wat's exports: quant.wat's q4 product with relaxed SIMD (the same numbers). */
