@@ -19,6 +19,8 @@ import { TRAIN_WASM_BASE64 } from '../../src/backend/simd/train-wasm.js'
 import { key, normal } from '../../src/core/key.js'
 import { causalMask } from '../../src/mask/index.js'
 import { mergeHeads, scaledDotProductAttention, splitHeads } from '../../src/nn/attention.js'
+import { dropoutOp } from '../../src/nn/dropout.js'
+import { training } from '../../src/core/layer.js'
 import { nllSum } from '../../src/train/loss.js'
 // @ts-expect-error: a build script without type declarations
 import { assemble, source } from '../../scripts/kernels.mjs'
@@ -88,10 +90,16 @@ describe('sequenceAttention', () => {
   })
 
   /** The same attention by tfjs ops: heads split, scaledDotProductAttention (which runs ops with a mask, or more than one query), heads merged. */
-  const byOps = (heads: number, mask?: tf.Tensor) => (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+  const byOps = (heads: number, mask?: tf.Tensor, dropWeights?: (w: tf.Tensor) => tf.Tensor) => (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
     mergeHeads(
-      scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), mask ?? tf.zeros([q.shape[1] as number, q.shape[1] as number]))
-        .output as tf.Tensor4D,
+      scaledDotProductAttention(
+        splitHeads(q, heads),
+        splitHeads(k, heads),
+        splitHeads(v, heads),
+        mask ?? tf.zeros([q.shape[1] as number, q.shape[1] as number]),
+        false,
+        dropWeights,
+      ).output as tf.Tensor4D,
     )
 
   const masks = {
@@ -113,21 +121,24 @@ describe('sequenceAttention', () => {
       fc.constantFrom(4, 8, 12, 16, 64),
       fc.constantFrom('none' as const, 'causal' as const, 'random' as const),
       fc.constantFrom(0.3, 1, 3),
+      fc.constantFrom(0, 0.1, 0.5),
       fc.integer({ min: 0, max: 10_000 }),
     ],
     { numRuns: 40 },
-  )('equals softmax(QKᵀ/√d + mask)·V per head by tfjs ops, in value and in the gradients of q, k and v', (b, t, heads, d, maskKind, scale, seed) => {
+  )('equals dropout(softmax(QKᵀ/√d + mask))·V per head by tfjs ops, in value and in the gradients of q, k and v', (b, t, heads, d, maskKind, scale, rate, seed) => {
     const e = heads * d
     const [q, k, v] = [0, 1, 2].map((i) => randn(seed + i, [b, t, e], scale)) as tf.Tensor3D[]
     const mask = masks[maskKind](t, seed + 3)
+    // dropout on the probabilities, its mask from a key (GPT-2's attn_pdrop); none at rate 0
+    const drop = rate === 0 ? undefined : (w: tf.Tensor) => dropoutOp(w, rate, training(key(seed + 5)))
     const before = tf.memory().numTensors
-    const got = valueAndGrads((qi, ki, vi) => sequenceAttention(qi as tf.Tensor3D, ki as tf.Tensor3D, vi as tf.Tensor3D, heads, mask) as tf.Tensor, [q, k, v], seed + 4)
+    const got = valueAndGrads((qi, ki, vi) => sequenceAttention(qi as tf.Tensor3D, ki as tf.Tensor3D, vi as tf.Tensor3D, heads, mask, drop) as tf.Tensor, [q, k, v], seed + 4)
     expect(tf.memory().numTensors).toBe(before + 4)
-    const want = valueAndGrads(byOps(heads, mask), [q, k, v], seed + 4)
-    const tol = 2e-6 * Math.max(1, scale * scale)
+    const want = valueAndGrads(byOps(heads, mask, drop), [q, k, v], seed + 4)
+    const tol = (2e-6 * Math.max(1, scale * scale)) / (1 - rate)
     ;['value', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(got[i], want[i], 4 * tol, tol, what))
     // and without a gradient recorded (the forward pass alone, weights not kept)
-    const plain = sequenceAttention(q, k, v, heads, mask) as tf.Tensor
+    const plain = sequenceAttention(q, k, v, heads, mask, drop) as tf.Tensor
     expect(Array.from(plain.dataSync())).toEqual(Array.from(got[0].dataSync()))
     tf.dispose([...got, ...want, plain])
     expect(tf.memory().numTensors).toBe(before)

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
+import { kernelPool } from '../../src/backend/simd/module.js'
+import { asWasmBackend } from '../../src/core/tfjs-internals.js'
 import { key, normal } from '../../src/core/key.js'
 import { tensorsIn } from '../../src/core/scope.js'
 import { fusedApply } from '../../src/optim/fused.js'
@@ -103,6 +105,26 @@ describe('fusedApply on wasm', () => {
       expect(tf.memory().numTensors).toBe(before)
     },
   )
+
+  it("splits a large leaf over the kernel pool's threads, to the bit", () => {
+    // 301 × 999 values: 74 blocks of 4096 in chunks of 16 (several chunks), and a tail of 3 values
+    const shapes = [[301, 999], [5]] as const
+    const opt = optimizers['clip + adamw (the seed recipe)']()
+    const p0 = tree(7, 1, shapes)
+    const grads = tree(8, 1, shapes)
+    const pool = kernelPool(asWasmBackend(tf.backend()))
+    const jobs = pool?.stats().jobs ?? 0
+    const f = tidy(() => fusedApply(opt, grads, opt.init(p0), p0))
+    expect(pool?.running()).toBe(true)
+    expect(pool?.stats().jobs).toBeGreaterThan(jobs)
+    const o = tidy(() => {
+      const [u, s] = opt.update(grads, opt.init(p0), p0)
+      return [applyUpdates(p0, u), s] as const
+    })
+    expect(read((f as readonly [typeof p0, unknown])[0])).toEqual(read(o[0]))
+    expect(contents((f as readonly [typeof p0, unknown])[1])).toEqual(contents(o[1]))
+    tf.dispose(tensorsIn([p0, grads, f, o]))
+  })
 
   it('declines chains it does not cover: SGD, a clip after Adam, a transformation without a recipe, and another backend', async () => {
     const p = tree(1, 1, SHAPES)

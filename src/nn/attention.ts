@@ -179,9 +179,10 @@ export const attendFusedHeads = (qkv: tf.Tensor3D, heads: number, input: MhaInpu
 }
 
 /**
- * {@link attendHeads} without a cache, weights or dropout on them (a training step, a forward
- * pass over whole sequences) by the wasm kernels of backend/simd/attention-train.ts, which
- * need no split into heads; `undefined` where they do not apply.
+ * {@link attendHeads} without a cache or weights asked for (a training step, with or without
+ * dropout on the probabilities; a forward pass over whole sequences) by the wasm kernels of
+ * backend/simd/attention-train.ts, which need no split into heads; `undefined` where they do
+ * not apply.
  */
 const attendWholeSequence = (
   q: tf.Tensor3D,
@@ -191,8 +192,8 @@ const attendWholeSequence = (
   input: MhaInput,
   dropWeights?: (weights: tf.Tensor) => tf.Tensor,
 ): HeadsOutput | undefined => {
-  if (input.cache !== undefined || input.returnWeights === true || dropWeights !== undefined) return undefined
-  const output = sequenceAttention(q, k, v, heads, input.mask)
+  if (input.cache !== undefined || input.returnWeights === true) return undefined
+  const output = sequenceAttention(q, k, v, heads, input.mask, dropWeights)
   return output === undefined ? undefined : { output, cache: extendCache(undefined, splitHeads(k, heads), splitHeads(v, heads)) }
 }
 

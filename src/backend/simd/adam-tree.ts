@@ -11,7 +11,7 @@
  * the ops' on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
+import { activeTrainKernels, dataOffset, registerTrainKernel, runSplit } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const ADAM_TREE = 'MinigptAdamTree'
@@ -76,7 +76,8 @@ registerTrainKernel(ADAM_TREE, ({ inputs, backend, kernels, attrs }) => {
   const outputs = ['p', 'm', 'v'].map(() => Array.from({ length: n }, (_, i) => backend.makeOutput([...inputs[`p${i}`].shape], 'float32')))
   const scratch = backend.makeOutput([12], 'float32')
   for (let i = 0; i < n; i++) {
-    kernels.adam(
+    // blocks of 4096 values, split over the kernel pool (a leaf of GPT-2 is up to 38.6M)
+    const args = [
       at('g', i),
       at('p', i),
       at('m', i),
@@ -96,7 +97,8 @@ registerTrainKernel(ADAM_TREE, ({ inputs, backend, kernels, attrs }) => {
       dataOffset(backend, outputs[1][i]),
       dataOffset(backend, outputs[2][i]),
       dataOffset(backend, scratch),
-    )
+    ]
+    runSplit(backend, 'train', 'adam_chunk', kernels.adam_chunk, args, Math.ceil(sizes[i] / 4096), 16)
   }
   backend.disposeData(scratch.dataId)
   return outputs.flat()

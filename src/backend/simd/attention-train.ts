@@ -29,7 +29,7 @@ interface AttentionAttrs {
 }
 
 registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
-  const { q, k, v, mask } = inputs
+  const { q, k, v, mask, drop } = inputs
   const { heads, scale, keepProbs } = attrs as unknown as AttentionAttrs
   const [batch, t, e] = q.shape
   const out = backend.makeOutput([batch, t, e], 'float32')
@@ -46,6 +46,7 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
     e / heads,
     scale,
     mask === undefined ? 0 : dataOffset(backend, mask),
+    drop === undefined ? 0 : dataOffset(backend, drop),
     probs === undefined ? 0 : dataOffset(backend, probs),
     dataOffset(backend, scratch),
     dataOffset(backend, out),
@@ -57,13 +58,13 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
 })
 
 registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) => {
-  const { dout, q, k, v, out, probs } = inputs
+  const { dout, q, k, v, out, probs, drop } = inputs
   const { heads, scale } = attrs as unknown as AttentionAttrs
   const [batch, t, e] = q.shape
   const [dq, dk, dv] = [0, 1, 2].map(() => backend.makeOutput([batch, t, e], 'float32'))
-  // one (sequence, head)'s dS [T, T rounded up to 4] a chunk
+  // one (sequence, head)'s dS [T, T rounded up to 4] a chunk, and P ⊙ drop as much with a dropout mask
   const grain = grainOf(batch)
-  const scratch = backend.makeOutput([Math.ceil(batch / grain) * (t * (t + 3) + 4)], 'float32')
+  const scratch = backend.makeOutput([Math.ceil(batch / grain) * ((drop === undefined ? 1 : 2) * t * (t + 3) + 4)], 'float32')
   const args = [
     dataOffset(backend, dout),
     dataOffset(backend, q),
@@ -71,6 +72,7 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
     dataOffset(backend, v),
     dataOffset(backend, out),
     dataOffset(backend, probs),
+    drop === undefined ? 0 : dataOffset(backend, drop),
     batch,
     t,
     heads,
@@ -90,36 +92,62 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
 /** The scale of the scores, 1/√d, as tfjs ops apply it (a float32 scalar). */
 const scaleOf = (q: tf.Tensor3D, heads: number): number => 1 / Math.sqrt(q.shape[2] / heads)
 
-const run = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor | undefined, heads: number, keepProbs: boolean): tf.Tensor[] => {
+/** Dropout on the attention probabilities, as a function of them (the caller's, keyed). */
+type DropWeights = (weights: tf.Tensor) => tf.Tensor
+
+/**
+ * The dropout mask `dropWeights` applies to weights of P's shape [batch, heads, T, T]: its
+ * value on ones (dropout multiplies by a mask of 0 and 1/(1 − rate) drawn from its key alone,
+ * so P·mask is what it gives P), or undefined for none.
+ */
+const dropMask = (q: tf.Tensor3D, heads: number, dropWeights: DropWeights | undefined): tf.Tensor | undefined => {
+  if (dropWeights === undefined) return undefined
+  const [batch, t] = q.shape
+  return tf.tidy(() => dropWeights(tf.ones([batch, heads, t, t])))
+}
+
+const run = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor | undefined, drop: tf.Tensor | undefined, heads: number, keepProbs: boolean): tf.Tensor[] => {
   const attrs = { heads, scale: scaleOf(q, heads), keepProbs }
-  return tf.engine().runKernel(ATTENTION, mask === undefined ? { q, k, v } : { q, k, v, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]
+  const inputs: tf.NamedTensorMap = { q, k, v, ...(mask === undefined ? {} : { mask }), ...(drop === undefined ? {} : { drop }) }
+  return tf.engine().runKernel(ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]
 }
 
 /** The kernel's output with its gradient (the backward kernel) with respect to q, k and v. */
-const withGrad = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor | undefined, heads: number): tf.Tensor3D => {
+const withGrad = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor | undefined, heads: number, dropWeights: DropWeights | undefined): tf.Tensor3D => {
   const attrs = { heads, scale: scaleOf(q, heads) }
   const f = tf.customGrad(((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [out, probs] = run(qi as tf.Tensor3D, ki as tf.Tensor3D, vi as tf.Tensor3D, mask, heads, true)
-    save([qi, ki, vi, out, probs])
+    const drop = dropMask(qi as tf.Tensor3D, heads, dropWeights)
+    const [out, probs] = run(qi as tf.Tensor3D, ki as tf.Tensor3D, vi as tf.Tensor3D, mask, drop, heads, true)
+    save(drop === undefined ? [qi, ki, vi, out, probs] : [qi, ki, vi, out, probs, drop])
     return {
       value: out,
       gradFunc: (dout: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sq, sk, sv, so, sp] = saved
-        return tf.engine().runKernel(ATTENTION_BACKWARD, { dout, q: sq, k: sk, v: sv, out: so, probs: sp }, attrs) as tf.Tensor[]
+        const [sq, sk, sv, so, sp, sd] = saved
+        const inputs: tf.NamedTensorMap = { dout, q: sq, k: sk, v: sv, out: so, probs: sp, ...(sd === undefined ? {} : { drop: sd }) }
+        return tf.engine().runKernel(ATTENTION_BACKWARD, inputs, attrs) as tf.Tensor[]
       },
     }
   }) as unknown as Parameters<typeof tf.customGrad>[0])
   return f(q, k, v) as tf.Tensor3D
 }
 
+/** The kernel's output where no gradient is recorded. */
+const withoutGrad = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor | undefined, heads: number, dropWeights: DropWeights | undefined): tf.Tensor3D => {
+  const drop = dropMask(q, heads, dropWeights)
+  const out = run(q, k, v, mask, drop, heads, false)[0] as tf.Tensor3D
+  drop?.dispose()
+  return out
+}
+
 /**
  * softmax(Q·Kᵀ/√d + mask)·V per head for q, k, v [batch, T, heads·d] (the heads side by side,
- * before any split), mask [T, T] additive (a causal mask) or none: the output [batch, T,
- * heads·d], heads merged — with a gradient with respect to q, k and v while one is recorded.
- * `undefined` where the kernels do not run: not wasm, a head size that is not a multiple of 4,
- * shapes that differ, another mask shape. The caller then uses tfjs ops.
+ * before any split), mask [T, T] additive (a causal mask) or none, `dropWeights` dropout on the
+ * probabilities before they multiply V (its mask drawn once, on ones of their shape): the output
+ * [batch, T, heads·d], heads merged — with a gradient with respect to q, k and v while one is
+ * recorded. `undefined` where the kernels do not run: not wasm, a head size that is not a
+ * multiple of 4, shapes that differ, another mask shape. The caller then uses tfjs ops.
  */
-export const sequenceAttention = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, mask?: tf.Tensor): tf.Tensor3D | undefined => {
+export const sequenceAttention = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, mask?: tf.Tensor, dropWeights?: DropWeights): tf.Tensor3D | undefined => {
   const [, t, e] = q.shape
   const fits =
     q.rank === 3 &&
@@ -130,5 +158,5 @@ export const sequenceAttention = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D
     [q, k, v].every((x) => x.dtype === 'float32') &&
     (mask === undefined || (mask.dtype === 'float32' && mask.rank === 2 && mask.shape[0] === t && mask.shape[1] === t))
   if (!fits || activeTrainKernels() === null) return undefined
-  return tf.engine().isTapeOn() ? withGrad(q, k, v, mask, heads) : (run(q, k, v, mask, heads, false)[0] as tf.Tensor3D)
+  return tf.engine().isTapeOn() ? withGrad(q, k, v, mask, heads, dropWeights) : withoutGrad(q, k, v, mask, heads, dropWeights)
 }

@@ -102,6 +102,8 @@ export interface TrainKernels {
   readonly attention_chunk: (...args: number[]) => void
   readonly attention_backward_chunk: (...args: number[]) => void
   readonly gelu_erf_chunk: (x: number, n: number, out: number, grad: number, scratch: number, grain: number, g0: number, g1: number) => void
+  /** `adam` on elements [4096·k0, 4096·k1) (module.ts's runSplit). */
+  readonly adam_chunk: (...args: number[]) => void
   readonly column_sums: (x: number, rows: number, cols: number, out: number) => void
   readonly scatter_add_rows: (x: number, ids: number, rows: number, width: number, vocab: number, skip: number, out: number) => void
   readonly layer_norm_stats: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number) => void

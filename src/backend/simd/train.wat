@@ -377,20 +377,33 @@
       (br $zero)))
     (select (local.get $end) (local.get $t) (i32.lt_u (local.get $end) (local.get $t))))
 
+  ;; row[j] *= m[j] for j < n (row padded to a multiple of 4; m read four at a time, zeros past n).
+  (func $mulRow (param $row i32) (param $m i32) (param $n i32)
+    (local $j i32)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+        (f32x4.mul (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+          (call $load4 (i32.add (local.get $m) (i32.shl (local.get $j) (i32.const 2))) (i32.sub (local.get $n) (local.get $j)) (f32.const 0))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $each))))
+
   ;; Attention of every position of `batch` sequences of T positions, heads of d features
   ;; (d a multiple of 4): q, k, v, out [batch, T, heads·d] (the heads side by side in each row,
   ;; as the projections make them: no split into [batch, heads, T, d] needed). Per (sequence,
   ;; head): P = softmax(scale·Q·Kᵀ + mask), out = P·V; mask [T, T] additive or 0 for none.
-  ;; When `probs` is not 0, P is kept there, [batch, heads, T, T], for the backward pass.
-  ;; `scratch` holds T + 4 floats.
+  ;; When `probs` is not 0, P is kept there, [batch, heads, T, T], for the backward pass. When
+  ;; `drop` is not 0 it is a dropout mask of P's shape (0 or 1/(1 − rate)): out = (P ⊙ drop)·V
+  ;; (GPT-2's dropout on the attention probabilities), P kept before it. `scratch` holds T + 4 floats.
   (func $attention (export "attention") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
-    (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $probs i32) (param $scratch i32) (param $out i32)
+    (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
     (local $b i32) (local $h i32) (local $i i32) (local $stride i32) (local $bytes i32) (local $tBytes i32)
-    (local $base i32) (local $qi i32) (local $end i32) (local $p i32)
+    (local $base i32) (local $qi i32) (local $end i32) (local $p i32) (local $dp i32)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
     (local.set $stride (i32.mul (local.get $bytes) (local.get $heads)))
     (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
     (local.set $p (local.get $probs))
+    (local.set $dp (local.get $drop))
     (block $bDone (loop $eachB
       (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
       (local.set $h (i32.const 0))
@@ -410,7 +423,11 @@
             (then
               (memory.copy (local.get $p) (local.get $scratch) (local.get $tBytes))
               (local.set $p (i32.add (local.get $p) (local.get $tBytes)))))
-          ;; out_i = Σ_j P_ij v_j
+          (if (local.get $drop)
+            (then
+              (call $mulRow (local.get $scratch) (local.get $dp) (local.get $t))
+              (local.set $dp (i32.add (local.get $dp) (local.get $tBytes)))))
+          ;; out_i = Σ_j P_ij v_j (P ⊙ drop with a dropout mask)
           (call $weightedSum (local.get $scratch) (i32.const 4) (i32.add (local.get $v) (local.get $base)) (local.get $stride) (local.get $end)
             (local.get $bytes) (f32.const 1) (i32.add (local.get $out) (local.get $qi)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -424,17 +441,22 @@
   ;; gradients dq, dk, dv (layouts as there). Per (sequence, head), first for each query row i:
   ;; Dᵢ = doutᵢ·outᵢ, dSᵢⱼ = Pᵢⱼ(doutᵢ·vⱼ - Dᵢ) (kept in scratch, [T, Tp]), dqᵢ = scale·Σⱼ dSᵢⱼ kⱼ;
   ;; then for each key row j: dkⱼ = scale·Σᵢ dSᵢⱼ qᵢ, dvⱼ = Σᵢ Pᵢⱼ doutᵢ (zero weights skipped).
-  ;; `scratch` holds T·Tp + 4 floats.
+  ;; With a dropout mask M (`drop`, as the forward pass had it): dSᵢⱼ = Pᵢⱼ(Mᵢⱼ·doutᵢ·vⱼ - Dᵢ) and
+  ;; dvⱼ = Σᵢ PᵢⱼMᵢⱼ doutᵢ, P ⊙ M kept in scratch after dS. `scratch` holds T·Tp + 4 floats, 2·T·Tp + 4
+  ;; with a mask.
   (func $attention_backward (export "attention_backward") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
-    (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
+    (param $drop i32) (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
     (param $dq i32) (param $dk i32) (param $dv i32)
     (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32) (local $tp i32) (local $tBytes i32)
     (local $base i32) (local $qi i32) (local $p i32) (local $pRow i32) (local $ds i32) (local $end i32) (local $dd v128) (local $pv v128)
+    (local $dp i32) (local $mRow i32) (local $pd i32) (local $pdRow i32) (local $mv v128) (local $dots v128)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
     (local.set $stride (i32.mul (local.get $bytes) (local.get $heads)))
     (local.set $tp (i32.and (i32.add (local.get $t) (i32.const 3)) (i32.const -4)))
     (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
     (local.set $p (local.get $probs))
+    (local.set $dp (local.get $drop))
+    (local.set $pd (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $t) (local.get $tp)) (i32.const 2))))
     (block $bDone (loop $eachB
       (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
       (local.set $h (i32.const 0))
@@ -448,6 +470,8 @@
           (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
           (local.set $pRow (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes))))
           (local.set $ds (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2))))
+          (local.set $mRow (i32.add (local.get $dp) (i32.mul (local.get $i) (local.get $tBytes))))
+          (local.set $pdRow (i32.add (local.get $pd) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2))))
           ;; the keys up to the last with a weight
           (local.set $end (local.get $t))
           (block $found (loop $back
@@ -460,15 +484,21 @@
           (block $jDone (loop $eachJ
             (br_if $jDone (i32.ge_u (local.get $j) (local.get $end)))
             (local.set $pv (call $load4 (i32.add (local.get $pRow) (i32.shl (local.get $j) (i32.const 2))) (i32.sub (local.get $t) (local.get $j)) (f32.const 0)))
+            (local.set $dots (call $dotsAt (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $v) (local.get $base)) (local.get $j) (local.get $t)
+              (local.get $stride) (local.get $bytes)))
+            (if (local.get $drop)
+              (then
+                (local.set $mv (call $load4 (i32.add (local.get $mRow) (i32.shl (local.get $j) (i32.const 2))) (i32.sub (local.get $t) (local.get $j)) (f32.const 0)))
+                (local.set $dots (f32x4.mul (local.get $dots) (local.get $mv)))
+                (v128.store (i32.add (local.get $pdRow) (i32.shl (local.get $j) (i32.const 2))) (f32x4.mul (local.get $pv) (local.get $mv)))))
             (v128.store (i32.add (local.get $ds) (i32.shl (local.get $j) (i32.const 2)))
-              (f32x4.mul (local.get $pv)
-                (f32x4.sub (call $dotsAt (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $v) (local.get $base)) (local.get $j) (local.get $t)
-                  (local.get $stride) (local.get $bytes)) (local.get $dd))))
+              (f32x4.mul (local.get $pv) (f32x4.sub (local.get $dots) (local.get $dd))))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $eachJ)))
           (block $zDone (loop $zero
             (br_if $zDone (i32.ge_u (local.get $j) (local.get $tp)))
             (v128.store (i32.add (local.get $ds) (i32.shl (local.get $j) (i32.const 2))) (v128.const i32x4 0 0 0 0))
+            (if (local.get $drop) (then (v128.store (i32.add (local.get $pdRow) (i32.shl (local.get $j) (i32.const 2))) (v128.const i32x4 0 0 0 0))))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $zero)))
           (call $weightedSum (local.get $ds) (i32.const 4) (i32.add (local.get $k) (local.get $base)) (local.get $stride)
@@ -483,12 +513,17 @@
           (call $weightedSum (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2))) (i32.shl (local.get $tp) (i32.const 2))
             (i32.add (local.get $q) (local.get $base)) (local.get $stride) (local.get $t) (local.get $bytes) (local.get $scale)
             (i32.add (local.get $dk) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))
-          (call $weightedSum (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2))) (local.get $tBytes)
-            (i32.add (local.get $dout) (local.get $base)) (local.get $stride) (local.get $t) (local.get $bytes) (f32.const 1)
-            (i32.add (local.get $dv) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))
+          (if (local.get $drop)
+            (then (call $weightedSum (i32.add (local.get $pd) (i32.shl (local.get $j) (i32.const 2))) (i32.shl (local.get $tp) (i32.const 2))
+              (i32.add (local.get $dout) (local.get $base)) (local.get $stride) (local.get $t) (local.get $bytes) (f32.const 1)
+              (i32.add (local.get $dv) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride))))))
+            (else (call $weightedSum (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2))) (local.get $tBytes)
+              (i32.add (local.get $dout) (local.get $base)) (local.get $stride) (local.get $t) (local.get $bytes) (f32.const 1)
+              (i32.add (local.get $dv) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br $eachK)))
         (local.set $p (i32.add (local.get $p) (i32.mul (local.get $t) (local.get $tBytes))))
+        (if (local.get $drop) (then (local.set $dp (i32.add (local.get $dp) (i32.mul (local.get $t) (local.get $tBytes))))))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $eachH)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
@@ -942,7 +977,7 @@
     (v128.store (i32.add (local.get $vOut) (local.get $k)) (local.get $v)))
 
   ;; The update of n floats: four at a time, then the last n mod 4 one lane each (stored lane 0 only).
-  (func (export "adam") (param $g i32) (param $p i32) (param $m i32) (param $v i32) (param $n i32)
+  (func $adam (export "adam") (param $g i32) (param $p i32) (param $m i32) (param $v i32) (param $n i32)
     (param $clip f32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32) (param $step f32) (param $epsHat f32)
     (param $decay i32) (param $wd f32) (param $negLr f32) (param $pOut i32) (param $mOut i32) (param $vOut i32) (param $scratch i32)
     (local $k i32) (local $end i32)
@@ -975,31 +1010,37 @@
   ;; threads of the kernel pool share one call (module.ts's runSplit): sequences [b0, b1) of the
   ;; batch, or values [8·g0, min(n, 8·g1)). Each chunk starts at a multiple of `grain` and takes
   ;; scratch slot start / grain (T + 4 floats a slot for the forward pass, T·(T + 3) + 4 for the
-  ;; backward pass, 8 for GELU), so that no two threads share one.
+  ;; backward pass, twice T·(T + 3) + 4 with a dropout mask, 8 for GELU), so that no two threads
+  ;; share one.
   (func (export "attention_chunk") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
-    (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $probs i32) (param $scratch i32) (param $out i32)
+    (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
     (param $grain i32) (param $b0 i32) (param $b1 i32)
-    (local $off i32)
+    (local $off i32) (local $pOff i32)
+    (local.set $pOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2)))
     (local.set $off (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $t)) (i32.mul (local.get $heads) (local.get $d))) (i32.const 2)))
     (call $attention (i32.add (local.get $q) (local.get $off)) (i32.add (local.get $k) (local.get $off)) (i32.add (local.get $v) (local.get $off))
       (i32.sub (local.get $b1) (local.get $b0)) (local.get $t) (local.get $heads) (local.get $d) (local.get $scale) (local.get $mask)
-      (if (result i32) (local.get $probs)
-        (then (i32.add (local.get $probs) (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2))))
-        (else (i32.const 0)))
+      (if (result i32) (local.get $drop) (then (i32.add (local.get $drop) (local.get $pOff))) (else (i32.const 0)))
+      (if (result i32) (local.get $probs) (then (i32.add (local.get $probs) (local.get $pOff))) (else (i32.const 0)))
       (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain)) (i32.add (local.get $t) (i32.const 4))) (i32.const 2)))
       (i32.add (local.get $out) (local.get $off))))
 
   (func (export "attention_backward_chunk") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
-    (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
+    (param $drop i32) (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
     (param $dq i32) (param $dk i32) (param $dv i32) (param $grain i32) (param $b0 i32) (param $b1 i32)
-    (local $off i32)
+    (local $off i32) (local $pOff i32) (local $slot i32)
+    (local.set $pOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2)))
+    ;; a slot: dS [T, T + 3], and P ⊙ drop as much again with a mask
+    (local.set $slot (i32.mul (local.get $t) (i32.add (local.get $t) (i32.const 3))))
+    (if (local.get $drop) (then (local.set $slot (i32.shl (local.get $slot) (i32.const 1)))))
+    (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
     (local.set $off (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $t)) (i32.mul (local.get $heads) (local.get $d))) (i32.const 2)))
     (call $attention_backward (i32.add (local.get $dout) (local.get $off)) (i32.add (local.get $q) (local.get $off)) (i32.add (local.get $k) (local.get $off))
       (i32.add (local.get $v) (local.get $off)) (i32.add (local.get $o) (local.get $off))
-      (i32.add (local.get $probs) (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2)))
+      (i32.add (local.get $probs) (local.get $pOff))
+      (if (result i32) (local.get $drop) (then (i32.add (local.get $drop) (local.get $pOff))) (else (i32.const 0)))
       (i32.sub (local.get $b1) (local.get $b0)) (local.get $t) (local.get $heads) (local.get $d) (local.get $scale)
-      (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain))
-        (i32.add (i32.mul (local.get $t) (i32.add (local.get $t) (i32.const 3))) (i32.const 4))) (i32.const 2)))
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain)) (local.get $slot)) (i32.const 2)))
       (i32.add (local.get $dq) (local.get $off)) (i32.add (local.get $dk) (local.get $off)) (i32.add (local.get $dv) (local.get $off))))
 
   (func (export "gelu_erf_chunk") (param $src i32) (param $n i32) (param $out i32) (param $grad i32) (param $scratch i32)
@@ -1012,4 +1053,22 @@
     (call $gelu_erf (i32.add (local.get $src) (local.get $off)) (i32.sub (local.get $end) (local.get $start)) (i32.add (local.get $out) (local.get $off))
       (if (result i32) (local.get $grad) (then (i32.add (local.get $grad) (local.get $off))) (else (i32.const 0)))
       (i32.add (local.get $scratch) (i32.shl (i32.div_u (local.get $g0) (local.get $grain)) (i32.const 5)))))
+
+  ;; "adam" on elements [4096·c0, min(n, 4096·c1)), so that the kernel pool's threads share one
+  ;; leaf: only the chunk holding the last elements (n mod 4 of them) uses the scratch.
+  (func (export "adam_chunk") (param $g i32) (param $p i32) (param $m i32) (param $v i32) (param $n i32)
+    (param $clip f32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32) (param $step f32) (param $epsHat f32)
+    (param $decay i32) (param $wd f32) (param $negLr f32) (param $pOut i32) (param $mOut i32) (param $vOut i32) (param $scratch i32)
+    (param $k0 i32) (param $k1 i32)
+    (local $start i32) (local $end i32) (local $off i32)
+    (local.set $start (i32.shl (local.get $k0) (i32.const 12)))
+    (local.set $end (i32.shl (local.get $k1) (i32.const 12)))
+    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+    (local.set $off (i32.shl (local.get $start) (i32.const 2)))
+    (call $adam (i32.add (local.get $g) (local.get $off)) (i32.add (local.get $p) (local.get $off)) (i32.add (local.get $m) (local.get $off))
+      (i32.add (local.get $v) (local.get $off)) (i32.sub (local.get $end) (local.get $start))
+      (local.get $clip) (local.get $b1) (local.get $c1) (local.get $b2) (local.get $c2) (local.get $step) (local.get $epsHat)
+      (local.get $decay) (local.get $wd) (local.get $negLr)
+      (i32.add (local.get $pOut) (local.get $off)) (i32.add (local.get $mOut) (local.get $off)) (i32.add (local.get $vOut) (local.get $off))
+      (local.get $scratch)))
 )
