@@ -16,6 +16,8 @@ import { transpose2dKernel } from '../../src/backend/simd/transpose.js'
 import { gatherRowsKernel } from '../../src/backend/simd/gather-rows.js'
 import { layerNormKernel } from '../../src/backend/simd/layer-norm.js'
 import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
+import { kernelPool } from '../../src/backend/simd/module.js'
+import { asWasmBackend } from '../../src/core/tfjs-internals.js'
 import { key, normal } from '../../src/core/key.js'
 // @ts-expect-error: a build script without type declarations
 import { assemble, source, WAT, OUT } from '../../scripts/kernels.mjs'
@@ -99,6 +101,22 @@ describe('attendKernel (queries over a cache that may have room to spare, causal
     for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i])).toBeLessThan(2e-6 * (1 + Math.abs(want[i])) * Math.max(1, scale * scale))
     tf.dispose([q, k, v, got!])
     expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it.each([true, false])("splits 24 blocks over the kernel pool's threads with the same numbers (causal: %s)", (causal) => {
+    const [b, h, tq, len, cap, d] = [2, 12, 20, 120, 130, 64]
+    const pool = kernelPool(asWasmBackend(tf.backend()))
+    const q = randn(11, [b, h, tq, d]) as tf.Tensor4D
+    const k = randn(12, [b, h, cap, d]) as tf.Tensor4D
+    const v = randn(13, [b, h, cap, d]) as tf.Tensor4D
+    const jobs = pool?.stats().jobs ?? 0
+    const got = attendKernel(q, k, v, len, causal)!
+    expect(pool?.running()).toBe(true)
+    expect(pool?.stats().jobs).toBe(jobs + 1)
+    const want = attention64(q.dataSync() as Float32Array, k.dataSync() as Float32Array, v.dataSync() as Float32Array, b * h, tq, cap, len, d, causal)
+    const g = got.dataSync()
+    for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i])).toBeLessThan(2e-6 * (1 + Math.abs(want[i])))
+    tf.dispose([q, k, v, got])
   })
 
   it('gives a far-ahead score all the weight, equal scores the mean, and a causal first query its own value exactly', () => {

@@ -9,9 +9,10 @@
  * This kernel computes the scores, the causal limit, the softmax and the weighted sum in one
  * pass, four query rows at a time, without materialising the scores of more than four rows,
  * and skips the keys a causal mask hides (figures: docs/benchmarks.md, `node bench/kernels.mjs`).
+ * The blocks are split over the kernel pool's threads.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel, runSplit } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const ATTEND = 'MinigptAttend'
@@ -21,8 +22,13 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   const { length, causal, scale } = attrs as { length: number; causal: boolean; scale: number }
   const [b, h, tq, d] = q.shape
   const out = backend.makeOutput([b, h, tq, d], 'float32')
-  const scratch = backend.makeOutput([4 * (length + 4)], 'float32')
-  kernels.attend(
+  // (batch, head) blocks split over the kernel pool when a chunk gets 2^20 multiply-adds or more
+  // (a prefill chunk): a decoding step's attention is too short to hand over, and the pool's
+  // worker would then spin on the core XNNPACK's next product needs
+  const blocks = b * h
+  const grain = Math.max(Math.ceil(blocks / 8), Math.ceil(2 ** 20 / (tq * length * d)))
+  const scratch = backend.makeOutput([Math.ceil(blocks / grain) * 4 * (length + 4)], 'float32')
+  const args = [
     dataOffset(backend, q),
     dataOffset(backend, k),
     dataOffset(backend, v),
@@ -30,12 +36,14 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
     length,
     tq,
     causal ? 1 : 0,
-    b * h,
+    blocks,
     d,
     scale,
     dataOffset(backend, scratch),
     dataOffset(backend, out),
-  )
+    grain,
+  ]
+  runSplit(backend, 'kernels', 'attend_chunk', kernels.attend_chunk, args, blocks, grain)
   backend.disposeData(scratch.dataId)
   return out
 })

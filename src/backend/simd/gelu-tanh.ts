@@ -2,10 +2,10 @@
  * GELU in its tanh form (GPT-2's `gelu_new`) as one tfjs kernel on the wasm backend, in
  * WebAssembly SIMD (kernels.wat): x·σ(x(A + B·x²)), the form nn/activation.ts's geluTanh
  * computes with six tfjs ops (multiplications and a sigmoid), each a pass over GPT-2's
- * [tokens, 3,072] activations.
+ * [tokens, 3,072] activations. Split over the kernel pool's threads in blocks of 1024 values.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel, runSplit } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const GELU_TANH = 'MinigptGeluTanh'
@@ -13,7 +13,9 @@ export const GELU_TANH = 'MinigptGeluTanh'
 registerSimdKernel(GELU_TANH, ({ inputs, backend, kernels }) => {
   const { x } = inputs
   const out = backend.makeOutput([...x.shape], 'float32')
-  kernels.gelu_tanh(dataOffset(backend, x), tf.util.sizeFromShape(x.shape), dataOffset(backend, out))
+  // blocks of 1024 values split over the kernel pool, 16 at least a chunk
+  const n = tf.util.sizeFromShape(x.shape)
+  runSplit(backend, 'kernels', 'gelu_tanh_chunk', kernels.gelu_tanh_chunk, [dataOffset(backend, x), n, dataOffset(backend, out)], Math.ceil(n / 1024), 16)
   return out
 })
 

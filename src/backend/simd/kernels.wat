@@ -391,7 +391,7 @@
   ;; `causal` the queries are the last tq of the len positions and query i sees keys
   ;; 0 … len - tq + i (a causal mask); without it every query sees all len keys. Four query
   ;; rows at a time ($attend_rows4), then one at a time. `scratch` holds 4·(len + 4) floats.
-  (func (export "attend")
+  (func $attend (export "attend")
     (param $q i32) (param $k i32) (param $v i32) (param $cap i32) (param $len i32) (param $tq i32) (param $causal i32)
     (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32)
     (local $b i32) (local $i i32) (local $rowBytes i32) (local $qb i32) (local $kb i32) (local $vb i32) (local $ob i32) (local $n i32)
@@ -458,7 +458,7 @@
       (v128.bitselect (local.get $s) (f32x4.mul (local.get $t) (local.get $s)) (f32x4.ge (local.get $v) (v128.const i32x4 0 0 0 0)))))
 
   ;; out[i] = gelu_new(x[i]) for i < n: four at a time, then one at a time for the last n mod 4.
-  (func (export "gelu_tanh") (param $x i32) (param $n i32) (param $out i32)
+  (func $gelu_tanh (export "gelu_tanh") (param $x i32) (param $n i32) (param $out i32)
     (local $i i32) (local $end i32)
     (local.set $end (i32.and (local.get $n) (i32.const -4)))
     (block $done (loop $each
@@ -706,4 +706,27 @@
       (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $each))))
+
+  ;; "attend" on blocks [b0, b1) and "gelu_tanh" on values [1024·c0, min(n, 1024·c1)), so that
+  ;; the kernel pool's threads share one call (module.ts's runSplit). An attend chunk starts at a
+  ;; multiple of `grain` and takes scratch slot b0 / grain (4·(len + 4) floats), so that no two
+  ;; threads share one.
+  (func (export "attend_chunk")
+    (param $q i32) (param $k i32) (param $v i32) (param $cap i32) (param $len i32) (param $tq i32) (param $causal i32)
+    (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32) (param $grain i32) (param $b0 i32) (param $b1 i32)
+    (local $qOff i32) (local $kOff i32)
+    (local.set $qOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $tq)) (local.get $d)) (i32.const 2)))
+    (local.set $kOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $cap)) (local.get $d)) (i32.const 2)))
+    (call $attend (i32.add (local.get $q) (local.get $qOff)) (i32.add (local.get $k) (local.get $kOff)) (i32.add (local.get $v) (local.get $kOff))
+      (local.get $cap) (local.get $len) (local.get $tq) (local.get $causal) (i32.sub (local.get $b1) (local.get $b0)) (local.get $d) (local.get $scale)
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain)) (i32.shl (i32.add (local.get $len) (i32.const 4)) (i32.const 2))) (i32.const 2)))
+      (i32.add (local.get $out) (local.get $qOff))))
+
+  (func (export "gelu_tanh_chunk") (param $x i32) (param $n i32) (param $out i32) (param $c0 i32) (param $c1 i32)
+    (local $start i32) (local $end i32)
+    (local.set $start (i32.shl (local.get $c0) (i32.const 10)))
+    (local.set $end (i32.shl (local.get $c1) (i32.const 10)))
+    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+    (call $gelu_tanh (i32.add (local.get $x) (i32.shl (local.get $start) (i32.const 2))) (i32.sub (local.get $end) (local.get $start))
+      (i32.add (local.get $out) (i32.shl (local.get $start) (i32.const 2)))))
 )

@@ -46,6 +46,9 @@ export interface SimdKernels {
   readonly copy_blocks: (src: number, srcStride: number, dst: number, dstStride: number, bytes: number, blocks: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
+  /** `attend` on blocks [b0, b1) in scratch slot b0 / grain, `gelu_tanh` on values [1024·c0, 1024·c1) (module.ts's runSplit). */
+  readonly attend_chunk: (...args: number[]) => void
+  readonly gelu_tanh_chunk: (x: number, n: number, out: number, c0: number, c1: number) => void
   readonly transpose_2d: (src: number, rows: number, cols: number, dst: number) => void
   readonly column_softmax_stats: (x: number, rows: number, cols: number, out: number) => void
   readonly softmax_xent_grad_columns: (x: number, rows: number, cols: number, lse: number, targets: number, scale: number, out: number) => void
