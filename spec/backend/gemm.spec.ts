@@ -6,14 +6,18 @@
  * pool); it declines
  * what it does not take, and leaks nothing.
  */
+import { readFileSync } from 'node:fs'
 import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { gemmKernel } from '../../src/backend/simd/gemm.js'
+import { GEMM_WASM_BASE64 } from '../../src/backend/simd/gemm-wasm.js'
 import { gemmKernels, kernelPool } from '../../src/backend/simd/module.js'
 import { asWasmBackend } from '../../src/core/tfjs-internals.js'
 import { key, normal } from '../../src/core/key.js'
+// @ts-expect-error: a build script without type declarations
+import { assemble, source } from '../../scripts/kernels.mjs'
 
 /** op(a)·op(b) (+ bias) in float64, row-major [m, n]. */
 const reference = (as: Float32Array, bs: Float32Array, bias: Float32Array | undefined, m: number, k: number, n: number, ta: boolean, tb: boolean): Float64Array => {
@@ -26,6 +30,15 @@ const reference = (as: Float32Array, bs: Float32Array, bias: Float32Array | unde
     }
   return out
 }
+
+describe('the matrix product module', () => {
+  it('is the assembly of gemm.wat (run `npm run kernels` after editing it)', async () => {
+    const wat = 'src/backend/simd/gemm.wat'
+    const bytes: Buffer = await assemble(readFileSync(wat, 'utf8'), wat)
+    expect(Buffer.from(GEMM_WASM_BASE64, 'base64').equals(bytes)).toBe(true)
+    expect(readFileSync('src/backend/simd/gemm-wasm.ts', 'utf8')).toBe(source(bytes, 'gemm.wat', 'GEMM_WASM_BASE64'))
+  })
+})
 
 describe('gemmKernel', () => {
   beforeAll(async () => {

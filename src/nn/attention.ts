@@ -194,7 +194,12 @@ const attendWholeSequence = (
 ): HeadsOutput | undefined => {
   if (input.cache !== undefined || input.returnWeights === true) return undefined
   const output = sequenceAttention(q, k, v, heads, input.mask, dropWeights)
-  return output === undefined ? undefined : { output, cache: extendCache(undefined, splitHeads(k, heads), splitHeads(v, heads)) }
+  if (output === undefined) return undefined
+  // The cache as its keys and values split into heads (at inference one SIMD kernel each), with
+  // no room reserved: a pass that decodes on copies it into room then (extendCache), one that
+  // does not (a forward pass, a training step) pays no copy.
+  const [[kh], [vh]] = [k, v].map((x) => splitFusedHeads(x, 1, heads))
+  return { output, cache: kvCache(kh, vh) }
 }
 
 /**
