@@ -198,8 +198,8 @@ const attendWholeSequence = (
   // The cache as its keys and values split into heads (at inference one SIMD kernel each), with
   // no room reserved: a pass that decodes on copies it into room then (extendCache), one that
   // does not (a forward pass, a training step) pays no copy.
-  const [[kh], [vh]] = [k, v].map((x) => splitFusedHeads(x, 1, heads))
-  return { output, cache: kvCache(kh, vh) }
+  const split = (x: tf.Tensor3D): tf.Tensor4D => (noGradientInProgress() ? splitFusedHeads(x, 1, heads)[0] : splitHeads(x, heads))
+  return { output, cache: kvCache(split(k), split(v)) }
 }
 
 /**
