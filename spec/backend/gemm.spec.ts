@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs'
 import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { initBackend } from '../../src/backend/index.js'
+import { initBackend, kernelThreads } from '../../src/backend/index.js'
 import { gemmKernel } from '../../src/backend/simd/gemm.js'
 import { GEMM_WASM_BASE64 } from '../../src/backend/simd/gemm-wasm.js'
 import { gemmKernels, kernelPool } from '../../src/backend/simd/module.js'
@@ -89,8 +89,9 @@ describe('gemmKernel', () => {
     const bias = tf.tensor1d(Float32Array.from(normal(key(5), n)))
     const jobs = pool?.stats().jobs ?? 0
     const split = gemmKernel(a, b, false, false, bias)
-    expect(pool?.running()).toBe(true)
-    expect(pool?.stats().jobs).toBe(jobs + 1)
+    // the pool ran it (a machine of one core has none: then the kernel ran on this thread)
+    if (pool === null) expect(kernelThreads()).toBe(1)
+    else expect([pool.running(), pool.stats().jobs]).toEqual([true, jobs + 1])
     const alone = tf.zeros([m, n])
     const off = (t: tf.Tensor) => backend.dataIdMap.get(t.dataId)?.memoryOffset ?? -1
     const panels = Math.ceil(n / 8)

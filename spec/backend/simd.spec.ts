@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { initBackend } from '../../src/backend/index.js'
+import { initBackend, kernelThreads } from '../../src/backend/index.js'
 import { addKernel } from '../../src/backend/simd/add.js'
 import { attendKernel } from '../../src/backend/simd/attend.js'
 import { copyInto, selectInto, splitHeadsKernel, writeInPlace } from '../../src/backend/simd/cache-blocks.js'
@@ -111,8 +111,9 @@ describe('attendKernel (queries over a cache that may have room to spare, causal
     const v = randn(13, [b, h, cap, d]) as tf.Tensor4D
     const jobs = pool?.stats().jobs ?? 0
     const got = attendKernel(q, k, v, len, causal)!
-    expect(pool?.running()).toBe(true)
-    expect(pool?.stats().jobs).toBe(jobs + 1)
+    // the pool ran it (a machine of one core has none: then the kernel ran on this thread)
+    if (pool === null) expect(kernelThreads()).toBe(1)
+    else expect([pool.running(), pool.stats().jobs]).toEqual([true, jobs + 1])
     const want = attention64(q.dataSync() as Float32Array, k.dataSync() as Float32Array, v.dataSync() as Float32Array, b * h, tq, cap, len, d, causal)
     const g = got.dataSync()
     for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i])).toBeLessThan(2e-6 * (1 + Math.abs(want[i])))

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { initBackend } from '../../src/backend/index.js'
+import { initBackend, kernelThreads } from '../../src/backend/index.js'
 import { kernelPool } from '../../src/backend/simd/module.js'
 import { asWasmBackend } from '../../src/core/tfjs-internals.js'
 import { key, normal } from '../../src/core/key.js'
@@ -115,8 +115,9 @@ describe('fusedApply on wasm', () => {
     const pool = kernelPool(asWasmBackend(tf.backend()))
     const jobs = pool?.stats().jobs ?? 0
     const f = tidy(() => fusedApply(opt, grads, opt.init(p0), p0))
-    expect(pool?.running()).toBe(true)
-    expect(pool?.stats().jobs).toBeGreaterThan(jobs)
+    // the pool ran it (a machine of one core has none: then the kernel ran on this thread)
+    if (pool === null) expect(kernelThreads()).toBe(1)
+    else expect([pool.running(), pool.stats().jobs > jobs]).toEqual([true, true])
     const o = tidy(() => {
       const [u, s] = opt.update(grads, opt.init(p0), p0)
       return [applyUpdates(p0, u), s] as const
