@@ -64,18 +64,14 @@ export const gemmOn = (backend: WasmBackendLike, kernels: GemmKernels, o: GemmOp
   const [sbk, sbj] = o.transposeB ? [4, 4 * k] : [4 * n, 4]
   const bias = o.bias === undefined ? 0 : dataOffset(backend, o.bias)
   const operands = [dataOffset(backend, o.a), sai, sak, dataOffset(backend, o.b), sbk, sbj, bias, dataOffset(backend, out), m, k, n]
-  if (m >= 2 * n) {
-    const blocks = Math.ceil(m / ROW_BLOCK)
-    const grain = Math.max(Math.ceil(blocks / RUNS), Math.ceil(MIN_RUN_WORK / (ROW_BLOCK * k * n)))
-    const scratch = backend.makeOutput([(Math.ceil(blocks / grain) * scratchBytes(n)) / 4], 'float32')
-    runSplit(backend, 'gemm', 'gemm_rows', kernels.gemm_rows, [...operands, dataOffset(backend, scratch), grain], blocks, grain)
-    backend.disposeData(scratch.dataId)
-  } else {
-    const grain = Math.max(Math.ceil(panels / RUNS), Math.ceil(MIN_RUN_WORK / (8 * m * k)))
-    const scratch = backend.makeOutput([scratchBytes(n) / 4], 'float32')
-    runSplit(backend, 'gemm', 'gemm', kernels.gemm, [...operands, dataOffset(backend, scratch)], panels, grain)
-    backend.disposeData(scratch.dataId)
-  }
+  // by blocks of rows (each chunk its own scratch slot, all of B packed) or by runs of panels (one scratch)
+  const byRows = m >= 2 * n
+  const count = byRows ? Math.ceil(m / ROW_BLOCK) : panels
+  const grain = Math.max(Math.ceil(count / RUNS), Math.ceil(MIN_RUN_WORK / (byRows ? ROW_BLOCK * k * n : 8 * m * k)))
+  const scratch = backend.makeOutput([((byRows ? Math.ceil(count / grain) : 1) * scratchBytes(n)) / 4], 'float32')
+  const args = [...operands, dataOffset(backend, scratch), ...(byRows ? [grain] : [])]
+  runSplit(backend, 'gemm', byRows ? 'gemm_rows' : 'gemm', byRows ? kernels.gemm_rows : kernels.gemm, args, count, grain)
+  backend.disposeData(scratch.dataId)
   return out
 }
 
