@@ -5,13 +5,14 @@
 // choosing what to change; not part of `npm run bench`.
 //
 //   npm run build && node bench/profile-gpt2.mjs [--contexts 64,512] [--only prefill|decode|finetune] [--threads N] [--top 25] [--by-shape]
+//   node bench/profile-gpt2.mjs --only decode --weights int8|q4   # decoding with quantized weights
 //
 // --by-shape sums by kernel name and input shapes (which transposes, which products).
 //
 // Kernel names that are composite ops (`forward`, `fusedMatMul__op`, ...) also count the
 // kernels inside them, so shares overlap; the wall time is the profiled call's.
 import * as tf from '@tensorflow/tfjs-core'
-import { initBackend, wasmThreadCount, key, foldIn, uniform, train, gpt2, sample } from '../dist/index.js'
+import { initBackend, wasmThreadCount, key, foldIn, uniform, train, gpt2, sample, quant } from '../dist/index.js'
 import { table } from './util.mjs'
 
 const argv = process.argv.slice(2)
@@ -26,6 +27,8 @@ const ftBlock = Number(opt('ft-block', '32'))
 const top = Number(opt('top', '25'))
 const decodeSteps = Number(opt('decode-steps', '16'))
 const byShape = argv.includes('--by-shape')
+const weights = opt('weights', 'f32')
+if (!['f32', 'int8', 'q4'].includes(weights)) throw new Error(`--weights must be f32, int8 or q4, not ${weights}`)
 await initBackend('wasm', opt('threads') === undefined ? {} : { threads: Number(opt('threads')) })
 const config = gpt2.GPT2_PRESETS.gpt2
 const randomIds = (k, n) => Array.from(uniform(k, n, 0, config.vocab_size), (x) => Math.min(config.vocab_size - 1, Math.floor(x)))
@@ -72,12 +75,13 @@ if (only === undefined || only === 'prefill') {
   decoder.dispose()
 }
 if (only === undefined || only === 'decode') {
-  const decoder = sample.gpt2Decoder(config, params)
+  const decoder =
+    weights === 'f32' ? sample.gpt2Decoder(config, params) : sample.gpt2Decoder(config, quant.quantize(gpt2.gpt2Shapes(config), params, weights), { ownsParams: true })
   for (const c of contexts) {
     const first = await decoder.prefill([randomIds(foldIn(key(c), 9), c)])
     let cache = first.cache
     let token = 0
-    await profile(`GPT-2 124M: ${decodeSteps} cached decoding steps after ${c} tokens`, async () => {
+    await profile(`GPT-2 124M (${weights}): ${decodeSteps} cached decoding steps after ${c} tokens`, async () => {
       for (let s = 0; s < decodeSteps; s++) {
         const out = await decoder.step(cache, [token])
         decoder.release(cache)

@@ -163,6 +163,23 @@ describe.each(['wasm', 'cpu'])('quantizedMatmul on %s', (backend) => {
     }
   })
 
+  it("keeps the input's leading dimensions, each row as the same product of a 2-D input", () => {
+    for (const format of ['int8', 'q4'] as const) {
+      const [rows, cols] = [9, 70]
+      const m = uploadQuantized(quantizeRows(format, values(4, rows * cols), rows, cols))
+      const x = tf.tensor3d(values(5, 2 * 3 * cols), [2, 3, cols])
+      const b = tf.tensor1d(values(6, rows))
+      const y = quantizedMatmul(x, m, b)
+      const flat = quantizedMatmul(tf.reshape(x, [6, cols]) as tf.Tensor2D, m, b)
+      expect(y.shape).toEqual([2, 3, rows])
+      expect(Array.from(y.dataSync())).toEqual(Array.from(flat.dataSync()))
+      const bad = tf.zeros([2, cols + 1])
+      expect(() => quantizedMatmul(bad, m)).toThrow(`quantized ${format} [${rows}, ${cols}]: input has shape [2, ${cols + 1}], expected [..., ${cols}]`)
+      tf.dispose([x, b, y, flat, bad])
+      disposeQuantized(m)
+    }
+  })
+
   it('reads embedding rows as the dequantized rows', () => {
     for (const format of ['int8', 'q4'] as const) {
       const rows = 7

@@ -89,11 +89,15 @@ const affine2dWithGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, bias: tf.Te
 
 const affine2d = customGradWhenRecording(affine2dWithGrad, (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => product(a, b, false, false, bias))
 
-/** The product by tfjs ops (a float weight) or the quantized kernel (a quantized one), x's leading dimensions folded into rows. */
+/**
+ * The product by the quantized kernel (a quantized weight: it keeps x's leading dimensions), or
+ * by tfjs ops (a float one), x's leading dimensions folded into rows.
+ */
 const denseOps = (x: tf.Tensor, w: Matrix, bias: tf.Tensor1D | undefined): tf.Tensor => {
-  const [inDim, outDim] = isQuantized(w) ? [w.cols, w.rows] : w.shape
+  if (isQuantized(w)) return quantizedMatmul(x, w, bias)
+  const [inDim, outDim] = w.shape
   const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [x.size / inDim, inDim]) as tf.Tensor2D)
-  const y2 = isQuantized(w) ? quantizedMatmul(x2, w, bias) : bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
+  const y2 = bias === undefined ? matmul2d(x2, w) : affine2d(x2, w, bias)
   return x.rank === 2 ? y2 : tf.reshape(y2, [...x.shape.slice(0, -1), outDim])
 }
 

@@ -74,12 +74,13 @@ const layout = (m: QuantizedMatrix): QuantLayout => ({ format: m.format, rows: m
 const where = (m: QuantizedMatrix) => `quantized ${m.format} [${m.rows}, ${m.cols}]`
 
 /**
- * x [n, cols] times the matrix transposed (+ bias [rows]) → [n, rows]: y = x·Wᵀ + b with W
- * dequantized on the fly. A layer stored [in, out] (Conv1D) is quantized transposed, so this
- * is its x·W. Inference only: no gradient reaches the quantized weights.
+ * x [..., cols] times the matrix transposed (+ bias [rows]) → [..., rows]: y = x·Wᵀ + b with W
+ * dequantized on the fly, x's leading dimensions kept (no reshape: one kernel call on wasm). A
+ * layer stored [in, out] (Conv1D) is quantized transposed, so this is its x·W. Inference only:
+ * no gradient reaches the quantized weights.
  */
-export const quantizedMatmul = (x: tf.Tensor2D, m: QuantizedMatrix, bias?: tf.Tensor1D): tf.Tensor2D => {
-  if (x.rank !== 2 || x.shape[1] !== m.cols) throw new RangeError(`${where(m)}: input has shape [${x.shape.join(', ')}], expected [n, ${m.cols}]`)
+export const quantizedMatmul = <R extends tf.Rank>(x: tf.Tensor<R>, m: QuantizedMatrix, bias?: tf.Tensor1D): tf.Tensor<R> => {
+  if (x.rank === 0 || x.shape[x.rank - 1] !== m.cols) throw new RangeError(`${where(m)}: input has shape [${x.shape.join(', ')}], expected [..., ${m.cols}]`)
   if (bias !== undefined && bias.size !== m.rows) throw new RangeError(`${where(m)}: bias has ${bias.size} values, expected ${m.rows}`)
   return quantMatmulKernel(x, m.data, m.scales, layout(m), bias) ?? hostMatmul(x, m, bias)
 }
@@ -122,8 +123,9 @@ const quantizeActivationBlocks = (x: Float32Array, start: number, n: number, q: 
 }
 
 /** The kernels' arithmetic on the host (quant.wat's qmm_i8 and qmm_q4, operation for operation). */
-const hostMatmul = (x: tf.Tensor2D, m: QuantizedMatrix, bias?: tf.Tensor1D): tf.Tensor2D => {
-  const [n, cols] = x.shape
+const hostMatmul = <R extends tf.Rank>(x: tf.Tensor<R>, m: QuantizedMatrix, bias?: tf.Tensor1D): tf.Tensor<R> => {
+  const cols = m.cols
+  const n = x.size / cols
   const xv = x.dataSync() as Float32Array
   const h = downloadQuantized(m)
   const b = bias?.dataSync()
@@ -157,7 +159,8 @@ const hostMatmul = (x: tf.Tensor2D, m: QuantizedMatrix, bias?: tf.Tensor1D): tf.
       y[r * m.rows + o] = f(f(f(acc[0] + acc[1]) + f(acc[2] + acc[3])) + (b === undefined ? 0 : b[o]))
     }
   }
-  return tf.tensor2d(y, [n, m.rows])
+  const out: tf.Tensor = tf.tensor(y, [...x.shape.slice(0, -1), m.rows])
+  return out as tf.Tensor<R>
 }
 
 const hostRows = (m: QuantizedMatrix, ids: ArrayLike<number>): tf.Tensor2D => {

@@ -35,8 +35,8 @@ const grain = (n: number, cols: number): number => Math.max(1, Math.ceil(32768 /
 registerQuantKernel(QUANT_MATMUL, ({ inputs, backend, kernels, attrs }) => {
   const { x, w, ws, bias } = inputs
   const l = attrs as unknown as QuantLayout
-  const n = x.shape[0]
-  const out = backend.makeOutput([n, l.rows], 'float32')
+  const n = tf.util.sizeFromShape(x.shape) / l.cols
+  const out = backend.makeOutput([...x.shape.slice(0, -1), l.rows], 'float32')
   const [wp, wsp, bp, yp] = [dataOffset(backend, w), dataOffset(backend, ws), bias === undefined ? 0 : dataOffset(backend, bias), dataOffset(backend, out)]
   if (l.format === 'int8') {
     // xq [n, stride] int16, then xs [n] float32
@@ -73,14 +73,14 @@ registerQuantKernel(QUANT_ROWS, ({ inputs, backend, kernels, attrs }) => {
 })
 
 /**
- * x [n, cols] · Wᵀ (+ bias [rows]) → [n, rows] for a quantized W whose bytes are `w` (int32
- * words) and scales `ws`, by the kernel — or `undefined` where it does not run (not wasm, or
- * the module cannot be instantiated). No gradient.
+ * x [..., cols] · Wᵀ (+ bias [rows]) → [..., rows] for a quantized W whose bytes are `w` (int32
+ * words) and scales `ws`, by the kernel (x's leading dimensions are its rows) — or `undefined`
+ * where it does not run (not wasm, or the module cannot be instantiated). No gradient.
  */
-export const quantMatmulKernel = (x: tf.Tensor2D, w: tf.Tensor, ws: tf.Tensor, layout: QuantLayout, bias?: tf.Tensor1D): tf.Tensor2D | undefined => {
-  if (x.dtype !== 'float32' || x.shape[0] === 0 || activeQuantKernels() === null) return undefined
+export const quantMatmulKernel = <R extends tf.Rank>(x: tf.Tensor<R>, w: tf.Tensor, ws: tf.Tensor, layout: QuantLayout, bias?: tf.Tensor1D): tf.Tensor<R> | undefined => {
+  if (x.dtype !== 'float32' || x.size === 0 || activeQuantKernels() === null) return undefined
   const inputs: tf.NamedTensorMap = bias === undefined ? { x, w, ws } : { x, w, ws, bias }
-  return tf.engine().runKernel(QUANT_MATMUL, inputs, { ...layout }) as tf.Tensor2D
+  return tf.engine().runKernel(QUANT_MATMUL, inputs, { ...layout }) as tf.Tensor<R>
 }
 
 /** Rows `ids` (int32 [count], in range) of a quantized matrix, dequantized → [count, cols], by the kernel, or `undefined`. */
