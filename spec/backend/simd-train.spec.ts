@@ -13,6 +13,7 @@ import { columnSumsKernel, scatterAddRowsKernel } from '../../src/backend/simd/r
 import { crossEntropyKernel } from '../../src/backend/simd/cross-entropy.js'
 import { dropoutKernel } from '../../src/backend/simd/dropout-mask.js'
 import { geluErfKernel, geluErfWithGradKernel } from '../../src/backend/simd/gelu-erf.js'
+import { geluTanhKernel, geluTanhWithGradKernel } from '../../src/backend/simd/gelu-tanh.js'
 import { layerNormKernel } from '../../src/backend/simd/layer-norm.js'
 import { layerNormWithGradKernel } from '../../src/backend/simd/layer-norm-grad.js'
 import { TRAIN_WASM_BASE64 } from '../../src/backend/simd/train-wasm.js'
@@ -256,6 +257,60 @@ describe('geluErfWithGradKernel', () => {
       expect(Math.abs(got[i] - (cdf + v * pdf)), `x = ${v}`).toBeLessThan(1e-6)
     })
     tf.dispose([x, dx])
+  })
+})
+
+describe('geluTanhWithGradKernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  // gelu_new by the ops of its definition, ½x(1 + tanh(√(2/π)(x + 0.044715x³))): tfjs differentiates them
+  const byOps = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI))), 1))
+
+  test.prop([fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }), fc.constantFrom(0.1, 1, 4), fc.integer({ min: 0, max: 10_000 })], { numRuns: 40 })(
+    "equals gelu_new's definition by tfjs ops in value and gradient (lengths not multiples of 4 included)",
+    (shape, scale, seed) => {
+      const x = randn(seed, shape, scale)
+      const before = tf.memory().numTensors
+      const got = valueAndGrads((xi) => geluTanhWithGradKernel(xi) as tf.Tensor, [x], seed + 1)
+      expect(tf.memory().numTensors).toBe(before + 2)
+      const want = valueAndGrads(byOps, [x], seed + 1)
+      expectClose(got[0], want[0], 2e-6, 2e-6, 'value')
+      expectClose(got[1], want[1], 4e-6, 4e-6, 'dx')
+      // the forward value is the inference kernel's, to the bit (a rematerialised block relies on it)
+      const untaped = geluTanhKernel(x) as tf.Tensor
+      expect(Array.from(untaped.dataSync())).toEqual(Array.from(got[0].dataSync()))
+      tf.dispose([...got, ...want, untaped])
+      expect(tf.memory().numTensors).toBe(before)
+      x.dispose()
+    },
+  )
+
+  it('is within 1e-6 of the derivative in float64 over [-10, 10], across chunks of the kernel pool', () => {
+    // 4,001 points tiled 8 times: 32,008 values, several 1,024-value chunks and a tail of 0 mod 4
+    const xs = Float32Array.from({ length: 8 * 4001 }, (_, i) => -10 + (i % 4001) * 0.005)
+    const x = tf.tensor1d(xs)
+    const [dx] = tf.grads((xi: tf.Tensor) => tf.sum(geluTanhWithGradKernel(xi) as tf.Tensor))([x])
+    const got = dx.dataSync()
+    const c = Math.sqrt(2 / Math.PI)
+    xs.forEach((v, i) => {
+      const th = Math.tanh(c * (v + 0.044715 * v ** 3))
+      const want = 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * c * (1 + 3 * 0.044715 * v * v)
+      expect(Math.abs(got[i] - want), `x = ${v}`).toBeLessThan(1e-6)
+    })
+    tf.dispose([x, dx])
+  })
+
+  it('declines integer tensors and other backends', async () => {
+    const ints = tf.tensor1d([1, 2], 'int32')
+    expect(geluTanhWithGradKernel(ints)).toBeUndefined()
+    ints.dispose()
+    await initBackend('cpu')
+    const c = tf.tensor1d([1, 2, 3])
+    expect(geluTanhWithGradKernel(c)).toBeUndefined()
+    c.dispose()
+    await initBackend('wasm')
   })
 })
 

@@ -3,8 +3,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { geluErfKernel, geluErfWithGradKernel } from '../backend/simd/gelu-erf.js'
-import { geluTanhKernel } from '../backend/simd/gelu-tanh.js'
-import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
+import { geluTanhKernel, geluTanhWithGradKernel } from '../backend/simd/gelu-tanh.js'
+import { customGradWhenRecording } from '../core/grad.js'
 import { NO_PARAMS, type NoParams, type TensorLayer } from '../core/layer.js'
 
 const geluErfOps = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))
@@ -38,6 +38,8 @@ const geluTanhWithGrad: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tens
   }
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
 
+const geluTanhOps = customGradWhenRecording(geluTanhWithGrad, geluTanhPlain)
+
 /**
  * GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³))) — GPT-2's `gelu_new` —
  * computed as x·σ(2√(2/π)(x + 0.044715x³)), the same function: the sigmoid is one vectorised
@@ -45,10 +47,11 @@ const geluTanhWithGrad: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tens
  * instead of nine (x·x rather than pow, which is slow on wasm: docs/concepts.md). With
  * its own gradient: built from elementwise ops, its backward pass kept every one's input and
  * gradient alive until backpropagation ended — for GPT-2 124M about 150 MB per layer at
- * batch 8 × 32, more than the layer's weights. Here backward keeps only x. At inference on wasm
- * it is one SIMD kernel (backend/simd/gelu-tanh.ts).
+ * batch 8 × 32, more than the layer's weights. Here backward keeps only x. On wasm it is one
+ * SIMD kernel (backend/simd/gelu-tanh.ts), taped or not: while a gradient is recorded the
+ * kernel also writes the derivative, and backward keeps that instead of x.
  */
-export const geluTanh: (x: tf.Tensor) => tf.Tensor = withInferenceKernel(customGradWhenRecording(geluTanhWithGrad, geluTanhPlain), geluTanhKernel)
+export const geluTanh = (x: tf.Tensor): tf.Tensor => (tf.engine().isTapeOn() ? geluTanhWithGradKernel(x) : geluTanhKernel(x)) ?? geluTanhOps(x)
 
 /** A GELU layer (`'erf'`, the default, or `'tanh'`). */
 export const gelu = (form: 'erf' | 'tanh' = 'erf'): TensorLayer<NoParams> => {

@@ -3,12 +3,16 @@
  * WebAssembly SIMD (kernels.wat): x·σ(x(A + B·x²)), the form nn/activation.ts's geluTanh
  * computes with six tfjs ops (multiplications and a sigmoid), each a pass over GPT-2's
  * [tokens, 3,072] activations. Split over the kernel pool's threads in blocks of 1024 values.
+ * While a gradient is recorded the same pass also writes the derivative, so that the backward
+ * pass is one product dy·gelu'(x) where by ops it recomputes the forward ops and goes back
+ * through them (a GPT-2 fine-tuning step ran a dozen elementwise passes a layer for it).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeSimdKernels, dataOffset, registerSimdKernel, runSplit } from './module.js'
 
-/** The kernel's name in tfjs's registry. */
+/** The kernels' names in tfjs's registry: GELU, and GELU with its derivative. */
 export const GELU_TANH = 'MinigptGeluTanh'
+export const GELU_TANH_WITH_DERIVATIVE = 'MinigptGeluTanhWithDerivative'
 
 registerSimdKernel(GELU_TANH, ({ inputs, backend, kernels }) => {
   const { x } = inputs
@@ -19,6 +23,28 @@ registerSimdKernel(GELU_TANH, ({ inputs, backend, kernels }) => {
   return out
 })
 
+registerSimdKernel(GELU_TANH_WITH_DERIVATIVE, ({ inputs, backend, kernels }) => {
+  const { x } = inputs
+  const [out, grad] = [backend.makeOutput([...x.shape], 'float32'), backend.makeOutput([...x.shape], 'float32')]
+  const n = tf.util.sizeFromShape(x.shape)
+  const args = [dataOffset(backend, x), n, dataOffset(backend, out), dataOffset(backend, grad)]
+  runSplit(backend, 'kernels', 'gelu_tanh_grad_chunk', kernels.gelu_tanh_grad_chunk, args, Math.ceil(n / 1024), 16)
+  return [out, grad]
+})
+
 /** GELU (tanh form) of a float32 tensor by the SIMD kernel, or `undefined` where it does not run. No gradient. */
 export const geluTanhKernel = (x: tf.Tensor): tf.Tensor | undefined =>
   x.dtype !== 'float32' || activeSimdKernels() === null ? undefined : (tf.engine().runKernel(GELU_TANH, { x }, {}) as tf.Tensor)
+
+const withGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [out, derivative] = tf.engine().runKernel(GELU_TANH_WITH_DERIVATIVE, { x }, {}) as tf.Tensor[]
+  save([derivative])
+  return { value: out, gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => tf.mul(dy, d) }
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
+
+/**
+ * GELU (tanh form) of a float32 tensor with its gradient, by the kernel (the same values as
+ * {@link geluTanhKernel}, to the bit), or `undefined` where it does not run. For use while a
+ * gradient is recorded.
+ */
+export const geluTanhWithGradKernel = (x: tf.Tensor): tf.Tensor | undefined => (x.dtype !== 'float32' || x.size === 0 || activeSimdKernels() === null ? undefined : withGrad(x))

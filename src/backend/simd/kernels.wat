@@ -474,6 +474,47 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $tail))))
 
+  ;; gelu_new and its derivative for training, on values [1024·c0, min(n, 1024·c1)) (a chunk of
+  ;; module.ts's runSplit): out[i] = gelu_new(x[i]) as $gelu_tanh4 computes it (the same bits as
+  ;; "gelu_tanh"), and grad[i] = σ(v) + x·σ(v)σ(−v)·v′ with v = x(A + B·x²), v′ = A + 3B·x²,
+  ;; so that the backward pass is dy·grad. Four lanes at a time; the last n mod 4 one at a time.
+  (func (export "gelu_tanh_grad_chunk") (param $x i32) (param $n i32) (param $out i32) (param $grad i32) (param $c0 i32) (param $c1 i32)
+    (local $i i32) (local $end i32) (local $quads i32) (local $o i32) (local $xv v128) (local $x2 v128) (local $v v128) (local $t v128) (local $s v128) (local $sig v128) (local $ge v128)
+    (local.set $i (i32.shl (local.get $c0) (i32.const 10)))
+    (local.set $end (i32.shl (local.get $c1) (i32.const 10)))
+    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+    (local.set $quads (i32.and (local.get $end) (i32.const -4)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      ;; four values, or the last one alone (its lane 0)
+      (local.set $xv (if (result v128) (i32.lt_u (local.get $i) (local.get $quads))
+        (then (v128.load (i32.add (local.get $x) (local.get $o))))
+        (else (v128.load32_splat (i32.add (local.get $x) (local.get $o))))))
+      (local.set $x2 (f32x4.mul (local.get $xv) (local.get $xv)))
+      (local.set $v (f32x4.mul (local.get $xv)
+        (f32x4.add (f32x4.splat (f32.const 1.5957691216057308)) (f32x4.mul (f32x4.splat (f32.const 0.07135481627260025)) (local.get $x2)))))
+      (local.set $t (call $exp4 (f32x4.neg (f32x4.abs (local.get $v)))))
+      (local.set $s (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t))))
+      ;; σ(v) and 1 − σ(v) = σ(−v): 1/(1 + t) and t/(1 + t), one each way by v's sign (no cancellation)
+      (local.set $ge (f32x4.ge (local.get $v) (v128.const i32x4 0 0 0 0)))
+      (local.set $t (f32x4.mul (local.get $t) (local.get $s)))
+      (local.set $sig (v128.bitselect (local.get $s) (local.get $t) (local.get $ge)))
+      (local.set $s (f32x4.add (local.get $sig)
+        (f32x4.mul (f32x4.mul (local.get $xv) (f32x4.mul (local.get $sig) (v128.bitselect (local.get $t) (local.get $s) (local.get $ge))))
+          (f32x4.add (f32x4.splat (f32.const 1.5957691216057308)) (f32x4.mul (f32x4.splat (f32.const 0.21406444881780073)) (local.get $x2))))))
+      (local.set $v (f32x4.mul (local.get $xv) (local.get $sig)))
+      (if (i32.lt_u (local.get $i) (local.get $quads))
+        (then
+          (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $v))
+          (v128.store (i32.add (local.get $grad) (local.get $o)) (local.get $s))
+          (local.set $i (i32.add (local.get $i) (i32.const 4))))
+        (else
+          (f32.store (i32.add (local.get $out) (local.get $o)) (f32x4.extract_lane 0 (local.get $v)))
+          (f32.store (i32.add (local.get $grad) (local.get $o)) (f32x4.extract_lane 0 (local.get $s)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))))
+      (br $each))))
+
   ;; The transpose of a matrix [rows, cols] into dst [cols, rows]: 4×4 tiles moved with shuffles
   ;; (four row vectors in, four column vectors out), over bands of 8 columns (eight output
   ;; rows written side by side; 8 measured best across GPT-2's tall, wide and square shapes);

@@ -52,6 +52,8 @@ export interface SimdKernels {
   readonly transpose_2d: (src: number, rows: number, cols: number, dst: number) => void
   readonly column_softmax_stats: (x: number, rows: number, cols: number, out: number) => void
   readonly softmax_xent_grad_columns: (x: number, rows: number, cols: number, lse: number, targets: number, scale: number, out: number) => void
+  /** gelu_new and its derivative on values [1024·c0, 1024·c1) (module.ts's runSplit). */
+  readonly gelu_tanh_grad_chunk: (x: number, n: number, out: number, grad: number, c0: number, c1: number) => void
 }
 
 /**
