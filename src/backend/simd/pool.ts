@@ -5,10 +5,12 @@
  * on its own pthreads, but the library's kernels (kernels.wat, quant.wat) are called from the
  * thread that runs tfjs: one core. A pool puts the other cores to work on them: each worker
  * (worker_threads in Node, a Web Worker in a cross-origin-isolated page) instantiates the same
- * compiled modules on the same memory, and a job, `fn(...args, start, end)`, has its index range
- * [0, count) cut into chunks that the caller and the workers claim one at a time. Every index
- * is computed by the same code whoever claims it, so the results do not depend on the thread
- * count or on who was fastest: a kernel only has to write disjoint outputs for disjoint ranges.
+ * compiled modules on the same memory, and a job, `fn(...args, start, end, slot)`, has its index
+ * range [0, count) cut into chunks that the caller and the workers claim one at a time; `slot`
+ * is the chunk's index (0 … chunks − 1, {@link poolSlots} of them), so that a kernel that needs
+ * scratch memory takes slot `slot` of it and no two threads share one. Every index is computed
+ * by the same code whoever claims it, so the results do not depend on the thread count or on
+ * who was fastest: a kernel only has to write disjoint outputs for disjoint ranges.
  *
  * The handshake is a small control block of int32s (a SharedArrayBuffer of its own):
  * - the caller writes the job (function, arguments, count, chunk size), resets the chunk
@@ -42,7 +44,7 @@ const STOP = 11
 const TAG = 12 // the current job's tag (23 bits)
 /** The job's arguments, float64 (every wasm i32 and f32 is exact in one), from this byte. */
 const ARGS_BYTE = 64
-/** The most arguments a job may have, besides start and end. */
+/** The most arguments a job may have, besides start, end and slot. */
 export const MAX_POOL_ARGS = 24
 const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_POOL_ARGS
 /** Chunk indices take the low 8 bits of NEXT: at most 4 chunks a thread, 8 threads, and one failed claim each past the end. */
@@ -51,6 +53,29 @@ const INDEX_MASK = (1 << INDEX_BITS) - 1
 const TAG_MASK = (1 << 23) - 1
 /** The most threads a pool may have. */
 export const MAX_POOL_THREADS = 8
+
+/** How a job is cut: `chunks` chunks of `size` indices (the last shorter); one chunk runs whole on the caller. */
+interface Split {
+  readonly chunks: number
+  readonly size: number
+}
+
+/** The chunks of a job of `count` indices, in multiples of `grain`, on `threads` threads: at most four a thread. */
+const split = (count: number, grain: number, threads: number): Split => {
+  const units = Math.ceil(count / grain)
+  const most = Math.min(units, 4 * threads)
+  if (threads < 2 || most < 2) return { chunks: 1, size: count }
+  const size = grain * Math.ceil(units / most)
+  return { chunks: Math.ceil(count / size), size }
+}
+
+/**
+ * The number of chunks — so of slots, 0 … slots − 1 — of a job of `count` indices in multiples
+ * of `grain` on a pool of `threads` threads (1: no pool): what a kernel that keeps a scratch
+ * slot per chunk must make room for. Exact when the workers run; a job run whole on the
+ * caller (one chunk, or workers not started yet) uses slot 0 only.
+ */
+export const poolSlots = (count: number, grain: number, threads: number): number => split(count, grain, threads).chunks
 
 /**
  * What a worker runs (Node's `eval` worker and a Web Worker's script alike): instantiate the
@@ -93,7 +118,7 @@ const run = (d) => {
       const start = c * size;
       const end = Math.min(Atomics.load(ctl, ${COUNT}), start + size);
       try {
-        fns[fn >> 16][fn & 0xffff](...args.subarray(0, Atomics.load(ctl, ${ARGC})), start, end);
+        fns[fn >> 16][fn & 0xffff](...args.subarray(0, Atomics.load(ctl, ${ARGC})), start, end, c);
       } catch (e) {
         Atomics.store(ctl, ${FAILED}, 1);
       }
@@ -134,9 +159,11 @@ export interface KernelPool {
   /** The function `name` of module `module` (as given to {@link createKernelPool}), with the caller's instance; undefined if there is none. */
   readonly lookup: (module: number, name: string) => PoolFunction | undefined
   /**
-   * Runs `f.call(...args, start, end)` for chunks [start, end) covering [0, count): chunks of
-   * a multiple of `grain` indices (the last shorter), at most four per thread; on the caller
-   * alone when there is one chunk or the workers have not started. Synchronous; throws if a call threw.
+   * Runs `f.call(...args, start, end, slot)` for chunks [start, end) covering [0, count), slot
+   * being the chunk's index: chunks of a multiple of `grain` indices (the last shorter), at most
+   * four per thread, `poolSlots(count, grain, threads)` of them; `f.call(...args, 0, count, 0)`
+   * on the caller when there is one chunk or the workers have not started. Synchronous; throws
+   * if a call threw.
    */
   readonly run: (f: PoolFunction, args: readonly number[], count: number, grain: number) => void
   /** Resolves once every worker has started (rejects if one cannot). */
@@ -256,15 +283,12 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
   const running = (): boolean => !closed && Atomics.load(ctl, READY) >= workers.length
 
   const run = (f: PoolFunction, args: readonly number[], count: number, grain: number): void => {
-    const units = Math.ceil(count / grain)
-    const chunks = Math.min(units, 4 * threads)
-    if (chunks < 2 || !running()) {
-      f.call(...args, 0, count)
+    const { chunks: n, size } = split(count, grain, threads)
+    if (n < 2 || !running()) {
+      f.call(...args, 0, count, 0)
       return
     }
     if (args.length > MAX_POOL_ARGS) throw new RangeError(`kernel pool: ${args.length} arguments, at most ${MAX_POOL_ARGS}`)
-    const size = grain * Math.ceil(units / chunks)
-    const n = Math.ceil(count / size)
     argv.set(args)
     Atomics.store(ctl, FN, (f.module << 16) | f.fn)
     Atomics.store(ctl, ARGC, args.length)
@@ -288,7 +312,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
       // After a failure the caller still claims what is left (without running it), so that the job ends.
       if (error === undefined) {
         try {
-          f.call(...args, c * size, Math.min(count, (c + 1) * size))
+          f.call(...args, c * size, Math.min(count, (c + 1) * size), c)
         } catch (e) {
           error = e
         }
