@@ -12,14 +12,18 @@
  * by the same code whoever claims it, so the results do not depend on the thread count or on
  * who was fastest: a kernel only has to write disjoint outputs for disjoint ranges.
  *
- * The handshake is a small control block of int32s (a SharedArrayBuffer of its own):
- * - the caller writes the job (function, arguments, count, chunk size), resets the chunk
- *   counter and bumps the sequence number; workers that went to sleep are woken with
+ * The handshake is a small control block of int32s (a SharedArrayBuffer of its own, its fields
+ * grouped by who writes them when, a 64-byte cache line each, so that publishing a job does not
+ * take away the line an idle worker spins on):
+ * - the caller writes the job (function, arguments, count, chunk size, its tag), resets the
+ *   chunk counter and bumps the sequence number; workers that went to sleep are woken with
  *   `Atomics.notify` (only when some did);
  * - everyone claims chunks with a compare-and-swap on the counter, which carries the job's tag,
  *   and reads the job only after a claim whose tag is the current job's, so a worker that wakes
- *   late works on the current job or on none; the caller runs chunks too, then spins until the
- *   chunks others claimed are done;
+ *   late works on the current job or on none (the job cannot change while a claim of it is
+ *   unfinished: the caller waits for every chunk). A worker reads a job's function and
+ *   arguments once, on its first claim of it, and keeps them for its other chunks; the caller
+ *   runs chunks too, then spins until the chunks others claimed are done;
  * - an idle worker spins for `spinMs` watching the sequence number, then sleeps in
  *   `Atomics.wait`: a decoding step's ~50 kernel calls find it spinning (microseconds to start),
  *   and an idle process keeps no core busy.
@@ -28,22 +32,30 @@
  * The workers are unref'd in Node: they never keep a process alive.
  */
 
-/** Indices into the control block (int32). */
+/**
+ * Indices into the control block (int32), one group per 64-byte cache line, so that a write to
+ * one group never takes from another thread the line it is reading: SEQ, which idle workers
+ * spin on, alone; the chunk counter and the count of chunks done (every thread writes them
+ * while a job runs); the job's description (the caller writes it once a job, and then everyone
+ * only reads it); the rarely-touched bookkeeping; the arguments. Fields of different groups
+ * are at least 64 bytes apart, so they never share a line wherever the buffer starts.
+ */
+const LINE = 16
 const SEQ = 0 // job sequence number: workers watch it
-const NEXT = 1 // (tag << 8) | next unclaimed chunk
-const DONE = 2 // chunks finished in the current job
-const SLEEPERS = 3 // workers asleep in Atomics.wait on SEQ
-const READY = 4 // workers that have instantiated the modules
-const FAILED = 5 // a worker's call threw during the current job
-const FN = 6 // module index << 16 | function index
-const ARGC = 7
-const COUNT = 8
-const CHUNKS = 9
-const SIZE = 10 // indices per chunk
-const STOP = 11
-const TAG = 12 // the current job's tag (23 bits)
+const NEXT = LINE // (tag << 8) | next unclaimed chunk
+const DONE = LINE + 1 // chunks finished in the current job
+const FN = 2 * LINE // module index << 16 | function index
+const ARGC = 2 * LINE + 1
+const COUNT = 2 * LINE + 2
+const CHUNKS = 2 * LINE + 3
+const SIZE = 2 * LINE + 4 // indices per chunk
+const TAG = 2 * LINE + 5 // the current job's tag (23 bits)
+const FAILED = 2 * LINE + 6 // a worker's call threw during the current job
+const SLEEPERS = 3 * LINE // workers asleep in Atomics.wait on SEQ
+const READY = 3 * LINE + 1 // workers that have instantiated the modules
+const STOP = 3 * LINE + 2
 /** The job's arguments, float64 (every wasm i32 and f32 is exact in one), from this byte. */
-const ARGS_BYTE = 64
+const ARGS_BYTE = 4 * 4 * LINE
 /** The most arguments a job may have, besides start, end and slot. */
 export const MAX_POOL_ARGS = 24
 const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_POOL_ARGS
@@ -80,7 +92,9 @@ export const poolSlots = (count: number, grain: number, threads: number): number
 /**
  * What a worker runs (Node's `eval` worker and a Web Worker's script alike): instantiate the
  * modules, then claim and run chunks forever. Kept as source text, not a function's
- * `toString()`, so that no bundler or minifier can break it.
+ * `toString()`, so that no bundler or minifier can break it. A job's function and arguments are
+ * read once, on its first chunk claimed here (keyed by its tag), into `call`: the function's
+ * arguments with room for start, end and slot, which each chunk fills in.
  */
 const WORKER_SOURCE = `'use strict';
 const run = (d) => {
@@ -107,18 +121,31 @@ const run = (d) => {
     }
     seen = s;
     if (Atomics.load(ctl, ${STOP}) !== 0) return;
+    // the job this worker last read (forgotten on each wake-up: a tag comes round again after 2^23 jobs)
+    let jobTag = -1, f, call, argc = 0, count = 0, size = 0;
     for (;;) {
       const v = Atomics.load(ctl, ${NEXT});
       if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
       // The claim is of the current job only if its tag is the job's tag (CHUNKS is written after TAG).
       const c = v & ${INDEX_MASK};
-      if (c >= Atomics.load(ctl, ${CHUNKS}) || Atomics.load(ctl, ${TAG}) !== v >>> ${INDEX_BITS}) break;
-      const fn = Atomics.load(ctl, ${FN});
-      const size = Atomics.load(ctl, ${SIZE});
-      const start = c * size;
-      const end = Math.min(Atomics.load(ctl, ${COUNT}), start + size);
+      const tag = v >>> ${INDEX_BITS};
+      if (c >= Atomics.load(ctl, ${CHUNKS}) || Atomics.load(ctl, ${TAG}) !== tag) break;
+      if (tag !== jobTag) {
+        // the job cannot change while this thread holds a claim of it: the caller waits for the chunk
+        const fn = Atomics.load(ctl, ${FN});
+        f = fns[fn >> 16][fn & 0xffff];
+        argc = Atomics.load(ctl, ${ARGC});
+        count = Atomics.load(ctl, ${COUNT});
+        size = Atomics.load(ctl, ${SIZE});
+        call = new Array(argc + 3);
+        for (let i = 0; i < argc; i++) call[i] = args[i];
+        jobTag = tag;
+      }
+      call[argc] = c * size;
+      call[argc + 1] = Math.min(count, c * size + size);
+      call[argc + 2] = c;
       try {
-        fns[fn >> 16][fn & 0xffff](...args.subarray(0, Atomics.load(ctl, ${ARGC})), start, end, c);
+        f.apply(undefined, call);
       } catch (e) {
         Atomics.store(ctl, ${FAILED}, 1);
       }
