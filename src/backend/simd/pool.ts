@@ -12,9 +12,9 @@
  * by the same code whoever claims it, so the results do not depend on the thread count or on
  * who was fastest: a kernel only has to write disjoint outputs for disjoint ranges.
  *
- * The handshake is a small control block of int32s (a SharedArrayBuffer of its own, its fields
- * grouped by who writes them when, a 64-byte cache line each, so that publishing a job does not
- * take away the line an idle worker spins on):
+ * The handshake is a small control block of int32s (a page of a shared WebAssembly memory of
+ * its own, its fields grouped on 64-byte cache lines so that publishing a job does not take
+ * away, store by store, the line an idle worker spins on):
  * - the caller writes the job (function, arguments, count, chunk size, its tag), resets the
  *   chunk counter and bumps the sequence number; workers that went to sleep are woken with
  *   `Atomics.notify` (only when some did);
@@ -33,32 +33,43 @@
  */
 
 /**
- * Indices into the control block (int32), one group per 64-byte cache line, so that a write to
- * one group never takes from another thread the line it is reading: SEQ, which idle workers
- * spin on, alone; the chunk counter and the count of chunks done (every thread writes them
- * while a job runs); the job's description (the caller writes it once a job, and then everyone
- * only reads it); the rarely-touched bookkeeping; the arguments. Fields of different groups
- * are at least 64 bytes apart, so they never share a line wherever the buffer starts.
+ * Indices into the control block (int32), in groups of a 64-byte cache line each (the block
+ * is page-aligned: `controlBlock`). SEQ, which idle workers spin on, is alone: the
+ * caller's writes while it publishes a job do not take that line from them store by store. The
+ * chunk counter, the count of chunks done and the job's description share the next line: a
+ * worker's first claim of a job (its compare-and-swap on NEXT) brings the description with it,
+ * where a line of its own would cost one more transfer between cores before the worker starts.
+ * Then the rarely-written bookkeeping, and the arguments, which a worker reads once a job.
  */
 const LINE = 16
 const SEQ = 0 // job sequence number: workers watch it
 const NEXT = LINE // (tag << 8) | next unclaimed chunk
 const DONE = LINE + 1 // chunks finished in the current job
-const FN = 2 * LINE // module index << 16 | function index
-const ARGC = 2 * LINE + 1
-const COUNT = 2 * LINE + 2
-const CHUNKS = 2 * LINE + 3
-const SIZE = 2 * LINE + 4 // indices per chunk
-const TAG = 2 * LINE + 5 // the current job's tag (23 bits)
-const FAILED = 2 * LINE + 6 // a worker's call threw during the current job
-const SLEEPERS = 3 * LINE // workers asleep in Atomics.wait on SEQ
-const READY = 3 * LINE + 1 // workers that have instantiated the modules
-const STOP = 3 * LINE + 2
+const FN = LINE + 2 // module index << 16 | function index
+const ARGC = LINE + 3
+const COUNT = LINE + 4
+const CHUNKS = LINE + 5
+const SIZE = LINE + 6 // indices per chunk
+const TAG = LINE + 7 // the current job's tag (23 bits)
+const FAILED = LINE + 8 // a worker's call threw during the current job
+const SLEEPERS = 2 * LINE // workers asleep in Atomics.wait on SEQ
+const READY = 2 * LINE + 1 // workers that have instantiated the modules
+const STOP = 2 * LINE + 2
 /** The job's arguments, float64 (every wasm i32 and f32 is exact in one), from this byte. */
-const ARGS_BYTE = 4 * 4 * LINE
+const ARGS_BYTE = 3 * 4 * LINE
 /** The most arguments a job may have, besides start, end and slot. */
 export const MAX_POOL_ARGS = 24
-const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_POOL_ARGS
+/**
+ * A shared buffer for the control block whose 64-byte lines are the cache's: one page of a
+ * shared WebAssembly memory, which starts at a page boundary (a SharedArrayBuffer of its own
+ * starts wherever the allocator puts it, often in the middle of a line).
+ */
+const controlBlock = (): SharedArrayBuffer => {
+  const buffer = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer
+  if (!(buffer instanceof SharedArrayBuffer)) throw new Error('kernel pool: a shared WebAssembly memory without a SharedArrayBuffer')
+  return buffer
+}
+
 /** Chunk indices take the low 8 bits of NEXT: at most 4 chunks a thread, 8 threads, and one failed claim each past the end. */
 const INDEX_BITS = 8
 const INDEX_MASK = (1 << INDEX_BITS) - 1
@@ -268,7 +279,7 @@ const functionNames = (m: WebAssembly.Module): string[] =>
 export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly WebAssembly.Module[], threads: number, options: KernelPoolOptions = {}): KernelPool | null => {
   if (threads > MAX_POOL_THREADS) throw new RangeError(`kernel pool: ${threads} threads, at most ${MAX_POOL_THREADS}`)
   if (threads < 2 || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null
-  const control = new SharedArrayBuffer(CONTROL_BYTES)
+  const control = controlBlock()
   const ctl = new Int32Array(control)
   const argv = new Float64Array(control, ARGS_BYTE, MAX_POOL_ARGS)
   const names = modules.map(functionNames)
