@@ -17,6 +17,13 @@
 // Then the attention kernel of kernels.wat's two builds, relaxed SIMD (fused multiply-adds)
 // against plain SIMD, called directly on a memory of their own, interleaved — where the
 // runtime has relaxed SIMD (Node 22+; Node 20 with --experimental-wasm-relaxed-simd).
+//
+// Then the kernel pool's own cost (`--only pool` alone): tiny jobs — quant.wat's int8 product of
+// one activation row by a 128×768 and a 768×768 matrix, a decoding step's smallest and a middle
+// one — split over a pool of the backend's thread count (pool.ts's `run`, in chunks of the grain
+// quant-matmul.ts uses) against the same call on one thread, alternated, on a shared memory of
+// their own: the median µs per job. Where the split is not faster, the hand-over costs more than
+// the other thread saves.
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, key, normal, simdKernelsActive } from '../dist/index.js'
 import { attendKernel } from '../dist/backend/simd/attend.js'
@@ -28,6 +35,11 @@ import { gatherRowsKernel } from '../dist/backend/simd/gather-rows.js'
 import { gemmKernel } from '../dist/backend/simd/gemm.js'
 import { transposeNoGrad } from '../dist/backend/simd/transpose.js'
 import { hasRelaxedSimd, simdKernelsOn } from '../dist/backend/simd/module.js'
+import { createKernelPool, poolSlots } from '../dist/backend/simd/pool.js'
+import { QUANT_WASM_BASE64 } from '../dist/backend/simd/quant-wasm.js'
+import { withSharedMemoryImport } from '../dist/backend/simd/shared-memory.js'
+import { kernelThreads } from '../dist/backend/index.js'
+import { int8Stride, quantizeRows } from '../dist/quant/quantize.js'
 import { machine, median, table } from './util.mjs'
 
 const arg = (name, fallback) => {
@@ -178,7 +190,7 @@ for (const c of cases) {
 
 // Relaxed vs plain: the same inputs in one memory, each build's call timed in turn.
 const relaxedResults = []
-if (hasRelaxedSimd()) {
+if (hasRelaxedSimd() && only !== 'pool') {
   const memory = new WebAssembly.Memory({ initial: 256 })
   const builds = { relaxed: simdKernelsOn(memory, 'relaxed'), plain: simdKernelsOn(memory, 'plain') }
   const f32 = new Float32Array(memory.buffer)
@@ -224,12 +236,86 @@ if (hasRelaxedSimd()) {
   }
 }
 
-if (process.argv.includes('--json')) console.log(JSON.stringify({ machine: machine(), reps, results, relaxed: relaxedResults }))
+// The kernel pool on tiny jobs: pool.run against one thread's call of the same product.
+const poolResults = []
+const poolThreads = kernelThreads()
+if (only === 'pool' && poolThreads < 2) process.stderr.write('bench/kernels --only pool: one thread here, no pool to time\n')
+if (only === 'pool' && poolThreads >= 2) {
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true })
+  const module = new WebAssembly.Module(withSharedMemoryImport(Uint8Array.from(atob(QUANT_WASM_BASE64), (c) => c.charCodeAt(0))))
+  const quant = new WebAssembly.Instance(module, { env: { memory } }).exports
+  const pool = createKernelPool(memory, [module], poolThreads)
+  await pool.started
+  const qmm = pool.lookup(0, 'qmm_i8')
+  const bytes = new Uint8Array(memory.buffer)
+  let at = 1024
+  const put = (data) => {
+    const start = at
+    bytes.set(data, start)
+    at = start + Math.ceil(data.length / 64) * 64 + 64
+    return start
+  }
+  for (const [outs, cols] of [
+    [128, 768],
+    [768, 768],
+  ]) {
+    // one activation row, quantized as quant-matmul.ts does; the weights int8 per row
+    const h = quantizeRows('int8', Float32Array.from(normal(key(seed++), outs * cols, 0.05)), outs, cols)
+    const stride = int8Stride(cols)
+    const x = put(new Uint8Array(Float32Array.from(normal(key(seed++), cols)).buffer))
+    const [w, ws, bias, y, xq, xs] = [
+      h.bytes,
+      new Uint8Array(h.scales.buffer),
+      new Uint8Array(4 * outs),
+      new Uint8Array(4 * outs),
+      new Uint8Array(2 * stride),
+      new Uint8Array(4),
+    ].map(put)
+    quant.quantize_rows(x, 1, cols, stride, xq, xs)
+    const args = [xq, xs, 1, stride, w, ws, outs, bias, y]
+    const grain = Math.max(1, Math.ceil(32768 / cols)) // quant-matmul.ts's grain for one row
+    const batch = 20 // jobs a sample
+    const time = (f) => {
+      const t0 = performance.now()
+      for (let i = 0; i < batch; i++) f()
+      return ((performance.now() - t0) * 1000) / batch
+    }
+    const split = () => pool.run(qmm, args, outs, grain)
+    const whole = () => quant.qmm_i8(...args, 0, outs)
+    for (let i = 0; i < 200; i++) {
+      split()
+      whole()
+    }
+    const ms = { split: [], whole: [] }
+    for (let r = 0; r < Math.max(reps, 200); r++) {
+      ms.split.push(time(split))
+      ms.whole.push(time(whole))
+    }
+    const [sp, wh] = [median(ms.split), median(ms.whole)]
+    poolResults.push({
+      job: `int8 product, 1 row × ${outs}×${cols}`,
+      chunks: poolSlots(outs, grain, poolThreads),
+      [`pool of ${poolThreads} (µs/job)`]: sp.toFixed(2),
+      'one thread (µs/job)': wh.toFixed(2),
+      'speed-up': `${(wh / sp).toFixed(2)}×`,
+    })
+    process.stderr.write(`pool, int8 1×${outs}×${cols}: ${sp.toFixed(2)} vs ${wh.toFixed(2)} µs\n`)
+  }
+  pool.close()
+}
+
+if (process.argv.includes('--json')) console.log(JSON.stringify({ machine: machine(), reps, results, relaxed: relaxedResults, pool: poolResults }))
 else {
-  console.log(`\n## SIMD kernels vs tfjs-wasm ops (${machine()}; median of ${reps} calls each, interleaved)\n`)
-  console.log(table(results))
+  if (results.length > 0) {
+    console.log(`\n## SIMD kernels vs tfjs-wasm ops (${machine()}; median of ${reps} calls each, interleaved)\n`)
+    console.log(table(results))
+  }
+  if (poolResults.length > 0) {
+    console.log(`\n## The kernel pool on tiny jobs (${machine()}; median of samples of 20 jobs, alternated)\n`)
+    console.log(table(poolResults))
+  }
   if (relaxedResults.length > 0) {
     console.log(`\n## The attention kernel, relaxed SIMD vs plain SIMD (median of ${reps} × 10 calls each, interleaved)\n`)
     console.log(table(relaxedResults))
-  } else console.log('\n(no relaxed SIMD in this runtime: the relaxed vs plain comparison needs Node 22+ or --experimental-wasm-relaxed-simd)')
+  } else if (only !== 'pool') console.log('\n(no relaxed SIMD in this runtime: the relaxed vs plain comparison needs Node 22+ or --experimental-wasm-relaxed-simd)')
 }

@@ -4,6 +4,9 @@
  * equal the same call on one thread bit for bit (each output channel is computed by the same
  * code whoever claims it); the workers must really take chunks; a trap on a worker is an error
  * on the caller and the pool goes on; without a shared memory or with one thread there is no pool.
+ * Each chunk gets its index as its scratch slot: a kernel that records its calls sees slots
+ * 0 … chunks − 1, each once, in the order of the chunks' ranges, as many as `poolSlots` says, and
+ * each job's own arguments even when jobs alternate between two sets.
  * The same on the wasm backend's own pool, and across processes started with 1, 2 and 3 threads
  * (the built package): the same products, no idle pthread worker of tfjs-wasm's kept, and every
  * process exits by itself.
@@ -16,7 +19,7 @@ import { fc, test } from '@fast-check/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend, kernelThreads } from '../../src/backend/index.js'
 import { activeQuantKernels, hasRelaxedSimd, kernelPool, type QuantKernels } from '../../src/backend/simd/module.js'
-import { createKernelPool, type KernelPool } from '../../src/backend/simd/pool.js'
+import { createKernelPool, type KernelPool, poolSlots } from '../../src/backend/simd/pool.js'
 import { QUANT_RELAXED_WASM_BASE64 } from '../../src/backend/simd/quant-relaxed-wasm.js'
 import { QUANT_WASM_BASE64 } from '../../src/backend/simd/quant-wasm.js'
 import { withSharedMemoryImport } from '../../src/backend/simd/shared-memory.js'
@@ -24,6 +27,8 @@ import { activeWasmBackend } from '../../src/core/tfjs-internals.js'
 import { key, normal } from '../../src/core/key.js'
 import { disposeQuantized, quantizedMatmul, uploadQuantized } from '../../src/quant/matrix.js'
 import { int8Stride, q4Groups, quantizeRows, type QuantFormat } from '../../src/quant/quantize.js'
+// @ts-expect-error: a build script without type declarations
+import { assemble } from '../../scripts/kernels.mjs'
 
 const sharedModule = (base64: string) => new WebAssembly.Module(withSharedMemoryImport(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))) as Uint8Array<ArrayBuffer>)
 
@@ -154,6 +159,99 @@ describe('a kernel pool on a shared memory', () => {
     const plain = new WebAssembly.Memory({ initial: 1 })
     expect(createKernelPool(plain, [], 2)).toBeNull()
     expect(() => createKernelPool(memory, modules, 9)).toThrow(/at most 8/)
+  })
+})
+
+/** A kernel that records each call in slot `slot` of a log: start + 1, end, and the calls that had this slot. */
+const RECORDER = `(module
+  (import "env" "memory" (memory 1))
+  (func (export "record") (param $log i32) (param $start i32) (param $end i32) (param $slot i32)
+    (local $at i32)
+    (local.set $at (i32.add (local.get $log) (i32.mul (local.get $slot) (i32.const 12))))
+    (i32.store (local.get $at) (i32.add (local.get $start) (i32.const 1)))
+    (i32.store offset=4 (local.get $at) (local.get $end))
+    (i32.store offset=8 (local.get $at) (i32.add (i32.load offset=8 (local.get $at)) (i32.const 1)))))`
+
+/** Slots a log has room for: more than any pool makes (4 chunks a thread, 8 threads). */
+const LOG_SLOTS = 64
+
+describe("a job's chunks and their slots", () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true })
+  const words = new Int32Array(memory.buffer)
+  const logs = [256, 2048] // byte offsets of two logs
+  const pools: KernelPool[] = []
+  let record: (...a: number[]) => void = () => undefined
+  beforeAll(async () => {
+    const bytes = withSharedMemoryImport(await assemble(RECORDER, 'recorder.wat'))
+    if (bytes === null) throw new Error('the recorder imports no memory')
+    const module = new WebAssembly.Module(bytes)
+    record = (new WebAssembly.Instance(module, { env: { memory } }).exports as { record: (...a: number[]) => void }).record
+    for (const threads of [2, 3, 4]) pools.push(createKernelPool(memory, [module], threads, { spinMs: 0.05 }) as KernelPool)
+    await Promise.all(pools.map((p) => p.started))
+  })
+  afterAll(() => pools.forEach((p) => p.close()))
+
+  /** Runs the recorder over [0, count) on `pool` (or on the caller with none) and returns the calls it logged, by slot. */
+  const calls = (pool: KernelPool | null, log: number, count: number, grain: number) => {
+    for (const l of logs) words.fill(0, l / 4, l / 4 + 3 * LOG_SLOTS)
+    if (pool === null) record(log, 0, count, 0)
+    else {
+      const f = pool.lookup(0, 'record')
+      if (f === undefined) throw new Error('record is not in the recorder')
+      pool.run(f, [log], count, grain)
+    }
+    const other = logs.find((l) => l !== log) as number
+    expect(words.subarray(other / 4, other / 4 + 3 * LOG_SLOTS).every((w) => w === 0)).toBe(true) // nothing in the other job's log
+    return Array.from({ length: LOG_SLOTS }, (_, slot) => ({
+      slot,
+      start: (words[log / 4 + 3 * slot] as number) - 1,
+      end: words[log / 4 + 3 * slot + 1] as number,
+      calls: words[log / 4 + 3 * slot + 2] as number,
+    }))
+  }
+
+  /** The slots that logged calls must be 0 … n − 1, each called once, their ranges tiling [0, count) in slot order, starting at multiples of grain. */
+  const expectSlotsTile = (logged: ReturnType<typeof calls>, count: number, grain: number): number => {
+    const used = logged.filter((c) => c.calls > 0)
+    expect(used.map((c) => c.slot)).toEqual(used.map((_, i) => i))
+    expect(used.every((c) => c.calls === 1)).toBe(true)
+    expect(used[0]?.start).toBe(0)
+    used.forEach((c, i) => {
+      expect(c.start % grain).toBe(0)
+      expect(c.end).toBeGreaterThan(c.start)
+      expect(c.end).toBe(i + 1 < used.length ? used[i + 1]?.start : count)
+    })
+    return used.length
+  }
+
+  test.prop([fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 300 })], { numRuns: 60 })(
+    'gives the chunks slots 0 … chunks − 1, each once, as many as poolSlots says',
+    (count, grain) => {
+      for (const pool of pools) {
+        const n = expectSlotsTile(calls(pool, logs[0] as number, count, grain), count, grain)
+        expect(n).toBe(poolSlots(count, grain, pool.threads))
+        expect(n).toBeLessThanOrEqual(4 * pool.threads)
+        if (count > grain)
+          expect(n).toBeGreaterThanOrEqual(2) // more than one grain: split
+        else expect(n).toBe(1) // one chunk: slot 0, on the caller
+      }
+      // no pool: the whole range on the caller in slot 0, the one slot poolSlots counts
+      expect(expectSlotsTile(calls(null, logs[0] as number, count, grain), count, grain)).toBe(1)
+      expect(poolSlots(count, grain, 1)).toBe(1)
+    },
+  )
+
+  it('runs each job with its own arguments when consecutive jobs differ only in them', () => {
+    for (const pool of pools) {
+      const before = pool.stats().workerChunks
+      // (a recorder's chunk takes nanoseconds: the caller may claim them all before a worker wakes,
+      // so the jobs go on until the workers have taken part, up to 20,000 of them)
+      for (let i = 0; i < 100 || (pool.stats().workerChunks === before && i < 20_000); i++) {
+        const log = logs[i % 2] as number
+        expect(expectSlotsTile(calls(pool, log, 4000, 10), 4000, 10)).toBe(poolSlots(4000, 10, pool.threads))
+      }
+      expect(pool.stats().workerChunks).toBeGreaterThan(before) // the workers took part
+    }
   })
 })
 

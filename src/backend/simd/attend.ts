@@ -12,7 +12,7 @@
  * The blocks are split over the kernel pool's threads.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, registerSimdKernel, runSplit } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel, runSplit, splitSlots } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const ATTEND = 'MinigptAttend'
@@ -27,7 +27,7 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   // worker would then spin on the core XNNPACK's next product needs
   const blocks = b * h
   const grain = Math.max(Math.ceil(blocks / 8), Math.ceil(2 ** 20 / (tq * length * d)))
-  const scratch = backend.makeOutput([Math.ceil(blocks / grain) * 4 * (length + 4)], 'float32')
+  const scratch = backend.makeOutput([splitSlots(backend, blocks, grain) * 4 * (length + 4)], 'float32')
   const args = [
     dataOffset(backend, q),
     dataOffset(backend, k),
@@ -41,7 +41,6 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
     scale,
     dataOffset(backend, scratch),
     dataOffset(backend, out),
-    grain,
   ]
   runSplit(backend, 'kernels', 'attend_chunk', kernels.attend_chunk, args, blocks, grain)
   backend.disposeData(scratch.dataId)

@@ -13,7 +13,7 @@
  * its own.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeTrainKernels, dataOffset, registerTrainKernel, runSplit } from './module.js'
+import { activeTrainKernels, dataOffset, registerTrainKernel, runSplit, splitSlots } from './module.js'
 
 /** The kernels' names in tfjs's registry. */
 export const ATTENTION = 'MinigptAttention'
@@ -35,7 +35,7 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
   const out = backend.makeOutput([batch, t, e], 'float32')
   const probs = keepProbs ? backend.makeOutput([batch, heads, t, t], 'float32') : undefined
   const grain = grainOf(batch)
-  const scratch = backend.makeOutput([Math.ceil(batch / grain) * (t + 4)], 'float32')
+  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * (t + 4)], 'float32')
   const args = [
     dataOffset(backend, q),
     dataOffset(backend, k),
@@ -50,7 +50,6 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
     probs === undefined ? 0 : dataOffset(backend, probs),
     dataOffset(backend, scratch),
     dataOffset(backend, out),
-    grain,
   ]
   runSplit(backend, 'train', 'attention_chunk', kernels.attention_chunk, args, batch, grain)
   backend.disposeData(scratch.dataId)
@@ -64,7 +63,7 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
   const [dq, dk, dv] = [0, 1, 2].map(() => backend.makeOutput([batch, t, e], 'float32'))
   // one (sequence, head)'s dS [T, T rounded up to 4] a chunk, and P ⊙ drop as much with a dropout mask
   const grain = grainOf(batch)
-  const scratch = backend.makeOutput([Math.ceil(batch / grain) * ((drop === undefined ? 1 : 2) * t * (t + 3) + 4)], 'float32')
+  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * ((drop === undefined ? 1 : 2) * t * (t + 3) + 4)], 'float32')
   const args = [
     dataOffset(backend, dout),
     dataOffset(backend, q),
@@ -82,7 +81,6 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
     dataOffset(backend, dq),
     dataOffset(backend, dk),
     dataOffset(backend, dv),
-    grain,
   ]
   runSplit(backend, 'train', 'attention_backward_chunk', kernels.attention_backward_chunk, args, batch, grain)
   backend.disposeData(scratch.dataId)

@@ -8,7 +8,7 @@
  * through the five. Large tensors are split over the kernel pool's threads (module.ts's runSplit).
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeTrainKernels, dataOffset, registerTrainKernel, runSplit } from './module.js'
+import { activeTrainKernels, dataOffset, registerTrainKernel, runSplit, splitSlots } from './module.js'
 
 /** The kernels' names in tfjs's registry: GELU, and GELU with its derivative. */
 export const GELU_ERF = 'MinigptGeluErf'
@@ -25,14 +25,13 @@ const gelu = (withDerivative: boolean) =>
     // groups of 8 values, split over the kernel pool, each chunk with 8 floats of scratch
     const groups = Math.ceil(tf.util.sizeFromShape(x.shape) / 8)
     const grain = Math.max(GRAIN, Math.ceil(groups / 8))
-    const scratch = backend.makeOutput([8 * Math.ceil(groups / grain)], 'float32')
+    const scratch = backend.makeOutput([8 * splitSlots(backend, groups, grain)], 'float32')
     const args = [
       dataOffset(backend, x),
       tf.util.sizeFromShape(x.shape),
       dataOffset(backend, out),
       grad === undefined ? 0 : dataOffset(backend, grad),
       dataOffset(backend, scratch),
-      grain,
     ]
     runSplit(backend, 'train', 'gelu_erf_chunk', kernels.gelu_erf_chunk, args, groups, grain)
     backend.disposeData(scratch.dataId)

@@ -11,7 +11,7 @@
  * weights at the memory's speed (backend/wasm-dense.ts decides).
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeGemmKernels, dataOffset, type GemmKernels, registerGemmKernel, runSplit, type WasmBackendLike } from './module.js'
+import { activeGemmKernels, dataOffset, type GemmKernels, registerGemmKernel, runSplit, splitSlots, type WasmBackendLike } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const GEMM = 'MinigptGemm'
@@ -68,8 +68,8 @@ export const gemmOn = (backend: WasmBackendLike, kernels: GemmKernels, o: GemmOp
   const byRows = m >= 2 * n
   const count = byRows ? Math.ceil(m / ROW_BLOCK) : panels
   const grain = Math.max(Math.ceil(count / RUNS), Math.ceil(MIN_RUN_WORK / (byRows ? ROW_BLOCK * k * n : 8 * m * k)))
-  const scratch = backend.makeOutput([((byRows ? Math.ceil(count / grain) : 1) * scratchBytes(n)) / 4], 'float32')
-  const args = [...operands, dataOffset(backend, scratch), ...(byRows ? [grain] : [])]
+  const scratch = backend.makeOutput([((byRows ? splitSlots(backend, count, grain) : 1) * scratchBytes(n)) / 4], 'float32')
+  const args = [...operands, dataOffset(backend, scratch)]
   runSplit(backend, 'gemm', byRows ? 'gemm_rows' : 'gemm', byRows ? kernels.gemm_rows : kernels.gemm, args, count, grain)
   backend.disposeData(scratch.dataId)
   return out

@@ -393,17 +393,17 @@
 
   ;; C = A·B (+ bias) on C's rows [40·q0, min(m, 40·q1)), all columns: for products of more rows
   ;; than columns (a batch of short sequences, the tied head's vocabulary), where a split by
-  ;; columns would have every thread read all of A. Each chunk starts at a multiple of `grain`
-  ;; and packs all of B's panels into scratch slot q0 / grain (as many panels' bytes as
-  ;; $gemm_block's scratch), so that no two threads share one.
+  ;; columns would have every thread read all of A. Each chunk packs all of B's panels into
+  ;; scratch slot $slot, the chunk's index that the kernel pool passes (module.ts's runSplit; as
+  ;; many panels' bytes as $gemm_block's scratch a slot), so that no two threads share one.
   (func (export "gemm_rows") (param $a i32) (param $sai i32) (param $sak i32) (param $b i32) (param $sbk i32) (param $sbj i32) (param $bias i32)
-    (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $scratch i32) (param $grain i32) (param $q0 i32) (param $q1 i32)
+    (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $scratch i32) (param $q0 i32) (param $q1 i32) (param $slot i32)
     (local $panels i32) (local $rows1 i32)
     (local.set $panels (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
     (local.set $rows1 (i32.mul (local.get $q1) (i32.const 40)))
     (if (i32.gt_u (local.get $rows1) (local.get $m)) (then (local.set $rows1 (local.get $m))))
     (call $gemm_block (local.get $a) (local.get $sai) (local.get $sak) (local.get $b) (local.get $sbk) (local.get $sbj) (local.get $bias)
       (local.get $c) (local.get $k) (local.get $n)
-      (i32.add (local.get $scratch) (i32.mul (i32.div_u (local.get $q0) (local.get $grain)) (i32.add (i32.shl (local.get $panels) (i32.const 13)) (i32.const 192))))
+      (i32.add (local.get $scratch) (i32.mul (local.get $slot) (i32.add (i32.shl (local.get $panels) (i32.const 13)) (i32.const 192))))
       (i32.mul (local.get $q0) (i32.const 40)) (local.get $rows1) (i32.const 0) (local.get $panels)))
 )

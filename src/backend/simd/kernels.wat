@@ -749,18 +749,18 @@
       (br $each))))
 
   ;; "attend" on blocks [b0, b1) and "gelu_tanh" on values [1024·c0, min(n, 1024·c1)), so that
-  ;; the kernel pool's threads share one call (module.ts's runSplit). An attend chunk starts at a
-  ;; multiple of `grain` and takes scratch slot b0 / grain (4·(len + 4) floats), so that no two
-  ;; threads share one.
+  ;; the kernel pool's threads share one call (module.ts's runSplit). An attend chunk takes
+  ;; scratch slot $slot (4·(len + 4) floats), the chunk's index that the pool passes after the
+  ;; range, so that no two threads share one.
   (func (export "attend_chunk")
     (param $q i32) (param $k i32) (param $v i32) (param $cap i32) (param $len i32) (param $tq i32) (param $causal i32)
-    (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32) (param $grain i32) (param $b0 i32) (param $b1 i32)
+    (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32) (param $b0 i32) (param $b1 i32) (param $slot i32)
     (local $qOff i32) (local $kOff i32)
     (local.set $qOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $tq)) (local.get $d)) (i32.const 2)))
     (local.set $kOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $cap)) (local.get $d)) (i32.const 2)))
     (call $attend (i32.add (local.get $q) (local.get $qOff)) (i32.add (local.get $k) (local.get $kOff)) (i32.add (local.get $v) (local.get $kOff))
       (local.get $cap) (local.get $len) (local.get $tq) (local.get $causal) (i32.sub (local.get $b1) (local.get $b0)) (local.get $d) (local.get $scale)
-      (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain)) (i32.shl (i32.add (local.get $len) (i32.const 4)) (i32.const 2))) (i32.const 2)))
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $slot) (i32.shl (i32.add (local.get $len) (i32.const 4)) (i32.const 2))) (i32.const 2)))
       (i32.add (local.get $out) (local.get $qOff))))
 
   (func (export "gelu_tanh_chunk") (param $x i32) (param $n i32) (param $out i32) (param $c0 i32) (param $c1 i32)

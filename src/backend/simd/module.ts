@@ -21,7 +21,7 @@ import { QUANT_WASM_BASE64 } from './quant-wasm.js'
 import { TRAIN_WASM_BASE64 } from './train-wasm.js'
 import { GEMM_WASM_BASE64 } from './gemm-wasm.js'
 import { QUANT_RELAXED_WASM_BASE64 } from './quant-relaxed-wasm.js'
-import { createKernelPool, MAX_POOL_THREADS, type KernelPool, type PoolFunction } from './pool.js'
+import { createKernelPool, MAX_POOL_THREADS, poolSlots, type KernelPool, type PoolFunction } from './pool.js'
 
 export type { WasmBackendLike }
 
@@ -46,7 +46,7 @@ export interface SimdKernels {
   readonly copy_blocks: (src: number, srcStride: number, dst: number, dstStride: number, bytes: number, blocks: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
-  /** `attend` on blocks [b0, b1) in scratch slot b0 / grain, `gelu_tanh` on values [1024·c0, 1024·c1) (module.ts's runSplit). */
+  /** `attend` on blocks [b0, b1) in scratch slot `slot` (the chunk's index), `gelu_tanh` on values [1024·c0, 1024·c1) (module.ts's runSplit). */
   readonly attend_chunk: (...args: number[]) => void
   readonly gelu_tanh_chunk: (x: number, n: number, out: number, c0: number, c1: number) => void
   readonly transpose_2d: (src: number, rows: number, cols: number, dst: number) => void
@@ -103,10 +103,10 @@ export interface TrainKernels {
     dk: number,
     dv: number,
   ) => void
-  /** `attention` on sequences [b0, b1), in scratch slot b0 / grain; `attention_backward` and `gelu_erf` likewise (module.ts's runSplit). */
+  /** `attention` on sequences [b0, b1), in scratch slot `slot` (the chunk's index); `attention_backward` and `gelu_erf` likewise (module.ts's runSplit). */
   readonly attention_chunk: (...args: number[]) => void
   readonly attention_backward_chunk: (...args: number[]) => void
-  readonly gelu_erf_chunk: (x: number, n: number, out: number, grad: number, scratch: number, grain: number, g0: number, g1: number) => void
+  readonly gelu_erf_chunk: (x: number, n: number, out: number, grad: number, scratch: number, g0: number, g1: number, slot: number) => void
   /** `adam` on elements [4096·k0, 4096·k1) (module.ts's runSplit). */
   readonly adam_chunk: (...args: number[]) => void
   readonly column_sums: (x: number, rows: number, cols: number, out: number) => void
@@ -158,7 +158,7 @@ export interface GemmKernels {
     p0: number,
     p1: number,
   ) => void
-  /** The same on C's rows [40·q0, 40·q1), all columns, in scratch slot q0 / grain. */
+  /** The same on C's rows [40·q0, 40·q1), all columns, in scratch slot `slot` (the chunk's index, after q1). */
   readonly gemm_rows: (...args: number[]) => void
 }
 
@@ -301,11 +301,12 @@ const backendPool = (backend: WasmBackendLike): BackendPool => {
 }
 
 /**
- * Runs kernel `name` of `module` over indices [0, count): `f(...args, start, end)` for chunks
- * of a multiple of `grain` indices, split over the backend's pool of threads where it has one,
- * else `call(...args, 0, count)` on the caller (`call` is the caller's own instance of the
- * function). The kernel must compute the same values for an index whatever chunk it falls in,
- * and write disjoint outputs for disjoint chunks.
+ * Runs kernel `name` of `module` over indices [0, count): `f(...args, start, end, slot)` for
+ * chunks of a multiple of `grain` indices, slot being the chunk's index, split over the
+ * backend's pool of threads where it has one, else `call(...args, 0, count, 0)` on the caller
+ * (`call` is the caller's own instance of the function). The kernel must compute the same
+ * values for an index whatever chunk it falls in, and write disjoint outputs for disjoint
+ * chunks; one that needs scratch memory takes slot `slot` of {@link splitSlots} slots.
  */
 export const runSplit = (
   backend: WasmBackendLike,
@@ -320,9 +321,16 @@ export const runSplit = (
   const id = `${module}.${name}`
   if (pool !== null && !functions.has(id)) functions.set(id, modules.includes(module) ? pool.lookup(modules.indexOf(module), name) : undefined)
   const f = functions.get(id)
-  if (pool === null || f === undefined) call(...args, 0, count)
+  if (pool === null || f === undefined) call(...args, 0, count, 0)
   else pool.run(f, args, count, grain)
 }
+
+/**
+ * How many slots {@link runSplit}'s chunks of a job of `count` indices in multiples of `grain`
+ * use on this backend (slots 0 … n − 1): as many as its pool cuts the job into, 1 where it has
+ * no pool. A kernel that keeps scratch per chunk makes room for this many.
+ */
+export const splitSlots = (backend: WasmBackendLike, count: number, grain: number): number => poolSlots(count, grain, backendPool(backend).pool?.threads ?? 1)
 
 /** The quantized-weight kernels when the active backend is wasm and they run there, else null. */
 export const activeQuantKernels = (): QuantKernels | null => {

@@ -5,19 +5,25 @@
  * on its own pthreads, but the library's kernels (kernels.wat, quant.wat) are called from the
  * thread that runs tfjs: one core. A pool puts the other cores to work on them: each worker
  * (worker_threads in Node, a Web Worker in a cross-origin-isolated page) instantiates the same
- * compiled modules on the same memory, and a job, `fn(...args, start, end)`, has its index range
- * [0, count) cut into chunks that the caller and the workers claim one at a time. Every index
- * is computed by the same code whoever claims it, so the results do not depend on the thread
- * count or on who was fastest: a kernel only has to write disjoint outputs for disjoint ranges.
+ * compiled modules on the same memory, and a job, `fn(...args, start, end, slot)`, has its index
+ * range [0, count) cut into chunks that the caller and the workers claim one at a time; `slot`
+ * is the chunk's index (0 … chunks − 1, {@link poolSlots} of them), so that a kernel that needs
+ * scratch memory takes slot `slot` of it and no two threads share one. Every index is computed
+ * by the same code whoever claims it, so the results do not depend on the thread count or on
+ * who was fastest: a kernel only has to write disjoint outputs for disjoint ranges.
  *
- * The handshake is a small control block of int32s (a SharedArrayBuffer of its own):
- * - the caller writes the job (function, arguments, count, chunk size), resets the chunk
- *   counter and bumps the sequence number; workers that went to sleep are woken with
+ * The handshake is a small control block of int32s (a page of a shared WebAssembly memory of
+ * its own, its fields grouped on 64-byte cache lines so that publishing a job does not take
+ * away, store by store, the line an idle worker spins on):
+ * - the caller writes the job (function, arguments, count, chunk size, its tag), resets the
+ *   chunk counter and bumps the sequence number; workers that went to sleep are woken with
  *   `Atomics.notify` (only when some did);
  * - everyone claims chunks with a compare-and-swap on the counter, which carries the job's tag,
  *   and reads the job only after a claim whose tag is the current job's, so a worker that wakes
- *   late works on the current job or on none; the caller runs chunks too, then spins until the
- *   chunks others claimed are done;
+ *   late works on the current job or on none (the job cannot change while a claim of it is
+ *   unfinished: the caller waits for every chunk). A worker reads a job's function and
+ *   arguments once, on its first claim of it, and keeps them for its other chunks; the caller
+ *   runs chunks too, then spins until the chunks others claimed are done;
  * - an idle worker spins for `spinMs` watching the sequence number, then sleeps in
  *   `Atomics.wait`: a decoding step's ~50 kernel calls find it spinning (microseconds to start),
  *   and an idle process keeps no core busy.
@@ -26,25 +32,44 @@
  * The workers are unref'd in Node: they never keep a process alive.
  */
 
-/** Indices into the control block (int32). */
+/**
+ * Indices into the control block (int32), in groups of a 64-byte cache line each (the block
+ * is page-aligned: `controlBlock`). SEQ, which idle workers spin on, is alone: the
+ * caller's writes while it publishes a job do not take that line from them store by store. The
+ * chunk counter, the count of chunks done and the job's description share the next line: a
+ * worker's first claim of a job (its compare-and-swap on NEXT) brings the description with it,
+ * where a line of its own would cost one more transfer between cores before the worker starts.
+ * Then the rarely-written bookkeeping, and the arguments, which a worker reads once a job.
+ */
+const LINE = 16
 const SEQ = 0 // job sequence number: workers watch it
-const NEXT = 1 // (tag << 8) | next unclaimed chunk
-const DONE = 2 // chunks finished in the current job
-const SLEEPERS = 3 // workers asleep in Atomics.wait on SEQ
-const READY = 4 // workers that have instantiated the modules
-const FAILED = 5 // a worker's call threw during the current job
-const FN = 6 // module index << 16 | function index
-const ARGC = 7
-const COUNT = 8
-const CHUNKS = 9
-const SIZE = 10 // indices per chunk
-const STOP = 11
-const TAG = 12 // the current job's tag (23 bits)
+const NEXT = LINE // (tag << 8) | next unclaimed chunk
+const DONE = LINE + 1 // chunks finished in the current job
+const FN = LINE + 2 // module index << 16 | function index
+const ARGC = LINE + 3
+const COUNT = LINE + 4
+const CHUNKS = LINE + 5
+const SIZE = LINE + 6 // indices per chunk
+const TAG = LINE + 7 // the current job's tag (23 bits)
+const FAILED = LINE + 8 // a worker's call threw during the current job
+const SLEEPERS = 2 * LINE // workers asleep in Atomics.wait on SEQ
+const READY = 2 * LINE + 1 // workers that have instantiated the modules
+const STOP = 2 * LINE + 2
 /** The job's arguments, float64 (every wasm i32 and f32 is exact in one), from this byte. */
-const ARGS_BYTE = 64
-/** The most arguments a job may have, besides start and end. */
+const ARGS_BYTE = 3 * 4 * LINE
+/** The most arguments a job may have, besides start, end and slot. */
 export const MAX_POOL_ARGS = 24
-const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_POOL_ARGS
+/**
+ * A shared buffer for the control block whose 64-byte lines are the cache's: one page of a
+ * shared WebAssembly memory, which starts at a page boundary (a SharedArrayBuffer of its own
+ * starts wherever the allocator puts it, often in the middle of a line).
+ */
+const controlBlock = (): SharedArrayBuffer => {
+  const buffer = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer
+  if (!(buffer instanceof SharedArrayBuffer)) throw new Error('kernel pool: a shared WebAssembly memory without a SharedArrayBuffer')
+  return buffer
+}
+
 /** Chunk indices take the low 8 bits of NEXT: at most 4 chunks a thread, 8 threads, and one failed claim each past the end. */
 const INDEX_BITS = 8
 const INDEX_MASK = (1 << INDEX_BITS) - 1
@@ -52,10 +77,35 @@ const TAG_MASK = (1 << 23) - 1
 /** The most threads a pool may have. */
 export const MAX_POOL_THREADS = 8
 
+/** How a job is cut: `chunks` chunks of `size` indices (the last shorter); one chunk runs whole on the caller. */
+interface Split {
+  readonly chunks: number
+  readonly size: number
+}
+
+/** The chunks of a job of `count` indices, in multiples of `grain`, on `threads` threads: at most four a thread. */
+const split = (count: number, grain: number, threads: number): Split => {
+  const units = Math.ceil(count / grain)
+  const most = Math.min(units, 4 * threads)
+  if (threads < 2 || most < 2) return { chunks: 1, size: count }
+  const size = grain * Math.ceil(units / most)
+  return { chunks: Math.ceil(count / size), size }
+}
+
+/**
+ * The number of chunks — so of slots, 0 … slots − 1 — of a job of `count` indices in multiples
+ * of `grain` on a pool of `threads` threads (1: no pool): what a kernel that keeps a scratch
+ * slot per chunk must make room for. Exact when the workers run; a job run whole on the
+ * caller (one chunk, or workers not started yet) uses slot 0 only.
+ */
+export const poolSlots = (count: number, grain: number, threads: number): number => split(count, grain, threads).chunks
+
 /**
  * What a worker runs (Node's `eval` worker and a Web Worker's script alike): instantiate the
  * modules, then claim and run chunks forever. Kept as source text, not a function's
- * `toString()`, so that no bundler or minifier can break it.
+ * `toString()`, so that no bundler or minifier can break it. A job's function and arguments are
+ * read once, on its first chunk claimed here (keyed by its tag), into `call`: the function's
+ * arguments with room for start, end and slot, which each chunk fills in.
  */
 const WORKER_SOURCE = `'use strict';
 const run = (d) => {
@@ -82,18 +132,31 @@ const run = (d) => {
     }
     seen = s;
     if (Atomics.load(ctl, ${STOP}) !== 0) return;
+    // the job this worker last read (forgotten on each wake-up: a tag comes round again after 2^23 jobs)
+    let jobTag = -1, f, call, argc = 0, count = 0, size = 0;
     for (;;) {
       const v = Atomics.load(ctl, ${NEXT});
       if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
       // The claim is of the current job only if its tag is the job's tag (CHUNKS is written after TAG).
       const c = v & ${INDEX_MASK};
-      if (c >= Atomics.load(ctl, ${CHUNKS}) || Atomics.load(ctl, ${TAG}) !== v >>> ${INDEX_BITS}) break;
-      const fn = Atomics.load(ctl, ${FN});
-      const size = Atomics.load(ctl, ${SIZE});
-      const start = c * size;
-      const end = Math.min(Atomics.load(ctl, ${COUNT}), start + size);
+      const tag = v >>> ${INDEX_BITS};
+      if (c >= Atomics.load(ctl, ${CHUNKS}) || Atomics.load(ctl, ${TAG}) !== tag) break;
+      if (tag !== jobTag) {
+        // the job cannot change while this thread holds a claim of it: the caller waits for the chunk
+        const fn = Atomics.load(ctl, ${FN});
+        f = fns[fn >> 16][fn & 0xffff];
+        argc = Atomics.load(ctl, ${ARGC});
+        count = Atomics.load(ctl, ${COUNT});
+        size = Atomics.load(ctl, ${SIZE});
+        call = new Array(argc + 3);
+        for (let i = 0; i < argc; i++) call[i] = args[i];
+        jobTag = tag;
+      }
+      call[argc] = c * size;
+      call[argc + 1] = Math.min(count, c * size + size);
+      call[argc + 2] = c;
       try {
-        fns[fn >> 16][fn & 0xffff](...args.subarray(0, Atomics.load(ctl, ${ARGC})), start, end);
+        f.apply(undefined, call);
       } catch (e) {
         Atomics.store(ctl, ${FAILED}, 1);
       }
@@ -134,9 +197,11 @@ export interface KernelPool {
   /** The function `name` of module `module` (as given to {@link createKernelPool}), with the caller's instance; undefined if there is none. */
   readonly lookup: (module: number, name: string) => PoolFunction | undefined
   /**
-   * Runs `f.call(...args, start, end)` for chunks [start, end) covering [0, count): chunks of
-   * a multiple of `grain` indices (the last shorter), at most four per thread; on the caller
-   * alone when there is one chunk or the workers have not started. Synchronous; throws if a call threw.
+   * Runs `f.call(...args, start, end, slot)` for chunks [start, end) covering [0, count), slot
+   * being the chunk's index: chunks of a multiple of `grain` indices (the last shorter), at most
+   * four per thread, `poolSlots(count, grain, threads)` of them; `f.call(...args, 0, count, 0)`
+   * on the caller when there is one chunk or the workers have not started. Synchronous; throws
+   * if a call threw.
    */
   readonly run: (f: PoolFunction, args: readonly number[], count: number, grain: number) => void
   /** Resolves once every worker has started (rejects if one cannot). */
@@ -214,7 +279,7 @@ const functionNames = (m: WebAssembly.Module): string[] =>
 export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly WebAssembly.Module[], threads: number, options: KernelPoolOptions = {}): KernelPool | null => {
   if (threads > MAX_POOL_THREADS) throw new RangeError(`kernel pool: ${threads} threads, at most ${MAX_POOL_THREADS}`)
   if (threads < 2 || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null
-  const control = new SharedArrayBuffer(CONTROL_BYTES)
+  const control = controlBlock()
   const ctl = new Int32Array(control)
   const argv = new Float64Array(control, ARGS_BYTE, MAX_POOL_ARGS)
   const names = modules.map(functionNames)
@@ -256,15 +321,12 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
   const running = (): boolean => !closed && Atomics.load(ctl, READY) >= workers.length
 
   const run = (f: PoolFunction, args: readonly number[], count: number, grain: number): void => {
-    const units = Math.ceil(count / grain)
-    const chunks = Math.min(units, 4 * threads)
-    if (chunks < 2 || !running()) {
-      f.call(...args, 0, count)
+    const { chunks: n, size } = split(count, grain, threads)
+    if (n < 2 || !running()) {
+      f.call(...args, 0, count, 0)
       return
     }
     if (args.length > MAX_POOL_ARGS) throw new RangeError(`kernel pool: ${args.length} arguments, at most ${MAX_POOL_ARGS}`)
-    const size = grain * Math.ceil(units / chunks)
-    const n = Math.ceil(count / size)
     argv.set(args)
     Atomics.store(ctl, FN, (f.module << 16) | f.fn)
     Atomics.store(ctl, ARGC, args.length)
@@ -288,7 +350,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
       // After a failure the caller still claims what is left (without running it), so that the job ends.
       if (error === undefined) {
         try {
-          f.call(...args, c * size, Math.min(count, (c + 1) * size))
+          f.call(...args, c * size, Math.min(count, (c + 1) * size), c)
         } catch (e) {
           error = e
         }

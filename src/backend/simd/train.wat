@@ -1008,13 +1008,13 @@
 
   ;; "attention", "attention_backward" and "gelu_erf" on a chunk of their work, so that the
   ;; threads of the kernel pool share one call (module.ts's runSplit): sequences [b0, b1) of the
-  ;; batch, or values [8·g0, min(n, 8·g1)). Each chunk starts at a multiple of `grain` and takes
-  ;; scratch slot start / grain (T + 4 floats a slot for the forward pass, T·(T + 3) + 4 for the
-  ;; backward pass, twice T·(T + 3) + 4 with a dropout mask, 8 for GELU), so that no two threads
-  ;; share one.
+  ;; batch, or values [8·g0, min(n, 8·g1)). Each chunk takes scratch slot $slot, the chunk's
+  ;; index that the pool passes after the range (T + 4 floats a slot for the forward pass,
+  ;; T·(T + 3) + 4 for the backward pass, twice T·(T + 3) + 4 with a dropout mask, 8 for GELU),
+  ;; so that no two threads share one.
   (func (export "attention_chunk") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
     (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
-    (param $grain i32) (param $b0 i32) (param $b1 i32)
+    (param $b0 i32) (param $b1 i32) (param $slot i32)
     (local $off i32) (local $pOff i32)
     (local.set $pOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2)))
     (local.set $off (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $t)) (i32.mul (local.get $heads) (local.get $d))) (i32.const 2)))
@@ -1022,29 +1022,29 @@
       (i32.sub (local.get $b1) (local.get $b0)) (local.get $t) (local.get $heads) (local.get $d) (local.get $scale) (local.get $mask)
       (if (result i32) (local.get $drop) (then (i32.add (local.get $drop) (local.get $pOff))) (else (i32.const 0)))
       (if (result i32) (local.get $probs) (then (i32.add (local.get $probs) (local.get $pOff))) (else (i32.const 0)))
-      (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain)) (i32.add (local.get $t) (i32.const 4))) (i32.const 2)))
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $slot) (i32.add (local.get $t) (i32.const 4))) (i32.const 2)))
       (i32.add (local.get $out) (local.get $off))))
 
   (func (export "attention_backward_chunk") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
     (param $drop i32) (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
-    (param $dq i32) (param $dk i32) (param $dv i32) (param $grain i32) (param $b0 i32) (param $b1 i32)
-    (local $off i32) (local $pOff i32) (local $slot i32)
+    (param $dq i32) (param $dk i32) (param $dv i32) (param $b0 i32) (param $b1 i32) (param $slot i32)
+    (local $off i32) (local $pOff i32) (local $slotFloats i32)
     (local.set $pOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2)))
     ;; a slot: dS [T, T + 3], and P ⊙ drop as much again with a mask
-    (local.set $slot (i32.mul (local.get $t) (i32.add (local.get $t) (i32.const 3))))
-    (if (local.get $drop) (then (local.set $slot (i32.shl (local.get $slot) (i32.const 1)))))
-    (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
+    (local.set $slotFloats (i32.mul (local.get $t) (i32.add (local.get $t) (i32.const 3))))
+    (if (local.get $drop) (then (local.set $slotFloats (i32.shl (local.get $slotFloats) (i32.const 1)))))
+    (local.set $slotFloats (i32.add (local.get $slotFloats) (i32.const 4)))
     (local.set $off (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $t)) (i32.mul (local.get $heads) (local.get $d))) (i32.const 2)))
     (call $attention_backward (i32.add (local.get $dout) (local.get $off)) (i32.add (local.get $q) (local.get $off)) (i32.add (local.get $k) (local.get $off))
       (i32.add (local.get $v) (local.get $off)) (i32.add (local.get $o) (local.get $off))
       (i32.add (local.get $probs) (local.get $pOff))
       (if (result i32) (local.get $drop) (then (i32.add (local.get $drop) (local.get $pOff))) (else (i32.const 0)))
       (i32.sub (local.get $b1) (local.get $b0)) (local.get $t) (local.get $heads) (local.get $d) (local.get $scale)
-      (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $b0) (local.get $grain)) (local.get $slot)) (i32.const 2)))
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $slot) (local.get $slotFloats)) (i32.const 2)))
       (i32.add (local.get $dq) (local.get $off)) (i32.add (local.get $dk) (local.get $off)) (i32.add (local.get $dv) (local.get $off))))
 
   (func (export "gelu_erf_chunk") (param $src i32) (param $n i32) (param $out i32) (param $grad i32) (param $scratch i32)
-    (param $grain i32) (param $g0 i32) (param $g1 i32)
+    (param $g0 i32) (param $g1 i32) (param $slot i32)
     (local $start i32) (local $end i32) (local $off i32)
     (local.set $start (i32.shl (local.get $g0) (i32.const 3)))
     (local.set $end (i32.shl (local.get $g1) (i32.const 3)))
@@ -1052,7 +1052,7 @@
     (local.set $off (i32.shl (local.get $start) (i32.const 2)))
     (call $gelu_erf (i32.add (local.get $src) (local.get $off)) (i32.sub (local.get $end) (local.get $start)) (i32.add (local.get $out) (local.get $off))
       (if (result i32) (local.get $grad) (then (i32.add (local.get $grad) (local.get $off))) (else (i32.const 0)))
-      (i32.add (local.get $scratch) (i32.shl (i32.div_u (local.get $g0) (local.get $grain)) (i32.const 5)))))
+      (i32.add (local.get $scratch) (i32.shl (local.get $slot) (i32.const 5)))))
 
   ;; "adam" on elements [4096·c0, min(n, 4096·c1)), so that the kernel pool's threads share one
   ;; leaf: only the chunk holding the last elements (n mod 4 of them) uses the scratch.
