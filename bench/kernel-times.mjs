@@ -1,0 +1,120 @@
+// Where a GPT-2 decoding step or a Mini-GPT forward pass spends its wall time on wasm, kernel by
+// kernel, without tfjs's profiler: every kernel registered for the wasm backend is wrapped in a
+// timer around its call (tf.profile reads back every kernel's output and roughly doubles a
+// decoding step). What no kernel call covers — the engine's bookkeeping, the layers' own code —
+// is the rest of the wall time, printed as "host". For choosing what to change; not part of
+// `npm run bench`.
+//
+//   npm run build && node bench/kernel-times.mjs [--weights f32|int8|q4] [--context 64] [--steps 200]
+//   node bench/kernel-times.mjs --minigpt [--passes 100]      # the eval forward pass of 64 × 26 tokens
+//
+// GPT-2 decoding runs steps on a fixed token stream (no sampling) after a prompt of --context random
+// tokens, with a fresh prefill (untimed) every 60 steps so that the context stays near --context.
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import * as tf from '@tensorflow/tfjs-core'
+import { initBackend, wasmThreadCount, key, uniform, gpt2, sample, quant, data, minigpt } from '../dist/index.js'
+import { median, table } from './util.mjs'
+
+const argv = process.argv.slice(2)
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
+}
+const weights = opt('weights', 'int8')
+if (!['f32', 'int8', 'q4'].includes(weights)) throw new Error(`--weights must be f32, int8 or q4, not ${weights}`)
+
+// tfjs-wasm registers its kernels when the backend starts: wrap them after.
+await initBackend('wasm')
+
+/** Kernel name (and, for products, the matrix's shape) → [ms, calls] while `timing` is on. */
+const spent = new Map()
+let timing = false
+for (const k of tf.getKernelsForBackend('wasm')) {
+  const run = k.kernelFunc
+  tf.unregisterKernel(k.kernelName, 'wasm')
+  tf.registerKernel({
+    ...k,
+    kernelFunc: (a) => {
+      if (!timing) return run(a)
+      const t0 = performance.now()
+      const out = run(a)
+      const ms = performance.now() - t0
+      const shape = a.attrs?.rows !== undefined ? ` ${a.attrs.cols}→${a.attrs.rows}` : a.inputs.w !== undefined ? ` ${a.inputs.w.shape.join('→')}` : ''
+      const e = spent.get(k.kernelName + shape) ?? [0, 0]
+      spent.set(k.kernelName + shape, [e[0] + ms, e[1] + 1])
+      return out
+    },
+  })
+}
+/** Times `n` calls of `f` (after an untimed `before(i)` each), kernels included; returns the wall times in ms. */
+const timed = async (n, f, before = async () => undefined) => {
+  const times = []
+  for (let i = 0; i < n; i++) {
+    await before(i)
+    timing = true
+    const t0 = performance.now()
+    await f(i)
+    times.push(performance.now() - t0)
+    timing = false
+  }
+  return times
+}
+
+let title
+let times
+if (argv.includes('--minigpt')) {
+  const dataDir = process.env.MINIGPT_DATA ?? join(resolve(new URL('..', import.meta.url).pathname), '..', 'shared', 'data')
+  const vocab = data.buildVocab(data.parseNames(readFileSync(join(dataDir, 'fantasy_names.txt'), 'utf8')))
+  const config = minigpt.SEED_CONFIG(vocab.tokens.length, vocab.pad)
+  const params = minigpt.miniGpt(config).init(key(42))
+  const ids = tf.tensor2d(
+    Array.from({ length: 64 * 26 }, (_, i) => 3 + ((i * 7) % 78)),
+    [64, 26],
+    'int32',
+  )
+  const pass = async () => {
+    const logits = tf.tidy(() => minigpt.miniGpt(config).apply(params, { ids }, { training: false }).logits)
+    await logits.data()
+    logits.dispose()
+  }
+  for (let i = 0; i < 20; i++) await pass()
+  const passes = Number(opt('passes', '100'))
+  times = await timed(passes, pass)
+  title = `Mini-GPT eval forward pass of 64 × 26 tokens, ${passes} passes`
+} else {
+  const config = gpt2.GPT2_PRESETS.gpt2
+  const params = gpt2.gpt2(config).init(key(1))
+  const decoder =
+    weights === 'f32' ? sample.gpt2Decoder(config, params) : sample.gpt2Decoder(config, quant.quantize(gpt2.gpt2Shapes(config), params, weights), { ownsParams: true })
+  const context = Number(opt('context', '64'))
+  const prompt = Array.from(uniform(key(3), context, 0, config.vocab_size), Math.floor)
+  let out = await decoder.prefill([prompt])
+  let token = 5
+  const step = async () => {
+    const next = await decoder.step(out.cache, [token])
+    decoder.release(out.cache)
+    out = next
+    token = (token + 7919) % config.vocab_size
+  }
+  const refill = async (s) => {
+    if (s % 60 !== 59) return
+    decoder.release(out.cache)
+    out = await decoder.prefill([prompt])
+  }
+  await timed(10, step, refill)
+  spent.clear()
+  const steps = Number(opt('steps', '200'))
+  times = await timed(steps, step, refill)
+  title = `GPT-2 124M (${weights}) cached decoding after ${context} tokens, ${steps} steps`
+}
+
+const n = times.length
+const total = times.reduce((a, b) => a + b, 0)
+const inKernels = [...spent.values()].reduce((a, [ms]) => a + ms, 0)
+const rows = [...spent.entries()]
+  .sort((a, b) => b[1][0] - a[1][0])
+  .map(([name, [ms, calls]]) => ({ kernel: name, 'calls each': +(calls / n).toFixed(2), 'ms each': (ms / n).toFixed(3), share: `${((100 * ms) / total).toFixed(1)}%` }))
+rows.push({ kernel: 'host (no kernel running)', 'calls each': '', 'ms each': ((total - inKernels) / n).toFixed(3), share: `${((100 * (total - inKernels)) / total).toFixed(1)}%` })
+console.log(`\n## ${title} (wasm, ${wasmThreadCount()} thread(s)): mean ${(total / n).toFixed(2)} ms, median ${median(times).toFixed(2)} ms\n`)
+console.log(table(rows))
