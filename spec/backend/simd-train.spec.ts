@@ -220,33 +220,60 @@ describe('layerNormWithGradKernel', () => {
   })
 })
 
-describe('geluErfWithGradKernel', () => {
+// gelu_new by the ops of its definition, ½x(1 + tanh(√(2/π)(x + 0.044715x³))): tfjs differentiates them
+const geluTanhByOps = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI))), 1))
+
+describe.each([
+  {
+    form: 'erf: ½x(1 + erf(x/√2))',
+    withGrad: geluErfWithGradKernel,
+    untaped: geluErfKernel,
+    byOps: (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)),
+    tol: { value: 1e-6, dx: 2e-6 },
+  },
+  { form: "tanh: gelu_new's definition", withGrad: geluTanhWithGradKernel, untaped: geluTanhKernel, byOps: geluTanhByOps, tol: { value: 2e-6, dx: 4e-6 } },
+])('GELU ($form) with its derivative, by the kernel', ({ withGrad, untaped, byOps, tol }) => {
   beforeAll(async () => {
     await initBackend('wasm')
   })
 
-  const byOps = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))
-
   test.prop([fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }), fc.constantFrom(0.1, 1, 4), fc.integer({ min: 0, max: 10_000 })], { numRuns: 40 })(
-    'equals ½x(1 + erf(x/√2)) by tfjs ops in value and gradient (lengths not multiples of 4 included)',
+    'equals the tfjs ops in value and gradient (lengths not multiples of 4 included)',
     (shape, scale, seed) => {
       const x = randn(seed, shape, scale)
       const before = tf.memory().numTensors
-      const got = valueAndGrads((xi) => geluErfWithGradKernel(xi) as tf.Tensor, [x], seed + 1)
+      const got = valueAndGrads((xi) => withGrad(xi) as tf.Tensor, [x], seed + 1)
       expect(tf.memory().numTensors).toBe(before + 2)
       const want = valueAndGrads(byOps, [x], seed + 1)
-      expectClose(got[0], want[0], 1e-6, 1e-6, 'value')
-      expectClose(got[1], want[1], 2e-6, 2e-6, 'dx')
+      expectClose(got[0], want[0], tol.value, tol.value, 'value')
+      expectClose(got[1], want[1], tol.dx, tol.dx, 'dx')
       // the forward value is the inference kernel's, to the bit (a rematerialised block relies on it)
-      const untaped = geluErfKernel(x) as tf.Tensor
-      expect(Array.from(untaped.dataSync())).toEqual(Array.from(got[0].dataSync()))
-      tf.dispose([...got, ...want, untaped])
+      const plain = untaped(x) as tf.Tensor
+      expect(Array.from(plain.dataSync())).toEqual(Array.from(got[0].dataSync()))
+      tf.dispose([...got, ...want, plain])
       expect(tf.memory().numTensors).toBe(before)
       x.dispose()
     },
   )
 
-  it('is within 1e-6 of the derivative in float64, Φ(x) + x·φ(x), over [-10, 10]', () => {
+  it('declines integer tensors and other backends', async () => {
+    const ints = tf.tensor1d([1, 2], 'int32')
+    expect(withGrad(ints)).toBeUndefined()
+    ints.dispose()
+    await initBackend('cpu')
+    const c = tf.tensor1d([1, 2, 3])
+    expect(withGrad(c)).toBeUndefined()
+    c.dispose()
+    await initBackend('wasm')
+  })
+})
+
+describe('the GELU derivatives against float64', () => {
+  beforeAll(async () => {
+    await initBackend('wasm')
+  })
+
+  it('erf form: within 1e-6 of Φ(x) + x·φ(x) over [-10, 10]', () => {
     const xs = Float32Array.from({ length: 4001 }, (_, i) => -10 + i * 0.005)
     const x = tf.tensor1d(xs)
     const [dx] = tf.grads((xi: tf.Tensor) => tf.sum(geluErfWithGradKernel(xi) as tf.Tensor))([x])
@@ -258,36 +285,8 @@ describe('geluErfWithGradKernel', () => {
     })
     tf.dispose([x, dx])
   })
-})
 
-describe('geluTanhWithGradKernel', () => {
-  beforeAll(async () => {
-    await initBackend('wasm')
-  })
-
-  // gelu_new by the ops of its definition, ½x(1 + tanh(√(2/π)(x + 0.044715x³))): tfjs differentiates them
-  const byOps = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI))), 1))
-
-  test.prop([fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }), fc.constantFrom(0.1, 1, 4), fc.integer({ min: 0, max: 10_000 })], { numRuns: 40 })(
-    "equals gelu_new's definition by tfjs ops in value and gradient (lengths not multiples of 4 included)",
-    (shape, scale, seed) => {
-      const x = randn(seed, shape, scale)
-      const before = tf.memory().numTensors
-      const got = valueAndGrads((xi) => geluTanhWithGradKernel(xi) as tf.Tensor, [x], seed + 1)
-      expect(tf.memory().numTensors).toBe(before + 2)
-      const want = valueAndGrads(byOps, [x], seed + 1)
-      expectClose(got[0], want[0], 2e-6, 2e-6, 'value')
-      expectClose(got[1], want[1], 4e-6, 4e-6, 'dx')
-      // the forward value is the inference kernel's, to the bit (a rematerialised block relies on it)
-      const untaped = geluTanhKernel(x) as tf.Tensor
-      expect(Array.from(untaped.dataSync())).toEqual(Array.from(got[0].dataSync()))
-      tf.dispose([...got, ...want, untaped])
-      expect(tf.memory().numTensors).toBe(before)
-      x.dispose()
-    },
-  )
-
-  it('is within 1e-6 of the derivative in float64 over [-10, 10], across chunks of the kernel pool', () => {
+  it('tanh form: within 1e-6 over [-10, 10], across chunks of the kernel pool', () => {
     // 4,001 points tiled 8 times: 32,008 values, several 1,024-value chunks and a tail of 0 mod 4
     const xs = Float32Array.from({ length: 8 * 4001 }, (_, i) => -10 + (i % 4001) * 0.005)
     const x = tf.tensor1d(xs)
@@ -300,17 +299,6 @@ describe('geluTanhWithGradKernel', () => {
       expect(Math.abs(got[i] - want), `x = ${v}`).toBeLessThan(1e-6)
     })
     tf.dispose([x, dx])
-  })
-
-  it('declines integer tensors and other backends', async () => {
-    const ints = tf.tensor1d([1, 2], 'int32')
-    expect(geluTanhWithGradKernel(ints)).toBeUndefined()
-    ints.dispose()
-    await initBackend('cpu')
-    const c = tf.tensor1d([1, 2, 3])
-    expect(geluTanhWithGradKernel(c)).toBeUndefined()
-    c.dispose()
-    await initBackend('wasm')
   })
 })
 
