@@ -45,11 +45,19 @@ const applies = (x: tf.Tensor): boolean => x.dtype === 'float32' && x.size > 0 &
 /** GELU (erf) of a float32 tensor by the SIMD kernel, or `undefined` where it does not run. No gradient. */
 export const geluErfKernel = (x: tf.Tensor): tf.Tensor | undefined => (applies(x) ? (tf.engine().runKernel(GELU_ERF, { x }, {}) as tf.Tensor) : undefined)
 
-const withGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const [out, derivative] = tf.engine().runKernel(GELU_ERF_WITH_DERIVATIVE, { x }, {}) as tf.Tensor[]
-  save([derivative])
-  return { value: out, gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => tf.mul(dy, d) }
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
+/**
+ * An elementwise function with its gradient from a kernel that writes the value and the
+ * derivative in one pass (`kernel`: x → [value, derivative]): backward is dy·derivative, and only
+ * the derivative is kept. The GELU kernels of both forms (erf here, tanh in gelu-tanh.ts) use it.
+ */
+export const withKernelDerivative = (kernel: string): ((x: tf.Tensor) => tf.Tensor) =>
+  tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [out, derivative] = tf.engine().runKernel(kernel, { x }, {}) as tf.Tensor[]
+    save([derivative])
+    return { value: out, gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => tf.mul(dy, d) }
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
+
+const withGrad = withKernelDerivative(GELU_ERF_WITH_DERIVATIVE)
 
 /**
  * GELU (erf) of a float32 tensor with its gradient, by the kernel (the same values as

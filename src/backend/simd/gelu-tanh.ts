@@ -8,6 +8,7 @@
  * through them (a GPT-2 fine-tuning step ran a dozen elementwise passes a layer for it).
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { withKernelDerivative } from './gelu-erf.js'
 import { activeSimdKernels, dataOffset, registerSimdKernel, runSplit } from './module.js'
 
 /** The kernels' names in tfjs's registry: GELU, and GELU with its derivative. */
@@ -36,11 +37,7 @@ registerSimdKernel(GELU_TANH_WITH_DERIVATIVE, ({ inputs, backend, kernels }) => 
 export const geluTanhKernel = (x: tf.Tensor): tf.Tensor | undefined =>
   x.dtype !== 'float32' || activeSimdKernels() === null ? undefined : (tf.engine().runKernel(GELU_TANH, { x }, {}) as tf.Tensor)
 
-const withGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const [out, derivative] = tf.engine().runKernel(GELU_TANH_WITH_DERIVATIVE, { x }, {}) as tf.Tensor[]
-  save([derivative])
-  return { value: out, gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => tf.mul(dy, d) }
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
+const withGrad = withKernelDerivative(GELU_TANH_WITH_DERIVATIVE)
 
 /**
  * GELU (tanh form) of a float32 tensor with its gradient, by the kernel (the same values as
