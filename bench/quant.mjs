@@ -5,7 +5,7 @@
 //   node bench/quant.mjs --config gpt2-large --formats int8 --contexts 64   # 774M in the 4 GiB heap
 //   node bench/quant.mjs --config tiny --contexts 8 --rounds 1  # a seconds-long smoke test
 //   node bench/quant.mjs --quality --model DIR                   # Mini-GPT validation loss, f32/int8/q4
-//   node bench/quant.mjs --interleave --decode-steps 32          # all formats in one process, steps alternated
+//   node bench/quant.mjs --interleave --decode-steps 32          # all formats in one process, blocks of --block steps alternated
 //   node bench/quant.mjs --kernel                                # the matrix-vector kernels alone, int8 and q4 alternated
 //   node bench/quant.mjs --kernel --threads 1                    # … on one thread (no kernel pool)
 //
@@ -42,6 +42,7 @@ const config = CONFIGS[configName]
 if (config === undefined) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}`)
 const contexts = opt('contexts', '64,512').split(',').map(Number)
 const decodeSteps = Number(opt('decode-steps', '16'))
+const block = Number(opt('block', '8'))
 const formats = opt('formats', 'f32,int8,q4').split(',')
 const rounds = Number(opt('rounds', '2'))
 const seed = Number(opt('seed', '0'))
@@ -81,10 +82,19 @@ const makeDecoder = (format) => {
 }
 
 /**
- * --interleave: every format's decoder in one process, their steps alternated (f32, int8, q4,
- * f32, …) on the same context, so that a load change on a shared machine hits all of them
- * alike; the ratio of median step times is the figure. (Peak RSS comes from the per-format runs.)
+ * --interleave: every format's decoder in one process, blocks of --block steps alternated (8 of
+ * f32, 8 of int8, 8 of q4, 8 of f32, …) on the same context, so that a load change on a shared
+ * machine hits all of them alike; the ratio of median step times is the figure. (Peak RSS
+ * comes from the per-format runs.) Each block starts after a pause and one untimed step: the
+ * threads of the format before it must be asleep first. XNNPACK's threads (float32 products)
+ * and the kernel pool's workers (quantized products) spin for a while after their last job,
+ * and a step taken while the other format's threads still spin loses a core to them — alternating
+ * single steps made float32 steps 1.5× slower (17.9 ms alone, 26.7 ms alternated with int8, one
+ * process each way, 2026-12-07) and overstated int8's ratio (2.53× alternated, 1.99× alone).
  */
+/** Waits long enough for idle threads that spin (XNNPACK's, the kernel pool's) to go to sleep. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50))
+
 async function interleaved() {
   await initBackend('wasm', wasmOptions)
   const ds = formats.map((f) => ({ format: f, ...makeDecoder(f) }))
@@ -98,15 +108,20 @@ async function interleaved() {
       d.decoder.release(out.cache)
       state.push({ out: next, times: [] })
     }
-    for (let s = 0; s < decodeSteps; s++) {
-      for (const [i, d] of ds.entries()) {
-        const st = state[i]
-        const token = argmax(st.out.logits[0])
-        const t = performance.now()
-        const next = await d.decoder.step(st.out.cache, [token])
-        st.times.push(performance.now() - t)
-        d.decoder.release(st.out.cache)
-        st.out = next
+    const step = async (i, timed) => {
+      const st = state[i]
+      const token = argmax(st.out.logits[0])
+      const t = performance.now()
+      const next = await ds[i].decoder.step(st.out.cache, [token])
+      if (timed) st.times.push(performance.now() - t)
+      ds[i].decoder.release(st.out.cache)
+      st.out = next
+    }
+    for (let done = 0; done < decodeSteps; done += block) {
+      for (const i of ds.keys()) {
+        await settle()
+        await step(i, false)
+        for (let s = done; s < Math.min(decodeSteps, done + block); s++) await step(i, true)
       }
     }
     const ms = Object.fromEntries(ds.map((d, i) => [d.format, median(state[i].times)]))
@@ -125,7 +140,7 @@ async function interleaved() {
   }
   ds.forEach((d) => d.decoder.dispose())
   console.log(
-    `\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm, ${kernelThreads()} kernel thread(s); ${decodeSteps} alternated steps per format)\n\n${machine()}\n\n${table(rows)}\n`,
+    `\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm, ${kernelThreads()} kernel thread(s); ${decodeSteps} steps per format, alternated in blocks of ${block})\n\n${machine()}\n\n${table(rows)}\n`,
   )
 }
 

@@ -130,6 +130,24 @@ describe('a kernel pool on a shared memory', () => {
     expect(after.workerChunks).toBeGreaterThan(before.workerChunks) // 16 chunks a job, four threads claiming
   })
 
+  it('says its workers are awake for half their spin time after a job, and not before a job, after that or once closed', async () => {
+    const pool = createKernelPool(memory, modules, 2, { spinMs: 40 }) as KernelPool
+    await pool.started
+    const { args } = prepare(memory, kernels, { format: 'int8', n: 1, cols: 768, outs: 512, seed: 5 })
+    const f = pool.lookup(0, 'qmm_i8')
+    if (f === undefined) throw new Error('qmm_i8 is not in quant.wat')
+    expect(pool.awake()).toBe(false)
+    pool.run(f, args, 512, 16)
+    const ended = performance.now()
+    const awake = pool.awake()
+    if (performance.now() - ended < 20) expect(awake).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    expect(pool.awake()).toBe(false)
+    pool.run(f, args, 512, 16)
+    pool.close()
+    expect(pool.awake()).toBe(false)
+  })
+
   it('runs a single chunk on the caller', () => {
     const pool = pools[0] as KernelPool
     const { args } = prepare(memory, kernels, { format: 'int8', n: 1, cols: 32, outs: 3, seed: 4 })

@@ -120,6 +120,39 @@ describe('attendKernel (queries over a cache that may have room to spare, causal
     tf.dispose([q, k, v, got])
   })
 
+  it("splits a decoding step's attention over the pool right after a pool job only, with the same numbers bit for bit", () => {
+    const [b, h, len, cap, d] = [1, 12, 64, 80, 64]
+    const pool = kernelPool(asWasmBackend(tf.backend()))
+    if (pool === null) return expect(kernelThreads()).toBe(1) // one core: no pool
+    const q = randn(21, [b, h, 1, d]) as tf.Tensor4D
+    const k = randn(22, [b, h, cap, d]) as tf.Tensor4D
+    const v = randn(23, [b, h, cap, d]) as tf.Tensor4D
+    // workers asleep (no job for 5 ms): the step runs on this thread alone
+    const t0 = performance.now()
+    while (performance.now() - t0 < 5);
+    const jobs = pool.stats().jobs
+    const alone = attendKernel(q, k, v, len, false)!
+    expect(pool.stats().jobs).toBe(jobs)
+    // right after a job split over the pool (a prefill's attention): split too, unless this
+    // thread was held up past the workers' spin (then it runs alone; tried again)
+    const [pq, pk] = [randn(24, [2, 12, 20, d]) as tf.Tensor4D, randn(25, [2, 12, 130, d]) as tf.Tensor4D]
+    let checked = false
+    for (let i = 0; i < 50 && !checked; i++) {
+      tf.dispose(attendKernel(pq, pk, pk, 120, true))
+      const ended = performance.now()
+      const before = pool.stats().jobs
+      const split = attendKernel(q, k, v, len, false)!
+      if (performance.now() - ended < 0.2) {
+        expect(pool.stats().jobs).toBe(before + 1)
+        expect(split.dataSync()).toEqual(alone.dataSync())
+        checked = true
+      }
+      split.dispose()
+    }
+    expect(checked).toBe(true)
+    tf.dispose([q, k, v, alone, pq, pk])
+  })
+
   it('gives a far-ahead score all the weight, equal scores the mean, and a causal first query its own value exactly', () => {
     // Scores 0, 100, -100 (keys e·s, query e): softmax ≈ [e^-100, 1, e^-200] — the output is v[1].
     const q = tf.tensor4d([1, 0, 0, 0], [1, 1, 1, 4])

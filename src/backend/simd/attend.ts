@@ -12,7 +12,7 @@
  * The blocks are split over the kernel pool's threads.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, registerSimdKernel, runSplit, splitSlots } from './module.js'
+import { activeSimdKernels, dataOffset, poolAwake, registerSimdKernel, runSplit, splitSlots } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
 export const ATTEND = 'MinigptAttend'
@@ -23,10 +23,13 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   const [b, h, tq, d] = q.shape
   const out = backend.makeOutput([b, h, tq, d], 'float32')
   // (batch, head) blocks split over the kernel pool when a chunk gets 2^20 multiply-adds or more
-  // (a prefill chunk): a decoding step's attention is too short to hand over, and the pool's
-  // worker would then spin on the core XNNPACK's next product needs
+  // (a prefill chunk), or 2^15 when the pool's workers are still spinning after the job before
+  // (a decoding step after a quantized product, which ran on the pool). Not at a float32
+  // decoding step: between XNNPACK's products the workers sleep, and waking them would leave
+  // them spinning on the core XNNPACK's next product needs (it made such steps 1.4-1.9×
+  // slower: docs/benchmarks.md).
   const blocks = b * h
-  const grain = Math.max(Math.ceil(blocks / 8), Math.ceil(2 ** 20 / (tq * length * d)))
+  const grain = Math.max(Math.ceil(blocks / 8), Math.ceil((poolAwake(backend) ? 2 ** 15 : 2 ** 20) / (tq * length * d)))
   const scratch = backend.makeOutput([splitSlots(backend, blocks, grain) * 4 * (length + 4)], 'float32')
   const args = [
     dataOffset(backend, q),

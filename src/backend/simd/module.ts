@@ -281,6 +281,13 @@ const pools = new WeakMap<object, BackendPool>()
  */
 export const kernelPool = (backend: WasmBackendLike): KernelPool | null => backendPool(backend).pool
 
+/**
+ * Whether this backend's pool has workers spinning after a job that ended a moment ago (the
+ * pool's `awake`): a short job handed to them then pays microseconds, not a wake-up. False
+ * without a pool.
+ */
+export const poolAwake = (backend: WasmBackendLike): boolean => backendPool(backend).pool?.awake() ?? false
+
 const backendPool = (backend: WasmBackendLike): BackendPool => {
   const known = pools.get(backend)
   if (known !== undefined) return known

@@ -208,6 +208,14 @@ export interface KernelPool {
   readonly started: Promise<void>
   /** Whether the workers run (jobs are split) now. */
   readonly running: () => boolean
+  /**
+   * Whether the workers are likely still spinning after the last job (it ended less than half
+   * their spin time ago): handing them a job then costs microseconds, where waking sleeping ones
+   * costs tens. A kernel whose job is short splits it only then (attend.ts at a decoding step):
+   * right after a quantized product, on the pool; not between XNNPACK's float32 products, whose
+   * own threads would lose a core to workers that stay spinning after the job.
+   */
+  readonly awake: () => boolean
   /** Jobs and chunks so far. */
   readonly stats: () => KernelPoolStats
   /** Stops the workers; later jobs run on the caller. */
@@ -286,7 +294,8 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
   const own = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports as Record<string, (...a: number[]) => unknown>)
   const workers: PoolWorker[] = []
   const waits: Promise<void>[] = []
-  const data = { memory, modules, names, control, spinMs: options.spinMs ?? 0.5 }
+  const spinMs = options.spinMs ?? 0.5
+  const data = { memory, modules, names, control, spinMs }
   for (let i = 1; i < threads; i++) {
     let settle: [() => void, (e: unknown) => void] = [() => undefined, () => undefined]
     waits.push(
@@ -311,6 +320,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
   let tag = 0
   let jobs = 0
   let workerChunks = 0
+  let lastEnd = Number.NEGATIVE_INFINITY
 
   const lookup = (module: number, name: string): PoolFunction | undefined => {
     const fn = names[module]?.indexOf(name) ?? -1
@@ -369,6 +379,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
     }
     jobs++
     workerChunks += n - mine
+    lastEnd = performance.now()
     if (error !== undefined) throw error
     if (Atomics.load(ctl, FAILED) !== 0) throw new Error('kernel pool: a kernel call failed on a worker thread')
   }
@@ -382,5 +393,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
     workers.forEach((w) => w.stop())
   }
 
-  return { threads, lookup, run, started, running, stats: () => ({ jobs, workerChunks }), close }
+  const awake = (): boolean => running() && performance.now() - lastEnd < spinMs / 2
+
+  return { threads, lookup, run, started, running, awake, stats: () => ({ jobs, workerChunks }), close }
 }
