@@ -19,6 +19,8 @@ import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
 import { kernelPool } from '../../src/backend/simd/module.js'
 import { asWasmBackend } from '../../src/core/tfjs-internals.js'
 import { key, normal } from '../../src/core/key.js'
+import { disposeQuantized, quantizedMatmul, uploadQuantized } from '../../src/quant/matrix.js'
+import { quantizeRows } from '../../src/quant/quantize.js'
 // @ts-expect-error: a build script without type declarations
 import { assemble, source, WAT, OUT } from '../../scripts/kernels.mjs'
 
@@ -120,37 +122,50 @@ describe('attendKernel (queries over a cache that may have room to spare, causal
     tf.dispose([q, k, v, got])
   })
 
-  it("splits a decoding step's attention over the pool right after a pool job only, with the same numbers bit for bit", () => {
+  it("splits a decoding step's attention over the pool, leaving asleep workers asleep and awake ones awake, with the same numbers bit for bit", () => {
     const [b, h, len, cap, d] = [1, 12, 64, 80, 64]
     const pool = kernelPool(asWasmBackend(tf.backend()))
     if (pool === null) return expect(kernelThreads()).toBe(1) // one core: no pool
     const q = randn(21, [b, h, 1, d]) as tf.Tensor4D
     const k = randn(22, [b, h, cap, d]) as tf.Tensor4D
     const v = randn(23, [b, h, cap, d]) as tf.Tensor4D
-    // workers asleep (no job for 5 ms): the step runs on this thread alone
-    const t0 = performance.now()
-    while (performance.now() - t0 < 5);
-    const jobs = pool.stats().jobs
-    const alone = attendKernel(q, k, v, len, false)!
-    expect(pool.stats().jobs).toBe(jobs)
-    // right after a job split over the pool (a prefill's attention): split too, unless this
-    // thread was held up past the workers' spin (then it runs alone; tried again)
-    const [pq, pk] = [randn(24, [2, 12, 20, d]) as tf.Tensor4D, randn(25, [2, 12, 130, d]) as tf.Tensor4D]
+    // workers asleep (no job for 5 ms), as between XNNPACK's products: split, and they sleep again
+    // after it (three times: the first call may take longer than their spin anyway)
+    const asleep = () => {
+      const t0 = performance.now()
+      while (performance.now() - t0 < 5);
+      expect(pool.awake()).toBe(false)
+      const jobs = pool.stats().jobs
+      const out = attendKernel(q, k, v, len, false)!
+      expect([pool.stats().jobs, pool.awake()]).toEqual([jobs + 1, false])
+      return out
+    }
+    const first = asleep()
+    for (let i = 0; i < 2; i++) {
+      const again = asleep()
+      expect(again.dataSync()).toEqual(first.dataSync())
+      again.dispose()
+    }
+    const want = attention64(q.dataSync() as Float32Array, k.dataSync() as Float32Array, v.dataSync() as Float32Array, b * h, 1, cap, len, d, false)
+    const g = first.dataSync()
+    for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i])).toBeLessThan(2e-6 * (1 + Math.abs(want[i])))
+    // right after a pool job (a quantized product, as at an int8 decoding step) the workers spin,
+    // and stay awake after it (at least once in 50 tries: this thread may be held up past their spin)
+    const m = uploadQuantized(quantizeRows('int8', Float32Array.from(normal(key(24), 2304 * 768, 0.05)), 2304, 768))
+    const x = randn(25, [1, 768]) as tf.Tensor2D
     let checked = false
     for (let i = 0; i < 50 && !checked; i++) {
-      tf.dispose(attendKernel(pq, pk, pk, 120, true))
-      const ended = performance.now()
+      tf.dispose(quantizedMatmul(x, m))
       const before = pool.stats().jobs
-      const split = attendKernel(q, k, v, len, false)!
-      if (performance.now() - ended < 0.2) {
-        expect(pool.stats().jobs).toBe(before + 1)
-        expect(split.dataSync()).toEqual(alone.dataSync())
-        checked = true
-      }
-      split.dispose()
+      const again = attendKernel(q, k, v, len, false)!
+      checked = pool.awake()
+      expect(pool.stats().jobs).toBe(before + 1)
+      expect(again.dataSync()).toEqual(first.dataSync())
+      again.dispose()
     }
     expect(checked).toBe(true)
-    tf.dispose([q, k, v, alone, pq, pk])
+    tf.dispose([q, k, v, first, x])
+    disposeQuantized(m)
   })
 
   it('gives a far-ahead score all the weight, equal scores the mean, and a causal first query its own value exactly', () => {

@@ -22,14 +22,14 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   const { length, causal, scale } = attrs as { length: number; causal: boolean; scale: number }
   const [b, h, tq, d] = q.shape
   const out = backend.makeOutput([b, h, tq, d], 'float32')
-  // (batch, head) blocks split over the kernel pool when a chunk gets 2^20 multiply-adds or more
-  // (a prefill chunk), or 2^15 when the pool's workers are still spinning after the job before
-  // (a decoding step after a quantized product, which ran on the pool). Not at a float32
-  // decoding step: between XNNPACK's products the workers sleep, and waking them would leave
-  // them spinning on the core XNNPACK's next product needs (it made such steps 1.4-1.9×
-  // slower: docs/benchmarks.md).
+  // (batch, head) blocks split over the kernel pool in chunks of 2^15 multiply-adds or more. When
+  // the workers were asleep (no pool job just before: a float32 decoding step, between XNNPACK's
+  // products) they go back to sleep when done: left spinning, they would take the core that
+  // XNNPACK's next product needs (such steps ran 1.1-1.5× slower: docs/benchmarks.md). After a
+  // pool job (a quantized product, a prefill's) they spin on for the next one as usual.
   const blocks = b * h
-  const grain = Math.max(Math.ceil(blocks / 8), Math.ceil((poolAwake(backend) ? 2 ** 15 : 2 ** 20) / (tq * length * d)))
+  const grain = Math.max(Math.ceil(blocks / 8), Math.ceil(2 ** 15 / (tq * length * d)))
+  const linger = poolAwake(backend)
   const scratch = backend.makeOutput([splitSlots(backend, blocks, grain) * 4 * (length + 4)], 'float32')
   const args = [
     dataOffset(backend, q),
@@ -45,7 +45,7 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
     dataOffset(backend, scratch),
     dataOffset(backend, out),
   ]
-  runSplit(backend, 'kernels', 'attend_chunk', kernels.attend_chunk, args, blocks, grain)
+  runSplit(backend, 'kernels', 'attend_chunk', kernels.attend_chunk, args, blocks, grain, linger)
   backend.disposeData(scratch.dataId)
   return out
 })

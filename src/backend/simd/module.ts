@@ -314,6 +314,7 @@ const backendPool = (backend: WasmBackendLike): BackendPool => {
  * (`call` is the caller's own instance of the function). The kernel must compute the same
  * values for an index whatever chunk it falls in, and write disjoint outputs for disjoint
  * chunks; one that needs scratch memory takes slot `slot` of {@link splitSlots} slots.
+ * `linger` false sends the workers to sleep when the job is done (the pool's `run`).
  */
 export const runSplit = (
   backend: WasmBackendLike,
@@ -323,13 +324,14 @@ export const runSplit = (
   args: readonly number[],
   count: number,
   grain: number,
+  linger = true,
 ): void => {
   const { pool, modules, functions } = backendPool(backend)
   const id = `${module}.${name}`
   if (pool !== null && !functions.has(id)) functions.set(id, modules.includes(module) ? pool.lookup(modules.indexOf(module), name) : undefined)
   const f = functions.get(id)
   if (pool === null || f === undefined) call(...args, 0, count, 0)
-  else pool.run(f, args, count, grain)
+  else pool.run(f, args, count, grain, linger)
 }
 
 /**

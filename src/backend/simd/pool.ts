@@ -26,7 +26,8 @@
  *   runs chunks too, then spins until the chunks others claimed are done;
  * - an idle worker spins for `spinMs` watching the sequence number, then sleeps in
  *   `Atomics.wait`: a decoding step's ~50 kernel calls find it spinning (microseconds to start),
- *   and an idle process keeps no core busy.
+ *   and an idle process keeps no core busy. A job may ask for no spinning after it (`linger`
+ *   false): its workers sleep as soon as it is done.
  * A worker that is slow to start or descheduled costs the caller nothing but its claimed chunk:
  * the caller takes the chunks nobody took. Until the workers have started, jobs run on the caller.
  * The workers are unref'd in Node: they never keep a process alive.
@@ -55,6 +56,7 @@ const FAILED = LINE + 8 // a worker's call threw during the current job
 const SLEEPERS = 2 * LINE // workers asleep in Atomics.wait on SEQ
 const READY = 2 * LINE + 1 // workers that have instantiated the modules
 const STOP = 2 * LINE + 2
+const LINGER = 2 * LINE + 3 // 0: the last job asked its workers to sleep when done, not spin
 /** The job's arguments, float64 (every wasm i32 and f32 is exact in one), from this byte. */
 const ARGS_BYTE = 3 * 4 * LINE
 /** The most arguments a job may have, besides start, end and slot. */
@@ -120,7 +122,8 @@ const run = (d) => {
   for (;;) {
     let s = Atomics.load(ctl, ${SEQ});
     if (s === seen) {
-      const until = performance.now() + d.spinMs;
+      // (a job that asked for no lingering: straight to sleep)
+      const until = Atomics.load(ctl, ${LINGER}) === 0 ? 0 : performance.now() + d.spinMs;
       let n = 0;
       while ((s = Atomics.load(ctl, ${SEQ})) === seen) {
         if ((++n & 1023) === 0 && performance.now() > until) {
@@ -201,9 +204,11 @@ export interface KernelPool {
    * being the chunk's index: chunks of a multiple of `grain` indices (the last shorter), at most
    * four per thread, `poolSlots(count, grain, threads)` of them; `f.call(...args, 0, count, 0)`
    * on the caller when there is one chunk or the workers have not started. Synchronous; throws
-   * if a call threw.
+   * if a call threw. With `linger` false the workers go to sleep when their part is done instead
+   * of spinning for the next job: for a short job between other threads' work (XNNPACK's
+   * products at a float32 decoding step), which spinning workers would slow down.
    */
-  readonly run: (f: PoolFunction, args: readonly number[], count: number, grain: number) => void
+  readonly run: (f: PoolFunction, args: readonly number[], count: number, grain: number, linger?: boolean) => void
   /** Resolves once every worker has started (rejects if one cannot). */
   readonly started: Promise<void>
   /** Whether the workers run (jobs are split) now. */
@@ -330,7 +335,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
 
   const running = (): boolean => !closed && Atomics.load(ctl, READY) >= workers.length
 
-  const run = (f: PoolFunction, args: readonly number[], count: number, grain: number): void => {
+  const run = (f: PoolFunction, args: readonly number[], count: number, grain: number, linger = true): void => {
     const { chunks: n, size } = split(count, grain, threads)
     if (n < 2 || !running()) {
       f.call(...args, 0, count, 0)
@@ -347,6 +352,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
     Atomics.store(ctl, CHUNKS, n)
     Atomics.store(ctl, DONE, 0)
     Atomics.store(ctl, FAILED, 0)
+    Atomics.store(ctl, LINGER, linger ? 1 : 0)
     Atomics.store(ctl, NEXT, tag << INDEX_BITS)
     Atomics.add(ctl, SEQ, 1)
     if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ)
@@ -379,7 +385,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
     }
     jobs++
     workerChunks += n - mine
-    lastEnd = performance.now()
+    lastEnd = linger ? performance.now() : Number.NEGATIVE_INFINITY
     if (error !== undefined) throw error
     if (Atomics.load(ctl, FAILED) !== 0) throw new Error('kernel pool: a kernel call failed on a worker thread')
   }
