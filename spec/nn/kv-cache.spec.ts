@@ -14,7 +14,7 @@ import { initBackend } from '../../src/backend/index.js'
 import { key, normal } from '../../src/core/key.js'
 import { causalMask } from '../../src/mask/index.js'
 import { attendCached } from '../../src/nn/attention.js'
-import { cacheCapacity, cacheContents, cacheLength, extendCache, kvCache, reserveCache, selectCache, spareFor, type KVCache } from '../../src/nn/kv-cache.js'
+import { cacheCapacity, cacheContents, cacheLength, extendCache, extendCacheFused, kvCache, reserveCache, selectCache, spareFor, type KVCache } from '../../src/nn/kv-cache.js'
 
 const H = 2
 const D = 4
@@ -101,6 +101,37 @@ class Extend implements fc.Command<object, Real> {
   toString = () => `extend(#${this.which}, ${this.n})`
 }
 
+/**
+ * Extends by a fused projection's output qkv [rows, n, 3·H·D] (q, k, v side by side), as GPT-2's
+ * attention does at inference: in place from qkv (extendCacheFused) where it can be, else split
+ * into heads and extended. Either way the queries are qkv's first part, split into heads.
+ */
+class ExtendFused implements fc.Command<object, Real> {
+  constructor(
+    readonly which: number,
+    readonly n: number,
+  ) {}
+  check = () => true
+  run(_m: object, r: Real) {
+    if (r.pool.length === 0) return
+    const { cache, plain } = r.pool[pick(r, this.which)]
+    const rows = cache.k.shape[0]
+    const qkv = tf.tensor3d(normal(key(r.seed++), rows * this.n * 3 * H * D), [rows, this.n, 3 * H * D])
+    // the three parts split into heads by tfjs ops: [rows, n, H·D] → [rows, H, n, D]
+    const [q, k, v] = tf.tidy(() => tf.split(qkv, 3, -1).map((p) => tf.transpose(tf.reshape(p, [rows, this.n, H, D]), [0, 2, 1, 3]) as tf.Tensor4D))
+    const fused = extendCacheFused(cache, qkv, H)
+    const next = fused?.cache ?? extendCache(cache, k, v)
+    // in place exactly when extendCache would have written in place (into the same buffer)
+    expect(next.k.dataId === cache.k.dataId).toBe(fused !== undefined)
+    if (fused !== undefined) expect(fused.q.arraySync()).toEqual(q.arraySync())
+    expect(cacheLength(next)).toBe(cacheLength(cache) + this.n)
+    const added = plainOf(k, v)
+    tf.dispose([qkv, q, k, v, ...(fused === undefined ? [] : [fused.q])])
+    r.pool.push({ cache: next, plain: appended(plain, added) })
+  }
+  toString = () => `extendFused(#${this.which}, ${this.n})`
+}
+
 class Select implements fc.Command<object, Real> {
   constructor(
     readonly which: number,
@@ -175,6 +206,7 @@ const commands = fc.commands(
     fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 12 })).map(([rows, n]) => new Start(rows, n)),
     fc.tuple(which, fc.integer({ min: 1, max: 3 })).map(([w, n]) => new Extend(w, n)),
     fc.tuple(which, fc.integer({ min: 1, max: 30 })).map(([w, n]) => new Extend(w, n)),
+    fc.tuple(which, fc.integer({ min: 1, max: 3 })).map(([w, n]) => new ExtendFused(w, n)),
     fc.tuple(which, fc.array(fc.nat({ max: 5 }), { minLength: 1, maxLength: 4 })).map(([w, rows]) => new Select(w, rows)),
     fc.tuple(which, fc.integer({ min: 0, max: 40 })).map(([w, n]) => new Reserve(w, n)),
     which.map((w) => new Release(w)),

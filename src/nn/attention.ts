@@ -12,7 +12,7 @@ import { checkShape } from '../core/errors.js'
 import { noGradientInProgress, withInferenceKernel } from '../core/grad.js'
 import { compose, nameAt } from '../core/layer.js'
 import { isCausalMask } from '../mask/index.js'
-import { cacheContents, extendCache, kvCache, type KVCache } from './kv-cache.js'
+import { cacheContents, extendCache, extendCacheFused, kvCache, type KVCache } from './kv-cache.js'
 import { linear } from './linear.js'
 
 export { cacheCapacity, cacheContents, cacheLength, extendCache, kvCache, reserveCache, selectCache, spareFor, type KVCache } from './kv-cache.js'
@@ -146,8 +146,11 @@ export const attendHeads = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, head
  * {@link attendHeads} for queries, keys and values already split into heads ([B, H, T, d]
  * each), as {@link splitFusedHeads} gives them.
  */
-export const attendSplitHeads = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
-  const cache = extendCache(input.cache, k, v)
+export const attendSplitHeads = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput =>
+  attendExtended(q, extendCache(input.cache, k, v), input, dropWeights)
+
+/** Queries [B, H, T, d] over a cache already extended by their keys and values, heads merged again. */
+const attendExtended = (q: tf.Tensor4D, cache: KVCache, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
   const att = attendCached(q, cache, input.mask, input.returnWeights === true, dropWeights)
   // Attention keeps the queries' shape [B, H, T, d], and the weights are [B, H, T, keys].
   const output = mergeHeads(att.output as tf.Tensor4D)
@@ -167,10 +170,13 @@ export const splitFusedHeads: (x: tf.Tensor3D, parts: number, heads: number) => 
  * {@link attendHeads} for a fused projection's output qkv [B, T, 3E] (GPT-2's c_attn: q, k, v
  * side by side). While a gradient is recorded it is split and attended as {@link attendHeads}
  * does (whole sequences by the training kernels); at inference {@link splitFusedHeads} splits
- * it into heads in one kernel and the cache is written in place.
+ * it into heads in one kernel and the cache is written in place — the keys and values straight
+ * from qkv into the cache's buffers when they have room (extendCacheFused: a decoding step).
  */
 export const attendFusedHeads = (qkv: tf.Tensor3D, heads: number, input: MhaInput, dropWeights?: (weights: tf.Tensor) => tf.Tensor): HeadsOutput => {
   if (noGradientInProgress()) {
+    const fused = extendCacheFused(input.cache, qkv, heads)
+    if (fused !== undefined) return attendExtended(fused.q, fused.cache, input, dropWeights)
     const [q, k, v] = splitFusedHeads(qkv, 3, heads)
     return attendSplitHeads(q, k, v, input, dropWeights)
   }

@@ -31,7 +31,7 @@
  * (capacity = length) and extending it concatenates, as before.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { cacheKernelsRun, copyInto, selectInto, writeInPlace } from '../backend/simd/cache-blocks.js'
+import { cacheKernelsRun, copyInto, selectInto, splitIntoCache, writeInPlace } from '../backend/simd/cache-blocks.js'
 import { selectRows } from '../backend/rows.js'
 import { noGradientInProgress } from '../core/grad.js'
 
@@ -115,6 +115,23 @@ export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Te
   }
   const capacity = length + spareFor(length, positionBytes(k))
   return setMark({ k: copyInto(cache?.k, cacheLength(cache), k, capacity), v: copyInto(cache?.v, cacheLength(cache), v, capacity), length })
+}
+
+/**
+ * The cache extended by the keys and values of a fused projection's output qkv [B, T, 3E] (q, k,
+ * v side by side: GPT-2's c_attn), split into the cache's heads and written in place, with the
+ * queries [B, H, T, d] — what splitting qkv into heads and {@link extendCache} give, in one
+ * kernel; undefined where that write is not in place (no cache, not at the buffers' mark, no
+ * room left, not the wasm kernels, or qkv not of the cache's sizes): then split and extend.
+ */
+export const extendCacheFused = (cache: KVCache | undefined, qkv: tf.Tensor3D, heads: number): { readonly q: tf.Tensor4D; readonly cache: KVCache } | undefined => {
+  if (cache === undefined || qkv.dtype !== 'float32' || !inPlace(cache.k, cache.v)) return undefined
+  const [b, h, capacity, d] = cache.k.shape
+  const [qb, n, width] = qkv.shape
+  const length = cache.length + n
+  if (qb !== b || h !== heads || width !== 3 * h * d || length > capacity || !atMark(cache)) return undefined
+  const [q, k, v] = splitIntoCache(qkv, cache.k, cache.v, heads, cache.length)
+  return { q, cache: setMark({ k, v, length }) }
 }
 
 /**

@@ -18,6 +18,7 @@ export const CACHE_WRITE = 'MinigptCacheWrite'
 export const CACHE_COPY = 'MinigptCacheCopy'
 export const CACHE_SELECT = 'MinigptCacheSelect'
 export const SPLIT_HEADS = 'MinigptSplitHeads'
+export const SPLIT_INTO_CACHE = 'MinigptSplitIntoCache'
 
 /** Bytes of one position of a [B, H, T, d] tensor, and of its (b, h) block of T positions. */
 const rowBytes = (t: tf.TensorInfo) => 4 * t.shape[3]
@@ -84,6 +85,36 @@ registerSimdKernel(SPLIT_HEADS, ({ inputs, backend, kernels, attrs }) => {
   })
 })
 
+// x [B, T, 3·H·d] (q, k, v side by side) → q [B, H, T, d], with k and v written into the
+// buffers [B, H, capacity, d] at positions at … at + T − 1, in place (as CACHE_WRITE does), and
+// the buffers returned as new handles: SPLIT_HEADS and two CACHE_WRITEs in one kernel, without
+// the k and v tensors between them.
+registerSimdKernel(SPLIT_INTO_CACHE, ({ inputs, backend, kernels, attrs }) => {
+  const { x, k, v } = inputs
+  const { heads, at } = attrs as { heads: number; at: number }
+  const [b, t, width] = x.shape
+  const e = width / 3
+  const d = e / heads
+  const capacity = k.shape[2]
+  const src = dataOffset(backend, x)
+  const q = backend.makeOutput([b, heads, t, d], 'float32')
+  // part p of x into dst, whose (batch, head) blocks are `block` positions long, from position `from`
+  const part = (p: number, dst: number, block: number, from: number): void => {
+    for (let i = 0; i < b; i++) {
+      const row = src + 4 * (i * t * width + p * e)
+      const out = dst + 4 * (i * heads * block + from) * d
+      if (t === 1) kernels.copy_blocks(row, 4 * d, out, 4 * block * d, 4 * d, heads)
+      else for (let h = 0; h < heads; h++) kernels.copy_blocks(row + 4 * h * d, 4 * width, out + 4 * h * block * d, 4 * d, 4 * d, t)
+    }
+  }
+  part(0, dataOffset(backend, q), t, 0)
+  part(1, dataOffset(backend, k), capacity, at)
+  part(2, dataOffset(backend, v), capacity, at)
+  backend.incRef(k.dataId)
+  backend.incRef(v.dataId)
+  return [q, { dataId: k.dataId, shape: k.shape, dtype: k.dtype }, { dataId: v.dataId, shape: v.shape, dtype: v.dtype }]
+})
+
 /** Whether the cache kernels run here (the active backend is wasm with the SIMD module) for float32 tensors. */
 export const cacheKernelsRun = (...ts: readonly tf.Tensor[]): boolean => ts.every((t) => t.dtype === 'float32' && t.rank === 4) && activeSimdKernels() !== null
 
@@ -104,6 +135,15 @@ export const copyInto = (buffer: tf.Tensor4D | undefined, length: number, x: tf.
 /** A new buffer [rows.length, H, capacity, d] of the listed rows' first `length` positions (rows checked by the caller). */
 export const selectInto = (buffer: tf.Tensor4D, rows: readonly number[], length: number, capacity: number): tf.Tensor4D =>
   tf.engine().runKernel(CACHE_SELECT, { buffer }, { rows: [...rows], length, capacity }) as tf.Tensor4D
+
+/**
+ * x [B, T, 3·H·d] (q, k, v side by side, GPT-2's c_attn) split into heads: the queries
+ * [B, H, T, d], with the keys and values written into cache buffers k, v [B, H, capacity, d]
+ * at positions at … at + T − 1, in place, and new handles on the buffers. The caller guarantees
+ * what {@link writeInPlace}'s does, that the sizes agree and that the kernels run.
+ */
+export const splitIntoCache = (x: tf.Tensor3D, k: tf.Tensor4D, v: tf.Tensor4D, heads: number, at: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] =>
+  tf.engine().runKernel(SPLIT_INTO_CACHE, { x, k, v }, { heads, at }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]
 
 /**
  * x [B, T, parts·H·d] (a fused projection's output, GPT-2's c_attn: q, k and v side by side) as
