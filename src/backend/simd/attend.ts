@@ -25,7 +25,7 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   // (batch, head) blocks split over the kernel pool in chunks of 2^15 multiply-adds or more. When
   // the workers were asleep (no pool job just before: a float32 decoding step, between XNNPACK's
   // products) they go back to sleep when done: left spinning, they would take the core that
-  // XNNPACK's next product needs (such steps ran 1.1-1.5× slower: docs/benchmarks.md). After a
+  // XNNPACK's next product needs (such steps ran 1.1-1.9× slower: docs/benchmarks.md). After a
   // pool job (a quantized product, a prefill's) they spin on for the next one as usual.
   const blocks = b * h
   const grain = Math.max(Math.ceil(blocks / 8), Math.ceil(2 ** 15 / (tq * length * d)))
