@@ -35,7 +35,8 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
   const out = backend.makeOutput([batch, t, e], 'float32')
   const probs = keepProbs ? backend.makeOutput([batch, heads, t, t], 'float32') : undefined
   const grain = grainOf(batch)
-  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * (t + 4)], 'float32')
+  // four query rows' interleaved scores a chunk, T + 4 vectors
+  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * 4 * (t + 4)], 'float32')
   const args = [
     dataOffset(backend, q),
     dataOffset(backend, k),

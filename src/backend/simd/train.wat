@@ -325,6 +325,321 @@
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br $cols4))))
 
+;; ---- Four query rows at a time: each key row's loads shared by four queries, the four rows'
+  ;; weights interleaved (one vector per key, a lane per row) so that their softmax needs no
+  ;; sums across lanes.
+
+  ;; Four vectors' lane sums as one vector: [Σa, Σb, Σc, Σd].
+  (func $hsum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    ;; [a0+a2, b0+b2, a1+a3, b1+b3] and the same of c, d
+    (local.set $ab (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
+
+  ;; The scores of four query rows (q, rows `stride` bytes apart) against keys j0 … j1 - 1 of K
+  ;; (rows `stride` bytes apart, `bytes` bytes of features, a multiple of 16), interleaved: the
+  ;; vector at dst + 16·j is scale · [q0·k_j, q1·k_j, q2·k_j, q3·k_j]. Two keys at a time: the
+  ;; four query vectors and two key vectors loaded per four features feed eight multiply-adds.
+  (func $scoresRows4 (param $q i32) (param $k i32) (param $j0 i32) (param $j1 i32) (param $stride i32) (param $bytes i32) (param $scale f32) (param $dst i32)
+    (local $j i32) (local $i i32) (local $row i32) (local $next i32) (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $at i32) (local $sc v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $k0 v128) (local $k1 v128)
+    (local $s00 v128) (local $s10 v128) (local $s20 v128) (local $s30 v128)
+    (local $s01 v128) (local $s11 v128) (local $s21 v128) (local $s31 v128)
+    (local.set $q1 (i32.add (local.get $q) (local.get $stride)))
+    (local.set $q2 (i32.add (local.get $q1) (local.get $stride)))
+    (local.set $q3 (i32.add (local.get $q2) (local.get $stride)))
+    (local.set $sc (f32x4.splat (local.get $scale)))
+    (local.set $j (local.get $j0))
+    (local.set $row (i32.add (local.get $k) (i32.mul (local.get $j0) (local.get $stride))))
+    (local.set $at (i32.add (local.get $dst) (i32.shl (local.get $j0) (i32.const 4))))
+    (block $pairsDone (loop $pairs
+      (br_if $pairsDone (i32.gt_u (i32.add (local.get $j) (i32.const 2)) (local.get $j1)))
+      (local.set $next (i32.add (local.get $row) (local.get $stride)))
+      (local.set $s00 (v128.const i32x4 0 0 0 0)) (local.set $s10 (v128.const i32x4 0 0 0 0))
+      (local.set $s20 (v128.const i32x4 0 0 0 0)) (local.set $s30 (v128.const i32x4 0 0 0 0))
+      (local.set $s01 (v128.const i32x4 0 0 0 0)) (local.set $s11 (v128.const i32x4 0 0 0 0))
+      (local.set $s21 (v128.const i32x4 0 0 0 0)) (local.set $s31 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $dotDone (loop $dot
+        (br_if $dotDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $x0 (v128.load (i32.add (local.get $q) (local.get $i))))
+        (local.set $x1 (v128.load (i32.add (local.get $q1) (local.get $i))))
+        (local.set $x2 (v128.load (i32.add (local.get $q2) (local.get $i))))
+        (local.set $x3 (v128.load (i32.add (local.get $q3) (local.get $i))))
+        (local.set $k0 (v128.load (i32.add (local.get $row) (local.get $i))))
+        (local.set $k1 (v128.load (i32.add (local.get $next) (local.get $i))))
+        (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (local.get $x0) (local.get $k0))))
+        (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (local.get $x1) (local.get $k0))))
+        (local.set $s20 (f32x4.add (local.get $s20) (f32x4.mul (local.get $x2) (local.get $k0))))
+        (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (local.get $x3) (local.get $k0))))
+        (local.set $s01 (f32x4.add (local.get $s01) (f32x4.mul (local.get $x0) (local.get $k1))))
+        (local.set $s11 (f32x4.add (local.get $s11) (f32x4.mul (local.get $x1) (local.get $k1))))
+        (local.set $s21 (f32x4.add (local.get $s21) (f32x4.mul (local.get $x2) (local.get $k1))))
+        (local.set $s31 (f32x4.add (local.get $s31) (f32x4.mul (local.get $x3) (local.get $k1))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $dot)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30))))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s01) (local.get $s11) (local.get $s21) (local.get $s31))))
+      (local.set $row (i32.add (local.get $next) (local.get $stride)))
+      (local.set $at (i32.add (local.get $at) (i32.const 32)))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $pairs)))
+    ;; an odd last key
+    (if (i32.lt_u (local.get $j) (local.get $j1)) (then
+      (local.set $s00 (v128.const i32x4 0 0 0 0)) (local.set $s10 (v128.const i32x4 0 0 0 0))
+      (local.set $s20 (v128.const i32x4 0 0 0 0)) (local.set $s30 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $lastDone (loop $last
+        (br_if $lastDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $k0 (v128.load (i32.add (local.get $row) (local.get $i))))
+        (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $k0))))
+        (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (v128.load (i32.add (local.get $q1) (local.get $i))) (local.get $k0))))
+        (local.set $s20 (f32x4.add (local.get $s20) (f32x4.mul (v128.load (i32.add (local.get $q2) (local.get $i))) (local.get $k0))))
+        (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (v128.load (i32.add (local.get $q3) (local.get $i))) (local.get $k0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $last)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30)))))))
+
+  ;; o_r = inv_r · Σ_j w_j[r] · v_j for four rows r (o, rows `stride` bytes apart) over the first
+  ;; n keys, w the interleaved weight vectors at w + 16·j, V's rows `stride` bytes apart with
+  ;; `bytes` bytes of features (a multiple of 16). Eight features at a time (two vectors per
+  ;; row, eight accumulators), then four.
+  (func $weightedRows4 (param $w i32) (param $v i32) (param $n i32) (param $stride i32) (param $bytes i32) (param $inv v128) (param $o i32)
+    (local $f i32) (local $j i32) (local $wide i32) (local $at i32) (local $pw i32)
+    (local $p v128) (local $p0 v128) (local $p1 v128) (local $p2 v128) (local $p3 v128) (local $y0 v128) (local $y1 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
+    (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128)
+    (local.set $i0 (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv)))
+    (local.set $i1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv)))
+    (local.set $i2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv)))
+    (local.set $i3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv)))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -32)))
+    (block $colsDone (loop $cols
+      (br_if $colsDone (i32.ge_u (local.get $f) (local.get $wide)))
+      (local.set $c0 (v128.const i32x4 0 0 0 0)) (local.set $c1 (v128.const i32x4 0 0 0 0))
+      (local.set $c2 (v128.const i32x4 0 0 0 0)) (local.set $c3 (v128.const i32x4 0 0 0 0))
+      (local.set $e0 (v128.const i32x4 0 0 0 0)) (local.set $e1 (v128.const i32x4 0 0 0 0))
+      (local.set $e2 (v128.const i32x4 0 0 0 0)) (local.set $e3 (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $v) (local.get $f)))
+      (local.set $pw (local.get $w))
+      (local.set $j (i32.const 0))
+      (block $rowsDone (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $p (v128.load (local.get $pw)))
+        (local.set $p0 (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $p) (local.get $p)))
+        (local.set $p1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $p) (local.get $p)))
+        (local.set $p2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $p) (local.get $p)))
+        (local.set $p3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $p) (local.get $p)))
+        (local.set $y0 (v128.load (local.get $at)))
+        (local.set $y1 (v128.load offset=16 (local.get $at)))
+        (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $p0) (local.get $y0))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $p1) (local.get $y0))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $p2) (local.get $y0))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $p3) (local.get $y0))))
+        (local.set $e0 (f32x4.add (local.get $e0) (f32x4.mul (local.get $p0) (local.get $y1))))
+        (local.set $e1 (f32x4.add (local.get $e1) (f32x4.mul (local.get $p1) (local.get $y1))))
+        (local.set $e2 (f32x4.add (local.get $e2) (f32x4.mul (local.get $p2) (local.get $y1))))
+        (local.set $e3 (f32x4.add (local.get $e3) (f32x4.mul (local.get $p3) (local.get $y1))))
+        (local.set $at (i32.add (local.get $at) (local.get $stride)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $rows)))
+      (local.set $at (i32.add (local.get $o) (local.get $f)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c0) (local.get $i0)))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $e0) (local.get $i0)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c1) (local.get $i1)))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $e1) (local.get $i1)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c2) (local.get $i2)))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $e2) (local.get $i2)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c3) (local.get $i3)))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $e3) (local.get $i3)))
+      (local.set $f (i32.add (local.get $f) (i32.const 32)))
+      (br $cols)))
+    ;; four last features (d ≡ 4 mod 8)
+    (if (i32.lt_u (local.get $f) (local.get $bytes)) (then
+      (local.set $c0 (v128.const i32x4 0 0 0 0)) (local.set $c1 (v128.const i32x4 0 0 0 0))
+      (local.set $c2 (v128.const i32x4 0 0 0 0)) (local.set $c3 (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $v) (local.get $f)))
+      (local.set $pw (local.get $w))
+      (local.set $j (i32.const 0))
+      (block $rows4Done (loop $rows4
+        (br_if $rows4Done (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $p (v128.load (local.get $pw)))
+        (local.set $y0 (v128.load (local.get $at)))
+        (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $p) (local.get $p)) (local.get $y0))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $p) (local.get $p)) (local.get $y0))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $p) (local.get $p)) (local.get $y0))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $p) (local.get $p)) (local.get $y0))))
+        (local.set $at (i32.add (local.get $at) (local.get $stride)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $rows4)))
+      (local.set $at (i32.add (local.get $o) (local.get $f)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c0) (local.get $i0)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c1) (local.get $i1)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c2) (local.get $i2)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c3) (local.get $i3))))))
+
+  ;; The first `count` lanes of v stored at p (all four when count ≥ 4): the end of a row of P,
+  ;; which must not run into the next row.
+  (func $store4 (param $p i32) (param $v v128) (param $count i32)
+    (if (i32.ge_u (local.get $count) (i32.const 4)) (then (v128.store (local.get $p) (local.get $v)) (return)))
+    (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v)))
+    (if (i32.ge_u (local.get $count) (i32.const 2)) (then (f32.store offset=4 (local.get $p) (f32x4.extract_lane 1 (local.get $v)))))
+    (if (i32.ge_u (local.get $count) (i32.const 3)) (then (f32.store offset=8 (local.get $p) (f32x4.extract_lane 2 (local.get $v))))))
+
+;; A 4 × 4 transpose: the columns of the rows a, b, c, d ([a₀, b₀, c₀, d₀] first).
+  (func $transpose4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128 v128 v128 v128)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    ;; [a₀, b₀, a₁, b₁], [c₀, d₀, c₁, d₁], [a₂, b₂, a₃, b₃], [c₂, d₂, c₃, d₃]
+    (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+    (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d)))
+    (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+    (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d)))
+    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1))
+    (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1))
+    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3))
+    (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3)))
+
+  ;; Attention of four consecutive query rows of one (sequence, head) over its T keys and values:
+  ;; q and out at the first row (rows `stride` bytes apart), k and v at the head's first key row;
+  ;; mask, drop and probs at the first row's T floats (rows T floats apart), or 0 for none (as in
+  ;; "attention"). The scores go into scratch interleaved (the vector at scratch + 16·j holds key
+  ;; j's four scores); a group of four keys whose mask is -Infinity in all four rows is skipped,
+  ;; and no key after the last one some row sees is computed. The rows' softmax runs lane by lane
+  ;; (e^(s − max), their sums; the normalisation is left to the weighted sum, and to P's rows
+  ;; when P is kept). `scratch` holds 4·(T + 4) floats.
+  (func $attendRows4 (param $q i32) (param $k i32) (param $v i32) (param $t i32) (param $stride i32) (param $bytes i32) (param $scale f32)
+    (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
+    (local $j i32) (local $n i32) (local $end i32) (local $at i32) (local $stop i32) (local $tBytes i32) (local $left i32)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $mx v128) (local $z v128) (local $e v128) (local $inv v128)
+    (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
+    (if (local.get $mask)
+      (then
+        (block $groupsDone (loop $groups
+          (br_if $groupsDone (i32.ge_u (local.get $j) (local.get $t)))
+          ;; the four rows' mask values for keys j … j + 3 (-Infinity past T)
+          (local.set $at (i32.add (local.get $mask) (i32.shl (local.get $j) (i32.const 2))))
+          (local.set $left (i32.sub (local.get $t) (local.get $j)))
+          (local.set $m0 (call $load4 (local.get $at) (local.get $left) (f32.const -inf)))
+          (local.set $m1 (call $load4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $left) (f32.const -inf)))
+          (local.set $m2 (call $load4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $left) (f32.const -inf)))
+          (local.set $m3 (call $load4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $left) (f32.const -inf)))
+          ;; n: the group's keys up to the last one that some row sees (none: the group is skipped)
+          (local.set $n (i32.sub (i32.const 32) (i32.clz (i32x4.bitmask (v128.or
+            (v128.or (f32x4.ne (local.get $m0) (f32x4.splat (f32.const -inf))) (f32x4.ne (local.get $m1) (f32x4.splat (f32.const -inf))))
+            (v128.or (f32x4.ne (local.get $m2) (f32x4.splat (f32.const -inf))) (f32x4.ne (local.get $m3) (f32x4.splat (f32.const -inf)))))))))
+          (if (local.get $n)
+            (then
+              (call $scoresRows4 (local.get $q) (local.get $k) (local.get $j) (i32.add (local.get $j) (local.get $n))
+                (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch))
+              (local.set $end (i32.add (local.get $j) (local.get $n)))))
+          ;; the mask's columns added to the n keys' scores, and alone (-Infinity) for the group's others
+          (call $transpose4 (local.get $m0) (local.get $m1) (local.get $m2) (local.get $m3))
+          (local.set $m3) (local.set $m2) (local.set $m1) (local.set $m0)
+          (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
+          (v128.store (local.get $at) (if (result v128) (i32.gt_u (local.get $n) (i32.const 0))
+            (then (f32x4.add (v128.load (local.get $at)) (local.get $m0))) (else (local.get $m0))))
+          (v128.store offset=16 (local.get $at) (if (result v128) (i32.gt_u (local.get $n) (i32.const 1))
+            (then (f32x4.add (v128.load offset=16 (local.get $at)) (local.get $m1))) (else (local.get $m1))))
+          (v128.store offset=32 (local.get $at) (if (result v128) (i32.gt_u (local.get $n) (i32.const 2))
+            (then (f32x4.add (v128.load offset=32 (local.get $at)) (local.get $m2))) (else (local.get $m2))))
+          (v128.store offset=48 (local.get $at) (if (result v128) (i32.gt_u (local.get $n) (i32.const 3))
+            (then (f32x4.add (v128.load offset=48 (local.get $at)) (local.get $m3))) (else (local.get $m3))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $groups))))
+      (else
+        (call $scoresRows4 (local.get $q) (local.get $k) (i32.const 0) (local.get $t) (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch))
+        (local.set $end (local.get $t))))
+    ;; each row's maximum, lane by lane, no lower than -FLT_MAX (a row that sees no key then gets
+    ;; the weights 0, not NaN, as softmaxRow gives it)
+    (local.set $stop (i32.add (local.get $scratch) (i32.shl (local.get $end) (i32.const 4))))
+    (local.set $mx (f32x4.splat (f32.const -0x1.fffffep+127)))
+    (local.set $at (local.get $scratch))
+    (block $maxDone (loop $max
+      (br_if $maxDone (i32.ge_u (local.get $at) (local.get $stop)))
+      (local.set $mx (f32x4.pmax (local.get $mx) (v128.load (local.get $at))))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $max)))
+    ;; e^(s - max) and the rows' sums (-Infinity gives 0)
+    (local.set $at (local.get $scratch))
+    (block $expDone (loop $exp
+      (br_if $expDone (i32.ge_u (local.get $at) (local.get $stop)))
+      (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $at)) (local.get $mx))))
+      (v128.store (local.get $at) (local.get $e))
+      (local.set $z (f32x4.add (local.get $z) (local.get $e)))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $exp)))
+    ;; zero weights for the three keys after the last computed (P and the dropout mask are read four keys at a time)
+    (v128.store (local.get $stop) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=16 (local.get $stop) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=32 (local.get $stop) (v128.const i32x4 0 0 0 0))
+    ;; 1 / sum, 0 for a row without weights
+    (local.set $inv (v128.and (f32x4.div (f32x4.splat (f32.const 1)) (local.get $z)) (f32x4.gt (local.get $z) (v128.const i32x4 0 0 0 0))))
+    ;; P's four rows: the weights transposed back into rows and normalised, zeros after the last key computed
+    (if (local.get $probs)
+      (then
+        (local.set $j (i32.const 0))
+        (block $pDone (loop $pGroups
+          (br_if $pDone (i32.ge_u (local.get $j) (local.get $t)))
+          (if (i32.lt_u (local.get $j) (local.get $end))
+            (then
+              (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
+              (call $transpose4 (v128.load (local.get $at)) (v128.load offset=16 (local.get $at)) (v128.load offset=32 (local.get $at)) (v128.load offset=48 (local.get $at)))
+              (local.set $m3) (local.set $m2) (local.set $m1) (local.set $m0))
+            (else
+              (local.set $m0 (v128.const i32x4 0 0 0 0)) (local.set $m1 (v128.const i32x4 0 0 0 0))
+              (local.set $m2 (v128.const i32x4 0 0 0 0)) (local.set $m3 (v128.const i32x4 0 0 0 0))))
+          (local.set $at (i32.add (local.get $probs) (i32.shl (local.get $j) (i32.const 2))))
+          (local.set $left (i32.sub (local.get $t) (local.get $j)))
+          (call $store4 (local.get $at)
+            (f32x4.mul (local.get $m0) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv))) (local.get $left))
+          (call $store4 (i32.add (local.get $at) (local.get $tBytes))
+            (f32x4.mul (local.get $m1) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv))) (local.get $left))
+          (call $store4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1)))
+            (f32x4.mul (local.get $m2) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv))) (local.get $left))
+          (call $store4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3)))
+            (f32x4.mul (local.get $m3) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv))) (local.get $left))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $pGroups)))))
+    ;; with a dropout mask, the weights times its columns (P kept before it)
+    (if (local.get $drop)
+      (then
+        (local.set $j (i32.const 0))
+        (block $dDone (loop $dGroups
+          (br_if $dDone (i32.ge_u (local.get $j) (local.get $end)))
+          (local.set $at (i32.add (local.get $drop) (i32.shl (local.get $j) (i32.const 2))))
+          (local.set $left (i32.sub (local.get $t) (local.get $j)))
+          (call $transpose4
+            (call $load4 (local.get $at) (local.get $left) (f32.const 0))
+            (call $load4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $left) (f32.const 0))
+            (call $load4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $left) (f32.const 0))
+            (call $load4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $left) (f32.const 0)))
+          (local.set $m3) (local.set $m2) (local.set $m1) (local.set $m0)
+          (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
+          (v128.store (local.get $at) (f32x4.mul (v128.load (local.get $at)) (local.get $m0)))
+          (v128.store offset=16 (local.get $at) (f32x4.mul (v128.load offset=16 (local.get $at)) (local.get $m1)))
+          (v128.store offset=32 (local.get $at) (f32x4.mul (v128.load offset=32 (local.get $at)) (local.get $m2)))
+          (v128.store offset=48 (local.get $at) (f32x4.mul (v128.load offset=48 (local.get $at)) (local.get $m3)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $dGroups)))))
+    ;; out_r = Σ_j P_rj v_j (P ⊙ drop with a dropout mask)
+    (call $weightedRows4 (local.get $scratch) (local.get $v) (local.get $end) (local.get $stride) (local.get $bytes) (local.get $inv) (local.get $out)))
+
   ;; softmax(scale · q·Kᵀ + mask) for one query into row [Tp] (Tp = T rounded up to 4; the lanes
   ;; past T get 0): four keys at a time, a group whose mask is all -Infinity skipped. Returns the
   ;; number of keys up to the last one with a weight (the rest are 0). mask: T floats, or 0.
@@ -394,7 +709,8 @@
   ;; head): P = softmax(scale·Q·Kᵀ + mask), out = P·V; mask [T, T] additive or 0 for none.
   ;; When `probs` is not 0, P is kept there, [batch, heads, T, T], for the backward pass. When
   ;; `drop` is not 0 it is a dropout mask of P's shape (0 or 1/(1 − rate)): out = (P ⊙ drop)·V
-  ;; (GPT-2's dropout on the attention probabilities), P kept before it. `scratch` holds T + 4 floats.
+  ;; (GPT-2's dropout on the attention probabilities), P kept before it. Four query rows at a time
+  ;; ($attendRows4), the first T mod 4 one at a time. `scratch` holds 4·(T + 4) floats.
   (func $attention (export "attention") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
     (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
     (local $b i32) (local $h i32) (local $i i32) (local $stride i32) (local $bytes i32) (local $tBytes i32)
@@ -411,9 +727,10 @@
         (br_if $hDone (i32.ge_u (local.get $h) (local.get $heads)))
         ;; this (sequence, head)'s first row, in q, k, v and out alike
         (local.set $base (i32.add (i32.mul (i32.mul (local.get $b) (local.get $t)) (local.get $stride)) (i32.mul (local.get $h) (local.get $bytes))))
+        ;; the first T mod 4 rows one at a time (under a causal mask the shortest), then four at a time
         (local.set $i (i32.const 0))
         (block $iDone (loop $eachI
-          (br_if $iDone (i32.ge_u (local.get $i) (local.get $t)))
+          (br_if $iDone (i32.ge_u (local.get $i) (i32.and (local.get $t) (i32.const 3))))
           (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
           (local.set $end (call $softmaxRow (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $k) (local.get $base)) (local.get $t)
             (local.get $stride) (local.get $bytes) (local.get $scale)
@@ -432,6 +749,19 @@
             (local.get $bytes) (f32.const 1) (i32.add (local.get $out) (local.get $qi)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $eachI)))
+        (block $rowsDone (loop $eachRows4
+          (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $t)))
+          (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
+          (call $attendRows4 (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $k) (local.get $base)) (i32.add (local.get $v) (local.get $base))
+            (local.get $t) (local.get $stride) (local.get $bytes) (local.get $scale)
+            (if (result i32) (local.get $mask) (then (i32.add (local.get $mask) (i32.mul (local.get $i) (local.get $tBytes)))) (else (i32.const 0)))
+            (if (result i32) (local.get $drop) (then (local.get $dp)) (else (i32.const 0)))
+            (if (result i32) (local.get $probs) (then (local.get $p)) (else (i32.const 0)))
+            (local.get $scratch) (i32.add (local.get $out) (local.get $qi)))
+          (if (local.get $probs) (then (local.set $p (i32.add (local.get $p) (i32.shl (local.get $tBytes) (i32.const 2))))))
+          (if (local.get $drop) (then (local.set $dp (i32.add (local.get $dp) (i32.shl (local.get $tBytes) (i32.const 2))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $eachRows4)))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $eachH)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
@@ -1009,7 +1339,7 @@
   ;; "attention", "attention_backward" and "gelu_erf" on a chunk of their work, so that the
   ;; threads of the kernel pool share one call (module.ts's runSplit): sequences [b0, b1) of the
   ;; batch, or values [8·g0, min(n, 8·g1)). Each chunk takes scratch slot $slot, the chunk's
-  ;; index that the pool passes after the range (T + 4 floats a slot for the forward pass,
+  ;; index that the pool passes after the range (4·(T + 4) floats a slot for the forward pass,
   ;; T·(T + 3) + 4 for the backward pass, twice T·(T + 3) + 4 with a dropout mask, 8 for GELU),
   ;; so that no two threads share one.
   (func (export "attention_chunk") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
@@ -1022,7 +1352,7 @@
       (i32.sub (local.get $b1) (local.get $b0)) (local.get $t) (local.get $heads) (local.get $d) (local.get $scale) (local.get $mask)
       (if (result i32) (local.get $drop) (then (i32.add (local.get $drop) (local.get $pOff))) (else (i32.const 0)))
       (if (result i32) (local.get $probs) (then (i32.add (local.get $probs) (local.get $pOff))) (else (i32.const 0)))
-      (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $slot) (i32.add (local.get $t) (i32.const 4))) (i32.const 2)))
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $slot) (i32.add (local.get $t) (i32.const 4))) (i32.const 4)))
       (i32.add (local.get $out) (local.get $off))))
 
   (func (export "attention_backward_chunk") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
