@@ -344,11 +344,13 @@
       (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
 
   ;; The scores of four query rows (q, rows `stride` bytes apart) against keys j0 … j1 - 1 of K
-  ;; (rows `stride` bytes apart, `bytes` bytes of features, a multiple of 16), interleaved: the
-  ;; vector at dst + 16·j is scale · [q0·k_j, q1·k_j, q2·k_j, q3·k_j]. Two keys at a time: the
-  ;; four query vectors and two key vectors loaded per four features feed eight multiply-adds.
+  ;; (rows `stride` bytes apart, `bytes` bytes of features, a multiple of 16), interleaved and
+  ;; added to what dst holds there (the mask's values): the vector at dst + 16·j gets
+  ;; scale · [q0·k_j, q1·k_j, q2·k_j, q3·k_j] added. Two keys at a time: the four query vectors
+  ;; and two key vectors loaded per four features feed eight multiply-adds.
   (func $scoresRows4 (param $q i32) (param $k i32) (param $j0 i32) (param $j1 i32) (param $stride i32) (param $bytes i32) (param $scale f32) (param $dst i32)
     (local $j i32) (local $i i32) (local $row i32) (local $next i32) (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $at i32) (local $sc v128)
+    (local $ab v128) (local $cd v128)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $k0 v128) (local $k1 v128)
     (local $s00 v128) (local $s10 v128) (local $s20 v128) (local $s30 v128)
     (local $s01 v128) (local $s11 v128) (local $s21 v128) (local $s31 v128)
@@ -385,8 +387,27 @@
         (local.set $s31 (f32x4.add (local.get $s31) (f32x4.mul (local.get $x3) (local.get $k1))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $dot)))
-      (v128.store (local.get $at) (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30))))
-      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s01) (local.get $s11) (local.get $s21) (local.get $s31))))
+      ;; the lane sums ($hsum4, written out: Node 20's V8 does not inline wasm calls)
+      (local.set $ab (f32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s00) (local.get $s10))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s00) (local.get $s10))))
+      (local.set $cd (f32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s20) (local.get $s30))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s20) (local.get $s30))))
+      (v128.store (local.get $at) (f32x4.add (v128.load (local.get $at)) (f32x4.mul (local.get $sc)
+        (f32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))))
+      (local.set $ab (f32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s01) (local.get $s11))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s01) (local.get $s11))))
+      (local.set $cd (f32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s21) (local.get $s31))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s21) (local.get $s31))))
+      (v128.store offset=16 (local.get $at) (f32x4.add (v128.load offset=16 (local.get $at)) (f32x4.mul (local.get $sc)
+        (f32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))))
       (local.set $row (i32.add (local.get $next) (local.get $stride)))
       (local.set $at (i32.add (local.get $at) (i32.const 32)))
       (local.set $j (i32.add (local.get $j) (i32.const 2)))
@@ -405,7 +426,8 @@
         (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (v128.load (i32.add (local.get $q3) (local.get $i))) (local.get $k0))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $last)))
-      (v128.store (local.get $at) (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30)))))))
+      (v128.store (local.get $at) (f32x4.add (v128.load (local.get $at))
+        (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30))))))))
 
   ;; o_r = inv_r · Σ_j w_j[r] · v_j for four rows r (o, rows `stride` bytes apart) over the first
   ;; n keys, w the interleaved weight vectors at w + 16·j, V's rows `stride` bytes apart with
@@ -525,44 +547,69 @@
   ;; when P is kept). `scratch` holds 4·(T + 4) floats.
   (func $attendRows4 (param $q i32) (param $k i32) (param $v i32) (param $t i32) (param $stride i32) (param $bytes i32) (param $scale f32)
     (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
-    (local $j i32) (local $n i32) (local $end i32) (local $at i32) (local $stop i32) (local $tBytes i32) (local $left i32)
+    (local $j i32) (local $n i32) (local $end i32) (local $run i32) (local $at i32) (local $stop i32) (local $tBytes i32) (local $left i32)
     (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $mx v128) (local $z v128) (local $e v128) (local $inv v128)
+    (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128)
     (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
     (if (local.get $mask)
       (then
+        ;; the mask's columns into scratch, then the scores added over each run of groups that some row sees
+        (local.set $run (i32.const -1))
         (block $groupsDone (loop $groups
           (br_if $groupsDone (i32.ge_u (local.get $j) (local.get $t)))
           ;; the four rows' mask values for keys j … j + 3 (-Infinity past T)
           (local.set $at (i32.add (local.get $mask) (i32.shl (local.get $j) (i32.const 2))))
           (local.set $left (i32.sub (local.get $t) (local.get $j)))
-          (local.set $m0 (call $load4 (local.get $at) (local.get $left) (f32.const -inf)))
-          (local.set $m1 (call $load4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $left) (f32.const -inf)))
-          (local.set $m2 (call $load4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $left) (f32.const -inf)))
-          (local.set $m3 (call $load4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $left) (f32.const -inf)))
+          (if (i32.ge_u (local.get $left) (i32.const 4))
+            (then
+              (local.set $m0 (v128.load (local.get $at)))
+              (local.set $m1 (v128.load (i32.add (local.get $at) (local.get $tBytes))))
+              (local.set $m2 (v128.load (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1)))))
+              (local.set $m3 (v128.load (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))))))
+            (else
+              (local.set $m0 (call $load4 (local.get $at) (local.get $left) (f32.const -inf)))
+              (local.set $m1 (call $load4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $left) (f32.const -inf)))
+              (local.set $m2 (call $load4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $left) (f32.const -inf)))
+              (local.set $m3 (call $load4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $left) (f32.const -inf)))))
           ;; n: the group's keys up to the last one that some row sees (none: the group is skipped)
           (local.set $n (i32.sub (i32.const 32) (i32.clz (i32x4.bitmask (v128.or
             (v128.or (f32x4.ne (local.get $m0) (f32x4.splat (f32.const -inf))) (f32x4.ne (local.get $m1) (f32x4.splat (f32.const -inf))))
             (v128.or (f32x4.ne (local.get $m2) (f32x4.splat (f32.const -inf))) (f32x4.ne (local.get $m3) (f32x4.splat (f32.const -inf)))))))))
+          (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
           (if (local.get $n)
             (then
-              (call $scoresRows4 (local.get $q) (local.get $k) (local.get $j) (i32.add (local.get $j) (local.get $n))
-                (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch))
-              (local.set $end (i32.add (local.get $j) (local.get $n)))))
-          ;; the mask's columns added to the n keys' scores, and alone (-Infinity) for the group's others
-          (call $transpose4 (local.get $m0) (local.get $m1) (local.get $m2) (local.get $m3))
-          (local.set $m3) (local.set $m2) (local.set $m1) (local.set $m0)
-          (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
-          (v128.store (local.get $at) (if (result v128) (i32.gt_u (local.get $n) (i32.const 0))
-            (then (f32x4.add (v128.load (local.get $at)) (local.get $m0))) (else (local.get $m0))))
-          (v128.store offset=16 (local.get $at) (if (result v128) (i32.gt_u (local.get $n) (i32.const 1))
-            (then (f32x4.add (v128.load offset=16 (local.get $at)) (local.get $m1))) (else (local.get $m1))))
-          (v128.store offset=32 (local.get $at) (if (result v128) (i32.gt_u (local.get $n) (i32.const 2))
-            (then (f32x4.add (v128.load offset=32 (local.get $at)) (local.get $m2))) (else (local.get $m2))))
-          (v128.store offset=48 (local.get $at) (if (result v128) (i32.gt_u (local.get $n) (i32.const 3))
-            (then (f32x4.add (v128.load offset=48 (local.get $at)) (local.get $m3))) (else (local.get $m3))))
+              (call $transpose4 (local.get $m0) (local.get $m1) (local.get $m2) (local.get $m3))
+              (local.set $m3) (local.set $m2) (local.set $m1) (local.set $m0)
+              (v128.store (local.get $at) (local.get $m0))
+              (v128.store offset=16 (local.get $at) (local.get $m1))
+              (v128.store offset=32 (local.get $at) (local.get $m2))
+              (v128.store offset=48 (local.get $at) (local.get $m3))
+              (if (i32.lt_s (local.get $run) (i32.const 0)) (then (local.set $run (local.get $j))))
+              (local.set $end (i32.add (local.get $j) (local.get $n))))
+            (else
+              (v128.store (local.get $at) (v128.const f32x4 -inf -inf -inf -inf))
+              (v128.store offset=16 (local.get $at) (v128.const f32x4 -inf -inf -inf -inf))
+              (v128.store offset=32 (local.get $at) (v128.const f32x4 -inf -inf -inf -inf))
+              (v128.store offset=48 (local.get $at) (v128.const f32x4 -inf -inf -inf -inf))
+              (if (i32.ge_s (local.get $run) (i32.const 0))
+                (then
+                  (call $scoresRows4 (local.get $q) (local.get $k) (local.get $run) (local.get $end)
+                    (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch))
+                  (local.set $run (i32.const -1))))))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
-          (br $groups))))
+          (br $groups)))
+        (if (i32.ge_s (local.get $run) (i32.const 0))
+          (then (call $scoresRows4 (local.get $q) (local.get $k) (local.get $run) (local.get $end)
+            (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch)))))
       (else
+        ;; no mask: the scores added to zeros
+        (local.set $at (local.get $scratch))
+        (local.set $stop (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 4))))
+        (block $zerosDone (loop $zeros
+          (br_if $zerosDone (i32.ge_u (local.get $at) (local.get $stop)))
+          (v128.store (local.get $at) (v128.const i32x4 0 0 0 0))
+          (local.set $at (i32.add (local.get $at) (i32.const 16)))
+          (br $zeros)))
         (call $scoresRows4 (local.get $q) (local.get $k) (i32.const 0) (local.get $t) (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch))
         (local.set $end (local.get $t))))
     ;; each row's maximum, lane by lane, no lower than -FLT_MAX (a row that sees no key then gets
@@ -593,6 +640,10 @@
     ;; P's four rows: the weights transposed back into rows and normalised, zeros after the last key computed
     (if (local.get $probs)
       (then
+        (local.set $i0 (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv)))
+        (local.set $i1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv)))
+        (local.set $i2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv)))
+        (local.set $i3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv)))
         (local.set $j (i32.const 0))
         (block $pDone (loop $pGroups
           (br_if $pDone (i32.ge_u (local.get $j) (local.get $t)))
@@ -604,16 +655,23 @@
             (else
               (local.set $m0 (v128.const i32x4 0 0 0 0)) (local.set $m1 (v128.const i32x4 0 0 0 0))
               (local.set $m2 (v128.const i32x4 0 0 0 0)) (local.set $m3 (v128.const i32x4 0 0 0 0))))
+          (local.set $m0 (f32x4.mul (local.get $m0) (local.get $i0)))
+          (local.set $m1 (f32x4.mul (local.get $m1) (local.get $i1)))
+          (local.set $m2 (f32x4.mul (local.get $m2) (local.get $i2)))
+          (local.set $m3 (f32x4.mul (local.get $m3) (local.get $i3)))
           (local.set $at (i32.add (local.get $probs) (i32.shl (local.get $j) (i32.const 2))))
           (local.set $left (i32.sub (local.get $t) (local.get $j)))
-          (call $store4 (local.get $at)
-            (f32x4.mul (local.get $m0) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv))) (local.get $left))
-          (call $store4 (i32.add (local.get $at) (local.get $tBytes))
-            (f32x4.mul (local.get $m1) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv))) (local.get $left))
-          (call $store4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1)))
-            (f32x4.mul (local.get $m2) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv))) (local.get $left))
-          (call $store4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3)))
-            (f32x4.mul (local.get $m3) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv))) (local.get $left))
+          (if (i32.ge_u (local.get $left) (i32.const 4))
+            (then
+              (v128.store (local.get $at) (local.get $m0))
+              (v128.store (i32.add (local.get $at) (local.get $tBytes)) (local.get $m1))
+              (v128.store (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $m2))
+              (v128.store (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $m3)))
+            (else
+              (call $store4 (local.get $at) (local.get $m0) (local.get $left))
+              (call $store4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $m1) (local.get $left))
+              (call $store4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $m2) (local.get $left))
+              (call $store4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $m3) (local.get $left))))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $pGroups)))))
     ;; with a dropout mask, the weights times its columns (P kept before it)
