@@ -325,7 +325,7 @@
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br $cols4))))
 
-;; ---- Four query rows at a time: each key row's loads shared by four queries, the four rows'
+  ;; Four query rows at a time: each key row's loads shared by four queries, the four rows'
   ;; weights interleaved (one vector per key, a lane per row) so that their softmax needs no
   ;; sums across lanes.
 
@@ -524,19 +524,6 @@
     (if (i32.ge_u (local.get $count) (i32.const 2)) (then (f32.store offset=4 (local.get $p) (f32x4.extract_lane 1 (local.get $v)))))
     (if (i32.ge_u (local.get $count) (i32.const 3)) (then (f32.store offset=8 (local.get $p) (f32x4.extract_lane 2 (local.get $v))))))
 
-;; A 4 × 4 transpose: the columns of the rows a, b, c, d ([a₀, b₀, c₀, d₀] first).
-  (func $transpose4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128 v128 v128 v128)
-    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
-    ;; [a₀, b₀, a₁, b₁], [c₀, d₀, c₁, d₁], [a₂, b₂, a₃, b₃], [c₂, d₂, c₃, d₃]
-    (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
-    (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d)))
-    (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
-    (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d)))
-    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1))
-    (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1))
-    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3))
-    (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3)))
-
   ;; Attention of four consecutive query rows of one (sequence, head) over its T keys and values:
   ;; q and out at the first row (rows `stride` bytes apart), k and v at the head's first key row;
   ;; mask, drop and probs at the first row's T floats (rows T floats apart), or 0 for none (as in
@@ -549,7 +536,7 @@
     (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
     (local $j i32) (local $n i32) (local $end i32) (local $run i32) (local $at i32) (local $stop i32) (local $tBytes i32) (local $left i32)
     (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $mx v128) (local $z v128) (local $e v128) (local $inv v128)
-    (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128)
+    (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128) (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
     (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
     (if (local.get $mask)
       (then
@@ -578,8 +565,15 @@
           (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
           (if (local.get $n)
             (then
-              (call $transpose4 (local.get $m0) (local.get $m1) (local.get $m2) (local.get $m3))
-              (local.set $m3) (local.set $m2) (local.set $m1) (local.set $m0)
+              ;; transposed: [m0₀, m1₀, m2₀, m3₀] … (8 shuffles, written out: Node 20's V8 inlines no wasm calls)
+              (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m0) (local.get $m1)))
+              (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m2) (local.get $m3)))
+              (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m0) (local.get $m1)))
+              (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m2) (local.get $m3)))
+              (local.set $m0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1)))
+              (local.set $m1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1)))
+              (local.set $m2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3)))
+              (local.set $m3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3)))
               (v128.store (local.get $at) (local.get $m0))
               (v128.store offset=16 (local.get $at) (local.get $m1))
               (v128.store offset=32 (local.get $at) (local.get $m2))
@@ -650,8 +644,18 @@
           (if (i32.lt_u (local.get $j) (local.get $end))
             (then
               (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
-              (call $transpose4 (v128.load (local.get $at)) (v128.load offset=16 (local.get $at)) (v128.load offset=32 (local.get $at)) (v128.load offset=48 (local.get $at)))
-              (local.set $m3) (local.set $m2) (local.set $m1) (local.set $m0))
+              (local.set $m0 (v128.load (local.get $at)))
+              (local.set $m1 (v128.load offset=16 (local.get $at)))
+              (local.set $m2 (v128.load offset=32 (local.get $at)))
+              (local.set $m3 (v128.load offset=48 (local.get $at)))
+              (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m0) (local.get $m1)))
+              (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m2) (local.get $m3)))
+              (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m0) (local.get $m1)))
+              (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m2) (local.get $m3)))
+              (local.set $m0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1)))
+              (local.set $m1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1)))
+              (local.set $m2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3)))
+              (local.set $m3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3))))
             (else
               (local.set $m0 (v128.const i32x4 0 0 0 0)) (local.set $m1 (v128.const i32x4 0 0 0 0))
               (local.set $m2 (v128.const i32x4 0 0 0 0)) (local.set $m3 (v128.const i32x4 0 0 0 0))))
@@ -682,12 +686,25 @@
           (br_if $dDone (i32.ge_u (local.get $j) (local.get $end)))
           (local.set $at (i32.add (local.get $drop) (i32.shl (local.get $j) (i32.const 2))))
           (local.set $left (i32.sub (local.get $t) (local.get $j)))
-          (call $transpose4
-            (call $load4 (local.get $at) (local.get $left) (f32.const 0))
-            (call $load4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $left) (f32.const 0))
-            (call $load4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $left) (f32.const 0))
-            (call $load4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $left) (f32.const 0)))
-          (local.set $m3) (local.set $m2) (local.set $m1) (local.set $m0)
+          (if (i32.ge_u (local.get $left) (i32.const 4))
+            (then
+              (local.set $m0 (v128.load (local.get $at)))
+              (local.set $m1 (v128.load (i32.add (local.get $at) (local.get $tBytes))))
+              (local.set $m2 (v128.load (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1)))))
+              (local.set $m3 (v128.load (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))))))
+            (else
+              (local.set $m0 (call $load4 (local.get $at) (local.get $left) (f32.const 0)))
+              (local.set $m1 (call $load4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $left) (f32.const 0)))
+              (local.set $m2 (call $load4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $left) (f32.const 0)))
+              (local.set $m3 (call $load4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $left) (f32.const 0)))))
+          (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m0) (local.get $m1)))
+          (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m2) (local.get $m3)))
+          (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m0) (local.get $m1)))
+          (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m2) (local.get $m3)))
+          (local.set $m0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1)))
+          (local.set $m1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1)))
+          (local.set $m2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3)))
+          (local.set $m3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3)))
           (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
           (v128.store (local.get $at) (f32x4.mul (v128.load (local.get $at)) (local.get $m0)))
           (v128.store offset=16 (local.get $at) (f32x4.mul (v128.load offset=16 (local.get $at)) (local.get $m1)))
