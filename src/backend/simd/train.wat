@@ -429,12 +429,15 @@
       (v128.store (local.get $at) (f32x4.add (v128.load (local.get $at))
         (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30))))))))
 
-  ;; o_r = inv_r · Σ_j w_j[r] · v_j for four rows r (o, rows `stride` bytes apart) over the first
-  ;; n keys, w the interleaved weight vectors at w + 16·j, V's rows `stride` bytes apart with
-  ;; `bytes` bytes of features (a multiple of 16). Eight features at a time (two vectors per
-  ;; row, eight accumulators), then four.
-  (func $weightedRows4 (param $w i32) (param $v i32) (param $n i32) (param $stride i32) (param $bytes i32) (param $inv v128) (param $o i32)
-    (local $f i32) (local $j i32) (local $wide i32) (local $at i32) (local $pw i32)
+  ;; o_r = inv_r · Σ_j w_rj · v_j for four rows r (o, rows `stride` bytes apart) over n rows v_j of
+  ;; V (`stride` bytes apart, `bytes` bytes of features, a multiple of 16), the weight w_rj at
+  ;; w + r·wRow + j·wKey: interleaved vectors (wRow 4, wKey 16: the forward pass's scores), or
+  ;; four rows of a matrix (wRow its row's bytes, wKey 4), or four of its columns (wRow 4, wKey
+  ;; its row's bytes). Eight features at a time (two vectors per row, eight accumulators), then
+  ;; four.
+  (func $weightedRows4 (param $w i32) (param $wRow i32) (param $wKey i32) (param $v i32) (param $n i32) (param $stride i32) (param $bytes i32)
+    (param $inv v128) (param $o i32)
+    (local $f i32) (local $j i32) (local $wide i32) (local $at i32) (local $pw i32) (local $wRow2 i32) (local $wRow3 i32)
     (local $p0 v128) (local $p1 v128) (local $p2 v128) (local $p3 v128) (local $y0 v128) (local $y1 v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
     (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
@@ -443,6 +446,8 @@
     (local.set $i1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv)))
     (local.set $i2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv)))
     (local.set $i3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv)))
+    (local.set $wRow2 (i32.shl (local.get $wRow) (i32.const 1)))
+    (local.set $wRow3 (i32.add (local.get $wRow2) (local.get $wRow)))
     (local.set $wide (i32.and (local.get $bytes) (i32.const -32)))
     (block $colsDone (loop $cols
       (br_if $colsDone (i32.ge_u (local.get $f) (local.get $wide)))
@@ -456,9 +461,9 @@
       (block $rowsDone (loop $rows
         (br_if $rowsDone (i32.ge_u (local.get $j) (local.get $n)))
         (local.set $p0 (v128.load32_splat (local.get $pw)))
-        (local.set $p1 (v128.load32_splat offset=4 (local.get $pw)))
-        (local.set $p2 (v128.load32_splat offset=8 (local.get $pw)))
-        (local.set $p3 (v128.load32_splat offset=12 (local.get $pw)))
+        (local.set $p1 (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow))))
+        (local.set $p2 (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow2))))
+        (local.set $p3 (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow3))))
         (local.set $y0 (v128.load (local.get $at)))
         (local.set $y1 (v128.load offset=16 (local.get $at)))
         (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $p0) (local.get $y0))))
@@ -470,7 +475,7 @@
         (local.set $e2 (f32x4.add (local.get $e2) (f32x4.mul (local.get $p2) (local.get $y1))))
         (local.set $e3 (f32x4.add (local.get $e3) (f32x4.mul (local.get $p3) (local.get $y1))))
         (local.set $at (i32.add (local.get $at) (local.get $stride)))
-        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $pw (i32.add (local.get $pw) (local.get $wKey)))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $rows)))
       (local.set $at (i32.add (local.get $o) (local.get $f)))
@@ -498,11 +503,11 @@
         (br_if $rows4Done (i32.ge_u (local.get $j) (local.get $n)))
         (local.set $y0 (v128.load (local.get $at)))
         (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (v128.load32_splat (local.get $pw)) (local.get $y0))))
-        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (v128.load32_splat offset=4 (local.get $pw)) (local.get $y0))))
-        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (v128.load32_splat offset=8 (local.get $pw)) (local.get $y0))))
-        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (v128.load32_splat offset=12 (local.get $pw)) (local.get $y0))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow))) (local.get $y0))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow2))) (local.get $y0))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow3))) (local.get $y0))))
         (local.set $at (i32.add (local.get $at) (local.get $stride)))
-        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $pw (i32.add (local.get $pw) (local.get $wKey)))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $rows4)))
       (local.set $at (i32.add (local.get $o) (local.get $f)))
@@ -711,7 +716,8 @@
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $dGroups)))))
     ;; out_r = Σ_j P_rj v_j (P ⊙ drop with a dropout mask)
-    (call $weightedRows4 (local.get $scratch) (local.get $v) (local.get $end) (local.get $stride) (local.get $bytes) (local.get $inv) (local.get $out)))
+    (call $weightedRows4 (local.get $scratch) (i32.const 4) (i32.const 16) (local.get $v) (local.get $end) (local.get $stride) (local.get $bytes)
+      (local.get $inv) (local.get $out)))
 
   ;; softmax(scale · q·Kᵀ + mask) for one query into row [Tp] (Tp = T rounded up to 4; the lanes
   ;; past T get 0): four keys at a time, a group whose mask is all -Infinity skipped. Returns the
