@@ -63,9 +63,9 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
   const { heads, scale } = attrs as unknown as AttentionAttrs
   const [batch, t, e] = q.shape
   const [dq, dk, dv] = [0, 1, 2].map(() => backend.makeOutput([batch, t, e], 'float32'))
-  // one (sequence, head)'s dS [T, T rounded up to 4] a chunk, and P ⊙ drop as much with a dropout mask
+  // one (sequence, head)'s dS [T, T rounded up to 4] a chunk, P ⊙ drop as much with a dropout mask, and four query rows' T + 4 vectors
   const grain = grainOf(batch)
-  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * ((drop === undefined ? 1 : 2) * t * (t + 3) + 4)], 'float32')
+  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * ((drop === undefined ? 1 : 2) * t * (t + 3) + 4 * (t + 4))], 'float32')
   const args = [
     dataOffset(backend, dout),
     dataOffset(backend, q),

@@ -846,36 +846,174 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $eachB))))
 
+  ;; attention_backward's rows for four query rows i … i + 3 of one (sequence, head): dout, o
+  ;; (out) and dq at row i (rows `stride` bytes apart), k and v at the head's first row; p (P) and
+  ;; m (the dropout mask, or 0) at row i's T floats (rows T floats apart); ds (dS) and pd (P ⊙ m,
+  ;; when m is not 0) at row i's Tp floats in scratch (rows Tp floats apart). For the keys up to
+  ;; the last one with a weight in some row (zeros after): dSᵣⱼ = Pᵣⱼ(mᵣⱼ·doutᵣ·vⱼ − Dᵣ) with
+  ;; Dᵣ = doutᵣ·outᵣ, and dqᵣ = scale·Σⱼ dSᵣⱼ kⱼ. The four rows' doutᵣ·vⱼ come from $scoresRows4
+  ;; (each row of V loaded once for the four) into `dots`, T + 4 vectors.
+  (func $backwardRows4 (param $dout i32) (param $o i32) (param $k i32) (param $v i32) (param $p i32) (param $m i32) (param $t i32) (param $tp i32)
+    (param $stride i32) (param $bytes i32) (param $scale f32) (param $ds i32) (param $pd i32) (param $dots i32) (param $dq i32)
+    (local $r i32) (local $e i32) (local $end i32) (local $j i32) (local $j4 i32) (local $at i32) (local $stop i32) (local $left i32)
+    (local $tBytes i32) (local $tpBytes i32) (local $row i32)
+    (local $dd v128) (local $pv v128) (local $mv v128) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
+    (local.set $tpBytes (i32.shl (local.get $tp) (i32.const 2)))
+    ;; end: the keys up to the last with a weight in any of the four rows
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (i32.const 4)))
+      (local.set $row (i32.add (local.get $p) (i32.mul (local.get $r) (local.get $tBytes))))
+      (local.set $e (local.get $t))
+      (block $found (loop $back
+        (br_if $found (i32.le_u (local.get $e) (local.get $end)))
+        (br_if $found (f32.ne (f32.load (i32.add (local.get $row) (i32.shl (i32.sub (local.get $e) (i32.const 1)) (i32.const 2)))) (f32.const 0)))
+        (local.set $e (i32.sub (local.get $e) (i32.const 1)))
+        (br $back)))
+      (if (i32.gt_u (local.get $e) (local.get $end)) (then (local.set $end (local.get $e))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow)))
+    ;; D: the four rows' dout·out
+    (local.set $dd (f32x4.splat (call $dot (local.get $dout) (local.get $o) (local.get $bytes))))
+    (local.set $dd (f32x4.replace_lane 1 (local.get $dd) (call $dot (i32.add (local.get $dout) (local.get $stride)) (i32.add (local.get $o) (local.get $stride)) (local.get $bytes))))
+    (local.set $at (i32.shl (local.get $stride) (i32.const 1)))
+    (local.set $dd (f32x4.replace_lane 2 (local.get $dd) (call $dot (i32.add (local.get $dout) (local.get $at)) (i32.add (local.get $o) (local.get $at)) (local.get $bytes))))
+    (local.set $at (i32.add (local.get $at) (local.get $stride)))
+    (local.set $dd (f32x4.replace_lane 3 (local.get $dd) (call $dot (i32.add (local.get $dout) (local.get $at)) (i32.add (local.get $o) (local.get $at)) (local.get $bytes))))
+    ;; doutᵣ·vⱼ for j < end, interleaved (added to zeros), and zeros for the three keys after (read four keys at a time)
+    (local.set $at (local.get $dots))
+    (local.set $stop (i32.add (local.get $dots) (i32.shl (i32.add (local.get $end) (i32.const 3)) (i32.const 4))))
+    (block $zerosDone (loop $zeros
+      (br_if $zerosDone (i32.ge_u (local.get $at) (local.get $stop)))
+      (v128.store (local.get $at) (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $zeros)))
+    (call $scoresRows4 (local.get $dout) (local.get $v) (i32.const 0) (local.get $end) (local.get $stride) (local.get $bytes) (f32.const 1) (local.get $dots))
+    ;; dS (and P ⊙ m) four keys at a time, the dots transposed into the four rows
+    (block $groupsDone (loop $groups
+      (br_if $groupsDone (i32.ge_u (local.get $j) (local.get $end)))
+      (local.set $at (i32.add (local.get $dots) (i32.shl (local.get $j) (i32.const 4))))
+      (local.set $x0 (v128.load (local.get $at)))
+      (local.set $x1 (v128.load offset=16 (local.get $at)))
+      (local.set $x2 (v128.load offset=32 (local.get $at)))
+      (local.set $x3 (v128.load offset=48 (local.get $at)))
+      (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x0) (local.get $x1)))
+      (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x2) (local.get $x3)))
+      (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x0) (local.get $x1)))
+      (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x2) (local.get $x3)))
+      (local.set $x0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1)))
+      (local.set $x1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1)))
+      (local.set $x2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3)))
+      (local.set $x3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3)))
+      (local.set $j4 (i32.shl (local.get $j) (i32.const 2)))
+      (local.set $left (i32.sub (local.get $t) (local.get $j)))
+      ;; row 0
+      (local.set $pv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+        (then (v128.load (i32.add (local.get $p) (local.get $j4))))
+        (else (call $load4 (i32.add (local.get $p) (local.get $j4)) (local.get $left) (f32.const 0)))))
+      (if (local.get $m)
+        (then
+          (local.set $mv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+            (then (v128.load (i32.add (local.get $m) (local.get $j4))))
+            (else (call $load4 (i32.add (local.get $m) (local.get $j4)) (local.get $left) (f32.const 0)))))
+          (local.set $x0 (f32x4.mul (local.get $x0) (local.get $mv)))
+          (v128.store (i32.add (local.get $pd) (local.get $j4)) (f32x4.mul (local.get $pv) (local.get $mv)))))
+      (v128.store (i32.add (local.get $ds) (local.get $j4))
+        (f32x4.mul (local.get $pv) (f32x4.sub (local.get $x0) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $dd) (local.get $dd)))))
+      ;; row 1
+      (local.set $pv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+        (then (v128.load (i32.add (local.get $p) (i32.add (local.get $j4) (local.get $tBytes)))))
+        (else (call $load4 (i32.add (local.get $p) (i32.add (local.get $j4) (local.get $tBytes))) (local.get $left) (f32.const 0)))))
+      (if (local.get $m)
+        (then
+          (local.set $mv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+            (then (v128.load (i32.add (local.get $m) (i32.add (local.get $j4) (local.get $tBytes)))))
+            (else (call $load4 (i32.add (local.get $m) (i32.add (local.get $j4) (local.get $tBytes))) (local.get $left) (f32.const 0)))))
+          (local.set $x1 (f32x4.mul (local.get $x1) (local.get $mv)))
+          (v128.store (i32.add (local.get $pd) (i32.add (local.get $j4) (local.get $tpBytes))) (f32x4.mul (local.get $pv) (local.get $mv)))))
+      (v128.store (i32.add (local.get $ds) (i32.add (local.get $j4) (local.get $tpBytes)))
+        (f32x4.mul (local.get $pv) (f32x4.sub (local.get $x1) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $dd) (local.get $dd)))))
+      ;; row 2
+      (local.set $pv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+        (then (v128.load (i32.add (local.get $p) (i32.add (local.get $j4) (i32.shl (local.get $tBytes) (i32.const 1))))))
+        (else (call $load4 (i32.add (local.get $p) (i32.add (local.get $j4) (i32.shl (local.get $tBytes) (i32.const 1)))) (local.get $left) (f32.const 0)))))
+      (if (local.get $m)
+        (then
+          (local.set $mv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+            (then (v128.load (i32.add (local.get $m) (i32.add (local.get $j4) (i32.shl (local.get $tBytes) (i32.const 1))))))
+            (else (call $load4 (i32.add (local.get $m) (i32.add (local.get $j4) (i32.shl (local.get $tBytes) (i32.const 1)))) (local.get $left) (f32.const 0)))))
+          (local.set $x2 (f32x4.mul (local.get $x2) (local.get $mv)))
+          (v128.store (i32.add (local.get $pd) (i32.add (local.get $j4) (i32.shl (local.get $tpBytes) (i32.const 1)))) (f32x4.mul (local.get $pv) (local.get $mv)))))
+      (v128.store (i32.add (local.get $ds) (i32.add (local.get $j4) (i32.shl (local.get $tpBytes) (i32.const 1))))
+        (f32x4.mul (local.get $pv) (f32x4.sub (local.get $x2) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $dd) (local.get $dd)))))
+      ;; row 3
+      (local.set $pv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+        (then (v128.load (i32.add (local.get $p) (i32.add (local.get $j4) (i32.mul (local.get $tBytes) (i32.const 3))))))
+        (else (call $load4 (i32.add (local.get $p) (i32.add (local.get $j4) (i32.mul (local.get $tBytes) (i32.const 3)))) (local.get $left) (f32.const 0)))))
+      (if (local.get $m)
+        (then
+          (local.set $mv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+            (then (v128.load (i32.add (local.get $m) (i32.add (local.get $j4) (i32.mul (local.get $tBytes) (i32.const 3))))))
+            (else (call $load4 (i32.add (local.get $m) (i32.add (local.get $j4) (i32.mul (local.get $tBytes) (i32.const 3)))) (local.get $left) (f32.const 0)))))
+          (local.set $x3 (f32x4.mul (local.get $x3) (local.get $mv)))
+          (v128.store (i32.add (local.get $pd) (i32.add (local.get $j4) (i32.mul (local.get $tpBytes) (i32.const 3)))) (f32x4.mul (local.get $pv) (local.get $mv)))))
+      (v128.store (i32.add (local.get $ds) (i32.add (local.get $j4) (i32.mul (local.get $tpBytes) (i32.const 3))))
+        (f32x4.mul (local.get $pv) (f32x4.sub (local.get $x3) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $dd) (local.get $dd)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $groups)))
+    ;; zeros after the last key with a weight
+    (block $restDone (loop $rest
+      (br_if $restDone (i32.ge_u (local.get $j) (local.get $tp)))
+      (local.set $r (i32.const 0))
+      (block $rDone (loop $eachR
+        (br_if $rDone (i32.ge_u (local.get $r) (i32.const 4)))
+        (local.set $at (i32.add (i32.mul (local.get $r) (local.get $tpBytes)) (i32.shl (local.get $j) (i32.const 2))))
+        (v128.store (i32.add (local.get $ds) (local.get $at)) (v128.const i32x4 0 0 0 0))
+        (if (local.get $m) (then (v128.store (i32.add (local.get $pd) (local.get $at)) (v128.const i32x4 0 0 0 0))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $eachR)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $rest)))
+    ;; dqᵣ = scale·Σⱼ dSᵣⱼ kⱼ, the rows of dS as weights
+    (call $weightedRows4 (local.get $ds) (local.get $tpBytes) (i32.const 4) (local.get $k) (local.get $end) (local.get $stride) (local.get $bytes)
+      (f32x4.splat (local.get $scale)) (local.get $dq)))
+
   ;; The backward pass of "attention": from dout (out's gradient), q, k, v, out and P, the
   ;; gradients dq, dk, dv (layouts as there). Per (sequence, head), first for each query row i:
   ;; Dᵢ = doutᵢ·outᵢ, dSᵢⱼ = Pᵢⱼ(doutᵢ·vⱼ - Dᵢ) (kept in scratch, [T, Tp]), dqᵢ = scale·Σⱼ dSᵢⱼ kⱼ;
-  ;; then for each key row j: dkⱼ = scale·Σᵢ dSᵢⱼ qᵢ, dvⱼ = Σᵢ Pᵢⱼ doutᵢ (zero weights skipped).
-  ;; With a dropout mask M (`drop`, as the forward pass had it): dSᵢⱼ = Pᵢⱼ(Mᵢⱼ·doutᵢ·vⱼ - Dᵢ) and
-  ;; dvⱼ = Σᵢ PᵢⱼMᵢⱼ doutᵢ, P ⊙ M kept in scratch after dS. `scratch` holds T·Tp + 4 floats, 2·T·Tp + 4
-  ;; with a mask.
+  ;; then for each key row j: dkⱼ = scale·Σᵢ dSᵢⱼ qᵢ, dvⱼ = Σᵢ Pᵢⱼ doutᵢ. With a dropout mask M
+  ;; (`drop`, as the forward pass had it): dSᵢⱼ = Pᵢⱼ(Mᵢⱼ·doutᵢ·vⱼ - Dᵢ) and dvⱼ = Σᵢ PᵢⱼMᵢⱼ doutᵢ,
+  ;; P ⊙ M kept in scratch after dS. Query rows four at a time ($backwardRows4), the first T mod 4
+  ;; one at a time; key rows four at a time from the first query row with a weight on one of them
+  ;; ($weightedRows4 over columns of dS and P), the last T mod 4 one at a time (zero weights
+  ;; skipped). `scratch` holds T·Tp + 4·(T + 4) floats, 2·T·Tp + 4·(T + 4) with a mask.
   (func $attention_backward (export "attention_backward") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
     (param $drop i32) (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
     (param $dq i32) (param $dk i32) (param $dv i32)
     (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32) (local $tp i32) (local $tBytes i32)
     (local $base i32) (local $qi i32) (local $p i32) (local $pRow i32) (local $ds i32) (local $end i32) (local $dd v128) (local $pv v128)
-    (local $dp i32) (local $mRow i32) (local $pd i32) (local $pdRow i32) (local $mv v128) (local $dots v128)
+    (local $dp i32) (local $mRow i32) (local $pd i32) (local $pdRow i32) (local $mv v128) (local $dots v128) (local $dotsAt i32) (local $tpBytes i32)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
     (local.set $stride (i32.mul (local.get $bytes) (local.get $heads)))
     (local.set $tp (i32.and (i32.add (local.get $t) (i32.const 3)) (i32.const -4)))
     (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
     (local.set $p (local.get $probs))
     (local.set $dp (local.get $drop))
+    (local.set $tpBytes (i32.shl (local.get $tp) (i32.const 2)))
     (local.set $pd (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $t) (local.get $tp)) (i32.const 2))))
+    ;; four rows' interleaved vectors after dS (and P ⊙ M)
+    (local.set $dotsAt (select (i32.add (local.get $pd) (i32.shl (i32.mul (local.get $t) (local.get $tp)) (i32.const 2))) (local.get $pd) (local.get $drop)))
     (block $bDone (loop $eachB
       (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
       (local.set $h (i32.const 0))
       (block $hDone (loop $eachH
         (br_if $hDone (i32.ge_u (local.get $h) (local.get $heads)))
         (local.set $base (i32.add (i32.mul (i32.mul (local.get $b) (local.get $t)) (local.get $stride)) (i32.mul (local.get $h) (local.get $bytes))))
-        ;; rows: dS and dq
+        ;; rows: dS and dq, the first T mod 4 one at a time, then four at a time
         (local.set $i (i32.const 0))
         (block $iDone (loop $eachI
-          (br_if $iDone (i32.ge_u (local.get $i) (local.get $t)))
+          (br_if $iDone (i32.ge_u (local.get $i) (i32.and (local.get $t) (i32.const 3))))
           (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
           (local.set $pRow (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes))))
           (local.set $ds (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2))))
@@ -915,8 +1053,45 @@
             (local.get $bytes) (local.get $scale) (i32.add (local.get $dq) (local.get $qi)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $eachI)))
-        ;; columns: dk and dv
+        (block $rowsDone (loop $eachRows4
+          (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $t)))
+          (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
+          (call $backwardRows4 (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $o) (local.get $qi))
+            (i32.add (local.get $k) (local.get $base)) (i32.add (local.get $v) (local.get $base))
+            (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes)))
+            (if (result i32) (local.get $drop) (then (i32.add (local.get $dp) (i32.mul (local.get $i) (local.get $tBytes)))) (else (i32.const 0)))
+            (local.get $t) (local.get $tp) (local.get $stride) (local.get $bytes) (local.get $scale)
+            (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2)))
+            (i32.add (local.get $pd) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2)))
+            (local.get $dotsAt) (i32.add (local.get $dq) (local.get $qi)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $eachRows4)))
+        ;; columns: dk and dv, four keys at a time (each row of q and dout loaded once for the
+        ;; four), from the first query row with a weight on one of them; then the last T mod 4 keys
+        ;; one at a time
         (local.set $j (i32.const 0))
+        (block $k4Done (loop $eachK4
+          (br_if $k4Done (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $t)))
+          (local.set $i (i32.const 0))
+          (block $firstFound (loop $first
+            (br_if $firstFound (i32.ge_u (local.get $i) (local.get $t)))
+            (br_if $firstFound (v128.any_true (f32x4.ne (v128.load (i32.add (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes))) (i32.shl (local.get $j) (i32.const 2))))
+              (v128.const i32x4 0 0 0 0))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $first)))
+          (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
+          (call $weightedRows4 (i32.add (local.get $scratch) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $tp)) (local.get $j)) (i32.const 2)))
+            (i32.const 4) (local.get $tpBytes) (i32.add (local.get $q) (local.get $qi)) (i32.sub (local.get $t) (local.get $i)) (local.get $stride) (local.get $bytes)
+            (f32x4.splat (local.get $scale)) (i32.add (local.get $dk) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))
+          (if (local.get $drop)
+            (then (call $weightedRows4 (i32.add (local.get $pd) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $tp)) (local.get $j)) (i32.const 2)))
+              (i32.const 4) (local.get $tpBytes) (i32.add (local.get $dout) (local.get $qi)) (i32.sub (local.get $t) (local.get $i)) (local.get $stride) (local.get $bytes)
+              (f32x4.splat (f32.const 1)) (i32.add (local.get $dv) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride))))))
+            (else (call $weightedRows4 (i32.add (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes))) (i32.shl (local.get $j) (i32.const 2)))
+              (i32.const 4) (local.get $tBytes) (i32.add (local.get $dout) (local.get $qi)) (i32.sub (local.get $t) (local.get $i)) (local.get $stride) (local.get $bytes)
+              (f32x4.splat (f32.const 1)) (i32.add (local.get $dv) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $eachK4)))
         (block $kDone (loop $eachK
           (br_if $kDone (i32.ge_u (local.get $j) (local.get $t)))
           (call $weightedSum (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2))) (i32.shl (local.get $tp) (i32.const 2))
@@ -1419,8 +1594,8 @@
   ;; threads of the kernel pool share one call (module.ts's runSplit): sequences [b0, b1) of the
   ;; batch, or values [8·g0, min(n, 8·g1)). Each chunk takes scratch slot $slot, the chunk's
   ;; index that the pool passes after the range (4·(T + 4) floats a slot for the forward pass,
-  ;; T·(T + 3) + 4 for the backward pass, twice T·(T + 3) + 4 with a dropout mask, 8 for GELU),
-  ;; so that no two threads share one.
+  ;; T·(T + 3) + 4·(T + 4) for the backward pass, 2·T·(T + 3) + 4·(T + 4) with a dropout mask, 8
+  ;; for GELU), so that no two threads share one.
   (func (export "attention_chunk") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
     (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
     (param $b0 i32) (param $b1 i32) (param $slot i32)
@@ -1439,10 +1614,10 @@
     (param $dq i32) (param $dk i32) (param $dv i32) (param $b0 i32) (param $b1 i32) (param $slot i32)
     (local $off i32) (local $pOff i32) (local $slotFloats i32)
     (local.set $pOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2)))
-    ;; a slot: dS [T, T + 3], and P ⊙ drop as much again with a mask
+    ;; a slot: dS [T, T + 3], P ⊙ drop as much again with a mask, and four rows' T + 4 vectors
     (local.set $slotFloats (i32.mul (local.get $t) (i32.add (local.get $t) (i32.const 3))))
     (if (local.get $drop) (then (local.set $slotFloats (i32.shl (local.get $slotFloats) (i32.const 1)))))
-    (local.set $slotFloats (i32.add (local.get $slotFloats) (i32.const 4)))
+    (local.set $slotFloats (i32.add (local.get $slotFloats) (i32.shl (i32.add (local.get $t) (i32.const 4)) (i32.const 2))))
     (local.set $off (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $t)) (i32.mul (local.get $heads) (local.get $d))) (i32.const 2)))
     (call $attention_backward (i32.add (local.get $dout) (local.get $off)) (i32.add (local.get $q) (local.get $off)) (i32.add (local.get $k) (local.get $off))
       (i32.add (local.get $v) (local.get $off)) (i32.add (local.get $o) (local.get $off))
