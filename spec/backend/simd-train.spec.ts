@@ -223,6 +223,33 @@ describe('sequenceAttention', () => {
     },
   )
 
+  test.prop(
+    [
+      fc.integer({ min: 1, max: 2 }),
+      // several groups of four query rows and of four key rows, every remainder mod 4
+      fc.integer({ min: 13, max: 40 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.constantFrom(4, 8, 16, 64),
+      fc.constantFrom('none' as const, 'causal' as const, 'random' as const, 'window' as const),
+      fc.constantFrom(0, 0.1),
+      fc.integer({ min: 0, max: 10_000 }),
+    ],
+    { numRuns: 20 },
+  )('over longer sequences: the gradients of q, k and v equal those of the tfjs ops, with or without a dropout mask', (b, t, heads, d, maskKind, rate, seed) => {
+    const [q, k, v] = [0, 1, 2].map((i) => randn(seed + i, [b, t, heads * d])) as tf.Tensor3D[]
+    const mask = rowMasks[maskKind](t, seed + 3)
+    const drop = rate === 0 ? undefined : (w: tf.Tensor) => dropoutOp(w, rate, training(key(seed + 5)))
+    const before = tf.memory().numTensors
+    const got = valueAndGrads((qi, ki, vi) => sequenceAttention(qi as tf.Tensor3D, ki as tf.Tensor3D, vi as tf.Tensor3D, heads, mask, drop) as tf.Tensor, [q, k, v], seed + 4)
+    expect(tf.memory().numTensors).toBe(before + 4)
+    const want = valueAndGrads(byOps(heads, mask, drop), [q, k, v], seed + 4)
+    const tol = 2e-6 / (1 - rate)
+    ;['value', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(got[i], want[i], 4 * tol, tol, what))
+    tf.dispose([...got, ...want])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([q, k, v, ...(mask === undefined ? [] : [mask])])
+  })
+
   it('gives a query that sees no key zero weights and a zero output, one row at a time or four', () => {
     // T = 6: rows 0 and 1 one at a time, rows 2 … 5 four at a time; rows 1 and 4 see no key
     const [b, t, heads, d] = [2, 6, 2, 4]
