@@ -7,9 +7,9 @@
  * runs batched products as scalar loops, not XNNPACK: at Mini-GPT's training step they were
  * the largest item of the profile (docs/benchmarks.md). These kernels read the heads where the
  * projections put them (side by side in each row of [batch, T, heads·d]) and write the output
- * there, so no transpose is made; the forward pass (four query rows at a time, sharing each key
- * and value row's loads) keeps the softmax's weights for the backward pass, which computes the
- * three gradients in one sweep. Both split the batch's
+ * there, so no transpose is made; the forward pass keeps the softmax's weights for the backward
+ * pass, which computes the three gradients in one sweep. Both take four query rows at a time
+ * (and the backward pass four key rows), sharing each row's loads among the four. Both split the batch's
  * sequences over the kernel pool's threads (module.ts's runSplit), each in a scratch slot of
  * its own.
  */
