@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
-import { sequenceAttention } from '../../src/backend/simd/attention-train.js'
+import { ATTENTION, sequenceAttention } from '../../src/backend/simd/attention-train.js'
 import { columnSumsKernel, scatterAddRowsKernel } from '../../src/backend/simd/row-sums.js'
 import { crossEntropyKernel } from '../../src/backend/simd/cross-entropy.js'
 import { dropoutKernel } from '../../src/backend/simd/dropout-mask.js'
@@ -17,7 +17,7 @@ import { geluTanhKernel, geluTanhWithGradKernel } from '../../src/backend/simd/g
 import { layerNormKernel } from '../../src/backend/simd/layer-norm.js'
 import { layerNormWithGradKernel } from '../../src/backend/simd/layer-norm-grad.js'
 import { TRAIN_WASM_BASE64 } from '../../src/backend/simd/train-wasm.js'
-import { key, normal } from '../../src/core/key.js'
+import { key, normal, uniform } from '../../src/core/key.js'
 import { causalMask } from '../../src/mask/index.js'
 import { mergeHeads, scaledDotProductAttention, splitHeads } from '../../src/nn/attention.js'
 import { dropoutOp } from '../../src/nn/dropout.js'
@@ -144,6 +144,138 @@ describe('sequenceAttention', () => {
     tf.dispose([...got, ...want, plain])
     expect(tf.memory().numTensors).toBe(before)
     tf.dispose([q, k, v, ...(mask === undefined ? [] : [mask])])
+  })
+
+  /**
+   * The kernel itself (MinigptAttention) on the inputs sequenceAttention gives it: q, k, v, an
+   * additive mask [T, T] or none, a dropout mask of P's shape or none, P kept or not.
+   */
+  const runAttention = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, heads: number, mask: tf.Tensor | undefined, drop: tf.Tensor | undefined, keepProbs: boolean) =>
+    tf.engine().runKernel(ATTENTION, { q, k, v, ...(mask === undefined ? {} : { mask }), ...(drop === undefined ? {} : { drop }) }, {
+      heads,
+      scale: 1 / Math.sqrt((q.shape[2] as number) / heads),
+      keepProbs,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor[]
+
+  /** P = softmax(QKᵀ/√d + mask) [batch, heads, T, T] and (P ⊙ drop)·V [batch, T, heads·d] by tfjs ops. */
+  const probsAndOutByOps = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, heads: number, mask: tf.Tensor | undefined, drop: tf.Tensor | undefined) =>
+    tf.tidy(() => {
+      const scores = tf.mul(tf.matMul(splitHeads(q, heads), splitHeads(k, heads), false, true), 1 / Math.sqrt((q.shape[2] as number) / heads))
+      const p = tf.softmax(mask === undefined ? scores : tf.add(scores, mask))
+      return [p, mergeHeads(tf.matMul(drop === undefined ? p : tf.mul(p, drop), splitHeads(v, heads)) as tf.Tensor4D)]
+    })
+
+  const rowMasks = {
+    ...masks,
+    // each query sees itself and the w keys before it: whole groups of four keys hidden before the
+    // first one a row sees as well as after its last
+    window: (t: number, seed: number) =>
+      tf.tensor2d(
+        Array.from({ length: t * t }, (_, i) => {
+          const [r, c] = [Math.floor(i / t), i % t]
+          return c <= r && c >= r - 1 - (seed % 6) ? 0 : -Infinity
+        }),
+        [t, t],
+      ),
+  }
+
+  test.prop(
+    [
+      fc.integer({ min: 1, max: 3 }),
+      // T below 4 (the one-row code alone), and every remainder mod 4 over several groups of four rows
+      fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 40 })),
+      fc.integer({ min: 1, max: 4 }),
+      fc.constantFrom(4, 8, 12, 16, 64),
+      fc.constantFrom('none' as const, 'causal' as const, 'random' as const, 'window' as const),
+      fc.boolean(),
+      fc.constantFrom(0, 0.1, 0.5),
+      fc.integer({ min: 0, max: 10_000 }),
+    ],
+    { numRuns: 60 },
+  )(
+    'four query rows at a time and the rest one at a time equal P = softmax(QKᵀ/√d + mask) and (P ⊙ drop)·V by tfjs ops, P kept or not',
+    (b, t, heads, d, maskKind, keepProbs, rate, seed) => {
+      const e = heads * d
+      const [q, k, v] = [0, 1, 2].map((i) => randn(seed + i, [b, t, e])) as tf.Tensor3D[]
+      const mask = rowMasks[maskKind](t, seed + 3)
+      // a dropout mask of P's shape: 0 or 1/(1 − rate)
+      const drop =
+        rate === 0
+          ? undefined
+          : tf.tensor4d(
+              Array.from(uniform(key(seed + 5), b * heads * t * t), (u) => (u < rate ? 0 : 1 / (1 - rate))),
+              [b, heads, t, t],
+            )
+      const before = tf.memory().numTensors
+      const got = runAttention(q, k, v, heads, mask, drop, keepProbs)
+      expect(got.length).toBe(keepProbs ? 2 : 1)
+      expect(tf.memory().numTensors).toBe(before + got.length)
+      const [wantP, wantOut] = probsAndOutByOps(q, k, v, heads, mask, drop)
+      const tol = 2e-6 / (1 - rate)
+      expectClose(got[0], wantOut, 4 * tol, tol, 'out')
+      if (keepProbs) expectClose(got[1], wantP, 4e-7, 2e-6, 'P')
+      // the output does not depend on whether P is kept
+      const other = runAttention(q, k, v, heads, mask, drop, !keepProbs)
+      expect(Array.from(other[0].dataSync())).toEqual(Array.from(got[0].dataSync()))
+      tf.dispose([...got, ...other, wantP, wantOut])
+      expect(tf.memory().numTensors).toBe(before)
+      tf.dispose([q, k, v, ...(mask === undefined ? [] : [mask]), ...(drop === undefined ? [] : [drop])])
+    },
+  )
+
+  test.prop(
+    [
+      fc.integer({ min: 1, max: 2 }),
+      // several groups of four query rows and of four key rows, every remainder mod 4
+      fc.integer({ min: 13, max: 40 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.constantFrom(4, 8, 16, 64),
+      fc.constantFrom('none' as const, 'causal' as const, 'random' as const, 'window' as const),
+      fc.constantFrom(0, 0.1),
+      fc.integer({ min: 0, max: 10_000 }),
+    ],
+    { numRuns: 20 },
+  )('over longer sequences: the gradients of q, k and v equal those of the tfjs ops, with or without a dropout mask', (b, t, heads, d, maskKind, rate, seed) => {
+    const [q, k, v] = [0, 1, 2].map((i) => randn(seed + i, [b, t, heads * d])) as tf.Tensor3D[]
+    const mask = rowMasks[maskKind](t, seed + 3)
+    const drop = rate === 0 ? undefined : (w: tf.Tensor) => dropoutOp(w, rate, training(key(seed + 5)))
+    const before = tf.memory().numTensors
+    const got = valueAndGrads((qi, ki, vi) => sequenceAttention(qi as tf.Tensor3D, ki as tf.Tensor3D, vi as tf.Tensor3D, heads, mask, drop) as tf.Tensor, [q, k, v], seed + 4)
+    expect(tf.memory().numTensors).toBe(before + 4)
+    const want = valueAndGrads(byOps(heads, mask, drop), [q, k, v], seed + 4)
+    const tol = 2e-6 / (1 - rate)
+    ;['value', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(got[i], want[i], 4 * tol, tol, what))
+    tf.dispose([...got, ...want])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([q, k, v, ...(mask === undefined ? [] : [mask])])
+  })
+
+  it('gives a query that sees no key zero weights and a zero output, one row at a time or four', () => {
+    // T = 6: rows 0 and 1 one at a time, rows 2 … 5 four at a time; rows 1 and 4 see no key
+    const [b, t, heads, d] = [2, 6, 2, 4]
+    const [q, k, v] = [0, 1, 2].map((i) => randn(40 + i, [b, t, heads * d])) as tf.Tensor3D[]
+    const hidden = [1, 4]
+    const mask = tf.tensor2d(
+      Array.from({ length: t * t }, (_, i) => (hidden.includes(Math.floor(i / t)) || i % t > Math.floor(i / t) ? -Infinity : 0)),
+      [t, t],
+    )
+    const before = tf.memory().numTensors
+    const [out, probs] = runAttention(q, k, v, heads, mask, undefined, true)
+    const [wantP, wantOut] = probsAndOutByOps(q, k, v, heads, mask, undefined)
+    const [o, p, wo, wp] = [out, probs, wantOut, wantP].map((x) => x.arraySync()) as [number[][][], number[][][][], number[][][], number[][][][]]
+    for (let s = 0; s < b; s++)
+      for (let r = 0; r < t; r++) {
+        const blind = hidden.includes(r)
+        for (let h = 0; h < heads; h++) {
+          if (blind) expect(p[s][h][r]).toEqual(new Array(t).fill(0))
+          else p[s][h][r].forEach((x, c) => expect(Math.abs(x - wp[s][h][r][c])).toBeLessThanOrEqual(1e-6))
+        }
+        if (blind) expect(o[s][r]).toEqual(new Array(heads * d).fill(0))
+        else o[s][r].forEach((x, c) => expect(Math.abs(x - wo[s][r][c])).toBeLessThanOrEqual(1e-5))
+      }
+    tf.dispose([out, probs, wantP, wantOut])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([q, k, v, mask])
   })
 
   it('declines a head size that is not a multiple of 4, a mask of another shape, and another backend', async () => {

@@ -7,8 +7,9 @@
  * runs batched products as scalar loops, not XNNPACK: at Mini-GPT's training step they were
  * the largest item of the profile (docs/benchmarks.md). These kernels read the heads where the
  * projections put them (side by side in each row of [batch, T, heads·d]) and write the output
- * there, so no transpose is made; the forward pass keeps the softmax's weights for the
- * backward pass, which computes the three gradients in one sweep. Both split the batch's
+ * there, so no transpose is made; the forward pass keeps the softmax's weights for the backward
+ * pass, which computes the three gradients in one sweep. Both take four query rows at a time
+ * (and the backward pass four key rows), sharing each row's loads among the four. Both split the batch's
  * sequences over the kernel pool's threads (module.ts's runSplit), each in a scratch slot of
  * its own.
  */
@@ -35,7 +36,8 @@ registerTrainKernel(ATTENTION, ({ inputs, backend, kernels, attrs }) => {
   const out = backend.makeOutput([batch, t, e], 'float32')
   const probs = keepProbs ? backend.makeOutput([batch, heads, t, t], 'float32') : undefined
   const grain = grainOf(batch)
-  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * (t + 4)], 'float32')
+  // four query rows' interleaved scores a chunk, T + 4 vectors
+  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * 4 * (t + 4)], 'float32')
   const args = [
     dataOffset(backend, q),
     dataOffset(backend, k),
@@ -61,9 +63,9 @@ registerTrainKernel(ATTENTION_BACKWARD, ({ inputs, backend, kernels, attrs }) =>
   const { heads, scale } = attrs as unknown as AttentionAttrs
   const [batch, t, e] = q.shape
   const [dq, dk, dv] = [0, 1, 2].map(() => backend.makeOutput([batch, t, e], 'float32'))
-  // one (sequence, head)'s dS [T, T rounded up to 4] a chunk, and P ⊙ drop as much with a dropout mask
+  // one (sequence, head)'s dS [T, T rounded up to 4] a chunk, P ⊙ drop as much with a dropout mask, and four query rows' T + 4 vectors
   const grain = grainOf(batch)
-  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * ((drop === undefined ? 1 : 2) * t * (t + 3) + 4)], 'float32')
+  const scratch = backend.makeOutput([splitSlots(backend, batch, grain) * ((drop === undefined ? 1 : 2) * t * (t + 3) + 4 * (t + 4))], 'float32')
   const args = [
     dataOffset(backend, dout),
     dataOffset(backend, q),

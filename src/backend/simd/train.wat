@@ -325,6 +325,400 @@
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br $cols4))))
 
+  ;; Four query rows at a time: each key row's loads shared by four queries, the four rows'
+  ;; weights interleaved (one vector per key, a lane per row) so that their softmax needs no
+  ;; sums across lanes.
+
+  ;; Four vectors' lane sums as one vector: [Σa, Σb, Σc, Σd].
+  (func $hsum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    ;; [a0+a2, b0+b2, a1+a3, b1+b3] and the same of c, d
+    (local.set $ab (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
+
+  ;; The scores of four query rows (q, rows `stride` bytes apart) against keys j0 … j1 - 1 of K
+  ;; (rows `stride` bytes apart, `bytes` bytes of features, a multiple of 16), interleaved and
+  ;; added to what dst holds there (the mask's values): the vector at dst + 16·j gets
+  ;; scale · [q0·k_j, q1·k_j, q2·k_j, q3·k_j] added. Two keys at a time: the four query vectors
+  ;; and two key vectors loaded per four features feed eight multiply-adds.
+  (func $scoresRows4 (param $q i32) (param $k i32) (param $j0 i32) (param $j1 i32) (param $stride i32) (param $bytes i32) (param $scale f32) (param $dst i32)
+    (local $j i32) (local $i i32) (local $row i32) (local $next i32) (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $at i32) (local $sc v128)
+    (local $ab v128) (local $cd v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $k0 v128) (local $k1 v128)
+    (local $s00 v128) (local $s10 v128) (local $s20 v128) (local $s30 v128)
+    (local $s01 v128) (local $s11 v128) (local $s21 v128) (local $s31 v128)
+    (local.set $q1 (i32.add (local.get $q) (local.get $stride)))
+    (local.set $q2 (i32.add (local.get $q1) (local.get $stride)))
+    (local.set $q3 (i32.add (local.get $q2) (local.get $stride)))
+    (local.set $sc (f32x4.splat (local.get $scale)))
+    (local.set $j (local.get $j0))
+    (local.set $row (i32.add (local.get $k) (i32.mul (local.get $j0) (local.get $stride))))
+    (local.set $at (i32.add (local.get $dst) (i32.shl (local.get $j0) (i32.const 4))))
+    (block $pairsDone (loop $pairs
+      (br_if $pairsDone (i32.gt_u (i32.add (local.get $j) (i32.const 2)) (local.get $j1)))
+      (local.set $next (i32.add (local.get $row) (local.get $stride)))
+      (local.set $s00 (v128.const i32x4 0 0 0 0)) (local.set $s10 (v128.const i32x4 0 0 0 0))
+      (local.set $s20 (v128.const i32x4 0 0 0 0)) (local.set $s30 (v128.const i32x4 0 0 0 0))
+      (local.set $s01 (v128.const i32x4 0 0 0 0)) (local.set $s11 (v128.const i32x4 0 0 0 0))
+      (local.set $s21 (v128.const i32x4 0 0 0 0)) (local.set $s31 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $dotDone (loop $dot
+        (br_if $dotDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $x0 (v128.load (i32.add (local.get $q) (local.get $i))))
+        (local.set $x1 (v128.load (i32.add (local.get $q1) (local.get $i))))
+        (local.set $x2 (v128.load (i32.add (local.get $q2) (local.get $i))))
+        (local.set $x3 (v128.load (i32.add (local.get $q3) (local.get $i))))
+        (local.set $k0 (v128.load (i32.add (local.get $row) (local.get $i))))
+        (local.set $k1 (v128.load (i32.add (local.get $next) (local.get $i))))
+        (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (local.get $x0) (local.get $k0))))
+        (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (local.get $x1) (local.get $k0))))
+        (local.set $s20 (f32x4.add (local.get $s20) (f32x4.mul (local.get $x2) (local.get $k0))))
+        (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (local.get $x3) (local.get $k0))))
+        (local.set $s01 (f32x4.add (local.get $s01) (f32x4.mul (local.get $x0) (local.get $k1))))
+        (local.set $s11 (f32x4.add (local.get $s11) (f32x4.mul (local.get $x1) (local.get $k1))))
+        (local.set $s21 (f32x4.add (local.get $s21) (f32x4.mul (local.get $x2) (local.get $k1))))
+        (local.set $s31 (f32x4.add (local.get $s31) (f32x4.mul (local.get $x3) (local.get $k1))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $dot)))
+      ;; the lane sums ($hsum4, written out: Node 20's V8 does not inline wasm calls)
+      (local.set $ab (f32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s00) (local.get $s10))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s00) (local.get $s10))))
+      (local.set $cd (f32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s20) (local.get $s30))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s20) (local.get $s30))))
+      (v128.store (local.get $at) (f32x4.add (v128.load (local.get $at)) (f32x4.mul (local.get $sc)
+        (f32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))))
+      (local.set $ab (f32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s01) (local.get $s11))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s01) (local.get $s11))))
+      (local.set $cd (f32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s21) (local.get $s31))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s21) (local.get $s31))))
+      (v128.store offset=16 (local.get $at) (f32x4.add (v128.load offset=16 (local.get $at)) (f32x4.mul (local.get $sc)
+        (f32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))))
+      (local.set $row (i32.add (local.get $next) (local.get $stride)))
+      (local.set $at (i32.add (local.get $at) (i32.const 32)))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $pairs)))
+    ;; an odd last key
+    (if (i32.lt_u (local.get $j) (local.get $j1)) (then
+      (local.set $s00 (v128.const i32x4 0 0 0 0)) (local.set $s10 (v128.const i32x4 0 0 0 0))
+      (local.set $s20 (v128.const i32x4 0 0 0 0)) (local.set $s30 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $lastDone (loop $last
+        (br_if $lastDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $k0 (v128.load (i32.add (local.get $row) (local.get $i))))
+        (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $k0))))
+        (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (v128.load (i32.add (local.get $q1) (local.get $i))) (local.get $k0))))
+        (local.set $s20 (f32x4.add (local.get $s20) (f32x4.mul (v128.load (i32.add (local.get $q2) (local.get $i))) (local.get $k0))))
+        (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (v128.load (i32.add (local.get $q3) (local.get $i))) (local.get $k0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $last)))
+      (v128.store (local.get $at) (f32x4.add (v128.load (local.get $at))
+        (f32x4.mul (local.get $sc) (call $hsum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30))))))))
+
+  ;; o_r = inv_r · Σ_j w_rj · v_j for four rows r (o, rows `stride` bytes apart) over n rows v_j of
+  ;; V (`stride` bytes apart, `bytes` bytes of features, a multiple of 16), the weight w_rj at
+  ;; w + r·wRow + j·wKey: interleaved vectors (wRow 4, wKey 16: the forward pass's scores), or
+  ;; four rows of a matrix (wRow its row's bytes, wKey 4), or four of its columns (wRow 4, wKey
+  ;; its row's bytes). Eight features at a time (two vectors per row, eight accumulators), then
+  ;; four.
+  (func $weightedRows4 (param $w i32) (param $wRow i32) (param $wKey i32) (param $v i32) (param $n i32) (param $stride i32) (param $bytes i32)
+    (param $inv v128) (param $o i32)
+    (local $f i32) (local $j i32) (local $wide i32) (local $at i32) (local $pw i32) (local $wRow2 i32) (local $wRow3 i32)
+    (local $p0 v128) (local $p1 v128) (local $p2 v128) (local $p3 v128) (local $y0 v128) (local $y1 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
+    (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128)
+    (local.set $i0 (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv)))
+    (local.set $i1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv)))
+    (local.set $i2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv)))
+    (local.set $i3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv)))
+    (local.set $wRow2 (i32.shl (local.get $wRow) (i32.const 1)))
+    (local.set $wRow3 (i32.add (local.get $wRow2) (local.get $wRow)))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -32)))
+    (block $colsDone (loop $cols
+      (br_if $colsDone (i32.ge_u (local.get $f) (local.get $wide)))
+      (local.set $c0 (v128.const i32x4 0 0 0 0)) (local.set $c1 (v128.const i32x4 0 0 0 0))
+      (local.set $c2 (v128.const i32x4 0 0 0 0)) (local.set $c3 (v128.const i32x4 0 0 0 0))
+      (local.set $e0 (v128.const i32x4 0 0 0 0)) (local.set $e1 (v128.const i32x4 0 0 0 0))
+      (local.set $e2 (v128.const i32x4 0 0 0 0)) (local.set $e3 (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $v) (local.get $f)))
+      (local.set $pw (local.get $w))
+      (local.set $j (i32.const 0))
+      (block $rowsDone (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $p0 (v128.load32_splat (local.get $pw)))
+        (local.set $p1 (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow))))
+        (local.set $p2 (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow2))))
+        (local.set $p3 (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow3))))
+        (local.set $y0 (v128.load (local.get $at)))
+        (local.set $y1 (v128.load offset=16 (local.get $at)))
+        (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $p0) (local.get $y0))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $p1) (local.get $y0))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $p2) (local.get $y0))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $p3) (local.get $y0))))
+        (local.set $e0 (f32x4.add (local.get $e0) (f32x4.mul (local.get $p0) (local.get $y1))))
+        (local.set $e1 (f32x4.add (local.get $e1) (f32x4.mul (local.get $p1) (local.get $y1))))
+        (local.set $e2 (f32x4.add (local.get $e2) (f32x4.mul (local.get $p2) (local.get $y1))))
+        (local.set $e3 (f32x4.add (local.get $e3) (f32x4.mul (local.get $p3) (local.get $y1))))
+        (local.set $at (i32.add (local.get $at) (local.get $stride)))
+        (local.set $pw (i32.add (local.get $pw) (local.get $wKey)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $rows)))
+      (local.set $at (i32.add (local.get $o) (local.get $f)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c0) (local.get $i0)))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $e0) (local.get $i0)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c1) (local.get $i1)))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $e1) (local.get $i1)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c2) (local.get $i2)))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $e2) (local.get $i2)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c3) (local.get $i3)))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $e3) (local.get $i3)))
+      (local.set $f (i32.add (local.get $f) (i32.const 32)))
+      (br $cols)))
+    ;; four last features (d ≡ 4 mod 8)
+    (if (i32.lt_u (local.get $f) (local.get $bytes)) (then
+      (local.set $c0 (v128.const i32x4 0 0 0 0)) (local.set $c1 (v128.const i32x4 0 0 0 0))
+      (local.set $c2 (v128.const i32x4 0 0 0 0)) (local.set $c3 (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $v) (local.get $f)))
+      (local.set $pw (local.get $w))
+      (local.set $j (i32.const 0))
+      (block $rows4Done (loop $rows4
+        (br_if $rows4Done (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $y0 (v128.load (local.get $at)))
+        (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (v128.load32_splat (local.get $pw)) (local.get $y0))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow))) (local.get $y0))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow2))) (local.get $y0))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (v128.load32_splat (i32.add (local.get $pw) (local.get $wRow3))) (local.get $y0))))
+        (local.set $at (i32.add (local.get $at) (local.get $stride)))
+        (local.set $pw (i32.add (local.get $pw) (local.get $wKey)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $rows4)))
+      (local.set $at (i32.add (local.get $o) (local.get $f)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c0) (local.get $i0)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c1) (local.get $i1)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c2) (local.get $i2)))
+      (local.set $at (i32.add (local.get $at) (local.get $stride)))
+      (v128.store (local.get $at) (f32x4.mul (local.get $c3) (local.get $i3))))))
+
+  ;; The first `count` lanes of v stored at p (all four when count ≥ 4): the end of a row of P,
+  ;; which must not run into the next row.
+  (func $store4 (param $p i32) (param $v v128) (param $count i32)
+    (if (i32.ge_u (local.get $count) (i32.const 4)) (then (v128.store (local.get $p) (local.get $v)) (return)))
+    (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v)))
+    (if (i32.ge_u (local.get $count) (i32.const 2)) (then (f32.store offset=4 (local.get $p) (f32x4.extract_lane 1 (local.get $v)))))
+    (if (i32.ge_u (local.get $count) (i32.const 3)) (then (f32.store offset=8 (local.get $p) (f32x4.extract_lane 2 (local.get $v))))))
+
+  ;; Attention of four consecutive query rows of one (sequence, head) over its T keys and values:
+  ;; q and out at the first row (rows `stride` bytes apart), k and v at the head's first key row;
+  ;; mask, drop and probs at the first row's T floats (rows T floats apart), or 0 for none (as in
+  ;; "attention"). The scores go into scratch interleaved (the vector at scratch + 16·j holds key
+  ;; j's four scores); a group of four keys whose mask is -Infinity in all four rows is skipped,
+  ;; and no key after the last one some row sees is computed. The rows' softmax runs lane by lane
+  ;; (e^(s − max), their sums; the normalisation is left to the weighted sum, and to P's rows
+  ;; when P is kept). `scratch` holds 4·(T + 4) floats.
+  (func $attendRows4 (param $q i32) (param $k i32) (param $v i32) (param $t i32) (param $stride i32) (param $bytes i32) (param $scale f32)
+    (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
+    (local $j i32) (local $n i32) (local $end i32) (local $run i32) (local $at i32) (local $stop i32) (local $tBytes i32) (local $left i32)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $mx v128) (local $z v128) (local $e v128) (local $inv v128)
+    (local $i0 v128) (local $i1 v128) (local $i2 v128) (local $i3 v128) (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
+    (if (local.get $mask)
+      (then
+        ;; the mask's columns into scratch, then the scores added over each run of groups that some row sees
+        (local.set $run (i32.const -1))
+        (block $groupsDone (loop $groups
+          (br_if $groupsDone (i32.ge_u (local.get $j) (local.get $t)))
+          ;; the four rows' mask values for keys j … j + 3 (-Infinity past T)
+          (local.set $at (i32.add (local.get $mask) (i32.shl (local.get $j) (i32.const 2))))
+          (local.set $left (i32.sub (local.get $t) (local.get $j)))
+          (if (i32.ge_u (local.get $left) (i32.const 4))
+            (then
+              (local.set $m0 (v128.load (local.get $at)))
+              (local.set $m1 (v128.load (i32.add (local.get $at) (local.get $tBytes))))
+              (local.set $m2 (v128.load (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1)))))
+              (local.set $m3 (v128.load (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))))))
+            (else
+              (local.set $m0 (call $load4 (local.get $at) (local.get $left) (f32.const -inf)))
+              (local.set $m1 (call $load4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $left) (f32.const -inf)))
+              (local.set $m2 (call $load4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $left) (f32.const -inf)))
+              (local.set $m3 (call $load4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $left) (f32.const -inf)))))
+          ;; n: the group's keys up to the last one that some row sees (none: the group is skipped)
+          (local.set $n (i32.sub (i32.const 32) (i32.clz (i32x4.bitmask (v128.or
+            (v128.or (f32x4.ne (local.get $m0) (f32x4.splat (f32.const -inf))) (f32x4.ne (local.get $m1) (f32x4.splat (f32.const -inf))))
+            (v128.or (f32x4.ne (local.get $m2) (f32x4.splat (f32.const -inf))) (f32x4.ne (local.get $m3) (f32x4.splat (f32.const -inf)))))))))
+          (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
+          (if (local.get $n)
+            (then
+              ;; transposed: [m0₀, m1₀, m2₀, m3₀] … (8 shuffles, written out: Node 20's V8 inlines no wasm calls)
+              (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m0) (local.get $m1)))
+              (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m2) (local.get $m3)))
+              (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m0) (local.get $m1)))
+              (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m2) (local.get $m3)))
+              (local.set $m0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1)))
+              (local.set $m1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1)))
+              (local.set $m2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3)))
+              (local.set $m3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3)))
+              (v128.store (local.get $at) (local.get $m0))
+              (v128.store offset=16 (local.get $at) (local.get $m1))
+              (v128.store offset=32 (local.get $at) (local.get $m2))
+              (v128.store offset=48 (local.get $at) (local.get $m3))
+              (if (i32.lt_s (local.get $run) (i32.const 0)) (then (local.set $run (local.get $j))))
+              (local.set $end (i32.add (local.get $j) (local.get $n))))
+            (else
+              (v128.store (local.get $at) (v128.const f32x4 -inf -inf -inf -inf))
+              (v128.store offset=16 (local.get $at) (v128.const f32x4 -inf -inf -inf -inf))
+              (v128.store offset=32 (local.get $at) (v128.const f32x4 -inf -inf -inf -inf))
+              (v128.store offset=48 (local.get $at) (v128.const f32x4 -inf -inf -inf -inf))
+              (if (i32.ge_s (local.get $run) (i32.const 0))
+                (then
+                  (call $scoresRows4 (local.get $q) (local.get $k) (local.get $run) (local.get $end)
+                    (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch))
+                  (local.set $run (i32.const -1))))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $groups)))
+        (if (i32.ge_s (local.get $run) (i32.const 0))
+          (then (call $scoresRows4 (local.get $q) (local.get $k) (local.get $run) (local.get $end)
+            (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch)))))
+      (else
+        ;; no mask: the scores added to zeros
+        (local.set $at (local.get $scratch))
+        (local.set $stop (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 4))))
+        (block $zerosDone (loop $zeros
+          (br_if $zerosDone (i32.ge_u (local.get $at) (local.get $stop)))
+          (v128.store (local.get $at) (v128.const i32x4 0 0 0 0))
+          (local.set $at (i32.add (local.get $at) (i32.const 16)))
+          (br $zeros)))
+        (call $scoresRows4 (local.get $q) (local.get $k) (i32.const 0) (local.get $t) (local.get $stride) (local.get $bytes) (local.get $scale) (local.get $scratch))
+        (local.set $end (local.get $t))))
+    ;; each row's maximum, lane by lane, no lower than -FLT_MAX (a row that sees no key then gets
+    ;; the weights 0, not NaN, as softmaxRow gives it)
+    (local.set $stop (i32.add (local.get $scratch) (i32.shl (local.get $end) (i32.const 4))))
+    (local.set $mx (f32x4.splat (f32.const -0x1.fffffep+127)))
+    (local.set $at (local.get $scratch))
+    (block $maxDone (loop $max
+      (br_if $maxDone (i32.ge_u (local.get $at) (local.get $stop)))
+      (local.set $mx (f32x4.pmax (local.get $mx) (v128.load (local.get $at))))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $max)))
+    ;; e^(s - max) and the rows' sums (-Infinity gives 0)
+    (local.set $at (local.get $scratch))
+    (block $expDone (loop $exp
+      (br_if $expDone (i32.ge_u (local.get $at) (local.get $stop)))
+      (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $at)) (local.get $mx))))
+      (v128.store (local.get $at) (local.get $e))
+      (local.set $z (f32x4.add (local.get $z) (local.get $e)))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $exp)))
+    ;; zero weights for the three keys after the last computed (P and the dropout mask are read four keys at a time)
+    (v128.store (local.get $stop) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=16 (local.get $stop) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=32 (local.get $stop) (v128.const i32x4 0 0 0 0))
+    ;; 1 / sum, 0 for a row without weights
+    (local.set $inv (v128.and (f32x4.div (f32x4.splat (f32.const 1)) (local.get $z)) (f32x4.gt (local.get $z) (v128.const i32x4 0 0 0 0))))
+    ;; P's four rows: the weights transposed back into rows and normalised, zeros after the last key computed
+    (if (local.get $probs)
+      (then
+        (local.set $i0 (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $inv) (local.get $inv)))
+        (local.set $i1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $inv) (local.get $inv)))
+        (local.set $i2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $inv) (local.get $inv)))
+        (local.set $i3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $inv) (local.get $inv)))
+        (local.set $j (i32.const 0))
+        (block $pDone (loop $pGroups
+          (br_if $pDone (i32.ge_u (local.get $j) (local.get $t)))
+          (if (i32.lt_u (local.get $j) (local.get $end))
+            (then
+              (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
+              (local.set $m0 (v128.load (local.get $at)))
+              (local.set $m1 (v128.load offset=16 (local.get $at)))
+              (local.set $m2 (v128.load offset=32 (local.get $at)))
+              (local.set $m3 (v128.load offset=48 (local.get $at)))
+              (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m0) (local.get $m1)))
+              (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m2) (local.get $m3)))
+              (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m0) (local.get $m1)))
+              (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m2) (local.get $m3)))
+              (local.set $m0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1)))
+              (local.set $m1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1)))
+              (local.set $m2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3)))
+              (local.set $m3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3))))
+            (else
+              (local.set $m0 (v128.const i32x4 0 0 0 0)) (local.set $m1 (v128.const i32x4 0 0 0 0))
+              (local.set $m2 (v128.const i32x4 0 0 0 0)) (local.set $m3 (v128.const i32x4 0 0 0 0))))
+          (local.set $m0 (f32x4.mul (local.get $m0) (local.get $i0)))
+          (local.set $m1 (f32x4.mul (local.get $m1) (local.get $i1)))
+          (local.set $m2 (f32x4.mul (local.get $m2) (local.get $i2)))
+          (local.set $m3 (f32x4.mul (local.get $m3) (local.get $i3)))
+          (local.set $at (i32.add (local.get $probs) (i32.shl (local.get $j) (i32.const 2))))
+          (local.set $left (i32.sub (local.get $t) (local.get $j)))
+          (if (i32.ge_u (local.get $left) (i32.const 4))
+            (then
+              (v128.store (local.get $at) (local.get $m0))
+              (v128.store (i32.add (local.get $at) (local.get $tBytes)) (local.get $m1))
+              (v128.store (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $m2))
+              (v128.store (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $m3)))
+            (else
+              (call $store4 (local.get $at) (local.get $m0) (local.get $left))
+              (call $store4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $m1) (local.get $left))
+              (call $store4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $m2) (local.get $left))
+              (call $store4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $m3) (local.get $left))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $pGroups)))))
+    ;; with a dropout mask, the weights times its columns (P kept before it)
+    (if (local.get $drop)
+      (then
+        (local.set $j (i32.const 0))
+        (block $dDone (loop $dGroups
+          (br_if $dDone (i32.ge_u (local.get $j) (local.get $end)))
+          (local.set $at (i32.add (local.get $drop) (i32.shl (local.get $j) (i32.const 2))))
+          (local.set $left (i32.sub (local.get $t) (local.get $j)))
+          (if (i32.ge_u (local.get $left) (i32.const 4))
+            (then
+              (local.set $m0 (v128.load (local.get $at)))
+              (local.set $m1 (v128.load (i32.add (local.get $at) (local.get $tBytes))))
+              (local.set $m2 (v128.load (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1)))))
+              (local.set $m3 (v128.load (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))))))
+            (else
+              (local.set $m0 (call $load4 (local.get $at) (local.get $left) (f32.const 0)))
+              (local.set $m1 (call $load4 (i32.add (local.get $at) (local.get $tBytes)) (local.get $left) (f32.const 0)))
+              (local.set $m2 (call $load4 (i32.add (local.get $at) (i32.shl (local.get $tBytes) (i32.const 1))) (local.get $left) (f32.const 0)))
+              (local.set $m3 (call $load4 (i32.add (local.get $at) (i32.mul (local.get $tBytes) (i32.const 3))) (local.get $left) (f32.const 0)))))
+          (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m0) (local.get $m1)))
+          (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $m2) (local.get $m3)))
+          (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m0) (local.get $m1)))
+          (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $m2) (local.get $m3)))
+          (local.set $m0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1)))
+          (local.set $m1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1)))
+          (local.set $m2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3)))
+          (local.set $m3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3)))
+          (local.set $at (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 4))))
+          (v128.store (local.get $at) (f32x4.mul (v128.load (local.get $at)) (local.get $m0)))
+          (v128.store offset=16 (local.get $at) (f32x4.mul (v128.load offset=16 (local.get $at)) (local.get $m1)))
+          (v128.store offset=32 (local.get $at) (f32x4.mul (v128.load offset=32 (local.get $at)) (local.get $m2)))
+          (v128.store offset=48 (local.get $at) (f32x4.mul (v128.load offset=48 (local.get $at)) (local.get $m3)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $dGroups)))))
+    ;; out_r = Σ_j P_rj v_j (P ⊙ drop with a dropout mask)
+    (call $weightedRows4 (local.get $scratch) (i32.const 4) (i32.const 16) (local.get $v) (local.get $end) (local.get $stride) (local.get $bytes)
+      (local.get $inv) (local.get $out)))
+
   ;; softmax(scale · q·Kᵀ + mask) for one query into row [Tp] (Tp = T rounded up to 4; the lanes
   ;; past T get 0): four keys at a time, a group whose mask is all -Infinity skipped. Returns the
   ;; number of keys up to the last one with a weight (the rest are 0). mask: T floats, or 0.
@@ -394,7 +788,8 @@
   ;; head): P = softmax(scale·Q·Kᵀ + mask), out = P·V; mask [T, T] additive or 0 for none.
   ;; When `probs` is not 0, P is kept there, [batch, heads, T, T], for the backward pass. When
   ;; `drop` is not 0 it is a dropout mask of P's shape (0 or 1/(1 − rate)): out = (P ⊙ drop)·V
-  ;; (GPT-2's dropout on the attention probabilities), P kept before it. `scratch` holds T + 4 floats.
+  ;; (GPT-2's dropout on the attention probabilities), P kept before it. Four query rows at a time
+  ;; ($attendRows4), the first T mod 4 one at a time. `scratch` holds 4·(T + 4) floats.
   (func $attention (export "attention") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
     (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
     (local $b i32) (local $h i32) (local $i i32) (local $stride i32) (local $bytes i32) (local $tBytes i32)
@@ -411,9 +806,10 @@
         (br_if $hDone (i32.ge_u (local.get $h) (local.get $heads)))
         ;; this (sequence, head)'s first row, in q, k, v and out alike
         (local.set $base (i32.add (i32.mul (i32.mul (local.get $b) (local.get $t)) (local.get $stride)) (i32.mul (local.get $h) (local.get $bytes))))
+        ;; the first T mod 4 rows one at a time (under a causal mask the shortest), then four at a time
         (local.set $i (i32.const 0))
         (block $iDone (loop $eachI
-          (br_if $iDone (i32.ge_u (local.get $i) (local.get $t)))
+          (br_if $iDone (i32.ge_u (local.get $i) (i32.and (local.get $t) (i32.const 3))))
           (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
           (local.set $end (call $softmaxRow (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $k) (local.get $base)) (local.get $t)
             (local.get $stride) (local.get $bytes) (local.get $scale)
@@ -432,41 +828,192 @@
             (local.get $bytes) (f32.const 1) (i32.add (local.get $out) (local.get $qi)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $eachI)))
+        (block $rowsDone (loop $eachRows4
+          (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $t)))
+          (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
+          (call $attendRows4 (i32.add (local.get $q) (local.get $qi)) (i32.add (local.get $k) (local.get $base)) (i32.add (local.get $v) (local.get $base))
+            (local.get $t) (local.get $stride) (local.get $bytes) (local.get $scale)
+            (if (result i32) (local.get $mask) (then (i32.add (local.get $mask) (i32.mul (local.get $i) (local.get $tBytes)))) (else (i32.const 0)))
+            (if (result i32) (local.get $drop) (then (local.get $dp)) (else (i32.const 0)))
+            (if (result i32) (local.get $probs) (then (local.get $p)) (else (i32.const 0)))
+            (local.get $scratch) (i32.add (local.get $out) (local.get $qi)))
+          (if (local.get $probs) (then (local.set $p (i32.add (local.get $p) (i32.shl (local.get $tBytes) (i32.const 2))))))
+          (if (local.get $drop) (then (local.set $dp (i32.add (local.get $dp) (i32.shl (local.get $tBytes) (i32.const 2))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $eachRows4)))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $eachH)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $eachB))))
 
+  ;; attention_backward's rows for four query rows i … i + 3 of one (sequence, head): dout, o
+  ;; (out) and dq at row i (rows `stride` bytes apart), k and v at the head's first row; p (P) and
+  ;; m (the dropout mask, or 0) at row i's T floats (rows T floats apart); ds (dS) and pd (P ⊙ m,
+  ;; when m is not 0) at row i's Tp floats in scratch (rows Tp floats apart). For the keys up to
+  ;; the last one with a weight in some row (zeros after): dSᵣⱼ = Pᵣⱼ(mᵣⱼ·doutᵣ·vⱼ − Dᵣ) with
+  ;; Dᵣ = doutᵣ·outᵣ, and dqᵣ = scale·Σⱼ dSᵣⱼ kⱼ. The four rows' doutᵣ·vⱼ come from $scoresRows4
+  ;; (each row of V loaded once for the four) into `dots`, T + 4 vectors.
+  (func $backwardRows4 (param $dout i32) (param $o i32) (param $k i32) (param $v i32) (param $p i32) (param $m i32) (param $t i32) (param $tp i32)
+    (param $stride i32) (param $bytes i32) (param $scale f32) (param $ds i32) (param $pd i32) (param $dots i32) (param $dq i32)
+    (local $r i32) (local $e i32) (local $end i32) (local $j i32) (local $j4 i32) (local $at i32) (local $stop i32) (local $left i32)
+    (local $tBytes i32) (local $tpBytes i32) (local $row i32)
+    (local $dd v128) (local $pv v128) (local $mv v128) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
+    (local.set $tpBytes (i32.shl (local.get $tp) (i32.const 2)))
+    ;; end: the keys up to the last with a weight in any of the four rows
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (i32.const 4)))
+      (local.set $row (i32.add (local.get $p) (i32.mul (local.get $r) (local.get $tBytes))))
+      (local.set $e (local.get $t))
+      (block $found (loop $back
+        (br_if $found (i32.le_u (local.get $e) (local.get $end)))
+        (br_if $found (f32.ne (f32.load (i32.add (local.get $row) (i32.shl (i32.sub (local.get $e) (i32.const 1)) (i32.const 2)))) (f32.const 0)))
+        (local.set $e (i32.sub (local.get $e) (i32.const 1)))
+        (br $back)))
+      (if (i32.gt_u (local.get $e) (local.get $end)) (then (local.set $end (local.get $e))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow)))
+    ;; D: the four rows' dout·out
+    (local.set $dd (f32x4.splat (call $dot (local.get $dout) (local.get $o) (local.get $bytes))))
+    (local.set $dd (f32x4.replace_lane 1 (local.get $dd) (call $dot (i32.add (local.get $dout) (local.get $stride)) (i32.add (local.get $o) (local.get $stride)) (local.get $bytes))))
+    (local.set $at (i32.shl (local.get $stride) (i32.const 1)))
+    (local.set $dd (f32x4.replace_lane 2 (local.get $dd) (call $dot (i32.add (local.get $dout) (local.get $at)) (i32.add (local.get $o) (local.get $at)) (local.get $bytes))))
+    (local.set $at (i32.add (local.get $at) (local.get $stride)))
+    (local.set $dd (f32x4.replace_lane 3 (local.get $dd) (call $dot (i32.add (local.get $dout) (local.get $at)) (i32.add (local.get $o) (local.get $at)) (local.get $bytes))))
+    ;; doutᵣ·vⱼ for j < end, interleaved (added to zeros), and zeros for the three keys after (read four keys at a time)
+    (local.set $at (local.get $dots))
+    (local.set $stop (i32.add (local.get $dots) (i32.shl (i32.add (local.get $end) (i32.const 3)) (i32.const 4))))
+    (block $zerosDone (loop $zeros
+      (br_if $zerosDone (i32.ge_u (local.get $at) (local.get $stop)))
+      (v128.store (local.get $at) (v128.const i32x4 0 0 0 0))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $zeros)))
+    (call $scoresRows4 (local.get $dout) (local.get $v) (i32.const 0) (local.get $end) (local.get $stride) (local.get $bytes) (f32.const 1) (local.get $dots))
+    ;; dS (and P ⊙ m) four keys at a time, the dots transposed into the four rows
+    (block $groupsDone (loop $groups
+      (br_if $groupsDone (i32.ge_u (local.get $j) (local.get $end)))
+      (local.set $at (i32.add (local.get $dots) (i32.shl (local.get $j) (i32.const 4))))
+      (local.set $x0 (v128.load (local.get $at)))
+      (local.set $x1 (v128.load offset=16 (local.get $at)))
+      (local.set $x2 (v128.load offset=32 (local.get $at)))
+      (local.set $x3 (v128.load offset=48 (local.get $at)))
+      (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x0) (local.get $x1)))
+      (local.set $u1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x2) (local.get $x3)))
+      (local.set $u2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x0) (local.get $x1)))
+      (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x2) (local.get $x3)))
+      (local.set $x0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u1)))
+      (local.set $x1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u1)))
+      (local.set $x2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u2) (local.get $u3)))
+      (local.set $x3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u2) (local.get $u3)))
+      (local.set $j4 (i32.shl (local.get $j) (i32.const 2)))
+      (local.set $left (i32.sub (local.get $t) (local.get $j)))
+      ;; row 0
+      (local.set $pv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+        (then (v128.load (i32.add (local.get $p) (local.get $j4))))
+        (else (call $load4 (i32.add (local.get $p) (local.get $j4)) (local.get $left) (f32.const 0)))))
+      (if (local.get $m)
+        (then
+          (local.set $mv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+            (then (v128.load (i32.add (local.get $m) (local.get $j4))))
+            (else (call $load4 (i32.add (local.get $m) (local.get $j4)) (local.get $left) (f32.const 0)))))
+          (local.set $x0 (f32x4.mul (local.get $x0) (local.get $mv)))
+          (v128.store (i32.add (local.get $pd) (local.get $j4)) (f32x4.mul (local.get $pv) (local.get $mv)))))
+      (v128.store (i32.add (local.get $ds) (local.get $j4))
+        (f32x4.mul (local.get $pv) (f32x4.sub (local.get $x0) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $dd) (local.get $dd)))))
+      ;; row 1
+      (local.set $pv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+        (then (v128.load (i32.add (local.get $p) (i32.add (local.get $j4) (local.get $tBytes)))))
+        (else (call $load4 (i32.add (local.get $p) (i32.add (local.get $j4) (local.get $tBytes))) (local.get $left) (f32.const 0)))))
+      (if (local.get $m)
+        (then
+          (local.set $mv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+            (then (v128.load (i32.add (local.get $m) (i32.add (local.get $j4) (local.get $tBytes)))))
+            (else (call $load4 (i32.add (local.get $m) (i32.add (local.get $j4) (local.get $tBytes))) (local.get $left) (f32.const 0)))))
+          (local.set $x1 (f32x4.mul (local.get $x1) (local.get $mv)))
+          (v128.store (i32.add (local.get $pd) (i32.add (local.get $j4) (local.get $tpBytes))) (f32x4.mul (local.get $pv) (local.get $mv)))))
+      (v128.store (i32.add (local.get $ds) (i32.add (local.get $j4) (local.get $tpBytes)))
+        (f32x4.mul (local.get $pv) (f32x4.sub (local.get $x1) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $dd) (local.get $dd)))))
+      ;; row 2
+      (local.set $pv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+        (then (v128.load (i32.add (local.get $p) (i32.add (local.get $j4) (i32.shl (local.get $tBytes) (i32.const 1))))))
+        (else (call $load4 (i32.add (local.get $p) (i32.add (local.get $j4) (i32.shl (local.get $tBytes) (i32.const 1)))) (local.get $left) (f32.const 0)))))
+      (if (local.get $m)
+        (then
+          (local.set $mv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+            (then (v128.load (i32.add (local.get $m) (i32.add (local.get $j4) (i32.shl (local.get $tBytes) (i32.const 1))))))
+            (else (call $load4 (i32.add (local.get $m) (i32.add (local.get $j4) (i32.shl (local.get $tBytes) (i32.const 1)))) (local.get $left) (f32.const 0)))))
+          (local.set $x2 (f32x4.mul (local.get $x2) (local.get $mv)))
+          (v128.store (i32.add (local.get $pd) (i32.add (local.get $j4) (i32.shl (local.get $tpBytes) (i32.const 1)))) (f32x4.mul (local.get $pv) (local.get $mv)))))
+      (v128.store (i32.add (local.get $ds) (i32.add (local.get $j4) (i32.shl (local.get $tpBytes) (i32.const 1))))
+        (f32x4.mul (local.get $pv) (f32x4.sub (local.get $x2) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $dd) (local.get $dd)))))
+      ;; row 3
+      (local.set $pv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+        (then (v128.load (i32.add (local.get $p) (i32.add (local.get $j4) (i32.mul (local.get $tBytes) (i32.const 3))))))
+        (else (call $load4 (i32.add (local.get $p) (i32.add (local.get $j4) (i32.mul (local.get $tBytes) (i32.const 3)))) (local.get $left) (f32.const 0)))))
+      (if (local.get $m)
+        (then
+          (local.set $mv (if (result v128) (i32.ge_u (local.get $left) (i32.const 4))
+            (then (v128.load (i32.add (local.get $m) (i32.add (local.get $j4) (i32.mul (local.get $tBytes) (i32.const 3))))))
+            (else (call $load4 (i32.add (local.get $m) (i32.add (local.get $j4) (i32.mul (local.get $tBytes) (i32.const 3)))) (local.get $left) (f32.const 0)))))
+          (local.set $x3 (f32x4.mul (local.get $x3) (local.get $mv)))
+          (v128.store (i32.add (local.get $pd) (i32.add (local.get $j4) (i32.mul (local.get $tpBytes) (i32.const 3)))) (f32x4.mul (local.get $pv) (local.get $mv)))))
+      (v128.store (i32.add (local.get $ds) (i32.add (local.get $j4) (i32.mul (local.get $tpBytes) (i32.const 3))))
+        (f32x4.mul (local.get $pv) (f32x4.sub (local.get $x3) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $dd) (local.get $dd)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $groups)))
+    ;; zeros after the last key with a weight
+    (block $restDone (loop $rest
+      (br_if $restDone (i32.ge_u (local.get $j) (local.get $tp)))
+      (local.set $r (i32.const 0))
+      (block $rDone (loop $eachR
+        (br_if $rDone (i32.ge_u (local.get $r) (i32.const 4)))
+        (local.set $at (i32.add (i32.mul (local.get $r) (local.get $tpBytes)) (i32.shl (local.get $j) (i32.const 2))))
+        (v128.store (i32.add (local.get $ds) (local.get $at)) (v128.const i32x4 0 0 0 0))
+        (if (local.get $m) (then (v128.store (i32.add (local.get $pd) (local.get $at)) (v128.const i32x4 0 0 0 0))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $eachR)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $rest)))
+    ;; dqᵣ = scale·Σⱼ dSᵣⱼ kⱼ, the rows of dS as weights
+    (call $weightedRows4 (local.get $ds) (local.get $tpBytes) (i32.const 4) (local.get $k) (local.get $end) (local.get $stride) (local.get $bytes)
+      (f32x4.splat (local.get $scale)) (local.get $dq)))
+
   ;; The backward pass of "attention": from dout (out's gradient), q, k, v, out and P, the
   ;; gradients dq, dk, dv (layouts as there). Per (sequence, head), first for each query row i:
   ;; Dᵢ = doutᵢ·outᵢ, dSᵢⱼ = Pᵢⱼ(doutᵢ·vⱼ - Dᵢ) (kept in scratch, [T, Tp]), dqᵢ = scale·Σⱼ dSᵢⱼ kⱼ;
-  ;; then for each key row j: dkⱼ = scale·Σᵢ dSᵢⱼ qᵢ, dvⱼ = Σᵢ Pᵢⱼ doutᵢ (zero weights skipped).
-  ;; With a dropout mask M (`drop`, as the forward pass had it): dSᵢⱼ = Pᵢⱼ(Mᵢⱼ·doutᵢ·vⱼ - Dᵢ) and
-  ;; dvⱼ = Σᵢ PᵢⱼMᵢⱼ doutᵢ, P ⊙ M kept in scratch after dS. `scratch` holds T·Tp + 4 floats, 2·T·Tp + 4
-  ;; with a mask.
+  ;; then for each key row j: dkⱼ = scale·Σᵢ dSᵢⱼ qᵢ, dvⱼ = Σᵢ Pᵢⱼ doutᵢ. With a dropout mask M
+  ;; (`drop`, as the forward pass had it): dSᵢⱼ = Pᵢⱼ(Mᵢⱼ·doutᵢ·vⱼ - Dᵢ) and dvⱼ = Σᵢ PᵢⱼMᵢⱼ doutᵢ,
+  ;; P ⊙ M kept in scratch after dS. Query rows four at a time ($backwardRows4), the first T mod 4
+  ;; one at a time; key rows four at a time from the first query row with a weight on one of them
+  ;; ($weightedRows4 over columns of dS and P), the last T mod 4 one at a time (zero weights
+  ;; skipped). `scratch` holds T·Tp + 4·(T + 4) floats, 2·T·Tp + 4·(T + 4) with a mask.
   (func $attention_backward (export "attention_backward") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
     (param $drop i32) (param $batch i32) (param $t i32) (param $heads i32) (param $d i32) (param $scale f32) (param $scratch i32)
     (param $dq i32) (param $dk i32) (param $dv i32)
     (local $b i32) (local $h i32) (local $i i32) (local $j i32) (local $stride i32) (local $bytes i32) (local $tp i32) (local $tBytes i32)
     (local $base i32) (local $qi i32) (local $p i32) (local $pRow i32) (local $ds i32) (local $end i32) (local $dd v128) (local $pv v128)
-    (local $dp i32) (local $mRow i32) (local $pd i32) (local $pdRow i32) (local $mv v128) (local $dots v128)
+    (local $dp i32) (local $mRow i32) (local $pd i32) (local $pdRow i32) (local $mv v128) (local $dots v128) (local $dotsAt i32) (local $tpBytes i32)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
     (local.set $stride (i32.mul (local.get $bytes) (local.get $heads)))
     (local.set $tp (i32.and (i32.add (local.get $t) (i32.const 3)) (i32.const -4)))
     (local.set $tBytes (i32.shl (local.get $t) (i32.const 2)))
     (local.set $p (local.get $probs))
     (local.set $dp (local.get $drop))
+    (local.set $tpBytes (i32.shl (local.get $tp) (i32.const 2)))
     (local.set $pd (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $t) (local.get $tp)) (i32.const 2))))
+    ;; four rows' interleaved vectors after dS (and P ⊙ M)
+    (local.set $dotsAt (select (i32.add (local.get $pd) (i32.shl (i32.mul (local.get $t) (local.get $tp)) (i32.const 2))) (local.get $pd) (local.get $drop)))
     (block $bDone (loop $eachB
       (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
       (local.set $h (i32.const 0))
       (block $hDone (loop $eachH
         (br_if $hDone (i32.ge_u (local.get $h) (local.get $heads)))
         (local.set $base (i32.add (i32.mul (i32.mul (local.get $b) (local.get $t)) (local.get $stride)) (i32.mul (local.get $h) (local.get $bytes))))
-        ;; rows: dS and dq
+        ;; rows: dS and dq, the first T mod 4 one at a time, then four at a time
         (local.set $i (i32.const 0))
         (block $iDone (loop $eachI
-          (br_if $iDone (i32.ge_u (local.get $i) (local.get $t)))
+          (br_if $iDone (i32.ge_u (local.get $i) (i32.and (local.get $t) (i32.const 3))))
           (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
           (local.set $pRow (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes))))
           (local.set $ds (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2))))
@@ -506,8 +1053,45 @@
             (local.get $bytes) (local.get $scale) (i32.add (local.get $dq) (local.get $qi)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $eachI)))
-        ;; columns: dk and dv
+        (block $rowsDone (loop $eachRows4
+          (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $t)))
+          (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
+          (call $backwardRows4 (i32.add (local.get $dout) (local.get $qi)) (i32.add (local.get $o) (local.get $qi))
+            (i32.add (local.get $k) (local.get $base)) (i32.add (local.get $v) (local.get $base))
+            (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes)))
+            (if (result i32) (local.get $drop) (then (i32.add (local.get $dp) (i32.mul (local.get $i) (local.get $tBytes)))) (else (i32.const 0)))
+            (local.get $t) (local.get $tp) (local.get $stride) (local.get $bytes) (local.get $scale)
+            (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2)))
+            (i32.add (local.get $pd) (i32.shl (i32.mul (local.get $i) (local.get $tp)) (i32.const 2)))
+            (local.get $dotsAt) (i32.add (local.get $dq) (local.get $qi)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $eachRows4)))
+        ;; columns: dk and dv, four keys at a time (each row of q and dout loaded once for the
+        ;; four), from the first query row with a weight on one of them; then the last T mod 4 keys
+        ;; one at a time
         (local.set $j (i32.const 0))
+        (block $k4Done (loop $eachK4
+          (br_if $k4Done (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $t)))
+          (local.set $i (i32.const 0))
+          (block $firstFound (loop $first
+            (br_if $firstFound (i32.ge_u (local.get $i) (local.get $t)))
+            (br_if $firstFound (v128.any_true (f32x4.ne (v128.load (i32.add (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes))) (i32.shl (local.get $j) (i32.const 2))))
+              (v128.const i32x4 0 0 0 0))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $first)))
+          (local.set $qi (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $stride))))
+          (call $weightedRows4 (i32.add (local.get $scratch) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $tp)) (local.get $j)) (i32.const 2)))
+            (i32.const 4) (local.get $tpBytes) (i32.add (local.get $q) (local.get $qi)) (i32.sub (local.get $t) (local.get $i)) (local.get $stride) (local.get $bytes)
+            (f32x4.splat (local.get $scale)) (i32.add (local.get $dk) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))
+          (if (local.get $drop)
+            (then (call $weightedRows4 (i32.add (local.get $pd) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $tp)) (local.get $j)) (i32.const 2)))
+              (i32.const 4) (local.get $tpBytes) (i32.add (local.get $dout) (local.get $qi)) (i32.sub (local.get $t) (local.get $i)) (local.get $stride) (local.get $bytes)
+              (f32x4.splat (f32.const 1)) (i32.add (local.get $dv) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride))))))
+            (else (call $weightedRows4 (i32.add (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $tBytes))) (i32.shl (local.get $j) (i32.const 2)))
+              (i32.const 4) (local.get $tBytes) (i32.add (local.get $dout) (local.get $qi)) (i32.sub (local.get $t) (local.get $i)) (local.get $stride) (local.get $bytes)
+              (f32x4.splat (f32.const 1)) (i32.add (local.get $dv) (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $stride)))))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $eachK4)))
         (block $kDone (loop $eachK
           (br_if $kDone (i32.ge_u (local.get $j) (local.get $t)))
           (call $weightedSum (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 2))) (i32.shl (local.get $tp) (i32.const 2))
@@ -1009,9 +1593,9 @@
   ;; "attention", "attention_backward" and "gelu_erf" on a chunk of their work, so that the
   ;; threads of the kernel pool share one call (module.ts's runSplit): sequences [b0, b1) of the
   ;; batch, or values [8·g0, min(n, 8·g1)). Each chunk takes scratch slot $slot, the chunk's
-  ;; index that the pool passes after the range (T + 4 floats a slot for the forward pass,
-  ;; T·(T + 3) + 4 for the backward pass, twice T·(T + 3) + 4 with a dropout mask, 8 for GELU),
-  ;; so that no two threads share one.
+  ;; index that the pool passes after the range (4·(T + 4) floats a slot for the forward pass,
+  ;; T·(T + 3) + 4·(T + 4) for the backward pass, 2·T·(T + 3) + 4·(T + 4) with a dropout mask, 8
+  ;; for GELU), so that no two threads share one.
   (func (export "attention_chunk") (param $q i32) (param $k i32) (param $v i32) (param $batch i32) (param $t i32)
     (param $heads i32) (param $d i32) (param $scale f32) (param $mask i32) (param $drop i32) (param $probs i32) (param $scratch i32) (param $out i32)
     (param $b0 i32) (param $b1 i32) (param $slot i32)
@@ -1022,7 +1606,7 @@
       (i32.sub (local.get $b1) (local.get $b0)) (local.get $t) (local.get $heads) (local.get $d) (local.get $scale) (local.get $mask)
       (if (result i32) (local.get $drop) (then (i32.add (local.get $drop) (local.get $pOff))) (else (i32.const 0)))
       (if (result i32) (local.get $probs) (then (i32.add (local.get $probs) (local.get $pOff))) (else (i32.const 0)))
-      (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $slot) (i32.add (local.get $t) (i32.const 4))) (i32.const 2)))
+      (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $slot) (i32.add (local.get $t) (i32.const 4))) (i32.const 4)))
       (i32.add (local.get $out) (local.get $off))))
 
   (func (export "attention_backward_chunk") (param $dout i32) (param $q i32) (param $k i32) (param $v i32) (param $o i32) (param $probs i32)
@@ -1030,10 +1614,10 @@
     (param $dq i32) (param $dk i32) (param $dv i32) (param $b0 i32) (param $b1 i32) (param $slot i32)
     (local $off i32) (local $pOff i32) (local $slotFloats i32)
     (local.set $pOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $heads)) (i32.mul (local.get $t) (local.get $t))) (i32.const 2)))
-    ;; a slot: dS [T, T + 3], and P ⊙ drop as much again with a mask
+    ;; a slot: dS [T, T + 3], P ⊙ drop as much again with a mask, and four rows' T + 4 vectors
     (local.set $slotFloats (i32.mul (local.get $t) (i32.add (local.get $t) (i32.const 3))))
     (if (local.get $drop) (then (local.set $slotFloats (i32.shl (local.get $slotFloats) (i32.const 1)))))
-    (local.set $slotFloats (i32.add (local.get $slotFloats) (i32.const 4)))
+    (local.set $slotFloats (i32.add (local.get $slotFloats) (i32.shl (i32.add (local.get $t) (i32.const 4)) (i32.const 2))))
     (local.set $off (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $t)) (i32.mul (local.get $heads) (local.get $d))) (i32.const 2)))
     (call $attention_backward (i32.add (local.get $dout) (local.get $off)) (i32.add (local.get $q) (local.get $off)) (i32.add (local.get $k) (local.get $off))
       (i32.add (local.get $v) (local.get $off)) (i32.add (local.get $o) (local.get $off))
