@@ -418,9 +418,31 @@ describe('addKernel (a residual connection)', () => {
     },
   )
 
-  it('does not apply to a broadcast, to int32, or on cpu', async () => {
+  test.prop(
+    [
+      fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 3 }),
+      fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 2 }),
+      fc.integer({ min: 0, max: 1e6 }),
+    ],
+    { numRuns: 40 },
+  )("equals tf.add's broadcast to the bit when b is shaped as a's last axes (positional encodings over a batch)", (tail, lead, seed) => {
+    const a = randn(seed, [...lead, ...tail])
+    const b = randn(seed + 1, tail)
+    const before = tf.memory().numTensors
+    const got = addKernel(a, b)!
+    const want = tf.add(a, b)
+    expect(got.shape).toEqual([...lead, ...tail])
+    expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()))
+    tf.dispose([got, want])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([a, b])
+  })
+
+  it('does not apply to another broadcast, to int32, or on cpu', async () => {
     tf.tidy(() => {
       expect(addKernel(tf.zeros([2, 4]), tf.zeros([1, 4]))).toBeUndefined()
+      expect(addKernel(tf.zeros([2, 4]), tf.zeros([2, 1]))).toBeUndefined()
+      expect(addKernel(tf.zeros([4]), tf.zeros([2, 4]))).toBeUndefined()
       expect(addKernel(tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3, 4], 'int32'))).toBeUndefined()
     })
     await initBackend('cpu')

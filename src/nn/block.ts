@@ -43,11 +43,12 @@ export interface StackOutput {
 }
 
 /**
- * a + b for two tensors of one type (a residual connection), typed as its operands. At inference
+ * a + b for a residual connection (b of a's shape) or a tensor of a's last axes added to each of
+ * its leading ones (positional encodings); typed as a, whose shape the sum has. At inference
  * on wasm one SIMD kernel on the calling thread (backend/simd/add.ts: tfjs-wasm's Add leaves
  * XNNPACK's worker spinning on the core the kernel pool needs), tf.add otherwise.
  */
-export const add = <T extends tf.Tensor>(a: T, b: T): T => (noGradientInProgress() ? addKernel(a, b) : undefined) ?? tf.add(a, b)
+export const add = <T extends tf.Tensor>(a: T, b: tf.Tensor): T => (noGradientInProgress() ? addKernel(a, b) : undefined) ?? tf.add<T>(a, b)
 
 /**
  * `n` copies of a block with separate parameters (`h.0.…`, `h.1.…`), run in order: block i

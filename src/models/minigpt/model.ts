@@ -82,7 +82,7 @@ export const miniGpt = (c: MiniGptConfig) => {
       throw new RangeError(`minigpt: cache must have one entry per layer (${c.num_layers}), got ${input.cache.length}`)
     if (past + t > positions) throw new RangeError(`minigpt: ${past + t} positions exceed the model's context of ${positions} (max_len ${c.max_len} + 2)`)
     const pos = tf.tensor2d(peTable.subarray(past * c.embed_dim, (past + t) * c.embed_dim), [t, c.embed_dim])
-    const x = dropoutOp(tf.add<tf.Tensor3D>(tf.mul(embedding(input.ids), Math.sqrt(c.embed_dim)), pos), c.dropout, at(ctx, 'pos_encoding.dropout'))
+    const x = dropoutOp(add(tf.mul<tf.Tensor3D>(embedding(input.ids), Math.sqrt(c.embed_dim)), pos), c.dropout, at(ctx, 'pos_encoding.dropout'))
     const out = layers({ x, mask: decoderMask(t, past, input.mask), cache: input.cache, returnAttention: input.returnAttention })
     const logits = head(norm(out.x))
     return input.returnAttention === true ? { logits, cache: out.cache, attention: out.attention } : { logits, cache: out.cache }
