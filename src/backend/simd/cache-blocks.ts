@@ -11,7 +11,7 @@
  * tfjs-wasm's Concat and Gather compute every element's index in JavaScript or C++ loops.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeSimdKernels, dataOffset, registerSimdKernel } from './module.js'
+import { activeSimdKernels, dataOffset, registerSimdKernel, type SimdKernels } from './module.js'
 
 /** Kernel names in tfjs's registry. */
 export const CACHE_WRITE = 'MinigptCacheWrite'
@@ -62,25 +62,45 @@ registerSimdKernel(CACHE_SELECT, ({ inputs, backend, kernels, attrs }) => {
   return out
 })
 
-// x [B, T, parts·H·d] → `parts` tensors [B, H, T, d]: part p's features of head h at each
-// position, copied as blocks of d floats (one copy_blocks per part and (batch, head); one per
-// part when T = 1, where [B, H, 1, d] is [B, H·d]).
+/**
+ * Copies part p of x [B, T, parts·H·d] (at byte `src`; its heads side by side in each row) into
+ * the (batch, head) blocks of `block` positions at byte `dst`, from position `from` of each:
+ * blocks of d floats, one copy_blocks per (batch, head); per batch row when T = 1, and once when
+ * the blocks are single positions too ([B, H, 1, d] is [B, H·d]).
+ */
+const copyHeads = (
+  kernels: SimdKernels,
+  src: number,
+  [b, t, width]: readonly number[],
+  parts: number,
+  p: number,
+  heads: number,
+  dst: number,
+  block: number,
+  from: number,
+): void => {
+  const e = width / parts
+  const d = e / heads
+  if (t === 1 && block === 1) {
+    kernels.copy_blocks(src + 4 * p * e, 4 * width, dst, 4 * e, 4 * e, b)
+    return
+  }
+  for (let i = 0; i < b; i++) {
+    const row = src + 4 * (i * t * width + p * e)
+    const out = dst + 4 * (i * heads * block + from) * d
+    if (t === 1) kernels.copy_blocks(row, 4 * d, out, 4 * block * d, 4 * d, heads)
+    else for (let h = 0; h < heads; h++) kernels.copy_blocks(row + 4 * h * d, 4 * width, out + 4 * h * block * d, 4 * d, 4 * d, t)
+  }
+}
+
+// x [B, T, parts·H·d] → `parts` tensors [B, H, T, d]: part p's features of head h at each position.
 registerSimdKernel(SPLIT_HEADS, ({ inputs, backend, kernels, attrs }) => {
   const { x } = inputs
   const { parts, heads } = attrs as { parts: number; heads: number }
   const [b, t, width] = x.shape
-  const e = width / parts
-  const d = e / heads
-  const src = dataOffset(backend, x)
   return Array.from({ length: parts }, (_, p) => {
-    const out = backend.makeOutput([b, heads, t, d], 'float32')
-    const dst = dataOffset(backend, out)
-    if (t === 1) kernels.copy_blocks(src + 4 * p * e, 4 * width, dst, 4 * e, 4 * e, b)
-    else {
-      for (let i = 0; i < b; i++) {
-        for (let h = 0; h < heads; h++) kernels.copy_blocks(src + 4 * (i * t * width + p * e + h * d), 4 * width, dst + 4 * (i * heads + h) * t * d, 4 * d, 4 * d, t)
-      }
-    }
+    const out = backend.makeOutput([b, heads, t, width / parts / heads], 'float32')
+    copyHeads(kernels, dataOffset(backend, x), x.shape, parts, p, heads, dataOffset(backend, out), t, 0)
     return out
   })
 })
@@ -92,24 +112,13 @@ registerSimdKernel(SPLIT_HEADS, ({ inputs, backend, kernels, attrs }) => {
 registerSimdKernel(SPLIT_INTO_CACHE, ({ inputs, backend, kernels, attrs }) => {
   const { x, k, v } = inputs
   const { heads, at } = attrs as { heads: number; at: number }
-  const [b, t, width] = x.shape
-  const e = width / 3
-  const d = e / heads
+  const [b, t] = x.shape
   const capacity = k.shape[2]
   const src = dataOffset(backend, x)
-  const q = backend.makeOutput([b, heads, t, d], 'float32')
-  // part p of x into dst, whose (batch, head) blocks are `block` positions long, from position `from`
-  const part = (p: number, dst: number, block: number, from: number): void => {
-    for (let i = 0; i < b; i++) {
-      const row = src + 4 * (i * t * width + p * e)
-      const out = dst + 4 * (i * heads * block + from) * d
-      if (t === 1) kernels.copy_blocks(row, 4 * d, out, 4 * block * d, 4 * d, heads)
-      else for (let h = 0; h < heads; h++) kernels.copy_blocks(row + 4 * h * d, 4 * width, out + 4 * h * block * d, 4 * d, 4 * d, t)
-    }
-  }
-  part(0, dataOffset(backend, q), t, 0)
-  part(1, dataOffset(backend, k), capacity, at)
-  part(2, dataOffset(backend, v), capacity, at)
+  const q = backend.makeOutput([b, heads, t, k.shape[3]], 'float32')
+  copyHeads(kernels, src, x.shape, 3, 0, heads, dataOffset(backend, q), t, 0)
+  copyHeads(kernels, src, x.shape, 3, 1, heads, dataOffset(backend, k), capacity, at)
+  copyHeads(kernels, src, x.shape, 3, 2, heads, dataOffset(backend, v), capacity, at)
   backend.incRef(k.dataId)
   backend.incRef(v.dataId)
   return [q, { dataId: k.dataId, shape: k.shape, dtype: k.dtype }, { dataId: v.dataId, shape: v.shape, dtype: v.dtype }]
