@@ -18,10 +18,12 @@ import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend, kernelThreads } from '../../src/backend/index.js'
-import { activeQuantKernels, hasRelaxedSimd, kernelPool, type QuantKernels } from '../../src/backend/simd/module.js'
+import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.js'
+import { activeQuantKernels, hasRelaxedSimd, kernelPool, type QuantKernels, type SimdKernels, type TrainKernels } from '../../src/backend/simd/module.js'
 import { createKernelPool, type KernelPool, poolSlots } from '../../src/backend/simd/pool.js'
 import { QUANT_RELAXED_WASM_BASE64 } from '../../src/backend/simd/quant-relaxed-wasm.js'
 import { QUANT_WASM_BASE64 } from '../../src/backend/simd/quant-wasm.js'
+import { TRAIN_WASM_BASE64 } from '../../src/backend/simd/train-wasm.js'
 import { withSharedMemoryImport } from '../../src/backend/simd/shared-memory.js'
 import { activeWasmBackend } from '../../src/core/tfjs-internals.js'
 import { key, normal } from '../../src/core/key.js'
@@ -249,12 +251,23 @@ describe("a job's chunks and their slots", () => {
     return used.length
   }
 
+  /** The most indices one of `threads` threads runs when they take the chunks in turn. */
+  const busiest = (sizes: readonly number[], threads: number): number =>
+    Math.max(...Array.from({ length: threads }, (_, t) => sizes.filter((_, i) => i % threads === t).reduce((a, b) => a + b, 0)))
+
   test.prop([fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 300 })], { numRuns: 60 })(
     'gives the chunks slots 0 … chunks − 1, each once, as many as poolSlots says',
     (count, grain) => {
       for (const pool of pools) {
-        const n = expectSlotsTile(calls(pool, logs[0] as number, count, grain), count, grain)
+        const logged = calls(pool, logs[0] as number, count, grain)
+        const n = expectSlotsTile(logged, count, grain)
         expect(n).toBe(poolSlots(count, grain, pool.threads))
+        // the cut leaves the busiest thread (chunks taken in turn) no more than the plain cut into the most chunks would
+        const sizes = logged.filter((c) => c.calls > 0).map((c) => c.end - c.start)
+        const units = Math.ceil(count / grain)
+        const plain = grain * Math.ceil(units / Math.min(units, 4 * pool.threads))
+        const plainSizes = Array.from({ length: Math.ceil(count / plain) }, (_, i) => Math.min(plain, count - i * plain))
+        expect(busiest(sizes, pool.threads)).toBeLessThanOrEqual(busiest(plainSizes, pool.threads))
         expect(n).toBeLessThanOrEqual(4 * pool.threads)
         if (count > grain)
           expect(n).toBeGreaterThanOrEqual(2) // more than one grain: split
@@ -266,6 +279,17 @@ describe("a job's chunks and their slots", () => {
     },
   )
 
+  it('cuts 42 units for two threads into 6 chunks of 7 (21 each), not 7 of 6 (24 for one thread)', () => {
+    const pool = pools[0] as KernelPool
+    expect(pool.threads).toBe(2)
+    const sizes = calls(pool, logs[0] as number, 42, 1)
+      .filter((c) => c.calls > 0)
+      .map((c) => c.end - c.start)
+    expect(sizes).toEqual([7, 7, 7, 7, 7, 7])
+    expect(poolSlots(42, 1, 2)).toBe(6)
+    expect(poolSlots(42 * 40, 40, 2)).toBe(6)
+  })
+
   it('runs each job with its own arguments when consecutive jobs differ only in them', () => {
     for (const pool of pools) {
       const before = pool.stats().workerChunks
@@ -276,6 +300,45 @@ describe("a job's chunks and their slots", () => {
         expect(expectSlotsTile(calls(pool, log, 4000, 10), 4000, 10)).toBe(poolSlots(4000, 10, pool.threads))
       }
       expect(pool.stats().workerChunks).toBeGreaterThan(before) // the workers took part
+    }
+  })
+})
+
+describe('LayerNorm on a kernel pool (kernels.wat, and train.wat with its statistics)', () => {
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true })
+  const modules = [sharedModule(KERNELS_WASM_BASE64), sharedModule(TRAIN_WASM_BASE64)]
+  const k = new WebAssembly.Instance(modules[0] as WebAssembly.Module, { env: { memory } }).exports as unknown as SimdKernels
+  const t = new WebAssembly.Instance(modules[1] as WebAssembly.Module, { env: { memory } }).exports as unknown as TrainKernels
+  const pools: KernelPool[] = []
+  beforeAll(async () => {
+    for (const threads of [2, 3]) pools.push(createKernelPool(memory, modules, threads, { spinMs: 0.05 }) as KernelPool)
+    await Promise.all(pools.map((p) => p.started))
+  })
+  afterAll(() => pools.forEach((p) => p.close()))
+
+  test.prop(
+    [fc.integer({ min: 1, max: 700 }), fc.constantFrom(4, 12, 16, 64, 68, 768), fc.integer({ min: 1, max: 90 }), fc.constantFrom(0.1, 1, 300), fc.integer({ min: 0, max: 10_000 })],
+    { numRuns: 25 },
+  )('splits rows over 2 and 3 threads with the values of one call, and the statistics kernel gives the same values, bit for bit', (rows, d, grain, scale, seed) => {
+    const f = new Float32Array(memory.buffer)
+    const n = rows * d
+    // x, w, b, then the outputs: inference, training, stats (one thread), and the split runs'
+    const [x, w, b, one, oneT, oneS, out, outS] = [0, n, n + d, n + 2 * d, 2 * n + 2 * d, 3 * n + 2 * d, 3 * n + 2 * d + 2 * rows, 4 * n + 2 * d + 2 * rows]
+    f.set(normal(key(seed), n, scale), x)
+    f.set(normal(key(seed + 1), d, 1), w)
+    f.set(normal(key(seed + 2), d, 1), b)
+    const args = [4 * x, rows, d, 4 * w, 4 * b, 1e-5]
+    k.layer_norm(...(args as [number, number, number, number, number, number]), 4 * one)
+    t.layer_norm_stats(...(args as [number, number, number, number, number, number]), 4 * oneT, 4 * oneS)
+    expect(f.subarray(oneT, oneT + n)).toEqual(f.subarray(one, one + n))
+    for (const pool of pools) {
+      f.fill(Number.NaN, out, out + n + 2 * rows)
+      pool.run(pool.lookup(0, 'layer_norm_chunk') as NonNullable<ReturnType<KernelPool['lookup']>>, [...args, 4 * out], rows, grain)
+      expect(f.subarray(out, out + n)).toEqual(f.subarray(one, one + n))
+      f.fill(Number.NaN, out, out + n + 2 * rows)
+      pool.run(pool.lookup(1, 'layer_norm_stats_chunk') as NonNullable<ReturnType<KernelPool['lookup']>>, [...args, 4 * out, 4 * outS], rows, grain)
+      expect(f.subarray(out, out + n)).toEqual(f.subarray(one, one + n))
+      expect(f.subarray(outS, outS + 2 * rows)).toEqual(f.subarray(oneS, oneS + 2 * rows))
     }
   })
 })

@@ -16,7 +16,7 @@ import { scoped } from '../../src/core/scope.js'
 import { count, dispose, flatten, shapes } from '../../src/core/tree.js'
 import { contextLength, decodeMiniGptConfig, SEED_CONFIG, type MiniGptConfig } from '../../src/models/minigpt/config.js'
 import { miniGpt, miniGptLogits, type MiniGptParams } from '../../src/models/minigpt/model.js'
-import { multiHeadAttention, type KVCache } from '../../src/nn/attention.js'
+import { cacheLength, multiHeadAttention, type KVCache } from '../../src/nn/attention.js'
 import { sinusoidalTable } from '../../src/nn/positional.js'
 
 const config = SEED_CONFIG(81)
@@ -323,6 +323,7 @@ describe('KV-cache decoding', () => {
               [2, P],
               'int32',
             ),
+            returnCache: true,
           },
           EVAL,
         )
@@ -356,11 +357,27 @@ describe('KV-cache decoding', () => {
 
   it('rejects a cache with the wrong number of layers', () => {
     scoped(() => {
-      const out = model.apply(params, { ids: tf.tensor2d([[1, 5]], [1, 2], 'int32') }, EVAL)
+      const out = model.apply(params, { ids: tf.tensor2d([[1, 5]], [1, 2], 'int32'), returnCache: true }, EVAL)
       expect(() => model.apply(params, { ids: tf.tensor2d([[6]], [1, 1], 'int32'), cache: out.cache.slice(0, 2) }, EVAL)).toThrow(
         'minigpt: cache must have one entry per layer (3), got 2',
       )
     })
+  })
+
+  it.each(['wasm', 'cpu'] as const)('builds caches from a pass with none only when asked (returnCache), and says so when fed none (%s)', async (backend) => {
+    await initBackend(backend)
+    scoped(() => {
+      const ids = tf.tensor2d([randomIds(3, 7), randomIds(4, 7)], [2, 7], 'int32')
+      const plain = model.apply(params, { ids }, EVAL)
+      const asked = model.apply(params, { ids, returnCache: true }, EVAL)
+      expect(plain.cache).toEqual([])
+      expect(asked.cache.map((c) => [cacheLength(c), ...c.k.shape])).toEqual(Array.from({ length: 3 }, () => [7, 2, config.num_heads, 7, 16]))
+      expect(Array.from(plain.logits.dataSync())).toEqual(Array.from(asked.logits.dataSync()))
+      expect(() => model.apply(params, { ids: tf.tensor2d([[6], [7]], [2, 1], 'int32'), cache: plain.cache }, EVAL)).toThrow(
+        'minigpt: cache must have one entry per layer (3), got 0 (a pass with no cache returns one only when asked: returnCache: true)',
+      )
+    })
+    await initBackend('wasm')
   })
 })
 
@@ -386,7 +403,7 @@ describe('attention weights', () => {
 
   it('with a cache, the new position’s weights span every key seen so far', () => {
     scoped(() => {
-      const first = model.apply(params, { ids: tf.tensor2d([randomIds(6, 5)], [1, 5], 'int32') }, EVAL)
+      const first = model.apply(params, { ids: tf.tensor2d([randomIds(6, 5)], [1, 5], 'int32'), returnCache: true }, EVAL)
       const step = model.apply(params, { ids: tf.tensor2d([[7]], [1, 1], 'int32'), cache: first.cache, returnAttention: true }, EVAL)
       expect(step.attention![0].shape).toEqual([1, config.num_heads, 1, 6])
       for (const row of (step.attention![1].arraySync() as number[][][][])[0]) expect(Math.abs(row[0].reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5)
@@ -426,7 +443,7 @@ describe('limits and shapes', () => {
 
   it('counts cached positions against the context', () => {
     scoped(() => {
-      const first = model.apply(params, { ids: tf.tensor2d([randomIds(10, CTX)], [1, CTX], 'int32') }, EVAL)
+      const first = model.apply(params, { ids: tf.tensor2d([randomIds(10, CTX)], [1, CTX], 'int32'), returnCache: true }, EVAL)
       expect(() => model.apply(params, { ids: tf.tensor2d([[5]], [1, 1], 'int32'), cache: first.cache }, EVAL)).toThrow("minigpt: 28 positions exceed the model's context of 27")
     })
   })

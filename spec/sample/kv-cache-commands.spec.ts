@@ -37,7 +37,7 @@ const release = (c?: readonly KVCache[]) => c?.forEach((l) => tf.dispose([l.k, l
 /** Feeds tokens through the cached path, keeping the logits of the last one. */
 const feed = (r: Real, ids: readonly number[]) => {
   const out = scoped(() => {
-    const o = model.apply(r.params, { ids: tf.tensor2d([[...ids]], [1, ids.length], 'int32'), ...(r.cache ? { cache: r.cache } : {}) }, EVAL)
+    const o = model.apply(r.params, { ids: tf.tensor2d([[...ids]], [1, ids.length], 'int32'), returnCache: true, ...(r.cache ? { cache: r.cache } : {}) }, EVAL)
     return { logits: tf.slice(o.logits, [0, ids.length - 1, 0], [1, 1, config.vocab_size]), cache: o.cache }
   })
   release(r.cache)

@@ -139,7 +139,7 @@ export const cacheDroppingMiniGpt = (c: MiniGptConfig, params: MiniGptParams): C
   const model = miniGpt(c)
   const decoder = tfjsDecoder(
     (p: MiniGptParams, x, cache) => {
-      const out = model.apply(p, { ids: x, cache: dropFirst(cache) }, EVAL)
+      const out = model.apply(p, { ids: x, cache: dropFirst(cache), returnCache: true }, EVAL)
       const [b, t, v] = out.logits.shape
       return { logits: tf.slice(out.logits, [0, t - 1, 0], [b, 1, v]), cache: out.cache }
     },

@@ -72,7 +72,7 @@ export const mutants = (mini: { c: MiniGptConfig; p: MiniGptParams; c1: MiniGptC
       ...real(),
       incremental: tfjsDecoder(
         (q: MiniGptParams, x) => {
-          const out = model.apply(q, { ids: x }, EVAL)
+          const out = model.apply(q, { ids: x, returnCache: true }, EVAL)
           const [b, t, v] = out.logits.shape
           return { logits: tf.slice(out.logits, [0, t - 1, 0], [b, 1, v]), cache: out.cache }
         },
@@ -86,7 +86,7 @@ export const mutants = (mini: { c: MiniGptConfig; p: MiniGptParams; c1: MiniGptC
         ...realGpt2(),
         incremental: tfjsDecoder(
           (q: Gpt2Params, x, cache) => {
-            const fresh = g.apply(q, { ids: x }, EVAL) // positions from 0, no past keys
+            const fresh = g.apply(q, { ids: x, returnCache: true }, EVAL) // positions from 0, no past keys
             const [b, t, v] = fresh.logits.shape
             return {
               logits: tf.slice(fresh.logits, [0, t - 1, 0], [b, 1, v]),

@@ -18,9 +18,11 @@ export interface BlockInput {
   readonly mask?: tf.Tensor
   readonly cache?: KVCache
   readonly returnWeights?: boolean
+  /** With no cache given, also return one of these positions (attention's `returnCache`). */
+  readonly returnCache?: boolean
 }
 
-/** Output of a decoder block: activations, the extended cache (none from a {@link rematerialised} block), the attention weights if asked. */
+/** Output of a decoder block: activations, the extended cache or a new one when asked (none from a {@link rematerialised} block), the attention weights if asked. */
 export interface BlockOutput {
   readonly x: tf.Tensor3D
   readonly cache?: KVCache
@@ -33,9 +35,11 @@ export interface StackInput {
   readonly mask?: tf.Tensor
   readonly cache?: readonly KVCache[]
   readonly returnAttention?: boolean
+  /** With no caches given, also return a cache per block holding these positions (to decode on from this pass). */
+  readonly returnCache?: boolean
 }
 
-/** What a {@link stack} returns: the last block's activations, every block's cache and weights. */
+/** What a {@link stack} returns: the last block's activations, every block's cache (none unless given or asked for) and weights (none unless asked for). */
 export interface StackOutput {
   readonly x: tf.Tensor3D
   readonly cache: readonly KVCache[]
@@ -49,6 +53,12 @@ export interface StackOutput {
  * XNNPACK's worker spinning on the core the kernel pool needs), tf.add otherwise.
  */
 export const add = <T extends tf.Tensor>(a: T, b: tf.Tensor): T => (noGradientInProgress() ? addKernel(a, b) : undefined) ?? tf.add<T>(a, b)
+
+/** The error for caches given to `layers` blocks that are not one a block (`where` names the model or stack). */
+export const cacheCountError = (where: string, layers: number, got: number): RangeError =>
+  new RangeError(
+    `${where}: cache must have one entry per layer (${layers}), got ${got}${got === 0 ? ' (a pass with no cache returns one only when asked: returnCache: true)' : ''}`,
+  )
 
 /**
  * `n` copies of a block with separate parameters (`h.0.…`, `h.1.…`), run in order: block i
@@ -64,13 +74,13 @@ export const stack = <P, A>(n: number, block: Layer<P, BlockInput, BlockOutput, 
     init: (key) => (n === 0 ? Object.freeze([]) : Object.freeze(split(key, n).map(block.init))),
     apply: (params, input, ctx) => {
       if (input.cache !== undefined && input.cache.length !== params.length) {
-        throw new RangeError(`${nameAt(ctx, `stack(${block.name})`)}: cache must have one entry per layer (${params.length}), got ${input.cache.length}`)
+        throw cacheCountError(nameAt(ctx, `stack(${block.name})`), params.length, input.cache.length)
       }
       let x = input.x
       const cache: KVCache[] = []
       const attention: tf.Tensor4D[] = []
       params.forEach((p, i) => {
-        const run = () => block.apply(p, { x, mask: input.mask, cache: input.cache?.[i], returnWeights: input.returnAttention }, at(ctx, i))
+        const run = () => block.apply(p, { x, mask: input.mask, cache: input.cache?.[i], returnWeights: input.returnAttention, returnCache: input.returnCache }, at(ctx, i))
         const out = noGradientInProgress() ? scoped(run) : run()
         x = out.x
         if (out.cache !== undefined) cache.push(out.cache)
@@ -90,7 +100,7 @@ export const rematerialised = <P, A>(block: Layer<P, BlockInput, BlockOutput, A>
   name: block.name,
   init: block.init,
   apply: (p, input, ctx) => {
-    if (input.cache !== undefined || input.returnWeights === true) {
+    if (input.cache !== undefined || input.returnWeights === true || input.returnCache === true) {
       throw new Error(
         `${nameAt(ctx, block.name)}: a rematerialised block recomputes itself in the backward pass; it cannot return a cache or attention weights, nor start from a cache`,
       )

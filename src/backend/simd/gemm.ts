@@ -26,9 +26,6 @@ export const GEMM_MIN_ROWS = 48
 /** Bytes of gemm.wat's scratch for n columns: a packed panel (256 × 8 floats) for each 8, then a bias row and a tile of C. */
 const scratchBytes = (n: number): number => Math.ceil(n / 8) * 8192 + 192
 
-/** Runs of panels (or blocks of rows) per product: a few per thread, so that a thread that starts late takes fewer. */
-const RUNS = 8
-
 /** Multiply-adds a run of panels takes at least, so that handing it to another thread pays. */
 const MIN_RUN_WORK = 1 << 16
 
@@ -67,7 +64,8 @@ export const gemmOn = (backend: WasmBackendLike, kernels: GemmKernels, o: GemmOp
   // by blocks of rows (each chunk its own scratch slot, all of B packed) or by runs of panels (one scratch)
   const byRows = m >= 2 * n
   const count = byRows ? Math.ceil(m / ROW_BLOCK) : panels
-  const grain = Math.max(Math.ceil(count / RUNS), Math.ceil(MIN_RUN_WORK / (byRows ? ROW_BLOCK * k * n : 8 * m * k)))
+  // runs of whole panels (blocks of rows) of some work each; the pool cuts them into chunks, a few a thread
+  const grain = Math.ceil(MIN_RUN_WORK / (byRows ? ROW_BLOCK * k * n : 8 * m * k))
   const scratch = backend.makeOutput([((byRows ? splitSlots(backend, count, grain) : 1) * scratchBytes(n)) / 4], 'float32')
   const args = [...operands, dataOffset(backend, scratch)]
   runSplit(backend, 'gemm', byRows ? 'gemm_rows' : 'gemm', byRows ? kernels.gemm_rows : kernels.gemm, args, count, grain)

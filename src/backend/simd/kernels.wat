@@ -692,33 +692,65 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each))))
 
+  ;; The sum of a row of `bytes`/4 floats (a multiple of 4), and the sum of its squared
+  ;; deviations from `mean`: four vectors a turn into four accumulators, joined as (a0 + a1) +
+  ;; (a2 + a3), then the last vectors one by one, then the lanes as $hsum adds them. LayerNorm's
+  ;; inference kernel (kernels.wat) and its training kernel (train.wat) both sum this way, so
+  ;; that their values agree to the bit.
+  (func $rowSum (param $x i32) (param $bytes i32) (result f32)
+    (local $i i32) (local $end i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local.set $end (i32.and (local.get $bytes) (i32.const -64)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $s0 (f32x4.add (local.get $s0) (v128.load (i32.add (local.get $x) (local.get $i)))))
+      (local.set $s1 (f32x4.add (local.get $s1) (v128.load offset=16 (i32.add (local.get $x) (local.get $i)))))
+      (local.set $s2 (f32x4.add (local.get $s2) (v128.load offset=32 (i32.add (local.get $x) (local.get $i)))))
+      (local.set $s3 (f32x4.add (local.get $s3) (v128.load offset=48 (i32.add (local.get $x) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $each)))
+    (local.set $s0 (f32x4.add (f32x4.add (local.get $s0) (local.get $s1)) (f32x4.add (local.get $s2) (local.get $s3))))
+    (block $restDone (loop $rest
+      (br_if $restDone (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $s0 (f32x4.add (local.get $s0) (v128.load (i32.add (local.get $x) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $rest)))
+    (call $hsum (local.get $s0)))
+
+  (func $rowSquares (param $x i32) (param $bytes i32) (param $mean v128) (result f32)
+    (local $i i32) (local $end i32) (local $c v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local.set $end (i32.and (local.get $bytes) (i32.const -64)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $c (f32x4.sub (v128.load offset=16 (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $c (f32x4.sub (v128.load offset=32 (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $c (f32x4.sub (v128.load offset=48 (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s3 (f32x4.add (local.get $s3) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $each)))
+    (local.set $s0 (f32x4.add (f32x4.add (local.get $s0) (local.get $s1)) (f32x4.add (local.get $s2) (local.get $s3))))
+    (block $restDone (loop $rest
+      (br_if $restDone (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $rest)))
+    (call $hsum (local.get $s0)))
+
   ;; LayerNorm of `rows` rows of d features (d a multiple of 4), PyTorch's: the mean and the
-  ;; biased variance of each row, out = (x - mean)/√(var + eps)·w + b with w, b [d].
-  (func (export "layer_norm") (param $x i32) (param $rows i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32) (param $out i32)
-    (local $r i32) (local $i i32) (local $bytes i32) (local $acc v128) (local $c v128) (local $mean v128) (local $inv v128)
+  ;; biased variance of each row ($rowSum, $rowSquares), out = (x - mean)/√(var + eps)·w + b with
+  ;; w, b [d].
+  (func $layer_norm (export "layer_norm") (param $x i32) (param $rows i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32) (param $out i32)
+    (local $r i32) (local $i i32) (local $bytes i32) (local $mean v128) (local $inv v128)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
     (block $rowsDone (loop $eachRow
       (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
-      ;; the mean
-      (local.set $acc (v128.const i32x4 0 0 0 0))
-      (local.set $i (i32.const 0))
-      (block $sumDone (loop $sum
-        (br_if $sumDone (i32.ge_u (local.get $i) (local.get $bytes)))
-        (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $x) (local.get $i)))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $sum)))
-      (local.set $mean (f32x4.splat (f32.div (call $hsum (local.get $acc)) (f32.convert_i32_u (local.get $d)))))
-      ;; the biased variance
-      (local.set $acc (v128.const i32x4 0 0 0 0))
-      (local.set $i (i32.const 0))
-      (block $varDone (loop $var
-        (br_if $varDone (i32.ge_u (local.get $i) (local.get $bytes)))
-        (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
-        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $c) (local.get $c))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $var)))
+      (local.set $mean (f32x4.splat (f32.div (call $rowSum (local.get $x) (local.get $bytes)) (f32.convert_i32_u (local.get $d)))))
       (local.set $inv (f32x4.splat (f32.div (f32.const 1)
-        (f32.sqrt (f32.add (f32.div (call $hsum (local.get $acc)) (f32.convert_i32_u (local.get $d))) (local.get $eps))))))
+        (f32.sqrt (f32.add (f32.div (call $rowSquares (local.get $x) (local.get $bytes) (local.get $mean)) (f32.convert_i32_u (local.get $d))) (local.get $eps))))))
       ;; normalise, scale, shift
       (local.set $i (i32.const 0))
       (block $normDone (loop $norm
@@ -770,4 +802,12 @@
     (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
     (call $gelu_tanh (i32.add (local.get $x) (i32.shl (local.get $start) (i32.const 2))) (i32.sub (local.get $end) (local.get $start))
       (i32.add (local.get $out) (i32.shl (local.get $start) (i32.const 2)))))
+
+  ;; "layer_norm" on rows [r0, r1) (slot unused), so that the kernel pool's threads share one call.
+  (func (export "layer_norm_chunk") (param $x i32) (param $rows i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32) (param $out i32)
+    (param $r0 i32) (param $r1 i32) (param $slot i32)
+    (local $off i32)
+    (local.set $off (i32.shl (i32.mul (local.get $r0) (local.get $d)) (i32.const 2)))
+    (call $layer_norm (i32.add (local.get $x) (local.get $off)) (i32.sub (local.get $r1) (local.get $r0)) (local.get $d) (local.get $w) (local.get $b) (local.get $eps)
+      (i32.add (local.get $out) (local.get $off))))
 )

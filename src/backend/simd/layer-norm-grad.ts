@@ -6,7 +6,8 @@
  * about twenty kernels, and its two means' gradients each fill a tensor of ones on the host.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { activeTrainKernels, dataOffset, registerTrainKernel } from './module.js'
+import { layerNormGrain } from './layer-norm.js'
+import { activeTrainKernels, dataOffset, registerTrainKernel, runSplit } from './module.js'
 
 /** The kernels' names in tfjs's registry. */
 export const LAYER_NORM_STATS = 'MinigptLayerNormStats'
@@ -19,7 +20,8 @@ registerTrainKernel(LAYER_NORM_STATS, ({ inputs, backend, kernels, attrs }) => {
   const out = backend.makeOutput([...x.shape], 'float32')
   const stats = backend.makeOutput([rows, 2], 'float32')
   const eps = (attrs as { eps: number }).eps
-  kernels.layer_norm_stats(dataOffset(backend, x), rows, d, dataOffset(backend, weight), dataOffset(backend, bias), eps, dataOffset(backend, out), dataOffset(backend, stats))
+  const args = [dataOffset(backend, x), rows, d, dataOffset(backend, weight), dataOffset(backend, bias), eps, dataOffset(backend, out), dataOffset(backend, stats)]
+  runSplit(backend, 'train', 'layer_norm_stats_chunk', kernels.layer_norm_stats_chunk, args, rows, layerNormGrain(d))
   return [out, stats]
 })
 

@@ -45,6 +45,8 @@ export interface SimdKernels {
   readonly gelu_tanh: (x: number, n: number, out: number) => void
   readonly copy_blocks: (src: number, srcStride: number, dst: number, dstStride: number, bytes: number, blocks: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
+  /** `layer_norm` on rows [r0, r1) (a chunk of the kernel pool's; slot unused). */
+  readonly layer_norm_chunk: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, r0: number, r1: number, slot: number) => void
   readonly gather_rows: (src: number, rowBytes: number, rows: number, n: number, out: number) => void
   /** `attend` on blocks [b0, b1) in scratch slot `slot` (the chunk's index), `gelu_tanh` on values [1024·c0, 1024·c1) (module.ts's runSplit). */
   readonly attend_chunk: (...args: number[]) => void
@@ -112,6 +114,8 @@ export interface TrainKernels {
   readonly column_sums: (x: number, rows: number, cols: number, out: number) => void
   readonly scatter_add_rows: (x: number, ids: number, rows: number, width: number, vocab: number, skip: number, out: number) => void
   readonly layer_norm_stats: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number) => void
+  /** `layer_norm_stats` on rows [r0, r1) (a chunk of the kernel pool's; slot unused). */
+  readonly layer_norm_stats_chunk: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, stats: number, r0: number, r1: number, slot: number) => void
   readonly layer_norm_backward: (x: number, dy: number, rows: number, d: number, w: number, stats: number, dx: number, dw: number, db: number) => void
   readonly gelu_erf: (x: number, n: number, out: number, grad: number, scratch: number) => void
   readonly cross_entropy: (logits: number, targets: number, n: number, v: number, ignore: number, lse: number, loss: number) => void

@@ -1176,33 +1176,67 @@
   ;; ---------------------------------------------------------------------------------------
   ;; LayerNorm
 
-  ;; LayerNorm of `rows` rows of d features (d a multiple of 4) as kernels.wat's layer_norm,
-  ;; also keeping each row's mean and 1/√(var + eps) in stats [rows, 2] for the backward pass.
-  (func (export "layer_norm_stats") (param $x i32) (param $rows i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32)
+  ;; The sum of a row of `bytes`/4 floats (a multiple of 4), and the sum of its squared
+  ;; deviations from `mean`: four vectors a turn into four accumulators, joined as (a0 + a1) +
+  ;; (a2 + a3), then the last vectors one by one, then the lanes as $hsum adds them. LayerNorm's
+  ;; inference kernel (kernels.wat) and its training kernel (train.wat) both sum this way, so
+  ;; that their values agree to the bit.
+  (func $rowSum (param $x i32) (param $bytes i32) (result f32)
+    (local $i i32) (local $end i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local.set $end (i32.and (local.get $bytes) (i32.const -64)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $s0 (f32x4.add (local.get $s0) (v128.load (i32.add (local.get $x) (local.get $i)))))
+      (local.set $s1 (f32x4.add (local.get $s1) (v128.load offset=16 (i32.add (local.get $x) (local.get $i)))))
+      (local.set $s2 (f32x4.add (local.get $s2) (v128.load offset=32 (i32.add (local.get $x) (local.get $i)))))
+      (local.set $s3 (f32x4.add (local.get $s3) (v128.load offset=48 (i32.add (local.get $x) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $each)))
+    (local.set $s0 (f32x4.add (f32x4.add (local.get $s0) (local.get $s1)) (f32x4.add (local.get $s2) (local.get $s3))))
+    (block $restDone (loop $rest
+      (br_if $restDone (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $s0 (f32x4.add (local.get $s0) (v128.load (i32.add (local.get $x) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $rest)))
+    (call $hsum (local.get $s0)))
+
+  (func $rowSquares (param $x i32) (param $bytes i32) (param $mean v128) (result f32)
+    (local $i i32) (local $end i32) (local $c v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local.set $end (i32.and (local.get $bytes) (i32.const -64)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $c (f32x4.sub (v128.load offset=16 (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $c (f32x4.sub (v128.load offset=32 (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $c (f32x4.sub (v128.load offset=48 (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s3 (f32x4.add (local.get $s3) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $each)))
+    (local.set $s0 (f32x4.add (f32x4.add (local.get $s0) (local.get $s1)) (f32x4.add (local.get $s2) (local.get $s3))))
+    (block $restDone (loop $rest
+      (br_if $restDone (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $rest)))
+    (call $hsum (local.get $s0)))
+
+  ;; LayerNorm of `rows` rows of d features (d a multiple of 4) as kernels.wat's layer_norm (the
+  ;; same sums, to the bit), also keeping each row's mean and 1/√(var + eps) in stats [rows, 2]
+  ;; for the backward pass.
+  (func $layer_norm_stats (export "layer_norm_stats") (param $x i32) (param $rows i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32)
     (param $out i32) (param $stats i32)
-    (local $r i32) (local $i i32) (local $bytes i32) (local $acc v128) (local $c v128) (local $mean f32) (local $inv f32) (local $means v128) (local $invs v128)
+    (local $r i32) (local $i i32) (local $bytes i32) (local $mean f32) (local $inv f32) (local $means v128) (local $invs v128)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
     (block $rowsDone (loop $eachRow
       (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $acc (v128.const i32x4 0 0 0 0))
-      (local.set $i (i32.const 0))
-      (block $sumDone (loop $sum
-        (br_if $sumDone (i32.ge_u (local.get $i) (local.get $bytes)))
-        (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $x) (local.get $i)))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $sum)))
-      (local.set $mean (f32.div (call $hsum (local.get $acc)) (f32.convert_i32_u (local.get $d))))
+      (local.set $mean (f32.div (call $rowSum (local.get $x) (local.get $bytes)) (f32.convert_i32_u (local.get $d))))
       (local.set $means (f32x4.splat (local.get $mean)))
-      (local.set $acc (v128.const i32x4 0 0 0 0))
-      (local.set $i (i32.const 0))
-      (block $varDone (loop $var
-        (br_if $varDone (i32.ge_u (local.get $i) (local.get $bytes)))
-        (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $means)))
-        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $c) (local.get $c))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $var)))
       (local.set $inv (f32.div (f32.const 1)
-        (f32.sqrt (f32.add (f32.div (call $hsum (local.get $acc)) (f32.convert_i32_u (local.get $d))) (local.get $eps)))))
+        (f32.sqrt (f32.add (f32.div (call $rowSquares (local.get $x) (local.get $bytes) (local.get $means)) (f32.convert_i32_u (local.get $d))) (local.get $eps)))))
       (local.set $invs (f32x4.splat (local.get $inv)))
       (f32.store (local.get $stats) (local.get $mean))
       (f32.store offset=4 (local.get $stats) (local.get $inv))
@@ -1222,6 +1256,14 @@
       (local.set $stats (i32.add (local.get $stats) (i32.const 8)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $eachRow))))
+
+  ;; "layer_norm_stats" on rows [r0, r1) (slot unused), so that the kernel pool's threads share one call.
+  (func (export "layer_norm_stats_chunk") (param $x i32) (param $rows i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32)
+    (param $out i32) (param $stats i32) (param $r0 i32) (param $r1 i32) (param $slot i32)
+    (local $off i32)
+    (local.set $off (i32.shl (i32.mul (local.get $r0) (local.get $d)) (i32.const 2)))
+    (call $layer_norm_stats (i32.add (local.get $x) (local.get $off)) (i32.sub (local.get $r1) (local.get $r0)) (local.get $d) (local.get $w) (local.get $b) (local.get $eps)
+      (i32.add (local.get $out) (local.get $off)) (i32.add (local.get $stats) (i32.shl (local.get $r0) (i32.const 3)))))
 
   ;; LayerNorm's backward pass from x, dy, w and the forward pass's stats: with x̂ = (x - mean)·inv
   ;; and g = dy·w per row, dx = inv·(g - mean(g) - x̂·mean(g·x̂)); dw = Σ_rows dy·x̂, db = Σ_rows dy.

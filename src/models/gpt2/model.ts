@@ -92,6 +92,8 @@ export interface Gpt2Input {
   /** An extra additive mask broadcastable to [batch, heads, length, keys]. */
   readonly mask?: tf.Tensor
   readonly returnAttention?: boolean
+  /** With no cache given, also return the per-layer caches of these positions, to decode on from this pass (a decoder's prefill). */
+  readonly returnCache?: boolean
   /**
    * The token embeddings of `ids` [batch, length, n_embd], when the caller has them (a decoder
    * keeping wteᵀ reads them from its columns, `embedTransposed`); otherwise wte[ids]. When
@@ -103,6 +105,7 @@ export interface Gpt2Input {
 /** Output of the GPT-2 forward pass. */
 export interface Gpt2Output {
   readonly logits: tf.Tensor3D
+  /** Per-layer caches of every position seen so far: the given ones extended, new ones when asked (`returnCache`), else none ([]). */
   readonly cache: readonly KVCache[]
   readonly attention?: readonly tf.Tensor4D[]
 }
@@ -111,6 +114,7 @@ export interface Gpt2Output {
 export interface Gpt2TrunkOutput {
   /** [batch, length, n_embd]. */
   readonly hidden: tf.Tensor3D
+  /** As {@link Gpt2Output}'s. */
   readonly cache: readonly KVCache[]
   readonly attention?: readonly tf.Tensor4D[]
 }
@@ -150,7 +154,7 @@ export const gpt2Trunk = (c: Gpt2Config, options: Gpt2TrunkOptions = {}) => {
     if (past + t > c.n_positions) throw new RangeError(`gpt2: ${past + t} positions exceed n_positions=${c.n_positions}`)
     const positions = tf.reshape<tf.Rank.R2>(tf.range(past, past + t, 1, 'int32'), [1, t])
     const x = drop(add(input.tokens ?? wte(input.ids), wpe(positions)))
-    const out = h({ x, mask: decoderMask(t, past, input.mask), cache: input.cache, returnAttention: input.returnAttention })
+    const out = h({ x, mask: decoderMask(t, past, input.mask), cache: input.cache, returnAttention: input.returnAttention, returnCache: input.returnCache })
     const hidden = ln_f(out.x)
     return input.returnAttention === true ? { hidden, cache: out.cache, attention: out.attention } : { hidden, cache: out.cache }
   })

@@ -14,7 +14,7 @@ export const miniGptDecoder = (config: MiniGptConfig, params: MiniGptWeights): D
   const model = miniGpt(config)
   return tfjsDecoder(
     (p: MiniGptWeights, ids, cache) => {
-      const out = model.apply(p, { ids, cache }, EVAL)
+      const out = model.apply(p, { ids, cache, returnCache: true }, EVAL)
       const [b, t, v] = out.logits.shape
       return { logits: t === 1 ? out.logits : tf.slice(out.logits, [0, t - 1, 0], [b, 1, v]), cache: out.cache }
     },

@@ -21,7 +21,7 @@ import { at, compose, named, type ApplyParamsOf, type Ctx, type ParamsOf } from 
 import { shapesOf } from '../../core/tree.js'
 import { decoderMask } from '../../mask/index.js'
 import { cacheLength, multiHeadAttention, type KVCache } from '../../nn/attention.js'
-import { add, stack, type BlockInput, type BlockOutput } from '../../nn/block.js'
+import { add, cacheCountError, stack, type BlockInput, type BlockOutput } from '../../nn/block.js'
 import { dropout, dropoutOp } from '../../nn/dropout.js'
 import { embedding } from '../../nn/embedding.js'
 import { feedForward } from '../../nn/feedforward.js'
@@ -51,13 +51,15 @@ export interface MiniGptInput {
   readonly mask?: tf.Tensor
   /** Also return every layer's attention weights [batch, heads, length, keys]. */
   readonly returnAttention?: boolean
+  /** With no cache given, also return the per-layer caches of these positions, to decode on from this pass (a decoder's prefill). */
+  readonly returnCache?: boolean
 }
 
 /** Output of the Mini-GPT forward pass. */
 export interface MiniGptOutput {
   /** [batch, length, vocab]. */
   readonly logits: tf.Tensor3D
-  /** Per-layer caches covering every position seen so far. */
+  /** Per-layer caches covering every position seen so far: the given ones extended, new ones when asked (`returnCache`), else none ([]). */
   readonly cache: readonly KVCache[]
   readonly attention?: readonly tf.Tensor4D[]
 }
@@ -78,12 +80,11 @@ export const miniGpt = (c: MiniGptConfig) => {
     checkShape('minigpt', 'ids', input.ids.shape, [null, null])
     const t = input.ids.shape[1]
     const past = cacheLength(input.cache?.[0])
-    if (input.cache !== undefined && input.cache.length !== c.num_layers)
-      throw new RangeError(`minigpt: cache must have one entry per layer (${c.num_layers}), got ${input.cache.length}`)
+    if (input.cache !== undefined && input.cache.length !== c.num_layers) throw cacheCountError('minigpt', c.num_layers, input.cache.length)
     if (past + t > positions) throw new RangeError(`minigpt: ${past + t} positions exceed the model's context of ${positions} (max_len ${c.max_len} + 2)`)
     const pos = tf.tensor2d(peTable.subarray(past * c.embed_dim, (past + t) * c.embed_dim), [t, c.embed_dim])
     const x = dropoutOp(add(tf.mul<tf.Tensor3D>(embedding(input.ids), Math.sqrt(c.embed_dim)), pos), c.dropout, at(ctx, 'pos_encoding.dropout'))
-    const out = layers({ x, mask: decoderMask(t, past, input.mask), cache: input.cache, returnAttention: input.returnAttention })
+    const out = layers({ x, mask: decoderMask(t, past, input.mask), cache: input.cache, returnAttention: input.returnAttention, returnCache: input.returnCache })
     const logits = head(norm(out.x))
     return input.returnAttention === true ? { logits, cache: out.cache, attention: out.attention } : { logits, cache: out.cache }
   })
