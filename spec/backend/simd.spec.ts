@@ -122,49 +122,63 @@ describe('attendKernel (queries over a cache that may have room to spare, causal
     tf.dispose([q, k, v, got])
   })
 
-  it("splits a decoding step's attention over the pool, leaving asleep workers asleep and awake ones awake, with the same numbers bit for bit", () => {
-    const [b, h, len, cap, d] = [1, 12, 64, 80, 64]
+  it("splits a decoding step's attention over the pool when it pays, leaving asleep workers asleep and awake ones awake, with the same numbers bit for bit", () => {
     const pool = kernelPool(asWasmBackend(tf.backend()))
     if (pool === null) return expect(kernelThreads()).toBe(1) // one core: no pool
-    const q = randn(21, [b, h, 1, d]) as tf.Tensor4D
-    const k = randn(22, [b, h, cap, d]) as tf.Tensor4D
-    const v = randn(23, [b, h, cap, d]) as tf.Tensor4D
-    // workers asleep (no job for 5 ms), as between XNNPACK's products: split, and they sleep again
-    // after it (three times: the first call may take longer than their spin anyway)
-    const asleep = () => {
+    const [b, h, d] = [1, 12, 64]
+    // GPT-2 124M's step at 64 positions (12 · 64 · 64 multiply-adds) and at 512
+    const shapes = [
+      { len: 64, cap: 80, seed: 21 },
+      { len: 512, cap: 520, seed: 31 },
+    ].map(({ len, cap, seed }) => ({
+      len,
+      cap,
+      q: randn(seed, [b, h, 1, d]) as tf.Tensor4D,
+      k: randn(seed + 1, [b, h, cap, d]) as tf.Tensor4D,
+      v: randn(seed + 2, [b, h, cap, d]) as tf.Tensor4D,
+    }))
+    // workers asleep (no job for 5 ms), as between XNNPACK's products: the step at 64 runs on the
+    // caller alone (waking a worker would cost more than its share), the one at 512 is split and
+    // the workers sleep again after it (three times: the first call may take longer than their spin)
+    const asleep = (s: (typeof shapes)[number], split: boolean) => {
       const t0 = performance.now()
       while (performance.now() - t0 < 5);
       expect(pool.awake()).toBe(false)
       const jobs = pool.stats().jobs
-      const out = attendKernel(q, k, v, len, false)!
-      expect([pool.stats().jobs, pool.awake()]).toEqual([jobs + 1, false])
+      const out = attendKernel(s.q, s.k, s.v, s.len, false)!
+      expect([pool.stats().jobs, pool.awake()]).toEqual([jobs + (split ? 1 : 0), false])
       return out
     }
-    const first = asleep()
-    for (let i = 0; i < 2; i++) {
-      const again = asleep()
-      expect(again.dataSync()).toEqual(first.dataSync())
-      again.dispose()
-    }
-    const want = attention64(q.dataSync() as Float32Array, k.dataSync() as Float32Array, v.dataSync() as Float32Array, b * h, 1, cap, len, d, false)
-    const g = first.dataSync()
-    for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i])).toBeLessThan(2e-6 * (1 + Math.abs(want[i])))
-    // right after a pool job (a quantized product, as at an int8 decoding step) the workers spin,
-    // and stay awake after it (at least once in 50 tries: this thread may be held up past their spin)
+    const firsts = shapes.map((s, i) => {
+      const first = asleep(s, i === 1)
+      for (let r = 0; r < 2; r++) {
+        const again = asleep(s, i === 1)
+        expect(again.dataSync()).toEqual(first.dataSync())
+        again.dispose()
+      }
+      const want = attention64(s.q.dataSync() as Float32Array, s.k.dataSync() as Float32Array, s.v.dataSync() as Float32Array, b * h, 1, s.cap, s.len, d, false)
+      const g = first.dataSync()
+      for (let j = 0; j < want.length; j++) expect(Math.abs(g[j] - want[j])).toBeLessThan(2e-6 * (1 + Math.abs(want[j])))
+      return first
+    })
+    // right after a pool job (a quantized product, as at an int8 decoding step) the workers spin:
+    // the step at 64 is split too, and they stay awake after it (at least once in 50 tries: this
+    // thread may be held up past their spin)
+    const s = shapes[0] as (typeof shapes)[number]
     const m = uploadQuantized(quantizeRows('int8', Float32Array.from(normal(key(24), 2304 * 768, 0.05)), 2304, 768))
     const x = randn(25, [1, 768]) as tf.Tensor2D
     let checked = false
     for (let i = 0; i < 50 && !checked; i++) {
       tf.dispose(quantizedMatmul(x, m))
       const before = pool.stats().jobs
-      const again = attendKernel(q, k, v, len, false)!
+      const again = attendKernel(s.q, s.k, s.v, s.len, false)!
       checked = pool.awake()
       expect(pool.stats().jobs).toBe(before + 1)
-      expect(again.dataSync()).toEqual(first.dataSync())
+      expect(again.dataSync()).toEqual(firsts[0]?.dataSync())
       again.dispose()
     }
     expect(checked).toBe(true)
-    tf.dispose([q, k, v, first, x])
+    tf.dispose([...shapes.flatMap((t) => [t.q, t.k, t.v]), ...firsts, x])
     disposeQuantized(m)
   })
 
