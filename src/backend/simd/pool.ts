@@ -108,9 +108,11 @@ const split = (count: number, grain: number, threads: number): Split => {
   const most = Math.min(units, 4 * threads)
   if (threads < 2 || most < 2) return { chunks: 1, size: count }
   let best = Math.ceil(units / most)
+  let bestLoad = busiest(units, best, threads)
   for (let c = most - 1; c >= 2; c--) {
     const size = Math.ceil(units / c)
-    if (busiest(units, size, threads) < busiest(units, best, threads)) best = size
+    const load = busiest(units, size, threads)
+    if (load < bestLoad) [best, bestLoad] = [size, load]
   }
   const size = grain * best
   return { chunks: Math.ceil(count / size), size }
