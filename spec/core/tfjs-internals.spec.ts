@@ -105,6 +105,28 @@ describe('tfjs internals, pinned to the installed tfjs', () => {
       t.dispose()
     })
 
+    it("reads copy a tensor's values with one set (initBackend installs fastWasmReads): fresh arrays of the dtype, ranges included", () => {
+      const backend = tf.backend() as unknown as { readSync: (dataId: tf.DataId, start?: number, end?: number) => unknown }
+      const f = tf.tensor1d([1.5, -2, 7, 0.25])
+      const i = tf.tensor1d([3, -4, 5], 'int32')
+      const b = tf.tensor1d([true, false, true], 'bool')
+      const s = tf.tensor1d(['a', 'bc'])
+      expect((Object.getPrototypeOf(backend) as { minigptFastReads?: boolean }).minigptFastReads).toBe(true)
+      const values = f.dataSync()
+      expect(values).toBeInstanceOf(Float32Array)
+      expect(Array.from(values)).toEqual([1.5, -2, 7, 0.25])
+      // a copy: not a view of the heap, and writing to it leaves the tensor as it was
+      expect(values.buffer).not.toBe(wasmMemory(activeWasmBackend()!)!.buffer)
+      values[0] = 99
+      expect(f.dataSync()[0]).toBe(1.5)
+      expect(backend.readSync(f.dataId, 1, 3)).toEqual(new Float32Array([-2, 7]))
+      expect(i.dataSync()).toEqual(new Int32Array([3, -4, 5]))
+      expect(backend.readSync(i.dataId, 2)).toEqual(new Int32Array([5]))
+      expect(b.dataSync()).toEqual(new Uint8Array([1, 0, 1]))
+      expect(s.dataSync()).toEqual(['a', 'bc'])
+      tf.dispose([f, i, b, s])
+    })
+
     it('the Identity kernel shares data (initBackend installs shareIdentityData): a clone outlives its source', () => {
       const x = tf.tensor1d([4, 5, 6])
       const y = tf.clone(x)

@@ -14,7 +14,15 @@ import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
 import { activeSimdKernels, activeTrainKernels, kernelPool } from './simd/module.js'
-import { activeWasmBackend, releaseIdlePthreadWorkers, shareIdentityData, silenceFirstUseBanner, wasmPoolThreads, webgpuBackendAdapterInfo } from '../core/tfjs-internals.js'
+import {
+  activeWasmBackend,
+  fastWasmReads,
+  releaseIdlePthreadWorkers,
+  shareIdentityData,
+  silenceFirstUseBanner,
+  wasmPoolThreads,
+  webgpuBackendAdapterInfo,
+} from '../core/tfjs-internals.js'
 import type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
 
 export type { WebGpuAdapterInfo, WebGpuNodeOptions } from './webgpu-node.js'
@@ -128,6 +136,7 @@ const register = async (name: BackendName, options: BackendOptions, threads: num
         // copies the data on wasm (cpu shares it): a GPT-2 124M training step copied hundreds of
         // megabytes of a heap that stops at 4 GiB. Tensors are immutable, so sharing is safe.
         shareIdentityData('wasm')
+        fastWasmReads(wasm.BackendWasm)
         // Before anything asks tfjs for a backend: tf.getBackend() alone starts the best registered one.
         wasmThreads = threads
         if (threads > 1) {

@@ -38,60 +38,74 @@
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
-  ;; dst[t] = scale · (q · k[t]) for t < len; q [d], k [len, d], d a multiple of 4. Four
-  ;; accumulators over 16 features at a time (one add chain would wait on each add's latency),
-  ;; then 4 at a time for the rest.
+  ;; dst[t] = scale · (q · k[t]) for t < len; q [d], k [len, d], d a multiple of 4. Four keys
+  ;; at a time: each four features of q, loaded once, meet the four keys' (an accumulator a key,
+  ;; summed across lanes together by $hsum4, one store for the four scores); then one key at a
+  ;; time. A decoding step's query meets every cached key once: this is its hot loop.
   (func $scores (param $q i32) (param $k i32) (param $len i32) (param $d i32) (param $scale f32) (param $dst i32)
-    (local $t i32) (local $i i32) (local $row i32) (local $bytes i32) (local $wide i32)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $t i32) (local $i i32) (local $row i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $bytes i32)
+    (local $x v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
-    (local.set $wide (i32.and (local.get $bytes) (i32.const -64)))
     (local.set $row (local.get $k))
-    (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $t) (local.get $len)))
+    (block $quadsDone (loop $quads
+      (br_if $quadsDone (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $len)))
+      (local.set $r1 (i32.add (local.get $row) (local.get $bytes)))
+      (local.set $r2 (i32.add (local.get $r1) (local.get $bytes)))
+      (local.set $r3 (i32.add (local.get $r2) (local.get $bytes)))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $a2 (v128.const i32x4 0 0 0 0))
       (local.set $a3 (v128.const i32x4 0 0 0 0))
       (local.set $i (i32.const 0))
-      (block $end16 (loop $dot16
-        (br_if $end16 (i32.ge_u (local.get $i) (local.get $wide)))
-        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul
-          (v128.load (i32.add (local.get $q) (local.get $i))) (v128.load (i32.add (local.get $row) (local.get $i))))))
-        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul
-          (v128.load offset=16 (i32.add (local.get $q) (local.get $i))) (v128.load offset=16 (i32.add (local.get $row) (local.get $i))))))
-        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul
-          (v128.load offset=32 (i32.add (local.get $q) (local.get $i))) (v128.load offset=32 (i32.add (local.get $row) (local.get $i))))))
-        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul
-          (v128.load offset=48 (i32.add (local.get $q) (local.get $i))) (v128.load offset=48 (i32.add (local.get $row) (local.get $i))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 64)))
-        (br $dot16)))
-      (block $end4 (loop $dot4
-        (br_if $end4 (i32.ge_u (local.get $i) (local.get $bytes)))
+      (block $dotDone (loop $dot
+        (br_if $dotDone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $x (v128.load (i32.add (local.get $q) (local.get $i))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $row) (local.get $i))))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $r1) (local.get $i))))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $r2) (local.get $i))))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $r3) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $dot)))
+      (v128.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 2)))
+        (f32x4.mul (f32x4.splat (local.get $scale)) (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))))
+      (local.set $row (i32.add (local.get $r3) (local.get $bytes)))
+      (local.set $t (i32.add (local.get $t) (i32.const 4)))
+      (br $quads)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $t) (local.get $len)))
+      (local.set $a0 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $oneDone (loop $one
+        (br_if $oneDone (i32.ge_u (local.get $i) (local.get $bytes)))
         (local.set $a0 (f32x4.add (local.get $a0)
           (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $i))) (v128.load (i32.add (local.get $row) (local.get $i))))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $dot4)))
+        (br $one)))
       (f32.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 2)))
-        (f32.mul (local.get $scale)
-          (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))))
+        (f32.mul (local.get $scale) (call $hsum (local.get $a0))))
       (local.set $row (i32.add (local.get $row) (local.get $bytes)))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $each))))
 
-  ;; dst[i] += Σ_t w[t] · v[t, i] for i < d, t < len; v [len, d], d a multiple of 4. Sixteen
-  ;; features at a time (a cache line of each row per pass), then four.
+  ;; dst[i] += Σ_t w[t] · v[t, i] for i < d, t < len; v [len, d], d a multiple of 4. Thirty-two
+  ;; features at a time (eight accumulators: two cache lines of each row a pass, so d = 64 reads
+  ;; V in two passes), then four.
   (func $accumulate (param $w i32) (param $v i32) (param $len i32) (param $d i32) (param $dst i32)
     (local $t i32) (local $i i32) (local $at i32) (local $bytes i32) (local $wide i32) (local $wt v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
-    (local.set $wide (i32.and (local.get $bytes) (i32.const -64)))
-    (block $end16 (loop $cols16
-      (br_if $end16 (i32.ge_u (local.get $i) (local.get $wide)))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -128)))
+    (block $end32 (loop $cols32
+      (br_if $end32 (i32.ge_u (local.get $i) (local.get $wide)))
       (local.set $a0 (v128.load (i32.add (local.get $dst) (local.get $i))))
       (local.set $a1 (v128.load offset=16 (i32.add (local.get $dst) (local.get $i))))
       (local.set $a2 (v128.load offset=32 (i32.add (local.get $dst) (local.get $i))))
       (local.set $a3 (v128.load offset=48 (i32.add (local.get $dst) (local.get $i))))
+      (local.set $a4 (v128.load offset=64 (i32.add (local.get $dst) (local.get $i))))
+      (local.set $a5 (v128.load offset=80 (i32.add (local.get $dst) (local.get $i))))
+      (local.set $a6 (v128.load offset=96 (i32.add (local.get $dst) (local.get $i))))
+      (local.set $a7 (v128.load offset=112 (i32.add (local.get $dst) (local.get $i))))
       (local.set $at (i32.add (local.get $v) (local.get $i)))
       (local.set $t (i32.const 0))
       (block $rowsDone (loop $rows
@@ -101,6 +115,10 @@
         (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wt) (v128.load offset=16 (local.get $at)))))
         (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $wt) (v128.load offset=32 (local.get $at)))))
         (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $wt) (v128.load offset=48 (local.get $at)))))
+        (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $wt) (v128.load offset=64 (local.get $at)))))
+        (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (local.get $wt) (v128.load offset=80 (local.get $at)))))
+        (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (local.get $wt) (v128.load offset=96 (local.get $at)))))
+        (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (local.get $wt) (v128.load offset=112 (local.get $at)))))
         (local.set $at (i32.add (local.get $at) (local.get $bytes)))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $rows)))
@@ -108,8 +126,12 @@
       (v128.store offset=16 (i32.add (local.get $dst) (local.get $i)) (local.get $a1))
       (v128.store offset=32 (i32.add (local.get $dst) (local.get $i)) (local.get $a2))
       (v128.store offset=48 (i32.add (local.get $dst) (local.get $i)) (local.get $a3))
-      (local.set $i (i32.add (local.get $i) (i32.const 64)))
-      (br $cols16)))
+      (v128.store offset=64 (i32.add (local.get $dst) (local.get $i)) (local.get $a4))
+      (v128.store offset=80 (i32.add (local.get $dst) (local.get $i)) (local.get $a5))
+      (v128.store offset=96 (i32.add (local.get $dst) (local.get $i)) (local.get $a6))
+      (v128.store offset=112 (i32.add (local.get $dst) (local.get $i)) (local.get $a7))
+      (local.set $i (i32.add (local.get $i) (i32.const 128)))
+      (br $cols32)))
     (block $end4 (loop $cols4
       (br_if $end4 (i32.ge_u (local.get $i) (local.get $bytes)))
       (local.set $a0 (v128.load (i32.add (local.get $dst) (local.get $i))))
@@ -129,12 +151,19 @@
   ;; Attention of one query row over the first n rows of K and V ([n, d] each, rows d floats
   ;; apart): o = softmax(scale · q·Kᵀ)·V. `scratch` holds n + 4 floats.
   (func $attend_row (param $q i32) (param $k i32) (param $v i32) (param $n i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $o i32)
-    (local $t i32) (local $m f32) (local $z f32) (local $s f32) (local $at i32) (local $i i32) (local $rowBytes i32)
+    (local $t i32) (local $m f32) (local $z f32) (local $s f32) (local $at i32) (local $i i32) (local $rowBytes i32) (local $m4 v128) (local $z4 v128)
     (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
     (call $scores (local.get $q) (local.get $k) (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch))
-    ;; the maximum score
-    (local.set $m (f32.load (local.get $scratch)))
-    (local.set $t (i32.const 1))
+    ;; the maximum score: four lanes at a time, then the rest
+    (local.set $m4 (v128.load32_splat (local.get $scratch)))
+    (block $max4Done (loop $max4
+      (br_if $max4Done (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $n)))
+      (local.set $m4 (f32x4.max (local.get $m4) (v128.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $t (i32.add (local.get $t) (i32.const 4)))
+      (br $max4)))
+    (local.set $m (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $m4)) (f32x4.extract_lane 1 (local.get $m4)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m4)) (f32x4.extract_lane 3 (local.get $m4)))))
     (block $maxDone (loop $max
       (br_if $maxDone (i32.ge_u (local.get $t) (local.get $n)))
       (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
@@ -149,9 +178,15 @@
       (local.set $at (i32.add (local.get $at) (i32.const 16)))
       (local.set $t (i32.add (local.get $t) (i32.const 4)))
       (br $exp)))
-    ;; their sum
-    (local.set $z (f32.const 0))
+    ;; their sum: four lanes at a time, then the rest
+    (local.set $z4 (v128.const i32x4 0 0 0 0))
     (local.set $t (i32.const 0))
+    (block $sum4Done (loop $sum4
+      (br_if $sum4Done (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $n)))
+      (local.set $z4 (f32x4.add (local.get $z4) (v128.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $t (i32.add (local.get $t) (i32.const 4)))
+      (br $sum4)))
+    (local.set $z (call $hsum (local.get $z4)))
     (block $sumDone (loop $sum
       (br_if $sumDone (i32.ge_u (local.get $t) (local.get $n)))
       (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
