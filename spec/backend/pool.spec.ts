@@ -304,6 +304,18 @@ describe("a job's chunks and their slots", () => {
   })
 })
 
+/**
+ * The first index where two float arrays differ in their bits (-1: none). toEqual walks large
+ * typed arrays element by element through its generic equality, seconds for the half-million
+ * values of a 700 × 768 case: this compares their bytes.
+ */
+const firstBitDifference = (a: Float32Array, b: Float32Array): number => {
+  const [x, y] = [new Uint32Array(a.slice().buffer), new Uint32Array(b.slice().buffer)]
+  if (x.length !== y.length) return Math.min(x.length, y.length)
+  if (Buffer.from(x.buffer).equals(Buffer.from(y.buffer))) return -1
+  return x.findIndex((v, i) => v !== y[i])
+}
+
 describe('LayerNorm on a kernel pool (kernels.wat, and train.wat with its statistics)', () => {
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true })
   const modules = [sharedModule(KERNELS_WASM_BASE64), sharedModule(TRAIN_WASM_BASE64)]
@@ -330,15 +342,15 @@ describe('LayerNorm on a kernel pool (kernels.wat, and train.wat with its statis
     const args = [4 * x, rows, d, 4 * w, 4 * b, 1e-5]
     k.layer_norm(...(args as [number, number, number, number, number, number]), 4 * one)
     t.layer_norm_stats(...(args as [number, number, number, number, number, number]), 4 * oneT, 4 * oneS)
-    expect(f.subarray(oneT, oneT + n)).toEqual(f.subarray(one, one + n))
+    expect(firstBitDifference(f.subarray(oneT, oneT + n), f.subarray(one, one + n))).toBe(-1)
     for (const pool of pools) {
       f.fill(Number.NaN, out, out + n + 2 * rows)
       pool.run(pool.lookup(0, 'layer_norm_chunk') as NonNullable<ReturnType<KernelPool['lookup']>>, [...args, 4 * out], rows, grain)
-      expect(f.subarray(out, out + n)).toEqual(f.subarray(one, one + n))
+      expect(firstBitDifference(f.subarray(out, out + n), f.subarray(one, one + n))).toBe(-1)
       f.fill(Number.NaN, out, out + n + 2 * rows)
       pool.run(pool.lookup(1, 'layer_norm_stats_chunk') as NonNullable<ReturnType<KernelPool['lookup']>>, [...args, 4 * out, 4 * outS], rows, grain)
-      expect(f.subarray(out, out + n)).toEqual(f.subarray(one, one + n))
-      expect(f.subarray(outS, outS + 2 * rows)).toEqual(f.subarray(oneS, oneS + 2 * rows))
+      expect(firstBitDifference(f.subarray(out, out + n), f.subarray(one, one + n))).toBe(-1)
+      expect(firstBitDifference(f.subarray(outS, outS + 2 * rows), f.subarray(oneS, oneS + 2 * rows))).toBe(-1)
     }
   })
 })
