@@ -37,23 +37,45 @@
 
   ;; q [rows, stride] int16, scales [rows] float32 from x [rows, n] float32 (stride ≥ n, the
   ;; rest of each row zero): s = max|x_r| / 32767, q = round-half-even(x · (32767 / max|x_r|)).
-  ;; A row of zeros has s = 0 and q = 0.
+  ;; A row of zeros has s = 0 and q = 0. Eight values at a time, then one at a time: the maximum
+  ;; does not depend on the order, and |q| ≤ 32767, where narrowing to int16 saturates as
+  ;; storing the low 16 bits wraps, so the numbers are the scalar loop's.
   (func (export "quantize_rows") (param $x i32) (param $rows i32) (param $n i32) (param $stride i32) (param $q i32) (param $scales i32)
-    (local $r i32) (local $i i32) (local $m f32) (local $inv f32) (local $xr i32) (local $qr i32)
+    (local $r i32) (local $i i32) (local $m f32) (local $inv f32) (local $xr i32) (local $qr i32) (local $n8 i32)
+    (local $mv v128) (local $iv v128)
+    (local.set $n8 (i32.and (local.get $n) (i32.const -8)))
     (block $done (loop $row
       (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
       (local.set $xr (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $n)) (i32.const 2))))
       (local.set $qr (i32.add (local.get $q) (i32.shl (i32.mul (local.get $r) (local.get $stride)) (i32.const 1))))
-      (local.set $m (f32.const 0))
+      (local.set $mv (v128.const i32x4 0 0 0 0))
       (local.set $i (i32.const 0))
+      (block $e0 (loop $l0
+        (br_if $e0 (i32.ge_u (local.get $i) (local.get $n8)))
+        (local.set $mv (f32x4.max (local.get $mv) (f32x4.abs (v128.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2)))))))
+        (local.set $mv (f32x4.max (local.get $mv) (f32x4.abs (v128.load offset=16 (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $l0)))
+      (local.set $m (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+        (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv)))))
       (block $e1 (loop $l1
         (br_if $e1 (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $m (f32.max (local.get $m) (f32.abs (f32.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l1)))
       (local.set $inv (select (f32.div (f32.const 32767) (local.get $m)) (f32.const 0) (f32.gt (local.get $m) (f32.const 0))))
+      (local.set $iv (f32x4.splat (local.get $inv)))
       (f32.store (i32.add (local.get $scales) (i32.shl (local.get $r) (i32.const 2))) (f32.div (local.get $m) (f32.const 32767)))
       (local.set $i (i32.const 0))
+      (block $e2v (loop $l2v
+        (br_if $e2v (i32.ge_u (local.get $i) (local.get $n8)))
+        (v128.store (i32.add (local.get $qr) (i32.shl (local.get $i) (i32.const 1)))
+          (i16x8.narrow_i32x4_s
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2)))))))
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=16 (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2)))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $l2v)))
       (block $e2 (loop $l2
         (br_if $e2 (i32.ge_u (local.get $i) (local.get $n)))
         (i32.store16 (i32.add (local.get $qr) (i32.shl (local.get $i) (i32.const 1)))
@@ -72,9 +94,13 @@
   ;; zero-padded) → q [rows, 32·groups] int8, scales [rows, groups] float32 and sums [rows,
   ;; groups] int32: per block m = max|x|, s = m / 127, q = round-half-even(x · (127 / m)) ∈
   ;; [−127, 127] (all 0 when m = 0), and sums = 8·Σq, the term that q4's −8 offset subtracts.
+  ;; A whole block of 32 is done eight values at a time (the same numbers: the maximum and the
+  ;; integer sum do not depend on the order, and narrowing saturates where |q| ≤ 127 anyway);
+  ;; a row's last, partial block one value at a time.
   (func (export "quantize_blocks") (param $x i32) (param $rows i32) (param $n i32) (param $groups i32) (param $q i32) (param $scales i32) (param $sums i32)
     (local $r i32) (local $g i32) (local $i i32) (local $start i32) (local $end i32) (local $m f32) (local $inv f32) (local $v i32) (local $s i32)
-    (local $xr i32) (local $qp i32) (local $k i32)
+    (local $xr i32) (local $qp i32) (local $k i32) (local $xb i32)
+    (local $mv v128) (local $iv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $sv v128)
     (block $done (loop $row
       (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
       (local.set $xr (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $n)) (i32.const 2))))
@@ -83,33 +109,67 @@
         (br_if $gdone (i32.ge_u (local.get $g) (local.get $groups)))
         (local.set $start (i32.shl (local.get $g) (i32.const 5)))
         (local.set $end (i32.add (local.get $start) (i32.const 32)))
-        (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
-        (local.set $m (f32.const 0))
-        (local.set $i (local.get $start))
-        (block $e1 (loop $l1
-          (br_if $e1 (i32.ge_u (local.get $i) (local.get $end)))
-          (local.set $m (f32.max (local.get $m) (f32.abs (f32.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2)))))))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br $l1)))
-        (local.set $inv (select (f32.div (f32.const 127) (local.get $m)) (f32.const 0) (f32.gt (local.get $m) (f32.const 0))))
         (local.set $k (i32.add (i32.mul (local.get $r) (local.get $groups)) (local.get $g)))
-        (f32.store (i32.add (local.get $scales) (i32.shl (local.get $k) (i32.const 2))) (f32.div (local.get $m) (f32.const 127)))
         (local.set $qp (i32.add (local.get $q) (i32.shl (local.get $k) (i32.const 5))))
-        (local.set $s (i32.const 0))
-        (local.set $i (local.get $start))
-        (block $e2 (loop $l2
-          (br_if $e2 (i32.ge_u (local.get $i) (local.get $end)))
-          (local.set $v (i32.trunc_sat_f32_s (f32.nearest (f32.mul (local.get $inv) (f32.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2))))))))
-          (i32.store8 (i32.add (local.get $qp) (i32.sub (local.get $i) (local.get $start))) (local.get $v))
-          (local.set $s (i32.add (local.get $s) (local.get $v)))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br $l2)))
-        (block $e3 (loop $l3
-          (br_if $e3 (i32.ge_u (local.get $i) (i32.add (local.get $start) (i32.const 32))))
-          (i32.store8 (i32.add (local.get $qp) (i32.sub (local.get $i) (local.get $start))) (i32.const 0))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br $l3)))
-        (i32.store (i32.add (local.get $sums) (i32.shl (local.get $k) (i32.const 2))) (i32.shl (local.get $s) (i32.const 3)))
+        (if (i32.le_u (local.get $end) (local.get $n))
+          (then
+            ;; a whole block: eight vectors of x
+            (local.set $xb (i32.add (local.get $xr) (i32.shl (local.get $start) (i32.const 2))))
+            (local.set $mv (f32x4.max
+              (f32x4.max
+                (f32x4.max (f32x4.abs (v128.load offset=0 (local.get $xb))) (f32x4.abs (v128.load offset=16 (local.get $xb))))
+                (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $xb))) (f32x4.abs (v128.load offset=48 (local.get $xb)))))
+              (f32x4.max
+                (f32x4.max (f32x4.abs (v128.load offset=64 (local.get $xb))) (f32x4.abs (v128.load offset=80 (local.get $xb))))
+                (f32x4.max (f32x4.abs (v128.load offset=96 (local.get $xb))) (f32x4.abs (v128.load offset=112 (local.get $xb)))))))
+            (local.set $m (f32.max
+              (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+              (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv)))))
+            (local.set $inv (select (f32.div (f32.const 127) (local.get $m)) (f32.const 0) (f32.gt (local.get $m) (f32.const 0))))
+            (local.set $iv (f32x4.splat (local.get $inv)))
+            (f32.store (i32.add (local.get $scales) (i32.shl (local.get $k) (i32.const 2))) (f32.div (local.get $m) (f32.const 127)))
+            (local.set $a0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=0 (local.get $xb))))))
+            (local.set $a1 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=16 (local.get $xb))))))
+            (local.set $a2 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=32 (local.get $xb))))))
+            (local.set $a3 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=48 (local.get $xb))))))
+            (local.set $sv (i32x4.add (i32x4.add (local.get $a0) (local.get $a1)) (i32x4.add (local.get $a2) (local.get $a3))))
+            (v128.store offset=0 (local.get $qp) (i8x16.narrow_i16x8_s
+              (i16x8.narrow_i32x4_s (local.get $a0) (local.get $a1)) (i16x8.narrow_i32x4_s (local.get $a2) (local.get $a3))))
+            (local.set $a0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=64 (local.get $xb))))))
+            (local.set $a1 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=80 (local.get $xb))))))
+            (local.set $a2 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=96 (local.get $xb))))))
+            (local.set $a3 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $iv) (v128.load offset=112 (local.get $xb))))))
+            (local.set $sv (i32x4.add (local.get $sv) (i32x4.add (i32x4.add (local.get $a0) (local.get $a1)) (i32x4.add (local.get $a2) (local.get $a3)))))
+            (v128.store offset=16 (local.get $qp) (i8x16.narrow_i16x8_s
+              (i16x8.narrow_i32x4_s (local.get $a0) (local.get $a1)) (i16x8.narrow_i32x4_s (local.get $a2) (local.get $a3))))
+            (i32.store (i32.add (local.get $sums) (i32.shl (local.get $k) (i32.const 2))) (i32.shl (call $isum (local.get $sv)) (i32.const 3))))
+          (else
+            ;; a row's last block, partial: one value at a time, zeros after n
+            (local.set $end (local.get $n))
+            (local.set $m (f32.const 0))
+            (local.set $i (local.get $start))
+            (block $e1 (loop $l1
+              (br_if $e1 (i32.ge_u (local.get $i) (local.get $end)))
+              (local.set $m (f32.max (local.get $m) (f32.abs (f32.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2)))))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l1)))
+            (local.set $inv (select (f32.div (f32.const 127) (local.get $m)) (f32.const 0) (f32.gt (local.get $m) (f32.const 0))))
+            (f32.store (i32.add (local.get $scales) (i32.shl (local.get $k) (i32.const 2))) (f32.div (local.get $m) (f32.const 127)))
+            (local.set $s (i32.const 0))
+            (local.set $i (local.get $start))
+            (block $e2 (loop $l2
+              (br_if $e2 (i32.ge_u (local.get $i) (local.get $end)))
+              (local.set $v (i32.trunc_sat_f32_s (f32.nearest (f32.mul (local.get $inv) (f32.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 2))))))))
+              (i32.store8 (i32.add (local.get $qp) (i32.sub (local.get $i) (local.get $start))) (local.get $v))
+              (local.set $s (i32.add (local.get $s) (local.get $v)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l2)))
+            (block $e3 (loop $l3
+              (br_if $e3 (i32.ge_u (local.get $i) (i32.add (local.get $start) (i32.const 32))))
+              (i32.store8 (i32.add (local.get $qp) (i32.sub (local.get $i) (local.get $start))) (i32.const 0))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l3)))
+            (i32.store (i32.add (local.get $sums) (i32.shl (local.get $k) (i32.const 2))) (i32.shl (local.get $s) (i32.const 3)))))
         (local.set $g (i32.add (local.get $g) (i32.const 1)))
         (br $block)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
