@@ -59,12 +59,15 @@ export const cacheCapacity = (c: KVCache): number => c.k.shape[2]
 
 /**
  * The room a new buffer leaves after `length` positions of `positionBytes` bytes (one position of
- * all rows and heads): a quarter more, or at least a mebibyte's worth, and at most 64 positions.
- * A buffer is then copied into a larger one at most every 64 tokens when positions are small
- * (GPT-2 124M at batch 1: 3 KB a position, 64 positions of room) and only a quarter more is
- * carried when they are large (Mini-GPT's names, a thousand rows: 256 KB a position).
+ * all rows and heads): a quarter more, or at least a mebibyte's worth, and at most 256 positions.
+ * A buffer is then copied into a larger one at most every 256 tokens when positions are small
+ * (GPT-2 124M at batch 1: 3 KB a position, 256 positions of room, 18 MB over its 24 buffers) and
+ * only a quarter more is carried when they are large (Mini-GPT's names, a thousand rows: 256 KB
+ * a position). Each copy writes into fresh buffers, whose first touch is most of its cost: with
+ * room for 64 positions, GPT-2's steps that copied cost 350-363 ms over 400 int8 steps, with 256
+ * 235-259 ms (docs/benchmarks.md).
  */
-export const spareFor = (length: number, positionBytes: number): number => Math.min(64, Math.max(Math.ceil(length / 4), Math.floor(2 ** 20 / positionBytes), 1))
+export const spareFor = (length: number, positionBytes: number): number => Math.min(256, Math.max(Math.ceil(length / 4), Math.floor(2 ** 20 / positionBytes), 1))
 
 /** Bytes of one position of a cache's keys (or values): every row and head. */
 const positionBytes = (t: tf.Tensor4D): number => 4 * t.shape[0] * t.shape[1] * t.shape[3]
