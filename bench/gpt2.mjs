@@ -370,8 +370,8 @@ const onnxRuns = () => {
       const ours = child('decode')
       const theirs = [1, 2].map(ort)
       return contexts.map((C) => {
-        const best = Math.max(...theirs.map((o) => tps(o, C) ?? 0))
-        return { context: C, ours: tps(ours, C), ort: best, ratio: tps(ours, C) / best }
+        const [mine, best] = [tps(ours, C), Math.max(...theirs.map((o) => tps(o, C) ?? 0))]
+        return { context: C, ours: mine, ort: best, ratio: mine / best }
       })
     })
     return { runs, rounds }

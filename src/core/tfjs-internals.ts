@@ -76,26 +76,20 @@ export const heapView = (t: tf.Tensor): Float32Array | Int32Array | undefined =>
   return typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) : undefined
 }
 
-/** What {@link fastWasmReads} reads of tfjs-wasm's backend object (its `this` in `readSync`). */
+/** What {@link fastWasmReads} uses of tfjs-wasm's backend object (its `this` in `readSync`). */
 interface WasmReader {
-  readonly wasm: { readonly HEAPU8: Uint8Array }
-  readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly memoryOffset: number; readonly dtype: tf.DataType; readonly shape: readonly number[] } | undefined }
-}
-
-/** The typed array a read of each numeric dtype returns (tfjs's `typedArrayFromBuffer`). */
-const READ_ARRAYS: Partial<Record<tf.DataType, Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor>> = {
-  float32: Float32Array,
-  int32: Int32Array,
-  bool: Uint8Array,
+  readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly dtype: tf.DataType; readonly shape: number[] } | undefined }
+  typedArrayFromHeap: (info: tf.TensorInfo) => Float32Array | Int32Array | Uint8Array
 }
 
 /**
  * Replaces tfjs-wasm's `readSync` (what `data()` and `dataSync()` run) on its backend class by
  * one that copies the values out of the heap with one `TypedArray.set` into a fresh array of
- * the tensor's dtype. tfjs-wasm copies with `HEAPU8.slice`, which V8 runs element by element
+ * the tensor's dtype, from tfjs-wasm's own view of them (`typedArrayFromHeap`, as
+ * {@link heapView}). tfjs-wasm copies with `HEAPU8.slice`, which V8 runs element by element
  * over the threaded build's shared heap: 0.38 ms for GPT-2's 50,257 logits, read at every
  * decoding step, against 0.02 ms for the `set` (docs/benchmarks.md). The same values; strings
- * and other dtypes keep tfjs's own path.
+ * keep tfjs's own path.
  */
 export const fastWasmReads = (backendClass: { prototype: object }): void => {
   const proto = backendClass.prototype as { readSync: (this: WasmReader, dataId: tf.DataId, start?: number, end?: number) => unknown; minigptFastReads?: true }
@@ -103,13 +97,10 @@ export const fastWasmReads = (backendClass: { prototype: object }): void => {
   const original = proto.readSync
   proto.readSync = function (this: WasmReader, dataId: tf.DataId, start?: number, end?: number) {
     const info = this.dataIdMap.get(dataId)
-    const Values = info === undefined ? undefined : READ_ARRAYS[info.dtype]
-    if (info === undefined || Values === undefined) return original.call(this, dataId, start, end)
-    const from = start ?? 0
-    const to = end ?? tf.util.sizeFromShape([...info.shape])
-    const out = new Values(Math.max(0, to - from))
-    const at = info.memoryOffset + from * Values.BYTES_PER_ELEMENT
-    new Uint8Array(out.buffer).set(this.wasm.HEAPU8.subarray(at, at + out.byteLength))
+    if (info === undefined || !['float32', 'int32', 'bool'].includes(info.dtype)) return original.call(this, dataId, start, end)
+    const view = this.typedArrayFromHeap({ dataId, shape: info.shape, dtype: info.dtype }).subarray(start, end)
+    const out = new (view.constructor as Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor)(view.length)
+    out.set(view)
     return out
   }
   proto.minigptFastReads = true
