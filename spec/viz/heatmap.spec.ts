@@ -85,6 +85,13 @@ describe('heatmap', () => {
     },
   )
 
+  it('tells apart values one subnormal step apart and spans past the largest double', () => {
+    const tiny = cells(checkSvg(heatmap([[4e-323], [3.5e-323]]))).map((e) => e.attrs.fill)
+    expect(tiny).toEqual(['#08306b', '#f7fbff'])
+    const huge = cells(checkSvg(heatmap([[1.7e308, -1.7e308]]))).map((e) => e.attrs.fill)
+    expect(huge).toEqual(['#08306b', '#f7fbff'])
+  })
+
   it('prints dark text on light cells and light text on dark cells', () => {
     const root = checkSvg(
       heatmap(

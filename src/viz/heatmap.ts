@@ -326,8 +326,13 @@ const layout = (specs: readonly (readonly Spec[])[], options: HeatmapScaleOption
   }
 }
 
-// Where v sits in [lo, hi], as a fraction; halved first so that ranges near ±1.8e308 do not overflow.
-const fraction = (v: number, scale: { lo: number; hi: number }): number => (scale.hi > scale.lo ? (v / 2 - scale.lo / 2) / (scale.hi / 2 - scale.lo / 2) : 0)
+// Where v sits in [lo, hi], as a fraction. A span past ±1.8e308 overflows, so it is halved first; only then,
+// since halving rounds subnormals together (3.5e-323 / 2 === 4e-323 / 2).
+const fraction = (v: number, scale: { lo: number; hi: number }): number => {
+  if (!(scale.hi > scale.lo)) return 0
+  const span = scale.hi - scale.lo
+  return Number.isFinite(span) ? (v - scale.lo) / span : (v / 2 - scale.lo / 2) / (scale.hi / 2 - scale.lo / 2)
+}
 
 const colorOf = (v: number, scale: { lo: number; hi: number }): string => blues(fraction(v, scale))
 
