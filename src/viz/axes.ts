@@ -22,11 +22,12 @@ export interface Scale {
 
 /** A linear scale from the domain [d0, d1] onto the pixel range [r0, r1], with the given ticks. */
 export const linearScale = (d0: number, d1: number, r0: number, r1: number, ticks: Ticks): Scale => {
-  // Halved so that domains near ±1.8e308 do not overflow to Infinity.
+  // A domain past ±1.8e308 overflows to Infinity, so it is halved; only then, since halving rounds subnormals together.
+  const direct = Number.isFinite(d1 - d0)
   const half = d1 / 2 - d0 / 2 || 0.5
   const span = d1 - d0 || 1
   return {
-    map: (v) => r0 + ((v / 2 - d0 / 2) / half) * (r1 - r0),
+    map: (v) => r0 + (direct ? (v - d0) / span : (v / 2 - d0 / 2) / half) * (r1 - r0),
     ticks: ticks.values.filter((t) => t >= d0 - span * 1e-9 && t <= d1 + span * 1e-9).map((value) => ({ value, label: formatTick(value, ticks.step) })),
     accepts: Number.isFinite,
   }
