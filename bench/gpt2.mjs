@@ -3,7 +3,8 @@
 //
 //   npm run build && node bench/gpt2.mjs                      # everything (minutes: do it on a quiet machine)
 //   node bench/gpt2.mjs --config tiny --contexts 8,40 --bandwidth-mb 64   # a seconds-long smoke test
-//   node bench/gpt2.mjs --only decode|finetune|torch|bandwidth|matmul [--json]
+//   node bench/gpt2.mjs --only decode|finetune|torch|bandwidth|matmul|rounds [--json]
+//   node bench/gpt2.mjs --only rounds --decode-warmup 48   # decode against ONNX Runtime past the warm-up
 //   --threads N: tfjs-wasm's XNNPACK threads (default one per core)
 //
 // What is measured (the same protocol as gpt2_bench.py):
@@ -41,6 +42,10 @@
 //              --decode-rounds rounds (default 3) of our decode and ORT's at 1 and 2 threads,
 //              alternating, each a process of its own: the median of the rounds' ratios (ours ÷
 //              ORT's better) is the comparison that the machine's changing bandwidth cannot sway.
+//              --decode-warmup N (default 1) untimed steps before the timed ones, on both sides:
+//              the first few dozen steps of a fresh Node process run slower while V8 compiles the
+//              hot JavaScript (docs/benchmarks.md); 48 times the steady state. `--only rounds`
+//              runs the export and the rounds alone.
 //   matmul     the machine's compute limit at the shapes used: tf.matMul on wasm (our path)
 //              and bench/pytorch/matmul_bench.py (PyTorch's BLAS), [C, E]·[E, 4E] for each
 //              context C and for the fine-tuning batch. Each figure's GFLOP/s is set against them.
@@ -90,9 +95,11 @@ const ortThreads = Number(opt('ort-threads', '1'))
 const wasmOptions = opt('threads', undefined) === undefined ? {} : { threads: Number(opt('threads')) }
 const onnxFile = opt('onnx-file', undefined)
 const decodeRounds = Number(opt('decode-rounds', '3'))
+const decodeWarmup = Number(opt('decode-warmup', '1'))
+if (!Number.isInteger(decodeWarmup) || decodeWarmup < 1) throw new Error(`--decode-warmup must be an integer ≥ 1, got ${decodeWarmup}`)
 const json = flag('json')
 for (const c of contexts) {
-  if (c + decodeSteps + 1 > config.n_positions) throw new Error(`context ${c} + ${decodeSteps + 1} steps > n_positions ${config.n_positions}`)
+  if (c + decodeSteps + decodeWarmup > config.n_positions) throw new Error(`context ${c} + ${decodeSteps + decodeWarmup} steps > n_positions ${config.n_positions}`)
 }
 
 const log = (...a) => console.error(...a)
@@ -158,7 +165,7 @@ async function benchDecode() {
   for (const [ci, c] of contexts.entries()) {
     const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
     const prefills = await extraPrefills(c, ci, async (ids) => decoder.release((await decoder.prefill([ids])).cache))
-    const { prefillSeconds: last, stepSeconds: times, finalLength } = await timeGreedyDecode(decoder, prompt, decodeSteps)
+    const { prefillSeconds: last, stepSeconds: times, finalLength } = await timeGreedyDecode(decoder, prompt, decodeSteps, decodeWarmup)
     const prefill = median([...prefills, last])
     const total = times.reduce((a, b) => a + b, 0)
     const r = {
@@ -166,6 +173,7 @@ async function benchDecode() {
       prefill_seconds: prefill,
       prefill_tokens_per_s: c / prefill,
       decode_steps: decodeSteps,
+      decode_warmup_steps: decodeWarmup,
       decode_seconds: total,
       decode_tokens_per_s: decodeSteps / total,
       decode_step_ms_median: 1000 * median(times),
@@ -308,7 +316,7 @@ async function benchOnnx() {
     let t = performance.now()
     let out = await session.run(feeds(prompt))
     const prefill = median([...prefills, (performance.now() - t) / 1000])
-    out = await session.run(feeds([argmax(out.logits.data)], out)) // warm-up step, untimed
+    for (let w = 0; w < decodeWarmup; w++) out = await session.run(feeds([argmax(out.logits.data)], out)) // warm-up steps, untimed
     const times = []
     for (let s = 0; s < decodeSteps; s++) {
       const token = argmax(out.logits.data)
@@ -322,6 +330,7 @@ async function benchOnnx() {
       prefill_seconds: prefill,
       prefill_tokens_per_s: c / prefill,
       decode_steps: decodeSteps,
+      decode_warmup_steps: decodeWarmup,
       decode_seconds: total,
       decode_tokens_per_s: decodeSteps / total,
       decode_step_ms_median: 1000 * median(times),
@@ -371,7 +380,7 @@ const onnxRuns = () => {
       const theirs = [1, 2].map(ort)
       return contexts.map((C) => {
         const [mine, best] = [tps(ours, C), Math.max(...theirs.map((o) => tps(o, C) ?? 0))]
-        return { context: C, ours: mine, ort: best, ratio: mine / best }
+        return { context: C, ours: mine, ort: best, ratio: mine / best, wasm_threads: ours.wasm_threads }
       })
     })
     return { runs, rounds }
@@ -466,7 +475,7 @@ const report = (r) => {
   const orts = r.onnx ?? []
   const bw = r.bandwidth?.bandwidth
   const torchCol = torchLabel(r.torch?.blas)
-  const oursCol = `minigpt-fp (tfjs wasm, ${r.decode?.wasm_threads ?? r.matmul?.wasm_threads ?? '?'} thread(s))`
+  const oursCol = `minigpt-fp (tfjs wasm, ${r.decode?.wasm_threads ?? r.matmul?.wasm_threads ?? r.decodeRounds?.[0]?.[0]?.wasm_threads ?? '?'} thread(s))`
   const ortCol = `ONNX Runtime ${orts[0]?.onnxruntime ?? ''} (best of ${orts.map((o) => o.threads).join(', ') || '—'} threads)`
   const gemm = (list, C) => list?.find((m) => m.shape[0] === C)?.gflop_s
   const pct = (x, of) => (x && of ? `${((100 * x) / of).toFixed(0)}%` : '—')
@@ -522,7 +531,7 @@ const report = (r) => {
     const at = (r.decodeRounds ?? []).map((round) => round.find((x) => x.context === C)).filter((x) => x !== undefined)
     if (at.length === 0) continue
     rows.push({
-      measure: `cached decode tokens/s @ ${C} in ${at.length} alternating rounds (ours, then ORT at 1 and 2 threads, each a process of its own): medians; the median of the rounds' ratios (${at.map((x) => `${x.ratio.toFixed(2)}×`).join(', ')})`,
+      measure: `cached decode tokens/s @ ${C}${decodeWarmup > 1 ? ` after ${decodeWarmup} untimed steps` : ''} in ${at.length} alternating rounds (ours, then ORT at 1 and 2 threads, each a process of its own): medians; the median of the rounds' ratios (${at.map((x) => `${x.ratio.toFixed(2)}×`).join(', ')})`,
       [oursCol]: fmt(median(at.map((x) => x.ours))),
       [torchCol]: '—',
       [ortCol]: fmt(median(at.map((x) => x.ort))),
@@ -596,9 +605,13 @@ const report = (r) => {
   return `\n## GPT-2 (${configName}: ${tree.count(gpt2.gpt2Shapes(config)).toLocaleString('en-US')} parameters, random weights, float32) — ${machine()}; ${torchNote}\n\n${tables}\n`
 }
 
-const PARTS = { decode: benchDecode, finetune: benchFinetune, bandwidth: benchBandwidth, matmul: benchMatmul, torch: benchTorch, onnx: benchOnnx }
+const PARTS = { decode: benchDecode, finetune: benchFinetune, bandwidth: benchBandwidth, matmul: benchMatmul, torch: benchTorch, onnx: benchOnnx, rounds: onnxRuns }
 
-if (only !== undefined) {
+if (only === 'rounds') {
+  const ort = torchAvailable() ? onnxRuns() : { runs: [], rounds: [] }
+  const r = { onnx: ort.runs, decodeRounds: ort.rounds }
+  console.log(json ? JSON.stringify(r) : report(r))
+} else if (only !== undefined) {
   if (PARTS[only] === undefined) throw new Error(`--only must be one of ${Object.keys(PARTS).join(', ')}, got ${only}`)
   const r = await PARTS[only]()
   console.log(json ? JSON.stringify(r) : report({ [only]: r }))

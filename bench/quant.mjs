@@ -6,6 +6,7 @@
 //   node bench/quant.mjs --config tiny --contexts 8 --rounds 1  # a seconds-long smoke test
 //   node bench/quant.mjs --quality --model DIR                   # Mini-GPT validation loss, f32/int8/q4
 //   node bench/quant.mjs --interleave --decode-steps 32          # all formats in one process, blocks of --block steps alternated
+//   node bench/quant.mjs --interleave --decode-warmup 48 --decode-steps 96   # … past the JIT's warm-up (docs/benchmarks.md)
 //   node bench/quant.mjs --kernel                                # the matrix-vector kernels alone, int8 and q4 alternated
 //   node bench/quant.mjs --kernel --threads 1                    # … on one thread (no kernel pool)
 //
@@ -43,6 +44,8 @@ if (config === undefined) throw new Error(`--config must be one of ${Object.keys
 const contexts = opt('contexts', '64,512').split(',').map(Number)
 const decodeSteps = Number(opt('decode-steps', '16'))
 const block = Number(opt('block', '8'))
+const warmup = Number(opt('decode-warmup', '1'))
+if (!Number.isInteger(warmup) || warmup < 1) throw new Error(`--decode-warmup must be an integer ≥ 1, got ${warmup}`)
 const formats = opt('formats', 'f32,int8,q4').split(',')
 const rounds = Number(opt('rounds', '2'))
 const seed = Number(opt('seed', '0'))
@@ -91,6 +94,9 @@ const makeDecoder = (format) => {
  * and a step taken while the other format's threads still spin loses a core to them — alternating
  * single steps made float32 steps 1.5× slower (17.9 ms alone, 26.7 ms alternated with int8, one
  * process each way, 2026-12-07) and overstated int8's ratio (2.53× alternated, 1.99× alone).
+ * Before the blocks, each format takes --decode-warmup untimed steps after its prefill: the first
+ * few dozen steps of a process run slower while V8 compiles the hot JavaScript, more so for the
+ * format that runs first (docs/benchmarks.md).
  */
 /** Waits long enough for idle threads that spin (XNNPACK's, the kernel pool's) to go to sleep. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50))
@@ -102,12 +108,7 @@ async function interleaved() {
   for (const [ci, c] of contexts.entries()) {
     const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
     const state = []
-    for (const d of ds) {
-      const out = await d.decoder.prefill([prompt])
-      const next = await d.decoder.step(out.cache, [argmax(out.logits[0])])
-      d.decoder.release(out.cache)
-      state.push({ out: next, times: [] })
-    }
+    for (const d of ds) state.push({ out: await d.decoder.prefill([prompt]), times: [] })
     const step = async (i, timed) => {
       const st = state[i]
       const token = argmax(st.out.logits[0])
@@ -116,6 +117,11 @@ async function interleaved() {
       if (timed) st.times.push(performance.now() - t)
       ds[i].decoder.release(st.out.cache)
       st.out = next
+    }
+    // --decode-warmup untimed steps of each format, one format after another (1: the first step's one-time costs)
+    for (const i of ds.keys()) {
+      await settle()
+      for (let w = 0; w < warmup; w++) await step(i, false)
     }
     for (let done = 0; done < decodeSteps; done += block) {
       for (const i of ds.keys()) {
@@ -140,7 +146,7 @@ async function interleaved() {
   }
   ds.forEach((d) => d.decoder.dispose())
   console.log(
-    `\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm, ${kernelThreads()} kernel thread(s); ${decodeSteps} steps per format, alternated in blocks of ${block})\n\n${machine()}\n\n${table(rows)}\n`,
+    `\n## Quantized GPT-2 decoding, interleaved in one process (${configName}, random weights, wasm, ${kernelThreads()} kernel thread(s); ${decodeSteps} steps per format after ${warmup} untimed, alternated in blocks of ${block})\n\n${machine()}\n\n${table(rows)}\n`,
   )
 }
 
@@ -187,7 +193,7 @@ async function child(format) {
   const rows = []
   for (const [ci, c] of contexts.entries()) {
     const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
-    const { prefillSeconds: prefill, stepSeconds: times } = await timeGreedyDecode(decoder, prompt, decodeSteps)
+    const { prefillSeconds: prefill, stepSeconds: times } = await timeGreedyDecode(decoder, prompt, decodeSteps, warmup)
     rows.push({ context: c, prefill_tokens_per_s: c / prefill, decode_tokens_per_s: decodeSteps / times.reduce((a, b) => a + b, 0), step_ms_median: 1000 * median(times) })
     log(`${format} @ ${c}: prefill ${prefill.toFixed(2)} s, ${rows.at(-1).decode_tokens_per_s.toFixed(1)} tok/s`)
   }

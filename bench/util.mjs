@@ -110,17 +110,21 @@ export const argmax = (row) => {
 
 /**
  * The decode protocol every benchmark shares: `prompt` prefilled in one call (timed on its own),
- * one untimed greedy step (warm-up: packing, pipelines), then `steps` timed greedy steps through
- * a sample.DecoderModel. Returns the prefill's seconds, each step's seconds and the cache length
+ * `warmup` untimed greedy steps (default 1: packing, pipelines; more to time the steady state
+ * past the JIT's warm-up, docs/benchmarks.md), then `steps` timed greedy steps through a
+ * sample.DecoderModel. Returns the prefill's seconds, each step's seconds and the cache length
  * at the end; the caches are released.
  */
-export const timeGreedyDecode = async (decoder, prompt, steps) => {
+export const timeGreedyDecode = async (decoder, prompt, steps, warmup = 1) => {
   let t = performance.now()
   let out = await decoder.prefill([prompt])
   const prefillSeconds = (performance.now() - t) / 1000
-  let next = await decoder.step(out.cache, [argmax(out.logits[0])])
-  decoder.release(out.cache)
-  out = next
+  let next
+  for (let w = 0; w < warmup; w++) {
+    next = await decoder.step(out.cache, [argmax(out.logits[0])])
+    decoder.release(out.cache)
+    out = next
+  }
   const stepSeconds = []
   for (let s = 0; s < steps; s++) {
     const token = argmax(out.logits[0])

@@ -56,13 +56,13 @@ const operands = (s) => {
 }
 
 /**
- * kernels.wat with every accumulation `(f32x4.add (local.get $aN) (f32x4.mul X Y))` (the
+ * kernels.wat with every accumulation `(f32x4.add (local.get $aN) (f32x4.mul X Y))` ($aN or $bN: the
  * attention kernel's dot products and weighted sums) written `(f32x4.relaxed_madd X Y
  * (local.get $aN))`: one fused multiply-add where the machine has FMA (one rounding instead
  * of two), the plain multiply and add where it has not. Returns the text and how many it rewrote.
  */
 export const relax = (text) => {
-  const re = /\(f32x4\.add (\(local\.get \$a[0-3]\))\s+\(f32x4\.mul\b/g
+  const re = /\(f32x4\.add (\(local\.get \$[ab][0-9]+\))\s+\(f32x4\.mul\b/g
   let out = ''
   let last = 0
   let count = 0

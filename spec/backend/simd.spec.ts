@@ -79,7 +79,7 @@ describe('attendKernel (queries over a cache that may have room to spare, causal
     [
       fc.integer({ min: 1, max: 3 }), // batch
       fc.integer({ min: 1, max: 3 }), // heads
-      fc.constantFrom(4, 8, 12, 16, 20, 36, 64), // d: 8 features at a time in the weighted sums, then 4
+      fc.constantFrom(4, 8, 12, 16, 20, 36, 64, 68, 100, 128), // d: the scores 16 features at a time, then 4; the weighted sums 64, then 32, then 4
       fc.integer({ min: 1, max: 11 }), // queries: groups of four, then one at a time
       fc.integer({ min: 0, max: 30 }), // cached positions before the queries
       fc.integer({ min: 0, max: 5 }), // room to spare
