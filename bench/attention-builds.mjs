@@ -1,0 +1,78 @@
+// A decoding step's attention (kernels.wat's `attend`, one query row per head) in two builds of
+// the kernels side by side: this checkout's dist and another build's (--base), both modules on one
+// memory, on this thread, alternating. For judging a change to kernels.wat; not part of
+// `npm run bench` (it needs the other build).
+//
+//   git worktree add /tmp/base <rev> && (cd /tmp/base && ln -s "$PWD/node_modules" . && npm run build)
+//   npm run build && node bench/attention-builds.mjs --base /tmp/base/dist [--contexts 64,512] [--reps 30]
+//
+// Shapes: GPT-2 124M's step, 12 layers × 12 heads of 64 features, each layer's keys and values in
+// a buffer of its own with 64 positions to spare (as nn/kv-cache.ts keeps them). "cold": after a
+// 64 MB sweep, so that the caches come from memory as in a real step (between a step's layers the
+// weights stream through the CPU's caches); "warm": the same call again at once.
+import { pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
+import { median, table } from './util.mjs'
+
+const argv = process.argv.slice(2)
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
+}
+const base = opt('base', undefined)
+if (base === undefined) throw new Error('--base DIR: the dist folder of the build to compare against')
+const contexts = opt('contexts', '64,512').split(',').map(Number)
+const reps = Number(opt('reps', '30'))
+const kernelsOf = async (dist) => (await import(pathToFileURL(resolve(dist, 'backend/simd/kernels-wasm.js')).href)).KERNELS_WASM_BASE64
+const sources = { base: await kernelsOf(base), this: await kernelsOf(new URL('../dist', import.meta.url).pathname) }
+
+const [L, H, d, room] = [12, 12, 64, 64]
+const rows = []
+for (const len of contexts) {
+  const cap = len + room
+  const layerBytes = H * cap * d * 4
+  const K = 1 << 20
+  const V = K + L * layerBytes
+  const Q = V + L * layerBytes
+  const S = Q + 65536
+  const O = { base: S + 65536, this: S + 2 * 65536 }
+  const SWEEP = S + 3 * 65536
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((SWEEP + (64 << 20)) / 65536) })
+  const build = (b64) => new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports
+  const builds = { base: build(sources.base), this: build(sources.this) }
+  const f = new Float32Array(memory.buffer)
+  for (let i = K / 4; i < Q / 4 + H * d; i++) f[i] = Math.sin(i * 0.37)
+  const step = (b) => {
+    for (let l = 0; l < L; l++) builds[b].attend(Q, K + l * layerBytes, V + l * layerBytes, cap, len, 1, 1, H, d, 1 / Math.sqrt(d), S, O[b] + l * H * d * 4)
+  }
+  const sweep = () => {
+    let s = 0
+    for (let i = SWEEP / 4; i < SWEEP / 4 + (16 << 20); i += 16) s += f[i]
+    return s
+  }
+  step('base')
+  step('this')
+  let diff = 0
+  for (let i = 0; i < L * H * d; i++) diff = Math.max(diff, Math.abs(f[O.base / 4 + i] - f[O.this / 4 + i]))
+  const ms = { base: { cold: [], warm: [] }, this: { cold: [], warm: [] } }
+  for (let r = 0; r < reps; r++) {
+    for (const b of ['base', 'this']) {
+      sweep()
+      let t = performance.now()
+      step(b)
+      ms[b].cold.push(performance.now() - t)
+      t = performance.now()
+      step(b)
+      ms[b].warm.push(performance.now() - t)
+    }
+  }
+  const m = (b, k) => median(ms[b][k])
+  rows.push({
+    positions: len,
+    'base cold / warm (ms)': `${m('base', 'cold').toFixed(3)} / ${m('base', 'warm').toFixed(3)}`,
+    'this cold / warm (ms)': `${m('this', 'cold').toFixed(3)} / ${m('this', 'warm').toFixed(3)}`,
+    'speed-up cold / warm': `${(m('base', 'cold') / m('this', 'cold')).toFixed(2)}× / ${(m('base', 'warm') / m('this', 'warm')).toFixed(2)}×`,
+    'max |difference|': diff.toExponential(1),
+  })
+}
+console.log(`\n## A decoding step's attention, two builds (12 layers × 12 heads of 64, one thread; medians of ${reps})\n\n${table(rows)}\n`)
