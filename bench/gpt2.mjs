@@ -605,16 +605,18 @@ const report = (r) => {
   return `\n## GPT-2 (${configName}: ${tree.count(gpt2.gpt2Shapes(config)).toLocaleString('en-US')} parameters, random weights, float32) — ${machine()}; ${torchNote}\n\n${tables}\n`
 }
 
-const PARTS = { decode: benchDecode, finetune: benchFinetune, bandwidth: benchBandwidth, matmul: benchMatmul, torch: benchTorch, onnx: benchOnnx, rounds: onnxRuns }
-
-if (only === 'rounds') {
+/** `--only rounds`: the ONNX export and the alternating rounds alone, as the whole run's report keys them. */
+const benchRounds = () => {
   const ort = torchAvailable() ? onnxRuns() : { runs: [], rounds: [] }
-  const r = { onnx: ort.runs, decodeRounds: ort.rounds }
-  console.log(json ? JSON.stringify(r) : report(r))
-} else if (only !== undefined) {
+  return { onnx: ort.runs, decodeRounds: ort.rounds }
+}
+
+const PARTS = { decode: benchDecode, finetune: benchFinetune, bandwidth: benchBandwidth, matmul: benchMatmul, torch: benchTorch, onnx: benchOnnx, rounds: benchRounds }
+
+if (only !== undefined) {
   if (PARTS[only] === undefined) throw new Error(`--only must be one of ${Object.keys(PARTS).join(', ')}, got ${only}`)
   const r = await PARTS[only]()
-  console.log(json ? JSON.stringify(r) : report({ [only]: r }))
+  console.log(json ? JSON.stringify(r) : report(only === 'rounds' ? r : { [only]: r }))
 } else {
   const r = {}
   for (const part of ['bandwidth', 'matmul', 'decode', 'finetune']) r[part] = child(part)

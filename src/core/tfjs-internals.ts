@@ -82,6 +82,9 @@ interface WasmReader {
   typedArrayFromHeap: (info: tf.TensorInfo) => Float32Array | Int32Array | Uint8Array
 }
 
+/** The dtypes whose values tfjs-wasm keeps in its heap as numbers (a string tensor's are on the JavaScript side). */
+const HEAP_READS: ReadonlySet<tf.DataType> = new Set(['float32', 'int32', 'bool'])
+
 /**
  * Replaces tfjs-wasm's `readSync` (what `data()` and `dataSync()` run) on its backend class by
  * one that copies the values out of the heap with one `TypedArray.set` into a fresh array of
@@ -97,7 +100,7 @@ export const fastWasmReads = (backendClass: { prototype: object }): void => {
   const original = proto.readSync
   proto.readSync = function (this: WasmReader, dataId: tf.DataId, start?: number, end?: number) {
     const info = this.dataIdMap.get(dataId)
-    if (info === undefined || !['float32', 'int32', 'bool'].includes(info.dtype)) return original.call(this, dataId, start, end)
+    if (info === undefined || !HEAP_READS.has(info.dtype)) return original.call(this, dataId, start, end)
     const view = this.typedArrayFromHeap({ dataId, shape: info.shape, dtype: info.dtype }).subarray(start, end)
     const out = new (view.constructor as Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor)(view.length)
     out.set(view)

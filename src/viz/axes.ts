@@ -20,14 +20,18 @@ export interface Scale {
   readonly accepts: (v: number) => boolean
 }
 
+/**
+ * Where v sits from lo to hi (lo ≠ hi) as a fraction: 0 at lo, 1 at hi. A span wider than
+ * ±1.8e308 overflows to Infinity, so only then are the values halved first: halving rounds
+ * subnormals one step apart together (3.5e-323 / 2 === 4e-323 / 2).
+ */
+export const rangeFraction = (v: number, lo: number, hi: number): number => (Number.isFinite(hi - lo) ? (v - lo) / (hi - lo) : (v / 2 - lo / 2) / (hi / 2 - lo / 2))
+
 /** A linear scale from the domain [d0, d1] onto the pixel range [r0, r1], with the given ticks. */
 export const linearScale = (d0: number, d1: number, r0: number, r1: number, ticks: Ticks): Scale => {
-  // A domain past ±1.8e308 overflows to Infinity, so it is halved; only then, since halving rounds subnormals together.
-  const direct = Number.isFinite(d1 - d0)
-  const half = d1 / 2 - d0 / 2 || 0.5
   const span = d1 - d0 || 1
   return {
-    map: (v) => r0 + (direct ? (v - d0) / span : (v / 2 - d0 / 2) / half) * (r1 - r0),
+    map: (v) => r0 + rangeFraction(v, d0, d1 === d0 ? d0 + 1 : d1) * (r1 - r0),
     ticks: ticks.values.filter((t) => t >= d0 - span * 1e-9 && t <= d1 + span * 1e-9).map((value) => ({ value, label: formatTick(value, ticks.step) })),
     accepts: Number.isFinite,
   }

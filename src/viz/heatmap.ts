@@ -8,7 +8,7 @@
  * @example
  * const svg = heatmap(weights, { title: 'Attention', xLabel: 'key (K)', yLabel: 'query (Q)', min: 0, max: 1 })
  */
-import { frame, yTitle, xTitle } from './axes.js'
+import { frame, rangeFraction, yTitle, xTitle } from './axes.js'
 import {
   blues,
   el,
@@ -326,13 +326,8 @@ const layout = (specs: readonly (readonly Spec[])[], options: HeatmapScaleOption
   }
 }
 
-// Where v sits in [lo, hi], as a fraction. A span past ±1.8e308 overflows, so it is halved first; only then,
-// since halving rounds subnormals together (3.5e-323 / 2 === 4e-323 / 2).
-const fraction = (v: number, scale: { lo: number; hi: number }): number => {
-  if (!(scale.hi > scale.lo)) return 0
-  const span = scale.hi - scale.lo
-  return Number.isFinite(span) ? (v - scale.lo) / span : (v / 2 - scale.lo / 2) / (scale.hi / 2 - scale.lo / 2)
-}
+// Where v sits in the colour range, as a fraction (0 for an empty range).
+const fraction = (v: number, scale: { lo: number; hi: number }): number => (scale.hi > scale.lo ? rangeFraction(v, scale.lo, scale.hi) : 0)
 
 const colorOf = (v: number, scale: { lo: number; hi: number }): string => blues(fraction(v, scale))
 
