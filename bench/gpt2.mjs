@@ -4,7 +4,7 @@
 //   npm run build && node bench/gpt2.mjs                      # everything (minutes: do it on a quiet machine)
 //   node bench/gpt2.mjs --config tiny --contexts 8,40 --bandwidth-mb 64   # a seconds-long smoke test
 //   node bench/gpt2.mjs --only decode|finetune|torch|bandwidth|matmul|rounds [--json]
-//   node bench/gpt2.mjs --only rounds --decode-warmup 48   # decode against ONNX Runtime past the warm-up
+//   node bench/gpt2.mjs --only rounds   # decode against ONNX Runtime, cold and warm (~10 minutes)
 //   --threads N: tfjs-wasm's XNNPACK threads (default one per core)
 //
 // What is measured (the same protocol as gpt2_bench.py):
@@ -42,10 +42,15 @@
 //              --decode-rounds rounds (default 3) of our decode and ORT's at 1 and 2 threads,
 //              alternating, each a process of its own: the median of the rounds' ratios (ours ÷
 //              ORT's better) is the comparison that the machine's changing bandwidth cannot sway.
-//              --decode-warmup N (default 1) untimed steps before the timed ones, on both sides:
-//              the first few dozen steps of a fresh Node process run slower while V8 compiles the
-//              hot JavaScript (docs/benchmarks.md); 48 times the steady state. `--only rounds`
-//              runs the export and the rounds alone.
+//              Each round measures twice, on both sides, the same positions: cold (the process's
+//              first generation) and warm (after an untimed warm-up generation of --warm-steps
+//              steps, default 64, from other ids: as llama-bench times generation after a warm-up
+//              run). The first few dozen steps of a fresh Node process run slower while V8
+//              compiles the hot JavaScript and tiers up wasm code (docs/benchmarks.md); ONNX
+//              Runtime's native code has no such phase. --warmup-generation N makes the decode
+//              and onnx parts warm up so; --decode-warmup N (default 1) takes N untimed steps
+//              after each prompt instead (later positions). `--only rounds` runs the export and
+//              the rounds alone.
 //   matmul     the machine's compute limit at the shapes used: tf.matMul on wasm (our path)
 //              and bench/pytorch/matmul_bench.py (PyTorch's BLAS), [C, E]·[E, 4E] for each
 //              context C and for the fine-tuning batch. Each figure's GFLOP/s is set against them.
@@ -97,10 +102,16 @@ const onnxFile = opt('onnx-file', undefined)
 const decodeRounds = Number(opt('decode-rounds', '3'))
 const decodeWarmup = Number(opt('decode-warmup', '1'))
 if (!Number.isInteger(decodeWarmup) || decodeWarmup < 1) throw new Error(`--decode-warmup must be an integer ≥ 1, got ${decodeWarmup}`)
+const warmSteps = Number(opt('warm-steps', String(Math.min(64, config.n_positions - contexts[0])))) // (a tiny config has fewer positions)
+if (!Number.isInteger(warmSteps) || warmSteps < 1) throw new Error(`--warm-steps must be an integer ≥ 1, got ${warmSteps}`)
+const warmupGeneration = Number(opt('warmup-generation', '0'))
+if (!Number.isInteger(warmupGeneration) || warmupGeneration < 0) throw new Error(`--warmup-generation must be an integer ≥ 0, got ${warmupGeneration}`)
 const json = flag('json')
 for (const c of contexts) {
   if (c + decodeSteps + decodeWarmup > config.n_positions) throw new Error(`context ${c} + ${decodeSteps + decodeWarmup} steps > n_positions ${config.n_positions}`)
 }
+if (contexts[0] + Math.max(warmSteps, warmupGeneration) > config.n_positions)
+  throw new Error(`a warm-up generation of ${Math.max(warmSteps, warmupGeneration)} steps after ${contexts[0]} tokens > n_positions ${config.n_positions}`)
 
 const log = (...a) => console.error(...a)
 const rssMb = () => process.resourceUsage().maxRSS / 1024 // KiB on Linux
@@ -148,6 +159,24 @@ const coldPrefill = async (run) => {
   return (performance.now() - t0) / 1000
 }
 
+/**
+ * --warmup-generation N: N greedy steps after a prompt of the first context's length (other ids),
+ * untimed, before anything is timed — a warm-up run, as llama-bench makes before timing
+ * generation. `prefill(ids)` returns the state after the prompt, `step(state)` the next one;
+ * `release(state)` frees one.
+ */
+const warmupRun = async (prefill, step, release) => {
+  if (warmupGeneration === 0) return
+  let state = await prefill(randomIds(foldIn(key(seed + 11), 0), contexts[0], config.vocab_size))
+  for (let i = 0; i < warmupGeneration; i++) {
+    const next = await step(state)
+    release(state)
+    state = next
+  }
+  release(state)
+  log(`warm-up generation: ${warmupGeneration} steps after ${contexts[0]} tokens (untimed)`)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parts
 
@@ -161,6 +190,11 @@ async function benchDecode() {
   log(`${configName}: ${tree.count(params).toLocaleString('en-US')} params on wasm, init ${initSeconds.toFixed(1)} s, RSS ${rssMb().toFixed(0)} MB`)
   const coldSeconds = await coldPrefill((ids) => decoder.prefill([ids]).then((o) => decoder.release(o.cache)))
   log(`first prefill of ${contexts[0]} tokens (cold, untimed for the figures): ${coldSeconds.toFixed(2)} s`)
+  await warmupRun(
+    (ids) => decoder.prefill([ids]),
+    (out) => decoder.step(out.cache, [argmax(out.logits[0])]),
+    (out) => decoder.release(out.cache),
+  )
   const results = []
   for (const [ci, c] of contexts.entries()) {
     const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
@@ -309,6 +343,11 @@ async function benchOnnx() {
     return f
   }
   const coldSeconds = await coldPrefill((ids) => session.run(feeds(ids)))
+  await warmupRun(
+    (ids) => session.run(feeds(ids)),
+    (out) => session.run(feeds([argmax(out.logits.data)], out)),
+    () => undefined,
+  )
   const results = []
   for (const [ci, c] of contexts.entries()) {
     const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
@@ -372,17 +411,21 @@ const onnxRuns = () => {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
     })
-    const ort = (n) => child('onnx', ['--ort-threads', String(n), '--onnx-file', file])
-    const runs = [1, 2].map(ort)
+    const ort = (n, warm = warmupGeneration) => child('onnx', ['--ort-threads', String(n), '--onnx-file', file, '--warmup-generation', String(warm)])
+    const runs = [1, 2].map((n) => ort(n))
     const tps = (run, C) => run.decode.find((d) => d.context === C)?.decode_tokens_per_s
-    const rounds = Array.from({ length: decodeRounds }, () => {
-      const ours = child('decode')
-      const theirs = [1, 2].map(ort)
-      return contexts.map((C) => {
-        const [mine, best] = [tps(ours, C), Math.max(...theirs.map((o) => tps(o, C) ?? 0))]
-        return { context: C, ours: mine, ort: best, ratio: mine / best, wasm_threads: ours.wasm_threads }
-      })
-    })
+    // each round: cold (the process's first generation) and warm (after a warm-up generation of
+    // --warm-steps steps), ours then ORT's at 1 and 2 threads; the same positions are timed in both
+    const rounds = Array.from({ length: decodeRounds }, () =>
+      [0, warmSteps].flatMap((warm) => {
+        const ours = child('decode', ['--warmup-generation', String(warm)])
+        const theirs = [1, 2].map((n) => ort(n, warm))
+        return contexts.map((C) => {
+          const [mine, best] = [tps(ours, C), Math.max(...theirs.map((o) => tps(o, C) ?? 0))]
+          return { context: C, warm, ours: mine, ort: best, ratio: mine / best, wasm_threads: ours.wasm_threads }
+        })
+      }),
+    )
     return { runs, rounds }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -424,7 +467,10 @@ function benchTorch(blasThreads = undefined) {
 
 /** Runs `--only part` of this script in a fresh Node process and returns its JSON. */
 const child = (part, extra = []) => {
-  const passed = argv.filter((a, i) => a !== '--json' && a !== '--only' && argv[i - 1] !== '--only')
+  // an option in `extra` replaces the one given on the command line
+  const replaced = new Set(extra.filter((a) => a.startsWith('--')))
+  const dropped = (a, i) => a === '--json' || ['--only', ...replaced].some((o) => a === o || argv[i - 1] === o)
+  const passed = argv.filter((a, i) => !dropped(a, i))
   const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...passed, ...extra, '--only', part, '--json'], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -527,18 +573,21 @@ const report = (r) => {
       })
     }
   }
-  for (const C of contexts) {
-    const at = (r.decodeRounds ?? []).map((round) => round.find((x) => x.context === C)).filter((x) => x !== undefined)
-    if (at.length === 0) continue
-    rows.push({
-      measure: `cached decode tokens/s @ ${C}${decodeWarmup > 1 ? ` after ${decodeWarmup} untimed steps` : ''} in ${at.length} alternating rounds (ours, then ORT at 1 and 2 threads, each a process of its own): medians; the median of the rounds' ratios (${at.map((x) => `${x.ratio.toFixed(2)}×`).join(', ')})`,
-      [oursCol]: fmt(median(at.map((x) => x.ours))),
-      [torchCol]: '—',
-      [ortCol]: fmt(median(at.map((x) => x.ort))),
-      'ours ÷ PyTorch': '—',
-      'ours ÷ ORT': `${median(at.map((x) => x.ratio)).toFixed(2)}×`,
-    })
-  }
+  const warms = [...new Set((r.decodeRounds ?? []).flat().map((x) => x.warm ?? 0))]
+  for (const C of contexts)
+    for (const W of warms) {
+      const at = (r.decodeRounds ?? []).map((round) => round.find((x) => x.context === C && (x.warm ?? 0) === W)).filter((x) => x !== undefined)
+      if (at.length === 0) continue
+      const when = `${W === 0 ? "cold: the process's first generation" : `warm: after a warm-up generation of ${W} steps`}${decodeWarmup > 1 ? `, ${decodeWarmup} untimed steps` : ''}`
+      rows.push({
+        measure: `cached decode tokens/s @ ${C}, ${when}, in ${at.length} alternating rounds (ours, then ORT at 1 and 2 threads, each a process of its own): medians; the median of the rounds' ratios (${at.map((x) => `${x.ratio.toFixed(2)}×`).join(', ')})`,
+        [oursCol]: fmt(median(at.map((x) => x.ours))),
+        [torchCol]: '—',
+        [ortCol]: fmt(median(at.map((x) => x.ort))),
+        'ours ÷ PyTorch': '—',
+        'ours ÷ ORT': `${median(at.map((x) => x.ratio)).toFixed(2)}×`,
+      })
+    }
   if (r.decode?.cold_prefill_seconds !== undefined) {
     const oCold = orts.map((o) => o.cold_prefill_seconds).filter((x) => x !== undefined)
     rows.push({

@@ -6,10 +6,13 @@
 // `npm run bench`.
 //
 //   npm run build && node bench/kernel-times.mjs [--weights f32|int8|q4] [--context 64] [--steps 200]
+//   node bench/kernel-times.mjs --weights f32 --untimed 1 --rounds 4 --steps 40   # a fresh process's warm-up, round by round
 //   node bench/kernel-times.mjs --minigpt [--passes 100]      # the eval forward pass of 64 × 26 tokens
 //
 // GPT-2 decoding runs steps on a fixed token stream (no sampling) after a prompt of --context random
-// tokens, with a fresh prefill (untimed) every 60 steps so that the context stays near --context.
+// tokens, with a fresh prefill (untimed) every 60 steps so that the context stays near --context,
+// after --untimed steps (default 10). With --rounds R, R rounds of --steps steps, each summarised
+// on a line (the mean step, the time outside kernels and the largest kernels), the table for the last.
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
@@ -30,15 +33,23 @@ await initBackend('wasm')
 /** Kernel name (and, for products, the matrix's shape) → [ms, calls] while `timing` is on. */
 const spent = new Map()
 let timing = false
+/** Kernel calls under way: a kernel that calls another (MinigptDense calls XNNPACK's _FusedMatMul) is timed once, as the outer one. */
+let depth = 0
 for (const k of tf.getKernelsForBackend('wasm')) {
   const run = k.kernelFunc
   tf.unregisterKernel(k.kernelName, 'wasm')
   tf.registerKernel({
     ...k,
     kernelFunc: (a) => {
-      if (!timing) return run(a)
+      if (!timing || depth > 0) return run(a)
       const t0 = performance.now()
-      const out = run(a)
+      depth++
+      let out
+      try {
+        out = run(a)
+      } finally {
+        depth--
+      }
       const ms = performance.now() - t0
       const shape = a.attrs?.rows !== undefined ? ` ${a.attrs.cols}→${a.attrs.rows}` : a.inputs.w !== undefined ? ` ${a.inputs.w.shape.join('→')}` : ''
       const e = spent.get(k.kernelName + shape) ?? [0, 0]
@@ -102,11 +113,24 @@ if (argv.includes('--minigpt')) {
     decoder.release(out.cache)
     out = await decoder.prefill([prompt])
   }
-  await timed(10, step, refill)
-  spent.clear()
+  await timed(Number(opt('untimed', '10')), step, refill)
   const steps = Number(opt('steps', '200'))
-  times = await timed(steps, step, refill)
-  title = `GPT-2 124M (${weights}) cached decoding after ${context} tokens, ${steps} steps`
+  const rounds = Number(opt('rounds', '1'))
+  for (let r = 0; r < rounds; r++) {
+    spent.clear()
+    times = await timed(steps, step, refill)
+    if (rounds === 1) continue
+    const mean = times.reduce((a, b) => a + b, 0) / steps
+    const kernels = [...spent.entries()].sort((a, b) => b[1][0] - a[1][0])
+    const host = mean - kernels.reduce((a, [, [ms]]) => a + ms, 0) / steps
+    console.log(
+      `round ${r + 1}: ${mean.toFixed(2)} ms a step, outside kernels ${host.toFixed(2)} | ${kernels
+        .slice(0, 4)
+        .map(([k, [ms]]) => `${k} ${(ms / steps).toFixed(2)}`)
+        .join(', ')}`,
+    )
+  }
+  title = `GPT-2 124M (${weights}) cached decoding after ${context} tokens, ${steps} steps${rounds > 1 ? ` (round ${rounds})` : ''}`
 }
 
 const n = times.length
