@@ -1,6 +1,7 @@
 /**
  * A dense layer's product x [..., k] · w [k, n] (+ bias [n]) → [..., n] as one tfjs kernel on the
- * wasm backend: gemm.wat's product for {@link GEMM_MIN_ROWS} rows or more, else tfjs-wasm's own
+ * wasm backend: gemm.wat's product for {@link GEMM_MIN_ROWS} rows or more, gemv.ts's over a packed
+ * copy of w for {@link GEMV_MAX_ROWS} rows or fewer (a decoding step), else tfjs-wasm's own
  * `_FusedMatMul` (XNNPACK) called on views of the operands with the 3-D shapes it takes
  * ([1, rows, k], [1, k, n]); the output viewed as [..., n].
  *
@@ -13,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { asWasmBackend } from '../core/tfjs-internals.js'
 import { GEMM_MIN_ROWS, gemmOn } from './simd/gemm.js'
+import { GEMV_MAX_ROWS, gemvOn } from './simd/gemv.js'
 import { gemmKernels } from './simd/module.js'
 
 /** The kernel's name in tfjs's registry. */
@@ -26,8 +28,9 @@ tf.registerKernel({
     const [k, n] = w.shape
     const rows = x.shape.reduce((a, b) => a * b, 1) / k
     const outShape = (attrs as { outShape: number[] }).outShape
-    const gemm = rows >= GEMM_MIN_ROWS ? gemmKernels(asWasmBackend(backend)) : null
-    if (gemm !== null) return gemmOn(asWasmBackend(backend), gemm, { a: x, b: w, bias, m: rows, k, n, transposeA: false, transposeB: false }, outShape)
+    const own = rows >= GEMM_MIN_ROWS || rows <= GEMV_MAX_ROWS ? gemmKernels(asWasmBackend(backend)) : null
+    if (own !== null && rows >= GEMM_MIN_ROWS) return gemmOn(asWasmBackend(backend), own, { a: x, b: w, bias, m: rows, k, n, transposeA: false, transposeB: false }, outShape)
+    if (own !== null) return gemvOn(asWasmBackend(backend), own, { x, w, bias, m: rows, k, n }, outShape)
     const fused = tf.getKernel('_FusedMatMul', 'wasm')
     if (fused === undefined) throw new Error(`${DENSE}: tfjs-wasm's _FusedMatMul kernel is not registered`)
     const view = (t: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype })

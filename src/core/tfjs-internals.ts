@@ -50,6 +50,31 @@ export interface WasmBackendLike {
   incRef: (dataId: tf.DataId) => void
 }
 
+/** Per backend object: what {@link onDataFreed} calls when that backend frees a tensor's data. */
+const freedListeners = new WeakMap<WasmBackendLike, Array<(dataId: tf.DataId) => void>>()
+
+/**
+ * Calls `listener(dataId)` each time `backend` really frees a tensor's data (its `disposeData`
+ * returns true: the last reference is gone), after it has. For memory a kernel keeps beside a
+ * tensor (a packed copy of a weight) that must go when the tensor's data goes. The backend
+ * object's `disposeData` is wrapped once, on the object, not its class.
+ */
+export const onDataFreed = (backend: WasmBackendLike, listener: (dataId: tf.DataId) => void): void => {
+  const known = freedListeners.get(backend)
+  if (known !== undefined) {
+    known.push(listener)
+    return
+  }
+  const listeners = [listener]
+  freedListeners.set(backend, listeners)
+  const free = backend.disposeData.bind(backend) as (dataId: tf.DataId, force?: boolean) => boolean
+  backend.disposeData = ((dataId: tf.DataId, force?: boolean): boolean => {
+    const freed = free(dataId, force)
+    if (freed) for (const l of listeners) l(dataId)
+    return freed
+  }) as WasmBackendLike['disposeData']
+}
+
 /** The active backend as tfjs-wasm's backend object, when the active backend is wasm. */
 export const activeWasmBackend = (): WasmBackendLike | undefined => (tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackendLike) : undefined)
 

@@ -23,13 +23,13 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   const [b, h, tq, d] = q.shape
   const out = backend.makeOutput([b, h, tq, d], 'float32')
   // (batch, head) blocks split over the kernel pool in chunks of 2^15 multiply-adds or more. When
-  // the workers were asleep (no pool job just before: a float32 decoding step, between XNNPACK's
-  // products) a chunk must be worth waking one for — 2^18 multiply-adds, some 100 µs: GPT-2
-  // 124M's step at 64 positions (12 · 65 · 64) then runs whole on the caller, where its split
-  // had taken 124 µs, mostly waiting for the woken worker — and the workers go back to sleep when
-  // done: left spinning, they would take the core that XNNPACK's next product needs (such steps
-  // ran 1.1-1.9× slower: docs/benchmarks.md). After a pool job (a quantized product, a
-  // prefill's) they spin on for the next one as usual.
+  // the workers were asleep (no pool job just before: between XNNPACK's products, which serve
+  // batches of 5 to 47 rows) a chunk must be worth waking one for — 2^18 multiply-adds, some
+  // 100 µs: a GPT-2 124M step at 64 positions (12 · 65 · 64) then runs whole on the caller, where
+  // its split had taken 124 µs, mostly waiting for the woken worker — and the workers go back to
+  // sleep when done: left spinning, they would take the core that XNNPACK's next product needs
+  // (such steps ran 1.1-1.9× slower: docs/benchmarks.md). After a pool job (a decoding step's
+  // products, float or quantized; a prefill's) they spin on for the next one as usual.
   const blocks = b * h
   const linger = poolAwake(backend)
   const grain = Math.max(Math.ceil(blocks / 8), Math.ceil((linger ? 2 ** 15 : 2 ** 18) / (tq * length * d)))

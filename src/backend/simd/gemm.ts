@@ -7,8 +7,8 @@
  * 42-62 GFLOP/s on two cores at GPT-2's shapes; gemm.wat's 5 × 8 tiles over panels packed into
  * the first-level cache run faster on the same cores (docs/benchmarks.md, `node bench/kernels.mjs
  * --only gemm`), and a transposed operand (a layer's backward products) costs XNNPACK a copy.
- * Products of a few rows (a decoding step) stay with XNNPACK, whose 1-row kernels read the
- * weights at the memory's speed (backend/wasm-dense.ts decides).
+ * Products of four rows or fewer (a decoding step) go to gemv.ts, over a packed copy of the
+ * weight; those between stay with XNNPACK (backend/wasm-dense.ts decides).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeGemmKernels, dataOffset, type GemmKernels, registerGemmKernel, runSplit, splitSlots, type WasmBackendLike } from './module.js'

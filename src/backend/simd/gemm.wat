@@ -406,4 +406,106 @@
       (local.get $c) (local.get $k) (local.get $n)
       (i32.add (local.get $scratch) (i32.mul (local.get $slot) (i32.add (i32.shl (local.get $panels) (i32.const 13)) (i32.const 192))))
       (i32.mul (local.get $q0) (i32.const 40)) (local.get $rows1) (i32.const 0) (local.get $panels)))
+
+;; ---- Products of a few rows (a decoding step): y [m, n] = x [m, k] · W [k, n] (+ bias), m ≤ 4, over a
+;; copy of W packed in panels of 16 columns, P[p] = W[0..k, 16p .. 16p + 16) row after row (64 bytes
+;; a row, zeros past n), so that a panel is one stream and its 16 sums stay in four registers while
+;; the whole of k goes by. A step's time is the time to read W: read as one stream per thread, at the
+;; memory's speed. Each y[r, j] starts from the bias (0 for none) and adds x[r, i]·W[i, j] for i
+;; ascending, a multiply then an add, whoever computes it — as XNNPACK and gemm_block do: the same bits.
+
+  ;; P[p] for panels [p0, p1) of W [k, n] (row-major at $w) into $dst (k · 64 bytes a panel)
+  (func (export "pack_panels") (param $w i32) (param $k i32) (param $n i32) (param $dst i32) (param $p0 i32) (param $p1 i32) (param $slot i32)
+    (local $p i32) (local $i i32) (local $src i32) (local $d i32) (local $cols i32) (local $rowBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $p (local.get $p0))
+    (block $done (loop $each
+      (br_if $done (i32.ge_s (local.get $p) (local.get $p1)))
+      (local.set $cols (i32.sub (local.get $n) (i32.shl (local.get $p) (i32.const 4))))
+      (if (i32.gt_s (local.get $cols) (i32.const 16)) (then (local.set $cols (i32.const 16))))
+      (local.set $src (i32.add (local.get $w) (i32.shl (local.get $p) (i32.const 6))))
+      (local.set $d (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $p) (local.get $k)) (i32.const 6))))
+      (local.set $i (i32.const 0))
+      (block $doneRows (loop $eachRow
+        (br_if $doneRows (i32.ge_s (local.get $i) (local.get $k)))
+        (if (i32.eq (local.get $cols) (i32.const 16))
+          (then
+            (v128.store (local.get $d) (v128.load (local.get $src)))
+            (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $src)))
+            (v128.store offset=32 (local.get $d) (v128.load offset=32 (local.get $src)))
+            (v128.store offset=48 (local.get $d) (v128.load offset=48 (local.get $src))))
+          (else
+            (memory.fill (local.get $d) (i32.const 0) (i32.const 64))
+            (memory.copy (local.get $d) (local.get $src) (i32.shl (local.get $cols) (i32.const 2)))))
+        (local.set $src (i32.add (local.get $src) (local.get $rowBytes)))
+        (local.set $d (i32.add (local.get $d) (i32.const 64)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $eachRow)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $each))))
+
+  ;; y [m, n] = x [m, k] · W (+ bias [n] at $bias, 0 for none) on panels [p0, p1) of W packed by
+  ;; pack_panels at $pw; $tmp: 64 bytes of scratch per slot (a last panel's partial row goes through it).
+  (func (export "gemv_panels") (param $x i32) (param $m i32) (param $k i32) (param $pw i32) (param $n i32) (param $bias i32) (param $y i32)
+    (param $tmp i32) (param $p0 i32) (param $p1 i32) (param $slot i32)
+    (local $p i32) (local $r i32) (local $bp i32) (local $xp i32) (local $xe i32) (local $wp i32) (local $cols i32) (local $yp i32) (local $v v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $tmp (i32.add (local.get $tmp) (i32.shl (local.get $slot) (i32.const 6))))
+    (local.set $p (local.get $p0))
+    (block $done (loop $each
+      (br_if $done (i32.ge_s (local.get $p) (local.get $p1)))
+      (local.set $cols (i32.sub (local.get $n) (i32.shl (local.get $p) (i32.const 4))))
+      (if (i32.gt_s (local.get $cols) (i32.const 16)) (then (local.set $cols (i32.const 16))))
+      (local.set $r (i32.const 0))
+      (block $doneRows (loop $eachRow
+        (br_if $doneRows (i32.ge_s (local.get $r) (local.get $m)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0))
+        (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (if (local.get $bias) (then
+          (local.set $bp (i32.add (local.get $bias) (i32.shl (local.get $p) (i32.const 6))))
+          (if (i32.eq (local.get $cols) (i32.const 16))
+            (then
+              (local.set $a0 (v128.load (local.get $bp)))
+              (local.set $a1 (v128.load offset=16 (local.get $bp)))
+              (local.set $a2 (v128.load offset=32 (local.get $bp)))
+              (local.set $a3 (v128.load offset=48 (local.get $bp))))
+            (else
+              (memory.fill (local.get $tmp) (i32.const 0) (i32.const 64))
+              (memory.copy (local.get $tmp) (local.get $bp) (i32.shl (local.get $cols) (i32.const 2)))
+              (local.set $a0 (v128.load (local.get $tmp)))
+              (local.set $a1 (v128.load offset=16 (local.get $tmp)))
+              (local.set $a2 (v128.load offset=32 (local.get $tmp)))
+              (local.set $a3 (v128.load offset=48 (local.get $tmp)))))))
+        (local.set $wp (i32.add (local.get $pw) (i32.shl (i32.mul (local.get $p) (local.get $k)) (i32.const 6))))
+        (local.set $xp (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $k)) (i32.const 2))))
+        (local.set $xe (i32.add (local.get $xp) (i32.shl (local.get $k) (i32.const 2))))
+        (block $doneK (loop $eachK
+          (br_if $doneK (i32.ge_u (local.get $xp) (local.get $xe)))
+          (local.set $v (v128.load32_splat (local.get $xp)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $v) (v128.load (local.get $wp)))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $v) (v128.load offset=16 (local.get $wp)))))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $wp)))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $v) (v128.load offset=48 (local.get $wp)))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+          (local.set $wp (i32.add (local.get $wp) (i32.const 64)))
+          (br $eachK)))
+        (local.set $yp (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $n)) (i32.shl (local.get $p) (i32.const 4))) (i32.const 2))))
+        (if (i32.eq (local.get $cols) (i32.const 16))
+          (then
+            (v128.store (local.get $yp) (local.get $a0))
+            (v128.store offset=16 (local.get $yp) (local.get $a1))
+            (v128.store offset=32 (local.get $yp) (local.get $a2))
+            (v128.store offset=48 (local.get $yp) (local.get $a3)))
+          (else
+            (v128.store (local.get $tmp) (local.get $a0))
+            (v128.store offset=16 (local.get $tmp) (local.get $a1))
+            (v128.store offset=32 (local.get $tmp) (local.get $a2))
+            (v128.store offset=48 (local.get $tmp) (local.get $a3))
+            (memory.copy (local.get $yp) (local.get $tmp) (i32.shl (local.get $cols) (i32.const 2)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $eachRow)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $each))))
 )

@@ -164,6 +164,10 @@ export interface GemmKernels {
   ) => void
   /** The same on C's rows [40·q0, 40·q1), all columns, in scratch slot `slot` (the chunk's index, after q1). */
   readonly gemm_rows: (...args: number[]) => void
+  /** W [k, n] packed into panels [p0, p1) of 16 columns at dst (k · 64 bytes a panel; gemv.ts). */
+  readonly pack_panels: (w: number, k: number, n: number, dst: number, p0: number, p1: number, slot: number) => void
+  /** y [m, n] = x [m, k] · W (+ bias) on panels [p0, p1) of the packed W; tmp: 64 bytes a slot. */
+  readonly gemv_panels: (x: number, m: number, k: number, pw: number, n: number, bias: number, y: number, tmp: number, p0: number, p1: number, slot: number) => void
 }
 
 /** quant-relaxed.wat's exports: quant.wat's q4 product with relaxed SIMD (the same numbers). */

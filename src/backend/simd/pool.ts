@@ -230,7 +230,7 @@ export interface KernelPool {
    * on the caller when there is one chunk or the workers have not started. Synchronous; throws
    * if a call threw. With `linger` false the workers go to sleep when their part is done instead
    * of spinning for the next job: for a short job between other threads' work (XNNPACK's
-   * products at a float32 decoding step), which spinning workers would slow down.
+   * products), which spinning workers would slow down.
    */
   readonly run: (f: PoolFunction, args: readonly number[], count: number, grain: number, linger?: boolean) => void
   /** Resolves once every worker has started (rejects if one cannot). */
@@ -241,7 +241,7 @@ export interface KernelPool {
    * Whether the workers are likely still spinning after the last job (it ended less than half
    * their spin time ago): handing them a job then costs microseconds, where waking sleeping ones
    * costs tens. A kernel whose job is short splits it only then (attend.ts at a decoding step):
-   * right after a quantized product, on the pool; not between XNNPACK's float32 products, whose
+   * right after a decoding step's product, on the pool; not between XNNPACK's products, whose
    * own threads would lose a core to workers that stay spinning after the job.
    */
   readonly awake: () => boolean

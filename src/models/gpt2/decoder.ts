@@ -7,8 +7,8 @@
  * 124M model at every token), and only the last position's logits are computed (the head
  * runs on one row per sequence, also in prefill).
  *
- * Memory: tfjs-wasm's matrix products pack a copy of each weight matrix for XNNPACK on first
- * use, so decoding holds the weights twice. A decoder that owns its parameters
+ * Memory: a decoding step's products on wasm read a copy of each weight matrix packed on first
+ * use (backend/simd/gemv.ts, as XNNPACK would), so decoding holds the float weights twice. A decoder that owns its parameters
  * (`ownsParams`) frees wte once it has wteᵀ and reads token embeddings from wteᵀ's columns:
  * one copy of the embedding fewer (154 MB for the 124M model; docs/benchmarks.md).
  *
