@@ -1,7 +1,8 @@
 /**
  * backend/wasm-dense.ts: a dense layer's product as one kernel on wasm (gemm.wat's from 48 rows,
- * tfjs-wasm's _FusedMatMul on views of the operands below) equals the product in float64 on the host, for any
- * leading dimensions, with and without a bias; it declines what it does not take.
+ * gemv.ts's up to 4, tfjs-wasm's _FusedMatMul on views of the operands between) equals the product
+ * in float64 on the host, for any leading dimensions, with and without a bias; it declines what it
+ * does not take.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { fc, test } from '@fast-check/vitest'
