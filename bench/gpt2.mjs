@@ -48,9 +48,9 @@
 //              run). The first few dozen steps of a fresh Node process run slower while V8
 //              compiles the hot JavaScript and tiers up wasm code (docs/benchmarks.md); ONNX
 //              Runtime's native code has no such phase. --warmup-generation N makes the decode
-//              and onnx parts warm up so; --decode-warmup N (default 1) takes N untimed steps
-//              after each prompt instead (later positions). `--only rounds` runs the export and
-//              the rounds alone.
+//              and onnx parts warm up so (N untimed steps after each prompt would time later
+//              positions, where ONNX Runtime's steps are slower). `--only rounds` runs the export
+//              and the rounds alone.
 //   matmul     the machine's compute limit at the shapes used: tf.matMul on wasm (our path)
 //              and bench/pytorch/matmul_bench.py (PyTorch's BLAS), [C, E]·[E, 4E] for each
 //              context C and for the fine-tuning batch. Each figure's GFLOP/s is set against them.
@@ -100,15 +100,13 @@ const ortThreads = Number(opt('ort-threads', '1'))
 const wasmOptions = opt('threads', undefined) === undefined ? {} : { threads: Number(opt('threads')) }
 const onnxFile = opt('onnx-file', undefined)
 const decodeRounds = Number(opt('decode-rounds', '3'))
-const decodeWarmup = Number(opt('decode-warmup', '1'))
-if (!Number.isInteger(decodeWarmup) || decodeWarmup < 1) throw new Error(`--decode-warmup must be an integer ≥ 1, got ${decodeWarmup}`)
 const warmSteps = Number(opt('warm-steps', String(Math.min(64, config.n_positions - contexts[0])))) // (a tiny config has fewer positions)
 if (!Number.isInteger(warmSteps) || warmSteps < 1) throw new Error(`--warm-steps must be an integer ≥ 1, got ${warmSteps}`)
 const warmupGeneration = Number(opt('warmup-generation', '0'))
 if (!Number.isInteger(warmupGeneration) || warmupGeneration < 0) throw new Error(`--warmup-generation must be an integer ≥ 0, got ${warmupGeneration}`)
 const json = flag('json')
 for (const c of contexts) {
-  if (c + decodeSteps + decodeWarmup > config.n_positions) throw new Error(`context ${c} + ${decodeSteps + decodeWarmup} steps > n_positions ${config.n_positions}`)
+  if (c + decodeSteps + 1 > config.n_positions) throw new Error(`context ${c} + ${decodeSteps + 1} steps > n_positions ${config.n_positions}`)
 }
 if (contexts[0] + Math.max(warmSteps, warmupGeneration) > config.n_positions)
   throw new Error(`a warm-up generation of ${Math.max(warmSteps, warmupGeneration)} steps after ${contexts[0]} tokens > n_positions ${config.n_positions}`)
@@ -199,7 +197,7 @@ async function benchDecode() {
   for (const [ci, c] of contexts.entries()) {
     const prompt = randomIds(foldIn(key(seed), ci), c, config.vocab_size)
     const prefills = await extraPrefills(c, ci, async (ids) => decoder.release((await decoder.prefill([ids])).cache))
-    const { prefillSeconds: last, stepSeconds: times, finalLength } = await timeGreedyDecode(decoder, prompt, decodeSteps, decodeWarmup)
+    const { prefillSeconds: last, stepSeconds: times, finalLength } = await timeGreedyDecode(decoder, prompt, decodeSteps)
     const prefill = median([...prefills, last])
     const total = times.reduce((a, b) => a + b, 0)
     const r = {
@@ -207,7 +205,7 @@ async function benchDecode() {
       prefill_seconds: prefill,
       prefill_tokens_per_s: c / prefill,
       decode_steps: decodeSteps,
-      decode_warmup_steps: decodeWarmup,
+      warmup_generation_steps: warmupGeneration,
       decode_seconds: total,
       decode_tokens_per_s: decodeSteps / total,
       decode_step_ms_median: 1000 * median(times),
@@ -355,7 +353,7 @@ async function benchOnnx() {
     let t = performance.now()
     let out = await session.run(feeds(prompt))
     const prefill = median([...prefills, (performance.now() - t) / 1000])
-    for (let w = 0; w < decodeWarmup; w++) out = await session.run(feeds([argmax(out.logits.data)], out)) // warm-up steps, untimed
+    out = await session.run(feeds([argmax(out.logits.data)], out)) // one untimed step, as timeGreedyDecode takes
     const times = []
     for (let s = 0; s < decodeSteps; s++) {
       const token = argmax(out.logits.data)
@@ -369,7 +367,7 @@ async function benchOnnx() {
       prefill_seconds: prefill,
       prefill_tokens_per_s: c / prefill,
       decode_steps: decodeSteps,
-      decode_warmup_steps: decodeWarmup,
+      warmup_generation_steps: warmupGeneration,
       decode_seconds: total,
       decode_tokens_per_s: decodeSteps / total,
       decode_step_ms_median: 1000 * median(times),
@@ -578,7 +576,7 @@ const report = (r) => {
     for (const W of warms) {
       const at = (r.decodeRounds ?? []).map((round) => round.find((x) => x.context === C && (x.warm ?? 0) === W)).filter((x) => x !== undefined)
       if (at.length === 0) continue
-      const when = `${W === 0 ? "cold: the process's first generation" : `warm: after a warm-up generation of ${W} steps`}${decodeWarmup > 1 ? `, ${decodeWarmup} untimed steps` : ''}`
+      const when = W === 0 ? "cold: the process's first generation" : `warm: after a warm-up generation of ${W} steps`
       rows.push({
         measure: `cached decode tokens/s @ ${C}, ${when}, in ${at.length} alternating rounds (ours, then ORT at 1 and 2 threads, each a process of its own): medians; the median of the rounds' ratios (${at.map((x) => `${x.ratio.toFixed(2)}×`).join(', ')})`,
         [oursCol]: fmt(median(at.map((x) => x.ours))),

@@ -58,6 +58,13 @@ for (const k of tf.getKernelsForBackend('wasm')) {
     },
   })
 }
+/** The mean wall time of `times` (ms), the mean time outside any kernel, and the kernels timed (largest first, [name, [ms, calls]]). */
+const summary = (times) => {
+  const mean = times.reduce((a, b) => a + b, 0) / times.length
+  const kernels = [...spent.entries()].sort((a, b) => b[1][0] - a[1][0])
+  return { mean, host: mean - kernels.reduce((a, [, [ms]]) => a + ms, 0) / times.length, kernels }
+}
+
 /** Times `n` calls of `f` (after an untimed `before(i)` each), kernels included; returns the wall times in ms. */
 const timed = async (n, f, before = async () => undefined) => {
   const times = []
@@ -120,13 +127,11 @@ if (argv.includes('--minigpt')) {
     spent.clear()
     times = await timed(steps, step, refill)
     if (rounds === 1) continue
-    const mean = times.reduce((a, b) => a + b, 0) / steps
-    const kernels = [...spent.entries()].sort((a, b) => b[1][0] - a[1][0])
-    const host = mean - kernels.reduce((a, [, [ms]]) => a + ms, 0) / steps
+    const { mean, host, kernels } = summary(times)
     console.log(
       `round ${r + 1}: ${mean.toFixed(2)} ms a step, outside kernels ${host.toFixed(2)} | ${kernels
         .slice(0, 4)
-        .map(([k, [ms]]) => `${k} ${(ms / steps).toFixed(2)}`)
+        .map(([k, [ms]]) => `${k} ${(ms / times.length).toFixed(2)}`)
         .join(', ')}`,
     )
   }
@@ -134,11 +139,13 @@ if (argv.includes('--minigpt')) {
 }
 
 const n = times.length
-const total = times.reduce((a, b) => a + b, 0)
-const inKernels = [...spent.values()].reduce((a, [ms]) => a + ms, 0)
-const rows = [...spent.entries()]
-  .sort((a, b) => b[1][0] - a[1][0])
-  .map(([name, [ms, calls]]) => ({ kernel: name, 'calls each': +(calls / n).toFixed(2), 'ms each': (ms / n).toFixed(3), share: `${((100 * ms) / total).toFixed(1)}%` }))
-rows.push({ kernel: 'host (no kernel running)', 'calls each': '', 'ms each': ((total - inKernels) / n).toFixed(3), share: `${((100 * (total - inKernels)) / total).toFixed(1)}%` })
-console.log(`\n## ${title} (wasm, ${wasmThreadCount()} thread(s)): mean ${(total / n).toFixed(2)} ms, median ${median(times).toFixed(2)} ms\n`)
+const { mean, host, kernels } = summary(times)
+const rows = kernels.map(([name, [ms, calls]]) => ({
+  kernel: name,
+  'calls each': +(calls / n).toFixed(2),
+  'ms each': (ms / n).toFixed(3),
+  share: `${((100 * ms) / n / mean).toFixed(1)}%`,
+}))
+rows.push({ kernel: 'host (no kernel running)', 'calls each': '', 'ms each': host.toFixed(3), share: `${((100 * host) / mean).toFixed(1)}%` })
+console.log(`\n## ${title} (wasm, ${wasmThreadCount()} thread(s)): mean ${mean.toFixed(2)} ms, median ${median(times).toFixed(2)} ms\n`)
 console.log(table(rows))
