@@ -47,16 +47,20 @@ registerQuantKernel(QUANT_MATMUL, ({ inputs, backend, kernels, attrs }) => {
     runSplit(backend, 'quant', 'qmm_i8', kernels.qmm_i8, [xq, xs, n, l.width, wp, wsp, l.rows, bp, yp], l.rows, grain(n, l.cols))
     backend.disposeData(scratch.dataId)
   } else {
-    // xq [n, 32·groups] int8, then xs [n, groups] float32, then xc [n, groups] int32
+    // xq [n, 32·groups] int8, then xs [n, groups] float32, xc [n, groups] int32 and, for the plain
+    // kernel, xw [n, 32·groups] int16 (spread_blocks's order)
     const blocks = n * l.width
-    const scratch = backend.makeOutput([10 * blocks], 'float32')
-    const xq = dataOffset(backend, scratch)
-    const [xs, xc] = [xq + 32 * blocks, xq + 36 * blocks]
-    kernels.quantize_blocks(dataOffset(backend, x), n, l.cols, l.width, xq, xs, xc)
     const relaxed = quantRelaxedKernels(backend)
-    const args = [xq, xs, xc, n, l.width, wp, wsp, l.rows, bp, yp]
-    if (relaxed === null) runSplit(backend, 'quant', 'qmm_q4', kernels.qmm_q4, args, l.rows, grain(n, l.cols))
-    else runSplit(backend, 'quant-relaxed', 'qmm_q4', relaxed.qmm_q4, args, l.rows, grain(n, l.cols))
+    const scratch = backend.makeOutput([(relaxed === null ? 26 : 10) * blocks], 'float32')
+    const xq = dataOffset(backend, scratch)
+    const [xs, xc, xw] = [xq + 32 * blocks, xq + 36 * blocks, xq + 40 * blocks]
+    kernels.quantize_blocks(dataOffset(backend, x), n, l.cols, l.width, xq, xs, xc)
+    const rest = [xs, xc, n, l.width, wp, wsp, l.rows, bp, yp]
+    if (relaxed !== null) runSplit(backend, 'quant-relaxed', 'qmm_q4', relaxed.qmm_q4, [xq, ...rest], l.rows, grain(n, l.cols))
+    else {
+      kernels.spread_blocks(xq, blocks, xw)
+      runSplit(backend, 'quant', 'qmm_q4', kernels.qmm_q4, [xw, ...rest], l.rows, grain(n, l.cols))
+    }
     backend.disposeData(scratch.dataId)
   }
   return out

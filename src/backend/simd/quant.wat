@@ -235,21 +235,43 @@
       (local.set $o (i32.add (local.get $o) (i32.const 1)))
       (br $each))))
 
+  ;; xw [blocks, 32] int16 from xq [blocks, 32] int8 (quantize_blocks's), each block's values
+  ;; in the order of qmm_q4's nibbles: x0 x2 … x14, x1 x3 … x15, x16 x18 … x30, x17 x19 … x31
+  ;; (16-bit lane i of a block's weight bytes holds weights 2i, 2i + 16, 2i + 1, 2i + 17 in its
+  ;; four nibbles, low to high). Done once per activation row, read by every output channel.
+  (func (export "spread_blocks") (param $xq i32) (param $blocks i32) (param $xw i32)
+    (local $b i32) (local $a v128) (local $c v128)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $b) (local.get $blocks)))
+      (local.set $a (v128.load offset=0 (local.get $xq)))
+      (local.set $c (v128.load offset=16 (local.get $xq)))
+      (v128.store offset=0 (local.get $xw) (i16x8.shr_s (i16x8.shl (local.get $a) (i32.const 8)) (i32.const 8)))
+      (v128.store offset=16 (local.get $xw) (i16x8.shr_s (local.get $a) (i32.const 8)))
+      (v128.store offset=32 (local.get $xw) (i16x8.shr_s (i16x8.shl (local.get $c) (i32.const 8)) (i32.const 8)))
+      (v128.store offset=48 (local.get $xw) (i16x8.shr_s (local.get $c) (i32.const 8)))
+      (local.set $xq (i32.add (local.get $xq) (i32.const 32)))
+      (local.set $xw (i32.add (local.get $xw) (i32.const 64)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $each))))
+
   ;; y [rows, outs] = x · dequant(W)ᵀ (+ bias), output channels [o0, o1) only (a thread's share)
   ;; for q4 weights: W [outs, groups] blocks of 16 bytes, scales ws [outs, groups]; x quantized
-  ;; by quantize_blocks: xq [rows, 32·groups] int8, scales xs [rows, groups], xc = 8·Σq per block.
+  ;; by quantize_blocks and spread to 16 bits by spread_blocks: xw [rows, groups, 32] int16,
+  ;; scales xs [rows, groups], xc = 8·Σq per block.
   ;; A block's sum Σ q_x·(q_w − 8) = Σ q_x·q_w − xc is an exact integer; four blocks' sums come
   ;; out as one vector, times (d · s) per block, into four float accumulators (block b into
   ;; lane b mod 4); the last groups % 4 blocks go into lanes 0, 1, 2 one by one. Weights of a
   ;; row are read once for all rows of x (a row of weights is 16·groups bytes: L1-resident).
-  ;; Here the nibbles are widened to 16 bits (i32x4.dot_i16x8_s); quant-relaxed.wat has the
-  ;; same function with relaxed SIMD's 8-bit dot products, the same integers.
-  (func (export "qmm_q4") (param $xq i32) (param $xs i32) (param $xc i32) (param $rows i32) (param $groups i32)
+  ;; A block's 16 bytes are read as eight 16-bit lanes and its four nibbles a lane taken out
+  ;; with shifts and masks, no widening shuffles (the order spread_blocks gives x); then
+  ;; i32x4.dot_i16x8_s. quant-relaxed.wat has the same function with relaxed SIMD's 8-bit dot
+  ;; products over quantize_blocks's int8 x, the same integers.
+  (func (export "qmm_q4") (param $xw i32) (param $xs i32) (param $xc i32) (param $rows i32) (param $groups i32)
     (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32) (param $o0 i32) (param $o1 i32)
     (local $o i32) (local $r i32) (local $g i32) (local $quads i32) (local $b f32) (local $acc v128) (local $m15 v128)
     (local $wr i32) (local $dr i32) (local $wp i32) (local $dp i32) (local $xp i32) (local $sp i32) (local $cp i32) (local $yp i32)
-    (local $wv v128) (local $lo v128) (local $hi v128) (local $p v128) (local $q v128) (local $pq v128)
-    (local.set $m15 (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    (local $wv v128) (local $p v128) (local $q v128) (local $pq v128)
+    (local.set $m15 (v128.const i16x8 15 15 15 15 15 15 15 15))
     (local.set $quads (i32.and (local.get $groups) (i32.const -4)))
     (local.set $o (local.get $o0))
     (block $done (loop $each
@@ -258,7 +280,7 @@
       (local.set $dr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $o) (local.get $groups)) (i32.const 2))))
       (local.set $b (if (result f32) (local.get $bias) (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))) (else (f32.const 0))))
       (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $o) (i32.const 2))))
-      (local.set $xp (local.get $xq))
+      (local.set $xp (local.get $xw))
       (local.set $sp (local.get $xs))
       (local.set $cp (local.get $xc))
       (local.set $r (i32.const 0))
@@ -273,19 +295,19 @@
           ;; two blocks a turn, their lanes summed in halves (one vector for the pair); every second
           ;; turn joins two pairs into the four blocks' sums (fewer live vectors than four blocks a turn)
           (local.set $p (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=8 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=16 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=24 (local.get $xp))))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)) (v128.load offset=0 (local.get $xp)))
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=16 (local.get $xp))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=32 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp))))))
           (local.set $q (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=16 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=32 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=40 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=48 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=56 (local.get $xp))))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=16 (local.get $wp))) (local.get $m15)) (v128.load offset=64 (local.get $xp)))
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=80 (local.get $xp))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=96 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=112 (local.get $xp))))))
           (local.set $q (i32x4.add
             (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $p) (local.get $q))
             (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $p) (local.get $q))))
@@ -302,7 +324,7 @@
               (local.set $sp (i32.add (local.get $sp) (i32.const 16)))
               (local.set $cp (i32.add (local.get $cp) (i32.const 16))))
             (else (local.set $pq (local.get $q))))
-          (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 128)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 32)))
           (local.set $g (i32.add (local.get $g) (i32.const 2)))
           (br $quad)))
@@ -311,14 +333,14 @@
           (local.set $acc (f32x4.replace_lane 0 (local.get $acc) (f32.add (f32x4.extract_lane 0 (local.get $acc))
             (f32.mul
               (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=8 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=16 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=24 (local.get $xp)))))) (i32.load (local.get $cp))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)) (v128.load offset=0 (local.get $xp)))
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=16 (local.get $xp))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=32 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
-          (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
           (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
           (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
@@ -328,14 +350,14 @@
           (local.set $acc (f32x4.replace_lane 1 (local.get $acc) (f32.add (f32x4.extract_lane 1 (local.get $acc))
             (f32.mul
               (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=8 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=16 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=24 (local.get $xp)))))) (i32.load (local.get $cp))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)) (v128.load offset=0 (local.get $xp)))
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=16 (local.get $xp))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=32 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
-          (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
           (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
           (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
@@ -345,14 +367,14 @@
           (local.set $acc (f32x4.replace_lane 2 (local.get $acc) (f32.add (f32x4.extract_lane 2 (local.get $acc))
             (f32.mul
               (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $lo (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)))) (v128.load8x8_s offset=0 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $lo)) (v128.load8x8_s offset=8 (local.get $xp))))
-            (i32x4.add
-              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.tee $hi (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)))) (v128.load8x8_s offset=16 (local.get $xp)))
-              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $hi)) (v128.load8x8_s offset=24 (local.get $xp)))))) (i32.load (local.get $cp))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)) (v128.load offset=0 (local.get $xp)))
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=16 (local.get $xp))))
+              (i32x4.add
+                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=32 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
-          (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
           (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
           (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
