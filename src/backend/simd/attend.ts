@@ -32,7 +32,11 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   // products, float or quantized; a prefill's) they spin on for the next one as usual.
   const blocks = b * h
   const linger = poolAwake(backend)
-  const grain = Math.max(Math.ceil(blocks / 8), Math.ceil((linger ? 2 ** 15 : 2 ** 18) / (tq * length * d)))
+  // The chunks that size allows, evened out: GPT-2's 12 heads at 64 positions in chunks of at
+  // least 8 go as two of 6, not 8 and 4 (one thread idle a third of the job; the attention of a
+  // decoding step at 64 positions took 11 % less time, docs/benchmarks.md).
+  const least = Math.max(Math.ceil(blocks / 8), Math.ceil((linger ? 2 ** 15 : 2 ** 18) / (tq * length * d)))
+  const grain = Math.ceil(blocks / Math.ceil(blocks / least))
   const scratch = backend.makeOutput([splitSlots(backend, blocks, grain) * 4 * (length + 4)], 'float32')
   const args = [
     dataOffset(backend, q),
