@@ -49,7 +49,8 @@ export const gpt2DecodingStep = (config: Gpt2Config, wteT?: Matrix) => {
   return (p: Gpt2Weights, ids: tf.Tensor2D, cache?: readonly KVCache[]): Gpt2StepOutput => {
     const out = trunk.apply(p, { ids, cache, returnCache: true, tokens: wteT === undefined ? undefined : embedTransposed(wteT, ids) }, EVAL)
     const [b, t, e] = out.hidden.shape
-    const last = tf.slice(out.hidden, [0, t - 1, 0], [b, 1, e])
+    // a decoding step's one position is the last already (a slice would copy it)
+    const last = t === 1 ? out.hidden : tf.slice(out.hidden, [0, t - 1, 0], [b, 1, e])
     return { logits: tiedHead(last, wteT ?? transposed(p.wte.weight)), cache: out.cache }
   }
 }
