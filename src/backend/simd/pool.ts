@@ -382,6 +382,9 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
     if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ)
     let mine = 0
     let error: unknown
+    // the call's arguments, start, end and slot filled in chunk by chunk (as the workers do): no array a chunk
+    const call = [...args, 0, 0, 0]
+    const at = args.length
     for (;;) {
       const v = Atomics.load(ctl, NEXT)
       if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue
@@ -390,7 +393,10 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
       // After a failure the caller still claims what is left (without running it), so that the job ends.
       if (error === undefined) {
         try {
-          f.call(...args, c * size, Math.min(count, (c + 1) * size), c)
+          call[at] = c * size
+          call[at + 1] = Math.min(count, (c + 1) * size)
+          call[at + 2] = c
+          Reflect.apply(f.call, undefined, call)
         } catch (e) {
           error = e
         }
