@@ -1,7 +1,7 @@
 // A decoding step's attention (kernels.wat's `attend`, one query row per head) in two builds of
 // the kernels side by side: this checkout's dist and another build's (--base), both modules on one
-// memory, on this thread, alternating. For judging a change to kernels.wat; not part of
-// `npm run bench` (it needs the other build).
+// memory, on this thread, alternating; then the step's GELU (`gelu_tanh`) the same way. For
+// judging a change to kernels.wat; not part of `npm run bench` (it needs the other build).
 //
 //   git worktree add /tmp/base <rev> && (cd /tmp/base && ln -s "$PWD/node_modules" . && npm run build)
 //   npm run build && node bench/attention-builds.mjs --base /tmp/base/dist [--contexts 64,512] [--reps 30]
@@ -76,3 +76,27 @@ for (const len of contexts) {
   })
 }
 console.log(`\n## A decoding step's attention, two builds (12 layers × 12 heads of 64, one thread; medians of ${reps})\n\n${table(rows)}\n`)
+
+// The step's other kernels.wat function with a loop of its own: gelu_new on a row of 3,072 (GPT-2's
+// MLP), the two builds alternated, 200 calls a round.
+{
+  const memory = new WebAssembly.Memory({ initial: 4 })
+  const build = (b64) => new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports
+  const builds = { base: build(sources.base), this: build(sources.this) }
+  const n = 3072
+  const [X, O] = [0, { base: 4 * n, this: 8 * n }]
+  const f = new Float32Array(memory.buffer)
+  for (let i = 0; i < n; i++) f[i] = 3 * Math.sin(i)
+  const us = { base: [], this: [] }
+  for (let r = 0; r < 2 * reps; r++) {
+    for (const b of ['base', 'this']) {
+      const t = performance.now()
+      for (let i = 0; i < 200; i++) builds[b].gelu_tanh(X, n, O[b])
+      us[b].push(((performance.now() - t) / 200) * 1000)
+    }
+  }
+  const same = f.subarray(n, 2 * n).every((v, i) => Object.is(v, f[2 * n + i]))
+  const [mb, mt] = [median(us.base), median(us.this)]
+  const row = { values: n, 'base (µs)': mb.toFixed(2), 'this (µs)': mt.toFixed(2), 'speed-up': `${(mb / mt).toFixed(2)}×`, 'same bits': String(same) }
+  console.log(`## gelu_new on one row, two builds (one thread; medians of ${2 * reps} rounds of 200 calls)\n\n${table([row])}\n`)
+}
