@@ -28,9 +28,10 @@ tf.registerKernel({
     const [k, n] = w.shape
     const rows = x.shape.reduce((a, b) => a * b, 1) / k
     const outShape = (attrs as { outShape: number[] }).outShape
-    const own = rows >= GEMM_MIN_ROWS || rows <= GEMV_MAX_ROWS ? gemmKernels(asWasmBackend(backend)) : null
-    if (own !== null && rows >= GEMM_MIN_ROWS) return gemmOn(asWasmBackend(backend), own, { a: x, b: w, bias, m: rows, k, n, transposeA: false, transposeB: false }, outShape)
-    if (own !== null) return gemvOn(asWasmBackend(backend), own, { x, w, bias, m: rows, k, n }, outShape)
+    const wasm = asWasmBackend(backend)
+    const own = gemmKernels(wasm)
+    if (own !== null && rows >= GEMM_MIN_ROWS) return gemmOn(wasm, own, { a: x, b: w, bias, m: rows, k, n, transposeA: false, transposeB: false }, outShape)
+    if (own !== null && rows <= GEMV_MAX_ROWS) return gemvOn(wasm, own, { x, w, bias, m: rows, k, n }, outShape)
     const fused = tf.getKernel('_FusedMatMul', 'wasm')
     if (fused === undefined) throw new Error(`${DENSE}: tfjs-wasm's _FusedMatMul kernel is not registered`)
     const view = (t: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype })

@@ -22,7 +22,7 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   const { length, causal, scale } = attrs as { length: number; causal: boolean; scale: number }
   const [b, h, tq, d] = q.shape
   const out = backend.makeOutput([b, h, tq, d], 'float32')
-  // (batch, head) blocks split over the kernel pool in chunks of 2^15 multiply-adds or more. When
+  // (batch, head) blocks split over the kernel pool in chunks of some 2^15 multiply-adds. When
   // the workers were asleep (no pool job just before: between XNNPACK's products, which serve
   // batches of 5 to 47 rows) a chunk must be worth waking one for — 2^18 multiply-adds, some
   // 100 µs: a GPT-2 124M step at 64 positions (12 · 65 · 64) then runs whole on the caller, where

@@ -32,28 +32,30 @@ const packs = new WeakMap<WasmBackendLike, Map<tf.DataId, Map<string, tf.TensorI
 
 /** The packed copy of W [k, n] (the tensor `w`'s data), made on first use. */
 const packed = (backend: WasmBackendLike, kernels: GemmKernels, w: tf.TensorInfo, k: number, n: number): tf.TensorInfo => {
-  let byData = packs.get(backend)
-  if (byData === undefined) {
-    const map = new Map<tf.DataId, Map<string, tf.TensorInfo>>()
-    byData = map
-    packs.set(backend, map)
-    onDataFreed(backend, (dataId) => {
-      const copies = map.get(dataId)
-      if (copies === undefined) return
-      map.delete(dataId)
-      for (const c of copies.values()) backend.disposeData(c.dataId)
-    })
-  }
+  const byData = packs.get(backend) ?? watchFrees(backend)
+  const copies = byData.get(w.dataId) ?? new Map<string, tf.TensorInfo>()
   const shape = `${k}×${n}`
-  const known = byData.get(w.dataId)?.get(shape)
+  const known = copies.get(shape)
   if (known !== undefined) return known
   const panels = Math.ceil(n / 16)
   const copy = backend.makeOutput([panels * k * 16], 'float32')
   runSplit(backend, 'gemm', 'pack_panels', kernels.pack_panels, [dataOffset(backend, w), k, n, dataOffset(backend, copy)], panels, 1)
-  const copies = byData.get(w.dataId) ?? new Map<string, tf.TensorInfo>()
   copies.set(shape, copy)
   byData.set(w.dataId, copies)
   return copy
+}
+
+/** A backend's (empty) map of packed copies, whose copies go when their weight's data is freed. */
+const watchFrees = (backend: WasmBackendLike): Map<tf.DataId, Map<string, tf.TensorInfo>> => {
+  const byData = new Map<tf.DataId, Map<string, tf.TensorInfo>>()
+  packs.set(backend, byData)
+  onDataFreed(backend, (dataId) => {
+    const copies = byData.get(dataId)
+    if (copies === undefined) return
+    byData.delete(dataId)
+    for (const c of copies.values()) backend.disposeData(c.dataId)
+  })
+  return byData
 }
 
 /** A few-rows product's operands: x [m, k], W [k, n] row-major (untransposed), bias [n] or none. */
@@ -73,10 +75,11 @@ export const gemvOn = (backend: WasmBackendLike, kernels: GemmKernels, o: GemvOp
   const out = backend.makeOutput([...outShape], 'float32')
   const panels = Math.ceil(n / 16)
   const grain = Math.ceil(MIN_CHUNK_WORK / (16 * k * m))
-  const tmp = backend.makeOutput([16 * splitSlots(backend, panels, grain)], 'float32')
+  // 64 bytes of scratch a chunk, which only a last panel narrower than 16 columns goes through
+  const tmp = n % 16 === 0 ? undefined : backend.makeOutput([16 * splitSlots(backend, panels, grain)], 'float32')
   const bias = o.bias === undefined ? 0 : dataOffset(backend, o.bias)
-  const args = [dataOffset(backend, o.x), m, k, dataOffset(backend, pw), n, bias, dataOffset(backend, out), dataOffset(backend, tmp)]
+  const args = [dataOffset(backend, o.x), m, k, dataOffset(backend, pw), n, bias, dataOffset(backend, out), tmp === undefined ? 0 : dataOffset(backend, tmp)]
   runSplit(backend, 'gemm', 'gemv_panels', kernels.gemv_panels, args, panels, grain)
-  backend.disposeData(tmp.dataId)
+  if (tmp !== undefined) backend.disposeData(tmp.dataId)
   return out
 }

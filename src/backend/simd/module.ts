@@ -168,7 +168,7 @@ export interface GemmKernels {
   readonly gemm_rows: (...args: number[]) => void
   /** W [k, n] packed into panels [p0, p1) of 16 columns at dst (k · 64 bytes a panel; gemv.ts). */
   readonly pack_panels: (w: number, k: number, n: number, dst: number, p0: number, p1: number, slot: number) => void
-  /** y [m, n] = x [m, k] · W (+ bias) on panels [p0, p1) of the packed W; tmp: 64 bytes a slot. */
+  /** y [m, n] = x [m, k] · W (+ bias) on panels [p0, p1) of the packed W; tmp: 64 bytes a slot, used only when n is not a multiple of 16 (0 otherwise). */
   readonly gemv_panels: (x: number, m: number, k: number, pw: number, n: number, bias: number, y: number, tmp: number, p0: number, p1: number, slot: number) => void
 }
 
