@@ -53,7 +53,7 @@ for (const [k, n] of SHAPES) {
   new Float32Array(memory.buffer, scales, n * groups).forEach((_, i, a) => (a[i] = 0.01 + (i % 7) * 0.001))
   const w = alloc(n * k)
   for (let i = 0; i < n * k; i++) bytes[w + i] = ((i * 2654435761) >>> 13) & 255
-  const [xq, xs, xc, xw] = [alloc(2 * k), alloc(4 * groups), alloc(4 * groups), alloc(2 * k)]
+  const [xq, xs, xc, xw, xd] = [alloc(2 * k), alloc(4 * groups), alloc(4 * groups), alloc(2 * k), alloc(4 * groups)]
   const y = { base: alloc(4 * n), this: alloc(4 * n) }
   const calls = (b) => {
     const e = builds[b]
@@ -61,9 +61,13 @@ for (const [k, n] of SHAPES) {
       q4: () => {
         e.quantize_blocks(x, 1, k, groups, xq, xs, xc)
         if (e.spread_blocks === undefined) e.qmm_q4(xq, xs, xc, 1, groups, w, scales, n, 0, y[b], 0, n)
-        else {
+        else if (e.spread_blocks.length === 3) {
+          // (a build before spread_blocks gave xd)
           e.spread_blocks(xq, groups, xw)
           e.qmm_q4(xw, xs, xc, 1, groups, w, scales, n, 0, y[b], 0, n)
+        } else {
+          e.spread_blocks(xq, xc, groups, xw, xd)
+          e.qmm_q4(xw, xs, xd, 1, groups, w, scales, n, 0, y[b], 0, n)
         }
       },
       int8: () => {

@@ -82,11 +82,12 @@ const prepare = (memory: WebAssembly.Memory, k: QuantKernels, p: Problem) => {
   const xs = put(new Uint8Array(4 * p.n * groups))
   const xc = put(new Uint8Array(4 * p.n * groups))
   const xw = put(new Uint8Array(64 * p.n * groups))
+  const xd = put(new Uint8Array(4 * p.n * groups))
   k.quantize_blocks(x, p.n, p.cols, groups, xq, xs, xc)
-  k.spread_blocks(xq, p.n * groups, xw)
-  // quant.wat's q4 product reads the activations spread to 16 bits, quant-relaxed.wat's as int8
-  const rest = [xs, xc, p.n, groups, w, ws, p.outs, bias, y]
-  return { args: [xw, ...rest], relaxedArgs: [xq, ...rest], y }
+  k.spread_blocks(xq, xc, p.n * groups, xw, xd)
+  // quant.wat's q4 product reads the activations in spread_blocks's form, quant-relaxed.wat's as int8
+  const rest = [p.n, groups, w, ws, p.outs, bias, y]
+  return { args: [xw, xs, xd, ...rest], relaxedArgs: [xq, xs, xc, ...rest], y }
 }
 
 const problems = fc.record({

@@ -66,8 +66,9 @@ export interface QuantKernels {
   readonly quantize_rows: (x: number, rows: number, n: number, stride: number, q: number, scales: number) => void
   readonly quantize_blocks: (x: number, rows: number, n: number, groups: number, q: number, scales: number, sums: number) => void
   readonly qmm_i8: (xq: number, xs: number, rows: number, stride: number, w: number, ws: number, outs: number, bias: number, y: number, o0: number, o1: number) => void
-  readonly spread_blocks: (xq: number, blocks: number, xw: number) => void
-  /** q4 weights times activations spread to 16 bits (spread_blocks); quant-relaxed.wat's reads quantize_blocks's int8 (xw ← xq). */
+  /** quantize_blocks's xq and xc → xw (16 bits) and xd, the form quant.wat's qmm_q4 reads. */
+  readonly spread_blocks: (xq: number, xc: number, blocks: number, xw: number, xd: number) => void
+  /** q4 weights times activations in spread_blocks's form (xw, xc ← xd); quant-relaxed.wat's reads quantize_blocks's int8 and sums (xw ← xq, xc). */
   readonly qmm_q4: (xw: number, xs: number, xc: number, rows: number, groups: number, w: number, ws: number, outs: number, bias: number, y: number, o0: number, o1: number) => void
   readonly rows_i8: (w: number, ws: number, stride: number, n: number, ids: number, count: number, out: number) => void
   readonly rows_q4: (w: number, ws: number, groups: number, n: number, ids: number, count: number, out: number) => void

@@ -48,18 +48,18 @@ registerQuantKernel(QUANT_MATMUL, ({ inputs, backend, kernels, attrs }) => {
     backend.disposeData(scratch.dataId)
   } else {
     // xq [n, 32·groups] int8, then xs [n, groups] float32, xc [n, groups] int32 and, for the plain
-    // kernel, xw [n, 32·groups] int16 (spread_blocks's order)
+    // kernel, xw [n, 32·groups] int16 and xd [n, groups] int32 (spread_blocks's form)
     const blocks = n * l.width
     const relaxed = quantRelaxedKernels(backend)
-    const scratch = backend.makeOutput([(relaxed === null ? 26 : 10) * blocks], 'float32')
+    const scratch = backend.makeOutput([(relaxed === null ? 27 : 10) * blocks], 'float32')
     const xq = dataOffset(backend, scratch)
-    const [xs, xc, xw] = [xq + 32 * blocks, xq + 36 * blocks, xq + 40 * blocks]
+    const [xs, xc, xw, xd] = [xq + 32 * blocks, xq + 36 * blocks, xq + 40 * blocks, xq + 104 * blocks]
     kernels.quantize_blocks(dataOffset(backend, x), n, l.cols, l.width, xq, xs, xc)
-    const rest = [xs, xc, n, l.width, wp, wsp, l.rows, bp, yp]
-    if (relaxed !== null) runSplit(backend, 'quant-relaxed', 'qmm_q4', relaxed.qmm_q4, [xq, ...rest], l.rows, grain(n, l.cols))
+    const rest = [n, l.width, wp, wsp, l.rows, bp, yp]
+    if (relaxed !== null) runSplit(backend, 'quant-relaxed', 'qmm_q4', relaxed.qmm_q4, [xq, xs, xc, ...rest], l.rows, grain(n, l.cols))
     else {
-      kernels.spread_blocks(xq, blocks, xw)
-      runSplit(backend, 'quant', 'qmm_q4', kernels.qmm_q4, [xw, ...rest], l.rows, grain(n, l.cols))
+      kernels.spread_blocks(xq, xc, blocks, xw, xd)
+      runSplit(backend, 'quant', 'qmm_q4', kernels.qmm_q4, [xw, xs, xd, ...rest], l.rows, grain(n, l.cols))
     }
     backend.disposeData(scratch.dataId)
   }

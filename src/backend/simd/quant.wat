@@ -235,22 +235,37 @@
       (local.set $o (i32.add (local.get $o) (i32.const 1)))
       (br $each))))
 
-  ;; xw [blocks, 32] int16 from xq [blocks, 32] int8 (quantize_blocks's), each block's values
-  ;; in the order of qmm_q4's nibbles: x0 x2 … x14, x1 x3 … x15, x16 x18 … x30, x17 x19 … x31
-  ;; (16-bit lane i of a block's weight bytes holds weights 2i, 2i + 16, 2i + 1, 2i + 17 in its
-  ;; four nibbles, low to high). Done once per activation row, read by every output channel.
-  (func (export "spread_blocks") (param $xq i32) (param $blocks i32) (param $xw i32)
-    (local $b i32) (local $a v128) (local $c v128)
+  ;; xw [blocks, 32] int16 and xd [blocks] int32 from xq [blocks, 32] int8 and xc [blocks] int32
+  ;; (quantize_blocks's), in the form qmm_q4 reads. 16-bit lane i of a block's weight bytes holds
+  ;; four nibbles n0 … n3, low to high: weights 2i, 2i + 16, 2i + 1, 2i + 17. qmm_q4 flips the
+  ;; lane's top bit, so that the lane read as signed is v = n0 + 16·n1 + 256·n2 + 4096·(n3 − 8),
+  ;; and takes h_k = v >> 4k (arithmetic) for k = 0 … 3; then n_k = h_k − 16·h_(k+1) for k < 3 and
+  ;; h3 = n3 − 8, so that Σ_k x_k·n_k over the lane telescopes into
+  ;;   x0·h0 + (x1 − 16·x0)·h1 + (x2 − 16·x1)·h2 + (x3 − 16·x2)·h3 + 8·x3,
+  ;; x_k being the activation of nibble k's weight: xw holds those four vectors (|x1 − 16·x0| ≤
+  ;; 2,159 fits 16 bits), and xd = xc − 8·Σx3 takes the last term into the block's offset
+  ;; (xc = 8·Σq for q4's −8). The same integers as taking the nibbles out one by one, without
+  ;; a mask. Done once per activation row, read by every output channel.
+  (func (export "spread_blocks") (param $xq i32) (param $xc i32) (param $blocks i32) (param $xw i32) (param $xd i32)
+    (local $b i32) (local $a v128) (local $c v128) (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
     (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $b) (local.get $blocks)))
       (local.set $a (v128.load offset=0 (local.get $xq)))
       (local.set $c (v128.load offset=16 (local.get $xq)))
-      (v128.store offset=0 (local.get $xw) (i16x8.shr_s (i16x8.shl (local.get $a) (i32.const 8)) (i32.const 8)))
-      (v128.store offset=16 (local.get $xw) (i16x8.shr_s (local.get $a) (i32.const 8)))
-      (v128.store offset=32 (local.get $xw) (i16x8.shr_s (i16x8.shl (local.get $c) (i32.const 8)) (i32.const 8)))
-      (v128.store offset=48 (local.get $xw) (i16x8.shr_s (local.get $c) (i32.const 8)))
+      (local.set $e0 (i16x8.shr_s (i16x8.shl (local.get $a) (i32.const 8)) (i32.const 8)))
+      (local.set $e1 (i16x8.shr_s (i16x8.shl (local.get $c) (i32.const 8)) (i32.const 8)))
+      (local.set $e2 (i16x8.shr_s (local.get $a) (i32.const 8)))
+      (local.set $e3 (i16x8.shr_s (local.get $c) (i32.const 8)))
+      (v128.store offset=0 (local.get $xw) (local.get $e0))
+      (v128.store offset=16 (local.get $xw) (i16x8.sub (local.get $e1) (i16x8.shl (local.get $e0) (i32.const 4))))
+      (v128.store offset=32 (local.get $xw) (i16x8.sub (local.get $e2) (i16x8.shl (local.get $e1) (i32.const 4))))
+      (v128.store offset=48 (local.get $xw) (i16x8.sub (local.get $e3) (i16x8.shl (local.get $e2) (i32.const 4))))
+      (i32.store (local.get $xd) (i32.sub (i32.load (local.get $xc))
+        (i32.shl (call $isum (i32x4.extadd_pairwise_i16x8_s (local.get $e3))) (i32.const 3))))
       (local.set $xq (i32.add (local.get $xq) (i32.const 32)))
+      (local.set $xc (i32.add (local.get $xc) (i32.const 4)))
       (local.set $xw (i32.add (local.get $xw) (i32.const 64)))
+      (local.set $xd (i32.add (local.get $xd) (i32.const 4)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $each))))
 
@@ -262,16 +277,18 @@
   ;; out as one vector, times (d · s) per block, into four float accumulators (block b into
   ;; lane b mod 4); the last groups % 4 blocks go into lanes 0, 1, 2 one by one. Weights of a
   ;; row are read once for all rows of x (a row of weights is 16·groups bytes: L1-resident).
-  ;; A block's 16 bytes are read as eight 16-bit lanes and its four nibbles a lane taken out
-  ;; with shifts and masks, no widening shuffles (the order spread_blocks gives x); then
-  ;; i32x4.dot_i16x8_s. quant-relaxed.wat has the same function with relaxed SIMD's 8-bit dot
-  ;; products over quantize_blocks's int8 x, the same integers.
+  ;; A block's 16 bytes are read as eight 16-bit lanes, each holding four nibbles; with the top
+  ;; bit flipped, the lane and its arithmetic shifts by 4, 8 and 12 times spread_blocks's four
+  ;; vectors give the lane's products in one telescoping sum (see spread_blocks): no masks, no
+  ;; widening shuffles; then i32x4.dot_i16x8_s. Here xc is spread_blocks's xd, which carries
+  ;; that sum's last term. quant-relaxed.wat has the same function with relaxed SIMD's 8-bit dot
+  ;; products over quantize_blocks's int8 x and xc, the same integers.
   (func (export "qmm_q4") (param $xw i32) (param $xs i32) (param $xc i32) (param $rows i32) (param $groups i32)
     (param $w i32) (param $ws i32) (param $outs i32) (param $bias i32) (param $y i32) (param $o0 i32) (param $o1 i32)
-    (local $o i32) (local $r i32) (local $g i32) (local $quads i32) (local $b f32) (local $acc v128) (local $m15 v128)
+    (local $o i32) (local $r i32) (local $g i32) (local $quads i32) (local $b f32) (local $acc v128) (local $top v128)
     (local $wr i32) (local $dr i32) (local $wp i32) (local $dp i32) (local $xp i32) (local $sp i32) (local $cp i32) (local $yp i32)
     (local $wv v128) (local $p v128) (local $q v128) (local $pq v128)
-    (local.set $m15 (v128.const i16x8 15 15 15 15 15 15 15 15))
+    (local.set $top (v128.const i16x8 -32768 -32768 -32768 -32768 -32768 -32768 -32768 -32768))
     (local.set $quads (i32.and (local.get $groups) (i32.const -4)))
     (local.set $o (local.get $o0))
     (block $done (loop $each
@@ -296,18 +313,18 @@
           ;; turn joins two pairs into the four blocks' sums (fewer live vectors than four blocks a turn)
           (local.set $p (i32x4.add
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)) (v128.load offset=0 (local.get $xp)))
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=16 (local.get $xp))))
+                (i32x4.dot_i16x8_s (local.tee $wv (v128.xor (v128.load offset=0 (local.get $wp)) (local.get $top))) (v128.load offset=0 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 4)) (v128.load offset=16 (local.get $xp))))
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=32 (local.get $xp)))
-                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp))))))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 8)) (v128.load offset=32 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp))))))
           (local.set $q (i32x4.add
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=16 (local.get $wp))) (local.get $m15)) (v128.load offset=64 (local.get $xp)))
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=80 (local.get $xp))))
+                (i32x4.dot_i16x8_s (local.tee $wv (v128.xor (v128.load offset=16 (local.get $wp)) (local.get $top))) (v128.load offset=64 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 4)) (v128.load offset=80 (local.get $xp))))
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=96 (local.get $xp)))
-                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=112 (local.get $xp))))))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 8)) (v128.load offset=96 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 12)) (v128.load offset=112 (local.get $xp))))))
           (local.set $q (i32x4.add
             (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $p) (local.get $q))
             (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $p) (local.get $q))))
@@ -334,11 +351,11 @@
             (f32.mul
               (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)) (v128.load offset=0 (local.get $xp)))
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=16 (local.get $xp))))
+                (i32x4.dot_i16x8_s (local.tee $wv (v128.xor (v128.load offset=0 (local.get $wp)) (local.get $top))) (v128.load offset=0 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 4)) (v128.load offset=16 (local.get $xp))))
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=32 (local.get $xp)))
-                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 8)) (v128.load offset=32 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
           (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
@@ -351,11 +368,11 @@
             (f32.mul
               (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)) (v128.load offset=0 (local.get $xp)))
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=16 (local.get $xp))))
+                (i32x4.dot_i16x8_s (local.tee $wv (v128.xor (v128.load offset=0 (local.get $wp)) (local.get $top))) (v128.load offset=0 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 4)) (v128.load offset=16 (local.get $xp))))
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=32 (local.get $xp)))
-                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 8)) (v128.load offset=32 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
           (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
@@ -368,11 +385,11 @@
             (f32.mul
               (f32.convert_i32_s (i32.sub (call $isum (i32x4.add
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (local.tee $wv (v128.load offset=0 (local.get $wp))) (local.get $m15)) (v128.load offset=0 (local.get $xp)))
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 8)) (local.get $m15)) (v128.load offset=16 (local.get $xp))))
+                (i32x4.dot_i16x8_s (local.tee $wv (v128.xor (v128.load offset=0 (local.get $wp)) (local.get $top))) (v128.load offset=0 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 4)) (v128.load offset=16 (local.get $xp))))
               (i32x4.add
-                (i32x4.dot_i16x8_s (v128.and (i16x8.shr_u (local.get $wv) (i32.const 4)) (local.get $m15)) (v128.load offset=32 (local.get $xp)))
-                (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 8)) (v128.load offset=32 (local.get $xp)))
+                (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $wv) (i32.const 12)) (v128.load offset=48 (local.get $xp)))))) (i32.load (local.get $cp))))
               (f32.mul (f32.load (local.get $dp)) (f32.load (local.get $sp)))))))
           (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
           (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
