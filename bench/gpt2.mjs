@@ -45,8 +45,8 @@
 //              Each round measures twice, on both sides, the same positions: cold (the process's
 //              first generation) and warm (after an untimed warm-up generation of --warm-steps
 //              steps, default 64, from other ids: as llama-bench times generation after a warm-up
-//              run). The first few dozen steps of a fresh Node process run slower while V8
-//              compiles the hot JavaScript and tiers up wasm code (docs/benchmarks.md); ONNX
+//              run). The first hundred or so steps of a fresh Node process run slower while V8
+//              optimises the hot JavaScript and tiers up wasm code (docs/benchmarks.md); ONNX
 //              Runtime's native code has no such phase. --warmup-generation N makes the decode
 //              and onnx parts warm up so (N untimed steps after each prompt would time later
 //              positions, where ONNX Runtime's steps are slower). `--only rounds` runs the export
