@@ -20,6 +20,16 @@ export type LayerCaches = readonly KVCache[]
  */
 export type IncrementalForward<P> = (params: P, ids: tf.Tensor2D, cache: LayerCaches | undefined) => { readonly logits: tf.Tensor3D; readonly cache: LayerCaches }
 
+/**
+ * The last position of a sequence x [batch, length, features] → [batch, 1, features]: x itself
+ * when it has one position (a decoding step: a slice would copy it), a slice otherwise (a
+ * prefill). What an {@link IncrementalForward} returns logits for.
+ */
+export const lastPosition = (x: tf.Tensor3D): tf.Tensor3D => {
+  const [b, t, e] = x.shape
+  return t === 1 ? x : tf.slice(x, [0, t - 1, 0], [b, 1, e])
+}
+
 /** Shape facts the engine needs. */
 export interface DecoderShape {
   readonly vocabSize: number

@@ -29,7 +29,7 @@ import { disposeQuantTree } from '../../quant/matrix.js'
 import { gpt2Trunk, tiedHead, type Gpt2Weights } from './model.js'
 import type { KVCache } from '../../nn/attention.js'
 import type { DecoderModel } from '../../sample/model.js'
-import { tfjsDecoder, type LayerCaches } from '../tfjs-decoder.js'
+import { lastPosition, tfjsDecoder, type LayerCaches } from '../tfjs-decoder.js'
 
 /** What a decoding step returns: the last position's logits [batch, 1, vocab] and the caches. */
 export interface Gpt2StepOutput {
@@ -48,10 +48,7 @@ export const gpt2DecodingStep = (config: Gpt2Config, wteT?: Matrix) => {
   const trunk = gpt2Trunk(config)
   return (p: Gpt2Weights, ids: tf.Tensor2D, cache?: readonly KVCache[]): Gpt2StepOutput => {
     const out = trunk.apply(p, { ids, cache, returnCache: true, tokens: wteT === undefined ? undefined : embedTransposed(wteT, ids) }, EVAL)
-    const [b, t, e] = out.hidden.shape
-    // a decoding step's one position is the last already (a slice would copy it)
-    const last = t === 1 ? out.hidden : tf.slice(out.hidden, [0, t - 1, 0], [b, 1, e])
-    return { logits: tiedHead(last, wteT ?? transposed(p.wte.weight)), cache: out.cache }
+    return { logits: tiedHead(lastPosition(out.hidden), wteT ?? transposed(p.wte.weight)), cache: out.cache }
   }
 }
 
