@@ -13,13 +13,8 @@
 // --backward times `attention_backward` instead (on the first build's forward pass, P kept).
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { median } from './util.mjs'
+import { argv, opt, median } from './util.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 ? argv[i + 1] : fallback
-}
 const valued = new Set(['--shape', '--reps'])
 const dists = argv.filter((a, i) => !a.startsWith('--') && !valued.has(argv[i - 1]))
 if (dists.length === 0) throw new Error('bench/attention-ab: name one or more dist folders')

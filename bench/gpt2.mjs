@@ -63,20 +63,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, wasmThreadCount, key, foldIn, uniform, tree, train, gpt2, sample } from '../dist/index.js'
-import { argmax, median, table, machine, timeGreedyDecode, wasmMatmulGflops, torchMatmulGflops, torchLabel, torchEnv, TORCH_MALLOC } from './util.mjs'
+import { argv, opt, flag, argmax, median, table, machine, timeGreedyDecode, wasmMatmulGflops, torchMatmulGflops, torchLabel, torchEnv, TORCH_MALLOC } from './util.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 // ---------------------------------------------------------------------------------------------
 // Options
-
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
-}
-const flag = (name) => argv.includes(`--${name}`)
 
 const CONFIGS = {
   gpt2: gpt2.GPT2_PRESETS.gpt2,

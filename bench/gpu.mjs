@@ -26,15 +26,9 @@ import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, webgpuAdapter, key, foldIn, uniform, normal, tree, train, gpt2, minigpt, sample } from '../dist/index.js'
 import { attendOneQueryWebGpu } from '../dist/backend/webgpu/attend-one-query.js'
-import { machine, median, table, timeGreedyDecode } from './util.mjs'
+import { argv, opt, flag, machine, median, table, timeGreedyDecode } from './util.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
-}
-const flag = (name) => argv.includes(`--${name}`)
 const log = (s) => process.stderr.write(s + '\n')
 
 const CONFIGS = {

@@ -17,13 +17,8 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, wasmThreadCount, key, uniform, gpt2, sample, quant, data, minigpt } from '../dist/index.js'
-import { median, table } from './util.mjs'
+import { argv, opt, median, table } from './util.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
-}
 const weights = opt('weights', 'int8')
 if (!['f32', 'int8', 'q4'].includes(weights)) throw new Error(`--weights must be f32, int8 or q4, not ${weights}`)
 

@@ -16,13 +16,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { build, preview } from 'vite'
-import { machine, median, table } from './util.mjs'
+import { opt, machine, median, table } from './util.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
-}
 const presets = opt('presets', 'tiny,seed').split(',')
 const steps = Number(opt('steps', '60'))
 const rounds = Number(opt('rounds', '3'))

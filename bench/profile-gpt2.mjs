@@ -13,13 +13,8 @@
 // kernels inside them, so shares overlap; the wall time is the profiled call's.
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, wasmThreadCount, key, foldIn, uniform, train, gpt2, sample, quant } from '../dist/index.js'
-import { table } from './util.mjs'
+import { argv, opt, table } from './util.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
-}
 const only = opt('only', undefined)
 const contexts = opt('contexts', '64,512').split(',').filter(Boolean).map(Number)
 const ftBatch = Number(opt('ft-batch', '8'))

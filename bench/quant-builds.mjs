@@ -12,13 +12,8 @@
 // outputs are equal bit for bit.
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
-import { median, table } from './util.mjs'
+import { opt, median, table } from './util.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
-}
 const base = opt('base', undefined)
 if (base === undefined) throw new Error('--base DIR: the dist folder of the build to compare against')
 const rounds = Number(opt('rounds', '25'))

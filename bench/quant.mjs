@@ -27,13 +27,8 @@ import * as tf from '@tensorflow/tfjs-core'
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { initBackend, kernelThreads, key, foldIn, normal, uniform, tree, gpt2, minigpt, sample, quant, io, data, train } from '../dist/index.js'
-import { argmax, median, table, machine, timeGreedyDecode } from './util.mjs'
+import { argv, opt, argmax, median, table, machine, timeGreedyDecode } from './util.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
-}
 const CONFIGS = {
   ...gpt2.GPT2_PRESETS,
   tiny: { vocab_size: 337, n_positions: 64, n_embd: 32, n_layer: 2, n_head: 4, n_inner: null, activation_function: 'gelu_new' },

@@ -24,13 +24,8 @@ import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'
 import { initBackend, gpt2, io, quant } from '../dist/index.js'
-import { machine, table } from './util.mjs'
+import { argv, opt, machine, table } from './util.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
-}
 const configName = opt('config', 'gpt2-medium')
 const config = gpt2.GPT2_PRESETS[configName]
 if (config === undefined) throw new Error(`--config must be one of ${Object.keys(gpt2.GPT2_PRESETS).join(', ')}`)

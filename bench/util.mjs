@@ -1,7 +1,19 @@
-// Shared helpers of the benchmark programs: timing, medians, tables, the machine's description.
+// Shared helpers of the benchmark programs: the command line, timing, medians, tables, the machine's description.
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
+
+/** The benchmark's command-line arguments (after the script's path). */
+export const argv = process.argv.slice(2)
+
+/** The value after `--name` on the command line, or `fallback` when it is absent or has no value. */
+export const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
+}
+
+/** Whether `--name` is on the command line. */
+export const flag = (name) => argv.includes(`--${name}`)
 
 /** Median of numbers. */
 export const median = (xs) => {

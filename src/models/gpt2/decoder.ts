@@ -20,7 +20,7 @@
  * const r = await generate(decoder, { prompt: tokenizer.encode('The wizard'), maxNewTokens: 20, sampler: greedySampler }, key(0))
  * decoder.dispose()   // frees wteᵀ; the parameters stay the caller's
  */
-import * as tf from '@tensorflow/tfjs-core'
+import type * as tf from '@tensorflow/tfjs-core'
 import { EVAL } from '../../core/layer.js'
 import type { Gpt2Config } from './config.js'
 import { embedTransposed } from '../../nn/embedding.js'
