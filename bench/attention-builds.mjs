@@ -5,6 +5,11 @@
 //
 //   git worktree add /tmp/base <rev> && (cd /tmp/base && ln -s "$PWD/node_modules" . && npm run build)
 //   npm run build && node bench/attention-builds.mjs --base /tmp/base/dist [--contexts 64,512] [--reps 30]
+//   node bench/attention-builds.mjs --base dist --bf16     # this build over a bfloat16 cache vs float32
+//
+// --bf16: this build reads the keys and values as a bfloat16 cache (nn/kv-cache.ts's compact
+// form, packed by this build's pack_bf16) where the base reads float32; the difference column is
+// then bfloat16's rounding.
 //
 // Shapes: GPT-2 124M's step, 12 layers × 12 heads of 64 features, each layer's keys and values in
 // a buffer of its own with 64 positions to spare (as nn/kv-cache.ts keeps them). "cold": after a
@@ -12,7 +17,7 @@
 // weights stream through the CPU's caches); "warm": the same call again at once.
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
-import { opt, median, table } from './util.mjs'
+import { flag, opt, median, table } from './util.mjs'
 
 const base = opt('base', undefined)
 if (base === undefined) throw new Error('--base DIR: the dist folder of the build to compare against')
@@ -21,6 +26,7 @@ const reps = Number(opt('reps', '30'))
 const kernelsOf = async (dist) => (await import(pathToFileURL(resolve(dist, 'backend/simd/kernels-wasm.js')).href)).KERNELS_WASM_BASE64
 const sources = { base: await kernelsOf(base), this: await kernelsOf(new URL('../dist', import.meta.url).pathname) }
 
+const bf16 = flag('bf16')
 const [L, H, d, room] = [12, 12, 64, 64]
 const rows = []
 for (const len of contexts) {
@@ -31,14 +37,30 @@ for (const len of contexts) {
   const Q = V + L * layerBytes
   const S = Q + 65536
   const O = { base: S + 65536, this: S + 2 * 65536 }
-  const SWEEP = S + 3 * 65536
+  // --bf16: the keys and values packed, half the bytes (after the float32 ones' sweep region)
+  const KB = S + 3 * 65536
+  const VB = KB + (L * layerBytes) / 2
+  const SWEEP = bf16 ? VB + (L * layerBytes) / 2 : S + 3 * 65536
   const memory = new WebAssembly.Memory({ initial: Math.ceil((SWEEP + (64 << 20)) / 65536) })
   const build = (b64) => new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports
   const builds = { base: build(sources.base), this: build(sources.this) }
   const f = new Float32Array(memory.buffer)
   for (let i = K / 4; i < Q / 4 + H * d; i++) f[i] = Math.sin(i * 0.37)
+  if (bf16)
+    for (const [from, to] of [
+      [K, KB],
+      [V, VB],
+    ])
+      builds.this.pack_bf16(from, 0, to, 0, (L * layerBytes) / 4, 1)
+  // builds before the bfloat16 cache have no `packed` argument
+  const attend = (b, k, v, out) => {
+    const packed = bf16 && b === 'this'
+    const args = [cap, len, 1, 1, ...(builds[b].attend.length === 13 ? [packed ? 1 : 0] : []), H, d, 1 / Math.sqrt(d), S, out]
+    builds[b].attend(Q, k, v, ...args)
+  }
   const step = (b) => {
-    for (let l = 0; l < L; l++) builds[b].attend(Q, K + l * layerBytes, V + l * layerBytes, cap, len, 1, 1, H, d, 1 / Math.sqrt(d), S, O[b] + l * H * d * 4)
+    const [k, v, bytes] = bf16 && b === 'this' ? [KB, VB, layerBytes / 2] : [K, V, layerBytes]
+    for (let l = 0; l < L; l++) attend(b, k + l * bytes, v + l * bytes, O[b] + l * H * d * 4)
   }
   const sweep = () => {
     let s = 0
@@ -70,7 +92,9 @@ for (const len of contexts) {
     'max |difference|': diff.toExponential(1),
   })
 }
-console.log(`\n## A decoding step's attention, two builds (12 layers × 12 heads of 64, one thread; medians of ${reps})\n\n${table(rows)}\n`)
+console.log(
+  `\n## A decoding step's attention, two builds (12 layers × 12 heads of 64, one thread; medians of ${reps}${bf16 ? '; this build over a bfloat16 cache' : ''})\n\n${table(rows)}\n`,
+)
 
 // The step's other kernels.wat function with a loop of its own: gelu_new on a row of 3,072 (GPT-2's
 // MLP), the two builds alternated, 200 calls a round.

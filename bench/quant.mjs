@@ -9,6 +9,7 @@
 //   node bench/quant.mjs --interleave --decode-warmup 48 --decode-steps 96   # … past the JIT's warm-up (docs/benchmarks.md)
 //   node bench/quant.mjs --kernel                                # the matrix-vector kernels alone, int8 and q4 alternated
 //   node bench/quant.mjs --kernel --threads 1                    # … on one thread (no kernel pool)
+//   node bench/quant.mjs --interleave --formats f32,int8,f32+bf16,int8+bf16   # "+bf16": a bfloat16 KV cache
 //
 // Each (format, round) runs in its own Node process, so that its peak RSS is its own; rounds
 // interleave the formats (f32, int8, q4, f32, int8, q4 …) and the table gives each format's
@@ -66,17 +67,23 @@ const randomSource = (name, shape) => {
   return out
 }
 
-/** A decoder owning random weights in `format`, and the bytes its matrices take. */
-const makeDecoder = (format) => {
+/**
+ * A decoder owning random weights in `format` — f32, int8 or q4, with "+bf16" for a bfloat16
+ * key/value cache (the decoder's `cache` option) — and the bytes its matrices take.
+ */
+const makeDecoder = (name) => {
+  const [format, cacheTag] = name.split('+')
+  if (cacheTag !== undefined && cacheTag !== 'bf16') throw new Error(`--formats: "${name}": the only cache suffix is +bf16`)
+  const options = { ownsParams: true, cache: cacheTag === 'bf16' ? 'bfloat16' : 'float32' }
   if (format === 'f32') {
     const params = gpt2.gpt2(config).init(key(seed + 1))
-    return { weightBytes: 4 * tree.count(params), decoder: sample.gpt2Decoder(config, params, { ownsParams: true }) }
+    return { weightBytes: 4 * tree.count(params), decoder: sample.gpt2Decoder(config, params, options) }
   }
   const q = quant.assembleQuantized(gpt2.gpt2Shapes(config), (name, ref) =>
     name === 'wte.weight' ? chunkedTable(name, format) : quant.quantizeLeaf(ref, name, format, randomSource(name, ref.shape)),
   )
   const weightBytes = [...quant.leavesByPath(q).values()].filter(quant.isQuantized).reduce((n, m) => n + quant.quantizedBytes(m), 0)
-  return { weightBytes, decoder: sample.gpt2Decoder(config, q, { ownsParams: true }) }
+  return { weightBytes, decoder: sample.gpt2Decoder(config, q, options) }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * `minigpt gpt2 quantize` and `gpt2 generate --weights int8|q4` against the tiny fixture: a
  * quantized folder that generates float32's greedy continuation in int8 (whose every step's
- * margin this fixture's spec/quant/gpt2.spec.ts checks), and one-line errors.
+ * margin this fixture's spec/quant/gpt2.spec.ts checks), `--cache bfloat16`, and one-line errors.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -66,5 +66,29 @@ describe('gpt2 quantize and generate --weights', () => {
     expect(w.stderr).toBe('minigpt: --weights must be f32, int8 or q4, got "int4"\n')
     const b = await run('quantize', '--model', TINY, '--out', join(tmp, 'x'), '--bits', '3')
     expect(b.stderr).toBe('minigpt: --bits must be 4 or 8, got "3"\n')
+    const c = await run('generate', '--model', TINY, '--cache', 'float16', '--prompt', 'x')
+    expect(c.stderr).toBe('minigpt: --cache must be float32 or bfloat16, got "float16"\n')
+  })
+
+  it('--cache bfloat16 generates the greedy continuation of float32 (int8 weights too) on this fixture', async () => {
+    for (const weights of ['f32', 'int8']) {
+      const g = await run(
+        'generate',
+        '--model',
+        TINY,
+        '--weights',
+        weights,
+        '--cache',
+        'bfloat16',
+        '--prompt',
+        golden.greedy.prompt_text,
+        '--greedy',
+        '--max-new-tokens',
+        '10',
+        '--json',
+      )
+      expect(g.code).toBe(0)
+      expect(JSON.parse(g.stdout).ids).toEqual(golden.greedy.new_ids)
+    }
   })
 })

@@ -1,4 +1,6 @@
+import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
+import * as E from 'fp-ts/lib/Either.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { key } from '../../src/core/key.js'
@@ -10,9 +12,11 @@ import { gpt2Decoder } from '../../src/models/gpt2/decoder.js'
 import { miniGptDecoder } from '../../src/models/minigpt/decoder.js'
 import { miniGpt, SEED_CONFIG } from '../../src/models/minigpt/index.js'
 import { PREFILL_CHUNK } from '../../src/models/tfjs-decoder.js'
-import { cacheCapacity, cacheLength } from '../../src/nn/attention.js'
+import { cacheCapacity, cacheFormat, cacheLength } from '../../src/nn/attention.js'
 import { generateBatch } from '../../src/sample/engine.js'
 import { greedySampler } from '../../src/sample/samplers.js'
+import { loadGpt2Folder } from '../../src/io/hf-gpt2.js'
+import golden from '../fixtures/gpt2-tiny/golden.json' with { type: 'json' }
 
 const config: Gpt2Config = { vocab_size: 50, n_positions: 600, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
 
@@ -230,5 +234,102 @@ describe('Mini-GPT decoding on wasm (SIMD attention, GELU and cache appends)', (
     decoder.release(out.cache)
     expect(tf.memory().numTensors).toBe(before)
     T.dispose(params)
+  })
+})
+
+/**
+ * The decoders' `cache: 'bfloat16'` option: the caches decoding reads hold each key and value
+ * rounded to bfloat16 (8 bits of precision). The bound stated for it (docs/concepts.md): the
+ * logits move by at most 2⁻⁹ · max|logit| — less than rounding the logits themselves to
+ * bfloat16 would — so greedy decoding keeps float32's token wherever float32's margin exceeds
+ * twice that.
+ */
+describe("a bfloat16 cache (the decoders' `cache` option)", () => {
+  const bound = (row: ArrayLike<number>) => 2 ** -9 * Math.max(...Array.from(row, Math.abs))
+  const margin = (row: ArrayLike<number>) => {
+    const s = Array.from(row).sort((a, b) => b - a)
+    return s[0] - s[1]
+  }
+  const argmax = (row: ArrayLike<number>) => Array.from(row).indexOf(Math.max(...Array.from(row)))
+
+  it("on wasm: GPT-2's logits within the bound of a float32 cache's at every step, float32's greedy tokens, caches bfloat16 and written in place", async () => {
+    await initBackend('wasm')
+    const params = gpt2(config).init(key(11))
+    const before = tf.memory().numTensors
+    const f = gpt2Decoder(config, params)
+    const b = gpt2Decoder(config, params, { cache: 'bfloat16' })
+    // a prompt longer than a prefill chunk: chunks in float32, converted as the prefill ends
+    const prompt = Array.from({ length: PREFILL_CHUNK + 9 }, (_, i) => (i * 5 + 1) % config.vocab_size)
+    let [x, y] = [await f.prefill([prompt]), await b.prefill([prompt])]
+    expect(y.cache.map(cacheFormat)).toEqual(['bfloat16', 'bfloat16'])
+    let inPlace = 0
+    for (let s = 0; s < 40; s++) {
+      const [fx, by] = [x.logits[0], y.logits[0]]
+      expect(maxDiff(by, fx)).toBeLessThanOrEqual(bound(fx))
+      const token = argmax(fx)
+      if (margin(fx) > 2 * bound(fx)) expect(argmax(by)).toBe(token)
+      const [nx, ny] = [await f.step(x.cache, [token]), await b.step(y.cache, [token])]
+      expect(cacheFormat(ny.cache[0])).toBe('bfloat16')
+      if (ny.cache[0].k.dataId === y.cache[0].k.dataId) inPlace++
+      f.release(x.cache)
+      b.release(y.cache)
+      x = nx
+      y = ny
+    }
+    expect(inPlace).toBe(40)
+    // beams: rows selected from a bfloat16 cache stay bfloat16 and decode their own sequences
+    const beams = b.select(y.cache, [0, 0])
+    expect(beams.map(cacheFormat)).toEqual(['bfloat16', 'bfloat16'])
+    const [one, two] = [await b.step(y.cache, [7]), await b.step(beams, [7, 8])]
+    expect(Array.from(two.logits[0])).toEqual(Array.from(one.logits[0]))
+    for (const c of [x.cache, y.cache, beams, one.cache, two.cache]) b.release(c)
+    f.dispose()
+    b.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+    T.dispose(params)
+  })
+
+  it("reproduces PyTorch's greedy tokens on the GPT-2 fixture, within the bound of float32's logits", async () => {
+    await initBackend('wasm')
+    const r = await loadGpt2Folder(join(import.meta.dirname, '../fixtures/gpt2-tiny'))()
+    if (E.isLeft(r)) throw new Error(r.left.message)
+    const { config: c, params } = r.right
+    const f = gpt2Decoder(c, params)
+    const b = gpt2Decoder(c, params, { cache: 'bfloat16' })
+    let [x, y] = [await f.prefill([golden.greedy.prompt_ids]), await b.prefill([golden.greedy.prompt_ids])]
+    const tokens: number[] = []
+    for (let s = 0; s < golden.greedy.new_ids.length; s++) {
+      expect(maxDiff(y.logits[0], x.logits[0])).toBeLessThanOrEqual(bound(x.logits[0]))
+      tokens.push(argmax(y.logits[0]))
+      const [nx, ny] = [await f.step(x.cache, [tokens[s]]), await b.step(y.cache, [tokens[s]])]
+      f.release(x.cache)
+      b.release(y.cache)
+      x = nx
+      y = ny
+    }
+    expect(tokens).toEqual(golden.greedy.new_ids)
+    f.release(x.cache)
+    b.release(y.cache)
+    T.dispose(params)
+  })
+
+  it("Mini-GPT's decoder takes it too; on cpu the caches stay float32, with float32's logits", async () => {
+    await initBackend('wasm')
+    const mc = SEED_CONFIG(30, 0)
+    const params = miniGpt(mc).init(key(8))
+    const d = miniGptDecoder(mc, params, { cache: 'bfloat16' })
+    const out = await d.prefill([[1, 2, 3]])
+    expect(out.cache.map(cacheFormat)).toEqual(['bfloat16', 'bfloat16', 'bfloat16'])
+    d.release(out.cache)
+    T.dispose(params)
+    await initBackend('cpu')
+    const p2 = gpt2(config).init(key(3))
+    const [f, b] = [gpt2Decoder(config, p2), gpt2Decoder(config, p2, { cache: 'bfloat16' })]
+    const [x, y] = [await f.prefill([[1, 2, 3]]), await b.prefill([[1, 2, 3]])]
+    expect(y.cache.map(cacheFormat)).toEqual(['float32', 'float32'])
+    expect(Array.from(y.logits[0])).toEqual(Array.from(x.logits[0]))
+    f.release(x.cache)
+    b.release(y.cache)
+    T.dispose(p2)
   })
 })

@@ -4,7 +4,8 @@
  * cache, any number of times: two children of one cache), select rows (beams, prefix sharing),
  * reserve room, release in any order — against plain arrays, on cpu (exact caches,
  * concatenation) and on wasm (buffers written in place, copy-on-write), checking every cache's
- * positions and attention over it (float64 on the host), and that nothing leaks. Then the
+ * positions and attention over it (float64 on the host), and that nothing leaks — on wasm in
+ * bfloat16 too (the plain arrays then hold each value rounded as it was written). Then the
  * discipline itself on wasm: which extensions write in place and which copy.
  */
 import * as tf from '@tensorflow/tfjs-core'
@@ -14,10 +15,24 @@ import { initBackend } from '../../src/backend/index.js'
 import { key, normal } from '../../src/core/key.js'
 import { causalMask } from '../../src/mask/index.js'
 import { attendCached } from '../../src/nn/attention.js'
-import { cacheCapacity, cacheContents, cacheLength, extendCache, extendCacheFused, kvCache, reserveCache, selectCache, spareFor, type KVCache } from '../../src/nn/kv-cache.js'
+import {
+  cacheCapacity,
+  cacheContents,
+  cacheFormat,
+  cacheLength,
+  extendCache,
+  extendCacheFused,
+  kvCache,
+  reserveCache,
+  selectCache,
+  spareFor,
+  type CacheFormat,
+  type KVCache,
+} from '../../src/nn/kv-cache.js'
 
 const H = 2
-const D = 4
+// Heads of 8 features: the smallest a bfloat16 cache takes.
+const D = 8
 
 /** A cache as plain numbers: [row][head][position] → d values, keys and values. */
 interface Plain {
@@ -34,7 +49,18 @@ const randn = (seed: number, shape: [number, number, number, number]) =>
     shape,
   )
 
-const plainOf = (k: tf.Tensor4D, v: tf.Tensor4D): Plain => ({ k: k.arraySync(), v: v.arraySync() })
+/** float32 → bfloat16 → float32, nearest, ties to even (finite values). */
+const roundBf16 = (x: number): number => {
+  const u = new Uint32Array(Float32Array.of(x).buffer)
+  u[0] = (((u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16) << 16) >>> 0
+  return new Float32Array(u.buffer)[0]
+}
+
+/** New keys and values as a cache of `format` holds them. */
+const plainOf = (k: tf.Tensor4D, v: tf.Tensor4D, format: CacheFormat = 'float32'): Plain => {
+  const kept = (t: tf.Tensor4D) => (format === 'bfloat16' ? t.arraySync().map((r) => r.map((h) => h.map((p) => p.map(roundBf16)))) : t.arraySync())
+  return { k: kept(k), v: kept(v) }
+}
 
 const appended = (p: Plain | undefined, q: Plain): Plain =>
   p === undefined ? q : { k: p.k.map((r, i) => r.map((h, j) => [...h, ...q.k[i][j]])), v: p.v.map((r, i) => r.map((h, j) => [...h, ...q.v[i][j]])) }
@@ -58,6 +84,8 @@ const attention64 = (q: number[][][][], p: Plain): number[][][][] =>
 interface Real {
   readonly pool: { cache: KVCache; plain: Plain }[]
   seed: number
+  /** The format of the caches that Start makes (the others keep their parent's). */
+  readonly format: CacheFormat
 }
 
 /** Index into the live pool (the command's number, wrapped). */
@@ -72,9 +100,12 @@ class Start implements fc.Command<object, Real> {
   run(_m: object, r: Real) {
     const k = randn(r.seed++, [this.rows, H, this.n, D])
     const v = randn(r.seed++, [this.rows, H, this.n, D])
-    const plain = plainOf(k, v)
-    const cache = extendCache(undefined, k, v)
-    if (cache.k !== k) tf.dispose([k, v]) // a copy into a buffer with room: the inputs are the caller's
+    const plain = plainOf(k, v, r.format)
+    const first = extendCache(undefined, k, v)
+    if (first.k !== k) tf.dispose([k, v]) // a copy into a buffer with room: the inputs are the caller's
+    const cache = r.format === 'bfloat16' ? reserveCache(first, this.n, Number.POSITIVE_INFINITY, 'bfloat16') : first
+    if (cache !== first) tf.dispose([first.k, first.v])
+    expect(cacheFormat(cache)).toBe(r.format)
     r.pool.push({ cache, plain })
   }
   toString = () => `start(${this.rows} rows, ${this.n})`
@@ -93,9 +124,10 @@ class Extend implements fc.Command<object, Real> {
     const k = randn(r.seed++, [rows, H, this.n, D])
     const v = randn(r.seed++, [rows, H, this.n, D])
     const next = extendCache(cache, k, v)
-    const added = plainOf(k, v)
+    const added = plainOf(k, v, cacheFormat(cache))
     tf.dispose([k, v])
     expect(cacheLength(next)).toBe(cacheLength(cache) + this.n)
+    expect(cacheFormat(next)).toBe(cacheFormat(cache))
     r.pool.push({ cache: next, plain: appended(plain, added) })
   }
   toString = () => `extend(#${this.which}, ${this.n})`
@@ -125,7 +157,8 @@ class ExtendFused implements fc.Command<object, Real> {
     expect(next.k.dataId === cache.k.dataId).toBe(fused !== undefined)
     if (fused !== undefined) expect(fused.q.arraySync()).toEqual(q.arraySync())
     expect(cacheLength(next)).toBe(cacheLength(cache) + this.n)
-    const added = plainOf(k, v)
+    expect(cacheFormat(next)).toBe(cacheFormat(cache))
+    const added = plainOf(k, v, cacheFormat(cache))
     tf.dispose([qkv, q, k, v, ...(fused === undefined ? [] : [fused.q])])
     r.pool.push({ cache: next, plain: appended(plain, added) })
   }
@@ -157,6 +190,7 @@ class Reserve implements fc.Command<object, Real> {
     if (r.pool.length === 0) return
     const { cache, plain } = r.pool[pick(r, this.which)]
     const next = reserveCache(cache, cacheLength(cache) + this.extra)
+    expect(cacheFormat(next)).toBe(cacheFormat(cache))
     expect(cacheCapacity(next)).toBeGreaterThanOrEqual(tf.getBackend() === 'wasm' ? cacheLength(cache) + this.extra : cacheLength(cache))
     const limited = reserveCache(cache, cacheLength(cache) + this.extra, cacheLength(cache) + 1)
     if (tf.getBackend() === 'wasm') expect(cacheCapacity(limited)).toBe(Math.max(cacheCapacity(cache), cacheLength(cache) + Math.min(1, this.extra + 64)))
@@ -215,7 +249,11 @@ const commands = fc.commands(
   { maxCommands: 60, size: 'large' },
 )
 
-describe.each(['cpu', 'wasm'])('caches as values on %s (model-based, fast-check commands)', (backend) => {
+describe.each([
+  ['cpu', 'float32'],
+  ['wasm', 'float32'],
+  ['wasm', 'bfloat16'],
+] as const)('caches as values on %s in %s (model-based, fast-check commands)', (backend, format) => {
   beforeAll(async () => {
     await initBackend(backend)
   })
@@ -224,11 +262,11 @@ describe.each(['cpu', 'wasm'])('caches as values on %s (model-based, fast-check 
     'every cache holds its own positions however the others are extended, selected, reserved or released, and nothing leaks',
     (cmds, seed) => {
       const before = tf.memory().numTensors
-      const real: Real = { pool: [], seed }
+      const real: Real = { pool: [], seed, format }
       try {
         new Start(2, 5).run({}, real) // a first cache, so that the program's first commands have one to work on
         fc.modelRun(() => ({ model: {}, real }), cmds)
-        for (const { cache, plain } of real.pool) new Check(0, 1).run({}, { pool: [{ cache, plain }], seed })
+        for (const { cache, plain } of real.pool) new Check(0, 1).run({}, { pool: [{ cache, plain }], seed, format })
       } finally {
         for (const { cache } of real.pool) tf.dispose([cache.k, cache.v])
       }
@@ -242,16 +280,19 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
     await initBackend('wasm')
   })
 
+  // Heads of 4 features here: the sizes below are counted in them.
+  const d = 4
+
   const step = (c: KVCache | undefined, seed: number, n = 1, rows = c?.k.shape[0] ?? 1) => {
-    const k = randn(seed, [rows, H, n, D])
-    const v = randn(seed + 1, [rows, H, n, D])
+    const k = randn(seed, [rows, H, n, d])
+    const v = randn(seed + 1, [rows, H, n, d])
     const out = extendCache(c, k, v)
     tf.dispose([k, v])
     return out
   }
 
   // One position of a 1-row, 2-head, 4-feature cache: 32 bytes, so room is a mebibyte's worth, capped at 256 positions.
-  const SMALL = 4 * H * D
+  const SMALL = 4 * H * d
 
   it("spareFor: a quarter more, or a mebibyte's worth of positions, at most 256", () => {
     expect(spareFor(10, SMALL)).toBe(256)
@@ -290,7 +331,7 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
     expect(copies).toBe(4)
     expect(inPlace).toBe(36)
     // Every cache of the chain still reads its own positions: the first ten are the start's.
-    const firstRows = (x: KVCache) => tf.tidy(() => tf.slice(cacheContents(x).k, [0, 0, 0, 0], [2, H, -1, D]).arraySync())
+    const firstRows = (x: KVCache) => tf.tidy(() => tf.slice(cacheContents(x).k, [0, 0, 0, 0], [2, H, -1, d]).arraySync())
     expect(firstRows(c).map((r) => r.map((h) => h.slice(0, 10)))).toEqual(firstRows(held[0]))
     for (const h of held) tf.dispose([h.k, h.v])
     expect(tf.memory().numTensors).toBe(before)
@@ -312,7 +353,7 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
     const parent2 = step(parent, 60)
     expect(parent2.k.dataId).not.toBe(parent.k.dataId)
     const [kp, ka, kb, ka2] = [parent, a, b, a2].map((c) => tf.tidy(() => cacheContents(c).k.arraySync()))
-    const fresh = (seed: number) => tf.tidy(() => randn(seed, [1, H, 1, D]).arraySync())
+    const fresh = (seed: number) => tf.tidy(() => randn(seed, [1, H, 1, d]).arraySync())
     expect(ka).toEqual(kp.map((r, i) => r.map((h, j) => [...h, ...fresh(20)[i][j]])))
     expect(kb).toEqual(kp.map((r, i) => r.map((h, j) => [...h, ...fresh(30)[i][j]])))
     expect(ka2).toEqual(ka.map((r, i) => r.map((h, j) => [...h, ...fresh(40)[i][j]])))
@@ -335,12 +376,48 @@ describe('the discipline on wasm: in place at the mark, a copy elsewhere', () =>
 
   it('exact caches (made elsewhere, or by kvCache) are copied into a buffer with room on their first extension', () => {
     const before = tf.memory().numTensors
-    const k = randn(1, [2, H, 3, D])
+    const k = randn(1, [2, H, 3, d])
     const exact = kvCache(k, k)
     const next = step(exact, 5, 1, 2)
     expect(next.k.dataId).not.toBe(k.dataId)
     expect(cacheCapacity(next)).toBe(4 + spareFor(4, 2 * SMALL))
     tf.dispose([k, next.k, next.v])
     expect(tf.memory().numTensors).toBe(before)
+  })
+})
+
+describe('the bfloat16 form: where reserveCache converts to it', () => {
+  const cacheOf = (d: number) => {
+    const k = randn(5, [1, H, 3, d])
+    const c = extendCache(undefined, k, k)
+    if (c.k !== k) k.dispose()
+    return c
+  }
+  const release = (...cs: KVCache[]) => {
+    for (const c of cs) tf.dispose([c.k, c.v])
+  }
+
+  it('on wasm, a head size a multiple of 8: int32 words of two values, half the bytes; a bfloat16 cache stays bfloat16 whatever is asked', async () => {
+    await initBackend('wasm')
+    const before = tf.memory().numTensors
+    const c = cacheOf(16)
+    const b = reserveCache(c, 3, Number.POSITIVE_INFINITY, 'bfloat16')
+    expect([cacheFormat(b), b.k.dtype, b.k.shape]).toEqual(['bfloat16', 'int32', [1, H, cacheCapacity(b), 8]])
+    const again = reserveCache(b, 3, Number.POSITIVE_INFINITY, 'float32')
+    expect(cacheFormat(again)).toBe('bfloat16')
+    // a head size of 4 stays float32
+    const small = cacheOf(4)
+    const kept = reserveCache(small, 3, Number.POSITIVE_INFINITY, 'bfloat16')
+    expect(cacheFormat(kept)).toBe('float32')
+    release(c, b, again, small, kept)
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('on cpu the cache stays float32', async () => {
+    await initBackend('cpu')
+    const c = cacheOf(16)
+    const kept = reserveCache(c, 3, Number.POSITIVE_INFINITY, 'bfloat16')
+    expect([cacheFormat(kept), kept.k.dtype]).toEqual(['float32', 'float32'])
+    release(c, kept)
   })
 })

@@ -6,7 +6,7 @@
  *   gpt2 generate --model DIR --prompt TEXT [--max-new-tokens 20] [--greedy | --temperature T
  *                 --top-k K --top-p P --min-p P --typical-p P --repetition-penalty R
  *                 --no-repeat-ngram N --num-beams B] [--seed S] [--stream] [--backend wasm|cpu] [--json]
- *                 [--weights f32|int8|q4]
+ *                 [--weights f32|int8|q4] [--cache float32|bfloat16]
  *   gpt2 quantize --model DIR --out DIR --bits 8|4 [--backend wasm|cpu] [--json]
  *   gpt2 score    --model DIR --text TEXT [--backend wasm|cpu] [--json]
  *   gpt2 finetune --model DIR --data FILE --out DIR [--epochs 3] [--lr 5e-5] [--warmup 100]
@@ -23,6 +23,7 @@ import { readText } from '../io/files.js'
 import { loadGpt2Folder, saveGpt2Folder, saveQuantGpt2Folder, type Gpt2Folder } from '../io/hf-gpt2.js'
 import { disposeQuantTree } from '../quant/matrix.js'
 import type { QuantFormat } from '../quant/quantize.js'
+import type { CacheFormat } from '../nn/kv-cache.js'
 import { disposeState } from '../optim/base.js'
 import { finetuneStep, gpt2Nll, lmBatch, lmBlocks, lmEpochBatches, lmSteps } from '../models/gpt2/task.js'
 import { beamSearch } from '../sample/beam.js'
@@ -44,9 +45,12 @@ commands:
   generate --model DIR --prompt TEXT   continue a prompt
       [--max-new-tokens N (20)] [--greedy] [--temperature T] [--top-k K] [--top-p P]
       [--min-p P] [--typical-p P] [--repetition-penalty R] [--no-repeat-ngram N]
-      [--num-beams B] [--seed S (0)] [--stream] [--weights f32|int8|q4 (f32)] [--json]
+      [--num-beams B] [--seed S (0)] [--stream] [--weights f32|int8|q4 (f32)]
+      [--cache float32|bfloat16 (float32)] [--json]
       --json prints {"text": <continuation>, "ids": [<generated ids>]}
       --weights int8|q4 quantizes a float folder while loading, or reads a quantized one
+      --cache bfloat16 keeps the attention's keys and values in 16 bits (wasm): half the
+      bytes to read at each token, faster over long contexts; docs/concepts.md
   quantize --model DIR --out DIR --bits 8|4
       writes a folder with int8 (per output channel) or q4 (blocks of 32) weights, which
       \`generate --weights int8|q4\` reads; docs/quantization.md describes the file
@@ -94,17 +98,27 @@ const quantFormat = (flag: string, value: string | undefined, names: Readonly<Re
   return f
 }
 
-/** Starts the backend, loads the folder with the weights `--weights` asks for and makes the decoder (which owns the parameters). */
+/** The `--cache` flag: the format of the decoder's key/value caches. */
+const cacheFormatOption = (value: string | undefined): CacheFormat => {
+  if (value === undefined || value === 'float32' || value === 'bfloat16') return value ?? 'float32'
+  throw new CliError(`--cache must be float32 or bfloat16, got ${JSON.stringify(value)}`)
+}
+
+/**
+ * Starts the backend, loads the folder with the weights `--weights` asks for and makes the
+ * decoder (which owns the parameters) with the caches `--cache` asks for.
+ */
 const setupDecoder = async (o: Record<string, unknown>) => {
   const weights = quantFormat('weights', str(o, 'weights'), { f32: 'f32', int8: 'int8', q4: 'q4' }) ?? 'f32'
+  const cache = cacheFormatOption(str(o, 'cache'))
   if (weights === 'f32') {
     const m = await setup(o)
     // The parameters serve only this decoder: it frees wte and keeps wteᵀ (one embedding copy fewer).
-    return { m, decoder: gpt2Decoder(m.config, m.params, { ownsParams: true }) }
+    return { m, decoder: gpt2Decoder(m.config, m.params, { ownsParams: true, cache }) }
   }
   await startBackend(o)
   const m = orFail(await loadGpt2Folder(required(o, 'model'), { weights })(), (e) => e.message)
-  return { m, decoder: gpt2Decoder(m.config, m.params, { ownsParams: true }) }
+  return { m, decoder: gpt2Decoder(m.config, m.params, { ownsParams: true, cache }) }
 }
 
 /** The ids of a prompt, checked against the model's context. An empty prompt starts from BOS, as HF's pipeline does. */
@@ -131,6 +145,7 @@ const generateCommand = async (argv: readonly string[], io: CliIO): Promise<numb
     seed: { type: 'string' },
     stream: { type: 'boolean' },
     weights: { type: 'string' },
+    cache: { type: 'string' },
     ...SAMPLING_FLAGS,
   })
   if (o.help === true) return usage(io)

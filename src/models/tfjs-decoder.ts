@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { scoped, tensorsIn } from '../core/scope.js'
-import { cacheLength, reserveCache, selectCache, type KVCache } from '../nn/attention.js'
+import { cacheLength, reserveCache, selectCache, type CacheFormat, type KVCache } from '../nn/attention.js'
 import type { DecoderModel, ModelOutput } from '../sample/model.js'
 
 /** Per-layer key/value caches: the state of incremental decoding. */
@@ -50,11 +50,23 @@ const lastRows = async (logits: tf.Tensor3D): Promise<Float32Array[]> => {
   return Array.from({ length: b }, (_, i) => data.subarray((i * t + t - 1) * v, (i * t + t) * v))
 }
 
+/** How a decoder keeps its state. */
+export interface DecoderOptions {
+  /**
+   * The format of the key/value caches decoding reads: `'float32'` (the default: the forward
+   * pass's values exactly) or `'bfloat16'` (each key and value rounded to 8 bits of precision:
+   * half the bytes, so attention over long contexts reads half; on wasm, for head sizes a
+   * multiple of 8, else float32). The prefill's attention runs on float32; its caches are
+   * converted as it ends, and each step's new positions rounded as they are written.
+   */
+  readonly cache?: CacheFormat
+}
+
 /**
  * Wraps a tfjs forward pass as a {@link DecoderModel}. Each call runs in its own scope; the
  * returned caches are owned by the engine, which releases each exactly once.
  */
-export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape: DecoderShape): DecoderModel<LayerCaches> => {
+export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape: DecoderShape, options: DecoderOptions = {}): DecoderModel<LayerCaches> => {
   const call = (ids: readonly (readonly number[])[], cache: LayerCaches | undefined) =>
     scoped(() =>
       forward(
@@ -101,7 +113,10 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
       cache,
     )
     if (cache !== undefined) tf.dispose(tensorsIn(cache))
-    return last
+    if (options.cache !== 'bfloat16') return last
+    const converted = last.cache.map((c) => reserveCache(c, c.length, shape.contextLength, 'bfloat16'))
+    tf.dispose(tensorsIn(last.cache))
+    return { ...last, cache: converted }
   }
   return {
     vocabSize: shape.vocabSize,

@@ -15,7 +15,7 @@ import { isCausalMask } from '../mask/index.js'
 import { cacheContents, extendCache, extendCacheFused, kvCache, type KVCache } from './kv-cache.js'
 import { linear } from './linear.js'
 
-export { cacheCapacity, cacheContents, cacheLength, extendCache, kvCache, reserveCache, selectCache, spareFor, type KVCache } from './kv-cache.js'
+export { cacheCapacity, cacheContents, cacheFormat, cacheLength, extendCache, kvCache, reserveCache, selectCache, spareFor, type CacheFormat, type KVCache } from './kv-cache.js'
 
 /** The output of attention, and its weights when asked for. */
 export interface AttentionOutput {

@@ -29,9 +29,17 @@
  *
  * Elsewhere (cpu, webgl, webgpu) and while a gradient is computed, a cache is exact
  * (capacity = length) and extending it concatenates, as before.
+ *
+ * On wasm a cache may also be kept in **bfloat16** ({@link CacheFormat}; {@link reserveCache}
+ * converts one): each key and value rounded to the top half of its float32 (8 bits of
+ * precision, float32's range), two to an int32 word, buffers [batch, heads, capacity,
+ * headDim/2]. Attention over hundreds of positions waits on reading the cache, and reads half
+ * the bytes then (GPT-2 124M at 512 positions: 19 MB a step instead of 38; figures in
+ * docs/benchmarks.md). New positions are rounded as they are written; everything above works
+ * the same on such a cache, and {@link cacheContents} reads it back as float32.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { cacheKernelsRun, copyInto, selectInto, splitIntoCache, writeInPlace } from '../backend/simd/cache-blocks.js'
+import { cacheKernelsRun, copyInto, selectInto, splitIntoCache, unpackCache, writeInPlace } from '../backend/simd/cache-blocks.js'
 import { selectRows } from '../backend/rows.js'
 import { noGradientInProgress } from '../core/grad.js'
 
@@ -47,6 +55,18 @@ export interface KVCache {
   /** How many positions the cache holds (at most the buffers' capacity, `k.shape[2]`). */
   readonly length: number
 }
+
+/**
+ * How a cache keeps its keys and values: float32, or bfloat16 (rounded to nearest even; half
+ * the bytes, for attention over long contexts; wasm only, head sizes a multiple of 8).
+ */
+export type CacheFormat = 'float32' | 'bfloat16'
+
+/** A cache's format: bfloat16 when its buffers are int32 words of two bfloat16. */
+export const cacheFormat = (c: KVCache): CacheFormat => (c.k.dtype === 'int32' ? 'bfloat16' : 'float32')
+
+/** The features of a cache's heads (its buffers' last dimension, twice that in bfloat16). */
+const headDim = (c: KVCache): number => (cacheFormat(c) === 'bfloat16' ? 2 : 1) * c.k.shape[3]
 
 /** A cache holding exactly these keys and values [batch, heads, length, headDim] (no room to grow). */
 export const kvCache = (k: tf.Tensor4D, v: tf.Tensor4D): KVCache => ({ k, v, length: k.shape[2] })
@@ -69,7 +89,7 @@ export const cacheCapacity = (c: KVCache): number => c.k.shape[2]
  */
 export const spareFor = (length: number, positionBytes: number): number => Math.min(256, Math.max(Math.ceil(length / 4), Math.floor(2 ** 20 / positionBytes), 1))
 
-/** Bytes of one position of a cache's keys (or values): every row and head. */
+/** Bytes of one position of a cache's keys (or values): every row and head (a bfloat16 buffer's int32 words hold two values). */
 const positionBytes = (t: tf.Tensor4D): number => 4 * t.shape[0] * t.shape[1] * t.shape[3]
 
 // How far each buffer has been written, by the buffer's data (shared by every handle on it).
@@ -90,10 +110,12 @@ const atMark = (c: KVCache): boolean => markOf(c.k) === c.length && markOf(c.v) 
 const inPlace = (...ts: readonly tf.Tensor[]): boolean => noGradientInProgress() && cacheKernelsRun(...ts)
 
 /**
- * A cache's keys and values, exactly its `length` positions [batch, heads, length, headDim]:
- * the buffers themselves when they have no room left, a copy of their first positions otherwise.
+ * A cache's keys and values, exactly its `length` positions [batch, heads, length, headDim],
+ * float32: the buffers themselves when they have no room left (and are float32), a copy of
+ * their first positions otherwise (widened from bfloat16).
  */
 export const cacheContents = (c: KVCache): { readonly k: tf.Tensor4D; readonly v: tf.Tensor4D } => {
+  if (cacheFormat(c) === 'bfloat16') return { k: unpackCache(c.k, c.length), v: unpackCache(c.v, c.length) }
   if (c.length === cacheCapacity(c)) return { k: c.k, v: c.v }
   const [b, h, , d] = c.k.shape
   return { k: tf.slice(c.k, [0, 0, 0, 0], [b, h, c.length, d]), v: tf.slice(c.v, [0, 0, 0, 0], [b, h, c.length, d]) }
@@ -103,7 +125,8 @@ export const cacheContents = (c: KVCache): { readonly k: tf.Tensor4D; readonly v
  * The cache extended by new keys and values k, v [batch, heads, n, headDim] (or a new cache of
  * them): written in place after the cache's positions when the cache is at its buffers' mark and
  * they have room; copied into a new buffer with {@link spareFor} room otherwise (see the module
- * comment). The input cache stays valid either way.
+ * comment). The input cache stays valid either way, and the extended cache keeps its format
+ * (new positions rounded into a bfloat16 one).
  */
 export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Tensor4D): KVCache => {
   const n = k.shape[2]
@@ -116,8 +139,9 @@ export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Te
   if (cache !== undefined && atMark(cache) && length <= cacheCapacity(cache)) {
     return setMark({ k: writeInPlace(cache.k, k, cache.length), v: writeInPlace(cache.v, v, cache.length), length })
   }
-  const capacity = length + spareFor(length, positionBytes(k))
-  return setMark({ k: copyInto(cache?.k, cacheLength(cache), k, capacity), v: copyInto(cache?.v, cacheLength(cache), v, capacity), length })
+  const capacity = length + spareFor(length, positionBytes(cache?.k ?? k))
+  const bf16 = cache !== undefined && cacheFormat(cache) === 'bfloat16'
+  return setMark({ k: copyInto(cache?.k, cacheLength(cache), k, capacity, bf16), v: copyInto(cache?.v, cacheLength(cache), v, capacity, bf16), length })
 }
 
 /**
@@ -129,32 +153,33 @@ export const extendCache = (cache: KVCache | undefined, k: tf.Tensor4D, v: tf.Te
  */
 export const extendCacheFused = (cache: KVCache | undefined, qkv: tf.Tensor3D, heads: number): { readonly q: tf.Tensor4D; readonly cache: KVCache } | undefined => {
   if (cache === undefined || qkv.dtype !== 'float32' || !inPlace(cache.k, cache.v)) return undefined
-  const [b, h, capacity, d] = cache.k.shape
+  const [b, h, capacity] = cache.k.shape
   const [qb, n, width] = qkv.shape
   const length = cache.length + n
-  if (qb !== b || h !== heads || width !== 3 * h * d || length > capacity || !atMark(cache)) return undefined
+  if (qb !== b || h !== heads || width !== 3 * h * headDim(cache) || length > capacity || !atMark(cache)) return undefined
   const [q, k, v] = splitIntoCache(qkv, cache.k, cache.v, heads, cache.length)
   return { q, cache: setMark({ k, v, length }) }
 }
 
 /**
  * The cache with room for at least `positions` positions and some ({@link spareFor}), but at
- * most `limit` (a model's context): a new handle on the same buffers when they have it, or the
- * cache's positions copied into new buffers of that capacity (where caches are written in
- * place; elsewhere the cache is returned as new handles on its tensors). A prefill fed in chunks
- * reserves the whole prompt's room after its first chunk, so that the later chunks, and the
- * first decoding steps, are written in place.
+ * most `limit` (a model's context), in `format` (the cache's own by default): a new handle on
+ * the same buffers when they have it, or the cache's positions copied into new buffers of that
+ * capacity (where caches are written in place; elsewhere the cache is returned as new handles on
+ * its tensors). A prefill fed in chunks reserves the whole prompt's room after its first chunk,
+ * so that the later chunks, and the first decoding steps, are written in place.
+ *
+ * `'bfloat16'` converts a float32 cache (rounding each value) where caches are written in
+ * place and the head size is a multiple of 8; elsewhere the cache stays float32. A bfloat16
+ * cache stays bfloat16 whatever the format asked.
  */
-export const reserveCache = (cache: KVCache, positions: number, limit = Number.POSITIVE_INFINITY): KVCache => {
-  const capacity = Math.max(cache.length, Math.min(limit, positions + spareFor(positions, positionBytes(cache.k))))
-  if (capacity <= cacheCapacity(cache) || !inPlace(cache.k, cache.v)) return { k: tf.clone(cache.k), v: tf.clone(cache.v), length: cache.length }
-  const { k, v } = cache
-  const [b, h, , d] = k.shape
-  // A copy of the cache's own positions: zero new positions appended.
-  const none = tf.zeros([b, h, 0, d]) as tf.Tensor4D
-  const out = setMark({ k: copyInto(k, cache.length, none, capacity), v: copyInto(v, cache.length, none, capacity), length: cache.length })
-  none.dispose()
-  return out
+export const reserveCache = (cache: KVCache, positions: number, limit = Number.POSITIVE_INFINITY, format: CacheFormat = cacheFormat(cache)): KVCache => {
+  const bf16 = cacheFormat(cache) === 'bfloat16' || (format === 'bfloat16' && headDim(cache) % 8 === 0)
+  const convert = bf16 && cacheFormat(cache) === 'float32'
+  const capacity = Math.max(cache.length, Math.min(limit, positions + spareFor(positions, positionBytes(cache.k) / (convert ? 2 : 1))))
+  if ((capacity <= cacheCapacity(cache) && !convert) || !inPlace(cache.k, cache.v)) return { k: tf.clone(cache.k), v: tf.clone(cache.v), length: cache.length }
+  // A copy of the cache's own positions: none appended.
+  return setMark({ k: copyInto(cache.k, cache.length, undefined, capacity, bf16), v: copyInto(cache.v, cache.length, undefined, capacity, bf16), length: cache.length })
 }
 
 /**

@@ -10,6 +10,11 @@
  * pass, four query rows at a time, without materialising the scores of more than four rows,
  * and skips the keys a causal mask hides (figures: docs/benchmarks.md, `node bench/kernels.mjs`).
  * The blocks are split over the kernel pool's threads.
+ *
+ * Over a bfloat16 cache (nn/kv-cache.ts's compact form: int32 buffers [B, H, capacity, d/2],
+ * two bfloat16 a word) the kernel reads the keys and values as such, widening them in its
+ * loops: half the bytes of a float32 cache, which is what attention over hundreds of positions
+ * waits on. It then takes each query row alone (a decoding step has one).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { activeSimdKernels, dataOffset, poolAwake, registerSimdKernel, runSplit, splitSlots } from './module.js'
@@ -20,6 +25,7 @@ export const ATTEND = 'MinigptAttend'
 registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   const { q, k, v } = inputs
   const { length, causal, scale } = attrs as { length: number; causal: boolean; scale: number }
+  const packed = k.dtype === 'int32' ? 1 : 0
   const [b, h, tq, d] = q.shape
   const out = backend.makeOutput([b, h, tq, d], 'float32')
   // (batch, head) blocks split over the kernel pool in chunks of some 2^15 multiply-adds. When
@@ -46,6 +52,7 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
     length,
     tq,
     causal ? 1 : 0,
+    packed,
     blocks,
     d,
     scale,
@@ -59,7 +66,8 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
 
 /**
  * `softmax(q·Kᵀ/√d + mask)·V` for queries q [B, H, Tq, d] over the first `length` positions of
- * keys and values k, v [B, H, capacity, d], by the SIMD kernel; the mask is none (`causal`
+ * keys and values k, v [B, H, capacity, d] (or a bfloat16 cache's int32 buffers
+ * [B, H, capacity, d/2], d a multiple of 8), by the SIMD kernel; the mask is none (`causal`
  * false: every query sees all `length` keys) or causal (the queries are the last Tq of the
  * `length` positions and query i sees keys 0 … length − Tq + i). Undefined where the kernel
  * does not run (another backend than wasm, a head size not a multiple of 4, no SIMD kernels
@@ -68,13 +76,16 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
  */
 export const attendKernel = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, length: number, causal: boolean): tf.Tensor4D | undefined => {
   const [b, h, tq, d] = q.shape
+  const packed = k.dtype === 'int32'
   const fits =
-    d % 4 === 0 &&
+    d % (packed ? 8 : 4) === 0 &&
     tq >= 1 &&
     length >= (causal ? tq : 1) &&
     length <= k.shape[2] &&
-    [q, k, v].every((t) => t.dtype === 'float32') &&
-    k.shape.every((n, i) => n === v.shape[i] && (i === 2 || n === q.shape[i])) &&
+    q.dtype === 'float32' &&
+    (k.dtype === 'float32' || packed) &&
+    v.dtype === k.dtype &&
+    k.shape.every((n, i) => n === v.shape[i] && (i === 2 || n === (i === 3 && packed ? q.shape[i] / 2 : q.shape[i]))) &&
     b * h > 0
   if (!fits || activeSimdKernels() === null) return undefined
   return tf.engine().runKernel(ATTEND, { q, k, v }, { length, causal, scale: 1 / Math.sqrt(d) }) as tf.Tensor4D

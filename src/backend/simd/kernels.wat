@@ -210,17 +210,15 @@
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br $cols4))))
 
-  ;; Attention of one query row over the first n rows of K and V ([n, d] each, rows d floats
-  ;; apart): o = softmax(scale · q·Kᵀ)·V. `scratch` holds n + 4 floats.
-  (func $attend_row (param $q i32) (param $k i32) (param $v i32) (param $n i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $o i32)
-    (local $t i32) (local $m f32) (local $z f32) (local $s f32) (local $at i32) (local $i i32) (local $rowBytes i32) (local $m4 v128) (local $z4 v128)
-    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
-    (call $scores (local.get $q) (local.get $k) (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch))
+  ;; The softmax of a row of n scores x, in place but for its normalisation: x[t] becomes
+  ;; e^(x[t] - max) and the function returns 1 / Σ_t e^(x[t] - max). x has room for n + 4 floats.
+  (func $softmax_row (param $x i32) (param $n i32) (result f32)
+    (local $t i32) (local $m f32) (local $z f32) (local $at i32) (local $m4 v128) (local $z4 v128)
     ;; the maximum score: four lanes at a time, then the rest
-    (local.set $m4 (v128.load32_splat (local.get $scratch)))
+    (local.set $m4 (v128.load32_splat (local.get $x)))
     (block $max4Done (loop $max4
       (br_if $max4Done (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $n)))
-      (local.set $m4 (f32x4.max (local.get $m4) (v128.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $m4 (f32x4.max (local.get $m4) (v128.load (i32.add (local.get $x) (i32.shl (local.get $t) (i32.const 2))))))
       (local.set $t (i32.add (local.get $t) (i32.const 4)))
       (br $max4)))
     (local.set $m (f32.max
@@ -228,11 +226,11 @@
       (f32.max (f32x4.extract_lane 2 (local.get $m4)) (f32x4.extract_lane 3 (local.get $m4)))))
     (block $maxDone (loop $max
       (br_if $maxDone (i32.ge_u (local.get $t) (local.get $n)))
-      (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $x) (i32.shl (local.get $t) (i32.const 2))))))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $max)))
     ;; e^(s - max), four at a time (the lanes past n are scratch, never read back)
-    (local.set $at (local.get $scratch))
+    (local.set $at (local.get $x))
     (local.set $t (i32.const 0))
     (block $expDone (loop $exp
       (br_if $expDone (i32.ge_u (local.get $t) (local.get $n)))
@@ -245,31 +243,284 @@
     (local.set $t (i32.const 0))
     (block $sum4Done (loop $sum4
       (br_if $sum4Done (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $n)))
-      (local.set $z4 (f32x4.add (local.get $z4) (v128.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $z4 (f32x4.add (local.get $z4) (v128.load (i32.add (local.get $x) (i32.shl (local.get $t) (i32.const 2))))))
       (local.set $t (i32.add (local.get $t) (i32.const 4)))
       (br $sum4)))
     (local.set $z (call $hsum (local.get $z4)))
     (block $sumDone (loop $sum
       (br_if $sumDone (i32.ge_u (local.get $t) (local.get $n)))
-      (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $scratch) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $x) (i32.shl (local.get $t) (i32.const 2))))))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $sum)))
-    (local.set $s (f32.div (f32.const 1) (local.get $z)))
-    ;; o = Σ_t w[t] · v[t] / z
-    (local.set $i (i32.const 0))
-    (block $zeroDone (loop $zero
-      (br_if $zeroDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+    (f32.div (f32.const 1) (local.get $z)))
+
+  ;; Zeros the `bytes` bytes (a multiple of 16) at o.
+  (func $zero (param $o i32) (param $bytes i32)
+    (local $i i32)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
       (v128.store (i32.add (local.get $o) (local.get $i)) (v128.const i32x4 0 0 0 0))
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br $zero)))
+      (br $each))))
+
+  ;; Attention of one query row over the first n rows of K and V ([n, d] each, rows d floats
+  ;; apart): o = softmax(scale · q·Kᵀ)·V. `scratch` holds n + 4 floats.
+  (func $attend_row (param $q i32) (param $k i32) (param $v i32) (param $n i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $o i32)
+    (local $s f32) (local $i i32) (local $rowBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (call $scores (local.get $q) (local.get $k) (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch))
+    (local.set $s (call $softmax_row (local.get $scratch) (local.get $n)))
+    ;; o = Σ_t w[t] · v[t] / z
+    (call $zero (local.get $o) (local.get $rowBytes))
     (call $accumulate (local.get $scratch) (local.get $v) (local.get $n) (local.get $d) (local.get $o))
-    (local.set $i (i32.const 0))
     (block $scaleDone (loop $scaleLoop
       (br_if $scaleDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
       (v128.store (i32.add (local.get $o) (local.get $i))
         (f32x4.mul (v128.load (i32.add (local.get $o) (local.get $i))) (f32x4.splat (local.get $s))))
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br $scaleLoop))))
+
+  ;; A bfloat16 cache (a key/value cache's compact form, nn/kv-cache.ts): each feature the top
+  ;; half of its float32, two to a 32-bit word, in order (feature 2j in the low half of word
+  ;; j). A word shifted left 16 is feature 2j as a float32; the word with its low half cleared
+  ;; is feature 2j + 1. So eight features loaded as one vector widen in two operations, into
+  ;; their even features (0, 2, 4, 6) and their odd ones (1, 3, 5, 7): the kernels below keep a
+  ;; query and an output row in that order, eight features at a time (evens, then odds), and
+  ;; put them back in order once a row. The widening costs two operations per eight features
+  ;; where a load of float32 cost none; it pays where attention waits on memory (hundreds of
+  ;; positions): half the bytes read.
+
+  ;; dst[t] = scale · (q · k[t]) for t < len: q [d] float32 in the split order (evens, odds:
+  ;; eight features at a time), k [len, d] bfloat16, d a multiple of 8. Sixteen features a pass
+  ;; into four accumulators, then eight.
+  (func $scores_bf16 (param $q i32) (param $k i32) (param $len i32) (param $d i32) (param $scale f32) (param $dst i32)
+    (local $t i32) (local $i i32) (local $qi i32) (local $row i32) (local $bytes i32) (local $wide i32) (local $h v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 1)))
+    (local.set $wide (i32.and (local.get $bytes) (i32.const -32)))
+    (local.set $row (local.get $k))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $t) (local.get $len)))
+      (local.set $a0 (v128.const i32x4 0 0 0 0))
+      (local.set $a1 (v128.const i32x4 0 0 0 0))
+      (local.set $a2 (v128.const i32x4 0 0 0 0))
+      (local.set $a3 (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $wideDone (loop $sixteen
+        (br_if $wideDone (i32.ge_u (local.get $i) (local.get $wide)))
+        (local.set $qi (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 1))))
+        (local.set $h (v128.load (i32.add (local.get $row) (local.get $i))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $qi)) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $a1 (f32x4.add (local.get $a1)
+          (f32x4.mul (v128.load offset=16 (local.get $qi)) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $h (v128.load offset=16 (i32.add (local.get $row) (local.get $i))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $qi)) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $a3 (f32x4.add (local.get $a3)
+          (f32x4.mul (v128.load offset=48 (local.get $qi)) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $sixteen)))
+      ;; eight last features (d ≡ 8 mod 16)
+      (if (i32.lt_u (local.get $i) (local.get $bytes)) (then
+        (local.set $qi (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 1))))
+        (local.set $h (v128.load (i32.add (local.get $row) (local.get $i))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $qi)) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $a1 (f32x4.add (local.get $a1)
+          (f32x4.mul (v128.load offset=16 (local.get $qi)) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))))
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 2)))
+        (f32.mul (local.get $scale) (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))))
+      (local.set $row (i32.add (local.get $row) (local.get $bytes)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $each))))
+
+  ;; dst[i] += Σ_t w[t] · v[t, i] for i < d, t < len: v [len, d] bfloat16, dst [d] float32 in
+  ;; the split order (evens, odds: eight features at a time), d a multiple of 8. Sixty-four
+  ;; features at a time (sixteen accumulators: a row of GPT-2's heads, read whole in one pass
+  ;; over V, in memory order), then eight.
+  (func $accumulate_bf16 (param $w i32) (param $v i32) (param $len i32) (param $d i32) (param $dst i32)
+    (local $t i32) (local $i i32) (local $o i32) (local $at i32) (local $bytes i32) (local $widest i32) (local $wt v128) (local $h v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $b4 v128) (local $b5 v128) (local $b6 v128) (local $b7 v128)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 1)))
+    (local.set $widest (i32.and (local.get $bytes) (i32.const -128)))
+    (block $end64 (loop $cols64
+      (br_if $end64 (i32.ge_u (local.get $i) (local.get $widest)))
+      (local.set $o (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 1))))
+      (local.set $a0 (v128.load offset=0 (local.get $o)))
+      (local.set $a1 (v128.load offset=16 (local.get $o)))
+      (local.set $a2 (v128.load offset=32 (local.get $o)))
+      (local.set $a3 (v128.load offset=48 (local.get $o)))
+      (local.set $a4 (v128.load offset=64 (local.get $o)))
+      (local.set $a5 (v128.load offset=80 (local.get $o)))
+      (local.set $a6 (v128.load offset=96 (local.get $o)))
+      (local.set $a7 (v128.load offset=112 (local.get $o)))
+      (local.set $b0 (v128.load offset=128 (local.get $o)))
+      (local.set $b1 (v128.load offset=144 (local.get $o)))
+      (local.set $b2 (v128.load offset=160 (local.get $o)))
+      (local.set $b3 (v128.load offset=176 (local.get $o)))
+      (local.set $b4 (v128.load offset=192 (local.get $o)))
+      (local.set $b5 (v128.load offset=208 (local.get $o)))
+      (local.set $b6 (v128.load offset=224 (local.get $o)))
+      (local.set $b7 (v128.load offset=240 (local.get $o)))
+      (local.set $at (i32.add (local.get $v) (local.get $i)))
+      (local.set $t (i32.const 0))
+      (block $rowsDone64 (loop $rows64
+        (br_if $rowsDone64 (i32.ge_u (local.get $t) (local.get $len)))
+        (local.set $wt (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $h (v128.load offset=0 (local.get $at)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $h (v128.load offset=16 (local.get $at)))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $h (v128.load offset=32 (local.get $at)))
+        (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $h (v128.load offset=48 (local.get $at)))
+        (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $h (v128.load offset=64 (local.get $at)))
+        (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $h (v128.load offset=80 (local.get $at)))
+        (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $h (v128.load offset=96 (local.get $at)))
+        (local.set $b4 (f32x4.add (local.get $b4) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $b5 (f32x4.add (local.get $b5) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $h (v128.load offset=112 (local.get $at)))
+        (local.set $b6 (f32x4.add (local.get $b6) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $b7 (f32x4.add (local.get $b7) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows64)))
+      (v128.store offset=0 (local.get $o) (local.get $a0))
+      (v128.store offset=16 (local.get $o) (local.get $a1))
+      (v128.store offset=32 (local.get $o) (local.get $a2))
+      (v128.store offset=48 (local.get $o) (local.get $a3))
+      (v128.store offset=64 (local.get $o) (local.get $a4))
+      (v128.store offset=80 (local.get $o) (local.get $a5))
+      (v128.store offset=96 (local.get $o) (local.get $a6))
+      (v128.store offset=112 (local.get $o) (local.get $a7))
+      (v128.store offset=128 (local.get $o) (local.get $b0))
+      (v128.store offset=144 (local.get $o) (local.get $b1))
+      (v128.store offset=160 (local.get $o) (local.get $b2))
+      (v128.store offset=176 (local.get $o) (local.get $b3))
+      (v128.store offset=192 (local.get $o) (local.get $b4))
+      (v128.store offset=208 (local.get $o) (local.get $b5))
+      (v128.store offset=224 (local.get $o) (local.get $b6))
+      (v128.store offset=240 (local.get $o) (local.get $b7))
+      (local.set $i (i32.add (local.get $i) (i32.const 128)))
+      (br $cols64)))
+    (block $end8 (loop $cols8
+      (br_if $end8 (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $o (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 1))))
+      (local.set $a0 (v128.load (local.get $o)))
+      (local.set $a1 (v128.load offset=16 (local.get $o)))
+      (local.set $at (i32.add (local.get $v) (local.get $i)))
+      (local.set $t (i32.const 0))
+      (block $rowsDone8 (loop $rows8
+        (br_if $rowsDone8 (i32.ge_u (local.get $t) (local.get $len)))
+        (local.set $wt (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $h (v128.load (local.get $at)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wt) (i32x4.shl (local.get $h) (i32.const 16)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wt) (v128.and (local.get $h) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+        (local.set $at (i32.add (local.get $at) (local.get $bytes)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows8)))
+      (v128.store (local.get $o) (local.get $a0))
+      (v128.store offset=16 (local.get $o) (local.get $a1))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $cols8))))
+
+  ;; $attend_row over a bfloat16 cache: k and v [n, d] bfloat16 (rows 2·d bytes apart), q and
+  ;; o [d] float32, d a multiple of 8. The query is put in the split order into o (free until
+  ;; the weighted sum), the weighted sum accumulates there in that order, and o is put back in
+  ;; order as it is normalised.
+  (func $attend_row_bf16 (param $q i32) (param $k i32) (param $v i32) (param $n i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $o i32)
+    (local $s f32) (local $i i32) (local $rowBytes i32) (local $a v128) (local $b v128)
+    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (block $splitDone (loop $split
+      (br_if $splitDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+      (local.set $a (v128.load (i32.add (local.get $q) (local.get $i))))
+      (local.set $b (v128.load offset=16 (i32.add (local.get $q) (local.get $i))))
+      (v128.store (i32.add (local.get $o) (local.get $i)) (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $b)))
+      (v128.store offset=16 (i32.add (local.get $o) (local.get $i)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b)))
+      (local.set $i (i32.add (local.get $i) (i32.const 32)))
+      (br $split)))
+    (call $scores_bf16 (local.get $o) (local.get $k) (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch))
+    (local.set $s (call $softmax_row (local.get $scratch) (local.get $n)))
+    (call $zero (local.get $o) (local.get $rowBytes))
+    (call $accumulate_bf16 (local.get $scratch) (local.get $v) (local.get $n) (local.get $d) (local.get $o))
+    ;; o / z, its features back in order: (e0, o0, e1, o1) and (e2, o2, e3, o3)
+    (local.set $i (i32.const 0))
+    (block $mergeDone (loop $merge
+      (br_if $mergeDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+      (local.set $a (v128.load (i32.add (local.get $o) (local.get $i))))
+      (local.set $b (v128.load offset=16 (i32.add (local.get $o) (local.get $i))))
+      (v128.store (i32.add (local.get $o) (local.get $i))
+        (f32x4.mul (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)) (f32x4.splat (local.get $s))))
+      (v128.store offset=16 (i32.add (local.get $o) (local.get $i))
+        (f32x4.mul (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)) (f32x4.splat (local.get $s))))
+      (local.set $i (i32.add (local.get $i) (i32.const 32)))
+      (br $merge))))
+
+  ;; Float32 to bfloat16, rounded to nearest even, for `blocks` blocks of `count` values (a
+  ;; multiple of 8): block i from src + i·srcStride (float32) to dst + i·dstStride (bfloat16,
+  ;; the order above). A NaN stays a (quiet) NaN; a finite value past bfloat16's largest
+  ;; rounds to ±∞, as rounding does.
+  (func (export "pack_bf16") (param $src i32) (param $srcStride i32) (param $dst i32) (param $dstStride i32) (param $count i32) (param $blocks i32)
+    (local $b i32) (local $i i32) (local $bytes i32)
+    (local.set $bytes (i32.shl (local.get $count) (i32.const 2)))
+    (block $blocksDone (loop $eachBlock
+      (br_if $blocksDone (i32.ge_u (local.get $b) (local.get $blocks)))
+      (local.set $i (i32.const 0))
+      (block $done (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+        (v128.store (i32.add (local.get $dst) (i32.shr_u (local.get $i) (i32.const 1)))
+          (i16x8.narrow_i32x4_u
+            (call $round_bf16 (v128.load (i32.add (local.get $src) (local.get $i))))
+            (call $round_bf16 (v128.load offset=16 (i32.add (local.get $src) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $each)))
+      (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $eachBlock))))
+
+  ;; Four float32 as bfloat16 in the low halves of their lanes: x + 0x7fff + (bit 16 of x),
+  ;; shifted right 16 (round to nearest, ties to even); a NaN keeps its top half, made quiet.
+  (func $round_bf16 (param $x v128) (result v128)
+    (v128.bitselect
+      (v128.or (i32x4.shr_u (local.get $x) (i32.const 16)) (i32x4.splat (i32.const 0x40)))
+      (i32x4.shr_u
+        (i32x4.add (i32x4.add (local.get $x) (i32x4.splat (i32.const 0x7fff)))
+          (v128.and (i32x4.shr_u (local.get $x) (i32.const 16)) (i32x4.splat (i32.const 1))))
+        (i32.const 16))
+      (f32x4.ne (local.get $x) (local.get $x))))
+
+  ;; Bfloat16 to float32, for `blocks` blocks of `count` values (a multiple of 8): block i from
+  ;; src + i·srcStride (bfloat16) to dst + i·dstStride (float32). Exact.
+  (func (export "unpack_bf16") (param $src i32) (param $srcStride i32) (param $dst i32) (param $dstStride i32) (param $count i32) (param $blocks i32)
+    (local $b i32) (local $i i32) (local $bytes i32) (local $h v128)
+    (local.set $bytes (i32.shl (local.get $count) (i32.const 1)))
+    (block $blocksDone (loop $eachBlock
+      (br_if $blocksDone (i32.ge_u (local.get $b) (local.get $blocks)))
+      (local.set $i (i32.const 0))
+      (block $done (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $h (v128.load (i32.add (local.get $src) (local.get $i))))
+        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 1)))
+          (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $h)) (i32.const 16)))
+        (v128.store offset=16 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 1)))
+          (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $h)) (i32.const 16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $each)))
+      (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $eachBlock))))
 
   ;; Four vectors' lane sums as one vector: [Σa, Σb, Σc, Σd].
   (func $hsum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
@@ -488,21 +739,24 @@
   ;; `causal` the queries are the last tq of the len positions and query i sees keys
   ;; 0 … len - tq + i (a causal mask); without it every query sees all len keys. Four query
   ;; rows at a time ($attend_rows4), then one at a time. `scratch` holds 4·(len + 4) floats.
+  ;; With `packed` (1) k and v are a bfloat16 cache (rows 2·d bytes apart, d a multiple of 8)
+  ;; and every query row goes alone ($attend_row_bf16: a decoding step has one).
   (func $attend (export "attend")
-    (param $q i32) (param $k i32) (param $v i32) (param $cap i32) (param $len i32) (param $tq i32) (param $causal i32)
+    (param $q i32) (param $k i32) (param $v i32) (param $cap i32) (param $len i32) (param $tq i32) (param $causal i32) (param $packed i32)
     (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32)
-    (local $b i32) (local $i i32) (local $rowBytes i32) (local $qb i32) (local $kb i32) (local $vb i32) (local $ob i32) (local $n i32)
+    (local $b i32) (local $i i32) (local $rowBytes i32) (local $kvRowBytes i32) (local $qb i32) (local $kb i32) (local $vb i32) (local $ob i32) (local $n i32)
     (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $kvRowBytes (i32.shr_u (local.get $rowBytes) (local.get $packed)))
     (block $blocksDone (loop $eachBlock
       (br_if $blocksDone (i32.ge_u (local.get $b) (local.get $blocks)))
       (local.set $qb (i32.add (local.get $q) (i32.mul (i32.mul (local.get $b) (local.get $tq)) (local.get $rowBytes))))
       (local.set $ob (i32.add (local.get $out) (i32.mul (i32.mul (local.get $b) (local.get $tq)) (local.get $rowBytes))))
-      (local.set $kb (i32.add (local.get $k) (i32.mul (i32.mul (local.get $b) (local.get $cap)) (local.get $rowBytes))))
-      (local.set $vb (i32.add (local.get $v) (i32.mul (i32.mul (local.get $b) (local.get $cap)) (local.get $rowBytes))))
+      (local.set $kb (i32.add (local.get $k) (i32.mul (i32.mul (local.get $b) (local.get $cap)) (local.get $kvRowBytes))))
+      (local.set $vb (i32.add (local.get $v) (i32.mul (i32.mul (local.get $b) (local.get $cap)) (local.get $kvRowBytes))))
       (local.set $n (local.get $len))
       (local.set $i (i32.const 0))
       (block $groupsDone (loop $groups
-        (br_if $groupsDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $tq)))
+        (br_if $groupsDone (i32.or (local.get $packed) (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $tq))))
         (if (local.get $causal) (then (local.set $n (i32.add (i32.sub (local.get $len) (local.get $tq)) (i32.add (local.get $i) (i32.const 4))))))
         (call $attend_rows4 (i32.add (local.get $qb) (i32.mul (local.get $i) (local.get $rowBytes))) (local.get $kb) (local.get $vb)
           (local.get $n) (local.get $causal) (local.get $d) (local.get $scale) (local.get $scratch)
@@ -512,9 +766,13 @@
       (block $rowsDone (loop $rows
         (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $tq)))
         (if (local.get $causal) (then (local.set $n (i32.add (i32.sub (local.get $len) (local.get $tq)) (i32.add (local.get $i) (i32.const 1))))))
-        (call $attend_row (i32.add (local.get $qb) (i32.mul (local.get $i) (local.get $rowBytes))) (local.get $kb) (local.get $vb)
-          (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch)
-          (i32.add (local.get $ob) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (if (local.get $packed)
+          (then (call $attend_row_bf16 (i32.add (local.get $qb) (i32.mul (local.get $i) (local.get $rowBytes))) (local.get $kb) (local.get $vb)
+            (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch)
+            (i32.add (local.get $ob) (i32.mul (local.get $i) (local.get $rowBytes)))))
+          (else (call $attend_row (i32.add (local.get $qb) (i32.mul (local.get $i) (local.get $rowBytes))) (local.get $kb) (local.get $vb)
+            (local.get $n) (local.get $d) (local.get $scale) (local.get $scratch)
+            (i32.add (local.get $ob) (i32.mul (local.get $i) (local.get $rowBytes))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
@@ -945,13 +1203,13 @@
   ;; scratch slot $slot (4·(len + 4) floats), the chunk's index that the pool passes after the
   ;; range, so that no two threads share one.
   (func (export "attend_chunk")
-    (param $q i32) (param $k i32) (param $v i32) (param $cap i32) (param $len i32) (param $tq i32) (param $causal i32)
+    (param $q i32) (param $k i32) (param $v i32) (param $cap i32) (param $len i32) (param $tq i32) (param $causal i32) (param $packed i32)
     (param $blocks i32) (param $d i32) (param $scale f32) (param $scratch i32) (param $out i32) (param $b0 i32) (param $b1 i32) (param $slot i32)
     (local $qOff i32) (local $kOff i32)
     (local.set $qOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $tq)) (local.get $d)) (i32.const 2)))
-    (local.set $kOff (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $cap)) (local.get $d)) (i32.const 2)))
+    (local.set $kOff (i32.shr_u (i32.shl (i32.mul (i32.mul (local.get $b0) (local.get $cap)) (local.get $d)) (i32.const 2)) (local.get $packed)))
     (call $attend (i32.add (local.get $q) (local.get $qOff)) (i32.add (local.get $k) (local.get $kOff)) (i32.add (local.get $v) (local.get $kOff))
-      (local.get $cap) (local.get $len) (local.get $tq) (local.get $causal) (i32.sub (local.get $b1) (local.get $b0)) (local.get $d) (local.get $scale)
+      (local.get $cap) (local.get $len) (local.get $tq) (local.get $causal) (local.get $packed) (i32.sub (local.get $b1) (local.get $b0)) (local.get $d) (local.get $scale)
       (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $slot) (i32.shl (i32.add (local.get $len) (i32.const 4)) (i32.const 2))) (i32.const 2)))
       (i32.add (local.get $out) (local.get $qOff))))
 

@@ -35,6 +35,7 @@ export interface SimdKernels {
     len: number,
     tq: number,
     causal: number,
+    packed: number,
     blocks: number,
     d: number,
     scale: number,
@@ -44,6 +45,10 @@ export interface SimdKernels {
   readonly add: (a: number, b: number, n: number, out: number) => void
   readonly gelu_tanh: (x: number, n: number, out: number) => void
   readonly copy_blocks: (src: number, srcStride: number, dst: number, dstStride: number, bytes: number, blocks: number) => void
+  /** Float32 → bfloat16 (nearest even) for `blocks` blocks of `count` values (a multiple of 8); strides in bytes. */
+  readonly pack_bf16: (src: number, srcStride: number, dst: number, dstStride: number, count: number, blocks: number) => void
+  /** Bfloat16 → float32 for `blocks` blocks of `count` values (a multiple of 8); strides in bytes. */
+  readonly unpack_bf16: (src: number, srcStride: number, dst: number, dstStride: number, count: number, blocks: number) => void
   readonly layer_norm: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number) => void
   /** `layer_norm` on rows [r0, r1) (a chunk of the kernel pool's; slot unused). */
   readonly layer_norm_chunk: (x: number, rows: number, d: number, w: number, b: number, eps: number, out: number, r0: number, r1: number, slot: number) => void

@@ -29,7 +29,7 @@ import { disposeQuantTree } from '../../quant/matrix.js'
 import { gpt2Trunk, tiedHead, type Gpt2Weights } from './model.js'
 import type { KVCache } from '../../nn/attention.js'
 import type { DecoderModel } from '../../sample/model.js'
-import { lastPosition, tfjsDecoder, type LayerCaches } from '../tfjs-decoder.js'
+import { lastPosition, tfjsDecoder, type DecoderOptions, type LayerCaches } from '../tfjs-decoder.js'
 
 /** What a decoding step returns: the last position's logits [batch, 1, vocab] and the caches. */
 export interface Gpt2StepOutput {
@@ -58,8 +58,8 @@ export interface Gpt2Decoder extends DecoderModel<LayerCaches> {
   readonly dispose: () => void
 }
 
-/** Options of {@link gpt2Decoder}. */
-export interface Gpt2DecoderOptions {
+/** Options of {@link gpt2Decoder}: the cache's format ({@link DecoderOptions}), and who owns the parameters. */
+export interface Gpt2DecoderOptions extends DecoderOptions {
   /**
    * The decoder takes the parameters over: it disposes wte at once (keeping wteᵀ only) and the
    * rest in `dispose()`. For parameters that serve only this decoder (`minigpt gpt2
@@ -80,7 +80,7 @@ export const gpt2Decoder = (config: Gpt2Config, params: Gpt2Weights, options: Gp
   const wteT = transposed(wte)
   const copied = wteT !== wte
   if (options.ownsParams === true && copied) disposeQuantTree(wte)
-  const decoder = tfjsDecoder(gpt2DecodingStep(config, wteT), params, { vocabSize: config.vocab_size, contextLength: config.n_positions })
+  const decoder = tfjsDecoder(gpt2DecodingStep(config, wteT), params, { vocabSize: config.vocab_size, contextLength: config.n_positions }, options)
   const dispose = () => {
     if (copied) disposeQuantTree(wteT)
     if (options.ownsParams === true) disposeQuantTree(params) // a float wte is disposed already: disposing again is a no-op

@@ -6,10 +6,10 @@ import { EVAL } from '../../core/layer.js'
 import { contextLength, type MiniGptConfig } from './config.js'
 import { miniGpt, type MiniGptWeights } from './model.js'
 import type { DecoderModel } from '../../sample/model.js'
-import { lastPosition, tfjsDecoder, type LayerCaches } from '../tfjs-decoder.js'
+import { lastPosition, tfjsDecoder, type DecoderOptions, type LayerCaches } from '../tfjs-decoder.js'
 
-/** Mini-GPT as a decoder, over a float or a quantized tree: eval mode, last-position logits, a cache per layer; context max_len + 2. */
-export const miniGptDecoder = (config: MiniGptConfig, params: MiniGptWeights): DecoderModel<LayerCaches> => {
+/** Mini-GPT as a decoder, over a float or a quantized tree: eval mode, last-position logits, a cache per layer (float32 unless `options.cache` says bfloat16); context max_len + 2. */
+export const miniGptDecoder = (config: MiniGptConfig, params: MiniGptWeights, options: DecoderOptions = {}): DecoderModel<LayerCaches> => {
   const model = miniGpt(config)
   return tfjsDecoder(
     (p: MiniGptWeights, ids, cache) => {
@@ -18,5 +18,6 @@ export const miniGptDecoder = (config: MiniGptConfig, params: MiniGptWeights): D
     },
     params,
     { vocabSize: config.vocab_size, contextLength: contextLength(config) },
+    options,
   )
 }
