@@ -6,6 +6,7 @@
 // `npm run bench`.
 //
 //   npm run build && node bench/kernel-times.mjs [--weights f32|int8|q4] [--context 64] [--steps 200]
+//   node bench/kernel-times.mjs --weights int8 --context 512 --cache bfloat16   # a bfloat16 KV cache
 //   node bench/kernel-times.mjs --weights f32 --untimed 1 --rounds 4 --steps 40   # a fresh process's warm-up, round by round
 //   node bench/kernel-times.mjs --minigpt [--passes 100]      # the eval forward pass of 64 × 26 tokens
 //
@@ -21,6 +22,8 @@ import { argv, opt, median, table } from './util.mjs'
 
 const weights = opt('weights', 'int8')
 if (!['f32', 'int8', 'q4'].includes(weights)) throw new Error(`--weights must be f32, int8 or q4, not ${weights}`)
+const cache = opt('cache', 'float32')
+if (!['float32', 'bfloat16'].includes(cache)) throw new Error(`--cache must be float32 or bfloat16, not ${cache}`)
 
 // tfjs-wasm registers its kernels when the backend starts: wrap them after.
 await initBackend('wasm')
@@ -99,7 +102,9 @@ if (argv.includes('--minigpt')) {
   const config = gpt2.GPT2_PRESETS.gpt2
   const params = gpt2.gpt2(config).init(key(1))
   const decoder =
-    weights === 'f32' ? sample.gpt2Decoder(config, params) : sample.gpt2Decoder(config, quant.quantize(gpt2.gpt2Shapes(config), params, weights), { ownsParams: true })
+    weights === 'f32'
+      ? sample.gpt2Decoder(config, params, { cache })
+      : sample.gpt2Decoder(config, quant.quantize(gpt2.gpt2Shapes(config), params, weights), { ownsParams: true, cache })
   const context = Number(opt('context', '64'))
   const prompt = Array.from(uniform(key(3), context, 0, config.vocab_size), Math.floor)
   let out = await decoder.prefill([prompt])
@@ -130,7 +135,7 @@ if (argv.includes('--minigpt')) {
         .join(', ')}`,
     )
   }
-  title = `GPT-2 124M (${weights}) cached decoding after ${context} tokens, ${steps} steps${rounds > 1 ? ` (round ${rounds})` : ''}`
+  title = `GPT-2 124M (${weights}, ${cache} cache) cached decoding after ${context} tokens, ${steps} steps${rounds > 1 ? ` (round ${rounds})` : ''}`
 }
 
 const n = times.length
