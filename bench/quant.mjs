@@ -42,7 +42,7 @@ const decodeSteps = Number(opt('decode-steps', '16'))
 const block = Number(opt('block', '8'))
 const warmup = Number(opt('decode-warmup', '1'))
 if (!Number.isInteger(warmup) || warmup < 1) throw new Error(`--decode-warmup must be an integer ≥ 1, got ${warmup}`)
-const formats = opt('formats', 'f32,int8,q4').split(',')
+const formats = opt('formats', 'f32,int8,int8+bf16,q4').split(',')
 const rounds = Number(opt('rounds', '2'))
 const seed = Number(opt('seed', '0'))
 // --threads N: wasm's threads (XNNPACK's and the library kernels' pool); default one per core
