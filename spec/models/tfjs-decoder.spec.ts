@@ -109,8 +109,15 @@ const fullLogits = (params: Gpt2Params, ids: readonly number[]): number[][] =>
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])))
 
-describe.each(['cpu', 'wasm'])('caches written in place are still values (on %s)', (backend) => {
+describe.each([
+  ['cpu', 'float32'],
+  ['wasm', 'float32'],
+  ['wasm', 'bfloat16'],
+] as const)('caches written in place are still values (on %s, %s caches)', (backend, cache) => {
   let params: Gpt2Params
+  // a float32 cache gives the full pass's logits to float32 rounding; a bfloat16 one within its bound (2⁻⁹ · max|logit|, below)
+  const close = (got: ArrayLike<number>, want: ArrayLike<number>) =>
+    expect(maxDiff(got, want)).toBeLessThan(cache === 'float32' ? 1e-4 : 2 ** -9 * Math.max(...Array.from(want, Math.abs)))
   beforeAll(async () => {
     await initBackend(backend)
     params = gpt2(config).init(key(11))
@@ -118,7 +125,7 @@ describe.each(['cpu', 'wasm'])('caches written in place are still values (on %s)
 
   // On wasm the steps' attention is the SIMD kernel over buffers with room (nn/kv-cache.ts), the full pass tfjs ops.
   it("decoding step by step, across several copies into larger buffers, gives the full forward pass's logits", async () => {
-    const decoder = gpt2Decoder(config, params)
+    const decoder = gpt2Decoder(config, params, { cache })
     const ids = Array.from({ length: 150 }, (_, i) => (i * 5 + 1) % config.vocab_size)
     const expected = fullLogits(params, ids)
     const before = tf.memory().numTensors
@@ -126,7 +133,7 @@ describe.each(['cpu', 'wasm'])('caches written in place are still values (on %s)
     let inPlace = 0
     for (let n = 10; n < ids.length; n++) {
       expect(cacheLength(out.cache[0])).toBe(n)
-      expect(maxDiff(out.logits[0], expected[n - 1])).toBeLessThan(1e-4)
+      close(out.logits[0], expected[n - 1])
       const next = await decoder.step(out.cache, [ids[n]])
       if (next.cache[0].k.dataId === out.cache[0].k.dataId) inPlace++
       decoder.release(out.cache)
@@ -141,7 +148,7 @@ describe.each(['cpu', 'wasm'])('caches written in place are still values (on %s)
   })
 
   it("stepping two children of one cache (in either order, and again) gives each its own sequence's logits", async () => {
-    const decoder = gpt2Decoder(config, params)
+    const decoder = gpt2Decoder(config, params, { cache })
     const prompt = [4, 9, 2, 33, 7, 7, 1]
     const before = tf.memory().numTensors
     const root = await decoder.prefill([prompt])
@@ -151,18 +158,18 @@ describe.each(['cpu', 'wasm'])('caches written in place are still values (on %s)
     const b2 = await decoder.step(b.cache, [14])
     const c = await decoder.step(root.cache, [15]) // the root again, after both children moved on
     const want = (tail: number[]) => fullLogits(params, [...prompt, ...tail]).at(-1) as number[]
-    expect(maxDiff(a.logits[0], want([11]))).toBeLessThan(1e-4)
-    expect(maxDiff(b.logits[0], want([12]))).toBeLessThan(1e-4)
-    expect(maxDiff(a2.logits[0], want([11, 13]))).toBeLessThan(1e-4)
-    expect(maxDiff(b2.logits[0], want([12, 14]))).toBeLessThan(1e-4)
-    expect(maxDiff(c.logits[0], want([15]))).toBeLessThan(1e-4)
+    close(a.logits[0], want([11]))
+    close(b.logits[0], want([12]))
+    close(a2.logits[0], want([11, 13]))
+    close(b2.logits[0], want([12, 14]))
+    close(c.logits[0], want([15]))
     for (const o of [root, a, b, a2, b2, c]) decoder.release(o.cache)
     expect(tf.memory().numTensors).toBe(before)
     decoder.dispose()
   })
 
   it("beams: selecting rows (repeats, reordering) and stepping them with different tokens gives each row its sequence's logits", async () => {
-    const decoder = gpt2Decoder(config, params)
+    const decoder = gpt2Decoder(config, params, { cache })
     const prompts = [
       [1, 2, 3, 4],
       [5, 6, 7, 8],
@@ -177,18 +184,18 @@ describe.each(['cpu', 'wasm'])('caches written in place are still values (on %s)
       [...prompts[0], 20, 31],
       [...prompts[1], 21, 32],
     ]
-    seqs.forEach((s, r) => expect(maxDiff(next.logits[r], fullLogits(params, s).at(-1) as number[])).toBeLessThan(1e-4))
+    seqs.forEach((s, r) => close(next.logits[r], fullLogits(params, s).at(-1) as number[]))
     // The rows before the selection are untouched by it and by the step after it.
     const again = await decoder.step(first.cache, [40, 41])
-    expect(maxDiff(again.logits[0], fullLogits(params, [...prompts[0], 20, 40]).at(-1) as number[])).toBeLessThan(1e-4)
-    expect(maxDiff(again.logits[1], fullLogits(params, [...prompts[1], 21, 41]).at(-1) as number[])).toBeLessThan(1e-4)
+    close(again.logits[0], fullLogits(params, [...prompts[0], 20, 40]).at(-1) as number[])
+    close(again.logits[1], fullLogits(params, [...prompts[1], 21, 41]).at(-1) as number[])
     for (const c of [root.cache, first.cache, beams, next.cache, again.cache]) decoder.release(c)
     expect(tf.memory().numTensors).toBe(before)
     decoder.dispose()
   })
 
   it('the engine with shared prompt prefixes generates what each prompt generates alone, and releases every cache', async () => {
-    const decoder = gpt2Decoder(config, params)
+    const decoder = gpt2Decoder(config, params, { cache })
     const prompts = [
       [3, 1, 4],
       [3, 1, 4],
