@@ -136,7 +136,7 @@ describe('attendKernel (queries over a cache that may have room to spare, causal
     })
     // right after a pool job (a quantized product, as at an int8 decoding step) the workers spin:
     // the step at 64 is split too, and they stay awake after it (at least once in 50 tries: this
-    // thread may be held up past their spin)
+    // thread may be held up past their spin, and then the step runs on it alone, as when asleep)
     const s = shapes[0] as (typeof shapes)[number]
     const m = uploadQuantized(quantizeRows('int8', Float32Array.from(normal(key(24), 2304 * 768, 0.05)), 2304, 768))
     const x = randn(25, [1, 768]) as tf.Tensor2D
@@ -145,8 +145,9 @@ describe('attendKernel (queries over a cache that may have room to spare, causal
       tf.dispose(quantizedMatmul(x, m))
       const before = pool.stats().jobs
       const again = attendKernel(s.q, s.k, s.v, s.len, false)!
-      checked = pool.awake()
-      expect(pool.stats().jobs).toBe(before + 1)
+      const split = pool.stats().jobs - before
+      checked = split === 1 && pool.awake()
+      expect([0, 1]).toContain(split)
       expect(again.dataSync()).toEqual(firsts[0]?.dataSync())
       again.dispose()
     }
