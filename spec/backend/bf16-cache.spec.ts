@@ -13,17 +13,7 @@ import { attendKernel } from '../../src/backend/simd/attend.js'
 import { copyInto, unpackCache } from '../../src/backend/simd/cache-blocks.js'
 import { key, normal } from '../../src/core/key.js'
 import { attention64 } from '../helpers/attention64.js'
-
-/** float32 → bfloat16 → float32 on the host, the IEEE way: nearest, ties to even; NaN stays NaN. */
-const roundBf16 = (xs: Float32Array): Float32Array => {
-  const out = Float32Array.from(xs)
-  const bits = new Uint32Array(out.buffer)
-  for (let i = 0; i < bits.length; i++) {
-    const u = bits[i]
-    bits[i] = Number.isNaN(out[i]) ? ((u >>> 16) | 0x40) << 16 : (((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16) >>> 0
-  }
-  return out
-}
+import { roundBf16 } from '../helpers/bf16.js'
 
 const bitsOf = (xs: Float32Array) => Array.from(new Uint32Array(Float32Array.from(xs).buffer))
 

@@ -17,6 +17,7 @@ import { generateBatch } from '../../src/sample/engine.js'
 import { greedySampler } from '../../src/sample/samplers.js'
 import { loadGpt2Folder } from '../../src/io/hf-gpt2.js'
 import golden from '../fixtures/gpt2-tiny/golden.json' with { type: 'json' }
+import { argmax, margin, maxAbsDiff } from '../helpers/logits.js'
 
 const config: Gpt2Config = { vocab_size: 50, n_positions: 600, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
 
@@ -107,8 +108,6 @@ const fullLogits = (params: Gpt2Params, ids: readonly number[]): number[][] =>
         .logits.arraySync()[0],
   )
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])))
-
 describe.each([
   ['cpu', 'float32'],
   ['wasm', 'float32'],
@@ -117,7 +116,7 @@ describe.each([
   let params: Gpt2Params
   // a float32 cache gives the full pass's logits to float32 rounding; a bfloat16 one within its bound (2⁻⁹ · max|logit|, below)
   const close = (got: ArrayLike<number>, want: ArrayLike<number>) =>
-    expect(maxDiff(got, want)).toBeLessThan(cache === 'float32' ? 1e-4 : 2 ** -9 * Math.max(...Array.from(want, Math.abs)))
+    expect(maxAbsDiff(got, want)).toBeLessThan(cache === 'float32' ? 1e-4 : 2 ** -9 * Math.max(...Array.from(want, Math.abs)))
   beforeAll(async () => {
     await initBackend(backend)
     params = gpt2(config).init(key(11))
@@ -253,11 +252,6 @@ describe('Mini-GPT decoding on wasm (SIMD attention, GELU and cache appends)', (
  */
 describe("a bfloat16 cache (the decoders' `cache` option)", () => {
   const bound = (row: ArrayLike<number>) => 2 ** -9 * Math.max(...Array.from(row, Math.abs))
-  const margin = (row: ArrayLike<number>) => {
-    const s = Array.from(row).sort((a, b) => b - a)
-    return s[0] - s[1]
-  }
-  const argmax = (row: ArrayLike<number>) => Array.from(row).indexOf(Math.max(...Array.from(row)))
 
   it("on wasm: GPT-2's logits within the bound of a float32 cache's at every step, float32's greedy tokens, caches bfloat16 and written in place", async () => {
     await initBackend('wasm')
@@ -272,7 +266,7 @@ describe("a bfloat16 cache (the decoders' `cache` option)", () => {
     let inPlace = 0
     for (let s = 0; s < 40; s++) {
       const [fx, by] = [x.logits[0], y.logits[0]]
-      expect(maxDiff(by, fx)).toBeLessThanOrEqual(bound(fx))
+      expect(maxAbsDiff(by, fx)).toBeLessThanOrEqual(bound(fx))
       const token = argmax(fx)
       if (margin(fx) > 2 * bound(fx)) expect(argmax(by)).toBe(token)
       const [nx, ny] = [await f.step(x.cache, [token]), await b.step(y.cache, [token])]
@@ -306,7 +300,7 @@ describe("a bfloat16 cache (the decoders' `cache` option)", () => {
     let [x, y] = [await f.prefill([golden.greedy.prompt_ids]), await b.prefill([golden.greedy.prompt_ids])]
     const tokens: number[] = []
     for (let s = 0; s < golden.greedy.new_ids.length; s++) {
-      expect(maxDiff(y.logits[0], x.logits[0])).toBeLessThanOrEqual(bound(x.logits[0]))
+      expect(maxAbsDiff(y.logits[0], x.logits[0])).toBeLessThanOrEqual(bound(x.logits[0]))
       tokens.push(argmax(y.logits[0]))
       const [nx, ny] = [await f.step(x.cache, [tokens[s]]), await b.step(y.cache, [tokens[s]])]
       f.release(x.cache)

@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import { key, normal } from '../../src/core/key.js'
 import { causalMask } from '../../src/mask/index.js'
+import { roundBf16 } from '../helpers/bf16.js'
 import { attendCached } from '../../src/nn/attention.js'
 import {
   cacheCapacity,
@@ -49,16 +50,9 @@ const randn = (seed: number, shape: [number, number, number, number]) =>
     shape,
   )
 
-/** float32 → bfloat16 → float32, nearest, ties to even (finite values). */
-const roundBf16 = (x: number): number => {
-  const u = new Uint32Array(Float32Array.of(x).buffer)
-  u[0] = (((u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16) << 16) >>> 0
-  return new Float32Array(u.buffer)[0]
-}
-
 /** New keys and values as a cache of `format` holds them. */
 const plainOf = (k: tf.Tensor4D, v: tf.Tensor4D, format: CacheFormat = 'float32'): Plain => {
-  const kept = (t: tf.Tensor4D) => (format === 'bfloat16' ? t.arraySync().map((r) => r.map((h) => h.map((p) => p.map(roundBf16)))) : t.arraySync())
+  const kept = (t: tf.Tensor4D) => (format === 'bfloat16' ? t.arraySync().map((r) => r.map((h) => h.map((p) => Array.from(roundBf16(Float32Array.from(p)))))) : t.arraySync())
   return { k: kept(k), v: kept(v) }
 }
 

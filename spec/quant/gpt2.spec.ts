@@ -23,26 +23,12 @@ import { dequantize, quantize, type Quantized } from '../../src/quant/tree.js'
 import { gpt2Decoder, gpt2DecodingStep } from '../../src/models/gpt2/decoder.js'
 import { gpt2Shapes, type Gpt2Params } from '../../src/models/gpt2/model.js'
 import golden from '../fixtures/gpt2-tiny/golden.json' with { type: 'json' }
+import { argmax, margin, maxAbsDiff } from '../helpers/logits.js'
 
 const DIR = join(import.meta.dirname, '../fixtures/gpt2-tiny')
 const BOUND: Record<QuantFormat, number> = { int8: 0.005, q4: 0.08 }
 /** The forward pass against the float graph of the dequantized weights: |Δlogit| ≤ GRAPH[format] · max|logit| + 1e-4. */
 const GRAPH: Record<QuantFormat, number> = { int8: 2e-3, q4: 1e-2 }
-
-const argmax = (row: ArrayLike<number>) => {
-  let best = 0
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
-  return best
-}
-const margin = (row: ArrayLike<number>) => {
-  const s = Array.from(row).sort((a, b) => b - a)
-  return s[0] - s[1]
-}
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 describe.each(['wasm', 'cpu'])('quantized GPT-2 on %s', (backend) => {
   let folder: Gpt2Folder

@@ -86,7 +86,8 @@ const setup = async (o: Record<string, unknown>): Promise<Gpt2Folder> => {
   return orFail(await loadGpt2Folder(required(o, 'model'))(), (e) => e.message)
 }
 
-const quantFormat = (flag: string, value: string | undefined, names: Readonly<Record<string, QuantFormat | 'f32'>>): QuantFormat | 'f32' | undefined => {
+/** A flag's value among named choices (undefined when not given), or one error listing them. */
+const choice = <T>(flag: string, value: string | undefined, names: Readonly<Record<string, T>>): T | undefined => {
   if (value === undefined) return undefined
   const f = names[value]
   if (f === undefined)
@@ -98,19 +99,13 @@ const quantFormat = (flag: string, value: string | undefined, names: Readonly<Re
   return f
 }
 
-/** The `--cache` flag: the format of the decoder's key/value caches. */
-const cacheFormatOption = (value: string | undefined): CacheFormat => {
-  if (value === undefined || value === 'float32' || value === 'bfloat16') return value ?? 'float32'
-  throw new CliError(`--cache must be float32 or bfloat16, got ${JSON.stringify(value)}`)
-}
-
 /**
  * Starts the backend, loads the folder with the weights `--weights` asks for and makes the
  * decoder (which owns the parameters) with the caches `--cache` asks for.
  */
 const setupDecoder = async (o: Record<string, unknown>) => {
-  const weights = quantFormat('weights', str(o, 'weights'), { f32: 'f32', int8: 'int8', q4: 'q4' }) ?? 'f32'
-  const cache = cacheFormatOption(str(o, 'cache'))
+  const weights = choice<QuantFormat | 'f32'>('weights', str(o, 'weights'), { f32: 'f32', int8: 'int8', q4: 'q4' }) ?? 'f32'
+  const cache = choice<CacheFormat>('cache', str(o, 'cache'), { float32: 'float32', bfloat16: 'bfloat16' }) ?? 'float32'
   if (weights === 'f32') {
     const m = await setup(o)
     // The parameters serve only this decoder: it frees wte and keeps wteᵀ (one embedding copy fewer).
@@ -291,7 +286,7 @@ const quantizeCommand = async (argv: readonly string[], io: CliIO): Promise<numb
   const o = parseOptions(argv, { ...COMMON, out: { type: 'string' }, bits: { type: 'string' } })
   if (o.help === true) return usage(io)
   const out = required(o, 'out')
-  const format = quantFormat('bits', requireString(o, 'bits', 'gpt2 quantize'), { '8': 'int8', '4': 'q4' }) as QuantFormat
+  const format = choice<QuantFormat>('bits', requireString(o, 'bits', 'gpt2 quantize'), { '8': 'int8', '4': 'q4' }) as QuantFormat
   const model = required(o, 'model')
   await startBackend(o)
   // Quantized while loading, one tensor at a time: no float32 copy of the model is made.

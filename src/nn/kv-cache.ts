@@ -39,7 +39,7 @@
  * the same on such a cache, and {@link cacheContents} reads it back as float32.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { cacheKernelsRun, copyInto, selectInto, splitIntoCache, unpackCache, writeInPlace } from '../backend/simd/cache-blocks.js'
+import { cacheKernelsRun, copyInto, features, packed, selectInto, splitIntoCache, unpackCache, writeInPlace } from '../backend/simd/cache-blocks.js'
 import { selectRows } from '../backend/rows.js'
 import { noGradientInProgress } from '../core/grad.js'
 
@@ -63,10 +63,10 @@ export interface KVCache {
 export type CacheFormat = 'float32' | 'bfloat16'
 
 /** A cache's format: bfloat16 when its buffers are int32 words of two bfloat16. */
-export const cacheFormat = (c: KVCache): CacheFormat => (c.k.dtype === 'int32' ? 'bfloat16' : 'float32')
+export const cacheFormat = (c: KVCache): CacheFormat => (packed(c.k) ? 'bfloat16' : 'float32')
 
 /** The features of a cache's heads (its buffers' last dimension, twice that in bfloat16). */
-const headDim = (c: KVCache): number => (cacheFormat(c) === 'bfloat16' ? 2 : 1) * c.k.shape[3]
+const headDim = (c: KVCache): number => features(c.k)
 
 /** A cache holding exactly these keys and values [batch, heads, length, headDim] (no room to grow). */
 export const kvCache = (k: tf.Tensor4D, v: tf.Tensor4D): KVCache => ({ k, v, length: k.shape[2] })

@@ -17,6 +17,7 @@
  * waits on. It then takes each query row alone (a decoding step has one).
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { features, packed } from './cache-blocks.js'
 import { activeSimdKernels, dataOffset, poolAwake, registerSimdKernel, runSplit, splitSlots } from './module.js'
 
 /** The kernel's name in tfjs's registry. */
@@ -25,7 +26,6 @@ export const ATTEND = 'MinigptAttend'
 registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
   const { q, k, v } = inputs
   const { length, causal, scale } = attrs as { length: number; causal: boolean; scale: number }
-  const packed = k.dtype === 'int32' ? 1 : 0
   const [b, h, tq, d] = q.shape
   const out = backend.makeOutput([b, h, tq, d], 'float32')
   // (batch, head) blocks split over the kernel pool in chunks of some 2^15 multiply-adds. When
@@ -52,7 +52,7 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
     length,
     tq,
     causal ? 1 : 0,
-    packed,
+    packed(k) ? 1 : 0,
     blocks,
     d,
     scale,
@@ -76,16 +76,17 @@ registerSimdKernel(ATTEND, ({ inputs, backend, kernels, attrs }) => {
  */
 export const attendKernel = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, length: number, causal: boolean): tf.Tensor4D | undefined => {
   const [b, h, tq, d] = q.shape
-  const packed = k.dtype === 'int32'
+  const bf16 = packed(k)
   const fits =
-    d % (packed ? 8 : 4) === 0 &&
+    d % (bf16 ? 8 : 4) === 0 &&
     tq >= 1 &&
     length >= (causal ? tq : 1) &&
     length <= k.shape[2] &&
     q.dtype === 'float32' &&
-    (k.dtype === 'float32' || packed) &&
+    (k.dtype === 'float32' || bf16) &&
     v.dtype === k.dtype &&
-    k.shape.every((n, i) => n === v.shape[i] && (i === 2 || n === (i === 3 && packed ? q.shape[i] / 2 : q.shape[i]))) &&
+    features(k) === d &&
+    k.shape.every((n, i) => n === v.shape[i] && (i >= 2 || n === q.shape[i])) &&
     b * h > 0
   if (!fits || activeSimdKernels() === null) return undefined
   return tf.engine().runKernel(ATTEND, { q, k, v }, { length, causal, scale: 1 / Math.sqrt(d) }) as tf.Tensor4D

@@ -31,10 +31,10 @@ const rowBytes = (t: tf.TensorInfo) => 4 * t.shape[3]
 const blockBytes = (t: tf.TensorInfo) => rowBytes(t) * t.shape[2]
 
 /** Whether a cache buffer holds bfloat16 (int32 words of two) rather than float32. */
-const packed = (t: tf.TensorInfo): boolean => t.dtype === 'int32'
+export const packed = (t: tf.TensorInfo): boolean => t.dtype === 'int32'
 
-/** Features of one position: a bfloat16 buffer's words hold two. */
-const features = (t: tf.TensorInfo) => (packed(t) ? 2 * t.shape[3] : t.shape[3])
+/** Features of one position of a cache buffer [B, H, T, ·]: a bfloat16 buffer's words hold two. */
+export const features = (t: tf.TensorInfo): number => (packed(t) ? 2 * t.shape[3] : t.shape[3])
 
 /**
  * Copies the first `positions` positions of each (b, h) block of src [B, H, ·, ·] into dst's
