@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
-import { initBackend, wasmThreadCount, key, uniform, gpt2, sample, quant, data, minigpt } from '../dist/index.js'
+import { initBackend, wasmThreadCount, kernelPoolStats, key, uniform, gpt2, sample, quant, data, minigpt } from '../dist/index.js'
 import { argv, opt, median, table } from './util.mjs'
 
 const weights = opt('weights', 'int8')
@@ -63,15 +63,21 @@ const summary = (times) => {
   return { mean, host: mean - kernels.reduce((a, [, [ms]]) => a + ms, 0) / times.length, kernels }
 }
 
+/** The caller's waits for the kernel pool's workers in the last timed calls (ms; inside the kernels' times). */
+let waited = 0
+
 /** Times `n` calls of `f` (after an untimed `before(i)` each), kernels included; returns the wall times in ms. */
 const timed = async (n, f, before = async () => undefined) => {
   const times = []
+  waited = 0
   for (let i = 0; i < n; i++) {
     await before(i)
     timing = true
+    const w0 = kernelPoolStats()?.waitedMs ?? 0
     const t0 = performance.now()
     await f(i)
     times.push(performance.now() - t0)
+    waited += (kernelPoolStats()?.waitedMs ?? 0) - w0
     timing = false
   }
   return times
@@ -149,3 +155,5 @@ const rows = kernels.map(([name, [ms, calls]]) => ({
 rows.push({ kernel: 'host (no kernel running)', 'calls each': '', 'ms each': host.toFixed(3), share: `${((100 * host) / mean).toFixed(1)}%` })
 console.log(`\n## ${title} (wasm, ${wasmThreadCount()} thread(s)): mean ${mean.toFixed(2)} ms, median ${median(times).toFixed(2)} ms\n`)
 console.log(table(rows))
+if (kernelPoolStats() !== undefined)
+  console.log(`\nThe caller's waits for chunks the kernel pool's workers claimed (inside the kernels above): ${(waited / n).toFixed(3)} ms a step.`)

@@ -14,6 +14,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import './gradients.js'
 import { activeSimdKernels, activeTrainKernels, kernelPool } from './simd/module.js'
+import type { KernelPoolStats } from './simd/pool.js'
+
+export type { KernelPoolStats }
 import {
   activeWasmBackend,
   fastWasmReads,
@@ -241,6 +244,16 @@ export const kernelThreads = (): number => {
   const b = activeWasmBackend()
   const pool = b === undefined ? null : kernelPool(b)
   return pool === null || !pool.running() ? 1 : pool.threads
+}
+
+/**
+ * What the kernel pool of the active backend has done so far (jobs split, chunks its workers
+ * ran, the caller's time waiting for their chunks), or undefined where there is no pool: to see
+ * how well a workload shares the threads (bench/kernel-times.mjs prints the waits per step).
+ */
+export const kernelPoolStats = (): KernelPoolStats | undefined => {
+  const b = activeWasmBackend()
+  return (b === undefined ? null : kernelPool(b))?.stats()
 }
 
 /**

@@ -40,7 +40,8 @@
  * chunk counter, the count of chunks done and the job's description share the next line: a
  * worker's first claim of a job (its compare-and-swap on NEXT) brings the description with it,
  * where a line of its own would cost one more transfer between cores before the worker starts.
- * Then the rarely-written bookkeeping, and the arguments, which a worker reads once a job.
+ * Then the rarely-written bookkeeping, the arguments, which a worker reads once a job, and the
+ * chunks' bounds, which it reads at each chunk it claims.
  */
 const LINE = 16
 const SEQ = 0 // job sequence number: workers watch it
@@ -48,11 +49,9 @@ const NEXT = LINE // (tag << 8) | next unclaimed chunk
 const DONE = LINE + 1 // chunks finished in the current job
 const FN = LINE + 2 // module index << 16 | function index
 const ARGC = LINE + 3
-const COUNT = LINE + 4
-const CHUNKS = LINE + 5
-const SIZE = LINE + 6 // indices per chunk
-const TAG = LINE + 7 // the current job's tag (23 bits)
-const FAILED = LINE + 8 // a worker's call threw during the current job
+const CHUNKS = LINE + 4
+const TAG = LINE + 5 // the current job's tag (23 bits)
+const FAILED = LINE + 6 // a worker's call threw during the current job
 const SLEEPERS = 2 * LINE // workers asleep in Atomics.wait on SEQ
 const READY = 2 * LINE + 1 // workers that have instantiated the modules
 const STOP = 2 * LINE + 2
@@ -61,6 +60,8 @@ const LINGER = 2 * LINE + 3 // 0: the last job asked its workers to sleep when d
 const ARGS_BYTE = 3 * 4 * LINE
 /** The most arguments a job may have, besides start, end and slot. */
 export const MAX_POOL_ARGS = 24
+/** Where the job's chunk bounds start (int32 index: after the arguments): chunk c is [bounds[c], bounds[c + 1]). */
+const BOUNDS = (ARGS_BYTE + 8 * MAX_POOL_ARGS) / 4
 /**
  * A shared buffer for the control block whose 64-byte lines are the cache's: one page of a
  * shared WebAssembly memory, which starts at a page boundary (a SharedArrayBuffer of its own
@@ -72,17 +73,16 @@ const controlBlock = (): SharedArrayBuffer => {
   return buffer
 }
 
-/** Chunk indices take the low 8 bits of NEXT: at most 4 chunks a thread, 8 threads, and one failed claim each past the end. */
+/** Chunk indices take the low 8 bits of NEXT: at most 5 chunks a thread, 8 threads, and one failed claim each past the end. */
 const INDEX_BITS = 8
 const INDEX_MASK = (1 << INDEX_BITS) - 1
 const TAG_MASK = (1 << 23) - 1
 /** The most threads a pool may have. */
 export const MAX_POOL_THREADS = 8
 
-/** How a job is cut: `chunks` chunks of `size` indices (the last shorter); one chunk runs whole on the caller. */
+/** How a job is cut: chunk c covers indices [bounds[c], bounds[c + 1]); one chunk runs whole on the caller. */
 interface Split {
-  readonly chunks: number
-  readonly size: number
+  readonly bounds: readonly number[]
 }
 
 /**
@@ -98,15 +98,20 @@ const busiest = (units: number, size: number, threads: number): number => {
 }
 
 /**
- * The chunks of a job of `count` indices, in multiples of `grain`, on `threads` threads: at most
- * four a thread, cut so that the busiest thread has the least to do (42 units on two threads go
- * as 6 chunks of 7, 21 each, not 7 of 6, where one thread would run 24), and of cuts as good the
- * one with more chunks, so that a thread that starts late takes fewer.
+ * The chunks of a job of `count` indices, in multiples of `grain`, on `threads` threads. First a
+ * cut into equal chunks, at most four a thread, cut so that the busiest thread has the least to
+ * do (42 units on two threads go as 6 chunks of 7, 21 each, not 7 of 6, where one thread would
+ * run 24), and of cuts as good the one with more chunks, so that a thread that starts late takes
+ * fewer. Then its last `threads` chunks are each cut in two, the first halves before the second
+ * ones (7 7 7 7 7 7 → 7 7 7 7 4 4 3 3): the threads that take chunks in turn run the same indices
+ * as before, but the job ends on chunks half as long, so the caller, which waits for the last
+ * chunk another thread took, waits half as long for it (measured in a GPT-2 decoding step: the
+ * caller's wait at the end of each product is most of what two threads lose to one another).
  */
 const split = (count: number, grain: number, threads: number): Split => {
   const units = Math.ceil(count / grain)
   const most = Math.min(units, 4 * threads)
-  if (threads < 2 || most < 2) return { chunks: 1, size: count }
+  if (threads < 2 || most < 2) return { bounds: [0, count] }
   let best = Math.ceil(units / most)
   let bestLoad = busiest(units, best, threads)
   for (let c = most - 1; c >= 2; c--) {
@@ -114,8 +119,17 @@ const split = (count: number, grain: number, threads: number): Split => {
     const load = busiest(units, size, threads)
     if (load < bestLoad) [best, bestLoad] = [size, load]
   }
-  const size = grain * best
-  return { chunks: Math.ceil(count / size), size }
+  const chunks = Math.ceil(units / best)
+  const starts = Array.from({ length: chunks }, (_, c) => c * best)
+  const last = units - (chunks - 1) * best
+  // the tail is cut only where every one of its chunks has two units or more
+  if (chunks < threads || last < 2) return { bounds: [...starts, units].map((u) => Math.min(count, u * grain)) }
+  const tail = chunks - threads
+  const sizes = Array.from({ length: threads }, (_, j) => (j === threads - 1 ? last : best))
+  const halves = [...sizes.map((n) => Math.ceil(n / 2)), ...sizes.map((n) => n - Math.ceil(n / 2))]
+  const bounds = starts.slice(0, tail + 1)
+  for (const h of halves) bounds.push((bounds[bounds.length - 1] as number) + h)
+  return { bounds: bounds.map((u) => Math.min(count, u * grain)) }
 }
 
 /**
@@ -124,7 +138,7 @@ const split = (count: number, grain: number, threads: number): Split => {
  * slot per chunk must make room for. Exact when the workers run; a job run whole on the
  * caller (one chunk, or workers not started yet) uses slot 0 only.
  */
-export const poolSlots = (count: number, grain: number, threads: number): number => split(count, grain, threads).chunks
+export const poolSlots = (count: number, grain: number, threads: number): number => split(count, grain, threads).bounds.length - 1
 
 /**
  * What a worker runs (Node's `eval` worker and a Web Worker's script alike): instantiate the
@@ -160,7 +174,7 @@ const run = (d) => {
     seen = s;
     if (Atomics.load(ctl, ${STOP}) !== 0) return;
     // the job this worker last read (forgotten on each wake-up: a tag comes round again after 2^23 jobs)
-    let jobTag = -1, f, call, argc = 0, count = 0, size = 0;
+    let jobTag = -1, f, call, argc = 0;
     for (;;) {
       const v = Atomics.load(ctl, ${NEXT});
       if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
@@ -173,14 +187,12 @@ const run = (d) => {
         const fn = Atomics.load(ctl, ${FN});
         f = fns[fn >> 16][fn & 0xffff];
         argc = Atomics.load(ctl, ${ARGC});
-        count = Atomics.load(ctl, ${COUNT});
-        size = Atomics.load(ctl, ${SIZE});
         call = new Array(argc + 3);
         for (let i = 0; i < argc; i++) call[i] = args[i];
         jobTag = tag;
       }
-      call[argc] = c * size;
-      call[argc + 1] = Math.min(count, c * size + size);
+      call[argc] = ctl[${BOUNDS} + c];
+      call[argc + 1] = ctl[${BOUNDS} + c + 1];
       call[argc + 2] = c;
       try {
         f.apply(undefined, call);
@@ -215,6 +227,8 @@ export interface KernelPoolStats {
   readonly jobs: number
   /** Chunks the workers ran. */
   readonly workerChunks: number
+  /** Milliseconds the caller spent waiting, after its last chunk, for chunks the workers had claimed. */
+  readonly waitedMs: number
 }
 
 /** A pool of threads running the kernels of some modules over one shared memory. */
@@ -225,8 +239,8 @@ export interface KernelPool {
   readonly lookup: (module: number, name: string) => PoolFunction | undefined
   /**
    * Runs `f.call(...args, start, end, slot)` for chunks [start, end) covering [0, count), slot
-   * being the chunk's index: chunks of a multiple of `grain` indices (the last shorter), at most
-   * four per thread, `poolSlots(count, grain, threads)` of them; `f.call(...args, 0, count, 0)`
+   * being the chunk's index: chunks starting at multiples of `grain`, at most five per thread
+   * (the last few shorter: `split`), `poolSlots(count, grain, threads)` of them; `f.call(...args, 0, count, 0)`
    * on the caller when there is one chunk or the workers have not started. Synchronous; throws
    * if a call threw. With `linger` false the workers go to sleep when their part is done instead
    * of spinning for the next job: for a short job between other threads' work (XNNPACK's
@@ -349,6 +363,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
   let tag = 0
   let jobs = 0
   let workerChunks = 0
+  let waitedMs = 0
   let lastEnd = Number.NEGATIVE_INFINITY
 
   const lookup = (module: number, name: string): PoolFunction | undefined => {
@@ -360,7 +375,8 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
   const running = (): boolean => !closed && Atomics.load(ctl, READY) >= workers.length
 
   const run = (f: PoolFunction, args: readonly number[], count: number, grain: number, linger = true): void => {
-    const { chunks: n, size } = split(count, grain, threads)
+    const { bounds } = split(count, grain, threads)
+    const n = bounds.length - 1
     if (n < 2 || !running()) {
       f.call(...args, 0, count, 0)
       return
@@ -369,8 +385,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
     argv.set(args)
     Atomics.store(ctl, FN, (f.module << 16) | f.fn)
     Atomics.store(ctl, ARGC, args.length)
-    Atomics.store(ctl, COUNT, count)
-    Atomics.store(ctl, SIZE, size)
+    ctl.set(bounds, BOUNDS)
     tag = (tag + 1) & TAG_MASK
     Atomics.store(ctl, TAG, tag)
     Atomics.store(ctl, CHUNKS, n)
@@ -393,8 +408,8 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
       // After a failure the caller still claims what is left (without running it), so that the job ends.
       if (error === undefined) {
         try {
-          call[at] = c * size
-          call[at + 1] = Math.min(count, (c + 1) * size)
+          call[at] = bounds[c] as number
+          call[at + 1] = bounds[c + 1] as number
           call[at + 2] = c
           Reflect.apply(f.call, undefined, call)
         } catch (e) {
@@ -413,9 +428,11 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
       if (waited > 60_000) throw new Error('kernel pool: a worker did not finish its chunk within a minute')
       if (canWait && waited > WAIT_AFTER_MS) Atomics.wait(ctl, DONE, d, 1)
     }
+    const end = performance.now()
     jobs++
     workerChunks += n - mine
-    lastEnd = linger ? performance.now() : Number.NEGATIVE_INFINITY
+    waitedMs += end - t0
+    lastEnd = linger ? end : Number.NEGATIVE_INFINITY
     if (error !== undefined) throw error
     if (Atomics.load(ctl, FAILED) !== 0) throw new Error('kernel pool: a kernel call failed on a worker thread')
   }
@@ -431,5 +448,5 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
 
   const awake = (): boolean => running() && performance.now() - lastEnd < spinMs / 2
 
-  return { threads, lookup, run, started, running, awake, stats: () => ({ jobs, workerChunks }), close }
+  return { threads, lookup, run, started, running, awake, stats: () => ({ jobs, workerChunks, waitedMs }), close }
 }
