@@ -4,9 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/backend/index.js'
 import {
   activeWasmBackend,
+  asWasmBackend,
   dataFreeTensor,
+  engineTensor,
   gradientDepth,
   heapView,
+  type KernelCall,
+  recordKernelCalls,
   silenceFirstUseBanner,
   TFJS_VERSION,
   wasmMemory,
@@ -134,6 +138,41 @@ describe('tfjs internals, pinned to the installed tfjs', () => {
       x.dispose()
       expect(Array.from(y.dataSync())).toEqual([4, 5, 6])
       y.dispose()
+    })
+
+    it("recordKernelCalls sees the engine's runKernel calls (outermost ones, with inputs, attributes and outputs) and puts runKernel back; engineTensor tracks a kernel's output", () => {
+      const engine = tf.engine()
+      const run = engine.runKernel
+      const ids = tf.backend().numDataIds()
+      const seen: KernelCall[] = []
+      const x = tf.tensor1d([1, 2, 3])
+      const out = tf.tidy(() =>
+        recordKernelCalls(
+          () => tf.sum(tf.mul(x, 2)),
+          (c) => {
+            seen.push(c)
+          },
+        ),
+      )
+      expect(seen.map((c) => c.kernel)).toEqual(['Multiply', 'Sum'])
+      expect(seen[0]?.inputs.a?.dataId).toBe(x.dataId)
+      expect(seen[1]?.attrs).toMatchObject({ keepDims: false })
+      expect(seen[1]?.outputs).toEqual([out])
+      expect(engine.runKernel).toBe(run)
+      expect(Object.hasOwn(engine, 'runKernel')).toBe(false)
+      // a kernel's output (here: another reference to a tensor's data, as Reshape makes) made into a
+      // tensor of the engine: counted, read, disposed like any, the data freed with its last tensor
+      const source = tf.tensor1d([5, 6])
+      const tensors = tf.memory().numTensors
+      asWasmBackend(tf.backend()).incRef(source.dataId)
+      const t = engineTensor({ dataId: source.dataId, shape: [2], dtype: 'float32' }, tf.backend())
+      expect([tf.memory().numTensors, t.dataId]).toEqual([tensors + 1, source.dataId])
+      source.dispose()
+      expect(Array.from(t.dataSync())).toEqual([5, 6])
+      t.dispose()
+      expect(tf.memory().numTensors).toBe(tensors - 1)
+      tf.dispose([x, out])
+      expect(tf.backend().numDataIds()).toBe(ids)
     })
   })
 })

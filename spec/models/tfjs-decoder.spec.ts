@@ -18,6 +18,9 @@ import { greedySampler } from '../../src/sample/samplers.js'
 import { loadGpt2Folder } from '../../src/io/hf-gpt2.js'
 import golden from '../fixtures/gpt2-tiny/golden.json' with { type: 'json' }
 import { argmax, margin, maxAbsDiff } from '../helpers/logits.js'
+import { recordKernelCalls } from '../../src/core/tfjs-internals.js'
+import { gpt2Shapes } from '../../src/models/gpt2/model.js'
+import { quantize } from '../../src/quant/tree.js'
 
 const config: Gpt2Config = { vocab_size: 50, n_positions: 600, n_embd: 16, n_layer: 2, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }
 
@@ -332,5 +335,121 @@ describe("a bfloat16 cache (the decoders' `cache` option)", () => {
     f.release(x.cache)
     b.release(y.cache)
     T.dispose(p2)
+  })
+})
+
+describe('replayed decoding steps (wasm: backend/kernel-trace.ts)', () => {
+  let params: Gpt2Params
+  beforeAll(async () => {
+    await initBackend('wasm')
+    params = gpt2(config).init(key(11))
+  })
+
+  /** How many kernel calls a decoding step makes through the engine (0: replayed). */
+  const engineCalls = async <T>(step: () => Promise<T>): Promise<[T, number]> => {
+    let n = 0
+    const out = await recordKernelCalls(step, () => {
+      n++
+    })
+    return [out, n]
+  }
+
+  it.each([
+    ['float32', 'float32'],
+    ['float32', 'bfloat16'],
+    ['int8', 'float32'],
+    ['q4', 'bfloat16'],
+  ] as const)(
+    'with %s weights and %s caches: the same logits as every step through the engine, bit for bit, across copies into larger buffers; steps replayed once two in a row ran on the same buffers',
+    async (weights, cache) => {
+      const p = weights === 'float32' ? params : quantize(gpt2Shapes(config), params, weights)
+      const engine = gpt2Decoder(config, p, { cache, replay: false })
+      const replaying = gpt2Decoder(config, p, { cache })
+      const ids = Array.from({ length: 150 }, (_, i) => (i * 5 + 1) % config.vocab_size)
+      const before = tf.memory().numTensors
+      let [a, b] = [await engine.prefill([ids.slice(0, 10)]), await replaying.prefill([ids.slice(0, 10)])]
+      const calls: number[] = []
+      for (let n = 10; n < ids.length; n++) {
+        const [na, nb] = [await engine.step(a.cache, [ids[n] as number]), await engineCalls(() => replaying.step(b.cache, [ids[n] as number]))]
+        engine.release(a.cache)
+        replaying.release(b.cache)
+        ;[a, b] = [na, nb[0]]
+        calls.push(nb[1])
+        expect(b.logits[0]).toEqual(a.logits[0])
+        expect(b.cache.map((c) => [cacheLength(c), cacheFormat(c)])).toEqual(a.cache.map((c) => [cacheLength(c), cacheFormat(c)]))
+      }
+      // Steps through the engine: the first two, and two after each copy into a larger buffer (a new plan); the rest replayed.
+      const replayed = calls.filter((n) => n === 0).length
+      expect(calls.slice(0, 2).every((n) => n > 0)).toBe(true)
+      expect(calls[2]).toBe(0)
+      expect(replayed).toBeGreaterThan(120)
+      expect(calls.filter((n) => n > 0).every((n) => n === calls[0])).toBe(true)
+      engine.release(a.cache)
+      replaying.release(b.cache)
+      expect(tf.memory().numTensors).toBe(before)
+    },
+  )
+
+  it("stops at the context's end and at an id outside the vocabulary with the errors the engine's steps give", async () => {
+    const short: Gpt2Config = { ...config, n_positions: 12 }
+    const p = gpt2(short).init(key(2))
+    const errorOf = async (replay: boolean, tokens: (i: number) => number): Promise<string> => {
+      const d = gpt2Decoder(short, p, { replay })
+      let o = await d.prefill([[1, 2, 3]])
+      try {
+        for (let i = 0; i < 20; i++) {
+          const next = await d.step(o.cache, [tokens(i)])
+          d.release(o.cache)
+          o = next
+        }
+        return 'no error'
+      } catch (e) {
+        return String(e)
+      } finally {
+        d.release(o.cache)
+      }
+    }
+    const pastEnd = await errorOf(true, (i) => i + 4)
+    expect(pastEnd).toMatch(/positions exceed n_positions=12/)
+    expect(pastEnd).toBe(await errorOf(false, (i) => i + 4))
+    // the id 50 at the sixth step (replayed steps before it)
+    const badId = await errorOf(true, (i) => (i === 5 ? config.vocab_size : i + 4))
+    expect(badId).toMatch(/outside \[0, 50\)/)
+    expect(badId).toBe(await errorOf(false, (i) => (i === 5 ? config.vocab_size : i + 4)))
+  })
+
+  it("children and beams of one cache are stepped through the engine where a replay's buffers do not fit, with the same logits", async () => {
+    const engine = gpt2Decoder(config, params, { replay: false })
+    const replaying = gpt2Decoder(config, params)
+    const run = async (d: typeof engine) => {
+      const root = await d.prefill([[4, 9, 2, 33]])
+      const a = await d.step(root.cache, [11])
+      const a2 = await d.step(a.cache, [12])
+      const a3 = await d.step(a2.cache, [13]) // replayed (two in a row before it)
+      const b = await d.step(root.cache, [14]) // the root again: not at its buffers' mark, a copy
+      const beams = d.select(a3.cache, [0, 0])
+      const c = await d.step(beams, [15, 16])
+      const out = [a3, b, c].map((o) => o.logits)
+      for (const o of [root.cache, a.cache, a2.cache, a3.cache, b.cache, beams, c.cache]) d.release(o)
+      return out
+    }
+    expect(await run(replaying)).toEqual(await run(engine))
+  })
+
+  it("Mini-GPT's step is not replayed (it makes its positions' table slice on the host): every step through the engine, the same logits", async () => {
+    const mc = { ...SEED_CONFIG(40, 0), num_layers: 1 }
+    const mp = miniGpt(mc).init(key(8))
+    const [engine, replaying] = [miniGptDecoder(mc, mp, { replay: false }), miniGptDecoder(mc, mp)]
+    let [a, b] = [await engine.prefill([[1, 2, 3]]), await replaying.prefill([[1, 2, 3]])]
+    for (let i = 0; i < 8; i++) {
+      const [na, [nb, calls]] = [await engine.step(a.cache, [5 + i]), await engineCalls(() => replaying.step(b.cache, [5 + i]))]
+      expect(calls).toBeGreaterThan(0)
+      expect(nb.logits).toEqual(na.logits)
+      engine.release(a.cache)
+      replaying.release(b.cache)
+      ;[a, b] = [na, nb]
+    }
+    engine.release(a.cache)
+    replaying.release(b.cache)
   })
 })

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { heapView } from '../core/tfjs-internals.js'
-import { gatherRowsKernel } from './simd/gather-rows.js'
+import { gatherColumnsByIds, gatherRowsByIds, gatherRowsKernel } from './simd/gather-rows.js'
 
 /**
  * The values of a tensor on a backend whose memory is the host's (wasm, cpu), without a copy
@@ -71,4 +71,23 @@ export const selectColumns = (t: tf.Tensor2D, columns: ArrayLike<number>): tf.Te
     for (let i = columns[j]; o < (j + 1) * rows; i += cols) to[o++] = from[i]
   }
   return tf.tensor2d(to, [columns.length, rows], t.dtype)
+}
+
+/**
+ * {@link selectRows} with the rows given as an int32 tensor of ids (any shape, read flat; each
+ * checked on the host): on wasm with the kernels the rows are gathered by a kernel call on the
+ * ids tensor itself — no tensor of their values is made — so that a decoding step's embedding
+ * lookups are kernel calls on its ids (backend/kernel-trace.ts replays them with new ids).
+ */
+export const selectRowsOf = <T extends tf.Tensor>(t: T, ids: tf.Tensor): T => {
+  const values = hostValues(ids)
+  checkIndices('selectRows', 'row', values, t.shape[0] ?? 0)
+  return (ids.dtype === 'int32' ? gatherRowsByIds(t, tf.reshape(ids, [-1])) : undefined) ?? selectRows(t, values)
+}
+
+/** {@link selectColumns} with the columns given as an int32 tensor of ids, as {@link selectRowsOf} takes rows. */
+export const selectColumnsOf = (t: tf.Tensor2D, ids: tf.Tensor): tf.Tensor2D => {
+  const values = hostValues(ids)
+  checkIndices('selectColumns', 'column', values, t.shape[1])
+  return (ids.dtype === 'int32' ? gatherColumnsByIds(t, tf.reshape(ids, [-1])) : undefined) ?? selectColumns(t, values)
 }

@@ -44,7 +44,7 @@ export const withActiveTapeRestored = <T>(f: () => T): T => {
 /** What the library uses of tfjs-wasm's backend object (tfjs-backend-wasm 4.x, not public). */
 export interface WasmBackendLike {
   readonly wasm: { readonly asm?: { readonly memory?: unknown }; readonly wasmMemory?: unknown; readonly _get_threads_count?: () => number }
-  readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly memoryOffset: number } | undefined }
+  readonly dataIdMap: { get: (dataId: tf.DataId) => { readonly memoryOffset: number } | undefined; has: (dataId: tf.DataId) => boolean }
   makeOutput: (shape: number[], dtype: tf.DataType) => tf.TensorInfo
   disposeData: (dataId: tf.DataId) => boolean
   incRef: (dataId: tf.DataId) => void
@@ -187,3 +187,52 @@ export const releaseIdlePthreadWorkers = (): number => {
   for (const w of stopped) w.terminate()
   return stopped.length
 }
+
+/** One kernel call as the engine ran it: what {@link recordKernelCalls} reports. */
+export interface KernelCall {
+  readonly kernel: string
+  readonly inputs: Readonly<Record<string, tf.TensorInfo>>
+  readonly attrs: Readonly<Record<string, unknown>>
+  /** The call's outputs: the tensors the engine made of them (one or several). */
+  readonly outputs: readonly tf.Tensor[]
+}
+
+/** The engine's own `runKernel`, as the engine object has it (the method of its class, or an own property). */
+type RunKernel = (kernelName: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[]
+
+/**
+ * Runs `f` with every kernel call it makes through the engine (`tf.engine().runKernel`, which
+ * every op uses) reported to `onCall` after it ran, outermost calls only (a kernel that runs
+ * ops of its own reports as one call). The engine object's `runKernel` is wrapped for the
+ * duration of `f` only.
+ */
+export const recordKernelCalls = <T>(f: () => T, onCall: (call: KernelCall) => void): T => {
+  const engine = tf.engine() as unknown as { runKernel: RunKernel }
+  const own = Object.hasOwn(engine, 'runKernel')
+  const run = engine.runKernel
+  let depth = 0
+  engine.runKernel = (kernel, inputs, attrs = {}) => {
+    depth++
+    let out: tf.Tensor | tf.Tensor[]
+    try {
+      out = run.call(engine, kernel, inputs, attrs)
+    } finally {
+      depth--
+    }
+    if (depth === 0) onCall({ kernel, inputs: { ...inputs }, attrs: { ...attrs }, outputs: Array.isArray(out) ? out : [out] })
+    return out
+  }
+  try {
+    return f()
+  } finally {
+    if (own) engine.runKernel = run
+    else delete (engine as { runKernel?: RunKernel }).runKernel
+  }
+}
+
+/**
+ * A kernel's output, made into a tensor tracked by the engine as `runKernel` makes its outputs
+ * (it takes over the output's reference to its data).
+ */
+export const engineTensor = (info: tf.TensorInfo, backend: tf.KernelBackend): tf.Tensor =>
+  (tf.engine() as unknown as { makeTensorFromTensorInfo: (info: tf.TensorInfo, backend: tf.KernelBackend) => tf.Tensor }).makeTensorFromTensorInfo(info, backend)

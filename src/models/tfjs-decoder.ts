@@ -7,8 +7,11 @@
  * the package's main entry exports it.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { planKernels, replayKernels, traceKernels, type KernelPlan, type TracedRun } from '../backend/kernel-trace.js'
+import { activeWasmBackend } from '../core/tfjs-internals.js'
 import { scoped, tensorsIn } from '../core/scope.js'
 import { cacheLength, reserveCache, selectCache, type CacheFormat, type KVCache } from '../nn/attention.js'
+import { extendsInPlace, writtenCache } from '../nn/kv-cache.js'
 import type { DecoderModel, ModelOutput } from '../sample/model.js'
 
 /** Per-layer key/value caches: the state of incremental decoding. */
@@ -44,8 +47,8 @@ export interface DecoderShape {
  */
 export const PREFILL_CHUNK = 256
 
-const lastRows = async (logits: tf.Tensor3D): Promise<Float32Array[]> => {
-  const [b, t, v] = logits.shape
+const lastRows = async (logits: tf.Tensor): Promise<Float32Array[]> => {
+  const [b = 0, t = 0, v = 0] = logits.shape
   const data = (await logits.data()) as Float32Array
   return Array.from({ length: b }, (_, i) => data.subarray((i * t + t - 1) * v, (i * t + t) * v))
 }
@@ -60,6 +63,41 @@ export interface DecoderOptions {
    * converted as it ends, and each step's new positions rounded as they are written.
    */
   readonly cache?: CacheFormat
+  /**
+   * Whether decoding steps are replayed (default true): on wasm, once two consecutive steps
+   * on the same cache buffers made the same kernel calls, the next steps on those buffers run
+   * those calls again directly, without tfjs's engine and the layers' code around them
+   * (backend/kernel-trace.ts) — the same kernels on the same data, so the same numbers, bit
+   * for bit, with less JavaScript a step. `false` runs every step through the engine.
+   */
+  readonly replay?: boolean
+}
+
+/** A decoding step's kernel plan, and what it was traced on: its position, batch and the caches' buffers. */
+interface StepPlan {
+  readonly plan: KernelPlan
+  readonly position: number
+  readonly batch: number
+  readonly buffers: readonly (readonly [tf.DataId, tf.DataId])[]
+}
+
+/** A traced decoding step (a candidate for a plan with the next one). */
+interface TracedStep {
+  readonly run: TracedRun
+  readonly position: number
+  readonly batch: number
+  readonly buffers: readonly (readonly [tf.DataId, tf.DataId])[]
+}
+
+const buffersOf = (cache: LayerCaches): readonly (readonly [tf.DataId, tf.DataId])[] => cache.map((c) => [c.k.dataId, c.v.dataId] as const)
+
+const sameBuffers = (a: readonly (readonly [tf.DataId, tf.DataId])[], b: readonly (readonly [tf.DataId, tf.DataId])[]): boolean =>
+  a.length === b.length && a.every(([k, v], i) => b[i]?.[0] === k && b[i]?.[1] === v)
+
+/** A 4-D tensor as such (a replay's outputs are typed as any tensor). */
+const rank4 = (t: tf.Tensor): tf.Tensor4D => {
+  if (t.rank !== 4) throw new Error(`a replayed decoding step returned a cache of rank ${t.rank}, not 4`)
+  return t as tf.Tensor4D
 }
 
 /**
@@ -118,15 +156,79 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     tf.dispose(tensorsIn(last.cache))
     return { ...last, cache: converted }
   }
+  // Replaying steps (DecoderOptions.replay): each step run through the engine is traced; two
+  // traced steps in a row, the second one position on and on the same buffers, make a plan;
+  // steps on those buffers at the mark with room left replay it. A plan that two such steps
+  // cannot make (a model whose step differs by more than its position) ends the tracing.
+  let plan: StepPlan | undefined
+  let previous: TracedStep | undefined
+  let planning = options.replay !== false
+  const ids2d = (tokens: readonly number[]) => tf.tensor2d(Int32Array.from(tokens), [tokens.length, 1], 'int32')
+  const replayed = (cache: LayerCaches, tokens: readonly number[]): { readonly logits: tf.Tensor; readonly cache: LayerCaches } | undefined => {
+    const position = cache[0]?.length ?? 0
+    if (plan === undefined || tokens.length !== plan.batch || !sameBuffers(buffersOf(cache), plan.buffers)) return undefined
+    if (!cache.every((c) => c.length === position && extendsInPlace(c, 1))) return undefined
+    // what the layers' code checks and a replay does not run: the context's end and the ids' range (the normal path says what is wrong)
+    if (position + 1 > shape.contextLength || !tokens.every((t) => Number.isInteger(t) && t >= 0 && t < shape.vocabSize)) return undefined
+    const { plan: p, position: from } = plan
+    const out = scoped(() => {
+      const ids = ids2d(tokens)
+      const inputs = new Map<string, tf.TensorInfo>([['ids', ids]])
+      cache.forEach((c, l) => {
+        inputs.set(`k${l}`, c.k)
+        inputs.set(`v${l}`, c.v)
+      })
+      const results = replayKernels(p, inputs, position - from)
+      if (results === undefined) return undefined
+      const [logits, ...kv] = results
+      if (logits === undefined) return undefined
+      return { logits, cache: cache.map((_, l) => writtenCache(rank4(kv[2 * l] as tf.Tensor), rank4(kv[2 * l + 1] as tf.Tensor), position + 1)) }
+    })
+    // (the weights it reads are gone: no more replays of it)
+    if (out === undefined) plan = undefined
+    return out
+  }
+  const traced = (cache: LayerCaches, tokens: readonly number[]): { readonly logits: tf.Tensor; readonly cache: LayerCaches } => {
+    const position = cache[0]?.length ?? 0
+    let run: TracedRun | undefined
+    const out = scoped(() => {
+      const ids = ids2d(tokens)
+      const trace = traceKernels(() => forward(params, ids, cache))
+      const names = new Map<tf.DataId, string>([[ids.dataId, 'ids']])
+      cache.forEach((c, l) => {
+        names.set(c.k.dataId, `k${l}`)
+        names.set(c.v.dataId, `v${l}`)
+      })
+      run = { calls: trace.calls, inputs: names, results: [trace.result.logits, ...trace.result.cache.flatMap((c) => [c.k, c.v])] }
+      return trace.result
+    })
+    const buffers = buffersOf(cache)
+    // in place: the step returned caches on the buffers it was given
+    const current = run !== undefined && sameBuffers(buffersOf(out.cache), buffers) ? { run, position, batch: tokens.length, buffers } : undefined
+    if (current !== undefined && previous !== undefined && previous.position + 1 === position && previous.batch === current.batch && sameBuffers(previous.buffers, buffers)) {
+      const made = planKernels(previous.run, current.run, 'wasm')
+      if (made === undefined) planning = false
+      else plan = { plan: made, position: previous.position, batch: current.batch, buffers }
+    }
+    previous = current
+    return out
+  }
+  const step = async (cache: LayerCaches, tokens: readonly number[]): Promise<ModelOutput<LayerCaches>> => {
+    if (!planning || activeWasmBackend() === undefined || cache.length === 0)
+      return run(
+        tokens.map((t) => [t]),
+        cache,
+      )
+    const out = replayed(cache, tokens) ?? traced(cache, tokens)
+    const logits = await lastRows(out.logits)
+    out.logits.dispose()
+    return { logits, cache: out.cache }
+  }
   return {
     vocabSize: shape.vocabSize,
     contextLength: shape.contextLength,
     prefill,
-    step: (cache, tokens) =>
-      run(
-        tokens.map((t) => [t]),
-        cache,
-      ),
+    step,
     select: (cache, rows) => cache.map((c) => selectCache(c, rows)),
     release: (cache) => tf.dispose(tensorsIn(cache)),
   }

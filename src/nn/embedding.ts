@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { customGradWhenRecording, withInferenceKernel } from '../core/grad.js'
-import { onHostMemory, selectColumns, selectRows } from '../backend/rows.js'
+import { onHostMemory, selectColumnsOf, selectRowsOf } from '../backend/rows.js'
 import { activeSimdKernels } from '../backend/simd/module.js'
 import { scatterAddRowsKernel } from '../backend/simd/row-sums.js'
 import { normal } from '../core/key.js'
@@ -49,7 +49,7 @@ export const lookupTransposed = (tableT: Matrix, ids: tf.Tensor): tf.Tensor => (
 const lookupColumns = withInferenceKernel(
   (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor => lookup(tf.transpose(tableT) as tf.Tensor2D, ids),
   (tableT: tf.Tensor2D, ids: tf.Tensor): tf.Tensor =>
-    tf.reshape(onHostMemory() ? selectColumns(tableT, ids.dataSync()) : tf.transpose(tf.gather(tableT, tf.reshape(ids, [-1]), 1)), [...ids.shape, tableT.shape[0]]),
+    tf.reshape(onHostMemory() ? selectColumnsOf(tableT, ids) : tf.transpose(tf.gather(tableT, tf.reshape(ids, [-1]), 1)), [...ids.shape, tableT.shape[0]]),
 )
 
 /** {@link lookupTransposed} for a batch of token ids [batch, length] → [batch, length, dim]. */
@@ -68,7 +68,7 @@ const gatherRows = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, padding
  * GPU backend (where reading the ids back would be a round trip) stays with tf.gather.
  */
 const lookupRows = (table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D =>
-  onHostMemory() && (table.size <= 8 * ids.size * table.shape[1] || activeSimdKernels() !== null) ? selectRows(table, ids.dataSync()) : (tf.gather(table, ids) as tf.Tensor2D)
+  onHostMemory() && (table.size <= 8 * ids.size * table.shape[1] || activeSimdKernels() !== null) ? selectRowsOf(table, ids) : (tf.gather(table, ids) as tf.Tensor2D)
 
 const gatherRowsWithGrad = (table: tf.Tensor2D, ids: tf.Tensor1D, vocab: number, paddingIdx: number): tf.Tensor2D => {
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {

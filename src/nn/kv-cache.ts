@@ -110,6 +110,20 @@ const atMark = (c: KVCache): boolean => markOf(c.k) === c.length && markOf(c.v) 
 const inPlace = (...ts: readonly tf.Tensor[]): boolean => noGradientInProgress() && cacheKernelsRun(...ts)
 
 /**
+ * Whether `n` more positions would be written into this cache's buffers in place (wasm's
+ * kernels, no gradient, the cache at its buffers' mark, room left): what a replayed decoding
+ * step (models/tfjs-decoder.ts) requires of the caches it is given.
+ */
+export const extendsInPlace = (c: KVCache, n: number): boolean => inPlace(c.k, c.v) && atMark(c) && c.length + n <= cacheCapacity(c)
+
+/**
+ * The cache of buffers k, v whose first `length` positions have just been written in place
+ * (by a replayed decoding step's kernels, which {@link extendsInPlace} allowed): its buffers'
+ * mark moves to `length`, as {@link extendCacheFused}'s does.
+ */
+export const writtenCache = (k: tf.Tensor4D, v: tf.Tensor4D, length: number): KVCache => setMark({ k, v, length })
+
+/**
  * A cache's keys and values, exactly its `length` positions [batch, heads, length, headDim],
  * float32: the buffers themselves when they have no room left (and are float32), a copy of
  * their first positions otherwise (widened from bfloat16).

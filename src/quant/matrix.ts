@@ -91,7 +91,8 @@ export const quantizedLookup = (m: QuantizedMatrix, ids: tf.Tensor): tf.Tensor =
   for (const id of values) {
     if (!Number.isInteger(id) || id < 0 || id >= m.rows) throw new RangeError(`${where(m)}: id ${id} is outside [0, ${m.rows})`)
   }
-  const flat = tf.tensor1d(Int32Array.from(values), 'int32')
+  // the ids tensor itself, flat, when it is int32 (a decoding step's lookup is then a kernel call on its ids: backend/kernel-trace.ts)
+  const flat: tf.Tensor1D = ids.dtype === 'int32' ? tf.reshape(ids, [-1]) : tf.tensor1d(Int32Array.from(values), 'int32')
   const rows = quantRowsKernel(m.data, m.scales, layout(m), flat) ?? hostRows(m, values)
   flat.dispose()
   return tf.reshape(rows, [...ids.shape, m.cols])

@@ -1198,6 +1198,25 @@
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $each))))
 
+  ;; out [n, rows] = the columns ids[0 … n) of src [rows, cols] (int32 ids, checked by the caller),
+  ;; 4-byte values: a transposed table's lookup (the tied head's wteᵀ read as token embeddings).
+  (func (export "gather_columns") (param $src i32) (param $rows i32) (param $cols i32) (param $ids i32) (param $n i32) (param $out i32)
+    (local $j i32) (local $i i32) (local $at i32) (local $stride i32)
+    (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      (local.set $at (i32.add (local.get $src) (i32.shl (i32.load (i32.add (local.get $ids) (i32.shl (local.get $j) (i32.const 2)))) (i32.const 2))))
+      (local.set $i (i32.const 0))
+      (block $rowsDone (loop $eachRow
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+        (i32.store (local.get $out) (i32.load (local.get $at)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $at (i32.add (local.get $at) (local.get $stride)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $eachRow)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $each))))
+
   ;; "attend" on blocks [b0, b1) and "gelu_tanh" on values [1024·c0, min(n, 1024·c1)), so that
   ;; the kernel pool's threads share one call (module.ts's runSplit). An attend chunk takes
   ;; scratch slot $slot (4·(len + 4) floats), the chunk's index that the pool passes after the

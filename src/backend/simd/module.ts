@@ -56,6 +56,8 @@ export interface SimdKernels {
   /** `attend` on blocks [b0, b1) in scratch slot `slot` (the chunk's index), `gelu_tanh` on values [1024·c0, 1024·c1) (module.ts's runSplit). */
   readonly attend_chunk: (...args: number[]) => void
   readonly gelu_tanh_chunk: (x: number, n: number, out: number, c0: number, c1: number) => void
+  /** out [n, rows] = columns ids[0 … n) of src [rows, cols] (4-byte values; ids int32, checked by the caller). */
+  readonly gather_columns: (src: number, rows: number, cols: number, ids: number, n: number, out: number) => void
   readonly transpose_2d: (src: number, rows: number, cols: number, dst: number) => void
   readonly column_softmax_stats: (x: number, rows: number, cols: number, out: number) => void
   readonly softmax_xent_grad_columns: (x: number, rows: number, cols: number, lse: number, targets: number, scale: number, out: number) => void
