@@ -7,6 +7,7 @@
 //
 //   npm run build && node bench/kernel-times.mjs [--weights f32|int8|q4] [--context 64] [--steps 200]
 //   node bench/kernel-times.mjs --weights int8 --context 512 --cache bfloat16   # a bfloat16 KV cache
+//   node bench/kernel-times.mjs --weights int8 --no-replay     # every step through tfjs's engine (no replayed steps)
 //   node bench/kernel-times.mjs --weights f32 --untimed 1 --rounds 4 --steps 40   # a fresh process's warm-up, round by round
 //   node bench/kernel-times.mjs --minigpt [--passes 100]      # the eval forward pass of 64 × 26 tokens
 //
@@ -18,11 +19,13 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend, wasmThreadCount, kernelPoolStats, key, uniform, gpt2, sample, quant, data, minigpt } from '../dist/index.js'
-import { argv, opt, median, table } from './util.mjs'
+import { argv, flag, opt, median, table } from './util.mjs'
 
 const weights = opt('weights', 'int8')
 if (!['f32', 'int8', 'q4'].includes(weights)) throw new Error(`--weights must be f32, int8 or q4, not ${weights}`)
 const cache = opt('cache', 'float32')
+/** --no-replay: every decoding step through tfjs's engine (the decoders replay steps by default: docs/concepts.md). */
+const replay = !flag('no-replay')
 if (!['float32', 'bfloat16'].includes(cache)) throw new Error(`--cache must be float32 or bfloat16, not ${cache}`)
 
 // tfjs-wasm registers its kernels when the backend starts: wrap them after.
@@ -109,8 +112,8 @@ if (argv.includes('--minigpt')) {
   const params = gpt2.gpt2(config).init(key(1))
   const decoder =
     weights === 'f32'
-      ? sample.gpt2Decoder(config, params, { cache })
-      : sample.gpt2Decoder(config, quant.quantize(gpt2.gpt2Shapes(config), params, weights), { ownsParams: true, cache })
+      ? sample.gpt2Decoder(config, params, { cache, replay })
+      : sample.gpt2Decoder(config, quant.quantize(gpt2.gpt2Shapes(config), params, weights), { ownsParams: true, cache, replay })
   const context = Number(opt('context', '64'))
   const prompt = Array.from(uniform(key(3), context, 0, config.vocab_size), Math.floor)
   let out = await decoder.prefill([prompt])
@@ -141,7 +144,7 @@ if (argv.includes('--minigpt')) {
         .join(', ')}`,
     )
   }
-  title = `GPT-2 124M (${weights}, ${cache} cache) cached decoding after ${context} tokens, ${steps} steps${rounds > 1 ? ` (round ${rounds})` : ''}`
+  title = `GPT-2 124M (${weights}, ${cache} cache${replay ? '' : ', no replay'}) cached decoding after ${context} tokens, ${steps} steps${rounds > 1 ? ` (round ${rounds})` : ''}`
 }
 
 const n = times.length

@@ -52,7 +52,8 @@ type Attr = { readonly fixed: tf.NamedAttrMap[string] } | { readonly base: numbe
 interface PlannedCall {
   readonly kernelFunc: tf.KernelFunc
   readonly inputs: readonly (readonly [string, Source])[]
-  readonly attrs: readonly (readonly [string, Attr])[]
+  /** The call's attributes when none shifts (one object for every replay), else each attribute's rule. */
+  readonly attrs: { readonly all: tf.NamedAttrMap } | { readonly rules: readonly (readonly [string, Attr])[] }
 }
 
 /** A function's kernel calls, replayable by {@link replayKernels}. */
@@ -124,7 +125,12 @@ export const planKernels = (first: TracedRun, second: TracedRun, backendName: st
       producedFirst.set(x.dataId, [i, o])
       producedSecond.set(y.dataId, [i, o])
     }
-    calls.push({ kernelFunc: kernel.kernelFunc, inputs, attrs })
+    const fixed = attrs.every(([, a]) => 'fixed' in a)
+    calls.push({
+      kernelFunc: kernel.kernelFunc,
+      inputs,
+      attrs: fixed ? { all: Object.freeze(Object.fromEntries(attrs.map(([k, a]) => [k, 'fixed' in a ? a.fixed : a.base]))) } : { rules: attrs },
+    })
   }
   const at = (run: TracedRun, t: tf.Tensor): readonly [number, number] | undefined => {
     for (let i = 0; i < run.calls.length; i++) {
@@ -160,8 +166,12 @@ export const replayKernels = (plan: KernelPlan, inputs: ReadonlyMap<string, tf.T
     for (const call of plan.calls) {
       const args: tf.NamedTensorInfoMap = {}
       for (const [name, s] of call.inputs) args[name] = s.from === 'output' ? values[s.call]?.[s.index] : s.from === 'input' ? inputs.get(s.name) : s.info
-      const attrs: tf.NamedAttrMap = {}
-      for (const [name, a] of call.attrs) attrs[name] = 'fixed' in a ? a.fixed : a.base + shift
+      let attrs: tf.NamedAttrMap
+      if ('all' in call.attrs) attrs = call.attrs.all
+      else {
+        attrs = {}
+        for (const [name, a] of call.attrs.rules) attrs[name] = 'fixed' in a ? a.fixed : a.base + shift
+      }
       const out = call.kernelFunc({ inputs: args, backend, attrs })
       values.push(Array.isArray(out) ? out : [out])
     }

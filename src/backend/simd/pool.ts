@@ -132,13 +132,27 @@ const split = (count: number, grain: number, threads: number): Split => {
   return { bounds: bounds.map((u) => Math.min(count, u * grain)) }
 }
 
+/** {@link split}'s cuts already made, by threads, grain and count: a decoding step cuts the same few dozen jobs at every step. */
+const cuts = new Map<number, Split>()
+
+/** {@link split}, remembered (for counts below 2^24 and grains below 2^16; others are cut each time). */
+const cut = (count: number, grain: number, threads: number): Split => {
+  if (count >= 2 ** 24 || grain >= 2 ** 16) return split(count, grain, threads)
+  const id = (count * 2 ** 16 + grain) * 16 + threads
+  const known = cuts.get(id)
+  if (known !== undefined) return known
+  const made = split(count, grain, threads)
+  if (cuts.size < 4096) cuts.set(id, made)
+  return made
+}
+
 /**
  * The number of chunks — so of slots, 0 … slots − 1 — of a job of `count` indices in multiples
  * of `grain` on a pool of `threads` threads (1: no pool): what a kernel that keeps a scratch
  * slot per chunk must make room for. Exact when the workers run; a job run whole on the
  * caller (one chunk, or workers not started yet) uses slot 0 only.
  */
-export const poolSlots = (count: number, grain: number, threads: number): number => split(count, grain, threads).bounds.length - 1
+export const poolSlots = (count: number, grain: number, threads: number): number => cut(count, grain, threads).bounds.length - 1
 
 /**
  * What a worker runs (Node's `eval` worker and a Web Worker's script alike): instantiate the
@@ -375,7 +389,7 @@ export const createKernelPool = (memory: WebAssembly.Memory, modules: readonly W
   const running = (): boolean => !closed && Atomics.load(ctl, READY) >= workers.length
 
   const run = (f: PoolFunction, args: readonly number[], count: number, grain: number, linger = true): void => {
-    const { bounds } = split(count, grain, threads)
+    const { bounds } = cut(count, grain, threads)
     const n = bounds.length - 1
     if (n < 2 || !running()) {
       f.call(...args, 0, count, 0)
