@@ -60,17 +60,25 @@ describe('kernel traces on wasm', () => {
     tf.dispose([a.x, b.x, ...a.out, ...b.out])
   })
 
-  it('make no plan of runs that differ otherwise: two positions apart, other kernels, a tensor made on the host at each run', () => {
+  it('make no plan of runs that differ otherwise: two positions apart, other kernels, another attribute one apart, a tensor made on the host at each run', () => {
     const twoApart = [run(f, w, 2, [1, 2, 3]), run(f, w, 4, [1, 2, 3])]
     expect(planKernels(twoApart[0].traced, twoApart[1].traced, 'wasm')).toBeUndefined()
     const other: typeof f = (w, pos, x) => [tf.exp(tf.add(tf.mul(x, w), tf.range(pos, pos + 3, 1, 'float32'))), tf.max(x)]
     const kernels = [run(f, w, 2, [1, 2, 3]), run(other, w, 3, [1, 2, 3])]
     expect(planKernels(kernels[0].traced, kernels[1].traced, 'wasm')).toBeUndefined()
+    // an attribute one apart that is not a position (a cumulative sum's axis, the shapes alike): it could depend on the position in any way
+    const axis: typeof f = (w, pos, x) => [tf.cumsum(tf.mul(tf.reshape(x, [3, 1]), tf.reshape(w, [1, 3])), pos - 2)]
+    const axes = [run(axis, w, 2, [1, 2, 3]), run(axis, w, 3, [1, 2, 3])]
+    expect(axes.map((r) => r.out[0]?.shape)).toEqual([
+      [3, 3],
+      [3, 3],
+    ])
+    expect(planKernels(axes[0].traced, axes[1].traced, 'wasm')).toBeUndefined()
     // a constant made on the host inside the function: another tensor at each run, which a replay could not know
     const host: typeof f = (w, pos, x) => [tf.add(tf.mul(x, w), tf.tensor1d([pos, pos, pos]))]
     const leaves = [run(host, w, 2, [1, 2, 3]), run(host, w, 3, [1, 2, 3])]
     expect(planKernels(leaves[0].traced, leaves[1].traced, 'wasm')).toBeUndefined()
-    for (const r of [...twoApart, ...kernels, ...leaves]) tf.dispose([r.x, ...r.out])
+    for (const r of [...twoApart, ...kernels, ...axes, ...leaves]) tf.dispose([r.x, ...r.out])
   })
 
   it('replay nothing once data the plan reads besides its inputs is gone', () => {

@@ -8,15 +8,31 @@
  * bit for bit.
  *
  * What may change from one replay to the next is declared, not guessed: named inputs (a step's
- * token ids, its caches' buffers), bound at each replay, and numeric attributes that the two
- * traced runs had one apart (a step's position: where it writes the cache, how many positions
- * it attends to), which a replay shifts by its distance from the first run. Everything else
- * must be identical in both runs — the kernels, their order, the shapes, the other attributes,
- * the data every other input came from (the weights) — or there is no plan. A replay checks
- * that those data still exist (weights a caller disposed mean no replay).
+ * token ids, its caches' buffers), bound at each replay, and the attributes that are positions
+ * ({@link POSITION_ATTRIBUTES}: where a step writes the cache, how many positions it attends
+ * to, which positions it embeds), which must be one apart in the two traced runs and which a
+ * replay shifts by its distance from the first run. Everything else must be identical in both
+ * runs — the kernels, their order, the shapes, the other attributes, the data every other input
+ * came from (the weights) — or there is no plan. A replay checks that those data still exist
+ * (weights a caller disposed mean no replay).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { asWasmBackend, engineTensor, recordKernelCalls, type KernelCall } from '../core/tfjs-internals.js'
+import { ATTEND } from './simd/attend.js'
+import { CACHE_WRITE, SPLIT_INTO_CACHE } from './simd/cache-blocks.js'
+
+/**
+ * The kernels' attributes that are a position in the sequence, which a decoding step's place
+ * moves by one each step: a cache write's offset, the attention's count of positions, the
+ * position ids' range. A replay shifts these only; any other attribute that differs between
+ * the two traced runs means no plan (it could depend on the position in any other way).
+ */
+export const POSITION_ATTRIBUTES: ReadonlyMap<string, readonly string[]> = new Map([
+  [SPLIT_INTO_CACHE, ['at']],
+  [CACHE_WRITE, ['at']],
+  [ATTEND, ['length']],
+  ['Range', ['start', 'stop']],
+])
 
 /** A run of a function: its result and the kernel calls it made. */
 export interface KernelTrace<T> {
@@ -87,7 +103,8 @@ const sourceOf = (info: tf.TensorInfo, produced: ReadonlyMap<tf.DataId, readonly
 /**
  * The plan of two runs of one function on `backendName`, the second's position one after the
  * first's: undefined unless both made the same calls (kernels, order, shapes, sources of every
- * input, attributes equal or one apart) and returned the same calls' outputs.
+ * input, attributes equal, or one apart where they are positions) and returned the same calls'
+ * outputs.
  */
 export const planKernels = (first: TracedRun, second: TracedRun, backendName: string): KernelPlan | undefined => {
   if (first.calls.length !== second.calls.length || first.results.length !== second.results.length) return undefined
@@ -116,7 +133,7 @@ export const planKernels = (first: TracedRun, second: TracedRun, backendName: st
     for (const key of keys) {
       const [x, y] = [a.attrs[key], b.attrs[key]]
       if (sameValue(x, y)) attrs.push([key, { fixed: x as tf.NamedAttrMap[string] }])
-      else if (typeof x === 'number' && typeof y === 'number' && y - x === 1) attrs.push([key, { base: x }])
+      else if (typeof x === 'number' && typeof y === 'number' && y - x === 1 && POSITION_ATTRIBUTES.get(a.kernel)?.includes(key) === true) attrs.push([key, { base: x }])
       else return undefined
     }
     for (let o = 0; o < a.outputs.length; o++) {

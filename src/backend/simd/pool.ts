@@ -103,7 +103,7 @@ const busiest = (units: number, size: number, threads: number): number => {
  * do (42 units on two threads go as 6 chunks of 7, 21 each, not 7 of 6, where one thread would
  * run 24), and of cuts as good the one with more chunks, so that a thread that starts late takes
  * fewer. Then its last `threads` chunks are each cut in two, the first halves before the second
- * ones (7 7 7 7 7 7 → 7 7 7 7 4 4 3 3): the threads that take chunks in turn run the same indices
+ * ones (7 7 7 7 7 7 → 7 7 7 7 4 4 3 3): the threads that take chunks in turn run as many indices
  * as before, but the job ends on chunks half as long, so the caller, which waits for the last
  * chunk another thread took, waits half as long for it (measured in a GPT-2 decoding step: the
  * caller's wait at the end of each product is most of what two threads lose to one another).
