@@ -89,6 +89,12 @@ interface TracedStep {
   readonly buffers: readonly (readonly [tf.DataId, tf.DataId])[]
 }
 
+/** A step's named inputs, as a plan binds them: its ids, and each layer's key and value buffers. */
+const stepInputs = (ids: tf.Tensor, cache: LayerCaches): (readonly [string, tf.Tensor])[] => [
+  ['ids', ids],
+  ...cache.flatMap((c, l) => [[`k${l}`, c.k] as const, [`v${l}`, c.v] as const]),
+]
+
 const buffersOf = (cache: LayerCaches): readonly (readonly [tf.DataId, tf.DataId])[] => cache.map((c) => [c.k.dataId, c.v.dataId] as const)
 
 const sameBuffers = (a: readonly (readonly [tf.DataId, tf.DataId])[], b: readonly (readonly [tf.DataId, tf.DataId])[]): boolean =>
@@ -117,8 +123,9 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
         cache,
       ),
     )
-  const run = async (ids: readonly (readonly number[])[], cache: LayerCaches | undefined): Promise<ModelOutput<LayerCaches>> => {
-    const out = call(ids, cache)
+  const run = (ids: readonly (readonly number[])[], cache: LayerCaches | undefined): Promise<ModelOutput<LayerCaches>> => readBack(call(ids, cache))
+  /** A pass's last-position logits read to the host (its logits tensor freed), with its caches. */
+  const readBack = async (out: { readonly logits: tf.Tensor; readonly cache: LayerCaches }): Promise<ModelOutput<LayerCaches>> => {
     const logits = await lastRows(out.logits)
     out.logits.dispose()
     return { logits, cache: out.cache }
@@ -173,11 +180,8 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     const { plan: p, position: from } = plan
     const out = scoped(() => {
       const ids = ids2d(tokens)
-      const inputs = new Map<string, tf.TensorInfo>([['ids', ids]])
-      cache.forEach((c, l) => {
-        inputs.set(`k${l}`, c.k)
-        inputs.set(`v${l}`, c.v)
-      })
+      const inputs = new Map<string, tf.TensorInfo>()
+      for (const [name, t] of stepInputs(ids, cache)) inputs.set(name, t)
       const results = replayKernels(p, inputs, position - from)
       if (results === undefined) return undefined
       const [logits, ...kv] = results
@@ -194,11 +198,7 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
     const out = scoped(() => {
       const ids = ids2d(tokens)
       const trace = traceKernels(() => forward(params, ids, cache))
-      const names = new Map<tf.DataId, string>([[ids.dataId, 'ids']])
-      cache.forEach((c, l) => {
-        names.set(c.k.dataId, `k${l}`)
-        names.set(c.v.dataId, `v${l}`)
-      })
+      const names = new Map(stepInputs(ids, cache).map(([name, t]) => [t.dataId, name] as const))
       run = { calls: trace.calls, inputs: names, results: [trace.result.logits, ...trace.result.cache.flatMap((c) => [c.k, c.v])] }
       return trace.result
     })
@@ -219,10 +219,7 @@ export const tfjsDecoder = <P>(forward: IncrementalForward<P>, params: P, shape:
         tokens.map((t) => [t]),
         cache,
       )
-    const out = replayed(cache, tokens) ?? traced(cache, tokens)
-    const logits = await lastRows(out.logits)
-    out.logits.dispose()
-    return { logits, cache: out.cache }
+    return readBack(replayed(cache, tokens) ?? traced(cache, tokens))
   }
   return {
     vocabSize: shape.vocabSize,
